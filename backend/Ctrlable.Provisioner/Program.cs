@@ -1,0 +1,7 @@
+var builder = WebApplication.CreateBuilder(args);
+
+var app = builder.Build();
+
+app.MapGet("/healthz", () => TypedResults.Ok("ok"));
+
+app.Run();
