@@ -1,7 +1,23 @@
+using Ctrlable.Provisioner.Hosting;
+using Ctrlable.Provisioner.Releases;
+
 var builder = WebApplication.CreateBuilder(args);
+builder.AddApplicationServices();
+builder.AddApiDocumentation();
 
 var app = builder.Build();
+if (!await app.PrepareAsync())
+{
+    return 1;
+}
 
-app.MapGet("/healthz", () => TypedResults.Ok("ok"));
+app.UseApiErrors();
+app.UseApiDocumentation();
+app.UseSpa();
 
-app.Run();
+app.MapHealth();
+app.MapReleases();
+app.MapSpaFallback();
+
+await app.RunAsync();
+return 0;

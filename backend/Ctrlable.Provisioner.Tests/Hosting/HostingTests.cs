@@ -1,0 +1,66 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Ctrlable.Provisioner.Tests.Infrastructure;
+
+namespace Ctrlable.Provisioner.Tests.Hosting;
+
+public sealed class HostingTests : IDisposable
+{
+    private readonly ProvisionerApp _app = new();
+
+    public void Dispose() => _app.Dispose();
+
+    [Fact]
+    public async Task Health_reports_process_and_database()
+    {
+        using var client = _app.CreateClient();
+
+        var health = await client.GetFromJsonAsync<JsonElement>("/healthz");
+
+        health.GetProperty("status").GetString().Should().Be("ok");
+        health.GetProperty("database").GetString().Should().Be("ok");
+        File.Exists(_app.DatabasePath).Should().BeTrue("the orchestrator keeps its state in a real SQLite file");
+    }
+
+    [Fact]
+    public async Task Unknown_api_path_is_a_problem_404_not_the_spa()
+    {
+        using var client = _app.CreateClient();
+
+        var response = await client.GetAsync("/api/does-not-exist");
+
+        response.StatusCode.Should().Be(HttpStatusCode.NotFound);
+        response.Content.Headers.ContentType!.MediaType.Should().Be("application/problem+json");
+    }
+
+    [Fact]
+    public async Task Swagger_ui_and_document_are_served()
+    {
+        using var client = _app.CreateClient();
+
+        (await client.GetAsync("/swagger/index.html")).StatusCode.Should().Be(HttpStatusCode.OK);
+        var document = await client.GetFromJsonAsync<JsonElement>("/swagger/v1/swagger.json");
+        document.GetProperty("paths").TryGetProperty("/api/releases", out _).Should().BeTrue();
+    }
+
+    [Fact]
+    public async Task Every_operation_is_documented_with_summary_tag_and_responses()
+    {
+        using var client = _app.CreateClient();
+        var document = await client.GetFromJsonAsync<JsonElement>("/swagger/v1/swagger.json");
+
+        foreach (var path in document.GetProperty("paths").EnumerateObject())
+        {
+            foreach (var operation in path.Value.EnumerateObject())
+            {
+                var where = $"{operation.Name.ToUpperInvariant()} {path.Name}";
+                operation.Value.TryGetProperty("summary", out var summary).Should().BeTrue(where);
+                summary.GetString().Should().NotBeNullOrWhiteSpace(where);
+                operation.Value.GetProperty("tags").GetArrayLength().Should().BeGreaterThan(0, where);
+                operation.Value.TryGetProperty("operationId", out _).Should().BeTrue(where);
+                operation.Value.GetProperty("responses").EnumerateObject().Should().NotBeEmpty(where);
+            }
+        }
+    }
+}

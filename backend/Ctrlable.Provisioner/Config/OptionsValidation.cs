@@ -1,0 +1,113 @@
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.Options;
+
+namespace Ctrlable.Provisioner.Config;
+
+/// <summary>Start-up checks of the configuration; each failure is one line naming the setting.</summary>
+public sealed partial class ConfigValidator :
+    IValidateOptions<StorageOptions>,
+    IValidateOptions<ProxmoxOptions>,
+    IValidateOptions<HostTriggerOptions>,
+    IValidateOptions<PlatformOptions>
+{
+    public ValidateOptionsResult Validate(string? name, StorageOptions options)
+    {
+        var errors = new List<string>();
+        if (string.IsNullOrWhiteSpace(options.DataDirectory))
+        {
+            errors.Add("Storage:DataDirectory must not be empty.");
+        }
+
+        return Result(errors);
+    }
+
+    public ValidateOptionsResult Validate(string? name, ProxmoxOptions options)
+    {
+        if (!options.IsConfigured)
+        {
+            return ValidateOptionsResult.Success;
+        }
+
+        var errors = new List<string>();
+        if (!Uri.TryCreate(options.Url, UriKind.Absolute, out var url) || url.Scheme != Uri.UriSchemeHttps)
+        {
+            errors.Add($"Proxmox:Url must be an https:// URL such as https://192.168.1.10:8006 (got '{options.Url}').");
+        }
+
+        if (!TokenId().IsMatch(options.TokenId))
+        {
+            errors.Add("Proxmox:TokenId must look like user@realm!tokenname, e.g. ctrlable@pve!provisioner.");
+        }
+
+        if (string.IsNullOrWhiteSpace(options.TokenSecret))
+        {
+            errors.Add("Proxmox:TokenSecret is required when Proxmox:Url is set.");
+        }
+
+        if (!Fingerprint().IsMatch(options.CertificateFingerprint))
+        {
+            errors.Add("Proxmox:CertificateFingerprint must be the node certificate's SHA-256 fingerprint (32 colon-separated hex bytes, as shown under Node > System > Certificates).");
+        }
+
+        return Result(errors);
+    }
+
+    public ValidateOptionsResult Validate(string? name, HostTriggerOptions options)
+    {
+        if (!options.IsConfigured)
+        {
+            return ValidateOptionsResult.Success;
+        }
+
+        var errors = new List<string>();
+        if (options.Port is < 1 or > 65535)
+        {
+            errors.Add($"HostTrigger:Port must be between 1 and 65535 (got {options.Port}).");
+        }
+
+        if (string.IsNullOrWhiteSpace(options.User))
+        {
+            errors.Add("HostTrigger:User is required when HostTrigger:Host is set.");
+        }
+
+        if (string.IsNullOrWhiteSpace(options.KeyPath))
+        {
+            errors.Add("HostTrigger:KeyPath is required when HostTrigger:Host is set.");
+        }
+
+        if (!SshFingerprint().IsMatch(options.HostKeyFingerprint))
+        {
+            errors.Add("HostTrigger:HostKeyFingerprint must be the host key's SHA-256 fingerprint as ssh-keygen -lf prints it (SHA256:...).");
+        }
+
+        return Result(errors);
+    }
+
+    public ValidateOptionsResult Validate(string? name, PlatformOptions options)
+    {
+        if (!options.IsConfigured)
+        {
+            return ValidateOptionsResult.Success;
+        }
+
+        var errors = new List<string>();
+        if (!Uri.TryCreate(options.Url, UriKind.Absolute, out var url) || url.Scheme != Uri.UriSchemeHttps)
+        {
+            errors.Add($"Platform:Url must be an https:// URL (got '{options.Url}').");
+        }
+
+        return Result(errors);
+    }
+
+    private static ValidateOptionsResult Result(List<string> errors) =>
+        errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+
+    [GeneratedRegex(@"^[^@!\s]+@[A-Za-z0-9._-]+![A-Za-z][A-Za-z0-9._-]*$")]
+    private static partial Regex TokenId();
+
+    [GeneratedRegex(@"^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$")]
+    private static partial Regex Fingerprint();
+
+    [GeneratedRegex(@"^(SHA256:)?[A-Za-z0-9+/]{43}=?$")]
+    private static partial Regex SshFingerprint();
+}

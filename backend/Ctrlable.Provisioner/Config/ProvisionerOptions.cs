@@ -1,0 +1,70 @@
+namespace Ctrlable.Provisioner.Config;
+
+/// <summary>Where the orchestrator keeps its state and finds its release manifests.</summary>
+public sealed class StorageOptions
+{
+    public const string Section = "Storage";
+
+    /// <summary>Directory for the SQLite database, keys and certificates. Relative paths are taken from the working directory.</summary>
+    public string DataDirectory { get; set; } = "data";
+
+    /// <summary>Directory holding <c>releases/*.yaml</c>. Empty = the first <c>releases</c> folder found at or above the content root.</summary>
+    public string ReleasesDirectory { get; set; } = "";
+}
+
+/// <summary>The Proxmox VE host. No <see cref="Url"/> = the simulated host.</summary>
+public sealed class ProxmoxOptions
+{
+    public const string Section = "Proxmox";
+
+    /// <summary>e.g. https://192.168.1.10:8006 — empty means no real host is configured.</summary>
+    public string Url { get; set; } = "";
+
+    /// <summary>API token id, <c>user@realm!tokenname</c>.</summary>
+    public string TokenId { get; set; } = "";
+
+    /// <summary>The token's secret (a UUID). Never logged.</summary>
+    public string TokenSecret { get; set; } = "";
+
+    /// <summary>SHA-256 fingerprint of the node's certificate, colon-separated hex as Proxmox shows it.</summary>
+    public string CertificateFingerprint { get; set; } = "";
+
+    public string Node { get; set; } = "";
+    public string Storage { get; set; } = "local-lvm";
+    public string Bridge { get; set; } = "vmbr0";
+
+    /// <summary>Proxmox pool that holds every guest the orchestrator creates; the token's write rights are granted on it.</summary>
+    public string Pool { get; set; } = "ctrlable";
+
+    public bool IsConfigured => Url.Length > 0;
+}
+
+/// <summary>The restricted SSH trigger on the Proxmox host that runs release builds.</summary>
+public sealed class HostTriggerOptions
+{
+    public const string Section = "HostTrigger";
+
+    public string Host { get; set; } = "";
+    public int Port { get; set; } = 22;
+    public string User { get; set; } = "root";
+
+    /// <summary>Path of the dedicated build key (private key file).</summary>
+    public string KeyPath { get; set; } = "";
+
+    /// <summary>SHA-256 host key fingerprint, as <c>ssh-keygen -lf</c> prints it (with or without the <c>SHA256:</c> prefix).</summary>
+    public string HostKeyFingerprint { get; set; } = "";
+
+    public bool IsConfigured => Host.Length > 0;
+}
+
+/// <summary>The central Ctrlable management platform. No <see cref="Url"/> = not connected.</summary>
+public sealed class PlatformOptions
+{
+    public const string Section = "Platform";
+
+    public string Url { get; set; } = "";
+    public string Token { get; set; } = "";
+    public string SiteId { get; set; } = "";
+
+    public bool IsConfigured => Url.Length > 0;
+}

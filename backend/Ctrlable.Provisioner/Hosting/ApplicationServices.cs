@@ -1,0 +1,113 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Ctrlable.Provisioner.Config;
+using Ctrlable.Provisioner.Manifest;
+using Ctrlable.Provisioner.Releases;
+using Ctrlable.Provisioner.State;
+using Microsoft.Extensions.Options;
+
+namespace Ctrlable.Provisioner.Hosting;
+
+public static class ApplicationServices
+{
+    /// <summary>Every service of the orchestrator, registered in one place.</summary>
+    public static IHostApplicationBuilder AddApplicationServices(this IHostApplicationBuilder builder)
+    {
+        // Settings: appsettings.json, then CTRLABLE_* environment variables (e.g. CTRLABLE_PROXMOX__URL).
+        builder.Configuration.AddEnvironmentVariables("CTRLABLE_");
+        builder.Services.AddSingleton<ConfigValidator>();
+        builder.Services.AddSingleton<IValidateOptions<StorageOptions>>(sp => sp.GetRequiredService<ConfigValidator>());
+        builder.Services.AddSingleton<IValidateOptions<ProxmoxOptions>>(sp => sp.GetRequiredService<ConfigValidator>());
+        builder.Services.AddSingleton<IValidateOptions<HostTriggerOptions>>(sp => sp.GetRequiredService<ConfigValidator>());
+        builder.Services.AddSingleton<IValidateOptions<PlatformOptions>>(sp => sp.GetRequiredService<ConfigValidator>());
+        builder.Services.AddOptions<StorageOptions>().BindConfiguration(StorageOptions.Section).ValidateOnStart();
+        builder.Services.AddOptions<ProxmoxOptions>().BindConfiguration(ProxmoxOptions.Section).ValidateOnStart();
+        builder.Services.AddOptions<HostTriggerOptions>().BindConfiguration(HostTriggerOptions.Section).ValidateOnStart();
+        builder.Services.AddOptions<PlatformOptions>().BindConfiguration(PlatformOptions.Section).ValidateOnStart();
+
+        builder.Services.AddSingleton(TimeProvider.System);
+
+        // State: one SQLite file in the data directory.
+        TypeHandlers.Register();
+        builder.Services.AddSingleton(sp =>
+        {
+            var storage = sp.GetRequiredService<IOptions<StorageOptions>>().Value;
+            var directory = Path.GetFullPath(storage.DataDirectory);
+            Directory.CreateDirectory(directory);
+            return new Database(Path.Combine(directory, "provisioner.db"));
+        });
+        builder.Services.AddSingleton<Migrator>();
+        builder.Services.AddSingleton<ReleaseRepository>();
+
+        // Manifests: every releases/*.yaml.
+        builder.Services.AddSingleton(sp => new ReleaseCatalog(ResolveReleasesDirectory(
+            sp.GetRequiredService<IOptions<StorageOptions>>().Value, sp.GetRequiredService<IHostEnvironment>())));
+        builder.Services.AddSingleton<ReleaseService>();
+
+        // JSON on the wire: camelCase, enums as kebab-case strings ("not-built", "lxc").
+        builder.Services.ConfigureHttpJsonOptions(o => ConfigureJson(o.SerializerOptions));
+        builder.Services.Configure<Microsoft.AspNetCore.Mvc.JsonOptions>(o => ConfigureJson(o.JsonSerializerOptions));
+
+        builder.Services.AddProblemDetails();
+        return builder;
+    }
+
+    public static void ConfigureJson(JsonSerializerOptions options) =>
+        options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower));
+
+    /// <summary>
+    /// Checks the configuration and brings the database schema up to date. Problems are printed as one
+    /// line each and the process should exit: a misconfigured orchestrator must not half-start.
+    /// </summary>
+    public static async Task<bool> PrepareAsync(this WebApplication app)
+    {
+        try
+        {
+            _ = app.Services.GetRequiredService<IOptions<StorageOptions>>().Value;
+            _ = app.Services.GetRequiredService<IOptions<ProxmoxOptions>>().Value;
+            _ = app.Services.GetRequiredService<IOptions<HostTriggerOptions>>().Value;
+            _ = app.Services.GetRequiredService<IOptions<PlatformOptions>>().Value;
+        }
+        catch (OptionsValidationException ex)
+        {
+            foreach (var failure in ex.Failures)
+            {
+                await Console.Error.WriteLineAsync($"configuration error: {failure}");
+            }
+
+            return false;
+        }
+
+        try
+        {
+            await app.Services.GetRequiredService<Migrator>().MigrateAsync();
+        }
+        catch (SchemaTooNewException ex)
+        {
+            await Console.Error.WriteLineAsync($"database error: {ex.Message}");
+            return false;
+        }
+
+        return true;
+    }
+
+    private static string ResolveReleasesDirectory(StorageOptions storage, IHostEnvironment environment)
+    {
+        if (storage.ReleasesDirectory.Length > 0)
+        {
+            return Path.GetFullPath(storage.ReleasesDirectory);
+        }
+
+        // Development runs from backend/Ctrlable.Provisioner; the bundle ships releases/ beside the binary.
+        for (var dir = new DirectoryInfo(environment.ContentRootPath); dir is not null; dir = dir.Parent)
+        {
+            var candidate = Path.Combine(dir.FullName, "releases");
+            if (Directory.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        return Path.Combine(environment.ContentRootPath, "releases");
+    }
+}

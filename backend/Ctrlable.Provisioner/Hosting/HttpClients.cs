@@ -1,0 +1,81 @@
+using System.Net;
+using Ctrlable.Provisioner.Proxmox;
+using Microsoft.Extensions.Http.Resilience;
+using Polly;
+
+namespace Ctrlable.Provisioner.Hosting;
+
+/// <summary>Every outbound HTTP client and its resilience, in one place.</summary>
+public static class HttpClients
+{
+    public static IServiceCollection AddProxmoxHttpClient(this IServiceCollection services)
+    {
+        services.AddSingleton<CertificatePin>();
+        services.AddTransient<ProxmoxAuthHandler>();
+        services.AddHttpClient<ProxmoxClient>((sp, http) =>
+            {
+                http.BaseAddress = sp.GetRequiredService<ProxmoxConnection>().BaseUrl;
+                // The resilience pipeline owns timeouts.
+                http.Timeout = Timeout.InfiniteTimeSpan;
+            })
+            .ConfigurePrimaryHttpMessageHandler(sp =>
+            {
+                var pin = sp.GetRequiredService<CertificatePin>();
+                return new SocketsHttpHandler
+                {
+                    // Trust the node by its pinned fingerprint, never "any certificate".
+                    SslOptions = { RemoteCertificateValidationCallback = (_, certificate, _, _) => pin.Validate(certificate) },
+                    PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+                    ConnectTimeout = TimeSpan.FromSeconds(10),
+                };
+            })
+            .AddHttpMessageHandler<ProxmoxAuthHandler>()
+            .AddResilienceHandler("proxmox", pipeline =>
+            {
+                pipeline.AddTimeout(TimeSpan.FromSeconds(90));
+                pipeline.AddRetry(new HttpRetryStrategyOptions
+                {
+                    MaxRetryAttempts = 4,
+                    BackoffType = DelayBackoffType.Exponential,
+                    UseJitter = true,
+                    Delay = TimeSpan.FromMilliseconds(300),
+                    ShouldHandle = args => ValueTask.FromResult(ShouldRetry(args.Outcome, args.Context.GetRequestMessage())),
+                });
+                pipeline.AddTimeout(TimeSpan.FromSeconds(20));
+            });
+        services.AddTransient<ProxmoxTasks>();
+        return services;
+    }
+
+    /// <summary>
+    /// GETs are retried on transport errors, timeouts and 5xx. Any method is retried on Proxmox's lock
+    /// contention answers, which mean nothing was done. A POST that failed otherwise (a clone whose answer
+    /// was lost may have cloned) is never retried here; the deploy pipeline reconciles instead.
+    /// </summary>
+    internal static bool ShouldRetry(Outcome<HttpResponseMessage> outcome, HttpRequestMessage? request)
+    {
+        var safe = request?.Method == HttpMethod.Get;
+        if (outcome.Exception is not null)
+        {
+            return safe && outcome.Exception is HttpRequestException { InnerException: not System.Security.Authentication.AuthenticationException }
+                or TimeoutException or Polly.Timeout.TimeoutRejectedException;
+        }
+
+        var response = outcome.Result!;
+        if (response.StatusCode == HttpStatusCode.InternalServerError && ProxmoxException.IsLockMessage(response.ReasonPhrase))
+        {
+            return true;
+        }
+
+        return safe && (int)response.StatusCode >= 500 && response.StatusCode != HttpStatusCode.NotImplemented;
+    }
+
+    private sealed class ProxmoxAuthHandler(ProxmoxConnection connection) : DelegatingHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            request.Headers.Authorization = ProxmoxClient.Authorization(connection);
+            return base.SendAsync(request, cancellationToken);
+        }
+    }
+}

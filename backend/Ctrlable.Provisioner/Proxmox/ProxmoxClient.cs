@@ -1,0 +1,220 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Security.Authentication;
+using System.Text.Json;
+
+namespace Ctrlable.Provisioner.Proxmox;
+
+/// <summary>
+/// The Proxmox VE calls the product makes, and nothing else. Typed client over IHttpClientFactory; the
+/// resilience pipeline (timeouts, retries for GETs and lock contention) is configured in
+/// <see cref="Hosting.HttpClients"/>. Bodies are form-encoded with a Content-Length: Proxmox refuses chunked bodies.
+/// </summary>
+public sealed class ProxmoxClient(HttpClient http, CertificatePin pin)
+{
+    // --- Reads --------------------------------------------------------------------------------
+
+    public Task<PveVersionInfo> GetVersionAsync(CancellationToken ct) =>
+        GetAsync<PveVersionInfo>("version", ct);
+
+    public Task<IReadOnlyList<NodeSummary>> GetNodesAsync(CancellationToken ct) =>
+        GetAsync<IReadOnlyList<NodeSummary>>("nodes", ct);
+
+    public Task<NodeStatus> GetNodeStatusAsync(string node, CancellationToken ct) =>
+        GetAsync<NodeStatus>($"nodes/{Seg(node)}/status", ct);
+
+    /// <summary>One call for the whole cluster: guests, nodes and storages with the node each lives on.</summary>
+    public Task<IReadOnlyList<ClusterResource>> GetClusterResourcesAsync(string? type, CancellationToken ct) =>
+        GetAsync<IReadOnlyList<ClusterResource>>(type is null ? "cluster/resources" : $"cluster/resources?type={Uri.EscapeDataString(type)}", ct);
+
+    public Task<IReadOnlyList<StorageStatus>> GetStoragesAsync(string node, CancellationToken ct) =>
+        GetAsync<IReadOnlyList<StorageStatus>>($"nodes/{Seg(node)}/storage", ct);
+
+    public Task<IReadOnlyList<RrdPoint>> GetNodeRrdAsync(string node, RrdTimeframe timeframe, CancellationToken ct) =>
+        GetAsync<IReadOnlyList<RrdPoint>>($"nodes/{Seg(node)}/rrddata?timeframe={Timeframe(timeframe)}&cf=AVERAGE", ct);
+
+    public Task<IReadOnlyList<RrdPoint>> GetGuestRrdAsync(string node, GuestKind kind, int vmid, RrdTimeframe timeframe, CancellationToken ct) =>
+        GetAsync<IReadOnlyList<RrdPoint>>($"{GuestPath(node, kind, vmid)}/rrddata?timeframe={Timeframe(timeframe)}&cf=AVERAGE", ct);
+
+    public Task<GuestStatus> GetGuestStatusAsync(string node, GuestKind kind, int vmid, CancellationToken ct) =>
+        GetAsync<GuestStatus>($"{GuestPath(node, kind, vmid)}/status/current", ct);
+
+    public async Task<IReadOnlyDictionary<string, string>> GetGuestConfigAsync(string node, GuestKind kind, int vmid, CancellationToken ct)
+    {
+        var raw = await GetAsync<Dictionary<string, JsonElement>>($"{GuestPath(node, kind, vmid)}/config", ct);
+        return raw.ToDictionary(kv => kv.Key, kv => kv.Value.ValueKind == JsonValueKind.String ? kv.Value.GetString()! : kv.Value.GetRawText());
+    }
+
+    /// <summary>Lowest free VMID (Proxmox answers with a string).</summary>
+    public async Task<int> GetNextIdAsync(CancellationToken ct) =>
+        int.Parse(await GetAsync<string>("cluster/nextid", ct), CultureInfo.InvariantCulture);
+
+    /// <summary>True when <paramref name="vmid"/> is free cluster-wide. Proxmox answers 400 "VM N already exists" otherwise.</summary>
+    public async Task<bool> IsVmidFreeAsync(int vmid, CancellationToken ct)
+    {
+        try
+        {
+            await GetAsync<string>($"cluster/nextid?vmid={vmid}", ct);
+            return true;
+        }
+        catch (ProxmoxException ex) when (ex.Status == HttpStatusCode.BadRequest && ex.IsAlreadyExists)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Network interfaces a running guest reports: LXC from the host, QEMU through the guest agent. Null when stopped.</summary>
+    public async Task<IReadOnlyList<GuestInterface>?> GetGuestInterfacesAsync(string node, GuestKind kind, int vmid, CancellationToken ct) =>
+        kind == GuestKind.Lxc
+            ? await GetAsync<IReadOnlyList<GuestInterface>?>($"{GuestPath(node, kind, vmid)}/interfaces", ct)
+            : (await GetAsync<QemuAgentResult<IReadOnlyList<GuestInterface>>>($"{GuestPath(node, kind, vmid)}/agent/network-get-interfaces", ct)).Result;
+
+    public Task<TaskStatus> GetTaskStatusAsync(string node, string upid, CancellationToken ct) =>
+        GetAsync<TaskStatus>($"nodes/{Seg(node)}/tasks/{Seg(upid)}/status", ct);
+
+    public Task<IReadOnlyList<TaskLogLine>> GetTaskLogAsync(string node, string upid, int start, int limit, CancellationToken ct) =>
+        GetAsync<IReadOnlyList<TaskLogLine>>($"nodes/{Seg(node)}/tasks/{Seg(upid)}/log?start={start}&limit={limit}", ct);
+
+    // --- Changes ------------------------------------------------------------------------------
+
+    /// <summary>Starts a clone task; returns its UPID. Never retried blindly: a lost answer may still have cloned.</summary>
+    public Task<string> CloneAsync(string node, GuestKind kind, int templateVmid, CloneRequest request, CancellationToken ct)
+    {
+        var form = new List<KeyValuePair<string, string>>
+        {
+            new("newid", request.NewId.ToString(CultureInfo.InvariantCulture)),
+            new(kind == GuestKind.Lxc ? "hostname" : "name", request.Name),
+        };
+        AddIf(form, "description", request.Description);
+        AddIf(form, "pool", request.Pool);
+        AddIf(form, "full", request.Full is { } full ? (full ? "1" : "0") : null);
+        AddIf(form, "storage", request.Storage);
+        AddIf(form, "target", request.Target);
+        return SendAsync<string>(HttpMethod.Post, $"{GuestPath(node, kind, templateVmid)}/clone", form, ct);
+    }
+
+    /// <summary>Synchronous config change (PUT; LXC has no POST config). <paramref name="delete"/> removes keys.</summary>
+    public async Task UpdateConfigAsync(string node, GuestKind kind, int vmid, IReadOnlyDictionary<string, string> settings, IReadOnlyList<string>? delete, string? digest, CancellationToken ct)
+    {
+        var form = settings.Select(kv => new KeyValuePair<string, string>(kv.Key, kv.Value)).ToList();
+        if (delete is { Count: > 0 })
+        {
+            form.Add(new("delete", string.Join(',', delete)));
+        }
+
+        AddIf(form, "digest", digest);
+        await SendAsync<JsonElement?>(HttpMethod.Put, $"{GuestPath(node, kind, vmid)}/config", form, ct);
+    }
+
+    public Task<string> StartAsync(string node, GuestKind kind, int vmid, CancellationToken ct) => PowerAsync(node, kind, vmid, "start", [], ct);
+
+    public Task<string> StopAsync(string node, GuestKind kind, int vmid, CancellationToken ct) => PowerAsync(node, kind, vmid, "stop", [], ct);
+
+    public Task<string> ShutdownAsync(string node, GuestKind kind, int vmid, int timeoutSeconds, CancellationToken ct) =>
+        PowerAsync(node, kind, vmid, "shutdown", [new("timeout", timeoutSeconds.ToString(CultureInfo.InvariantCulture)), new("forceStop", "1")], ct);
+
+    public Task<string> RebootAsync(string node, GuestKind kind, int vmid, CancellationToken ct) => PowerAsync(node, kind, vmid, "reboot", [], ct);
+
+    /// <summary>Destroys a stopped guest with its disks and removes it from jobs (purge).</summary>
+    public Task<string> DeleteAsync(string node, GuestKind kind, int vmid, CancellationToken ct) =>
+        SendAsync<string>(HttpMethod.Delete, $"{GuestPath(node, kind, vmid)}?purge=1&destroy-unreferenced-disks=1", null, ct);
+
+    /// <summary>Converts a stopped guest into a template.</summary>
+    public Task<JsonElement?> ConvertToTemplateAsync(string node, GuestKind kind, int vmid, CancellationToken ct) =>
+        SendAsync<JsonElement?>(HttpMethod.Post, $"{GuestPath(node, kind, vmid)}/template", [], ct);
+
+    // --- Plumbing -----------------------------------------------------------------------------
+
+    private Task<string> PowerAsync(string node, GuestKind kind, int vmid, string action, List<KeyValuePair<string, string>> form, CancellationToken ct) =>
+        SendAsync<string>(HttpMethod.Post, $"{GuestPath(node, kind, vmid)}/status/{action}", form, ct);
+
+    private Task<T> GetAsync<T>(string path, CancellationToken ct) => SendAsync<T>(HttpMethod.Get, path, null, ct);
+
+    private async Task<T> SendAsync<T>(HttpMethod method, string path, List<KeyValuePair<string, string>>? form, CancellationToken ct)
+    {
+        using var request = new HttpRequestMessage(method, path);
+        if (form is not null)
+        {
+            // FormUrlEncodedContent has a known length (no chunking) and escapes '=' inside property strings.
+            request.Content = new FormUrlEncodedContent(form);
+        }
+
+        HttpResponseMessage response;
+        try
+        {
+            response = await http.SendAsync(request, HttpCompletionOption.ResponseContentRead, ct);
+        }
+        catch (HttpRequestException ex) when (pin.LastMismatch is { } presented && ex.InnerException is AuthenticationException)
+        {
+            throw new ProxmoxCertificateException(pin.Expected, presented, ex);
+        }
+
+        using (response)
+        {
+            var body = await response.Content.ReadAsStringAsync(ct);
+            if (!response.IsSuccessStatusCode)
+            {
+                throw ToException(response, method, path, body);
+            }
+
+            var envelope = JsonSerializer.Deserialize<Envelope<T>>(body, ProxmoxJson.Options)
+                ?? throw new JsonException($"Proxmox sent an empty answer to {method} {PathOnly(path)}.");
+            return envelope.Data!;
+        }
+    }
+
+    private static ProxmoxException ToException(HttpResponseMessage response, HttpMethod method, string path, string body)
+    {
+        // Before pve-http-server 5.2 the message is only in the reason phrase; later also in the body.
+        var message = response.ReasonPhrase ?? response.StatusCode.ToString();
+        var errors = new Dictionary<string, string>();
+        if (body.Length > 0 && body.TrimStart().StartsWith('{'))
+        {
+            try
+            {
+                using var doc = JsonDocument.Parse(body);
+                if (doc.RootElement.TryGetProperty("message", out var m) && m.ValueKind == JsonValueKind.String && m.GetString()!.Trim().Length > 0)
+                {
+                    message = m.GetString()!.Trim();
+                }
+
+                if (doc.RootElement.TryGetProperty("errors", out var e) && e.ValueKind == JsonValueKind.Object)
+                {
+                    foreach (var p in e.EnumerateObject())
+                    {
+                        errors[p.Name] = p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString()!.Trim() : p.Value.GetRawText();
+                    }
+                }
+            }
+            catch (JsonException)
+            {
+                // Not Proxmox's JSON (a proxy's error page): the reason phrase is all we have.
+            }
+        }
+
+        return new ProxmoxException(response.StatusCode, method.Method, PathOnly(path), message, errors);
+    }
+
+    private static string PathOnly(string path) => "/" + path.Split('?')[0];
+
+    private static string GuestPath(string node, GuestKind kind, int vmid) =>
+        $"nodes/{Seg(node)}/{(kind == GuestKind.Lxc ? "lxc" : "qemu")}/{vmid.ToString(CultureInfo.InvariantCulture)}";
+
+    private static string Seg(string value) => Uri.EscapeDataString(value);
+
+    private static string Timeframe(RrdTimeframe timeframe) => timeframe.ToString().ToLowerInvariant();
+
+    private static void AddIf(List<KeyValuePair<string, string>> form, string key, string? value)
+    {
+        if (value is not null)
+        {
+            form.Add(new(key, value));
+        }
+    }
+
+    private sealed record Envelope<T>(T? Data);
+
+    internal static AuthenticationHeaderValue Authorization(ProxmoxConnection connection) =>
+        new("PVEAPIToken", connection.AuthorizationValue);
+}

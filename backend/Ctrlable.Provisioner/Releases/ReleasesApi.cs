@@ -1,0 +1,97 @@
+using System.Text;
+using Ctrlable.Provisioner.Manifest;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Ctrlable.Provisioner.Releases;
+
+public sealed record ManifestValidationResult(string Release, int TemplateCount);
+
+public static class ReleasesApi
+{
+    // A release manifest is a few KiB; anything near this is not one.
+    private const int MaxManifestBytes = 1024 * 1024;
+
+    public static RouteGroupBuilder MapReleases(this IEndpointRouteBuilder routes)
+    {
+        var group = routes.MapGroup("/api/releases").WithTags("Releases");
+
+        group.MapGet("/", async Task<Ok<IReadOnlyList<ReleaseSummary>>> (ReleaseService service, CancellationToken ct) =>
+                TypedResults.Ok(await service.ListAsync(ct)))
+            .WithName("ListReleases")
+            .WithSummary("List the release manifests in releases/, each with its validity and errors.");
+
+        group.MapGet("/{release}", async Task<Results<Ok<ReleaseDetail>, ProblemHttpResult>> (string release, ReleaseService service, CancellationToken ct) =>
+                await service.GetAsync(release, ct) is { } detail
+                    ? TypedResults.Ok(detail)
+                    : ReleaseNotFound(release))
+            .WithName("GetRelease")
+            .WithSummary("One release: its parsed manifest and the build state of each template on this host.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+
+        group.MapGet("/{release}/manifest", Results<ContentHttpResult, ProblemHttpResult> (string release, ReleaseService service) =>
+                service.FindFile(release) switch
+                {
+                    null => ReleaseNotFound(release),
+                    { IsValid: false } file => TypedResults.Problem(
+                        title: "Release manifest is invalid",
+                        detail: $"{file.FilePath} has {file.Errors.Count} error(s); first: {file.Errors[0]}",
+                        statusCode: StatusCodes.Status409Conflict),
+                    var file => TypedResults.Text(file.Yaml, "application/yaml", Encoding.UTF8),
+                })
+            .WithName("GetReleaseManifest")
+            .WithSummary("The raw YAML of a valid release manifest (read by the host build wrapper).")
+            .Produces<string>(StatusCodes.Status200OK, "application/yaml")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
+
+        group.MapPost("/validate", ValidateAsync)
+            .WithName("ValidateReleaseManifest")
+            .WithSummary("Validate a release manifest sent as the YAML request body; every error has file, line, column and YAML path.")
+            .Accepts<string>("application/yaml", "text/yaml", "text/plain")
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
+
+        return group;
+    }
+
+    private static async Task<Results<Ok<ManifestValidationResult>, ValidationProblem, ProblemHttpResult>> ValidateAsync(
+        HttpRequest request, string? file, CancellationToken ct)
+    {
+        if (request.ContentLength > MaxManifestBytes)
+        {
+            return TooLarge();
+        }
+
+        using var reader = new StreamReader(request.Body, Encoding.UTF8);
+        var buffer = new char[MaxManifestBytes + 1];
+        var read = await reader.ReadBlockAsync(buffer.AsMemory(), ct);
+        if (read > MaxManifestBytes)
+        {
+            return TooLarge();
+        }
+
+        var result = ManifestParser.Parse(string.IsNullOrWhiteSpace(file) ? "request.yaml" : file, new string(buffer, 0, read));
+        if (result.IsValid)
+        {
+            return TypedResults.Ok(new ManifestValidationResult(result.Manifest!.Release, result.Manifest.Templates.Count));
+        }
+
+        var errors = result.Errors
+            .GroupBy(e => e.Path.Length == 0 ? "$" : e.Path)
+            .ToDictionary(g => g.Key, g => g.Select(e => $"{e.File}:{e.Line}:{e.Column}: {e.Message}").ToArray());
+        return TypedResults.ValidationProblem(
+            errors,
+            title: $"The manifest has {result.Errors.Count} error(s).",
+            extensions: new Dictionary<string, object?> { ["manifestErrors"] = result.Errors });
+    }
+
+    private static ProblemHttpResult TooLarge() => TypedResults.Problem(
+        title: "Manifest too large",
+        detail: $"A release manifest may be at most {MaxManifestBytes / 1024} KiB.",
+        statusCode: StatusCodes.Status413PayloadTooLarge);
+
+    private static ProblemHttpResult ReleaseNotFound(string release) => TypedResults.Problem(
+        title: "Release not found",
+        detail: $"There is no release '{release}' in the releases directory.",
+        statusCode: StatusCodes.Status404NotFound);
+}

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Runs every test of the project: frontend checks and Vitest, the .NET build with format check,
+# every xunit suite, and shellcheck. Installs what is missing first. Exits non-zero on any failure
+# and ends with one line "N passed, N failed".
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo_root"
+results="${TEST_RESULTS_DIR:-$repo_root/test-results}"
+rm -rf "$results" && mkdir -p "$results"
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+CTRLABLE_APT_PACKAGES="${CTRLABLE_APT_PACKAGES:-shellcheck}" bash scripts/ensure-deps.sh
+
+passed=0
+failed=0
+failures=()
+
+step() { echo; echo "=== $*"; }
+fail() { failures+=("$1"); failed=$((failed + 1)); }
+# check NAME CMD...: one pass or one failure for a whole step.
+check() {
+  local name=$1
+  shift
+  if "$@"; then passed=$((passed + 1)); else fail "$name"; fi
+}
+
+step "frontend: generated API types up to date"
+check "frontend check:api" npm --prefix frontend run --silent check:api
+
+step "frontend: typecheck"
+check "frontend typecheck" npm --prefix frontend run --silent typecheck
+
+step "frontend: vitest"
+if (cd frontend && npx vitest run --reporter=default --reporter=json --outputFile="$results/vitest.json"); then :; else fail "vitest"; fi
+if [[ -f "$results/vitest.json" ]]; then
+  passed=$((passed + $(node -e 'const r=require(process.argv[1]);console.log(r.numPassedTests)' "$results/vitest.json")))
+  failed=$((failed + $(node -e 'const r=require(process.argv[1]);console.log(r.numFailedTests)' "$results/vitest.json")))
+fi
+
+step "frontend: build into backend wwwroot"
+check "frontend build" npm --prefix frontend run --silent build
+
+step "dotnet: build"
+check "dotnet build" dotnet build Ctrlable.Provisioner.sln -c Release -warnaserror --nologo -v q
+
+step "dotnet: format check"
+check "dotnet format" dotnet format Ctrlable.Provisioner.sln --verify-no-changes --no-restore -v q
+
+step "dotnet: tests"
+dotnet test Ctrlable.Provisioner.sln -c Release --no-build --nologo \
+  --logger "trx;LogFilePrefix=tests" --results-directory "$results/dotnet" 2>&1 | tee "$results/dotnet-test.log" || fail "dotnet test"
+# Sum the per-assembly summaries ("Failed: 0, Passed: 21, Skipped: 0, ...").
+read -r dn_passed dn_failed < <(awk -F'[:,]' '/Passed:.*Failed:|Failed:.*Passed:/ {
+    for (i = 1; i <= NF; i++) { gsub(/ /, "", $i); if ($i == "Passed") p += $(i + 1); if ($i == "Failed") f += $(i + 1) } }
+  END { print p + 0, f + 0 }' "$results/dotnet-test.log")
+passed=$((passed + dn_passed))
+failed=$((failed + dn_failed))
+
+step "shellcheck"
+mapfile -t shell_files < <(git ls-files '*.sh' 'host/ctrlable-build' 'install.sh' '.ci/run' | sort -u)
+if ((${#shell_files[@]} > 0)); then
+  check "shellcheck" shellcheck -x "${shell_files[@]}"
+fi
+
+echo
+if ((${#failures[@]} > 0)); then
+  echo "Failed steps: ${failures[*]}"
+fi
+echo "$passed passed, $failed failed"
+((failed == 0))
