@@ -1,0 +1,40 @@
+namespace Ctrlable.Provisioner.Manifest;
+
+/// <summary>
+/// What the reader could take from the YAML, before the semantic checks. A null field means
+/// "absent or unusable" (the reader already reported why); defaults are filled in by the reader.
+/// </summary>
+internal sealed record ManifestDraft
+{
+    public string? Release { get; init; }
+    public string? CommunityScriptsRef { get; init; }
+    public string? CommunityScriptsCommit { get; init; }
+    public string? ProxmoxMinVersion { get; init; }
+    public FrigatePlacement? FrigatePlacement { get; init; }
+    public FreePbxKind? FreePbxKind { get; init; }
+    public HaosUuidPolicy? HaosUuidPolicy { get; init; }
+    public IReadOnlyList<TemplateDraft> Templates { get; init; } = [];
+}
+
+internal sealed record TemplateDraft
+{
+    public required string Name { get; init; }
+
+    /// <summary>YAML path of the template, "templates.&lt;name&gt;"; validators hang field names off it.</summary>
+    public required string Path { get; init; }
+
+    public TemplateKind? Kind { get; init; }
+    public string? Builder { get; init; }
+    public int? Vmid { get; init; }
+    public string? AppVersion { get; init; }
+    public string? Distro { get; init; }
+    public string? OsVersion { get; init; }
+    public int? Cpu { get; init; }
+    public int? RamMiB { get; init; }
+    public int? DiskGb { get; init; }
+    public bool? Unprivileged { get; init; }
+    public bool? Portainer { get; init; }
+    public string? HaosVersion { get; init; }
+    public bool? Rebrand { get; init; }
+    public string? BaseBackup { get; init; }
+}
