@@ -45,8 +45,7 @@ public sealed class ReleasesApiTests : IDisposable
         var broken = releases[1];
         broken.GetProperty("name").GetString().Should().Be("2026.07");
         broken.GetProperty("valid").GetBoolean().Should().BeFalse();
-        var error = broken.GetProperty("errors")[0];
-        error.GetProperty("path").GetString().Should().Be("templates.zwavejs.resouces");
+        var error = broken.GetProperty("errors").EnumerateArray().Single(e => e.GetProperty("path").GetString() == "templates.zwavejs.resouces");
         error.GetProperty("line").GetInt32().Should().Be(LineOf(Path.Combine(_releases, "2026.07.yaml"), "resouces"));
         error.GetProperty("file").GetString().Should().EndWith("2026.07.yaml");
     }

@@ -45,7 +45,7 @@ public sealed class ReleaseService(ReleaseCatalog catalog, ReleaseRepository rel
         var active = await releases.GetActiveNameAsync(ct);
         return [.. catalog.LoadAll().Select(f => new ReleaseSummary(
             f.Name,
-            f.FilePath,
+            DisplayPath(f),
             f.IsValid,
             f.Name == active,
             f.Manifest?.CommunityScriptsRef,
@@ -73,8 +73,12 @@ public sealed class ReleaseService(ReleaseCatalog catalog, ReleaseRepository rel
                 row?.Node, row?.BuilderCommit, row?.BuiltAt);
         }).ToList() ?? [];
 
-        return new ReleaseDetail(file.Name, file.FilePath, file.IsValid, file.Name == active, file.Errors, file.Manifest, templates);
+        return new ReleaseDetail(file.Name, DisplayPath(file), file.IsValid, file.Name == active, file.Errors, file.Manifest, templates);
     }
 
     public ReleaseFile? FindFile(string name) => catalog.Find(name);
+
+    /// <summary>"releases/2026.06.yaml": the form errors use, without the server's absolute path.</summary>
+    public static string DisplayPath(ReleaseFile file) =>
+        $"{Path.GetFileName(Path.GetDirectoryName(file.FilePath))}/{Path.GetFileName(file.FilePath)}";
 }

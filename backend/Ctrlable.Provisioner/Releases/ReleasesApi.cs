@@ -34,7 +34,7 @@ public static class ReleasesApi
                     null => ReleaseNotFound(release),
                     { IsValid: false } file => TypedResults.Problem(
                         title: "Release manifest is invalid",
-                        detail: $"{file.FilePath} has {file.Errors.Count} error(s); first: {file.Errors[0]}",
+                        detail: $"{ReleaseService.DisplayPath(file)} has {file.Errors.Count} error(s): {string.Join("; ", file.Errors)}",
                         statusCode: StatusCodes.Status409Conflict),
                     var file => TypedResults.Text(file.Yaml, "application/yaml", Encoding.UTF8),
                 })
