@@ -67,7 +67,10 @@ public sealed class ConfigValidatorTests
     {
         var result = _validator.Validate(null, new HostTriggerOptions
         {
-            Host = "pve", Port = 70000, KeyPath = "/k", HostKeyFingerprint = "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s",
+            Host = "pve",
+            Port = 70000,
+            KeyPath = "/k",
+            HostKeyFingerprint = "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s",
         });
 
         result.Failures.Should().ContainSingle().Which.Should().Contain("HostTrigger:Port").And.Contain("70000");

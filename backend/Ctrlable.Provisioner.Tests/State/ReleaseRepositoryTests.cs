@@ -77,7 +77,12 @@ public sealed class ReleaseRepositoryTests : IAsyncLifetime
 
         templates.Should().ContainSingle().Which.Should().BeEquivalentTo(new
         {
-            Name = "zwavejs", Kind = "lxc", Vmid = 9001L, Node = "pve1", AppVersion = "9.31.0", BuiltAt = built,
+            Name = "zwavejs",
+            Kind = "lxc",
+            Vmid = 9001L,
+            Node = "pve1",
+            AppVersion = "9.31.0",
+            BuiltAt = built,
         });
     }
 }
