@@ -6,5 +6,5 @@ type Schemas = components['schemas'];
 
 export type ReleaseSummary = Schemas['ReleaseSummary'];
 export type ReleaseDetail = Schemas['ReleaseDetail'];
-export type ManifestError = Schemas['ManifestErrorDto'];
+export type ManifestError = Schemas['ManifestError'];
 export type ProblemDetails = Schemas['ProblemDetails'];

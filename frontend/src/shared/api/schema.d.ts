@@ -4,6 +4,23 @@
  */
 
 export interface paths {
+    "/healthz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Liveness of the process and its database. */
+        get: operations["Health"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/releases": {
         parameters: {
             query?: never;
@@ -11,7 +28,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Lists the release manifests found in releases/, valid or not. */
+        /** List the release manifests in releases/, each with its validity and errors. */
         get: operations["ListReleases"];
         put?: never;
         post?: never;
@@ -28,7 +45,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One release: its manifest (when valid), errors and template states. */
+        /** One release: its parsed manifest and the build state of each template on this host. */
         get: operations["GetRelease"];
         put?: never;
         post?: never;
@@ -38,16 +55,34 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/healthz": {
+    "/api/releases/{release}/manifest": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        get: operations["Health"];
+        /** The raw YAML of a valid release manifest (read by the host build wrapper). */
+        get: operations["GetReleaseManifest"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/releases/validate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Validate a release manifest sent as the YAML request body; every error has file, line, column and YAML path. */
+        post: operations["ValidateReleaseManifest"];
         delete?: never;
         options?: never;
         head?: never;
@@ -58,7 +93,30 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        ManifestErrorDto: {
+        /** @enum {string} */
+        FreePbxKind: "lxc" | "vm";
+        /** @enum {string} */
+        FrigatePlacement: "separate" | "docker";
+        /** @enum {string} */
+        HaosUuidPolicy: "regenerate" | "keep";
+        HealthReport: {
+            status: string;
+            database: string;
+        };
+        HttpValidationProblemDetails: {
+            type?: string | null;
+            title?: string | null;
+            /** Format: int32 */
+            status?: number | null;
+            detail?: string | null;
+            instance?: string | null;
+            errors: {
+                [key: string]: string[];
+            };
+        } & {
+            [key: string]: unknown;
+        };
+        ManifestError: {
             file: string;
             /** Format: int32 */
             line: number;
@@ -66,6 +124,15 @@ export interface components {
             column: number;
             path: string;
             message: string;
+        };
+        ManifestValidationResult: {
+            release: string;
+            /** Format: int32 */
+            templateCount: number;
+        };
+        OsSpec: {
+            distro: string;
+            version: string;
         };
         ProblemDetails: {
             type?: string | null;
@@ -77,42 +144,79 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        ReleaseDecisions: {
+            frigatePlacement: components["schemas"]["FrigatePlacement"];
+            freePbxKind: components["schemas"]["FreePbxKind"];
+            haosUuidPolicy: components["schemas"]["HaosUuidPolicy"];
+        };
         ReleaseDetail: {
             name: string;
             file: string;
             valid: boolean;
             active: boolean;
-            errors: components["schemas"]["ManifestErrorDto"][];
-            manifest: components["schemas"]["ReleaseManifestDto"] | null;
-            templates: components["schemas"]["TemplateStateDto"][];
+            errors: components["schemas"]["ManifestError"][];
+            manifest?: components["schemas"]["ReleaseManifest"] | null;
+            templates: components["schemas"]["TemplateState"][];
         };
-        ReleaseManifestDto: {
-            release?: string;
-            communityScriptsRef?: string | null;
+        ReleaseManifest: {
+            release: string;
+            communityScriptsRef: string;
             communityScriptsCommit?: string | null;
-            proxmoxMinVersion?: string | null;
-        } & {
-            [key: string]: unknown;
+            proxmoxMinVersion: string;
+            decisions: components["schemas"]["ReleaseDecisions"];
+            templates: components["schemas"]["TemplateSpec"][];
         };
         ReleaseSummary: {
             name: string;
             file: string;
             valid: boolean;
             active: boolean;
-            communityScriptsRef: string | null;
-            proxmoxMinVersion: string | null;
+            communityScriptsRef?: string | null;
+            proxmoxMinVersion?: string | null;
             /** Format: int32 */
             templateCount: number;
-            errors: components["schemas"]["ManifestErrorDto"][];
+            errors: components["schemas"]["ManifestError"][];
         };
-        TemplateStateDto: {
-            name?: string;
-            kind?: string;
+        ResourceSpec: {
             /** Format: int32 */
-            vmid?: number;
-            state?: string;
-        } & {
-            [key: string]: unknown;
+            cpu: number;
+            /** Format: int32 */
+            ramMiB: number;
+            /** Format: int32 */
+            diskGb: number;
+        };
+        /** @enum {string} */
+        TemplateBuildState: "not-built" | "built";
+        /** @enum {string} */
+        TemplateKind: "lxc" | "vm";
+        TemplateSpec: {
+            name: string;
+            kind: components["schemas"]["TemplateKind"];
+            builder: string;
+            /** Format: int32 */
+            vmid: number;
+            appVersion?: string | null;
+            os: components["schemas"]["OsSpec"];
+            resources: components["schemas"]["ResourceSpec"];
+            unprivileged: boolean;
+            portainer: boolean;
+            haosVersion?: string | null;
+            rebrand: boolean;
+            baseBackup?: string | null;
+        };
+        TemplateState: {
+            name: string;
+            kind: components["schemas"]["TemplateKind"];
+            builder: string;
+            /** Format: int32 */
+            vmid: number;
+            appVersion?: string | null;
+            resources: components["schemas"]["ResourceSpec"];
+            state: components["schemas"]["TemplateBuildState"];
+            node?: string | null;
+            builderCommit?: string | null;
+            /** Format: date-time */
+            builtAt?: string | null;
         };
     };
     responses: never;
@@ -123,6 +227,35 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    Health: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HealthReport"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HealthReport"];
+                };
+            };
+        };
+    };
     ListReleases: {
         parameters: {
             query?: never;
@@ -174,11 +307,13 @@ export interface operations {
             };
         };
     };
-    Health: {
+    GetReleaseManifest: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                release: string;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -189,7 +324,71 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": string;
+                    "application/yaml": string;
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    ValidateReleaseManifest: {
+        parameters: {
+            query?: {
+                file?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/yaml": string;
+                "text/yaml": string;
+                "text/plain": string;
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManifestValidationResult"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["HttpValidationProblemDetails"];
+                };
+            };
+            /** @description Content Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
         };
