@@ -1,3 +1,4 @@
+using Ctrlable.Provisioner.Dashboard;
 using Ctrlable.Provisioner.Hosting;
 using Ctrlable.Provisioner.Releases;
 
@@ -17,6 +18,7 @@ app.UseSpa();
 
 app.MapHealth();
 app.MapReleases();
+app.MapDashboard();
 app.MapSpaFallback();
 
 await app.RunAsync();

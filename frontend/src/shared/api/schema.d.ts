@@ -4,6 +4,57 @@
  */
 
 export interface paths {
+    "/api/dashboard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Host health, storages, guests grouped by project, other guests and the active release's templates. Shared by all viewers; asOf tells its age, stale is set when Proxmox could not be reached. */
+        get: operations["GetDashboard"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/nodes/{node}/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** CPU, memory, load, root disk and network history of a node (timeframe hour, day or week). */
+        get: operations["GetNodeMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/guests/{vmid}/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** CPU, memory, disk and network history of a guest (timeframe hour, day or week). */
+        get: operations["GetGuestMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -93,10 +144,46 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        DashboardSnapshot: {
+            /** Format: date-time */
+            asOf: string;
+            stale: boolean;
+            staleReason?: string | null;
+            simulated: boolean;
+            activeRelease?: string | null;
+            nodes: components["schemas"]["NodeHealth"][];
+            projects: components["schemas"]["ProjectGuests"][];
+            otherGuests: components["schemas"]["GuestCard"][];
+            templates: components["schemas"]["TemplateCard"][];
+        };
         /** @enum {string} */
         FreePbxKind: "lxc" | "vm";
         /** @enum {string} */
         FrigatePlacement: "separate" | "docker";
+        GuestCard: {
+            /** Format: int32 */
+            vmid: number;
+            node: string;
+            kind: string;
+            name: string;
+            status: string;
+            /** Format: double */
+            cpuFraction: number;
+            /** Format: int64 */
+            memUsed: number;
+            /** Format: int64 */
+            memTotal: number;
+            /** Format: int64 */
+            uptimeSeconds: number;
+            lock?: string | null;
+            /** Format: int64 */
+            instanceId?: number | null;
+            type?: string | null;
+            release?: string | null;
+            instanceState?: string | null;
+            ip?: string | null;
+            error?: string | null;
+        };
         /** @enum {string} */
         HaosUuidPolicy: "regenerate" | "keep";
         HealthReport: {
@@ -130,6 +217,54 @@ export interface components {
             /** Format: int32 */
             templateCount: number;
         };
+        MetricPoint: {
+            /** Format: int64 */
+            time: number;
+            /** Format: double */
+            cpu?: number | null;
+            /** Format: double */
+            memUsed?: number | null;
+            /** Format: double */
+            memTotal?: number | null;
+            /** Format: double */
+            load?: number | null;
+            /** Format: double */
+            diskUsed?: number | null;
+            /** Format: double */
+            diskTotal?: number | null;
+            /** Format: double */
+            netIn?: number | null;
+            /** Format: double */
+            netOut?: number | null;
+        };
+        MetricSeries: {
+            target: string;
+            timeframe: string;
+            /** Format: date-time */
+            asOf: string;
+            points: components["schemas"]["MetricPoint"][];
+        };
+        NodeHealth: {
+            node: string;
+            status: string;
+            /** Format: double */
+            cpuFraction: number;
+            /** Format: int32 */
+            cpus: number;
+            /** Format: int64 */
+            memUsed: number;
+            /** Format: int64 */
+            memTotal: number;
+            /** Format: int64 */
+            rootUsed: number;
+            /** Format: int64 */
+            rootTotal: number;
+            loadAverage: number[];
+            /** Format: int64 */
+            uptimeSeconds: number;
+            pveVersion?: string | null;
+            storages: components["schemas"]["StorageHealth"][];
+        };
         OsSpec: {
             distro: string;
             version: string;
@@ -143,6 +278,13 @@ export interface components {
             instance?: string | null;
         } & {
             [key: string]: unknown;
+        };
+        ProjectGuests: {
+            /** Format: int64 */
+            projectId: number;
+            name: string;
+            slug: string;
+            guests: components["schemas"]["GuestCard"][];
         };
         ReleaseDecisions: {
             frigatePlacement: components["schemas"]["FrigatePlacement"];
@@ -185,8 +327,28 @@ export interface components {
             /** Format: int32 */
             diskGb: number;
         };
+        StorageHealth: {
+            storage: string;
+            type: string;
+            content: string;
+            shared: boolean;
+            /** Format: int64 */
+            used: number;
+            /** Format: int64 */
+            total: number;
+            linkedClones: boolean;
+        };
         /** @enum {string} */
         TemplateBuildState: "not-built" | "built";
+        TemplateCard: {
+            name: string;
+            kind: string;
+            /** Format: int32 */
+            vmid: number;
+            node: string;
+            present: boolean;
+            appVersion?: string | null;
+        };
         /** @enum {string} */
         TemplateKind: "lxc" | "vm";
         TemplateSpec: {
@@ -227,6 +389,128 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    GetDashboard: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DashboardSnapshot"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    GetNodeMetrics: {
+        parameters: {
+            query?: {
+                timeframe?: string;
+            };
+            header?: never;
+            path: {
+                node: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MetricSeries"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    GetGuestMetrics: {
+        parameters: {
+            query?: {
+                timeframe?: string;
+            };
+            header?: never;
+            path: {
+                vmid: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MetricSeries"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
     Health: {
         parameters: {
             query?: never;
