@@ -71,6 +71,9 @@ public sealed class PveSimulator : IAsyncDisposable
 
     internal PveRouter Router { get; private set; } = null!;
 
+    internal IReadOnlyDictionary<string, IReadOnlyCollection<string>> ParameterReads =>
+        _sim.ParameterReads.ToDictionary(p => p.Key, p => (IReadOnlyCollection<string>)p.Value.Keys.ToList());
+
     public static async Task<PveSimulator> StartAsync(PveSimOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= new PveSimOptions();

@@ -16,13 +16,13 @@ internal static class DestroyApi
     {
         var sim = r.Sim;
         var kind = ApiHelpers.KindOf(r);
-        var skiplock = r.Flag("skiplock") == true;
+        var skiplock = r.OptionalFlag("skiplock"); // QEMU only
         if (skiplock && r.AuthId != "root@pam")
         {
             throw PveException.ParamError("skiplock", "Only root may use this option.");
         }
 
-        var force = r.Flag("force") == true;
+        var force = r.OptionalFlag("force"); // LXC only
         SimGuest guest;
         lock (sim.State.Sync)
         {

@@ -96,7 +96,7 @@ internal static partial class GuestConfigApi
                     throw new TaskFailedException($"Configuration file 'nodes/{r.Node}/qemu-server/{g.Vmid}.conf' does not exist");
                 }
 
-                if (r.Flag("skiplock") != true)
+                if (!r.OptionalFlag("skiplock"))
                 {
                     ApiHelpers.CheckLock(g);
                 }
@@ -116,7 +116,7 @@ internal static partial class GuestConfigApi
     private static (SimGuest Guest, Dictionary<string, string> Changes, List<string> Deletes) CheckUpdate(PveRequest r)
     {
         var kind = ApiHelpers.KindOf(r);
-        if (r.Flag("skiplock") == true && r.AuthId != "root@pam")
+        if (r.OptionalFlag("skiplock") && r.AuthId != "root@pam")
         {
             throw PveException.ParamError("skiplock", "Only root may use this option.");
         }
@@ -131,7 +131,7 @@ internal static partial class GuestConfigApi
 
         var g = ApiHelpers.Load(r);
         ApiHelpers.FlockConfig(r, g.Vmid, kind);
-        if (r.Flag("skiplock") != true)
+        if (!r.OptionalFlag("skiplock"))
         {
             ApiHelpers.CheckLock(g);
         }

@@ -27,12 +27,13 @@ internal static class GuestReadApi
     private static JsonNode List(PveRequest r)
     {
         var kind = r.Endpoint.Path.EndsWith("/lxc", StringComparison.Ordinal) ? GuestKind.Lxc : GuestKind.Qemu;
+        var full = kind == GuestKind.Qemu && r.Flag("full") == true;
         lock (r.Sim.State.Sync)
         {
             return ApiHelpers.Array(r.Sim.State.Guests.Values
                 .Where(g => g.Kind == kind && g.Node == r.Node)
                 .Where(g => r.Sim.State.Access.Check(r.AuthId, $"/vms/{g.Vmid}", ["VM.Audit"], noError: true))
-                .Select(g => (JsonNode)GuestViews.Status(r, g, current: false)));
+                .Select(g => (JsonNode)GuestViews.Status(r, g, current: false, full)));
         }
     }
 

@@ -6,7 +6,7 @@ namespace Ctrlable.PveSim.Api;
 /// <summary>vmstatus output of pve-container / qemu-server for the list, status/current and cluster views.</summary>
 internal static class GuestViews
 {
-    public static JsonObject Status(PveRequest r, SimGuest g, bool current)
+    public static JsonObject Status(PveRequest r, SimGuest g, bool current, bool full = false)
     {
         var now = r.Sim.Clock.Now;
         var bucket = now.ToUnixTimeSeconds() / 10;
@@ -72,7 +72,7 @@ internal static class GuestViews
             }
         }
 
-        if (g.Kind == GuestKind.Qemu && (current || r.Has("full")))
+        if (g.Kind == GuestKind.Qemu && (current || full))
         {
             o["qmpstatus"] = g.Running ? "running" : "stopped";
             if (g.Running)

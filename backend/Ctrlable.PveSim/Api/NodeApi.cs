@@ -161,14 +161,14 @@ internal static class NodeApi
                     continue;
                 }
 
-                result.Add(StorageEntry(r, s));
+                result.Add(StorageEntry(r, s, r.Flag("format") == true));
             }
 
             return result;
         }
     }
 
-    private static JsonObject StorageEntry(PveRequest r, SimStorage s)
+    private static JsonObject StorageEntry(PveRequest r, SimStorage s, bool withFormats = false)
     {
         var used = r.Sim.State.UsedBytes(s, r.Node);
         var entry = new JsonObject
@@ -185,7 +185,7 @@ internal static class NodeApi
             ["used_fraction"] = s.TotalBytes == 0 ? 0 : Math.Round((double)used / s.TotalBytes, 6),
         };
 
-        if (r.Flag("format") == true)
+        if (withFormats)
         {
             var formats = s.IsFileBased ? new[] { "raw", "qcow2", "vmdk", "subvol" } : ["raw", "subvol"];
             entry["formats"] = new JsonObject

@@ -33,7 +33,7 @@ internal static class PowerApi
         var sim = r.Sim;
         var kind = ApiHelpers.KindOf(r);
         var vmid = r.Vmid;
-        var skiplock = r.Flag("skiplock") == true;
+        var skiplock = r.OptionalFlag("skiplock"); // reboot has none
         if (skiplock && r.AuthId != "root@pam")
         {
             throw PveException.ParamError("skiplock", "Only root may use this option.");

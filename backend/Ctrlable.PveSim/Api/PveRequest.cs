@@ -22,16 +22,26 @@ internal sealed class PveRequest(SimContext sim, SchemaEndpoint endpoint, string
     /// <summary>Set by list handlers that report a "total" next to "data" (task log).</summary>
     public int? Total { get; set; }
 
-    public string Node => Params["node"];
+    public string Node => Get("node") ?? throw new InvalidOperationException("no node");
 
     public int Vmid => Int("vmid") ?? throw new InvalidOperationException("no vmid");
 
-    public string? Get(string name) => Params.GetValueOrDefault(name);
+    public string? Get(string name) => Note(name).GetValueOrDefault(name);
 
-    public bool Has(string name) => Params.ContainsKey(name);
+    public bool Has(string name) => Note(name).ContainsKey(name);
 
-    public int? Int(string name) => Params.TryGetValue(name, out var v) ? int.Parse(v, NumberStyles.Integer, CultureInfo.InvariantCulture) : null;
+    public int? Int(string name) => Note(name).TryGetValue(name, out var v) ? int.Parse(v, NumberStyles.Integer, CultureInfo.InvariantCulture) : null;
 
     /// <summary>A boolean parameter (validated to 0/1 already); null when not given.</summary>
-    public bool? Flag(string name) => Params.TryGetValue(name, out var v) ? v == "1" : null;
+    public bool? Flag(string name) => Note(name).TryGetValue(name, out var v) ? v == "1" : null;
+
+    /// <summary>A flag that only some of the endpoints sharing a handler define (skiplock, force).</summary>
+    public bool OptionalFlag(string name) => Endpoint.FindProperty(name) is not null && Flag(name) == true;
+
+    // Records which parameters each handler reads, so a test can check them against both schemas.
+    private IReadOnlyDictionary<string, string> Note(string name)
+    {
+        Sim.ParameterReads.GetOrAdd($"{Endpoint.Method} {Endpoint.Path}", _ => new()).TryAdd(name, 0);
+        return Params;
+    }
 }

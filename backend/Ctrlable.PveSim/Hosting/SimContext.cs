@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using Ctrlable.PveSim.Cluster;
 using Ctrlable.PveSim.Faults;
@@ -84,4 +85,7 @@ internal sealed class SimContext
     public Dictionary<int, string> NodeByPort { get; } = [];
 
     public IPAddress ListenAddress => IPAddress.Parse(Options.ListenAddress);
+
+    /// <summary>"METHOD /path/template" → names of the parameters its handler has read.</summary>
+    public ConcurrentDictionary<string, ConcurrentDictionary<string, byte>> ParameterReads { get; } = new(StringComparer.Ordinal);
 }

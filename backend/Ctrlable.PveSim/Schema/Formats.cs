@@ -64,8 +64,8 @@ public static partial class Formats
     {
         "pve-qm-ide", "pve-qm-boot", "pve-qm-bootdisk", "pve-qm-cicustom", "pve-vm-cpu-conf", "pve-qm-hostpci",
         "pve-hotplug-features", "pve-qm-ipconfig", "pve-qm-smbios1", "pve-qm-watchdog", "pve-qm-rng",
-        "pve-qemu-sev-fmt", "pve-qemu-tdx-fmt", "pve-cpuset", "pve-ct-timezone", "lxc-ip-with-ll-iface-list",
-        "pve-storage-path", "pve-storage-server", "pve-storage-portal-dns", "pve-storage-vgname",
+        "pve-qemu-sev-fmt", "pve-qemu-tdx-fmt", "pve-cpuset", "pve-ct-timezone",
+        "pve-storage-path", "pve-storage-server", "pve-storage-portal-dns", "pve-storage-vgname", "lxc-ip-with-ll-iface",
         "pve-storage-options", "pve-storage-format", "pve-dir-override", "pve-calendar-event", "prune-backups",
         "backup-fleecing", "backup-performance", "email-opt", "pve-sdn-vnet-id", "pve-sdn-zone-id",
         "pve-fw-addr-spec", "pve-fw-dport-spec", "pve-fw-sport-spec", "pve-fw-protocol-spec",
