@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Ctrlable.PveSim.Cluster;
 using Ctrlable.PveSim.Guests;
+using Ctrlable.PveSim.Tasks;
 
 namespace Ctrlable.PveSim.Api;
 
@@ -82,7 +83,15 @@ internal static partial class CloneApi
                 await sim.Clock.Delay(duration, ct);
                 lock (state.Sync)
                 {
-                    t.FailIfInjected();
+                    try
+                    {
+                        t.FailIfInjected();
+                    }
+                    catch (TaskFailedException e)
+                    {
+                        throw new TaskFailedException($"clone failed: {e.Message}");
+                    }
+
                     var index = 0;
                     foreach (var d in disks)
                     {
