@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Ctrlable.Provisioner.Tests.Infrastructure;
 
@@ -10,9 +11,11 @@ namespace Ctrlable.Provisioner.Tests.Infrastructure;
 internal sealed class ProvisionerApp : WebApplicationFactory<Program>
 {
     private readonly Dictionary<string, string?> _settings;
+    private readonly Action<IServiceCollection>? _services;
 
-    public ProvisionerApp(string? releasesDirectory = null, IDictionary<string, string?>? settings = null)
+    public ProvisionerApp(string? releasesDirectory = null, IDictionary<string, string?>? settings = null, Action<IServiceCollection>? services = null)
     {
+        _services = services;
         DataDirectory = TempDirectory.Create("data");
         ReleasesDirectory = releasesDirectory ?? RepoPaths.Releases;
         _settings = new Dictionary<string, string?>
@@ -38,7 +41,22 @@ internal sealed class ProvisionerApp : WebApplicationFactory<Program>
         {
             builder.UseSetting(key, value);
         }
+
+        if (_services is not null)
+        {
+            builder.ConfigureServices(_services);
+        }
     }
+
+    /// <summary>Settings that point the orchestrator at an emulator instead of the built-in demo host.</summary>
+    public static Dictionary<string, string?> ProxmoxSettings(ProxmoxHarness pve) => new()
+    {
+        ["Proxmox:Url"] = pve.Sim.BaseAddress.ToString(),
+        ["Proxmox:TokenId"] = pve.Connection.TokenId,
+        ["Proxmox:TokenSecret"] = pve.Connection.TokenSecret,
+        ["Proxmox:CertificateFingerprint"] = pve.Connection.CertificateFingerprint,
+        ["Proxmox:Node"] = "pve1",
+    };
 
     protected override void Dispose(bool disposing)
     {

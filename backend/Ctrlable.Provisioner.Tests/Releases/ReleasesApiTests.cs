@@ -40,7 +40,7 @@ public sealed class ReleasesApiTests : IDisposable
         valid.GetProperty("valid").GetBoolean().Should().BeTrue();
         valid.GetProperty("templateCount").GetInt32().Should().Be(6);
         valid.GetProperty("communityScriptsRef").GetString().Should().Be("2026-05-30");
-        valid.GetProperty("active").GetBoolean().Should().BeFalse("nothing has been built on this host");
+        valid.GetProperty("active").GetBoolean().Should().BeTrue("the simulated host starts with the newest valid release built");
 
         var broken = releases[1];
         broken.GetProperty("name").GetString().Should().Be("2026.07");
@@ -58,7 +58,7 @@ public sealed class ReleasesApiTests : IDisposable
         detail.GetProperty("manifest").GetProperty("decisions").GetProperty("frigatePlacement").GetString().Should().Be("separate");
         var templates = detail.GetProperty("templates").EnumerateArray().ToList();
         templates.Select(t => t.GetProperty("name").GetString()).Should().Equal("ctrlable-pro", "zwavejs", "zigbee2mqtt", "docker-portainer", "frigate", "freepbx");
-        templates.Should().OnlyContain(t => t.GetProperty("state").GetString() == "not-built");
+        templates.Should().OnlyContain(t => t.GetProperty("state").GetString() == "built" && t.GetProperty("node").GetString() == "pve");
         templates[0].GetProperty("kind").GetString().Should().Be("vm");
     }
 

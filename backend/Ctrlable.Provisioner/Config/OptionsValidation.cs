@@ -23,12 +23,17 @@ public sealed partial class ConfigValidator :
 
     public ValidateOptionsResult Validate(string? name, ProxmoxOptions options)
     {
-        if (!options.IsConfigured)
+        var errors = new List<string>();
+        if (options.AttemptTimeoutSeconds <= 0 || options.TotalTimeoutSeconds < options.AttemptTimeoutSeconds)
         {
-            return ValidateOptionsResult.Success;
+            errors.Add("Proxmox:AttemptTimeoutSeconds must be positive and not above Proxmox:TotalTimeoutSeconds.");
         }
 
-        var errors = new List<string>();
+        if (!options.IsConfigured)
+        {
+            return Result(errors);
+        }
+
         if (!Uri.TryCreate(options.Url, UriKind.Absolute, out var url) || url.Scheme != Uri.UriSchemeHttps)
         {
             errors.Add($"Proxmox:Url must be an https:// URL such as https://192.168.1.10:8006 (got '{options.Url}').");

@@ -36,6 +36,12 @@ public sealed class ProxmoxOptions
     /// <summary>Proxmox pool that holds every guest the orchestrator creates; the token's write rights are granted on it.</summary>
     public string Pool { get; set; } = "ctrlable";
 
+    /// <summary>Timeout of one HTTP attempt against the Proxmox API.</summary>
+    public double AttemptTimeoutSeconds { get; set; } = 20;
+
+    /// <summary>Timeout of one call including its retries.</summary>
+    public double TotalTimeoutSeconds { get; set; } = 90;
+
     public bool IsConfigured => Url.Length > 0;
 }
 

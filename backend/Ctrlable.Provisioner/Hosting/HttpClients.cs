@@ -1,6 +1,8 @@
 using System.Net;
+using Ctrlable.Provisioner.Config;
 using Ctrlable.Provisioner.Proxmox;
 using Microsoft.Extensions.Http.Resilience;
+using Microsoft.Extensions.Options;
 using Polly;
 
 namespace Ctrlable.Provisioner.Hosting;
@@ -31,9 +33,10 @@ public static class HttpClients
                 };
             })
             .AddHttpMessageHandler<ProxmoxAuthHandler>()
-            .AddResilienceHandler("proxmox", pipeline =>
+            .AddResilienceHandler("proxmox", (pipeline, context) =>
             {
-                pipeline.AddTimeout(TimeSpan.FromSeconds(90));
+                var options = context.ServiceProvider.GetRequiredService<IOptions<ProxmoxOptions>>().Value;
+                pipeline.AddTimeout(TimeSpan.FromSeconds(options.TotalTimeoutSeconds));
                 pipeline.AddRetry(new HttpRetryStrategyOptions
                 {
                     MaxRetryAttempts = 4,
@@ -42,7 +45,7 @@ public static class HttpClients
                     Delay = TimeSpan.FromMilliseconds(300),
                     ShouldHandle = args => ValueTask.FromResult(ShouldRetry(args.Outcome, args.Context.GetRequestMessage())),
                 });
-                pipeline.AddTimeout(TimeSpan.FromSeconds(20));
+                pipeline.AddTimeout(TimeSpan.FromSeconds(options.AttemptTimeoutSeconds));
             });
         services.AddSingleton<ProxmoxTasks>();
         return services;

@@ -1,21 +1,103 @@
+using System.Security.Cryptography;
+using Ctrlable.Provisioner.Config;
+using Ctrlable.Provisioner.Manifest;
 using Ctrlable.Provisioner.Proxmox;
+using Ctrlable.Provisioner.State;
+using Ctrlable.PveSim;
+using Ctrlable.PveSim.Hosting;
+using Ctrlable.PveSim.Seeding;
+using Microsoft.Extensions.Options;
+using SimGuestKind = Ctrlable.PveSim.Guests.GuestKind;
 
 namespace Ctrlable.Provisioner.Hosting;
 
 /// <summary>
-/// Demo mode: with no Proxmox configured, the orchestrator runs the Proxmox emulator in-process and talks
-/// to it over HTTPS like to a real node. Placeholder until the emulator lands.
+/// Demo mode: with no Proxmox configured, the orchestrator runs the Proxmox emulator in-process (one node,
+/// thin storage, the least-privilege token) and talks to it over HTTPS like to a real node. The newest valid
+/// release's templates are seeded and recorded as built, so a newcomer sees a working host at once. The
+/// emulator's state is kept in the data directory, so guests survive a restart.
 /// </summary>
-public sealed class SimulatedProxmoxHost
+public sealed class SimulatedProxmoxHost(
+    IOptions<StorageOptions> storage,
+    IOptions<ProxmoxOptions> proxmox,
+    ReleaseCatalog catalog,
+    ReleaseRepository releases,
+    TimeProvider time,
+    ILogger<SimulatedProxmoxHost> logger) : IAsyncDisposable
 {
+    public const string NodeName = "pve";
+    public const string TemplatePool = "ctrlable-templates";
+
+    private PveSimulator? _sim;
     private ProxmoxConnection? _connection;
 
     public ProxmoxConnection Connection => _connection ?? throw new InvalidOperationException("The simulated Proxmox host has not been started.");
 
-    public Task StartAsync(CancellationToken ct)
+    public PveSimulator Simulator => _sim ?? throw new InvalidOperationException("The simulated Proxmox host has not been started.");
+
+    public async Task StartAsync(CancellationToken ct)
     {
-        _ = ct;
-        _connection = new ProxmoxConnection(new Uri("https://127.0.0.1:1/"), "ctrlable@pve!provisioner", "unset", "00", simulated: true);
-        return Task.CompletedTask;
+        var dataDirectory = Path.GetFullPath(storage.Value.DataDirectory);
+        var tokenSecret = await LoadOrCreateTokenSecretAsync(Path.Combine(dataDirectory, "simulated-proxmox-token"), ct);
+        var release = catalog.LoadAll().Where(r => r.IsValid).OrderByDescending(r => r.Name, StringComparer.Ordinal).FirstOrDefault();
+        var templates = release?.Manifest?.Templates ?? [];
+
+        var access = LeastPrivilege.Spec(PveVersion.V9_1, pool: proxmox.Value.Pool, templatePool: TemplatePool, storage: "local-lvm", tokenSecret: tokenSecret);
+        _sim = await PveSimulator.StartAsync(new PveSimOptions
+        {
+            Version = PveVersion.V9_1,
+            Nodes = [NodeName],
+            SnapshotPath = Path.Combine(dataDirectory, "simulated-proxmox.json"),
+            Seed = access with
+            {
+                Templates = [.. templates.Select(t => new TemplateSeed(t.Vmid, t.Name, t.Kind == TemplateKind.Lxc ? SimGuestKind.Lxc : SimGuestKind.Qemu, t.Resources.DiskGb, FirstBoot: t.Kind == TemplateKind.Lxc)
+                {
+                    Cores = t.Resources.Cpu,
+                    MemoryMiB = t.Resources.RamMiB,
+                    Pool = TemplatePool,
+                    Unprivileged = t.Unprivileged,
+                    Node = NodeName,
+                })],
+            },
+        }, ct);
+
+        var tokenId = access.Users[0].UserId + "!" + access.Users[0].Tokens![0].Name;
+        _connection = new ProxmoxConnection(_sim.BaseAddress, tokenId, tokenSecret, _sim.CertificateFingerprint, simulated: true);
+        logger.LogWarning("No Proxmox host configured: running against the SIMULATED Proxmox host at {Url}", _sim.BaseAddress);
+
+        if (release?.Manifest is { } manifest && await releases.GetActiveNameAsync(ct) is null)
+        {
+            // The demo host's templates exist from the start, as if this release had been built here.
+            var now = time.GetUtcNow();
+            await releases.ActivateAsync(manifest.Release, manifest.CommunityScriptsRef, manifest.CommunityScriptsCommit,
+                [.. manifest.Templates.Select(t => new TemplateRow(0, manifest.Release, t.Name, t.Kind == TemplateKind.Lxc ? "lxc" : "vm", t.Vmid, NodeName,
+                    manifest.CommunityScriptsRef, manifest.CommunityScriptsCommit, t.AppVersion, now))],
+                now, ct);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_sim is not null)
+        {
+            await _sim.DisposeAsync();
+        }
+    }
+
+    private static async Task<string> LoadOrCreateTokenSecretAsync(string path, CancellationToken ct)
+    {
+        if (File.Exists(path))
+        {
+            return (await File.ReadAllTextAsync(path, ct)).Trim();
+        }
+
+        var secret = new Guid(RandomNumberGenerator.GetBytes(16)).ToString("D");
+        await File.WriteAllTextAsync(path, secret, ct);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+
+        return secret;
     }
 }

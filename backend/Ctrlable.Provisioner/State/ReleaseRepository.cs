@@ -28,6 +28,37 @@ public sealed class ReleaseRepository(Database database)
         return await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition(sql, cancellationToken: ct));
     }
 
+    /// <summary>
+    /// Records a release whose templates all exist on this host and makes it the active release, in one
+    /// transaction: deploys switch to it atomically, or not at all.
+    /// </summary>
+    public async Task ActivateAsync(string release, string communityScriptsRef, string? communityScriptsCommit, IReadOnlyList<TemplateRow> templates, DateTimeOffset now, CancellationToken ct)
+    {
+        const string upsertRelease = """
+            INSERT INTO releases (name, community_scripts_ref, community_scripts_commit, created_at)
+            VALUES (@release, @communityScriptsRef, @communityScriptsCommit, @now)
+            ON CONFLICT (name) DO UPDATE SET community_scripts_ref = excluded.community_scripts_ref,
+                                             community_scripts_commit = excluded.community_scripts_commit;
+            """;
+        const string upsertTemplate = """
+            INSERT INTO templates (release, name, kind, vmid, node, builder_ref, builder_commit, app_version, built_at)
+            VALUES (@Release, @Name, @Kind, @Vmid, @Node, @BuilderRef, @BuilderCommit, @AppVersion, @BuiltAt)
+            ON CONFLICT (release, name) DO UPDATE SET kind = excluded.kind, vmid = excluded.vmid, node = excluded.node,
+                builder_ref = excluded.builder_ref, builder_commit = excluded.builder_commit,
+                app_version = excluded.app_version, built_at = excluded.built_at;
+            """;
+        const string deactivate = "UPDATE releases SET is_active = 0, activated_at = NULL WHERE is_active = 1 AND name <> @release;";
+        const string activate = "UPDATE releases SET is_active = 1, activated_at = @now WHERE name = @release;";
+
+        await using var connection = await database.OpenAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        await connection.ExecuteAsync(new CommandDefinition(upsertRelease, new { release, communityScriptsRef, communityScriptsCommit, now }, tx, cancellationToken: ct));
+        await connection.ExecuteAsync(new CommandDefinition(upsertTemplate, templates, tx, cancellationToken: ct));
+        await connection.ExecuteAsync(new CommandDefinition(deactivate, new { release }, tx, cancellationToken: ct));
+        await connection.ExecuteAsync(new CommandDefinition(activate, new { release, now }, tx, cancellationToken: ct));
+        await tx.CommitAsync(ct);
+    }
+
     public async Task<IReadOnlyList<TemplateRow>> ListTemplatesAsync(string release, CancellationToken ct = default)
     {
         const string sql = """

@@ -1,0 +1,105 @@
+using System.Collections.Concurrent;
+using Ctrlable.Provisioner.Config;
+using Ctrlable.Provisioner.Hosting;
+using Ctrlable.Provisioner.Proxmox;
+using Ctrlable.PveSim;
+using Ctrlable.PveSim.Hosting;
+using Ctrlable.PveSim.Seeding;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using SimGuestKind = Ctrlable.PveSim.Guests.GuestKind;
+
+namespace Ctrlable.Provisioner.Tests.Infrastructure;
+
+/// <summary>
+/// A Proxmox emulator with the product's least-privilege token, and the product's own Proxmox client
+/// wired exactly as the orchestrator wires it (resilience, pinning, auth), plus a recorder of every
+/// attempt the client sends.
+/// </summary>
+internal sealed class ProxmoxHarness : IAsyncDisposable
+{
+    public const int LxcTemplate = 9001;
+    public const int QemuTemplate = 9000;
+    public const int ForeignGuest = 500;
+
+    private readonly ServiceProvider _services;
+
+    private ProxmoxHarness(PveSimulator sim, ServiceProvider services, ProxmoxConnection connection, RequestRecorder recorder)
+    {
+        Sim = sim;
+        _services = services;
+        Connection = connection;
+        Recorder = recorder;
+    }
+
+    public PveSimulator Sim { get; }
+    public ProxmoxConnection Connection { get; }
+    public RequestRecorder Recorder { get; }
+    public ProxmoxClient Client => _services.GetRequiredService<ProxmoxClient>();
+    public ProxmoxTasks Tasks => _services.GetRequiredService<ProxmoxTasks>();
+
+    public static async Task<ProxmoxHarness> StartAsync(
+        PveVersion? version = null,
+        IReadOnlyList<string>? nodes = null,
+        string? pinnedFingerprint = null,
+        Action<ProxmoxOptions>? configure = null)
+    {
+        var v = version ?? PveVersion.V9_1;
+        var sim = await PveSimulator.StartAsync(new PveSimOptions
+        {
+            Version = v,
+            Nodes = nodes ?? ["pve1"],
+            TimingScale = 0.02,
+            RandomSeed = 7,
+        });
+        var token = sim.Seed(LeastPrivilege.Spec(v) with
+            {
+                Templates =
+                [
+                    new TemplateSeed(QemuTemplate, "ctrlable-pro", SimGuestKind.Qemu, 32) { Pool = "ctrlable-templates" },
+                    new TemplateSeed(LxcTemplate, "zwavejs", SimGuestKind.Lxc, 8, FirstBoot: true) { Pool = "ctrlable-templates" },
+                ],
+                Guests = [new TemplateSeed(ForeignGuest, "customer-nas", SimGuestKind.Qemu, 16) { Running = true }],
+            }).Tokens.Single();
+        var connection = new ProxmoxConnection(sim.BaseAddress, token.TokenId, token.Secret, pinnedFingerprint ?? sim.CertificateFingerprint, simulated: true);
+
+        var recorder = new RequestRecorder();
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(connection);
+        services.AddSingleton<IOptions<ProxmoxOptions>>(Options.Create(Configure(configure)));
+        services.AddProxmoxHttpClient();
+        // Inside the resilience handler: sees every attempt, retries included.
+        services.AddHttpClient(ProxmoxClient.HttpClientName).AddHttpMessageHandler(() => recorder);
+        return new ProxmoxHarness(sim, services.BuildServiceProvider(), connection, recorder);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _services.DisposeAsync();
+        await Sim.DisposeAsync();
+    }
+
+    private static ProxmoxOptions Configure(Action<ProxmoxOptions>? configure)
+    {
+        var options = new ProxmoxOptions();
+        configure?.Invoke(options);
+        return options;
+    }
+}
+
+/// <summary>Records each HTTP attempt: method, path and query, and the form body.</summary>
+internal sealed class RequestRecorder : DelegatingHandler
+{
+    public ConcurrentQueue<RecordedRequest> Requests { get; } = new();
+
+    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        var form = request.Content is null ? "" : await request.Content.ReadAsStringAsync(cancellationToken);
+        Requests.Enqueue(new RecordedRequest(request.Method.Method, request.RequestUri!.AbsolutePath, request.RequestUri.Query, form));
+        return await base.SendAsync(request, cancellationToken);
+    }
+}
+
+internal sealed record RecordedRequest(string Method, string Path, string Query, string Form);
