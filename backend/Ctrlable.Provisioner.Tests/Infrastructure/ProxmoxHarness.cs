@@ -53,14 +53,14 @@ internal sealed class ProxmoxHarness : IAsyncDisposable
             RandomSeed = 7,
         });
         var token = sim.Seed(LeastPrivilege.Spec(v) with
-            {
-                Templates =
+        {
+            Templates =
                 [
                     new TemplateSeed(QemuTemplate, "ctrlable-pro", SimGuestKind.Qemu, 32) { Pool = "ctrlable-templates" },
                     new TemplateSeed(LxcTemplate, "zwavejs", SimGuestKind.Lxc, 8, FirstBoot: true) { Pool = "ctrlable-templates" },
                 ],
-                Guests = [new TemplateSeed(ForeignGuest, "customer-nas", SimGuestKind.Qemu, 16) { Running = true }],
-            }).Tokens.Single();
+            Guests = [new TemplateSeed(ForeignGuest, "customer-nas", SimGuestKind.Qemu, 16) { Running = true }],
+        }).Tokens.Single();
         var connection = new ProxmoxConnection(sim.BaseAddress, token.TokenId, token.Secret, pinnedFingerprint ?? sim.CertificateFingerprint, simulated: true);
 
         var recorder = new RequestRecorder();
