@@ -1,5 +1,5 @@
 import type { ComponentType, SVGProps } from 'react';
-import { PackageIcon } from '@/shared/ui/icons';
+import { DashboardIcon, PackageIcon } from '@/shared/ui/icons';
 import { paths } from './paths';
 
 export type NavItem = {
@@ -10,5 +10,6 @@ export type NavItem = {
 
 // The left navigation: one line per page. Only pages that exist are listed.
 export const navItems: readonly NavItem[] = [
+  { label: 'Dashboard', to: paths.home.getHref(), icon: DashboardIcon },
   { label: 'Releases', to: paths.releases.getHref(), icon: PackageIcon },
 ];

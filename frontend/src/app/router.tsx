@@ -1,8 +1,9 @@
-import { createBrowserRouter, Navigate, type RouteObject } from 'react-router';
+import { createBrowserRouter, type RouteObject } from 'react-router';
 import { RouterProvider } from 'react-router/dom';
 import { useState } from 'react';
 import { AppShell } from './layout/app-shell';
 import { paths } from './paths';
+import { DashboardRoute } from './routes/dashboard';
 import { NotFoundRoute } from './routes/not-found';
 import { ReleasesRoute } from './routes/releases';
 import { RouteError } from './routes/route-error';
@@ -14,8 +15,7 @@ export const routes: RouteObject[] = [
       {
         errorElement: <RouteError />,
         children: [
-          // No dashboard yet: the releases page is the start page.
-          { path: paths.home.path, element: <Navigate to={paths.releases.getHref()} replace /> },
+          { path: paths.home.path, element: <DashboardRoute /> },
           { path: paths.releases.path, element: <ReleasesRoute /> },
           { path: '*', element: <NotFoundRoute /> },
         ],

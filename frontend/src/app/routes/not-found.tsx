@@ -9,7 +9,7 @@ export function NotFoundRoute() {
       <EmptyState title="This page does not exist">
         <p>
           The address may be mistyped or from an older version. Go to the{' '}
-          <Link to={paths.releases.getHref()}>releases</Link>.
+          <Link to={paths.home.getHref()}>dashboard</Link>.
         </p>
       </EmptyState>
     </>

@@ -1,3 +1,17 @@
 export { apiClient, unwrap } from './client';
 export { ApiError } from './api-error';
-export type { ManifestError, ProblemDetails, ReleaseDetail, ReleaseSummary } from './models';
+export type {
+  DashboardSnapshot,
+  GuestCard,
+  ManifestError,
+  MetricPoint,
+  MetricSeries,
+  MetricTimeframe,
+  NodeHealth,
+  ProblemDetails,
+  ProjectGuests,
+  ReleaseDetail,
+  ReleaseSummary,
+  StorageHealth,
+  TemplateCard,
+} from './models';

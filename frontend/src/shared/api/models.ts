@@ -8,3 +8,15 @@ export type ReleaseSummary = Schemas['ReleaseSummary'];
 export type ReleaseDetail = Schemas['ReleaseDetail'];
 export type ManifestError = Schemas['ManifestError'];
 export type ProblemDetails = Schemas['ProblemDetails'];
+
+// Dashboard (GET /api/dashboard) and metric history (GET /api/nodes/{node}/metrics, /api/guests/{vmid}/metrics).
+export type DashboardSnapshot = Schemas['DashboardSnapshot'];
+export type NodeHealth = Schemas['NodeHealth'];
+export type StorageHealth = Schemas['StorageHealth'];
+export type ProjectGuests = Schemas['ProjectGuests'];
+export type GuestCard = Schemas['GuestCard'];
+export type TemplateCard = Schemas['TemplateCard'];
+export type MetricSeries = Schemas['MetricSeries'];
+export type MetricPoint = Schemas['MetricPoint'];
+/** The history windows the metrics endpoints accept (`?timeframe=`). */
+export type MetricTimeframe = 'hour' | 'day' | 'week';

@@ -88,3 +88,89 @@ export function FolderIcon(props: IconProps) {
     </Svg>
   );
 }
+
+export function DashboardIcon(props: IconProps) {
+  return (
+    <Svg {...props}>
+      <path d="M4 19a9 9 0 1 1 16 0" />
+      <path d="m12 14 4-5" />
+      <circle cx="12" cy="14" r="1" fill="currentColor" />
+    </Svg>
+  );
+}
+
+export function ServerIcon(props: IconProps) {
+  return (
+    <Svg {...props}>
+      <rect x="3" y="4" width="18" height="7" rx="1.5" />
+      <rect x="3" y="13" width="18" height="7" rx="1.5" />
+      <path d="M7 7.5h.01M7 16.5h.01" />
+    </Svg>
+  );
+}
+
+export function HardDriveIcon(props: IconProps) {
+  return (
+    <Svg {...props}>
+      <path d="M3 14h18M5.5 5h13L21 14v4.5a1.5 1.5 0 0 1-1.5 1.5h-15A1.5 1.5 0 0 1 3 18.5V14Z" />
+      <path d="M7 17h.01M11 17h.01" />
+    </Svg>
+  );
+}
+
+export function ClockIcon(props: IconProps) {
+  return (
+    <Svg {...props}>
+      <circle cx="12" cy="12" r="9.5" />
+      <path d="M12 7v5l3 2" />
+    </Svg>
+  );
+}
+
+/** Stopped: a circle with a square. */
+export function StopCircleIcon(props: IconProps) {
+  return (
+    <Svg {...props}>
+      <circle cx="12" cy="12" r="9.5" />
+      <rect x="9" y="9" width="6" height="6" rx="0.5" fill="currentColor" stroke="none" />
+    </Svg>
+  );
+}
+
+export function HelpCircleIcon(props: IconProps) {
+  return (
+    <Svg {...props}>
+      <circle cx="12" cy="12" r="9.5" />
+      <path d="M9.5 9.5a2.5 2.5 0 1 1 3.5 2.3c-.6.3-1 .9-1 1.6v.6M12 17h.01" />
+    </Svg>
+  );
+}
+
+/** Simulated host: a lab flask. */
+export function FlaskIcon(props: IconProps) {
+  return (
+    <Svg {...props}>
+      <path d="M9 3h6M10 3v6.5L4.5 18.5A1.7 1.7 0 0 0 6 21h12a1.7 1.7 0 0 0 1.5-2.5L14 9.5V3" />
+      <path d="M7.5 15h9" />
+    </Svg>
+  );
+}
+
+export function InfoIcon(props: IconProps) {
+  return (
+    <Svg {...props}>
+      <circle cx="12" cy="12" r="9.5" />
+      <path d="M12 11v6M12 7.5h.01" />
+    </Svg>
+  );
+}
+
+/** An arc that the Spinner component turns; on its own it is a static "in progress" mark. */
+export function SpinnerIcon(props: IconProps) {
+  return (
+    <Svg {...props}>
+      <circle cx="12" cy="12" r="9" opacity="0.3" />
+      <path d="M21 12a9 9 0 0 0-9-9" />
+    </Svg>
+  );
+}

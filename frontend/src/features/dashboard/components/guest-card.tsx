@@ -1,0 +1,146 @@
+import { useState } from 'react';
+import type { GuestCard as Guest } from '@/shared/api';
+import { formatDuration, formatMemoryUsage, formatPercent, fractionOf } from '@/shared/lib/format';
+import {
+  AlertTriangleIcon,
+  CheckCircleIcon,
+  HelpCircleIcon,
+  StopCircleIcon,
+  XCircleIcon,
+} from '@/shared/ui/icons';
+import { Meter } from '@/shared/ui/meter';
+import { Spinner } from '@/shared/ui/spinner';
+import { StatusBadge, type StatusTone } from '@/shared/ui/status-badge';
+import { VisuallyHidden } from '@/shared/ui/visually-hidden';
+import { guestAnchorId } from '../lib/alerts';
+import { guestStatus, type GuestStatus } from '../lib/guest-status';
+import { GuestHistory } from './metric-history';
+import styles from './dashboard.module.css';
+
+const TONE_ICONS: Record<StatusTone, typeof CheckCircleIcon> = {
+  success: CheckCircleIcon,
+  info: Spinner,
+  neutral: StopCircleIcon,
+  warning: AlertTriangleIcon,
+  danger: XCircleIcon,
+};
+
+export function GuestStatusBadge({ status }: { status: GuestStatus }) {
+  const Icon = status.label === 'Status unknown' ? HelpCircleIcon : status.busy ? Spinner : TONE_ICONS[status.tone];
+  return (
+    <StatusBadge tone={status.tone} icon={<Icon />}>
+      {status.label}
+    </StatusBadge>
+  );
+}
+
+export function kindLabel(kind: string): string {
+  if (kind === 'lxc') return 'Container';
+  if (kind === 'qemu' || kind === 'vm') return 'VM';
+  return kind;
+}
+
+function NotKnown({ what }: { what: string }) {
+  return (
+    <>
+      <span aria-hidden="true">—</span>
+      <VisuallyHidden>{what}</VisuallyHidden>
+    </>
+  );
+}
+
+/** Opens on demand and only then asks for the guest's history. */
+function HistoryDisclosure({ guest }: { guest: Guest }) {
+  const [open, setOpen] = useState(false);
+  return (
+    <details className={styles.disclosure} onToggle={(event) => setOpen(event.currentTarget.open)}>
+      <summary>
+        History<VisuallyHidden> of {guest.name}</VisuallyHidden>
+      </summary>
+      {open ? <GuestHistory vmid={guest.vmid} name={guest.name} /> : null}
+    </details>
+  );
+}
+
+/** Why an instance failed, one click away. */
+function FailureDetails({ guest }: { guest: Guest }) {
+  return (
+    <details className={`${styles.disclosure} ${styles.failure}`}>
+      <summary>
+        Details<VisuallyHidden> of why {guest.name} failed</VisuallyHidden>
+      </summary>
+      <p className={styles.failureReason}>{guest.error?.trim() || 'No reason was recorded for this failure.'}</p>
+    </details>
+  );
+}
+
+/** One guest (LXC container or VM): status, identity, release, IP, node, CPU/RAM and uptime. */
+export function GuestCardView({ guest, headingLevel = 4 }: { guest: Guest; headingLevel?: 3 | 4 }) {
+  const status = guestStatus(guest);
+  const running = guest.status === 'running';
+  const memory = fractionOf(guest.memUsed, guest.memTotal);
+  const Heading = headingLevel === 3 ? 'h3' : 'h4';
+  const failed = status.tone === 'danger';
+  return (
+    <article
+      id={guestAnchorId(guest.vmid)}
+      className={`${styles.card} ${styles.guestCard}`}
+      data-tone={status.tone}
+      aria-labelledby={`${guestAnchorId(guest.vmid)}-title`}
+      tabIndex={-1}
+    >
+      <header className={styles.guestHead}>
+        <Heading id={`${guestAnchorId(guest.vmid)}-title`} className={styles.guestName}>
+          {guest.name}
+        </Heading>
+        <GuestStatusBadge status={status} />
+      </header>
+      <p className={styles.guestMeta}>
+        <span>VMID {guest.vmid}</span>
+        <span>{kindLabel(guest.kind)}</span>
+        {guest.type && guest.type !== guest.name ? <span>{guest.type}</span> : null}
+      </p>
+      <dl className={styles.guestFacts}>
+        <div>
+          <dt>Release</dt>
+          <dd>{guest.release ?? <NotKnown what="none" />}</dd>
+        </div>
+        <div>
+          <dt>IP</dt>
+          <dd className={styles.mono}>{guest.ip ?? <NotKnown what="not known" />}</dd>
+        </div>
+        <div>
+          <dt>Node</dt>
+          <dd>{guest.node || <NotKnown what="not known" />}</dd>
+        </div>
+        <div>
+          <dt>Uptime</dt>
+          <dd>{running ? formatDuration(guest.uptimeSeconds) : <NotKnown what="not running" />}</dd>
+        </div>
+      </dl>
+      {running ? (
+        <div className={styles.guestMeters}>
+          <Meter
+            compact
+            label="CPU"
+            accessibleLabel={`CPU of ${guest.name}`}
+            fraction={guest.cpuFraction}
+            value={formatPercent(guest.cpuFraction)}
+          />
+          <Meter
+            compact
+            label="RAM"
+            accessibleLabel={`RAM of ${guest.name}`}
+            fraction={memory}
+            value={formatMemoryUsage(guest.memUsed, guest.memTotal)}
+          />
+        </div>
+      ) : null}
+      {/* The actions area: lifecycle buttons (start, stop, open the app) arrive with later issues. */}
+      <div className={styles.guestActions} data-slot="actions">
+        {failed ? <FailureDetails guest={guest} /> : null}
+        <HistoryDisclosure guest={guest} />
+      </div>
+    </article>
+  );
+}

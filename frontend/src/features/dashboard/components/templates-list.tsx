@@ -1,0 +1,94 @@
+import { Link } from 'react-router';
+import type { TemplateCard } from '@/shared/api';
+import { plural } from '@/shared/lib/format';
+import { EmptyState } from '@/shared/ui/empty-state';
+import { AlertTriangleIcon, CheckCircleIcon, PackageIcon } from '@/shared/ui/icons';
+import { StatusBadge } from '@/shared/ui/status-badge';
+import { kindLabel } from './guest-card';
+import styles from './dashboard.module.css';
+
+/** The active release's templates and whether Proxmox still holds each. */
+export function TemplatesList({
+  activeRelease,
+  templates,
+  releasesHref,
+}: {
+  activeRelease: string | null | undefined;
+  templates: readonly TemplateCard[];
+  releasesHref: string;
+}) {
+  if (!activeRelease) {
+    return (
+      <section className={styles.section} aria-labelledby="templates-title">
+        <h2 id="templates-title" className={styles.sectionTitle}>
+          Templates
+        </h2>
+        <EmptyState icon={<PackageIcon width={24} height={24} />} title="No release built yet">
+          <p>
+            Deploys clone the templates of the active release. Build one on the{' '}
+            <Link to={releasesHref}>Releases page</Link>.
+          </p>
+        </EmptyState>
+      </section>
+    );
+  }
+  const missing = templates.filter((template) => !template.present).length;
+  return (
+    <section className={styles.section} aria-labelledby="templates-title">
+      <div className={styles.sectionHead}>
+        <h2 id="templates-title" className={styles.sectionTitle}>
+          Templates of release {activeRelease}
+        </h2>
+        <span className={styles.count}>
+          {plural(templates.length, 'template')}
+          {missing > 0 ? ` · ${missing} missing` : null}
+        </span>
+      </div>
+      {templates.length === 0 ? (
+        <p className={styles.muted}>This release lists no templates.</p>
+      ) : (
+        <div className={styles.tableWrap}>
+          <table className={styles.table}>
+            <caption className="visually-hidden">Templates of release {activeRelease} on Proxmox</caption>
+            <thead>
+              <tr>
+                <th scope="col">Template</th>
+                <th scope="col">Kind</th>
+                <th scope="col" className={styles.numeric}>
+                  VMID
+                </th>
+                <th scope="col">Node</th>
+                <th scope="col">App version</th>
+                <th scope="col">On Proxmox</th>
+              </tr>
+            </thead>
+            <tbody>
+              {templates.map((template) => (
+                <tr key={template.name} data-template={template.name}>
+                  <th scope="row" className={styles.templateName}>
+                    {template.name}
+                  </th>
+                  <td>{kindLabel(template.kind)}</td>
+                  <td className={styles.numeric}>{template.vmid}</td>
+                  <td>{template.node}</td>
+                  <td>{template.appVersion ?? '—'}</td>
+                  <td>
+                    {template.present ? (
+                      <StatusBadge tone="success" icon={<CheckCircleIcon />}>
+                        Present
+                      </StatusBadge>
+                    ) : (
+                      <StatusBadge tone="warning" icon={<AlertTriangleIcon />}>
+                        Missing
+                      </StatusBadge>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}
