@@ -7,34 +7,10 @@ import { launchBrowser, screenshot, startOrchestrator } from './harness.mjs';
 
 let orchestrator;
 let browser;
-/** Why the demo host cannot serve a dashboard yet (see below), or undefined when it can. */
-let demoPlaceholder;
-
-/**
- * Until demo mode's emulator lands, the simulated host is a placeholder that points at
- * https://127.0.0.1:1/ and every /api/dashboard answers 503 "… (127.0.0.1:1)". Only that exact
- * case skips this test (visibly); any other 503 from a real demo host fails it.
- * TODO: remove this guard once demo mode serves a dashboard.
- */
-async function probeDemoHost(url) {
-  const deadline = Date.now() + 15_000;
-  let last = '';
-  while (Date.now() < deadline) {
-    const response = await fetch(`${url}/api/dashboard`);
-    if (response.ok) return undefined;
-    last = await response.text();
-    if (response.status === 503 && /127\.0\.0\.1:1\b/.test(last)) {
-      return `demo mode's simulated Proxmox host is still the placeholder (${last})`;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-  return undefined; // let the test fail with what the page shows
-}
 
 before(async () => {
   orchestrator = await startOrchestrator();
   browser = await launchBrowser();
-  demoPlaceholder = await probeDemoHost(orchestrator.url);
 });
 
 after(async () => {
@@ -42,11 +18,7 @@ after(async () => {
   await orchestrator?.stop();
 });
 
-test('dashboard shows the simulated host, node gauges and the templates list', async (t) => {
-  if (demoPlaceholder) {
-    t.skip(demoPlaceholder);
-    return;
-  }
+test('dashboard shows the simulated host, node gauges and the templates list', async () => {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   await page.goto(`${orchestrator.url}/`);
 
