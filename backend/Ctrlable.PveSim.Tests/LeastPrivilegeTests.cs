@@ -79,6 +79,7 @@ public sealed class LeastPrivilegeTests
         (await api.Post("access/roles", ("roleid", "Mine"), ("privs", "Sys.Modify"))).Status.Should().Be(HttpStatusCode.Forbidden);
         (await api.Put($"pools/ctrlable", ("vms", $"{Foreign}"))).Status.Should().Be(HttpStatusCode.Forbidden);
 
+        sim.Tasks.InternalErrors.Should().BeEmpty();
         admin.Dispose();
     }
 

@@ -153,6 +153,8 @@ public sealed class SchemaWalkTests
         await Call(put, "pools/walk", ("comment", "empty now"));
         await Call(delete, "pools", ("poolid", "walk"));
 
+        sim.Tasks.InternalErrors.Should().BeEmpty();
+
         // Every served route was walked ...
         var walked = seen.Select(s => (s.Method, s.Template)).ToHashSet();
         sim.Routes.Where(r => !walked.Contains(r)).Should().BeEmpty("the walk must cover every served route");

@@ -120,6 +120,7 @@ public sealed class PveSimulator : IAsyncDisposable
         var address = IPAddress.Parse(options.ListenAddress);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
+            kestrel.AddServerHeader = false;
             var port = options.Port;
             foreach (var node in state.Nodes.Values)
             {
