@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Ctrlable.PveSim;
 using Ctrlable.PveSim.Hosting;
 
@@ -9,7 +10,19 @@ if (options is null)
     return 2;
 }
 
-await using var sim = await PveSimulator.StartAsync(options.Simulator);
+PveSimulator started;
+try
+{
+    started = await PveSimulator.StartAsync(options.Simulator);
+}
+catch (ArgumentException e)
+{
+    // A seed Proxmox would refuse too, e.g. a privilege the emulated release does not know.
+    Console.Error.WriteLine($"seed rejected: {e.Message}");
+    return 1;
+}
+
+await using var sim = started;
 var seeded = options.SeedTokens(sim);
 Console.WriteLine($"PveSim emulating Proxmox VE {sim.Version.ManagerVersion()} ({string.Join(", ", sim.NodeEndpoints.Select(e => e.Node))})");
 foreach (var endpoint in sim.NodeEndpoints)
@@ -26,12 +39,15 @@ foreach (var token in seeded)
 Console.WriteLine($"  faults: {new Uri(sim.BaseAddress, "/_sim/faults")}");
 Console.WriteLine("Ctrl+C to stop.");
 
+// Ctrl+C and SIGTERM end the loop so the snapshot is written on the way out.
 var stop = new TaskCompletionSource();
-Console.CancelKeyPress += (_, e) =>
+void Stop(PosixSignalContext context)
 {
-    e.Cancel = true;
+    context.Cancel = true;
     stop.TrySetResult();
-};
-AppDomain.CurrentDomain.ProcessExit += (_, _) => stop.TrySetResult();
+}
+
+using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
 await stop.Task;
 return 0;
