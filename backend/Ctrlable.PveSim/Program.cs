@@ -36,7 +36,11 @@ foreach (var token in seeded)
     Console.WriteLine($"  token: {token.AuthorizationHeader}");
 }
 
-Console.WriteLine($"  faults: {new Uri(sim.BaseAddress, "/_sim/faults")}");
+if (options.Simulator.AdminEndpoints)
+{
+    Console.WriteLine($"  faults: {new Uri(sim.BaseAddress, "/_sim/faults")} (all off)");
+}
+
 Console.WriteLine("Ctrl+C to stop.");
 
 // Ctrl+C and SIGTERM end the loop so the snapshot is written on the way out.
