@@ -36,6 +36,9 @@ public sealed class LeastPrivilegeTests
         (await api.Get("nodes/pve1/storage")).Data!.AsArray().Select(s => s!["storage"]!.GetValue<string>()).Should().Equal("local-lvm");
         var visible = (await api.Get("cluster/resources", ("type", "vm"))).Data!.AsArray().Select(g => g!["vmid"]!.GetValue<int>()).ToList();
         visible.Should().BeEquivalentTo([Sims.QemuTemplate, Sims.LxcTemplate]);
+        (await api.Get("nodes/pve1/network", ("type", "bridge"))).Data!.AsArray().Should().ContainSingle();
+        var rights = (await api.Get("access/permissions", ("path", "/pool/ctrlable"))).Data!["/pool/ctrlable"]!.AsObject();
+        rights.Select(p => p.Key).Should().BeEquivalentTo(LeastPrivilege.Privileges(version));
         var ct = int.Parse((await api.Get("cluster/nextid")).Data!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture);
 
         // The whole lifecycle of a container and a VM in the pool.
@@ -76,6 +79,7 @@ public sealed class LeastPrivilegeTests
         (await api.Post("access/roles", ("roleid", "Mine"), ("privs", "Sys.Modify"))).Status.Should().Be(HttpStatusCode.Forbidden);
         (await api.Put($"pools/ctrlable", ("vms", $"{Foreign}"))).Status.Should().Be(HttpStatusCode.Forbidden);
 
+        sim.Tasks.InternalErrors.Should().BeEmpty();
         admin.Dispose();
     }
 

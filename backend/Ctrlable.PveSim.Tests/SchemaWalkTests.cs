@@ -87,6 +87,13 @@ public sealed class SchemaWalkTests
         await Call(get, "cluster/resources", ("type", "vm"));
         await Call(get, "cluster/nextid");
         await Call(get, "cluster/nextid", ("vmid", "4242"));
+        await Call(get, "cluster/status");
+        await Call(get, "access/permissions");
+        await Call(get, "access/permissions", ("path", "/vms"), ("userid", "root@pam!admin"));
+        await Call(get, "nodes/pve1/network");
+        await Call(get, "nodes/pve1/network", ("type", "bridge"));
+        await Call(get, "storage");
+        await Call(get, "storage", ("type", "lvmthin"));
         await Call(post, "pools", ("poolid", "walk"), ("comment", "schema walk"));
         await Call(post, "pools", ("poolid", "walk2"));
         await Call(get, "pools");
@@ -145,6 +152,8 @@ public sealed class SchemaWalkTests
         await Call(delete, "pools/walk2");
         await Call(put, "pools/walk", ("comment", "empty now"));
         await Call(delete, "pools", ("poolid", "walk"));
+
+        sim.Tasks.InternalErrors.Should().BeEmpty();
 
         // Every served route was walked ...
         var walked = seen.Select(s => (s.Method, s.Template)).ToHashSet();

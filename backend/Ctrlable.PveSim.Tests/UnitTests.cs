@@ -111,6 +111,15 @@ public sealed class UnitTests
     }
 
     [Fact]
+    public void Disk_lines_reprint_with_sorted_options_like_proxmox()
+    {
+        GuestDisk.Parse("local-lvm:base-9000-disk-0,size=32G,discard=on,ssd=1").Print("local-lvm:vm-150-disk-0")
+            .Should().Be("local-lvm:vm-150-disk-0,discard=on,size=32G,ssd=1");
+        GuestDisk.Parse("local-lvm:vm-1-disk-1,size=4G,mp=/data,backup=1").Print("local-lvm:vm-2-disk-1")
+            .Should().Be("local-lvm:vm-2-disk-1,mp=/data,backup=1,size=4G");
+    }
+
+    [Fact]
     public void Upids_round_trip()
     {
         var upid = new Tasks.Upid("pve1", 0xA1F01, 0x0BFA20BB, 0x6B072B47, "vzclone", "9001", "ctrlable@pve!provisioner");

@@ -148,9 +148,9 @@ public sealed class ValidationTests
     {
         var (sim, api) = await Sims.Start();
         await using var _ = sim;
-        var r = await api.Get("nodes/pve1/network");
+        var r = await api.Get("nodes/pve1/disks/list");
         r.Status.Should().Be(HttpStatusCode.NotImplemented);
-        r.Reason.Should().Be("PveSim does not emulate 'GET /nodes/{node}/network'");
+        r.Reason.Should().Be("PveSim does not emulate 'GET /nodes/{node}/disks/list'");
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Ctrlable.PveSim.Hosting;
 
 namespace Ctrlable.PveSim;
@@ -17,7 +18,19 @@ public static class StandaloneServer
             return 2;
         }
 
-        await using var sim = await PveSimulator.StartAsync(options.Simulator);
+        PveSimulator started;
+        try
+        {
+            started = await PveSimulator.StartAsync(options.Simulator);
+        }
+        catch (ArgumentException e)
+        {
+            // A seed Proxmox would refuse too, e.g. a privilege the emulated release does not know.
+            Console.Error.WriteLine($"seed rejected: {e.Message}");
+            return 1;
+        }
+
+        await using var sim = started;
         var seeded = options.SeedTokens(sim);
         Console.WriteLine($"PveSim emulating Proxmox VE {sim.Version.ManagerVersion()} ({string.Join(", ", sim.NodeEndpoints.Select(e => e.Node))})");
         foreach (var endpoint in sim.NodeEndpoints)
@@ -31,16 +44,23 @@ public static class StandaloneServer
             Console.WriteLine($"  token: {token.AuthorizationHeader}");
         }
 
-        Console.WriteLine($"  faults: {new Uri(sim.BaseAddress, "/_sim/faults")}");
+        if (options.Simulator.AdminEndpoints)
+        {
+            Console.WriteLine($"  faults: {new Uri(sim.BaseAddress, "/_sim/faults")} (all off)");
+        }
+
         Console.WriteLine("Ctrl+C to stop.");
 
+        // Ctrl+C and SIGTERM end the loop so the snapshot is written on the way out.
         var stop = new TaskCompletionSource();
-        Console.CancelKeyPress += (_, e) =>
+        void Stop(PosixSignalContext context)
         {
-            e.Cancel = true;
+            context.Cancel = true;
             stop.TrySetResult();
-        };
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => stop.TrySetResult();
+        }
+
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
         await stop.Task;
         return 0;
     }

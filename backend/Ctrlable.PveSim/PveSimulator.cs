@@ -120,6 +120,7 @@ public sealed class PveSimulator : IAsyncDisposable
         var address = IPAddress.Parse(options.ListenAddress);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
+            kestrel.AddServerHeader = false;
             var port = options.Port;
             foreach (var node in state.Nodes.Values)
             {
@@ -138,7 +139,10 @@ public sealed class PveSimulator : IAsyncDisposable
         var app = builder.Build();
         var api = new PveApiMiddleware(sim, router);
         app.MapWhen(http => http.Request.Path.StartsWithSegments("/api2", StringComparison.Ordinal), branch => branch.Run(api.InvokeAsync));
-        AdminApi.Map(app, sim);
+        if (options.AdminEndpoints)
+        {
+            AdminApi.Map(app, sim);
+        }
         await app.StartAsync(cancellationToken);
 
         var endpoints = new List<SimNodeEndpoint>();

@@ -33,6 +33,8 @@ internal sealed partial class PveApiMiddleware(SimContext sim, PveRouter router)
             return;
         }
 
+        http.Response.Headers.Server = "pve-api-daemon/3.0";
+        http.Response.Headers.CacheControl = "max-age=0";
         var format = match.Groups[1].Value;
         var relPath = match.Groups[2].Value.Length == 0 ? "/" : match.Groups[2].Value;
 
@@ -110,6 +112,12 @@ internal sealed partial class PveApiMiddleware(SimContext sim, PveRouter router)
         catch (PveException e)
         {
             await WriteResult(http, e, null, null);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // An emulator bug: answer like an unexpected Perl die, and keep it for tests to assert on.
+            sim.Tasks.RecordInternalError(e);
+            await WriteResult(http, PveException.Die($"PveSim internal error: {e.Message}"), null, null);
         }
     }
 
@@ -313,6 +321,9 @@ internal sealed partial class PveApiMiddleware(SimContext sim, PveRouter router)
 
         http.Response.StatusCode = status;
         http.Features.Get<IHttpResponseFeature>()!.ReasonPhrase = reason;
+
+        // pveproxy drops keep-alive after every error answer.
+        http.Response.Headers.Connection = "close";
     }
 
     [GeneratedRegex("^/api2/([a-z]+)(/.*)?$")]

@@ -150,6 +150,14 @@ public sealed record GuestDisk(string Volume, long SizeBytes, bool IsCdrom, stri
         return new GuestDisk(volume, size, cdrom || volume is "cdrom" or "none", string.Join(',', rest));
     }
 
-    public string Print(string volume) =>
-        string.Join(',', new[] { volume, $"size={Schema.Formats.FormatSize(SizeBytes)}" }.Concat(Rest.Length > 0 ? [Rest] : []));
+    /// <summary>Volume first, then the required mp=, then the other options sorted (print_property_string order).</summary>
+    public string Print(string volume)
+    {
+        var options = Rest.Split(',', StringSplitOptions.RemoveEmptyEntries).ToList();
+        options.Add($"size={Schema.Formats.FormatSize(SizeBytes)}");
+        var ordered = options
+            .OrderBy(o => o.StartsWith("mp=", StringComparison.Ordinal) ? 0 : 1)
+            .ThenBy(o => o.Split('=')[0], StringComparer.Ordinal);
+        return string.Join(',', ordered.Prepend(volume));
+    }
 }

@@ -21,6 +21,7 @@ internal sealed record CommandLine(PveSimOptions Simulator)
           --timing-scale X     factor on all durations (0.1 = ten times faster); default 1
           --token-secret S     secret of the seeded ctrlable@pve!provisioner token; default random
           --listen ADDR        listen address; default 127.0.0.1
+          --no-admin           do not serve /_sim/faults and /_sim/tasks
           --verbose            log requests
 
         Without --seed the least-privilege layout is seeded: role CtrlableProvisioner, user ctrlable@pve with
@@ -46,9 +47,9 @@ internal sealed record CommandLine(PveSimOptions Simulator)
                 return null;
             }
 
-            if (arg == "--verbose")
+            if (arg is "--verbose" or "--no-admin")
             {
-                values["verbose"] = "1";
+                values[arg[2..]] = "1";
                 continue;
             }
 
@@ -82,6 +83,7 @@ internal sealed record CommandLine(PveSimOptions Simulator)
             SnapshotPath = values.GetValueOrDefault("snapshot"),
             Seed = seed,
             ConsoleLogging = values.ContainsKey("verbose"),
+            AdminEndpoints = !values.ContainsKey("no-admin"),
         });
     }
 

@@ -44,6 +44,9 @@ public sealed record PveSimOptions
     /// <summary>State file: loaded at start when it exists, written while running and at shutdown.</summary>
     public string? SnapshotPath { get; init; }
 
+    /// <summary>Serve /_sim/faults and /_sim/tasks (loopback, no auth). Faults themselves start off either way.</summary>
+    public bool AdminEndpoints { get; init; } = true;
+
     /// <summary>Log requests to the console (standalone server).</summary>
     public bool ConsoleLogging { get; init; }
 }

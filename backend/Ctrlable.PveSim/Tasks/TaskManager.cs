@@ -16,6 +16,7 @@ public sealed class TaskManager
     private readonly List<SimTask> _ordered = [];
     private readonly Lock _sync = new();
     private readonly CancellationTokenSource _shutdown = new();
+    private readonly List<Exception> _internalErrors = [];
     private int _nextPid = 0x000A1F00;
 
     internal TaskManager(SimClock clock, Func<bool> injectFailure, Func<string> failureMessage)
@@ -45,6 +46,26 @@ public sealed class TaskManager
             {
                 return [.. _ordered];
             }
+        }
+    }
+
+    /// <summary>Unexpected exceptions in task workers (emulator bugs); should stay empty.</summary>
+    public IReadOnlyList<Exception> InternalErrors
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return [.. _internalErrors];
+            }
+        }
+    }
+
+    internal void RecordInternalError(Exception e)
+    {
+        lock (_sync)
+        {
+            _internalErrors.Add(e);
         }
     }
 
@@ -103,6 +124,16 @@ public sealed class TaskManager
         {
             // The worker re-ran a check that the API call also makes (a lock, a template flag).
             error = e.Message;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // An emulator bug: end the task visibly and keep the exception for tests to assert on.
+            lock (_sync)
+            {
+                _internalErrors.Add(e);
+            }
+
+            error = $"PveSim internal error: {e.Message}";
         }
 
         if (error is not null)
