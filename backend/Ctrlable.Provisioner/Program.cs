@@ -1,8 +1,11 @@
+using Ctrlable.Provisioner.Auth;
 using Ctrlable.Provisioner.Hosting;
 using Ctrlable.Provisioner.Releases;
+using Ctrlable.Provisioner.Tls;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddApplicationServices();
+builder.AddAccessControl();
 builder.AddApiDocumentation();
 
 var app = builder.Build();
@@ -11,11 +14,21 @@ if (!await app.PrepareAsync())
     return 1;
 }
 
+// Headless installs: create the first admin and exit.
+if (app.Configuration[AdminCommand.Switch] is { } admin)
+{
+    return await AdminCommand.RunAsync(app.Services, admin, Environment.GetEnvironmentVariable(AdminCommand.PasswordVariable), Console.In, Console.Out, Console.Error);
+}
+
+app.UseSecurityHeaders();
 app.UseApiErrors();
 app.UseApiDocumentation();
 app.UseSpa();
+app.UseAccessControl();
 
 app.MapHealth();
+app.MapAuth();
+app.MapTls();
 app.MapReleases();
 app.MapSpaFallback();
 
