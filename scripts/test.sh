@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the project: frontend checks and Vitest, the .NET build with format check,
-# every xunit suite, and shellcheck. Installs what is missing first. Exits non-zero on any failure
-# and ends with one line "N passed, N failed".
+# every xunit suite, browser end-to-end tests in Chromium, and shellcheck. Installs what is
+# missing first. Exits non-zero on any failure and ends with one line "N passed, N failed".
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -10,7 +10,7 @@ results="${TEST_RESULTS_DIR:-$repo_root/test-results}"
 rm -rf "$results" && mkdir -p "$results"
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
-CTRLABLE_APT_PACKAGES="${CTRLABLE_APT_PACKAGES:-shellcheck}" bash scripts/ensure-deps.sh
+CTRLABLE_APT_PACKAGES="${CTRLABLE_APT_PACKAGES:-shellcheck chromium}" bash scripts/ensure-deps.sh
 
 passed=0
 failed=0
@@ -56,6 +56,11 @@ read -r dn_passed dn_failed < <(awk -F'[:,]' '/Passed:.*Failed:|Failed:.*Passed:
   END { print p + 0, f + 0 }' "$results/dotnet-test.log")
 passed=$((passed + dn_passed))
 failed=$((failed + dn_failed))
+
+step "browser end-to-end (Chromium)"
+npm --prefix frontend run --silent e2e 2>&1 | tee "$results/e2e.log" || fail "e2e"
+passed=$((passed + $(awk '/^# pass / {n = $3} END {print n + 0}' "$results/e2e.log")))
+failed=$((failed + $(awk '/^# fail / {n = $3} END {print n + 0}' "$results/e2e.log")))
 
 step "shellcheck"
 mapfile -t shell_files < <(git ls-files '*.sh' 'host/ctrlable-build' 'install.sh' '.ci/run' | sort -u)

@@ -1,4 +1,5 @@
 using Ctrlable.Provisioner.Auth;
+using Ctrlable.Provisioner.Dashboard;
 using Ctrlable.Provisioner.Hosting;
 using Ctrlable.Provisioner.Releases;
 using Ctrlable.Provisioner.Tls;
@@ -30,6 +31,7 @@ app.MapHealth();
 app.MapAuth();
 app.MapTls();
 app.MapReleases();
+app.MapDashboard();
 app.MapSpaFallback();
 
 await app.RunAsync();

@@ -1,7 +1,9 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Ctrlable.Provisioner.Config;
+using Ctrlable.Provisioner.Dashboard;
 using Ctrlable.Provisioner.Manifest;
+using Ctrlable.Provisioner.Proxmox;
 using Ctrlable.Provisioner.Releases;
 using Ctrlable.Provisioner.Secrets;
 using Ctrlable.Provisioner.State;
@@ -53,6 +55,22 @@ public static class ApplicationServices
         builder.Services.AddSingleton(sp => new ReleaseCatalog(ResolveReleasesDirectory(
             sp.GetRequiredService<IOptions<StorageOptions>>().Value, sp.GetRequiredService<IHostEnvironment>())));
         builder.Services.AddSingleton<ReleaseService>();
+        builder.Services.AddSingleton<InstanceRepository>();
+
+        // Proxmox: the configured host, or the simulated one (demo mode) when none is configured.
+        builder.Services.AddSingleton<SimulatedProxmoxHost>();
+        builder.Services.AddSingleton(sp =>
+        {
+            var proxmox = sp.GetRequiredService<IOptions<ProxmoxOptions>>().Value;
+            return proxmox.IsConfigured
+                ? new ProxmoxConnection(new Uri(proxmox.Url), proxmox.TokenId, proxmox.TokenSecret, proxmox.CertificateFingerprint, simulated: false)
+                : sp.GetRequiredService<SimulatedProxmoxHost>().Connection;
+        });
+        builder.Services.AddProxmoxHttpClient();
+
+        // Dashboard: one shared Proxmox poll for every viewer.
+        builder.Services.AddOptions<DashboardOptions>().BindConfiguration(DashboardOptions.Section);
+        builder.Services.AddSingleton<DashboardService>();
 
         // JSON on the wire: camelCase, enums as kebab-case strings ("not-built", "lxc").
         builder.Services.ConfigureHttpJsonOptions(o => ConfigureJson(o.SerializerOptions));
@@ -119,6 +137,11 @@ public static class ApplicationServices
         {
             await Console.Error.WriteLineAsync($"database error: {ex.Message}");
             return false;
+        }
+
+        if (!app.Services.GetRequiredService<IOptions<ProxmoxOptions>>().Value.IsConfigured)
+        {
+            await app.Services.GetRequiredService<SimulatedProxmoxHost>().StartAsync(app.Lifetime.ApplicationStopping);
         }
 
         return true;

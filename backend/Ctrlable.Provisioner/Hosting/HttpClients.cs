@@ -12,7 +12,8 @@ public static class HttpClients
     {
         services.AddSingleton<CertificatePin>();
         services.AddTransient<ProxmoxAuthHandler>();
-        services.AddHttpClient<ProxmoxClient>((sp, http) =>
+        services.AddSingleton<ProxmoxClient>();
+        services.AddHttpClient(ProxmoxClient.HttpClientName, (sp, http) =>
             {
                 http.BaseAddress = sp.GetRequiredService<ProxmoxConnection>().BaseUrl;
                 // The resilience pipeline owns timeouts.
@@ -43,7 +44,7 @@ public static class HttpClients
                 });
                 pipeline.AddTimeout(TimeSpan.FromSeconds(20));
             });
-        services.AddTransient<ProxmoxTasks>();
+        services.AddSingleton<ProxmoxTasks>();
         return services;
     }
 

@@ -7,12 +7,15 @@ using System.Text.Json;
 namespace Ctrlable.Provisioner.Proxmox;
 
 /// <summary>
-/// The Proxmox VE calls the product makes, and nothing else. Typed client over IHttpClientFactory; the
-/// resilience pipeline (timeouts, retries for GETs and lock contention) is configured in
-/// <see cref="Hosting.HttpClients"/>. Bodies are form-encoded with a Content-Length: Proxmox refuses chunked bodies.
+/// The Proxmox VE calls the product makes, and nothing else. A singleton over the named IHttpClientFactory
+/// client <see cref="HttpClientName"/>, whose resilience pipeline (timeouts, retries for GETs and lock
+/// contention) is configured in <see cref="Hosting.HttpClients"/>. Bodies are form-encoded with a
+/// Content-Length: Proxmox refuses chunked bodies.
 /// </summary>
-public sealed class ProxmoxClient(HttpClient http, CertificatePin pin)
+public sealed class ProxmoxClient(IHttpClientFactory httpClients, CertificatePin pin)
 {
+    public const string HttpClientName = "proxmox";
+
     // --- Reads --------------------------------------------------------------------------------
 
     public Task<PveVersionInfo> GetVersionAsync(CancellationToken ct) =>
@@ -143,7 +146,7 @@ public sealed class ProxmoxClient(HttpClient http, CertificatePin pin)
         HttpResponseMessage response;
         try
         {
-            response = await http.SendAsync(request, HttpCompletionOption.ResponseContentRead, ct);
+            response = await httpClients.CreateClient(HttpClientName).SendAsync(request, HttpCompletionOption.ResponseContentRead, ct);
         }
         catch (HttpRequestException ex) when (pin.LastMismatch is { } presented && ex.InnerException is AuthenticationException)
         {

@@ -1,0 +1,119 @@
+// Browser end-to-end harness: a real orchestrator process on a free loopback port with its own data
+// directory, and Debian's Chromium driven by playwright-core (never a downloaded browser).
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const repoRoot = resolve(here, '..', '..');
+export const screenshotDir = process.env.E2E_SCREENSHOT_DIR ?? join(repoRoot, 'test-results', 'screenshots');
+
+const orchestratorDll =
+  process.env.E2E_ORCHESTRATOR_DLL ??
+  join(repoRoot, 'backend', 'Ctrlable.Provisioner', 'bin', 'Release', 'net10.0', 'Ctrlable.Provisioner.dll');
+
+/** A free TCP port on 127.0.0.1 (the OS picks it; the socket is closed again at once). */
+export function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+/**
+ * Starts the orchestrator as the README's run command would, but on a free port and a fresh data
+ * directory. `settings` become CTRLABLE_* environment variables.
+ */
+export async function startOrchestrator(settings = {}) {
+  if (!existsSync(orchestratorDll)) {
+    throw new Error(`${orchestratorDll} not found: build first (dotnet build -c Release) or set E2E_ORCHESTRATOR_DLL`);
+  }
+  if (!existsSync(join(repoRoot, 'backend', 'Ctrlable.Provisioner', 'wwwroot', 'index.html'))) {
+    throw new Error('The SPA is not built: run `npm run build` in frontend/ first');
+  }
+  const port = await freePort();
+  const dataDir = mkdtempSync(join(tmpdir(), 'ctrlable-e2e-'));
+  const url = `http://127.0.0.1:${port}`;
+  const env = {
+    ...process.env,
+    DOTNET_NOLOGO: '1',
+    CTRLABLE_STORAGE__DATADIRECTORY: dataDir,
+    CTRLABLE_STORAGE__RELEASESDIRECTORY: join(repoRoot, 'releases'),
+    ...Object.fromEntries(Object.entries(settings).map(([k, v]) => [`CTRLABLE_${k}`, String(v)])),
+  };
+  const child = spawn('dotnet', [orchestratorDll, '--Urls', url], {
+    cwd: join(repoRoot, 'backend', 'Ctrlable.Provisioner'),
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) {
+      throw new Error(`orchestrator exited with ${child.exitCode}:\n${output}`);
+    }
+    try {
+      const response = await fetch(`${url}/healthz`);
+      if (response.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`orchestrator did not become healthy within 60 s:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+
+  return {
+    url,
+    dataDir,
+    logs: () => output,
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+        if (child.exitCode === null) child.kill('SIGKILL');
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Debian's Chromium, headless, with the flags that keep it off the (closed) network. */
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
+
+/** Saves a full-page screenshot as a test artifact under test-results/screenshots/. */
+export async function screenshot(page, name) {
+  mkdirSync(screenshotDir, { recursive: true });
+  const path = join(screenshotDir, `${name}.png`);
+  await page.screenshot({ path, fullPage: true });
+  return path;
+}

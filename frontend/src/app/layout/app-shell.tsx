@@ -1,0 +1,41 @@
+import { NavLink, Outlet } from 'react-router';
+import { navItems } from '../nav';
+import styles from './app-shell.module.css';
+
+export const PRODUCT_NAME = 'Ctrlable Provisioner';
+
+export function AppShell() {
+  return (
+    <div className={styles.shell}>
+      <a className={styles.skipLink} href="#main">
+        Skip to content
+      </a>
+      <header className={styles.header}>
+        <span className={styles.brand}>
+          <span className={styles.logo} aria-hidden="true">
+            C
+          </span>
+          {PRODUCT_NAME}
+        </span>
+      </header>
+      <nav className={styles.nav} aria-label="Main">
+        <ul>
+          {navItems.map(({ label, to, icon: Icon }) => (
+            <li key={to}>
+              <NavLink
+                to={to}
+                className={({ isActive }) => (isActive ? `${styles.navLink} ${styles.active}` : styles.navLink)}
+              >
+                <Icon width={18} height={18} />
+                {label}
+              </NavLink>
+            </li>
+          ))}
+        </ul>
+      </nav>
+      <main id="main" className={styles.main} tabIndex={-1}>
+        <Outlet />
+      </main>
+    </div>
+  );
+}

@@ -1,0 +1,38 @@
+import type { ManifestError } from '@/shared/api';
+import { VisuallyHidden } from '@/shared/ui/visually-hidden';
+import styles from './releases.module.css';
+
+export function formatLocation(error: ManifestError): string {
+  return `${error.file}:${error.line}:${error.column}`;
+}
+
+export function plural(count: number, one: string, many = `${one}s`): string {
+  return `${count} ${count === 1 ? one : many}`;
+}
+
+/** The problems of an invalid manifest, as `file:line:column path — message`, behind "Details". */
+export function ManifestErrors({ release, errors }: { release: string; errors: ManifestError[] }) {
+  return (
+    <details className={styles.errors}>
+      <summary>
+        Details
+        <span className={styles.errorsCount}> · {plural(errors.length, 'problem')}</span>
+        <VisuallyHidden> in release {release}</VisuallyHidden>
+      </summary>
+      {errors.length === 0 ? (
+        <p className={styles.errorsEmpty}>The manifest is invalid but no problem was reported.</p>
+      ) : (
+        <ul className={styles.errorList}>
+          {errors.map((error, index) => (
+            <li key={`${formatLocation(error)}-${index}`}>
+              <code className={styles.errorLocation}>{formatLocation(error)}</code>{' '}
+              {error.path ? <code className={styles.errorPath}>{error.path}</code> : null}
+              {' — '}
+              <span>{error.message}</span>
+            </li>
+          ))}
+        </ul>
+      )}
+    </details>
+  );
+}

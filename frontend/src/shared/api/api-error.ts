@@ -1,0 +1,66 @@
+import type { ProblemDetails } from './models';
+
+/**
+ * Why a call failed: no HTTP answer at all (network down, server stopped), an answer that could
+ * not be read as the documented JSON, or an HTTP error status.
+ */
+export type ApiErrorReason = 'network' | 'unreadable' | 'http';
+
+/**
+ * A failed call to the provisioner's API. `status` is the HTTP status, or 0 when there is none
+ * to report. `problem` carries the RFC 9457 problem details the backend sent, if any.
+ */
+export class ApiError extends Error {
+  readonly reason: ApiErrorReason;
+  readonly status: number;
+  readonly problem: ProblemDetails | undefined;
+  readonly method: string;
+  readonly url: string;
+
+  constructor(options: {
+    reason: ApiErrorReason;
+    status: number;
+    method: string;
+    url: string;
+    message: string;
+    problem?: ProblemDetails | undefined;
+    cause?: unknown;
+  }) {
+    super(options.message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ApiError';
+    this.reason = options.reason;
+    this.status = options.status;
+    this.problem = options.problem;
+    this.method = options.method;
+    this.url = options.url;
+  }
+
+  /** A client error (4xx): asking again will not help. */
+  get isClientError(): boolean {
+    return this.status >= 400 && this.status < 500;
+  }
+
+  /** One line for a "Details" disclosure: what was asked and what came back. */
+  get technicalSummary(): string {
+    const request = `${this.method} ${this.url}`;
+    switch (this.reason) {
+      case 'network':
+        return `${request} → no response (${describeCause(this.cause)})`;
+      case 'unreadable':
+        return `${request} → the response was not the expected JSON (${describeCause(this.cause)})`;
+      case 'http': {
+        const title = this.problem?.title ? ` — ${this.problem.title}` : '';
+        const detail = this.problem?.detail ? `: ${this.problem.detail}` : '';
+        return `${request} → HTTP ${this.status}${title}${detail}`;
+      }
+    }
+  }
+}
+
+function describeCause(cause: unknown): string {
+  return cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
+}
+
+export function isProblemDetails(value: unknown): value is ProblemDetails {
+  return typeof value === 'object' && value !== null && ('title' in value || 'status' in value);
+}

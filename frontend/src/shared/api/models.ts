@@ -1,0 +1,10 @@
+// Friendly names for the schemas of the generated OpenAPI types (schema.d.ts). Features import
+// these instead of reaching into `components['schemas']` themselves.
+import type { components } from './schema';
+
+type Schemas = components['schemas'];
+
+export type ReleaseSummary = Schemas['ReleaseSummary'];
+export type ReleaseDetail = Schemas['ReleaseDetail'];
+export type ManifestError = Schemas['ManifestError'];
+export type ProblemDetails = Schemas['ProblemDetails'];

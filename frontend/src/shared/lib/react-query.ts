@@ -1,0 +1,28 @@
+import { QueryClient, type DefaultOptions } from '@tanstack/react-query';
+import { ApiError } from '@/shared/api';
+
+const MAX_RETRIES = 2;
+
+export const queryConfig = {
+  queries: {
+    // Dealers work on flaky site networks: retry transient failures, never 4xx answers.
+    retry: (failureCount, error) => {
+      if (error instanceof ApiError && error.isClientError) return false;
+      return failureCount < MAX_RETRIES;
+    },
+    refetchOnWindowFocus: false,
+    staleTime: 30_000,
+  },
+} satisfies DefaultOptions;
+
+export function createQueryClient(options: DefaultOptions = queryConfig): QueryClient {
+  return new QueryClient({ defaultOptions: options });
+}
+
+/**
+ * Extra options a feature hook accepts from its caller: everything its query options set,
+ * but the key and the fetcher. `T` is the feature's `get…QueryOptions` function.
+ */
+export type QueryConfig<T extends (...args: never[]) => unknown> = Partial<
+  Omit<ReturnType<T>, 'queryKey' | 'queryFn'>
+>;

@@ -1,0 +1,61 @@
+import { QueryClientProvider, type QueryClient } from '@tanstack/react-query';
+import { render, type RenderOptions } from '@testing-library/react';
+import type { ReactElement, ReactNode } from 'react';
+import { vi } from 'vitest';
+import { createQueryClient } from '@/shared/lib/react-query';
+
+/** A query client for tests: no retries, nothing shared between tests. */
+export function createTestQueryClient(): QueryClient {
+  return createQueryClient({ queries: { retry: false, staleTime: 0, gcTime: Infinity } });
+}
+
+export function renderWithQueryClient(
+  ui: ReactElement,
+  { queryClient = createTestQueryClient(), ...options }: RenderOptions & { queryClient?: QueryClient } = {},
+) {
+  const wrapper = ({ children }: { children: ReactNode }) => (
+    <QueryClientProvider client={queryClient}>{children}</QueryClientProvider>
+  );
+  return { queryClient, ...render(ui, { wrapper, ...options }) };
+}
+
+type Handler = (request: Request) => Response | Promise<Response>;
+
+/**
+ * Replaces global fetch for one test (vitest unstubs globals after each test). The handler
+ * sees every request; anything it does not expect should make the test fail loudly.
+ */
+export function mockFetch(handler: Handler) {
+  const fetchMock = vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
+    const request = input instanceof Request ? input : new Request(input, init);
+    return handler(request);
+  });
+  vi.stubGlobal('fetch', fetchMock);
+  return fetchMock;
+}
+
+export function jsonResponse(body: unknown, init: ResponseInit = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status: 200,
+    ...init,
+    headers: { 'Content-Type': 'application/json', ...init.headers },
+  });
+}
+
+export function problemResponse(status: number, title: string, detail?: string): Response {
+  return new Response(JSON.stringify({ type: 'about:blank', title, status, detail }), {
+    status,
+    headers: { 'Content-Type': 'application/problem+json' },
+  });
+}
+
+/** A response that never arrives (for loading states). */
+export function pendingForever(): Promise<Response> {
+  return new Promise<Response>(() => {});
+}
+
+/** The path (and query) a mocked request was made to. */
+export function requestPath(request: Request): string {
+  const url = new URL(request.url);
+  return `${url.pathname}${url.search}`;
+}
