@@ -2,14 +2,25 @@ import { createBrowserRouter, Navigate, type RouteObject } from 'react-router';
 import { RouterProvider } from 'react-router/dom';
 import { useState } from 'react';
 import { AppShell } from './layout/app-shell';
+import { RequireSession } from './layout/require-session';
 import { paths } from './paths';
+import { AuditRoute, TokensRoute, UsersRoute } from './routes/admin';
 import { NotFoundRoute } from './routes/not-found';
 import { ReleasesRoute } from './routes/releases';
 import { RouteError } from './routes/route-error';
+import { SettingsRoute } from './routes/settings';
+import { SetupRoute } from './routes/setup';
+import { SignInRoute } from './routes/sign-in';
 
 export const routes: RouteObject[] = [
+  { path: paths.setup.path, element: <SetupRoute />, errorElement: <RouteError /> },
+  { path: paths.signIn.path, element: <SignInRoute />, errorElement: <RouteError /> },
   {
-    element: <AppShell />,
+    element: (
+      <RequireSession>
+        <AppShell />
+      </RequireSession>
+    ),
     children: [
       {
         errorElement: <RouteError />,
@@ -17,6 +28,10 @@ export const routes: RouteObject[] = [
           // No dashboard yet: the releases page is the start page.
           { path: paths.home.path, element: <Navigate to={paths.releases.getHref()} replace /> },
           { path: paths.releases.path, element: <ReleasesRoute /> },
+          { path: paths.settings.path, element: <SettingsRoute /> },
+          { path: paths.users.path, element: <UsersRoute /> },
+          { path: paths.tokens.path, element: <TokensRoute /> },
+          { path: paths.audit.path, element: <AuditRoute /> },
           { path: '*', element: <NotFoundRoute /> },
         ],
       },
