@@ -3,7 +3,7 @@ import { render, screen, within } from '@testing-library/react';
 import { createMemoryRouter, RouterProvider } from 'react-router';
 import { describe, expect, it } from 'vitest';
 import { validRelease } from '@/testing/fixtures/releases';
-import { createTestQueryClient, jsonResponse, mockFetch } from '@/testing/test-utils';
+import { adminUser, createTestQueryClient, jsonResponse, mockApi } from '@/testing/test-utils';
 import { routes } from '../router';
 
 function renderAt(url: string) {
@@ -18,7 +18,7 @@ function renderAt(url: string) {
 
 describe('app shell', () => {
   it('opens on the releases page inside the shell', async () => {
-    mockFetch(() => jsonResponse([validRelease]));
+    mockApi({ 'GET /api/auth/me': () => jsonResponse(adminUser), 'GET /api/releases': () => jsonResponse([validRelease]) });
 
     const router = renderAt('/');
 
@@ -36,7 +36,7 @@ describe('app shell', () => {
   });
 
   it('answers an unknown address with a way back', async () => {
-    mockFetch(() => jsonResponse([]));
+    mockApi({ 'GET /api/auth/me': () => jsonResponse(adminUser) });
 
     renderAt('/no-such-page');
 
