@@ -18,7 +18,8 @@ if (!await app.PrepareAsync())
 // Headless installs: create the first admin and exit.
 if (app.Configuration[AdminCommand.Switch] is { } admin)
 {
-    return await AdminCommand.RunAsync(app.Services, admin, Environment.GetEnvironmentVariable(AdminCommand.PasswordVariable), Console.In, Console.Out, Console.Error);
+    var password = Environment.GetEnvironmentVariable(AdminCommand.PasswordVariable) is { Length: > 0 } fromEnvironment ? fromEnvironment : null;
+    return await AdminCommand.RunAsync(app.Services, admin, password, Console.In, Console.Out, Console.Error);
 }
 
 app.UseSecurityHeaders();
