@@ -1,0 +1,62 @@
+using Ctrlable.PveSim.Auth;
+using Ctrlable.PveSim.Guests;
+using Ctrlable.PveSim.Hosting;
+using Ctrlable.PveSim.Seeding;
+
+namespace Ctrlable.PveSim.Tests.Support;
+
+/// <summary>Emulators for tests: fast timings, a few templates, an admin token.</summary>
+internal static class Sims
+{
+    public const int QemuTemplate = 9000;
+    public const int LxcTemplate = 9001;
+    public const int LxcTemplate2 = 9002;
+
+    public static readonly PveVersion[] Versions = [PveVersion.V8_2, PveVersion.V9_1];
+
+    public static IEnumerable<object[]> BothVersions => Versions.Select(v => new object[] { v });
+
+    public static async Task<(PveSimulator Sim, ApiClient Admin)> Start(
+        PveVersion version = PveVersion.V9_1,
+        string[]? nodes = null,
+        double scale = 0.01,
+        SimTimings? timings = null,
+        IGuestBootBehaviour? boot = null,
+        IGuestIpAllocator? ips = null,
+        string? snapshot = null)
+    {
+        var sim = await PveSimulator.StartAsync(new PveSimOptions
+        {
+            Version = version,
+            Nodes = nodes ?? ["pve1"],
+            TimingScale = scale,
+            Timings = timings ?? new SimTimings(),
+            BootBehaviour = boot ?? new NoFirstBootBehaviour(),
+            IpAllocator = ips,
+            SnapshotPath = snapshot,
+            RandomSeed = 42,
+            Seed = new SeedSpec
+            {
+                Users = [new UserSeed("root@pam", [new TokenSeed("admin", Privsep: false)])],
+                Templates =
+                [
+                    new TemplateSeed(QemuTemplate, "haos", GuestKind.Qemu, DiskGiB: 32, FirstBoot: true),
+                    new TemplateSeed(LxcTemplate, "zwavejs", GuestKind.Lxc, DiskGiB: 8, FirstBoot: true),
+                    new TemplateSeed(LxcTemplate2, "zigbee2mqtt", GuestKind.Lxc, DiskGiB: 8),
+                ],
+            },
+        });
+        return (sim, Client(sim, AdminToken(sim)));
+    }
+
+    public static ApiTokenCredentials AdminToken(PveSimulator sim)
+    {
+        lock (sim.State.Sync)
+        {
+            return new ApiTokenCredentials("root@pam!admin", sim.State.Access.Users["root@pam"].Tokens["admin"].Secret);
+        }
+    }
+
+    public static ApiClient Client(PveSimulator sim, ApiTokenCredentials? token = null, string? node = null) =>
+        new(sim.CreateClient(token, node));
+}

@@ -1,0 +1,103 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Ctrlable.PveSim.Guests;
+using Ctrlable.PveSim.Tasks;
+
+namespace Ctrlable.PveSim.Api;
+
+/// <summary>DELETE /nodes/{node}/lxc|qemu/{vmid}: protection, lock and running checks, then vzdestroy/qmdestroy.</summary>
+internal static class DestroyApi
+{
+    public static void Map(PveRouter router) => router
+        .Map("DELETE", "/nodes/{node}/lxc/{vmid}", Destroy)
+        .Map("DELETE", "/nodes/{node}/qemu/{vmid}", Destroy);
+
+    private static JsonNode Destroy(PveRequest r)
+    {
+        var sim = r.Sim;
+        var kind = ApiHelpers.KindOf(r);
+        var skiplock = r.OptionalFlag("skiplock"); // QEMU only
+        if (skiplock && r.AuthId != "root@pam")
+        {
+            throw PveException.ParamError("skiplock", "Only root may use this option.");
+        }
+
+        var force = r.OptionalFlag("force"); // LXC only
+        SimGuest guest;
+        lock (sim.State.Sync)
+        {
+            guest = ApiHelpers.Load(r);
+            EarlyChecks(guest, kind, force);
+            ApiHelpers.FlockConfig(r, guest.Vmid, kind);
+        }
+
+        var type = kind == GuestKind.Lxc ? "vzdestroy" : "qmdestroy";
+        var task = sim.Tasks.Start(r.Node, type, guest.Vmid.ToString(CultureInfo.InvariantCulture), r.AuthId, sim.Timings.Destroy, async (t, ct) =>
+        {
+            await sim.Clock.Delay(sim.Timings.Destroy, ct);
+            lock (sim.State.Sync)
+            {
+                if (sim.State.Guest(guest.Vmid) != guest)
+                {
+                    throw new TaskFailedException(PveException.NoConfig(r.Node, guest.TypeName, guest.Vmid).Message);
+                }
+
+                EarlyChecks(guest, kind, force);
+                if (kind == GuestKind.Qemu && !skiplock)
+                {
+                    ApiHelpers.CheckLock(guest);
+                }
+
+                if (guest.IsTemplate && sim.State.Guests.Values.FirstOrDefault(g => g.LinkedTo == guest.Vmid) is not null)
+                {
+                    var baseVolume = guest.Disks.Select(d => d.Disk.VolumeName).FirstOrDefault() ?? $"base-{guest.Vmid}-disk-0";
+                    throw new TaskFailedException($"base volume '{baseVolume}' is still in use by linked clones");
+                }
+
+                t.FailIfInjected();
+                if (guest.Running)
+                {
+                    t.Log($"forced to stop CT {guest.Vmid} before destroying!");
+                    GuestRuntime.Stopped(guest);
+                }
+
+                foreach (var (_, disk) in guest.Disks)
+                {
+                    t.Log($"  Logical volume \"{disk.VolumeName}\" successfully removed.");
+                }
+
+                if (r.Flag("purge") == true)
+                {
+                    t.Log($"purging {guest.Word} {guest.Vmid} from related configurations..");
+                }
+
+                sim.State.Guests.Remove(guest.Vmid);
+                sim.State.Access.RemoveVmAccess(guest.Vmid);
+                sim.IpAllocator.Release(guest.Vmid);
+            }
+        });
+
+        return task.Upid.ToString();
+    }
+
+    private static void EarlyChecks(SimGuest guest, GuestKind kind, bool force)
+    {
+        if (guest.Config.GetValueOrDefault("protection") == "1")
+        {
+            throw PveException.Die($"can't remove {guest.Word} {guest.Vmid} - protection mode enabled");
+        }
+
+        if (kind == GuestKind.Lxc)
+        {
+            ApiHelpers.CheckLock(guest);
+            if (guest.Running && !force)
+            {
+                throw PveException.Die($"unable to destroy CT {guest.Vmid} - container is running");
+            }
+        }
+        else if (guest.Running)
+        {
+            throw PveException.Die($"VM {guest.Vmid} is running - destroy failed");
+        }
+    }
+}

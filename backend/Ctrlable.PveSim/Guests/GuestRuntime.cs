@@ -1,0 +1,145 @@
+using System.Net;
+using Ctrlable.PveSim.Hosting;
+
+namespace Ctrlable.PveSim.Guests;
+
+/// <summary>
+/// What happens inside a started guest: after the boot delay its network comes up (it gets its address),
+/// a QEMU guest agent starts answering a bit later, and a guest carrying the first-boot marker runs the
+/// configured <see cref="IGuestBootBehaviour"/> once.
+/// </summary>
+internal static class GuestRuntime
+{
+    /// <summary>Marks the guest running and schedules its boot. Caller holds the state lock.</summary>
+    public static void Started(SimContext sim, SimGuest guest)
+    {
+        guest.Running = true;
+        guest.StartedAt = sim.Clock.Now;
+        guest.RunGeneration++;
+        guest.NetworkUp = false;
+        guest.AgentUp = false;
+        guest.Pid = 100_000 + (guest.Vmid % 50_000) + guest.RunGeneration;
+        var generation = guest.RunGeneration;
+        _ = Task.Run(() => BootAsync(sim, guest, generation));
+    }
+
+    /// <summary>Marks the guest stopped. Caller holds the state lock.</summary>
+    public static void Stopped(SimGuest guest)
+    {
+        guest.Running = false;
+        guest.StartedAt = null;
+        guest.RunGeneration++;
+        guest.NetworkUp = false;
+        guest.AgentUp = false;
+        guest.Pid = 0;
+    }
+
+    private static async Task BootAsync(SimContext sim, SimGuest guest, int generation)
+    {
+        var token = sim.ShuttingDown;
+        try
+        {
+            await sim.Clock.Delay(sim.Timings.BootToNetwork, token);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+
+        GuestBootContext? firstBoot = null;
+        lock (sim.State.Sync)
+        {
+            if (guest.RunGeneration != generation || sim.State.Guest(guest.Vmid) != guest)
+            {
+                return;
+            }
+
+            guest.Address = StaticAddress(guest) ?? sim.IpAllocator.Allocate(guest.Vmid);
+            guest.NetworkUp = true;
+            if (!guest.FirstBootDone && FirstBootMarker.IsMarked(guest))
+            {
+                guest.FirstBootDone = true;
+                firstBoot = new GuestBootContext(
+                    guest.Vmid,
+                    guest.Kind,
+                    guest.Node,
+                    guest.Name,
+                    guest.Address,
+                    PrimaryMac(guest),
+                    guest.ClonedFrom,
+                    guest.Tags,
+                    guest.Config.GetValueOrDefault("description"));
+            }
+        }
+
+        if (firstBoot is not null)
+        {
+            _ = Task.Run(() => RunFirstBootAsync(sim, firstBoot));
+        }
+
+        if (guest.Kind == GuestKind.Qemu)
+        {
+            try
+            {
+                await sim.Clock.Delay(sim.Timings.BootToAgent - sim.Timings.BootToNetwork, token);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            lock (sim.State.Sync)
+            {
+                if (guest.RunGeneration == generation)
+                {
+                    guest.AgentUp = true;
+                }
+            }
+        }
+    }
+
+    private static async Task RunFirstBootAsync(SimContext sim, GuestBootContext context)
+    {
+        var started = sim.Clock.Now;
+        string? error = null;
+        try
+        {
+            await sim.Options.BootBehaviour.RunFirstBootAsync(context, sim.ShuttingDown);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !sim.ShuttingDown.IsCancellationRequested)
+        {
+            // A failing first boot is an outcome to inspect (BootLog), not a crash of the emulator.
+            error = e.ToString();
+        }
+
+        sim.RecordBoot(new GuestBootRecord(context.Vmid, context.Node, context.Address, started, sim.Clock.Now, error));
+    }
+
+    /// <summary>A static <c>ip=10.0.0.5/24</c> on the first NIC wins over DHCP.</summary>
+    private static IPAddress? StaticAddress(SimGuest guest)
+    {
+        var first = guest.Nets.Select(n => n.Value).FirstOrDefault();
+        var ip = first?.Split(',').Select(p => p.Split('=', 2)).FirstOrDefault(p => p.Length == 2 && p[0] == "ip")?[1];
+        return ip is not null && ip.Contains('/') && IPAddress.TryParse(ip[..ip.IndexOf('/')], out var address) ? address : null;
+    }
+
+    private static string? PrimaryMac(SimGuest guest)
+    {
+        var first = guest.Nets.Select(n => n.Value).FirstOrDefault();
+        if (first is null)
+        {
+            return null;
+        }
+
+        foreach (var part in first.Split(','))
+        {
+            var kv = part.Split('=', 2);
+            if (kv.Length == 2 && (kv[0] is "hwaddr" or "macaddr" || kv[1].Count(c => c == ':') == 5))
+            {
+                return kv[1];
+            }
+        }
+
+        return null;
+    }
+}

@@ -1,0 +1,155 @@
+using System.Globalization;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace Ctrlable.PveSim.Guests;
+
+public enum GuestKind
+{
+    Lxc,
+    Qemu,
+}
+
+/// <summary>
+/// A container or VM: its config file (key → value, exactly what GET config returns, including
+/// <c>lock</c> and <c>template</c>) plus the runtime state pvestatd would report.
+/// </summary>
+public sealed partial class SimGuest(int vmid, GuestKind kind, string node, DateTimeOffset createdAt)
+{
+    public int Vmid { get; } = vmid;
+
+    public GuestKind Kind { get; } = kind;
+
+    public string Node { get; set; } = node;
+
+    public SortedDictionary<string, string> Config { get; } = new(StringComparer.Ordinal);
+
+    public DateTimeOffset CreatedAt { get; set; } = createdAt;
+
+    public bool Running { get; set; }
+
+    public DateTimeOffset? StartedAt { get; set; }
+
+    /// <summary>Bumped on every start/stop so a stale boot timer of an earlier run does nothing.</summary>
+    public int RunGeneration { get; set; }
+
+    /// <summary>Set once the guest's network is up after boot (LXC interfaces / DHCP lease).</summary>
+    public IPAddress? Address { get; set; }
+
+    public bool NetworkUp { get; set; }
+
+    public bool AgentUp { get; set; }
+
+    public bool FirstBootDone { get; set; }
+
+    /// <summary>The template (or guest) this one was cloned from.</summary>
+    public int? ClonedFrom { get; set; }
+
+    /// <summary>The template whose base volume this guest's disks are linked to.</summary>
+    public int? LinkedTo { get; set; }
+
+    public int Pid { get; set; }
+
+    public string TypeName => Kind == GuestKind.Lxc ? "lxc" : "qemu";
+
+    /// <summary>"CT" or "VM", as Proxmox words its messages.</summary>
+    public string Word => Kind == GuestKind.Lxc ? "CT" : "VM";
+
+    public string? Lock => Config.GetValueOrDefault("lock");
+
+    public bool IsTemplate => Config.GetValueOrDefault("template") == "1";
+
+    public string Name => Kind == GuestKind.Lxc
+        ? Config.GetValueOrDefault("hostname") ?? $"CT{Vmid}"
+        : Config.GetValueOrDefault("name") ?? $"VM {Vmid}";
+
+    public IReadOnlyList<string> Tags =>
+        Config.TryGetValue("tags", out var tags) ? Schema.Formats.SplitList(tags).ToList() : [];
+
+    public int Cores => int.TryParse(Config.GetValueOrDefault("cores"), CultureInfo.InvariantCulture, out var c) ? c : 1;
+
+    public long MemoryBytes => (long.TryParse(Config.GetValueOrDefault("memory"), CultureInfo.InvariantCulture, out var m) ? m : 512) * 1024 * 1024;
+
+    public long SwapBytes => (long.TryParse(Config.GetValueOrDefault("swap"), CultureInfo.InvariantCulture, out var s) ? s : 512) * 1024 * 1024;
+
+    /// <summary>SHA1 of the config file text, as the <c>digest</c> of GET config.</summary>
+    public string Digest
+    {
+        get
+        {
+            var text = new StringBuilder();
+            foreach (var (key, value) in Config)
+            {
+                text.Append(key).Append(": ").Append(value).Append('\n');
+            }
+
+            return Convert.ToHexStringLower(SHA1.HashData(Encoding.UTF8.GetBytes(text.ToString())));
+        }
+    }
+
+    /// <summary>rootfs/mpN (LXC) or ide/sata/scsi/virtio/efidisk/tpmstate (QEMU) keys holding volumes, cdroms excluded.</summary>
+    public IEnumerable<(string Key, GuestDisk Disk)> Disks =>
+        Config
+            .Where(c => (Kind == GuestKind.Lxc ? LxcDiskKey() : QemuDiskKey()).IsMatch(c.Key))
+            .Select(c => (c.Key, GuestDisk.Parse(c.Value)))
+            .Where(d => !d.Item2.IsCdrom && d.Item2.Volume.Contains(':'));
+
+    public long BootDiskBytes => Disks.Select(d => d.Disk.SizeBytes).FirstOrDefault();
+
+    public IEnumerable<(string Key, string Value)> Nets =>
+        Config.Where(c => NetKey().IsMatch(c.Key)).Select(c => (c.Key, c.Value));
+
+    [GeneratedRegex(@"^(rootfs|mp\d+)$")]
+    private static partial Regex LxcDiskKey();
+
+    [GeneratedRegex(@"^((ide|sata|scsi|virtio)\d+|efidisk0|tpmstate0)$")]
+    private static partial Regex QemuDiskKey();
+
+    [GeneratedRegex(@"^net\d+$")]
+    private static partial Regex NetKey();
+}
+
+/// <summary>The volume and size of a disk line (<c>local-lvm:vm-105-disk-0,size=8G</c>).</summary>
+public sealed record GuestDisk(string Volume, long SizeBytes, bool IsCdrom, string Rest)
+{
+    public string StorageId => Volume.Split(':')[0];
+
+    public string VolumeName => Volume.Contains(':') ? Volume[(Volume.IndexOf(':') + 1)..] : Volume;
+
+    public static GuestDisk Parse(string value)
+    {
+        var volume = "";
+        long size = 0;
+        var cdrom = false;
+        var rest = new List<string>();
+        foreach (var part in value.Split(',', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var eq = part.IndexOf('=');
+            var key = eq < 0 ? null : part[..eq];
+            var v = eq < 0 ? part : part[(eq + 1)..];
+            switch (key)
+            {
+                case null or "volume" or "file":
+                    volume = v;
+                    break;
+                case "size":
+                    size = Schema.Formats.ParseSize(v) ?? 0;
+                    break;
+                case "media":
+                    cdrom = v == "cdrom";
+                    rest.Add(part);
+                    break;
+                default:
+                    rest.Add(part);
+                    break;
+            }
+        }
+
+        return new GuestDisk(volume, size, cdrom || volume is "cdrom" or "none", string.Join(',', rest));
+    }
+
+    public string Print(string volume) =>
+        string.Join(',', new[] { volume, $"size={Schema.Formats.FormatSize(SizeBytes)}" }.Concat(Rest.Length > 0 ? [Rest] : []));
+}

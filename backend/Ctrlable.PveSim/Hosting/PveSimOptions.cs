@@ -1,0 +1,49 @@
+using Ctrlable.PveSim.Guests;
+using Ctrlable.PveSim.Seeding;
+
+namespace Ctrlable.PveSim.Hosting;
+
+/// <summary>How to run an emulator. Defaults: PVE 9.1, one node "pve", real-time durations, loopback, free ports.</summary>
+public sealed record PveSimOptions
+{
+    public PveVersion Version { get; init; } = PveVersion.V9_1;
+
+    public IReadOnlyList<string> Nodes { get; init; } = ["pve"];
+
+    public string ClusterName { get; init; } = "ctrlable-sim";
+
+    /// <summary>Every listener binds here; keep it on loopback.</summary>
+    public string ListenAddress { get; init; } = "127.0.0.1";
+
+    /// <summary>Port of the first node; the next nodes get the following ports. 0 = free ports.</summary>
+    public int Port { get; init; }
+
+    /// <summary>Factor on every emulated duration (0.01 makes a 2 s clone take 20 ms).</summary>
+    public double TimingScale { get; init; } = 1.0;
+
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    public SimTimings Timings { get; init; } = new();
+
+    /// <summary>Error bodies carry "message" (pve-http-server ≥ 5.2.0). Null: as the emulated version does.</summary>
+    public bool? ErrorMessageInBody { get; init; }
+
+    /// <summary>Seed for clone durations and fault decisions; null = random.</summary>
+    public int? RandomSeed { get; init; }
+
+    /// <summary>Where started guests get their addresses; null = 127.0.10.0/24 from .10.</summary>
+    public IGuestIpAllocator? IpAllocator { get; init; }
+
+    public IGuestBootBehaviour BootBehaviour { get; init; } = new NoFirstBootBehaviour();
+
+    /// <summary>Create <c>local</c> (dir) and <c>local-lvm</c> (lvmthin) before seeding.</summary>
+    public bool DefaultStorages { get; init; } = true;
+
+    public SeedSpec? Seed { get; init; }
+
+    /// <summary>State file: loaded at start when it exists, written while running and at shutdown.</summary>
+    public string? SnapshotPath { get; init; }
+
+    /// <summary>Log requests to the console (standalone server).</summary>
+    public bool ConsoleLogging { get; init; }
+}

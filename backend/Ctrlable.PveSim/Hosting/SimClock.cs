@@ -1,0 +1,64 @@
+namespace Ctrlable.PveSim.Hosting;
+
+/// <summary>
+/// Time for the emulator: a <see cref="TimeProvider"/> (tests may pass a fake one) and a speed factor applied
+/// to every nominal duration, so a 2 s clone takes 20 ms with <c>TimingScale = 0.01</c>.
+/// </summary>
+public sealed class SimClock(TimeProvider time, double scale)
+{
+    public TimeProvider Time { get; } = time;
+
+    public double Scale { get; } = scale;
+
+    public DateTimeOffset Now => Time.GetUtcNow();
+
+    public long UnixNow => Now.ToUnixTimeSeconds();
+
+    public TimeSpan Scaled(TimeSpan nominal) => nominal * Scale;
+
+    public Task Delay(TimeSpan nominal, CancellationToken cancellationToken = default)
+    {
+        var scaled = Scaled(nominal);
+        return scaled <= TimeSpan.Zero ? Task.CompletedTask : Task.Delay(scaled, Time, cancellationToken);
+    }
+}
+
+/// <summary>Nominal (unscaled) durations of the emulated operations. Defaults follow real hosts.</summary>
+public sealed record SimTimings
+{
+    /// <summary>A linked clone is a storage snapshot: 1–3 s.</summary>
+    public TimeSpan LinkedCloneMin { get; init; } = TimeSpan.FromSeconds(1);
+
+    public TimeSpan LinkedCloneMax { get; init; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>A full clone copies the disk: base plus a time per GiB of disk size.</summary>
+    public TimeSpan FullCloneBase { get; init; } = TimeSpan.FromSeconds(2);
+
+    public TimeSpan FullClonePerGiB { get; init; } = TimeSpan.FromSeconds(2);
+
+    public TimeSpan Start { get; init; } = TimeSpan.FromSeconds(1);
+
+    public TimeSpan Stop { get; init; } = TimeSpan.FromSeconds(1);
+
+    public TimeSpan Shutdown { get; init; } = TimeSpan.FromSeconds(3);
+
+    public TimeSpan Reboot { get; init; } = TimeSpan.FromSeconds(4);
+
+    public TimeSpan Destroy { get; init; } = TimeSpan.FromSeconds(1.5);
+
+    public TimeSpan Template { get; init; } = TimeSpan.FromSeconds(1);
+
+    public TimeSpan ConfigTask { get; init; } = TimeSpan.FromSeconds(0.3);
+
+    /// <summary>From start to the guest having its IP (DHCP lease, interfaces up).</summary>
+    public TimeSpan BootToNetwork { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>From start to the QEMU guest agent answering.</summary>
+    public TimeSpan BootToAgent { get; init; } = TimeSpan.FromSeconds(8);
+
+    /// <summary>A new guest shows <c>status: unknown</c> in /cluster/resources until pvestatd's next cycle.</summary>
+    public TimeSpan StatusUnknownAfterCreate { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>pveproxy delays every 401 by 3 s.</summary>
+    public TimeSpan UnauthorizedDelay { get; init; } = TimeSpan.FromSeconds(3);
+}

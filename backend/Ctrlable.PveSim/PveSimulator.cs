@@ -1,0 +1,226 @@
+using System.Net;
+using System.Net.Http.Headers;
+using Ctrlable.PveSim.Api;
+using Ctrlable.PveSim.Auth;
+using Ctrlable.PveSim.Cluster;
+using Ctrlable.PveSim.Faults;
+using Ctrlable.PveSim.Guests;
+using Ctrlable.PveSim.Hosting;
+using Ctrlable.PveSim.Schema;
+using Ctrlable.PveSim.Seeding;
+using Ctrlable.PveSim.Tasks;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+
+namespace Ctrlable.PveSim;
+
+/// <summary>One node's API endpoint: each emulated node listens on its own port with its own certificate.</summary>
+public sealed record SimNodeEndpoint(string Node, Uri BaseAddress, string CertificateFingerprint);
+
+/// <summary>
+/// A running Proxmox VE emulator. In tests:
+/// <code>
+/// await using var sim = await PveSimulator.StartAsync(new PveSimOptions { Version = PveVersion.V8_2, TimingScale = 0.01 });
+/// var token = sim.Seed(LeastPrivilege.Spec(sim.Version)).Tokens[0];
+/// using var http = sim.CreateClient(token);
+/// </code>
+/// </summary>
+public sealed class PveSimulator : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly SimContext _sim;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Task _snapshotLoop;
+    private string? _lastSnapshot;
+
+    private PveSimulator(WebApplication app, SimContext sim, IReadOnlyList<SimNodeEndpoint> endpoints)
+    {
+        _app = app;
+        _sim = sim;
+        NodeEndpoints = endpoints;
+        _snapshotLoop = sim.Options.SnapshotPath is null ? Task.CompletedTask : SnapshotLoopAsync();
+    }
+
+    public PveVersion Version => _sim.Options.Version;
+
+    /// <summary>https://127.0.0.1:PORT/api2/json/ of the first node.</summary>
+    public Uri BaseAddress => NodeEndpoints[0].BaseAddress;
+
+    /// <summary>The first node's certificate fingerprint, as GET /nodes reports it (AA:BB:...).</summary>
+    public string CertificateFingerprint => NodeEndpoints[0].CertificateFingerprint;
+
+    public IReadOnlyList<SimNodeEndpoint> NodeEndpoints { get; }
+
+    /// <summary>Nodes, storages, guests and access control; lock <see cref="SimState.Sync"/> when changing it.</summary>
+    public SimState State => _sim.State;
+
+    public FaultInjector Faults => _sim.Faults;
+
+    public TaskManager Tasks => _sim.Tasks;
+
+    /// <summary>Every task (type, id, node, start, end, outcome), oldest first.</summary>
+    public IReadOnlyList<TaskRecord> TaskLog => _sim.Tasks.Records;
+
+    /// <summary>First-boot runs of marked guests, with errors if the behaviour failed.</summary>
+    public IReadOnlyList<GuestBootRecord> BootLog => _sim.BootLog;
+
+    public SimClock Clock => _sim.Clock;
+
+    public PveSchema Schema => _sim.Schema;
+
+    internal IEnumerable<(string Method, string Path)> Routes => Router.Routes;
+
+    internal PveRouter Router { get; private set; } = null!;
+
+    internal IReadOnlyDictionary<string, IReadOnlyCollection<string>> ParameterReads =>
+        _sim.ParameterReads.ToDictionary(p => p.Key, p => (IReadOnlyCollection<string>)p.Value.Keys.ToList());
+
+    public static async Task<PveSimulator> StartAsync(PveSimOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        options ??= new PveSimOptions();
+        if (options.Nodes.Count == 0)
+        {
+            throw new ArgumentException("at least one node is needed", nameof(options));
+        }
+
+        var clock = new SimClock(options.TimeProvider, options.TimingScale);
+        var state = new SimState(options.Version, options.ClusterName);
+        var sim = new SimContext(options, state, clock, new FaultInjector(options.RandomSeed));
+
+        if (options.SnapshotPath is { } path && File.Exists(path))
+        {
+            StateSnapshot.FromJson(await File.ReadAllTextAsync(path, cancellationToken)).Restore(sim);
+        }
+        else
+        {
+            foreach (var node in options.Nodes)
+            {
+                state.Nodes[node] = new SimNode(node, NodeCertificates.Create(node, clock.Now), clock.Now - TimeSpan.FromDays(3));
+            }
+
+            if (options.DefaultStorages)
+            {
+                Seeder.DefaultStorages(state);
+            }
+
+            if (options.Seed is { } seed)
+            {
+                Seeder.Apply(sim, seed);
+            }
+        }
+
+        var router = PveRouter.CreateDefault();
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
+        builder.Logging.ClearProviders();
+        if (options.ConsoleLogging)
+        {
+            builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+        }
+
+        var listeners = new List<(string Node, ListenOptions Listen)>();
+        var address = IPAddress.Parse(options.ListenAddress);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            var port = options.Port;
+            foreach (var node in state.Nodes.Values)
+            {
+                var certificate = node.Certificate;
+                kestrel.Listen(address, port, listen =>
+                {
+                    // pveproxy speaks HTTP/1.1 only; HTTP/2 would also drop the reason phrases.
+                    listen.Protocols = HttpProtocols.Http1;
+                    listen.UseHttps(certificate);
+                    listeners.Add((node.Name, listen));
+                });
+                port = port == 0 ? 0 : port + 1;
+            }
+        });
+
+        var app = builder.Build();
+        var api = new PveApiMiddleware(sim, router);
+        app.MapWhen(http => http.Request.Path.StartsWithSegments("/api2", StringComparison.Ordinal), branch => branch.Run(api.InvokeAsync));
+        AdminApi.Map(app, sim);
+        await app.StartAsync(cancellationToken);
+
+        var endpoints = new List<SimNodeEndpoint>();
+        foreach (var (node, listen) in listeners)
+        {
+            var port = listen.IPEndPoint!.Port;
+            sim.NodeByPort[port] = node;
+            endpoints.Add(new SimNodeEndpoint(node, new Uri($"https://{options.ListenAddress}:{port}/api2/json/"), state.Nodes[node].Fingerprint));
+        }
+
+        return new PveSimulator(app, sim, endpoints) { Router = router };
+    }
+
+    /// <summary>Applies a seed (roles, pools, users/tokens, ACLs, templates) and returns the created tokens.</summary>
+    public SeedResult Seed(SeedSpec spec) => Seeder.Apply(_sim, spec);
+
+    /// <summary>Adds one guest (a template when <paramref name="isTemplate"/>) to the running emulator.</summary>
+    public SimGuest AddGuest(TemplateSeed seed, bool isTemplate = true)
+    {
+        lock (State.Sync)
+        {
+            return Seeder.AddGuest(_sim, seed, isTemplate);
+        }
+    }
+
+    /// <summary>
+    /// An HttpClient for a node that trusts exactly that node's certificate (by fingerprint) and, when given,
+    /// sends the token. BaseAddress is the node's /api2/json/.
+    /// </summary>
+    public HttpClient CreateClient(ApiTokenCredentials? token = null, string? node = null)
+    {
+        var endpoint = node is null ? NodeEndpoints[0] : NodeEndpoints.Single(e => e.Node == node);
+        var handler = new HttpClientHandler
+        {
+            ServerCertificateCustomValidationCallback = (_, certificate, _, _) =>
+                certificate is not null && NodeCertificates.Fingerprint(certificate) == endpoint.CertificateFingerprint,
+        };
+        var client = new HttpClient(handler) { BaseAddress = endpoint.BaseAddress };
+        if (token is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("PVEAPIToken", $"{token.TokenId}={token.Secret}");
+        }
+
+        return client;
+    }
+
+    public Task SaveSnapshotAsync(string path, CancellationToken cancellationToken = default) =>
+        File.WriteAllTextAsync(path, StateSnapshot.Capture(State).ToJson(), cancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync();
+        await _snapshotLoop;
+        if (_sim.Options.SnapshotPath is { } path)
+        {
+            await SaveSnapshotAsync(path);
+        }
+
+        _sim.Shutdown();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        _stopping.Dispose();
+    }
+
+    private async Task SnapshotLoopAsync()
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(2));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_stopping.Token))
+            {
+                var json = StateSnapshot.Capture(State).ToJson();
+                if (json != _lastSnapshot)
+                {
+                    await File.WriteAllTextAsync(_sim.Options.SnapshotPath!, json, _stopping.Token);
+                    _lastSnapshot = json;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+            // shutting down; DisposeAsync writes the final snapshot
+        }
+    }
+}
