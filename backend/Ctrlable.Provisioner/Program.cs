@@ -1,9 +1,12 @@
+using Ctrlable.Provisioner.Auth;
 using Ctrlable.Provisioner.Dashboard;
 using Ctrlable.Provisioner.Hosting;
 using Ctrlable.Provisioner.Releases;
+using Ctrlable.Provisioner.Tls;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddApplicationServices();
+builder.AddAccessControl();
 builder.AddApiDocumentation();
 
 var app = builder.Build();
@@ -12,11 +15,22 @@ if (!await app.PrepareAsync())
     return 1;
 }
 
+// Headless installs: create the first admin and exit.
+if (app.Configuration[AdminCommand.Switch] is { } admin)
+{
+    var password = Environment.GetEnvironmentVariable(AdminCommand.PasswordVariable) is { Length: > 0 } fromEnvironment ? fromEnvironment : null;
+    return await AdminCommand.RunAsync(app.Services, admin, password, Console.In, Console.Out, Console.Error);
+}
+
+app.UseSecurityHeaders();
 app.UseApiErrors();
 app.UseApiDocumentation();
 app.UseSpa();
+app.UseAccessControl();
 
 app.MapHealth();
+app.MapAuth();
+app.MapTls();
 app.MapReleases();
 app.MapDashboard();
 app.MapSpaFallback();

@@ -117,3 +117,21 @@ export async function screenshot(page, name) {
   await page.screenshot({ path, fullPage: true });
   return path;
 }
+
+export const e2eAdmin = { username: 'e2e-admin', password: 'Harness-Passw0rd-2026' };
+
+/**
+ * Creates the first admin through the API (setup) and signs the page's browser context in, for tests
+ * that are about something else than access control. Cookies are shared with the page.
+ */
+export async function signInAsAdmin(page, orchestrator) {
+  const api = page.context().request;
+  const post = async (path, data) => {
+    const { headerName, token } = await (await api.get(`${orchestrator.url}/api/auth/antiforgery`)).json();
+    const response = await api.post(`${orchestrator.url}${path}`, { data, headers: { [headerName]: token } });
+    if (!response.ok()) throw new Error(`${path} answered ${response.status()}: ${await response.text()}`);
+  };
+  const { required } = await (await api.get(`${orchestrator.url}/api/setup`)).json();
+  if (required) await post('/api/setup', e2eAdmin);
+  await post('/api/auth/sign-in', e2eAdmin);
+}

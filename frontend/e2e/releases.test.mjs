@@ -2,7 +2,7 @@
 // releases it reads from the API.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { launchBrowser, screenshot, startOrchestrator } from './harness.mjs';
+import { launchBrowser, screenshot, signInAsAdmin, startOrchestrator } from './harness.mjs';
 
 let orchestrator;
 let browser;
@@ -19,6 +19,7 @@ after(async () => {
 
 test('releases page lists the release manifests from the API', async () => {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  await signInAsAdmin(page, orchestrator);
   await page.goto(`${orchestrator.url}/releases`);
 
   const row = page.getByRole('row', { name: /2026\.06/ });

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Ctrlable.Provisioner.Auth;
 using Ctrlable.Provisioner.Proxmox;
 using Ctrlable.Provisioner.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
@@ -13,7 +14,7 @@ public sealed class DashboardApiTests
     public async Task Demo_mode_shows_the_simulated_host_with_the_active_release_templates()
     {
         using var app = new ProvisionerApp();
-        using var client = app.CreateClient();
+        using var client = await app.CreateClientAsync(Role.Viewer);
 
         var dashboard = await client.GetFromJsonAsync<JsonElement>("/api/dashboard");
 
@@ -43,7 +44,7 @@ public sealed class DashboardApiTests
                     new("/storage", pve.Connection.TokenId.Split('!')[0], "PVEAuditor"), new("/storage", pve.Connection.TokenId, "PVEAuditor")],
         });
         using var app = new ProvisionerApp(settings: ProvisionerApp.ProxmoxSettings(pve));
-        using var client = app.CreateClient();
+        using var client = await app.CreateClientAsync(Role.Viewer);
 
         var dashboard = await client.GetFromJsonAsync<JsonElement>("/api/dashboard");
 
@@ -65,7 +66,7 @@ public sealed class DashboardApiTests
         await using var pve = await ProxmoxHarness.StartAsync();
         var recorder = new RequestRecorder();
         using var app = new ProvisionerApp(settings: ProvisionerApp.ProxmoxSettings(pve), services: s => s.AddHttpClient(ProxmoxClient.HttpClientName).AddHttpMessageHandler(() => recorder));
-        using var client = app.CreateClient();
+        using var client = await app.CreateClientAsync(Role.Viewer);
 
         var responses = await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => client.GetAsync("/api/dashboard")));
 
@@ -80,7 +81,7 @@ public sealed class DashboardApiTests
     {
         var pve = await ProxmoxHarness.StartAsync();
         using var app = new ProvisionerApp(settings: new Dictionary<string, string?>(ProvisionerApp.ProxmoxSettings(pve)) { ["Dashboard:CacheSeconds"] = "0.05" });
-        using var client = app.CreateClient();
+        using var client = await app.CreateClientAsync(Role.Viewer);
         var fresh = await client.GetFromJsonAsync<JsonElement>("/api/dashboard");
 
         await pve.DisposeAsync();
@@ -100,7 +101,7 @@ public sealed class DashboardApiTests
         var settings = ProvisionerApp.ProxmoxSettings(pve);
         await pve.DisposeAsync();
         using var app = new ProvisionerApp(settings: settings);
-        using var client = app.CreateClient();
+        using var client = await app.CreateClientAsync(Role.Viewer);
 
         var response = await client.GetAsync("/api/dashboard");
 
@@ -114,7 +115,7 @@ public sealed class DashboardApiTests
     {
         await using var pve = await ProxmoxHarness.StartAsync();
         using var app = new ProvisionerApp(settings: ProvisionerApp.ProxmoxSettings(pve));
-        using var client = app.CreateClient();
+        using var client = await app.CreateClientAsync(Role.Viewer);
 
         var hour = await client.GetFromJsonAsync<JsonElement>("/api/nodes/pve1/metrics?timeframe=hour");
         var day = await client.GetFromJsonAsync<JsonElement>("/api/nodes/pve1/metrics?timeframe=day");

@@ -1,27 +1,66 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using Ctrlable.Provisioner.Auth;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.Mvc.Testing.Handlers;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Ctrlable.Provisioner.Tests.Infrastructure;
+
+/// <summary>How a test client authenticates.</summary>
+public enum Via
+{
+    /// <summary><c>Authorization: Bearer ctp_...</c> — an integrator API token.</summary>
+    Token,
+
+    /// <summary>A signed-in browser session: session cookie plus the antiforgery header on every POST/PUT/DELETE.</summary>
+    Cookie,
+}
 
 /// <summary>
 /// The orchestrator in-process, on its own SQLite file and its own releases directory, so tests
 /// run in parallel without sharing state.
+/// <code>
+/// using var app = new ProvisionerApp();
+/// using var operatorClient = await app.CreateClientAsync(Role.Operator);           // API token
+/// using var adminBrowser = await app.CreateClientAsync(Role.Admin, Via.Cookie);    // session + CSRF header
+/// using var anonymous = app.CreateClient();                                        // no credentials
+/// </code>
+/// A new app is not set up (every protected endpoint answers 503); <see cref="CreateClientAsync"/> and
+/// <see cref="EnsureSetUpAsync"/> create the first admin (<see cref="AdminName"/>/<see cref="AdminPassword"/>).
 /// </summary>
 internal sealed class ProvisionerApp : WebApplicationFactory<Program>
 {
-    private readonly Dictionary<string, string?> _settings;
-    private readonly Action<IServiceCollection>? _services;
+    public const string AdminName = "admin";
+    public const string AdminPassword = "first-admin-Passw0rd";
+    public const string UserPassword = "user-Passw0rd-for-tests";
 
-    public ProvisionerApp(string? releasesDirectory = null, IDictionary<string, string?>? settings = null, Action<IServiceCollection>? services = null)
+    private readonly Dictionary<string, string?> _settings;
+    private readonly TimeProvider? _time;
+    private readonly Action<IServiceCollection>? _services;
+    private int _users;
+
+    /// <param name="releasesDirectory">Release manifests; default the repository's releases/.</param>
+    /// <param name="settings">Configuration overrides, e.g. <c>["Auth:LockoutThreshold"] = "3"</c>.</param>
+    /// <param name="time">Replaces <see cref="TimeProvider"/> (e.g. a FakeTimeProvider for expiry tests).</param>
+    /// <param name="dataDirectory">Reuse a data directory (restart tests); default a fresh temporary one.</param>
+    /// <param name="services">Extra service registrations, applied after the app's own.</param>
+    public ProvisionerApp(string? releasesDirectory = null, IDictionary<string, string?>? settings = null, TimeProvider? time = null, string? dataDirectory = null, Action<IServiceCollection>? services = null)
     {
         _services = services;
-        DataDirectory = TempDirectory.Create("data");
+        DataDirectory = dataDirectory ?? TempDirectory.Create("data");
+        OwnsDataDirectory = dataDirectory is null;
         ReleasesDirectory = releasesDirectory ?? RepoPaths.Releases;
+        _time = time;
         _settings = new Dictionary<string, string?>
         {
             ["Storage:DataDirectory"] = DataDirectory,
             ["Storage:ReleasesDirectory"] = ReleasesDirectory,
+            // Tests sign in often from one address; the rate-limit test sets its own limit.
+            ["Auth:SignInPermitLimit"] = "100000",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
@@ -30,8 +69,80 @@ internal sealed class ProvisionerApp : WebApplicationFactory<Program>
     }
 
     public string DataDirectory { get; }
+    public bool OwnsDataDirectory { get; }
     public string ReleasesDirectory { get; }
     public string DatabasePath => Path.Combine(DataDirectory, "provisioner.db");
+
+    /// <summary>Every log message the app wrote, at every level (for the secrets-not-in-logs test).</summary>
+    public CapturedLogs Logs { get; } = new();
+
+    public T Service<T>()
+        where T : notnull => Services.GetRequiredService<T>();
+
+    /// <summary>Creates the first admin unless one exists.</summary>
+    public async Task EnsureSetUpAsync()
+    {
+        if (!await Service<SetupState>().IsDoneAsync())
+        {
+            await Service<AccountService>().CreateFirstAdminAsync(AdminName, AdminPassword, CancellationToken.None);
+        }
+    }
+
+    /// <summary>A client with the given role: a fresh API token, or a fresh user signed in with a session cookie.</summary>
+    public async Task<HttpClient> CreateClientAsync(Role role, Via via = Via.Token)
+    {
+        await EnsureSetUpAsync();
+        if (via == Via.Token)
+        {
+            return CreateTokenClient(await CreateTokenAsync(role));
+        }
+
+        var username = await CreateUserAsync(role);
+        return await SignInAsync(username, UserPassword);
+    }
+
+    /// <summary>Issues an API token directly (no HTTP) and returns the token itself.</summary>
+    public async Task<string> CreateTokenAsync(Role role, DateTimeOffset? expiresAt = null, string? name = null)
+    {
+        await EnsureSetUpAsync();
+        var issued = await Service<ApiTokenService>().IssueAsync(name ?? $"test {role.Name()}", role, expiresAt, AdminName, CancellationToken.None);
+        return issued.Token;
+    }
+
+    /// <summary>Creates a user with <see cref="UserPassword"/> directly (no HTTP) and returns the user name.</summary>
+    public async Task<string> CreateUserAsync(Role role, string? username = null)
+    {
+        await EnsureSetUpAsync();
+        username ??= $"{role.Name()}-{Interlocked.Increment(ref _users)}";
+        _ = await Service<AccountService>().CreateAsync(username, UserPassword, role, CancellationToken.None)
+            ?? throw new InvalidOperationException($"user {username} exists");
+        return username;
+    }
+
+    public HttpClient CreateTokenClient(string token)
+    {
+        var client = CreateClient();
+        client.DefaultRequestHeaders.Authorization = new("Bearer", token);
+        return client;
+    }
+
+    /// <summary>A browser-like client: keeps cookies and, unless <paramref name="antiforgery"/> is false, fetches and sends the CSRF header.</summary>
+    public HttpClient CreateBrowserClient(bool antiforgery = true) =>
+        antiforgery ? CreateDefaultClient(new AntiforgeryHandler(), new CookieContainerHandler()) : CreateDefaultClient(new CookieContainerHandler());
+
+    /// <summary>Signs in through the API and returns the browser client holding the session.</summary>
+    public async Task<HttpClient> SignInAsync(string username, string password)
+    {
+        var client = CreateBrowserClient();
+        var response = await client.PostAsJsonAsync("/api/auth/sign-in", new { username, password });
+        if (!response.IsSuccessStatusCode)
+        {
+            client.Dispose();
+            throw new InvalidOperationException($"sign-in of {username} failed: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        }
+
+        return client;
+    }
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
@@ -42,10 +153,16 @@ internal sealed class ProvisionerApp : WebApplicationFactory<Program>
             builder.UseSetting(key, value);
         }
 
-        if (_services is not null)
+        builder.ConfigureLogging(logging => logging.AddProvider(Logs).AddFilter<CapturedLogs>(null, LogLevel.Trace));
+        builder.ConfigureTestServices(services =>
         {
-            builder.ConfigureServices(_services);
-        }
+            if (_time is not null)
+            {
+                services.AddSingleton(_time);
+            }
+
+            _services?.Invoke(services);
+        });
     }
 
     /// <summary>Settings that point the orchestrator at an emulator instead of the built-in demo host.</summary>
@@ -61,9 +178,55 @@ internal sealed class ProvisionerApp : WebApplicationFactory<Program>
     protected override void Dispose(bool disposing)
     {
         base.Dispose(disposing);
-        if (disposing)
+        if (disposing && OwnsDataDirectory)
         {
             TempDirectory.TryDelete(DataDirectory);
+        }
+    }
+
+    /// <summary>Adds the antiforgery header to state-changing requests, fetching a fresh token each time (it is bound to the signed-in user).</summary>
+    private sealed class AntiforgeryHandler : DelegatingHandler
+    {
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            if (request.Method != HttpMethod.Get && request.Method != HttpMethod.Head && !request.Headers.Contains(AccessControl.AntiforgeryHeader))
+            {
+                using var tokenRequest = new HttpRequestMessage(HttpMethod.Get, new Uri(request.RequestUri!, "/api/auth/antiforgery"));
+                using var response = await base.SendAsync(tokenRequest, cancellationToken);
+                response.EnsureSuccessStatusCode();
+                var body = await response.Content.ReadFromJsonAsync<JsonElement>(cancellationToken);
+                request.Headers.Add(body.GetProperty("headerName").GetString()!, body.GetProperty("token").GetString());
+            }
+
+            return await base.SendAsync(request, cancellationToken);
+        }
+    }
+}
+
+/// <summary>Keeps every formatted log message (with exceptions) in memory.</summary>
+internal sealed class CapturedLogs : ILoggerProvider
+{
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _lines = new();
+
+    public IReadOnlyList<string> Lines => [.. _lines];
+
+    public ILogger CreateLogger(string categoryName) => new Logger(categoryName, _lines);
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class Logger(string category, System.Collections.Concurrent.ConcurrentQueue<string> lines) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            var structured = state is IReadOnlyList<KeyValuePair<string, object?>> values ? string.Join(" ", values.Select(v => $"{v.Key}={v.Value}")) : "";
+            lines.Enqueue($"{logLevel} {category}: {formatter(state, exception)} {structured} {exception}");
         }
     }
 }

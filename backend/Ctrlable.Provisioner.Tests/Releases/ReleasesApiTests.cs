@@ -2,15 +2,16 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using Ctrlable.Provisioner.Auth;
 using Ctrlable.Provisioner.Tests.Infrastructure;
 
 namespace Ctrlable.Provisioner.Tests.Releases;
 
-public sealed class ReleasesApiTests : IDisposable
+public sealed class ReleasesApiTests : IAsyncLifetime
 {
     private readonly string _releases = TempDirectory.Create("releases");
     private readonly ProvisionerApp _app;
-    private readonly HttpClient _client;
+    private HttpClient _client = null!;
 
     public ReleasesApiTests()
     {
@@ -19,14 +20,16 @@ public sealed class ReleasesApiTests : IDisposable
             .Replace("release: \"2026.06\"", "release: \"2026.07\"", StringComparison.Ordinal)
             .Replace("    resources: { cpu: 2, ram: 2048, disk: 8 }\n    unprivileged: true\n\n  zigbee2mqtt", "    resouces: { cpu: 2, ram: 2048, disk: 8 }\n    unprivileged: true\n\n  zigbee2mqtt", StringComparison.Ordinal));
         _app = new ProvisionerApp(_releases);
-        _client = _app.CreateClient();
     }
 
-    public void Dispose()
+    public async Task InitializeAsync() => _client = await _app.CreateClientAsync(Role.Viewer);
+
+    public Task DisposeAsync()
     {
         _client.Dispose();
         _app.Dispose();
         TempDirectory.TryDelete(_releases);
+        return Task.CompletedTask;
     }
 
     [Fact]

@@ -8,7 +8,9 @@ public sealed partial class ConfigValidator :
     IValidateOptions<StorageOptions>,
     IValidateOptions<ProxmoxOptions>,
     IValidateOptions<HostTriggerOptions>,
-    IValidateOptions<PlatformOptions>
+    IValidateOptions<PlatformOptions>,
+    IValidateOptions<AuthOptions>,
+    IValidateOptions<TlsOptions>
 {
     public ValidateOptionsResult Validate(string? name, StorageOptions options)
     {
@@ -99,6 +101,53 @@ public sealed partial class ConfigValidator :
         if (!Uri.TryCreate(options.Url, UriKind.Absolute, out var url) || url.Scheme != Uri.UriSchemeHttps)
         {
             errors.Add($"Platform:Url must be an https:// URL (got '{options.Url}').");
+        }
+
+        return Result(errors);
+    }
+
+    public ValidateOptionsResult Validate(string? name, AuthOptions options)
+    {
+        var errors = new List<string>();
+        if (options.LockoutThreshold is < 1 or > 100)
+        {
+            errors.Add($"Auth:LockoutThreshold must be between 1 and 100 (got {options.LockoutThreshold}).");
+        }
+
+        if (options.LockoutMinutes is < 1 or > 1440)
+        {
+            errors.Add($"Auth:LockoutMinutes must be between 1 and 1440 (got {options.LockoutMinutes}).");
+        }
+
+        if (options.SessionHours is < 1 or > 720)
+        {
+            errors.Add($"Auth:SessionHours must be between 1 and 720 (got {options.SessionHours}).");
+        }
+
+        if (options.SignInPermitLimit is < 1 or > 100000)
+        {
+            errors.Add($"Auth:SignInPermitLimit must be between 1 and 100000 (got {options.SignInPermitLimit}).");
+        }
+
+        return Result(errors);
+    }
+
+    public ValidateOptionsResult Validate(string? name, TlsOptions options)
+    {
+        var errors = new List<string>();
+        if (options.CertificatePath.Length > 0 && !File.Exists(options.CertificatePath))
+        {
+            errors.Add($"Tls:CertificatePath: no such file '{options.CertificatePath}'.");
+        }
+
+        if (options.CertificateKeyPath.Length > 0 && !File.Exists(options.CertificateKeyPath))
+        {
+            errors.Add($"Tls:CertificateKeyPath: no such file '{options.CertificateKeyPath}'.");
+        }
+
+        if (options.CertificateKeyPath.Length > 0 && options.CertificatePath.Length == 0)
+        {
+            errors.Add("Tls:CertificateKeyPath needs Tls:CertificatePath.");
         }
 
         return Result(errors);

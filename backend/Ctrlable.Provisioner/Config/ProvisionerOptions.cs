@@ -74,3 +74,39 @@ public sealed class PlatformOptions
 
     public bool IsConfigured => Url.Length > 0;
 }
+
+/// <summary>Dealer sign-in: sessions, lockout, sign-in rate.</summary>
+public sealed class AuthOptions
+{
+    public const string Section = "Auth";
+
+    /// <summary>Consecutive failed sign-ins that lock an account.</summary>
+    public int LockoutThreshold { get; set; } = 5;
+
+    /// <summary>How long a locked account stays locked.</summary>
+    public int LockoutMinutes { get; set; } = 15;
+
+    /// <summary>Idle lifetime of a sign-in session (sliding).</summary>
+    public int SessionHours { get; set; } = 12;
+
+    /// <summary>Sign-in and setup attempts allowed per client address and minute.</summary>
+    public int SignInPermitLimit { get; set; } = 10;
+}
+
+/// <summary>HTTPS: the certificate Kestrel serves, and whether plain HTTP may leave loopback.</summary>
+public sealed class TlsOptions
+{
+    public const string Section = "Tls";
+
+    /// <summary>A PKCS#12 (.pfx/.p12) or PEM certificate to serve. Empty = one generated on first start into <c>&lt;data&gt;/tls/</c>.</summary>
+    public string CertificatePath { get; set; } = "";
+
+    /// <summary>Password of the PKCS#12 file or of an encrypted PEM key. Never logged.</summary>
+    public string CertificatePassword { get; set; } = "";
+
+    /// <summary>Private key of a PEM certificate; empty = the key is in the certificate file.</summary>
+    public string CertificateKeyPath { get; set; } = "";
+
+    /// <summary>Allow http:// listen URLs on addresses other than loopback (credentials then cross the network in clear).</summary>
+    public bool AllowInsecureHttp { get; set; }
+}

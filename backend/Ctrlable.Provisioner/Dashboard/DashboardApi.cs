@@ -1,3 +1,4 @@
+using Ctrlable.Provisioner.Auth;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Ctrlable.Provisioner.Dashboard;
@@ -6,7 +7,7 @@ public static class DashboardApi
 {
     public static RouteGroupBuilder MapDashboard(this IEndpointRouteBuilder routes)
     {
-        var group = routes.MapGroup("/api").WithTags("Dashboard");
+        var group = routes.MapGroup("/api").WithTags("Dashboard").RequireRole(Role.Viewer);
 
         group.MapGet("/dashboard", async Task<Results<Ok<DashboardSnapshot>, ProblemHttpResult>> (DashboardService dashboard, CancellationToken ct) =>
             {

@@ -5,7 +5,9 @@ using Ctrlable.Provisioner.Dashboard;
 using Ctrlable.Provisioner.Manifest;
 using Ctrlable.Provisioner.Proxmox;
 using Ctrlable.Provisioner.Releases;
+using Ctrlable.Provisioner.Secrets;
 using Ctrlable.Provisioner.State;
+using Ctrlable.Provisioner.Tls;
 using Microsoft.Extensions.Options;
 
 namespace Ctrlable.Provisioner.Hosting;
@@ -22,10 +24,14 @@ public static class ApplicationServices
         builder.Services.AddSingleton<IValidateOptions<ProxmoxOptions>>(sp => sp.GetRequiredService<ConfigValidator>());
         builder.Services.AddSingleton<IValidateOptions<HostTriggerOptions>>(sp => sp.GetRequiredService<ConfigValidator>());
         builder.Services.AddSingleton<IValidateOptions<PlatformOptions>>(sp => sp.GetRequiredService<ConfigValidator>());
+        builder.Services.AddSingleton<IValidateOptions<AuthOptions>>(sp => sp.GetRequiredService<ConfigValidator>());
+        builder.Services.AddSingleton<IValidateOptions<TlsOptions>>(sp => sp.GetRequiredService<ConfigValidator>());
         builder.Services.AddOptions<StorageOptions>().BindConfiguration(StorageOptions.Section).ValidateOnStart();
         builder.Services.AddOptions<ProxmoxOptions>().BindConfiguration(ProxmoxOptions.Section).ValidateOnStart();
         builder.Services.AddOptions<HostTriggerOptions>().BindConfiguration(HostTriggerOptions.Section).ValidateOnStart();
         builder.Services.AddOptions<PlatformOptions>().BindConfiguration(PlatformOptions.Section).ValidateOnStart();
+        builder.Services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.Section).ValidateOnStart();
+        builder.Services.AddOptions<TlsOptions>().BindConfiguration(TlsOptions.Section).ValidateOnStart();
 
         builder.Services.AddSingleton(TimeProvider.System);
 
@@ -40,6 +46,10 @@ public static class ApplicationServices
         });
         builder.Services.AddSingleton<Migrator>();
         builder.Services.AddSingleton<ReleaseRepository>();
+
+        // Secrets at rest (Data Protection, key ring in <data>/keys) and the HTTPS certificate (<data>/tls).
+        builder.Services.AddSecrets();
+        builder.Services.AddTls();
 
         // Manifests: every releases/*.yaml.
         builder.Services.AddSingleton(sp => new ReleaseCatalog(ResolveReleasesDirectory(
@@ -85,6 +95,8 @@ public static class ApplicationServices
             _ = app.Services.GetRequiredService<IOptions<ProxmoxOptions>>().Value;
             _ = app.Services.GetRequiredService<IOptions<HostTriggerOptions>>().Value;
             _ = app.Services.GetRequiredService<IOptions<PlatformOptions>>().Value;
+            _ = app.Services.GetRequiredService<IOptions<AuthOptions>>().Value;
+            _ = app.Services.GetRequiredService<IOptions<TlsOptions>>().Value;
         }
         catch (OptionsValidationException ex)
         {
@@ -93,6 +105,27 @@ public static class ApplicationServices
                 await Console.Error.WriteLineAsync($"configuration error: {failure}");
             }
 
+            return false;
+        }
+
+        var listenProblems = ListenUrls.Problems(app.Configuration, app.Services.GetRequiredService<IOptions<TlsOptions>>().Value).ToList();
+        foreach (var problem in listenProblems)
+        {
+            await Console.Error.WriteLineAsync($"configuration error: {problem}");
+        }
+
+        if (listenProblems.Count > 0)
+        {
+            return false;
+        }
+
+        try
+        {
+            app.Services.GetRequiredService<TlsCertificate>().Load();
+        }
+        catch (TlsCertificateException ex)
+        {
+            await Console.Error.WriteLineAsync($"tls error: {ex.Message}");
             return false;
         }
 

@@ -25,6 +25,7 @@ public static class HealthApi
                     return TypedResults.Json(new HealthReport("unhealthy", "unavailable"), statusCode: StatusCodes.Status503ServiceUnavailable);
                 }
             })
+            .AllowAnonymous()
             .WithTags("Health")
             .WithName("Health")
             .WithSummary("Liveness of the process and its database.")

@@ -18,12 +18,15 @@ public static class WebPipeline
         return app;
     }
 
+    /// <summary>The SPA's files hold no data, so they and the "no such API" answer need no credentials.</summary>
     public static WebApplication MapSpaFallback(this WebApplication app)
     {
         // Unknown API paths are real 404s, not the SPA's index.html.
         app.Map("/api/{**rest}", () => TypedResults.Problem(title: "Not found", detail: "No such API endpoint.", statusCode: StatusCodes.Status404NotFound))
+            .AllowAnonymous()
+            .DisableAntiforgery()
             .ExcludeFromDescription();
-        app.MapFallbackToFile("index.html");
+        app.MapFallbackToFile("index.html").AllowAnonymous();
         return app;
     }
 }

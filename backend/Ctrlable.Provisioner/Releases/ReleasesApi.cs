@@ -1,4 +1,5 @@
 using System.Text;
+using Ctrlable.Provisioner.Auth;
 using Ctrlable.Provisioner.Manifest;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -13,7 +14,8 @@ public static class ReleasesApi
 
     public static RouteGroupBuilder MapReleases(this IEndpointRouteBuilder routes)
     {
-        var group = routes.MapGroup("/api/releases").WithTags("Releases");
+        // Validation changes nothing, so viewers may use it too.
+        var group = routes.MapGroup("/api/releases").WithTags("Releases").RequireRole(Role.Viewer);
 
         group.MapGet("/", async Task<Ok<IReadOnlyList<ReleaseSummary>>> (ReleaseService service, CancellationToken ct) =>
                 TypedResults.Ok(await service.ListAsync(ct)))

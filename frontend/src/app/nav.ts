@@ -1,15 +1,28 @@
 import type { ComponentType, SVGProps } from 'react';
-import { DashboardIcon, PackageIcon } from '@/shared/ui/icons';
+import type { Role } from '@/shared/api';
+import { DashboardIcon, FolderIcon, PackageIcon } from '@/shared/ui/icons';
 import { paths } from './paths';
 
 export type NavItem = {
   label: string;
   to: string;
   icon: ComponentType<SVGProps<SVGSVGElement>>;
+  /** Shown only to this role and above (the API enforces it anyway). */
+  role?: Role;
 };
 
 // The left navigation: one line per page. Only pages that exist are listed.
 export const navItems: readonly NavItem[] = [
   { label: 'Dashboard', to: paths.home.getHref(), icon: DashboardIcon },
   { label: 'Releases', to: paths.releases.getHref(), icon: PackageIcon },
+  { label: 'Settings', to: paths.settings.getHref(), icon: FolderIcon },
+  { label: 'Users', to: paths.users.getHref(), icon: FolderIcon, role: 'admin' },
+  { label: 'API tokens', to: paths.tokens.getHref(), icon: FolderIcon, role: 'admin' },
+  { label: 'Audit log', to: paths.audit.getHref(), icon: FolderIcon, role: 'admin' },
 ];
+
+const rank: Record<Role, number> = { viewer: 1, operator: 2, admin: 3 };
+
+export function visibleNavItems(role: Role): NavItem[] {
+  return navItems.filter((item) => !item.role || rank[role] >= rank[item.role]);
+}

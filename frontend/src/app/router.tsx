@@ -2,21 +2,36 @@ import { createBrowserRouter, type RouteObject } from 'react-router';
 import { RouterProvider } from 'react-router/dom';
 import { useState } from 'react';
 import { AppShell } from './layout/app-shell';
+import { RequireSession } from './layout/require-session';
 import { paths } from './paths';
 import { DashboardRoute } from './routes/dashboard';
+import { AuditRoute, TokensRoute, UsersRoute } from './routes/admin';
 import { NotFoundRoute } from './routes/not-found';
 import { ReleasesRoute } from './routes/releases';
 import { RouteError } from './routes/route-error';
+import { SettingsRoute } from './routes/settings';
+import { SetupRoute } from './routes/setup';
+import { SignInRoute } from './routes/sign-in';
 
 export const routes: RouteObject[] = [
+  { path: paths.setup.path, element: <SetupRoute />, errorElement: <RouteError /> },
+  { path: paths.signIn.path, element: <SignInRoute />, errorElement: <RouteError /> },
   {
-    element: <AppShell />,
+    element: (
+      <RequireSession>
+        <AppShell />
+      </RequireSession>
+    ),
     children: [
       {
         errorElement: <RouteError />,
         children: [
           { path: paths.home.path, element: <DashboardRoute /> },
           { path: paths.releases.path, element: <ReleasesRoute /> },
+          { path: paths.settings.path, element: <SettingsRoute /> },
+          { path: paths.users.path, element: <UsersRoute /> },
+          { path: paths.tokens.path, element: <TokensRoute /> },
+          { path: paths.audit.path, element: <AuditRoute /> },
           { path: '*', element: <NotFoundRoute /> },
         ],
       },

@@ -59,3 +59,28 @@ export function requestPath(request: Request): string {
   const url = new URL(request.url);
   return `${url.pathname}${url.search}`;
 }
+
+type RouteHandlers = Record<string, (request: Request) => Response | Promise<Response>>;
+
+/**
+ * Mocks the API by "METHOD /path" (query ignored). GET /api/auth/antiforgery answers a fixed token
+ * unless a handler is given; any other unexpected request fails the test loudly.
+ */
+export function mockApi(handlers: RouteHandlers) {
+  return mockFetch(async (request) => {
+    const key = `${request.method} ${new URL(request.url).pathname}`;
+    const handler = handlers[key];
+    if (handler) return handler(request);
+    if (key === 'GET /api/auth/antiforgery') return jsonResponse({ headerName: 'X-CSRF-TOKEN', token: 'csrf-test-token' });
+    throw new Error(`unexpected request ${key}`);
+  });
+}
+
+export function problemWithCode(status: number, title: string, code: string, detail?: string): Response {
+  return new Response(JSON.stringify({ type: 'about:blank', title, status, detail, code }), {
+    status,
+    headers: { 'Content-Type': 'application/problem+json' },
+  });
+}
+
+export const adminUser = { name: 'admin', role: 'admin', kind: 'user' } as const;

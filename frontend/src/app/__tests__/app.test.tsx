@@ -5,7 +5,7 @@ import { createMemoryRouter, RouterProvider } from 'react-router';
 import { describe, expect, it } from 'vitest';
 import { nodeSeries, snapshot } from '@/testing/fixtures/dashboard';
 import { validRelease } from '@/testing/fixtures/releases';
-import { createTestQueryClient, jsonResponse, mockFetch, requestPath } from '@/testing/test-utils';
+import { adminUser, createTestQueryClient, jsonResponse, mockFetch, requestPath } from '@/testing/test-utils';
 import { routes } from '../router';
 
 function renderAt(url: string) {
@@ -21,6 +21,7 @@ function renderAt(url: string) {
 function mockApi() {
   return mockFetch((request) => {
     const path = requestPath(request);
+    if (path === '/api/auth/me') return jsonResponse(adminUser);
     if (path === '/api/dashboard') return jsonResponse(snapshot({ simulated: true }));
     if (path.startsWith('/api/nodes/')) return jsonResponse(nodeSeries());
     if (path === '/api/releases') return jsonResponse([validRelease]);
@@ -41,7 +42,7 @@ describe('app shell', () => {
 
     const nav = screen.getByRole('navigation', { name: 'Main' });
     const links = within(nav).getAllByRole('link');
-    expect(links.map((link) => link.textContent)).toEqual(['Dashboard', 'Releases']);
+    expect(links.map((link) => link.textContent)).toEqual(['Dashboard', 'Releases', 'Settings', 'Users', 'API tokens', 'Audit log']);
     expect(links[0]).toHaveAttribute('href', '/');
     expect(links[0]).toHaveAttribute('aria-current', 'page');
     expect(links[1]).not.toHaveAttribute('aria-current');
@@ -53,7 +54,7 @@ describe('app shell', () => {
     const user = userEvent.setup();
 
     const router = renderAt('/');
-    const nav = screen.getByRole('navigation', { name: 'Main' });
+    const nav = await screen.findByRole('navigation', { name: 'Main' });
     await user.click(within(nav).getByRole('link', { name: 'Releases' }));
 
     expect(await screen.findByRole('heading', { level: 1, name: 'Releases' })).toBeInTheDocument();

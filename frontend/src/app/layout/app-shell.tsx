@@ -1,10 +1,15 @@
-import { NavLink, Outlet } from 'react-router';
-import { navItems } from '../nav';
+import { NavLink, Outlet, useNavigate } from 'react-router';
+import { UserMenu, useCurrentUser } from '@/features/auth';
+import { visibleNavItems } from '../nav';
+import { paths } from '../paths';
 import styles from './app-shell.module.css';
 
 export const PRODUCT_NAME = 'Ctrlable Provisioner';
 
 export function AppShell() {
+  const me = useCurrentUser();
+  const navigate = useNavigate();
+  const items = visibleNavItems(me.data?.role ?? 'viewer');
   return (
     <div className={styles.shell}>
       <a className={styles.skipLink} href="#main">
@@ -17,10 +22,15 @@ export function AppShell() {
           </span>
           {PRODUCT_NAME}
         </span>
+        {me.data ? (
+          <div className={styles.user}>
+            <UserMenu user={me.data} onSignedOut={() => void navigate(paths.signIn.getHref(), { replace: true })} />
+          </div>
+        ) : null}
       </header>
       <nav className={styles.nav} aria-label="Main">
         <ul>
-          {navItems.map(({ label, to, icon: Icon }) => (
+          {items.map(({ label, to, icon: Icon }) => (
             <li key={to}>
               <NavLink
                 to={to}

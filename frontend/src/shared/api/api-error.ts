@@ -64,3 +64,26 @@ function describeCause(cause: unknown): string {
 export function isProblemDetails(value: unknown): value is ProblemDetails {
   return typeof value === 'object' && value !== null && ('title' in value || 'status' in value);
 }
+
+/** The backend's machine-readable reason in a problem ("setup-required", "locked", "antiforgery", …). */
+export function problemCode(error: unknown): string | undefined {
+  if (!(error instanceof ApiError)) return undefined;
+  const code = error.problem?.['code'];
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** Per-field messages of a validation problem (400 with an `errors` map), keyed by field name. */
+export function fieldErrors(error: unknown): Record<string, string[]> {
+  if (!(error instanceof ApiError)) return {};
+  const errors = error.problem?.['errors'];
+  if (typeof errors !== 'object' || errors === null) return {};
+  return Object.fromEntries(
+    Object.entries(errors).filter((entry): entry is [string, string[]] => Array.isArray(entry[1])),
+  );
+}
+
+/** What to show for a failed form submission: the problem's detail, else its title, else the message. */
+export function problemMessage(error: unknown): string {
+  if (error instanceof ApiError) return error.problem?.detail ?? error.problem?.title ?? error.message;
+  return error instanceof Error ? error.message : String(error);
+}

@@ -14,6 +14,27 @@ export const apiClient = createClient<paths>({
   headers: { Accept: 'application/json' },
 });
 
+/** The header the backend's antiforgery check reads on POST, PUT and DELETE of a browser session. */
+export const ANTIFORGERY_HEADER = 'X-CSRF-TOKEN';
+
+/**
+ * Every state-changing call carries a fresh antiforgery token. The token is bound to who is signed
+ * in, so fetching it per call (one small GET) never sends one from before a sign-in or sign-out.
+ */
+apiClient.use({
+  async onRequest({ request }) {
+    if (request.method === 'GET' || request.method === 'HEAD') return request;
+    const response = await globalThis.fetch(
+      new Request(new URL('/api/auth/antiforgery', request.url), { headers: { Accept: 'application/json' } }),
+    );
+    if (response.ok) {
+      const body = (await response.json()) as { headerName?: string; token?: string };
+      if (body.token) request.headers.set(body.headerName ?? ANTIFORGERY_HEADER, body.token);
+    }
+    return request;
+  },
+});
+
 type Result<T> = { data?: T; error?: unknown; response: Response };
 
 /**

@@ -1,6 +1,11 @@
-export { apiClient, unwrap } from './client';
-export { ApiError } from './api-error';
+export { ANTIFORGERY_HEADER, apiClient, unwrap } from './client';
+export { ApiError, fieldErrors, problemCode, problemMessage } from './api-error';
 export type {
+  ApiTokenSummary,
+  AuditPage,
+  AuditRecord,
+  CreatedToken,
+  CurrentUser,
   DashboardSnapshot,
   GuestCard,
   ManifestError,
@@ -12,6 +17,10 @@ export type {
   ProjectGuests,
   ReleaseDetail,
   ReleaseSummary,
+  Role,
+  SetupStatus,
   StorageHealth,
   TemplateCard,
+  TlsInfo,
+  UserSummary,
 } from './models';

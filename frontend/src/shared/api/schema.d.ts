@@ -4,6 +4,194 @@
  */
 
 export interface paths {
+    "/api/tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every API token (never the token itself), newest first.
+         * @description Requires role admin (or higher).
+         */
+        get: operations["ListApiTokens"];
+        put?: never;
+        /**
+         * Issue an API token with a role and an optional expiry. The token is in this answer only.
+         * @description Requires role admin (or higher).
+         */
+        post: operations["CreateApiToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tokens/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke an API token; it stops working at once.
+         * @description Requires role admin (or higher).
+         */
+        delete: operations["RevokeApiToken"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/setup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Whether the first admin account still has to be created.
+         * @description No credentials needed.
+         */
+        get: operations["GetSetupStatus"];
+        put?: never;
+        /**
+         * Create the first admin account (only on a fresh installation). Then sign in.
+         * @description No credentials needed.
+         */
+        post: operations["CreateFirstAdmin"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/antiforgery": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An antiforgery token for the session cookie (sets its cookie too).
+         * @description Browser sessions send this token in the X-CSRF-TOKEN header on every POST, PUT and DELETE; fetch a new one after signing in or out. Bearer-token callers do not need it. No credentials needed.
+         */
+        get: operations["GetAntiforgeryToken"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/sign-in": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign in with user name and password; sets the HttpOnly session cookie.
+         * @description No credentials needed.
+         */
+        post: operations["SignIn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/sign-out": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * End the browser session (clears the session cookie).
+         * @description No credentials needed.
+         */
+        post: operations["SignOut"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The signed-in user or the API token making the call, with its role.
+         * @description Requires role viewer (or higher).
+         */
+        get: operations["GetCurrentUser"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change the signed-in user's own password; other sessions of that user end.
+         * @description Requires role viewer (or higher).
+         */
+        post: operations["ChangePassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The audit log of every state-changing request: who, what, target, result, when.
+         * @description Requires role admin (or higher).
+         */
+        get: operations["ListAuditEntries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/dashboard": {
         parameters: {
             query?: never;
@@ -11,7 +199,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Host health, storages, guests grouped by project, other guests and the active release's templates. Shared by all viewers; asOf tells its age, stale is set when Proxmox could not be reached. */
+        /**
+         * Host health, storages, guests grouped by project, other guests and the active release's templates. Shared by all viewers; asOf tells its age, stale is set when Proxmox could not be reached.
+         * @description Requires role viewer (or higher).
+         */
         get: operations["GetDashboard"];
         put?: never;
         post?: never;
@@ -28,7 +219,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** CPU, memory, load, root disk and network history of a node (timeframe hour, day or week). */
+        /**
+         * CPU, memory, load, root disk and network history of a node (timeframe hour, day or week).
+         * @description Requires role viewer (or higher).
+         */
         get: operations["GetNodeMetrics"];
         put?: never;
         post?: never;
@@ -45,7 +239,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** CPU, memory, disk and network history of a guest (timeframe hour, day or week). */
+        /**
+         * CPU, memory, disk and network history of a guest (timeframe hour, day or week).
+         * @description Requires role viewer (or higher).
+         */
         get: operations["GetGuestMetrics"];
         put?: never;
         post?: never;
@@ -62,7 +259,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Liveness of the process and its database. */
+        /**
+         * Liveness of the process and its database.
+         * @description No credentials needed.
+         */
         get: operations["Health"];
         put?: never;
         post?: never;
@@ -79,7 +279,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List the release manifests in releases/, each with its validity and errors. */
+        /**
+         * List the release manifests in releases/, each with its validity and errors.
+         * @description Requires role viewer (or higher).
+         */
         get: operations["ListReleases"];
         put?: never;
         post?: never;
@@ -96,7 +299,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One release: its parsed manifest and the build state of each template on this host. */
+        /**
+         * One release: its parsed manifest and the build state of each template on this host.
+         * @description Requires role viewer (or higher).
+         */
         get: operations["GetRelease"];
         put?: never;
         post?: never;
@@ -113,7 +319,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The raw YAML of a valid release manifest (read by the host build wrapper). */
+        /**
+         * The raw YAML of a valid release manifest (read by the host build wrapper).
+         * @description Requires role viewer (or higher).
+         */
         get: operations["GetReleaseManifest"];
         put?: never;
         post?: never;
@@ -132,8 +341,95 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Validate a release manifest sent as the YAML request body; every error has file, line, column and YAML path. */
+        /**
+         * Validate a release manifest sent as the YAML request body; every error has file, line, column and YAML path.
+         * @description Requires role viewer (or higher).
+         */
         post: operations["ValidateReleaseManifest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tls": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The orchestrator's TLS certificate and its SHA-256 fingerprint (templates and the host wrapper pin it).
+         * @description No credentials needed.
+         */
+        get: operations["GetTlsCertificate"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every dealer account with its role and state.
+         * @description Requires role admin (or higher).
+         */
+        get: operations["ListUsers"];
+        put?: never;
+        /**
+         * Add a dealer account with a role.
+         * @description Requires role admin (or higher).
+         */
+        post: operations["CreateUser"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/users/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Change a user's role or disable/enable the account (also clears a lockout). The last enabled admin stays.
+         * @description Requires role admin (or higher).
+         */
+        put: operations["UpdateUser"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/users/{id}/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set a new password for a user (ends their sessions and clears a lockout).
+         * @description Requires role admin (or higher).
+         */
+        put: operations["ResetUserPassword"];
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -144,6 +440,78 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AntiforgeryToken: {
+            headerName: string;
+            token: string;
+        };
+        ApiTokenSummary: {
+            /** Format: int64 */
+            id: number;
+            name: string;
+            /** @description First characters of the token, to tell tokens apart. */
+            prefix: string;
+            role: components["schemas"]["Role"];
+            state: components["schemas"]["TokenState"];
+            createdBy: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            expiresAt?: string | null;
+            /** Format: date-time */
+            revokedAt?: string | null;
+            /** Format: date-time */
+            lastUsedAt?: string | null;
+        };
+        AuditPage: {
+            items: components["schemas"]["AuditRecord"][];
+            /** Format: int32 */
+            page: number;
+            /** Format: int32 */
+            pageSize: number;
+            /** Format: int64 */
+            total: number;
+        };
+        AuditRecord: {
+            /** Format: int64 */
+            id: number;
+            /** Format: date-time */
+            at: string;
+            /** @description user, token or anonymous */
+            actorKind: string;
+            actorName?: string | null;
+            method: string;
+            route: string;
+            target?: string | null;
+            /** Format: int32 */
+            statusCode: number;
+            remoteIp?: string | null;
+        };
+        /** @enum {string} */
+        CertificateSource: "generated" | "configured";
+        ChangePasswordRequest: {
+            currentPassword: string;
+            newPassword: string;
+        };
+        CreateTokenRequest: {
+            name: string;
+            role: components["schemas"]["Role"];
+            /** Format: date-time */
+            expiresAt?: string | null;
+        };
+        CreateUserRequest: {
+            username: string;
+            password: string;
+            role: components["schemas"]["Role"];
+        };
+        CreatedToken: {
+            token: string;
+            summary: components["schemas"]["ApiTokenSummary"];
+        };
+        CurrentUser: {
+            name: string;
+            role: components["schemas"]["Role"];
+            kind: string;
+        };
         DashboardSnapshot: {
             /** Format: date-time */
             asOf: string;
@@ -319,6 +687,9 @@ export interface components {
             templateCount: number;
             errors: components["schemas"]["ManifestError"][];
         };
+        ResetPasswordRequest: {
+            newPassword: string;
+        };
         ResourceSpec: {
             /** Format: int32 */
             cpu: number;
@@ -326,6 +697,19 @@ export interface components {
             ramMiB: number;
             /** Format: int32 */
             diskGb: number;
+        };
+        /** @enum {string} */
+        Role: "viewer" | "operator" | "admin";
+        SetupRequest: {
+            username: string;
+            password: string;
+        };
+        SetupStatus: {
+            required: boolean;
+        };
+        SignInRequest: {
+            username: string;
+            password: string;
         };
         StorageHealth: {
             storage: string;
@@ -380,6 +764,38 @@ export interface components {
             /** Format: date-time */
             builtAt?: string | null;
         };
+        TlsInfo: {
+            /** @description SHA-256 of the certificate, colon-separated upper-case hex; pin this. */
+            sha256Fingerprint: string;
+            subject: string;
+            /** @description Host names and addresses the certificate names. */
+            names: string[];
+            /** Format: date-time */
+            notBefore: string;
+            /** Format: date-time */
+            notAfter: string;
+            source: components["schemas"]["CertificateSource"];
+            /** @description The https:// URLs the orchestrator listens on with this certificate (empty: HTTP only). */
+            httpsUrls: string[];
+        };
+        /** @enum {string} */
+        TokenState: "active" | "expired" | "revoked";
+        UpdateUserRequest: {
+            role: components["schemas"]["Role"];
+            disabled: boolean;
+        };
+        UserSummary: {
+            /** Format: int64 */
+            id: number;
+            username: string;
+            role: components["schemas"]["Role"];
+            disabled: boolean;
+            locked: boolean;
+            /** Format: date-time */
+            lastSignInAt?: string | null;
+            /** Format: date-time */
+            createdAt: string;
+        };
     };
     responses: never;
     parameters: never;
@@ -389,6 +805,372 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    ListApiTokens: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiTokenSummary"][];
+                };
+            };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    CreateApiToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateTokenRequest"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedToken"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["HttpValidationProblemDetails"];
+                };
+            };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    RevokeApiToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    GetSetupStatus: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SetupStatus"];
+                };
+            };
+        };
+    };
+    CreateFirstAdmin: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetupRequest"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CurrentUser"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["HttpValidationProblemDetails"];
+                };
+            };
+        };
+    };
+    GetAntiforgeryToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AntiforgeryToken"];
+                };
+            };
+        };
+    };
+    SignIn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SignInRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CurrentUser"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["HttpValidationProblemDetails"];
+                };
+            };
+        };
+    };
+    SignOut: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    GetCurrentUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CurrentUser"];
+                };
+            };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below viewer. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    ChangePassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChangePasswordRequest"];
+            };
+        };
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["HttpValidationProblemDetails"];
+                };
+            };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below viewer. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    ListAuditEntries: {
+        parameters: {
+            query?: {
+                /** @description 1-based page, newest entries first */
+                page?: number;
+                /** @description Entries per page, 1–200 */
+                pageSize?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditPage"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["HttpValidationProblemDetails"];
+                };
+            };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     GetDashboard: {
         parameters: {
             query?: never;
@@ -406,6 +1188,20 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["DashboardSnapshot"];
                 };
+            };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below viewer. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Service Unavailable */
             503: {
@@ -449,6 +1245,20 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below viewer. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Service Unavailable */
             503: {
                 headers: {
@@ -490,6 +1300,20 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
+            };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below viewer. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Not Found */
             404: {
@@ -558,6 +1382,20 @@ export interface operations {
                     "application/json": components["schemas"]["ReleaseSummary"][];
                 };
             };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below viewer. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
     GetRelease: {
@@ -579,6 +1417,20 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ReleaseDetail"];
                 };
+            };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below viewer. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Not Found */
             404: {
@@ -610,6 +1462,20 @@ export interface operations {
                 content: {
                     "application/yaml": string;
                 };
+            };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below viewer. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Not Found */
             404: {
@@ -666,6 +1532,20 @@ export interface operations {
                     "application/problem+json": components["schemas"]["HttpValidationProblemDetails"];
                 };
             };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below viewer. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Content Too Large */
             413: {
                 headers: {
@@ -674,6 +1554,203 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
+            };
+        };
+    };
+    GetTlsCertificate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TlsInfo"];
+                };
+            };
+        };
+    };
+    ListUsers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserSummary"][];
+                };
+            };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    CreateUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateUserRequest"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserSummary"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["HttpValidationProblemDetails"];
+                };
+            };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    UpdateUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateUserRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserSummary"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["HttpValidationProblemDetails"];
+                };
+            };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    ResetUserPassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResetPasswordRequest"];
+            };
+        };
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["HttpValidationProblemDetails"];
+                };
+            };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

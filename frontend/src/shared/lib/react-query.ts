@@ -1,4 +1,4 @@
-import { QueryClient, type DefaultOptions } from '@tanstack/react-query';
+import { QueryCache, QueryClient, type DefaultOptions } from '@tanstack/react-query';
 import { ApiError } from '@/shared/api';
 
 const MAX_RETRIES = 2;
@@ -15,8 +15,15 @@ export const queryConfig = {
   },
 } satisfies DefaultOptions;
 
-export function createQueryClient(options: DefaultOptions = queryConfig): QueryClient {
-  return new QueryClient({ defaultOptions: options });
+/** `onError` sees every failed query and its key (the app uses it to notice an ended session). */
+export function createQueryClient(
+  options: DefaultOptions = queryConfig,
+  onError?: (error: Error, queryKey: readonly unknown[]) => void,
+): QueryClient {
+  return new QueryClient({
+    defaultOptions: options,
+    ...(onError ? { queryCache: new QueryCache({ onError: (error, query) => onError(error, query.queryKey) }) } : {}),
+  });
 }
 
 /**

@@ -1,0 +1,198 @@
+using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Ctrlable.Provisioner.Auth;
+
+public sealed record SetupStatus(bool Required);
+
+public sealed record SetupRequest(string Username, string Password);
+
+public sealed record SignInRequest(string Username, string Password);
+
+public sealed record ChangePasswordRequest(string CurrentPassword, string NewPassword);
+
+public sealed record AntiforgeryToken(string HeaderName, string Token);
+
+/// <summary>The caller: a dealer account ("user") or an integrator API token ("token").</summary>
+public sealed record CurrentUser(string Name, Role Role, string Kind);
+
+/// <summary>
+/// Setup, sign-in and the caller's own account (this file); users, API tokens and the audit log for admins
+/// (<c>AuthApi.Admin.cs</c>).
+/// </summary>
+public static partial class AuthApi
+{
+    public static IEndpointRouteBuilder MapAuth(this IEndpointRouteBuilder routes)
+    {
+        MapSetup(routes);
+        MapSession(routes);
+        MapUsers(routes);
+        MapTokens(routes);
+        MapAudit(routes);
+        return routes;
+    }
+
+    private static void MapSetup(IEndpointRouteBuilder routes)
+    {
+        // Reachable before anything else exists; the POST works only once.
+        var setup = routes.MapGroup("/api/setup").WithTags("Access").AllowAnonymous();
+
+        setup.MapGet("/", async Task<Ok<SetupStatus>> (SetupState state, CancellationToken ct) =>
+                TypedResults.Ok(new SetupStatus(!await state.IsDoneAsync(ct))))
+            .WithName("GetSetupStatus")
+            .WithSummary("Whether the first admin account still has to be created.");
+
+        setup.MapPost("/", CreateFirstAdminAsync)
+            .WithName("CreateFirstAdmin")
+            .WithSummary("Create the first admin account (only on a fresh installation). Then sign in.")
+            .RequireRateLimiting(AccessControl.SignInRateLimit);
+    }
+
+    private static void MapSession(IEndpointRouteBuilder routes)
+    {
+        var auth = routes.MapGroup("/api/auth").WithTags("Access");
+
+        auth.MapGet("/antiforgery", Ok<AntiforgeryToken> (HttpContext http, IAntiforgery antiforgery) =>
+                TypedResults.Ok(new AntiforgeryToken(AccessControl.AntiforgeryHeader, antiforgery.GetAndStoreTokens(http).RequestToken!)))
+            .AllowAnonymous()
+            .WithName("GetAntiforgeryToken")
+            .WithDescription("Browser sessions send this token in the X-CSRF-TOKEN header on every POST, PUT and DELETE; fetch a new one after signing in or out. Bearer-token callers do not need it.")
+            .WithSummary("An antiforgery token for the session cookie (sets its cookie too).");
+
+        auth.MapPost("/sign-in", SignInAsync)
+            .AllowAnonymous()
+            .RequireRateLimiting(AccessControl.SignInRateLimit)
+            .WithName("SignIn")
+            .WithSummary("Sign in with user name and password; sets the HttpOnly session cookie.");
+
+        auth.MapPost("/sign-out", async Task<NoContent> (HttpContext http) =>
+            {
+                await http.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);
+                return TypedResults.NoContent();
+            })
+            .AllowAnonymous()
+            .WithName("SignOut")
+            .WithSummary("End the browser session (clears the session cookie).");
+
+        auth.MapGet("/me", Results<Ok<CurrentUser>, UnauthorizedHttpResult> (HttpContext http) =>
+                Actor.From(http.User) is { } actor
+                    ? TypedResults.Ok(new CurrentUser(actor.Name, actor.Role, actor.Kind))
+                    : TypedResults.Unauthorized())
+            .RequireRole(Role.Viewer)
+            .WithName("GetCurrentUser")
+            .WithSummary("The signed-in user or the API token making the call, with its role.");
+
+        auth.MapPost("/password", ChangePasswordAsync)
+            .RequireRole(Role.Viewer)
+            .WithName("ChangePassword")
+            .WithSummary("Change the signed-in user's own password; other sessions of that user end.");
+    }
+
+    private static async Task<Results<Created<CurrentUser>, ValidationProblem, ProblemHttpResult>> CreateFirstAdminAsync(
+        SetupRequest request, HttpContext http, AccountService accounts, SetupState setup, CancellationToken ct)
+    {
+        var username = Credentials.NormaliseUsername(request.Username);
+        http.Audit().ActorKind = ActorClaims.UserKind;
+        http.Audit().ActorName = Truncate(username);
+        if (await setup.IsDoneAsync(ct))
+        {
+            return SetupDone();
+        }
+
+        var errors = Credentials.Check(username, request.Password);
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors, title: "The admin account cannot be created.");
+        }
+
+        var user = await accounts.CreateFirstAdminAsync(username, request.Password, ct);
+        if (user is null)
+        {
+            return SetupDone();
+        }
+
+        http.Audit().Target = $"user {user.Username}";
+        return TypedResults.Created("/api/auth/me", new CurrentUser(user.Username, Role.Admin, ActorClaims.UserKind));
+    }
+
+    private static async Task<Results<Ok<CurrentUser>, ValidationProblem, ProblemHttpResult>> SignInAsync(
+        SignInRequest request, HttpContext http, AccountService accounts, CancellationToken ct)
+    {
+        var username = Credentials.NormaliseUsername(request.Username);
+        http.Audit().ActorKind = ActorClaims.UserKind;
+        http.Audit().ActorName = Truncate(username);
+        if (username.Length == 0 || string.IsNullOrEmpty(request.Password))
+        {
+            var errors = new Dictionary<string, string[]>();
+            if (username.Length == 0)
+            {
+                errors["username"] = ["Enter your user name."];
+            }
+
+            if (string.IsNullOrEmpty(request.Password))
+            {
+                errors["password"] = ["Enter your password."];
+            }
+
+            return TypedResults.ValidationProblem(errors, title: "Enter user name and password.");
+        }
+
+        switch (await accounts.SignInAsync(username, request.Password, ct))
+        {
+            case SignInResult.Success(var user):
+                var principal = AccountService.Principal(user);
+                await http.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, principal);
+                return TypedResults.Ok(new CurrentUser(user.Username, Roles.Parse(user.Role) ?? Role.Viewer, ActorClaims.UserKind));
+            case SignInResult.Locked(var until):
+                return TypedResults.Problem(
+                    title: "Account locked",
+                    detail: $"Too many failed sign-ins. Try again after {until:HH:mm} UTC, or ask an admin to unlock the account.",
+                    statusCode: StatusCodes.Status401Unauthorized,
+                    extensions: new Dictionary<string, object?> { ["code"] = "locked", ["lockedUntil"] = until });
+            default:
+                return TypedResults.Problem(
+                    title: "Sign-in failed",
+                    detail: "Wrong user name or password.",
+                    statusCode: StatusCodes.Status401Unauthorized,
+                    extensions: new Dictionary<string, object?> { ["code"] = "wrong-credentials" });
+        }
+    }
+
+    private static async Task<Results<NoContent, ValidationProblem, ProblemHttpResult>> ChangePasswordAsync(
+        ChangePasswordRequest request, HttpContext http, AccountService accounts, CancellationToken ct)
+    {
+        if (Actor.From(http.User) is not { IsUser: true } actor)
+        {
+            return TypedResults.Problem(
+                title: "Not a user account",
+                detail: "API tokens have no password; revoke the token and issue a new one instead.",
+                statusCode: StatusCodes.Status400BadRequest);
+        }
+
+        http.Audit().Target = $"user {actor.Name}";
+        var problems = Credentials.CheckPassword(actor.Name, request.NewPassword);
+        if (problems.Count > 0)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["newPassword"] = [.. problems] }, title: "Choose a stronger password.");
+        }
+
+        var user = await accounts.ChangePasswordAsync(actor.Id, request.CurrentPassword ?? "", request.NewPassword, ct);
+        if (user is null)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["currentPassword"] = ["This is not your current password."] }, title: "The password was not changed.");
+        }
+
+        // The new security stamp ends every other session; this one continues with a fresh cookie.
+        await http.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, AccountService.Principal(user));
+        return TypedResults.NoContent();
+    }
+
+    private static ProblemHttpResult SetupDone() => TypedResults.Problem(
+        title: "Setup already done",
+        detail: "An admin account exists. Sign in; an admin adds further accounts under Users.",
+        statusCode: StatusCodes.Status409Conflict);
+
+    private static string Truncate(string text) => text.Length <= 64 ? text : text[..64];
+}

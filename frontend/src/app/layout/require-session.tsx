@@ -1,0 +1,33 @@
+import type { ReactNode } from 'react';
+import { Navigate, useLocation } from 'react-router';
+import { useCurrentUser } from '@/features/auth';
+import { ApiError, problemCode } from '@/shared/api';
+import { ErrorState } from '@/shared/ui/error-state';
+import { paths } from '../paths';
+
+/**
+ * The route guard: no admin yet (503 setup-required) → setup; not signed in (401) → sign-in, coming
+ * back here afterwards; signed in → the page.
+ */
+export function RequireSession({ children }: { children: ReactNode }) {
+  const me = useCurrentUser();
+  const location = useLocation();
+
+  if (me.isPending) return <p role="status">Loading…</p>;
+  if (me.isError) {
+    if (problemCode(me.error) === 'setup-required') return <Navigate to={paths.setup.getHref()} replace />;
+    if (me.error instanceof ApiError && me.error.status === 401)
+      return <Navigate to={paths.signIn.getHref(location.pathname + location.search)} replace />;
+    return (
+      <ErrorState
+        title="Could not reach the provisioner"
+        details={me.error instanceof ApiError ? me.error.technicalSummary : me.error.message}
+        onRetry={() => void me.refetch()}
+        retrying={me.isFetching}
+      >
+        <p>Check that it is running and that this device can reach it, then try again.</p>
+      </ErrorState>
+    );
+  }
+  return <>{children}</>;
+}

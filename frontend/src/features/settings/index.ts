@@ -1,0 +1,1 @@
+export { TlsCertificate } from './components/tls-certificate';
