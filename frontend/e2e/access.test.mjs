@@ -1,5 +1,5 @@
 // Access control end to end: a fresh orchestrator sends the browser to setup, the new admin signs in
-// and reaches the start page, and signing out returns to the sign-in page.
+// and reaches the dashboard, and signing out returns to the sign-in page.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { launchBrowser, screenshot, startOrchestrator } from './harness.mjs';
@@ -17,7 +17,7 @@ after(async () => {
   await orchestrator?.stop();
 });
 
-test('fresh start → setup admin → sign in → start page; sign-out → sign-in page', async () => {
+test('fresh start → setup admin → sign in → dashboard; sign-out → sign-in page', async () => {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   const cspViolations = [];
   page.on('console', (message) => {
@@ -40,8 +40,8 @@ test('fresh start → setup admin → sign in → start page; sign-out → sign-
   await page.getByLabel('Password').fill('Site-visit-Passw0rd');
   await page.getByRole('button', { name: 'Sign in' }).click();
 
-  // No dashboard page yet: the releases page is the start page.
-  await page.getByRole('heading', { level: 1, name: 'Releases' }).waitFor();
+  // The dashboard is the start page.
+  await page.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
   assert.match(await page.getByRole('banner').innerText(), /dealer/);
   const cookies = await page.context().cookies();
   const session = cookies.find((c) => c.name === 'ctrlable.session');

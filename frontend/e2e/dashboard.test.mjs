@@ -3,7 +3,7 @@
 // active release's templates, and screenshots at 1280×800 and at tablet size (1024×768).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { launchBrowser, screenshot, startOrchestrator } from './harness.mjs';
+import { launchBrowser, screenshot, signInAsAdmin, startOrchestrator } from './harness.mjs';
 
 let orchestrator;
 let browser;
@@ -20,6 +20,7 @@ after(async () => {
 
 test('dashboard shows the simulated host, node gauges and the templates list', async () => {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  await signInAsAdmin(page, orchestrator);
   await page.goto(`${orchestrator.url}/`);
 
   const banner = page.getByRole('note', { name: 'Simulated host' });
