@@ -65,6 +65,9 @@ public sealed class PveSimulator : IAsyncDisposable
 
     public SimClock Clock => _sim.Clock;
 
+    /// <summary>API requests received on /api2 since start, across all nodes.</summary>
+    public long RequestCount => _sim.RequestCount;
+
     public PveSchema Schema => _sim.Schema;
 
     internal IEnumerable<(string Method, string Path)> Routes => Router.Routes;

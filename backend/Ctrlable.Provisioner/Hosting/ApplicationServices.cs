@@ -3,6 +3,7 @@ using System.Text.Json.Serialization;
 using Ctrlable.Provisioner.Config;
 using Ctrlable.Provisioner.Dashboard;
 using Ctrlable.Provisioner.Manifest;
+using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.Proxmox;
 using Ctrlable.Provisioner.Releases;
 using Ctrlable.Provisioner.Secrets;
@@ -56,6 +57,7 @@ public static class ApplicationServices
             sp.GetRequiredService<IOptions<StorageOptions>>().Value, sp.GetRequiredService<IHostEnvironment>())));
         builder.Services.AddSingleton<ReleaseService>();
         builder.Services.AddSingleton<InstanceRepository>();
+        builder.Services.AddSingleton<ReleaseSecrets>();
 
         // Proxmox: the configured host, or the simulated one (demo mode) when none is configured.
         builder.Services.AddSingleton<SimulatedProxmoxHost>();

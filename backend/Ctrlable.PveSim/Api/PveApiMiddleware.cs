@@ -25,6 +25,7 @@ internal sealed partial class PveApiMiddleware(SimContext sim, PveRouter router)
 
     public async Task InvokeAsync(HttpContext http)
     {
+        sim.CountRequest();
         var rawPath = http.Request.Path.Value ?? "/";
         var match = ApiPath().Match(rawPath);
         if (!match.Success)

@@ -84,6 +84,13 @@ internal sealed class SimContext
     /// <summary>Which node a listener belongs to (each node has its own port and certificate).</summary>
     public Dictionary<int, string> NodeByPort { get; } = [];
 
+    private long _requests;
+
+    /// <summary>API requests received on /api2 since start (the benchmark's measure of load on the host).</summary>
+    public long RequestCount => Interlocked.Read(ref _requests);
+
+    public void CountRequest() => Interlocked.Increment(ref _requests);
+
     public IPAddress ListenAddress => IPAddress.Parse(Options.ListenAddress);
 
     /// <summary>"METHOD /path/template" → names of the parameters its handler has read.</summary>

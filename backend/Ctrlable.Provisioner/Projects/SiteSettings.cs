@@ -1,0 +1,71 @@
+namespace Ctrlable.Provisioner.Projects;
+
+/// <summary>
+/// What a customer site's guests need to be wired together, kept per project as JSON (projects.settings_json).
+/// Secrets (an external MQTT password) are not kept here but in the secret store.
+/// </summary>
+public sealed record SiteSettings
+{
+    /// <summary>Zigbee coordinator: a network coordinator (Ethernet/PoE, the default) or a USB stick (needs a manual binding).</summary>
+    public CoordinatorSettings Zigbee { get; init; } = new();
+
+    /// <summary>Z-Wave controller: behind a ser2net bridge (the default) or on USB.</summary>
+    public CoordinatorSettings Zwave { get; init; } = new() { Port = 3333 };
+
+    /// <summary>MQTT broker; null = the Mosquitto of the project's Home Assistant (ctrlable-pro) with per-site credentials.</summary>
+    public MqttSettings? Mqtt { get; init; }
+
+    public IReadOnlyList<CameraSettings> Cameras { get; init; } = [];
+
+    public NetworkSettings Network { get; init; } = new();
+
+    /// <summary>Proxmox node for new guests; null = the configured default.</summary>
+    public string? Node { get; init; }
+
+    /// <summary>Storage for new guests; null = the configured default.</summary>
+    public string? Storage { get; init; }
+}
+
+public enum CoordinatorMode { Network, Usb }
+
+public sealed record CoordinatorSettings
+{
+    public CoordinatorMode Mode { get; init; } = CoordinatorMode.Network;
+
+    /// <summary>Network mode: host name or address of the coordinator / ser2net bridge.</summary>
+    public string? Host { get; init; }
+
+    /// <summary>Network mode: TCP port (Zigbee network coordinators usually 6638, ser2net commonly 3333).</summary>
+    public int Port { get; init; } = 6638;
+
+    /// <summary>Zigbee2MQTT adapter type: zstack, ember, deconz, zigate or zboss.</summary>
+    public string Adapter { get; init; } = "zstack";
+
+    /// <summary>USB mode: the device path on the Proxmox host, e.g. /dev/serial/by-id/usb-...</summary>
+    public string? UsbDevice { get; init; }
+}
+
+public sealed record MqttSettings
+{
+    public required string Host { get; init; }
+    public int Port { get; init; } = 1883;
+    public string? Username { get; init; }
+    public bool Tls { get; init; }
+}
+
+public sealed record CameraSettings
+{
+    public required string Name { get; init; }
+
+    /// <summary>RTSP stream URL of the camera.</summary>
+    public required string StreamUrl { get; init; }
+}
+
+public sealed record NetworkSettings
+{
+    /// <summary>Bridge for guest NICs; null = the configured default.</summary>
+    public string? Bridge { get; init; }
+
+    /// <summary>VLAN tag (1–4094) for guest NICs; null = untagged.</summary>
+    public int? Vlan { get; init; }
+}

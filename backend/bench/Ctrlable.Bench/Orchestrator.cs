@@ -1,0 +1,73 @@
+using Ctrlable.Provisioner.Auth;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Ctrlable.Bench;
+
+/// <summary>
+/// The real orchestrator on real Kestrel (loopback, free port) with its own data directory, configured like
+/// a production install against a Proxmox host — here, the emulator.
+/// </summary>
+internal sealed class Orchestrator : WebApplicationFactory<Program>
+{
+    private readonly Dictionary<string, string?> _settings;
+
+    public Orchestrator(Dictionary<string, string?> settings)
+    {
+        DataDirectory = Path.Combine(Path.GetTempPath(), "ctrlable-bench", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(DataDirectory);
+        _settings = new Dictionary<string, string?>(settings) { ["Storage:DataDirectory"] = DataDirectory };
+        // The factory looks for the content root beside the solution; the project lives under backend/.
+        Environment.SetEnvironmentVariable("ASPNETCORE_TEST_CONTENTROOT_CTRLABLE_PROVISIONER", ProjectDirectory());
+        UseKestrel(0);
+    }
+
+    private static string ProjectDirectory()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Ctrlable.Provisioner.sln")))
+            {
+                return Path.Combine(dir.FullName, "backend", "Ctrlable.Provisioner");
+            }
+        }
+
+        throw new InvalidOperationException("Run the benchmark from within the repository.");
+    }
+
+    public string DataDirectory { get; }
+
+    /// <summary>Starts the server and returns a client with an API token of the given role.</summary>
+    public async Task<HttpClient> StartAsync(Role role)
+    {
+        StartServer();
+        await Services.GetRequiredService<AccountService>().CreateFirstAdminAsync("bench", "bench-admin-Passw0rd", CancellationToken.None);
+        var token = await Services.GetRequiredService<ApiTokenService>().IssueAsync("bench", role, null, "bench", CancellationToken.None);
+        var client = CreateDefaultClient();
+        client.DefaultRequestHeaders.Authorization = new("Bearer", token.Token);
+        return client;
+    }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment("Production");
+        foreach (var (key, value) in _settings)
+        {
+            builder.UseSetting(key, value);
+        }
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        base.Dispose(disposing);
+        try
+        {
+            Directory.Delete(DataDirectory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Leftover temp files only.
+        }
+    }
+}

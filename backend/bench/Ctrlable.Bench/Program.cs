@@ -1,0 +1,36 @@
+using System.Globalization;
+
+namespace Ctrlable.Bench;
+
+/// <summary>
+/// Benchmarks of the orchestrator against the Proxmox emulator. Each reports a ratio against a baseline
+/// measured in the same run. (A class, not top-level statements: the orchestrator's own Program is referenced.)
+/// <code>dotnet run -c Release --project backend/bench/Ctrlable.Bench -- dashboard [--seconds 30] [--viewers 1,50,200]</code>
+/// </summary>
+public static class BenchMain
+{
+    public static async Task<int> Main(string[] args)
+    {
+        var seconds = Option(args, "--seconds", 30);
+        switch (args.FirstOrDefault())
+        {
+            case "dashboard":
+                return await DashboardBench.RunAsync(Options(args, "--viewers", [1, 50, 200]), TimeSpan.FromSeconds(seconds));
+            default:
+                await Console.Error.WriteLineAsync("usage: Ctrlable.Bench dashboard [--seconds N] [--viewers 1,50,200]");
+                return 2;
+        }
+    }
+
+    private static int Option(string[] args, string name, int fallback)
+    {
+        var i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
+    }
+
+    private static int[] Options(string[] args, string name, int[] fallback)
+    {
+        var i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? [.. args[i + 1].Split(',').Select(v => int.Parse(v, CultureInfo.InvariantCulture))] : fallback;
+    }
+}
