@@ -1,5 +1,6 @@
 using Ctrlable.Provisioner.Auth;
 using Ctrlable.Provisioner.Dashboard;
+using Ctrlable.Provisioner.Deploy;
 using Ctrlable.Provisioner.Hosting;
 using Ctrlable.Provisioner.Releases;
 using Ctrlable.Provisioner.Tls;
@@ -33,6 +34,7 @@ app.MapAuth();
 app.MapTls();
 app.MapReleases();
 app.MapDashboard();
+app.MapDeploy();
 app.MapSpaFallback();
 
 await app.RunAsync();

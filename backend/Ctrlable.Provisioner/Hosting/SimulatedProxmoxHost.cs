@@ -18,6 +18,7 @@ namespace Ctrlable.Provisioner.Hosting;
 /// emulator's state is kept in the data directory, so guests survive a restart.
 /// </summary>
 public sealed class SimulatedProxmoxHost(
+    IConfiguration configuration,
     IOptions<StorageOptions> storage,
     IOptions<ProxmoxOptions> proxmox,
     ReleaseCatalog catalog,
@@ -47,6 +48,8 @@ public sealed class SimulatedProxmoxHost(
         {
             Version = PveVersion.V9_1,
             Nodes = [NodeName],
+            // Simulator:TimingScale shortens every emulated duration (tests); 1 = realistic.
+            TimingScale = configuration.GetValue("Simulator:TimingScale", 1.0),
             SnapshotPath = Path.Combine(dataDirectory, "simulated-proxmox.json"),
             Seed = access with
             {
