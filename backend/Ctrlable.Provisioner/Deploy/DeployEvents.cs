@@ -77,3 +77,17 @@ public sealed class DeployEvents
         }
     }
 }
+
+/// <summary>
+/// Called after each persisted step (and after a clone was requested but before its task is recorded).
+/// The product uses none; crash tests use it to stop the orchestrator at exactly that point.
+/// </summary>
+public interface IDeployStepObserver
+{
+    Task AfterStepAsync(long instanceId, string step, CancellationToken ct);
+}
+
+public sealed class NoStepObserver : IDeployStepObserver
+{
+    public Task AfterStepAsync(long instanceId, string step, CancellationToken ct) => Task.CompletedTask;
+}

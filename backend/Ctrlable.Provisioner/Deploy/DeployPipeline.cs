@@ -23,6 +23,7 @@ public sealed class DeployPipeline(
     MacAllocator macs,
     AssignmentService assignments,
     DeployEvents events,
+    IDeployStepObserver observer,
     IOptions<DeployOptions> deployOptions,
     IOptions<ProxmoxOptions> proxmoxOptions,
     TimeProvider time,
@@ -33,23 +34,44 @@ public sealed class DeployPipeline(
     private readonly DeployOptions _options = deployOptions.Value;
     private TimeSpan TaskTimeout => TimeSpan.FromSeconds(_options.TaskTimeoutSeconds);
 
+    /// <summary>Attempts per step when Proxmox answers 5xx or cannot be reached (every step reconciles on re-entry).</summary>
+    private const int TransientAttempts = 4;
+
     public async Task RunAsync(long instanceId, CancellationToken ct)
     {
+        var attempt = 0;
+        string? lastState = null;
         while (await instances.GetAsync(instanceId, ct) is { IsFinished: false } instance)
         {
+            attempt = instance.State == lastState ? attempt : 0;
+            lastState = instance.State;
             try
             {
                 await StepAsync(instance, ct);
             }
+            catch (Exception ex) when (IsTransient(ex) && ++attempt < TransientAttempts)
+            {
+                // Every step starts by looking at what Proxmox holds, so running it again is safe even when the
+                // failed request may have been carried out (a clone whose answer was lost is adopted, not repeated).
+                logger.LogInformation("Instance {Instance} ({Hostname}): {Reason}; retrying {State} ({Attempt}/{Max})", instance.Id, instance.Hostname, ex.Message, instance.State, attempt, TransientAttempts - 1);
+                await Task.Delay(TimeSpan.FromSeconds(Math.Pow(2, attempt - 1)), time, ct);
+            }
             catch (Exception ex) when (ex is ProxmoxException or HttpRequestException or TimeoutException or ProxmoxCertificateException or Polly.Timeout.TimeoutRejectedException)
             {
-                // Proxmox refused or could not be reached after the client's own retries: the instance fails
-                // with the reason; the dealer can retry it.
+                // Proxmox refused, or stayed unreachable: the instance fails with the reason; the dealer can retry it.
                 logger.LogWarning("Instance {Instance} ({Hostname}) failed at {State}: {Reason}", instance.Id, instance.Hostname, instance.State, ex.Message);
                 await MoveAsync(instance, InstanceStates.Failed, $"Failed while {Describe(instance.State)}", error: ex.Message, ct: ct);
             }
         }
     }
+
+    private static bool IsTransient(Exception ex) => ex switch
+    {
+        ProxmoxException p => (int)p.Status >= 500 && p.Status != HttpStatusCode.NotImplemented,
+        HttpRequestException { InnerException: not System.Security.Authentication.AuthenticationException } => true,
+        Polly.Timeout.TimeoutRejectedException => true,
+        _ => false,
+    };
 
     private Task StepAsync(InstanceRow instance, CancellationToken ct) => instance.State switch
     {
@@ -86,13 +108,11 @@ public sealed class DeployPipeline(
                 }
 
                 // The clone may already exist: the orchestrator stopped after asking Proxmox for it.
-                if (await FindGuestAsync(vmid.Value, ct) is { } existing)
+                if (await FindSettledGuestAsync(vmid.Value, kind, ct) is { } existing)
                 {
                     if (existing.Name == instance.Hostname)
                     {
-                        await MoveAsync(instance, InstanceStates.Cloning, "Clone found after a restart; adopting it", ct: ct);
-                        await WaitUntilUnlockedAsync(existing.Node!, kind, (int)vmid.Value, ct);
-                        await MoveAsync(instance, InstanceStates.Configuring, "Cloned", ct: ct);
+                        await MoveAsync(instance, InstanceStates.Configuring, "Cloned (found after a restart)", ct: ct);
                         return;
                     }
 
@@ -123,6 +143,7 @@ public sealed class DeployPipeline(
                     continue;
                 }
 
+                await observer.AfterStepAsync(instance.Id, CloneRequested, ct);
                 instance = (await instances.GetAsync(instance.Id, ct))!;
                 await MoveAsync(instance, InstanceStates.Cloning, instance.Message ?? "Cloning", upid: upid, ct: ct);
                 await WaitCloneTaskAsync(instance with { Upid = upid, Node = node }, ct);
@@ -153,9 +174,8 @@ public sealed class DeployPipeline(
             }
 
             // Stopped between asking for the clone and recording its task: look at what Proxmox holds.
-            if (instance.Vmid is { } vmid && await FindGuestAsync(vmid, ct) is { } existing && existing.Name == instance.Hostname)
+            if (instance.Vmid is { } vmid && await FindSettledGuestAsync(vmid, kind, ct) is { } existing && existing.Name == instance.Hostname)
             {
-                await WaitUntilUnlockedAsync(existing.Node!, kind, (int)vmid, ct);
                 await MoveAsync(instance, InstanceStates.Configuring, "Cloned", ct: ct);
             }
             else
@@ -387,6 +407,21 @@ public sealed class DeployPipeline(
     private async Task<ClusterResource?> FindGuestAsync(long vmid, CancellationToken ct) =>
         (await proxmox.GetClusterResourcesAsync("vm", ct)).FirstOrDefault(r => r.Vmid == vmid);
 
+    /// <summary>
+    /// The guest with this VMID once no task holds it: a clone still running shows only its lock (and no name
+    /// yet), so whose guest it is can be told only after the lock is gone.
+    /// </summary>
+    private async Task<ClusterResource?> FindSettledGuestAsync(long vmid, GuestKind kind, CancellationToken ct)
+    {
+        if (await FindGuestAsync(vmid, ct) is not { } guest)
+        {
+            return null;
+        }
+
+        await WaitUntilUnlockedAsync(guest.Node!, kind, (int)vmid, ct);
+        return await FindGuestAsync(vmid, ct);
+    }
+
     /// <summary>Waits until Proxmox has released a guest's lock (a clone task still running, e.g. after a restart).</summary>
     private async Task WaitUntilUnlockedAsync(string node, GuestKind kind, int vmid, CancellationToken ct)
     {
@@ -409,7 +444,12 @@ public sealed class DeployPipeline(
         {
             events.Publish(InstanceProgress.Of(updated));
         }
+
+        await observer.AfterStepAsync(instance.Id, state, ct);
     }
+
+    /// <summary>The point between Proxmox accepting a clone and the orchestrator recording its task.</summary>
+    public const string CloneRequested = "clone-requested";
 
     private static GuestKind KindOf(InstanceRow instance) => instance.Kind == "vm" ? GuestKind.Qemu : GuestKind.Lxc;
 

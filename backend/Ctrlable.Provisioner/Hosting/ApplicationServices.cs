@@ -80,6 +80,7 @@ public static class ApplicationServices
         builder.Services.AddSingleton<AssignmentService>();
         builder.Services.AddSingleton<MacAllocator>();
         builder.Services.AddSingleton<DeployEvents>();
+        builder.Services.AddSingleton<IDeployStepObserver, NoStepObserver>();
         builder.Services.AddSingleton<DeployPipeline>();
         builder.Services.AddSingleton<DeployRunner>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<DeployRunner>());

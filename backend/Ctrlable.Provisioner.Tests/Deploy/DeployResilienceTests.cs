@@ -1,0 +1,143 @@
+using System.Net.Http.Json;
+using Ctrlable.Provisioner.Auth;
+using Ctrlable.Provisioner.Deploy;
+using Ctrlable.Provisioner.State;
+using Ctrlable.Provisioner.Tests.Infrastructure;
+using Ctrlable.PveSim.Faults;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Ctrlable.Provisioner.Tests.Deploy;
+
+/// <summary>
+/// Deploys against an emulator that outlives the orchestrator: the orchestrator is stopped at each step of
+/// the pipeline in turn and started again on the same database, and Proxmox faults are injected.
+/// </summary>
+public sealed class DeployResilienceTests
+{
+    [Theory]
+    [InlineData(InstanceStates.Pending)]
+    [InlineData(DeployPipeline.CloneRequested)]
+    [InlineData(InstanceStates.Cloning)]
+    [InlineData(InstanceStates.Configuring)]
+    [InlineData(InstanceStates.Starting)]
+    [InlineData(InstanceStates.Waiting)]
+    public async Task Stopped_after_any_step_the_deploy_converges_after_restart_without_orphans_or_duplicates(string step)
+    {
+        await using var pve = await ProxmoxHarness.StartAsync();
+        var data = TempDirectory.Create("crash");
+        var crash = new CrashAt(step);
+        long project;
+        await using (var first = await StartAsync(pve, data, crash))
+        {
+            using var client = await first.App.CreateClientAsync(Role.Operator);
+            project = await DeployApiTests.CreateProjectAsync(client, "Crash");
+            (await client.PostAsJsonAsync($"/api/projects/{project}/deploy", new { types = new[] { "zwavejs", "ctrlable-pro" } })).EnsureSuccessStatusCode();
+            (await Task.WhenAny(crash.Reached.Task, Task.Delay(TimeSpan.FromSeconds(60)))).Should().Be(crash.Reached.Task, $"the pipeline should reach {step}");
+        }
+
+        // The "crashed" orchestrator is gone; Proxmox went on with whatever task it had been given.
+        await using var second = await StartAsync(pve, data, observer: null);
+        using var again = await second.App.CreateClientAsync(Role.Operator);
+        var instances = await DeployApiTests.WaitForAsync(again, project, i => i.GetProperty("state").GetString() is "waiting" or "active" or "failed", TimeSpan.FromSeconds(90));
+
+        instances.Should().OnlyContain(i => i.GetProperty("state").GetString() != "failed", string.Join("; ", instances.Select(i => i.GetProperty("error").ToString())));
+        var pool = pve.Sim.State.Access.Pools["ctrlable"].Vms;
+        pool.Should().BeEquivalentTo(instances.Select(i => i.GetProperty("vmid").GetInt32()), "every guest in the product's pool belongs to exactly one instance");
+        pve.Sim.State.Guests.Values.Where(g => !g.IsTemplate).Select(g => g.Name).Should().OnlyHaveUniqueItems();
+        TempDirectory.TryDelete(data);
+    }
+
+    [Fact]
+    public async Task Flaky_reads_and_lock_contention_are_absorbed()
+    {
+        await using var pve = await ProxmoxHarness.StartAsync();
+        var data = TempDirectory.Create("faults");
+        await using var run = await StartAsync(pve, data, observer: null);
+        using var client = await run.App.CreateClientAsync(Role.Operator);
+        var project = await DeployApiTests.CreateProjectAsync(client, "Flaky");
+        pve.Sim.Faults.Settings = new FaultSettings { ServerErrorRate = 0.2, ServerErrorStatus = 503, LockContentionRate = 0.3, LatencyMs = 20, PathPattern = null };
+
+        var calls = Enumerable.Range(0, 4).Select(_ => client.PostAsJsonAsync($"/api/projects/{project}/instances", new { type = "zwavejs" }));
+        foreach (var response in await Task.WhenAll(calls))
+        {
+            response.EnsureSuccessStatusCode();
+        }
+
+        var instances = await DeployApiTests.WaitForAsync(client, project, i => i.GetProperty("state").GetString() is "waiting" or "failed", TimeSpan.FromSeconds(90));
+        pve.Sim.Faults.Reset();
+        instances.Should().OnlyContain(i => i.GetProperty("state").GetString() == "waiting", string.Join("; ", instances.Select(i => i.GetProperty("error").ToString())));
+        TempDirectory.TryDelete(data);
+    }
+
+    [Fact]
+    public async Task A_clone_task_that_fails_fails_the_instance_with_proxmox_message_and_leaves_nothing_behind()
+    {
+        await using var pve = await ProxmoxHarness.StartAsync();
+        var data = TempDirectory.Create("clonefail");
+        await using var run = await StartAsync(pve, data, observer: null);
+        using var client = await run.App.CreateClientAsync(Role.Operator);
+        var project = await DeployApiTests.CreateProjectAsync(client, "Broken");
+        pve.Sim.Faults.Settings = new FaultSettings { TaskFailureRate = 1, TaskFailureMessage = "clone failed: storage local-lvm full", PathPattern = "/clone" };
+
+        await client.PostAsJsonAsync($"/api/projects/{project}/instances", new { type = "zwavejs" });
+        var failed = (await DeployApiTests.WaitForAsync(client, project, i => i.GetProperty("state").GetString() is "failed" or "waiting")).Single();
+
+        failed.GetProperty("state").GetString().Should().Be("failed");
+        failed.GetProperty("error").GetString().Should().Contain("storage local-lvm full");
+        pve.Sim.State.Access.Pools["ctrlable"].Vms.Should().BeEmpty();
+
+        pve.Sim.Faults.Reset();
+        var retried = await client.PostAsync($"/api/instances/{failed.GetProperty("id").GetInt64()}/retry", null);
+        retried.EnsureSuccessStatusCode();
+        (await DeployApiTests.WaitForAsync(client, project, i => i.GetProperty("state").GetString() is "failed" or "waiting")).Single()
+            .GetProperty("state").GetString().Should().Be("waiting");
+        TempDirectory.TryDelete(data);
+    }
+
+    private static async Task<Run> StartAsync(ProxmoxHarness pve, string data, IDeployStepObserver? observer)
+    {
+        var settings = ProvisionerApp.ProxmoxSettings(pve);
+        settings["Deploy:FirstBootTimeoutSeconds"] = "300";
+        var app = new ProvisionerApp(dataDirectory: data, settings: settings, services: observer is null ? null : s => s.AddSingleton(observer));
+        await app.EnsureSetUpAsync();
+        // The harness's templates, recorded as the active release (as a build would).
+        var releases = app.Service<ReleaseRepository>();
+        if (await releases.GetActiveNameAsync(CancellationToken.None) is null)
+        {
+            var now = DateTimeOffset.UtcNow;
+            await releases.ActivateAsync("2026.06", "2026-05-30", null,
+            [
+                new TemplateRow(0, "2026.06", "zwavejs", "lxc", ProxmoxHarness.LxcTemplate, "pve1", "2026-05-30", null, "9.x", now),
+                new TemplateRow(0, "2026.06", "ctrlable-pro", "vm", ProxmoxHarness.QemuTemplate, "pve1", "2026-05-30", null, null, now),
+            ], now, CancellationToken.None);
+        }
+
+        return new Run(app);
+    }
+
+    private sealed class Run(ProvisionerApp app) : IAsyncDisposable
+    {
+        public ProvisionerApp App { get; } = app;
+
+        public ValueTask DisposeAsync()
+        {
+            App.Dispose();
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    /// <summary>Freezes the pipeline the first time any instance reaches <paramref name="step"/>, like a process that died there.</summary>
+    private sealed class CrashAt(string step) : IDeployStepObserver
+    {
+        public TaskCompletionSource Reached { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public async Task AfterStepAsync(long instanceId, string reached, CancellationToken ct)
+        {
+            if (reached == step)
+            {
+                Reached.TrySetResult();
+                await Task.Delay(Timeout.Infinite, ct);
+            }
+        }
+    }
+}
