@@ -42,7 +42,9 @@ public sealed class DeployResilienceTests
 
         instances.Should().OnlyContain(i => i.GetProperty("state").GetString() != "failed", string.Join("; ", instances.Select(i => i.GetProperty("error").ToString())));
         var pool = pve.Sim.State.Access.Pools["ctrlable"].Vms;
-        pool.Should().BeEquivalentTo(instances.Select(i => i.GetProperty("vmid").GetInt32()), "every guest in the product's pool belongs to exactly one instance");
+        var guests = string.Join(", ", pve.Sim.State.Guests.Values.Select(g => $"{g.Vmid}={g.Name}/{g.Lock}"));
+        var rows = string.Join(", ", instances.Select(i => $"{i.GetProperty("vmid")}={i.GetProperty("hostname")}"));
+        pool.Should().BeEquivalentTo(instances.Select(i => i.GetProperty("vmid").GetInt32()), $"every guest in the product's pool belongs to exactly one instance (guests {guests}; instances {rows}; tasks {string.Join(", ", pve.Sim.TaskLog.Select(t => $"{t.Type}:{t.Id}:{t.ExitStatus}"))})");
         pve.Sim.State.Guests.Values.Where(g => !g.IsTemplate).Select(g => g.Name).Should().OnlyHaveUniqueItems();
         TempDirectory.TryDelete(data);
     }

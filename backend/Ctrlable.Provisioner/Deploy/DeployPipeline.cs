@@ -110,7 +110,7 @@ public sealed class DeployPipeline(
                 // The clone may already exist: the orchestrator stopped after asking Proxmox for it.
                 if (await FindSettledGuestAsync(vmid.Value, kind, ct) is { } existing)
                 {
-                    if (existing.Name == instance.Hostname)
+                    if (await IsOursAsync(existing, kind, instance, ct))
                     {
                         await MoveAsync(instance, InstanceStates.Configuring, "Cloned (found after a restart)", ct: ct);
                         return;
@@ -137,6 +137,13 @@ public sealed class DeployPipeline(
                 }
                 catch (ProxmoxException ex) when (ex.IsAlreadyExists)
                 {
+                    // Our own earlier request may have created it (its answer lost in a restart): adopt it.
+                    if (await FindSettledGuestAsync(vmid.Value, kind, ct) is { } ours && await IsOursAsync(ours, kind, instance, ct))
+                    {
+                        await MoveAsync(instance, InstanceStates.Configuring, "Cloned (found after a restart)", ct: ct);
+                        return;
+                    }
+
                     // A VMID race with something outside the orchestrator: re-allocate, never fail the deploy.
                     logger.LogInformation("VMID {Vmid} was taken meanwhile; choosing another for {Hostname}", vmid, instance.Hostname);
                     await ReleaseVmidAsync(instance, ct);
@@ -174,7 +181,7 @@ public sealed class DeployPipeline(
             }
 
             // Stopped between asking for the clone and recording its task: look at what Proxmox holds.
-            if (instance.Vmid is { } vmid && await FindSettledGuestAsync(vmid, kind, ct) is { } existing && existing.Name == instance.Hostname)
+            if (instance.Vmid is { } vmid && await FindSettledGuestAsync(vmid, kind, ct) is { } existing && await IsOursAsync(existing, kind, instance, ct))
             {
                 await MoveAsync(instance, InstanceStates.Configuring, "Cloned", ct: ct);
             }
@@ -312,9 +319,9 @@ public sealed class DeployPipeline(
 
     private async Task DeleteAsync(InstanceRow instance, CancellationToken ct)
     {
-        if (instance.Vmid is { } vmid && await FindGuestAsync(vmid, ct) is { } guest && guest.Name == instance.Hostname)
+        var kind = KindOf(instance);
+        if (instance.Vmid is { } vmid && await FindSettledGuestAsync(vmid, kind, ct) is { } guest && await IsOursAsync(guest, kind, instance, ct))
         {
-            var kind = KindOf(instance);
             await WaitUntilUnlockedAsync(guest.Node!, kind, (int)vmid, ct);
             await DestroyAsync(guest.Node!, kind, (int)vmid, ct);
         }
@@ -407,6 +414,15 @@ public sealed class DeployPipeline(
     private async Task<ClusterResource?> FindGuestAsync(long vmid, CancellationToken ct) =>
         (await proxmox.GetClusterResourcesAsync("vm", ct)).FirstOrDefault(r => r.Vmid == vmid);
 
+    /// <summary>Whether a guest is this instance's: the description written at clone time names the instance.</summary>
+    private async Task<bool> IsOursAsync(ClusterResource guest, GuestKind kind, InstanceRow instance, CancellationToken ct)
+    {
+        var config = await proxmox.GetGuestConfigAsync(guest.Node!, kind, guest.Vmid!.Value, ct);
+        return config.GetValueOrDefault("description")?.Contains(Marker(instance), StringComparison.Ordinal) == true;
+    }
+
+    private static string Marker(InstanceRow instance) => $"instance #{instance.Id} ({instance.Hostname})";
+
     /// <summary>
     /// The guest with this VMID once no task holds it: a clone still running shows only its lock (and no name
     /// yet), so whose guest it is can be told only after the lock is gone.
@@ -455,7 +471,7 @@ public sealed class DeployPipeline(
 
     /// <summary>Identifies the guest as the orchestrator's after a crash or to a Proxmox admin.</summary>
     private static string Description(InstanceRow instance) =>
-        $"Ctrlable {instance.Type} of project #{instance.ProjectId}, instance #{instance.Id} ({instance.Hostname}), release {instance.Release}. Managed by Ctrlable Provisioner.";
+        $"Ctrlable {instance.Type} of project #{instance.ProjectId}, {Marker(instance)}, release {instance.Release}. Managed by Ctrlable Provisioner.";
 
     private static string Describe(string state) => state switch
     {

@@ -94,7 +94,7 @@ public sealed class DeployService(
 
         // Failed before a guest existed: clone again. Otherwise re-apply its identity and start it again;
         // the first-boot service retries by itself on the next boot.
-        var guestExists = instance.Vmid is { } vmid && (await proxmox.GetClusterResourcesAsync("vm", ct)).Any(r => r.Vmid == vmid && r.Name == instance.Hostname);
+        var guestExists = instance.Vmid is { } vmid && (await proxmox.GetClusterResourcesAsync("vm", ct)).Any(r => r.Vmid == vmid);
         await instances.SetStateAsync(instanceId, guestExists ? InstanceStates.Configuring : InstanceStates.Pending, "Retrying", ct: ct);
         runner.Enqueue(instanceId);
         return (await instances.GetAsync(instanceId, ct), null);
