@@ -15,7 +15,7 @@ namespace Ctrlable.Provisioner.Tests.Deploy;
 public sealed class DeployResilienceTests
 {
     [Theory]
-    [InlineData(InstanceStates.Pending)]
+    [InlineData(DeployPipeline.VmidReserved)]
     [InlineData(DeployPipeline.CloneRequested)]
     [InlineData(InstanceStates.Cloning)]
     [InlineData(InstanceStates.Configuring)]

@@ -89,51 +89,51 @@ public sealed class DeployPipeline(
     private async Task CloneAsync(InstanceRow instance, CancellationToken ct)
     {
         var kind = KindOf(instance);
-        var templateLock = kind == GuestKind.Lxc ? _templateLocks.GetOrAdd(instance.TemplateVmid!.Value, _ => new SemaphoreSlim(1, 1)) : null;
-        if (templateLock is not null)
+        while (true)
         {
-            await MoveAsync(instance, InstanceStates.Pending, "Waiting for the template (one clone at a time)", ct: ct);
-            await templateLock.WaitAsync(ct);
-        }
-
-        try
-        {
-            while (true)
+            instance = (await instances.GetAsync(instance.Id, ct))!;
+            var vmid = instance.Vmid ?? await AllocateVmidAsync(instance, ct);
+            if (vmid is null)
             {
-                instance = (await instances.GetAsync(instance.Id, ct))!;
-                var vmid = instance.Vmid ?? await AllocateVmidAsync(instance, ct);
-                if (vmid is null)
+                continue;
+            }
+
+            await observer.AfterStepAsync(instance.Id, VmidReserved, ct);
+
+            // The clone may already exist: the orchestrator stopped after asking Proxmox for it.
+            if (await FindSettledGuestAsync(vmid.Value, kind, ct) is { } existing)
+            {
+                if (await IsOursAsync(existing, kind, instance, ct))
                 {
-                    continue;
+                    await MoveAsync(instance, InstanceStates.Configuring, "Cloned (found after a restart)", ct: ct);
+                    return;
                 }
 
-                // The clone may already exist: the orchestrator stopped after asking Proxmox for it.
-                if (await FindSettledGuestAsync(vmid.Value, kind, ct) is { } existing)
-                {
-                    if (await IsOursAsync(existing, kind, instance, ct))
-                    {
-                        await MoveAsync(instance, InstanceStates.Configuring, "Cloned (found after a restart)", ct: ct);
-                        return;
-                    }
+                // Someone else's guest took the VMID after we reserved it: pick another.
+                await ReleaseVmidAsync(instance, ct);
+                continue;
+            }
 
-                    // Someone else's guest took the VMID after we reserved it: pick another.
-                    await ReleaseVmidAsync(instance, ct);
-                    continue;
-                }
+            var (node, linked) = await ClonePlanAsync(instance, ct);
+            await instances.SetCloneAsync(instance.Id, node, linked ? "linked" : "full", ct);
+            var storage = linked ? null : await TargetStorageAsync(instance, ct);
 
-                var (node, linked) = await ClonePlanAsync(instance, ct);
-                await instances.SetCloneAsync(instance.Id, node, linked ? "linked" : "full", ct);
+            // Only the clone itself holds the template: everything before and after runs in parallel.
+            var templateLock = kind == GuestKind.Lxc ? _templateLocks.GetOrAdd(instance.TemplateVmid!.Value, _ => new SemaphoreSlim(1, 1)) : null;
+            if (templateLock is not null && !templateLock.Wait(0))
+            {
+                await MoveAsync(instance, InstanceStates.Pending, "Waiting for the template (one clone at a time)", ct: ct);
+                await templateLock.WaitAsync(ct);
+            }
+
+            try
+            {
                 await MoveAsync(instance, InstanceStates.Cloning, linked ? "Cloning (linked clone)" : "Cloning (full copy: this takes minutes)", ct: ct);
                 string upid;
                 try
                 {
                     upid = await proxmox.CloneAsync(node, kind, (int)instance.TemplateVmid!.Value, new CloneRequest(
-                        (int)vmid.Value,
-                        instance.Hostname,
-                        Description(instance),
-                        proxmoxOptions.Value.Pool,
-                        Full: linked ? null : true,
-                        Storage: linked ? null : await TargetStorageAsync(instance, ct)), ct);
+                        (int)vmid.Value, instance.Hostname, Description(instance), proxmoxOptions.Value.Pool, Full: linked ? null : true, Storage: storage), ct);
                 }
                 catch (ProxmoxException ex) when (ex.IsAlreadyExists)
                 {
@@ -156,10 +156,10 @@ public sealed class DeployPipeline(
                 await WaitCloneTaskAsync(instance with { Upid = upid, Node = node }, ct);
                 return;
             }
-        }
-        finally
-        {
-            templateLock?.Release();
+            finally
+            {
+                templateLock?.Release();
+            }
         }
     }
 
@@ -463,6 +463,9 @@ public sealed class DeployPipeline(
 
         await observer.AfterStepAsync(instance.Id, state, ct);
     }
+
+    /// <summary>The point after a VMID was reserved in the database, before anything happened in Proxmox.</summary>
+    public const string VmidReserved = "vmid-reserved";
 
     /// <summary>The point between Proxmox accepting a clone and the orchestrator recording its task.</summary>
     public const string CloneRequested = "clone-requested";

@@ -16,8 +16,10 @@ public static class BenchMain
         {
             case "dashboard":
                 return await DashboardBench.RunAsync(Options(args, "--viewers", [1, 50, 200]), TimeSpan.FromSeconds(seconds));
+            case "deploy":
+                return await DeployBench.RunAsync(Option(args, "--timing-percent", 100) / 100.0);
             default:
-                await Console.Error.WriteLineAsync("usage: Ctrlable.Bench dashboard [--seconds N] [--viewers 1,50,200]");
+                await Console.Error.WriteLineAsync("usage: Ctrlable.Bench dashboard [--seconds N] [--viewers 1,50,200] | deploy [--timing-percent 100]");
                 return 2;
         }
     }
