@@ -31,6 +31,9 @@ public sealed class DeployPipeline(
 {
     /// <summary>Proxmox puts <c>lock: disk</c> on an LXC template while it is cloned: clones of one template run one at a time.</summary>
     private readonly ConcurrentDictionary<long, SemaphoreSlim> _templateLocks = new();
+
+    /// <summary>Pipelines of this process allocate one at a time (the database's unique index guards against other processes).</summary>
+    private readonly SemaphoreSlim _allocation = new(1, 1);
     private readonly DeployOptions _options = deployOptions.Value;
     private TimeSpan TaskTimeout => TimeSpan.FromSeconds(_options.TaskTimeoutSeconds);
 
@@ -41,13 +44,15 @@ public sealed class DeployPipeline(
     {
         var attempt = 0;
         string? lastState = null;
+        var resumed = true;
         while (await instances.GetAsync(instanceId, ct) is { IsFinished: false } instance)
         {
             attempt = instance.State == lastState ? attempt : 0;
             lastState = instance.State;
             try
             {
-                await StepAsync(instance, ct);
+                await StepAsync(instance, resumed || attempt > 0, ct);
+                resumed = false;
             }
             catch (Exception ex) when (IsTransient(ex) && ++attempt < TransientAttempts)
             {
@@ -73,12 +78,13 @@ public sealed class DeployPipeline(
         _ => false,
     };
 
-    private Task StepAsync(InstanceRow instance, CancellationToken ct) => instance.State switch
+    // reconcile: the step may have run before (after a restart or a failed attempt), so look at Proxmox first.
+    private Task StepAsync(InstanceRow instance, bool reconcile, CancellationToken ct) => instance.State switch
     {
         InstanceStates.Pending => CloneAsync(instance, ct),
         InstanceStates.Cloning => FinishCloneAsync(instance, ct),
         InstanceStates.Configuring => ConfigureAsync(instance, ct),
-        InstanceStates.Starting => StartAsync(instance, ct),
+        InstanceStates.Starting => StartAsync(instance, reconcile, ct),
         InstanceStates.Waiting or InstanceStates.Personalising => WaitForFirstBootAsync(instance, ct),
         InstanceStates.Deleting => DeleteAsync(instance, ct),
         _ => throw new InvalidOperationException($"Instance {instance.Id} is in unknown state '{instance.State}'."),
@@ -253,13 +259,14 @@ public sealed class DeployPipeline(
 
     // --- 7: start, first boot -------------------------------------------------------------------
 
-    private async Task StartAsync(InstanceRow instance, CancellationToken ct)
+    private async Task StartAsync(InstanceRow instance, bool reconcile, CancellationToken ct)
     {
         var kind = KindOf(instance);
         var node = instance.Node!;
         var vmid = (int)instance.Vmid!.Value;
-        var status = await proxmox.GetGuestStatusAsync(node, kind, vmid, ct);
-        if (status.Status != "running")
+        // Straight from configuring in this run the guest is known to be stopped; after a restart, ask.
+        var running = reconcile && (await proxmox.GetGuestStatusAsync(node, kind, vmid, ct)).Status == "running";
+        if (!running)
         {
             var upid = instance.Upid ?? await proxmox.StartAsync(node, kind, vmid, ct);
             await MoveAsync(instance, InstanceStates.Starting, "Starting", upid: upid, ct: ct);
@@ -353,6 +360,19 @@ public sealed class DeployPipeline(
 
     /// <summary>The lowest free VMID in the configured range, reserved in the database first (unique among live instances), then checked with Proxmox.</summary>
     private async Task<long?> AllocateVmidAsync(InstanceRow instance, CancellationToken ct)
+    {
+        await _allocation.WaitAsync(ct);
+        try
+        {
+            return await AllocateVmidLockedAsync(instance, ct);
+        }
+        finally
+        {
+            _allocation.Release();
+        }
+    }
+
+    private async Task<long?> AllocateVmidLockedAsync(InstanceRow instance, CancellationToken ct)
     {
         var reserved = await instances.ReservedVmidsAsync(ct);
         var used = (await proxmox.GetClusterResourcesAsync("vm", ct)).Where(r => r.Vmid is not null).Select(r => (long)r.Vmid!.Value).ToHashSet();

@@ -9,13 +9,13 @@ public sealed record TaskOutcome(string Upid, bool Succeeded, string ExitStatus,
 
 /// <summary>
 /// Waits for Proxmox tasks (UPIDs). Most tasks here take a second or two and the next clone of a template
-/// can only start when the previous one ended, so the first half minute is polled finely (at most 150 ms
+/// can only start when the previous one ended, so the first half minute is polled finely (at most 100 ms
 /// late); after that the interval backs off to 2 s so a long full clone does not cost a request every 250 ms.
 /// </summary>
 public sealed class ProxmoxTasks(ProxmoxClient client, TimeProvider time)
 {
     public static readonly TimeSpan FirstPoll = TimeSpan.FromMilliseconds(50);
-    public static readonly TimeSpan ShortTaskPoll = TimeSpan.FromMilliseconds(150);
+    public static readonly TimeSpan ShortTaskPoll = TimeSpan.FromMilliseconds(100);
     public static readonly TimeSpan ShortTaskWindow = TimeSpan.FromSeconds(30);
     public static readonly TimeSpan MaxPoll = TimeSpan.FromSeconds(2);
     private const int LogTailLines = 20;

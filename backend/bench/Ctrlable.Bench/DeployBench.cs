@@ -25,13 +25,20 @@ internal static class DeployBench
 {
     private static readonly string[] StackTypes = ["zwavejs", "zigbee2mqtt", "docker-portainer", "frigate", "freepbx"];
 
-    public static async Task<int> RunAsync(double timingScale)
+    public static async Task<int> RunAsync(double timingScale, string scenarios)
     {
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"deploy benchmark: emulator timing scale {timingScale} (1 = realistic: linked clone 1–3 s, start 1 s)"));
         Console.WriteLine("| scenario | mode | wall s | critical path s | wall ÷ critical path |");
         Console.WriteLine("|---|---|---:|---:|---:|");
-        await ScenarioAsync("(a) 5-LXC stack", StackTypes, stack: true, timingScale);
-        await ScenarioAsync("(b) 20 add-instance of zigbee2mqtt", [.. Enumerable.Repeat("zigbee2mqtt", 20)], stack: false, timingScale);
+        if (scenarios.Contains('a', StringComparison.Ordinal))
+        {
+            await ScenarioAsync("(a) 5-LXC stack", StackTypes, stack: true, timingScale);
+        }
+
+        if (scenarios.Contains('b', StringComparison.Ordinal))
+        {
+            await ScenarioAsync("(b) 20 add-instance of zigbee2mqtt", [.. Enumerable.Repeat("zigbee2mqtt", 20)], stack: false, timingScale);
+        }
         return 0;
     }
 
