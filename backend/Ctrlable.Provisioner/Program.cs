@@ -1,4 +1,5 @@
 using Ctrlable.Provisioner.Auth;
+using Ctrlable.Provisioner.Build;
 using Ctrlable.Provisioner.Dashboard;
 using Ctrlable.Provisioner.Hosting;
 using Ctrlable.Provisioner.Releases;
@@ -32,6 +33,7 @@ app.MapHealth();
 app.MapAuth();
 app.MapTls();
 app.MapReleases();
+app.MapBuilds();
 app.MapDashboard();
 app.MapSpaFallback();
 
