@@ -185,6 +185,11 @@ public sealed class BuildPipelineTests
                 builder: ct/broken.sh
                 vmid: 9102
                 resources: { cpu: 1, ram: 512, disk: 4 }
+              stray:
+                kind: lxc
+                builder: ct/stray.sh
+                vmid: 9105
+                resources: { cpu: 1, ram: 512, disk: 4 }
             """;
         await using var host = await BuildHost.StartAsync(manifest);
         var releases = host.App.Service<ReleaseRepository>();
@@ -195,10 +200,14 @@ public sealed class BuildPipelineTests
         var build = await StartAndWaitAsync(host, operatorClient);
 
         build.GetProperty("state").GetString().Should().Be("failed");
-        build.GetProperty("error").GetString().Should().Be("1 of 2 template(s) failed: broken: ct/broken.sh failed with exit code 3 (see the log)");
+        build.GetProperty("error").GetString().Should().Be(
+            "2 of 3 template(s) failed: broken: ct/broken.sh failed with exit code 3 (see the log); stray: the builder created CT 100 instead of the manifest's 9105 (removed)");
         var templates = build.GetProperty("templates").EnumerateArray().ToDictionary(t => t.GetProperty("name").GetString()!);
         templates["zwavejs"].GetProperty("state").GetString().Should().Be("built");
         templates["broken"].GetProperty("state").GetString().Should().Be("failed");
+        templates["stray"].GetProperty("state").GetString().Should().Be("failed");
+        host.Guest(100).Should().BeNull("the container the builder made under another ID is removed");
+        host.Guest(9105).Should().BeNull();
         var log = (await operatorClient.GetFromJsonAsync<JsonElement>($"/api/builds/{build.GetProperty("id").GetInt64()}")).GetProperty("log").GetString();
         log.Should().Contain("[broken]  x the download of broken 1.0 failed");
 
