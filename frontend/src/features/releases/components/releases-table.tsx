@@ -108,30 +108,39 @@ export function ReleasesTable({ releases, build }: { releases: ReleaseSummary[];
             </td>
             <td>{release.communityScriptsRef ? <ScriptsRef value={release.communityScriptsRef} /> : <NotSet />}</td>
             <td>{release.proxmoxMinVersion ? `${release.proxmoxMinVersion} or later` : <NotSet />}</td>
-            <td className={styles.numeric}>{release.templateCount}</td>
-            <td>
-              <div className={styles.actions}>
-              {release.valid ? (
-                <Button
+            <td className={styles.numeric}>
+              {release.valid && release.templateCount > 0 ? (
+                <button
+                  type="button"
+                  className={styles.countToggle}
                   onClick={() => toggle(release.name)}
                   aria-expanded={open.has(release.name)}
                   aria-label={`Templates of ${release.name}`}
+                  title={open.has(release.name) ? 'Hide the templates' : 'Show the templates, their versions and build state'}
                 >
-                  {open.has(release.name) ? 'Hide templates' : 'Templates'}
-                </Button>
-              ) : null}
-              {release.valid && build?.canBuild ? (
-                <Button
-                  variant="primary"
-                  onClick={() => setConfirming(release.name)}
-                  disabled={build.blockedReason !== null || confirming === release.name}
-                  title={build.blockedReason ?? undefined}
-                  aria-label={`Build release ${release.name}`}
-                >
-                  <PackageIcon />
-                  Build
-                </Button>
-              ) : null}
+                  {release.templateCount}
+                  <span className={styles.chevron} aria-hidden="true">
+                    {open.has(release.name) ? '▴' : '▾'}
+                  </span>
+                </button>
+              ) : (
+                release.templateCount
+              )}
+            </td>
+            <td>
+              <div className={styles.actions}>
+                {release.valid && build?.canBuild ? (
+                  <Button
+                    variant="primary"
+                    onClick={() => setConfirming(release.name)}
+                    disabled={build.blockedReason !== null || confirming === release.name}
+                    title={build.blockedReason ?? undefined}
+                    aria-label={`Build release ${release.name}`}
+                  >
+                    <PackageIcon />
+                    Build
+                  </Button>
+                ) : null}
               </div>
             </td>
           </tr>
