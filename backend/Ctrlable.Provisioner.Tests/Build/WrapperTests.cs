@@ -60,7 +60,7 @@ public sealed class WrapperTests(WrapperTests.Host host) : IClassFixture<Wrapper
     }
 
     [Theory]
-    [InlineData("", "no build ticket on standard input")]
+    [InlineData("\n", "no build ticket on standard input")]
     [InlineData("ticket=ctp_not-a-build-ticket\n", "unexpected input (only 'ticket=...' is read)")]
     [InlineData("ticket=ctb_short\n", "unexpected input (only 'ticket=...' is read)")]
     [InlineData("ORCHESTRATOR_URL=https://evil.invalid\n", "unexpected input (only 'ticket=...' is read)")]
@@ -103,7 +103,7 @@ public sealed class WrapperTests(WrapperTests.Host host) : IClassFixture<Wrapper
         }
         finally
         {
-            holder.Kill();
+            holder.Kill(entireProcessTree: true);
             await holder.WaitForExitAsync();
         }
     }
