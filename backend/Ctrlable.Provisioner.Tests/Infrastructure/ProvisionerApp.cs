@@ -48,8 +48,15 @@ internal sealed class ProvisionerApp : WebApplicationFactory<Program>
     /// <param name="time">Replaces <see cref="TimeProvider"/> (e.g. a FakeTimeProvider for expiry tests).</param>
     /// <param name="dataDirectory">Reuse a data directory (restart tests); default a fresh temporary one.</param>
     /// <param name="services">Extra service registrations, applied after the app's own.</param>
-    public ProvisionerApp(string? releasesDirectory = null, IDictionary<string, string?>? settings = null, TimeProvider? time = null, string? dataDirectory = null, Action<IServiceCollection>? services = null)
+    /// <param name="kestrelUrls">Serve on real sockets (Kestrel) at these listen URLs instead of the in-memory test server; call StartServer().</param>
+    public ProvisionerApp(string? releasesDirectory = null, IDictionary<string, string?>? settings = null, TimeProvider? time = null, string? dataDirectory = null, Action<IServiceCollection>? services = null,
+        string? kestrelUrls = null)
     {
+        if (kestrelUrls is not null)
+        {
+            UseKestrel();
+        }
+
         _services = services;
         DataDirectory = dataDirectory ?? TempDirectory.Create("data");
         OwnsDataDirectory = dataDirectory is null;
@@ -62,6 +69,11 @@ internal sealed class ProvisionerApp : WebApplicationFactory<Program>
             // Tests sign in often from one address; the rate-limit test sets its own limit.
             ["Auth:SignInPermitLimit"] = "100000",
         };
+        if (kestrelUrls is not null)
+        {
+            _settings["urls"] = kestrelUrls;
+        }
+
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
             _settings[key] = value;
@@ -164,6 +176,16 @@ internal sealed class ProvisionerApp : WebApplicationFactory<Program>
             _services?.Invoke(services);
         });
     }
+
+    /// <summary>Settings that point the orchestrator at an emulator with the given token.</summary>
+    public static Dictionary<string, string?> ProxmoxSettings(Ctrlable.PveSim.PveSimulator sim, Ctrlable.PveSim.Auth.ApiTokenCredentials token, string node = "pve1") => new()
+    {
+        ["Proxmox:Url"] = sim.BaseAddress.ToString(),
+        ["Proxmox:TokenId"] = token.TokenId,
+        ["Proxmox:TokenSecret"] = token.Secret,
+        ["Proxmox:CertificateFingerprint"] = sim.CertificateFingerprint,
+        ["Proxmox:Node"] = node,
+    };
 
     /// <summary>Settings that point the orchestrator at an emulator instead of the built-in demo host.</summary>
     public static Dictionary<string, string?> ProxmoxSettings(ProxmoxHarness pve) => new()

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Ctrlable.Provisioner.Build;
 using Ctrlable.Provisioner.Config;
 using Ctrlable.Provisioner.Dashboard;
 using Ctrlable.Provisioner.Deploy;
@@ -61,6 +62,13 @@ public static class ApplicationServices
         builder.Services.AddSingleton<ReleaseService>();
         builder.Services.AddSingleton<InstanceRepository>();
         builder.Services.AddSingleton<ReleaseSecrets>();
+
+        // Builds: the restricted SSH host trigger, build records, live progress.
+        builder.Services.AddSingleton<IHostTrigger, SshHostTrigger>();
+        builder.Services.AddSingleton<BuildRepository>();
+        builder.Services.AddSingleton<BuildLiveRegistry>();
+        builder.Services.AddSingleton<BuildService>();
+        builder.Services.AddHostedService<BuildRecovery>();
 
         // Proxmox: the configured host, or the simulated one (demo mode) when none is configured.
         builder.Services.AddSingleton<SimulatedProxmoxHost>();

@@ -7,6 +7,16 @@ type Schemas = components['schemas'];
 export type ReleaseSummary = Schemas['ReleaseSummary'];
 export type ReleaseDetail = Schemas['ReleaseDetail'];
 export type ManifestError = Schemas['ManifestError'];
+export type TemplateState = Schemas['TemplateState'];
+
+// Builds (POST /api/releases/{release}/build, /api/builds...).
+export type BuildSummary = Schemas['BuildSummary'];
+export type BuildDetail = Schemas['BuildDetail'];
+export type BuildTemplateProgress = Schemas['BuildTemplateProgress'];
+export type BuildState = Schemas['BuildState'];
+export type BuildTemplateState = Schemas['BuildTemplateState'];
+export type BuildStreamMessage = Schemas['BuildStreamMessage'];
+export type BuildTriggerInfo = Schemas['BuildTriggerInfo'];
 export type ProblemDetails = Schemas['ProblemDetails'];
 
 // Dashboard (GET /api/dashboard) and metric history (GET /api/nodes/{node}/metrics, /api/guests/{vmid}/metrics).
