@@ -39,3 +39,19 @@ export type CreatedToken = Schemas['CreatedToken'];
 export type AuditPage = Schemas['AuditPage'];
 export type AuditRecord = Schemas['AuditRecord'];
 export type TlsInfo = Schemas['TlsInfo'];
+
+// Projects, deploys and instances (issue #7: the deploy pipeline).
+export type Project = Schemas['ProjectDto'];
+export type SiteSettings = Schemas['SiteSettings'];
+export type CoordinatorSettings = Schemas['CoordinatorSettings'];
+export type CoordinatorMode = Schemas['CoordinatorMode'];
+export type MqttSettings = Schemas['MqttSettings'];
+export type CameraSettings = Schemas['CameraSettings'];
+export type NetworkSettings = Schemas['NetworkSettings'];
+export type CreateProjectRequest = Schemas['CreateProjectRequest'];
+export type UpdateProjectRequest = Schemas['UpdateProjectRequest'];
+export type Instance = Schemas['InstanceDto'];
+/** One `snapshot` item or `progress` event of the deploy/project event streams (SSE). */
+export type InstanceProgress = Schemas['InstanceProgress'];
+export type Deploy = Schemas['DeployDto'];
+export type ResourceSpec = Schemas['ResourceSpec'];
