@@ -1,0 +1,1 @@
+-- 003: reserved for the deploy pipeline
