@@ -1,6 +1,7 @@
 using Ctrlable.Provisioner.Auth;
 using Ctrlable.Provisioner.Dashboard;
 using Ctrlable.Provisioner.Hosting;
+using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.Releases;
 using Ctrlable.Provisioner.Tls;
 
@@ -33,6 +34,7 @@ app.MapAuth();
 app.MapTls();
 app.MapReleases();
 app.MapDashboard();
+app.MapProvision();
 app.MapSpaFallback();
 
 await app.RunAsync();

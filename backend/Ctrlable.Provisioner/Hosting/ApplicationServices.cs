@@ -59,6 +59,9 @@ public static class ApplicationServices
         builder.Services.AddSingleton<InstanceRepository>();
         builder.Services.AddSingleton<ReleaseSecrets>();
 
+        // First boot: assignments, the provision endpoints' service, instance state notifications.
+        builder.Services.AddProvision();
+
         // Proxmox: the configured host, or the simulated one (demo mode) when none is configured.
         builder.Services.AddSingleton<SimulatedProxmoxHost>();
         builder.Services.AddSingleton(sp =>
@@ -99,6 +102,7 @@ public static class ApplicationServices
             _ = app.Services.GetRequiredService<IOptions<PlatformOptions>>().Value;
             _ = app.Services.GetRequiredService<IOptions<AuthOptions>>().Value;
             _ = app.Services.GetRequiredService<IOptions<TlsOptions>>().Value;
+            _ = app.Services.GetRequiredService<IOptions<ProvisionOptions>>().Value;
         }
         catch (OptionsValidationException ex)
         {
@@ -143,6 +147,7 @@ public static class ApplicationServices
 
         if (!app.Services.GetRequiredService<IOptions<ProxmoxOptions>>().Value.IsConfigured)
         {
+            SimulatedProxmoxHost.AddGuestListener(app);
             await app.Services.GetRequiredService<SimulatedProxmoxHost>().StartAsync(app.Lifetime.ApplicationStopping);
         }
 
