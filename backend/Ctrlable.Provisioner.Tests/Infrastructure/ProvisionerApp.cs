@@ -1,7 +1,13 @@
+using System.Net;
 using System.Net.Http.Json;
+using System.Net.Sockets;
 using System.Text.Json;
 using Ctrlable.Provisioner.Auth;
+using Ctrlable.Provisioner.Proxmox;
+using Ctrlable.Provisioner.Tls;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.Mvc.Testing.Handlers;
 using Microsoft.AspNetCore.TestHost;
@@ -48,7 +54,11 @@ internal sealed class ProvisionerApp : WebApplicationFactory<Program>
     /// <param name="time">Replaces <see cref="TimeProvider"/> (e.g. a FakeTimeProvider for expiry tests).</param>
     /// <param name="dataDirectory">Reuse a data directory (restart tests); default a fresh temporary one.</param>
     /// <param name="services">Extra service registrations, applied after the app's own.</param>
-    public ProvisionerApp(string? releasesDirectory = null, IDictionary<string, string?>? settings = null, TimeProvider? time = null, string? dataDirectory = null, Action<IServiceCollection>? services = null)
+    /// <param name="https">
+    /// Real Kestrel over HTTPS on 127.0.0.1 (a free port) instead of the in-memory test server, for callers that need a
+    /// socket: guests and the first-boot script (<see cref="HttpsAddress"/>, <see cref="CreateHttpsClient"/>).
+    /// </param>
+    public ProvisionerApp(string? releasesDirectory = null, IDictionary<string, string?>? settings = null, TimeProvider? time = null, string? dataDirectory = null, Action<IServiceCollection>? services = null, bool https = false)
     {
         _services = services;
         DataDirectory = dataDirectory ?? TempDirectory.Create("data");
@@ -62,10 +72,61 @@ internal sealed class ProvisionerApp : WebApplicationFactory<Program>
             // Tests sign in often from one address; the rate-limit test sets its own limit.
             ["Auth:SignInPermitLimit"] = "100000",
         };
+        if (https)
+        {
+            _settings["Urls"] = "https://127.0.0.1:0";
+            UseKestrel();
+        }
+
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
             _settings[key] = value;
         }
+    }
+
+    /// <summary>https://127.0.0.1:PORT of an <c>https: true</c> app (starts it).</summary>
+    public Uri HttpsAddress
+    {
+        get
+        {
+            StartServer();
+            var addresses = Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
+            return new Uri(addresses.First(a => a.StartsWith("https://", StringComparison.Ordinal)));
+        }
+    }
+
+    /// <summary>
+    /// A client of an <c>https: true</c> app over a real socket, trusting exactly the orchestrator's certificate, and
+    /// connecting from <paramref name="source"/> when given (a 127.x address: the way a simulated guest calls).
+    /// </summary>
+    public HttpClient CreateHttpsClient(IPAddress? source = null)
+    {
+        var address = HttpsAddress;
+        var fingerprint = Service<TlsCertificate>().Fingerprint;
+        var handler = new SocketsHttpHandler
+        {
+            SslOptions = { RemoteCertificateValidationCallback = (_, certificate, _, _) => certificate is not null && ProxmoxConnection.FingerprintOf(certificate) == fingerprint },
+            ConnectCallback = async (context, ct) =>
+            {
+                var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                try
+                {
+                    if (source is not null)
+                    {
+                        socket.Bind(new IPEndPoint(source, 0));
+                    }
+
+                    await socket.ConnectAsync(context.DnsEndPoint, ct);
+                    return new NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            },
+        };
+        return new HttpClient(handler) { BaseAddress = address };
     }
 
     public string DataDirectory { get; }
