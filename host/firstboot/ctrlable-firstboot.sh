@@ -82,6 +82,7 @@ die() {
   if ((REPORT_FAILURES == 1)); then
     REPORT_FAILURES=0
     if report_failed "$STEP: $*"; then
+      : >"$STATE_DIR/failed"
       status=3
     fi
   fi
@@ -121,6 +122,7 @@ try() {
 first_line() {
   local text
   text=$(head -c 300 "$1" 2>/dev/null | tr '\r\n\t' '   ') || text=""
+  text=${text%"${text##*[![:space:]]}"}
   printf '%s' "${text:-no error output}"
 }
 
@@ -162,8 +164,11 @@ write_file() {
 
 load_environment() {
   [[ -r $FIRSTBOOT_ENV ]] || die 1 "cannot read $FIRSTBOOT_ENV: this guest was not built from a Ctrlable template"
-  local key value
-  while IFS='=' read -r key value || [[ -n $key ]]; do
+  local line key value
+  # Split at the first "=" only: a base64 pin ends in "=", which read with IFS="=" would drop.
+  while IFS= read -r line || [[ -n $line ]]; do
+    key=${line%%=*}
+    value=${line#*=}
     case $key in
       CTRLABLE_ORCHESTRATOR_URL) ORCHESTRATOR_URL=${value%/} ;;
       CTRLABLE_TLS_PIN) TLS_PIN=$value ;;
@@ -635,11 +640,20 @@ installed_versions() {
 }
 
 step_complete() {
+  local sent_before=0
+  if [[ -f "$STATE_DIR/complete.sent" ]]; then
+    sent_before=1
+  fi
+  : >"$STATE_DIR/complete.sent"
   post_complete ok "$GUEST_HOSTNAME is personalised"
   case $HTTP_STATUS in
     2??) say "complete: reported to the orchestrator" ;;
-    # Our report got through before a power cut took its answer: the orchestrator has it.
-    410) say "complete: the orchestrator has the report already" ;;
+    410)
+      # A report an earlier run sent before a power cut took its answer: the orchestrator has it.
+      ((sent_before == 1)) ||
+        die 3 "the orchestrator says the first boot of $GUEST_HOSTNAME is over (410 Gone): redeploy the instance to start again"
+      say "complete: the orchestrator has the report already"
+      ;;
     *) die 1 "the orchestrator did not take the report (HTTP $HTTP_STATUS: $(problem_text "$RUN_DIR/complete.out"))" ;;
   esac
 }
@@ -655,6 +669,10 @@ main() {
   if [[ -f "$STATE_DIR/done" ]]; then
     say "first boot was done before; nothing to do"
     return 0
+  fi
+  if [[ -f "$STATE_DIR/failed" ]]; then
+    warn "$STEP: an earlier run failed and told the orchestrator so: redeploy the instance to start again"
+    exit 3
   fi
   mkdir -p -- "$STATE_DIR"
   load_environment

@@ -114,8 +114,8 @@ public sealed class ProvisionApiTests(ProvisionApiTests.Fixture fixture) : IClas
                 assignment.GetProperty("portainer").GetProperty("password").GetString().Should().HaveLength(24);
                 break;
             case TemplateTypes.FreePbx:
-                assignment.GetProperty("freePbx").GetProperty("username").GetString().Should().Be("admin");
-                assignment.GetProperty("freePbx").GetProperty("password").GetString().Should().HaveLength(24);
+                assignment.GetProperty("freepbx").GetProperty("username").GetString().Should().Be("admin");
+                assignment.GetProperty("freepbx").GetProperty("password").GetString().Should().HaveLength(24);
                 break;
         }
     }
@@ -395,7 +395,7 @@ public sealed class ProvisionApiTests(ProvisionApiTests.Fixture fixture) : IClas
             }
         }
 
-        foreach (var name in new[] { "portainer", "freePbx" })
+        foreach (var name in new[] { "portainer", "freepbx" })
         {
             if (assignment.TryGetProperty(name, out var admin) && admin.ValueKind == JsonValueKind.Object)
             {

@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Text;
+using System.Text.Json.Serialization;
 
 namespace Ctrlable.Provisioner.Provision;
 
@@ -28,6 +29,7 @@ public sealed record Assignment
 
     public AdminCredentials? Portainer { get; init; }
 
+    [JsonPropertyName("freepbx")]
     public AdminCredentials? FreePbx { get; init; }
 
     /// <summary>A USB coordinator: the guest needs a manual passthrough in the host's LXC config.</summary>

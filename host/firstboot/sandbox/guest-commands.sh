@@ -4,9 +4,11 @@
 # benchmarks) or a test runs the real script in a sandbox root instead of inside a guest. Called through
 # a symlink named like the command; each acts inside $ROOT the way the real command acts on a guest,
 # and appends the call to $SANDBOX_LOG/calls.log (arguments only: the script never passes a secret as one).
+# "curl" runs the real curl (tests use it to cut the power right after a request).
 #
 # For tests: SANDBOX_KILL_ON="<command> <args prefix>" kills the calling ctrlable-firstboot.sh (a power
-# cut mid-way) when a call matches; SANDBOX_FAIL_ON="<command> <args prefix>" makes a matching call fail.
+# cut mid-way) before a matching call acts, SANDBOX_KILL_AFTER="<text>" after a call whose command line
+# contains the text; SANDBOX_FAIL_ON="<command> <args prefix>" makes a matching call fail.
 set -euo pipefail
 
 name=$(basename -- "$0")
@@ -174,6 +176,14 @@ docker_cmd() {
 }
 
 case $name in
+  curl)
+    status=0
+    /usr/bin/curl "$@" || status=$?
+    if [[ -n ${SANDBOX_KILL_AFTER:-} && $call == *"$SANDBOX_KILL_AFTER"* ]]; then
+      power_cut
+    fi
+    exit "$status"
+    ;;
   systemctl) systemctl_cmd "$@" ;;
   ssh-keygen) ssh_keygen_cmd "$@" ;;
   systemd-machine-id-setup) machine_id_cmd "$@" ;;
