@@ -86,7 +86,7 @@ public static class ProvisionApi
     private static async Task<Results<Ok<Assignment>, ValidationProblem, ProblemHttpResult>> GetAssignmentAsync(
         [Description("The guest's host name.")] string? hostname,
         [Description("The release's first-boot secret; prefer the X-Ctrlable-Secret header (query strings end up in access logs).")] string? secret,
-        [FromHeader(Name = SecretHeader)] string? secretHeader,
+        [FromHeader(Name = SecretHeader), Description("The release's first-boot secret (preferred).")] string? secretHeader,
         HttpContext context,
         ProvisionService service,
         CancellationToken ct)
@@ -102,7 +102,7 @@ public static class ProvisionApi
 
     private static async Task<Results<NoContent, ValidationProblem, ProblemHttpResult>> CompleteAsync(
         CompleteRequest request,
-        [FromHeader(Name = SecretHeader)] string? secretHeader,
+        [FromHeader(Name = SecretHeader), Description("The release's first-boot secret (preferred).")] string? secretHeader,
         HttpContext context,
         ProvisionService service,
         CancellationToken ct)
