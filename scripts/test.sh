@@ -10,7 +10,8 @@ results="${TEST_RESULTS_DIR:-$repo_root/test-results}"
 rm -rf "$results" && mkdir -p "$results"
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
-CTRLABLE_APT_PACKAGES="${CTRLABLE_APT_PACKAGES:-shellcheck chromium}" bash scripts/ensure-deps.sh
+# curl and jq: the first-boot script tests run the real script (bash, curl, jq) against the orchestrator.
+CTRLABLE_APT_PACKAGES="${CTRLABLE_APT_PACKAGES:-shellcheck chromium curl jq}" bash scripts/ensure-deps.sh
 
 passed=0
 failed=0
