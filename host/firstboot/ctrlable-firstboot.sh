@@ -541,6 +541,8 @@ configure_docker_portainer() {
   chmod 700 -- "$dir"
   printf '%s' "$password" | write_file "$dir/admin_password"
   chmod 600 -- "$dir/admin_password"
+  # Docker may still be starting at this point of the boot.
+  try "starting docker.service" "$SYSTEMCTL" start docker.service
   image=$("$DOCKER" container inspect --format '{{.Config.Image}}' portainer 2>/dev/null) || image=""
   image=${image:-portainer/portainer-ce:latest}
   # Portainer's data volume holds its instance keys and certificates from the template build (and no
@@ -570,6 +572,7 @@ configure_freepbx() {
   # on standard input: neither password nor hash appears in a process list.
   printf "REPLACE INTO ampusers (username, password_sha1, extension_low, extension_high, deptname, sections) VALUES ('%s', '%s', '', '', '', '*');\n" \
     "$user" "$hash" >"$RUN_DIR/freepbx.sql"
+  try "starting mariadb.service" "$SYSTEMCTL" start mariadb.service
   try "setting the FreePBX administrator" "$MYSQL" asterisk <"$RUN_DIR/freepbx.sql"
   say "configure: freepbx administrator '$user' set"
 }

@@ -15,7 +15,15 @@ public sealed record CompleteRequest(
     [property: Description("The release's first-boot secret, if not sent in the X-Ctrlable-Secret header (the header is preferred).")] string? Secret,
     CompletionStatus Status,
     [property: Description("One line for the dealer: what went wrong, or that all is well.")] string? Message,
-    [property: Description("Installed versions, app -> version.")] IReadOnlyDictionary<string, string>? Versions);
+    [property: Description("Installed versions, app -> version.")] IReadOnlyDictionary<string, string>? Versions)
+{
+    // Records print every property; never the secret.
+    private bool PrintMembers(System.Text.StringBuilder builder)
+    {
+        builder.Append($"Hostname = {Hostname}, Status = {Status}, Message = {Message}");
+        return true;
+    }
+}
 
 public static class ProvisionApi
 {
