@@ -109,7 +109,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# try DESCRIPTION COMMAND...: runs a command; on failure one line with its first error line, then die.
+# try DESCRIPTION COMMAND...: runs a command; when it fails, die with one line that ends with the start
+# of the command's error output (on one line).
 try() {
   local what=$1 status=0
   shift
@@ -119,6 +120,7 @@ try() {
   fi
 }
 
+# The first 300 bytes of a file on one line.
 first_line() {
   local text
   text=$(head -c 300 "$1" 2>/dev/null | tr '\r\n\t' '   ') || text=""
