@@ -1,5 +1,6 @@
 using Ctrlable.Provisioner.Auth;
 using Ctrlable.Provisioner.Dashboard;
+using Ctrlable.Provisioner.Deploy;
 using Ctrlable.Provisioner.Hosting;
 using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.Releases;
@@ -34,6 +35,7 @@ app.MapAuth();
 app.MapTls();
 app.MapReleases();
 app.MapDashboard();
+app.MapDeploy();
 app.MapProvision();
 app.MapSpaFallback();
 

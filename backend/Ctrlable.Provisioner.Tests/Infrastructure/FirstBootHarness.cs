@@ -13,13 +13,63 @@ using SimGuestKind = Ctrlable.PveSim.Guests.GuestKind;
 
 namespace Ctrlable.Provisioner.Tests.Infrastructure;
 
-/// <summary>A boot behaviour connected after the emulator started (the orchestrator it talks to starts second).</summary>
+/// <summary>
+/// A boot behaviour connected after the emulator started (the orchestrator it talks to starts second, and may be
+/// replaced by a restarted one). A guest that boots while none is connected waits for one, as a real guest's
+/// first boot keeps retrying until its orchestrator answers.
+/// </summary>
 internal sealed class DeferredBootBehaviour : IGuestBootBehaviour
 {
-    public IGuestBootBehaviour? Inner { get; set; }
+    private readonly Lock _gate = new();
+    private TaskCompletionSource<IGuestBootBehaviour> _inner = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public Task RunFirstBootAsync(GuestBootContext context, CancellationToken cancellationToken) =>
-        (Inner ?? new NoFirstBootBehaviour()).RunFirstBootAsync(context, cancellationToken);
+    /// <summary>Guests that boot from now on (and those waiting) run <paramref name="behaviour"/>.</summary>
+    public void Connect(IGuestBootBehaviour behaviour)
+    {
+        lock (_gate)
+        {
+            if (!_inner.TrySetResult(behaviour))
+            {
+                _inner = new TaskCompletionSource<IGuestBootBehaviour>(TaskCreationOptions.RunContinuationsAsynchronously);
+                _inner.SetResult(behaviour);
+            }
+        }
+    }
+
+    /// <summary>Guests that boot from now on wait for the next <see cref="Connect"/>.</summary>
+    public void Disconnect()
+    {
+        lock (_gate)
+        {
+            if (_inner.Task.IsCompleted)
+            {
+                _inner = new TaskCompletionSource<IGuestBootBehaviour>(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
+        }
+    }
+
+    public async Task RunFirstBootAsync(GuestBootContext context, CancellationToken cancellationToken)
+    {
+        Task<IGuestBootBehaviour> inner;
+        lock (_gate)
+        {
+            inner = _inner.Task;
+        }
+
+        await (await inner.WaitAsync(cancellationToken)).RunFirstBootAsync(context, cancellationToken);
+    }
+}
+
+/// <summary>Plugs the real first boot into tests: guests of the emulator run ctrlable-firstboot.sh against the app.</summary>
+internal static class FirstBootGuests
+{
+    /// <summary>The script behaviour for <paramref name="app"/> (an <c>https: true</c> app): sandboxes in its data directory, the committed script.</summary>
+    public static FirstBootScriptBehaviour Behaviour(ProvisionerApp app, FirstBootScriptOptions? options = null) => new(
+        Path.Combine(app.DataDirectory, "simulated-guests"),
+        FirstBootHarness.ScriptDirectory,
+        FirstBootScriptBehaviour.TemplatesOf(app.Services),
+        app.Service<ILoggerFactory>().CreateLogger<FirstBootScriptBehaviour>(),
+        options);
 }
 
 /// <summary>A guest the harness deployed: its instance row, its clone in the emulator, what the assignment service said.</summary>
@@ -112,12 +162,11 @@ internal sealed class FirstBootHarness : IAsyncDisposable
 
         if (runScripts)
         {
-            boot.Inner = new FirstBootScriptBehaviour(
-                Path.Combine(app.DataDirectory, "simulated-guests"),
-                ScriptDirectory,
-                FirstBootScriptBehaviour.TemplatesOf(app.Services),
-                app.Service<ILoggerFactory>().CreateLogger<FirstBootScriptBehaviour>(),
-                scriptOptions);
+            boot.Connect(FirstBootGuests.Behaviour(app, scriptOptions));
+        }
+        else
+        {
+            boot.Connect(new NoFirstBootBehaviour());
         }
 
         return new FirstBootHarness(pve, app, boot, secret, projectId);
@@ -216,7 +265,6 @@ internal sealed class FirstBootHarness : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        Boot.Inner = null;
         await Pve.DisposeAsync();
         await App.DisposeAsync();
     }

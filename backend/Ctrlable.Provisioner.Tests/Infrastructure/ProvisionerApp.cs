@@ -47,6 +47,7 @@ internal sealed class ProvisionerApp : WebApplicationFactory<Program>
     private readonly Dictionary<string, string?> _settings;
     private readonly TimeProvider? _time;
     private readonly Action<IServiceCollection>? _services;
+    private readonly bool _https;
     private int _users;
 
     /// <param name="releasesDirectory">Release manifests; default the repository's releases/.</param>
@@ -55,8 +56,9 @@ internal sealed class ProvisionerApp : WebApplicationFactory<Program>
     /// <param name="dataDirectory">Reuse a data directory (restart tests); default a fresh temporary one.</param>
     /// <param name="services">Extra service registrations, applied after the app's own.</param>
     /// <param name="https">
-    /// Real Kestrel over HTTPS on 127.0.0.1 (a free port) instead of the in-memory test server, for callers that need a
-    /// socket: guests and the first-boot script (<see cref="HttpsAddress"/>, <see cref="CreateHttpsClient"/>).
+    /// Real Kestrel on 127.0.0.1 instead of the in-memory test server — plain HTTP for the factory's clients and HTTPS
+    /// (free ports) for callers that need a real TLS socket: guests and the first-boot script (<see cref="HttpsAddress"/>,
+    /// <see cref="CreateHttpsClient"/>).
     /// </param>
     public ProvisionerApp(string? releasesDirectory = null, IDictionary<string, string?>? settings = null, TimeProvider? time = null, string? dataDirectory = null, Action<IServiceCollection>? services = null, bool https = false)
     {
@@ -72,9 +74,12 @@ internal sealed class ProvisionerApp : WebApplicationFactory<Program>
             // Tests sign in often from one address; the rate-limit test sets its own limit.
             ["Auth:SignInPermitLimit"] = "100000",
         };
+        _https = https;
         if (https)
         {
-            _settings["Urls"] = "https://127.0.0.1:0";
+            // HTTPS for guests (first, so it is the URL guests are given); plain HTTP for the factory's own clients
+            // (CreateClient, CreateClientAsync: see ConfigureClient), which then need no certificate trust.
+            _settings["Urls"] = "https://127.0.0.1:0;http://127.0.0.1:0";
             UseKestrel();
         }
 
@@ -85,14 +90,13 @@ internal sealed class ProvisionerApp : WebApplicationFactory<Program>
     }
 
     /// <summary>https://127.0.0.1:PORT of an <c>https: true</c> app (starts it).</summary>
-    public Uri HttpsAddress
+    public Uri HttpsAddress => ServerAddress("https://");
+
+    private Uri ServerAddress(string scheme)
     {
-        get
-        {
-            StartServer();
-            var addresses = Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
-            return new Uri(addresses.First(a => a.StartsWith("https://", StringComparison.Ordinal)));
-        }
+        StartServer();
+        var addresses = Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
+        return new Uri(addresses.First(a => a.StartsWith(scheme, StringComparison.Ordinal)));
     }
 
     /// <summary>
@@ -203,6 +207,16 @@ internal sealed class ProvisionerApp : WebApplicationFactory<Program>
         }
 
         return client;
+    }
+
+    /// <summary>On Kestrel, the factory's clients talk plain HTTP on loopback (they need no certificate trust).</summary>
+    protected override void ConfigureClient(HttpClient client)
+    {
+        base.ConfigureClient(client);
+        if (_https)
+        {
+            client.BaseAddress = ServerAddress("http://");
+        }
     }
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)

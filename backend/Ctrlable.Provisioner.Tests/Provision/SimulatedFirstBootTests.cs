@@ -57,10 +57,10 @@ public sealed class SimulatedFirstBootTests
         await using var h = await FirstBootHarness.StartAsync();
         var templates = FirstBootScriptBehaviour.TemplatesOf(h.App.Services);
         // A template built with a secret this orchestrator never issued.
-        h.Boot.Inner = new FirstBootScriptBehaviour(h.SandboxDirectory, FirstBootHarness.ScriptDirectory,
+        h.Boot.Connect(new FirstBootScriptBehaviour(h.SandboxDirectory, FirstBootHarness.ScriptDirectory,
             async (context, ct) => await templates(context, ct) is { } t ? t with { Environment = t.Environment with { ReleaseSecret = "not-issued-here" } } : null,
             h.App.Service<ILoggerFactory>().CreateLogger<FirstBootScriptBehaviour>(),
-            new FirstBootScriptOptions { Attempts = 2, Restarts = 1, RestartDelay = TimeSpan.FromMilliseconds(50) });
+            new FirstBootScriptOptions { Attempts = 2, Restarts = 1, RestartDelay = TimeSpan.FromMilliseconds(50) }));
 
         var guest = await h.DeployAsync(TemplateTypes.Frigate);
         await WaitForBootLogAsync(h.Pve.Sim, 1);

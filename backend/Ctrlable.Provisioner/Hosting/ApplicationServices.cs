@@ -2,13 +2,16 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Ctrlable.Provisioner.Config;
 using Ctrlable.Provisioner.Dashboard;
+using Ctrlable.Provisioner.Deploy;
 using Ctrlable.Provisioner.Manifest;
+using Ctrlable.Provisioner.Projects;
 using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.Proxmox;
 using Ctrlable.Provisioner.Releases;
 using Ctrlable.Provisioner.Secrets;
 using Ctrlable.Provisioner.State;
 using Ctrlable.Provisioner.Tls;
+using FluentValidation;
 using Microsoft.Extensions.Options;
 
 namespace Ctrlable.Provisioner.Hosting;
@@ -72,6 +75,18 @@ public static class ApplicationServices
                 : sp.GetRequiredService<SimulatedProxmoxHost>().Connection;
         });
         builder.Services.AddProxmoxHttpClient();
+
+        // Projects and the deploy pipeline.
+        builder.Services.AddOptions<DeployOptions>().BindConfiguration(DeployOptions.Section);
+        builder.Services.AddSingleton<IValidator<CreateProjectRequest>, CreateProjectValidator>();
+        builder.Services.AddSingleton<IValidator<UpdateProjectRequest>, UpdateProjectValidator>();
+        builder.Services.AddSingleton<MacAllocator>();
+        builder.Services.AddSingleton<DeployEvents>();
+        builder.Services.AddSingleton<IDeployStepObserver, NoStepObserver>();
+        builder.Services.AddSingleton<DeployPipeline>();
+        builder.Services.AddSingleton<DeployRunner>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<DeployRunner>());
+        builder.Services.AddSingleton<DeployService>();
 
         // Dashboard: one shared Proxmox poll for every viewer.
         builder.Services.AddOptions<DashboardOptions>().BindConfiguration(DashboardOptions.Section);

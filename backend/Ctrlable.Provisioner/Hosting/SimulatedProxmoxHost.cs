@@ -23,6 +23,7 @@ namespace Ctrlable.Provisioner.Hosting;
 /// when no https:// listen URL is configured, demo mode adds one on loopback (<see cref="AddGuestListener"/>).
 /// </summary>
 public sealed class SimulatedProxmoxHost(
+    IConfiguration configuration,
     IOptions<StorageOptions> storage,
     IOptions<ProxmoxOptions> proxmox,
     ReleaseCatalog catalog,
@@ -57,6 +58,8 @@ public sealed class SimulatedProxmoxHost(
         {
             Version = PveVersion.V9_1,
             Nodes = [NodeName],
+            // Simulator:TimingScale shortens every emulated duration (tests); 1 = realistic.
+            TimingScale = configuration.GetValue("Simulator:TimingScale", 1.0),
             BootBehaviour = new FirstBootScriptBehaviour(
                 FirstBootScriptBehaviour.SandboxDirectoryOf(services),
                 SimulatedGuestImage.BundledScriptDirectory,

@@ -20,6 +20,9 @@ public sealed record FirstBootEnvironment(Uri OrchestratorUrl, string TlsFingerp
 {
     public const string GuestPath = "/etc/ctrlable/firstboot.env";
 
+    /// <summary>The Proxmox tag of templates with the first-boot script baked in; clones keep it.</summary>
+    public const string TemplateTag = "ctrlable-firstboot";
+
     /// <summary>The file's text: KEY=value lines (also a valid systemd EnvironmentFile).</summary>
     public string Render() => new StringBuilder()
         .AppendLine("# Written by the Ctrlable template build: how this guest's first boot reaches the orchestrator.")

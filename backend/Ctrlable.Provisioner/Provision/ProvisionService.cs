@@ -82,7 +82,8 @@ public sealed partial class ProvisionService(
         if (instance.State == InstanceStates.Waiting)
         {
             const string sql = """
-                UPDATE instances SET state = 'personalising', ip = @ip, personalising_at = COALESCE(personalising_at, @now), updated_at = @now
+                UPDATE instances SET state = 'personalising', message = 'First boot: the guest fetched its assignment', ip = @ip,
+                                     personalising_at = COALESCE(personalising_at, @now), updated_at = @now
                 WHERE id = @id AND state = 'waiting';
                 """;
             await MoveAsync(instance, InstanceStates.Personalising, "Assignment fetched", caller, sql, new { id = instance.Id, ip = caller?.ToString(), now = time.GetUtcNow() }, ct);
@@ -107,14 +108,15 @@ public sealed partial class ProvisionService(
         var to = report.Status == CompletionStatus.Ok ? InstanceStates.Active : InstanceStates.Failed;
         var message = string.IsNullOrWhiteSpace(report.Message) ? (to == InstanceStates.Active ? "First boot done" : "First boot failed") : report.Message;
         const string sql = """
-            UPDATE instances SET state = @to, firstboot_message = @message, installed_versions = @versions, error = @error,
-                                 ip = @ip, completed_at = @now, updated_at = @now
+            UPDATE instances SET state = @to, message = @status, firstboot_message = @message, installed_versions = @versions, error = @error,
+                                 ip = @ip, completed_at = @now, deadline_at = NULL, updated_at = @now
             WHERE id = @id AND state IN ('waiting', 'personalising');
             """;
         var parameters = new
         {
             id = instance.Id,
             to,
+            status = to == InstanceStates.Active ? "Running" : "First boot failed",
             message,
             versions = JsonSerializer.Serialize(report.Versions),
             error = to == InstanceStates.Failed ? message : null,
@@ -143,7 +145,7 @@ public sealed partial class ProvisionService(
     {
         const string sql = """
             SELECT i.id AS Id, i.hostname AS Hostname, i.type AS Type, i.state AS State, i.release AS Release, i.node AS Node, i.vmid AS Vmid,
-                   COALESCE(t.kind, 'lxc') AS Kind
+                   COALESCE(i.kind, t.kind, 'lxc') AS Kind
             FROM instances i LEFT JOIN templates t ON t.release = i.release AND t.name = i.type
             WHERE i.hostname = @hostname AND i.state <> 'deleted';
             """;

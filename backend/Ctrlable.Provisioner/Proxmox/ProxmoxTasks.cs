@@ -8,12 +8,15 @@ public sealed record TaskOutcome(string Upid, bool Succeeded, string ExitStatus,
 }
 
 /// <summary>
-/// Waits for Proxmox tasks (UPIDs). Polls fast at first (most tasks here take a second or two), then
-/// backs off to a bounded interval so a long full clone does not cost a request every 250 ms.
+/// Waits for Proxmox tasks (UPIDs). Most tasks here take a second or two and the next clone of a template
+/// can only start when the previous one ended, so the first half minute is polled finely (at most 100 ms
+/// late); after that the interval backs off to 2 s so a long full clone does not cost a request every 250 ms.
 /// </summary>
 public sealed class ProxmoxTasks(ProxmoxClient client, TimeProvider time)
 {
-    public static readonly TimeSpan FirstPoll = TimeSpan.FromMilliseconds(200);
+    public static readonly TimeSpan FirstPoll = TimeSpan.FromMilliseconds(50);
+    public static readonly TimeSpan ShortTaskPoll = TimeSpan.FromMilliseconds(100);
+    public static readonly TimeSpan ShortTaskWindow = TimeSpan.FromSeconds(30);
     public static readonly TimeSpan MaxPoll = TimeSpan.FromSeconds(2);
     private const int LogTailLines = 20;
 
@@ -22,6 +25,7 @@ public sealed class ProxmoxTasks(ProxmoxClient client, TimeProvider time)
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
         deadline.CancelAfter(timeout);
         var delay = FirstPoll;
+        var started = time.GetTimestamp();
         try
         {
             while (true)
@@ -39,7 +43,8 @@ public sealed class ProxmoxTasks(ProxmoxClient client, TimeProvider time)
                 }
 
                 await Task.Delay(delay, time, deadline.Token);
-                delay = TimeSpan.FromTicks(Math.Min(MaxPoll.Ticks, (long)(delay.Ticks * 1.5)));
+                var cap = time.GetElapsedTime(started) < ShortTaskWindow ? ShortTaskPoll : MaxPoll;
+                delay = TimeSpan.FromTicks(Math.Min(cap.Ticks, (long)(delay.Ticks * 1.5)));
             }
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)

@@ -16,8 +16,10 @@ public static class BenchMain
         {
             case "dashboard":
                 return await DashboardBench.RunAsync(Options(args, "--viewers", [1, 50, 200]), TimeSpan.FromSeconds(seconds));
+            case "deploy":
+                return await DeployBench.RunAsync(Option(args, "--timing-percent", 100) / 100.0, Text(args, "--scenario", "ab"));
             default:
-                await Console.Error.WriteLineAsync("usage: Ctrlable.Bench dashboard [--seconds N] [--viewers 1,50,200]");
+                await Console.Error.WriteLineAsync("usage: Ctrlable.Bench dashboard [--seconds N] [--viewers 1,50,200] | deploy [--timing-percent 100] [--scenario ab]");
                 return 2;
         }
     }
@@ -26,6 +28,12 @@ public static class BenchMain
     {
         var i = Array.IndexOf(args, name);
         return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
+    }
+
+    private static string Text(string[] args, string name, string fallback)
+    {
+        var i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
     }
 
     private static int[] Options(string[] args, string name, int[] fallback)

@@ -1,0 +1,165 @@
+using System.Net.Http.Json;
+using Ctrlable.Provisioner.Auth;
+using Ctrlable.Provisioner.Deploy;
+using Ctrlable.Provisioner.Provision;
+using Ctrlable.Provisioner.State;
+using Ctrlable.Provisioner.Tests.Infrastructure;
+using Ctrlable.PveSim.Faults;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Ctrlable.Provisioner.Tests.Deploy;
+
+/// <summary>
+/// Deploys against an emulator that outlives the orchestrator: the orchestrator is stopped at each step of
+/// the pipeline in turn and started again on the same database (and the same HTTPS port, as a real install),
+/// and Proxmox faults are injected. The emulator's guests run the real first-boot script against whichever
+/// orchestrator is up, so a deploy ends in active.
+/// </summary>
+public sealed class DeployResilienceTests
+{
+    [Theory]
+    [InlineData(DeployPipeline.VmidReserved)]
+    [InlineData(DeployPipeline.CloneRequested)]
+    [InlineData(InstanceStates.Cloning)]
+    [InlineData(InstanceStates.Configuring)]
+    [InlineData(InstanceStates.Starting)]
+    [InlineData(InstanceStates.Waiting)]
+    public async Task Stopped_after_any_step_the_deploy_converges_after_restart_without_orphans_or_duplicates(string step)
+    {
+        var boot = new DeferredBootBehaviour();
+        await using var pve = await ProxmoxHarness.StartAsync(bootBehaviour: boot);
+        var data = TempDirectory.Create("crash");
+        var port = FreePort();
+        var crash = new CrashAt(step);
+        long project;
+        await using (var first = await StartAsync(pve, data, crash, boot, port))
+        {
+            using var client = await first.App.CreateClientAsync(Role.Operator);
+            project = await DeployApiTests.CreateProjectAsync(client, "Crash");
+            (await client.PostAsJsonAsync($"/api/projects/{project}/deploy", new { types = new[] { "zwavejs", "ctrlable-pro" } })).EnsureSuccessStatusCode();
+            (await Task.WhenAny(crash.Reached.Task, Task.Delay(TimeSpan.FromSeconds(60)))).Should().Be(crash.Reached.Task, $"the pipeline should reach {step}");
+        }
+
+        // The "crashed" orchestrator is gone; Proxmox went on with whatever task it had been given.
+        await using var second = await StartAsync(pve, data, observer: null, boot, port);
+        using var again = await second.App.CreateClientAsync(Role.Operator);
+        var instances = await DeployApiTests.WaitForAsync(again, project, i => i.GetProperty("state").GetString() is "active" or "failed", TimeSpan.FromSeconds(90));
+
+        instances.Should().OnlyContain(i => i.GetProperty("state").GetString() == "active", string.Join("; ", instances.Select(i => i.GetProperty("error").ToString())));
+        var pool = pve.Sim.State.Access.Pools["ctrlable"].Vms;
+        var guests = string.Join(", ", pve.Sim.State.Guests.Values.Select(g => $"{g.Vmid}={g.Name}/{g.Lock}"));
+        var rows = string.Join(", ", instances.Select(i => $"{i.GetProperty("vmid")}={i.GetProperty("hostname")}"));
+        pool.Should().BeEquivalentTo(instances.Select(i => i.GetProperty("vmid").GetInt32()), $"every guest in the product's pool belongs to exactly one instance (guests {guests}; instances {rows}; tasks {string.Join(", ", pve.Sim.TaskLog.Select(t => $"{t.Type}:{t.Id}:{t.ExitStatus}"))})");
+        pve.Sim.State.Guests.Values.Where(g => !g.IsTemplate).Select(g => g.Name).Should().OnlyHaveUniqueItems();
+        TempDirectory.TryDelete(data);
+    }
+
+    [Fact]
+    public async Task Flaky_reads_and_lock_contention_are_absorbed()
+    {
+        var boot = new DeferredBootBehaviour();
+        await using var pve = await ProxmoxHarness.StartAsync(bootBehaviour: boot);
+        var data = TempDirectory.Create("faults");
+        await using var run = await StartAsync(pve, data, observer: null, boot, FreePort());
+        using var client = await run.App.CreateClientAsync(Role.Operator);
+        var project = await DeployApiTests.CreateProjectAsync(client, "Flaky");
+        pve.Sim.Faults.Settings = new FaultSettings { ServerErrorRate = 0.2, ServerErrorStatus = 503, LockContentionRate = 0.3, LatencyMs = 20, PathPattern = null };
+
+        var calls = Enumerable.Range(0, 4).Select(_ => client.PostAsJsonAsync($"/api/projects/{project}/instances", new { type = "zwavejs" }));
+        foreach (var response in await Task.WhenAll(calls))
+        {
+            response.EnsureSuccessStatusCode();
+        }
+
+        var instances = await DeployApiTests.WaitForAsync(client, project, i => i.GetProperty("state").GetString() is "active" or "failed", TimeSpan.FromSeconds(90));
+        pve.Sim.Faults.Reset();
+        instances.Should().OnlyContain(i => i.GetProperty("state").GetString() == "active", string.Join("; ", instances.Select(i => i.GetProperty("error").ToString())));
+        TempDirectory.TryDelete(data);
+    }
+
+    [Fact]
+    public async Task A_clone_task_that_fails_fails_the_instance_with_proxmox_message_and_leaves_nothing_behind()
+    {
+        var boot = new DeferredBootBehaviour();
+        await using var pve = await ProxmoxHarness.StartAsync(bootBehaviour: boot);
+        var data = TempDirectory.Create("clonefail");
+        await using var run = await StartAsync(pve, data, observer: null, boot, FreePort());
+        using var client = await run.App.CreateClientAsync(Role.Operator);
+        var project = await DeployApiTests.CreateProjectAsync(client, "Broken");
+        pve.Sim.Faults.Settings = new FaultSettings { TaskFailureRate = 1, TaskFailureMessage = "clone failed: storage local-lvm full", PathPattern = "/clone" };
+
+        await client.PostAsJsonAsync($"/api/projects/{project}/instances", new { type = "zwavejs" });
+        var failed = (await DeployApiTests.WaitForAsync(client, project, i => i.GetProperty("state").GetString() is "failed" or "active")).Single();
+
+        failed.GetProperty("state").GetString().Should().Be("failed");
+        failed.GetProperty("error").GetString().Should().Contain("storage local-lvm full");
+        pve.Sim.State.Access.Pools["ctrlable"].Vms.Should().BeEmpty();
+
+        pve.Sim.Faults.Reset();
+        var retried = await client.PostAsync($"/api/instances/{failed.GetProperty("id").GetInt64()}/retry", null);
+        retried.EnsureSuccessStatusCode();
+        (await DeployApiTests.WaitForAsync(client, project, i => i.GetProperty("state").GetString() is "failed" or "active")).Single()
+            .GetProperty("state").GetString().Should().Be("active");
+        TempDirectory.TryDelete(data);
+    }
+
+    private static async Task<Run> StartAsync(ProxmoxHarness pve, string data, IDeployStepObserver? observer, DeferredBootBehaviour boot, int httpsPort)
+    {
+        var settings = ProvisionerApp.ProxmoxSettings(pve);
+        settings["Deploy:FirstBootTimeoutSeconds"] = "300";
+        // One HTTPS port across restarts: it is in the guests' firstboot.env.
+        settings["Urls"] = $"https://127.0.0.1:{httpsPort};http://127.0.0.1:0";
+        var app = new ProvisionerApp(dataDirectory: data, settings: settings, services: observer is null ? null : s => s.AddSingleton(observer), https: true);
+        await app.EnsureSetUpAsync();
+        // The harness's templates, recorded as the active release (as a build would).
+        var releases = app.Service<ReleaseRepository>();
+        if (await releases.GetActiveNameAsync(CancellationToken.None) is null)
+        {
+            var now = DateTimeOffset.UtcNow;
+            await releases.ActivateAsync("2026.06", "2026-05-30", null,
+            [
+                new TemplateRow(0, "2026.06", "zwavejs", "lxc", ProxmoxHarness.LxcTemplate, "pve1", "2026-05-30", null, "9.x", now),
+                new TemplateRow(0, "2026.06", "ctrlable-pro", "vm", ProxmoxHarness.QemuTemplate, "pve1", "2026-05-30", null, null, now),
+            ], now, CancellationToken.None);
+        }
+
+        // As the build would: the release's first-boot secret.
+        await app.Service<ReleaseSecrets>().GetOrIssueAsync("2026.06", CancellationToken.None);
+        boot.Connect(FirstBootGuests.Behaviour(app));
+        return new Run(app, boot);
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private sealed class Run(ProvisionerApp app, DeferredBootBehaviour boot) : IAsyncDisposable
+    {
+        public ProvisionerApp App { get; } = app;
+
+        public ValueTask DisposeAsync()
+        {
+            boot.Disconnect();
+            App.Dispose();
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    /// <summary>Freezes the pipeline the first time any instance reaches <paramref name="step"/>, like a process that died there.</summary>
+    private sealed class CrashAt(string step) : IDeployStepObserver
+    {
+        public TaskCompletionSource Reached { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public async Task AfterStepAsync(long instanceId, string reached, CancellationToken ct)
+        {
+            if (reached == step)
+            {
+                Reached.TrySetResult();
+                await Task.Delay(Timeout.Infinite, ct);
+            }
+        }
+    }
+}

@@ -1,0 +1,519 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Text.Json;
+using Ctrlable.Provisioner.Config;
+using Ctrlable.Provisioner.Projects;
+using Ctrlable.Provisioner.Provision;
+using Ctrlable.Provisioner.Proxmox;
+using Ctrlable.Provisioner.State;
+using Microsoft.Extensions.Options;
+
+namespace Ctrlable.Provisioner.Deploy;
+
+/// <summary>
+/// Drives one instance from <c>pending</c> to <c>active</c> (or through a delete), one persisted step at a
+/// time, so that a restarted orchestrator resumes each instance exactly where it was by reconciling the
+/// recorded step with what Proxmox holds: a recorded UPID is waited for, a clone that exists is adopted, a
+/// half-made guest is completed or removed.
+/// </summary>
+public sealed class DeployPipeline(
+    InstanceRepository instances,
+    ProxmoxClient proxmox,
+    ProxmoxTasks tasks,
+    MacAllocator macs,
+    AssignmentService assignments,
+    DeployEvents events,
+    IDeployStepObserver observer,
+    IOptions<DeployOptions> deployOptions,
+    IOptions<ProxmoxOptions> proxmoxOptions,
+    TimeProvider time,
+    ILogger<DeployPipeline> logger)
+{
+    /// <summary>Proxmox puts <c>lock: disk</c> on an LXC template while it is cloned: clones of one template run one at a time.</summary>
+    private readonly ConcurrentDictionary<long, SemaphoreSlim> _templateLocks = new();
+
+    /// <summary>Pipelines of this process allocate one at a time (the database's unique index guards against other processes).</summary>
+    private readonly SemaphoreSlim _allocation = new(1, 1);
+    private readonly DeployOptions _options = deployOptions.Value;
+    private TimeSpan TaskTimeout => TimeSpan.FromSeconds(_options.TaskTimeoutSeconds);
+
+    /// <summary>Attempts per step when Proxmox answers 5xx or cannot be reached (every step reconciles on re-entry).</summary>
+    private const int TransientAttempts = 4;
+
+    public async Task RunAsync(long instanceId, CancellationToken ct)
+    {
+        var attempt = 0;
+        string? lastState = null;
+        var resumed = true;
+        while (await instances.GetAsync(instanceId, ct) is { IsFinished: false } instance)
+        {
+            attempt = instance.State == lastState ? attempt : 0;
+            lastState = instance.State;
+            try
+            {
+                await StepAsync(instance, resumed || attempt > 0, ct);
+                resumed = false;
+            }
+            catch (Exception ex) when (IsTransient(ex) && ++attempt < TransientAttempts)
+            {
+                // Every step starts by looking at what Proxmox holds, so running it again is safe even when the
+                // failed request may have been carried out (a clone whose answer was lost is adopted, not repeated).
+                logger.LogInformation("Instance {Instance} ({Hostname}): {Reason}; retrying {State} ({Attempt}/{Max})", instance.Id, instance.Hostname, ex.Message, instance.State, attempt, TransientAttempts - 1);
+                await Task.Delay(TimeSpan.FromSeconds(Math.Pow(2, attempt - 1)), time, ct);
+            }
+            catch (Exception ex) when (ex is ProxmoxException or HttpRequestException or TimeoutException or ProxmoxCertificateException or Polly.Timeout.TimeoutRejectedException)
+            {
+                // Proxmox refused, or stayed unreachable: the instance fails with the reason; the dealer can retry it.
+                logger.LogWarning("Instance {Instance} ({Hostname}) failed at {State}: {Reason}", instance.Id, instance.Hostname, instance.State, ex.Message);
+                await MoveAsync(instance, InstanceStates.Failed, $"Failed while {Describe(instance.State)}", error: ex.Message, ct: ct);
+            }
+        }
+    }
+
+    private static bool IsTransient(Exception ex) => ex switch
+    {
+        ProxmoxException p => (int)p.Status >= 500 && p.Status != HttpStatusCode.NotImplemented,
+        HttpRequestException { InnerException: not System.Security.Authentication.AuthenticationException } => true,
+        Polly.Timeout.TimeoutRejectedException => true,
+        _ => false,
+    };
+
+    // reconcile: the step may have run before (after a restart or a failed attempt), so look at Proxmox first.
+    private Task StepAsync(InstanceRow instance, bool reconcile, CancellationToken ct) => instance.State switch
+    {
+        InstanceStates.Pending => CloneAsync(instance, ct),
+        InstanceStates.Cloning => FinishCloneAsync(instance, ct),
+        InstanceStates.Configuring => ConfigureAsync(instance, ct),
+        InstanceStates.Starting => StartAsync(instance, reconcile, ct),
+        InstanceStates.Waiting or InstanceStates.Personalising => WaitForFirstBootAsync(instance, ct),
+        InstanceStates.Deleting => DeleteAsync(instance, ct),
+        _ => throw new InvalidOperationException($"Instance {instance.Id} is in unknown state '{instance.State}'."),
+    };
+
+    // --- 1-3: VMID, clone ------------------------------------------------------------------------
+
+    private async Task CloneAsync(InstanceRow instance, CancellationToken ct)
+    {
+        var kind = KindOf(instance);
+        while (true)
+        {
+            instance = (await instances.GetAsync(instance.Id, ct))!;
+            var vmid = instance.Vmid ?? await AllocateVmidAsync(instance, ct);
+            if (vmid is null)
+            {
+                continue;
+            }
+
+            await observer.AfterStepAsync(instance.Id, VmidReserved, ct);
+
+            // The clone may already exist: the orchestrator stopped after asking Proxmox for it.
+            if (await FindSettledGuestAsync(vmid.Value, kind, ct) is { } existing)
+            {
+                if (await IsOursAsync(existing, kind, instance, ct))
+                {
+                    await MoveAsync(instance, InstanceStates.Configuring, "Cloned (found after a restart)", ct: ct);
+                    return;
+                }
+
+                // Someone else's guest took the VMID after we reserved it: pick another.
+                await ReleaseVmidAsync(instance, ct);
+                continue;
+            }
+
+            var (node, linked) = await ClonePlanAsync(instance, ct);
+            await instances.SetCloneAsync(instance.Id, node, linked ? "linked" : "full", ct);
+            var storage = linked ? null : await TargetStorageAsync(instance, ct);
+
+            // Only the clone itself holds the template: everything before and after runs in parallel.
+            var templateLock = kind == GuestKind.Lxc ? _templateLocks.GetOrAdd(instance.TemplateVmid!.Value, _ => new SemaphoreSlim(1, 1)) : null;
+            if (templateLock is not null && !templateLock.Wait(0))
+            {
+                await MoveAsync(instance, InstanceStates.Pending, "Waiting for the template (one clone at a time)", ct: ct);
+                await templateLock.WaitAsync(ct);
+            }
+
+            try
+            {
+                await MoveAsync(instance, InstanceStates.Cloning, linked ? "Cloning (linked clone)" : "Cloning (full copy: this takes minutes)", ct: ct);
+                string upid;
+                try
+                {
+                    upid = await proxmox.CloneAsync(node, kind, (int)instance.TemplateVmid!.Value, new CloneRequest(
+                        (int)vmid.Value, instance.Hostname, Description(instance), proxmoxOptions.Value.Pool, Full: linked ? null : true, Storage: storage), ct);
+                }
+                catch (ProxmoxException ex) when (ex.IsAlreadyExists)
+                {
+                    // Our own earlier request may have created it (its answer lost in a restart): adopt it.
+                    if (await FindSettledGuestAsync(vmid.Value, kind, ct) is { } ours && await IsOursAsync(ours, kind, instance, ct))
+                    {
+                        await MoveAsync(instance, InstanceStates.Configuring, "Cloned (found after a restart)", ct: ct);
+                        return;
+                    }
+
+                    // A VMID race with something outside the orchestrator: re-allocate, never fail the deploy.
+                    logger.LogInformation("VMID {Vmid} was taken meanwhile; choosing another for {Hostname}", vmid, instance.Hostname);
+                    await ReleaseVmidAsync(instance, ct);
+                    continue;
+                }
+
+                await observer.AfterStepAsync(instance.Id, CloneRequested, ct);
+                instance = (await instances.GetAsync(instance.Id, ct))!;
+                await MoveAsync(instance, InstanceStates.Cloning, instance.Message ?? "Cloning", upid: upid, ct: ct);
+                await WaitCloneTaskAsync(instance with { Upid = upid, Node = node }, ct);
+                return;
+            }
+            finally
+            {
+                templateLock?.Release();
+            }
+        }
+    }
+
+    private async Task FinishCloneAsync(InstanceRow instance, CancellationToken ct)
+    {
+        var kind = KindOf(instance);
+        var templateLock = kind == GuestKind.Lxc ? _templateLocks.GetOrAdd(instance.TemplateVmid!.Value, _ => new SemaphoreSlim(1, 1)) : null;
+        if (templateLock is not null)
+        {
+            await templateLock.WaitAsync(ct);
+        }
+
+        try
+        {
+            if (instance.Upid is not null)
+            {
+                await WaitCloneTaskAsync(instance, ct);
+                return;
+            }
+
+            // Stopped between asking for the clone and recording its task: look at what Proxmox holds.
+            if (instance.Vmid is { } vmid && await FindSettledGuestAsync(vmid, kind, ct) is { } existing && await IsOursAsync(existing, kind, instance, ct))
+            {
+                await MoveAsync(instance, InstanceStates.Configuring, "Cloned", ct: ct);
+            }
+            else
+            {
+                await MoveAsync(instance, InstanceStates.Pending, "Clone not found after a restart; cloning again", ct: ct);
+            }
+        }
+        finally
+        {
+            templateLock?.Release();
+        }
+    }
+
+    private async Task WaitCloneTaskAsync(InstanceRow instance, CancellationToken ct)
+    {
+        var outcome = await tasks.WaitAsync(instance.Node!, instance.Upid!, TaskTimeout, ct);
+        if (outcome.Succeeded)
+        {
+            await MoveAsync(instance, InstanceStates.Configuring, "Cloned", ct: ct);
+            return;
+        }
+
+        // Proxmox removes a failed clone's config itself; make sure nothing half-made stays behind.
+        if (instance.Vmid is { } vmid && await FindGuestAsync(vmid, ct) is { } leftover)
+        {
+            await WaitUntilUnlockedAsync(leftover.Node!, KindOf(instance), (int)vmid, ct);
+            await DestroyAsync(leftover.Node!, KindOf(instance), (int)vmid, ct);
+        }
+
+        await ReleaseVmidAsync(instance, ct);
+        await MoveAsync(instance, InstanceStates.Failed, "Clone failed", error: string.Join('\n', outcome.LogTail.DefaultIfEmpty(outcome.ExitStatus)), ct: ct);
+    }
+
+    // --- 5-6: network identity, description, assignment -----------------------------------------
+
+    private async Task ConfigureAsync(InstanceRow instance, CancellationToken ct)
+    {
+        var kind = KindOf(instance);
+        var node = instance.Node!;
+        var vmid = (int)instance.Vmid!.Value;
+        await MoveAsync(instance, InstanceStates.Configuring, "Setting a fresh MAC address and the hostname", ct: ct);
+
+        var mac = instance.Mac;
+        if (mac is null)
+        {
+            mac = await macs.AllocateAsync(ct);
+            // Recorded before it is applied: a restart re-applies the same MAC.
+            await instances.SetMacAsync(instance.Id, mac, ct);
+        }
+
+        var settings = await SettingsAsync(instance.ProjectId, ct);
+        var config = await proxmox.GetGuestConfigAsync(node, kind, vmid, ct);
+        var net0 = NetConfig.Rewrite(config.GetValueOrDefault("net0") ?? (kind == GuestKind.Lxc ? "name=eth0,ip=dhcp,type=veth" : "virtio=00:00:00:00:00:00"),
+            kind == GuestKind.Lxc, mac, settings.Network.Bridge ?? proxmoxOptions.Value.Bridge, settings.Network.Vlan);
+        var changes = new Dictionary<string, string>
+        {
+            ["net0"] = net0,
+            [kind == GuestKind.Lxc ? "hostname" : "name"] = instance.Hostname,
+            ["description"] = Description(instance),
+            ["tags"] = Tags(instance, config.GetValueOrDefault("tags")),
+        };
+        await proxmox.UpdateConfigAsync(node, kind, vmid, changes, null, config.GetValueOrDefault("digest"), ct);
+
+        var summary = await assignments.CreateAsync(instance.Id, instance.Type, instance.Hostname, instance.Release!, instance.ProjectId, settings, ct);
+        var message = summary.NeedsBinding ? "Configured — needs a USB binding on the host" : "Configured";
+        await MoveAsync(instance, InstanceStates.Starting, message, ct: ct);
+    }
+
+    // --- 7: start, first boot -------------------------------------------------------------------
+
+    private async Task StartAsync(InstanceRow instance, bool reconcile, CancellationToken ct)
+    {
+        var kind = KindOf(instance);
+        var node = instance.Node!;
+        var vmid = (int)instance.Vmid!.Value;
+        // Straight from configuring in this run the guest is known to be stopped; after a restart, ask.
+        var running = reconcile && (await proxmox.GetGuestStatusAsync(node, kind, vmid, ct)).Status == "running";
+        if (!running)
+        {
+            var upid = instance.Upid ?? await proxmox.StartAsync(node, kind, vmid, ct);
+            await MoveAsync(instance, InstanceStates.Starting, "Starting", upid: upid, ct: ct);
+            var outcome = await tasks.WaitAsync(node, upid, TaskTimeout, ct);
+            if (!outcome.Succeeded)
+            {
+                await MoveAsync(instance, InstanceStates.Failed, "Start failed", error: string.Join('\n', outcome.LogTail.DefaultIfEmpty(outcome.ExitStatus)), ct: ct);
+                return;
+            }
+        }
+
+        if (kind == GuestKind.Qemu)
+        {
+            // VM templates have no first-boot script; Home Assistant's onboarding drives ctrlable-pro (a later milestone).
+            await MoveAsync(instance, InstanceStates.Active, "Running", ct: ct);
+            return;
+        }
+
+        await instances.SetDeadlineAsync(instance.Id, time.GetUtcNow().AddSeconds(_options.FirstBootTimeoutSeconds), ct);
+        await MoveAsync(instance, InstanceStates.Waiting, "Started; waiting for the guest's first boot", ct: ct);
+    }
+
+    private async Task WaitForFirstBootAsync(InstanceRow instance, CancellationToken ct)
+    {
+        var last = instance;
+        while (true)
+        {
+            var current = await instances.GetAsync(instance.Id, ct);
+            if (current is null || current.IsFinished || current.State is not (InstanceStates.Waiting or InstanceStates.Personalising))
+            {
+                if (current is not null && current.State != last.State)
+                {
+                    events.Publish(InstanceProgress.Of(current));
+                }
+
+                return;
+            }
+
+            if (current.State != last.State || current.Message != last.Message)
+            {
+                events.Publish(InstanceProgress.Of(current));
+                last = current;
+            }
+
+            if (current.DeadlineAt is { } deadline && time.GetUtcNow() > deadline)
+            {
+                await MoveAsync(current, InstanceStates.Failed, "No first-boot report",
+                    error: $"The guest did not report its first boot within {_options.FirstBootTimeoutSeconds / 60:0.#} min. Check its network and the orchestrator address in /etc/ctrlable/firstboot.env.", ct: ct);
+                return;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(250), time, ct);
+        }
+    }
+
+    // --- Delete ---------------------------------------------------------------------------------
+
+    private async Task DeleteAsync(InstanceRow instance, CancellationToken ct)
+    {
+        var kind = KindOf(instance);
+        if (instance.Vmid is { } vmid && await FindSettledGuestAsync(vmid, kind, ct) is { } guest && await IsOursAsync(guest, kind, instance, ct))
+        {
+            await WaitUntilUnlockedAsync(guest.Node!, kind, (int)vmid, ct);
+            await DestroyAsync(guest.Node!, kind, (int)vmid, ct);
+        }
+
+        await assignments.DeleteAsync(instance.Id, ct);
+        await MoveAsync(instance, InstanceStates.Deleted, "Deleted", ct: ct);
+    }
+
+    private async Task DestroyAsync(string node, GuestKind kind, int vmid, CancellationToken ct)
+    {
+        var status = await proxmox.GetGuestStatusAsync(node, kind, vmid, ct);
+        if (status.Status == "running")
+        {
+            var stop = await tasks.WaitAsync(node, await proxmox.StopAsync(node, kind, vmid, ct), TaskTimeout, ct);
+            if (!stop.Succeeded)
+            {
+                throw new ProxmoxException(HttpStatusCode.InternalServerError, "POST", $"/nodes/{node}/{kind.ToString().ToLowerInvariant()}/{vmid}/status/stop", stop.Describe(), new Dictionary<string, string>());
+            }
+        }
+
+        var destroy = await tasks.WaitAsync(node, await proxmox.DeleteAsync(node, kind, vmid, ct), TaskTimeout, ct);
+        if (!destroy.Succeeded)
+        {
+            throw new ProxmoxException(HttpStatusCode.InternalServerError, "DELETE", $"/nodes/{node}/{kind.ToString().ToLowerInvariant()}/{vmid}", destroy.Describe(), new Dictionary<string, string>());
+        }
+    }
+
+    // --- Helpers --------------------------------------------------------------------------------
+
+    /// <summary>The lowest free VMID in the configured range, reserved in the database first (unique among live instances), then checked with Proxmox.</summary>
+    private async Task<long?> AllocateVmidAsync(InstanceRow instance, CancellationToken ct)
+    {
+        await _allocation.WaitAsync(ct);
+        try
+        {
+            return await AllocateVmidLockedAsync(instance, ct);
+        }
+        finally
+        {
+            _allocation.Release();
+        }
+    }
+
+    private async Task<long?> AllocateVmidLockedAsync(InstanceRow instance, CancellationToken ct)
+    {
+        var reserved = await instances.ReservedVmidsAsync(ct);
+        var used = (await proxmox.GetClusterResourcesAsync("vm", ct)).Where(r => r.Vmid is not null).Select(r => (long)r.Vmid!.Value).ToHashSet();
+        for (long candidate = _options.VmidMin; candidate <= _options.VmidMax; candidate++)
+        {
+            if (reserved.Contains(candidate) || used.Contains(candidate))
+            {
+                continue;
+            }
+
+            if (!await instances.TryReserveVmidAsync(instance.Id, candidate, ct))
+            {
+                return null; // another instance reserved it first: look again
+            }
+
+            // Guests the token cannot see still occupy VMIDs: ask Proxmox itself.
+            if (await proxmox.IsVmidFreeAsync((int)candidate, ct))
+            {
+                return candidate;
+            }
+
+            used.Add(candidate);
+        }
+
+        throw new ProxmoxException(HttpStatusCode.Conflict, "GET", "/cluster/nextid", $"No free VMID left between {_options.VmidMin} and {_options.VmidMax} (Deploy:VmidMin/VmidMax).", new Dictionary<string, string>());
+    }
+
+    /// <summary>Gives up the instance's VMID (taken by someone else, or its clone failed); the next clone attempt allocates anew.</summary>
+    private async Task ReleaseVmidAsync(InstanceRow instance, CancellationToken ct)
+    {
+        await instances.SetStateAsync(instance.Id, InstanceStates.Pending, "Choosing another VMID", ct: ct);
+        await instances.ClearVmidAsync(instance.Id, ct);
+    }
+
+    private async Task<(string Node, bool Linked)> ClonePlanAsync(InstanceRow instance, CancellationToken ct)
+    {
+        var resources = await proxmox.GetClusterResourcesAsync(null, ct);
+        var template = resources.FirstOrDefault(r => r.Vmid == instance.TemplateVmid && r.Template == true)
+            ?? throw new ProxmoxException(HttpStatusCode.NotFound, "GET", "/cluster/resources",
+                $"Template {instance.TemplateVmid} ({instance.Type}) of release {instance.Release} is not on this Proxmox host. Build the release again.", new Dictionary<string, string>());
+        var config = await proxmox.GetGuestConfigAsync(template.Node!, KindOf(instance), (int)instance.TemplateVmid!.Value, ct);
+        var disk = config.GetValueOrDefault("rootfs") ?? config.GetValueOrDefault("scsi0") ?? config.GetValueOrDefault("virtio0") ?? "";
+        var storageId = disk.Split(':')[0];
+        var storage = resources.FirstOrDefault(r => r.Type == "storage" && r.Node == template.Node && r.Storage == storageId);
+        // Linked clones only from templates on storages that support them (lvmthin, zfspool, rbd, btrfs).
+        var linked = storage?.Plugintype is "lvmthin" or "zfspool" or "zfs" or "rbd" or "btrfs";
+        return (template.Node!, linked);
+    }
+
+    private async Task<string> TargetStorageAsync(InstanceRow instance, CancellationToken ct) =>
+        (await SettingsAsync(instance.ProjectId, ct)).Storage ?? proxmoxOptions.Value.Storage;
+
+    private async Task<SiteSettings> SettingsAsync(long projectId, CancellationToken ct)
+    {
+        var project = await instances.GetProjectAsync(projectId, ct);
+        return project is null ? new SiteSettings() : JsonSerializer.Deserialize<SiteSettings>(project.SettingsJson, ProjectJson.Options) ?? new SiteSettings();
+    }
+
+    private async Task<ClusterResource?> FindGuestAsync(long vmid, CancellationToken ct) =>
+        (await proxmox.GetClusterResourcesAsync("vm", ct)).FirstOrDefault(r => r.Vmid == vmid);
+
+    /// <summary>Whether a guest is this instance's: the description written at clone time names the instance.</summary>
+    private async Task<bool> IsOursAsync(ClusterResource guest, GuestKind kind, InstanceRow instance, CancellationToken ct)
+    {
+        var config = await proxmox.GetGuestConfigAsync(guest.Node!, kind, guest.Vmid!.Value, ct);
+        return config.GetValueOrDefault("description")?.Contains(Marker(instance), StringComparison.Ordinal) == true;
+    }
+
+    private static string Marker(InstanceRow instance) => $"instance #{instance.Id} ({instance.Hostname})";
+
+    /// <summary>
+    /// The guest with this VMID once no task holds it: a clone still running shows only its lock (and no name
+    /// yet), so whose guest it is can be told only after the lock is gone.
+    /// </summary>
+    private async Task<ClusterResource?> FindSettledGuestAsync(long vmid, GuestKind kind, CancellationToken ct)
+    {
+        if (await FindGuestAsync(vmid, ct) is not { } guest)
+        {
+            return null;
+        }
+
+        await WaitUntilUnlockedAsync(guest.Node!, kind, (int)vmid, ct);
+        return await FindGuestAsync(vmid, ct);
+    }
+
+    /// <summary>Waits until Proxmox has released a guest's lock (a clone task still running, e.g. after a restart).</summary>
+    private async Task WaitUntilUnlockedAsync(string node, GuestKind kind, int vmid, CancellationToken ct)
+    {
+        var deadline = time.GetUtcNow() + TaskTimeout;
+        while ((await proxmox.GetGuestStatusAsync(node, kind, vmid, ct)).Lock is { Length: > 0 } held)
+        {
+            if (time.GetUtcNow() > deadline)
+            {
+                throw new TimeoutException($"Guest {vmid} stayed locked ({held}).");
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(250), time, ct);
+        }
+    }
+
+    private async Task MoveAsync(InstanceRow instance, string state, string message, string? upid = null, string? error = null, CancellationToken ct = default)
+    {
+        await instances.SetStateAsync(instance.Id, state, message, upid, error, ct);
+        if (await instances.GetAsync(instance.Id, ct) is { } updated)
+        {
+            events.Publish(InstanceProgress.Of(updated));
+        }
+
+        await observer.AfterStepAsync(instance.Id, state, ct);
+    }
+
+    /// <summary>The point after a VMID was reserved in the database, before anything happened in Proxmox.</summary>
+    public const string VmidReserved = "vmid-reserved";
+
+    /// <summary>The point between Proxmox accepting a clone and the orchestrator recording its task.</summary>
+    public const string CloneRequested = "clone-requested";
+
+    private static GuestKind KindOf(InstanceRow instance) => instance.Kind == "vm" ? GuestKind.Qemu : GuestKind.Lxc;
+
+    /// <summary>Identifies the guest as the orchestrator's after a crash or to a Proxmox admin.</summary>
+    /// <summary>Our tags; the template's first-boot marker stays (the Proxmox emulator runs a marked clone's first boot).</summary>
+    private static string Tags(InstanceRow instance, string? current)
+    {
+        var tags = new List<string> { "ctrlable", instance.Type, $"release-{instance.Release?.Replace('.', '-')}" };
+        if (current?.Split([';', ',', ' '], StringSplitOptions.RemoveEmptyEntries).Contains(FirstBootEnvironment.TemplateTag, StringComparer.OrdinalIgnoreCase) == true)
+        {
+            tags.Add(FirstBootEnvironment.TemplateTag);
+        }
+
+        return string.Join(';', tags);
+    }
+
+    private static string Description(InstanceRow instance) =>
+        $"Ctrlable {instance.Type} of project #{instance.ProjectId}, {Marker(instance)}, release {instance.Release}. Managed by Ctrlable Provisioner.";
+
+    private static string Describe(string state) => state switch
+    {
+        InstanceStates.Pending or InstanceStates.Cloning => "cloning",
+        InstanceStates.Configuring => "configuring",
+        InstanceStates.Starting => "starting",
+        InstanceStates.Deleting => "deleting",
+        _ => "waiting for the guest",
+    };
+}

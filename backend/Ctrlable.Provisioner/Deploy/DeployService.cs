@@ -1,0 +1,202 @@
+using System.Text;
+using System.Text.Json;
+using Ctrlable.Provisioner.Projects;
+using Ctrlable.Provisioner.Proxmox;
+using Ctrlable.Provisioner.State;
+
+namespace Ctrlable.Provisioner.Deploy;
+
+/// <summary>Why a request cannot be carried out, in the dealer's words; becomes problem+json.</summary>
+public sealed record Refusal(int Status, string Title, string Detail);
+
+public sealed record DeployStarted(long DeployId, long ProjectId, string Release, IReadOnlyList<InstanceRow> Instances);
+
+/// <summary>Projects, deploys, add-instance, retry, delete and power actions; the pipeline runs them in the background.</summary>
+public sealed class DeployService(
+    InstanceRepository instances,
+    ReleaseRepository releases,
+    DeployRunner runner,
+    ProxmoxClient proxmox,
+    ProxmoxTasks tasks)
+{
+    public async Task<(ProjectRow? Project, Refusal? Refusal)> CreateProjectAsync(CreateProjectRequest request, CancellationToken ct)
+    {
+        var slug = request.Slug ?? Slugify(request.Name);
+        if (!CreateProjectValidator.Slug().IsMatch(slug))
+        {
+            return (null, new Refusal(400, "No usable slug", $"Could not derive a slug from '{request.Name}'; give one (a-z, 0-9, '-')."));
+        }
+
+        var json = JsonSerializer.Serialize(request.Settings ?? new SiteSettings(), ProjectJson.Options);
+        var project = await instances.InsertProjectAsync(request.Name.Trim(), slug, json, ct);
+        return project is null
+            ? (null, new Refusal(409, "Slug taken", $"A project with the slug '{slug}' exists already."))
+            : (project, null);
+    }
+
+    public async Task<Refusal?> UpdateProjectAsync(long id, UpdateProjectRequest request, CancellationToken ct) =>
+        await instances.UpdateProjectAsync(id, request.Name.Trim(), JsonSerializer.Serialize(request.Settings, ProjectJson.Options), ct)
+            ? null
+            : NotFound(id);
+
+    /// <summary>Deploys the given template types (default: every template of the active release) as new instances.</summary>
+    public async Task<(DeployStarted? Deploy, Refusal? Refusal)> DeployAsync(long projectId, IReadOnlyList<string>? types, string kind, string? actor, CancellationToken ct)
+    {
+        var project = await instances.GetProjectAsync(projectId, ct);
+        if (project is null)
+        {
+            return (null, NotFound(projectId));
+        }
+
+        var release = await releases.GetActiveNameAsync(ct);
+        if (release is null)
+        {
+            return (null, new Refusal(409, "No release built yet", "Build a release on the Releases page first: deploys clone its templates."));
+        }
+
+        var templates = (await releases.ListTemplatesAsync(release, ct)).ToDictionary(t => t.Name, StringComparer.Ordinal);
+        var wanted = types is { Count: > 0 } ? types : [.. templates.Keys.Order(StringComparer.Ordinal)];
+        var unknown = wanted.Where(t => !templates.ContainsKey(t)).ToList();
+        if (unknown.Count > 0)
+        {
+            return (null, new Refusal(400, "Unknown component", $"Release {release} has no template {string.Join(", ", unknown)}; it has {string.Join(", ", templates.Keys.Order(StringComparer.Ordinal))}."));
+        }
+
+        var live = await instances.ListByProjectAsync(projectId, includeDeleted: false, ct);
+        // One Home Assistant per site: every other service wires itself to it.
+        if (wanted.Contains("ctrlable-pro") && (wanted.Count(t => t == "ctrlable-pro") > 1 || live.Any(i => i.Type == "ctrlable-pro")))
+        {
+            return (null, new Refusal(409, "Home Assistant exists", "A project has one ctrlable-pro (Home Assistant); this one has it already."));
+        }
+
+        var rows = wanted.Select(t => templates[t]).Select(t => new NewInstance(t.Name, t.Kind, t.Vmid, t.Node, release)).ToList();
+        var (deployId, created) = await instances.InsertDeployAsync(projectId, project.Slug, kind, release, actor, rows, ct);
+        foreach (var instance in created)
+        {
+            runner.Enqueue(instance.Id);
+        }
+
+        return (new DeployStarted(deployId, projectId, release, created), null);
+    }
+
+    public async Task<(InstanceRow? Instance, Refusal? Refusal)> RetryAsync(long instanceId, CancellationToken ct)
+    {
+        var instance = await instances.GetAsync(instanceId, ct);
+        if (instance is null)
+        {
+            return (null, InstanceNotFound(instanceId));
+        }
+
+        if (instance.State != InstanceStates.Failed)
+        {
+            return (null, new Refusal(409, "Nothing to retry", $"{instance.Hostname} is {instance.State}; only failed instances are retried."));
+        }
+
+        // Failed before a guest existed: clone again. Otherwise re-apply its identity and start it again;
+        // the first-boot service retries by itself on the next boot.
+        var guestExists = instance.Vmid is { } vmid && (await proxmox.GetClusterResourcesAsync("vm", ct)).Any(r => r.Vmid == vmid);
+        await instances.SetStateAsync(instanceId, guestExists ? InstanceStates.Configuring : InstanceStates.Pending, "Retrying", ct: ct);
+        runner.Enqueue(instanceId);
+        return (await instances.GetAsync(instanceId, ct), null);
+    }
+
+    /// <summary>Stops and destroys the guest (purging it from Proxmox jobs); the instance row stays as history.</summary>
+    public async Task<(InstanceRow? Instance, Refusal? Refusal)> DeleteAsync(long instanceId, CancellationToken ct)
+    {
+        var instance = await instances.GetAsync(instanceId, ct);
+        if (instance is null || instance.State == InstanceStates.Deleted)
+        {
+            return (null, InstanceNotFound(instanceId));
+        }
+
+        if (instance.State is InstanceStates.Pending or InstanceStates.Cloning or InstanceStates.Configuring or InstanceStates.Starting && runner.IsRunning(instanceId))
+        {
+            return (null, new Refusal(409, "Deploy in progress", $"{instance.Hostname} is being deployed ({instance.State}); delete it once it is active or failed."));
+        }
+
+        await instances.SetStateAsync(instanceId, InstanceStates.Deleting, "Deleting", ct: ct);
+        runner.Enqueue(instanceId);
+        return (await instances.GetAsync(instanceId, ct), null);
+    }
+
+    /// <summary>start | stop | shutdown | reboot of a deployed guest; waits for the Proxmox task.</summary>
+    public async Task<(InstanceRow? Instance, Refusal? Refusal)> PowerAsync(long instanceId, string action, CancellationToken ct)
+    {
+        var instance = await instances.GetAsync(instanceId, ct);
+        if (instance is null || instance.State == InstanceStates.Deleted)
+        {
+            return (null, InstanceNotFound(instanceId));
+        }
+
+        if (instance.Vmid is not { } vmid || instance.Node is null || instance.State is InstanceStates.Pending or InstanceStates.Cloning or InstanceStates.Configuring or InstanceStates.Deleting)
+        {
+            return (null, new Refusal(409, "Guest not ready", $"{instance.Hostname} is {instance.State}; power actions work once its guest exists."));
+        }
+
+        var kind = instance.Kind == "vm" ? GuestKind.Qemu : GuestKind.Lxc;
+        var status = await proxmox.GetGuestStatusAsync(instance.Node, kind, (int)vmid, ct);
+        var running = status.Status == "running";
+        if ((action == "start" && running) || (action is "stop" or "shutdown" && !running))
+        {
+            return (instance, null); // already there: idempotent for scripts
+        }
+
+        if (action == "reboot" && !running)
+        {
+            return (null, new Refusal(409, "Guest not running", $"{instance.Hostname} is stopped; start it instead."));
+        }
+
+        var upid = action switch
+        {
+            "start" => await proxmox.StartAsync(instance.Node, kind, (int)vmid, ct),
+            "stop" => await proxmox.StopAsync(instance.Node, kind, (int)vmid, ct),
+            "shutdown" => await proxmox.ShutdownAsync(instance.Node, kind, (int)vmid, 60, ct),
+            _ => await proxmox.RebootAsync(instance.Node, kind, (int)vmid, ct),
+        };
+        var outcome = await tasks.WaitAsync(instance.Node, upid, TimeSpan.FromMinutes(3), ct);
+        return outcome.Succeeded
+            ? (instance, null)
+            : (null, new Refusal(502, $"Proxmox could not {action} {instance.Hostname}", outcome.Describe()));
+    }
+
+    /// <summary>"Müller Haus 7" → "muller-haus-7": letters with accents lose them, anything else becomes one '-'.</summary>
+    public static string Slugify(string name)
+    {
+        var builder = new StringBuilder();
+        foreach (var c in name.ToLowerInvariant())
+        {
+            var plain = c switch
+            {
+                >= 'a' and <= 'z' or >= '0' and <= '9' => c.ToString(),
+                'à' or 'á' or 'â' or 'ã' or 'ä' or 'å' => "a",
+                'ç' => "c",
+                'è' or 'é' or 'ê' or 'ë' => "e",
+                'ì' or 'í' or 'î' or 'ï' => "i",
+                'ñ' => "n",
+                'ò' or 'ó' or 'ô' or 'õ' or 'ö' or 'ø' => "o",
+                'ù' or 'ú' or 'û' or 'ü' => "u",
+                'ý' or 'ÿ' => "y",
+                'ß' => "ss",
+                'æ' => "ae",
+                'œ' => "oe",
+                _ => "-",
+            };
+            if (plain != "-" || (builder.Length > 0 && builder[^1] != '-'))
+            {
+                builder.Append(plain);
+            }
+        }
+
+        var slug = builder.ToString().Trim('-');
+        if (slug.Length > 32)
+        {
+            slug = slug[..32].TrimEnd('-');
+        }
+
+        return slug.Length > 0 && char.IsDigit(slug[0]) ? "p-" + slug : slug;
+    }
+
+    private static Refusal NotFound(long projectId) => new(404, "Project not found", $"There is no project {projectId}.");
+
+    private static Refusal InstanceNotFound(long instanceId) => new(404, "Instance not found", $"There is no instance {instanceId}.");
+}
