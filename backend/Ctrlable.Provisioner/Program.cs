@@ -3,6 +3,7 @@ using Ctrlable.Provisioner.Build;
 using Ctrlable.Provisioner.Dashboard;
 using Ctrlable.Provisioner.Deploy;
 using Ctrlable.Provisioner.Hosting;
+using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.Releases;
 using Ctrlable.Provisioner.Tls;
 
@@ -37,6 +38,7 @@ app.MapReleases();
 app.MapBuilds();
 app.MapDashboard();
 app.MapDeploy();
+app.MapProvision();
 app.MapSpaFallback();
 
 await app.RunAsync();

@@ -9,7 +9,7 @@ import { launchBrowser, screenshot, signInAsAdmin, startOrchestrator } from './h
 // personalising and active) is being merged in parallel. Until then LXC guests stop at `waiting`
 // ("Waiting for first boot") and ctrlable-pro (a VM, no first-boot script) goes straight to active.
 // TODO: once first boot is merged, flip this to true: then every guest must reach active.
-const FIRST_BOOT_MERGED = false;
+const FIRST_BOOT_MERGED = true;
 
 const LXC_COMPONENTS = ['zwavejs', 'zigbee2mqtt'];
 const COMPONENTS = [...LXC_COMPONENTS, 'ctrlable-pro'];

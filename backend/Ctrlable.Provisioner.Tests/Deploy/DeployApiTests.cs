@@ -7,7 +7,10 @@ using Ctrlable.Provisioner.Tests.Infrastructure;
 
 namespace Ctrlable.Provisioner.Tests.Deploy;
 
-/// <summary>Deploys against the demo host (the emulator in-process) with shortened durations.</summary>
+/// <summary>
+/// Deploys against the demo host (the emulator in-process) with shortened durations. Apps that deploy run on Kestrel
+/// (<c>https: true</c>) so the demo's guests run the real first-boot script against them: a deploy ends in active.
+/// </summary>
 public sealed class DeployApiTests
 {
     internal static Dictionary<string, string?> FastDemo(double firstBootTimeoutSeconds = 120) => new()
@@ -53,7 +56,7 @@ public sealed class DeployApiTests
     [Fact]
     public async Task Stack_deploy_clones_every_component_into_the_pool_with_unique_identity()
     {
-        using var app = new ProvisionerApp(settings: FastDemo());
+        using var app = new ProvisionerApp(settings: FastDemo(), https: true);
         using var client = await app.CreateClientAsync(Role.Operator);
         var project = await CreateProjectAsync(client, "Müller Haus");
 
@@ -63,8 +66,11 @@ public sealed class DeployApiTests
         deploy.GetProperty("instances").GetArrayLength().Should().Be(6);
         response.Headers.Location!.ToString().Should().Be($"/api/deploys/{deploy.GetProperty("id").GetInt64()}");
 
-        var instances = await WaitForAsync(client, project, i => i.GetProperty("state").GetString() is "waiting" or "active" or "failed");
-        instances.Should().OnlyContain(i => i.GetProperty("state").GetString() != "failed", string.Join("; ", instances.Select(i => i.GetProperty("error").ToString())));
+        var instances = await WaitForAsync(client, project, i => i.GetProperty("state").GetString() is "active" or "failed");
+        instances.Should().OnlyContain(i => i.GetProperty("state").GetString() == "active", string.Join("; ", instances.Select(i => i.GetProperty("error").ToString())));
+        instances.Where(i => i.GetProperty("kind").GetString() == "lxc").Should().OnlyContain(i => i.GetProperty("installedVersions").GetProperty("firstboot").GetString() == "1",
+            "every LXC guest ran its first boot and reported complete");
+        instances.Single(i => i.GetProperty("type").GetString() == "zigbee2mqtt").GetProperty("needsBinding").GetBoolean().Should().BeFalse();
         instances.Select(i => i.GetProperty("hostname").GetString()).Should().BeEquivalentTo(
             ["muller-haus-ctrlable-pro", "muller-haus-zwavejs", "muller-haus-zigbee2mqtt", "muller-haus-docker-portainer", "muller-haus-frigate", "muller-haus-freepbx"]);
         instances.Single(i => i.GetProperty("type").GetString() == "ctrlable-pro").GetProperty("state").GetString().Should().Be("active", "a VM has no first-boot script of ours");
@@ -87,7 +93,7 @@ public sealed class DeployApiTests
     [Fact]
     public async Task Concurrent_add_instance_calls_get_distinct_vmids_and_hostnames_without_lock_errors()
     {
-        using var app = new ProvisionerApp(settings: FastDemo());
+        using var app = new ProvisionerApp(settings: FastDemo(), https: true);
         using var client = await app.CreateClientAsync(Role.Operator);
         var project = await CreateProjectAsync(client, "Burst");
 
@@ -96,9 +102,9 @@ public sealed class DeployApiTests
         var responses = await Task.WhenAll(calls);
 
         responses.Should().OnlyContain(r => r.StatusCode == HttpStatusCode.Accepted);
-        var instances = await WaitForAsync(client, project, i => i.GetProperty("state").GetString() is "waiting" or "active" or "failed", TimeSpan.FromMinutes(3));
+        var instances = await WaitForAsync(client, project, i => i.GetProperty("state").GetString() is "active" or "failed", TimeSpan.FromMinutes(3));
         instances.Should().HaveCount(25);
-        instances.Should().OnlyContain(i => i.GetProperty("state").GetString() == "waiting", string.Join("; ", instances.Select(i => i.GetProperty("error").ToString()).Distinct()));
+        instances.Should().OnlyContain(i => i.GetProperty("state").GetString() == "active", string.Join("; ", instances.Select(i => i.GetProperty("error").ToString()).Distinct()));
         instances.Select(i => i.GetProperty("vmid").GetInt32()).Should().OnlyHaveUniqueItems();
         instances.Select(i => i.GetProperty("hostname").GetString()).Should().OnlyHaveUniqueItems()
             .And.Contain(new[] { "burst-zigbee2mqtt", "burst-zigbee2mqtt-20", "burst-zwavejs", "burst-zwavejs-2" });
@@ -107,11 +113,12 @@ public sealed class DeployApiTests
     [Fact]
     public async Task Delete_destroys_the_guest_and_keeps_the_history_row()
     {
-        using var app = new ProvisionerApp(settings: FastDemo());
+        using var app = new ProvisionerApp(settings: FastDemo(), https: true);
         using var client = await app.CreateClientAsync(Role.Operator);
         var project = await CreateProjectAsync(client, "Gone");
         await client.PostAsJsonAsync($"/api/projects/{project}/instances", new { type = "freepbx" });
-        var instance = (await WaitForAsync(client, project, i => i.GetProperty("state").GetString() is "waiting" or "failed")).Single();
+        var instance = (await WaitForAsync(client, project, i => i.GetProperty("state").GetString() is "active" or "failed")).Single();
+        instance.GetProperty("state").GetString().Should().Be("active", instance.GetProperty("error").ToString());
         var id = instance.GetProperty("id").GetInt64();
         var vmid = instance.GetProperty("vmid").GetInt32();
 
@@ -197,7 +204,7 @@ public sealed class DeployEventsTests
     [Fact]
     public async Task Progress_streams_as_server_sent_events_from_a_snapshot_to_the_end()
     {
-        using var app = new ProvisionerApp(settings: DeployApiTests.FastDemo());
+        using var app = new ProvisionerApp(settings: DeployApiTests.FastDemo(), https: true);
         using var client = await app.CreateClientAsync(Role.Operator);
         var project = await DeployApiTests.CreateProjectAsync(client, "Stream");
         var started = await (await client.PostAsJsonAsync($"/api/projects/{project}/instances", new { type = "zwavejs" })).Content.ReadFromJsonAsync<JsonElement>();
@@ -209,7 +216,7 @@ public sealed class DeployEventsTests
         var events = new List<(string Event, JsonElement Data)>();
         string? name = null;
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        while (!events.Any(e => e.Event == "progress" && e.Data.GetProperty("state").GetString() is "waiting" or "failed"))
+        while (!events.Any(e => e.Event == "progress" && e.Data.GetProperty("state").GetString() is "active" or "failed"))
         {
             var line = await reader.ReadLineAsync(timeout.Token);
             if (line is null)
@@ -231,6 +238,7 @@ public sealed class DeployEventsTests
         events[0].Data.GetArrayLength().Should().Be(1);
         var states = events.Where(e => e.Event == "progress").Select(e => e.Data.GetProperty("state").GetString()).ToList();
         states.Should().ContainInOrder("cloning", "configuring", "starting", "waiting");
+        states[^1].Should().Be("active", "the guest's first boot reported complete");
         events.Where(e => e.Event == "progress").Select(e => e.Data.GetProperty("percent").GetInt32()).Should().BeInAscendingOrder();
     }
 }

@@ -1,6 +1,7 @@
 using System.Net.Http.Json;
 using Ctrlable.Provisioner.Auth;
 using Ctrlable.Provisioner.Deploy;
+using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.State;
 using Ctrlable.Provisioner.Tests.Infrastructure;
 using Ctrlable.PveSim.Faults;
@@ -10,7 +11,9 @@ namespace Ctrlable.Provisioner.Tests.Deploy;
 
 /// <summary>
 /// Deploys against an emulator that outlives the orchestrator: the orchestrator is stopped at each step of
-/// the pipeline in turn and started again on the same database, and Proxmox faults are injected.
+/// the pipeline in turn and started again on the same database (and the same HTTPS port, as a real install),
+/// and Proxmox faults are injected. The emulator's guests run the real first-boot script against whichever
+/// orchestrator is up, so a deploy ends in active.
 /// </summary>
 public sealed class DeployResilienceTests
 {
@@ -23,11 +26,13 @@ public sealed class DeployResilienceTests
     [InlineData(InstanceStates.Waiting)]
     public async Task Stopped_after_any_step_the_deploy_converges_after_restart_without_orphans_or_duplicates(string step)
     {
-        await using var pve = await ProxmoxHarness.StartAsync();
+        var boot = new DeferredBootBehaviour();
+        await using var pve = await ProxmoxHarness.StartAsync(bootBehaviour: boot);
         var data = TempDirectory.Create("crash");
+        var port = FreePort();
         var crash = new CrashAt(step);
         long project;
-        await using (var first = await StartAsync(pve, data, crash))
+        await using (var first = await StartAsync(pve, data, crash, boot, port))
         {
             using var client = await first.App.CreateClientAsync(Role.Operator);
             project = await DeployApiTests.CreateProjectAsync(client, "Crash");
@@ -36,11 +41,11 @@ public sealed class DeployResilienceTests
         }
 
         // The "crashed" orchestrator is gone; Proxmox went on with whatever task it had been given.
-        await using var second = await StartAsync(pve, data, observer: null);
+        await using var second = await StartAsync(pve, data, observer: null, boot, port);
         using var again = await second.App.CreateClientAsync(Role.Operator);
-        var instances = await DeployApiTests.WaitForAsync(again, project, i => i.GetProperty("state").GetString() is "waiting" or "active" or "failed", TimeSpan.FromSeconds(90));
+        var instances = await DeployApiTests.WaitForAsync(again, project, i => i.GetProperty("state").GetString() is "active" or "failed", TimeSpan.FromSeconds(90));
 
-        instances.Should().OnlyContain(i => i.GetProperty("state").GetString() != "failed", string.Join("; ", instances.Select(i => i.GetProperty("error").ToString())));
+        instances.Should().OnlyContain(i => i.GetProperty("state").GetString() == "active", string.Join("; ", instances.Select(i => i.GetProperty("error").ToString())));
         var pool = pve.Sim.State.Access.Pools["ctrlable"].Vms;
         var guests = string.Join(", ", pve.Sim.State.Guests.Values.Select(g => $"{g.Vmid}={g.Name}/{g.Lock}"));
         var rows = string.Join(", ", instances.Select(i => $"{i.GetProperty("vmid")}={i.GetProperty("hostname")}"));
@@ -52,9 +57,10 @@ public sealed class DeployResilienceTests
     [Fact]
     public async Task Flaky_reads_and_lock_contention_are_absorbed()
     {
-        await using var pve = await ProxmoxHarness.StartAsync();
+        var boot = new DeferredBootBehaviour();
+        await using var pve = await ProxmoxHarness.StartAsync(bootBehaviour: boot);
         var data = TempDirectory.Create("faults");
-        await using var run = await StartAsync(pve, data, observer: null);
+        await using var run = await StartAsync(pve, data, observer: null, boot, FreePort());
         using var client = await run.App.CreateClientAsync(Role.Operator);
         var project = await DeployApiTests.CreateProjectAsync(client, "Flaky");
         pve.Sim.Faults.Settings = new FaultSettings { ServerErrorRate = 0.2, ServerErrorStatus = 503, LockContentionRate = 0.3, LatencyMs = 20, PathPattern = null };
@@ -65,24 +71,25 @@ public sealed class DeployResilienceTests
             response.EnsureSuccessStatusCode();
         }
 
-        var instances = await DeployApiTests.WaitForAsync(client, project, i => i.GetProperty("state").GetString() is "waiting" or "failed", TimeSpan.FromSeconds(90));
+        var instances = await DeployApiTests.WaitForAsync(client, project, i => i.GetProperty("state").GetString() is "active" or "failed", TimeSpan.FromSeconds(90));
         pve.Sim.Faults.Reset();
-        instances.Should().OnlyContain(i => i.GetProperty("state").GetString() == "waiting", string.Join("; ", instances.Select(i => i.GetProperty("error").ToString())));
+        instances.Should().OnlyContain(i => i.GetProperty("state").GetString() == "active", string.Join("; ", instances.Select(i => i.GetProperty("error").ToString())));
         TempDirectory.TryDelete(data);
     }
 
     [Fact]
     public async Task A_clone_task_that_fails_fails_the_instance_with_proxmox_message_and_leaves_nothing_behind()
     {
-        await using var pve = await ProxmoxHarness.StartAsync();
+        var boot = new DeferredBootBehaviour();
+        await using var pve = await ProxmoxHarness.StartAsync(bootBehaviour: boot);
         var data = TempDirectory.Create("clonefail");
-        await using var run = await StartAsync(pve, data, observer: null);
+        await using var run = await StartAsync(pve, data, observer: null, boot, FreePort());
         using var client = await run.App.CreateClientAsync(Role.Operator);
         var project = await DeployApiTests.CreateProjectAsync(client, "Broken");
         pve.Sim.Faults.Settings = new FaultSettings { TaskFailureRate = 1, TaskFailureMessage = "clone failed: storage local-lvm full", PathPattern = "/clone" };
 
         await client.PostAsJsonAsync($"/api/projects/{project}/instances", new { type = "zwavejs" });
-        var failed = (await DeployApiTests.WaitForAsync(client, project, i => i.GetProperty("state").GetString() is "failed" or "waiting")).Single();
+        var failed = (await DeployApiTests.WaitForAsync(client, project, i => i.GetProperty("state").GetString() is "failed" or "active")).Single();
 
         failed.GetProperty("state").GetString().Should().Be("failed");
         failed.GetProperty("error").GetString().Should().Contain("storage local-lvm full");
@@ -91,16 +98,18 @@ public sealed class DeployResilienceTests
         pve.Sim.Faults.Reset();
         var retried = await client.PostAsync($"/api/instances/{failed.GetProperty("id").GetInt64()}/retry", null);
         retried.EnsureSuccessStatusCode();
-        (await DeployApiTests.WaitForAsync(client, project, i => i.GetProperty("state").GetString() is "failed" or "waiting")).Single()
-            .GetProperty("state").GetString().Should().Be("waiting");
+        (await DeployApiTests.WaitForAsync(client, project, i => i.GetProperty("state").GetString() is "failed" or "active")).Single()
+            .GetProperty("state").GetString().Should().Be("active");
         TempDirectory.TryDelete(data);
     }
 
-    private static async Task<Run> StartAsync(ProxmoxHarness pve, string data, IDeployStepObserver? observer)
+    private static async Task<Run> StartAsync(ProxmoxHarness pve, string data, IDeployStepObserver? observer, DeferredBootBehaviour boot, int httpsPort)
     {
         var settings = ProvisionerApp.ProxmoxSettings(pve);
         settings["Deploy:FirstBootTimeoutSeconds"] = "300";
-        var app = new ProvisionerApp(dataDirectory: data, settings: settings, services: observer is null ? null : s => s.AddSingleton(observer));
+        // One HTTPS port across restarts: it is in the guests' firstboot.env.
+        settings["Urls"] = $"https://127.0.0.1:{httpsPort};http://127.0.0.1:0";
+        var app = new ProvisionerApp(dataDirectory: data, settings: settings, services: observer is null ? null : s => s.AddSingleton(observer), https: true);
         await app.EnsureSetUpAsync();
         // The harness's templates, recorded as the active release (as a build would).
         var releases = app.Service<ReleaseRepository>();
@@ -114,15 +123,26 @@ public sealed class DeployResilienceTests
             ], now, CancellationToken.None);
         }
 
-        return new Run(app);
+        // As the build would: the release's first-boot secret.
+        await app.Service<ReleaseSecrets>().GetOrIssueAsync("2026.06", CancellationToken.None);
+        boot.Connect(FirstBootGuests.Behaviour(app));
+        return new Run(app, boot);
     }
 
-    private sealed class Run(ProvisionerApp app) : IAsyncDisposable
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private sealed class Run(ProvisionerApp app, DeferredBootBehaviour boot) : IAsyncDisposable
     {
         public ProvisionerApp App { get; } = app;
 
         public ValueTask DisposeAsync()
         {
+            boot.Disconnect();
             App.Dispose();
             return ValueTask.CompletedTask;
         }

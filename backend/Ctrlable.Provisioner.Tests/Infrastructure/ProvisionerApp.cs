@@ -1,7 +1,13 @@
+using System.Net;
 using System.Net.Http.Json;
+using System.Net.Sockets;
 using System.Text.Json;
 using Ctrlable.Provisioner.Auth;
+using Ctrlable.Provisioner.Proxmox;
+using Ctrlable.Provisioner.Tls;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.Mvc.Testing.Handlers;
 using Microsoft.AspNetCore.TestHost;
@@ -41,6 +47,7 @@ internal sealed class ProvisionerApp : WebApplicationFactory<Program>
     private readonly Dictionary<string, string?> _settings;
     private readonly TimeProvider? _time;
     private readonly Action<IServiceCollection>? _services;
+    private readonly bool _https;
     private int _users;
 
     /// <param name="releasesDirectory">Release manifests; default the repository's releases/.</param>
@@ -49,8 +56,13 @@ internal sealed class ProvisionerApp : WebApplicationFactory<Program>
     /// <param name="dataDirectory">Reuse a data directory (restart tests); default a fresh temporary one.</param>
     /// <param name="services">Extra service registrations, applied after the app's own.</param>
     /// <param name="kestrelUrls">Serve on real sockets (Kestrel) at these listen URLs instead of the in-memory test server; call StartServer().</param>
+    /// <param name="https">
+    /// Real Kestrel on 127.0.0.1 instead of the in-memory test server — plain HTTP for the factory's clients and HTTPS
+    /// (free ports) for callers that need a real TLS socket: guests and the first-boot script (<see cref="HttpsAddress"/>,
+    /// <see cref="CreateHttpsClient"/>).
+    /// </param>
     public ProvisionerApp(string? releasesDirectory = null, IDictionary<string, string?>? settings = null, TimeProvider? time = null, string? dataDirectory = null, Action<IServiceCollection>? services = null,
-        string? kestrelUrls = null)
+        string? kestrelUrls = null, bool https = false)
     {
         if (kestrelUrls is not null)
         {
@@ -74,10 +86,63 @@ internal sealed class ProvisionerApp : WebApplicationFactory<Program>
             _settings["urls"] = kestrelUrls;
         }
 
+        _https = https;
+        if (https)
+        {
+            // HTTPS for guests (first, so it is the URL guests are given); plain HTTP for the factory's own clients
+            // (CreateClient, CreateClientAsync: see ConfigureClient), which then need no certificate trust.
+            _settings["Urls"] = "https://127.0.0.1:0;http://127.0.0.1:0";
+            UseKestrel();
+        }
+
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
             _settings[key] = value;
         }
+    }
+
+    /// <summary>https://127.0.0.1:PORT of an <c>https: true</c> app (starts it).</summary>
+    public Uri HttpsAddress => ServerAddress("https://");
+
+    private Uri ServerAddress(string scheme)
+    {
+        StartServer();
+        var addresses = Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
+        return new Uri(addresses.First(a => a.StartsWith(scheme, StringComparison.Ordinal)));
+    }
+
+    /// <summary>
+    /// A client of an <c>https: true</c> app over a real socket, trusting exactly the orchestrator's certificate, and
+    /// connecting from <paramref name="source"/> when given (a 127.x address: the way a simulated guest calls).
+    /// </summary>
+    public HttpClient CreateHttpsClient(IPAddress? source = null)
+    {
+        var address = HttpsAddress;
+        var fingerprint = Service<TlsCertificate>().Fingerprint;
+        var handler = new SocketsHttpHandler
+        {
+            SslOptions = { RemoteCertificateValidationCallback = (_, certificate, _, _) => certificate is not null && ProxmoxConnection.FingerprintOf(certificate) == fingerprint },
+            ConnectCallback = async (context, ct) =>
+            {
+                var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                try
+                {
+                    if (source is not null)
+                    {
+                        socket.Bind(new IPEndPoint(source, 0));
+                    }
+
+                    await socket.ConnectAsync(context.DnsEndPoint, ct);
+                    return new NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            },
+        };
+        return new HttpClient(handler) { BaseAddress = address };
     }
 
     public string DataDirectory { get; }
@@ -154,6 +219,16 @@ internal sealed class ProvisionerApp : WebApplicationFactory<Program>
         }
 
         return client;
+    }
+
+    /// <summary>On Kestrel, the factory's clients talk plain HTTP on loopback (they need no certificate trust).</summary>
+    protected override void ConfigureClient(HttpClient client)
+    {
+        base.ConfigureClient(client);
+        if (_https)
+        {
+            client.BaseAddress = ServerAddress("http://");
+        }
     }
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)

@@ -3,6 +3,7 @@ using Ctrlable.Provisioner.Config;
 using Ctrlable.Provisioner.Hosting;
 using Ctrlable.Provisioner.Proxmox;
 using Ctrlable.PveSim;
+using Ctrlable.PveSim.Guests;
 using Ctrlable.PveSim.Hosting;
 using Ctrlable.PveSim.Seeding;
 using Microsoft.Extensions.DependencyInjection;
@@ -42,7 +43,8 @@ internal sealed class ProxmoxHarness : IAsyncDisposable
         PveVersion? version = null,
         IReadOnlyList<string>? nodes = null,
         string? pinnedFingerprint = null,
-        Action<ProxmoxOptions>? configure = null)
+        Action<ProxmoxOptions>? configure = null,
+        IGuestBootBehaviour? bootBehaviour = null)
     {
         var v = version ?? PveVersion.V9_1;
         var sim = await PveSimulator.StartAsync(new PveSimOptions
@@ -51,6 +53,8 @@ internal sealed class ProxmoxHarness : IAsyncDisposable
             Nodes = nodes ?? ["pve1"],
             TimingScale = 0.02,
             RandomSeed = 7,
+            // Guests cloned from first-boot templates run this (e.g. FirstBootGuests: the real script against the orchestrator).
+            BootBehaviour = bootBehaviour ?? new NoFirstBootBehaviour(),
         });
         var token = sim.Seed(LeastPrivilege.Spec(v) with
         {

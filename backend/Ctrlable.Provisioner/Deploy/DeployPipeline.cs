@@ -248,7 +248,7 @@ public sealed class DeployPipeline(
             ["net0"] = net0,
             [kind == GuestKind.Lxc ? "hostname" : "name"] = instance.Hostname,
             ["description"] = Description(instance),
-            ["tags"] = $"ctrlable;{instance.Type};release-{instance.Release?.Replace('.', '-')}",
+            ["tags"] = Tags(instance, config.GetValueOrDefault("tags")),
         };
         await proxmox.UpdateConfigAsync(node, kind, vmid, changes, null, config.GetValueOrDefault("digest"), ct);
 
@@ -493,6 +493,18 @@ public sealed class DeployPipeline(
     private static GuestKind KindOf(InstanceRow instance) => instance.Kind == "vm" ? GuestKind.Qemu : GuestKind.Lxc;
 
     /// <summary>Identifies the guest as the orchestrator's after a crash or to a Proxmox admin.</summary>
+    /// <summary>Our tags; the template's first-boot marker stays (the Proxmox emulator runs a marked clone's first boot).</summary>
+    private static string Tags(InstanceRow instance, string? current)
+    {
+        var tags = new List<string> { "ctrlable", instance.Type, $"release-{instance.Release?.Replace('.', '-')}" };
+        if (current?.Split([';', ',', ' '], StringSplitOptions.RemoveEmptyEntries).Contains(FirstBootEnvironment.TemplateTag, StringComparer.OrdinalIgnoreCase) == true)
+        {
+            tags.Add(FirstBootEnvironment.TemplateTag);
+        }
+
+        return string.Join(';', tags);
+    }
+
     private static string Description(InstanceRow instance) =>
         $"Ctrlable {instance.Type} of project #{instance.ProjectId}, {Marker(instance)}, release {instance.Release}. Managed by Ctrlable Provisioner.";
 

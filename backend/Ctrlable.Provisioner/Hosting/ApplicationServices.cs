@@ -70,6 +70,9 @@ public static class ApplicationServices
         builder.Services.AddSingleton<BuildService>();
         builder.Services.AddHostedService<BuildRecovery>();
 
+        // First boot: assignments, the provision endpoints' service, instance state notifications.
+        builder.Services.AddProvision();
+
         // Proxmox: the configured host, or the simulated one (demo mode) when none is configured.
         builder.Services.AddSingleton<SimulatedProxmoxHost>();
         builder.Services.AddSingleton(sp =>
@@ -85,7 +88,6 @@ public static class ApplicationServices
         builder.Services.AddOptions<DeployOptions>().BindConfiguration(DeployOptions.Section);
         builder.Services.AddSingleton<IValidator<CreateProjectRequest>, CreateProjectValidator>();
         builder.Services.AddSingleton<IValidator<UpdateProjectRequest>, UpdateProjectValidator>();
-        builder.Services.AddSingleton<AssignmentService>();
         builder.Services.AddSingleton<MacAllocator>();
         builder.Services.AddSingleton<DeployEvents>();
         builder.Services.AddSingleton<IDeployStepObserver, NoStepObserver>();
@@ -123,6 +125,7 @@ public static class ApplicationServices
             _ = app.Services.GetRequiredService<IOptions<PlatformOptions>>().Value;
             _ = app.Services.GetRequiredService<IOptions<AuthOptions>>().Value;
             _ = app.Services.GetRequiredService<IOptions<TlsOptions>>().Value;
+            _ = app.Services.GetRequiredService<IOptions<ProvisionOptions>>().Value;
         }
         catch (OptionsValidationException ex)
         {
@@ -167,6 +170,7 @@ public static class ApplicationServices
 
         if (!app.Services.GetRequiredService<IOptions<ProxmoxOptions>>().Value.IsConfigured)
         {
+            SimulatedProxmoxHost.AddGuestListener(app);
             await app.Services.GetRequiredService<SimulatedProxmoxHost>().StartAsync(app.Lifetime.ApplicationStopping);
         }
 

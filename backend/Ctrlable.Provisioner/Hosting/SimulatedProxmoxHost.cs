@@ -1,11 +1,14 @@
 using System.Security.Cryptography;
 using Ctrlable.Provisioner.Config;
 using Ctrlable.Provisioner.Manifest;
+using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.Proxmox;
 using Ctrlable.Provisioner.State;
 using Ctrlable.PveSim;
 using Ctrlable.PveSim.Hosting;
 using Ctrlable.PveSim.Seeding;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Options;
 using SimGuestKind = Ctrlable.PveSim.Guests.GuestKind;
 
@@ -15,7 +18,9 @@ namespace Ctrlable.Provisioner.Hosting;
 /// Demo mode: with no Proxmox configured, the orchestrator runs the Proxmox emulator in-process (one node,
 /// thin storage, the least-privilege token) and talks to it over HTTPS like to a real node. The newest valid
 /// release's templates are seeded and recorded as built, so a newcomer sees a working host at once. The
-/// emulator's state is kept in the data directory, so guests survive a restart.
+/// emulator's state is kept in the data directory, so guests survive a restart. Guests cloned from the templates
+/// run the real first-boot script (<see cref="FirstBootScriptBehaviour"/>) against this orchestrator over HTTPS:
+/// when no https:// listen URL is configured, demo mode adds one on loopback (<see cref="AddGuestListener"/>).
 /// </summary>
 public sealed class SimulatedProxmoxHost(
     IConfiguration configuration,
@@ -23,11 +28,16 @@ public sealed class SimulatedProxmoxHost(
     IOptions<ProxmoxOptions> proxmox,
     ReleaseCatalog catalog,
     ReleaseRepository releases,
+    ReleaseSecrets releaseSecrets,
+    IServiceProvider services,
     TimeProvider time,
     ILogger<SimulatedProxmoxHost> logger) : IAsyncDisposable
 {
     public const string NodeName = "pve";
     public const string TemplatePool = "ctrlable-templates";
+
+    /// <summary>The loopback HTTPS listener demo mode adds for its simulated guests (a free port).</summary>
+    public const string GuestListenerUrl = "https://127.0.0.1:0";
 
     private PveSimulator? _sim;
     private ProxmoxConnection? _connection;
@@ -50,6 +60,11 @@ public sealed class SimulatedProxmoxHost(
             Nodes = [NodeName],
             // Simulator:TimingScale shortens every emulated duration (tests); 1 = realistic.
             TimingScale = configuration.GetValue("Simulator:TimingScale", 1.0),
+            BootBehaviour = new FirstBootScriptBehaviour(
+                FirstBootScriptBehaviour.SandboxDirectoryOf(services),
+                SimulatedGuestImage.BundledScriptDirectory,
+                FirstBootScriptBehaviour.TemplatesOf(services),
+                services.GetRequiredService<ILogger<FirstBootScriptBehaviour>>()),
             SnapshotPath = Path.Combine(dataDirectory, "simulated-proxmox.json"),
             Seed = access with
             {
@@ -77,6 +92,39 @@ public sealed class SimulatedProxmoxHost(
                     manifest.CommunityScriptsRef, manifest.CommunityScriptsCommit, t.AppVersion, now))],
                 now, ct);
         }
+
+        if (release?.Manifest is { } built)
+        {
+            // The build issues a release's first-boot secret; the demo release is never built.
+            await releaseSecrets.GetOrIssueAsync(built.Release, ct);
+        }
+    }
+
+    /// <summary>
+    /// Simulated guests reach the orchestrator over HTTPS like real ones: when no https:// URL is configured, listen
+    /// on <see cref="GuestListenerUrl"/> too (besides the configured URLs). No-op for servers without addresses (test server).
+    /// </summary>
+    public static void AddGuestListener(WebApplication app)
+    {
+        if (app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>() is not { } addresses)
+        {
+            return;
+        }
+
+        var configured = Tls.ListenUrls.From(app.Configuration);
+        if (configured.Any(u => u.StartsWith("https://", StringComparison.OrdinalIgnoreCase))
+            || app.Configuration.GetSection("Kestrel:Endpoints").GetChildren().Any())
+        {
+            return;
+        }
+
+        // Addresses set here replace the configured ones, so the configured ones are added again.
+        foreach (var url in configured.Count > 0 ? configured : ["http://localhost:5000"])
+        {
+            addresses.Addresses.Add(url);
+        }
+
+        addresses.Addresses.Add(GuestListenerUrl);
     }
 
     public async ValueTask DisposeAsync()

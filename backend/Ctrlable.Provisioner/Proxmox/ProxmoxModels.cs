@@ -117,7 +117,8 @@ public sealed record GuestInterface(
     [property: JsonPropertyName("hardware-address")] string? HardwareAddress,
     string? Hwaddr,
     [property: JsonPropertyName("ip-addresses")] IReadOnlyList<GuestIpAddress>? IpAddresses,
-    string? Inet);
+    string? Inet,
+    string? Inet6 = null);
 
 public sealed record QemuAgentResult<T>(T Result);
 

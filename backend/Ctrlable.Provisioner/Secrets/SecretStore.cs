@@ -17,6 +17,7 @@ public enum SecretKind
     HostTriggerKeyPassphrase,
     FirstBootSecret,
     InstanceAppSecret,
+    ProjectAppSecret,
 }
 
 /// <summary>

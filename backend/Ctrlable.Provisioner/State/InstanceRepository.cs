@@ -24,7 +24,9 @@ public sealed record InstanceRow(
     string? Error,
     DateTimeOffset? DeadlineAt,
     DateTimeOffset CreatedAt,
-    DateTimeOffset UpdatedAt)
+    DateTimeOffset UpdatedAt,
+    bool NeedsBinding,
+    string? InstalledVersions)
 {
     public bool IsFinished => State is InstanceStates.Active or InstanceStates.Failed or InstanceStates.Deleted;
 }
@@ -39,7 +41,7 @@ public sealed class InstanceRepository(Database database, TimeProvider time)
         id AS Id, project_id AS ProjectId, deploy_id AS DeployId, type AS Type, kind AS Kind, hostname AS Hostname,
         vmid AS Vmid, template_vmid AS TemplateVmid, node AS Node, mac AS Mac, ip AS Ip, state AS State, release AS Release,
         upid AS Upid, clone_mode AS CloneMode, message AS Message, error AS Error, deadline_at AS DeadlineAt,
-        created_at AS CreatedAt, updated_at AS UpdatedAt
+        created_at AS CreatedAt, updated_at AS UpdatedAt, needs_binding AS NeedsBinding, installed_versions AS InstalledVersions
         """;
 
     private const string ProjectColumns = "id AS Id, name AS Name, slug AS Slug, settings_json AS SettingsJson, created_at AS CreatedAt, updated_at AS UpdatedAt";

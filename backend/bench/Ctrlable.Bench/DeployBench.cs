@@ -3,6 +3,8 @@ using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Ctrlable.Provisioner.Auth;
+using Ctrlable.Provisioner.Hosting;
+using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.Proxmox;
 using Ctrlable.Provisioner.State;
 using Ctrlable.PveSim;
@@ -10,6 +12,10 @@ using Ctrlable.PveSim.Hosting;
 using Ctrlable.PveSim.Seeding;
 using Ctrlable.PveSim.Tasks;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using GuestBootContext = Ctrlable.PveSim.Guests.GuestBootContext;
+using GuestKind = Ctrlable.Provisioner.Proxmox.GuestKind;
+using IGuestBootBehaviour = Ctrlable.PveSim.Guests.IGuestBootBehaviour;
 using SimGuestKind = Ctrlable.PveSim.Guests.GuestKind;
 
 namespace Ctrlable.Bench;
@@ -19,7 +25,9 @@ namespace Ctrlable.Bench;
 /// critical path, computed from the emulator's own task log (clones of one LXC template run one after another
 /// because Proxmox locks the template; each start waits for its clone). Baseline in the same process: a naive
 /// sequential deploy (clone, configure, start, one guest after another) through the same Proxmox client.
-/// Wall time ends when every guest is started and handed to its first boot (state "waiting").
+/// Wall time ends when every guest is started and handed to its first boot (state "waiting"). The orchestrator's
+/// guests then run the real first-boot script against it (FirstBootScriptBehaviour); "first boots done" is when
+/// every instance is active.
 /// </summary>
 internal static class DeployBench
 {
@@ -28,8 +36,8 @@ internal static class DeployBench
     public static async Task<int> RunAsync(double timingScale, string scenarios)
     {
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"deploy benchmark: emulator timing scale {timingScale} (1 = realistic: linked clone 1–3 s, start 1 s)"));
-        Console.WriteLine("| scenario | mode | wall s | critical path s | wall ÷ critical path |");
-        Console.WriteLine("|---|---|---:|---:|---:|");
+        Console.WriteLine("| scenario | mode | wall s | critical path s | wall ÷ critical path | first boots done s |");
+        Console.WriteLine("|---|---|---:|---:|---:|---:|");
         if (scenarios.Contains('a', StringComparison.Ordinal))
         {
             await ScenarioAsync("(a) 5-LXC stack", StackTypes, stack: true, timingScale);
@@ -50,14 +58,16 @@ internal static class DeployBench
         Print(name, "baseline: naive sequential", naive);
     }
 
-    private static void Print(string scenario, string mode, (double Wall, double Critical) r) => Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"| {scenario} | {mode} | {r.Wall:0.00} | {r.Critical:0.00} | {r.Wall / r.Critical:0.000} |"));
+    private static void Print(string scenario, string mode, (double Wall, double Critical, double? FirstBoots) r) => Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"| {scenario} | {mode} | {r.Wall:0.00} | {r.Critical:0.00} | {r.Wall / r.Critical:0.000} | {(r.FirstBoots is { } f ? f.ToString("0.00", CultureInfo.InvariantCulture) : "–")} |"));
 
-    private static async Task<(double Wall, double Critical)> MeasureAsync(
+    private static async Task<(double Wall, double Critical, double? FirstBoots)> MeasureAsync(
         IReadOnlyList<string> types, double timingScale, Func<HttpClient, long, CancellationToken, Task>? orchestratorDeploy)
     {
-        await using var sim = await PveSimulator.StartAsync(new PveSimOptions { Version = PveVersion.V9_1, Nodes = ["pve"], TimingScale = timingScale, RandomSeed = 11 });
-        var templates = StackTypes.Select((t, i) => new TemplateSeed(9001 + i, t, SimGuestKind.Lxc, 8) { Pool = "ctrlable-templates" }).ToList();
+        // The orchestrator's guests run their first boot; the naive baseline's guests have no instance to personalise.
+        var boot = new LateBootBehaviour();
+        await using var sim = await PveSimulator.StartAsync(new PveSimOptions { Version = PveVersion.V9_1, Nodes = ["pve"], TimingScale = timingScale, RandomSeed = 11, BootBehaviour = boot });
+        var templates = StackTypes.Select((t, i) => new TemplateSeed(9001 + i, t, SimGuestKind.Lxc, 8, FirstBoot: orchestratorDeploy is not null) { Pool = "ctrlable-templates" }).ToList();
         var token = sim.Seed(LeastPrivilege.Spec(PveVersion.V9_1) with { Templates = templates }).Tokens[0];
         using var orchestrator = new Orchestrator(new()
         {
@@ -66,14 +76,27 @@ internal static class DeployBench
             ["Proxmox:TokenSecret"] = token.Secret,
             ["Proxmox:CertificateFingerprint"] = sim.CertificateFingerprint,
             ["Logging:LogLevel:Default"] = "Warning",
+            // HTTPS for the guests' first boot (pinned certificate), HTTP for the benchmark's client.
+            ["Urls"] = "https://127.0.0.1:0;http://127.0.0.1:0",
         });
         using var client = await orchestrator.StartAsync(Role.Operator);
         var now = DateTimeOffset.UtcNow;
         await orchestrator.Services.GetRequiredService<ReleaseRepository>().ActivateAsync("2026.06", "2026-05-30", null,
             [.. templates.Select(t => new TemplateRow(0, "2026.06", t.Name, "lxc", t.Vmid, "pve", "2026-05-30", null, null, now))], now, CancellationToken.None);
-        // Warm-up (JIT, connection pool, first MAC scan), not measured: one guest in a project of its own.
+        // As the build would: the release's first-boot secret.
+        await orchestrator.Services.GetRequiredService<ReleaseSecrets>().GetOrIssueAsync("2026.06", CancellationToken.None);
+        boot.Connect(new FirstBootScriptBehaviour(
+            Path.Combine(orchestrator.DataDirectory, "simulated-guests"),
+            SimulatedGuestImage.BundledScriptDirectory,
+            FirstBootScriptBehaviour.TemplatesOf(orchestrator.Services),
+            orchestrator.Services.GetRequiredService<ILoggerFactory>().CreateLogger<FirstBootScriptBehaviour>()));
+        // Warm-up (JIT, connection pool, first MAC scan, a first boot), not measured: one guest in a project of its own.
         var warmup = (await (await client.PostAsJsonAsync("/api/projects", new { name = "Warmup" })).Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt64();
         await OrchestratorDeployAsync(client, warmup, ["freepbx"], stack: false, CancellationToken.None);
+        if (orchestratorDeploy is not null)
+        {
+            await FirstBootsDoneAsync(client, warmup, CancellationToken.None);
+        }
         var project = (await (await client.PostAsJsonAsync("/api/projects", new { name = "Bench" })).Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt64();
 
         var measuredFrom = DateTimeOffset.UtcNow;
@@ -88,7 +111,46 @@ internal static class DeployBench
         }
 
         var seconds = wall.Elapsed.TotalSeconds;
-        return (seconds, CriticalPathSeconds([.. sim.TaskLog.Where(t => t.Started >= measuredFrom)]));
+        var critical = CriticalPathSeconds([.. sim.TaskLog.Where(t => t.Started >= measuredFrom)]);
+        double? firstBoots = null;
+        if (orchestratorDeploy is not null)
+        {
+            await FirstBootsDoneAsync(client, project, CancellationToken.None);
+            firstBoots = wall.Elapsed.TotalSeconds;
+        }
+
+        return (seconds, critical, firstBoots);
+    }
+
+    /// <summary>Until every instance of the project is active: its guest ran the first-boot script and reported complete.</summary>
+    private static async Task FirstBootsDoneAsync(HttpClient client, long projectId, CancellationToken ct)
+    {
+        while (true)
+        {
+            var instances = (await client.GetFromJsonAsync<JsonElement>($"/api/projects/{projectId}", ct)).GetProperty("instances").EnumerateArray().ToList();
+            if (instances.Any(i => i.GetProperty("state").GetString() == "failed"))
+            {
+                throw new InvalidOperationException("a first boot failed: " + string.Join("; ", instances.Select(i => i.GetProperty("error").ToString())));
+            }
+
+            if (instances.All(i => i.GetProperty("state").GetString() == "active"))
+            {
+                return;
+            }
+
+            await Task.Delay(20, ct);
+        }
+    }
+
+    /// <summary>A boot behaviour set once the orchestrator it talks to is up; guests that boot earlier wait for it.</summary>
+    private sealed class LateBootBehaviour : IGuestBootBehaviour
+    {
+        private readonly TaskCompletionSource<IGuestBootBehaviour> _inner = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Connect(IGuestBootBehaviour behaviour) => _inner.SetResult(behaviour);
+
+        public async Task RunFirstBootAsync(GuestBootContext context, CancellationToken cancellationToken) =>
+            await (await _inner.Task.WaitAsync(cancellationToken)).RunFirstBootAsync(context, cancellationToken);
     }
 
     private static async Task OrchestratorDeployAsync(HttpClient client, long projectId, IReadOnlyList<string> types, bool stack, CancellationToken ct)

@@ -1,5 +1,7 @@
 using Ctrlable.Provisioner.Auth;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -18,9 +20,11 @@ internal sealed class Orchestrator : WebApplicationFactory<Program>
         DataDirectory = Path.Combine(Path.GetTempPath(), "ctrlable-bench", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(DataDirectory);
         _settings = new Dictionary<string, string?>(settings) { ["Storage:DataDirectory"] = DataDirectory };
+        // Loopback, free ports; a benchmark that runs guests' first boots adds an https:// URL for them.
+        _settings.TryAdd("Urls", "http://127.0.0.1:0");
         // The factory looks for the content root beside the solution; the project lives under backend/.
         Environment.SetEnvironmentVariable("ASPNETCORE_TEST_CONTENTROOT_CTRLABLE_PROVISIONER", ProjectDirectory());
-        UseKestrel(0);
+        UseKestrel();
     }
 
     private static string ProjectDirectory()
@@ -47,6 +51,14 @@ internal sealed class Orchestrator : WebApplicationFactory<Program>
         var client = CreateDefaultClient();
         client.DefaultRequestHeaders.Authorization = new("Bearer", token.Token);
         return client;
+    }
+
+    /// <summary>The benchmark's own clients use the plain HTTP listener (no certificate to trust).</summary>
+    protected override void ConfigureClient(HttpClient client)
+    {
+        base.ConfigureClient(client);
+        var addresses = Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
+        client.BaseAddress = new Uri(addresses.First(a => a.StartsWith("http://", StringComparison.Ordinal)));
     }
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)

@@ -644,6 +644,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/provision/assignment": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A guest's first-boot assignment (wiring and secrets), served while its instance waits for its first boot; the guest's state becomes personalising.
+         * @description 403 `denied` for an unknown host name or a wrong secret alike, 403 `address-mismatch` when the caller's address is not the guest's, 409 `not-ready` and 503 `proxmox-unavailable` (retry, see Retry-After), 410 `consumed` after complete, 429 when rate-limited. No credentials needed.
+         */
+        get: operations["GetProvisionAssignment"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/provision/complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The guest reports the end of its first boot: ok (the instance becomes active) or failed with its message; installed versions. Consumes the assignment.
+         * @description The same answers as the assignment; a repeat after complete is 410 `consumed`. No credentials needed.
+         */
+        post: operations["CompleteProvision"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/releases": {
         parameters: {
             query?: never;
@@ -815,6 +855,10 @@ export interface components {
         AddInstanceRequest: {
             type: string;
         };
+        AdminCredentials: {
+            username: string;
+            password: string;
+        };
         AntiforgeryToken: {
             headerName: string;
             token: string;
@@ -836,6 +880,20 @@ export interface components {
             revokedAt?: string | null;
             /** Format: date-time */
             lastUsedAt?: string | null;
+        };
+        Assignment: {
+            hostname: string;
+            /** @description Template type, e.g. zigbee2mqtt, zwavejs, frigate, docker-portainer, freepbx. */
+            type: string;
+            release: string;
+            mqtt?: components["schemas"]["MqttAssignment"] | null;
+            zigbee?: components["schemas"]["ZigbeeAssignment"] | null;
+            zwave?: components["schemas"]["ZwaveAssignment"] | null;
+            /** @description Frigate: cameras from the project's site settings; empty keeps the template's. */
+            cameras?: components["schemas"]["CameraAssignment"][] | null;
+            portainer?: components["schemas"]["AdminCredentials"] | null;
+            freepbx?: components["schemas"]["AdminCredentials"] | null;
+            readonly needsBinding: boolean;
         };
         AuditPage: {
             items: components["schemas"]["AuditRecord"][];
@@ -924,6 +982,11 @@ export interface components {
             target?: string | null;
             running?: components["schemas"]["BuildSummary"] | null;
         };
+        CameraAssignment: {
+            /** @description Frigate camera name: letters, digits, _ and -. */
+            name: string;
+            streamUrl: string;
+        };
         CameraSettings: {
             name: string;
             streamUrl: string;
@@ -934,6 +997,20 @@ export interface components {
             currentPassword: string;
             newPassword: string;
         };
+        CompleteRequest: {
+            hostname: string;
+            /** @description The release's first-boot secret, if not sent in the X-Ctrlable-Secret header (the header is preferred). */
+            secret?: string | null;
+            status: components["schemas"]["CompletionStatus"];
+            /** @description One line for the dealer: what went wrong, or that all is well. */
+            message?: string | null;
+            /** @description Installed versions, app -> version. */
+            versions?: {
+                [key: string]: string;
+            } | null;
+        };
+        /** @enum {string} */
+        CompletionStatus: "ok" | "failed";
         /** @enum {string} */
         CoordinatorMode: "network" | "usb";
         CoordinatorSettings: {
@@ -1065,6 +1142,12 @@ export interface components {
             createdAt: string;
             /** Format: date-time */
             updatedAt: string;
+            /** @description A coordinator of the site is on USB: the guest needs a manual USB passthrough in its LXC config on the Proxmox host. */
+            needsBinding: boolean;
+            /** @description What the guest reported at the end of its first boot, app -> version. */
+            installedVersions?: {
+                [key: string]: string;
+            } | null;
         };
         InstanceProgress: {
             /** Format: int64 */
@@ -1123,6 +1206,22 @@ export interface components {
             /** Format: date-time */
             asOf: string;
             points: components["schemas"]["MetricPoint"][];
+        };
+        MqttAssignment: {
+            /** @description mqtt://host:port, or mqtts:// with TLS. */
+            server: string;
+            host: string;
+            /** Format: int32 */
+            port: number;
+            tls: boolean;
+            user?: string | null;
+            password?: string | null;
+            /** @description Zigbee2MQTT: MQTT base topic (the guest's host name, unique on the broker). */
+            baseTopic?: string | null;
+            /** @description Frigate: MQTT client id. */
+            clientId?: string | null;
+            /** @description Frigate: MQTT topic prefix. */
+            topicPrefix?: string | null;
         };
         MqttSettings: {
             host: string;
@@ -1349,6 +1448,42 @@ export interface components {
             lastSignInAt?: string | null;
             /** Format: date-time */
             createdAt: string;
+        };
+        ZigbeeAssignment: {
+            /** @description tcp://host:port of a network coordinator, the device path of a USB one; null when the site settings lack it. */
+            port?: string | null;
+            usb: boolean;
+            /** @description zstack, ember, deconz, zigate or zboss. */
+            adapter: string;
+            /** @description 16 random bytes. */
+            networkKey: number[];
+            /**
+             * Format: int32
+             * @description 1–0xFFFE.
+             */
+            panId: number;
+            /** @description 8 random bytes. */
+            extPanId: number[];
+            /** @description Publish Home Assistant MQTT discovery. */
+            homeAssistantDiscovery: boolean;
+        };
+        ZwaveAssignment: {
+            /** @description tcp://host:port of the ser2net bridge, the device path of a USB controller; null when the site settings lack it. */
+            port?: string | null;
+            usb: boolean;
+            /**
+             * Format: int32
+             * @description Z-Wave JS server port (Home Assistant's zwave_js integration connects here).
+             */
+            serverPort: number;
+            /** @description S0_Legacy, S2_Unauthenticated, S2_Authenticated, S2_AccessControl: 16 bytes each, hex. */
+            securityKeys: {
+                [key: string]: string;
+            };
+            /** @description Z-Wave Long Range: S2_Authenticated, S2_AccessControl. */
+            securityKeysLongRange: {
+                [key: string]: string;
+            };
         };
     };
     responses: never;
@@ -2983,6 +3118,167 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    GetProvisionAssignment: {
+        parameters: {
+            query?: {
+                /** @description The guest's host name. */
+                hostname?: string;
+                /** @description The release's first-boot secret; prefer the X-Ctrlable-Secret header (query strings end up in access logs). */
+                secret?: string;
+            };
+            header?: {
+                /** @description The release's first-boot secret (preferred). */
+                "X-Ctrlable-Secret"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Assignment"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["HttpValidationProblemDetails"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Gone */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    CompleteProvision: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The release's first-boot secret (preferred). */
+                "X-Ctrlable-Secret"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CompleteRequest"];
+            };
+        };
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["HttpValidationProblemDetails"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Gone */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
             };
         };
     };

@@ -57,6 +57,8 @@ export function mergeInstances(base: readonly Instance[], progress: ProgressMap)
       node: null,
       mac: null,
       ip: null,
+      needsBinding: false,
+      installedVersions: null,
       state: news.state,
       percent: news.percent,
       release: null,

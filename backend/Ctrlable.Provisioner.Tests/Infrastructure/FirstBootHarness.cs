@@ -1,0 +1,274 @@
+using System.Net;
+using Ctrlable.Provisioner.Hosting;
+using Ctrlable.Provisioner.Projects;
+using Ctrlable.Provisioner.Provision;
+using Ctrlable.Provisioner.Proxmox;
+using Ctrlable.Provisioner.State;
+using Ctrlable.PveSim.Guests;
+using Ctrlable.PveSim.Seeding;
+using Dapper;
+using Microsoft.Extensions.Logging;
+using GuestKind = Ctrlable.Provisioner.Proxmox.GuestKind;
+using SimGuestKind = Ctrlable.PveSim.Guests.GuestKind;
+
+namespace Ctrlable.Provisioner.Tests.Infrastructure;
+
+/// <summary>
+/// A boot behaviour connected after the emulator started (the orchestrator it talks to starts second, and may be
+/// replaced by a restarted one). A guest that boots while none is connected waits for one, as a real guest's
+/// first boot keeps retrying until its orchestrator answers.
+/// </summary>
+internal sealed class DeferredBootBehaviour : IGuestBootBehaviour
+{
+    private readonly Lock _gate = new();
+    private TaskCompletionSource<IGuestBootBehaviour> _inner = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Guests that boot from now on (and those waiting) run <paramref name="behaviour"/>.</summary>
+    public void Connect(IGuestBootBehaviour behaviour)
+    {
+        lock (_gate)
+        {
+            if (!_inner.TrySetResult(behaviour))
+            {
+                _inner = new TaskCompletionSource<IGuestBootBehaviour>(TaskCreationOptions.RunContinuationsAsynchronously);
+                _inner.SetResult(behaviour);
+            }
+        }
+    }
+
+    /// <summary>Guests that boot from now on wait for the next <see cref="Connect"/>.</summary>
+    public void Disconnect()
+    {
+        lock (_gate)
+        {
+            if (_inner.Task.IsCompleted)
+            {
+                _inner = new TaskCompletionSource<IGuestBootBehaviour>(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
+        }
+    }
+
+    public async Task RunFirstBootAsync(GuestBootContext context, CancellationToken cancellationToken)
+    {
+        Task<IGuestBootBehaviour> inner;
+        lock (_gate)
+        {
+            inner = _inner.Task;
+        }
+
+        await (await inner.WaitAsync(cancellationToken)).RunFirstBootAsync(context, cancellationToken);
+    }
+}
+
+/// <summary>Plugs the real first boot into tests: guests of the emulator run ctrlable-firstboot.sh against the app.</summary>
+internal static class FirstBootGuests
+{
+    /// <summary>The script behaviour for <paramref name="app"/> (an <c>https: true</c> app): sandboxes in its data directory, the committed script.</summary>
+    public static FirstBootScriptBehaviour Behaviour(ProvisionerApp app, FirstBootScriptOptions? options = null) => new(
+        Path.Combine(app.DataDirectory, "simulated-guests"),
+        FirstBootHarness.ScriptDirectory,
+        FirstBootScriptBehaviour.TemplatesOf(app.Services),
+        app.Service<ILoggerFactory>().CreateLogger<FirstBootScriptBehaviour>(),
+        options);
+}
+
+/// <summary>A guest the harness deployed: its instance row, its clone in the emulator, what the assignment service said.</summary>
+internal sealed record TestGuest(long Id, string Type, string Hostname, int Vmid, AssignmentSummary Summary);
+
+/// <summary>
+/// The orchestrator on real Kestrel over HTTPS, with the emulator as its Proxmox host holding the release's LXC
+/// templates (marked for first boot), the release recorded as built with its first-boot secret, and one project.
+/// <see cref="DeployAsync"/> does what the deploy pipeline does (instance row, assignment, clone, start, waiting).
+/// With <c>runScripts</c>, every clone runs the real first-boot script through <see cref="FirstBootScriptBehaviour"/>.
+/// </summary>
+internal sealed class FirstBootHarness : IAsyncDisposable
+{
+    public const string Release = "2026.06";
+    public const string Slug = "acme";
+    public const string Node = "pve1";
+
+    /// <summary>The LXC templates of releases/2026.06.yaml (zwavejs is ProxmoxHarness's 9001).</summary>
+    public static readonly IReadOnlyDictionary<string, int> Templates = new Dictionary<string, int>
+    {
+        [TemplateTypes.ZwaveJs] = ProxmoxHarness.LxcTemplate,
+        [TemplateTypes.Zigbee2Mqtt] = 9002,
+        [TemplateTypes.DockerPortainer] = 9003,
+        [TemplateTypes.Frigate] = 9004,
+        [TemplateTypes.FreePbx] = 9005,
+    };
+
+    public static readonly IReadOnlyList<string> Types = [.. Templates.Keys];
+
+    /// <summary>Site settings with network coordinators, the default MQTT broker and two cameras.</summary>
+    public static readonly SiteSettings Settings = new()
+    {
+        Zigbee = new CoordinatorSettings { Host = "192.168.1.60", Port = 6638, Adapter = "ember" },
+        Zwave = new CoordinatorSettings { Host = "192.168.1.61", Port = 3333 },
+        Cameras =
+        [
+            new CameraSettings { Name = "Front door", StreamUrl = "rtsp://viewer:cam-Secret-1@192.168.1.80:554/stream1" },
+            new CameraSettings { Name = "garage", StreamUrl = "rtsp://192.168.1.81/live" },
+        ],
+    };
+
+    private int _hostnames;
+
+    private FirstBootHarness(ProxmoxHarness pve, ProvisionerApp app, DeferredBootBehaviour boot, string releaseSecret, long projectId)
+    {
+        Pve = pve;
+        App = app;
+        Boot = boot;
+        ReleaseSecret = releaseSecret;
+        ProjectId = projectId;
+    }
+
+    public ProxmoxHarness Pve { get; }
+    public ProvisionerApp App { get; }
+    public DeferredBootBehaviour Boot { get; }
+    public string ReleaseSecret { get; }
+    public long ProjectId { get; }
+    public string SandboxDirectory => Path.Combine(App.DataDirectory, "simulated-guests");
+    public static string ScriptDirectory => Path.Combine(RepoPaths.Root, "host", "firstboot");
+
+    public static async Task<FirstBootHarness> StartAsync(bool runScripts = false, IDictionary<string, string?>? settings = null, FirstBootScriptOptions? scriptOptions = null)
+    {
+        var boot = new DeferredBootBehaviour();
+        var pve = await ProxmoxHarness.StartAsync(bootBehaviour: boot);
+        foreach (var (name, vmid) in Templates.Where(t => t.Value != ProxmoxHarness.LxcTemplate))
+        {
+            pve.Sim.AddGuest(new TemplateSeed(vmid, name, SimGuestKind.Lxc, 8, FirstBoot: true) { Pool = "ctrlable-templates", Node = Node });
+        }
+
+        var all = ProvisionerApp.ProxmoxSettings(pve);
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            all[key] = value;
+        }
+
+        var app = new ProvisionerApp(settings: all, https: true);
+        _ = app.HttpsAddress;
+        var ct = CancellationToken.None;
+        var now = DateTimeOffset.UtcNow;
+        await app.Service<ReleaseRepository>().ActivateAsync(Release, "2026-05-30", "dc355d07bff60c8e7bd3263a9c663c391c91ad89",
+            [.. Templates.Select(t => new TemplateRow(0, Release, t.Key, "lxc", t.Value, Node, "2026-05-30", null, null, now))], now, ct);
+        var secret = await app.Service<ReleaseSecrets>().IssueAsync(Release, ct);
+        long projectId;
+        await using (var connection = await app.Service<Database>().OpenAsync(ct))
+        {
+            projectId = await connection.ExecuteScalarAsync<long>(
+                "INSERT INTO projects (name, slug, settings_json, created_at, updated_at) VALUES ('Acme', @slug, '{}', @now, @now) RETURNING id;",
+                new { slug = Slug, now });
+        }
+
+        if (runScripts)
+        {
+            boot.Connect(FirstBootGuests.Behaviour(app, scriptOptions));
+        }
+        else
+        {
+            boot.Connect(new NoFirstBootBehaviour());
+        }
+
+        return new FirstBootHarness(pve, app, boot, secret, projectId);
+    }
+
+    /// <summary>
+    /// Does what the deploy pipeline does for one instance: records it, creates its assignment, clones the template,
+    /// marks it waiting for its first boot and starts it. <paramref name="start"/> false stops after the clone
+    /// (state <c>starting</c>).
+    /// </summary>
+    public async Task<TestGuest> DeployAsync(string type, SiteSettings? settings = null, bool start = true, string? release = null)
+    {
+        var ct = CancellationToken.None;
+        var n = Interlocked.Increment(ref _hostnames);
+        var hostname = n == 1 ? $"{Slug}-{type}" : $"{Slug}-{type}-{n}";
+        var vmid = await Pve.Client.GetNextIdAsync(ct);
+        long id;
+        await using (var connection = await App.Service<Database>().OpenAsync(ct))
+        {
+            id = await connection.ExecuteScalarAsync<long>("""
+                INSERT INTO instances (project_id, type, hostname, vmid, node, state, release, created_at, updated_at)
+                VALUES (@ProjectId, @type, @hostname, @vmid, @node, 'pending', @release, @now, @now) RETURNING id;
+                """, new { ProjectId, type, hostname, vmid, node = Node, release = release ?? Release, now = DateTimeOffset.UtcNow });
+        }
+
+        var summary = await App.Service<AssignmentService>().CreateAsync(id, type, hostname, release ?? Release, ProjectId, settings ?? Settings, ct);
+        var clone = await Pve.Client.CloneAsync(Node, GuestKind.Lxc, Templates[type], new CloneRequest(vmid, hostname, Pool: "ctrlable"), ct);
+        (await Pve.Tasks.WaitAsync(Node, clone, TimeSpan.FromSeconds(30), ct)).Succeeded.Should().BeTrue();
+        if (!start)
+        {
+            await SetStateAsync(id, InstanceStates.Starting);
+            return new TestGuest(id, type, hostname, vmid, summary);
+        }
+
+        await SetStateAsync(id, InstanceStates.Waiting);
+        (await Pve.Tasks.WaitAsync(Node, await Pve.Client.StartAsync(Node, GuestKind.Lxc, vmid, ct), TimeSpan.FromSeconds(30), ct)).Succeeded.Should().BeTrue();
+        return new TestGuest(id, type, hostname, vmid, summary);
+    }
+
+    /// <summary>The guest's address once its network is up (what Proxmox reports for eth0).</summary>
+    public async Task<IPAddress> AddressOfAsync(TestGuest guest)
+    {
+        for (var i = 0; i < 200; i++)
+        {
+            var interfaces = await Pve.Client.GetGuestInterfacesAsync(Node, GuestKind.Lxc, guest.Vmid, CancellationToken.None);
+            if (ProvisionService.GuestAddresses(interfaces).FirstOrDefault() is { } address)
+            {
+                return address;
+            }
+
+            await Task.Delay(25);
+        }
+
+        throw new TimeoutException($"guest {guest.Vmid} got no address");
+    }
+
+    /// <summary>An HTTPS client calling from the guest's own address.</summary>
+    public async Task<HttpClient> GuestClientAsync(TestGuest guest, bool withSecret = true)
+    {
+        var client = App.CreateHttpsClient(await AddressOfAsync(guest));
+        if (withSecret)
+        {
+            client.DefaultRequestHeaders.Add(ProvisionApi.SecretHeader, ReleaseSecret);
+        }
+
+        return client;
+    }
+
+    public async Task SetStateAsync(long id, string state)
+    {
+        await using var connection = await App.Service<Database>().OpenAsync();
+        await connection.ExecuteAsync("UPDATE instances SET state = @state WHERE id = @id;", new { id, state });
+    }
+
+    public async Task<InstanceSnapshot> InstanceAsync(long id)
+    {
+        await using var connection = await App.Service<Database>().OpenAsync();
+        return await connection.QuerySingleAsync<InstanceSnapshot>("""
+            SELECT state AS State, ip AS Ip, error AS Error, needs_binding AS NeedsBinding, firstboot_message AS FirstbootMessage,
+                   installed_versions AS InstalledVersions, personalising_at AS PersonalisingAt, completed_at AS CompletedAt
+            FROM instances WHERE id = @id;
+            """, new { id });
+    }
+
+    public async Task<IReadOnlyList<string>> HistoryAsync(long id)
+    {
+        await using var connection = await App.Service<Database>().OpenAsync();
+        return [.. await connection.QueryAsync<string>(
+            "SELECT coalesce(from_state, '') || '>' || to_state FROM instance_state_changes WHERE instance_id = @id ORDER BY id;", new { id })];
+    }
+
+    /// <summary>Waits for the instance to reach active or failed (the first boot's end).</summary>
+    public async Task<InstanceStateChange> FinishedAsync(TestGuest guest, TimeSpan? timeout = null) =>
+        await App.Service<IInstanceEvents>().WaitForAsync(guest.Id, [InstanceStates.Active, InstanceStates.Failed], CancellationToken.None)
+            .WaitAsync(timeout ?? TimeSpan.FromSeconds(60));
+
+    public async ValueTask DisposeAsync()
+    {
+        await Pve.DisposeAsync();
+        await App.DisposeAsync();
+    }
+}
+
+internal sealed record InstanceSnapshot(
+    string State, string? Ip, string? Error, bool NeedsBinding, string? FirstbootMessage, string? InstalledVersions, DateTimeOffset? PersonalisingAt, DateTimeOffset? CompletedAt);

@@ -1,0 +1,441 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Ctrlable.Provisioner.Projects;
+using Ctrlable.Provisioner.Provision;
+using Ctrlable.Provisioner.Secrets;
+using Ctrlable.Provisioner.State;
+using Ctrlable.Provisioner.Tests.Infrastructure;
+using Dapper;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Ctrlable.Provisioner.Tests.Provision;
+
+/// <summary>
+/// The provision endpoints over real HTTPS, called from the guest's own address (127.0.10.x) as Proxmox reports it.
+/// One orchestrator and emulator for the class; each test deploys its own guests.
+/// </summary>
+public sealed class ProvisionApiTests(ProvisionApiTests.Fixture fixture) : IClassFixture<ProvisionApiTests.Fixture>
+{
+    public sealed class Fixture : IAsyncLifetime
+    {
+        internal FirstBootHarness Harness { get; private set; } = null!;
+
+        public async Task InitializeAsync() => Harness = await FirstBootHarness.StartAsync();
+
+        public async Task DisposeAsync() => await Harness.DisposeAsync();
+    }
+
+    private FirstBootHarness H => fixture.Harness;
+
+    [Theory]
+    [InlineData(TemplateTypes.Zigbee2Mqtt)]
+    [InlineData(TemplateTypes.ZwaveJs)]
+    [InlineData(TemplateTypes.Frigate)]
+    [InlineData(TemplateTypes.DockerPortainer)]
+    [InlineData(TemplateTypes.FreePbx)]
+    public async Task A_guest_fetches_its_assignment_reports_complete_and_then_it_is_consumed(string type)
+    {
+        var guest = await H.DeployAsync(type);
+        using var client = await H.GuestClientAsync(guest);
+
+        var response = await client.GetAsync($"/api/provision/assignment?hostname={guest.Hostname}");
+
+        response.StatusCode.Should().Be(HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
+        var assignment = await response.Content.ReadFromJsonAsync<JsonElement>();
+        assignment.GetProperty("hostname").GetString().Should().Be(guest.Hostname);
+        assignment.GetProperty("type").GetString().Should().Be(type);
+        assignment.GetProperty("release").GetString().Should().Be(FirstBootHarness.Release);
+        await AssertContentAsync(type, guest, assignment);
+        var personalising = await H.InstanceAsync(guest.Id);
+        personalising.State.Should().Be(InstanceStates.Personalising);
+        personalising.Ip.Should().Be((await H.AddressOfAsync(guest)).ToString());
+        personalising.PersonalisingAt.Should().NotBeNull();
+
+        // A guest cut off after the fetch fetches again: the same assignment.
+        var again = await client.GetFromJsonAsync<JsonElement>($"/api/provision/assignment?hostname={guest.Hostname}");
+        again.GetRawText().Should().Be(assignment.GetRawText());
+
+        var complete = await client.PostAsJsonAsync("/api/provision/complete",
+            new { hostname = guest.Hostname, status = "ok", message = "all wired", versions = new Dictionary<string, string> { ["app"] = "1.2.3" } });
+
+        complete.StatusCode.Should().Be(HttpStatusCode.NoContent, await complete.Content.ReadAsStringAsync());
+        var active = await H.InstanceAsync(guest.Id);
+        active.State.Should().Be(InstanceStates.Active);
+        active.FirstbootMessage.Should().Be("all wired");
+        active.Error.Should().BeNull();
+        JsonSerializer.Deserialize<Dictionary<string, string>>(active.InstalledVersions!).Should().Equal(new Dictionary<string, string> { ["app"] = "1.2.3" });
+        active.CompletedAt.Should().NotBeNull();
+        (await H.HistoryAsync(guest.Id)).Should().Equal("waiting>personalising", "personalising>active");
+
+        var replay = await client.GetAsync($"/api/provision/assignment?hostname={guest.Hostname}");
+        await ShouldBeProblemAsync(replay, HttpStatusCode.Gone, "consumed");
+        var completeAgain = await client.PostAsJsonAsync("/api/provision/complete", new { hostname = guest.Hostname, status = "ok" });
+        await ShouldBeProblemAsync(completeAgain, HttpStatusCode.Gone, "consumed");
+    }
+
+    private async Task AssertContentAsync(string type, TestGuest guest, JsonElement assignment)
+    {
+        var mqtt = await H.App.Service<ProjectMqttCredentials>().GetAsync(H.ProjectId, CancellationToken.None);
+        switch (type)
+        {
+            case TemplateTypes.Zigbee2Mqtt:
+                var zigbeeMqtt = assignment.GetProperty("mqtt");
+                zigbeeMqtt.GetProperty("server").GetString().Should().Be($"mqtt://{FirstBootHarness.Slug}-ctrlable-pro:1883");
+                zigbeeMqtt.GetProperty("user").GetString().Should().Be("ctrlable");
+                zigbeeMqtt.GetProperty("password").GetString().Should().Be(mqtt!.Password).And.HaveLength(32);
+                zigbeeMqtt.GetProperty("baseTopic").GetString().Should().Be(guest.Hostname);
+                var zigbee = assignment.GetProperty("zigbee");
+                zigbee.GetProperty("port").GetString().Should().Be("tcp://192.168.1.60:6638");
+                zigbee.GetProperty("adapter").GetString().Should().Be("ember");
+                zigbee.GetProperty("usb").GetBoolean().Should().BeFalse();
+                zigbee.GetProperty("networkKey").EnumerateArray().Select(b => b.GetInt32()).Should().HaveCount(16).And.OnlyContain(b => b >= 0 && b <= 255);
+                zigbee.GetProperty("panId").GetInt32().Should().BeInRange(1, 0xFFFE);
+                zigbee.GetProperty("extPanId").EnumerateArray().Should().HaveCount(8);
+                break;
+            case TemplateTypes.ZwaveJs:
+                var zwave = assignment.GetProperty("zwave");
+                zwave.GetProperty("port").GetString().Should().Be("tcp://192.168.1.61:3333");
+                zwave.GetProperty("serverPort").GetInt32().Should().Be(3000);
+                zwave.GetProperty("securityKeys").EnumerateObject().Select(k => k.Name).Should().BeEquivalentTo(["S0_Legacy", "S2_Unauthenticated", "S2_Authenticated", "S2_AccessControl"]);
+                zwave.GetProperty("securityKeysLongRange").EnumerateObject().Select(k => k.Name).Should().BeEquivalentTo(["S2_Authenticated", "S2_AccessControl"]);
+                zwave.GetProperty("securityKeys").EnumerateObject().Concat(zwave.GetProperty("securityKeysLongRange").EnumerateObject())
+                    .Select(k => k.Value.GetString()).Should().OnlyContain(k => k!.Length == 32 && k.All(char.IsAsciiHexDigitUpper)).And.OnlyHaveUniqueItems();
+                break;
+            case TemplateTypes.Frigate:
+                assignment.GetProperty("mqtt").GetProperty("host").GetString().Should().Be($"{FirstBootHarness.Slug}-ctrlable-pro");
+                assignment.GetProperty("mqtt").GetProperty("clientId").GetString().Should().Be(guest.Hostname);
+                assignment.GetProperty("mqtt").GetProperty("password").GetString().Should().Be(mqtt!.Password);
+                assignment.GetProperty("cameras").EnumerateArray().Select(c => c.GetProperty("name").GetString()).Should().Equal("front_door", "garage");
+                assignment.GetProperty("cameras")[0].GetProperty("streamUrl").GetString().Should().Be(FirstBootHarness.Settings.Cameras[0].StreamUrl);
+                break;
+            case TemplateTypes.DockerPortainer:
+                assignment.GetProperty("portainer").GetProperty("username").GetString().Should().Be("admin");
+                assignment.GetProperty("portainer").GetProperty("password").GetString().Should().HaveLength(24);
+                break;
+            case TemplateTypes.FreePbx:
+                assignment.GetProperty("freepbx").GetProperty("username").GetString().Should().Be("admin");
+                assignment.GetProperty("freepbx").GetProperty("password").GetString().Should().HaveLength(24);
+                break;
+        }
+    }
+
+    [Fact]
+    public async Task Every_instance_gets_fresh_secrets_and_the_site_shares_one_mqtt_user()
+    {
+        var first = await H.DeployAsync(TemplateTypes.Zigbee2Mqtt);
+        var second = await H.DeployAsync(TemplateTypes.Zigbee2Mqtt);
+        using var firstClient = await H.GuestClientAsync(first);
+        using var secondClient = await H.GuestClientAsync(second);
+
+        var a = await firstClient.GetFromJsonAsync<JsonElement>($"/api/provision/assignment?hostname={first.Hostname}");
+        var b = await secondClient.GetFromJsonAsync<JsonElement>($"/api/provision/assignment?hostname={second.Hostname}");
+
+        a.GetProperty("zigbee").GetProperty("networkKey").GetRawText().Should().NotBe(b.GetProperty("zigbee").GetProperty("networkKey").GetRawText());
+        a.GetProperty("zigbee").GetProperty("extPanId").GetRawText().Should().NotBe(b.GetProperty("zigbee").GetProperty("extPanId").GetRawText());
+        a.GetProperty("mqtt").GetProperty("password").GetString().Should().Be(b.GetProperty("mqtt").GetProperty("password").GetString());
+        a.GetProperty("mqtt").GetProperty("baseTopic").GetString().Should().NotBe(b.GetProperty("mqtt").GetProperty("baseTopic").GetString());
+    }
+
+    [Fact]
+    public async Task Unknown_host_names_and_wrong_secrets_get_the_same_answer()
+    {
+        var guest = await H.DeployAsync(TemplateTypes.ZwaveJs);
+        using var client = await H.GuestClientAsync(guest, withSecret: false);
+
+        var wrongSecret = await GetAsync(client, guest.Hostname, "0000" + H.ReleaseSecret[4..]);
+        var unknownHost = await GetAsync(client, "acme-nothing-here", H.ReleaseSecret);
+        var unknownHostWrongSecret = await GetAsync(client, "acme-nothing-here", "not-the-secret");
+        var inQuery = await client.GetAsync($"/api/provision/assignment?hostname=acme-nothing-here&secret={H.ReleaseSecret}");
+
+        foreach (var response in new[] { wrongSecret, unknownHost, unknownHostWrongSecret, inQuery })
+        {
+            var problem = await ShouldBeProblemAsync(response, HttpStatusCode.Forbidden, "denied");
+            problem.GetProperty("title").GetString().Should().Be("Denied");
+            problem.GetProperty("detail").GetString().Should().Be("Unknown host name or wrong first-boot secret.");
+        }
+
+        (await H.InstanceAsync(guest.Id)).State.Should().Be(InstanceStates.Waiting, "a refused call changes nothing");
+        var wrongComplete = await PostCompleteAsync(client, guest.Hostname, "wrong", "ok");
+        await ShouldBeProblemAsync(wrongComplete, HttpStatusCode.Forbidden, "denied");
+        (await H.InstanceAsync(guest.Id)).State.Should().Be(InstanceStates.Waiting);
+
+        // The secret may also come in the query string (the header is preferred).
+        (await client.GetAsync($"/api/provision/assignment?hostname={guest.Hostname}&secret={H.ReleaseSecret}")).StatusCode.Should().Be(HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task An_instance_accepts_only_the_current_secret_of_the_release_it_was_cloned_from()
+    {
+        var secrets = H.App.Service<ReleaseSecrets>();
+        var otherRelease = await secrets.IssueAsync("2026.07", CancellationToken.None);
+        await using (var connection = await H.App.Service<Database>().OpenAsync())
+        {
+            await connection.ExecuteAsync("INSERT OR IGNORE INTO releases (name, community_scripts_ref, created_at) VALUES ('2026.05', '2026-04-30', @now);", new { now = DateTimeOffset.UtcNow });
+        }
+
+        var oldReleaseSecret = await secrets.IssueAsync("2026.05", CancellationToken.None);
+        var current = await H.DeployAsync(TemplateTypes.Frigate);
+        var fromOldRelease = await H.DeployAsync(TemplateTypes.Frigate, release: "2026.05");
+        using var client = await H.GuestClientAsync(current, withSecret: false);
+        using var oldClient = await H.GuestClientAsync(fromOldRelease, withSecret: false);
+
+        await ShouldBeProblemAsync(await GetAsync(client, current.Hostname, otherRelease), HttpStatusCode.Forbidden, "denied");
+        await ShouldBeProblemAsync(await GetAsync(client, current.Hostname, oldReleaseSecret), HttpStatusCode.Forbidden, "denied");
+        await ShouldBeProblemAsync(await GetAsync(oldClient, fromOldRelease.Hostname, H.ReleaseSecret), HttpStatusCode.Forbidden, "denied");
+        (await GetAsync(oldClient, fromOldRelease.Hostname, oldReleaseSecret)).StatusCode.Should().Be(HttpStatusCode.OK);
+
+        // A new build of 2026.05 rotates its secret: the old one stops working.
+        var rotated = await secrets.IssueAsync("2026.05", CancellationToken.None);
+        await ShouldBeProblemAsync(await GetAsync(oldClient, fromOldRelease.Hostname, oldReleaseSecret), HttpStatusCode.Forbidden, "denied");
+        (await GetAsync(oldClient, fromOldRelease.Hostname, rotated)).StatusCode.Should().Be(HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task A_call_from_an_address_that_is_not_the_guest_s_is_refused()
+    {
+        var guest = await H.DeployAsync(TemplateTypes.Zigbee2Mqtt);
+        var sibling = await H.DeployAsync(TemplateTypes.ZwaveJs);
+        await H.AddressOfAsync(guest);
+        using var fromSibling = await H.GuestClientAsync(sibling);
+        using var fromElsewhere = H.App.CreateHttpsClient(IPAddress.Parse("127.0.10.250"));
+        fromElsewhere.DefaultRequestHeaders.Add(ProvisionApi.SecretHeader, H.ReleaseSecret);
+
+        var problem = await ShouldBeProblemAsync(await fromSibling.GetAsync($"/api/provision/assignment?hostname={guest.Hostname}"), HttpStatusCode.Forbidden, "address-mismatch");
+        problem.GetProperty("detail").GetString().Should().Contain((await H.AddressOfAsync(sibling)).ToString());
+        await ShouldBeProblemAsync(await fromElsewhere.GetAsync($"/api/provision/assignment?hostname={guest.Hostname}"), HttpStatusCode.Forbidden, "address-mismatch");
+        await ShouldBeProblemAsync(await PostCompleteAsync(fromElsewhere, guest.Hostname, H.ReleaseSecret, "ok"), HttpStatusCode.Forbidden, "address-mismatch");
+        (await H.InstanceAsync(guest.Id)).State.Should().Be(InstanceStates.Waiting);
+    }
+
+    [Fact]
+    public async Task Before_the_guest_waits_for_its_first_boot_the_answer_is_retry_later()
+    {
+        var guest = await H.DeployAsync(TemplateTypes.DockerPortainer, start: false);
+        using var client = H.App.CreateHttpsClient(IPAddress.Parse("127.0.10.251"));
+        client.DefaultRequestHeaders.Add(ProvisionApi.SecretHeader, H.ReleaseSecret);
+
+        var response = await client.GetAsync($"/api/provision/assignment?hostname={guest.Hostname}");
+
+        await ShouldBeProblemAsync(response, HttpStatusCode.Conflict, "not-ready");
+        response.Headers.RetryAfter!.Delta.Should().Be(TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
+    public async Task A_failed_first_boot_is_recorded_with_the_guest_s_message()
+    {
+        var guest = await H.DeployAsync(TemplateTypes.FreePbx);
+        using var client = await H.GuestClientAsync(guest);
+        (await client.GetAsync($"/api/provision/assignment?hostname={guest.Hostname}")).EnsureSuccessStatusCode();
+        var waiter = H.App.Service<IInstanceEvents>().WaitForAsync(guest.Id, [InstanceStates.Active, InstanceStates.Failed], CancellationToken.None);
+
+        var response = await PostCompleteAsync(client, guest.Hostname, H.ReleaseSecret, "failed", "configure: setting the FreePBX administrator failed (status 1): ERROR 2002");
+
+        response.StatusCode.Should().Be(HttpStatusCode.NoContent);
+        var change = await waiter.WaitAsync(TimeSpan.FromSeconds(10));
+        change.To.Should().Be(InstanceStates.Failed);
+        change.From.Should().Be(InstanceStates.Personalising);
+        var failed = await H.InstanceAsync(guest.Id);
+        failed.State.Should().Be(InstanceStates.Failed);
+        failed.Error.Should().Be("configure: setting the FreePBX administrator failed (status 1): ERROR 2002");
+        failed.FirstbootMessage.Should().Be(failed.Error);
+        (await H.HistoryAsync(guest.Id)).Should().Equal("waiting>personalising", "personalising>failed");
+        await ShouldBeProblemAsync(await client.GetAsync($"/api/provision/assignment?hostname={guest.Hostname}"), HttpStatusCode.Gone, "consumed");
+    }
+
+    [Fact]
+    public async Task Requests_without_host_name_or_secret_are_refused_as_invalid()
+    {
+        using var client = H.App.CreateHttpsClient(IPAddress.Parse("127.0.10.252"));
+
+        var noSecret = await client.GetAsync("/api/provision/assignment?hostname=acme-zwavejs");
+        var badHostname = await GetAsync(client, "acme zwavejs;rm", H.ReleaseSecret);
+        var badStatus = await client.PostAsJsonAsync("/api/provision/complete", new { hostname = "acme-zwavejs", secret = H.ReleaseSecret, status = "maybe" });
+
+        noSecret.StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        (await noSecret.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").TryGetProperty("secret", out _).Should().BeTrue();
+        badHostname.StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        badStatus.StatusCode.Should().Be(HttpStatusCode.BadRequest);
+    }
+
+    [Fact]
+    public async Task A_usb_coordinator_flags_the_instance_as_needing_a_binding()
+    {
+        var settings = FirstBootHarness.Settings with { Zigbee = new CoordinatorSettings { Mode = CoordinatorMode.Usb, UsbDevice = "/dev/serial/by-id/usb-ITead_Sonoff_Zigbee_3.0-if00" } };
+
+        var guest = await H.DeployAsync(TemplateTypes.Zigbee2Mqtt, settings);
+
+        guest.Summary.NeedsBinding.Should().BeTrue();
+        guest.Summary.Warnings.Should().ContainSingle().Which.Should().Contain("USB").And.Contain("needs binding");
+        (await H.InstanceAsync(guest.Id)).NeedsBinding.Should().BeTrue();
+        using var client = await H.GuestClientAsync(guest);
+        var zigbee = (await client.GetFromJsonAsync<JsonElement>($"/api/provision/assignment?hostname={guest.Hostname}")).GetProperty("zigbee");
+        zigbee.GetProperty("usb").GetBoolean().Should().BeTrue();
+        zigbee.GetProperty("port").GetString().Should().Be("/dev/serial/by-id/usb-ITead_Sonoff_Zigbee_3.0-if00");
+    }
+
+    [Fact]
+    public async Task Creating_an_assignment_again_keeps_it_and_deleting_removes_it()
+    {
+        var guest = await H.DeployAsync(TemplateTypes.ZwaveJs);
+        var service = H.App.Service<AssignmentService>();
+        var stored = await StoredAsync(guest.Id);
+
+        var again = await service.CreateAsync(guest.Id, guest.Type, guest.Hostname, FirstBootHarness.Release, H.ProjectId, FirstBootHarness.Settings, CancellationToken.None);
+
+        again.Should().BeEquivalentTo(guest.Summary);
+        (await StoredAsync(guest.Id)).Should().Be(stored, "a resumed deploy keeps the secrets it generated");
+        await service.DeleteAsync(guest.Id, CancellationToken.None);
+        (await H.App.Service<SecretStore>().ListAsync(SecretKind.InstanceAppSecret, $"instance/{guest.Id}/")).Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task Missing_site_settings_and_an_external_broker_without_password_are_warnings()
+    {
+        var settings = new SiteSettings { Mqtt = new MqttSettings { Host = "broker.site.lan", Port = 8883, Username = "z2m", Tls = true } };
+
+        var guest = await H.DeployAsync(TemplateTypes.Zigbee2Mqtt, settings);
+
+        guest.Summary.NeedsBinding.Should().BeFalse();
+        guest.Summary.Warnings.Should().HaveCount(2);
+        guest.Summary.Warnings.Should().Contain(w => w.Contains("Zigbee coordinator's address is missing", StringComparison.Ordinal));
+        guest.Summary.Warnings.Should().Contain(w => w.Contains("broker.site.lan", StringComparison.Ordinal) && w.Contains("no password", StringComparison.Ordinal));
+        using var client = await H.GuestClientAsync(guest);
+        var assignment = await client.GetFromJsonAsync<JsonElement>($"/api/provision/assignment?hostname={guest.Hostname}");
+        assignment.GetProperty("mqtt").GetProperty("server").GetString().Should().Be("mqtts://broker.site.lan:8883");
+        assignment.GetProperty("mqtt").GetProperty("user").GetString().Should().Be("z2m");
+        assignment.GetProperty("zigbee").GetProperty("port").ValueKind.Should().Be(JsonValueKind.Null);
+    }
+
+    [Fact]
+    public async Task The_address_binding_can_be_switched_off_and_the_calls_are_rate_limited_per_address()
+    {
+        await using var harness = await FirstBootHarness.StartAsync(settings: new Dictionary<string, string?>
+        {
+            ["Provision:RequireGuestAddress"] = "false",
+            ["Provision:PermitLimit"] = "3",
+        });
+        var guest = await harness.DeployAsync(TemplateTypes.Zigbee2Mqtt, start: false);
+        await harness.SetStateAsync(guest.Id, InstanceStates.Waiting);
+        using var behindNat = harness.App.CreateHttpsClient(IPAddress.Parse("127.0.20.1"));
+        behindNat.DefaultRequestHeaders.Add(ProvisionApi.SecretHeader, harness.ReleaseSecret);
+        using var another = harness.App.CreateHttpsClient(IPAddress.Parse("127.0.20.2"));
+        another.DefaultRequestHeaders.Add(ProvisionApi.SecretHeader, harness.ReleaseSecret);
+
+        (await behindNat.GetAsync($"/api/provision/assignment?hostname={guest.Hostname}")).StatusCode.Should().Be(HttpStatusCode.OK, "the guest is not even running, but the address is not checked");
+        (await behindNat.GetAsync($"/api/provision/assignment?hostname={guest.Hostname}")).StatusCode.Should().Be(HttpStatusCode.OK);
+        (await behindNat.GetAsync("/api/provision/assignment?hostname=acme-unknown")).StatusCode.Should().Be(HttpStatusCode.Forbidden);
+        var limited = await behindNat.GetAsync($"/api/provision/assignment?hostname={guest.Hostname}");
+
+        limited.StatusCode.Should().Be(HttpStatusCode.TooManyRequests);
+        limited.Headers.RetryAfter.Should().NotBeNull();
+        (await another.GetAsync($"/api/provision/assignment?hostname={guest.Hostname}")).StatusCode.Should().Be(HttpStatusCode.OK, "the limit is per address");
+    }
+
+    /// <summary>
+    /// Its own orchestrator, every log level captured, guests sending the secret in the header as the script does.
+    /// (A secret sent in the query string shows up in ASP.NET Core's request log at Information level: SPEC says so.)
+    /// </summary>
+    [Fact]
+    public async Task No_secret_reaches_a_log_line_the_audit_log_or_a_read_endpoint()
+    {
+        await using var h = await FirstBootHarness.StartAsync();
+        var secrets = new List<string> { h.ReleaseSecret, FirstBootHarness.Settings.Cameras[0].StreamUrl };
+        foreach (var type in FirstBootHarness.Types)
+        {
+            var guest = await h.DeployAsync(type);
+            using var client = await h.GuestClientAsync(guest);
+            var assignment = await client.GetFromJsonAsync<JsonElement>($"/api/provision/assignment?hostname={guest.Hostname}");
+            secrets.AddRange(SecretValues(assignment));
+            (await client.PostAsJsonAsync("/api/provision/complete", new { hostname = guest.Hostname, status = "ok" })).EnsureSuccessStatusCode();
+        }
+
+        secrets.Should().HaveCountGreaterThan(12);
+        using var admin = h.App.CreateHttpsClient();
+        admin.DefaultRequestHeaders.Authorization = new("Bearer", await h.App.CreateTokenAsync(Provisioner.Auth.Role.Admin));
+        var readable = new List<string>
+        {
+            await admin.GetStringAsync("/api/audit?pageSize=200"),
+            await admin.GetStringAsync("/api/dashboard"),
+        };
+        await using (var connection = await h.App.Service<Database>().OpenAsync())
+        {
+            readable.AddRange(await connection.QueryAsync<string>("SELECT coalesce(target, '') || ' ' || coalesce(actor_name, '') FROM audit_log;"));
+            readable.AddRange(await connection.QueryAsync<string>("SELECT coalesce(message, '') || ' ' || coalesce(source, '') FROM instance_state_changes;"));
+            readable.AddRange(await connection.QueryAsync<string>("SELECT protected_value FROM secrets;"));
+        }
+
+        readable.Should().Contain(r => r.Contains("/api/provision/complete", StringComparison.Ordinal), "the completes are audited");
+        foreach (var secret in secrets.Distinct())
+        {
+            h.App.Logs.Lines.Should().NotContain(l => l.Contains(secret, StringComparison.Ordinal), "no log line may hold a secret");
+            readable.Should().NotContain(r => r.Contains(secret, StringComparison.Ordinal));
+        }
+    }
+
+    /// <summary>Every password, key and camera URL in an assignment (the MQTT user name and ports are not secret).</summary>
+    private static IEnumerable<string> SecretValues(JsonElement assignment)
+    {
+        if (assignment.TryGetProperty("mqtt", out var mqtt) && mqtt.ValueKind == JsonValueKind.Object && mqtt.GetProperty("password").GetString() is { } password)
+        {
+            yield return password;
+        }
+
+        if (assignment.TryGetProperty("zigbee", out var zigbee) && zigbee.ValueKind == JsonValueKind.Object)
+        {
+            yield return string.Join(", ", zigbee.GetProperty("networkKey").EnumerateArray().Select(b => b.GetInt32()));
+            yield return zigbee.GetProperty("networkKey").GetRawText();
+        }
+
+        if (assignment.TryGetProperty("zwave", out var zwave) && zwave.ValueKind == JsonValueKind.Object)
+        {
+            foreach (var key in zwave.GetProperty("securityKeys").EnumerateObject().Concat(zwave.GetProperty("securityKeysLongRange").EnumerateObject()))
+            {
+                yield return key.Value.GetString()!;
+            }
+        }
+
+        foreach (var name in new[] { "portainer", "freepbx" })
+        {
+            if (assignment.TryGetProperty(name, out var admin) && admin.ValueKind == JsonValueKind.Object)
+            {
+                yield return admin.GetProperty("password").GetString()!;
+            }
+        }
+    }
+
+    private async Task<string> StoredAsync(long id)
+    {
+        await using var connection = await H.App.Service<Database>().OpenAsync();
+        var stored = await connection.QuerySingleAsync<string>("SELECT protected_value FROM secrets WHERE kind = 'InstanceAppSecret' AND name = @name;", new { name = AssignmentService.SecretName(id) });
+        return H.App.Services.GetRequiredService<SecretProtector>().Unprotect(SecretKind.InstanceAppSecret, stored);
+    }
+
+    private static async Task<HttpResponseMessage> GetAsync(HttpClient client, string hostname, string secret)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/api/provision/assignment?hostname={Uri.EscapeDataString(hostname)}");
+        request.Headers.Add(ProvisionApi.SecretHeader, secret);
+        return await client.SendAsync(request);
+    }
+
+    private static async Task<HttpResponseMessage> PostCompleteAsync(HttpClient client, string hostname, string secret, string status, string? message = null)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/provision/complete") { Content = JsonContent.Create(new { hostname, status, message }) };
+        if (!client.DefaultRequestHeaders.Contains(ProvisionApi.SecretHeader))
+        {
+            request.Headers.Add(ProvisionApi.SecretHeader, secret);
+        }
+
+        return await client.SendAsync(request);
+    }
+
+    private static async Task<JsonElement> ShouldBeProblemAsync(HttpResponseMessage response, HttpStatusCode status, string code)
+    {
+        var body = await response.Content.ReadAsStringAsync();
+        response.StatusCode.Should().Be(status, body);
+        response.Content.Headers.ContentType!.MediaType.Should().Be("application/problem+json");
+        var problem = JsonSerializer.Deserialize<JsonElement>(body);
+        problem.GetProperty("code").GetString().Should().Be(code, body);
+        return problem;
+    }
+}

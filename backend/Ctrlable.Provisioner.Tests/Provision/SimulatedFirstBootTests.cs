@@ -1,0 +1,131 @@
+using System.Text.Json;
+using Ctrlable.Provisioner.Hosting;
+using Ctrlable.Provisioner.Projects;
+using Ctrlable.Provisioner.Provision;
+using Ctrlable.Provisioner.Proxmox;
+using Ctrlable.Provisioner.State;
+using Ctrlable.Provisioner.Tests.Infrastructure;
+using Dapper;
+using Microsoft.Extensions.Logging;
+
+namespace Ctrlable.Provisioner.Tests.Provision;
+
+/// <summary>
+/// The emulator hook: guests cloned from Ctrlable templates run the real first-boot script on their first start,
+/// so a deploy ends in <c>active</c> only when the whole contract works — in tests and in demo mode.
+/// </summary>
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+public sealed class SimulatedFirstBootTests
+{
+    [Fact]
+    public async Task Every_template_type_s_clone_personalises_itself_on_its_first_start()
+    {
+        await using var h = await FirstBootHarness.StartAsync(runScripts: true);
+
+        var guests = new List<TestGuest>();
+        foreach (var type in FirstBootHarness.Types)
+        {
+            guests.Add(await h.DeployAsync(type));
+        }
+
+        foreach (var guest in guests)
+        {
+            var change = await h.FinishedAsync(guest);
+            var instance = await h.InstanceAsync(guest.Id);
+            change.To.Should().Be(InstanceStates.Active, $"{guest.Hostname}: {instance.Error} / boot log: {string.Join("; ", h.Pve.Sim.BootLog.Select(b => b.Error))}");
+            (await h.HistoryAsync(guest.Id)).Should().Equal("waiting>personalising", "personalising>active");
+            instance.Ip.Should().StartWith("127.0.10.", "the call came from the guest's own address");
+        }
+
+        // The script disables itself after it reported complete: wait for the runs to end.
+        await WaitForBootLogAsync(h.Pve.Sim, guests.Count);
+        h.Pve.Sim.BootLog.Should().HaveCount(guests.Count).And.OnlyContain(b => b.Error == null);
+        foreach (var guest in guests)
+        {
+            File.Exists(Path.Combine(h.SandboxDirectory, $"{guest.Vmid}", "root/var/lib/ctrlable/firstboot/done")).Should().BeTrue(guest.Hostname);
+        }
+
+        var zigbee = guests.Single(g => g.Type == TemplateTypes.Zigbee2Mqtt);
+        var network = (await h.App.Service<AssignmentService>().GetAsync(zigbee.Id, CancellationToken.None))!.Zigbee!.NetworkKey;
+        (await File.ReadAllTextAsync(Path.Combine(h.SandboxDirectory, $"{zigbee.Vmid}", "root/opt/zigbee2mqtt/data/configuration.yaml")))
+            .Should().Contain($"network_key: [{string.Join(",", network)}]");
+    }
+
+    [Fact]
+    public async Task A_first_boot_that_keeps_failing_is_restarted_and_its_last_line_lands_in_the_boot_log()
+    {
+        await using var h = await FirstBootHarness.StartAsync();
+        var templates = FirstBootScriptBehaviour.TemplatesOf(h.App.Services);
+        // A template built with a secret this orchestrator never issued.
+        h.Boot.Connect(new FirstBootScriptBehaviour(h.SandboxDirectory, FirstBootHarness.ScriptDirectory,
+            async (context, ct) => await templates(context, ct) is { } t ? t with { Environment = t.Environment with { ReleaseSecret = "not-issued-here" } } : null,
+            h.App.Service<ILoggerFactory>().CreateLogger<FirstBootScriptBehaviour>(),
+            new FirstBootScriptOptions { Attempts = 2, Restarts = 1, RestartDelay = TimeSpan.FromMilliseconds(50) }));
+
+        var guest = await h.DeployAsync(TemplateTypes.Frigate);
+        await WaitForBootLogAsync(h.Pve.Sim, 1);
+
+        var record = h.Pve.Sim.BootLog.Should().ContainSingle().Subject;
+        record.Vmid.Should().Be(guest.Vmid);
+        record.Error.Should().Contain($"first boot of guest {guest.Vmid} failed with status 1: ctrlable-firstboot: configure: the orchestrator refused the assignment of {guest.Hostname} (403: Denied");
+        (await h.InstanceAsync(guest.Id)).State.Should().Be(InstanceStates.Waiting, "the deploy pipeline's deadline decides when to give up");
+        h.App.Logs.Lines.Where(l => l.Contains("First-boot call for " + guest.Hostname, StringComparison.Ordinal)).Should().HaveCount(2, "a refusal is not retried within a run: one call per run, two runs");
+    }
+
+    [Fact]
+    public async Task Demo_mode_guests_reach_the_orchestrator_over_its_extra_loopback_https_listener()
+    {
+        // Listening on plain HTTP only, as the demo does by default.
+        using var app = new ProvisionerApp(https: true, settings: new Dictionary<string, string?> { ["Urls"] = "http://127.0.0.1:0" });
+        var address = app.HttpsAddress;
+        address.Host.Should().Be("127.0.0.1");
+        var ct = CancellationToken.None;
+        var demo = app.Service<SimulatedProxmoxHost>();
+        var proxmox = app.Service<ProxmoxClient>();
+        var tasks = app.Service<ProxmoxTasks>();
+        (await app.Service<ReleaseSecrets>().GetAsync(FirstBootHarness.Release, ct)).Should().NotBeNull("demo mode issues its release's first-boot secret");
+
+        long instanceId;
+        var vmid = await proxmox.GetNextIdAsync(ct);
+        await using (var connection = await app.Service<Database>().OpenAsync(ct))
+        {
+            var projectId = await connection.ExecuteScalarAsync<long>(
+                "INSERT INTO projects (name, slug, settings_json, created_at, updated_at) VALUES ('Demo', 'demo', '{}', @now, @now) RETURNING id;", new { now = DateTimeOffset.UtcNow });
+            instanceId = await connection.ExecuteScalarAsync<long>("""
+                INSERT INTO instances (project_id, type, hostname, vmid, node, state, release, created_at, updated_at)
+                VALUES (@projectId, 'zigbee2mqtt', 'demo-zigbee2mqtt', @vmid, @node, 'configuring', @release, @now, @now) RETURNING id;
+                """, new { projectId, vmid, node = SimulatedProxmoxHost.NodeName, release = FirstBootHarness.Release, now = DateTimeOffset.UtcNow });
+            await app.Service<AssignmentService>().CreateAsync(instanceId, TemplateTypes.Zigbee2Mqtt, "demo-zigbee2mqtt", FirstBootHarness.Release, projectId,
+                new SiteSettings { Zigbee = new CoordinatorSettings { Host = "10.0.0.9" } }, ct);
+        }
+
+        var clone = await proxmox.CloneAsync(SimulatedProxmoxHost.NodeName, GuestKind.Lxc, 9002, new CloneRequest(vmid, "demo-zigbee2mqtt", Pool: "ctrlable"), ct);
+        (await tasks.WaitAsync(SimulatedProxmoxHost.NodeName, clone, TimeSpan.FromSeconds(60), ct)).Succeeded.Should().BeTrue();
+        (await tasks.WaitAsync(SimulatedProxmoxHost.NodeName, await proxmox.StartAsync(SimulatedProxmoxHost.NodeName, GuestKind.Lxc, vmid, ct), TimeSpan.FromSeconds(60), ct))
+            .Succeeded.Should().BeTrue();
+        // As the deploy pipeline does once the guest runs; the guest's script retries until then.
+        await using (var connection = await app.Service<Database>().OpenAsync(ct))
+        {
+            await connection.ExecuteAsync("UPDATE instances SET state = 'waiting' WHERE id = @instanceId;", new { instanceId });
+        }
+
+        var change = await app.Service<IInstanceEvents>().WaitForAsync(instanceId, [InstanceStates.Active, InstanceStates.Failed], ct).WaitAsync(TimeSpan.FromSeconds(90));
+
+        change.To.Should().Be(InstanceStates.Active, string.Join("; ", demo.Simulator.BootLog.Select(b => b.Error)));
+        var config = await File.ReadAllTextAsync(Path.Combine(app.DataDirectory, "simulated-guests", $"{vmid}", "root/opt/zigbee2mqtt/data/configuration.yaml"));
+        config.Should().Contain("port: 'tcp://10.0.0.9:6638'").And.Contain("server: 'mqtt://demo-ctrlable-pro:1883'");
+        await using (var connection = await app.Service<Database>().OpenAsync(ct))
+        {
+            var versions = await connection.QuerySingleAsync<string>("SELECT installed_versions FROM instances WHERE id = @instanceId;", new { instanceId });
+            JsonSerializer.Deserialize<Dictionary<string, string>>(versions).Should().Contain("zigbee2mqtt", "2.6.3");
+        }
+    }
+
+    private static async Task WaitForBootLogAsync(PveSim.PveSimulator sim, int count)
+    {
+        for (var i = 0; i < 400 && sim.BootLog.Count < count; i++)
+        {
+            await Task.Delay(25);
+        }
+    }
+}

@@ -1,0 +1,192 @@
+using System.Diagnostics;
+using System.Globalization;
+using Ctrlable.Provisioner.Config;
+using Ctrlable.Provisioner.Provision;
+using Ctrlable.Provisioner.Secrets;
+using Ctrlable.Provisioner.State;
+using Ctrlable.PveSim.Guests;
+using Dapper;
+using Microsoft.Extensions.Options;
+
+namespace Ctrlable.Provisioner.Hosting;
+
+/// <summary>A simulated guest's template: its type and the firstboot.env its build would have baked in.</summary>
+public sealed record SimulatedTemplate(string Type, FirstBootEnvironment Environment);
+
+/// <summary>How patient a simulated guest's first boot is (simulated guests are fast; real ones use the script's defaults).</summary>
+public sealed record FirstBootScriptOptions
+{
+    /// <summary>The orchestrator requests the script makes before it gives up a run (FIRSTBOOT_ATTEMPTS).</summary>
+    public int Attempts { get; init; } = 15;
+
+    /// <summary>First back-off between requests; it doubles up to <see cref="MaxDelay"/>.</summary>
+    public TimeSpan Delay { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    public TimeSpan MaxDelay { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Runs after the first that failed with status 1, as systemd's Restart=on-failure would start them.</summary>
+    public int Restarts { get; init; } = 2;
+
+    public TimeSpan RestartDelay { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>One run's limit; the script is killed beyond it.</summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(2);
+}
+
+/// <summary>
+/// The emulator's first boot of a guest cloned from a Ctrlable template: runs the real
+/// <c>host/firstboot/ctrlable-firstboot.sh</c> in a per-guest sandbox root (<see cref="SimulatedGuestImage"/>), with
+/// curl bound to the guest's address (127.0.10.x in the emulator), so the orchestrator sees the call come from the
+/// address Proxmox reports for the guest. Demo mode, tests and benchmarks plug it in through
+/// <c>PveSimOptions.BootBehaviour</c>. A run that ends with status 1 is restarted like the systemd unit would; the
+/// last failure line lands in the emulator's BootLog.
+/// </summary>
+public sealed class FirstBootScriptBehaviour(
+    string sandboxDirectory,
+    string scriptDirectory,
+    Func<GuestBootContext, CancellationToken, Task<SimulatedTemplate?>> resolveTemplate,
+    ILogger logger,
+    FirstBootScriptOptions? options = null) : IGuestBootBehaviour
+{
+    private readonly FirstBootScriptOptions _options = options ?? new();
+
+    /// <summary>
+    /// Templates as this orchestrator knows them: the guest's template VMID is looked up among the built templates
+    /// (any release), LXC only (VM templates have no first-boot script), with the firstboot.env of its release.
+    /// </summary>
+    public static Func<GuestBootContext, CancellationToken, Task<SimulatedTemplate?>> TemplatesOf(IServiceProvider services) => async (context, ct) =>
+    {
+        if (context.TemplateVmid is not { } vmid)
+        {
+            return null;
+        }
+
+        const string sql = "SELECT release AS Release, name AS Name FROM templates WHERE vmid = @vmid AND kind = 'lxc' ORDER BY built_at DESC LIMIT 1;";
+        TemplateRef? template;
+        await using (var connection = await services.GetRequiredService<Database>().OpenAsync(ct))
+        {
+            template = await connection.QuerySingleOrDefaultAsync<TemplateRef>(new CommandDefinition(sql, new { vmid = (long)vmid }, cancellationToken: ct));
+        }
+
+        if (template is null)
+        {
+            return null;
+        }
+
+        var environment = await services.GetRequiredService<FirstBootEnvironments>().ForReleaseAsync(template.Release, ct)
+            ?? throw new InvalidOperationException(
+                $"Guest {context.Vmid} cannot run its first boot: release {template.Release} has no first-boot secret, or the orchestrator has no https:// URL for guests (Provision:GuestUrl).");
+        return new SimulatedTemplate(template.Name, environment);
+    };
+
+    /// <summary>Where demo mode keeps its simulated guests' sandboxes: <c>&lt;data&gt;/simulated-guests</c> (0700).</summary>
+    public static string SandboxDirectoryOf(IServiceProvider services) =>
+        DataDirectories.Create(services.GetRequiredService<IOptions<StorageOptions>>().Value, "simulated-guests");
+
+    public async Task RunFirstBootAsync(GuestBootContext context, CancellationToken cancellationToken)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            logger.LogWarning("Simulated guest {Vmid}: the first-boot script needs bash; skipped on Windows", context.Vmid);
+            return;
+        }
+
+        var template = await resolveTemplate(context, cancellationToken);
+        if (template is null)
+        {
+            logger.LogDebug("Simulated guest {Vmid} ({Hostname}) is not a clone of a Ctrlable template: no first boot", context.Vmid, context.Hostname);
+            return;
+        }
+
+        var guest = SimulatedGuestImage.Create(
+            Path.Combine(sandboxDirectory, context.Vmid.ToString(CultureInfo.InvariantCulture)),
+            template.Type, context.Hostname, context.TemplateVmid ?? 0, template.Environment, scriptDirectory);
+        for (var run = 0; ; run++)
+        {
+            var (status, lastError) = await RunScriptAsync(guest, context, cancellationToken);
+            if (status == 0)
+            {
+                logger.LogInformation("Simulated guest {Vmid} ({Hostname}) finished its first boot", context.Vmid, context.Hostname);
+                return;
+            }
+
+            if (status != 1 || run >= _options.Restarts)
+            {
+                throw new FirstBootScriptException(context.Vmid, status, lastError);
+            }
+
+            await Task.Delay(_options.RestartDelay, cancellationToken);
+        }
+    }
+
+    private async Task<(int Status, string? LastError)> RunScriptAsync(SimulatedGuest guest, GuestBootContext context, CancellationToken ct)
+    {
+        var start = new ProcessStartInfo("bash")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(guest.ScriptPath);
+        // A clean environment: nothing of the orchestrator's own (its CTRLABLE_* settings) reaches the guest.
+        start.Environment.Clear();
+        start.Environment["PATH"] = Environment.GetEnvironmentVariable("PATH") ?? "/usr/local/bin:/usr/bin:/bin";
+        start.Environment["LANG"] = "C.UTF-8";
+        start.Environment["HOME"] = guest.PathOf("/root");
+        foreach (var (key, value) in guest.ScriptEnvironment(context.Address.ToString()))
+        {
+            start.Environment[key] = value;
+        }
+
+        start.Environment["FIRSTBOOT_ATTEMPTS"] = _options.Attempts.ToString(CultureInfo.InvariantCulture);
+        start.Environment["FIRSTBOOT_DELAY"] = _options.Delay.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture);
+        start.Environment["FIRSTBOOT_MAX_DELAY"] = _options.MaxDelay.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture);
+
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("bash did not start");
+        string? lastError = null;
+        var vmid = context.Vmid;
+        var stdout = Task.Run(async () =>
+        {
+            while (await process.StandardOutput.ReadLineAsync(CancellationToken.None) is { } line)
+            {
+                logger.LogDebug("Simulated guest {Vmid}: {Line}", vmid, line);
+            }
+        }, CancellationToken.None);
+        var stderr = Task.Run(async () =>
+        {
+            while (await process.StandardError.ReadLineAsync(CancellationToken.None) is { } line)
+            {
+                lastError = line;
+                logger.LogInformation("Simulated guest {Vmid}: {Line}", vmid, line);
+            }
+        }, CancellationToken.None);
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(_options.Timeout);
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync(CancellationToken.None);
+            await Task.WhenAll(stdout, stderr);
+            ct.ThrowIfCancellationRequested();
+            return (124, $"ctrlable-firstboot: killed after {_options.Timeout.TotalSeconds:0} s");
+        }
+
+        await Task.WhenAll(stdout, stderr);
+        return (process.ExitCode, lastError);
+    }
+
+    private sealed record TemplateRef(string Release, string Name);
+}
+
+/// <summary>The simulated guest's first-boot script failed for good; the emulator's BootLog shows this message.</summary>
+public sealed class FirstBootScriptException(int vmid, int status, string? lastError)
+    : Exception($"first boot of guest {vmid} failed with status {status}: {lastError ?? "no error output"}")
+{
+    public int Vmid { get; } = vmid;
+    public int Status { get; } = status;
+}

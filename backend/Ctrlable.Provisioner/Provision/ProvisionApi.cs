@@ -1,0 +1,175 @@
+using System.ComponentModel;
+using System.Globalization;
+using System.Threading.RateLimiting;
+using Ctrlable.Provisioner.Auth;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.Options;
+
+namespace Ctrlable.Provisioner.Provision;
+
+/// <summary>The guest's report at the end of its first boot.</summary>
+public sealed record CompleteRequest(
+    string Hostname,
+    [property: Description("The release's first-boot secret, if not sent in the X-Ctrlable-Secret header (the header is preferred).")] string? Secret,
+    CompletionStatus Status,
+    [property: Description("One line for the dealer: what went wrong, or that all is well.")] string? Message,
+    [property: Description("Installed versions, app -> version.")] IReadOnlyDictionary<string, string>? Versions)
+{
+    // Records print every property; never the secret.
+    private bool PrintMembers(System.Text.StringBuilder builder)
+    {
+        builder.Append($"Hostname = {Hostname}, Status = {Status}, Message = {Message}");
+        return true;
+    }
+}
+
+public static class ProvisionApi
+{
+    /// <summary>The header guests send the release's first-boot secret in (a query parameter works too, but ends up in access logs).</summary>
+    public const string SecretHeader = "X-Ctrlable-Secret";
+
+    /// <summary>Rate limiter policy of the provision endpoints: <see cref="ProvisionOptions.PermitLimit"/> calls per client address and minute.</summary>
+    public const string RateLimitPolicy = "provision";
+
+    private const int MaxMessageLength = 2000;
+    private const int MaxVersions = 32;
+
+    public static IServiceCollection AddProvision(this IServiceCollection services)
+    {
+        services.AddSingleton<IValidateOptions<ProvisionOptions>, ProvisionOptionsValidator>();
+        services.AddOptions<ProvisionOptions>().BindConfiguration(ProvisionOptions.Section).ValidateOnStart();
+        services.AddSingleton<ProjectMqttCredentials>();
+        services.AddSingleton<AssignmentService>();
+        services.AddSingleton<IInstanceEvents, InstanceEvents>();
+        services.AddSingleton<ProvisionService>();
+        services.AddSingleton<FirstBootEnvironments>();
+        services.Configure<RateLimiterOptions>(o => o.AddPolicy(RateLimitPolicy, context => RateLimitPartition.GetFixedWindowLimiter(
+            context.Connection.RemoteIpAddress?.ToString() ?? "unknown",
+            _ => new FixedWindowRateLimiterOptions
+            {
+                PermitLimit = context.RequestServices.GetRequiredService<IOptions<ProvisionOptions>>().Value.PermitLimit,
+                Window = TimeSpan.FromMinutes(1),
+                QueueLimit = 0,
+            })));
+        return services;
+    }
+
+    public static RouteGroupBuilder MapProvision(this IEndpointRouteBuilder routes)
+    {
+        // Guests on their first boot hold no account: the release's first-boot secret and the guest's address
+        // (as Proxmox reports it) authenticate them. Not browser calls, so no antiforgery token.
+        var group = routes.MapGroup("/api/provision")
+            .WithTags("Provision")
+            .AllowAnonymous()
+            .DisableAntiforgery()
+            .RequireRateLimiting(RateLimitPolicy);
+
+        group.MapGet("/assignment", GetAssignmentAsync)
+            .WithName("GetProvisionAssignment")
+            .WithSummary("A guest's first-boot assignment (wiring and secrets), served while its instance waits for its first boot; the guest's state becomes personalising.")
+            .WithDescription("403 `denied` for an unknown host name or a wrong secret alike, 403 `address-mismatch` when the caller's address is not the guest's, 409 `not-ready` and 503 `proxmox-unavailable` (retry, see Retry-After), 410 `consumed` after complete, 429 when rate-limited.")
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status410Gone)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+
+        group.MapPost("/complete", CompleteAsync)
+            .WithName("CompleteProvision")
+            .WithSummary("The guest reports the end of its first boot: ok (the instance becomes active) or failed with its message; installed versions. Consumes the assignment.")
+            .WithDescription("The same answers as the assignment; a repeat after complete is 410 `consumed`.")
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status410Gone)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+
+        return group;
+    }
+
+    private static async Task<Results<Ok<Assignment>, ValidationProblem, ProblemHttpResult>> GetAssignmentAsync(
+        [Description("The guest's host name.")] string? hostname,
+        [Description("The release's first-boot secret; prefer the X-Ctrlable-Secret header (query strings end up in access logs).")] string? secret,
+        [FromHeader(Name = SecretHeader), Description("The release's first-boot secret (preferred).")] string? secretHeader,
+        HttpContext context,
+        ProvisionService service,
+        CancellationToken ct)
+    {
+        if (Invalid(hostname, secretHeader ?? secret) is { } invalid)
+        {
+            return invalid;
+        }
+
+        var result = await service.FetchAssignmentAsync(hostname!, (secretHeader ?? secret)!, context.Connection.RemoteIpAddress, ct);
+        return result.Outcome == ProvisionOutcome.Ok ? TypedResults.Ok(result.Assignment!) : Problem(context, result);
+    }
+
+    private static async Task<Results<NoContent, ValidationProblem, ProblemHttpResult>> CompleteAsync(
+        CompleteRequest request,
+        [FromHeader(Name = SecretHeader), Description("The release's first-boot secret (preferred).")] string? secretHeader,
+        HttpContext context,
+        ProvisionService service,
+        CancellationToken ct)
+    {
+        var secret = secretHeader ?? request.Secret;
+        if (Invalid(request.Hostname, secret) is { } invalid)
+        {
+            return invalid;
+        }
+
+        var versions = request.Versions ?? new Dictionary<string, string>();
+        if (versions.Count > MaxVersions || versions.Any(v => v.Key.Length is 0 or > 64 || v.Value.Length > 128))
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]>
+            {
+                ["versions"] = [$"At most {MaxVersions} entries, names of 1–64 and versions of up to 128 characters."],
+            });
+        }
+
+        context.Audit().ActorName = request.Hostname;
+        context.Audit().Target = $"hostname={request.Hostname}; status={request.Status.ToString().ToLowerInvariant()}";
+        var message = request.Message?.ReplaceLineEndings(" ").Trim();
+        var report = new CompletionReport(request.Status, message is { Length: > MaxMessageLength } ? message[..MaxMessageLength] : message, versions);
+        var result = await service.CompleteAsync(request.Hostname, secret!, context.Connection.RemoteIpAddress, report, ct);
+        return result.Outcome == ProvisionOutcome.Ok ? TypedResults.NoContent() : Problem(context, result);
+    }
+
+    private static ValidationProblem? Invalid(string? hostname, string? secret)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (!ProvisionService.IsValidHostname(hostname))
+        {
+            errors["hostname"] = ["The guest's host name (a DNS label) is required."];
+        }
+
+        if (string.IsNullOrEmpty(secret) || secret.Length > 256)
+        {
+            errors["secret"] = [$"The release's first-boot secret is required, in the {SecretHeader} header."];
+        }
+
+        return errors.Count == 0 ? null : TypedResults.ValidationProblem(errors);
+    }
+
+    private static ProblemHttpResult Problem(HttpContext context, ProvisionResult result)
+    {
+        var (status, title, code) = result.Outcome switch
+        {
+            ProvisionOutcome.Denied => (StatusCodes.Status403Forbidden, "Denied", "denied"),
+            ProvisionOutcome.AddressMismatch => (StatusCodes.Status403Forbidden, "Not the guest's address", "address-mismatch"),
+            ProvisionOutcome.NotReady => (StatusCodes.Status409Conflict, "Not ready", "not-ready"),
+            ProvisionOutcome.Gone => (StatusCodes.Status410Gone, "First boot is over", "consumed"),
+            ProvisionOutcome.ProxmoxUnavailable => (StatusCodes.Status503ServiceUnavailable, "Proxmox unavailable", "proxmox-unavailable"),
+            _ => throw new ArgumentOutOfRangeException(nameof(result), result.Outcome, null),
+        };
+        if (status is StatusCodes.Status409Conflict or StatusCodes.Status503ServiceUnavailable)
+        {
+            context.Response.Headers.RetryAfter = 5.ToString(CultureInfo.InvariantCulture);
+        }
+
+        return TypedResults.Problem(title: title, detail: result.Detail, statusCode: status, extensions: new Dictionary<string, object?> { ["code"] = code });
+    }
+}

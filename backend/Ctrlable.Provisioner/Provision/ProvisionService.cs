@@ -1,0 +1,284 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Ctrlable.Provisioner.Proxmox;
+using Ctrlable.Provisioner.State;
+using Dapper;
+using Microsoft.Extensions.Options;
+
+namespace Ctrlable.Provisioner.Provision;
+
+public enum ProvisionOutcome
+{
+    Ok,
+
+    /// <summary>Unknown host name, wrong secret or another release's secret: one answer for all, so nothing can be enumerated.</summary>
+    Denied,
+
+    /// <summary>The caller's address is not one Proxmox reports for the guest.</summary>
+    AddressMismatch,
+
+    /// <summary>Not yet: the instance is still being deployed, or Proxmox reports no address for the guest yet. Retry.</summary>
+    NotReady,
+
+    /// <summary>The first boot is over (completed, failed or being deleted): the assignment is consumed.</summary>
+    Gone,
+
+    /// <summary>Proxmox could not be asked for the guest's addresses. Retry.</summary>
+    ProxmoxUnavailable,
+}
+
+public sealed record ProvisionResult(ProvisionOutcome Outcome, string Detail, Assignment? Assignment = null);
+
+public enum CompletionStatus { Ok, Failed }
+
+/// <summary>What the guest reports at the end of its first boot.</summary>
+public sealed record CompletionReport(CompletionStatus Status, string? Message, IReadOnlyDictionary<string, string> Versions);
+
+/// <summary>
+/// The orchestrator's side of the first-boot contract: authenticates a guest (host name, the secret of the
+/// release it was cloned from, its address as Proxmox reports it), serves its assignment while the instance waits
+/// for its first boot, and records each step: waiting → personalising → active | failed.
+/// </summary>
+public sealed partial class ProvisionService(
+    Database database,
+    ReleaseSecrets releaseSecrets,
+    ReleaseRepository releases,
+    AssignmentService assignments,
+    ProxmoxClient proxmox,
+    IInstanceEvents events,
+    IOptions<ProvisionOptions> options,
+    TimeProvider time,
+    ILogger<ProvisionService> logger)
+{
+    // Compared against when there is no expected secret, so a miss costs what a hit costs.
+    private static readonly byte[] NoSecret = RandomNumberGenerator.GetBytes(32);
+
+    public static bool IsValidHostname(string? hostname) => hostname is not null && Hostname().IsMatch(hostname);
+
+    public async Task<ProvisionResult> FetchAssignmentAsync(string hostname, string secret, IPAddress? caller, CancellationToken ct)
+    {
+        var (instance, denied) = await AuthenticateAsync(hostname, secret, caller, ct);
+        if (instance is null)
+        {
+            return denied!;
+        }
+
+        if (await CheckStateAndAddressAsync(instance, caller, ct) is { } refused)
+        {
+            return refused;
+        }
+
+        var assignment = await assignments.GetAsync(instance.Id, ct);
+        if (assignment is null)
+        {
+            logger.LogError("Instance {InstanceId} ({Hostname}) waits for its first boot but has no assignment", instance.Id, instance.Hostname);
+            return new ProvisionResult(ProvisionOutcome.NotReady, "The orchestrator has no assignment for this guest yet.");
+        }
+
+        if (instance.State == InstanceStates.Waiting)
+        {
+            const string sql = """
+                UPDATE instances SET state = 'personalising', message = 'First boot: the guest fetched its assignment', ip = @ip,
+                                     personalising_at = COALESCE(personalising_at, @now), updated_at = @now
+                WHERE id = @id AND state = 'waiting';
+                """;
+            await MoveAsync(instance, InstanceStates.Personalising, "Assignment fetched", caller, sql, new { id = instance.Id, ip = caller?.ToString(), now = time.GetUtcNow() }, ct);
+        }
+
+        return new ProvisionResult(ProvisionOutcome.Ok, "", assignment);
+    }
+
+    public async Task<ProvisionResult> CompleteAsync(string hostname, string secret, IPAddress? caller, CompletionReport report, CancellationToken ct)
+    {
+        var (instance, denied) = await AuthenticateAsync(hostname, secret, caller, ct);
+        if (instance is null)
+        {
+            return denied!;
+        }
+
+        if (await CheckStateAndAddressAsync(instance, caller, ct) is { } refused)
+        {
+            return refused;
+        }
+
+        var to = report.Status == CompletionStatus.Ok ? InstanceStates.Active : InstanceStates.Failed;
+        var message = string.IsNullOrWhiteSpace(report.Message) ? (to == InstanceStates.Active ? "First boot done" : "First boot failed") : report.Message;
+        const string sql = """
+            UPDATE instances SET state = @to, message = @status, firstboot_message = @message, installed_versions = @versions, error = @error,
+                                 ip = @ip, completed_at = @now, deadline_at = NULL, updated_at = @now
+            WHERE id = @id AND state IN ('waiting', 'personalising');
+            """;
+        var parameters = new
+        {
+            id = instance.Id,
+            to,
+            status = to == InstanceStates.Active ? "Running" : "First boot failed",
+            message,
+            versions = JsonSerializer.Serialize(report.Versions),
+            error = to == InstanceStates.Failed ? message : null,
+            ip = caller?.ToString(),
+            now = time.GetUtcNow(),
+        };
+        if (!await MoveAsync(instance, to, message, caller, sql, parameters, ct))
+        {
+            return Gone();
+        }
+
+        if (to == InstanceStates.Active)
+        {
+            logger.LogInformation("Instance {InstanceId} ({Hostname}) finished its first boot", instance.Id, instance.Hostname);
+        }
+        else
+        {
+            logger.LogWarning("Instance {InstanceId} ({Hostname}) reports a failed first boot: {Message}", instance.Id, instance.Hostname, message);
+        }
+
+        return new ProvisionResult(ProvisionOutcome.Ok, "");
+    }
+
+    /// <summary>The instance named <paramref name="hostname"/> when the secret is that of the release it was cloned from.</summary>
+    private async Task<(ProvisionInstance? Instance, ProvisionResult? Denied)> AuthenticateAsync(string hostname, string secret, IPAddress? caller, CancellationToken ct)
+    {
+        const string sql = """
+            SELECT i.id AS Id, i.hostname AS Hostname, i.type AS Type, i.state AS State, i.release AS Release, i.node AS Node, i.vmid AS Vmid,
+                   COALESCE(i.kind, t.kind, 'lxc') AS Kind
+            FROM instances i LEFT JOIN templates t ON t.release = i.release AND t.name = i.type
+            WHERE i.hostname = @hostname AND i.state <> 'deleted';
+            """;
+        ProvisionInstance? instance;
+        await using (var connection = await database.OpenAsync(ct))
+        {
+            instance = await connection.QuerySingleOrDefaultAsync<ProvisionInstance>(new CommandDefinition(sql, new { hostname }, cancellationToken: ct));
+        }
+
+        // An unknown host name costs a secret lookup too.
+        var release = instance?.Release ?? await releases.GetActiveNameAsync(ct);
+        var expected = release is null ? null : await releaseSecrets.GetAsync(release, ct);
+        var matches = CryptographicOperations.FixedTimeEquals(
+            SHA256.HashData(Encoding.UTF8.GetBytes(secret)),
+            expected is null ? NoSecret : SHA256.HashData(Encoding.UTF8.GetBytes(expected)));
+        if (instance is not null && instance.Release is not null && expected is not null && matches)
+        {
+            return (instance, null);
+        }
+
+        logger.LogWarning("First-boot call for {Hostname} from {Address} refused: {Reason}", hostname, caller, instance is null ? "no such instance" : "not the secret of its release");
+        return (null, new ProvisionResult(ProvisionOutcome.Denied, "Unknown host name or wrong first-boot secret."));
+    }
+
+    private async Task<ProvisionResult?> CheckStateAndAddressAsync(ProvisionInstance instance, IPAddress? caller, CancellationToken ct)
+    {
+        switch (instance.State)
+        {
+            case InstanceStates.Waiting or InstanceStates.Personalising:
+                break;
+            case InstanceStates.Active or InstanceStates.Failed or InstanceStates.Deleting:
+                return Gone();
+            default:
+                return new ProvisionResult(ProvisionOutcome.NotReady, $"The instance is still being deployed ({instance.State}); try again shortly.");
+        }
+
+        if (!options.Value.RequireGuestAddress)
+        {
+            return null;
+        }
+
+        if (caller is null || instance.Node is null || instance.Vmid is null)
+        {
+            return caller is null
+                ? new ProvisionResult(ProvisionOutcome.AddressMismatch, "The caller's address is unknown.")
+                : new ProvisionResult(ProvisionOutcome.NotReady, "The guest's place in Proxmox is not recorded yet; try again shortly.");
+        }
+
+        IReadOnlyList<GuestInterface>? interfaces;
+        try
+        {
+            interfaces = await proxmox.GetGuestInterfacesAsync(instance.Node, instance.Kind == "vm" ? GuestKind.Qemu : GuestKind.Lxc, (int)instance.Vmid.Value, ct);
+        }
+        catch (Exception ex) when (ex is ProxmoxException or HttpRequestException or TimeoutException or ProxmoxCertificateException or Polly.Timeout.TimeoutRejectedException)
+        {
+            logger.LogWarning("Cannot check the address of {Hostname}: Proxmox answered {Reason}", instance.Hostname, ex.Message);
+            return new ProvisionResult(ProvisionOutcome.ProxmoxUnavailable, "Proxmox could not tell the guest's addresses; try again shortly.");
+        }
+
+        var addresses = GuestAddresses(interfaces);
+        if (addresses.Count == 0)
+        {
+            return new ProvisionResult(ProvisionOutcome.NotReady, "Proxmox reports no address for the guest yet; try again shortly.");
+        }
+
+        var from = caller.IsIPv4MappedToIPv6 ? caller.MapToIPv4() : caller;
+        if (addresses.Contains(from))
+        {
+            return null;
+        }
+
+        logger.LogWarning("First-boot call for {Hostname} came from {Address}, which Proxmox does not report for the guest", instance.Hostname, from);
+        return new ProvisionResult(ProvisionOutcome.AddressMismatch,
+            $"The call came from {from}, which is not an address Proxmox reports for {instance.Hostname}.");
+    }
+
+    /// <summary>Every address of the guest's interfaces but the loopback interface's.</summary>
+    internal static HashSet<IPAddress> GuestAddresses(IReadOnlyList<GuestInterface>? interfaces)
+    {
+        var result = new HashSet<IPAddress>();
+        foreach (var nic in interfaces ?? [])
+        {
+            if (nic.Name == "lo")
+            {
+                continue;
+            }
+
+            var candidates = (nic.IpAddresses ?? []).Select(a => a.IpAddress).Append(nic.Inet).Append(nic.Inet6);
+            foreach (var text in candidates.OfType<string>())
+            {
+                var slash = text.IndexOf('/', StringComparison.Ordinal);
+                if (IPAddress.TryParse(slash < 0 ? text : text[..slash], out var address)
+                    && !address.Equals(IPAddress.Loopback) && !address.Equals(IPAddress.IPv6Loopback)
+                    && !(address.AddressFamily == AddressFamily.InterNetworkV6 && address.IsIPv6LinkLocal))
+                {
+                    result.Add(address);
+                }
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>Runs the state change and records it, in one transaction; false when the instance was no longer in a state the change applies to.</summary>
+    private async Task<bool> MoveAsync(ProvisionInstance instance, string to, string message, IPAddress? caller, string sql, object parameters, CancellationToken ct)
+    {
+        const string record = """
+            INSERT INTO instance_state_changes (instance_id, at, from_state, to_state, message, source)
+            VALUES (@id, @now, @from, @to, @message, @source);
+            """;
+        var now = time.GetUtcNow();
+        await using (var connection = await database.OpenAsync(ct))
+        {
+            await using var tx = await connection.BeginTransactionAsync(ct);
+            if (await connection.ExecuteAsync(new CommandDefinition(sql, parameters, tx, cancellationToken: ct)) == 0)
+            {
+                return false;
+            }
+
+            await connection.ExecuteAsync(new CommandDefinition(record,
+                new { id = instance.Id, now, from = instance.State, to, message, source = $"guest {caller}" }, tx, cancellationToken: ct));
+            await tx.CommitAsync(ct);
+        }
+
+        events.Publish(new InstanceStateChange(instance.Id, instance.Hostname, instance.State, to, message, now));
+        return true;
+    }
+
+    private static ProvisionResult Gone() =>
+        new(ProvisionOutcome.Gone, "This guest's first boot is over; its assignment is consumed. Redeploy the instance to start again.");
+
+    private sealed record ProvisionInstance(long Id, string Hostname, string Type, string State, string? Release, string? Node, long? Vmid, string Kind);
+
+    [GeneratedRegex("^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")]
+    private static partial Regex Hostname();
+}

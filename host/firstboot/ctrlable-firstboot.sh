@@ -1,0 +1,701 @@
+#!/usr/bin/env bash
+# ctrlable-firstboot.sh — turns a guest freshly cloned from a Ctrlable template into a unique, wired
+# appliance, with no host shell and no secret baked into the image. Run once by
+# ctrlable-firstboot.service on the guest's first boot. Steps, in order:
+#
+#   machine-id     a new /etc/machine-id (pct clone only truncates it)
+#   ssh-host-keys  new SSH host keys (pct clone keeps the template's)
+#   hostname       the system uses the host name Proxmox gave the guest
+#   configure      fetch this guest's assignment (wiring and per-instance secrets) from the orchestrator,
+#                  with retries and back-off, and write the app's configuration where the community-scripts
+#                  install put it, keeping every setting the assignment does not own
+#   restart        restart the app
+#   complete       report "ok" and the installed versions to the orchestrator
+#   disable        disable the service
+#
+# Each step leaves a marker in the state directory once its effects are on disk, so a run cut short (a
+# power cut) resumes at the step it was in, and a run after the last step changes nothing. Files are
+# replaced by rename, never rewritten in place.
+#
+# The orchestrator's URL, the pin of its TLS public key and the release's first-boot secret come from
+# /etc/ctrlable/firstboot.env, written by the template build. curl trusts the pinned key only (no CA);
+# the secret travels in a header (not the URL, so it stays out of access logs) read from a file (not the
+# command line, so it stays out of the process list).
+#
+# Exit status: 0 done (or done before); 1 failed, try again later (systemd restarts the service with
+# back-off); 3 failed for good — the failure was reported to the orchestrator, or the orchestrator says
+# this first boot is over — so the unit does not restart (RestartPreventExitStatus=3).
+#
+# Every path and command can be overridden, so tests and the Proxmox emulator run this script in a
+# sandbox root: ROOT (prefix of every guest path), FIRSTBOOT_ENV, FIRSTBOOT_STATE_DIR, FIRSTBOOT_RUN_DIR,
+# SYSTEMCTL, SSH_KEYGEN, MACHINE_ID_SETUP, HOSTNAMECTL, CURL, JQ, DOCKER, MYSQL, SLEEP, CURL_INTERFACE
+# (source address for curl), FIRSTBOOT_ATTEMPTS, FIRSTBOOT_DELAY, FIRSTBOOT_MAX_DELAY (seconds).
+set -Eeuo pipefail
+umask 077
+
+readonly PROG=ctrlable-firstboot
+readonly SERVICE=ctrlable-firstboot.service
+readonly SECRET_HEADER=X-Ctrlable-Secret
+readonly SCRIPT_VERSION=1
+
+ROOT="${ROOT:-}"
+ROOT="${ROOT%/}"
+FIRSTBOOT_ENV="${FIRSTBOOT_ENV:-$ROOT/etc/ctrlable/firstboot.env}"
+STATE_DIR="${FIRSTBOOT_STATE_DIR:-$ROOT/var/lib/ctrlable/firstboot}"
+RUN_DIR="${FIRSTBOOT_RUN_DIR:-$ROOT/run/ctrlable-firstboot}"
+SYSTEMCTL="${SYSTEMCTL:-systemctl}"
+SSH_KEYGEN="${SSH_KEYGEN:-ssh-keygen}"
+MACHINE_ID_SETUP="${MACHINE_ID_SETUP:-systemd-machine-id-setup}"
+HOSTNAMECTL="${HOSTNAMECTL:-hostnamectl}"
+CURL="${CURL:-curl}"
+JQ="${JQ:-jq}"
+DOCKER="${DOCKER:-docker}"
+MYSQL="${MYSQL:-mysql}"
+SLEEP="${SLEEP:-sleep}"
+CURL_INTERFACE="${CURL_INTERFACE:-}"
+ATTEMPTS="${FIRSTBOOT_ATTEMPTS:-10}"
+DELAY="${FIRSTBOOT_DELAY:-2}"
+MAX_DELAY="${FIRSTBOOT_MAX_DELAY:-60}"
+
+STEP=start
+REPORT_FAILURES=0
+GUEST_HOSTNAME=""
+ORCHESTRATOR_URL=""
+TLS_PIN=""
+TLS_FINGERPRINT=""
+RELEASE_SECRET=""
+HTTP_STATUS=""
+APP_TYPE=""
+CURL_ARGS=()
+
+# --- Output: progress on stdout, one line per failure on stderr ----------------------------------
+
+say() { printf '%s: %s\n' "$PROG" "$*"; }
+warn() { printf '%s: %s\n' "$PROG" "$*" >&2; }
+
+# die STATUS MESSAGE: one line on stderr, then exit. After the assignment was fetched, a failure is also
+# reported to the orchestrator (the instance shows it), and then the exit status is 3: no restart.
+die() {
+  local status=$1
+  shift
+  warn "$STEP: $*"
+  if ((REPORT_FAILURES == 1)); then
+    REPORT_FAILURES=0
+    if report_failed "$STEP: $*"; then
+      : >"$STATE_DIR/failed"
+      status=3
+    fi
+  fi
+  exit "$status"
+}
+
+# An unexpected failure of a command the script does not check itself.
+on_error() {
+  local status=$1 line=$2 command=$3
+  # A failing command substitution is reported by the shell around it, once.
+  if ((BASH_SUBSHELL > 0)); then
+    exit "$status"
+  fi
+  trap - ERR
+  die 1 "'${command%% *}' failed with status $status (line $line)"
+}
+trap 'on_error $? $LINENO "$BASH_COMMAND"' ERR
+
+cleanup() {
+  # The assignment and the request headers hold secrets: never leave them behind.
+  if [[ -d $RUN_DIR ]]; then
+    rm -rf -- "$RUN_DIR"
+  fi
+}
+trap cleanup EXIT
+
+# try DESCRIPTION COMMAND...: runs a command; when it fails, die with one line that ends with the start
+# of the command's error output (on one line).
+try() {
+  local what=$1 status=0
+  shift
+  "$@" 2>"$RUN_DIR/stderr" >/dev/null || status=$?
+  if ((status != 0)); then
+    die 1 "$what failed (status $status): $(first_line "$RUN_DIR/stderr")"
+  fi
+}
+
+# The first 300 bytes of a file on one line.
+first_line() {
+  local text
+  text=$(head -c 300 "$1" 2>/dev/null | tr '\r\n\t' '   ') || text=""
+  text=${text%"${text##*[![:space:]]}"}
+  printf '%s' "${text:-no error output}"
+}
+
+# --- Steps and markers ---------------------------------------------------------------------------
+
+step_done() { [[ -f "$STATE_DIR/$1.done" ]]; }
+
+mark_done() {
+  : >"$STATE_DIR/$1.done.tmp"
+  sync "$STATE_DIR/$1.done.tmp" 2>/dev/null || true
+  mv -f -- "$STATE_DIR/$1.done.tmp" "$STATE_DIR/$1.done"
+}
+
+# run_step NAME FUNCTION: runs the step unless its marker exists.
+run_step() {
+  local name=$1 fn=$2
+  STEP=$name
+  if step_done "$name"; then
+    return 0
+  fi
+  "$fn"
+  mark_done "$name"
+}
+
+# write_file PATH < content: replaces PATH by rename (mode and owner of the old file kept, else 0600).
+write_file() {
+  local path=$1 tmp
+  tmp="$(dirname -- "$path")/.$(basename -- "$path").ctrlable-tmp"
+  cat >"$tmp"
+  if [[ -e $path ]]; then
+    chmod --reference="$path" -- "$tmp"
+    chown --reference="$path" -- "$tmp" 2>/dev/null || true
+  fi
+  sync "$tmp" 2>/dev/null || true
+  mv -f -- "$tmp" "$path"
+}
+
+# --- Configuration baked into the template -------------------------------------------------------
+
+load_environment() {
+  [[ -r $FIRSTBOOT_ENV ]] || die 1 "cannot read $FIRSTBOOT_ENV: this guest was not built from a Ctrlable template"
+  local line key value
+  # Split at the first "=" only: a base64 pin ends in "=", which read with IFS="=" would drop.
+  while IFS= read -r line || [[ -n $line ]]; do
+    key=${line%%=*}
+    value=${line#*=}
+    case $key in
+      CTRLABLE_ORCHESTRATOR_URL) ORCHESTRATOR_URL=${value%/} ;;
+      CTRLABLE_TLS_PIN) TLS_PIN=$value ;;
+      CTRLABLE_TLS_FINGERPRINT) TLS_FINGERPRINT=$value ;;
+      CTRLABLE_RELEASE_SECRET) RELEASE_SECRET=$value ;;
+      *) ;;
+    esac
+  done <"$FIRSTBOOT_ENV"
+  [[ $ORCHESTRATOR_URL == https://* ]] || die 1 "$FIRSTBOOT_ENV: CTRLABLE_ORCHESTRATOR_URL must be an https:// URL"
+  [[ $TLS_PIN == sha256//* ]] || die 1 "$FIRSTBOOT_ENV: CTRLABLE_TLS_PIN must be sha256//<base64>"
+  [[ -n $RELEASE_SECRET ]] || die 1 "$FIRSTBOOT_ENV: CTRLABLE_RELEASE_SECRET is empty"
+
+  mkdir -p -- "$RUN_DIR"
+  chmod 700 -- "$RUN_DIR"
+  printf '%s: %s\n' "$SECRET_HEADER" "$RELEASE_SECRET" >"$RUN_DIR/headers"
+  CURL_ARGS=(--silent --max-time 30 --connect-timeout 10
+    --insecure --pinnedpubkey "$TLS_PIN"
+    --header "@$RUN_DIR/headers" --header 'Accept: application/json')
+  if [[ -n $CURL_INTERFACE ]]; then
+    CURL_ARGS+=(--interface "$CURL_INTERFACE")
+  fi
+}
+
+read_hostname() {
+  [[ -r "$ROOT/etc/hostname" ]] || die 1 "cannot read $ROOT/etc/hostname"
+  GUEST_HOSTNAME=$(tr -d '[:space:]' <"$ROOT/etc/hostname")
+  [[ $GUEST_HOSTNAME =~ ^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$ ]] ||
+    die 1 "'$GUEST_HOSTNAME' in /etc/hostname is not a valid host name"
+}
+
+# --- Talking to the orchestrator -----------------------------------------------------------------
+
+curl_reason() {
+  case $1 in
+    6) echo "cannot resolve the host" ;;
+    7) echo "connection refused or no route" ;;
+    28) echo "timed out" ;;
+    35) echo "TLS handshake failed" ;;
+    45) echo "cannot use source address ${CURL_INTERFACE:-?}" ;;
+    52) echo "empty reply" ;;
+    56) echo "connection reset" ;;
+    *) echo "curl status $1" ;;
+  esac
+}
+
+problem_text() {
+  "$JQ" -r '[.title, .detail] | map(select(. != null)) | join(": ")' "$1" 2>/dev/null | head -c 300 || true
+}
+
+next_delay() {
+  awk -v d="$1" -v m="$MAX_DELAY" -v r="$RANDOM" 'BEGIN { d = d * 2 * (0.8 + (r % 40) / 100); if (d > m) d = m; printf "%.2f\n", d }'
+}
+
+# request METHOD PATH BODY_FILE|"" OUT_FILE: sets HTTP_STATUS. Connection errors, 409 (not ready yet),
+# 429 and 5xx are retried with back-off; any other answer is returned to the caller.
+request() {
+  local method=$1 path=$2 body=$3 out=$4 attempt=1 delay=$DELAY code status last
+  local args=("${CURL_ARGS[@]}" --request "$method" --output "$out" --write-out '%{http_code}')
+  if [[ -n $body ]]; then
+    args+=(--header 'Content-Type: application/json' --data-binary "@$body")
+  fi
+  while :; do
+    status=0
+    code=$("$CURL" "${args[@]}" "$ORCHESTRATOR_URL$path" 2>/dev/null) || status=$?
+    if ((status == 90)); then
+      die 1 "$ORCHESTRATOR_URL does not present the pinned TLS key (certificate ${TLS_FINGERPRINT:-fingerprint unknown}): the template was built for another orchestrator, or its certificate changed"
+    fi
+    if ((status == 0)); then
+      case $code in
+        409 | 429 | 5??) last="HTTP $code: $(problem_text "$out")" ;;
+        *)
+          HTTP_STATUS=$code
+          return 0
+          ;;
+      esac
+    else
+      last=$(curl_reason "$status")
+    fi
+    if ((attempt >= ATTEMPTS)); then
+      die 1 "no answer from the orchestrator at $ORCHESTRATOR_URL after $ATTEMPTS attempts (last: $last)"
+    fi
+    warn "$STEP: attempt $attempt of $ATTEMPTS failed ($last); next in ${delay}s"
+    "$SLEEP" "$delay"
+    delay=$(next_delay "$delay")
+    attempt=$((attempt + 1))
+  done
+}
+
+# complete STATUS MESSAGE: POST /api/provision/complete. Sets HTTP_STATUS.
+post_complete() {
+  local status=$1 message=$2 versions
+  versions=$(installed_versions)
+  # shellcheck disable=SC2016 # a jq program: its $names are jq variables
+  "$JQ" -n --arg hostname "$GUEST_HOSTNAME" --arg status "$status" --arg message "$message" --argjson versions "$versions" \
+    '{hostname: $hostname, status: $status, message: $message, versions: $versions}' >"$RUN_DIR/complete.json"
+  request POST /api/provision/complete "$RUN_DIR/complete.json" "$RUN_DIR/complete.out"
+}
+
+report_failed() {
+  local saved_attempts=$ATTEMPTS
+  ATTEMPTS=3
+  post_complete failed "$1" || true
+  ATTEMPTS=$saved_attempts
+  [[ $HTTP_STATUS == 2?? ]]
+}
+
+# --- Step: machine-id ----------------------------------------------------------------------------
+
+step_machine_id() {
+  rm -f -- "$ROOT/etc/machine-id"
+  if [[ -e "$ROOT/var/lib/dbus/machine-id" && ! -L "$ROOT/var/lib/dbus/machine-id" ]]; then
+    rm -f -- "$ROOT/var/lib/dbus/machine-id"
+  fi
+  try "$MACHINE_ID_SETUP" "$MACHINE_ID_SETUP" --root="${ROOT:-/}"
+  [[ -s "$ROOT/etc/machine-id" ]] || die 1 "$MACHINE_ID_SETUP wrote no $ROOT/etc/machine-id"
+  if [[ -d "$ROOT/var/lib/dbus" ]]; then
+    ln -sfn /etc/machine-id "$ROOT/var/lib/dbus/machine-id"
+  fi
+  say "machine-id: new machine id"
+}
+
+# --- Step: SSH host keys -------------------------------------------------------------------------
+
+step_ssh_host_keys() {
+  if [[ ! -d "$ROOT/etc/ssh" ]]; then
+    say "ssh-host-keys: no /etc/ssh, nothing to do"
+    return 0
+  fi
+  rm -f -- "$ROOT"/etc/ssh/ssh_host_*_key "$ROOT"/etc/ssh/ssh_host_*_key.pub
+  if [[ -n $ROOT ]]; then
+    try "$SSH_KEYGEN -A" "$SSH_KEYGEN" -A -f "$ROOT"
+  else
+    try "$SSH_KEYGEN -A" "$SSH_KEYGEN" -A
+  fi
+  compgen -G "$ROOT/etc/ssh/ssh_host_*_key" >/dev/null || die 1 "$SSH_KEYGEN -A created no host key"
+  # Only when sshd runs already; a stopped sshd picks the new keys up when it starts.
+  try "restarting ssh.service" "$SYSTEMCTL" try-restart ssh.service
+  say "ssh-host-keys: new SSH host keys"
+}
+
+# --- Step: hostname ------------------------------------------------------------------------------
+
+step_hostname() {
+  local current=""
+  current=$("$HOSTNAMECTL" hostname 2>/dev/null) || current=""
+  if [[ $current != "$GUEST_HOSTNAME" ]]; then
+    try "$HOSTNAMECTL set-hostname" "$HOSTNAMECTL" set-hostname "$GUEST_HOSTNAME"
+  fi
+  if [[ -f "$ROOT/etc/hosts" ]] && ! awk -v h="$GUEST_HOSTNAME" '$1 == "127.0.1.1" { for (i = 2; i <= NF; i++) if ($i == h) found = 1 } END { exit !found }' "$ROOT/etc/hosts"; then
+    { grep -v '^127\.0\.1\.1[[:space:]]' "$ROOT/etc/hosts" || true; printf '127.0.1.1\t%s\n' "$GUEST_HOSTNAME"; } | write_file "$ROOT/etc/hosts"
+  fi
+  say "hostname: $GUEST_HOSTNAME"
+}
+
+# --- Step: configure -----------------------------------------------------------------------------
+
+fetch_assignment() {
+  request GET "/api/provision/assignment?hostname=$GUEST_HOSTNAME" "" "$RUN_DIR/assignment.json"
+  case $HTTP_STATUS in
+    200) ;;
+    410) die 3 "the orchestrator says the first boot of $GUEST_HOSTNAME is over (410 Gone): redeploy the instance to start again" ;;
+    403) die 1 "the orchestrator refused the assignment of $GUEST_HOSTNAME (403: $(problem_text "$RUN_DIR/assignment.json"))" ;;
+    *) die 1 "unexpected answer to the assignment request (HTTP $HTTP_STATUS: $(problem_text "$RUN_DIR/assignment.json"))" ;;
+  esac
+  local hostname
+  hostname=$("$JQ" -r '.hostname // empty' "$RUN_DIR/assignment.json" 2>/dev/null) || hostname=""
+  [[ $hostname == "$GUEST_HOSTNAME" ]] || die 1 "the assignment is for '$hostname', not for $GUEST_HOSTNAME"
+  "$JQ" -e '[.. | strings | test("[[:cntrl:]]")] | any | not' "$RUN_DIR/assignment.json" >/dev/null 2>&1 ||
+    die 1 "the assignment holds a value with a control character; refusing to write it into configuration files"
+  APP_TYPE=$("$JQ" -r '.type' "$RUN_DIR/assignment.json")
+  printf '%s\n' "$APP_TYPE" | write_file "$STATE_DIR/type"
+}
+
+# value JQ_FILTER: a string from the assignment ("" when null).
+value() { "$JQ" -r "($1) // empty | tostring" "$RUN_DIR/assignment.json"; }
+
+# A value for a YAML file: single-quoted, so nothing in it is read as YAML syntax. (fetch_assignment
+# refused control characters, so a value is one line.)
+yaml_string() {
+  local s=$1
+  printf "'%s'" "${s//\'/\'\'}"
+}
+
+# yaml_edit FILE EDITS_FILE: sets top-level-section.key for each "section<TAB>key<TAB>value" line of
+# EDITS_FILE (value already in YAML syntax), keeping every other line of FILE — comments included. A key
+# that is missing is added to its section; a missing section is appended; a key's old nested value goes.
+yaml_edit() {
+  local file=$1 edits=$2
+  awk -v edits="$edits" '
+    function indent_of(s) { match(s, /^[ \t]*/); return substr(s, 1, RLENGTH) }
+    function key_of(s,   k) { k = s; sub(/^[ \t]+/, "", k); sub(/[ \t]*:.*$/, "", k); return k }
+    function top_level(s) { return s ~ /^[A-Za-z0-9_][A-Za-z0-9_.-]*:([ \t]|$)/ }
+    BEGIN {
+      while ((getline line < edits) > 0) {
+        split(line, f, "\t")
+        ne++; es[ne] = f[1]; ek[ne] = f[2]; ev[ne] = f[3]; want[f[1]] = 1
+      }
+    }
+    # Pass 1: the sections, the indent of their keys, and which keys they have.
+    NR == FNR {
+      if (top_level($0)) { cur = key_of($0); seen[cur] = 1; next }
+      if ($0 ~ /^[^ \t#]/) { cur = ""; next }
+      if (cur != "" && $0 ~ /^[ \t]+[^ \t#-]/) {
+        ind = indent_of($0)
+        if (!(cur in cind)) cind[cur] = ind
+        if (ind == cind[cur]) have[cur SUBSEP key_of($0)] = 1
+      }
+      next
+    }
+    # Pass 2: rewrite.
+    {
+      line = $0
+      if (skipping) {
+        if (line ~ /^[ \t]*$/) { held = held line "\n"; next }
+        ind = indent_of(line)
+        if (length(ind) > length(skip) || (ind == skip && line ~ /^[ \t]*- /)) { held = ""; next }
+        skipping = 0; printf "%s", held; held = ""
+      }
+      if (top_level(line)) {
+        cur = key_of(line)
+        if (cur in want) {
+          rest = line; sub(/^[^:]*:[ \t]*/, "", rest)
+          if (rest != "" && rest !~ /^#/) line = cur ":"
+          print line
+          ci = (cur in cind) ? cind[cur] : "  "
+          for (i = 1; i <= ne; i++) if (es[i] == cur && !((cur SUBSEP ek[i]) in have)) print ci ek[i] ": " ev[i]
+          next
+        }
+        print line; next
+      }
+      if (line ~ /^[^ \t#]/) cur = ""
+      if ((cur in want) && line ~ /^[ \t]+[^ \t#-]/ && indent_of(line) == cind[cur]) {
+        k = key_of(line)
+        for (i = ne; i >= 1; i--) if (es[i] == cur && ek[i] == k) break
+        if (i >= 1) { print cind[cur] k ": " ev[i]; skip = cind[cur]; skipping = 1; held = ""; next }
+      }
+      print line
+    }
+    END {
+      printf "%s", held
+      for (i = 1; i <= ne; i++) {
+        if (es[i] in seen) continue
+        if (!(es[i] in added)) { print ""; print es[i] ":"; added[es[i]] = 1 }
+        print "  " ek[i] ": " ev[i]
+      }
+    }
+  ' "$file" "$file" | write_file "$file"
+}
+
+# yaml_replace_section FILE SECTION BODY_FILE: the whole top-level SECTION becomes BODY_FILE's lines.
+yaml_replace_section() {
+  local file=$1 section=$2 body=$3
+  awk -v section="$section" -v bodyfile="$body" '
+    BEGIN { while ((getline line < bodyfile) > 0) body = body line "\n" }
+    {
+      if (inside) {
+        if ($0 ~ /^[ \t]*$/ || $0 ~ /^#/) { held = held $0 "\n"; next }
+        if ($0 ~ /^[ \t]/ || $0 ~ /^- /) { held = ""; next }
+        inside = 0; printf "%s", held; held = ""
+      }
+      if (index($0, section ":") == 1 && (length($0) == length(section) + 1 || substr($0, length(section) + 2, 1) ~ /[ \t]/)) {
+        print section ":"; printf "%s", body; inside = 1; done = 1; next
+      }
+      print
+    }
+    END { printf "%s", held; if (!done) { print ""; print section ":"; printf "%s", body } }
+  ' "$file" | write_file "$file"
+}
+
+# The app's own config file must be there: it is what the community-scripts install left.
+need_file() {
+  [[ -f $1 ]] || die 1 "$1 is missing: is this guest really a $APP_TYPE template?"
+}
+
+stop_service() {
+  try "stopping $1" "$SYSTEMCTL" stop "$1"
+}
+
+mqtt_edits() { # SECTION USER_KEY: the MQTT lines both zigbee2mqtt and frigate take
+  local section=$1 user=$2 password
+  if [[ -n $user ]]; then
+    printf '%s\tuser\t%s\n' "$section" "$(yaml_string "$user")"
+  fi
+  password=$(value .mqtt.password)
+  if [[ -n $password ]]; then
+    printf '%s\tpassword\t%s\n' "$section" "$(yaml_string "$password")"
+  fi
+}
+
+configure_zigbee2mqtt() {
+  local dir="$ROOT/opt/zigbee2mqtt/data" edits="$RUN_DIR/edits" port
+  need_file "$dir/configuration.yaml"
+  stop_service zigbee2mqtt.service
+  {
+    printf 'mqtt\tserver\t%s\n' "$(yaml_string "$(value .mqtt.server)")"
+    printf 'mqtt\tbase_topic\t%s\n' "$(yaml_string "$(value .mqtt.baseTopic)")"
+    mqtt_edits mqtt "$(value .mqtt.user)"
+    port=$(value .zigbee.port)
+    if [[ -n $port ]]; then
+      printf 'serial\tport\t%s\n' "$(yaml_string "$port")"
+    fi
+    printf 'serial\tadapter\t%s\n' "$(yaml_string "$(value .zigbee.adapter)")"
+    printf 'advanced\tnetwork_key\t%s\n' "$("$JQ" -c '.zigbee.networkKey' "$RUN_DIR/assignment.json")"
+    printf 'advanced\tpan_id\t%s\n' "$("$JQ" -r '.zigbee.panId' "$RUN_DIR/assignment.json")"
+    printf 'advanced\text_pan_id\t%s\n' "$("$JQ" -c '.zigbee.extPanId' "$RUN_DIR/assignment.json")"
+    if [[ $(value .zigbee.homeAssistantDiscovery) == true ]]; then
+      printf 'homeassistant\tenabled\ttrue\n'
+    fi
+  } >"$edits"
+  yaml_edit "$dir/configuration.yaml" "$edits"
+  chmod 600 -- "$dir/configuration.yaml"
+  # State of the template's Zigbee network (if its service ever ran): it does not match the new keys.
+  rm -f -- "$dir/coordinator_backup.json" "$dir/database.db" "$dir/database.db.backup" "$dir/state.json"
+  say "configure: zigbee2mqtt wired (MQTT $(value .mqtt.host), coordinator ${port:-unchanged}), new network key"
+}
+
+configure_zwavejs() {
+  local store="$ROOT/opt/zwave_store" settings
+  settings="$store/settings.json"
+  stop_service zwave-js-ui.service
+  mkdir -p -- "$store"
+  if [[ ! -s $settings ]]; then
+    printf '{}\n' >"$settings"
+  fi
+  # shellcheck disable=SC2016 # a jq program: its $names are jq variables
+  "$JQ" --slurpfile a "$RUN_DIR/assignment.json" '
+    ($a[0].zwave) as $z
+    | .zwave = ((.zwave // {})
+        + { serverEnabled: true, serverPort: $z.serverPort, securityKeys: $z.securityKeys, securityKeysLongRange: $z.securityKeysLongRange }
+        + (if $z.port then { port: $z.port } else {} end))' "$settings" >"$RUN_DIR/settings.json" 2>"$RUN_DIR/stderr" ||
+    die 1 "$settings is not valid JSON: $(first_line "$RUN_DIR/stderr")"
+  write_file "$settings" <"$RUN_DIR/settings.json"
+  chmod 600 -- "$settings"
+  say "configure: zwave-js-ui wired (controller $(value .zwave.port)), new security keys"
+}
+
+configure_frigate() {
+  local config="$ROOT/config/config.yml" edits="$RUN_DIR/edits" cameras="$RUN_DIR/cameras"
+  need_file "$config"
+  stop_service frigate.service
+  {
+    printf 'mqtt\tenabled\ttrue\n'
+    printf 'mqtt\thost\t%s\n' "$(yaml_string "$(value .mqtt.host)")"
+    printf 'mqtt\tport\t%s\n' "$(value .mqtt.port)"
+    printf 'mqtt\tclient_id\t%s\n' "$(yaml_string "$(value .mqtt.clientId)")"
+    printf 'mqtt\ttopic_prefix\t%s\n' "$(yaml_string "$(value .mqtt.topicPrefix)")"
+    mqtt_edits mqtt "$(value .mqtt.user)"
+  } >"$edits"
+  yaml_edit "$config" "$edits"
+  # Cameras from the site settings replace the template's; none there keeps the template's.
+  if [[ $("$JQ" '.cameras // [] | length' "$RUN_DIR/assignment.json") -gt 0 ]]; then
+    : >"$cameras"
+    local name url
+    while IFS=$'\t' read -r name url; do
+      [[ $name =~ ^[A-Za-z0-9_-]+$ ]] || die 1 "camera name '$name' is not valid for Frigate"
+      printf '  %s:\n    ffmpeg:\n      inputs:\n        - path: %s\n          roles:\n            - detect\n' \
+        "$name" "$(yaml_string "$url")" >>"$cameras"
+    done < <("$JQ" -r '.cameras[] | [.name, .streamUrl] | @tsv' "$RUN_DIR/assignment.json")
+    yaml_replace_section "$config" cameras "$cameras"
+  fi
+  chmod 600 -- "$config"
+  say "configure: frigate wired (MQTT $(value .mqtt.host), $("$JQ" '.cameras // [] | length' "$RUN_DIR/assignment.json") camera(s) from the site settings)"
+}
+
+configure_docker_portainer() {
+  local dir="$ROOT/etc/ctrlable/portainer" image password
+  password=$(value .portainer.password)
+  [[ -n $password ]] || die 1 "the assignment has no Portainer password"
+  mkdir -p -- "$dir"
+  chmod 700 -- "$dir"
+  printf '%s' "$password" | write_file "$dir/admin_password"
+  chmod 600 -- "$dir/admin_password"
+  # Docker may still be starting at this point of the boot.
+  try "starting docker.service" "$SYSTEMCTL" start docker.service
+  image=$("$DOCKER" container inspect --format '{{.Config.Image}}' portainer 2>/dev/null) || image=""
+  image=${image:-portainer/portainer-ce:latest}
+  # Portainer's data volume holds its instance keys and certificates from the template build (and no
+  # user yet): a new one per guest, and the admin password from the file on the first start.
+  if "$DOCKER" container inspect portainer >/dev/null 2>&1; then
+    try "removing the template's Portainer container" "$DOCKER" rm -f portainer
+  fi
+  if "$DOCKER" volume inspect portainer_data >/dev/null 2>&1; then
+    try "removing the template's Portainer data" "$DOCKER" volume rm portainer_data
+  fi
+  try "creating the Portainer volume" "$DOCKER" volume create portainer_data
+  try "starting Portainer" "$DOCKER" run -d -p 8000:8000 -p 9443:9443 --name=portainer --restart=always \
+    -v /var/run/docker.sock:/var/run/docker.sock -v portainer_data:/data \
+    -v /etc/ctrlable/portainer/admin_password:/run/secrets/portainer_admin_password:ro \
+    "$image" --admin-password-file /run/secrets/portainer_admin_password
+  say "configure: portainer recreated with its own data and the assigned admin password"
+}
+
+configure_freepbx() {
+  local user password hash
+  user=$(value .freepbx.username)
+  password=$(value .freepbx.password)
+  [[ $user =~ ^[A-Za-z0-9_.-]+$ ]] || die 1 "FreePBX admin name '$user' is not valid"
+  [[ -n $password ]] || die 1 "the assignment has no FreePBX password"
+  hash=$(printf '%s' "$password" | sha1sum | cut -d' ' -f1)
+  # FreePBX signs administrators in against asterisk.ampusers (SHA-1 of the password). The SQL goes in
+  # on standard input: neither password nor hash appears in a process list.
+  printf "REPLACE INTO ampusers (username, password_sha1, extension_low, extension_high, deptname, sections) VALUES ('%s', '%s', '', '', '', '*');\n" \
+    "$user" "$hash" >"$RUN_DIR/freepbx.sql"
+  try "starting mariadb.service" "$SYSTEMCTL" start mariadb.service
+  try "setting the FreePBX administrator" "$MYSQL" asterisk <"$RUN_DIR/freepbx.sql"
+  say "configure: freepbx administrator '$user' set"
+}
+
+step_configure() {
+  fetch_assignment
+  REPORT_FAILURES=1
+  case $APP_TYPE in
+    zigbee2mqtt) configure_zigbee2mqtt ;;
+    zwavejs) configure_zwavejs ;;
+    frigate) configure_frigate ;;
+    docker-portainer) configure_docker_portainer ;;
+    freepbx) configure_freepbx ;;
+    *) say "configure: nothing to configure for a $APP_TYPE guest" ;;
+  esac
+  REPORT_FAILURES=0
+}
+
+# --- Step: restart -------------------------------------------------------------------------------
+
+step_restart() {
+  local units=()
+  case $APP_TYPE in
+    zigbee2mqtt) units=(zigbee2mqtt.service) ;;
+    zwavejs) units=(zwave-js-ui.service) ;;
+    frigate) units=(go2rtc.service frigate.service) ;;
+    *) ;; # docker-portainer: configure started the new Portainer; freepbx reads its users per request
+  esac
+  if ((${#units[@]} == 0)); then
+    say "restart: nothing to restart for a ${APP_TYPE:-plain} guest"
+    return 0
+  fi
+  REPORT_FAILURES=1
+  try "restarting ${units[*]}" "$SYSTEMCTL" restart "${units[@]}"
+  REPORT_FAILURES=0
+  say "restart: ${units[*]} restarted"
+}
+
+# --- Step: complete ------------------------------------------------------------------------------
+
+version_file() {
+  if [[ -s $1 ]]; then
+    head -n 1 -- "$1" | tr -d '[:space:]'
+  fi
+}
+
+# A JSON object app -> version of what this guest runs.
+installed_versions() {
+  local app="" version="" os=""
+  os=$(version_file "$ROOT/etc/debian_version")
+  case $APP_TYPE in
+    zigbee2mqtt)
+      app=zigbee2mqtt
+      version=$("$JQ" -r '.version // empty' "$ROOT/opt/zigbee2mqtt/package.json" 2>/dev/null) || version=""
+      version=${version:-$(version_file "$ROOT/root/.zigbee2mqtt")}
+      ;;
+    zwavejs) app=zwave-js-ui version=$(version_file "$ROOT/root/.zwave-js-ui") ;;
+    frigate) app=frigate version=$(version_file "$ROOT/root/.frigate") ;;
+    docker-portainer)
+      app=docker
+      version=$("$DOCKER" version --format '{{.Server.Version}}' 2>/dev/null) || version=""
+      ;;
+    *) ;;
+  esac
+  # shellcheck disable=SC2016 # a jq program: its $names are jq variables
+  "$JQ" -cn --arg app "$app" --arg version "$version" --arg os "$os" --arg firstboot "$SCRIPT_VERSION" \
+    '{firstboot: $firstboot} + (if $os != "" then {debian: $os} else {} end) + (if $app != "" and $version != "" then {($app): $version} else {} end)'
+}
+
+step_complete() {
+  local sent_before=0
+  if [[ -f "$STATE_DIR/complete.sent" ]]; then
+    sent_before=1
+  fi
+  : >"$STATE_DIR/complete.sent"
+  post_complete ok "$GUEST_HOSTNAME is personalised"
+  case $HTTP_STATUS in
+    2??) say "complete: reported to the orchestrator" ;;
+    410)
+      # A report an earlier run sent before a power cut took its answer: the orchestrator has it.
+      ((sent_before == 1)) ||
+        die 3 "the orchestrator says the first boot of $GUEST_HOSTNAME is over (410 Gone): redeploy the instance to start again"
+      say "complete: the orchestrator has the report already"
+      ;;
+    *) die 1 "the orchestrator did not take the report (HTTP $HTTP_STATUS: $(problem_text "$RUN_DIR/complete.out"))" ;;
+  esac
+}
+
+# --- Step: disable -------------------------------------------------------------------------------
+
+step_disable() {
+  try "disabling $SERVICE" "$SYSTEMCTL" disable "$SERVICE"
+  say "disable: $SERVICE disabled; first boot done"
+}
+
+main() {
+  if [[ -f "$STATE_DIR/done" ]]; then
+    say "first boot was done before; nothing to do"
+    return 0
+  fi
+  if [[ -f "$STATE_DIR/failed" ]]; then
+    warn "$STEP: an earlier run failed and told the orchestrator so: redeploy the instance to start again"
+    exit 3
+  fi
+  mkdir -p -- "$STATE_DIR"
+  load_environment
+  read_hostname
+  if [[ -f "$STATE_DIR/type" ]]; then
+    APP_TYPE=$(tr -d '[:space:]' <"$STATE_DIR/type")
+  fi
+
+  run_step machine-id step_machine_id
+  run_step ssh-host-keys step_ssh_host_keys
+  run_step hostname step_hostname
+  run_step configure step_configure
+  run_step restart step_restart
+  run_step complete step_complete
+  run_step disable step_disable
+  # The unit's ConditionPathExists=! looks for this file: the service does not even start again.
+  : >"$STATE_DIR/done.tmp"
+  mv -f -- "$STATE_DIR/done.tmp" "$STATE_DIR/done"
+}
+
+main "$@"
