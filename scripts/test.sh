@@ -10,8 +10,12 @@ results="${TEST_RESULTS_DIR:-$repo_root/test-results}"
 rm -rf "$results" && mkdir -p "$results"
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
-# curl and jq: the first-boot script tests run the real script (bash, curl, jq) against the orchestrator.
-CTRLABLE_APT_PACKAGES="${CTRLABLE_APT_PACKAGES:-shellcheck chromium curl jq}" bash scripts/ensure-deps.sh
+# openssh-server: the build tests run a real sshd (host trigger); jq: the Proxmox CLI stand-ins and the first-boot
+# script (with curl; its tests run it against the orchestrator); git, xz-utils,
+# python3, openssl, curl: what host/ctrlable-build uses on a Proxmox host.
+CTRLABLE_APT_PACKAGES="${CTRLABLE_APT_PACKAGES:-shellcheck chromium openssh-server jq git xz-utils python3 openssl curl}" bash scripts/ensure-deps.sh
+# sshd refuses to start without its privilege separation directory.
+if [[ $(id -u) -eq 0 ]]; then mkdir -p /run/sshd; fi
 
 passed=0
 failed=0
@@ -64,7 +68,7 @@ passed=$((passed + $(awk '/^# pass / {n = $3} END {print n + 0}' "$results/e2e.l
 failed=$((failed + $(awk '/^# fail / {n = $3} END {print n + 0}' "$results/e2e.log")))
 
 step "shellcheck"
-mapfile -t shell_files < <(git ls-files '*.sh' 'host/ctrlable-build' 'install.sh' '.ci/run' | sort -u)
+mapfile -t shell_files < <(git ls-files '*.sh' 'host/ctrlable-build' 'host/testing/*' 'install.sh' '.ci/run' | grep -v '\.env$' | sort -u)
 if ((${#shell_files[@]} > 0)); then
   check "shellcheck" shellcheck -x "${shell_files[@]}"
 fi

@@ -1,4 +1,5 @@
 using Ctrlable.Provisioner.Auth;
+using Ctrlable.Provisioner.Build;
 using Ctrlable.Provisioner.Dashboard;
 using Ctrlable.Provisioner.Deploy;
 using Ctrlable.Provisioner.Hosting;
@@ -34,6 +35,7 @@ app.MapHealth();
 app.MapAuth();
 app.MapTls();
 app.MapReleases();
+app.MapBuilds();
 app.MapDashboard();
 app.MapDeploy();
 app.MapProvision();

@@ -107,6 +107,18 @@ public sealed class SchemaWalkTests
         await Call(put, "pools/walk", ("vms", "202"));
         await Call(put, "pools", ("poolid", "walk"), ("vms", "202"), ("delete", "1"));
 
+        await Call(get, "nodes/pve1/aplinfo");
+        await Task(post, "nodes/pve1/aplinfo", ("storage", "local"), ("template", "debian-12-standard_12.12-1_amd64.tar.zst"));
+        await Call(get, "nodes/pve1/storage/local/content", ("content", "vztmpl"));
+        await Call(get, "nodes/pve1/storage/local-lvm/content", ("vmid", "200"));
+        await Task(post, "nodes/pve1/lxc", ("vmid", "204"), ("ostemplate", "local:vztmpl/debian-12-standard_12.12-1_amd64.tar.zst"),
+            ("hostname", "w4"), ("rootfs", "local-lvm:4"), ("net0", "name=eth0,bridge=vmbr0,ip=dhcp"), ("unprivileged", "1"), ("pool", "walk"));
+        await Task(post, "nodes/pve1/qemu", ("vmid", "205"), ("name", "w5"), ("scsi0", "local-lvm:2"), ("efidisk0", "local-lvm:0,efitype=4m"),
+            ("net0", "virtio,bridge=vmbr0"), ("machine", "q35"), ("bios", "ovmf"));
+        await Task(put, "nodes/pve1/qemu/205/resize", ("disk", "scsi0"), ("size", "+1G"));
+        await Task(delete, "nodes/pve1/lxc/204");
+        await Task(delete, "nodes/pve1/qemu/205");
+
         await Call(get, "nodes/pve1/lxc");
         await Call(get, "nodes/pve1/qemu");
         await Call(get, "nodes/pve1/qemu", ("full", "1"));

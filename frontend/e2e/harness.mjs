@@ -31,9 +31,10 @@ export function freePort() {
 
 /**
  * Starts the orchestrator as the README's run command would, but on a free port and a fresh data
- * directory. `settings` become CTRLABLE_* environment variables.
+ * directory. `settings` become CTRLABLE_* environment variables; `extraUrls` are further listen URLs
+ * (for example an https:// one for the host build wrapper).
  */
-export async function startOrchestrator(settings = {}) {
+export async function startOrchestrator(settings = {}, { extraUrls = [] } = {}) {
   if (!existsSync(orchestratorDll)) {
     throw new Error(`${orchestratorDll} not found: build first (dotnet build -c Release) or set E2E_ORCHESTRATOR_DLL`);
   }
@@ -50,7 +51,7 @@ export async function startOrchestrator(settings = {}) {
     CTRLABLE_STORAGE__RELEASESDIRECTORY: join(repoRoot, 'releases'),
     ...Object.fromEntries(Object.entries(settings).map(([k, v]) => [`CTRLABLE_${k}`, String(v)])),
   };
-  const child = spawn('dotnet', [orchestratorDll, '--Urls', url], {
+  const child = spawn('dotnet', [orchestratorDll, '--Urls', [url, ...extraUrls].join(';')], {
     cwd: join(repoRoot, 'backend', 'Ctrlable.Provisioner'),
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

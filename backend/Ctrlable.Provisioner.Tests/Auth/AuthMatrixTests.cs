@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Ctrlable.Provisioner.Auth;
+using Ctrlable.Provisioner.Build;
 using Ctrlable.Provisioner.Tests.Infrastructure;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http;
@@ -35,6 +36,11 @@ public sealed class AuthMatrixTests : IDisposable
             var role = endpoint.RequiredRole();
             (anonymous || role is not null).Should().BeTrue($"{Describe(endpoint)} must say .RequireRole(Role.X) or .AllowAnonymous()");
             (anonymous && role is not null).Should().BeFalse($"{Describe(endpoint)} declares a role and anonymous access at once");
+            if (endpoint.Metadata.GetMetadata<BuildTicketMetadata>() is not null)
+            {
+                anonymous.Should().BeTrue($"{Describe(endpoint)}: a build-ticket endpoint is anonymous for ASP.NET and checks the ticket itself");
+                endpoint.Metadata.GetMetadata<Microsoft.AspNetCore.Antiforgery.IAntiforgeryMetadata>()!.RequiresValidation.Should().BeFalse(Describe(endpoint));
+            }
             if (role is { } r)
             {
                 endpoint.Metadata.GetOrderedMetadata<IAuthorizeData>().Select(a => a.Policy).Should()
@@ -98,7 +104,12 @@ public sealed class AuthMatrixTests : IDisposable
                 body.Should().NotContain("\"code\":\"antiforgery\"", where);
                 body.Should().NotContain("setup-required", where);
 
-                if (required is null || role >= required)
+                if (endpoint.Metadata.GetMetadata<BuildTicketMetadata>() is not null)
+                {
+                    // Host wrapper endpoints: no session or API token opens them, only a running build's ticket.
+                    response.StatusCode.Should().Be(HttpStatusCode.Unauthorized, where);
+                }
+                else if (required is null || role >= required)
                 {
                     response.StatusCode.Should().NotBe(HttpStatusCode.Unauthorized, where).And.NotBe(HttpStatusCode.Forbidden, where);
                 }

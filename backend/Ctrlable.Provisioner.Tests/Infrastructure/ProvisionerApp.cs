@@ -55,19 +55,26 @@ internal sealed class ProvisionerApp : WebApplicationFactory<Program>
     /// <param name="time">Replaces <see cref="TimeProvider"/> (e.g. a FakeTimeProvider for expiry tests).</param>
     /// <param name="dataDirectory">Reuse a data directory (restart tests); default a fresh temporary one.</param>
     /// <param name="services">Extra service registrations, applied after the app's own.</param>
+    /// <param name="kestrelUrls">Serve on real sockets (Kestrel) at these listen URLs instead of the in-memory test server; call StartServer().</param>
     /// <param name="https">
     /// Real Kestrel on 127.0.0.1 instead of the in-memory test server — plain HTTP for the factory's clients and HTTPS
     /// (free ports) for callers that need a real TLS socket: guests and the first-boot script (<see cref="HttpsAddress"/>,
     /// <see cref="CreateHttpsClient"/>).
     /// </param>
-    public ProvisionerApp(string? releasesDirectory = null, IDictionary<string, string?>? settings = null, TimeProvider? time = null, string? dataDirectory = null, Action<IServiceCollection>? services = null, bool https = false)
+    public ProvisionerApp(string? releasesDirectory = null, IDictionary<string, string?>? settings = null, TimeProvider? time = null, string? dataDirectory = null, Action<IServiceCollection>? services = null,
+        string? kestrelUrls = null, bool https = false)
     {
+        if (kestrelUrls is not null || https)
+        {
+            UseKestrel();
+        }
+
         _services = services;
         DataDirectory = dataDirectory ?? TempDirectory.Create("data");
         OwnsDataDirectory = dataDirectory is null;
         ReleasesDirectory = releasesDirectory ?? RepoPaths.Releases;
         _time = time;
-        _settings = new Dictionary<string, string?>
+        _settings = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase)
         {
             ["Storage:DataDirectory"] = DataDirectory,
             ["Storage:ReleasesDirectory"] = ReleasesDirectory,
@@ -79,8 +86,12 @@ internal sealed class ProvisionerApp : WebApplicationFactory<Program>
         {
             // HTTPS for guests (first, so it is the URL guests are given); plain HTTP for the factory's own clients
             // (CreateClient, CreateClientAsync: see ConfigureClient), which then need no certificate trust.
-            _settings["Urls"] = "https://127.0.0.1:0;http://127.0.0.1:0";
-            UseKestrel();
+            _settings["urls"] = "https://127.0.0.1:0;http://127.0.0.1:0";
+        }
+
+        if (kestrelUrls is not null)
+        {
+            _settings["urls"] = kestrelUrls;
         }
 
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
@@ -239,6 +250,16 @@ internal sealed class ProvisionerApp : WebApplicationFactory<Program>
             _services?.Invoke(services);
         });
     }
+
+    /// <summary>Settings that point the orchestrator at an emulator with the given token.</summary>
+    public static Dictionary<string, string?> ProxmoxSettings(Ctrlable.PveSim.PveSimulator sim, Ctrlable.PveSim.Auth.ApiTokenCredentials token, string node = "pve1") => new()
+    {
+        ["Proxmox:Url"] = sim.BaseAddress.ToString(),
+        ["Proxmox:TokenId"] = token.TokenId,
+        ["Proxmox:TokenSecret"] = token.Secret,
+        ["Proxmox:CertificateFingerprint"] = sim.CertificateFingerprint,
+        ["Proxmox:Node"] = node,
+    };
 
     /// <summary>Settings that point the orchestrator at an emulator instead of the built-in demo host.</summary>
     public static Dictionary<string, string?> ProxmoxSettings(ProxmoxHarness pve) => new()

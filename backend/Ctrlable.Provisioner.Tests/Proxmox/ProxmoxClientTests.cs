@@ -55,7 +55,8 @@ public sealed class ProxmoxClientTests
         (await pve.Tasks.WaitAsync("pve1", await pve.Client.StartAsync("pve1", GuestKind.Lxc, vmid, ct), TaskTimeout, ct)).Succeeded.Should().BeTrue();
         (await pve.Client.GetGuestStatusAsync("pve1", GuestKind.Lxc, vmid, ct)).Status.Should().Be("running");
         IReadOnlyList<GuestInterface>? interfaces = null;
-        for (var i = 0; i < 100 && interfaces?.Any(n => n.Name == "eth0" && n.IpAddresses?.Count > 0) != true; i++)
+        // The link-local IPv6 address is there at once; the DHCP IPv4 one comes with the guest's boot.
+        for (var i = 0; i < 200 && interfaces?.Any(n => n.Name == "eth0" && n.IpAddresses?.Any(a => a.IpAddressType == "inet") == true) != true; i++)
         {
             await Task.Delay(50, ct);
             interfaces = await pve.Client.GetGuestInterfacesAsync("pve1", GuestKind.Lxc, vmid, ct);

@@ -73,7 +73,8 @@ public sealed class ApiTokenAuthenticationHandler(
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
-        if (BearerToken(Request) is not { } token)
+        // Build tickets (ctb_) are not API tokens: only the host wrapper endpoints read them.
+        if (BearerToken(Request) is not { } token || token.StartsWith(Build.BuildTickets.Prefix, StringComparison.Ordinal))
         {
             return AuthenticateResult.NoResult();
         }

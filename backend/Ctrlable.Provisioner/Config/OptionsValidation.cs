@@ -61,12 +61,17 @@ public sealed partial class ConfigValidator :
 
     public ValidateOptionsResult Validate(string? name, HostTriggerOptions options)
     {
-        if (!options.IsConfigured)
+        var errors = new List<string>();
+        if (options.BuildTimeoutMinutes is < 5 or > 1440)
         {
-            return ValidateOptionsResult.Success;
+            errors.Add($"HostTrigger:BuildTimeoutMinutes must be between 5 and 1440 (got {options.BuildTimeoutMinutes}).");
         }
 
-        var errors = new List<string>();
+        if (!options.IsConfigured)
+        {
+            return Result(errors);
+        }
+
         if (options.Port is < 1 or > 65535)
         {
             errors.Add($"HostTrigger:Port must be between 1 and 65535 (got {options.Port}).");

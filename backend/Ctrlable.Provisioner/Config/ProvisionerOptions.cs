@@ -36,6 +36,9 @@ public sealed class ProxmoxOptions
     /// <summary>Proxmox pool that holds every guest the orchestrator creates; the token's write rights are granted on it.</summary>
     public string Pool { get; set; } = "ctrlable";
 
+    /// <summary>Proxmox pool of the release templates (the token may clone from it); builds put each template there.</summary>
+    public string TemplatePool { get; set; } = "ctrlable-templates";
+
     /// <summary>Timeout of one HTTP attempt against the Proxmox API.</summary>
     public double AttemptTimeoutSeconds { get; set; } = 20;
 
@@ -59,6 +62,9 @@ public sealed class HostTriggerOptions
 
     /// <summary>SHA-256 host key fingerprint, as <c>ssh-keygen -lf</c> prints it (with or without the <c>SHA256:</c> prefix).</summary>
     public string HostKeyFingerprint { get; set; } = "";
+
+    /// <summary>Longest a build may run before it is stopped (and the longest its ticket lives).</summary>
+    public int BuildTimeoutMinutes { get; set; } = 240;
 
     public bool IsConfigured => Host.Length > 0;
 }

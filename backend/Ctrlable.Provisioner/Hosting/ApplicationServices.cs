@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Ctrlable.Provisioner.Build;
 using Ctrlable.Provisioner.Config;
 using Ctrlable.Provisioner.Dashboard;
 using Ctrlable.Provisioner.Deploy;
@@ -64,6 +65,13 @@ public static class ApplicationServices
 
         // First boot: assignments, the provision endpoints' service, instance state notifications.
         builder.Services.AddProvision();
+
+        // Builds: the restricted SSH host trigger, build records, live progress.
+        builder.Services.AddSingleton<IHostTrigger, SshHostTrigger>();
+        builder.Services.AddSingleton<BuildRepository>();
+        builder.Services.AddSingleton<BuildLiveRegistry>();
+        builder.Services.AddSingleton<BuildService>();
+        builder.Services.AddHostedService<BuildRecovery>();
 
         // Proxmox: the configured host, or the simulated one (demo mode) when none is configured.
         builder.Services.AddSingleton<SimulatedProxmoxHost>();

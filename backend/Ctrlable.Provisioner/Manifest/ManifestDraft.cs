@@ -35,6 +35,7 @@ internal sealed record TemplateDraft
     public bool? Unprivileged { get; init; }
     public bool? Portainer { get; init; }
     public string? HaosVersion { get; init; }
+    public string? HaosSha256 { get; init; }
     public bool? Rebrand { get; init; }
     public string? BaseBackup { get; init; }
 }

@@ -133,6 +133,18 @@ internal sealed class TemplateDraftValidator : AbstractValidator<TemplateDraft>
             .When(t => t.Kind == TemplateKind.Vm && t.Builder == HaosBuilder)
             .WithMessage(t => $"template '{t.Name}' is built by {HaosBuilder} and needs haos_version (the Home Assistant OS release to pin, e.g. \"15.1\")")
             .At(t => t.Path + ".haos_version");
+
+        // The build verifies the downloaded image against it (lower-case hex, as sha256sum prints it).
+        RuleFor(t => t.HaosSha256)
+            .Matches("^[0-9a-f]{64}$")
+            .When(t => t.HaosSha256 is not null)
+            .WithMessage(t => $"haos_sha256 '{t.HaosSha256}' is not a SHA-256 (64 lower-case hex digits, as sha256sum prints it)")
+            .At(t => t.Path + ".haos_sha256");
+        RuleFor(t => t.HaosSha256)
+            .Null()
+            .When(t => t.Builder != HaosBuilder)
+            .WithMessage(t => $"haos_sha256 only applies to templates built by {HaosBuilder}")
+            .At(t => t.Path + ".haos_sha256");
     }
 }
 

@@ -65,7 +65,8 @@ public static class ManifestParser
             Value(t.Portainer),
             t.HaosVersion,
             Value(t.Rebrand),
-            t.BaseBackup))]);
+            t.BaseBackup,
+            t.HaosSha256))]);
 
     private static string Text(string? value) =>
         value ?? throw new InvalidOperationException("A validated manifest draft is missing a required value.");

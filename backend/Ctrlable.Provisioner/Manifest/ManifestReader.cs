@@ -15,7 +15,7 @@ internal sealed partial class ManifestReader(string file, List<ManifestError> er
         ["release", "community_scripts_ref", "community_scripts_commit", "proxmox_min_version", "decisions", "templates"];
     private static readonly string[] DecisionKeys = ["frigate_placement", "freepbx_kind", "haos_uuid_policy"];
     private static readonly string[] TemplateKeys =
-        ["kind", "builder", "vmid", "app_version", "os", "resources", "unprivileged", "portainer", "haos_version", "rebrand", "base_backup"];
+        ["kind", "builder", "vmid", "app_version", "os", "resources", "unprivileged", "portainer", "haos_version", "haos_sha256", "rebrand", "base_backup"];
     private static readonly string[] OsKeys = ["distro", "version"];
     private static readonly string[] ResourceKeys = ["cpu", "ram", "disk"];
 
@@ -137,6 +137,7 @@ internal sealed partial class ManifestReader(string file, List<ManifestError> er
             Unprivileged = fields.OptionalBool("unprivileged", defaultValue: true),
             Portainer = fields.OptionalBool("portainer", defaultValue: false),
             HaosVersion = fields.OptionalString("haos_version"),
+            HaosSha256 = fields.OptionalString("haos_sha256"),
             Rebrand = fields.OptionalBool("rebrand", defaultValue: false),
             BaseBackup = fields.OptionalString("base_backup"),
         };

@@ -43,7 +43,8 @@ public sealed record TemplateSpec(
     bool Portainer,
     string? HaosVersion,
     bool Rebrand,
-    string? BaseBackup);
+    string? BaseBackup,
+    string? HaosSha256 = null); // SHA-256 of haos_ova-<haos_version>.qcow2.xz; the build refuses an image without it
 
 /// <summary>Base OS of an LXC template. Defaults to Debian 12 when the manifest omits it.</summary>
 public sealed record OsSpec(string Distro, string Version)

@@ -59,6 +59,35 @@ public sealed class ReleaseRepository(Database database)
         await tx.CommitAsync(ct);
     }
 
+    /// <summary>
+    /// Records templates of a release that is not (or not yet) complete on this host, without touching which
+    /// release is active: a failed build keeps the previous active release, and the next build of this release
+    /// skips what was built.
+    /// </summary>
+    public async Task RecordTemplatesAsync(string release, string communityScriptsRef, string? communityScriptsCommit, IReadOnlyList<TemplateRow> templates, DateTimeOffset now, CancellationToken ct)
+    {
+        const string upsertRelease = """
+            INSERT INTO releases (name, community_scripts_ref, community_scripts_commit, created_at)
+            VALUES (@release, @communityScriptsRef, @communityScriptsCommit, @now)
+            ON CONFLICT (name) DO UPDATE SET community_scripts_ref = excluded.community_scripts_ref,
+                                             community_scripts_commit = excluded.community_scripts_commit
+            WHERE releases.is_active = 0;
+            """;
+        const string upsertTemplate = """
+            INSERT INTO templates (release, name, kind, vmid, node, builder_ref, builder_commit, app_version, built_at)
+            VALUES (@Release, @Name, @Kind, @Vmid, @Node, @BuilderRef, @BuilderCommit, @AppVersion, @BuiltAt)
+            ON CONFLICT (release, name) DO UPDATE SET kind = excluded.kind, vmid = excluded.vmid, node = excluded.node,
+                builder_ref = excluded.builder_ref, builder_commit = excluded.builder_commit,
+                app_version = excluded.app_version, built_at = excluded.built_at;
+            """;
+
+        await using var connection = await database.OpenAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        await connection.ExecuteAsync(new CommandDefinition(upsertRelease, new { release, communityScriptsRef, communityScriptsCommit, now }, tx, cancellationToken: ct));
+        await connection.ExecuteAsync(new CommandDefinition(upsertTemplate, templates, tx, cancellationToken: ct));
+        await tx.CommitAsync(ct);
+    }
+
     public async Task<IReadOnlyList<TemplateRow>> ListTemplatesAsync(string release, CancellationToken ct = default)
     {
         const string sql = """

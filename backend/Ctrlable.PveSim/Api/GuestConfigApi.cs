@@ -216,7 +216,7 @@ internal static partial class GuestConfigApi
     }
 
     /// <summary>check_ct_modify_config_perm (pve-container).</summary>
-    private static void CheckLxcOption(PveRequest r, SimGuest g, string opt, string? newValue)
+    internal static void CheckLxcOption(PveRequest r, SimGuest g, string opt, string? newValue)
     {
         if (r.AuthId == "root@pam")
         {
@@ -283,7 +283,7 @@ internal static partial class GuestConfigApi
     }
 
     /// <summary>$check_vm_modify_config_perm (qemu-server), plus SDN.Use for bridges.</summary>
-    private static void CheckQemuOption(PveRequest r, SimGuest g, string opt, string? newValue)
+    internal static void CheckQemuOption(PveRequest r, SimGuest g, string opt, string? newValue)
     {
         if (r.AuthId == "root@pam")
         {

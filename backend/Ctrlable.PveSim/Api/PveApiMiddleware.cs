@@ -18,6 +18,9 @@ namespace Ctrlable.PveSim.Api;
 /// </summary>
 internal sealed partial class PveApiMiddleware(SimContext sim, PveRouter router)
 {
+    /// <summary>Header by which the host CLI stand-ins ask to act as root@pam (see <see cref="HostCli"/>).</summary>
+    public const string CliHeader = "X-PveSim-Cli";
+
     private const string JsonType = "application/json;charset=UTF-8";
 
     // Perl's JSON writes quotes and non-ASCII text as they are; so do we.
@@ -203,13 +206,34 @@ internal sealed partial class PveApiMiddleware(SimContext sim, PveRouter router)
         {
             lock (sim.State.Sync)
             {
-                return sim.State.Access.VerifyToken(token, sim.Clock.UnixNow);
+                var tokenId = sim.State.Access.VerifyToken(token, sim.Clock.UnixNow);
+                return HostCli(http, tokenId) ? "root@pam" : tokenId;
             }
         }
         catch (UnauthorizedAccessException)
         {
             throw new UnauthorizedAccessException("Authentication failed!");
         }
+    }
+
+    /// <summary>
+    /// The host's own CLI (pct, qm, pvesh) runs API handlers in-process as root@pam, which no API token can
+    /// be. Stand-ins for those tools send <c>X-PveSim-Cli: root</c> with a root@pam token that is not privilege
+    /// separated; the emulator then acts as root@pam, as on the host. Only with the admin endpoints enabled
+    /// and from loopback, like <c>/_sim</c>.
+    /// </summary>
+    private bool HostCli(HttpContext http, string tokenId)
+    {
+        if (!sim.Options.AdminEndpoints
+            || http.Request.Headers[CliHeader].ToString() != "root"
+            || http.Connection.RemoteIpAddress is not { } remote
+            || !System.Net.IPAddress.IsLoopback(remote)
+            || AccessControl.SplitTokenId(tokenId) is not ("root@pam", var name))
+        {
+            return false;
+        }
+
+        return sim.State.Access.Users["root@pam"].Tokens.TryGetValue(name, out var t) && !t.Privsep;
     }
 
     /// <summary>Formatter::extract_auth_value: <c>(?:^|\s)KEY(?:=| )([^;]*)</c>, URI-unescaped.</summary>

@@ -32,6 +32,8 @@ internal sealed class PveRouter
         TaskApi.Map(router);
         PoolApi.Map(router);
         ExtrasApi.Map(router);
+        CreateApi.Map(router);
+        TemplateStoreApi.Map(router);
         return router;
     }
 }

@@ -36,4 +36,13 @@ public sealed class SimStorage(string id, string type, string content)
     public bool AvailableOn(string node) => Enabled && (Nodes is null || Nodes.Contains(node));
 
     public bool HasContent(string content) => Content.Split(',').Contains(content);
+
+    /// <summary>
+    /// Files the storage holds besides guest disks (which live in guest configs): container templates
+    /// (<c>local:vztmpl/debian-12-standard_12.12-1_amd64.tar.zst</c>), ISO images, imports. Keyed by volume id.
+    /// </summary>
+    public SortedDictionary<string, StoredVolume> Files { get; } = new(StringComparer.Ordinal);
 }
+
+/// <summary>A file on a storage, as <c>GET /nodes/{node}/storage/{storage}/content</c> lists it.</summary>
+public sealed record StoredVolume(string VolId, string ContentType, string Format, long SizeBytes, long CreatedUnix);

@@ -50,6 +50,18 @@ public sealed record SimTimings
 
     public TimeSpan ConfigTask { get; init; } = TimeSpan.FromSeconds(0.3);
 
+    /// <summary>pct create: allocate the root disk and unpack the OS template.</summary>
+    public TimeSpan CreateContainer { get; init; } = TimeSpan.FromSeconds(4);
+
+    /// <summary>qm create: allocate (or import) the disks.</summary>
+    public TimeSpan CreateVm { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Downloading an appliance template (pveam download).</summary>
+    public TimeSpan TemplateDownload { get; init; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>Growing a disk (qm resize).</summary>
+    public TimeSpan Resize { get; init; } = TimeSpan.FromSeconds(0.5);
+
     /// <summary>From start to the guest having its IP (DHCP lease, interfaces up).</summary>
     public TimeSpan BootToNetwork { get; init; } = TimeSpan.FromSeconds(5);
 

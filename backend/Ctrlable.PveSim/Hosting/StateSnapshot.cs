@@ -52,7 +52,7 @@ internal sealed record StateSnapshot
                 Version = state.Version,
                 MacPrefix = state.MacPrefix,
                 Nodes = state.Nodes.Values.Select(n => new NodeDto(n.Name, Convert.ToBase64String(n.Certificate.Export(X509ContentType.Pkcs12)), n.BootTime, n.MaxCpu, n.MaxMem, n.Online)).ToList(),
-                Storages = state.Storages.Values.Select(s => new StorageDto(s.Id, s.Type, s.Content, s.Shared, s.TotalBytes, s.Nodes?.ToList())).ToList(),
+                Storages = state.Storages.Values.Select(s => new StorageDto(s.Id, s.Type, s.Content, s.Shared, s.TotalBytes, s.Nodes?.ToList()) { Files = s.Files.Count == 0 ? null : [.. s.Files.Values] }).ToList(),
                 Guests = state.Guests.Values.Select(g => new GuestDto(
                     g.Vmid, g.Kind, g.Node, new Dictionary<string, string>(g.Config), g.Running, g.CreatedAt, g.Address?.ToString(), g.FirstBootDone, g.ClonedFrom, g.LinkedTo)).ToList(),
                 Users = access.Users.Values.Select(u => new UserDto(
@@ -96,7 +96,11 @@ internal sealed record StateSnapshot
             state.Storages.Clear();
             foreach (var s in Storages)
             {
-                state.AddStorage(s.Id, s.Type, s.Content, s.Shared, s.TotalBytes, s.Nodes);
+                var storage = state.AddStorage(s.Id, s.Type, s.Content, s.Shared, s.TotalBytes, s.Nodes);
+                foreach (var file in s.Files ?? [])
+                {
+                    storage.Files[file.VolId] = file;
+                }
             }
 
             var access = state.Access;
@@ -164,7 +168,11 @@ internal sealed record StateSnapshot
 
     public sealed record NodeDto(string Name, string CertificatePkcs12, DateTimeOffset BootTime, int MaxCpu, long MaxMem, bool Online);
 
-    public sealed record StorageDto(string Id, string Type, string Content, bool Shared, long TotalBytes, List<string>? Nodes);
+    public sealed record StorageDto(string Id, string Type, string Content, bool Shared, long TotalBytes, List<string>? Nodes)
+    {
+        /// <summary>Templates and images on the storage; absent in snapshots of older emulators.</summary>
+        public List<StoredVolume>? Files { get; init; }
+    }
 
     public sealed record GuestDto(int Vmid, GuestKind Kind, string Node, Dictionary<string, string> Config, bool Running, DateTimeOffset CreatedAt, string? Address, bool FirstBootDone, int? ClonedFrom, int? LinkedTo);
 

@@ -1,6 +1,6 @@
 import type { ComponentType, SVGProps } from 'react';
 import type { Role } from '@/shared/api';
-import { DashboardIcon, FolderIcon, PackageIcon } from '@/shared/ui/icons';
+import { DashboardIcon, FolderIcon, HomeIcon, PackageIcon } from '@/shared/ui/icons';
 import { paths } from './paths';
 
 export type NavItem = {
@@ -14,6 +14,7 @@ export type NavItem = {
 // The left navigation: one line per page. Only pages that exist are listed.
 export const navItems: readonly NavItem[] = [
   { label: 'Dashboard', to: paths.home.getHref(), icon: DashboardIcon },
+  { label: 'Projects', to: paths.projects.getHref(), icon: HomeIcon },
   { label: 'Releases', to: paths.releases.getHref(), icon: PackageIcon },
   { label: 'Settings', to: paths.settings.getHref(), icon: FolderIcon },
   { label: 'Users', to: paths.users.getHref(), icon: FolderIcon, role: 'admin' },

@@ -13,6 +13,12 @@ import { SettingsRoute } from './routes/settings';
 import { SetupRoute } from './routes/setup';
 import { SignInRoute } from './routes/sign-in';
 
+type ProjectsRoutes = typeof import('./routes/projects');
+
+function projectsRoute(name: keyof ProjectsRoutes) {
+  return async () => ({ Component: (await import('./routes/projects'))[name] });
+}
+
 export const routes: RouteObject[] = [
   { path: paths.setup.path, element: <SetupRoute />, errorElement: <RouteError /> },
   { path: paths.signIn.path, element: <SignInRoute />, errorElement: <RouteError /> },
@@ -27,6 +33,13 @@ export const routes: RouteObject[] = [
         errorElement: <RouteError />,
         children: [
           { path: paths.home.path, element: <DashboardRoute /> },
+          // Projects and deploys load on first visit (their own chunk), keeping the start page small.
+          { path: paths.projects.path, lazy: projectsRoute('ProjectsRoute') },
+          { path: paths.newProject.path, lazy: projectsRoute('NewProjectRoute') },
+          { path: paths.project.path, lazy: projectsRoute('ProjectRoute') },
+          { path: paths.editProject.path, lazy: projectsRoute('EditProjectRoute') },
+          { path: paths.deployProject.path, lazy: projectsRoute('DeployWizardRoute') },
+          { path: paths.deploy.path, lazy: projectsRoute('DeployProgressRoute') },
           { path: paths.releases.path, element: <ReleasesRoute /> },
           { path: paths.settings.path, element: <SettingsRoute /> },
           { path: paths.users.path, element: <UsersRoute /> },

@@ -1,6 +1,7 @@
 import { QueryClientProvider, type QueryClient } from '@tanstack/react-query';
 import { render, type RenderOptions } from '@testing-library/react';
 import type { ReactElement, ReactNode } from 'react';
+import { createMemoryRouter, RouterProvider, type RouteObject } from 'react-router';
 import { vi } from 'vitest';
 import { createQueryClient } from '@/shared/lib/react-query';
 
@@ -84,3 +85,23 @@ export function problemWithCode(status: number, title: string, code: string, det
 }
 
 export const adminUser = { name: 'admin', role: 'admin', kind: 'user' } as const;
+
+/**
+ * Renders `ui` at "/" inside a memory router and a fresh query client; `routes` adds pages to
+ * navigate to (anything else lands on a page that says "Elsewhere").
+ */
+export function renderInRouter(
+  ui: ReactElement,
+  { queryClient = createTestQueryClient(), routes = [] }: { queryClient?: QueryClient; routes?: RouteObject[] } = {},
+) {
+  const router = createMemoryRouter([{ path: '/', element: ui }, ...routes, { path: '*', element: <p>Elsewhere</p> }]);
+  render(
+    <QueryClientProvider client={queryClient}>
+      <RouterProvider router={router} />
+    </QueryClientProvider>,
+  );
+  return { router, queryClient };
+}
+
+export const operatorUser = { name: 'tech', role: 'operator', kind: 'user' } as const;
+export const viewerUser = { name: 'office', role: 'viewer', kind: 'user' } as const;

@@ -42,7 +42,7 @@ describe('app shell', () => {
 
     const nav = screen.getByRole('navigation', { name: 'Main' });
     const links = within(nav).getAllByRole('link');
-    expect(links.map((link) => link.textContent)).toEqual(['Dashboard', 'Releases', 'Settings', 'Users', 'API tokens', 'Audit log']);
+    expect(links.map((link) => link.textContent)).toEqual(['Dashboard', 'Projects', 'Releases', 'Settings', 'Users', 'API tokens', 'Audit log']);
     expect(links[0]).toHaveAttribute('href', '/');
     expect(links[0]).toHaveAttribute('aria-current', 'page');
     expect(links[1]).not.toHaveAttribute('aria-current');

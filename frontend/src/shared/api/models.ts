@@ -7,6 +7,16 @@ type Schemas = components['schemas'];
 export type ReleaseSummary = Schemas['ReleaseSummary'];
 export type ReleaseDetail = Schemas['ReleaseDetail'];
 export type ManifestError = Schemas['ManifestError'];
+export type TemplateState = Schemas['TemplateState'];
+
+// Builds (POST /api/releases/{release}/build, /api/builds...).
+export type BuildSummary = Schemas['BuildSummary'];
+export type BuildDetail = Schemas['BuildDetail'];
+export type BuildTemplateProgress = Schemas['BuildTemplateProgress'];
+export type BuildState = Schemas['BuildState'];
+export type BuildTemplateState = Schemas['BuildTemplateState'];
+export type BuildStreamMessage = Schemas['BuildStreamMessage'];
+export type BuildTriggerInfo = Schemas['BuildTriggerInfo'];
 export type ProblemDetails = Schemas['ProblemDetails'];
 
 // Dashboard (GET /api/dashboard) and metric history (GET /api/nodes/{node}/metrics, /api/guests/{vmid}/metrics).
@@ -29,3 +39,19 @@ export type CreatedToken = Schemas['CreatedToken'];
 export type AuditPage = Schemas['AuditPage'];
 export type AuditRecord = Schemas['AuditRecord'];
 export type TlsInfo = Schemas['TlsInfo'];
+
+// Projects, deploys and instances (issue #7: the deploy pipeline).
+export type Project = Schemas['ProjectDto'];
+export type SiteSettings = Schemas['SiteSettings'];
+export type CoordinatorSettings = Schemas['CoordinatorSettings'];
+export type CoordinatorMode = Schemas['CoordinatorMode'];
+export type MqttSettings = Schemas['MqttSettings'];
+export type CameraSettings = Schemas['CameraSettings'];
+export type NetworkSettings = Schemas['NetworkSettings'];
+export type CreateProjectRequest = Schemas['CreateProjectRequest'];
+export type UpdateProjectRequest = Schemas['UpdateProjectRequest'];
+export type Instance = Schemas['InstanceDto'];
+/** One `snapshot` item or `progress` event of the deploy/project event streams (SSE). */
+export type InstanceProgress = Schemas['InstanceProgress'];
+export type Deploy = Schemas['DeployDto'];
+export type ResourceSpec = Schemas['ResourceSpec'];

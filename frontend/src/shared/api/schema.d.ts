@@ -192,6 +192,106 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/releases/{release}/build": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Build a release on the Proxmox host: runs the host trigger in the background; follow it at /api/builds/{id}/events.
+         * @description Requires role operator (or higher).
+         */
+        post: operations["StartBuild"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/builds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Build history, newest first; optionally of one release.
+         * @description Requires role viewer (or higher).
+         */
+        get: operations["ListBuilds"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/builds/trigger": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Whether builds are possible (the host trigger is configured) and the build running now.
+         * @description Requires role viewer (or higher).
+         */
+        get: operations["GetBuildTrigger"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/builds/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One build with its per-template progress and full log.
+         * @description Requires role viewer (or higher).
+         */
+        get: operations["GetBuild"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/builds/{id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Server-sent events of a build: 'build' (progress), 'log' (new log lines), 'end' (final state; the stream closes). Starts with the state and log so far.
+         * @description Requires role viewer (or higher).
+         */
+        get: operations["StreamBuild"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/dashboard": {
         parameters: {
             query?: never;
@@ -819,6 +919,69 @@ export interface components {
             statusCode: number;
             remoteIp?: string | null;
         };
+        BuildDetail: {
+            build: components["schemas"]["BuildSummary"];
+            log: string;
+        };
+        /** @enum {string} */
+        BuildState: "running" | "succeeded" | "failed";
+        BuildStreamMessage: {
+            build?: components["schemas"]["BuildSummary"] | null;
+            /** Format: int32 */
+            logFrom?: number | null;
+            logLines?: string[] | null;
+        };
+        BuildSummary: {
+            /** Format: int64 */
+            id: number;
+            release: string;
+            state: components["schemas"]["BuildState"];
+            /** @description Templates already built for this release and ref were rebuilt. */
+            forced: boolean;
+            /** @description The user or API token that asked for the build. */
+            requestedBy?: string | null;
+            communityScriptsRef?: string | null;
+            /** @description The commit the host fetched for the ref (known once the build fetched upstream). */
+            communityScriptsCommit?: string | null;
+            /** Format: date-time */
+            startedAt: string;
+            /** Format: date-time */
+            finishedAt?: string | null;
+            error?: string | null;
+            templates: components["schemas"]["BuildTemplateProgress"][];
+        };
+        BuildTemplateProgress: {
+            name: string;
+            kind: string;
+            /** Format: int32 */
+            vmid: number;
+            state: components["schemas"]["BuildTemplateState"];
+            /**
+             * Format: int32
+             * @description Current step (1-based; 0 before the first).
+             */
+            step: number;
+            /**
+             * Format: int32
+             * @description Number of steps of this template's build (0 until it started).
+             */
+            steps: number;
+            /** @description What the current step does. */
+            stepText?: string | null;
+            /** @description Why the template failed. */
+            error?: string | null;
+            /** @description The app version the template carries (built or skipped). */
+            appVersion?: string | null;
+        };
+        /** @enum {string} */
+        BuildTemplateState: "pending" | "running" | "built" | "skipped" | "failed";
+        BuildTriggerInfo: {
+            /** @description HostTrigger:Host is set; without it "Build release" is unavailable. */
+            configured: boolean;
+            /** @description user@host:port of the host trigger. */
+            target?: string | null;
+            running?: components["schemas"]["BuildSummary"] | null;
+        };
         CameraAssignment: {
             /** @description Frigate camera name: letters, digits, _ and -. */
             name: string;
@@ -1192,6 +1355,10 @@ export interface components {
             node?: string | null;
             storage?: string | null;
         };
+        StartBuildRequest: {
+            /** @description Rebuild templates that were already built for this release and ref. */
+            force: boolean;
+        };
         StorageHealth: {
             storage: string;
             type: string;
@@ -1230,6 +1397,7 @@ export interface components {
             haosVersion?: string | null;
             rebrand: boolean;
             baseBackup?: string | null;
+            haosSha256?: string | null;
         };
         TemplateState: {
             name: string;
@@ -1689,6 +1857,225 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    StartBuild: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                release: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["StartBuildRequest"];
+            };
+        };
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BuildSummary"];
+                };
+            };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below operator. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    ListBuilds: {
+        parameters: {
+            query?: {
+                release?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BuildSummary"][];
+                };
+            };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below viewer. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    GetBuildTrigger: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BuildTriggerInfo"];
+                };
+            };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below viewer. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    GetBuild: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BuildDetail"];
+                };
+            };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below viewer. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    StreamBuild: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": components["schemas"]["BuildStreamMessage"];
+                };
+            };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below viewer. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
             };
         };
     };

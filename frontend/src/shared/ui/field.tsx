@@ -40,18 +40,44 @@ export function Field({
 
 export function SelectField({
   label,
+  hint,
+  errors,
   children,
   ...select
-}: SelectHTMLAttributes<HTMLSelectElement> & { label: string; children: ReactNode }) {
+}: SelectHTMLAttributes<HTMLSelectElement> & {
+  label: string;
+  hint?: ReactNode;
+  errors?: string[] | undefined;
+  children: ReactNode;
+}) {
   const id = useId();
+  const hintId = `${id}-hint`;
+  const errorId = `${id}-error`;
+  const describedBy = [hint ? hintId : null, errors?.length ? errorId : null].filter(Boolean).join(' ') || undefined;
   return (
     <div className={styles.field}>
       <label className={styles.label} htmlFor={id}>
         {label}
       </label>
-      <select id={id} className={styles.input} {...select}>
+      <select
+        id={id}
+        className={styles.input}
+        aria-invalid={errors?.length ? true : undefined}
+        aria-describedby={describedBy}
+        {...select}
+      >
         {children}
       </select>
+      {hint ? (
+        <p id={hintId} className={styles.hint}>
+          {hint}
+        </p>
+      ) : null}
+      {errors?.length ? (
+        <p id={errorId} className={styles.error}>
+          {errors.join(' ')}
+        </p>
+      ) : null}
     </div>
   );
 }

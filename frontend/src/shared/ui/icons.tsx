@@ -174,3 +174,107 @@ export function SpinnerIcon(props: IconProps) {
     </Svg>
   );
 }
+
+/** Projects: a customer's house. */
+export function HomeIcon(props: IconProps) {
+  return (
+    <Svg {...props}>
+      <path d="M3.5 10.5 12 3.5l8.5 7" />
+      <path d="M5.5 9v11h13V9" />
+      <path d="M10 20v-5.5h4V20" />
+    </Svg>
+  );
+}
+
+export function PlusIcon(props: IconProps) {
+  return (
+    <Svg {...props}>
+      <path d="M12 5v14M5 12h14" />
+    </Svg>
+  );
+}
+
+export function PlayIcon(props: IconProps) {
+  return (
+    <Svg {...props}>
+      <path d="M7 4.5v15l12-7.5Z" fill="currentColor" />
+    </Svg>
+  );
+}
+
+/** Power off / shut down. */
+export function PowerIcon(props: IconProps) {
+  return (
+    <Svg {...props}>
+      <path d="M12 3v8" />
+      <path d="M6.3 6.8a8 8 0 1 0 11.4 0" />
+    </Svg>
+  );
+}
+
+export function RotateIcon(props: IconProps) {
+  return (
+    <Svg {...props}>
+      <path d="M20 12a8 8 0 1 1-2.3-5.6L20 8.5" />
+      <path d="M20 3.5v5h-5" />
+    </Svg>
+  );
+}
+
+export function TrashIcon(props: IconProps) {
+  return (
+    <Svg {...props}>
+      <path d="M4 6.5h16M9.5 6.5V4h5v2.5M6.5 6.5l1 13.5h9l1-13.5" />
+      <path d="M10 10.5v6M14 10.5v6" />
+    </Svg>
+  );
+}
+
+export function ExternalLinkIcon(props: IconProps) {
+  return (
+    <Svg {...props}>
+      <path d="M14 4h6v6M20 4l-9 9" />
+      <path d="M18 14v5a1 1 0 0 1-1 1H5a1 1 0 0 1-1-1V7a1 1 0 0 1 1-1h5" />
+    </Svg>
+  );
+}
+
+export function PencilIcon(props: IconProps) {
+  return (
+    <Svg {...props}>
+      <path d="M4 20h4L19 9a2.8 2.8 0 0 0-4-4L4 16Z" />
+      <path d="m13.5 6.5 4 4" />
+    </Svg>
+  );
+}
+
+/** A step still to come: an empty circle. */
+export function CircleIcon(props: IconProps) {
+  return (
+    <Svg {...props}>
+      <circle cx="12" cy="12" r="9" />
+    </Svg>
+  );
+}
+
+export function ArrowRightIcon(props: IconProps) {
+  return (
+    <Svg {...props}>
+      <path d="M5 12h14M13 6l6 6-6 6" />
+    </Svg>
+  );
+}
+
+/** A USB plug (coordinators that need a USB binding on the host). */
+export function UsbIcon(props: IconProps) {
+  return (
+    <Svg {...props}>
+      <path d="M12 3v14" />
+      <path d="m9.5 5.5 2.5-2.5 2.5 2.5" />
+      <path d="M12 13 7.5 10.5V8M12 15l4.5-2.5V10" />
+      <rect x="6.25" y="6.5" width="2.5" height="2" rx="0.5" />
+      <circle cx="16.5" cy="9" r="1.2" />
+      <circle cx="12" cy="19.5" r="1.75" />
+    </Svg>
+  );
+}

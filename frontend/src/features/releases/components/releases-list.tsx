@@ -5,7 +5,7 @@ import { ErrorState } from '@/shared/ui/error-state';
 import { AlertTriangleIcon, FolderIcon, RefreshIcon } from '@/shared/ui/icons';
 import { useReleases } from '../api/get-releases';
 import { plural } from './manifest-errors';
-import { ReleasesTable, ReleasesTableSkeleton } from './releases-table';
+import { ReleasesTable, ReleasesTableSkeleton, type BuildActions } from './releases-table';
 import styles from './releases.module.css';
 
 function explain(error: Error): { message: string; details: string } {
@@ -22,8 +22,8 @@ function explain(error: Error): { message: string; details: string } {
   return { message: 'Something unexpected went wrong. Try again.', details: error.message };
 }
 
-/** The releases page body: loading, error, empty and list states of GET /api/releases. */
-export function ReleasesList() {
+/** The releases table: loading, error, empty and list states of GET /api/releases; "Build" when `build` allows. */
+export function ReleasesList({ build }: { build?: BuildActions } = {}) {
   const query = useReleases();
 
   if (query.isPending) return <ReleasesTableSkeleton />;
@@ -84,7 +84,7 @@ export function ReleasesList() {
           </>
         ) : null}
       </p>
-      <ReleasesTable releases={releases} />
+      <ReleasesTable releases={releases} {...(build ? { build } : {})} />
     </div>
   );
 }

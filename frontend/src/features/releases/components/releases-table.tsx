@@ -1,14 +1,28 @@
-import { Fragment, type ReactNode } from 'react';
+import { Fragment, useState, type ReactNode } from 'react';
 import type { ReleaseSummary } from '@/shared/api';
-import { StarIcon } from '@/shared/ui/icons';
+import { Button } from '@/shared/ui/button';
+import { PackageIcon, StarIcon } from '@/shared/ui/icons';
 import { Skeleton } from '@/shared/ui/skeleton';
 import { StatusBadge } from '@/shared/ui/status-badge';
 import { VisuallyHidden } from '@/shared/ui/visually-hidden';
+import { BuildConfirm } from './build-confirm';
 import { ManifestErrors } from './manifest-errors';
+import { ReleaseTemplates } from './release-templates';
 import { ValidityBadge } from './validity-badge';
 import styles from './releases.module.css';
 
-const COLUMNS = 6;
+const COLUMNS = 7;
+
+/** What the table needs to offer "Build release": who may, whether the host can, and what to do once started. */
+export type BuildActions = {
+  /** The caller is an operator (or admin). */
+  canBuild: boolean;
+  /** Why no build can start now (no host trigger, a build running), or null. */
+  blockedReason: string | null;
+  /** user@host:port of the host trigger. */
+  target: string | null;
+  onStarted: (id: number) => void;
+};
 
 function TableFrame({ children, busy = false }: { children: ReactNode; busy?: boolean }) {
   return (
@@ -24,6 +38,9 @@ function TableFrame({ children, busy = false }: { children: ReactNode; busy?: bo
             <th scope="col">Proxmox VE</th>
             <th scope="col" className={styles.numeric}>
               Templates
+            </th>
+            <th scope="col">
+              <span className="visually-hidden">Actions</span>
             </th>
           </tr>
         </thead>
@@ -55,7 +72,16 @@ function ScriptsRef({ value }: { value: string }) {
   );
 }
 
-export function ReleasesTable({ releases }: { releases: ReleaseSummary[] }) {
+export function ReleasesTable({ releases, build }: { releases: ReleaseSummary[]; build?: BuildActions }) {
+  const [open, setOpen] = useState<ReadonlySet<string>>(new Set());
+  const [confirming, setConfirming] = useState<string | null>(null);
+  const toggle = (name: string) =>
+    setOpen((current) => {
+      const next = new Set(current);
+      if (next.has(name)) next.delete(name);
+      else next.add(name);
+      return next;
+    });
   return (
     <TableFrame>
       {releases.map((release) => (
@@ -82,7 +108,41 @@ export function ReleasesTable({ releases }: { releases: ReleaseSummary[] }) {
             </td>
             <td>{release.communityScriptsRef ? <ScriptsRef value={release.communityScriptsRef} /> : <NotSet />}</td>
             <td>{release.proxmoxMinVersion ? `${release.proxmoxMinVersion} or later` : <NotSet />}</td>
-            <td className={styles.numeric}>{release.templateCount}</td>
+            <td className={styles.numeric}>
+              {release.valid && release.templateCount > 0 ? (
+                <button
+                  type="button"
+                  className={styles.countToggle}
+                  onClick={() => toggle(release.name)}
+                  aria-expanded={open.has(release.name)}
+                  aria-label={`Templates of ${release.name}`}
+                  title={open.has(release.name) ? 'Hide the templates' : 'Show the templates, their versions and build state'}
+                >
+                  {release.templateCount}
+                  <span className={styles.chevron} aria-hidden="true">
+                    {open.has(release.name) ? '▴' : '▾'}
+                  </span>
+                </button>
+              ) : (
+                release.templateCount
+              )}
+            </td>
+            <td>
+              <div className={styles.actions}>
+                {release.valid && build?.canBuild ? (
+                  <Button
+                    variant="primary"
+                    onClick={() => setConfirming(release.name)}
+                    disabled={build.blockedReason !== null || confirming === release.name}
+                    title={build.blockedReason ?? undefined}
+                    aria-label={`Build release ${release.name}`}
+                  >
+                    <PackageIcon />
+                    Build
+                  </Button>
+                ) : null}
+              </div>
+            </td>
           </tr>
           {release.valid ? null : (
             <tr className={styles.errorsRow}>
@@ -91,6 +151,28 @@ export function ReleasesTable({ releases }: { releases: ReleaseSummary[] }) {
               </td>
             </tr>
           )}
+          {confirming === release.name && release.valid && build ? (
+            <tr className={styles.detailRow}>
+              <td colSpan={COLUMNS}>
+                <BuildConfirm
+                  release={release}
+                  target={build.target}
+                  onCancel={() => setConfirming(null)}
+                  onStarted={(id) => {
+                    setConfirming(null);
+                    build.onStarted(id);
+                  }}
+                />
+              </td>
+            </tr>
+          ) : null}
+          {open.has(release.name) ? (
+            <tr className={styles.detailRow}>
+              <td colSpan={COLUMNS}>
+                <ReleaseTemplates release={release.name} />
+              </td>
+            </tr>
+          ) : null}
         </Fragment>
       ))}
     </TableFrame>
@@ -125,6 +207,7 @@ export function ReleasesTableSkeleton({ rows = 3 }: { rows?: number }) {
             <td className={styles.numeric}>
               <Skeleton className={styles.skeletonNumber} />
             </td>
+            <td />
           </tr>
         ))}
       </TableFrame>

@@ -28,7 +28,7 @@ describe('ReleasesList', () => {
     expect(within(valid).getByText('2026.06.yaml')).toBeInTheDocument();
     expect(within(valid).getByText('2026-05-30')).toBeInTheDocument();
     expect(within(valid).getByText('8.2 or later')).toBeInTheDocument();
-    expect(within(valid).getByRole('cell', { name: '6' })).toBeInTheDocument();
+    expect(within(valid).getByRole('button', { name: 'Templates of 2026.06' })).toHaveTextContent('6');
 
     const invalid = releaseRow('2026.07');
     expect(within(invalid).getByText('Invalid')).toBeInTheDocument();

@@ -1,0 +1,241 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Ctrlable.Provisioner.Auth;
+using Ctrlable.Provisioner.Proxmox;
+using Ctrlable.Provisioner.Tests.Infrastructure;
+using Ctrlable.PveSim;
+using Ctrlable.PveSim.Hosting;
+using Ctrlable.PveSim.Seeding;
+
+namespace Ctrlable.Provisioner.Tests.Build;
+
+/// <summary>
+/// Everything a real build needs, on this machine: the Proxmox emulator (the orchestrator's Proxmox, and what
+/// the pct/qm/pveam/pvesh stand-ins act on as root@pam), a fixture "upstream" git repository tagged
+/// <see cref="Ref"/>, the real host/ctrlable-build behind a real sshd with the forced command, and the
+/// orchestrator itself on HTTPS (Kestrel) with a certificate the wrapper pins. The curl stand-in on the
+/// wrapper's PATH logs every URL and refuses every real upstream URL.
+/// </summary>
+internal sealed class BuildHost : IAsyncDisposable
+{
+    public const string Ref = "2026-05-30";
+    public const string Release = "2026.07";
+    public const string Node = "pve1";
+    public const string HaosVersion = "15.1";
+
+    private BuildHost(string directory, PveSimulator sim, SshServer ssh, ProvisionerApp app, Uri orchestratorUrl, X509Certificate2 certificate, string upstreamCommit, string haosSha256)
+    {
+        Directory = directory;
+        Sim = sim;
+        Ssh = ssh;
+        App = app;
+        OrchestratorUrl = orchestratorUrl;
+        Certificate = certificate;
+        UpstreamCommit = upstreamCommit;
+        HaosSha256 = haosSha256;
+    }
+
+    public string Directory { get; }
+    public PveSimulator Sim { get; }
+    public SshServer Ssh { get; }
+    public ProvisionerApp App { get; }
+    public Uri OrchestratorUrl { get; }
+    public X509Certificate2 Certificate { get; }
+    public string UpstreamCommit { get; }
+    public string HaosSha256 { get; }
+    public string ReleasesDirectory => Path.Combine(Directory, "releases");
+    public string FetchLog => Path.Combine(Directory, "fetch.log");
+    public string BuildConf => Path.Combine(Directory, "ctrlable-build.conf");
+    public string LockFile => Path.Combine(Directory, "ctrlable-build.lock");
+
+    /// <summary>The stand-in root directory of container <paramref name="vmid"/>.</summary>
+    public string CtRoot(int vmid) => Path.Combine(Directory, "ct", vmid.ToString(System.Globalization.CultureInfo.InvariantCulture), "rootfs");
+
+    public static string Wrapper => Path.Combine(RepoPaths.Root, "host", "ctrlable-build");
+
+    /// <param name="manifest">The release manifest (YAML) for <see cref="Release"/>; placeholders {commit} and {haos_sha256} are filled in.</param>
+    /// <param name="hostKeyFingerprint">Overrides the host key the orchestrator expects (wrong-key tests).</param>
+    /// <param name="settings">More orchestrator settings.</param>
+    public static async Task<BuildHost> StartAsync(string manifest, string? hostKeyFingerprint = null, IDictionary<string, string?>? settings = null)
+    {
+        var dir = TempDirectory.Create("build-host");
+        var sim = await PveSimulator.StartAsync(new PveSimOptions
+        {
+            Version = PveVersion.V9_1,
+            Nodes = [Node],
+            TimingScale = 0.01,
+            RandomSeed = 11,
+        });
+        var spec = LeastPrivilege.Spec(PveVersion.V9_1);
+        var seeded = sim.Seed(spec with { Users = [.. spec.Users, new UserSeed("root@pam", [new TokenSeed("admin", Privsep: false)])] });
+        var provisioner = seeded.Tokens.Single(t => t.TokenId.StartsWith("ctrlable@", StringComparison.Ordinal));
+        var admin = seeded.Tokens.Single(t => t.TokenId == "root@pam!admin");
+
+        // The stand-ins and their settings (builders run with a cleared environment, so settings live in files).
+        var bin = Path.Combine(dir, "bin");
+        System.IO.Directory.CreateDirectory(bin);
+        foreach (var tool in new[] { "pct", "qm", "pveam", "pvesh", "pvesim.sh", "curl" })
+        {
+            var target = Path.Combine(bin, tool);
+            File.Copy(Path.Combine(RepoPaths.Root, "host", "testing", tool), target);
+            File.SetUnixFileMode(target, (UnixFileMode)0b111_101_101);
+        }
+
+        await File.WriteAllTextAsync(Path.Combine(bin, "pvesim.env"), $"""
+            PVESIM_URL={sim.BaseAddress}
+            PVESIM_TOKEN={admin.TokenId}={admin.Secret}
+            PVESIM_NODE={Node}
+            PVESIM_CT_ROOT={Path.Combine(dir, "ct")}
+
+            """);
+        await File.WriteAllTextAsync(Path.Combine(bin, "fetch-guard.env"), $"FETCH_LOG={Path.Combine(dir, "fetch.log")}\nREAL_CURL=/usr/bin/curl\n");
+
+        var upstreamCommit = await CreateUpstreamAsync(Path.Combine(dir, "upstream"));
+        var haosSha256 = await CreateHaosImageAsync(Path.Combine(dir, "haos-images", HaosVersion));
+
+        var firstboot = Path.Combine(dir, "firstboot");
+        System.IO.Directory.CreateDirectory(firstboot);
+        await File.WriteAllTextAsync(Path.Combine(firstboot, "ctrlable-firstboot"), "#!/bin/sh\necho ctrlable first boot\n");
+        await File.WriteAllTextAsync(Path.Combine(firstboot, "ctrlable-firstboot.service"), "[Unit]\nDescription=Ctrlable first boot\n");
+
+        var releases = Path.Combine(dir, "releases");
+        System.IO.Directory.CreateDirectory(releases);
+        await File.WriteAllTextAsync(Path.Combine(releases, Release + ".yaml"), manifest.Replace("{commit}", upstreamCommit, StringComparison.Ordinal).Replace("{haos_sha256}", haosSha256, StringComparison.Ordinal));
+
+        var certificate = CreateCertificate(Path.Combine(dir, "orchestrator.pfx"));
+        var port = SshServer.FreePort();
+        var orchestratorUrl = new Uri($"https://127.0.0.1:{port}");
+        var conf = Path.Combine(dir, "ctrlable-build.conf");
+        await File.WriteAllTextAsync(conf, $"""
+            PATH="{bin}:/usr/local/bin:/usr/bin:/bin"
+            ORCHESTRATOR_URL={orchestratorUrl.ToString().TrimEnd('/')}
+            ORCHESTRATOR_FINGERPRINT={ProxmoxConnection.FingerprintOf(certificate)}
+            UPSTREAM_URL=file://{Path.Combine(dir, "upstream")}
+            WORK_DIR={Path.Combine(dir, "work")}
+            LOG_DIR={Path.Combine(dir, "logs")}
+            LOCK_FILE={Path.Combine(dir, "ctrlable-build.lock")}
+            MIRROR_BIND=127.0.0.1
+            MIRROR_PORT={SshServer.FreePort()}
+            TEMPLATE_STORAGE=local
+            FIRSTBOOT_DIR={firstboot}
+            COMMUNITY_SCRIPTS_DIR={Path.Combine(dir, "community-scripts")}
+            HAOS_IMAGE_URL_BASE=file://{Path.Combine(dir, "haos-images")}
+            HAOS_CACHE_DIR={Path.Combine(dir, "haos-cache")}
+            NODE={Node}
+            PYTHON=/usr/bin/python3
+
+            """);
+
+        var ssh = await SshServer.StartAsync($"env CTRLABLE_BUILD_CONF={conf} {Wrapper}");
+        var appSettings = new Dictionary<string, string?>(ProvisionerApp.ProxmoxSettings(sim, provisioner))
+        {
+            ["Tls:CertificatePath"] = Path.Combine(dir, "orchestrator.pfx"),
+            ["HostTrigger:Host"] = "127.0.0.1",
+            ["HostTrigger:Port"] = ssh.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["HostTrigger:User"] = ssh.User,
+            ["HostTrigger:KeyPath"] = ssh.ClientKeyPath,
+            ["HostTrigger:HostKeyFingerprint"] = hostKeyFingerprint ?? ssh.HostKeyFingerprint,
+            ["HostTrigger:BuildTimeoutMinutes"] = "10",
+        };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            appSettings[key] = value;
+        }
+
+        var app = new ProvisionerApp(releases, appSettings, kestrelUrls: orchestratorUrl.ToString().TrimEnd('/'));
+        app.StartServer();
+        return new BuildHost(dir, sim, ssh, app, orchestratorUrl, certificate, upstreamCommit, haosSha256);
+    }
+
+    /// <summary>An HTTPS client of the orchestrator with an API token of <paramref name="role"/>, pinned to its certificate.</summary>
+    public async Task<HttpClient> ClientAsync(Role role)
+    {
+        var token = await App.CreateTokenAsync(role);
+        var client = new HttpClient(new SocketsHttpHandler
+        {
+            SslOptions = { RemoteCertificateValidationCallback = (_, cert, _, _) => cert is not null && cert.GetCertHashString(HashAlgorithmName.SHA256) == Certificate.GetCertHashString(HashAlgorithmName.SHA256) },
+        })
+        {
+            BaseAddress = OrchestratorUrl,
+            Timeout = TimeSpan.FromMinutes(5),
+        };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return client;
+    }
+
+    /// <summary>The guest config as the emulator holds it, or null.</summary>
+    public IReadOnlyDictionary<string, string>? Guest(int vmid)
+    {
+        lock (Sim.State.Sync)
+        {
+            return Sim.State.Guest(vmid) is { } guest ? new Dictionary<string, string>(guest.Config) : null;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        App.Dispose();
+        Ssh.Dispose();
+        await Sim.DisposeAsync();
+        Certificate.Dispose();
+        TempDirectory.TryDelete(Directory);
+    }
+
+    /// <summary>Commits the fixture tree into a fresh repository, tags it <see cref="Ref"/>, returns the commit.</summary>
+    public static async Task<string> CreateUpstreamAsync(string path)
+    {
+        CopyTree(Path.Combine(RepoPaths.Root, "backend", "Ctrlable.Provisioner.Tests", "Build", "Fixtures", "upstream"), path);
+        await Git(path, "init", "--quiet");
+        await Git(path, "add", "-A");
+        await Git(path, "commit", "--quiet", "-m", "fixture upstream");
+        await Git(path, "tag", Ref);
+        return (await Git(path, "rev-parse", "HEAD")).Trim();
+    }
+
+    public static Task<string> Git(string repository, params string[] args) =>
+        SshServer.Run("git", ["-C", repository, "-c", "user.name=fixture", "-c", "user.email=fixture@example.invalid", "-c", "commit.gpgsign=false", .. args]);
+
+    /// <summary>A tiny qcow2 (header only, 32 GiB virtual size), xz-compressed as HAOS ships it; returns its SHA-256.</summary>
+    private static async Task<string> CreateHaosImageAsync(string directory)
+    {
+        System.IO.Directory.CreateDirectory(directory);
+        var image = Path.Combine(directory, $"haos_ova-{HaosVersion}.qcow2");
+        var header = new byte[512];
+        header[0] = 0x51;
+        header[1] = 0x46;
+        header[2] = 0x49;
+        header[3] = 0xFB;
+        BinaryPrimitives.WriteUInt32BigEndian(header.AsSpan(4), 3);
+        BinaryPrimitives.WriteUInt64BigEndian(header.AsSpan(24), 32UL << 30);
+        await File.WriteAllBytesAsync(image, header);
+        await SshServer.Run("xz", "-z", image);
+        return Convert.ToHexStringLower(SHA256.HashData(await File.ReadAllBytesAsync(image + ".xz")));
+    }
+
+    private static X509Certificate2 CreateCertificate(string pfxPath)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest("CN=orchestrator.test", key, HashAlgorithmName.SHA256);
+        var san = new SubjectAlternativeNameBuilder();
+        san.AddIpAddress(IPAddress.Loopback);
+        request.CertificateExtensions.Add(san.Build());
+        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+        var pfx = certificate.Export(X509ContentType.Pkcs12);
+        File.WriteAllBytes(pfxPath, pfx);
+        return X509CertificateLoader.LoadPkcs12(pfx, null);
+    }
+
+    private static void CopyTree(string from, string to)
+    {
+        foreach (var file in System.IO.Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
+        {
+            var target = Path.Combine(to, Path.GetRelativePath(from, file));
+            System.IO.Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+            File.SetUnixFileMode(target, File.GetUnixFileMode(file));
+        }
+    }
+}

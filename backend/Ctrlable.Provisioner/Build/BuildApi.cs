@@ -1,0 +1,240 @@
+using System.ComponentModel;
+using System.Net.ServerSentEvents;
+using System.Runtime.CompilerServices;
+using Ctrlable.Provisioner.Auth;
+using Ctrlable.Provisioner.Config;
+using Ctrlable.Provisioner.Manifest;
+using Ctrlable.Provisioner.Provision;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
+
+namespace Ctrlable.Provisioner.Build;
+
+/// <summary>
+/// Marks the endpoints only the host wrapper calls: anonymous for ASP.NET (no session, no API token, no
+/// antiforgery), but each one answers 401 unless the request carries the running build's ticket
+/// (<c>Authorization: Bearer ctb_...</c>). The auth matrix test expects exactly that.
+/// </summary>
+public sealed record BuildTicketMetadata;
+
+public static class BuildApi
+{
+    private const int MaxHistory = 100;
+
+    public static IEndpointRouteBuilder MapBuilds(this IEndpointRouteBuilder routes)
+    {
+        routes.MapPost("/api/releases/{release}/build", StartAsync)
+            .RequireRole(Role.Operator)
+            .WithTags("Builds")
+            .WithName("StartBuild")
+            .WithSummary("Build a release on the Proxmox host: runs the host trigger in the background; follow it at /api/builds/{id}/events.")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
+
+        var group = routes.MapGroup("/api/builds").WithTags("Builds").RequireRole(Role.Viewer);
+
+        group.MapGet("/", async Task<Ok<IReadOnlyList<BuildSummary>>> (string? release, int? limit, BuildRepository builds, CancellationToken ct) =>
+                TypedResults.Ok<IReadOnlyList<BuildSummary>>([.. (await builds.ListAsync(release, Math.Clamp(limit ?? 20, 1, MaxHistory), ct)).Select(BuildRepository.ToSummary)]))
+            .WithName("ListBuilds")
+            .WithSummary("Build history, newest first; optionally of one release.");
+
+        group.MapGet("/trigger", async Task<Ok<BuildTriggerInfo>> (IHostTrigger trigger, BuildRepository builds, CancellationToken ct) =>
+            {
+                var running = trigger.IsConfigured ? await builds.FindRunningAsync(trigger.Target, ct) : null;
+                return TypedResults.Ok(new BuildTriggerInfo(trigger.IsConfigured, trigger.IsConfigured ? trigger.Target : null, running is null ? null : BuildRepository.ToSummary(running)));
+            })
+            .WithName("GetBuildTrigger")
+            .WithSummary("Whether builds are possible (the host trigger is configured) and the build running now.");
+
+        group.MapGet("/{id:long}", async Task<Results<Ok<BuildDetail>, ProblemHttpResult>> (long id, BuildRepository builds, BuildLiveRegistry live, CancellationToken ct) =>
+            {
+                var row = await builds.FindAsync(id, ct);
+                if (row is null)
+                {
+                    return BuildNotFound(id);
+                }
+
+                var summary = live.Find(id)?.Summary ?? BuildRepository.ToSummary(row);
+                return TypedResults.Ok(new BuildDetail(summary, await builds.GetLogAsync(id, ct)));
+            })
+            .WithName("GetBuild")
+            .WithSummary("One build with its per-template progress and full log.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+
+        group.MapGet("/{id:long}/events", EventsAsync)
+            .WithName("StreamBuild")
+            .WithSummary("Server-sent events of a build: 'build' (progress), 'log' (new log lines), 'end' (final state; the stream closes). Starts with the state and log so far.")
+            .Produces<BuildStreamMessage>(StatusCodes.Status200OK, "text/event-stream")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+
+        MapHostEndpoints(routes);
+        return routes;
+    }
+
+    private static async Task<Results<Accepted<BuildSummary>, ProblemHttpResult>> StartAsync(
+        string release, [FromBody] StartBuildRequest? request, BuildService service, HttpContext http, CancellationToken ct)
+    {
+        var actor = Actor.From(http.User);
+        var started = await service.StartAsync(release, request?.Force ?? false, actor?.Name, ct);
+        if (started.Build is { } build)
+        {
+            http.Audit().Target = $"build={build.Id}";
+            return TypedResults.Accepted($"/api/builds/{build.Id}", build);
+        }
+
+        return started.Refusal switch
+        {
+            BuildRefusal.ReleaseNotFound => TypedResults.Problem(title: "Release not found", detail: started.Detail, statusCode: StatusCodes.Status404NotFound),
+            var refusal => TypedResults.Problem(
+                title: refusal switch
+                {
+                    BuildRefusal.ReleaseInvalid => "Release manifest is invalid",
+                    BuildRefusal.TriggerNotConfigured => "Builds are not set up",
+                    BuildRefusal.AlreadyRunning => "A build is running",
+                    _ => "Cannot rebuild the active release",
+                },
+                detail: started.Detail,
+                statusCode: StatusCodes.Status409Conflict,
+                extensions: new Dictionary<string, object?> { ["code"] = Code(refusal) }),
+        };
+    }
+
+    private static string Code(BuildRefusal? refusal) => refusal switch
+    {
+        BuildRefusal.ReleaseInvalid => "release-invalid",
+        BuildRefusal.TriggerNotConfigured => "trigger-not-configured",
+        BuildRefusal.AlreadyRunning => "build-running",
+        _ => "release-active",
+    };
+
+    private static async Task<Results<ServerSentEventsResult<BuildStreamMessage>, ProblemHttpResult>> EventsAsync(
+        long id, BuildRepository builds, BuildLiveRegistry live, CancellationToken ct)
+    {
+        if (live.Find(id) is { } running)
+        {
+            return TypedResults.ServerSentEvents(Live(running, ct));
+        }
+
+        var row = await builds.FindAsync(id, ct);
+        if (row is null)
+        {
+            return BuildNotFound(id);
+        }
+
+        return TypedResults.ServerSentEvents(Stored(BuildRepository.ToSummary(row), await builds.GetLogAsync(id, ct)));
+    }
+
+    private static async IAsyncEnumerable<SseItem<BuildStreamMessage>> Live(LiveBuild build, [EnumeratorCancellation] CancellationToken ct)
+    {
+        var (summary, lines, updates, ended) = build.Subscribe();
+        try
+        {
+            yield return new SseItem<BuildStreamMessage>(new(summary, null, null), "build");
+            yield return new SseItem<BuildStreamMessage>(new(null, 0, lines), "log");
+            if (!ended)
+            {
+                await foreach (var message in updates.ReadAllAsync(ct))
+                {
+                    yield return new SseItem<BuildStreamMessage>(message, message.LogLines is null ? "build" : "log");
+                }
+            }
+
+            yield return new SseItem<BuildStreamMessage>(new(build.Summary, null, null), "end");
+        }
+        finally
+        {
+            build.Unsubscribe(updates);
+        }
+    }
+
+    private static async IAsyncEnumerable<SseItem<BuildStreamMessage>> Stored(BuildSummary summary, string log)
+    {
+        await Task.CompletedTask;
+        var lines = log.Length == 0 ? [] : log.TrimEnd('\n').Split('\n');
+        yield return new SseItem<BuildStreamMessage>(new(summary, null, null), "build");
+        yield return new SseItem<BuildStreamMessage>(new(null, 0, lines), "log");
+        yield return new SseItem<BuildStreamMessage>(new(summary, null, null), "end");
+    }
+
+    /// <summary>
+    /// What the host wrapper fetches with the build's ticket: the plan once, the release's first-boot secret once.
+    /// Not part of the public API document (no integrator calls them).
+    /// </summary>
+    private static void MapHostEndpoints(IEndpointRouteBuilder routes)
+    {
+        var host = routes.MapGroup("/api/build-host")
+            .AllowAnonymous()
+            .DisableAntiforgery()
+            .ExcludeFromDescription()
+            .WithMetadata(new BuildTicketMetadata());
+
+        host.MapGet("/plan", async Task<Results<ContentHttpResult, ProblemHttpResult>> (
+                HttpContext http, BuildRepository builds, ReleaseCatalog catalog, IOptions<ProxmoxOptions> proxmox, TimeProvider time, CancellationToken ct) =>
+            {
+                if (await TicketBuildAsync(http, builds, time, ct) is not { } build)
+                {
+                    return NoTicket(http);
+                }
+
+                if (catalog.Find(build.Release) is not { IsValid: true, Manifest: { } manifest })
+                {
+                    return TypedResults.Problem(title: "Release manifest is invalid", detail: $"{build.Release} is no longer a valid release.", statusCode: StatusCodes.Status409Conflict);
+                }
+
+                if (!await builds.UseTicketAsync(build.Id, TicketUse.Plan, time.GetUtcNow(), ct))
+                {
+                    return TicketUsed("plan");
+                }
+
+                return TypedResults.Text(BuildPlan.Render(build.Id, manifest, build.Forced, proxmox.Value.Storage, proxmox.Value.Bridge, proxmox.Value.TemplatePool), BuildPlan.ContentType);
+            });
+
+        host.MapPost("/secret", async Task<Results<ContentHttpResult, ProblemHttpResult>> (
+                [Description("1 when templates of an earlier build of this release are kept: they carry the current secret.")] int? reuse,
+                HttpContext http, BuildRepository builds, ReleaseSecrets secrets, TimeProvider time, CancellationToken ct) =>
+            {
+                if (await TicketBuildAsync(http, builds, time, ct) is not { } build)
+                {
+                    return NoTicket(http);
+                }
+
+                http.Audit().ActorName = $"build {build.Id} (ticket)";
+                http.Audit().Target = $"release={build.Release}; reuse={reuse ?? 0}";
+                if (!await builds.UseTicketAsync(build.Id, TicketUse.Secret, time.GetUtcNow(), ct))
+                {
+                    return TicketUsed("secret");
+                }
+
+                var secret = reuse == 1 ? await secrets.GetAsync(build.Release, ct) : await secrets.IssueAsync(build.Release, ct);
+                return secret is null
+                    ? TypedResults.Problem(
+                        title: "No release secret to keep",
+                        detail: $"Templates of {build.Release} are kept from an earlier build, but this orchestrator has no first-boot secret for the release. Rebuild them with force.",
+                        statusCode: StatusCodes.Status409Conflict)
+                    : TypedResults.Text(secret, "text/plain");
+            });
+    }
+
+    private static async Task<BuildRow?> TicketBuildAsync(HttpContext http, BuildRepository builds, TimeProvider time, CancellationToken ct) =>
+        BuildTickets.FromRequest(http.Request) is { } ticket ? await builds.FindByTicketAsync(BuildTickets.Hash(ticket), time.GetUtcNow(), ct) : null;
+
+    private static ProblemHttpResult NoTicket(HttpContext http)
+    {
+        http.Response.Headers.WWWAuthenticate = "Bearer";
+        return TypedResults.Problem(
+            title: "Build ticket required",
+            detail: "This endpoint is for the host build wrapper and needs the running build's ticket.",
+            statusCode: StatusCodes.Status401Unauthorized);
+    }
+
+    private static ProblemHttpResult TicketUsed(string what) => TypedResults.Problem(
+        title: "Ticket already used",
+        detail: $"This build's ticket was already used for its {what}; a ticket is good for one of each.",
+        statusCode: StatusCodes.Status409Conflict);
+
+    private static ProblemHttpResult BuildNotFound(long id) => TypedResults.Problem(
+        title: "Build not found",
+        detail: $"There is no build {id}.",
+        statusCode: StatusCodes.Status404NotFound);
+}

@@ -1,0 +1,397 @@
+using System.Collections.Concurrent;
+using System.Text;
+using System.Text.RegularExpressions;
+using Ctrlable.Provisioner.Config;
+using Ctrlable.Provisioner.Manifest;
+using Ctrlable.Provisioner.State;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
+
+namespace Ctrlable.Provisioner.Build;
+
+/// <summary>Why a build could not start.</summary>
+public enum BuildRefusal { ReleaseNotFound, ReleaseInvalid, TriggerNotConfigured, AlreadyRunning, ForceOnActiveRelease }
+
+/// <summary>The started build, or why there is none.</summary>
+public sealed record BuildStart(BuildSummary? Build, BuildRefusal? Refusal, string? Detail);
+
+/// <summary>
+/// "Build release": creates the build record with a fresh ticket, runs ctrlable-build on the host through the
+/// trigger in the background, turns its progress lines into per-template progress (persisted and streamed), keeps
+/// the full log, and at the end records the templates — activating the release only when every template of it is
+/// built. A failed build records what did build and leaves the active release as it was.
+/// </summary>
+public sealed partial class BuildService(
+    ReleaseCatalog catalog,
+    ReleaseRepository releases,
+    BuildRepository builds,
+    BuildLiveRegistry live,
+    IHostTrigger trigger,
+    IOptions<HostTriggerOptions> triggerOptions,
+    TimeProvider time,
+    IHostApplicationLifetime lifetime,
+    ILogger<BuildService> logger) : IAsyncDisposable
+{
+    // The stored log is capped; the wrapper's own log files on the host keep everything.
+    private const int MaxLogChars = 8 * 1024 * 1024;
+
+    private readonly ConcurrentDictionary<long, Task> _running = new();
+
+    public async Task<BuildStart> StartAsync(string release, bool force, string? requestedBy, CancellationToken ct)
+    {
+        var file = catalog.Find(release);
+        if (file is null)
+        {
+            return Refused(BuildRefusal.ReleaseNotFound, $"There is no release '{release}' in the releases directory.");
+        }
+
+        if (!file.IsValid)
+        {
+            return Refused(BuildRefusal.ReleaseInvalid, $"The manifest of {release} has {file.Errors.Count} error(s); fix them before building.");
+        }
+
+        if (!trigger.IsConfigured)
+        {
+            return Refused(BuildRefusal.TriggerNotConfigured, "Builds need the host trigger on the Proxmox host: set HostTrigger:Host, KeyPath and HostKeyFingerprint (see README, \"Host build trigger\").");
+        }
+
+        if (force && await releases.GetActiveNameAsync(ct) == release)
+        {
+            return Refused(BuildRefusal.ForceOnActiveRelease, $"{release} is the active release: a forced rebuild would replace the templates deploys use. Build a new release instead.");
+        }
+
+        var manifest = file.Manifest!;
+        var ticket = BuildTickets.New();
+        var now = time.GetUtcNow();
+        var progress = manifest.Templates.Select(t => new BuildTemplateProgress(t.Name, Kind(t), t.Vmid, BuildTemplateState.Pending, 0, 0, null, null, null)).ToList();
+        long id;
+        try
+        {
+            id = await builds.CreateAsync(release, trigger.Target, requestedBy, force, manifest.CommunityScriptsRef, BuildTickets.Hash(ticket),
+                now + Timeout, progress, now, ct);
+        }
+        catch (SqliteException e) when (Database.IsUniqueViolation(e))
+        {
+            var running = await builds.FindRunningAsync(trigger.Target, ct);
+            return Refused(BuildRefusal.AlreadyRunning, running is null
+                ? "A build is already running on this host."
+                : $"Build {running.Id} of {running.Release} is running on this host; one build runs at a time.");
+        }
+
+        var summary = BuildRepository.ToSummary((await builds.FindAsync(id, ct))!);
+        var liveBuild = live.Add(summary);
+        logger.LogInformation("Build {BuildId} of release {Release} started by {RequestedBy} (force: {Force})", id, release, requestedBy, force);
+        _running[id] = Task.Run(() => RunAsync(summary, manifest, ticket, liveBuild));
+        return new BuildStart(summary, null, null);
+    }
+
+    /// <summary>Waits for a running build (tests, shutdown).</summary>
+    public Task WaitAsync(long id) => _running.GetValueOrDefault(id) ?? Task.CompletedTask;
+
+    public async ValueTask DisposeAsync()
+    {
+        await Task.WhenAll(_running.Values);
+    }
+
+    private TimeSpan Timeout => TimeSpan.FromMinutes(triggerOptions.Value.BuildTimeoutMinutes);
+
+    private async Task RunAsync(BuildSummary summary, ReleaseManifest manifest, string ticket, LiveBuild liveBuild)
+    {
+        var run = new BuildRun(summary, manifest, builds, liveBuild, time);
+        int? exitCode = null;
+        string? error = null;
+        using var timeout = new CancellationTokenSource(Timeout, time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, lifetime.ApplicationStopping);
+        try
+        {
+            exitCode = await trigger.RunAsync(manifest.Release, $"ticket={ticket}\n", run.OnLineAsync, linked.Token);
+        }
+        catch (HostTriggerException e)
+        {
+            error = e.Message;
+            logger.LogWarning("Build {BuildId}: {Error}", summary.Id, e.Message);
+        }
+        catch (OperationCanceledException) when (linked.IsCancellationRequested)
+        {
+            error = timeout.IsCancellationRequested
+                ? $"The build did not finish within {Timeout.TotalMinutes:0} minutes (HostTrigger:BuildTimeoutMinutes) and was stopped."
+                : "The orchestrator stopped during the build.";
+        }
+        catch (Exception e)
+        {
+            // A bug here must still end the build visibly, not leave it "running" forever.
+            error = "The build failed inside the orchestrator; see its log.";
+            logger.LogError(e, "Build {BuildId} failed inside the orchestrator", summary.Id);
+        }
+
+        try
+        {
+            await FinishAsync(run, manifest, exitCode, error);
+        }
+        finally
+        {
+            live.Remove(summary.Id);
+            _running.TryRemove(summary.Id, out _);
+        }
+    }
+
+    private async Task FinishAsync(BuildRun run, ReleaseManifest manifest, int? exitCode, string? error)
+    {
+        await run.FlushAsync();
+        var now = time.GetUtcNow();
+        var id = run.Summary.Id;
+        var progress = run.Progress;
+        var results = run.Results;
+        var commit = run.Commit;
+
+        // Templates built (or kept) by this run, as the templates table records them.
+        var existing = (await releases.ListTemplatesAsync(manifest.Release)).ToDictionary(t => t.Name);
+        var rows = manifest.Templates
+            .Where(t => results.ContainsKey(t.Name))
+            .Select(t =>
+            {
+                var result = results[t.Name];
+                var builtAt = result.Skipped && existing.TryGetValue(t.Name, out var old) && old.BuilderCommit == result.Commit ? old.BuiltAt : now;
+                return new TemplateRow(0, manifest.Release, t.Name, Kind(t), t.Vmid, result.Node, manifest.CommunityScriptsRef, result.Commit, result.AppVersion ?? t.AppVersion, builtAt);
+            })
+            .ToList();
+
+        var complete = rows.Count == manifest.Templates.Count && commit is not null;
+        BuildState state;
+        if (error is null && exitCode == 0 && complete)
+        {
+            await releases.ActivateAsync(manifest.Release, manifest.CommunityScriptsRef, commit, rows, now, CancellationToken.None);
+            state = BuildState.Succeeded;
+            logger.LogInformation("Build {BuildId}: all {Count} templates of {Release} built; it is the active release", id, rows.Count, manifest.Release);
+        }
+        else
+        {
+            if (rows.Count > 0)
+            {
+                await releases.RecordTemplatesAsync(manifest.Release, manifest.CommunityScriptsRef, commit, rows, now, CancellationToken.None);
+            }
+
+            state = BuildState.Failed;
+            error ??= run.FailureSummary(exitCode);
+            // Templates that never got a verdict did not build.
+            progress = [.. progress.Select(p => p.State is BuildTemplateState.Pending or BuildTemplateState.Running
+                ? p with { State = BuildTemplateState.Failed, Error = p.Error ?? "not built: the build ended first" }
+                : p)];
+            logger.LogWarning("Build {BuildId} of {Release} failed: {Error}", id, manifest.Release, error);
+        }
+
+        await builds.UpdateProgressAsync(id, progress, commit);
+        await builds.FinishAsync(id, state, error, exitCode, progress, now);
+        run.Live.End(BuildRepository.ToSummary((await builds.FindAsync(id))!));
+    }
+
+    private BuildStart Refused(BuildRefusal refusal, string detail) => new(null, refusal, detail);
+
+    private static string Kind(TemplateSpec t) => t.Kind == TemplateKind.Lxc ? "lxc" : "vm";
+
+    /// <summary>A template the host reported as built or kept.</summary>
+    internal sealed record TemplateResult(string Node, string Commit, string? AppVersion, bool Skipped);
+
+    /// <summary>One run's bookkeeping: the log, the progress and the results, fed line by line from both output streams.</summary>
+    private sealed partial class BuildRun(BuildSummary summary, ReleaseManifest manifest, BuildRepository builds, LiveBuild live, TimeProvider time)
+    {
+        private readonly SemaphoreSlim _sync = new(1, 1);
+        private readonly StringBuilder _pendingLog = new();
+        private readonly List<string> _pendingLines = [];
+        private readonly Dictionary<string, TemplateResult> _results = new(StringComparer.Ordinal);
+        private List<BuildTemplateProgress> _progress = [.. summary.Templates];
+        private DateTimeOffset _lastFlush = time.GetUtcNow();
+        private int _logChars;
+        private string? _lastError;
+        private string? _buildFailure;
+
+        public BuildSummary Summary { get; private set; } = summary;
+        public LiveBuild Live { get; } = live;
+        public string? Commit { get; private set; }
+        public IReadOnlyList<BuildTemplateProgress> Progress => _progress;
+        public IReadOnlyDictionary<string, TemplateResult> Results => _results;
+
+        public async Task OnLineAsync(string rawLine, bool isError)
+        {
+            var line = Ansi().Replace(rawLine, "");
+            await _sync.WaitAsync();
+            try
+            {
+                if (isError && line.Length > 0)
+                {
+                    _lastError = line.StartsWith("ctrlable-build: ", StringComparison.Ordinal) ? line["ctrlable-build: ".Length..] : line;
+                }
+
+                Append(line);
+                if (!isError && ProgressLine.Parse(line) is { } progress && Apply(progress))
+                {
+                    Summary = Summary with { Templates = _progress, CommunityScriptsCommit = Commit ?? Summary.CommunityScriptsCommit };
+                    await FlushLogAsync();
+                    await builds.UpdateProgressAsync(Summary.Id, _progress, Commit);
+                    Live.Update(Summary);
+                }
+                else if (_pendingLines.Count >= 200 || time.GetUtcNow() - _lastFlush > TimeSpan.FromSeconds(1))
+                {
+                    await FlushLogAsync();
+                }
+            }
+            finally
+            {
+                _sync.Release();
+            }
+        }
+
+        public async Task FlushAsync()
+        {
+            await _sync.WaitAsync();
+            try
+            {
+                await FlushLogAsync();
+            }
+            finally
+            {
+                _sync.Release();
+            }
+        }
+
+        /// <summary>Why the build failed, in the words of the wrapper.</summary>
+        public string FailureSummary(int? exitCode)
+        {
+            var failed = _progress.Where(p => p.State == BuildTemplateState.Failed).ToList();
+            if (failed.Count > 0)
+            {
+                return $"{failed.Count} of {_progress.Count} template(s) failed: " + string.Join("; ", failed.Select(f => $"{f.Name}: {f.Error}"));
+            }
+
+            if (_buildFailure is not null)
+            {
+                return _buildFailure;
+            }
+
+            if (_lastError is not null)
+            {
+                return _lastError;
+            }
+
+            return exitCode == 0
+                ? "ctrlable-build ended without reporting every template of the release."
+                : $"ctrlable-build exited with code {exitCode?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown"}.";
+        }
+
+        private void Append(string line)
+        {
+            if (_logChars > MaxLogChars)
+            {
+                return;
+            }
+
+            _logChars += line.Length + 1;
+            var kept = _logChars > MaxLogChars ? "… (log truncated; the host keeps the full log in /var/log/ctrlable-build)" : line;
+            _pendingLog.Append(kept).Append('\n');
+            _pendingLines.Add(kept);
+        }
+
+        private async Task FlushLogAsync()
+        {
+            if (_pendingLines.Count == 0)
+            {
+                return;
+            }
+
+            await builds.AppendLogAsync(Summary.Id, _pendingLog.ToString());
+            Live.AddLines([.. _pendingLines]);
+            _pendingLog.Clear();
+            _pendingLines.Clear();
+            _lastFlush = time.GetUtcNow();
+        }
+
+        /// <summary>Applies a progress line; false when it changes nothing (unknown template, malformed values).</summary>
+        private bool Apply(ProgressLine line)
+        {
+            switch (line.Kind)
+            {
+                case ProgressLine.Upstream when line["commit"] is { } commit && CommitSha().IsMatch(commit):
+                    Commit = commit;
+                    return true;
+                case ProgressLine.BuildFailed:
+                    _buildFailure = line.Text;
+                    return true;
+                case ProgressLine.TemplateStarted:
+                    return Change(line, p => p with { State = BuildTemplateState.Running, Step = 0, Steps = 0, StepText = null, Error = null });
+                case ProgressLine.Step:
+                    return Change(line, p => p with
+                    {
+                        State = p.State == BuildTemplateState.Pending ? BuildTemplateState.Running : p.State,
+                        Step = Math.Max(0, line.Int("n") ?? p.Step),
+                        Steps = Math.Max(0, line.Int("of") ?? p.Steps),
+                        StepText = line.Text,
+                    });
+                case ProgressLine.TemplateFailed:
+                    return Change(line, p => p with { State = BuildTemplateState.Failed, Error = line.Text ?? "failed" });
+                case ProgressLine.TemplateDone or ProgressLine.TemplateSkipped:
+                    return Result(line, skipped: line.Kind == ProgressLine.TemplateSkipped);
+                default:
+                    return false;
+            }
+        }
+
+        private bool Result(ProgressLine line, bool skipped)
+        {
+            var name = line["template"];
+            var spec = manifest.Templates.FirstOrDefault(t => t.Name == name);
+            if (spec is null || line.Int("vmid") != spec.Vmid || line["node"] is not { } node || !NodeName().IsMatch(node)
+                || line["commit"] is not { } commit || !CommitSha().IsMatch(commit) || (Commit is not null && commit != Commit))
+            {
+                return Change(line, p => p with { State = BuildTemplateState.Failed, Error = "the host reported a result that does not match the manifest" });
+            }
+
+            var appVersion = line["app_version"] is { Length: > 0 and <= 64 } v && v != "-" ? v : null;
+            _results[spec.Name] = new TemplateResult(node, commit, appVersion, skipped);
+            return Change(line, p => p with
+            {
+                State = skipped ? BuildTemplateState.Skipped : BuildTemplateState.Built,
+                Step = skipped ? p.Step : p.Steps,
+                StepText = skipped ? line.Text : "Done",
+                AppVersion = appVersion,
+                Error = null,
+            });
+        }
+
+        private bool Change(ProgressLine line, Func<BuildTemplateProgress, BuildTemplateProgress> change)
+        {
+            var index = _progress.FindIndex(p => p.Name == line["template"]);
+            if (index < 0)
+            {
+                return false;
+            }
+
+            _progress = [.. _progress];
+            _progress[index] = change(_progress[index]);
+            return true;
+        }
+
+        [GeneratedRegex(@"\x1b\[[0-9;?]*[A-Za-z]")]
+        private static partial Regex Ansi();
+
+        [GeneratedRegex("^[0-9a-f]{40}$")]
+        private static partial Regex CommitSha();
+
+        [GeneratedRegex("^[A-Za-z0-9]([A-Za-z0-9.-]{0,62})$")]
+        private static partial Regex NodeName();
+    }
+}
+
+/// <summary>At start-up: builds a previous process left "running" can no longer be followed, so they failed.</summary>
+public sealed class BuildRecovery(BuildRepository builds, TimeProvider time, ILogger<BuildRecovery> logger) : IHostedService
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var count = await builds.FailAbandonedAsync("The orchestrator restarted while this build ran; its outcome is unknown. Build again: templates that were finished are kept.", time.GetUtcNow(), cancellationToken);
+        if (count > 0)
+        {
+            logger.LogWarning("Marked {Count} build(s) left running by a previous start as failed", count);
+        }
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}

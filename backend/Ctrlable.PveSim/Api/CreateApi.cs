@@ -1,0 +1,494 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Ctrlable.PveSim.Cluster;
+using Ctrlable.PveSim.Guests;
+using Ctrlable.PveSim.Schema;
+using Ctrlable.PveSim.Tasks;
+
+namespace Ctrlable.PveSim.Api;
+
+/// <summary>
+/// Creating guests: POST /nodes/{node}/lxc (pve-container create_vm from an OS template) and POST
+/// /nodes/{node}/qemu (qemu-server create_vm, including <c>STORAGE:SIZE</c> allocation and <c>import-from</c>),
+/// plus PUT .../qemu/{vmid}/resize. Restores (<c>restore</c>, <c>archive</c>) are not emulated.
+/// The guest exists with <c>lock: create</c> while the vzcreate/qmcreate task runs and is removed if it fails.
+/// </summary>
+internal static partial class CreateApi
+{
+    // Parameters of the create calls that are not config keys.
+    private static readonly HashSet<string> LxcControl = new(StringComparer.Ordinal)
+    {
+        "node", "vmid", "ostemplate", "password", "ssh-public-keys", "storage", "pool", "start", "restore", "force",
+        "unique", "ignore-unpack-errors", "bwlimit", "ha-managed", "lock",
+    };
+
+    private static readonly HashSet<string> QemuControl = new(StringComparer.Ordinal)
+    {
+        "node", "vmid", "pool", "start", "archive", "force", "unique", "storage", "bwlimit", "live-restore", "lock",
+    };
+
+    private static readonly byte[] Qcow2Magic = [0x51, 0x46, 0x49, 0xFB]; // "QFI\xfb"
+
+    public static void Map(PveRouter router) => router
+        .Map("POST", "/nodes/{node}/lxc", CreateLxc)
+        .Map("POST", "/nodes/{node}/qemu", CreateQemu)
+        .Map("PUT", "/nodes/{node}/qemu/{vmid}/resize", ResizeQemu);
+
+    private sealed record DiskRequest(string Key, string StorageId, double SizeGiB, string? ImportFrom, GuestDisk Line);
+
+    private static JsonNode CreateLxc(PveRequest r)
+    {
+        var sim = r.Sim;
+        var state = sim.State;
+        var vmid = r.Vmid;
+        if (r.Flag("restore") == true)
+        {
+            throw new PveException(501, "PveSim does not emulate restoring a container (restore=1)");
+        }
+
+        var ostemplate = r.Get("ostemplate")!;
+        var unprivileged = r.Flag("unprivileged") ?? false;
+        var defaultStorage = r.Get("storage") ?? "local";
+        SimGuest guest;
+        List<DiskRequest> disks;
+        lock (state.Sync)
+        {
+            CheckAllocate(r, vmid);
+            if (state.Version == PveVersion.V9_1 && !unprivileged)
+            {
+                state.Access.Check(r.AuthId, "/", ["Sys.Modify"]);
+            }
+
+            CheckVolumeAccess(r, ostemplate);
+            CheckUnused(r, vmid);
+
+            guest = new SimGuest(vmid, GuestKind.Lxc, r.Node, sim.Clock.Now);
+            var c = guest.Config;
+            c["unprivileged"] = unprivileged ? "1" : "0";
+            foreach (var (key, value) in r.Params.Where(p => !LxcControl.Contains(p.Key)))
+            {
+                GuestConfigApi.CheckLxcOption(r, guest, key, value);
+                if (key == "rootfs" || MpKey().IsMatch(key))
+                {
+                    continue;
+                }
+
+                // pve-container writes the interface type (veth) into the config.
+                c[key] = NetKey().IsMatch(key)
+                    ? ApiHelpers.NormalizeNet(sim.Schema, GuestKind.Lxc, value.Contains("type=", StringComparison.Ordinal) ? value : value + ",type=veth", state.MacPrefix, newMac: false)
+                    : value;
+            }
+
+            c.TryAdd("arch", "amd64");
+            c.TryAdd("hostname", $"CT{vmid}");
+            c.TryAdd("memory", "512");
+            c.TryAdd("swap", "512");
+            c.TryAdd("ostype", OsTypeOf(ostemplate));
+            if (!unprivileged)
+            {
+                c.Remove("unprivileged");
+            }
+
+            // rootfs: STORAGE:SIZE_GiB (default: 4 GiB on the storage parameter), mount points alike.
+            disks = [];
+            var rootfs = r.Get("rootfs") ?? $"{defaultStorage}:4";
+            disks.Add(ParseNewDisk(r, "rootfs", rootfs, GuestKind.Lxc, "rootdir"));
+            foreach (var (key, value) in r.Params.Where(p => MpKey().IsMatch(p.Key)).OrderBy(p => p.Key, StringComparer.Ordinal))
+            {
+                disks.Add(ParseNewDisk(r, key, value, GuestKind.Lxc, "rootdir"));
+            }
+
+            c["lock"] = "create";
+            state.Guests[vmid] = guest;
+        }
+
+        var pool = r.Get("pool");
+        var start = r.Flag("start") == true;
+        var duration = sim.Timings.CreateContainer;
+        var task = sim.Tasks.Start(r.Node, "vzcreate", vmid.ToString(CultureInfo.InvariantCulture), r.AuthId, duration, async (t, ct) =>
+        {
+            await sim.Clock.Delay(duration, ct);
+            lock (state.Sync)
+            {
+                t.FailIfInjected();
+                if (!ostemplate.StartsWith('/') && FindFile(state, ostemplate) is null)
+                {
+                    throw new TaskFailedException($"unable to create CT {vmid} - volume '{ostemplate}' does not exist");
+                }
+
+                if (ostemplate.StartsWith('/') && !File.Exists(ostemplate))
+                {
+                    throw new TaskFailedException($"unable to create CT {vmid} - template file '{ostemplate}' does not exist");
+                }
+
+                var index = 0;
+                foreach (var disk in disks)
+                {
+                    var storage = state.Storages[disk.StorageId];
+                    var volume = Volumes.New(storage, GuestKind.Lxc, vmid, index++);
+                    t.Log($"  Logical volume \"{volume[(volume.IndexOf(':') + 1)..]}\" created.");
+                    guest.Config[disk.Key] = new GuestDisk(volume, (long)(disk.SizeGiB * (1L << 30)), false, disk.Line.Rest).Print(volume);
+                }
+
+                t.Log($"extracting archive '{TemplatePath(ostemplate)}'");
+                t.Log($"Detected container architecture: {guest.Config["arch"]}");
+                t.Log("Creating SSH host key 'ssh_host_ed25519_key' - this may take some time ...");
+                guest.Config.Remove("lock");
+                AddToPool(state, pool, vmid);
+                if (start)
+                {
+                    GuestRuntime.Started(sim, guest);
+                }
+            }
+        }, onFailure: _ => Remove(state, guest));
+
+        return task.Upid.ToString();
+    }
+
+    private static JsonNode CreateQemu(PveRequest r)
+    {
+        var sim = r.Sim;
+        var state = sim.State;
+        var vmid = r.Vmid;
+        if (r.Has("archive"))
+        {
+            throw new PveException(501, "PveSim does not emulate restoring a VM (archive)");
+        }
+
+        SimGuest guest;
+        List<DiskRequest> disks = [];
+        lock (state.Sync)
+        {
+            CheckAllocate(r, vmid);
+            CheckUnused(r, vmid);
+
+            guest = new SimGuest(vmid, GuestKind.Qemu, r.Node, sim.Clock.Now);
+            var c = guest.Config;
+            foreach (var (key, value) in r.Params.Where(p => !QemuControl.Contains(p.Key)).OrderBy(p => p.Key, StringComparer.Ordinal))
+            {
+                GuestConfigApi.CheckQemuOption(r, guest, key, value);
+                if (QemuDiskKey().IsMatch(key) && NewDisk().IsMatch(value.Split(',')[0]))
+                {
+                    disks.Add(ParseNewDisk(r, key, value, GuestKind.Qemu, "images"));
+                    continue;
+                }
+
+                if (NetKey().IsMatch(key))
+                {
+                    ApiHelpers.CheckBridgeAccess(r, GuestKind.Qemu, value);
+                    c[key] = ApiHelpers.NormalizeNet(sim.Schema, GuestKind.Qemu, value, state.MacPrefix, newMac: false);
+                    continue;
+                }
+
+                c[key] = value;
+            }
+
+            c.TryAdd("smbios1", $"uuid={Guid.NewGuid()}");
+            c.TryAdd("vmgenid", Guid.NewGuid().ToString());
+            c["meta"] = $"creation-qemu={(state.Version == PveVersion.V9_1 ? "10.0.2" : "8.1.5")},ctime={sim.Clock.UnixNow}";
+            c["lock"] = "create";
+            state.Guests[vmid] = guest;
+        }
+
+        var pool = r.Get("pool");
+        var start = r.Flag("start") == true;
+        var duration = sim.Timings.CreateVm;
+        var task = sim.Tasks.Start(r.Node, "qmcreate", vmid.ToString(CultureInfo.InvariantCulture), r.AuthId, duration, async (t, ct) =>
+        {
+            await sim.Clock.Delay(duration, ct);
+            lock (state.Sync)
+            {
+                t.FailIfInjected();
+                var index = 0;
+                foreach (var disk in disks)
+                {
+                    var storage = state.Storages[disk.StorageId];
+                    var size = disk.ImportFrom is { } source ? ImportSize(state, vmid, source) : EfiOrSize(disk);
+                    var volume = Volumes.New(storage, GuestKind.Qemu, vmid, index++);
+                    if (disk.ImportFrom is not null)
+                    {
+                        t.Log($"importing disk '{disk.ImportFrom}' to VM {vmid} ...");
+                        t.Log($"transferred {Formats.FormatSize(size)} of {Formats.FormatSize(size)} (100.00%)");
+                    }
+                    else
+                    {
+                        t.Log($"  Logical volume \"{volume[(volume.IndexOf(':') + 1)..]}\" created.");
+                    }
+
+                    guest.Config[disk.Key] = new GuestDisk(volume, size, false, disk.Line.Rest).Print(volume);
+                }
+
+                guest.Config.Remove("lock");
+                AddToPool(state, pool, vmid);
+                if (start)
+                {
+                    GuestRuntime.Started(sim, guest);
+                }
+            }
+        }, onFailure: _ => Remove(state, guest));
+
+        return task.Upid.ToString();
+    }
+
+    /// <summary>qm resize: "+SIZE" grows by, "SIZE" grows to; shrinking is refused. A resize task.</summary>
+    private static JsonNode ResizeQemu(PveRequest r)
+    {
+        var sim = r.Sim;
+        var diskKey = r.Get("disk")!;
+        var sizeText = r.Get("size")!;
+        SimGuest guest;
+        GuestDisk disk;
+        long newSize;
+        lock (sim.State.Sync)
+        {
+            if (r.OptionalFlag("skiplock") && r.AuthId != "root@pam")
+            {
+                throw PveException.ParamError("skiplock", "Only root may use this option.");
+            }
+
+            guest = ApiHelpers.Load(r);
+            ApiHelpers.FlockConfig(r, guest.Vmid, GuestKind.Qemu);
+            if (!r.OptionalFlag("skiplock"))
+            {
+                ApiHelpers.CheckLock(guest);
+            }
+
+            if (r.Get("digest") is { Length: > 0 } digest && digest != guest.Digest)
+            {
+                throw PveException.Die("checksum mismatch (file change by other user?)");
+            }
+
+            var match = ResizeSize().Match(sizeText);
+            if (!match.Success)
+            {
+                throw PveException.Die($"invalid size string '{sizeText}'");
+            }
+
+            if (!guest.Config.TryGetValue(diskKey, out var line) || GuestDisk.Parse(line) is not { IsCdrom: false } parsed || !parsed.Volume.Contains(':'))
+            {
+                throw PveException.Die($"unable to resize disk '{diskKey}' - disk does not exist");
+            }
+
+            disk = parsed;
+            var amount = (long)(double.Parse(match.Groups[2].Value, CultureInfo.InvariantCulture) * Unit(match.Groups[4].Value));
+            newSize = match.Groups[1].Success ? disk.SizeBytes + amount : amount;
+            if (newSize < disk.SizeBytes)
+            {
+                throw PveException.Die("shrinking disks is not supported");
+            }
+
+            sim.State.Access.Check(r.AuthId, $"/storage/{disk.StorageId}", ["Datastore.AllocateSpace"]);
+        }
+
+        var task = sim.Tasks.Start(r.Node, "resize", guest.Vmid.ToString(CultureInfo.InvariantCulture), r.AuthId, sim.Timings.Resize, async (t, ct) =>
+        {
+            await sim.Clock.Delay(sim.Timings.Resize, ct);
+            lock (sim.State.Sync)
+            {
+                t.FailIfInjected();
+                t.Log($"  Size of logical volume pve/{disk.VolumeName} changed from {Formats.FormatSize(disk.SizeBytes)} to {Formats.FormatSize(newSize)}.");
+                guest.Config[diskKey] = (disk with { SizeBytes = newSize }).Print(disk.Volume);
+            }
+        });
+        return task.Upid.ToString();
+    }
+
+    /// <summary>VM.Allocate on /vms/{vmid}, or on the pool (which must exist) when one is named.</summary>
+    private static void CheckAllocate(PveRequest r, int vmid)
+    {
+        var access = r.Sim.State.Access;
+        if (r.Get("pool") is { } pool)
+        {
+            if (!access.Pools.ContainsKey(pool))
+            {
+                throw PveException.PermissionDenied($"pool '{pool}' does not exist");
+            }
+
+            access.Check(r.AuthId, $"/pool/{pool}", ["VM.Allocate"]);
+        }
+        else
+        {
+            access.Check(r.AuthId, $"/vms/{vmid}", ["VM.Allocate"]);
+        }
+    }
+
+    /// <summary>PVE::Cluster::check_vmid_unused: cluster-wide.</summary>
+    private static void CheckUnused(PveRequest r, int vmid)
+    {
+        ApiHelpers.FlockConfig(r, vmid, ApiHelpers.KindOf(r));
+        if (r.Sim.State.Guest(vmid) is { } existing)
+        {
+            throw PveException.Die($"{existing.Word} {vmid} already exists on node '{existing.Node}'");
+        }
+    }
+
+    /// <summary>RPCEnvironment::check_volume_access for templates, ISOs and imports.</summary>
+    private static void CheckVolumeAccess(PveRequest r, string volume)
+    {
+        if (volume.StartsWith('/'))
+        {
+            if (r.AuthId != "root@pam")
+            {
+                throw new PveException(403, "Only root can pass arbitrary filesystem paths.");
+            }
+
+            return;
+        }
+
+        var colon = volume.IndexOf(':');
+        if (colon <= 0)
+        {
+            throw PveException.Die($"unable to parse volume ID '{volume}'");
+        }
+
+        var storageId = volume[..colon];
+        if (!r.Sim.State.Storages.ContainsKey(storageId))
+        {
+            throw PveException.Die($"storage '{storageId}' does not exist");
+        }
+
+        r.Sim.State.Access.Check(r.AuthId, $"/storage/{storageId}", ["Datastore.AllocateSpace", "Datastore.Audit"], any: true);
+    }
+
+    private static DiskRequest ParseNewDisk(PveRequest r, string key, string value, GuestKind kind, string content)
+    {
+        var state = r.Sim.State;
+        var line = GuestDisk.Parse(value);
+        var match = NewDisk().Match(line.Volume);
+        if (!match.Success)
+        {
+            // An existing volume: the emulator only creates new ones.
+            throw new PveException(501, $"PveSim only emulates new disks (STORAGE:SIZE) for '{key}', not '{line.Volume}'");
+        }
+
+        var storageId = match.Groups[1].Value;
+        var storage = state.Storages.GetValueOrDefault(storageId) ?? throw PveException.Die($"storage '{storageId}' does not exist");
+        if (!storage.AvailableOn(r.Node))
+        {
+            throw PveException.Die($"storage '{storageId}' is not available on node '{r.Node}'");
+        }
+
+        if (!storage.HasContent(content))
+        {
+            throw PveException.Die(kind == GuestKind.Lxc
+                ? $"storage '{storageId}' does not support container directories"
+                : $"storage '{storageId}' does not support vm images");
+        }
+
+        state.Access.Check(r.AuthId, $"/storage/{storageId}", ["Datastore.AllocateSpace"]);
+        var size = double.Parse(match.Groups[2].Value, CultureInfo.InvariantCulture);
+        string? importFrom = null;
+        var rest = new List<string>();
+        foreach (var option in line.Rest.Split(',', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (option.StartsWith("import-from=", StringComparison.Ordinal))
+            {
+                importFrom = option["import-from=".Length..];
+                CheckVolumeAccess(r, importFrom);
+            }
+            else
+            {
+                rest.Add(option);
+            }
+        }
+
+        if (kind == GuestKind.Lxc && size <= 0)
+        {
+            throw PveException.ParamError(key, "disk size must be positive");
+        }
+
+        return new DiskRequest(key, storageId, size, importFrom, line with { Rest = string.Join(',', rest) });
+    }
+
+    /// <summary>The virtual size of an imported image: a qcow2 header's size field, else the file's length.</summary>
+    private static long ImportSize(SimState state, int vmid, string source)
+    {
+        if (!source.StartsWith('/'))
+        {
+            return FindFile(state, source)?.SizeBytes ?? throw new TaskFailedException($"unable to import '{source}' for VM {vmid}: volume does not exist");
+        }
+
+        if (!File.Exists(source))
+        {
+            throw new TaskFailedException($"unable to import '{source}' for VM {vmid}: no such file");
+        }
+
+        using var stream = File.OpenRead(source);
+        Span<byte> header = stackalloc byte[32];
+        if (stream.Read(header) == 32 && header[..4].SequenceEqual(Qcow2Magic))
+        {
+            return (long)BinaryPrimitives.ReadUInt64BigEndian(header[24..32]);
+        }
+
+        return stream.Length;
+    }
+
+    /// <summary>EFI vars disks are fixed size (4M for efitype=4m, else 528K), other new disks as asked.</summary>
+    private static long EfiOrSize(DiskRequest disk) => disk.Key == "efidisk0"
+        ? disk.Line.Rest.Contains("efitype=4m", StringComparison.Ordinal) ? 4L << 20 : 528L << 10
+        : (long)(disk.SizeGiB * (1L << 30));
+
+    private static StoredVolume? FindFile(SimState state, string volid)
+    {
+        var colon = volid.IndexOf(':');
+        return colon > 0 && state.Storages.GetValueOrDefault(volid[..colon]) is { } storage ? storage.Files.GetValueOrDefault(volid) : null;
+    }
+
+    private static string TemplatePath(string ostemplate) =>
+        ostemplate.StartsWith('/') ? ostemplate : $"/var/lib/vz/template/cache/{ostemplate[(ostemplate.IndexOf('/') + 1)..]}";
+
+    /// <summary>pct guesses ostype from the template (debian-12-standard... → debian).</summary>
+    private static string OsTypeOf(string ostemplate)
+    {
+        var name = Path.GetFileName(ostemplate.Contains(':', StringComparison.Ordinal) ? ostemplate[(ostemplate.IndexOf(':') + 1)..] : ostemplate);
+        var distro = name.Split('-', '_')[0];
+        return distro is "debian" or "ubuntu" or "alpine" or "centos" or "fedora" or "archlinux" or "devuan" or "opensuse" or "gentoo" or "nixos"
+            ? distro
+            : "unmanaged";
+    }
+
+    private static void AddToPool(SimState state, string? pool, int vmid)
+    {
+        if (pool is not null && state.Access.Pools.TryGetValue(pool, out var p))
+        {
+            p.Vms.Add(vmid);
+        }
+    }
+
+    private static void Remove(SimState state, SimGuest guest)
+    {
+        lock (state.Sync)
+        {
+            if (state.Guest(guest.Vmid) == guest)
+            {
+                state.Guests.Remove(guest.Vmid);
+            }
+        }
+    }
+
+    private static long Unit(string unit) => unit switch
+    {
+        "K" => 1L << 10,
+        "M" => 1L << 20,
+        "G" => 1L << 30,
+        "T" => 1L << 40,
+        _ => 1,
+    };
+
+    [GeneratedRegex(@"^net\d+$")]
+    private static partial Regex NetKey();
+
+    [GeneratedRegex(@"^mp\d+$")]
+    private static partial Regex MpKey();
+
+    [GeneratedRegex(@"^((ide|sata|scsi|virtio)\d+|efidisk0|tpmstate0)$")]
+    private static partial Regex QemuDiskKey();
+
+    [GeneratedRegex(@"^([a-z][a-z0-9\-_.]*[a-z0-9]):(\d+(\.\d+)?)$", RegexOptions.IgnoreCase)]
+    private static partial Regex NewDisk();
+
+    [GeneratedRegex(@"^(\+)?(\d+(\.\d+)?)([KMGT])?$")]
+    private static partial Regex ResizeSize();
+}

@@ -1,0 +1,68 @@
+// The steps of an instance's deploy, in the dealer's words, and how far along it is.
+import type { LiveInstance } from './live-instances';
+
+export type StepStatus = 'done' | 'current' | 'failed' | 'upcoming';
+export type Step = { state: string; label: string; status: StepStatus };
+
+const LABELS: Record<string, string> = {
+  pending: 'Queued',
+  cloning: 'Clone the template',
+  configuring: 'Set MAC address and hostname',
+  starting: 'Start the guest',
+  waiting: 'First boot',
+  personalising: 'Personalise',
+  active: 'Ready',
+};
+
+const LXC_STEPS = ['pending', 'cloning', 'configuring', 'starting', 'waiting', 'personalising', 'active'];
+// VMs (Home Assistant OS) have no first-boot script: active once started.
+const VM_STEPS = ['pending', 'cloning', 'configuring', 'starting', 'active'];
+
+/** The percent the backend gives each state (InstanceProgress.PercentOf). */
+const PERCENT: Record<string, number> = {
+  pending: 0,
+  cloning: 20,
+  configuring: 45,
+  starting: 60,
+  waiting: 75,
+  personalising: 90,
+  active: 100,
+};
+
+export function stepLabel(state: string): string {
+  return LABELS[state] ?? state;
+}
+
+/** The step a failed instance failed at: the last one seen working, else what its message says. */
+export function failedAt(instance: Pick<LiveInstance, 'lastWorkingState' | 'message'>): string {
+  if (instance.lastWorkingState && instance.lastWorkingState in LABELS && instance.lastWorkingState !== 'active') {
+    return instance.lastWorkingState;
+  }
+  const message = instance.message ?? '';
+  if (/first.?boot|waiting for the guest/i.test(message)) return 'waiting';
+  if (/start/i.test(message)) return 'starting';
+  if (/configur/i.test(message)) return 'configuring';
+  if (/personalis/i.test(message)) return 'personalising';
+  return 'cloning';
+}
+
+export function stepsOf(instance: Pick<LiveInstance, 'kind' | 'state' | 'lastWorkingState' | 'message'>): Step[] {
+  const vm = instance.kind === 'vm' || instance.kind === 'qemu';
+  const failed = instance.state === 'failed';
+  const at = failed ? failedAt(instance) : instance.state;
+  const order = vm && !['waiting', 'personalising'].includes(at) ? VM_STEPS : LXC_STEPS;
+  const index = order.indexOf(at);
+  return order.map((state, i) => {
+    let status: StepStatus;
+    if (instance.state === 'active' || i < index) status = 'done';
+    else if (i === index) status = failed ? 'failed' : 'current';
+    else status = 'upcoming';
+    return { state, label: LABELS[state] ?? state, status };
+  });
+}
+
+/** The bar's percent: the backend's, except a failed instance keeps the percent of the step it failed at. */
+export function percentOf(instance: Pick<LiveInstance, 'state' | 'percent' | 'lastWorkingState' | 'message'>): number {
+  if (instance.state === 'failed') return PERCENT[failedAt(instance)] ?? 0;
+  return instance.percent;
+}

@@ -1,0 +1,107 @@
+import type { CoordinatorSettings, SiteSettings } from '@/shared/api';
+import { UsbIcon } from '@/shared/ui/icons';
+import { StatusBadge } from '@/shared/ui/status-badge';
+import { ZIGBEE_ADAPTERS } from '../lib/settings-form';
+import styles from './projects.module.css';
+
+function adapterName(adapter: string): string {
+  const known = ZIGBEE_ADAPTERS.find((a) => a.value === adapter);
+  return known ? known.label.replace(/ \(.*$/, '') : adapter;
+}
+
+function Coordinator({ value, zigbee }: { value: CoordinatorSettings; zigbee: boolean }) {
+  if (value.mode === 'usb') {
+    return (
+      <>
+        <span>
+          USB stick <code>{value.usbDevice || '(no device set)'}</code>
+          {zigbee ? ` · ${adapterName(value.adapter)}` : ''}
+        </span>{' '}
+        <StatusBadge tone="warning" icon={<UsbIcon />}>
+          Needs a USB binding on the host
+        </StatusBadge>
+      </>
+    );
+  }
+  const where = value.host ? (
+    <code>
+      {value.host}:{value.port}
+    </code>
+  ) : (
+    <em>no host set</em>
+  );
+  return (
+    <span>
+      {zigbee ? 'Network coordinator' : 'ser2net'} {where}
+      {zigbee ? ` · ${adapterName(value.adapter)}` : ''}
+    </span>
+  );
+}
+
+/** A project's site settings in a few readable lines. */
+export function ProjectSettingsSummary({ settings }: { settings: SiteSettings }) {
+  const { mqtt, network } = settings;
+  return (
+    <dl className={styles.summary}>
+      <div>
+        <dt>Zigbee</dt>
+        <dd>
+          <Coordinator value={settings.zigbee} zigbee />
+        </dd>
+      </div>
+      <div>
+        <dt>Z-Wave</dt>
+        <dd>
+          <Coordinator value={settings.zwave} zigbee={false} />
+        </dd>
+      </div>
+      <div>
+        <dt>MQTT</dt>
+        <dd>
+          {mqtt ? (
+            <span>
+              <code>
+                {mqtt.host}:{mqtt.port}
+              </code>
+              {mqtt.username ? ` · user ${mqtt.username}` : ''}
+              {mqtt.tls ? ' · TLS' : ''}
+            </span>
+          ) : (
+            'Home Assistant of this project (its Mosquitto)'
+          )}
+        </dd>
+      </div>
+      <div>
+        <dt>Cameras</dt>
+        <dd>{settings.cameras.length ? settings.cameras.map((c) => c.name).join(', ') : 'None'}</dd>
+      </div>
+      <div>
+        <dt>Network</dt>
+        <dd>
+          Bridge {network.bridge ? <code>{network.bridge}</code> : 'default'} ·{' '}
+          {network.vlan ? `VLAN ${network.vlan}` : 'untagged'}
+        </dd>
+      </div>
+      <div>
+        <dt>Placement</dt>
+        <dd>
+          {settings.node ? (
+            <>
+              Node <code>{settings.node}</code>
+            </>
+          ) : (
+            'Default node'
+          )}{' '}
+          ·{' '}
+          {settings.storage ? (
+            <>
+              storage <code>{settings.storage}</code>
+            </>
+          ) : (
+            'default storage'
+          )}
+        </dd>
+      </div>
+    </dl>
+  );
+}

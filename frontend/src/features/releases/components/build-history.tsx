@@ -1,0 +1,88 @@
+import type { BuildSummary } from '@/shared/api';
+import { Button } from '@/shared/ui/button';
+import { ErrorState } from '@/shared/ui/error-state';
+import { RelativeTime } from '@/shared/ui/relative-time';
+import { problemMessage } from '@/shared/api';
+import { useBuilds } from '../api/builds';
+import { BuildStateBadge } from './build-state-badge';
+import styles from './builds.module.css';
+
+/** "4 min 12 s", "58 s", "1 h 3 min". */
+export function formatDuration(from: string, to: string | null | undefined, now: Date = new Date()): string {
+  const seconds = Math.max(0, Math.round(((to ? new Date(to) : now).getTime() - new Date(from).getTime()) / 1000));
+  if (seconds < 60) return `${seconds} s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes} min ${seconds % 60} s`;
+  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+}
+
+function Outcome({ build }: { build: BuildSummary }) {
+  const built = build.templates.filter((t) => t.state === 'built').length;
+  const kept = build.templates.filter((t) => t.state === 'skipped').length;
+  const parts = [`${built} built`];
+  if (kept > 0) parts.push(`${kept} already built`);
+  if (build.state === 'failed') return <span className={styles.historyError}>{build.error ?? 'Failed'}</span>;
+  return <span>{parts.join(', ')}</span>;
+}
+
+/** Earlier builds on this host, newest first; "View" opens one with its log. */
+export function BuildHistory({ selected, onSelect }: { selected?: number | null; onSelect: (id: number) => void }) {
+  const query = useBuilds();
+  return (
+    <section className={styles.history} aria-labelledby="build-history-title">
+      <h2 id="build-history-title" className={styles.sectionTitle}>
+        Build history
+      </h2>
+      {query.isPending ? (
+        <p role="status">Loading…</p>
+      ) : query.isError ? (
+        <ErrorState title="Could not load the build history" details={problemMessage(query.error)} onRetry={() => void query.refetch()} />
+      ) : query.data.length === 0 ? (
+        <p className={styles.muted}>No release was built on this host yet.</p>
+      ) : (
+        <div className={styles.tableWrap}>
+          <table className={styles.table}>
+            <caption className="visually-hidden">Builds on this host, newest first</caption>
+            <thead>
+              <tr>
+                <th scope="col">Build</th>
+                <th scope="col">Release</th>
+                <th scope="col">State</th>
+                <th scope="col">Started</th>
+                <th scope="col">Took</th>
+                <th scope="col">Result</th>
+                <th scope="col">
+                  <span className="visually-hidden">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {query.data.map((build) => (
+                <tr key={build.id} data-build={build.id} aria-current={selected === build.id ? 'true' : undefined}>
+                  <th scope="row">{build.id}</th>
+                  <td>{build.release}</td>
+                  <td>
+                    <BuildStateBadge state={build.state} />
+                  </td>
+                  <td>
+                    <RelativeTime date={build.startedAt} />
+                    {build.requestedBy ? <span className={styles.muted}> by {build.requestedBy}</span> : null}
+                  </td>
+                  <td>{build.state === 'running' ? '…' : formatDuration(build.startedAt, build.finishedAt)}</td>
+                  <td className={styles.outcome}>
+                    <Outcome build={build} />
+                  </td>
+                  <td>
+                    <Button onClick={() => onSelect(build.id)} aria-label={`View build ${build.id}`}>
+                      View
+                    </Button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,89 @@
+# shellcheck shell=bash
+# Shared part of the Proxmox CLI stand-ins (pct, qm, pveam, pvesh) used by the build tests: each call becomes
+# the Proxmox API request the real tool makes, sent to the Proxmox emulator (PveSim) as root@pam through its
+# host CLI mode (X-PveSim-Cli). Containers have no real root file system: each gets a directory
+# $PVESIM_CT_ROOT/<vmid>/rootfs, and "pct exec" runs the command on this machine with CTRLABLE_ROOT set to it.
+#
+# Settings come from pvesim.env beside the stand-ins (or $PVESIM_ENV), because builders run with a cleared
+# environment: PVESIM_URL (https://127.0.0.1:PORT/api2/json/), PVESIM_TOKEN (root@pam!admin=SECRET),
+# PVESIM_NODE, PVESIM_CT_ROOT.
+set -euo pipefail
+
+pvesim_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=/dev/null
+source "${PVESIM_ENV:-$pvesim_here/pvesim.env}"
+: "${PVESIM_URL:?}" "${PVESIM_TOKEN:?}" "${PVESIM_NODE:?}" "${PVESIM_CT_ROOT:?}"
+PVESIM_CURL=${PVESIM_CURL:-/usr/bin/curl}
+PVESIM_JQ=${PVESIM_JQ:-jq}
+# shellcheck disable=SC2034 # used by the stand-ins that source this file
+NODE=$PVESIM_NODE
+
+# Like the real tools: the error on stderr, exit code 255.
+fail() {
+  printf '%s\n' "$*" >&2
+  exit 255
+}
+
+# pve METHOD PATH [key=value ...]: the API call; prints the "data" member as compact JSON.
+pve() {
+  local method=$1 path=$2
+  shift 2
+  local -a args=() get=()
+  local kv
+  for kv in "$@"; do args+=(--data-urlencode "$kv"); done
+  if [[ $method == GET || $method == DELETE ]]; then get=(-G); fi
+  local out status body message
+  out=$("$PVESIM_CURL" -sS -k -X "$method" "${get[@]}" -H "Authorization: PVEAPIToken=$PVESIM_TOKEN" -H "X-PveSim-Cli: root" \
+    -w '\n%{http_code}' "${args[@]}" "${PVESIM_URL%/}/${path#/}")
+  status=${out##*$'\n'}
+  body=${out%$'\n'*}
+  if [[ $status != 200 ]]; then
+    message=$("$PVESIM_JQ" -r '.message // empty' <<<"$body" 2>/dev/null || true)
+    fail "${message:-HTTP $status}"
+  fi
+  "$PVESIM_JQ" -c '.data' <<<"$body"
+}
+
+# Waits for a task like the CLI does: prints its log; a failed task fails the command.
+wait_task() {
+  local upid=$1 node encoded status exitstatus
+  node=$(cut -d: -f2 <<<"$upid")
+  # shellcheck disable=SC2016 # a jq expression
+  encoded=$("$PVESIM_JQ" -rn --arg u "$upid" '$u|@uri')
+  while :; do
+    status=$(pve GET "/nodes/$node/tasks/$encoded/status")
+    [[ $("$PVESIM_JQ" -r .status <<<"$status") == stopped ]] && break
+    sleep 0.05
+  done
+  pve GET "/nodes/$node/tasks/$encoded/log" limit=10000 | "$PVESIM_JQ" -r '.[].t'
+  exitstatus=$("$PVESIM_JQ" -r .exitstatus <<<"$status")
+  [[ $exitstatus == OK ]] || fail "$exitstatus"
+}
+
+# CLI options (--key value, -key value, --key=value, --flag) as key=value pairs in OPTS.
+parse_opts() {
+  OPTS=()
+  while (($# > 0)); do
+    local arg=$1 key
+    shift
+    [[ $arg == -* ]] || fail "400 unable to parse option '$arg'"
+    key=${arg##+(-)}
+    if [[ $key == *=* ]]; then
+      OPTS+=("$key")
+    elif (($# > 0)) && [[ $1 != -* || $1 =~ ^-[0-9] ]]; then
+      OPTS+=("$key=$1")
+      shift
+    else
+      OPTS+=("$key=1")
+    fi
+  done
+}
+
+# Prints a config as "key: value" lines, like pct/qm config.
+print_config() {
+  "$PVESIM_JQ" -r 'to_entries[] | select(.key != "digest") | "\(.key): \(.value)"'
+}
+
+ct_root() {
+  printf '%s/%s/rootfs' "$PVESIM_CT_ROOT" "$1"
+}
