@@ -10,7 +10,8 @@ results="${TEST_RESULTS_DIR:-$repo_root/test-results}"
 rm -rf "$results" && mkdir -p "$results"
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
-# openssh-server: the build tests run a real sshd (host trigger); jq: the Proxmox CLI stand-ins; git, xz-utils,
+# openssh-server: the build tests run a real sshd (host trigger); jq: the Proxmox CLI stand-ins and the first-boot
+# script (with curl; its tests run it against the orchestrator); git, xz-utils,
 # python3, openssl, curl: what host/ctrlable-build uses on a Proxmox host.
 CTRLABLE_APT_PACKAGES="${CTRLABLE_APT_PACKAGES:-shellcheck chromium openssh-server jq git xz-utils python3 openssl curl}" bash scripts/ensure-deps.sh
 # sshd refuses to start without its privilege separation directory.

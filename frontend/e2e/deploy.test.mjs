@@ -5,10 +5,9 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { launchBrowser, screenshot, signInAsAdmin, startOrchestrator } from './harness.mjs';
 
-// The first-boot contract (the guest reports its first boot, the orchestrator moves it on to
-// personalising and active) is being merged in parallel. Until then LXC guests stop at `waiting`
-// ("Waiting for first boot") and ctrlable-pro (a VM, no first-boot script) goes straight to active.
-// TODO: once first boot is merged, flip this to true: then every guest must reach active.
+// The demo's LXC guests run the real first-boot script against the orchestrator (its loopback HTTPS
+// listener), which moves them on to personalising and active; ctrlable-pro (a VM, no first-boot
+// script) goes straight to active. So every guest must reach active.
 const FIRST_BOOT_MERGED = true;
 
 const LXC_COMPONENTS = ['zwavejs', 'zigbee2mqtt'];

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# ctrlable-firstboot.sh — turns a guest freshly cloned from a Ctrlable template into a unique, wired
+# ctrlable-firstboot — turns a guest freshly cloned from a Ctrlable template into a unique, wired
 # appliance, with no host shell and no secret baked into the image. Run once by
-# ctrlable-firstboot.service on the guest's first boot. Steps, in order:
+# ctrlable-firstboot.service on the guest's first boot; the template build installs it as
+# /usr/local/sbin/ctrlable-firstboot. Steps, in order:
 #
 #   machine-id     a new /etc/machine-id (pct clone only truncates it)
 #   ssh-host-keys  new SSH host keys (pct clone keeps the template's)
@@ -17,10 +18,12 @@
 # power cut) resumes at the step it was in, and a run after the last step changes nothing. Files are
 # replaced by rename, never rewritten in place.
 #
-# The orchestrator's URL, the pin of its TLS public key and the release's first-boot secret come from
-# /etc/ctrlable/firstboot.env, written by the template build. curl trusts the pinned key only (no CA);
-# the secret travels in a header (not the URL, so it stays out of access logs) read from a file (not the
-# command line, so it stays out of the process list).
+# The orchestrator's URL, its certificate's SHA-256 fingerprint and the release's first-boot secret come
+# from /etc/ctrlable/firstboot.env, written by the template build (host/ctrlable-build). Before anything
+# is sent, the certificate the orchestrator presents must have that fingerprint; every request is then
+# pinned to its public key (curl --pinnedpubkey, no CA, no host name check). The secret travels in a
+# header (not the URL, so it stays out of access logs) read from a file (not the command line, so it
+# stays out of the process list).
 #
 # Exit status: 0 done (or done before); 1 failed, try again later (systemd restarts the service with
 # back-off); 3 failed for good — the failure was reported to the orchestrator, or the orchestrator says
@@ -28,8 +31,8 @@
 #
 # Every path and command can be overridden, so tests and the Proxmox emulator run this script in a
 # sandbox root: ROOT (prefix of every guest path), FIRSTBOOT_ENV, FIRSTBOOT_STATE_DIR, FIRSTBOOT_RUN_DIR,
-# SYSTEMCTL, SSH_KEYGEN, MACHINE_ID_SETUP, HOSTNAMECTL, CURL, JQ, DOCKER, MYSQL, SLEEP, CURL_INTERFACE
-# (source address for curl), FIRSTBOOT_ATTEMPTS, FIRSTBOOT_DELAY, FIRSTBOOT_MAX_DELAY (seconds).
+# SYSTEMCTL, SSH_KEYGEN, MACHINE_ID_SETUP, HOSTNAMECTL, CURL, OPENSSL, TIMEOUT, JQ, DOCKER, MYSQL, SLEEP,
+# CURL_INTERFACE (source address for curl), FIRSTBOOT_ATTEMPTS, FIRSTBOOT_DELAY, FIRSTBOOT_MAX_DELAY (seconds).
 set -Eeuo pipefail
 umask 077
 
@@ -48,6 +51,8 @@ SSH_KEYGEN="${SSH_KEYGEN:-ssh-keygen}"
 MACHINE_ID_SETUP="${MACHINE_ID_SETUP:-systemd-machine-id-setup}"
 HOSTNAMECTL="${HOSTNAMECTL:-hostnamectl}"
 CURL="${CURL:-curl}"
+OPENSSL="${OPENSSL:-openssl}"
+TIMEOUT="${TIMEOUT:-timeout}"
 JQ="${JQ:-jq}"
 DOCKER="${DOCKER:-docker}"
 MYSQL="${MYSQL:-mysql}"
@@ -167,27 +172,26 @@ write_file() {
 load_environment() {
   [[ -r $FIRSTBOOT_ENV ]] || die 1 "cannot read $FIRSTBOOT_ENV: this guest was not built from a Ctrlable template"
   local line key value
-  # Split at the first "=" only: a base64 pin ends in "=", which read with IFS="=" would drop.
+  # Split at the first "=" only (read with IFS="=" would drop a trailing "=" of a value).
   while IFS= read -r line || [[ -n $line ]]; do
     key=${line%%=*}
     value=${line#*=}
     case $key in
       CTRLABLE_ORCHESTRATOR_URL) ORCHESTRATOR_URL=${value%/} ;;
-      CTRLABLE_TLS_PIN) TLS_PIN=$value ;;
-      CTRLABLE_TLS_FINGERPRINT) TLS_FINGERPRINT=$value ;;
+      CTRLABLE_ORCHESTRATOR_FINGERPRINT) TLS_FINGERPRINT=${value^^} ;;
       CTRLABLE_RELEASE_SECRET) RELEASE_SECRET=$value ;;
       *) ;;
     esac
   done <"$FIRSTBOOT_ENV"
   [[ $ORCHESTRATOR_URL == https://* ]] || die 1 "$FIRSTBOOT_ENV: CTRLABLE_ORCHESTRATOR_URL must be an https:// URL"
-  [[ $TLS_PIN == sha256//* ]] || die 1 "$FIRSTBOOT_ENV: CTRLABLE_TLS_PIN must be sha256//<base64>"
+  [[ $TLS_FINGERPRINT =~ ^([0-9A-F]{2}:){31}[0-9A-F]{2}$ ]] ||
+    die 1 "$FIRSTBOOT_ENV: CTRLABLE_ORCHESTRATOR_FINGERPRINT must be the certificate's SHA-256 as AA:BB:... (32 bytes)"
   [[ -n $RELEASE_SECRET ]] || die 1 "$FIRSTBOOT_ENV: CTRLABLE_RELEASE_SECRET is empty"
 
   mkdir -p -- "$RUN_DIR"
   chmod 700 -- "$RUN_DIR"
   printf '%s: %s\n' "$SECRET_HEADER" "$RELEASE_SECRET" >"$RUN_DIR/headers"
-  CURL_ARGS=(--silent --max-time 30 --connect-timeout 10
-    --insecure --pinnedpubkey "$TLS_PIN"
+  CURL_ARGS=(--silent --proto "=https" --max-time 30 --connect-timeout 10
     --header "@$RUN_DIR/headers" --header 'Accept: application/json')
   if [[ -n $CURL_INTERFACE ]]; then
     CURL_ARGS+=(--interface "$CURL_INTERFACE")
@@ -224,19 +228,54 @@ next_delay() {
   awk -v d="$1" -v m="$MAX_DELAY" -v r="$RANDOM" 'BEGIN { d = d * 2 * (0.8 + (r % 40) / 100); if (d > m) d = m; printf "%.2f\n", d }'
 }
 
+# pin_orchestrator: checks the certificate the orchestrator presents against CTRLABLE_ORCHESTRATOR_FINGERPRINT
+# and pins every later request to its public key (as host/ctrlable-build does). Returns 1 when there was no
+# TLS handshake (try again); dies when the certificate is another one.
+pin_orchestrator() {
+  local hostport host port pem fp
+  hostport=${ORCHESTRATOR_URL#https://}
+  hostport=${hostport%%/*}
+  if [[ $hostport =~ ^\[([0-9A-Fa-f:.]+)\](:([0-9]+))?$ ]]; then
+    host=${BASH_REMATCH[1]}
+    port=${BASH_REMATCH[3]:-443}
+    hostport="[$host]:$port"
+  elif [[ $hostport =~ ^([^:]+)(:([0-9]+))?$ ]]; then
+    host=${BASH_REMATCH[1]}
+    port=${BASH_REMATCH[3]:-443}
+    hostport="$host:$port"
+  else
+    die 1 "cannot read host and port from CTRLABLE_ORCHESTRATOR_URL '$ORCHESTRATOR_URL'"
+  fi
+  local sni=()
+  [[ $host =~ ^[0-9.]+$|: ]] || sni=(-servername "$host")
+  pem=$("$TIMEOUT" 15 "$OPENSSL" s_client -connect "$hostport" "${sni[@]}" </dev/null 2>/dev/null | "$OPENSSL" x509 -outform PEM 2>/dev/null) ||
+    return 1
+  fp=$(printf '%s\n' "$pem" | "$OPENSSL" x509 -noout -fingerprint -sha256 | sed 's/^.*=//')
+  fp=${fp^^}
+  [[ $fp == "$TLS_FINGERPRINT" ]] ||
+    die 1 "$ORCHESTRATOR_URL presents certificate $fp, not the pinned $TLS_FINGERPRINT: the template was built for another orchestrator, or its certificate changed"
+  TLS_PIN=$(printf '%s\n' "$pem" | "$OPENSSL" x509 -noout -pubkey | "$OPENSSL" pkey -pubin -outform DER | "$OPENSSL" dgst -sha256 -binary | base64)
+  CURL_ARGS+=(--insecure --pinnedpubkey "sha256//$TLS_PIN")
+}
+
 # request METHOD PATH BODY_FILE|"" OUT_FILE: sets HTTP_STATUS. Connection errors, 409 (not ready yet),
 # 429 and 5xx are retried with back-off; any other answer is returned to the caller.
 request() {
   local method=$1 path=$2 body=$3 out=$4 attempt=1 delay=$DELAY code status last
-  local args=("${CURL_ARGS[@]}" --request "$method" --output "$out" --write-out '%{http_code}')
+  local args=(--request "$method" --output "$out" --write-out '%{http_code}')
   if [[ -n $body ]]; then
     args+=(--header 'Content-Type: application/json' --data-binary "@$body")
   fi
   while :; do
     status=0
-    code=$("$CURL" "${args[@]}" "$ORCHESTRATOR_URL$path" 2>/dev/null) || status=$?
+    if [[ -z $TLS_PIN ]] && ! pin_orchestrator; then
+      status=-1
+      last="no TLS handshake: not listening, or unreachable"
+    else
+      code=$("$CURL" "${CURL_ARGS[@]}" "${args[@]}" "$ORCHESTRATOR_URL$path" 2>/dev/null) || status=$?
+    fi
     if ((status == 90)); then
-      die 1 "$ORCHESTRATOR_URL does not present the pinned TLS key (certificate ${TLS_FINGERPRINT:-fingerprint unknown}): the template was built for another orchestrator, or its certificate changed"
+      die 1 "$ORCHESTRATOR_URL no longer presents the pinned public key: refusing to send anything"
     fi
     if ((status == 0)); then
       case $code in
@@ -246,7 +285,7 @@ request() {
           return 0
           ;;
       esac
-    else
+    elif ((status > 0)); then
       last=$(curl_reason "$status")
     fi
     if ((attempt >= ATTEMPTS)); then

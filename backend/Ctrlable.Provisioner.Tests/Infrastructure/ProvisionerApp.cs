@@ -64,7 +64,7 @@ internal sealed class ProvisionerApp : WebApplicationFactory<Program>
     public ProvisionerApp(string? releasesDirectory = null, IDictionary<string, string?>? settings = null, TimeProvider? time = null, string? dataDirectory = null, Action<IServiceCollection>? services = null,
         string? kestrelUrls = null, bool https = false)
     {
-        if (kestrelUrls is not null)
+        if (kestrelUrls is not null || https)
         {
             UseKestrel();
         }
@@ -74,25 +74,24 @@ internal sealed class ProvisionerApp : WebApplicationFactory<Program>
         OwnsDataDirectory = dataDirectory is null;
         ReleasesDirectory = releasesDirectory ?? RepoPaths.Releases;
         _time = time;
-        _settings = new Dictionary<string, string?>
+        _settings = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase)
         {
             ["Storage:DataDirectory"] = DataDirectory,
             ["Storage:ReleasesDirectory"] = ReleasesDirectory,
             // Tests sign in often from one address; the rate-limit test sets its own limit.
             ["Auth:SignInPermitLimit"] = "100000",
         };
-        if (kestrelUrls is not null)
-        {
-            _settings["urls"] = kestrelUrls;
-        }
-
         _https = https;
         if (https)
         {
             // HTTPS for guests (first, so it is the URL guests are given); plain HTTP for the factory's own clients
             // (CreateClient, CreateClientAsync: see ConfigureClient), which then need no certificate trust.
-            _settings["Urls"] = "https://127.0.0.1:0;http://127.0.0.1:0";
-            UseKestrel();
+            _settings["urls"] = "https://127.0.0.1:0;http://127.0.0.1:0";
+        }
+
+        if (kestrelUrls is not null)
+        {
+            _settings["urls"] = kestrelUrls;
         }
 
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())

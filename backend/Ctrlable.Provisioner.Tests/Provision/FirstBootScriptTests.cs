@@ -140,8 +140,8 @@ public sealed class FirstBootScriptTests(FirstBootScriptTests.Fixture fixture) :
         down.Status.Should().Be(1);
         var lines = down.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         lines.Should().HaveCount(3, "one line per failed attempt: " + down.Stderr);
-        lines[0].Should().StartWith("ctrlable-firstboot: configure: attempt 1 of 3 failed (connection refused or no route); next in");
-        lines[^1].Should().Be($"ctrlable-firstboot: configure: no answer from the orchestrator at https://127.0.0.1:{closedPort} after 3 attempts (last: connection refused or no route)");
+        lines[0].Should().StartWith("ctrlable-firstboot: configure: attempt 1 of 3 failed (no TLS handshake: not listening, or unreachable); next in");
+        lines[^1].Should().Be($"ctrlable-firstboot: configure: no answer from the orchestrator at https://127.0.0.1:{closedPort} after 3 attempts (last: no TLS handshake: not listening, or unreachable)");
         (await H.InstanceAsync(guest.Id)).State.Should().Be(InstanceStates.Waiting);
         File.Exists(sandbox.PathOf($"/etc/systemd/system/multi-user.target.wants/{SimulatedGuestImage.UnitName}")).Should().BeTrue("it runs again");
 
@@ -154,19 +154,19 @@ public sealed class FirstBootScriptTests(FirstBootScriptTests.Fixture fixture) :
     }
 
     [Fact]
-    public async Task An_orchestrator_that_does_not_present_the_pinned_key_gets_no_request()
+    public async Task An_orchestrator_that_does_not_present_the_pinned_certificate_gets_no_request()
     {
         var (guest, sandbox, address) = await PrepareAsync(TemplateTypes.Frigate);
         var env = sandbox.PathOf(FirstBootEnvironment.GuestPath);
-        using var otherKey = ECDsa.Create();
-        var otherPin = "sha256//" + Convert.ToBase64String(SHA256.HashData(otherKey.ExportSubjectPublicKeyInfo()));
+        var fingerprint = H.App.Service<Provisioner.Tls.TlsCertificate>().Fingerprint;
+        var other = string.Join(':', SHA256.HashData(Encoding.UTF8.GetBytes("another certificate")).Select(b => b.ToString("X2", CultureInfo.InvariantCulture)));
         var text = await File.ReadAllTextAsync(env);
-        await File.WriteAllTextAsync(env, text.Replace(FirstBootEnvironment.PinOf(H.App.Service<Provisioner.Tls.TlsCertificate>().Certificate), otherPin, StringComparison.Ordinal));
+        await File.WriteAllTextAsync(env, text.Replace(fingerprint, other, StringComparison.Ordinal));
 
         var run = await RunAsync(sandbox, address);
 
         run.Status.Should().Be(1);
-        run.Stderr.Trim().Should().StartWith("ctrlable-firstboot: configure: https://127.0.0.1:").And.Contain("does not present the pinned TLS key");
+        run.Stderr.Trim().Should().Be($"ctrlable-firstboot: configure: {H.App.HttpsAddress.GetLeftPart(UriPartial.Authority)} presents certificate {fingerprint}, not the pinned {other}: the template was built for another orchestrator, or its certificate changed");
         run.Stderr.Trim().Split('\n').Should().ContainSingle();
         (await H.InstanceAsync(guest.Id)).State.Should().Be(InstanceStates.Waiting, "curl aborts before it sends anything");
     }
@@ -317,7 +317,7 @@ public sealed class FirstBootScriptTests(FirstBootScriptTests.Fixture fixture) :
     private async Task<(TestGuest Guest, SimulatedGuest Sandbox, IPAddress Address)> PrepareAsync(string type)
     {
         var guest = await H.DeployAsync(type);
-        var environment = (await H.App.Service<FirstBootEnvironments>().ForReleaseAsync(FirstBootHarness.Release, CancellationToken.None))!;
+        var environment = (await H.App.Service<FirstBootEnvironments>().ForTemplateAsync(FirstBootHarness.Release, type, CancellationToken.None))!;
         var sandbox = SimulatedGuestImage.Create(Path.Combine(H.SandboxDirectory, $"script-{guest.Vmid}"), type, guest.Hostname,
             FirstBootHarness.Templates[type], environment, FirstBootHarness.ScriptDirectory);
         return (guest, sandbox, await H.AddressOfAsync(guest));

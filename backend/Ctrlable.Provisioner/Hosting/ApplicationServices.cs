@@ -63,15 +63,15 @@ public static class ApplicationServices
         builder.Services.AddSingleton<InstanceRepository>();
         builder.Services.AddSingleton<ReleaseSecrets>();
 
+        // First boot: assignments, the provision endpoints' service, instance state notifications.
+        builder.Services.AddProvision();
+
         // Builds: the restricted SSH host trigger, build records, live progress.
         builder.Services.AddSingleton<IHostTrigger, SshHostTrigger>();
         builder.Services.AddSingleton<BuildRepository>();
         builder.Services.AddSingleton<BuildLiveRegistry>();
         builder.Services.AddSingleton<BuildService>();
         builder.Services.AddHostedService<BuildRecovery>();
-
-        // First boot: assignments, the provision endpoints' service, instance state notifications.
-        builder.Services.AddProvision();
 
         // Proxmox: the configured host, or the simulated one (demo mode) when none is configured.
         builder.Services.AddSingleton<SimulatedProxmoxHost>();

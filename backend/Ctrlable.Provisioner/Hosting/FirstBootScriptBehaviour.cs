@@ -73,7 +73,7 @@ public sealed class FirstBootScriptBehaviour(
             return null;
         }
 
-        var environment = await services.GetRequiredService<FirstBootEnvironments>().ForReleaseAsync(template.Release, ct)
+        var environment = await services.GetRequiredService<FirstBootEnvironments>().ForTemplateAsync(template.Release, template.Name, ct)
             ?? throw new InvalidOperationException(
                 $"Guest {context.Vmid} cannot run its first boot: release {template.Release} has no first-boot secret, or the orchestrator has no https:// URL for guests (Provision:GuestUrl).");
         return new SimulatedTemplate(template.Name, environment);

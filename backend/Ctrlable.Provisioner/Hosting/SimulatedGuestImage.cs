@@ -47,6 +47,7 @@ public sealed record SimulatedGuest(string Directory, string Root, string Bin, s
 
 public static class SimulatedGuestImage
 {
+    /// <summary>The script in the repository (host/firstboot); templates carry it as /usr/local/sbin/ctrlable-firstboot.</summary>
     public const string ScriptName = "ctrlable-firstboot.sh";
     public const string UnitName = "ctrlable-firstboot.service";
     public const string StandInsName = "sandbox/guest-commands.sh";
@@ -71,7 +72,7 @@ public static class SimulatedGuestImage
             Path.Combine(directory, "bin"),
             Path.Combine(directory, "log"),
             Path.Combine(directory, "state"),
-            Path.Combine(directory, "root", "usr", "local", "sbin", ScriptName));
+            Path.Combine(directory, "root", "usr", "local", "sbin", "ctrlable-firstboot"));
         foreach (var dir in new[] { guest.Root, guest.Bin, guest.Log, guest.State })
         {
             System.IO.Directory.CreateDirectory(dir);

@@ -1,8 +1,6 @@
 using System.Net;
 using System.Net.NetworkInformation;
 using System.Net.Sockets;
-using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Ctrlable.Provisioner.Tls;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -13,10 +11,10 @@ namespace Ctrlable.Provisioner.Provision;
 
 /// <summary>
 /// What a release's templates carry in <c>/etc/ctrlable/firstboot.env</c> (0600 root): where the orchestrator is,
-/// the pin of its TLS public key and the release's first-boot secret. The template build writes it; the
-/// simulated guests get the same file.
+/// its certificate's SHA-256 fingerprint and the release's first-boot secret. host/ctrlable-build writes it on the
+/// Proxmox host with the same keys; the simulated guests get it from <see cref="Render"/>.
 /// </summary>
-public sealed record FirstBootEnvironment(Uri OrchestratorUrl, string TlsFingerprint, string TlsPin, string Release, string ReleaseSecret)
+public sealed record FirstBootEnvironment(Uri OrchestratorUrl, string TlsFingerprint, string Release, string Template, string ReleaseSecret)
 {
     public const string GuestPath = "/etc/ctrlable/firstboot.env";
 
@@ -28,20 +26,16 @@ public sealed record FirstBootEnvironment(Uri OrchestratorUrl, string TlsFingerp
         .AppendLine("# Written by the Ctrlable template build: how this guest's first boot reaches the orchestrator.")
         .AppendLine("# Holds the release's first-boot secret: root only (0600).")
         .AppendLine($"CTRLABLE_ORCHESTRATOR_URL={OrchestratorUrl.GetLeftPart(UriPartial.Authority)}")
-        .AppendLine($"CTRLABLE_TLS_FINGERPRINT={TlsFingerprint}")
-        .AppendLine($"CTRLABLE_TLS_PIN={TlsPin}")
+        .AppendLine($"CTRLABLE_ORCHESTRATOR_FINGERPRINT={TlsFingerprint}")
         .AppendLine($"CTRLABLE_RELEASE={Release}")
+        .AppendLine($"CTRLABLE_TEMPLATE={Template}")
         .AppendLine($"CTRLABLE_RELEASE_SECRET={ReleaseSecret}")
         .ToString();
-
-    /// <summary>curl's <c>--pinnedpubkey</c> form of the certificate's public key: <c>sha256//</c> + base64 of the SHA-256 of the SubjectPublicKeyInfo.</summary>
-    public static string PinOf(X509Certificate2 certificate) =>
-        "sha256//" + Convert.ToBase64String(SHA256.HashData(certificate.PublicKey.ExportSubjectPublicKeyInfo()));
 
     // Never print the secret (records print every property by default).
     private bool PrintMembers(StringBuilder builder)
     {
-        builder.Append($"OrchestratorUrl = {OrchestratorUrl}, TlsFingerprint = {TlsFingerprint}, Release = {Release}");
+        builder.Append($"OrchestratorUrl = {OrchestratorUrl}, TlsFingerprint = {TlsFingerprint}, Release = {Release}, Template = {Template}");
         return true;
     }
 }
@@ -49,10 +43,10 @@ public sealed record FirstBootEnvironment(Uri OrchestratorUrl, string TlsFingerp
 /// <summary>Builds <see cref="FirstBootEnvironment"/>s for this orchestrator (the template build and the simulated guests use it).</summary>
 public sealed class FirstBootEnvironments(IOptions<ProvisionOptions> options, IServer server, TlsCertificate tls, ReleaseSecrets secrets)
 {
-    /// <summary>The firstboot.env of a release, or null when the release has no first-boot secret or guests have no https URL to use.</summary>
-    public async Task<FirstBootEnvironment?> ForReleaseAsync(string release, CancellationToken ct) =>
+    /// <summary>The firstboot.env of a release's template, or null when the release has no first-boot secret or guests have no https URL to use.</summary>
+    public async Task<FirstBootEnvironment?> ForTemplateAsync(string release, string template, CancellationToken ct) =>
         GuestUrl() is { } url && await secrets.GetAsync(release, ct) is { } secret
-            ? new FirstBootEnvironment(url, tls.Fingerprint, FirstBootEnvironment.PinOf(tls.Certificate), release, secret)
+            ? new FirstBootEnvironment(url, tls.Fingerprint, release, template, secret)
             : null;
 
     /// <summary>

@@ -19,8 +19,9 @@ public sealed class ProvisionOptions
     public int PermitLimit { get; set; } = 30;
 
     /// <summary>
-    /// The https:// URL guests use to reach the orchestrator (written into each template's firstboot.env).
-    /// Empty = the first https listen URL (in demo mode, the loopback HTTPS listener).
+    /// The https:// URL the orchestrator writes into firstboot.env for simulated guests (demo mode, tests); real
+    /// templates get the host's ORCHESTRATOR_URL from ctrlable-build.conf. Empty = the first https listen URL (in demo
+    /// mode, the loopback HTTPS listener).
     /// </summary>
     public string GuestUrl { get; set; } = "";
 }

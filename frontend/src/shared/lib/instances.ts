@@ -77,9 +77,11 @@ export function usbDeviceFor(settings: SiteSettings | null | undefined, type: st
  */
 export function needsUsbBinding(
   settings: SiteSettings | null | undefined,
-  instance: { type: string; state: string; message?: string | null | undefined },
+  instance: { type: string; state: string; message?: string | null | undefined; needsBinding?: boolean | undefined },
 ): boolean {
   if (instance.state === 'deleted' || instance.state === 'deleting') return false;
+  // The orchestrator records it when it creates the instance's first-boot assignment.
+  if (instance.needsBinding === true) return true;
   if (instance.state === 'needs-binding') return true;
   if (instance.message && /needs a USB binding/i.test(instance.message)) return true;
   return usbDeviceFor(settings, instance.type) !== null;

@@ -57,8 +57,6 @@ export function mergeInstances(base: readonly Instance[], progress: ProgressMap)
       node: null,
       mac: null,
       ip: null,
-      needsBinding: false,
-      installedVersions: null,
       state: news.state,
       percent: news.percent,
       release: null,
@@ -67,6 +65,8 @@ export function mergeInstances(base: readonly Instance[], progress: ProgressMap)
       error: news.error ?? null,
       createdAt: news.at,
       updatedAt: news.at,
+      needsBinding: false,
+      installedVersions: null,
       lastWorkingState: news.lastWorkingState,
     });
   }
