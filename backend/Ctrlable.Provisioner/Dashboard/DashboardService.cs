@@ -129,8 +129,9 @@ public sealed class DashboardService
             return ToCard(g, instance);
         }).ToList();
 
-        var projectGroups = projects.Select(p => new ProjectGuests(p.Id, p.Name, p.Slug, [.. cards
-            .Where(c => c.InstanceId is not null && instances.Any(i => i.Id == c.InstanceId && i.ProjectId == p.Id))
+        var projectOf = instances.ToDictionary(i => i.Id, i => i.ProjectId);
+        var cardsByProject = cards.Where(c => c.InstanceId is not null).ToLookup(c => projectOf[c.InstanceId!.Value]);
+        var projectGroups = projects.Select(p => new ProjectGuests(p.Id, p.Name, p.Slug, [.. cardsByProject[p.Id]
             .OrderBy(c => c.Name, StringComparer.Ordinal)])).ToList();
         var others = cards.Where(c => c.InstanceId is null).OrderBy(c => c.Vmid).ToList();
 
