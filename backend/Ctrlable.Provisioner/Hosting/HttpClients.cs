@@ -1,5 +1,6 @@
 using System.Net;
 using Ctrlable.Provisioner.Config;
+using Ctrlable.Provisioner.HomeAssistant;
 using Ctrlable.Provisioner.Proxmox;
 using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
@@ -48,6 +49,35 @@ public static class HttpClients
                 pipeline.AddTimeout(TimeSpan.FromSeconds(options.AttemptTimeoutSeconds));
             });
         services.AddSingleton<ProxmoxTasks>();
+        return services;
+    }
+
+    /// <summary>
+    /// Home Assistant on the sites' guests: plain HTTP on the LAN, never following a redirect (a POST redirected from
+    /// 8123 to 80 would arrive as a GET). No retries here: the deploy flow polls and resumes each step itself, and
+    /// every attempt is bounded. The upload client allows a long transfer for a large base backup.
+    /// </summary>
+    public static IServiceCollection AddHomeAssistantHttpClients(this IServiceCollection services)
+    {
+        services.AddSingleton<HomeAssistantClient>();
+        foreach (var (name, upload) in new[] { (HomeAssistantClient.HttpClientName, false), (HomeAssistantClient.UploadClientName, true) })
+        {
+            services.AddHttpClient(name, http => http.Timeout = Timeout.InfiniteTimeSpan)
+                .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
+                {
+                    AllowAutoRedirect = false,
+                    // Addresses change when a guest restarts; pooled connections to a restarted Core are dead anyway.
+                    PooledConnectionLifetime = TimeSpan.FromMinutes(1),
+                    ConnectTimeout = TimeSpan.FromSeconds(5),
+                    UseProxy = false,
+                })
+                .AddResilienceHandler(name, (pipeline, context) =>
+                {
+                    var options = context.ServiceProvider.GetRequiredService<IOptions<HomeAssistantOptions>>().Value;
+                    pipeline.AddTimeout(TimeSpan.FromSeconds(upload ? options.UploadTimeoutSeconds : options.RequestTimeoutSeconds));
+                });
+        }
+
         return services;
     }
 
