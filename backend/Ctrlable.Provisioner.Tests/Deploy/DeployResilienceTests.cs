@@ -55,6 +55,36 @@ public sealed class DeployResilienceTests
     }
 
     [Fact]
+    public async Task A_clone_still_running_when_the_orchestrator_restarts_is_adopted_not_repeated()
+    {
+        // Real task durations: the clone (1-3 s) outlives the restart. Until its task ends the clone is not in the
+        // product's pool, so the token cannot see it; the restarted orchestrator must wait for it, not clone again.
+        var boot = new DeferredBootBehaviour();
+        await using var pve = await ProxmoxHarness.StartAsync(bootBehaviour: boot, timingScale: 1.0);
+        var data = TempDirectory.Create("slowclone");
+        var port = FreePort();
+        var crash = new CrashAt(DeployPipeline.CloneRequested);
+        long project;
+        await using (var first = await StartAsync(pve, data, crash, boot, port))
+        {
+            using var client = await first.App.CreateClientAsync(Role.Operator);
+            project = await DeployApiTests.CreateProjectAsync(client, "Slow");
+            (await client.PostAsJsonAsync($"/api/projects/{project}/instances", new { type = "ctrlable-pro" })).EnsureSuccessStatusCode();
+            (await Task.WhenAny(crash.Reached.Task, Task.Delay(TimeSpan.FromSeconds(60)))).Should().Be(crash.Reached.Task);
+        }
+
+        pve.Sim.TaskLog.Should().NotContain(t => t.Type == "qmclone" && t.Ended != null, "the clone should still be running when the orchestrator comes back");
+        await using var second = await StartAsync(pve, data, observer: null, boot, port);
+        using var again = await second.App.CreateClientAsync(Role.Operator);
+        var instance = (await DeployApiTests.WaitForAsync(again, project, i => i.GetProperty("state").GetString() is "active" or "failed", TimeSpan.FromSeconds(90))).Single();
+
+        instance.GetProperty("state").GetString().Should().Be("active", instance.GetProperty("error").ToString());
+        pve.Sim.TaskLog.Where(t => t.Type == "qmclone").Should().ContainSingle("the clone the first orchestrator asked for is adopted");
+        pve.Sim.State.Access.Pools["ctrlable"].Vms.Should().Equal(instance.GetProperty("vmid").GetInt32());
+        TempDirectory.TryDelete(data);
+    }
+
+    [Fact]
     public async Task Flaky_reads_and_lock_contention_are_absorbed()
     {
         var boot = new DeferredBootBehaviour();

@@ -44,14 +44,15 @@ internal sealed class ProxmoxHarness : IAsyncDisposable
         IReadOnlyList<string>? nodes = null,
         string? pinnedFingerprint = null,
         Action<ProxmoxOptions>? configure = null,
-        IGuestBootBehaviour? bootBehaviour = null)
+        IGuestBootBehaviour? bootBehaviour = null,
+        double timingScale = 0.02)
     {
         var v = version ?? PveVersion.V9_1;
         var sim = await PveSimulator.StartAsync(new PveSimOptions
         {
             Version = v,
             Nodes = nodes ?? ["pve1"],
-            TimingScale = 0.02,
+            TimingScale = timingScale,
             RandomSeed = 7,
             // Guests cloned from first-boot templates run this (e.g. FirstBootGuests: the real script against the orchestrator).
             BootBehaviour = bootBehaviour ?? new NoFirstBootBehaviour(),

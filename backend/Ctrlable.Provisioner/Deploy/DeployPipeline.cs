@@ -445,13 +445,23 @@ public sealed class DeployPipeline(
 
     /// <summary>
     /// The guest with this VMID once no task holds it: a clone still running shows only its lock (and no name
-    /// yet), so whose guest it is can be told only after the lock is gone.
+    /// yet), so whose guest it is can be told only after the lock is gone. Proxmox adds a clone to its pool only
+    /// when the clone task ends, so until then the token cannot see it at all: while the VMID is taken by a guest
+    /// the token cannot see, wait (bounded) for it to appear — most likely it is the clone a stopped orchestrator
+    /// asked for. Null when the VMID is free, or still taken by an unseen guest at the deadline (not ours).
     /// </summary>
     private async Task<ClusterResource?> FindSettledGuestAsync(long vmid, GuestKind kind, CancellationToken ct)
     {
-        if (await FindGuestAsync(vmid, ct) is not { } guest)
+        var deadline = time.GetUtcNow() + TaskTimeout;
+        ClusterResource? guest;
+        while ((guest = await FindGuestAsync(vmid, ct)) is null)
         {
-            return null;
+            if (await proxmox.IsVmidFreeAsync((int)vmid, ct) || time.GetUtcNow() > deadline)
+            {
+                return null;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(250), time, ct);
         }
 
         await WaitUntilUnlockedAsync(guest.Node!, kind, (int)vmid, ct);
