@@ -30,12 +30,13 @@ public sealed record InstanceDto(
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt,
     [property: Description("A coordinator of the site is on USB: the guest needs a manual USB passthrough in its LXC config on the Proxmox host.")] bool NeedsBinding,
-    [property: Description("What the guest reported at the end of its first boot, app -> version.")] IReadOnlyDictionary<string, string>? InstalledVersions)
+    [property: Description("What the guest reported at the end of its first boot, app -> version.")] IReadOnlyDictionary<string, string>? InstalledVersions,
+    [property: Description("Where to open the guest's app in a browser: Home Assistant's URL for ctrlable-pro once the orchestrator located it; null otherwise.")] string? AppUrl)
 {
     public static InstanceDto Of(InstanceRow r) => new(
         r.Id, r.ProjectId, r.DeployId, r.Type, r.Kind ?? "lxc", r.Hostname, r.Vmid is { } v ? (int)v : null, r.Node, r.Mac, r.Ip, r.State,
         InstanceProgress.PercentOf(r.State), r.Release, r.CloneMode, r.Message, r.Error, r.CreatedAt, r.UpdatedAt, r.NeedsBinding,
-        r.InstalledVersions is { } versions ? JsonSerializer.Deserialize<Dictionary<string, string>>(versions) : null);
+        r.InstalledVersions is { } versions ? JsonSerializer.Deserialize<Dictionary<string, string>>(versions) : null, r.AppUrl);
 }
 
 public sealed record ProjectDto(long Id, string Name, string Slug, SiteSettings Settings, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, IReadOnlyList<InstanceDto> Instances)

@@ -27,6 +27,11 @@ public sealed record InstanceProgress(
         InstanceStates.Starting => 60,
         InstanceStates.Waiting => 75,
         InstanceStates.Personalising => 90,
+        InstanceStates.Locating => 65,
+        InstanceStates.Preparing => 70,
+        InstanceStates.Restoring => 78,
+        InstanceStates.Securing => 88,
+        InstanceStates.Wiring => 94,
         InstanceStates.Deleting => 50,
         _ => 100,
     };

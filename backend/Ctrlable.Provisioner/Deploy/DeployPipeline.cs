@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Text.Json;
 using Ctrlable.Provisioner.Config;
+using Ctrlable.Provisioner.HomeAssistant;
 using Ctrlable.Provisioner.Projects;
 using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.Proxmox;
@@ -24,6 +25,8 @@ public sealed class DeployPipeline(
     AssignmentService assignments,
     DeployEvents events,
     IDeployStepObserver observer,
+    InstanceSteps steps,
+    HomeAssistantSetup homeAssistant,
     IOptions<DeployOptions> deployOptions,
     IOptions<ProxmoxOptions> proxmoxOptions,
     TimeProvider time,
@@ -61,7 +64,8 @@ public sealed class DeployPipeline(
                 logger.LogInformation("Instance {Instance} ({Hostname}): {Reason}; retrying {State} ({Attempt}/{Max})", instance.Id, instance.Hostname, ex.Message, instance.State, attempt, TransientAttempts - 1);
                 await Task.Delay(TimeSpan.FromSeconds(Math.Pow(2, attempt - 1)), time, ct);
             }
-            catch (Exception ex) when (ex is ProxmoxException or HttpRequestException or TimeoutException or ProxmoxCertificateException or Polly.Timeout.TimeoutRejectedException)
+            catch (Exception ex) when (ex is ProxmoxException or HttpRequestException or TimeoutException or ProxmoxCertificateException or Polly.Timeout.TimeoutRejectedException
+                or HomeAssistantException or BackupArchiveException)
             {
                 // Proxmox refused, or stayed unreachable: the instance fails with the reason; the dealer can retry it.
                 logger.LogWarning("Instance {Instance} ({Hostname}) failed at {State}: {Reason}", instance.Id, instance.Hostname, instance.State, ex.Message);
@@ -75,6 +79,7 @@ public sealed class DeployPipeline(
         ProxmoxException p => (int)p.Status >= 500 && p.Status != HttpStatusCode.NotImplemented,
         HttpRequestException { InnerException: not System.Security.Authentication.AuthenticationException } => true,
         Polly.Timeout.TimeoutRejectedException => true,
+        HomeAssistantException h => h.IsTransient,
         _ => false,
     };
 
@@ -86,6 +91,11 @@ public sealed class DeployPipeline(
         InstanceStates.Configuring => ConfigureAsync(instance, ct),
         InstanceStates.Starting => StartAsync(instance, reconcile, ct),
         InstanceStates.Waiting or InstanceStates.Personalising => WaitForFirstBootAsync(instance, ct),
+        InstanceStates.Locating => homeAssistant.LocateAsync(instance, ct),
+        InstanceStates.Preparing => homeAssistant.PrepareAsync(instance, ct),
+        InstanceStates.Restoring => homeAssistant.RestoreAsync(instance, ct),
+        InstanceStates.Securing => homeAssistant.SecureAsync(instance, ct),
+        InstanceStates.Wiring => homeAssistant.WireAsync(instance, ct),
         InstanceStates.Deleting => DeleteAsync(instance, ct),
         _ => throw new InvalidOperationException($"Instance {instance.Id} is in unknown state '{instance.State}'."),
     };
@@ -278,9 +288,17 @@ public sealed class DeployPipeline(
             }
         }
 
+        if (instance.Type == TemplateTypes.CtrlablePro)
+        {
+            // Home Assistant OS has no first-boot script of ours: the orchestrator drives it over its API (HomeAssistantSetup).
+            await instances.SetDeadlineAsync(instance.Id, null, ct);
+            await MoveAsync(instance, InstanceStates.Locating, "Started; finding Home Assistant", ct: ct);
+            return;
+        }
+
         if (kind == GuestKind.Qemu)
         {
-            // VM templates have no first-boot script; Home Assistant's onboarding drives ctrlable-pro (a later milestone).
+            // Other VM templates (FreePBX as a VM) have no first-boot script either.
             await MoveAsync(instance, InstanceStates.Active, "Running", ct: ct);
             return;
         }
@@ -483,16 +501,8 @@ public sealed class DeployPipeline(
         }
     }
 
-    private async Task MoveAsync(InstanceRow instance, string state, string message, string? upid = null, string? error = null, CancellationToken ct = default)
-    {
-        await instances.SetStateAsync(instance.Id, state, message, upid, error, ct);
-        if (await instances.GetAsync(instance.Id, ct) is { } updated)
-        {
-            events.Publish(InstanceProgress.Of(updated));
-        }
-
-        await observer.AfterStepAsync(instance.Id, state, ct);
-    }
+    private Task MoveAsync(InstanceRow instance, string state, string message, string? upid = null, string? error = null, CancellationToken ct = default) =>
+        steps.MoveAsync(instance, state, message, upid, error, ct);
 
     /// <summary>The point after a VMID was reserved in the database, before anything happened in Proxmox.</summary>
     public const string VmidReserved = "vmid-reserved";
@@ -524,6 +534,11 @@ public sealed class DeployPipeline(
         InstanceStates.Configuring => "configuring",
         InstanceStates.Starting => "starting",
         InstanceStates.Deleting => "deleting",
+        InstanceStates.Locating => "finding Home Assistant",
+        InstanceStates.Preparing => "waiting for Home Assistant",
+        InstanceStates.Restoring => "restoring Home Assistant's base backup",
+        InstanceStates.Securing => "signing in to Home Assistant",
+        InstanceStates.Wiring => "wiring services into Home Assistant",
         _ => "waiting for the guest",
     };
 }

@@ -109,7 +109,8 @@ public sealed class DeployService(
             return (null, InstanceNotFound(instanceId));
         }
 
-        if (instance.State is InstanceStates.Pending or InstanceStates.Cloning or InstanceStates.Configuring or InstanceStates.Starting && runner.IsRunning(instanceId))
+        if (instance.State is InstanceStates.Pending or InstanceStates.Cloning or InstanceStates.Configuring or InstanceStates.Starting
+            or InstanceStates.Locating or InstanceStates.Preparing or InstanceStates.Restoring or InstanceStates.Securing or InstanceStates.Wiring && runner.IsRunning(instanceId))
         {
             return (null, new Refusal(409, "Deploy in progress", $"{instance.Hostname} is being deployed ({instance.State}); delete it once it is active or failed."));
         }

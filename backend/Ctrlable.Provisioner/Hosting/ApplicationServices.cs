@@ -4,6 +4,7 @@ using Ctrlable.Provisioner.Build;
 using Ctrlable.Provisioner.Config;
 using Ctrlable.Provisioner.Dashboard;
 using Ctrlable.Provisioner.Deploy;
+using Ctrlable.Provisioner.HomeAssistant;
 using Ctrlable.Provisioner.Manifest;
 using Ctrlable.Provisioner.Projects;
 using Ctrlable.Provisioner.Provision;
@@ -91,10 +92,18 @@ public static class ApplicationServices
         builder.Services.AddSingleton<MacAllocator>();
         builder.Services.AddSingleton<DeployEvents>();
         builder.Services.AddSingleton<IDeployStepObserver, NoStepObserver>();
+        builder.Services.AddSingleton<InstanceSteps>();
         builder.Services.AddSingleton<DeployPipeline>();
         builder.Services.AddSingleton<DeployRunner>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<DeployRunner>());
         builder.Services.AddSingleton<DeployService>();
+
+        // Home Assistant of ctrlable-pro guests: its client, the deploy steps that drive it, later wiring.
+        builder.Services.AddOptions<HomeAssistantOptions>().BindConfiguration(HomeAssistantOptions.Section);
+        builder.Services.AddHomeAssistantHttpClients();
+        builder.Services.AddSingleton<HomeAssistantRepository>();
+        builder.Services.AddSingleton<HomeAssistantSetup>();
+        builder.Services.AddHostedService<HomeAssistantRewiring>();
 
         // Dashboard: one shared Proxmox poll for every viewer.
         builder.Services.AddOptions<DashboardOptions>().BindConfiguration(DashboardOptions.Section);

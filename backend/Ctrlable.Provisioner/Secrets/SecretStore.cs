@@ -18,6 +18,7 @@ public enum SecretKind
     FirstBootSecret,
     InstanceAppSecret,
     ProjectAppSecret,
+    HomeAssistantCredential,
 }
 
 /// <summary>

@@ -26,7 +26,8 @@ public sealed record InstanceRow(
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt,
     bool NeedsBinding,
-    string? InstalledVersions)
+    string? InstalledVersions,
+    string? AppUrl = null)
 {
     public bool IsFinished => State is InstanceStates.Active or InstanceStates.Failed or InstanceStates.Deleted;
 }
@@ -41,7 +42,8 @@ public sealed class InstanceRepository(Database database, TimeProvider time)
         id AS Id, project_id AS ProjectId, deploy_id AS DeployId, type AS Type, kind AS Kind, hostname AS Hostname,
         vmid AS Vmid, template_vmid AS TemplateVmid, node AS Node, mac AS Mac, ip AS Ip, state AS State, release AS Release,
         upid AS Upid, clone_mode AS CloneMode, message AS Message, error AS Error, deadline_at AS DeadlineAt,
-        created_at AS CreatedAt, updated_at AS UpdatedAt, needs_binding AS NeedsBinding, installed_versions AS InstalledVersions
+        created_at AS CreatedAt, updated_at AS UpdatedAt, needs_binding AS NeedsBinding, installed_versions AS InstalledVersions,
+        app_url AS AppUrl
         """;
 
     private const string ProjectColumns = "id AS Id, name AS Name, slug AS Slug, settings_json AS SettingsJson, created_at AS CreatedAt, updated_at AS UpdatedAt";
@@ -231,6 +233,14 @@ public sealed class InstanceRepository(Database database, TimeProvider time)
         const string sql = "UPDATE instances SET deadline_at = @deadline, updated_at = @now WHERE id = @id;";
         await using var connection = await database.OpenAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition(sql, new { id, deadline, now = time.GetUtcNow() }, cancellationToken: ct));
+    }
+
+    /// <summary>Where the dealer opens the guest's app (Home Assistant's URL once located).</summary>
+    public async Task SetAppUrlAsync(long id, string? appUrl, CancellationToken ct)
+    {
+        const string sql = "UPDATE instances SET app_url = @appUrl, updated_at = @now WHERE id = @id;";
+        await using var connection = await database.OpenAsync(ct);
+        await connection.ExecuteAsync(new CommandDefinition(sql, new { id, appUrl, now = time.GetUtcNow() }, cancellationToken: ct));
     }
 
     public async Task SetIpAsync(long id, string ip, CancellationToken ct)

@@ -2,7 +2,8 @@ namespace Ctrlable.Provisioner.State;
 
 /// <summary>
 /// The life of an instance, as stored in instances.state. Deploy moves it up to <see cref="Waiting"/>; the guest's
-/// first boot moves it on (provision endpoints); lifecycle and delete move it from there.
+/// first boot moves it on (provision endpoints); lifecycle and delete move it from there. A ctrlable-pro VM goes from
+/// <see cref="Starting"/> through the Home Assistant steps (<see cref="Locating"/> … <see cref="Wiring"/>) instead.
 /// </summary>
 public static class InstanceStates
 {
@@ -12,6 +13,12 @@ public static class InstanceStates
     public const string Starting = "starting";          // start task running
     public const string Waiting = "waiting";            // running, waiting for the first-boot assignment call
     public const string Personalising = "personalising"; // the guest fetched its assignment and is applying it
+    // ctrlable-pro (Home Assistant OS, no first-boot script): the orchestrator drives Home Assistant from outside.
+    public const string Locating = "locating";          // finding the VM's address (guest agent) and Home Assistant's live port
+    public const string Preparing = "preparing";        // landing page ("Preparing Home Assistant") until onboarding answers
+    public const string Restoring = "restoring";        // uploading and restoring the release's base backup
+    public const string Securing = "securing";          // signing in with the base credentials, rotating them per site
+    public const string Wiring = "wiring";              // config flows: MQTT, Z-Wave JS, Frigate of the project
     public const string Active = "active";
     public const string Failed = "failed";
     public const string Deleting = "deleting";
