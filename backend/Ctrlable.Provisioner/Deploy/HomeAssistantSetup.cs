@@ -35,6 +35,12 @@ public interface IBaseBackups
     Task<BaseBackup?> GetAsync(string release, CancellationToken ct);
 }
 
+/// <summary>Until the release's base-backup store is in (HaSim branch): no release has a base backup.</summary>
+public sealed class NoBaseBackups : IBaseBackups
+{
+    public Task<BaseBackup?> GetAsync(string release, CancellationToken ct) => Task.FromResult<BaseBackup?>(null);
+}
+
 /// <summary>
 /// The Home Assistant steps of a ctrlable-pro instance, after its VM started. HAOS has no first-boot script of ours,
 /// so the orchestrator drives it from outside over Home Assistant's own API: locate it (guest agent, live port), wait

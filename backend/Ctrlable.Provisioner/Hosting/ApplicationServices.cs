@@ -102,6 +102,7 @@ public static class ApplicationServices
         builder.Services.AddOptions<HomeAssistantOptions>().BindConfiguration(HomeAssistantOptions.Section);
         builder.Services.AddHomeAssistantHttpClients();
         builder.Services.AddSingleton<HomeAssistantRepository>();
+        builder.Services.AddSingleton<IBaseBackups, NoBaseBackups>();
         builder.Services.AddSingleton<HomeAssistantSetup>();
         builder.Services.AddHostedService<HomeAssistantRewiring>();
 

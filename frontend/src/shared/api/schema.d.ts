@@ -1148,6 +1148,8 @@ export interface components {
             installedVersions?: {
                 [key: string]: string;
             } | null;
+            /** @description Where to open the guest's app in a browser: Home Assistant's URL for ctrlable-pro once the orchestrator located it; null otherwise. */
+            appUrl?: string | null;
         };
         InstanceProgress: {
             /** Format: int64 */

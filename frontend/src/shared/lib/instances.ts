@@ -6,6 +6,7 @@ import type { StatusTone } from '@/shared/ui/status-badge';
 
 /**
  * pending → cloning → configuring → starting → waiting (first boot) → personalising → active;
+ * Home Assistant (ctrlable-pro) after starting: locating → preparing → restoring → securing → wiring → active;
  * failed; deleting → deleted.
  */
 export type InstanceState =
@@ -15,6 +16,11 @@ export type InstanceState =
   | 'starting'
   | 'waiting'
   | 'personalising'
+  | 'locating'
+  | 'preparing'
+  | 'restoring'
+  | 'securing'
+  | 'wiring'
   | 'active'
   | 'failed'
   | 'deleting'
@@ -27,6 +33,11 @@ const LABELS: Record<InstanceState, string> = {
   starting: 'Starting',
   waiting: 'Waiting for first boot',
   personalising: 'Personalising',
+  locating: 'Finding Home Assistant',
+  preparing: 'Preparing Home Assistant',
+  restoring: 'Restoring the base backup',
+  securing: 'Securing Home Assistant',
+  wiring: 'Wiring services',
   active: 'Active',
   failed: 'Failed',
   deleting: 'Deleting',
@@ -34,7 +45,19 @@ const LABELS: Record<InstanceState, string> = {
 };
 
 /** States in which the pipeline is still working on the instance. */
-const IN_PROGRESS = new Set<string>(['pending', 'cloning', 'configuring', 'starting', 'waiting', 'personalising']);
+const IN_PROGRESS = new Set<string>([
+  'pending',
+  'cloning',
+  'configuring',
+  'starting',
+  'waiting',
+  'personalising',
+  'locating',
+  'preparing',
+  'restoring',
+  'securing',
+  'wiring',
+]);
 
 function capitalise(text: string): string {
   const words = text.replace(/[-_]+/g, ' ').trim();

@@ -134,7 +134,7 @@ export function InstanceCard({
   const status = shownStatus(instance, power, binding);
   const percent = percentOf(instance);
   const app = appOf(instance.type);
-  const link = appLink(instance.type, instance.ip);
+  const link = appLink(instance.type, instance.ip, instance.appUrl);
   const settled = ['active', 'waiting', 'personalising', 'needs-binding'].includes(instance.state);
   // The live view lists every step; the project page keeps cards short (the bar and the step's message).
   const showSteps = variant === 'progress' && !deleting;

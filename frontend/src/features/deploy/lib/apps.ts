@@ -16,9 +16,12 @@ export function appOf(type: string): { name: string } | null {
   return app ? { name: app.name } : null;
 }
 
-export function appLink(type: string, ip: string | null | undefined): AppLink | null {
+/** The app's address: the one the orchestrator found (Home Assistant's live port), else the usual port on the guest's IP. */
+export function appLink(type: string, ip: string | null | undefined, appUrl?: string | null): AppLink | null {
   const app = APPS[type];
-  if (!app || !ip) return null;
+  if (!app) return null;
+  if (appUrl) return { name: app.name, url: appUrl };
+  if (!ip) return null;
   const host = ip.includes(':') ? `[${ip}]` : ip;
   const defaultPort = (app.scheme === 'http' && app.port === 80) || (app.scheme === 'https' && app.port === 443);
   return { name: app.name, url: `${app.scheme}://${host}${defaultPort ? '' : `:${app.port}`}/` };

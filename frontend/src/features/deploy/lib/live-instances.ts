@@ -67,6 +67,7 @@ export function mergeInstances(base: readonly Instance[], progress: ProgressMap)
       updatedAt: news.at,
       needsBinding: false,
       installedVersions: null,
+      appUrl: null,
       lastWorkingState: news.lastWorkingState,
     });
   }

@@ -11,11 +11,18 @@ const LABELS: Record<string, string> = {
   starting: 'Start the guest',
   waiting: 'First boot',
   personalising: 'Personalise',
+  locating: 'Find Home Assistant',
+  preparing: 'Wait for Home Assistant',
+  restoring: 'Restore the base backup',
+  securing: 'Set site credentials',
+  wiring: 'Wire MQTT, Z-Wave JS, Frigate',
   active: 'Ready',
 };
 
 const LXC_STEPS = ['pending', 'cloning', 'configuring', 'starting', 'waiting', 'personalising', 'active'];
-// VMs (Home Assistant OS) have no first-boot script: active once started.
+// Home Assistant OS has no first-boot script: the orchestrator drives Home Assistant over its API once started.
+const HA_STEPS = ['pending', 'cloning', 'configuring', 'starting', 'locating', 'preparing', 'restoring', 'securing', 'wiring', 'active'];
+// Other VMs: active once started.
 const VM_STEPS = ['pending', 'cloning', 'configuring', 'starting', 'active'];
 
 /** The percent the backend gives each state (InstanceProgress.PercentOf). */
@@ -26,6 +33,11 @@ const PERCENT: Record<string, number> = {
   starting: 60,
   waiting: 75,
   personalising: 90,
+  locating: 65,
+  preparing: 70,
+  restoring: 78,
+  securing: 88,
+  wiring: 94,
   active: 100,
 };
 
@@ -40,17 +52,23 @@ export function failedAt(instance: Pick<LiveInstance, 'lastWorkingState' | 'mess
   }
   const message = instance.message ?? '';
   if (/first.?boot|waiting for the guest/i.test(message)) return 'waiting';
+  if (/finding home assistant|home assistant not found/i.test(message)) return 'locating';
+  if (/waiting for home assistant|did not get ready|onboarded by hand/i.test(message)) return 'preparing';
+  if (/restor/i.test(message)) return 'restoring';
+  if (/signing in/i.test(message)) return 'securing';
+  if (/wiring/i.test(message)) return 'wiring';
   if (/start/i.test(message)) return 'starting';
   if (/configur/i.test(message)) return 'configuring';
   if (/personalis/i.test(message)) return 'personalising';
   return 'cloning';
 }
 
-export function stepsOf(instance: Pick<LiveInstance, 'kind' | 'state' | 'lastWorkingState' | 'message'>): Step[] {
+export function stepsOf(instance: Pick<LiveInstance, 'type' | 'kind' | 'state' | 'lastWorkingState' | 'message'>): Step[] {
   const vm = instance.kind === 'vm' || instance.kind === 'qemu';
   const failed = instance.state === 'failed';
   const at = failed ? failedAt(instance) : instance.state;
-  const order = vm && !['waiting', 'personalising'].includes(at) ? VM_STEPS : LXC_STEPS;
+  const order =
+    instance.type === 'ctrlable-pro' ? HA_STEPS : vm && !['waiting', 'personalising'].includes(at) ? VM_STEPS : LXC_STEPS;
   const index = order.indexOf(at);
   return order.map((state, i) => {
     let status: StepStatus;

@@ -49,8 +49,17 @@ describe('deploy progress', () => {
       'current: Clone the template',
       'upcoming: Set MAC address and hostname',
       'upcoming: Start the guest',
+      'upcoming: Find Home Assistant',
+      'upcoming: Wait for Home Assistant',
+      'upcoming: Restore the base backup',
+      'upcoming: Set site credentials',
+      'upcoming: Wire MQTT, Z-Wave JS, Frigate',
       'upcoming: Ready',
     ]);
+
+    stream.emit('progress', progress({ instanceId: 1, type: 'ctrlable-pro', state: 'restoring', percent: 78, message: 'Restoring the base backup: Home Assistant restarts' }));
+    expect(within(ha).getByRole('progressbar')).toHaveAttribute('aria-valuenow', '78');
+    expect(steps(ha, 'smith-ctrlable-pro').slice(4, 7)).toEqual(['done: Find Home Assistant', 'done: Wait for Home Assistant', 'current: Restore the base backup']);
 
     stream.emit('progress', progress({ instanceId: 2, type: 'zwavejs', state: 'configuring', percent: 45, message: 'Setting a fresh MAC address and the hostname' }));
     stream.emit('progress', progress({ instanceId: 2, type: 'zwavejs', state: 'starting', percent: 60, message: 'Starting' }));
@@ -174,7 +183,8 @@ describe('deploy progress', () => {
       'GET /api/deploys/7': () =>
         jsonResponse(
           deploy([
-            instance({ id: 1, type: 'ctrlable-pro', ip: '192.168.1.21' }),
+            // The orchestrator found Home Assistant on port 80 (Core 2026.8+): its URL wins over the usual port.
+            instance({ id: 1, type: 'ctrlable-pro', ip: '192.168.1.21', appUrl: 'http://192.168.1.21/' }),
             instance({ id: 3, type: 'docker-portainer', ip: '192.168.1.23' }),
           ]),
         ),
@@ -186,7 +196,7 @@ describe('deploy progress', () => {
 
     expect(within(screen.getByRole('article', { name: 'smith-ctrlable-pro' })).getByRole('link', { name: /Open Home Assistant/ })).toHaveAttribute(
       'href',
-      'http://192.168.1.21:8123/',
+      'http://192.168.1.21/',
     );
     expect(within(screen.getByRole('article', { name: 'smith-docker-portainer' })).getByRole('link', { name: /Open Portainer/ })).toHaveAttribute(
       'href',

@@ -30,7 +30,7 @@ describe('live instances', () => {
 
 describe('steps', () => {
   it('gives a container the first-boot steps and a VM not', () => {
-    expect(stepsOf({ kind: 'lxc', state: 'waiting', lastWorkingState: 'waiting', message: null }).map((s) => `${s.state}:${s.status}`)).toEqual([
+    expect(stepsOf({ type: 'zwavejs', kind: 'lxc', state: 'waiting', lastWorkingState: 'waiting', message: null }).map((s) => `${s.state}:${s.status}`)).toEqual([
       'pending:done',
       'cloning:done',
       'configuring:done',
@@ -39,8 +39,27 @@ describe('steps', () => {
       'personalising:upcoming',
       'active:upcoming',
     ]);
-    expect(stepsOf({ kind: 'vm', state: 'active', lastWorkingState: 'active', message: null }).every((s) => s.status === 'done')).toBe(true);
-    expect(stepsOf({ kind: 'vm', state: 'active', lastWorkingState: 'active', message: null })).toHaveLength(5);
+    expect(stepsOf({ type: 'freepbx', kind: 'vm', state: 'active', lastWorkingState: 'active', message: null }).every((s) => s.status === 'done')).toBe(true);
+    expect(stepsOf({ type: 'freepbx', kind: 'vm', state: 'active', lastWorkingState: 'active', message: null })).toHaveLength(5);
+  });
+
+  it('gives Home Assistant its own steps after the start', () => {
+    expect(
+      stepsOf({ type: 'ctrlable-pro', kind: 'vm', state: 'restoring', lastWorkingState: 'restoring', message: null }).map((s) => `${s.state}:${s.status}`),
+    ).toEqual([
+      'pending:done',
+      'cloning:done',
+      'configuring:done',
+      'starting:done',
+      'locating:done',
+      'preparing:done',
+      'restoring:current',
+      'securing:upcoming',
+      'wiring:upcoming',
+      'active:upcoming',
+    ]);
+    expect(failedAt({ lastWorkingState: null, message: "Failed while restoring Home Assistant's base backup" })).toBe('restoring');
+    expect(failedAt({ lastWorkingState: null, message: 'Failed while signing in to Home Assistant' })).toBe('securing');
   });
 
   it('finds the failed step from the message after a reload', () => {
