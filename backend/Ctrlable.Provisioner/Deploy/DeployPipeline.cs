@@ -79,7 +79,6 @@ public sealed class DeployPipeline(
         ProxmoxException p => (int)p.Status >= 500 && p.Status != HttpStatusCode.NotImplemented,
         HttpRequestException { InnerException: not System.Security.Authentication.AuthenticationException } => true,
         Polly.Timeout.TimeoutRejectedException => true,
-        HomeAssistantException h => h.IsTransient,
         _ => false,
     };
 
@@ -91,11 +90,8 @@ public sealed class DeployPipeline(
         InstanceStates.Configuring => ConfigureAsync(instance, ct),
         InstanceStates.Starting => StartAsync(instance, reconcile, ct),
         InstanceStates.Waiting or InstanceStates.Personalising => WaitForFirstBootAsync(instance, ct),
-        InstanceStates.Locating => homeAssistant.LocateAsync(instance, ct),
-        InstanceStates.Preparing => homeAssistant.PrepareAsync(instance, ct),
-        InstanceStates.Restoring => homeAssistant.RestoreAsync(instance, ct),
-        InstanceStates.Securing => homeAssistant.SecureAsync(instance, ct),
-        InstanceStates.Wiring => homeAssistant.WireAsync(instance, ct),
+        InstanceStates.Locating or InstanceStates.Preparing or InstanceStates.Restoring or InstanceStates.Securing or InstanceStates.Wiring =>
+            homeAssistant.RunStepAsync(instance, ct),
         InstanceStates.Deleting => DeleteAsync(instance, ct),
         _ => throw new InvalidOperationException($"Instance {instance.Id} is in unknown state '{instance.State}'."),
     };

@@ -1,5 +1,7 @@
+using Ctrlable.Provisioner.HomeAssistant;
 using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.State;
+using Microsoft.Extensions.Options;
 
 namespace Ctrlable.Provisioner.Deploy;
 
@@ -15,6 +17,8 @@ public sealed class HomeAssistantRewiring(
     HomeAssistantRepository sites,
     InstanceSteps steps,
     DeployRunner runner,
+    IOptions<HomeAssistantOptions> options,
+    TimeProvider time,
     ILogger<HomeAssistantRewiring> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -56,6 +60,7 @@ public sealed class HomeAssistantRewiring(
             }
 
             logger.LogInformation("Wiring {Service} into the Home Assistant of {Hostname}", service.Hostname, homeAssistant.Hostname);
+            await instances.SetDeadlineAsync(homeAssistant.Id, time.GetUtcNow().AddSeconds(options.Value.RequestTimeoutSeconds * 10), ct);
             await steps.MoveAsync(homeAssistant, InstanceStates.Wiring, $"Wiring {service.Hostname}", ct: ct);
             runner.Enqueue(homeAssistant.Id);
         }

@@ -85,10 +85,64 @@ public sealed class HomeAssistantSetup(
 
     public static string OrchestratorSecretName(long instanceId) => $"instance/{instanceId}/homeassistant-orchestrator";
 
+    /// <summary>
+    /// Runs the instance's current Home Assistant step. Home Assistant restarts on its own (a restore, an add-on, an
+    /// update): while it does not answer, the step is run again — every step looks first, so that is safe — until the
+    /// step's recorded deadline; then the pipeline fails the instance with Home Assistant's last error.
+    /// </summary>
+    public async Task RunStepAsync(InstanceRow instance, CancellationToken ct)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await (instance.State switch
+                {
+                    InstanceStates.Locating => LocateAsync(instance, ct),
+                    InstanceStates.Preparing => PrepareAsync(instance, ct),
+                    InstanceStates.Restoring => RestoreAsync(instance, ct),
+                    InstanceStates.Securing => SecureAsync(instance, ct),
+                    InstanceStates.Wiring => WireAsync(instance, ct),
+                    _ => throw new InvalidOperationException($"{instance.State} is not a Home Assistant step."),
+                });
+                return;
+            }
+            catch (HomeAssistantException ex) when (ex.IsTransient || ex.Code == "moved")
+            {
+                var current = await instances.GetAsync(instance.Id, ct);
+                if (current is null || current.State != instance.State)
+                {
+                    return;
+                }
+
+                if (current.DeadlineAt is { } deadline ? time.GetUtcNow() > deadline : attempt >= 10)
+                {
+                    if (current.State == InstanceStates.Wiring && (await sites.FindAsync(instance.Id, ct))?.WiredAt is not null)
+                    {
+                        // A later service could not be wired: Home Assistant itself runs as before.
+                        await steps.MoveAsync(current, InstanceStates.Active, "Running; a service could not be wired", error: ex.Message, ct: ct);
+                        return;
+                    }
+
+                    throw;
+                }
+
+                if (ex.Code == "moved" && (await sites.FindAsync(instance.Id, ct))?.Url is { } url)
+                {
+                    await RelocateAsync(instance, new Uri(url), ct);
+                }
+
+                await steps.SayAsync(current, $"Home Assistant is not answering ({ex.Message}); trying again", ct);
+                await Task.Delay(Poll, time, ct);
+                instance = current;
+            }
+        }
+    }
+
     // --- 2: locate ------------------------------------------------------------------------------
 
     /// <summary>The VM's address from the guest agent (Home Assistant's own docker and hassio bridges left out), then the port that answers without a redirect.</summary>
-    public async Task LocateAsync(InstanceRow instance, CancellationToken ct)
+    private async Task LocateAsync(InstanceRow instance, CancellationToken ct)
     {
         var deadline = await DeadlineAsync(instance, Options.LocateTimeoutSeconds, ct);
         while (await StillAsync(instance, ct))
@@ -180,7 +234,7 @@ public sealed class HomeAssistantSetup(
     // --- 3: landing phase ---------------------------------------------------------------------
 
     /// <summary>Waits until Core answers onboarding: fresh (restore next), or onboarded already (a resumed or retried deploy).</summary>
-    public async Task PrepareAsync(InstanceRow instance, CancellationToken ct)
+    private async Task PrepareAsync(InstanceRow instance, CancellationToken ct)
     {
         var deadline = await DeadlineAsync(instance, Options.PrepareTimeoutSeconds, ct);
         while (await StillAsync(instance, ct))
@@ -208,11 +262,7 @@ public sealed class HomeAssistantSetup(
                 return;
             }
 
-            if (status.Detail.StartsWith("HTTP 3", StringComparison.Ordinal))
-            {
-                await RelocateAsync(instance, url, ct);
-            }
-
+            await RelocateIfGoneAsync(instance, url, status, ct);
             await steps.SayAsync(instance, $"Preparing Home Assistant ({status.Detail})", ct);
             await Task.Delay(Poll, time, ct);
         }
@@ -227,7 +277,7 @@ public sealed class HomeAssistantSetup(
     /// Uploads the site's copy of the base backup and restores it through the onboarding backup endpoints, then waits as
     /// Home Assistant's frontend does: Core goes away, comes back onboarded (no onboarding views) with /auth/providers answering.
     /// </summary>
-    public async Task RestoreAsync(InstanceRow instance, CancellationToken ct)
+    private async Task RestoreAsync(InstanceRow instance, CancellationToken ct)
     {
         var deadline = await DeadlineAsync(instance, Options.RestoreTimeoutSeconds, ct);
         var requests = 0;
@@ -253,12 +303,11 @@ public sealed class HomeAssistantSetup(
                     await FailAsync(instance, "Home Assistant was onboarded by hand", PartialMessage(status), ct);
                     return;
                 case OnboardingPhase.Fresh:
-                    if (!await ha.WaitForIntegrationAsync(url, "backup", ct))
+                    if (await BackupInfoAsync(url, ct) is not { } info)
                     {
                         break;
                     }
 
-                    var info = await ha.GetBackupInfoAsync(url, ct);
                     if (info.LastActionEvent is { ManagerState: "restore_backup", State: "failed" } failed && restoring)
                     {
                         await FailAsync(instance, "Restoring the base backup failed",
@@ -297,10 +346,27 @@ public sealed class HomeAssistantSetup(
                 return;
             }
 
+            await RelocateIfGoneAsync(instance, url, status, ct);
             await steps.SayAsync(instance, site.RestoreRequestedAt is not null || requestedAt is not null
                 ? $"Restoring the base backup: Home Assistant restarts ({status.Detail})"
                 : $"Waiting for Home Assistant's backup integration ({status.Detail})", ct);
             await Task.Delay(Poll, time, ct);
+        }
+    }
+
+    /// <summary>
+    /// The backup manager's state once Core has loaded the backup integration; null while it has not (the onboarding
+    /// backup views answer 404, or 500 <c>backup_disabled</c>, until then).
+    /// </summary>
+    private async Task<BackupInfo?> BackupInfoAsync(Uri url, CancellationToken ct)
+    {
+        try
+        {
+            return await ha.WaitForIntegrationAsync(url, "backup", ct) ? await ha.GetBackupInfoAsync(url, ct) : null;
+        }
+        catch (HomeAssistantException ex) when (ex.Status is HttpStatusCode.NotFound or HttpStatusCode.InternalServerError)
+        {
+            return null;
         }
     }
 
@@ -404,7 +470,7 @@ public sealed class HomeAssistantSetup(
     /// Signs in as the base's owner, creates the per-site orchestrator user with a long-lived token (kept encrypted), removes
     /// the base's tokens and gives the owner a per-site password. Each part looks first, so a resumed step skips what is done.
     /// </summary>
-    public async Task SecureAsync(InstanceRow instance, CancellationToken ct)
+    private async Task SecureAsync(InstanceRow instance, CancellationToken ct)
     {
         var url = await UrlAsync(instance, ct);
         var site = await sites.GetAsync(instance.Id, ct);
@@ -588,7 +654,7 @@ public sealed class HomeAssistantSetup(
     /// step's type and step id. Waits (bounded) for those instances still on their first boot; later ones wire themselves
     /// when they become active (<see cref="HomeAssistantRewiring"/>). Entries already there are detected, not duplicated.
     /// </summary>
-    public async Task WireAsync(InstanceRow instance, CancellationToken ct)
+    private async Task WireAsync(InstanceRow instance, CancellationToken ct)
     {
         var site = await sites.GetAsync(instance.Id, ct);
         var rewiring = site.WiredAt is not null;
@@ -827,6 +893,14 @@ public sealed class HomeAssistantSetup(
         (await sites.FindAsync(instance.Id, ct))?.Url is { } url
             ? new Uri(url)
             : throw new HomeAssistantException($"Home Assistant's address of instance {instance.Id} is not recorded; retry the instance.");
+
+    private async Task RelocateIfGoneAsync(InstanceRow instance, Uri url, OnboardingStatus status, CancellationToken ct)
+    {
+        if (status.Phase == OnboardingPhase.NotReady && (status.Detail == "not answering" || status.Detail.StartsWith("HTTP 3", StringComparison.Ordinal)))
+        {
+            await RelocateAsync(instance, url, ct);
+        }
+    }
 
     /// <summary>The live port moved (a restore brings back the base's port, or Core 2026.8 switched to 80): find it again.</summary>
     private async Task RelocateAsync(InstanceRow instance, Uri url, CancellationToken ct)
