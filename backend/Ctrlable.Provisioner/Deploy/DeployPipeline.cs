@@ -65,7 +65,7 @@ public sealed class DeployPipeline(
                 await Task.Delay(TimeSpan.FromSeconds(Math.Pow(2, attempt - 1)), time, ct);
             }
             catch (Exception ex) when (ex is ProxmoxException or HttpRequestException or TimeoutException or ProxmoxCertificateException or Polly.Timeout.TimeoutRejectedException
-                or HomeAssistantException or BackupArchiveException)
+                or HomeAssistantException or BackupArchiveException or Releases.BaseBackupException)
             {
                 // Proxmox refused, or stayed unreachable: the instance fails with the reason; the dealer can retry it.
                 logger.LogWarning("Instance {Instance} ({Hostname}) failed at {State}: {Reason}", instance.Id, instance.Hostname, instance.State, ex.Message);

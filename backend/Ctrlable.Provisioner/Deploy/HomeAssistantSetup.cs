@@ -1,5 +1,4 @@
 using System.Net;
-using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Ctrlable.Provisioner.Config;
@@ -8,38 +7,12 @@ using Ctrlable.Provisioner.Manifest;
 using Ctrlable.Provisioner.Projects;
 using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.Proxmox;
+using Ctrlable.Provisioner.Releases;
 using Ctrlable.Provisioner.Secrets;
 using Ctrlable.Provisioner.State;
 using Microsoft.Extensions.Options;
 
 namespace Ctrlable.Provisioner.Deploy;
-
-/// <summary>A release's base backup as the orchestrator holds it: the file, its checksum and its secrets.</summary>
-/// <param name="Path">The backup file (a Supervisor backup tar).</param>
-/// <param name="Sha256">Its recorded checksum; the deploy refuses a file that differs.</param>
-/// <param name="AdminUsername">The owner of the base's Home Assistant, whose password every clone starts with.</param>
-/// <param name="AdminPassword">That owner's password in the base.</param>
-/// <param name="BackupKey">The backup's encryption key when it is protected.</param>
-public sealed record BaseBackup(string Path, string Sha256, string AdminUsername, string AdminPassword, string? BackupKey)
-{
-    private bool PrintMembers(System.Text.StringBuilder builder)
-    {
-        builder.Append($"Path = {Path}, AdminUsername = {AdminUsername}");
-        return true;
-    }
-}
-
-/// <summary>Where the deploy finds a release's base backup (the release's store).</summary>
-public interface IBaseBackups
-{
-    Task<BaseBackup?> GetAsync(string release, CancellationToken ct);
-}
-
-/// <summary>Until the release's base-backup store is in (HaSim branch): no release has a base backup.</summary>
-public sealed class NoBaseBackups : IBaseBackups
-{
-    public Task<BaseBackup?> GetAsync(string release, CancellationToken ct) => Task.FromResult<BaseBackup?>(null);
-}
 
 /// <summary>
 /// The Home Assistant steps of a ctrlable-pro instance, after its VM started. HAOS has no first-boot script of ours,
@@ -55,7 +28,7 @@ public sealed class HomeAssistantSetup(
     HomeAssistantClient ha,
     ProxmoxClient proxmox,
     SecretStore secrets,
-    IBaseBackups baseBackups,
+    BaseBackupStore baseBackups,
     ReleaseCatalog catalog,
     ProjectMqttCredentials mqttCredentials,
     InstanceSteps steps,
@@ -387,7 +360,7 @@ public sealed class HomeAssistantSetup(
         }
 
         var protectedBackup = manifest["protected"]?.GetValue<bool>() == true;
-        if (protectedBackup && backup.BackupKey is null)
+        if (protectedBackup && backup.Credentials.BackupPassword is null)
         {
             throw new BackupArchiveException($"The base backup of release {release} is encrypted but no backup key is stored with it.");
         }
@@ -406,7 +379,7 @@ public sealed class HomeAssistantSetup(
         var folders = manifest["folders"] is JsonArray f ? f.Select(x => x?.GetValue<string>()).OfType<string>().ToList() : [];
         try
         {
-            await ha.RestoreBackupAsync(url, new RestoreRequest(backupId, HomeAssistantClient.SupervisorAgent, protectedBackup ? backup.BackupKey : null,
+            await ha.RestoreBackupAsync(url, new RestoreRequest(backupId, HomeAssistantClient.SupervisorAgent, protectedBackup ? backup.Credentials.BackupPassword : null,
                 RestoreDatabase: !excludeDatabase, RestoreAddons: addons, RestoreFolders: folders), ct);
         }
         catch (HomeAssistantException ex) when (ex.Code == "incorrect_password")
@@ -421,7 +394,6 @@ public sealed class HomeAssistantSetup(
 
     private async Task<string> UploadAsync(InstanceRow instance, HomeAssistantSite site, Uri url, BaseBackup backup, CancellationToken ct)
     {
-        await VerifyChecksumAsync(backup, ct);
         var fileName = $"ctrlable-base-{instance.Release}.tar";
         if (site.UuidPolicy == "keep")
         {
@@ -437,7 +409,7 @@ public sealed class HomeAssistantSetup(
             await using (var source = File.OpenRead(backup.Path))
             await using (var destination = File.Create(copy))
             {
-                result = await BackupArchive.RewriteAsync(source, destination, new BackupRewrite(site.CoreUuid!, backup.BackupKey), work, ct);
+                result = await BackupArchive.RewriteAsync(source, destination, new BackupRewrite(site.CoreUuid!, backup.Credentials.BackupPassword), work, ct);
             }
 
             logger.LogInformation("Instance {Instance} ({Hostname}): site copy of the base backup made (encrypted {Encrypted}, {Removed} refresh tokens removed)",
@@ -448,16 +420,6 @@ public sealed class HomeAssistantSetup(
         finally
         {
             File.Delete(copy);
-        }
-    }
-
-    private static async Task VerifyChecksumAsync(BaseBackup backup, CancellationToken ct)
-    {
-        await using var file = File.OpenRead(backup.Path);
-        var actual = Convert.ToHexStringLower(await SHA256.HashDataAsync(file, ct));
-        if (!string.Equals(actual, backup.Sha256, StringComparison.OrdinalIgnoreCase))
-        {
-            throw new BackupArchiveException($"The base backup {Path.GetFileName(backup.Path)} does not match its recorded checksum (sha256 {actual}, recorded {backup.Sha256}): it was changed or damaged.");
         }
     }
 
@@ -476,7 +438,7 @@ public sealed class HomeAssistantSetup(
         var site = await sites.GetAsync(instance.Id, ct);
         var backup = await baseBackups.GetAsync(instance.Release!, ct)
             ?? throw new BackupArchiveException($"Release {instance.Release} has no base backup stored on the orchestrator, so its Home Assistant credentials are unknown.");
-        var admin = await CredentialsAsync(AdminSecretName(instance.Id), backup.AdminUsername, ct);
+        var admin = await CredentialsAsync(AdminSecretName(instance.Id), backup.Credentials.Username, ct);
         var orchestrator = await CredentialsAsync(OrchestratorSecretName(instance.Id), OrchestratorUsername, ct);
 
         await steps.SayAsync(instance, "Signing in with the release's base credentials", ct);
@@ -486,7 +448,7 @@ public sealed class HomeAssistantSetup(
             var me = await socket.CurrentUserAsync(ct);
             if (!me.IsOwner)
             {
-                throw new HomeAssistantException($"The base backup's user '{backup.AdminUsername}' is not Home Assistant's owner; only the owner can set passwords. Make the base backup with the owner's credentials.");
+                throw new HomeAssistantException($"The base backup's user '{backup.Credentials.Username}' is not Home Assistant's owner; only the owner can set passwords. Make the base backup with the owner's credentials.");
             }
 
             await steps.SayAsync(instance, "Creating the orchestrator's user", ct);
@@ -516,24 +478,24 @@ public sealed class HomeAssistantSetup(
     private async Task<HomeAssistantTokens> SignInAdminAsync(InstanceRow instance, Uri url, HomeAssistantSite site, BaseBackup backup, SiteCredentials admin, CancellationToken ct)
     {
         // One wrong attempt at most (failed logins count towards an IP ban): the base password unless the per-site one is recorded as set.
-        var first = site.AdminRotatedAt is null ? backup.AdminPassword : admin.Password;
+        var first = site.AdminRotatedAt is null ? backup.Credentials.Password : admin.Password;
         try
         {
-            return await ha.SignInAsync(url, backup.AdminUsername, first, ct);
+            return await ha.SignInAsync(url, backup.Credentials.Username, first, ct);
         }
         catch (HomeAssistantException ex) when (ex.Code == "invalid_auth" && site.AdminRotatedAt is null)
         {
             // The password may have been changed just before a restart that lost the record.
             try
             {
-                var tokens = await ha.SignInAsync(url, backup.AdminUsername, admin.Password, ct);
+                var tokens = await ha.SignInAsync(url, backup.Credentials.Username, admin.Password, ct);
                 await sites.SetAdminRotatedAsync(instance.Id, ct);
                 return tokens;
             }
             catch (HomeAssistantException again) when (again.Code == "invalid_auth")
             {
                 throw new HomeAssistantException(
-                    $"Home Assistant refused the base credentials of release {instance.Release} (user '{backup.AdminUsername}'): the base backup's owner has another password than the one stored with the release.", code: "invalid_auth");
+                    $"Home Assistant refused the base credentials of release {instance.Release} (user '{backup.Credentials.Username}'): the base backup's owner has another password than the one stored with the release.", code: "invalid_auth");
             }
         }
     }

@@ -63,6 +63,9 @@ public static class ApplicationServices
         builder.Services.AddSingleton<ReleaseService>();
         builder.Services.AddSingleton<InstanceRepository>();
         builder.Services.AddSingleton<ReleaseSecrets>();
+        // Home Assistant base backups: the file per release in <data>/base-backups, checksum recorded, credentials encrypted.
+        builder.Services.AddSingleton<BaseBackupRepository>();
+        builder.Services.AddSingleton<BaseBackupStore>();
 
         // First boot: assignments, the provision endpoints' service, instance state notifications.
         builder.Services.AddProvision();
@@ -102,7 +105,6 @@ public static class ApplicationServices
         builder.Services.AddOptions<HomeAssistantOptions>().BindConfiguration(HomeAssistantOptions.Section);
         builder.Services.AddHomeAssistantHttpClients();
         builder.Services.AddSingleton<HomeAssistantRepository>();
-        builder.Services.AddSingleton<IBaseBackups, NoBaseBackups>();
         builder.Services.AddSingleton<HomeAssistantSetup>();
         builder.Services.AddHostedService<HomeAssistantRewiring>();
 

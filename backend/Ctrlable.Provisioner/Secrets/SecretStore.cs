@@ -18,6 +18,11 @@ public enum SecretKind
     FirstBootSecret,
     InstanceAppSecret,
     ProjectAppSecret,
+
+    /// <summary>A release's Home Assistant base backup admin credentials (JSON), name <c>release/&lt;release&gt;</c>.</summary>
+    HaBaseCredentials,
+
+    /// <summary>A site's Home Assistant credentials the deploy made (owner password; orchestrator user and its long-lived token).</summary>
     HomeAssistantCredential,
 }
 
