@@ -720,15 +720,25 @@ public sealed class HomeAssistantSetup(
             (url, token, c) => EnsureMosquittoLoginAsync(url, token, credentials, c));
     }
 
-    /// <summary>Adds the project's MQTT user to the Mosquitto add-on (its options are validated as a whole: read, change logins, write all).</summary>
+    /// <summary>
+    /// The project's MQTT user in the Mosquitto add-on (installed and started when the base lacks it). Its options are
+    /// validated as a whole: read them, change <c>logins</c>, write them all back; the add-on reads them when it starts.
+    /// </summary>
     private async Task EnsureMosquittoLoginAsync(Uri url, string token, MqttCredentials credentials, CancellationToken ct)
     {
         await using var socket = await HomeAssistantSocket.ConnectAsync(url, token, RequestTimeout, ct);
-        var info = await socket.CommandAsync("supervisor/api", new JsonObject { ["endpoint"] = $"/addons/{MosquittoAddon}/info", ["method"] = "get" }, ct);
-        var addonOptions = JsonNode.Parse(info.GetProperty("options").GetRawText())!.AsObject();
+        var info = await SupervisorAsync(socket, $"/addons/{MosquittoAddon}/info", "get", null, ct);
+        if (info.TryGetProperty("version", out var version) && version.ValueKind == JsonValueKind.Null)
+        {
+            await SupervisorAsync(socket, $"/store/addons/{MosquittoAddon}/install", "post", null, ct);
+            info = await SupervisorAsync(socket, $"/addons/{MosquittoAddon}/info", "get", null, ct);
+        }
+
+        var addonOptions = JsonNode.Parse(info.GetProperty("options").GetRawText())?.AsObject() ?? [];
         var logins = addonOptions["logins"] as JsonArray ?? [];
         var mine = logins.OfType<JsonObject>().FirstOrDefault(l => l["username"]?.GetValue<string>() == credentials.Username);
-        if (mine is not null && mine["password"]?.GetValue<string>() == credentials.Password)
+        var started = info.TryGetProperty("state", out var state) && state.GetString() == "started";
+        if (mine is not null && mine["password"]?.GetValue<string>() == credentials.Password && started)
         {
             return;
         }
@@ -740,13 +750,24 @@ public sealed class HomeAssistantSetup(
 
         logins.Add(new JsonObject { ["username"] = credentials.Username, ["password"] = credentials.Password });
         addonOptions["logins"] = logins;
-        await socket.CommandAsync("supervisor/api", new JsonObject
+        await SupervisorAsync(socket, $"/addons/{MosquittoAddon}/options", "post", new JsonObject { ["options"] = addonOptions }, ct);
+        if (started)
         {
-            ["endpoint"] = $"/addons/{MosquittoAddon}/options",
-            ["method"] = "post",
-            ["data"] = new JsonObject { ["options"] = addonOptions },
-        }, ct);
-        await socket.CommandAsync("supervisor/api", new JsonObject { ["endpoint"] = $"/addons/{MosquittoAddon}/restart", ["method"] = "post" }, ct);
+            await SupervisorAsync(socket, $"/addons/{MosquittoAddon}/stop", "post", null, ct);
+        }
+
+        await SupervisorAsync(socket, $"/addons/{MosquittoAddon}/start", "post", null, ct);
+    }
+
+    private static Task<JsonElement> SupervisorAsync(HomeAssistantSocket socket, string endpoint, string method, JsonObject? data, CancellationToken ct)
+    {
+        var fields = new JsonObject { ["endpoint"] = endpoint, ["method"] = method };
+        if (data is not null)
+        {
+            fields["data"] = data;
+        }
+
+        return socket.CommandAsync("supervisor/api", fields, ct);
     }
 
     private async Task WireAsync(InstanceRow instance, Uri url, string token, IReadOnlyList<HomeAssistantWiring> wired, string domain, string target, long? source,
