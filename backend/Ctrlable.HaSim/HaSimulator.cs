@@ -49,6 +49,10 @@ public sealed class HaSimulator : IAsyncDisposable
     private WebApplication? _app;
     private CancellationTokenSource? _appStopping;
     private TimeSpan _latency;
+    private readonly SemaphoreSlim _powerOnSignal = new(0);
+    private readonly Lock _powerSync = new();
+    private int _offsRequested;
+    private int _onsGiven;
 
     private HaSimulator(HaSimOptions options, int legacyPort, int httpPort)
     {
@@ -129,6 +133,35 @@ public sealed class HaSimulator : IAsyncDisposable
     public void RestartCore(TimeSpan? down = null) =>
         _restarts.Writer.TryWrite(new RestartRequest(TimeSpan.Zero, down ?? Options.RestartDownTime, TimeSpan.Zero, null));
 
+    /// <summary>The VM stops: every connection drops and nothing listens until <see cref="PowerOn"/>; /config is kept.</summary>
+    public async Task PowerOffAsync()
+    {
+        lock (_powerSync)
+        {
+            _offsRequested++;
+        }
+
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (_restarts.Writer.TryWrite(new RestartRequest(TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero, null) { PowerOff = true, Done = done }))
+        {
+            await done.Task.WaitAsync(_disposing.Token);
+        }
+    }
+
+    /// <summary>The VM starts again after <see cref="PowerOffAsync"/>: Core (already installed) starts, no landing page.</summary>
+    public void PowerOn()
+    {
+        lock (_powerSync)
+        {
+            // Matches a power-off (possibly still queued), so a reboot's off-then-on cannot lose the "on".
+            if (_offsRequested > _onsGiven)
+            {
+                _onsGiven++;
+                _powerOnSignal.Release();
+            }
+        }
+    }
+
     /// <summary>The next accepted restore fails inside Supervisor after Core stopped: Core comes back un-restored with a failed last_action_event.</summary>
     public void FailNextRestore(string reason = "Restore failed")
     {
@@ -180,6 +213,7 @@ public sealed class HaSimulator : IAsyncDisposable
 
         await StopAppAsync();
         _disposing.Dispose();
+        _powerOnSignal.Dispose();
     }
 
     // ---- lifecycle ----
@@ -204,6 +238,14 @@ public sealed class HaSimulator : IAsyncDisposable
                 {
                     _ha.Phase = HaPhase.Down;
                     request.ApplyWhileDown?.Invoke();
+                }
+
+                if (request.PowerOff)
+                {
+                    // The VM is off: /config and Supervisor's backups stay on its disk until it starts again.
+                    request.Done?.TrySetResult();
+                    await _powerOnSignal.WaitAsync(ct);
+                    continue;
                 }
 
                 await Task.Delay(request.Down, Options.TimeProvider, ct);

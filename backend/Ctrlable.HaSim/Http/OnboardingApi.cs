@@ -442,4 +442,10 @@ internal sealed class OnboardingApi(HaRuntime ha, Action<RestartRequest> restart
 }
 
 /// <summary>A Core stop: after <paramref name="StopAfter"/>, down for <paramref name="Down"/>, <paramref name="ApplyWhileDown"/> runs under the lock, then the landing page for <paramref name="Landing"/>.</summary>
-internal sealed record RestartRequest(TimeSpan StopAfter, TimeSpan Down, TimeSpan Landing, Action? ApplyWhileDown);
+internal sealed record RestartRequest(TimeSpan StopAfter, TimeSpan Down, TimeSpan Landing, Action? ApplyWhileDown)
+{
+    /// <summary>Stop and stay down until powered on again.</summary>
+    public bool PowerOff { get; init; }
+
+    public TaskCompletionSource? Done { get; init; }
+}
