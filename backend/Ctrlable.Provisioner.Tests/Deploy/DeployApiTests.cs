@@ -73,12 +73,18 @@ public sealed class DeployApiTests
         instances.Single(i => i.GetProperty("type").GetString() == "zigbee2mqtt").GetProperty("needsBinding").GetBoolean().Should().BeFalse();
         instances.Select(i => i.GetProperty("hostname").GetString()).Should().BeEquivalentTo(
             ["muller-haus-ctrlable-pro", "muller-haus-zwavejs", "muller-haus-zigbee2mqtt", "muller-haus-docker-portainer", "muller-haus-frigate", "muller-haus-freepbx"]);
-        instances.Single(i => i.GetProperty("type").GetString() == "ctrlable-pro").GetProperty("state").GetString().Should().Be("active", "a VM has no first-boot script of ours");
+        var pro = instances.Single(i => i.GetProperty("type").GetString() == "ctrlable-pro");
+        pro.GetProperty("state").GetString().Should().Be("active", "the orchestrator restored, secured and wired Home Assistant");
+        pro.GetProperty("appUrl").GetString().Should().StartWith($"http://{pro.GetProperty("ip").GetString()}:", "the SPA links to the located Home Assistant");
         instances.Where(i => i.GetProperty("kind").GetString() == "lxc").Should().OnlyContain(i => i.GetProperty("cloneMode").GetString() == "linked");
         instances.Select(i => i.GetProperty("mac").GetString()).Should().OnlyHaveUniqueItems().And.OnlyContain(m => m!.StartsWith("BC:24:11:", StringComparison.Ordinal));
         instances.Select(i => i.GetProperty("vmid").GetInt32()).Should().OnlyHaveUniqueItems().And.OnlyContain(v => v >= 1000 && v < 9000);
 
         var sim = app.Service<SimulatedProxmoxHost>().Simulator;
+        var homeAssistant = sim.HomeAssistant(pro.GetProperty("vmid").GetInt32())!.State;
+        homeAssistant.ConfigEntries.Select(e => e.Domain).Should().BeEquivalentTo(["mqtt", "zwave_js", "frigate"], "the project's broker, Z-Wave JS and Frigate are wired in");
+        homeAssistant.ConfigEntries.Single(e => e.Domain == "zwave_js").Data["url"]!.GetValue<string>()
+            .Should().Be($"ws://{instances.Single(i => i.GetProperty("type").GetString() == "zwavejs").GetProperty("ip").GetString()}:3000");
         foreach (var instance in instances)
         {
             var vmid = instance.GetProperty("vmid").GetInt32();

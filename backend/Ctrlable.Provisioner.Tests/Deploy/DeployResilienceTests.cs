@@ -24,6 +24,14 @@ public sealed class DeployResilienceTests
     [InlineData(InstanceStates.Configuring)]
     [InlineData(InstanceStates.Starting)]
     [InlineData(InstanceStates.Waiting)]
+    [InlineData(InstanceStates.Locating)]
+    [InlineData(InstanceStates.Preparing)]
+    [InlineData(InstanceStates.Restoring)]
+    [InlineData(HomeAssistantSetup.BackupUploaded)]
+    [InlineData(HomeAssistantSetup.RestoreRequested)]
+    [InlineData(InstanceStates.Securing)]
+    [InlineData(HomeAssistantSetup.AdminRotated)]
+    [InlineData(InstanceStates.Wiring)]
     public async Task Stopped_after_any_step_the_deploy_converges_after_restart_without_orphans_or_duplicates(string step)
     {
         var boot = new DeferredBootBehaviour();
@@ -51,6 +59,12 @@ public sealed class DeployResilienceTests
         var rows = string.Join(", ", instances.Select(i => $"{i.GetProperty("vmid")}={i.GetProperty("hostname")}"));
         pool.Should().BeEquivalentTo(instances.Select(i => i.GetProperty("vmid").GetInt32()), $"every guest in the product's pool belongs to exactly one instance (guests {guests}; instances {rows}; tasks {string.Join(", ", pve.Sim.TaskLog.Select(t => $"{t.Type}:{t.Id}:{t.ExitStatus}"))})");
         pve.Sim.State.Guests.Values.Where(g => !g.IsTemplate).Select(g => g.Name).Should().OnlyHaveUniqueItems();
+
+        // Home Assistant: restored once, one orchestrator user, every service wired once.
+        var homeAssistant = pve.Sim.HomeAssistant(instances.Single(i => i.GetProperty("type").GetString() == "ctrlable-pro").GetProperty("vmid").GetInt32())!.State;
+        homeAssistant.UploadedBackups.Should().HaveCount(1);
+        homeAssistant.Credentials.Count(c => c.Username == HomeAssistantSetup.OrchestratorUsername).Should().Be(1);
+        homeAssistant.ConfigEntries.Select(e => e.Domain).Should().BeEquivalentTo(["mqtt", "zwave_js"]);
         TempDirectory.TryDelete(data);
     }
 
@@ -153,8 +167,9 @@ public sealed class DeployResilienceTests
             ], now, CancellationToken.None);
         }
 
-        // As the build would: the release's first-boot secret.
+        // As the build would: the release's first-boot secret and its Home Assistant base backup.
         await app.Service<ReleaseSecrets>().GetOrIssueAsync("2026.06", CancellationToken.None);
+        await TestBaseBackup.StoreAsync(app);
         boot.Connect(FirstBootGuests.Behaviour(app));
         return new Run(app, boot);
     }

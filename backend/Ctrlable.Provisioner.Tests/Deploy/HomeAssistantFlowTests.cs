@@ -4,7 +4,6 @@ using Ctrlable.HaSim.Backups;
 using Ctrlable.HaSim.State;
 using Ctrlable.Provisioner.Deploy;
 using Ctrlable.Provisioner.Provision;
-using Ctrlable.Provisioner.Releases;
 using Ctrlable.Provisioner.Secrets;
 using Ctrlable.Provisioner.State;
 using Ctrlable.Provisioner.Tests.Infrastructure;
@@ -19,9 +18,9 @@ namespace Ctrlable.Provisioner.Tests.Deploy;
 /// </summary>
 public sealed class HomeAssistantFlowTests
 {
-    private const string AdminUser = "ctrlable";
-    private const string AdminPassword = "base-password-1";
-    private const string BaseUuid = "0123456789abcdef0123456789abcdef";
+    private const string AdminUser = TestBaseBackup.AdminUser;
+    private const string AdminPassword = TestBaseBackup.AdminPassword;
+    private const string BaseUuid = TestBaseBackup.CoreUuid;
     private const string Release = "2026.06";
 
     private static int _addresses;
@@ -199,7 +198,7 @@ public sealed class HomeAssistantFlowTests
         BackupLoadDelay = TimeSpan.FromMilliseconds(100),
     };
 
-    private static HaBaseBackupSpec Base() => new(AdminUser, AdminPassword) { CoreUuid = BaseUuid };
+    private static HaBaseBackupSpec Base() => TestBaseBackup.Spec();
 
     private static HashSet<string> Tokens(HaBackup backup)
     {
@@ -253,8 +252,8 @@ public sealed class HomeAssistantFlowTests
         public async Task<long> SeedAsync(byte[] backup, string? backupKey, bool services)
         {
             var ct = CancellationToken.None;
-            await App.Service<BaseBackupStore>().StoreAsync(Release, $"ctrlable-base-{Release}.tar", new MemoryStream(backup),
-                new HaBaseCredentials(AdminUser, AdminPassword, backupKey), null, ct);
+            // Replaces the demo host's generated one.
+            await TestBaseBackup.StoreAsync(App, Release, backup, backupKey, replace: true);
             var instances = App.Service<InstanceRepository>();
             _project = (await instances.InsertProjectAsync("Site", "site", "{}", ct))!.Id;
             var (_, rows) = await instances.InsertDeployAsync(_project, "site", "stack", Release, null, [new NewInstance(TemplateTypes.CtrlablePro, "vm", 9000, "pve", Release)], ct);

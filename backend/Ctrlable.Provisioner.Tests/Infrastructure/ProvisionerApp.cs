@@ -261,15 +261,29 @@ internal sealed class ProvisionerApp : WebApplicationFactory<Program>
         ["Proxmox:Node"] = node,
     };
 
-    /// <summary>Settings that point the orchestrator at an emulator instead of the built-in demo host.</summary>
-    public static Dictionary<string, string?> ProxmoxSettings(ProxmoxHarness pve) => new()
+    /// <summary>
+    /// Settings that point the orchestrator at an emulator instead of the built-in demo host, and at the ports its Home
+    /// Assistant guests listen on (polled quickly: the emulator's phases are short).
+    /// </summary>
+    public static Dictionary<string, string?> ProxmoxSettings(ProxmoxHarness pve)
     {
-        ["Proxmox:Url"] = pve.Sim.BaseAddress.ToString(),
-        ["Proxmox:TokenId"] = pve.Connection.TokenId,
-        ["Proxmox:TokenSecret"] = pve.Connection.TokenSecret,
-        ["Proxmox:CertificateFingerprint"] = pve.Connection.CertificateFingerprint,
-        ["Proxmox:Node"] = "pve1",
-    };
+        var settings = new Dictionary<string, string?>
+        {
+            ["Proxmox:Url"] = pve.Sim.BaseAddress.ToString(),
+            ["Proxmox:TokenId"] = pve.Connection.TokenId,
+            ["Proxmox:TokenSecret"] = pve.Connection.TokenSecret,
+            ["Proxmox:CertificateFingerprint"] = pve.Connection.CertificateFingerprint,
+            ["Proxmox:Node"] = "pve1",
+            ["HomeAssistant:PollIntervalSeconds"] = "0.1",
+        };
+        if (pve.Sim.HomeAssistantPorts is { } ports)
+        {
+            settings["HomeAssistant:Ports:0"] = ports.LegacyPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            settings["HomeAssistant:Ports:1"] = ports.HttpPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        return settings;
+    }
 
     protected override void Dispose(bool disposing)
     {

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Ctrlable.Provisioner.Config;
+using Ctrlable.Provisioner.Deploy;
 using Ctrlable.Provisioner.Hosting;
 using Ctrlable.Provisioner.Proxmox;
 using Ctrlable.PveSim;
@@ -61,7 +62,8 @@ internal sealed class ProxmoxHarness : IAsyncDisposable
         {
             Templates =
                 [
-                    new TemplateSeed(QemuTemplate, "ctrlable-pro", SimGuestKind.Qemu, 32) { Pool = "ctrlable-templates" },
+                    // Tagged as the build tags the HAOS template: its clones run the Home Assistant emulator.
+                    new TemplateSeed(QemuTemplate, "ctrlable-pro", SimGuestKind.Qemu, 32) { Pool = "ctrlable-templates", Tags = ["ctrlable", HomeAssistantSetup.TemplateTag] },
                     new TemplateSeed(LxcTemplate, "zwavejs", SimGuestKind.Lxc, 8, FirstBoot: true) { Pool = "ctrlable-templates" },
                 ],
             Guests = [new TemplateSeed(ForeignGuest, "customer-nas", SimGuestKind.Qemu, 16) { Running = true }],

@@ -509,13 +509,17 @@ public sealed class DeployPipeline(
     private static GuestKind KindOf(InstanceRow instance) => instance.Kind == "vm" ? GuestKind.Qemu : GuestKind.Lxc;
 
     /// <summary>Identifies the guest as the orchestrator's after a crash or to a Proxmox admin.</summary>
-    /// <summary>Our tags; the template's first-boot marker stays (the Proxmox emulator runs a marked clone's first boot).</summary>
+    /// <summary>Our tags; the template's markers stay (first boot, Home Assistant OS: the Proxmox emulator acts on them too).</summary>
     private static string Tags(InstanceRow instance, string? current)
     {
         var tags = new List<string> { "ctrlable", instance.Type, $"release-{instance.Release?.Replace('.', '-')}" };
-        if (current?.Split([';', ',', ' '], StringSplitOptions.RemoveEmptyEntries).Contains(FirstBootEnvironment.TemplateTag, StringComparer.OrdinalIgnoreCase) == true)
+        var held = current?.Split([';', ',', ' '], StringSplitOptions.RemoveEmptyEntries) ?? [];
+        foreach (var marker in new[] { FirstBootEnvironment.TemplateTag, HomeAssistantSetup.TemplateTag })
         {
-            tags.Add(FirstBootEnvironment.TemplateTag);
+            if (held.Contains(marker, StringComparer.OrdinalIgnoreCase))
+            {
+                tags.Add(marker);
+            }
         }
 
         return string.Join(';', tags);

@@ -37,6 +37,9 @@ public sealed class HomeAssistantSetup(
     TimeProvider time,
     ILogger<HomeAssistantSetup> logger)
 {
+    /// <summary>The tag host/ctrlable-build puts on the ctrlable-pro template (HAOS); clones keep it.</summary>
+    public const string TemplateTag = "ctrlable-haos";
+
     /// <summary>The per-site user the orchestrator keeps a long-lived token of.</summary>
     public const string OrchestratorUsername = "ctrlable-orchestrator";
 
