@@ -6,8 +6,9 @@ import { after, before, test } from 'node:test';
 import { launchBrowser, screenshot, signInAsAdmin, startOrchestrator } from './harness.mjs';
 
 // The demo's LXC guests run the real first-boot script against the orchestrator (its loopback HTTPS
-// listener), which moves them on to personalising and active; ctrlable-pro (a VM, no first-boot
-// script) goes straight to active. So every guest must reach active.
+// listener), which moves them on to personalising and active; ctrlable-pro (Home Assistant OS, no
+// first-boot script) runs the Home Assistant emulator, which the orchestrator locates, restores from
+// the release's base backup, secures and wires. So every guest must reach active.
 const FIRST_BOOT_MERGED = true;
 
 const LXC_COMPONENTS = ['zwavejs', 'zigbee2mqtt'];
@@ -17,7 +18,8 @@ let orchestrator;
 let browser;
 
 before(async () => {
-  orchestrator = await startOrchestrator({ SIMULATOR__TIMINGSCALE: '0.1' });
+  // Home Assistant is polled every 5 s in production; the emulator's phases are scaled down, so poll faster.
+  orchestrator = await startOrchestrator({ SIMULATOR__TIMINGSCALE: '0.1', HOMEASSISTANT__POLLINTERVALSECONDS: '0.3' });
   browser = await launchBrowser();
 });
 
@@ -98,6 +100,11 @@ test('create a project, deploy three components, watch them come up, stop/start 
   // --- Live progress -------------------------------------------------------------------------
   await page.waitForURL(/\/deploys\/\d+$/);
   await page.getByRole('heading', { level: 1, name: 'Deploy to Smith residence' }).waitFor();
+  // Home Assistant's card lists its own steps after the VM's start.
+  const haSteps = await page.getByRole('list', { name: /Steps of smith-residence-ctrlable-pro/ }).innerText();
+  for (const label of ['Find Home Assistant', 'Wait for Home Assistant', 'Restore the base backup', 'Set site credentials', 'Wire MQTT, Z-Wave JS, Frigate']) {
+    assert.match(haSteps, new RegExp(label));
+  }
   const cards = page.locator('article[data-instance]');
   await page.waitForFunction(
     (expected) => {
@@ -140,6 +147,16 @@ test('create a project, deploy three components, watch them come up, stop/start 
   await page.setViewportSize({ width: 1024, height: 768 });
   await screenshot(page, 'deploy-progress-tablet');
   await page.setViewportSize({ width: 1280, height: 900 });
+
+  // Home Assistant is active with a link to where the orchestrator found it; the link opens it.
+  const haLink = page.getByRole('article', { name: 'smith-residence-ctrlable-pro' }).getByRole('link', { name: /Open Home Assistant/ });
+  const haUrl = await haLink.getAttribute('href');
+  assert.match(haUrl, /^http:\/\/127\.\d+\.\d+\.\d+:\d+\/$/);
+  assert.equal(await haLink.getAttribute('target'), '_blank');
+  const haPage = await browser.newPage();
+  await haPage.goto(haUrl);
+  assert.match(await haPage.content(), /Home Assistant/);
+  await haPage.close();
 
   // The view survives a reload: the event stream starts with a snapshot.
   await page.reload();
