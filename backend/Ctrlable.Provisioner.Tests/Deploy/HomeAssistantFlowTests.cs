@@ -107,6 +107,41 @@ public sealed class HomeAssistantFlowTests
         ha.State.CoreUuid.Should().Be(policy == "keep" ? BaseUuid : (await right.App.Service<HomeAssistantRepository>().FindAsync(ok.Id, CancellationToken.None))!.CoreUuid);
     }
 
+    [Fact]
+    public async Task Core_on_port_80_is_followed_there_without_posting_through_a_redirect()
+    {
+        // Core 2026.8+ on HAOS: the landing page on 8123, then Core on 80 with 8123 redirecting to it.
+        await using var ha = await HaSimulator.StartAsync(Fast() with { Layout = HaPortLayout.Core80 });
+        var data = TempDirectory.Create("ha-port80");
+        await using var run = await Run.StartAsync(ha, data, "regenerate");
+        var id = await run.SeedAsync(HaBaseBackup.Create(Base()), backupKey: null, services: false);
+
+        var instance = await run.WaitFinishedAsync(id);
+
+        instance.State.Should().Be(InstanceStates.Active, instance.Error);
+        instance.AppUrl.Should().Be($"http://{ha.Options.Address}:{ha.HttpPort}/");
+        (await run.App.Service<HomeAssistantRepository>().FindAsync(id, CancellationToken.None))!.Url.Should().Be(instance.AppUrl);
+        ha.State.ConfigEntries.Select(e => e.Domain).Should().Equal("mqtt");
+    }
+
+    [Fact]
+    public async Task Onboarding_started_by_hand_fails_with_what_to_do()
+    {
+        await using var ha = await HaSimulator.StartAsync(Fast());
+        await ha.WaitForPhaseAsync(HaPhase.Running);
+        ha.Edit(config => config.OnboardingDone.Add("user"));
+        var data = TempDirectory.Create("ha-partial");
+        await using var run = await Run.StartAsync(ha, data, "regenerate");
+        var id = await run.SeedAsync(HaBaseBackup.Create(Base()), backupKey: null, services: false);
+
+        var instance = await run.WaitFinishedAsync(id);
+
+        instance.State.Should().Be(InstanceStates.Failed);
+        instance.Message.Should().Be("Home Assistant was onboarded by hand");
+        instance.Error.Should().Contain("delete the instance and deploy it again");
+        ha.State.UploadedBackups.Should().BeEmpty();
+    }
+
     [Theory]
     [InlineData(InstanceStates.Restoring)]
     [InlineData(InstanceStates.Securing)]
