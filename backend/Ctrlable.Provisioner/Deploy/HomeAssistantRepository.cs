@@ -1,5 +1,5 @@
-using Dapper;
 using Ctrlable.Provisioner.State;
+using Dapper;
 
 namespace Ctrlable.Provisioner.Deploy;
 
