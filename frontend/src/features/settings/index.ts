@@ -1,1 +1,2 @@
+export { ProxmoxConnection } from './components/proxmox-connection';
 export { TlsCertificate } from './components/tls-certificate';

@@ -5,6 +5,8 @@ export type {
   ApiTokenSummary,
   AuditPage,
   AuditRecord,
+  ProxmoxSettingsView,
+  SaveProxmoxSettingsRequest,
   BuildDetail,
   BuildState,
   BuildStreamMessage,

@@ -38,6 +38,10 @@ export type ApiTokenSummary = Schemas['ApiTokenSummary'];
 export type CreatedToken = Schemas['CreatedToken'];
 export type AuditPage = Schemas['AuditPage'];
 export type AuditRecord = Schemas['AuditRecord'];
+
+// Settings (GET/PUT /api/settings/proxmox).
+export type ProxmoxSettingsView = Schemas['ProxmoxSettingsView'];
+export type SaveProxmoxSettingsRequest = Schemas['SaveProxmoxSettingsRequest'];
 export type TlsInfo = Schemas['TlsInfo'];
 
 // Projects, deploys and instances (issue #7: the deploy pipeline).

@@ -784,6 +784,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/settings/proxmox": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The Proxmox host and API token in use, and where they come from; the token secret is never returned.
+         * @description Requires role admin (or higher).
+         */
+        get: operations["GetProxmoxSettings"];
+        /**
+         * Try a Proxmox host and API token (version, privileges on the product's pool), then store them (the secret encrypted) and use them from the next call on.
+         * @description Requires role admin (or higher).
+         */
+        put: operations["SaveProxmoxSettings"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/users": {
         parameters: {
             query?: never;
@@ -1289,6 +1313,18 @@ export interface components {
             slug: string;
             guests: components["schemas"]["GuestCard"][];
         };
+        ProxmoxSettingsView: {
+            source: components["schemas"]["ProxmoxSource"];
+            url: string;
+            tokenId: string;
+            certificateFingerprint: string;
+            tokenSecretStored: boolean;
+            /** Format: date-time */
+            updatedAt?: string | null;
+            updatedBy?: string | null;
+        };
+        /** @enum {string} */
+        ProxmoxSource: "simulated" | "configuration" | "settings";
         ReleaseDecisions: {
             frigatePlacement: components["schemas"]["FrigatePlacement"];
             freePbxKind: components["schemas"]["FreePbxKind"];
@@ -1335,6 +1371,12 @@ export interface components {
         };
         /** @enum {string} */
         Role: "viewer" | "operator" | "admin";
+        SaveProxmoxSettingsRequest: {
+            url: string;
+            tokenId: string;
+            tokenSecret?: string | null;
+            certificateFingerprint: string;
+        };
         SetupRequest: {
             username: string;
             password: string;
@@ -3491,6 +3533,96 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TlsInfo"];
+                };
+            };
+        };
+    };
+    GetProxmoxSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProxmoxSettingsView"];
+                };
+            };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    SaveProxmoxSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SaveProxmoxSettingsRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProxmoxSettingsView"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["HttpValidationProblemDetails"];
+                };
+            };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unprocessable Content */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
         };
