@@ -81,6 +81,8 @@ public static class ApplicationServices
         builder.Services.AddSingleton<ProxmoxSettingsRepository>();
         builder.Services.AddSingleton<ProxmoxSettingsService>();
         builder.Services.AddSingleton<IValidator<SaveProxmoxSettingsRequest>, SaveProxmoxSettingsValidator>();
+        builder.Services.AddSingleton<BuildKeySettings>();
+        builder.Services.AddSingleton<IValidator<SetBuildKeyPassphraseRequest>, SetBuildKeyPassphraseValidator>();
         builder.Services.AddProxmoxHttpClient();
 
         // Projects and the deploy pipeline.

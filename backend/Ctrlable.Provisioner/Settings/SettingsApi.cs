@@ -35,8 +35,40 @@ public static class SettingsApi
             .WithSummary("Try a Proxmox host and API token (version, privileges on the product's pool), then store them (the secret encrypted) and use them from the next call on.")
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
 
+        group.MapGet("/build-key", async Task<Ok<BuildKeyView>> (BuildKeySettings buildKey, CancellationToken ct) =>
+                TypedResults.Ok(await buildKey.GetAsync(ct)))
+            .WithName("GetBuildKeySettings")
+            .WithSummary("The host trigger's build key: target, key path, pinned host key, and whether a passphrase is stored (never the passphrase).");
+
+        group.MapPut("/build-key/passphrase", async Task<Results<Ok<BuildKeyView>, ProblemHttpResult>> (
+                SetBuildKeyPassphraseRequest request, BuildKeySettings buildKey, HttpContext http, CancellationToken ct) =>
+            {
+                try
+                {
+                    return TypedResults.Ok(await buildKey.SetPassphraseAsync(request.Passphrase, Actor.From(http.User)?.Name ?? "unknown", ct));
+                }
+                catch (BuildKeyException ex)
+                {
+                    return TypedResults.Problem(title: "Passphrase not stored", detail: ex.Message, statusCode: StatusCodes.Status422UnprocessableEntity);
+                }
+            })
+            .WithValidation<SetBuildKeyPassphraseRequest>()
+            .WithName("SetBuildKeyPassphrase")
+            .WithSummary("Store the build key's passphrase encrypted, once it opens the key.")
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
+
+        group.MapDelete("/build-key/passphrase", async Task<Results<NoContent, NotFound>> (BuildKeySettings buildKey, HttpContext http, CancellationToken ct) =>
+                await buildKey.ClearPassphraseAsync(Actor.From(http.User)?.Name ?? "unknown", ct) ? TypedResults.NoContent() : TypedResults.NotFound())
+            .WithName("ClearBuildKeyPassphrase")
+            .WithSummary("Forget the build key's passphrase (for a key without one).");
+
         return group;
     }
+}
+
+public sealed class SetBuildKeyPassphraseValidator : AbstractValidator<SetBuildKeyPassphraseRequest>
+{
+    public SetBuildKeyPassphraseValidator() => RuleFor(r => r.Passphrase).NotEmpty().MaximumLength(1024);
 }
 
 public sealed class SaveProxmoxSettingsValidator : AbstractValidator<SaveProxmoxSettingsRequest>

@@ -1,5 +1,5 @@
 import { ChangePasswordForm, useCurrentUser } from '@/features/auth';
-import { ProxmoxConnection, TlsCertificate } from '@/features/settings';
+import { BuildKeyPassphrase, ProxmoxConnection, TlsCertificate } from '@/features/settings';
 import form from '@/shared/ui/form.module.css';
 import { PageHeader } from '@/shared/ui/page-header';
 
@@ -19,6 +19,13 @@ export function SettingsRoute() {
           <h2>Proxmox host</h2>
           <p>The host this provisioner deploys on, and the API token it uses. The token secret is kept encrypted.</p>
           <ProxmoxConnection />
+        </section>
+      ) : null}
+      {me.data?.role === 'admin' ? (
+        <section className={form.section}>
+          <h2>Build key</h2>
+          <p>The SSH key that starts release builds on the host. If it has a passphrase, store it here (encrypted).</p>
+          <BuildKeyPassphrase />
         </section>
       ) : null}
       {me.data?.kind === 'user' ? (

@@ -6,6 +6,7 @@ export type {
   AuditPage,
   AuditRecord,
   ProxmoxSettingsView,
+  BuildKeyView,
   SaveProxmoxSettingsRequest,
   BuildDetail,
   BuildState,
