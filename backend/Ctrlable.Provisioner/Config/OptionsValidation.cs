@@ -129,6 +129,11 @@ public sealed partial class ConfigValidator :
             errors.Add($"Auth:SignInPermitLimit must be between 1 and 100000 (got {options.SignInPermitLimit}).");
         }
 
+        if (options.AuditRetentionDays is < 1 or > 3650)
+        {
+            errors.Add($"Auth:AuditRetentionDays must be between 1 and 3650 (got {options.AuditRetentionDays}).");
+        }
+
         return Result(errors);
     }
 
