@@ -25,6 +25,11 @@ if (args.Contains($"--{SetTokenSecretCommand.Switch}"))
     return await SetTokenSecretCommand.RunAsync(app.Services, Console.In, Console.Out, Console.Error);
 }
 
+if (args.Contains($"--{SetTokenSecretCommand.CheckSwitch}"))
+{
+    return await SetTokenSecretCommand.CheckAsync(app.Services, Console.Out);
+}
+
 if (!await app.ConnectProxmoxAsync())
 {
     return 1;

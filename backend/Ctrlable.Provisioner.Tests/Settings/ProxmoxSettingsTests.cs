@@ -145,9 +145,11 @@ public sealed class ProxmoxSettingsTests
         refused.Error.Trim().Should().StartWith("configuration error: Proxmox:Url is set but no token secret is stored");
         refused.Error.Should().NotContain("   at ", "no stack trace");
 
+        (await RunOrchestratorAsync(settings, ["--has-proxmox-token-secret"], stdin: null, TimeSpan.FromSeconds(60))).ExitCode.Should().Be(1);
         var stored = await RunOrchestratorAsync(settings, ["--set-proxmox-token-secret"], stdin: pve.Connection.TokenSecret + "\n", TimeSpan.FromSeconds(60));
         stored.ExitCode.Should().Be(0, stored.Error);
         (stored.Output + stored.Error).Should().NotContain(pve.Connection.TokenSecret);
+        (await RunOrchestratorAsync(settings, ["--has-proxmox-token-secret"], stdin: null, TimeSpan.FromSeconds(60))).ExitCode.Should().Be(0);
 
         settings.Remove("Urls");
         using var app = new ProvisionerApp(dataDirectory: data, settings: settings);

@@ -11,6 +11,16 @@ public static class SetTokenSecretCommand
 {
     public const string Switch = "set-proxmox-token-secret";
 
+    /// <summary><c>--has-proxmox-token-secret</c>: exit 0 when a secret is stored, 1 when not (install.sh's idempotency check).</summary>
+    public const string CheckSwitch = "has-proxmox-token-secret";
+
+    public static async Task<int> CheckAsync(IServiceProvider services, TextWriter output)
+    {
+        var stored = await services.GetRequiredService<SecretStore>().GetAsync(SecretKind.ProxmoxTokenSecret, "default") is not null;
+        await output.WriteLineAsync($"{CheckSwitch}: {(stored ? "a Proxmox token secret is stored" : "no Proxmox token secret is stored")}.");
+        return stored ? 0 : 1;
+    }
+
     public static async Task<int> RunAsync(IServiceProvider services, TextReader input, TextWriter output, TextWriter error)
     {
         var secret = (await input.ReadLineAsync())?.Trim() ?? "";
