@@ -1,12 +1,12 @@
 using System.Security.Cryptography;
+using Ctrlable.HaSim;
+using Ctrlable.HaSim.Backups;
 using Ctrlable.Provisioner.Config;
 using Ctrlable.Provisioner.Manifest;
 using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.Proxmox;
 using Ctrlable.Provisioner.Releases;
 using Ctrlable.Provisioner.State;
-using Ctrlable.HaSim;
-using Ctrlable.HaSim.Backups;
 using Ctrlable.PveSim;
 using Ctrlable.PveSim.Guests;
 using Ctrlable.PveSim.Hosting;
