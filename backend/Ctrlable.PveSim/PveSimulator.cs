@@ -65,6 +65,15 @@ public sealed class PveSimulator : IAsyncDisposable
 
     public SimClock Clock => _sim.Clock;
 
+    /// <summary>
+    /// The ports of every emulated Home Assistant (8123's stand-in, 80's stand-in), each on its guest's own address;
+    /// pass them to the orchestrator's <c>HomeAssistant:Ports</c>. Null when <see cref="PveSimOptions.HomeAssistant"/> is null.
+    /// </summary>
+    public (int LegacyPort, int HttpPort)? HomeAssistantPorts => _sim.HomeAssistant.Ports;
+
+    /// <summary>The Home Assistant emulator of a ctrlable-haos guest once it has booted (null before, or for other guests).</summary>
+    public Ctrlable.HaSim.HaSimulator? HomeAssistant(int vmid) => _sim.HomeAssistant.Get(vmid);
+
     /// <summary>API requests received on /api2 since start, across all nodes.</summary>
     public long RequestCount => _sim.RequestCount;
 
@@ -205,6 +214,7 @@ public sealed class PveSimulator : IAsyncDisposable
         }
 
         _sim.Shutdown();
+        await _sim.HomeAssistant.DisposeAsync();
         await _app.StopAsync();
         await _app.DisposeAsync();
         _stopping.Dispose();

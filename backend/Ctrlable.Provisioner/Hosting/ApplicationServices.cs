@@ -41,6 +41,18 @@ public static class ApplicationServices
 
         builder.Services.AddSingleton(TimeProvider.System);
 
+        // Demo mode's simulated Home Assistant guests listen on free loopback ports; the orchestrator's Home Assistant
+        // client probes HomeAssistant:Ports (default [8123, 80]), so demo mode points it at them unless set.
+        if (string.IsNullOrEmpty(builder.Configuration["Proxmox:Url"]) && !builder.Configuration.GetSection(SimulatedProxmoxHost.HomeAssistantPortsKey).GetChildren().Any())
+        {
+            var (legacy, http) = SimulatedProxmoxHost.FreePortPair();
+            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                [SimulatedProxmoxHost.HomeAssistantPortsKey + ":0"] = legacy.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                [SimulatedProxmoxHost.HomeAssistantPortsKey + ":1"] = http.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            });
+        }
+
         // State: one SQLite file in the data directory.
         TypeHandlers.Register();
         builder.Services.AddSingleton(sp =>
@@ -63,6 +75,9 @@ public static class ApplicationServices
         builder.Services.AddSingleton<ReleaseService>();
         builder.Services.AddSingleton<InstanceRepository>();
         builder.Services.AddSingleton<ReleaseSecrets>();
+        // Home Assistant base backups: the file per release in <data>/base-backups, checksum recorded, credentials encrypted.
+        builder.Services.AddSingleton<BaseBackupRepository>();
+        builder.Services.AddSingleton<BaseBackupStore>();
 
         // First boot: assignments, the provision endpoints' service, instance state notifications.
         builder.Services.AddProvision();

@@ -1,10 +1,14 @@
 using System.Security.Cryptography;
+using Ctrlable.HaSim;
+using Ctrlable.HaSim.Backups;
 using Ctrlable.Provisioner.Config;
 using Ctrlable.Provisioner.Manifest;
 using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.Proxmox;
+using Ctrlable.Provisioner.Releases;
 using Ctrlable.Provisioner.State;
 using Ctrlable.PveSim;
+using Ctrlable.PveSim.Guests;
 using Ctrlable.PveSim.Hosting;
 using Ctrlable.PveSim.Seeding;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -29,12 +33,19 @@ public sealed class SimulatedProxmoxHost(
     ReleaseCatalog catalog,
     ReleaseRepository releases,
     ReleaseSecrets releaseSecrets,
+    BaseBackupStore baseBackups,
     IServiceProvider services,
     TimeProvider time,
     ILogger<SimulatedProxmoxHost> logger) : IAsyncDisposable
 {
     public const string NodeName = "pve";
     public const string TemplatePool = "ctrlable-templates";
+
+    /// <summary>The orchestrator's list of Home Assistant ports (8123's stand-in first); the simulated guests listen on them.</summary>
+    public const string HomeAssistantPortsKey = "HomeAssistant:Ports";
+
+    /// <summary>The admin the demo's generated base backup brings back (its password is random per data directory).</summary>
+    public const string DemoBaseAdmin = "ctrlable";
 
     /// <summary>The loopback HTTPS listener demo mode adds for its simulated guests (a free port).</summary>
     public const string GuestListenerUrl = "https://127.0.0.1:0";
@@ -75,8 +86,11 @@ public sealed class SimulatedProxmoxHost(
                     Pool = TemplatePool,
                     Unprivileged = t.Unprivileged,
                     Node = NodeName,
+                    // As the build tags the ctrlable-pro template: its clones run the Home Assistant emulator.
+                    Tags = t.Builder == ManifestRules.HaosBuilder ? ["ctrlable", HomeAssistantMarker.Tag] : [],
                 })],
             },
+            HomeAssistant = DemoHomeAssistant(),
         }, ct);
 
         var tokenId = access.Users[0].UserId + "!" + access.Users[0].Tokens![0].Name;
@@ -97,6 +111,69 @@ public sealed class SimulatedProxmoxHost(
         {
             // The build issues a release's first-boot secret; the demo release is never built.
             await releaseSecrets.GetOrIssueAsync(built.Release, ct);
+            await EnsureDemoBaseBackupAsync(built, ct);
+        }
+    }
+
+    /// <summary>Two free loopback ports for the simulated Home Assistant guests (8123's and 80's stand-ins).</summary>
+    public static (int Legacy, int Http) FreePortPair()
+    {
+        using var a = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        using var b = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        a.Start();
+        b.Start();
+        return (((System.Net.IPEndPoint)a.LocalEndpoint).Port, ((System.Net.IPEndPoint)b.LocalEndpoint).Port);
+    }
+
+    /// <summary>
+    /// The simulated Home Assistant: on the ports of <see cref="HomeAssistantPortsKey"/>, with phases long enough to see
+    /// in the demo (all × Simulator:TimingScale).
+    /// </summary>
+    private HaSimOptions DemoHomeAssistant()
+    {
+        var ports = configuration.GetSection(HomeAssistantPortsKey).Get<int[]>() ?? [];
+        return new HaSimOptions
+        {
+            LegacyPort = ports.ElementAtOrDefault(0),
+            HttpPort = ports.ElementAtOrDefault(1),
+            LandingDuration = TimeSpan.FromSeconds(15),
+            RestoreStopDelay = TimeSpan.FromSeconds(1),
+            RestoreDownTime = TimeSpan.FromSeconds(5),
+            LandingAfterRestore = TimeSpan.FromSeconds(3),
+            RestartDownTime = TimeSpan.FromSeconds(3),
+            BackupLoadDelay = TimeSpan.FromSeconds(2),
+        };
+    }
+
+    /// <summary>
+    /// A real release ships its base backup (made on a set-up instance); the demo release has none, so demo mode
+    /// generates one with a random admin password and stores it as a release's base backup is stored.
+    /// </summary>
+    private async Task EnsureDemoBaseBackupAsync(Manifest.ReleaseManifest manifest, CancellationToken ct)
+    {
+        var fileName = manifest.Templates.FirstOrDefault(t => t.BaseBackup is not null)?.BaseBackup;
+        if (fileName is null || await StoredBaseBackupAsync(manifest.Release, ct))
+        {
+            return;
+        }
+
+        var password = Convert.ToBase64String(RandomNumberGenerator.GetBytes(18));
+        var tar = HaBaseBackup.Create(new HaBaseBackupSpec(DemoBaseAdmin, password) { Name = $"Ctrlable base {manifest.Release} (demo)" });
+        using var content = new MemoryStream(tar);
+        await baseBackups.StoreAsync(manifest.Release, fileName, content, new HaBaseCredentials(DemoBaseAdmin, password), expectedSha256: null, ct);
+        logger.LogInformation("Demo mode: generated the Home Assistant base backup {File} of release {Release}", fileName, manifest.Release);
+    }
+
+    private async Task<bool> StoredBaseBackupAsync(string release, CancellationToken ct)
+    {
+        try
+        {
+            return await baseBackups.GetAsync(release, ct) is not null;
+        }
+        catch (BaseBackupException e)
+        {
+            logger.LogWarning("Demo mode: replacing the base backup of release {Release}: {Reason}", release, e.Message);
+            return false;
         }
     }
 

@@ -18,6 +18,9 @@ public enum SecretKind
     FirstBootSecret,
     InstanceAppSecret,
     ProjectAppSecret,
+
+    /// <summary>A release's Home Assistant base backup admin credentials (JSON), name <c>release/&lt;release&gt;</c>.</summary>
+    HaBaseCredentials,
 }
 
 /// <summary>

@@ -58,7 +58,7 @@ internal static class DestroyApi
                 if (guest.Running)
                 {
                     t.Log($"forced to stop CT {guest.Vmid} before destroying!");
-                    GuestRuntime.Stopped(guest);
+                    GuestRuntime.Stopped(sim, guest);
                 }
 
                 foreach (var (_, disk) in guest.Disks)
@@ -74,6 +74,7 @@ internal static class DestroyApi
                 sim.State.Guests.Remove(guest.Vmid);
                 sim.State.Access.RemoveVmAccess(guest.Vmid);
                 sim.IpAllocator.Release(guest.Vmid);
+                sim.HomeAssistant.Destroyed(guest.Vmid);
             }
         });
 

@@ -153,12 +153,22 @@ internal static class GuestReadApi
 
             var interfaces = new JsonArray { AgentInterface("lo", "00:00:00:00:00:00", "127.0.0.1", 8, "::1", 128) };
             var index = 18;
+            // Home Assistant OS names its NICs by PCI path and runs Docker: hassio, docker0 and veth* sit beside the LAN NIC.
+            var haos = HomeAssistantMarker.IsMarked(g);
             foreach (var (key, value) in g.Nets)
             {
                 var net = ApiHelpers.ParseNet(r.Sim.Schema, GuestKind.Qemu, value);
                 var mac = net.GetValueOrDefault("macaddr", "00:00:00:00:00:00").ToLowerInvariant();
                 var v4 = key == g.Nets.First().Key && g.NetworkUp && g.Address is not null ? g.Address.ToString() : null;
-                interfaces.Add(AgentInterface($"ens{index++}", mac, v4, r.Sim.IpAllocator.PrefixLength, LinkLocal(mac), 64));
+                interfaces.Add(AgentInterface(haos ? $"enp0s{index++}" : $"ens{index++}", mac, v4, r.Sim.IpAllocator.PrefixLength, LinkLocal(mac), 64));
+            }
+
+            if (haos && g.NetworkUp)
+            {
+                interfaces.Add(AgentInterface("hassio", "02:42:5e:1c:3a:01", "172.30.32.1", 23, "fe80::42:5eff:fe1c:3a01", 64));
+                interfaces.Add(AgentInterface("docker0", "02:42:7d:60:11:02", "172.30.232.1", 23, "fe80::42:7dff:fe60:1102", 64));
+                interfaces.Add(AgentInterface("veth5c1a2f3", "6e:1f:22:9a:4b:03", null, 0, "fe80::6c1f:22ff:fe9a:4b03", 64));
+                interfaces.Add(AgentInterface("veth91be0d7", "b2:7c:51:08:e4:04", null, 0, "fe80::b07c:51ff:fe08:e404", 64));
             }
 
             return new JsonObject { ["result"] = interfaces };

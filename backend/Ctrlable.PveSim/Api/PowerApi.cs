@@ -98,10 +98,10 @@ internal static class PowerApi
                         GuestRuntime.Started(sim, guest);
                         break;
                     case Action.Stop or Action.Shutdown:
-                        GuestRuntime.Stopped(guest);
+                        GuestRuntime.Stopped(sim, guest);
                         break;
                     case Action.Reboot:
-                        GuestRuntime.Stopped(guest);
+                        GuestRuntime.Stopped(sim, guest);
                         GuestRuntime.Started(sim, guest);
                         break;
                 }

@@ -24,8 +24,9 @@ internal static class GuestRuntime
     }
 
     /// <summary>Marks the guest stopped. Caller holds the state lock.</summary>
-    public static void Stopped(SimGuest guest)
+    public static void Stopped(SimContext sim, SimGuest guest)
     {
+        sim.HomeAssistant.Stopped(guest.Vmid);
         guest.Running = false;
         guest.StartedAt = null;
         guest.RunGeneration++;
@@ -75,6 +76,11 @@ internal static class GuestRuntime
         if (firstBoot is not null)
         {
             _ = Task.Run(() => RunFirstBootAsync(sim, firstBoot));
+        }
+
+        if (HomeAssistantMarker.IsMarked(guest) && guest.Address is { } address)
+        {
+            _ = Task.Run(() => sim.HomeAssistant.BootAsync(guest, address));
         }
 
         if (guest.Kind == GuestKind.Qemu)

@@ -36,6 +36,13 @@ public sealed record PveSimOptions
 
     public IGuestBootBehaviour BootBehaviour { get; init; } = new NoFirstBootBehaviour();
 
+    /// <summary>
+    /// How the Home Assistant emulator of a guest tagged <c>ctrlable-haos</c> runs (durations × <see cref="TimingScale"/>;
+    /// its address is the guest's). Its <c>LegacyPort</c>/<c>HttpPort</c> (0 = free ports chosen at start) are shared by
+    /// every such guest: see <see cref="PveSimulator.HomeAssistantPorts"/>. Null: no emulator in those guests.
+    /// </summary>
+    public Ctrlable.HaSim.HaSimOptions? HomeAssistant { get; init; } = new();
+
     /// <summary>Create <c>local</c> (dir) and <c>local-lvm</c> (lvmthin) before seeding.</summary>
     public bool DefaultStorages { get; init; } = true;
 

@@ -26,7 +26,11 @@ internal sealed class SimContext
         _random = options.RandomSeed is { } seed ? new Random(seed) : new Random();
         Tasks = new TaskManager(clock, faults.TaskFailure, () => faults.Settings.TaskFailureMessage);
         IpAllocator = options.IpAllocator ?? new SequentialIpAllocator();
+        HomeAssistant = new HomeAssistantGuests(this);
     }
+
+    /// <summary>The Home Assistant emulators of running ctrlable-haos guests.</summary>
+    public HomeAssistantGuests HomeAssistant { get; }
 
     public PveSimOptions Options { get; }
 

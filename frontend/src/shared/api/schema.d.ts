@@ -1494,6 +1494,7 @@ export interface components {
             rebrand: boolean;
             baseBackup?: string | null;
             haosSha256?: string | null;
+            baseBackupSha256?: string | null;
         };
         TemplateState: {
             name: string;

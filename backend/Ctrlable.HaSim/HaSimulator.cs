@@ -1,0 +1,403 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Threading.Channels;
+using Ctrlable.HaSim.Backups;
+using Ctrlable.HaSim.Flows;
+using Ctrlable.HaSim.Http;
+using Ctrlable.HaSim.State;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+
+namespace Ctrlable.HaSim;
+
+/// <summary>What a test can see of the emulated instance (a copy; changes do not flow back).</summary>
+public sealed record HaStateSnapshot(
+    HaPhase Phase,
+    int Boots,
+    string? CoreUuid,
+    IReadOnlyList<HaUser> Users,
+    IReadOnlyList<HaCredential> Credentials,
+    IReadOnlyList<HaRefreshToken> RefreshTokens,
+    IReadOnlyList<HaConfigEntry> ConfigEntries,
+    IReadOnlyList<string> OnboardingDone,
+    IReadOnlyList<string> UploadedBackups,
+    string? RestoredBackupId,
+    HaConfig Config)
+{
+    public HaUser? Owner => Users.FirstOrDefault(u => u.IsOwner);
+
+    /// <summary>Whether the homeassistant auth provider accepts this password (bcrypt, as HA checks it).</summary>
+    public bool PasswordMatches(string username, string password) => Config.PasswordMatches(username, password);
+}
+
+/// <summary>
+/// A running Home Assistant OS emulator (see README.md): the landing page on first boot, then Core with onboarding, the
+/// onboarding backup restore (Core stops, connections drop, it comes back restored), the auth API, the WebSocket API
+/// and config flows. Each phase runs its own Kestrel server, so a stopped Core refuses connections as a real one does.
+/// <code>
+/// await using var ha = await HaSimulator.StartAsync(new HaSimOptions { Address = "127.0.10.20" });
+/// await ha.WaitForPhaseAsync(HaPhase.Running);
+/// using var http = new HttpClient { BaseAddress = ha.BaseAddress };
+/// </code>
+/// </summary>
+public sealed class HaSimulator : IAsyncDisposable
+{
+    private readonly HaRuntime _ha;
+    private readonly Channel<RestartRequest> _restarts = Channel.CreateUnbounded<RestartRequest>();
+    private readonly CancellationTokenSource _disposing = new();
+    private readonly Task _loop;
+    private readonly TaskCompletionSource _firstPhase = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private WebApplication? _app;
+    private CancellationTokenSource? _appStopping;
+    private TimeSpan _latency;
+    private readonly SemaphoreSlim _powerOnSignal = new(0);
+    private readonly Lock _powerSync = new();
+    private int _offsRequested;
+    private int _onsGiven;
+
+    private HaSimulator(HaSimOptions options, int legacyPort, int httpPort)
+    {
+        Options = options;
+        LegacyPort = legacyPort;
+        HttpPort = httpPort;
+        _ha = new HaRuntime(options);
+        if (options.PreinstalledBackup is { } preinstalled)
+        {
+            _ha.Restore(HaBackup.Read(preinstalled, null));
+            _ha.RestoredBackupId = null;
+        }
+
+        _loop = Task.Run(RunAsync);
+    }
+
+    public HaSimOptions Options { get; }
+
+    public IPAddress Address => IPAddress.Parse(Options.Address);
+
+    /// <summary>The port standing in for 8123.</summary>
+    public int LegacyPort { get; }
+
+    /// <summary>The port standing in for 80.</summary>
+    public int HttpPort { get; }
+
+    /// <summary>Both ports, 8123's stand-in first (the order the orchestrator probes by default).</summary>
+    public IReadOnlyList<int> Ports => [LegacyPort, HttpPort];
+
+    /// <summary>Where Core answers once running (by <see cref="HaSimOptions.Layout"/>).</summary>
+    public Uri BaseAddress => new($"http://{Options.Address}:{CorePort}/");
+
+    public int CorePort => Options.Layout == HaPortLayout.Core80 ? HttpPort : LegacyPort;
+
+    public HaPhase Phase
+    {
+        get
+        {
+            lock (_ha.Sync)
+            {
+                return _ha.Phase;
+            }
+        }
+    }
+
+    public HaStateSnapshot State
+    {
+        get
+        {
+            lock (_ha.Sync)
+            {
+                var c = _ha.Config.Clone();
+                return new HaStateSnapshot(_ha.Phase, _ha.Boots, c.CoreUuid, c.Users, c.Credentials, c.RefreshTokens, c.ConfigEntries,
+                    c.OnboardingDone, [.. _ha.Backups.Keys], _ha.RestoredBackupId, c);
+            }
+        }
+    }
+
+    /// <summary>Slows every HTTP request and WebSocket upgrade by this much (fault knob "slow").</summary>
+    public TimeSpan Latency
+    {
+        get => _latency;
+        set => _latency = value;
+    }
+
+    public static async Task<HaSimulator> StartAsync(HaSimOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        options ??= new HaSimOptions();
+        var address = IPAddress.Parse(options.Address);
+        var legacy = options.LegacyPort == 0 ? FreePort(address) : options.LegacyPort;
+        var http = options.HttpPort == 0 ? FreePort(address, legacy) : options.HttpPort;
+        var sim = new HaSimulator(options, legacy, http);
+        await sim._firstPhase.Task.WaitAsync(cancellationToken);
+        return sim;
+    }
+
+    /// <summary>Restarts Core now (as <c>homeassistant.restart</c> or a crash would): connections drop, Core memory is lost.</summary>
+    public void RestartCore(TimeSpan? down = null) =>
+        _restarts.Writer.TryWrite(new RestartRequest(TimeSpan.Zero, down ?? Options.RestartDownTime, TimeSpan.Zero, null));
+
+    /// <summary>The VM stops: every connection drops and nothing listens until <see cref="PowerOn"/>; /config is kept.</summary>
+    public async Task PowerOffAsync()
+    {
+        lock (_powerSync)
+        {
+            _offsRequested++;
+        }
+
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (_restarts.Writer.TryWrite(new RestartRequest(TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero, null) { PowerOff = true, Done = done }))
+        {
+            await done.Task.WaitAsync(_disposing.Token);
+        }
+    }
+
+    /// <summary>The VM starts again after <see cref="PowerOffAsync"/>: Core (already installed) starts, no landing page.</summary>
+    public void PowerOn()
+    {
+        lock (_powerSync)
+        {
+            // Matches a power-off (possibly still queued), so a reboot's off-then-on cannot lose the "on".
+            if (_offsRequested > _onsGiven)
+            {
+                _onsGiven++;
+                _powerOnSignal.Release();
+            }
+        }
+    }
+
+    /// <summary>The next accepted restore fails inside Supervisor after Core stopped: Core comes back un-restored with a failed last_action_event.</summary>
+    public void FailNextRestore(string reason = "Restore failed")
+    {
+        lock (_ha.Sync)
+        {
+            _ha.FailNextRestore = reason;
+        }
+    }
+
+    /// <summary>Changes /config as a test needs (under the emulator's lock).</summary>
+    public void Edit(Action<HaConfig> change)
+    {
+        lock (_ha.Sync)
+        {
+            change(_ha.Config);
+        }
+    }
+
+    public async Task WaitForPhaseAsync(HaPhase phase, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        cts.CancelAfter(timeout ?? TimeSpan.FromSeconds(30));
+        while (true)
+        {
+            lock (_ha.Sync)
+            {
+                if (_ha.Phase == phase && (phase != HaPhase.Running || _ha.BackupLoaded))
+                {
+                    return;
+                }
+            }
+
+            await Task.Delay(20, cts.Token);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _disposing.CancelAsync();
+        _restarts.Writer.TryComplete();
+        try
+        {
+            await _loop;
+        }
+        catch (OperationCanceledException)
+        {
+            // the loop ends with the cancellation
+        }
+
+        await StopAppAsync();
+        _disposing.Dispose();
+        _powerOnSignal.Dispose();
+    }
+
+    // ---- lifecycle ----
+
+    private async Task RunAsync()
+    {
+        var ct = _disposing.Token;
+        try
+        {
+            if (Options.LandingDuration > TimeSpan.Zero && Options.PreinstalledBackup is null)
+            {
+                await ServeLandingAsync(Options.LandingDuration, ct);
+            }
+
+            while (!ct.IsCancellationRequested)
+            {
+                await StartCoreAsync(ct);
+                var request = await _restarts.Reader.ReadAsync(ct);
+                await Task.Delay(request.StopAfter, Options.TimeProvider, ct);
+                await StopAppAsync();
+                lock (_ha.Sync)
+                {
+                    _ha.Phase = HaPhase.Down;
+                    request.ApplyWhileDown?.Invoke();
+                }
+
+                if (request.PowerOff)
+                {
+                    // The VM is off: /config and Supervisor's backups stay on its disk until it starts again.
+                    request.Done?.TrySetResult();
+                    await _powerOnSignal.WaitAsync(ct);
+                    continue;
+                }
+
+                await Task.Delay(request.Down, Options.TimeProvider, ct);
+                if (request.Landing > TimeSpan.Zero)
+                {
+                    await ServeLandingAsync(request.Landing, ct);
+                }
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or ChannelClosedException)
+        {
+            // disposed
+        }
+        finally
+        {
+            _firstPhase.TrySetResult();
+        }
+    }
+
+    private async Task ServeLandingAsync(TimeSpan duration, CancellationToken ct)
+    {
+        await StartAppAsync(HaPhase.Landing, LandingPage.Map, ct);
+        await Task.Delay(duration, Options.TimeProvider, ct);
+        // Supervisor replaces the landing page container with Core's: every connection drops.
+        await StopAppAsync();
+        lock (_ha.Sync)
+        {
+            _ha.Phase = HaPhase.Down;
+        }
+    }
+
+    private async Task StartCoreAsync(CancellationToken ct)
+    {
+        lock (_ha.Sync)
+        {
+            _ha.CoreStarted();
+        }
+
+        var flows = new ConfigFlows(_ha);
+        var supervisor = new SupervisorApi(_ha, () => CorePort);
+        var websocket = new WebSocketApi(_ha, flows, supervisor);
+        await StartAppAsync(HaPhase.Running, app => CoreApp.Map(app, _ha, flows, websocket, r => _restarts.Writer.TryWrite(r), () => _appStopping!.Token), ct);
+        _ = Task.Run(async () =>
+        {
+            await Task.Delay(Options.BackupLoadDelay, Options.TimeProvider, ct);
+            lock (_ha.Sync)
+            {
+                if (_ha.Phase == HaPhase.Running)
+                {
+                    _ha.BackupLoaded = true;
+                }
+            }
+        }, ct);
+    }
+
+    private async Task StartAppAsync(HaPhase phase, Action<WebApplication> map, CancellationToken ct)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
+        builder.Logging.ClearProviders();
+        var address = Address;
+        // The landing page listens on 8123 and 80; Core on its layout's ports (Core8123: 8123 only).
+        var ports = phase == HaPhase.Landing || Options.Layout == HaPortLayout.Core80 ? new[] { LegacyPort, HttpPort } : [LegacyPort];
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            foreach (var port in ports)
+            {
+                kestrel.Listen(address, port, l => l.Protocols = HttpProtocols.Http1);
+            }
+        });
+        var app = builder.Build();
+        app.Use(async (http, next) =>
+        {
+            if (_latency > TimeSpan.Zero)
+            {
+                await Task.Delay(_latency, Options.TimeProvider, http.RequestAborted);
+            }
+
+            await next(http);
+        });
+        var redirectFrom = phase == HaPhase.Landing ? HttpPort : LegacyPort;
+        var redirectTo = phase == HaPhase.Landing ? LegacyPort : HttpPort;
+        if (ports.Length == 2)
+        {
+            // The other port answers every request with 302 to the live one (same path): a POST must not follow it.
+            app.Use((http, next) => http.Connection.LocalPort == redirectFrom
+                ? Redirect(http, redirectTo)
+                : next(http));
+        }
+
+        map(app);
+        _appStopping = new CancellationTokenSource();
+        await app.StartAsync(ct);
+        _app = app;
+        lock (_ha.Sync)
+        {
+            _ha.Phase = phase;
+        }
+
+        _firstPhase.TrySetResult();
+    }
+
+    private static Task Redirect(HttpContext http, int port)
+    {
+        var host = http.Request.Host.Host;
+        http.Response.StatusCode = 302;
+        http.Response.Headers.Location = $"http://{host}:{port}{http.Request.PathBase}{http.Request.Path}{http.Request.QueryString}";
+        return Task.CompletedTask;
+    }
+
+    private async Task StopAppAsync()
+    {
+        if (_app is not { } app)
+        {
+            return;
+        }
+
+        _app = null;
+        if (_appStopping is { } stopping)
+        {
+            await stopping.CancelAsync();
+        }
+
+        // A cancelled token: Kestrel aborts open connections instead of draining them (a container being killed).
+        using var now = new CancellationTokenSource();
+        await now.CancelAsync();
+        try
+        {
+            await app.StopAsync(now.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            // aborted as intended
+        }
+
+        await app.DisposeAsync();
+        _appStopping?.Dispose();
+        _appStopping = null;
+    }
+
+    private static int FreePort(IPAddress address, int not = -1)
+    {
+        while (true)
+        {
+            using var listener = new TcpListener(address, 0);
+            listener.Start();
+            var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+            listener.Stop();
+            if (port != not)
+            {
+                return port;
+            }
+        }
+    }
+}

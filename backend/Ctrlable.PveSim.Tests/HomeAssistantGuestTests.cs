@@ -1,0 +1,93 @@
+using System.Net;
+using Ctrlable.HaSim.State;
+using Ctrlable.PveSim.Guests;
+using Ctrlable.PveSim.Seeding;
+using Ctrlable.PveSim.Tests.Support;
+
+namespace Ctrlable.PveSim.Tests;
+
+public sealed class HomeAssistantGuestTests
+{
+    private const int HaosTemplate = 9100;
+
+    [Fact]
+    public async Task A_clone_of_the_haos_template_runs_home_assistant_on_the_address_its_agent_reports()
+    {
+        var (sim, api) = await Sims.Start(scale: 0.05);
+        await using var _ = sim;
+        sim.AddGuest(new TemplateSeed(HaosTemplate, "ctrlable-pro", GuestKind.Qemu, DiskGiB: 32) { Tags = ["ctrlable", HomeAssistantMarker.Tag] });
+        var (legacy, http80) = sim.HomeAssistantPorts!.Value;
+
+        await api.RunTask(api.Post($"nodes/pve1/qemu/{HaosTemplate}/clone", ("newid", "170"), ("name", "site-ha")));
+        await api.RunTask(api.Post("nodes/pve1/qemu/170/status/start"));
+        var interfaces = await WaitForAgentAsync(api, 170);
+
+        var names = interfaces.Select(i => i!["name"]!.GetValue<string>()).ToList();
+        names.Should().Contain(["lo", "enp0s18", "hassio", "docker0"]).And.Contain(n => n.StartsWith("veth"));
+        var address = interfaces.Single(i => i!["name"]!.GetValue<string>() == "enp0s18")!["ip-addresses"]![0]!["ip-address"]!.GetValue<string>();
+        var ha = sim.HomeAssistant(170) ?? await WaitForAsync(() => sim.HomeAssistant(170));
+        ha.Options.Address.Should().Be(address);
+        ha.Ports.Should().Equal(legacy, http80);
+
+        await ha.WaitForPhaseAsync(HaPhase.Running);
+        using var client = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false });
+        (await client.GetAsync($"http://{address}:{legacy}/api/onboarding")).StatusCode.Should().Be(HttpStatusCode.OK);
+
+        // Stopping the VM drops Home Assistant; starting it again brings the same instance (its /config) back.
+        var uuid = ha.State.CoreUuid;
+        await api.RunTask(api.Post("nodes/pve1/qemu/170/status/stop"));
+        await ha.WaitForPhaseAsync(HaPhase.Down);
+        await FluentActions.Awaiting(() => client.GetAsync($"http://{address}:{legacy}/api/onboarding")).Should().ThrowAsync<HttpRequestException>();
+        await api.RunTask(api.Post("nodes/pve1/qemu/170/status/start"));
+        await ha.WaitForPhaseAsync(HaPhase.Running);
+        ha.State.CoreUuid.Should().Be(uuid);
+        ha.State.Boots.Should().Be(2);
+
+        await api.RunTask(api.Post("nodes/pve1/qemu/170/status/stop"));
+        await api.RunTask(api.Delete("nodes/pve1/qemu/170"));
+        sim.HomeAssistant(170).Should().BeNull();
+    }
+
+    [Fact]
+    public async Task Other_vms_run_no_home_assistant()
+    {
+        var (sim, api) = await Sims.Start(scale: 0.05);
+        await using var _ = sim;
+        await api.RunTask(api.Post($"nodes/pve1/qemu/{Sims.QemuTemplate}/clone", ("newid", "171")));
+        await api.RunTask(api.Post("nodes/pve1/qemu/171/status/start"));
+        var interfaces = await WaitForAgentAsync(api, 171);
+        interfaces.Select(i => i!["name"]!.GetValue<string>()).Should().NotContain("hassio");
+        sim.HomeAssistant(171).Should().BeNull();
+    }
+
+    private static async Task<System.Text.Json.Nodes.JsonArray> WaitForAgentAsync(ApiClient api, int vmid)
+    {
+        for (var i = 0; i < 200; i++)
+        {
+            var response = await api.Get($"nodes/pve1/qemu/{vmid}/agent/network-get-interfaces");
+            if (response.Status == HttpStatusCode.OK)
+            {
+                return response.Data!["result"]!.AsArray();
+            }
+
+            await Task.Delay(25);
+        }
+
+        throw new TimeoutException("the guest agent never answered");
+    }
+
+    private static async Task<T> WaitForAsync<T>(Func<T?> get) where T : class
+    {
+        for (var i = 0; i < 400; i++)
+        {
+            if (get() is { } value)
+            {
+                return value;
+            }
+
+            await Task.Delay(25);
+        }
+
+        throw new TimeoutException("never appeared");
+    }
+}

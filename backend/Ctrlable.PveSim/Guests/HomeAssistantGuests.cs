@@ -1,0 +1,127 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Ctrlable.HaSim;
+using Ctrlable.PveSim.Hosting;
+
+namespace Ctrlable.PveSim.Guests;
+
+/// <summary>
+/// How the emulator recognises a Home Assistant OS VM: a QEMU guest with the tag <c>ctrlable-haos</c> (the build tags the
+/// ctrlable-pro template <c>ctrlable;ctrlable-haos</c>; clones inherit tags).
+/// </summary>
+public static class HomeAssistantMarker
+{
+    public const string Tag = "ctrlable-haos";
+
+    public static bool IsMarked(SimGuest guest) => guest.Kind == GuestKind.Qemu && guest.Tags.Contains(Tag, StringComparer.OrdinalIgnoreCase);
+}
+
+/// <summary>
+/// One <see cref="HaSimulator"/> per running Home Assistant OS guest, on the guest's own address and the shared ports:
+/// started when the guest's network comes up, powered off (state kept, as on the VM's disk) when the guest stops, gone
+/// when it is destroyed.
+/// </summary>
+internal sealed class HomeAssistantGuests : IAsyncDisposable
+{
+    private readonly SimContext _sim;
+    private readonly HaSimOptions? _options;
+    private readonly ConcurrentDictionary<int, Task<HaSimulator>> _guests = new();
+
+    public HomeAssistantGuests(SimContext sim)
+    {
+        _sim = sim;
+        if (sim.Options.HomeAssistant is { } options)
+        {
+            var scale = sim.Options.TimingScale;
+            var legacy = options.LegacyPort == 0 ? FreePort() : options.LegacyPort;
+            var http = options.HttpPort == 0 ? FreePort(legacy) : options.HttpPort;
+            _options = options with
+            {
+                LegacyPort = legacy,
+                HttpPort = http,
+                LandingDuration = options.LandingDuration * scale,
+                RestoreDownTime = options.RestoreDownTime * scale,
+                LandingAfterRestore = options.LandingAfterRestore * scale,
+                RestoreStopDelay = options.RestoreStopDelay * scale,
+                RestartDownTime = options.RestartDownTime * scale,
+                BackupLoadDelay = options.BackupLoadDelay * scale,
+            };
+        }
+    }
+
+    /// <summary>The ports every emulated Home Assistant listens on (8123's stand-in, 80's stand-in); null when disabled.</summary>
+    public (int LegacyPort, int HttpPort)? Ports => _options is null ? null : (_options.LegacyPort, _options.HttpPort);
+
+    public HaSimulator? Get(int vmid) =>
+        _guests.TryGetValue(vmid, out var task) && task.IsCompletedSuccessfully ? task.Result : null;
+
+    /// <summary>The guest's network is up: boot its Home Assistant (first time) or power it on again.</summary>
+    public async Task BootAsync(SimGuest guest, IPAddress address)
+    {
+        if (_options is null || !HomeAssistantMarker.IsMarked(guest))
+        {
+            return;
+        }
+
+        var created = false;
+        var task = _guests.GetOrAdd(guest.Vmid, _ =>
+        {
+            created = true;
+            return HaSimulator.StartAsync(_options with { Address = address.ToString() }, _sim.ShuttingDown);
+        });
+        var ha = await task;
+        if (!created)
+        {
+            ha.PowerOn();
+        }
+    }
+
+    public void Stopped(int vmid)
+    {
+        if (_guests.TryGetValue(vmid, out var task))
+        {
+            _ = task.ContinueWith(t => t.Result.PowerOffAsync(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default).Unwrap();
+        }
+    }
+
+    public void Destroyed(int vmid)
+    {
+        if (_guests.TryRemove(vmid, out var task))
+        {
+            _ = task.ContinueWith(t => t.Result.DisposeAsync().AsTask(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default).Unwrap();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var (_, task) in _guests)
+        {
+            try
+            {
+                await (await task).DisposeAsync();
+            }
+            catch (OperationCanceledException)
+            {
+                // never started
+            }
+        }
+
+        _guests.Clear();
+    }
+
+    private static int FreePort(int not = -1)
+    {
+        while (true)
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+            listener.Stop();
+            if (port != not)
+            {
+                return port;
+            }
+        }
+    }
+}
