@@ -5,6 +5,7 @@ using Ctrlable.Provisioner.Deploy;
 using Ctrlable.Provisioner.Hosting;
 using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.Releases;
+using Ctrlable.Provisioner.Settings;
 using Ctrlable.Provisioner.Tls;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -14,6 +15,22 @@ builder.AddApiDocumentation();
 
 var app = builder.Build();
 if (!await app.PrepareAsync())
+{
+    return 1;
+}
+
+// Installers: store the Proxmox token secret encrypted and exit (before a configured host needs it).
+if (args.Contains($"--{SetTokenSecretCommand.Switch}"))
+{
+    return await SetTokenSecretCommand.RunAsync(app.Services, Console.In, Console.Out, Console.Error);
+}
+
+if (args.Contains($"--{SetTokenSecretCommand.CheckSwitch}"))
+{
+    return await SetTokenSecretCommand.CheckAsync(app.Services, Console.Out);
+}
+
+if (!await app.ConnectProxmoxAsync())
 {
     return 1;
 }
@@ -34,6 +51,7 @@ app.UseAccessControl();
 app.MapHealth();
 app.MapAuth();
 app.MapTls();
+app.MapSettings();
 app.MapReleases();
 app.MapBuilds();
 app.MapDashboard();

@@ -54,6 +54,9 @@ test('fresh start → setup admin → sign in → dashboard; sign-out → sign-i
   const tls = await (await page.context().request.get(`${orchestrator.url}/api/tls`)).json();
   await page.getByTestId('tls-fingerprint').waitFor();
   assert.equal(await page.getByTestId('tls-fingerprint').innerText(), tls.sha256Fingerprint);
+  // An admin sees which Proxmox host is in use: here the simulated one, and says so.
+  assert.match(await page.getByTestId('proxmox-source').innerText(), /simulated Proxmox host/);
+  await screenshot(page, 'access-settings');
 
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByRole('heading', { name: 'Sign in' }).waitFor();

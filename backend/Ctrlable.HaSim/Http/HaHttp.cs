@@ -11,6 +11,9 @@ internal static class HaHttp
 {
     public const string PrincipalKey = "ha.principal";
 
+    /// <summary>Python's json.dumps leaves quotes and non-ASCII alone; so do we (no \u0027 in messages).</summary>
+    public static readonly JsonSerializerOptions JsonOptions = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     /// <summary>aiohttp's HTTP exceptions: "401: Unauthorized" as text/plain.</summary>
     public static Task Text(HttpContext http, int status, string? text = null)
     {
@@ -23,7 +26,7 @@ internal static class HaHttp
     {
         http.Response.StatusCode = status;
         http.Response.ContentType = "application/json";
-        return http.Response.WriteAsync(body?.ToJsonString() ?? "null");
+        return http.Response.WriteAsync(body?.ToJsonString(JsonOptions) ?? "null");
     }
 
     /// <summary>HomeAssistantView.json_message: <c>{"message": …, "code"?: …}</c>.</summary>

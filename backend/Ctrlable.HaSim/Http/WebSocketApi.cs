@@ -417,7 +417,7 @@ internal sealed class WebSocketApi(HaRuntime ha, ConfigFlows flows, SupervisorAp
 
     private static async Task SendAsync(WebSocket socket, JsonObject message, CancellationToken ct)
     {
-        await socket.SendAsync(Encoding.UTF8.GetBytes(message.ToJsonString()), WebSocketMessageType.Text, true, ct);
+        await socket.SendAsync(Encoding.UTF8.GetBytes(message.ToJsonString(HaHttp.JsonOptions)), WebSocketMessageType.Text, true, ct);
     }
 
     private static async Task<JsonObject?> ReceiveAsync(WebSocket socket, CancellationToken ct)

@@ -80,4 +80,22 @@ public sealed class AuditTests : IDisposable
         using var operatorClient = await _app.CreateClientAsync(Role.Operator);
         (await operatorClient.GetAsync("/api/audit")).StatusCode.Should().Be(HttpStatusCode.Forbidden);
     }
+
+    [Fact]
+    public async Task Entries_older_than_the_retention_are_pruned_and_newer_ones_kept()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(new DateTimeOffset(2026, 11, 25, 12, 0, 0, TimeSpan.Zero));
+        using var app = new ProvisionerApp(time: time, settings: new Dictionary<string, string?> { ["Auth:AuditRetentionDays"] = "30" });
+        await app.EnsureSetUpAsync();
+        var audit = app.Service<AuditRepository>();
+        var now = time.GetUtcNow();
+        await audit.AppendAsync(new AuditEntry(0, now.AddDays(-31), "user", "old", "POST", "/api/x", null, 200, null));
+        await audit.AppendAsync(new AuditEntry(0, now.AddDays(-29), "user", "recent", "POST", "/api/x", null, 200, null));
+
+        var deleted = await app.Service<AuditRetention>().PruneAsync(CancellationToken.None);
+
+        deleted.Should().Be(1);
+        var (items, _) = await audit.PageAsync(1, 100);
+        items.Select(i => i.ActorName).Should().Contain("recent").And.NotContain("old");
+    }
 }

@@ -74,7 +74,7 @@ internal sealed class ProxmoxHarness : IAsyncDisposable
         var services = new ServiceCollection();
         services.AddLogging();
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton(connection);
+        services.AddSingleton(new ProxmoxConnections(connection));
         services.AddSingleton<IOptions<ProxmoxOptions>>(Options.Create(Configure(configure)));
         services.AddProxmoxHttpClient();
         // Inside the resilience handler: sees every attempt, retries included.

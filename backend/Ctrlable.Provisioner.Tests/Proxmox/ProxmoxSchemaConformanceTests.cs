@@ -66,6 +66,7 @@ public sealed class ProxmoxSchemaConformanceTests
         const string node = "pve1";
 
         await client.GetVersionAsync(ct); called.Add(nameof(client.GetVersionAsync));
+        await client.GetPermissionsAsync("/pool/ctrlable", ct); called.Add(nameof(client.GetPermissionsAsync));
         await client.GetNodesAsync(ct); called.Add(nameof(client.GetNodesAsync));
         await client.GetNodeStatusAsync(node, ct); called.Add(nameof(client.GetNodeStatusAsync));
         await client.GetClusterResourcesAsync(null, ct);

@@ -32,6 +32,8 @@ public static class AccessControl
         services.AddSingleton<UserRepository>();
         services.AddSingleton<ApiTokenRepository>();
         services.AddSingleton<AuditRepository>();
+        services.AddSingleton<AuditRetention>();
+        services.AddHostedService(sp => sp.GetRequiredService<AuditRetention>());
         services.AddSingleton<SetupState>();
         services.AddSingleton<IPasswordHasher<string>, PasswordHasher<string>>();
         services.AddSingleton<AccountService>();

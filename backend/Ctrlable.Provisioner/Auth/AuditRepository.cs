@@ -43,4 +43,12 @@ public sealed class AuditRepository(Database database)
         var total = await grid.ReadSingleAsync<long>();
         return (items, total);
     }
+
+    /// <summary>Deletes entries older than <paramref name="before"/>; returns how many.</summary>
+    public async Task<int> DeleteOlderThanAsync(DateTimeOffset before, CancellationToken ct = default)
+    {
+        const string sql = "DELETE FROM audit_log WHERE at < @before;";
+        await using var connection = await database.OpenAsync(ct);
+        return await connection.ExecuteAsync(new CommandDefinition(sql, new { before = before.ToUniversalTime() }, cancellationToken: ct));
+    }
 }

@@ -46,11 +46,6 @@ public sealed partial class ConfigValidator :
             errors.Add("Proxmox:TokenId must look like user@realm!tokenname, e.g. ctrlable@pve!provisioner.");
         }
 
-        if (string.IsNullOrWhiteSpace(options.TokenSecret))
-        {
-            errors.Add("Proxmox:TokenSecret is required when Proxmox:Url is set.");
-        }
-
         if (!Fingerprint().IsMatch(options.CertificateFingerprint))
         {
             errors.Add("Proxmox:CertificateFingerprint must be the node certificate's SHA-256 fingerprint (32 colon-separated hex bytes, as shown under Node > System > Certificates).");
@@ -134,6 +129,11 @@ public sealed partial class ConfigValidator :
             errors.Add($"Auth:SignInPermitLimit must be between 1 and 100000 (got {options.SignInPermitLimit}).");
         }
 
+        if (options.AuditRetentionDays is < 1 or > 3650)
+        {
+            errors.Add($"Auth:AuditRetentionDays must be between 1 and 3650 (got {options.AuditRetentionDays}).");
+        }
+
         return Result(errors);
     }
 
@@ -157,6 +157,12 @@ public sealed partial class ConfigValidator :
 
         return Result(errors);
     }
+
+    /// <summary>A Proxmox API token id, <c>user@realm!tokenname</c>.</summary>
+    public static bool IsTokenId(string value) => TokenId().IsMatch(value);
+
+    /// <summary>A certificate's SHA-256 fingerprint as Proxmox shows it: 32 colon-separated hex bytes.</summary>
+    public static bool IsCertificateFingerprint(string value) => Fingerprint().IsMatch(value);
 
     private static ValidateOptionsResult Result(List<string> errors) =>
         errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

@@ -97,6 +97,9 @@ public sealed class AuthOptions
 
     /// <summary>Sign-in and setup attempts allowed per client address and minute.</summary>
     public int SignInPermitLimit { get; set; } = 10;
+
+    /// <summary>How long audit log entries are kept; older ones are deleted once a day.</summary>
+    public int AuditRetentionDays { get; set; } = 365;
 }
 
 /// <summary>HTTPS: the certificate Kestrel serves, and whether plain HTTP may leave loopback.</summary>

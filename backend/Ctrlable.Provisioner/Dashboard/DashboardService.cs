@@ -27,7 +27,7 @@ public sealed class DashboardService
     private static readonly HashSet<string> LinkedCloneStorage = ["lvmthin", "zfspool", "zfs", "rbd", "btrfs"];
 
     private readonly ProxmoxClient _proxmox;
-    private readonly ProxmoxConnection _connection;
+    private readonly ProxmoxConnections _connection;
     private readonly InstanceRepository _instances;
     private readonly ReleaseRepository _releases;
     private readonly TimeProvider _time;
@@ -35,7 +35,7 @@ public sealed class DashboardService
     private readonly SharedFetch<DashboardSnapshot> _snapshot;
     private readonly ConcurrentDictionary<string, SharedFetch<MetricSeries>> _metrics = new();
 
-    public DashboardService(ProxmoxClient proxmox, ProxmoxConnection connection, InstanceRepository instances, ReleaseRepository releases, TimeProvider time, Microsoft.Extensions.Options.IOptions<DashboardOptions> options)
+    public DashboardService(ProxmoxClient proxmox, ProxmoxConnections connection, InstanceRepository instances, ReleaseRepository releases, TimeProvider time, Microsoft.Extensions.Options.IOptions<DashboardOptions> options)
     {
         _proxmox = proxmox;
         _connection = connection;
@@ -138,7 +138,7 @@ public sealed class DashboardService
         var templateVmids = resources.Where(r => r.Template == true && r.Vmid is not null).Select(r => r.Vmid!.Value).ToHashSet();
         var templateCards = templates.Select(t => new TemplateCard(t.Name, t.Kind, (int)t.Vmid, t.Node, templateVmids.Contains((int)t.Vmid), t.AppVersion)).ToList();
 
-        return new DashboardSnapshot(_time.GetUtcNow(), false, null, _connection.Simulated, active, nodes, projectGroups, others, templateCards);
+        return new DashboardSnapshot(_time.GetUtcNow(), false, null, _connection.Current.Simulated, active, nodes, projectGroups, others, templateCards);
     }
 
     private static GuestCard ToCard(ClusterResource g, InstanceRow? instance) => new(

@@ -11,6 +11,7 @@ using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.Proxmox;
 using Ctrlable.Provisioner.Releases;
 using Ctrlable.Provisioner.Secrets;
+using Ctrlable.Provisioner.Settings;
 using Ctrlable.Provisioner.State;
 using Ctrlable.Provisioner.Tls;
 using FluentValidation;
@@ -89,15 +90,15 @@ public static class ApplicationServices
         builder.Services.AddSingleton<BuildService>();
         builder.Services.AddHostedService<BuildRecovery>();
 
-        // Proxmox: the configured host, or the simulated one (demo mode) when none is configured.
+        // Proxmox: the host an admin saved in Settings, else the configured one, else the simulated one (demo mode);
+        // chosen in PrepareAsync, once the database is there.
         builder.Services.AddSingleton<SimulatedProxmoxHost>();
-        builder.Services.AddSingleton(sp =>
-        {
-            var proxmox = sp.GetRequiredService<IOptions<ProxmoxOptions>>().Value;
-            return proxmox.IsConfigured
-                ? new ProxmoxConnection(new Uri(proxmox.Url), proxmox.TokenId, proxmox.TokenSecret, proxmox.CertificateFingerprint, simulated: false)
-                : sp.GetRequiredService<SimulatedProxmoxHost>().Connection;
-        });
+        builder.Services.AddSingleton<ProxmoxConnections>();
+        builder.Services.AddSingleton<ProxmoxSettingsRepository>();
+        builder.Services.AddSingleton<ProxmoxSettingsService>();
+        builder.Services.AddSingleton<IValidator<SaveProxmoxSettingsRequest>, SaveProxmoxSettingsValidator>();
+        builder.Services.AddSingleton<BuildKeySettings>();
+        builder.Services.AddSingleton<IValidator<SetBuildKeyPassphraseRequest>, SetBuildKeyPassphraseValidator>();
         builder.Services.AddProxmoxHttpClient();
 
         // Projects and the deploy pipeline.
@@ -192,10 +193,26 @@ public static class ApplicationServices
             return false;
         }
 
-        if (!app.Services.GetRequiredService<IOptions<ProxmoxOptions>>().Value.IsConfigured)
+        return true;
+    }
+
+    /// <summary>Chooses the Proxmox host (saved settings, configuration, or the simulated host); false with one line on stderr when it cannot.</summary>
+    public static async Task<bool> ConnectProxmoxAsync(this WebApplication app)
+    {
+        try
         {
-            SimulatedProxmoxHost.AddGuestListener(app);
-            await app.Services.GetRequiredService<SimulatedProxmoxHost>().StartAsync(app.Lifetime.ApplicationStopping);
+            if (!await app.Services.GetRequiredService<ProxmoxSettingsService>().UseSavedOrConfiguredAsync(app.Lifetime.ApplicationStopping))
+            {
+                SimulatedProxmoxHost.AddGuestListener(app);
+                var simulated = app.Services.GetRequiredService<SimulatedProxmoxHost>();
+                await simulated.StartAsync(app.Lifetime.ApplicationStopping);
+                app.Services.GetRequiredService<ProxmoxConnections>().Use(simulated.Connection);
+            }
+        }
+        catch (ProxmoxSettingsException ex)
+        {
+            await Console.Error.WriteLineAsync($"configuration error: {ex.Message}");
+            return false;
         }
 
         return true;

@@ -16,23 +16,12 @@ public static class HttpClients
         services.AddSingleton<CertificatePin>();
         services.AddTransient<ProxmoxAuthHandler>();
         services.AddSingleton<ProxmoxClient>();
-        services.AddHttpClient(ProxmoxClient.HttpClientName, (sp, http) =>
+        services.AddHttpClient(ProxmoxClient.HttpClientName, http =>
             {
-                http.BaseAddress = sp.GetRequiredService<ProxmoxConnection>().BaseUrl;
                 // The resilience pipeline owns timeouts.
                 http.Timeout = Timeout.InfiniteTimeSpan;
             })
-            .ConfigurePrimaryHttpMessageHandler(sp =>
-            {
-                var pin = sp.GetRequiredService<CertificatePin>();
-                return new SocketsHttpHandler
-                {
-                    // Trust the node by its pinned fingerprint, never "any certificate".
-                    SslOptions = { RemoteCertificateValidationCallback = (_, certificate, _, _) => pin.Validate(certificate) },
-                    PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-                    ConnectTimeout = TimeSpan.FromSeconds(10),
-                };
-            })
+            .ConfigurePrimaryHttpMessageHandler(sp => PinnedHandler(sp.GetRequiredService<CertificatePin>()))
             .AddHttpMessageHandler<ProxmoxAuthHandler>()
             .AddResilienceHandler("proxmox", (pipeline, context) =>
             {
@@ -82,6 +71,30 @@ public static class HttpClients
     }
 
     /// <summary>
+    /// A one-off client for credentials an admin is about to save: its own connections (a pooled connection
+    /// validated against the old fingerprint must not vouch for the new one), one attempt, no retries, so a
+    /// wrong URL, token or fingerprint is reported at once. Dispose it after use.
+    /// </summary>
+    public static ProxmoxProbe CreateProxmoxProbe(ProxmoxConnection candidate, ProxmoxOptions options)
+    {
+        var connections = new ProxmoxConnections(candidate);
+        var pin = new CertificatePin(connections);
+        var http = new HttpClient(new ProxmoxAuthHandler(connections) { InnerHandler = PinnedHandler(pin) })
+        {
+            Timeout = TimeSpan.FromSeconds(options.AttemptTimeoutSeconds),
+        };
+        return new ProxmoxProbe(new ProxmoxClient(new SingleClientFactory(http), connections, pin), http);
+    }
+
+    private static SocketsHttpHandler PinnedHandler(CertificatePin pin) => new()
+    {
+        // Trust the node by its pinned fingerprint, never "any certificate".
+        SslOptions = { RemoteCertificateValidationCallback = (_, certificate, _, _) => pin.Validate(certificate) },
+        PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+        ConnectTimeout = TimeSpan.FromSeconds(10),
+    };
+
+    /// <summary>
     /// GETs are retried on transport errors, timeouts and 5xx. Any method is retried on Proxmox's lock
     /// contention answers, which mean nothing was done. A POST that failed otherwise (a clone whose answer
     /// was lost may have cloned) is never retried here; the deploy pipeline reconciles instead.
@@ -104,12 +117,25 @@ public static class HttpClients
         return safe && (int)response.StatusCode >= 500 && response.StatusCode != HttpStatusCode.NotImplemented;
     }
 
-    private sealed class ProxmoxAuthHandler(ProxmoxConnection connection) : DelegatingHandler
+    private sealed class ProxmoxAuthHandler(ProxmoxConnections connections) : DelegatingHandler
     {
         protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
-            request.Headers.Authorization = ProxmoxClient.Authorization(connection);
+            request.Headers.Authorization = ProxmoxClient.Authorization(connections.Current);
             return base.SendAsync(request, cancellationToken);
         }
     }
+
+    private sealed class SingleClientFactory(HttpClient client) : IHttpClientFactory
+    {
+        public HttpClient CreateClient(string name) => client;
+    }
+}
+
+/// <summary>A <see cref="ProxmoxClient"/> over one-off connections to a candidate host; see <see cref="HttpClients.CreateProxmoxProbe"/>.</summary>
+public sealed class ProxmoxProbe(ProxmoxClient client, HttpClient http) : IDisposable
+{
+    public ProxmoxClient Client { get; } = client;
+
+    public void Dispose() => http.Dispose();
 }

@@ -38,4 +38,5 @@ internal sealed record TemplateDraft
     public string? HaosSha256 { get; init; }
     public bool? Rebrand { get; init; }
     public string? BaseBackup { get; init; }
+    public string? BaseBackupSha256 { get; init; }
 }

@@ -145,6 +145,28 @@ internal sealed class TemplateDraftValidator : AbstractValidator<TemplateDraft>
             .When(t => t.Builder != HaosBuilder)
             .WithMessage(t => $"haos_sha256 only applies to templates built by {HaosBuilder}")
             .At(t => t.Path + ".haos_sha256");
+
+        // The Home Assistant base backup travels with the release: a file name under the release, and its checksum.
+        RuleFor(t => t.BaseBackup)
+            .Matches("^[A-Za-z0-9][A-Za-z0-9._-]*$")
+            .When(t => t.BaseBackup is not null)
+            .WithMessage(t => $"base_backup '{t.BaseBackup}' is not a plain file name (letters, digits, '.', '_', '-')")
+            .At(t => t.Path + ".base_backup");
+        RuleFor(t => t.BaseBackup)
+            .Null()
+            .When(t => t.Builder != HaosBuilder)
+            .WithMessage(t => $"base_backup only applies to templates built by {HaosBuilder}")
+            .At(t => t.Path + ".base_backup");
+        RuleFor(t => t.BaseBackupSha256)
+            .Matches("^[0-9a-f]{64}$")
+            .When(t => t.BaseBackupSha256 is not null)
+            .WithMessage(t => $"base_backup_sha256 '{t.BaseBackupSha256}' is not a SHA-256 (64 lower-case hex digits, as sha256sum prints it)")
+            .At(t => t.Path + ".base_backup_sha256");
+        RuleFor(t => t.BaseBackupSha256)
+            .Null()
+            .When(t => t.BaseBackup is null)
+            .WithMessage("base_backup_sha256 needs base_backup (the file it is the checksum of)")
+            .At(t => t.Path + ".base_backup_sha256");
     }
 }
 

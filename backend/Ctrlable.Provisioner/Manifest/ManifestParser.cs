@@ -66,7 +66,8 @@ public static class ManifestParser
             t.HaosVersion,
             Value(t.Rebrand),
             t.BaseBackup,
-            t.HaosSha256))]);
+            t.HaosSha256,
+            t.BaseBackupSha256))]);
 
     private static string Text(string? value) =>
         value ?? throw new InvalidOperationException("A validated manifest draft is missing a required value.");

@@ -15,7 +15,7 @@ internal sealed partial class ManifestReader(string file, List<ManifestError> er
         ["release", "community_scripts_ref", "community_scripts_commit", "proxmox_min_version", "decisions", "templates"];
     private static readonly string[] DecisionKeys = ["frigate_placement", "freepbx_kind", "haos_uuid_policy"];
     private static readonly string[] TemplateKeys =
-        ["kind", "builder", "vmid", "app_version", "os", "resources", "unprivileged", "portainer", "haos_version", "haos_sha256", "rebrand", "base_backup"];
+        ["kind", "builder", "vmid", "app_version", "os", "resources", "unprivileged", "portainer", "haos_version", "haos_sha256", "rebrand", "base_backup", "base_backup_sha256"];
     private static readonly string[] OsKeys = ["distro", "version"];
     private static readonly string[] ResourceKeys = ["cpu", "ram", "disk"];
 
@@ -140,6 +140,7 @@ internal sealed partial class ManifestReader(string file, List<ManifestError> er
             HaosSha256 = fields.OptionalString("haos_sha256"),
             Rebrand = fields.OptionalBool("rebrand", defaultValue: false),
             BaseBackup = fields.OptionalString("base_backup"),
+            BaseBackupSha256 = fields.OptionalString("base_backup_sha256"),
         };
     }
 

@@ -44,7 +44,8 @@ public sealed record TemplateSpec(
     string? HaosVersion,
     bool Rebrand,
     string? BaseBackup,
-    string? HaosSha256 = null); // SHA-256 of haos_ova-<haos_version>.qcow2.xz; the build refuses an image without it
+    string? HaosSha256 = null, // SHA-256 of haos_ova-<haos_version>.qcow2.xz; the build refuses an image without it
+    string? BaseBackupSha256 = null); // SHA-256 of the base_backup file; storing the base backup refuses any other file
 
 /// <summary>Base OS of an LXC template. Defaults to Debian 12 when the manifest omits it.</summary>
 public sealed record OsSpec(string Distro, string Version)

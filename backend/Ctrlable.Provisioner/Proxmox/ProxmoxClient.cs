@@ -12,7 +12,7 @@ namespace Ctrlable.Provisioner.Proxmox;
 /// contention) is configured in <see cref="Hosting.HttpClients"/>. Bodies are form-encoded with a
 /// Content-Length: Proxmox refuses chunked bodies.
 /// </summary>
-public sealed class ProxmoxClient(IHttpClientFactory httpClients, CertificatePin pin)
+public sealed class ProxmoxClient(IHttpClientFactory httpClients, ProxmoxConnections connections, CertificatePin pin)
 {
     public const string HttpClientName = "proxmox";
 
@@ -20,6 +20,13 @@ public sealed class ProxmoxClient(IHttpClientFactory httpClients, CertificatePin
 
     public Task<PveVersionInfo> GetVersionAsync(CancellationToken ct) =>
         GetAsync<PveVersionInfo>("version", ct);
+
+    /// <summary>The caller's privileges on one ACL path (GET /access/permissions?path=...): privilege name → propagate flag.</summary>
+    public async Task<IReadOnlySet<string>> GetPermissionsAsync(string path, CancellationToken ct)
+    {
+        var byPath = await GetAsync<Dictionary<string, Dictionary<string, JsonElement>>>($"access/permissions?path={Uri.EscapeDataString(path)}", ct);
+        return byPath.TryGetValue(path, out var privileges) ? privileges.Keys.ToHashSet(StringComparer.Ordinal) : new HashSet<string>();
+    }
 
     public Task<IReadOnlyList<NodeSummary>> GetNodesAsync(CancellationToken ct) =>
         GetAsync<IReadOnlyList<NodeSummary>>("nodes", ct);
@@ -136,7 +143,8 @@ public sealed class ProxmoxClient(IHttpClientFactory httpClients, CertificatePin
 
     private async Task<T> SendAsync<T>(HttpMethod method, string path, List<KeyValuePair<string, string>>? form, CancellationToken ct)
     {
-        using var request = new HttpRequestMessage(method, path);
+        // Absolute: the host may change at run time when an admin saves new Proxmox settings.
+        using var request = new HttpRequestMessage(method, new Uri(connections.Current.BaseUrl, path));
         if (form is not null)
         {
             // FormUrlEncodedContent has a known length (no chunking) and escapes '=' inside property strings.

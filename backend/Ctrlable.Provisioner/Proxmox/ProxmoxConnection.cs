@@ -39,14 +39,33 @@ public sealed class ProxmoxConnection(Uri baseUrl, string tokenId, string tokenS
 }
 
 /// <summary>
+/// The connection every Proxmox call uses now: chosen at start (settings saved by an admin, else configuration,
+/// else the simulated host) and replaced when an admin saves new settings, so later calls use the new host and token.
+/// </summary>
+public sealed class ProxmoxConnections
+{
+    private ProxmoxConnection? _current;
+
+    public ProxmoxConnections()
+    {
+    }
+
+    public ProxmoxConnections(ProxmoxConnection connection) => _current = connection;
+
+    public ProxmoxConnection Current => Volatile.Read(ref _current) ?? throw new InvalidOperationException("No Proxmox connection has been chosen yet (the app has not been prepared).");
+
+    public void Use(ProxmoxConnection connection) => Volatile.Write(ref _current, connection);
+}
+
+/// <summary>
 /// Trusts exactly one certificate: the node's, by its pinned SHA-256 fingerprint. Remembers what a
 /// mismatching server presented so the error can name both fingerprints.
 /// </summary>
-public sealed class CertificatePin(ProxmoxConnection connection)
+public sealed class CertificatePin(ProxmoxConnections connections)
 {
     private string? _lastMismatch;
 
-    public string Expected => connection.CertificateFingerprint;
+    public string Expected => connections.Current.CertificateFingerprint;
 
     public string? LastMismatch => Volatile.Read(ref _lastMismatch);
 

@@ -37,7 +37,7 @@ public sealed class ProxmoxException(HttpStatusCode status, string method, strin
 
 /// <summary>The node presented a certificate other than the pinned one.</summary>
 public sealed class ProxmoxCertificateException(string expected, string presented, Exception inner)
-    : Exception($"The Proxmox node's certificate does not match the pinned fingerprint. Expected {expected}, but the server presented {presented}. If the node's certificate was renewed, confirm the new fingerprint and update Proxmox:CertificateFingerprint.", inner)
+    : Exception($"The Proxmox node's certificate does not match the pinned fingerprint. Expected {expected}, but the server presented {presented}. If the node's certificate was renewed, confirm the new fingerprint and save it under Settings > Proxmox host (or in Proxmox:CertificateFingerprint).", inner)
 {
     public string Expected { get; } = expected;
     public string Presented { get; } = presented;

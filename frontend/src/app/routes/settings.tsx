@@ -1,5 +1,5 @@
 import { ChangePasswordForm, useCurrentUser } from '@/features/auth';
-import { TlsCertificate } from '@/features/settings';
+import { BuildKeyPassphrase, ProxmoxConnection, TlsCertificate } from '@/features/settings';
 import form from '@/shared/ui/form.module.css';
 import { PageHeader } from '@/shared/ui/page-header';
 
@@ -8,12 +8,26 @@ export function SettingsRoute() {
   return (
     <>
       <title>Settings · Ctrlable Provisioner</title>
-      <PageHeader title="Settings" description="This provisioner's HTTPS certificate, and your account." />
+      <PageHeader title="Settings" description="This provisioner's HTTPS certificate, its Proxmox host, and your account." />
       <section className={form.section}>
         <h2>HTTPS certificate</h2>
         <p>Templates and the host build wrapper pin this fingerprint; compare it with what your browser shows.</p>
         <TlsCertificate />
       </section>
+      {me.data?.role === 'admin' ? (
+        <section className={form.section}>
+          <h2>Proxmox host</h2>
+          <p>The host this provisioner deploys on, and the API token it uses. The token secret is kept encrypted.</p>
+          <ProxmoxConnection />
+        </section>
+      ) : null}
+      {me.data?.role === 'admin' ? (
+        <section className={form.section}>
+          <h2>Build key</h2>
+          <p>The SSH key that starts release builds on the host. If it has a passphrase, store it here (encrypted).</p>
+          <BuildKeyPassphrase />
+        </section>
+      ) : null}
       {me.data?.kind === 'user' ? (
         <section className={form.section}>
           <h2>Change your password</h2>

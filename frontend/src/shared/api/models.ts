@@ -38,6 +38,11 @@ export type ApiTokenSummary = Schemas['ApiTokenSummary'];
 export type CreatedToken = Schemas['CreatedToken'];
 export type AuditPage = Schemas['AuditPage'];
 export type AuditRecord = Schemas['AuditRecord'];
+
+// Settings (GET/PUT /api/settings/proxmox).
+export type ProxmoxSettingsView = Schemas['ProxmoxSettingsView'];
+export type SaveProxmoxSettingsRequest = Schemas['SaveProxmoxSettingsRequest'];
+export type BuildKeyView = Schemas['BuildKeyView'];
 export type TlsInfo = Schemas['TlsInfo'];
 
 // Projects, deploys and instances (issue #7: the deploy pipeline).

@@ -784,6 +784,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/settings/proxmox": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The Proxmox host and API token in use, and where they come from; the token secret is never returned.
+         * @description Requires role admin (or higher).
+         */
+        get: operations["GetProxmoxSettings"];
+        /**
+         * Try a Proxmox host and API token (version, privileges on the product's pool), then store them (the secret encrypted) and use them from the next call on.
+         * @description Requires role admin (or higher).
+         */
+        put: operations["SaveProxmoxSettings"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/settings/build-key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The host trigger's build key: target, key path, pinned host key, and whether a passphrase is stored (never the passphrase).
+         * @description Requires role admin (or higher).
+         */
+        get: operations["GetBuildKeySettings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/settings/build-key/passphrase": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Store the build key's passphrase encrypted, once it opens the key.
+         * @description Requires role admin (or higher).
+         */
+        put: operations["SetBuildKeyPassphrase"];
+        post?: never;
+        /**
+         * Forget the build key's passphrase (for a key without one).
+         * @description Requires role admin (or higher).
+         */
+        delete: operations["ClearBuildKeyPassphrase"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/users": {
         parameters: {
             query?: never;
@@ -922,6 +990,13 @@ export interface components {
         BuildDetail: {
             build: components["schemas"]["BuildSummary"];
             log: string;
+        };
+        BuildKeyView: {
+            configured: boolean;
+            target?: string | null;
+            keyPath: string;
+            hostKeyFingerprint: string;
+            passphraseStored: boolean;
         };
         /** @enum {string} */
         BuildState: "running" | "succeeded" | "failed";
@@ -1291,6 +1366,18 @@ export interface components {
             slug: string;
             guests: components["schemas"]["GuestCard"][];
         };
+        ProxmoxSettingsView: {
+            source: components["schemas"]["ProxmoxSource"];
+            url: string;
+            tokenId: string;
+            certificateFingerprint: string;
+            tokenSecretStored: boolean;
+            /** Format: date-time */
+            updatedAt?: string | null;
+            updatedBy?: string | null;
+        };
+        /** @enum {string} */
+        ProxmoxSource: "simulated" | "configuration" | "settings";
         ReleaseDecisions: {
             frigatePlacement: components["schemas"]["FrigatePlacement"];
             freePbxKind: components["schemas"]["FreePbxKind"];
@@ -1337,6 +1424,15 @@ export interface components {
         };
         /** @enum {string} */
         Role: "viewer" | "operator" | "admin";
+        SaveProxmoxSettingsRequest: {
+            url: string;
+            tokenId: string;
+            tokenSecret?: string | null;
+            certificateFingerprint: string;
+        };
+        SetBuildKeyPassphraseRequest: {
+            passphrase: string;
+        };
         SetupRequest: {
             username: string;
             password: string;
@@ -1400,6 +1496,7 @@ export interface components {
             rebrand: boolean;
             baseBackup?: string | null;
             haosSha256?: string | null;
+            baseBackupSha256?: string | null;
         };
         TemplateState: {
             name: string;
@@ -3494,6 +3591,225 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["TlsInfo"];
                 };
+            };
+        };
+    };
+    GetProxmoxSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProxmoxSettingsView"];
+                };
+            };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    SaveProxmoxSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SaveProxmoxSettingsRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProxmoxSettingsView"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["HttpValidationProblemDetails"];
+                };
+            };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unprocessable Content */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    GetBuildKeySettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BuildKeyView"];
+                };
+            };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    SetBuildKeyPassphrase: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetBuildKeyPassphraseRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BuildKeyView"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["HttpValidationProblemDetails"];
+                };
+            };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unprocessable Content */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    ClearBuildKeyPassphrase: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

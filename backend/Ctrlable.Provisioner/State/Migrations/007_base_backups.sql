@@ -1,4 +1,4 @@
--- 006: a release's Home Assistant base backup, kept in the data directory (base-backups/<release>/<file>).
+-- 007: a release's Home Assistant base backup, kept in the data directory (base-backups/<release>/<file>).
 -- Its checksum is recorded here; its admin credentials live encrypted in secrets (HaBaseCredentials, release/<name>).
 
 CREATE TABLE base_backups (
