@@ -137,7 +137,7 @@ public sealed class HomeAssistantSetup(
 
             var waiting = address is null
                 ? "Waiting for the VM's address (QEMU guest agent)"
-                : $"Waiting for Home Assistant at {address} (ports {string.Join(", ", Options.Ports)})";
+                : $"Waiting for Home Assistant at {address} (ports {string.Join(", ", Options.ProbePorts)})";
             if (time.GetUtcNow() > deadline)
             {
                 await FailAsync(instance, "Home Assistant not found", $"{waiting} took longer than {Minutes(Options.LocateTimeoutSeconds)}. Check that the VM booted, that its QEMU guest agent is enabled (agent: 1) and that it got an address.", ct);

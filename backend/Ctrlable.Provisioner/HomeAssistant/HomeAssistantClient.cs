@@ -28,12 +28,12 @@ public sealed class HomeAssistantClient(IHttpClientFactory httpClients, IOptions
     // --- Locating -------------------------------------------------------------------------------
 
     /// <summary>
-    /// The port among <see cref="HomeAssistantOptions.Ports"/> that answers without redirecting (the landing page and
+    /// The port among <see cref="HomeAssistantOptions.ProbePorts"/> that answers without redirecting (the landing page and
     /// Core both redirect the other port); null when none answers yet.
     /// </summary>
     public async Task<int?> FindLivePortAsync(string host, CancellationToken ct)
     {
-        foreach (var port in options.Value.Ports)
+        foreach (var port in options.Value.ProbePorts)
         {
             try
             {

@@ -9,7 +9,11 @@ public sealed class HomeAssistantOptions
     /// Ports probed for Home Assistant's HTTP API, in order. HAOS before Core 2026.8 serves 8123 (and its landing page
     /// redirects 80 to it); later ones serve 80 and redirect 8123. The port answering without a redirect is the live one.
     /// </summary>
-    public List<int> Ports { get; set; } = [8123, 80];
+    /// <remarks>Empty in the options object: the configuration binder appends to a pre-filled list, so the default lives in <see cref="ProbePorts"/>.</remarks>
+    public List<int> Ports { get; set; } = [];
+
+    /// <summary><see cref="Ports"/>, or 8123 then 80 when none are configured.</summary>
+    public IReadOnlyList<int> ProbePorts => Ports.Count > 0 ? Ports : [8123, 80];
 
     /// <summary>How long a started guest may take to answer on one of <see cref="Ports"/> (boot, guest agent, DHCP).</summary>
     public double LocateTimeoutSeconds { get; set; } = 600;
@@ -31,4 +35,30 @@ public sealed class HomeAssistantOptions
 
     /// <summary>Timeout of the backup upload (a base backup can be hundreds of MB).</summary>
     public double UploadTimeoutSeconds { get; set; } = 900;
+}
+
+/// <summary>Checks <see cref="HomeAssistantOptions"/> at start: one line per problem.</summary>
+public sealed class HomeAssistantOptionsValidator : Microsoft.Extensions.Options.IValidateOptions<HomeAssistantOptions>
+{
+    public Microsoft.Extensions.Options.ValidateOptionsResult Validate(string? name, HomeAssistantOptions options)
+    {
+        var errors = new List<string>();
+        if (options.Ports.Any(p => p is < 1 or > 65535))
+        {
+            errors.Add($"HomeAssistant:Ports must list the TCP ports Home Assistant may answer on, e.g. [8123, 80] (got [{string.Join(", ", options.Ports)}]).");
+        }
+
+        var durations = new Dictionary<string, double>
+        {
+            [nameof(options.LocateTimeoutSeconds)] = options.LocateTimeoutSeconds,
+            [nameof(options.PrepareTimeoutSeconds)] = options.PrepareTimeoutSeconds,
+            [nameof(options.RestoreTimeoutSeconds)] = options.RestoreTimeoutSeconds,
+            [nameof(options.WiringWaitSeconds)] = options.WiringWaitSeconds,
+            [nameof(options.PollIntervalSeconds)] = options.PollIntervalSeconds,
+            [nameof(options.RequestTimeoutSeconds)] = options.RequestTimeoutSeconds,
+            [nameof(options.UploadTimeoutSeconds)] = options.UploadTimeoutSeconds,
+        };
+        errors.AddRange(durations.Where(d => !(d.Value > 0)).Select(d => $"HomeAssistant:{d.Key} must be more than 0 seconds (got {d.Value})."));
+        return errors.Count == 0 ? Microsoft.Extensions.Options.ValidateOptionsResult.Success : Microsoft.Extensions.Options.ValidateOptionsResult.Fail(errors);
+    }
 }

@@ -115,7 +115,8 @@ public static class ApplicationServices
         builder.Services.AddSingleton<DeployService>();
 
         // Home Assistant of ctrlable-pro guests: its client, the deploy steps that drive it, later wiring.
-        builder.Services.AddOptions<HomeAssistantOptions>().BindConfiguration(HomeAssistantOptions.Section);
+        builder.Services.AddSingleton<IValidateOptions<HomeAssistantOptions>, HomeAssistantOptionsValidator>();
+        builder.Services.AddOptions<HomeAssistantOptions>().BindConfiguration(HomeAssistantOptions.Section).ValidateOnStart();
         builder.Services.AddHomeAssistantHttpClients();
         builder.Services.AddSingleton<HomeAssistantRepository>();
         builder.Services.AddSingleton<HomeAssistantSetup>();
@@ -151,6 +152,7 @@ public static class ApplicationServices
             _ = app.Services.GetRequiredService<IOptions<AuthOptions>>().Value;
             _ = app.Services.GetRequiredService<IOptions<TlsOptions>>().Value;
             _ = app.Services.GetRequiredService<IOptions<ProvisionOptions>>().Value;
+            _ = app.Services.GetRequiredService<IOptions<HomeAssistantOptions>>().Value;
         }
         catch (OptionsValidationException ex)
         {
