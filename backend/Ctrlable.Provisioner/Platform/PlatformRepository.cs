@@ -56,7 +56,7 @@ public sealed class PlatformRepository(Database database)
     {
         const string update = """
             UPDATE platform_site SET site_id = @siteId, platform_url = @platformUrl, enrolled_at = @now, token_rejected = 0,
-                                     failures = 0, next_attempt_at = NULL, last_error = NULL, last_error_at = NULL
+                                     failures = 0, next_attempt_at = NULL, last_error = NULL, last_error_at = NULL, last_success_at = NULL
             WHERE id = 1;
             """;
         const string queue = "INSERT INTO platform_outbox (at, reason) VALUES (@now, 'enrolment');";
