@@ -28,6 +28,8 @@ export type {
   MetricSeries,
   MetricTimeframe,
   MqttSettings,
+  PlatformConnection,
+  PlatformStatus,
   NetworkSettings,
   NodeHealth,
   ProblemDetails,
