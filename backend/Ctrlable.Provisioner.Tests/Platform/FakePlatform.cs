@@ -52,7 +52,8 @@ public sealed class FakePlatform : IAsyncDisposable
 
     public PlatformMode Mode { get; set; }
 
-    public TimeSpan SlowDelay { get; set; } = TimeSpan.FromSeconds(3);
+    /// <summary>Longer than the attempt timeout the tests configure (PlatformHarness.Settings).</summary>
+    public TimeSpan SlowDelay { get; set; } = TimeSpan.FromSeconds(8);
 
     public int RetryAfterSeconds { get; set; } = 1;
 
@@ -73,6 +74,13 @@ public sealed class FakePlatform : IAsyncDisposable
 
     public static async Task<FakePlatform> StartAsync()
     {
+        // Compile the schemas now, not inside the first request's time budget.
+        using (var empty = JsonDocument.Parse("{}"))
+        {
+            _ = PlatformContract.Validate("EnrolmentRequest", empty.RootElement);
+            _ = PlatformContract.Validate("SiteReport", empty.RootElement);
+        }
+
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Logging.ClearProviders();

@@ -13,14 +13,17 @@ internal static class PlatformHarness
 {
     public static readonly JsonSerializerOptions Json = CreateJson();
 
-    /// <summary>Fast timings: poll every 100 ms, back-off from 200 ms up to 1 s, 1 s per attempt, no heartbeat during a test.</summary>
+    /// <summary>
+    /// Fast timings: poll every 100 ms, back-off from 200 ms up to 1 s, no heartbeat during a test. The attempt timeout
+    /// is generous (a loaded machine answers slowly) and below the fake's slow mode.
+    /// </summary>
     public static Dictionary<string, string?> Settings(FakePlatform platform, TimeSpan? poll = null) => new()
     {
         ["Platform:Url"] = platform.Url,
         ["Platform:PollInterval"] = (poll ?? TimeSpan.FromMilliseconds(100)).ToString(),
         ["Platform:RetryBaseDelay"] = "00:00:00.200",
         ["Platform:RetryMaxDelay"] = "00:00:01",
-        ["Platform:AttemptTimeout"] = "00:00:01",
+        ["Platform:AttemptTimeout"] = "00:00:05",
         ["Platform:Heartbeat"] = "01:00:00",
         ["Platform:HeartbeatJitter"] = "00:00:00",
     };

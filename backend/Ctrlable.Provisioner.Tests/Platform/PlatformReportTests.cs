@@ -151,6 +151,21 @@ public sealed class PlatformReportTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Without_changes_a_heartbeat_report_goes_out_every_interval()
+    {
+        var settings = Settings(_platform);
+        settings["Platform:Heartbeat"] = "00:00:00.300";
+        using var app = new ProvisionerApp(settings: settings);
+        await EnrolAsync(app, _platform);
+
+        await Eventually.TrueAsync(() => _platform.Accepted.Count(r => r.GetProperty("trigger").GetString() == "heartbeat") >= 2, "two heartbeats");
+        var heartbeat = _platform.Accepted.Last(r => r.GetProperty("trigger").GetString() == "heartbeat");
+        heartbeat.GetProperty("changesSinceLastReport").GetInt32().Should().Be(0);
+        heartbeat.GetProperty("activeRelease").GetProperty("name").GetString().Should().Be("2026.06", "a heartbeat is a full snapshot too");
+        _platform.ContractViolations.Should().BeEmpty();
+    }
+
+    [Fact]
     public async Task Sequence_numbers_increase_strictly_across_restarts()
     {
         var data = TempDirectory.Create("data");
@@ -169,7 +184,9 @@ public sealed class PlatformReportTests : IAsyncLifetime
             _platform.Mode = PlatformMode.ServerError;
             using (var second = new ProvisionerApp(settings: Settings(_platform), dataDirectory: data))
             {
-                await DeployAsync(second, 1);
+                // A finished state: the next process's deploy runner must not pick the instance up and keep changing it.
+                var row = (await DeployAsync(second, 1))[0];
+                await second.Service<InstanceRepository>().SetStateAsync(row.Id, InstanceStates.Failed, "Clone failed");
                 await Eventually.TrueAsync(() => _platform.Attempts.Any(a => a.Status == 500), "a failed attempt");
             }
 

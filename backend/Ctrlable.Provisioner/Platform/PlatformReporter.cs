@@ -32,9 +32,6 @@ public sealed class PlatformReporter(
     private readonly SemaphoreSlim _wake = new(0);
     private TimeSpan _heartbeatJitter;
 
-    /// <summary>Reports delivered since start (for tests and the benchmark).</summary>
-    public int Delivered { get; private set; }
-
     /// <summary>Re-reads the state now instead of at the next poll (after an enrolment).</summary>
     public void Wake()
     {
@@ -127,7 +124,6 @@ public sealed class PlatformReporter(
             case DeliveryOutcome.Accepted:
                 await repository.MarkDeliveredAsync(snapshot.CoversOutboxId, now, ct);
                 _heartbeatJitter = Jitter(settings.HeartbeatJitter);
-                Delivered++;
                 if (state.Failures > 0)
                 {
                     logger.LogInformation("Platform reachable again after {Failures} failed attempt(s); report {Sequence} delivered", state.Failures, snapshot.Sequence);
