@@ -135,8 +135,10 @@ public sealed class PlatformReporter(
 
                 break;
             case DeliveryOutcome.SequenceBehind:
-                // Our database is older than what the platform saw (restored backup): continue above its number now.
+                // Our database is older than what the platform saw (restored backup): continue above its number. The
+                // resend waits like a failure, so a platform that keeps answering this cannot cause a tight loop.
                 await repository.RaiseSequenceAsync(result.LastSequence, ct);
+                await repository.RecordFailureAsync(result.Error ?? "The platform holds a newer report.", now, now + BackoffAfter(state, settings), ct);
                 logger.LogWarning("Platform holds report sequence {Last} above ours ({Sequence}); continuing above it", result.LastSequence, snapshot.Sequence);
                 break;
             case DeliveryOutcome.TokenRejected:
@@ -144,7 +146,7 @@ public sealed class PlatformReporter(
                 logger.LogWarning("Platform rejected the site token ({Error}); reports stop until an admin re-enrols", result.Error);
                 break;
             default:
-                var delay = PlatformBackoff.Delay((int)Math.Min(state.Failures + 1, 62), settings.RetryBaseDelay, settings.RetryMaxDelay, Random.Shared);
+                var delay = BackoffAfter(state, settings);
                 if (result.RetryAfter is { } retryAfter && retryAfter > delay)
                 {
                     delay = retryAfter < settings.RetryMaxDelay ? retryAfter : settings.RetryMaxDelay;
@@ -157,6 +159,9 @@ public sealed class PlatformReporter(
                 break;
         }
     }
+
+    private static TimeSpan BackoffAfter(PlatformSiteRow state, PlatformOptions settings) =>
+        PlatformBackoff.Delay((int)Math.Min(state.Failures + 1, int.MaxValue), settings.RetryBaseDelay, settings.RetryMaxDelay, Random.Shared);
 
     public static SiteReport Build(PlatformSnapshot snapshot, HostSummary host, DateTimeOffset now) => new(
         snapshot.SiteId,
