@@ -5,6 +5,7 @@ using Ctrlable.Provisioner.Config;
 using Ctrlable.Provisioner.Dashboard;
 using Ctrlable.Provisioner.Deploy;
 using Ctrlable.Provisioner.Manifest;
+using Ctrlable.Provisioner.Platform;
 using Ctrlable.Provisioner.Projects;
 using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.Proxmox;
@@ -111,6 +112,10 @@ public static class ApplicationServices
         builder.Services.AddSingleton<DeployRunner>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<DeployRunner>());
         builder.Services.AddSingleton<DeployService>();
+
+        // Platform report-up: enrolment, the outbox sender, the platform's HTTP client.
+        builder.Services.AddPlatform();
+        builder.Services.AddPlatformHttpClient();
 
         // Dashboard: one shared Proxmox poll for every viewer.
         builder.Services.AddOptions<DashboardOptions>().BindConfiguration(DashboardOptions.Section);
