@@ -3,6 +3,7 @@ using Ctrlable.Provisioner.Build;
 using Ctrlable.Provisioner.Dashboard;
 using Ctrlable.Provisioner.Deploy;
 using Ctrlable.Provisioner.Hosting;
+using Ctrlable.Provisioner.Platform;
 using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.Releases;
 using Ctrlable.Provisioner.Settings;
@@ -57,6 +58,7 @@ app.MapBuilds();
 app.MapDashboard();
 app.MapDeploy();
 app.MapProvision();
+app.MapPlatform();
 app.MapSpaFallback();
 
 await app.RunAsync();

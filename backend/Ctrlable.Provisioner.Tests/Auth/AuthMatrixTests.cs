@@ -92,6 +92,10 @@ public sealed class AuthMatrixTests : IDisposable
             callers.Add(($"{role} session", role, await _app.CreateClientAsync(role, Via.Cookie)));
         }
 
+        // Spot-check that the enumeration reaches recently added features (platform report-up, issue #11).
+        Calls(Endpoints(_app)).Select(c => $"{c.Method} {c.Url}").Should().Contain(
+            ["GET /api/platform/status", "POST /api/platform/enrolment", "PUT /api/platform/enrolment", "DELETE /api/platform/enrolment"]);
+
         var checkedCalls = 0;
         foreach (var (endpoint, method, url) in Calls(Endpoints(_app)))
         {

@@ -81,5 +81,19 @@ public sealed class ConfigValidatorTests
     {
         _validator.Validate(null, new PlatformOptions { Url = "http://platform" }).Failed.Should().BeTrue();
         _validator.Validate(null, new PlatformOptions()).Succeeded.Should().BeTrue();
+        _validator.Validate(null, new PlatformOptions { Url = "https://platform.ctrlable.example/api" }).Succeeded.Should().BeTrue();
+        // Plain HTTP only on loopback (the site token would cross the network in clear).
+        _validator.Validate(null, new PlatformOptions { Url = "http://127.0.0.1:8080/api" }).Succeeded.Should().BeTrue();
+        _validator.Validate(null, new PlatformOptions { Url = "http://10.0.0.5/api" }).Failed.Should().BeTrue();
+    }
+
+    [Fact]
+    public void Platform_timings_must_be_positive_and_the_retry_cap_not_below_its_base()
+    {
+        var result = _validator.Validate(null, new PlatformOptions { Heartbeat = TimeSpan.Zero, RetryBaseDelay = TimeSpan.FromMinutes(5), RetryMaxDelay = TimeSpan.FromMinutes(1) });
+
+        result.Failed.Should().BeTrue();
+        result.Failures.Should().Contain(f => f.Contains("Platform:Heartbeat", StringComparison.Ordinal))
+            .And.Contain(f => f.Contains("Platform:RetryMaxDelay", StringComparison.Ordinal));
     }
 }

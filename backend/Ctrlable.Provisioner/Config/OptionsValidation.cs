@@ -92,18 +92,37 @@ public sealed partial class ConfigValidator :
 
     public ValidateOptionsResult Validate(string? name, PlatformOptions options)
     {
-        if (!options.IsConfigured)
+        var errors = new List<string>();
+        Positive(errors, "Platform:Heartbeat", options.Heartbeat);
+        Positive(errors, "Platform:PollInterval", options.PollInterval);
+        Positive(errors, "Platform:RetryBaseDelay", options.RetryBaseDelay);
+        Positive(errors, "Platform:AttemptTimeout", options.AttemptTimeout);
+        if (options.HeartbeatJitter < TimeSpan.Zero)
         {
-            return ValidateOptionsResult.Success;
+            errors.Add($"Platform:HeartbeatJitter must not be negative (got {options.HeartbeatJitter}).");
         }
 
-        var errors = new List<string>();
-        if (!Uri.TryCreate(options.Url, UriKind.Absolute, out var url) || url.Scheme != Uri.UriSchemeHttps)
+        if (options.RetryMaxDelay < options.RetryBaseDelay)
         {
-            errors.Add($"Platform:Url must be an https:// URL (got '{options.Url}').");
+            errors.Add($"Platform:RetryMaxDelay must not be below Platform:RetryBaseDelay (got {options.RetryMaxDelay}).");
+        }
+
+        // The site token travels in clear over http://, so only loopback (tests, a local tunnel) may use it.
+        if (options.IsConfigured && (!Uri.TryCreate(options.Url, UriKind.Absolute, out var url)
+            || !(url.Scheme == Uri.UriSchemeHttps || (url.Scheme == Uri.UriSchemeHttp && url.IsLoopback))))
+        {
+            errors.Add($"Platform:Url must be an https:// URL such as https://platform.ctrlable.example/api (got '{options.Url}').");
         }
 
         return Result(errors);
+    }
+
+    private static void Positive(List<string> errors, string setting, TimeSpan value)
+    {
+        if (value <= TimeSpan.Zero)
+        {
+            errors.Add($"{setting} must be a positive duration such as 00:00:30 (got {value}).");
+        }
     }
 
     public ValidateOptionsResult Validate(string? name, AuthOptions options)

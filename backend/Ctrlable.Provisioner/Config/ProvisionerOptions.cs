@@ -69,14 +69,34 @@ public sealed class HostTriggerOptions
     public bool IsConfigured => Host.Length > 0;
 }
 
-/// <summary>The central Ctrlable management platform. No <see cref="Url"/> = not connected.</summary>
+/// <summary>
+/// The central Ctrlable management platform. No <see cref="Url"/> = not connected. The site id and token come from
+/// enrolment (an admin enters a one-time code) and are kept in the database, the token encrypted — never here.
+/// </summary>
 public sealed class PlatformOptions
 {
     public const string Section = "Platform";
 
+    /// <summary>Base URL of the platform's site API (docs/platform-api.yaml), e.g. https://platform.ctrlable.example/api.</summary>
     public string Url { get; set; } = "";
-    public string Token { get; set; } = "";
-    public string SiteId { get; set; } = "";
+
+    /// <summary>A report is sent at least this often, also when nothing changed.</summary>
+    public TimeSpan Heartbeat { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>Each heartbeat comes up to this much later, at random, so sites do not report in lock-step.</summary>
+    public TimeSpan HeartbeatJitter { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>How often the sender looks for recorded changes; changes within one interval go out as one report.</summary>
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>First retry delay after a failed report; it doubles with each further failure (with jitter).</summary>
+    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Longest delay between retries, however long the platform stays unreachable.</summary>
+    public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>Timeout of one call to the platform.</summary>
+    public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     public bool IsConfigured => Url.Length > 0;
 }

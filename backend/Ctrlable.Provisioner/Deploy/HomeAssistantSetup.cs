@@ -642,8 +642,9 @@ public sealed class HomeAssistantSetup(
 
         await sites.SetWiredAsync(instance.Id, ct);
         await instances.SetDeadlineAsync(instance.Id, null, ct);
-        // Platform enrolment goes here (Platform/, the platform milestone): enrol the site's Home Assistant with the
-        // central platform before it is reported active; its outbox picks up the state change below.
+        // Platform hook: the platform outbox (Platform/, triggers on instances) reports this instance once it is active.
+        // Enrolling the site's Home Assistant itself with the central platform (handing it what the platform needs,
+        // with the orchestrator's token above) belongs here, before the move to active, when the platform defines it.
         await steps.MoveAsync(instance, InstanceStates.Active, "Home Assistant is ready", ct: ct);
     }
 

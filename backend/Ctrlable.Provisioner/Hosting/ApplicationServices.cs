@@ -6,6 +6,7 @@ using Ctrlable.Provisioner.Dashboard;
 using Ctrlable.Provisioner.Deploy;
 using Ctrlable.Provisioner.HomeAssistant;
 using Ctrlable.Provisioner.Manifest;
+using Ctrlable.Provisioner.Platform;
 using Ctrlable.Provisioner.Projects;
 using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.Proxmox;
@@ -121,6 +122,10 @@ public static class ApplicationServices
         builder.Services.AddSingleton<HomeAssistantRepository>();
         builder.Services.AddSingleton<HomeAssistantSetup>();
         builder.Services.AddHostedService<HomeAssistantRewiring>();
+
+        // Platform report-up: enrolment, the outbox sender, the platform's HTTP client.
+        builder.Services.AddPlatform();
+        builder.Services.AddPlatformHttpClient();
 
         // Dashboard: one shared Proxmox poll for every viewer.
         builder.Services.AddOptions<DashboardOptions>().BindConfiguration(DashboardOptions.Section);

@@ -1,6 +1,7 @@
 using System.Net;
 using Ctrlable.Provisioner.Config;
 using Ctrlable.Provisioner.HomeAssistant;
+using Ctrlable.Provisioner.Platform;
 using Ctrlable.Provisioner.Proxmox;
 using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
@@ -93,6 +94,35 @@ public static class HttpClients
         PooledConnectionLifetime = TimeSpan.FromMinutes(5),
         ConnectTimeout = TimeSpan.FromSeconds(10),
     };
+
+    /// <summary>
+    /// The central platform's site API. One attempt per call, bounded by <see cref="PlatformOptions.AttemptTimeout"/>:
+    /// the reporter owns retries (exponential back-off with jitter, persisted across restarts), so that thousands of
+    /// sites coming back at once do not multiply their attempts, and a one-time enrolment code is never sent twice.
+    /// </summary>
+    public static IServiceCollection AddPlatformHttpClient(this IServiceCollection services)
+    {
+        services.AddSingleton<PlatformClient>();
+        services.AddHttpClient(PlatformClient.HttpClientName, (sp, http) =>
+            {
+                var options = sp.GetRequiredService<IOptions<PlatformOptions>>().Value;
+                if (options.IsConfigured)
+                {
+                    // Trailing slash: the contract's paths (v1/...) are relative to the configured base.
+                    http.BaseAddress = new Uri(options.Url.TrimEnd('/') + "/");
+                }
+
+                http.Timeout = Timeout.InfiniteTimeSpan;
+            })
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
+            {
+                PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+                ConnectTimeout = TimeSpan.FromSeconds(10),
+            })
+            .AddResilienceHandler("platform", (pipeline, context) =>
+                pipeline.AddTimeout(context.ServiceProvider.GetRequiredService<IOptions<PlatformOptions>>().Value.AttemptTimeout));
+        return services;
+    }
 
     /// <summary>
     /// GETs are retried on transport errors, timeouts and 5xx. Any method is retried on Proxmox's lock

@@ -16,10 +16,12 @@ public static class BenchMain
         {
             case "dashboard":
                 return await DashboardBench.RunAsync(Options(args, "--viewers", [1, 50, 200]), TimeSpan.FromSeconds(seconds));
+            case "platform":
+                return await PlatformBench.RunAsync(Option(args, "--changes", 1000), Option(args, "--offline-seconds", 20));
             case "deploy":
                 return await DeployBench.RunAsync(Option(args, "--timing-percent", 100) / 100.0, Text(args, "--scenario", "ab"));
             default:
-                await Console.Error.WriteLineAsync("usage: Ctrlable.Bench dashboard [--seconds N] [--viewers 1,50,200] | deploy [--timing-percent 100] [--scenario ab]");
+                await Console.Error.WriteLineAsync("usage: Ctrlable.Bench dashboard [--seconds N] [--viewers 1,50,200] | deploy [--timing-percent 100] [--scenario ab] | platform [--changes 1000] [--offline-seconds 20]");
                 return 2;
         }
     }

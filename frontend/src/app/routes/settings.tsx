@@ -1,4 +1,5 @@
 import { ChangePasswordForm, useCurrentUser } from '@/features/auth';
+import { PlatformConnection } from '@/features/platform';
 import { BuildKeyPassphrase, ProxmoxConnection, TlsCertificate } from '@/features/settings';
 import form from '@/shared/ui/form.module.css';
 import { PageHeader } from '@/shared/ui/page-header';
@@ -8,7 +9,7 @@ export function SettingsRoute() {
   return (
     <>
       <title>Settings · Ctrlable Provisioner</title>
-      <PageHeader title="Settings" description="This provisioner's HTTPS certificate, its Proxmox host, and your account." />
+      <PageHeader title="Settings" description="This provisioner's HTTPS certificate, its Proxmox host and build key, its connection to the Ctrlable platform, and your account." />
       <section className={form.section}>
         <h2>HTTPS certificate</h2>
         <p>Templates and the host build wrapper pin this fingerprint; compare it with what your browser shows.</p>
@@ -28,6 +29,11 @@ export function SettingsRoute() {
           <BuildKeyPassphrase />
         </section>
       ) : null}
+      <section className={form.section}>
+        <h2>Ctrlable platform</h2>
+        <p>The site reports its release and instances to the central Ctrlable management platform.</p>
+        <PlatformConnection canManage={me.data?.role === 'admin'} />
+      </section>
       {me.data?.kind === 'user' ? (
         <section className={form.section}>
           <h2>Change your password</h2>

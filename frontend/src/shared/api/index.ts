@@ -31,6 +31,8 @@ export type {
   MetricSeries,
   MetricTimeframe,
   MqttSettings,
+  PlatformConnection,
+  PlatformStatus,
   NetworkSettings,
   NodeHealth,
   ProblemDetails,

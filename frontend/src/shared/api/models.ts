@@ -45,6 +45,10 @@ export type SaveProxmoxSettingsRequest = Schemas['SaveProxmoxSettingsRequest'];
 export type BuildKeyView = Schemas['BuildKeyView'];
 export type TlsInfo = Schemas['TlsInfo'];
 
+// Platform report-up (issue #11: GET /api/platform/status, /api/platform/enrolment).
+export type PlatformStatus = Schemas['PlatformStatus'];
+export type PlatformConnection = Schemas['PlatformConnection'];
+
 // Projects, deploys and instances (issue #7: the deploy pipeline).
 export type Project = Schemas['ProjectDto'];
 export type SiteSettings = Schemas['SiteSettings'];

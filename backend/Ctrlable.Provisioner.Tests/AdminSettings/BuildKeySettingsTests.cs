@@ -7,7 +7,7 @@ using Ctrlable.Provisioner.Tests.Infrastructure;
 using Dapper;
 using Microsoft.Data.Sqlite;
 
-namespace Ctrlable.Provisioner.Tests.Settings;
+namespace Ctrlable.Provisioner.Tests.AdminSettings;
 
 /// <summary>The build key's passphrase is set by an admin, checked against the real key file, kept only encrypted.</summary>
 public sealed class BuildKeySettingsTests

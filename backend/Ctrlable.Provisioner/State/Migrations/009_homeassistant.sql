@@ -1,4 +1,4 @@
--- 008: Home Assistant on ctrlable-pro guests. The orchestrator drives each one from outside over Home Assistant's
+-- 009: Home Assistant on ctrlable-pro guests. The orchestrator drives each one from outside over Home Assistant's
 -- own API after the VM starts (locate, wait for onboarding, restore the base backup, rotate credentials, wire the
 -- project's services); every step records here what it did, so that a restarted orchestrator resumes it without
 -- repeating what must not run twice (an upload, a restore). Credentials and tokens live in secrets, never here.

@@ -8,7 +8,7 @@ using Ctrlable.PveSim.Seeding;
 using Dapper;
 using Microsoft.Data.Sqlite;
 
-namespace Ctrlable.Provisioner.Tests.Settings;
+namespace Ctrlable.Provisioner.Tests.AdminSettings;
 
 /// <summary>
 /// An admin points the orchestrator at a Proxmox host from Settings: the settings are tried against the host first,

@@ -1,0 +1,1 @@
+export { PlatformConnection } from './components/platform-connection';
