@@ -125,13 +125,14 @@ public sealed class HomeAssistantClient(IHttpClientFactory httpClients, IOptions
     /// </summary>
     public async Task<bool> RestoreBackupAsync(Uri site, RestoreRequest request, CancellationToken ct)
     {
+        using var message = new HttpRequestMessage(HttpMethod.Post, new Uri(site, "api/onboarding/backup/restore"))
+        {
+            Content = JsonContent.Create(request, options: HomeAssistantJson.Options),
+        };
         HttpResponseMessage response;
         try
         {
-            response = await Http.SendAsync(new HttpRequestMessage(HttpMethod.Post, new Uri(site, "api/onboarding/backup/restore"))
-            {
-                Content = JsonContent.Create(request, options: HomeAssistantJson.Options),
-            }, ct);
+            response = await Http.SendAsync(message, ct);
         }
         catch (Exception ex) when (IsUnreachable(ex, ct))
         {

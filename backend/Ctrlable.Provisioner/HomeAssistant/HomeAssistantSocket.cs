@@ -26,7 +26,8 @@ public sealed class HomeAssistantSocket : IAsyncDisposable
     /// <summary>Connects and authenticates with an access token (or a long-lived token). A refused token is <c>auth_invalid</c>.</summary>
     public static async Task<HomeAssistantSocket> ConnectAsync(Uri site, string accessToken, TimeSpan timeout, CancellationToken ct)
     {
-        var socket = new ClientWebSocket();
+        // Straight to the guest on the LAN, as the HTTP client goes: never through a configured proxy.
+        var socket = new ClientWebSocket { Options = { Proxy = null } };
         var connection = new HomeAssistantSocket(socket, timeout);
         try
         {
