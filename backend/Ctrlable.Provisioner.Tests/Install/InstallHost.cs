@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using Ctrlable.Provisioner.Tests.Infrastructure;
 using Ctrlable.PveSim;
-using Ctrlable.PveSim.Guests;
+using SimGuestKind = Ctrlable.PveSim.Guests.GuestKind;
 using Ctrlable.PveSim.Hosting;
 using Ctrlable.PveSim.Seeding;
 
@@ -70,10 +70,10 @@ internal sealed class InstallHost : IAsyncDisposable
                 Users = [new UserSeed("root@pam", [new TokenSeed("admin", Privsep: false)])],
                 Templates =
                 [
-                    new TemplateSeed(QemuTemplate, "ctrlable-pro", GuestKind.Qemu, 32),
-                    new TemplateSeed(LxcTemplate, "zwavejs", GuestKind.Lxc, 8, FirstBoot: true),
+                    new TemplateSeed(QemuTemplate, "ctrlable-pro", SimGuestKind.Qemu, 32),
+                    new TemplateSeed(LxcTemplate, "zwavejs", SimGuestKind.Lxc, 8, FirstBoot: true),
                 ],
-                Guests = [new TemplateSeed(Foreign, "customer-nas", GuestKind.Qemu, 16) { Running = true }],
+                Guests = [new TemplateSeed(Foreign, "customer-nas", SimGuestKind.Qemu, 16) { Running = true }],
             },
         });
         string admin;
