@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks a published orchestrator bundle the way a container runs it:
 #   1. its .sha256 matches and it holds the app, install.sh, host/ and deploy/ files;
-#   2. the app starts from its own directory with no .NET SDK or runtime on PATH and serves /healthz;
+#   2. the app creates the first admin (--create-admin) and starts from its own directory with no .NET SDK or
+#      runtime on PATH and serves /healthz;
 #   3. systemd-analyze verify accepts deploy/ctrlable-provisioner.service (in a sandbox root where the unit's
 #      ExecStart exists), and systemd-analyze security --offline rates its exposure (printed; at most 2.0).
 # Usage: scripts/bundle-check.sh dist/ctrlable-provisioner-<version>-linux-x64.tar.gz
@@ -36,6 +37,12 @@ echo "bundle-check: contents ok ($(<"$dir/VERSION"))"
 # Start from its own directory, as the unit does: a clean environment, no dotnet anywhere on PATH.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mkdir -p "$work/data"
+# The headless first-admin command the installer prints, against the same data directory.
+admin=$(cd "$dir/app" && env -i PATH=/usr/bin:/bin HOME="$work" CTRLABLE_STORAGE__DATADIRECTORY="$work/data" \
+  CTRLABLE_ADMIN_PASSWORD="bundle-check-$RANDOM-$RANDOM-password" ./Ctrlable.Provisioner --create-admin admin 2>&1) ||
+  fail "--create-admin failed: $admin"
+[[ $admin == *"admin account 'admin' created"* ]] || fail "--create-admin did not create the admin: $admin"
+echo "bundle-check: $(tail -n1 <<<"$admin")"
 (cd "$dir/app" && exec env -i PATH=/usr/bin:/bin HOME="$work" \
   CTRLABLE_URLS="http://127.0.0.1:$port" CTRLABLE_STORAGE__DATADIRECTORY="$work/data" \
   ./Ctrlable.Provisioner >"$work/app.log" 2>&1) &
