@@ -249,7 +249,7 @@ if [[ -z $bundle ]]; then
   bundle=${found[0]}
 fi
 if [[ $bundle =~ ^https?:// ]]; then
-  "$CURL" -fsSL -o "$work/bundle.tar.gz" "$bundle" || die "cannot download the bundle from $bundle"
+  fetch_error=$("$CURL" -fsSL -o "$work/bundle.tar.gz" "$bundle" 2>&1) || die "cannot download the bundle from $bundle (${fetch_error//$'\n'/ })"
   if "$CURL" -fsSL -o "$work/bundle.sha256" "$bundle.sha256" 2>/dev/null; then checksum=$work/bundle.sha256; else checksum=""; fi
   bundle_file=$work/bundle.tar.gz
 else

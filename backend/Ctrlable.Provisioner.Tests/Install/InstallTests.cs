@@ -276,6 +276,58 @@ public sealed class InstallTests
     }
 
     [Fact]
+    public async Task A_bundle_url_is_downloaded_and_checked_against_its_sha256()
+    {
+        await using var host = await InstallHost.StartAsync(PveVersion.V9_1);
+        var port = SshServer.FreePort();
+        using var server = new HttpListener();
+        server.Prefixes.Add($"http://127.0.0.1:{port}/");
+        server.Start();
+        var checksum = await File.ReadAllBytesAsync(host.Bundle + ".sha256");
+        var served = new Dictionary<string, byte[]>
+        {
+            ["/bundle.tar.gz"] = await File.ReadAllBytesAsync(host.Bundle),
+            ["/bundle.tar.gz.sha256"] = checksum,
+        };
+        using var stop = new CancellationTokenSource();
+        var serving = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var context = await server.GetContextAsync().WaitAsync(stop.Token);
+                if (served.TryGetValue(context.Request.Url!.AbsolutePath, out var body))
+                {
+                    await context.Response.OutputStream.WriteAsync(body);
+                }
+                else
+                {
+                    context.Response.StatusCode = 404;
+                }
+
+                context.Response.Close();
+            }
+        });
+        var url = $"http://127.0.0.1:{port}/bundle.tar.gz";
+
+        var ok = await host.RunAsync(["--bundle", url, "--dry-run"]);
+        ok.ExitCode.Should().Be(0, ok.ToString());
+        ok.Output.Should().Contain($"bundle {InstallHost.Version}, checksum verified");
+
+        served["/bundle.tar.gz.sha256"] = System.Text.Encoding.ASCII.GetBytes(new string('f', 64) + "  bundle.tar.gz\n");
+        var bad = await host.RunAsync(["--bundle", url, "--dry-run"]);
+        bad.ExitCode.Should().NotBe(0);
+        bad.Error.Should().StartWith("install.sh: bundle checksum mismatch: expected ffff");
+
+        var missing = await host.RunAsync(["--bundle", $"http://127.0.0.1:{port}/nothing.tar.gz", "--dry-run"]);
+        missing.ExitCode.Should().NotBe(0);
+        missing.Error.Should().StartWith($"install.sh: cannot download the bundle from http://127.0.0.1:{port}/nothing.tar.gz (curl: (22)")
+            .And.EndWith("404)\n");
+        missing.Error.Count(c => c == '\n').Should().Be(1);
+        await stop.CancelAsync();
+        await Task.WhenAny(serving, Task.Delay(1000));
+    }
+
+    [Fact]
     public async Task Help_documents_every_option()
     {
         await using var host = await InstallHost.StartAsync(PveVersion.V9_1);
