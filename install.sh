@@ -242,9 +242,13 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 if [[ -z $bundle ]]; then
+  # Beside this script, or (run from the unpacked bundle) the tarball it came from.
   shopt -s nullglob
-  found=("$script_dir"/ctrlable-provisioner-*-linux-x64.tar.gz "$script_dir"/dist/ctrlable-provisioner-*-linux-x64.tar.gz)
+  found=("$script_dir"/ctrlable-provisioner-*-linux-x64.tar.gz)
   shopt -u nullglob
+  if [[ -f $script_dir/VERSION && -f $script_dir/../ctrlable-provisioner-$(<"$script_dir/VERSION")-linux-x64.tar.gz ]]; then
+    found+=("$script_dir/../ctrlable-provisioner-$(<"$script_dir/VERSION")-linux-x64.tar.gz")
+  fi
   ((${#found[@]} == 1)) || die "--bundle is required (found ${#found[@]} bundles beside install.sh)"
   bundle=${found[0]}
 fi

@@ -44,6 +44,9 @@ internal sealed class InstallHost : IAsyncDisposable
     public string Bin => Path.Combine(Directory, "bin");
     public string HostRoot => Path.Combine(Directory, "host");
     public string Bundle => Path.Combine(Directory, $"ctrlable-provisioner-{Version}-linux-x64.tar.gz");
+
+    /// <summary>The bundle's directory as a dealer unpacks it: its install.sh beside the tarball it came from.</summary>
+    public string Unpacked => Path.Combine(Directory, "stage", $"ctrlable-provisioner-{Version}-linux-x64");
     public string AuthorizedKeys => Path.Combine(HostRoot, "root", ".ssh", "authorized_keys");
     public string HostKeyPub => Path.Combine(HostRoot, "etc", "ssh", "ssh_host_ed25519_key.pub");
 
@@ -149,7 +152,7 @@ internal sealed class InstallHost : IAsyncDisposable
     }
 
     /// <summary>Runs the repository's install.sh with the stand-ins first on PATH and the sandbox as host root.</summary>
-    public async Task<InstallRun> RunAsync(IEnumerable<string>? extraArgs = null, IDictionary<string, string>? environment = null, bool defaults = true)
+    public async Task<InstallRun> RunAsync(IEnumerable<string>? extraArgs = null, IDictionary<string, string>? environment = null, bool defaults = true, string? script = null)
     {
         var start = new ProcessStartInfo("bash")
         {
@@ -157,10 +160,10 @@ internal sealed class InstallHost : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        start.ArgumentList.Add(Path.Combine(RepoPaths.Root, "install.sh"));
+        start.ArgumentList.Add(script ?? Path.Combine(RepoPaths.Root, "install.sh"));
         if (defaults)
         {
-            foreach (var arg in new[] { "--bundle", Bundle, "--node", Node, "--proxmox-url", ProxmoxUrl, "--host-address", "127.0.0.1" })
+            foreach (var arg in (script is null ? new[] { "--bundle", Bundle } : []).Concat(["--node", Node, "--proxmox-url", ProxmoxUrl, "--host-address", "127.0.0.1"]))
             {
                 start.ArgumentList.Add(arg);
             }

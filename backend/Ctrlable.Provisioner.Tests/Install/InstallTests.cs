@@ -328,6 +328,18 @@ public sealed class InstallTests
     }
 
     [Fact]
+    public async Task The_unpacked_install_sh_finds_the_tarball_it_came_from()
+    {
+        await using var host = await InstallHost.StartAsync(PveVersion.V9_1);
+        File.Copy(host.Bundle, Path.Combine(host.Unpacked, "..", Path.GetFileName(host.Bundle)));
+
+        var run = await host.RunAsync(["--dry-run"], script: Path.Combine(host.Unpacked, "install.sh"));
+
+        run.ExitCode.Should().Be(0, run.ToString());
+        run.Output.Should().Contain($"ok       bundle {InstallHost.Version}").And.Contain("+ pct create ");
+    }
+
+    [Fact]
     public async Task Help_documents_every_option()
     {
         await using var host = await InstallHost.StartAsync(PveVersion.V9_1);
