@@ -3,9 +3,9 @@ using System.Globalization;
 using System.Security.Cryptography;
 using Ctrlable.Provisioner.Tests.Infrastructure;
 using Ctrlable.PveSim;
-using SimGuestKind = Ctrlable.PveSim.Guests.GuestKind;
 using Ctrlable.PveSim.Hosting;
 using Ctrlable.PveSim.Seeding;
+using SimGuestKind = Ctrlable.PveSim.Guests.GuestKind;
 
 namespace Ctrlable.Provisioner.Tests.Install;
 
