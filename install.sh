@@ -227,7 +227,8 @@ fi
 if [[ -z $vmid ]]; then
   new_ct=1
   vmid=$(pvesh get /cluster/nextid)
-  free_mib=$(json "d['memory']['available'] // 1048576" <<<"$node_status")
+  # "available" (free plus reclaimable cache) is reported from PVE 8.3 on; 8.2 only has "free".
+  free_mib=$(json "d['memory'].get('available', d['memory']['free']) // 1048576" <<<"$node_status")
   ((free_mib >= memory)) || die "not enough free memory on $node: $memory MiB needed, $free_mib MiB available"
   free_gib=$(json "[s['avail'] // 1073741824 for s in d if s['storage'] == '$storage'][0]" <<<"$storages")
   ((free_gib >= disk)) || die "not enough free space on storage $storage: $disk GiB needed, $free_gib GiB free"
