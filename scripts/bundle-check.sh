@@ -32,18 +32,25 @@ for f in VERSION install.sh app/Ctrlable.Provisioner app/libcoreclr.so app/wwwro
   deploy/ctrlable-provisioner.service deploy/ct-setup.sh; do
   [[ -e $dir/$f ]] || fail "the bundle lacks $f"
 done
+grep -q '"includedFrameworks"' "$dir/app/Ctrlable.Provisioner.runtimeconfig.json" || fail "the app is not self-contained"
 echo "bundle-check: contents ok ($(<"$dir/VERSION"))"
+
+# No SDK and no runtime where the app could find one: an empty PATH and no DOTNET_ROOT.
+nopath=$work/empty-path
+mkdir -p "$nopath"
+if PATH=$nopath command -v dotnet >/dev/null; then fail "dotnet is still on the bare PATH"; fi
+bare=(env -i PATH="$nopath" HOME="$work" DOTNET_ROOT="$work/no-dotnet")
 
 # Start from its own directory, as the unit does: a clean environment, no dotnet anywhere on PATH.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mkdir -p "$work/data"
 # The headless first-admin command the installer prints, against the same data directory.
-admin=$(cd "$dir/app" && env -i PATH=/usr/bin:/bin HOME="$work" CTRLABLE_STORAGE__DATADIRECTORY="$work/data" \
+admin=$(cd "$dir/app" && "${bare[@]}" CTRLABLE_STORAGE__DATADIRECTORY="$work/data" \
   CTRLABLE_ADMIN_PASSWORD="bundle-check-$RANDOM-$RANDOM-password" ./Ctrlable.Provisioner --create-admin admin 2>&1) ||
   fail "--create-admin failed: $admin"
 [[ $admin == *"admin account 'admin' created"* ]] || fail "--create-admin did not create the admin: $admin"
 echo "bundle-check: $(tail -n1 <<<"$admin")"
-(cd "$dir/app" && exec env -i PATH=/usr/bin:/bin HOME="$work" \
+(cd "$dir/app" && exec "${bare[@]}" \
   CTRLABLE_URLS="http://127.0.0.1:$port" CTRLABLE_STORAGE__DATADIRECTORY="$work/data" \
   ./Ctrlable.Provisioner >"$work/app.log" 2>&1) &
 pid=$!
