@@ -218,7 +218,7 @@ unchanged "node $node, storage $storage, templates on $template_storage, bridge 
 
 # The existing installation, if any: the container named $hostname (or the given VMID).
 containers=$(api "/nodes/$node/lxc")
-existing=$(json "[c['vmid'] for c in d if c.get('name') == '$hostname']" <<<"$containers" | head -n1)
+existing=$(json "min([c['vmid'] for c in d if c.get('name') == '$hostname'], default=None)" <<<"$containers")
 if [[ -z $vmid ]]; then
   vmid=${existing:-}
 elif json "[c['vmid'] for c in d]" <<<"$containers" | contains "$vmid" && [[ $vmid != "$existing" ]]; then
@@ -340,9 +340,11 @@ else
 fi
 
 ct_running() { [[ $(pct status "$vmid" 2>/dev/null || true) == *"status: running"* ]]; }
+started=0
 if ((new_ct)) || ! ct_running; then
   changed "start CT $vmid"
   run pct start "$vmid"
+  started=1
 else
   unchanged "CT $vmid running"
 fi
@@ -350,12 +352,12 @@ fi
 # The container's address: the static one, or what DHCP gave it once it is up.
 if [[ $ip != dhcp ]]; then
   ct_address=${ip%/*}
-elif ((dry_run)) && ((new_ct)); then
+elif ((dry_run && started)); then
   ct_address="<CT $vmid address>"
 else
   ct_address=""
   for ((i = 0; i < WAIT_SECONDS * 2; i++)); do
-    ct_address=$(api "/nodes/$node/lxc/$vmid/interfaces" 2>/dev/null | json "[i['inet'].split('/')[0] for i in (d or []) if i.get('name') == 'eth0' and i.get('inet')]" | head -n1 || true)
+    ct_address=$(api "/nodes/$node/lxc/$vmid/interfaces" 2>/dev/null | json "next((i['inet'].split('/')[0] for i in (d or []) if i.get('name') == 'eth0' and i.get('inet')), None)" || true)
     [[ -n $ct_address ]] && break
     sleep 0.5
   done
@@ -521,7 +523,7 @@ if [[ ! -f $node_cert ]]; then node_cert=$PVE_ETC/nodes/$node/pve-ssl.pem; fi
 [[ -f $node_cert ]] || die "no certificate of node $node in $PVE_ETC/nodes/$node"
 node_fingerprint=$(openssl x509 -noout -fingerprint -sha256 -in "$node_cert" | sed 's/^.*=//')
 
-bridge_address=$(json "[b.get('address') for b in d if b['iface'] == '$bridge']" <<<"$bridges" | head -n1)
+bridge_address=$(json "next((b.get('address') for b in d if b['iface'] == '$bridge'), None)" <<<"$bridges")
 if [[ -z $proxmox_url ]]; then
   [[ -n $bridge_address ]] || die "bridge $bridge has no IPv4 address: pass --proxmox-url"
   proxmox_url="https://$bridge_address:8006"

@@ -121,7 +121,7 @@ public sealed class InstallTests
     }
 
     [Fact]
-    public async Task A_lost_token_secret_is_replaced_and_a_changed_setting_is_rewritten_and_restarts()
+    public async Task A_stopped_container_is_started_a_lost_token_secret_replaced_and_a_changed_setting_rewritten()
     {
         await using var host = await InstallHost.StartAsync(PveVersion.V9_1);
         (await host.RunAsync()).ExitCode.Should().Be(0);
@@ -129,11 +129,13 @@ public sealed class InstallTests
         var envPath = Path.Combine(host.CtRoot(vmid), "etc/ctrlable-provisioner/provisioner.env");
         var before = host.OrchestratorEnv(vmid);
         await File.WriteAllLinesAsync(envPath, File.ReadAllLines(envPath).Where(l => !l.StartsWith("CTRLABLE_PROXMOX__TOKENSECRET=", StringComparison.Ordinal)));
+        await SshServer.Run(Path.Combine(host.Bin, "pct"), "stop", vmid.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
         var run = await host.RunAsync(["--host-address", "127.0.0.2"]);
 
         run.ExitCode.Should().Be(0, run.ToString());
-        run.Output.Should().Contain("token ctrlable@pve!provisioner replaced");
+        run.Output.Should().Contain("token ctrlable@pve!provisioner replaced").And.Contain($"changed  start CT {vmid}");
+        host.Sim.State.Guests[vmid].Running.Should().BeTrue();
         var after = host.OrchestratorEnv(vmid);
         after["CTRLABLE_PROXMOX__TOKENSECRET"].Should().NotBe(before["CTRLABLE_PROXMOX__TOKENSECRET"]);
         after["CTRLABLE_HOSTTRIGGER__HOST"].Should().Be("127.0.0.2");
