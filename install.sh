@@ -129,6 +129,7 @@ done
 [[ $cores =~ ^[1-9][0-9]?$ ]] || die "--cores must be 1-99 (got '$cores')"
 [[ $disk =~ ^[1-9][0-9]{0,3}$ && $disk -ge 2 ]] || die "--disk must be at least 2 (GiB) (got '$disk')"
 [[ $port =~ ^[0-9]{1,5}$ && $port -ge 1024 && $port -le 65535 ]] || die "--port must be 1024-65535 (got '$port')"
+[[ -z $node || $node =~ ^[A-Za-z0-9]([A-Za-z0-9.-]{0,61}[A-Za-z0-9])?$ ]] || die "--node must be a node name (got '$node')"
 [[ -z $proxmox_url || $proxmox_url =~ ^https://[^/?#[:space:]]+/?$ ]] || die "--proxmox-url must be https://HOST[:PORT] (got '$proxmox_url')"
 [[ -z $host_address || $host_address =~ ^[A-Za-z0-9.:-]+$ ]] || die "--host-address must be an address or host name (got '$host_address')"
 
@@ -217,12 +218,12 @@ json "[b['iface'] for b in d]" <<<"$bridges" | contains "$bridge" || die "bridge
 unchanged "node $node, storage $storage, templates on $template_storage, bridge $bridge"
 
 # The existing installation, if any: the container named $hostname (or the given VMID).
-containers=$(api "/nodes/$node/lxc")
-existing=$(json "min([c['vmid'] for c in d if c.get('name') == '$hostname'], default=None)" <<<"$containers")
+guests=$(api /cluster/resources --type vm)
+existing=$(json "min([g['vmid'] for g in d if g.get('type') == 'lxc' and g.get('node') == '$node' and g.get('name') == '$hostname'], default=None)" <<<"$guests")
 if [[ -z $vmid ]]; then
   vmid=${existing:-}
-elif json "[c['vmid'] for c in d]" <<<"$containers" | contains "$vmid" && [[ $vmid != "$existing" ]]; then
-  die "CT $vmid exists already and is not '$hostname': pick another --vmid"
+elif json "[g['vmid'] for g in d]" <<<"$guests" | contains "$vmid" && [[ $vmid != "$existing" ]]; then
+  die "VMID $vmid is taken by another guest (not the container '$hostname'): pick another --vmid"
 fi
 if [[ -z $vmid ]]; then
   new_ct=1

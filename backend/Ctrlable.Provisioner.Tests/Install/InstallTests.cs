@@ -233,6 +233,7 @@ public sealed class InstallTests
         { "memory", [], "install.sh: not enough free memory on pve1: 1024 MiB needed, " },
         { "checksum", [], "install.sh: bundle checksum mismatch: expected " },
         { "option", ["--memory", "256"], "install.sh: --memory must be at least 512 (MiB) (got '256')" },
+        { "vmid", ["--vmid", "500"], "install.sh: VMID 500 is taken by another guest (not the container 'ctrlable-provisioner'): pick another --vmid" },
     };
 
     [Theory]
