@@ -51,7 +51,7 @@ install_bundle() {
   chown "$(owner)" "$data"
   install -D -m 0644 "$app/deploy/ctrlable-provisioner.service" "$root/etc/systemd/system/$SERVICE"
   systemctl daemon-reload
-  systemctl enable "$SERVICE" >/dev/null 2>&1 || systemctl enable "$SERVICE"
+  systemctl enable --quiet "$SERVICE"
   echo "ct-setup: installed $(<"$app/VERSION") in /opt/ctrlable-provisioner"
 }
 
