@@ -86,8 +86,10 @@ create_admin() {
   # shellcheck source=/dev/null
   source "$etc/provisioner.env"
   set +a
+  local ids
+  ids=$(owner)
   cd "$app/app"
-  exec setpriv --reuid="$SERVICE_USER" --regid="$SERVICE_USER" --init-groups ./Ctrlable.Provisioner --create-admin "$name"
+  exec setpriv --reuid="${ids%:*}" --regid="${ids#*:}" --clear-groups ./Ctrlable.Provisioner --create-admin "$name"
 }
 
 case ${1-} in

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks a published orchestrator bundle the way a container runs it:
 #   1. its .sha256 matches and it holds the app, install.sh, host/ and deploy/ files;
-#   2. the app creates the first admin (--create-admin) and starts from its own directory with no .NET SDK or
+#   2. deploy/ct-setup.sh create-admin makes the first admin (the app's --create-admin, as the service user), and
+#      the app starts from its own directory with no .NET SDK or
 #      runtime on PATH and serves /healthz;
 #   3. systemd-analyze verify accepts deploy/ctrlable-provisioner.service (in a sandbox root where the unit's
 #      ExecStart exists), and systemd-analyze security --offline rates its exposure (printed; at most 2.0).
@@ -44,10 +45,15 @@ bare=(env -i PATH="$nopath" HOME="$work" DOTNET_ROOT="$work/no-dotnet")
 # Start from its own directory, as the unit does: a clean environment, no dotnet anywhere on PATH.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mkdir -p "$work/data"
-# The headless first-admin command the installer prints, against the same data directory.
-admin=$(cd "$dir/app" && "${bare[@]}" CTRLABLE_STORAGE__DATADIRECTORY="$work/data" \
-  CTRLABLE_ADMIN_PASSWORD="bundle-check-$RANDOM-$RANDOM-password" ./Ctrlable.Provisioner --create-admin admin 2>&1) ||
-  fail "--create-admin failed: $admin"
+# The headless first-admin command the installer prints (ct-setup.sh create-admin, as the service user with the
+# service's settings), in a stand-in container root whose service user is this user; same data directory.
+ct=$work/ct
+mkdir -p "$ct/etc/ctrlable-provisioner" "$ct/opt"
+ln -s "$dir" "$ct/opt/ctrlable-provisioner"
+printf 'ctrlable:x:%s:%s::/nonexistent:/usr/sbin/nologin\n' "$(id -u)" "$(id -g)" >"$ct/etc/passwd"
+printf 'CTRLABLE_STORAGE__DATADIRECTORY=%s\n' "$work/data" >"$ct/etc/ctrlable-provisioner/provisioner.env"
+admin=$(env -i PATH=/usr/bin:/bin HOME="$work" CTRLABLE_ROOT="$ct" CTRLABLE_ADMIN_PASSWORD="bundle-check-$RANDOM-$RANDOM-password" \
+  /bin/bash "$dir/deploy/ct-setup.sh" create-admin admin 2>&1) || fail "create-admin failed: $admin"
 [[ $admin == *"admin account 'admin' created"* ]] || fail "--create-admin did not create the admin: $admin"
 echo "bundle-check: $(tail -n1 <<<"$admin")"
 (cd "$dir/app" && exec "${bare[@]}" \
