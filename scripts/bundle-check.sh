@@ -2,8 +2,7 @@
 # Checks a published orchestrator bundle the way a container runs it:
 #   1. its .sha256 matches and it holds the app, install.sh, host/ and deploy/ files;
 #   2. deploy/ct-setup.sh create-admin makes the first admin (the app's --create-admin, as the service user), and
-#      the app starts from its own directory with no .NET SDK or
-#      runtime on PATH and serves /healthz;
+#      the app starts from its own directory with no .NET SDK or runtime on PATH and serves /healthz;
 #   3. systemd-analyze verify accepts deploy/ctrlable-provisioner.service (in a sandbox root where the unit's
 #      ExecStart exists), and systemd-analyze security --offline rates its exposure (printed; at most 2.0).
 # Usage: scripts/bundle-check.sh dist/ctrlable-provisioner-<version>-linux-x64.tar.gz
