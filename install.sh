@@ -180,6 +180,12 @@ contains() {
 
 ct_script=""
 # Runs deploy/ct-setup.sh inside the container (the bundle's copy, so the host and the container agree).
+# A read-only question to the container (runs in a dry run too); false when the container does not exist yet.
+ct_check() {
+  ((new_ct && dry_run)) && return 1
+  pct exec "$vmid" -- bash -c "$ct_script" ct-setup "$@" >/dev/null 2>&1
+}
+
 ct_setup() {
   if ((dry_run)); then
     # shellcheck disable=SC2016 # printed literally: the command as a user would type it
@@ -385,34 +391,37 @@ else
   bundle_changed=1
 fi
 
-# --- 5. API token (its secret lives only in the orchestrator's configuration) ---------------------------------
+# --- 5. API token (its secret is kept only encrypted, in the orchestrator's data directory) ---------------------
 say "5. API token $USER_ID!$TOKEN_NAME"
 token_id="$USER_ID!$TOKEN_NAME"
 token_secret=""
-if ct_file "$CT_ETC/provisioner.env" "$work/ct-env"; then
-  token_secret=$(sed -n 's/^CTRLABLE_PROXMOX__TOKENSECRET=//p' "$work/ct-env")
-  [[ $(sed -n 's/^CTRLABLE_PROXMOX__TOKENID=//p' "$work/ct-env") == "$token_id" ]] || token_secret=""
+token_new=0
+secret_stored=0
+if ct_file "$CT_ETC/provisioner.env" "$work/ct-env" \
+  && [[ $(sed -n 's/^CTRLABLE_PROXMOX__TOKENID=//p' "$work/ct-env") == "$token_id" ]] \
+  && ct_check has-token-secret; then
+  secret_stored=1
 fi
 token_exists=0
 if ((user_exists)) && api "/access/users/$USER_ID/token" | json "[t['tokenid'] for t in d]" | contains "$TOKEN_NAME"; then
   token_exists=1
 fi
-if ((token_exists)) && [[ -n $token_secret ]]; then
+if ((token_exists && secret_stored)); then
   unchanged "token $token_id"
 else
   if ((token_exists)); then
-    # Proxmox shows a token's secret once; without it in the configuration the token is replaced.
-    changed "token $token_id replaced (its secret is not in the orchestrator's configuration)"
+    # Proxmox shows a token's secret once; when the orchestrator no longer holds it, the token is replaced.
+    changed "token $token_id replaced (the orchestrator holds no secret for it)"
     run pveum user token remove "$USER_ID" "$TOKEN_NAME"
   else
     changed "token $token_id (privilege separated)"
   fi
   if ((dry_run)); then
     run pveum user token add "$USER_ID" "$TOKEN_NAME" --privsep 1 --comment "Ctrlable Provisioner" --output-format json
-    token_secret="<new token secret>"
   else
     token_secret=$(pveum user token add "$USER_ID" "$TOKEN_NAME" --privsep 1 --comment "Ctrlable Provisioner" --output-format json | json "d['value']")
   fi
+  token_new=1
 fi
 
 # ACLs for the user and its token: write rights on the product's pool only; clone from the templates' pool;
@@ -544,7 +553,6 @@ CTRLABLE_TLS__CERTIFICATEPATH=$CT_ETC/tls/server.crt
 CTRLABLE_TLS__CERTIFICATEKEYPATH=$CT_ETC/tls/server.key
 CTRLABLE_PROXMOX__URL=${proxmox_url%/}
 CTRLABLE_PROXMOX__TOKENID=$token_id
-CTRLABLE_PROXMOX__TOKENSECRET=$token_secret
 CTRLABLE_PROXMOX__CERTIFICATEFINGERPRINT=$node_fingerprint
 CTRLABLE_PROXMOX__NODE=$node
 CTRLABLE_PROXMOX__STORAGE=$storage
@@ -569,7 +577,17 @@ if ((tls_new)); then
   run pct push "$vmid" "$work/server.crt" "$CT_ETC/tls/server.crt" --perms 0644
   run pct push "$vmid" "$work/server.key" "$CT_ETC/tls/server.key" --perms 0600
 fi
-if ((bundle_changed || config_changed || tls_new)); then
+if ((token_new)); then
+  changed "token secret stored encrypted by the orchestrator"
+  if ((dry_run)); then
+    # shellcheck disable=SC2016 # printed literally: the command as a user would type it
+    printf '    + pct exec %s -- bash -c "$(cat deploy/ct-setup.sh)" ct-setup set-token-secret  (the secret on standard input)\n' "$vmid" >&3
+  else
+    printf '%s\n' "$token_secret" | ct_setup set-token-secret >/dev/null
+  fi
+  token_secret=""
+fi
+if ((bundle_changed || config_changed || tls_new || token_new)); then
   changed "restart $SERVICE"
   ct_setup apply
 else

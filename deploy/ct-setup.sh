@@ -5,6 +5,8 @@
 #   keygen        make the build key (once) and print its public half
 #   apply         give the configuration and TLS files to the service user (read-only), restart the service
 #   create-admin NAME   create the first admin (password from CTRLABLE_ADMIN_PASSWORD or standard input)
+#   set-token-secret    store the Proxmox token secret (first line of standard input) encrypted in the data directory
+#   has-token-secret    exit 0 when a Proxmox token secret is stored, 1 when not
 # Every path is under $CTRLABLE_ROOT, empty in a real container (tests run it in a directory).
 set -euo pipefail
 umask 077
@@ -66,30 +68,46 @@ keygen() {
   cat "$key.pub"
 }
 
-apply() {
+# Root owns the configuration and TLS files, the service's group may only read them.
+own_config() {
   local group
   group=$(owner)
   group=${group#*:}
-  # Root owns them, the service's group may only read them.
-  chown "0:$group" "$etc/provisioner.env" "$etc/tls" "$etc/tls/server.crt" "$etc/tls/server.key"
-  chmod 0640 "$etc/provisioner.env" "$etc/tls/server.crt" "$etc/tls/server.key"
-  chmod 0750 "$etc/tls"
+  chown "0:$group" "$etc/provisioner.env"
+  chmod 0640 "$etc/provisioner.env"
+  if [[ -d $etc/tls ]]; then
+    chown "0:$group" "$etc/tls" "$etc/tls/server.crt" "$etc/tls/server.key"
+    chmod 0640 "$etc/tls/server.crt" "$etc/tls/server.key"
+    chmod 0750 "$etc/tls"
+  fi
+}
+
+apply() {
+  own_config
   systemctl restart "$SERVICE"
   echo "ct-setup: $SERVICE restarted"
 }
 
-create_admin() {
-  local name=${1:?usage: ct-setup.sh create-admin NAME}
+# Runs the orchestrator with the service's own settings and user, so what it writes lands where the service reads.
+as_service() {
   [[ -f $etc/provisioner.env ]] || die "not configured yet: run install.sh on the host"
-  # The service's own settings and user, so the admin lands in the database the service uses.
+  own_config
+  local ids
+  ids=$(owner)
+  # systemd's StateDirectory= does this at the service's start; a command may run before the first start.
+  install -d -m 0700 "$data"
+  chown "$ids" "$data"
   set -a
   # shellcheck source=/dev/null
   source "$etc/provisioner.env"
   set +a
-  local ids
-  ids=$(owner)
   cd "$app/app"
-  exec setpriv --reuid="${ids%:*}" --regid="${ids#*:}" --clear-groups ./Ctrlable.Provisioner --create-admin "$name"
+  exec setpriv --reuid="${ids%:*}" --regid="${ids#*:}" --clear-groups ./Ctrlable.Provisioner "$@"
+}
+
+create_admin() {
+  local name=${1:?usage: ct-setup.sh create-admin NAME}
+  as_service --create-admin "$name"
 }
 
 case ${1-} in
@@ -97,5 +115,7 @@ case ${1-} in
   keygen) keygen ;;
   apply) apply ;;
   create-admin) create_admin "${2-}" ;;
-  *) die "usage: ct-setup.sh install|keygen|apply|create-admin NAME" ;;
+  set-token-secret) as_service --set-proxmox-token-secret ;;
+  has-token-secret) as_service --has-proxmox-token-secret ;;
+  *) die "usage: ct-setup.sh install|keygen|apply|create-admin NAME|set-token-secret|has-token-secret" ;;
 esac

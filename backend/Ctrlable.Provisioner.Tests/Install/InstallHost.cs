@@ -144,7 +144,18 @@ internal sealed class InstallHost : IAsyncDisposable
         Copy("deploy/ctrlable-provisioner.service", "deploy/ctrlable-provisioner.service", file);
         Copy("deploy/ct-setup.sh", "deploy/ct-setup.sh", exec);
         System.IO.Directory.CreateDirectory(Path.Combine(stage, "app"));
-        await File.WriteAllTextAsync(Path.Combine(stage, "app", "Ctrlable.Provisioner"), "#!/bin/sh\necho stub orchestrator\n");
+        // In place of the published binary: this test build's orchestrator, its container paths under the stand-in root
+        // (pct exec sets CTRLABLE_ROOT), so the token secret install.sh hands over is really stored encrypted.
+        await File.WriteAllTextAsync(Path.Combine(stage, "app", "Ctrlable.Provisioner"), $$"""
+            #!/bin/sh
+            export CTRLABLE_STORAGE__DATADIRECTORY="$CTRLABLE_ROOT$CTRLABLE_STORAGE__DATADIRECTORY"
+            export CTRLABLE_TLS__CERTIFICATEPATH="$CTRLABLE_ROOT$CTRLABLE_TLS__CERTIFICATEPATH"
+            export CTRLABLE_TLS__CERTIFICATEKEYPATH="$CTRLABLE_ROOT$CTRLABLE_TLS__CERTIFICATEKEYPATH"
+            export CTRLABLE_STORAGE__RELEASESDIRECTORY="{{RepoPaths.Releases}}"
+            exec dotnet "{{Path.Combine(AppContext.BaseDirectory, "Ctrlable.Provisioner.dll")}}" "$@"
+
+            """);
+        File.SetUnixFileMode(Path.Combine(stage, "app", "Ctrlable.Provisioner"), exec);
         await File.WriteAllTextAsync(Path.Combine(stage, "VERSION"), Version + "\n");
         await SshServer.Run("tar", "-czf", Bundle, "-C", Path.Combine(Directory, "stage"), name);
         var hash = Convert.ToHexStringLower(SHA256.HashData(await File.ReadAllBytesAsync(Bundle)));
@@ -200,6 +211,9 @@ internal sealed class InstallHost : IAsyncDisposable
             .Where(l => l.Length > 0 && !l.StartsWith('#'))
             .Select(l => l.Split('=', 2))
             .ToDictionary(p => p[0], p => p[1], StringComparer.Ordinal);
+
+    /// <summary>The orchestrator's data directory inside container <paramref name="vmid"/> (database, key ring).</summary>
+    public string DataDirectory(int vmid) => Path.Combine(CtRoot(vmid), "var", "lib", "ctrlable-provisioner");
 
     public async ValueTask DisposeAsync()
     {

@@ -5,6 +5,7 @@ using System.Text.Json;
 using Ctrlable.Provisioner.Auth;
 using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.Proxmox;
+using Ctrlable.Provisioner.Secrets;
 using Ctrlable.Provisioner.State;
 using Ctrlable.Provisioner.Tests.Deploy;
 using Ctrlable.Provisioner.Tests.Infrastructure;
@@ -81,7 +82,11 @@ public sealed class InstallTests
         var env = host.OrchestratorEnv(vmid);
         env["CTRLABLE_PROXMOX__URL"].Should().Be(host.ProxmoxUrl);
         env["CTRLABLE_PROXMOX__TOKENID"].Should().Be("ctrlable@pve!provisioner");
-        env["CTRLABLE_PROXMOX__TOKENSECRET"].Should().MatchRegex("^[0-9a-f-]{36}$");
+        env.Should().NotContainKey("CTRLABLE_PROXMOX__TOKENSECRET", "the secret is kept only encrypted, by the orchestrator");
+        var secret = TokenSecret(host);
+        (await StoredTokenSecretAsync(host, vmid)).Should().Be(secret);
+        File.ReadAllText(Path.Combine(host.DataDirectory(vmid), "provisioner.db")).Should().NotContain(secret);
+        run.Output.Should().NotContain(secret);
         env["CTRLABLE_PROXMOX__CERTIFICATEFINGERPRINT"].Should().Be(host.Sim.CertificateFingerprint);
         env["CTRLABLE_PROXMOX__NODE"].Should().Be(InstallHost.Node);
         env["CTRLABLE_HOSTTRIGGER__HOST"].Should().Be("127.0.0.1");
@@ -126,9 +131,9 @@ public sealed class InstallTests
         await using var host = await InstallHost.StartAsync(PveVersion.V9_1);
         (await host.RunAsync()).ExitCode.Should().Be(0);
         var vmid = host.Sim.State.Guests.Values.Single(g => g.Kind == SimGuestKind.Lxc && !g.IsTemplate).Vmid;
-        var envPath = Path.Combine(host.CtRoot(vmid), "etc/ctrlable-provisioner/provisioner.env");
-        var before = host.OrchestratorEnv(vmid);
-        await File.WriteAllLinesAsync(envPath, File.ReadAllLines(envPath).Where(l => !l.StartsWith("CTRLABLE_PROXMOX__TOKENSECRET=", StringComparison.Ordinal)));
+        var before = TokenSecret(host);
+        // The orchestrator's database is lost (restored from an old backup, say): it no longer holds the secret.
+        File.Delete(Path.Combine(host.DataDirectory(vmid), "provisioner.db"));
         await SshServer.Run(Path.Combine(host.Bin, "pct"), "stop", vmid.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
         var run = await host.RunAsync(["--host-address", "127.0.0.2"]);
@@ -137,11 +142,11 @@ public sealed class InstallTests
         run.Output.Should().Contain("token ctrlable@pve!provisioner replaced").And.Contain($"changed  start CT {vmid}");
         host.Sim.State.Guests[vmid].Running.Should().BeTrue();
         var after = host.OrchestratorEnv(vmid);
-        after["CTRLABLE_PROXMOX__TOKENSECRET"].Should().NotBe(before["CTRLABLE_PROXMOX__TOKENSECRET"]);
+        TokenSecret(host).Should().NotBe(before);
+        (await StoredTokenSecretAsync(host, vmid)).Should().Be(TokenSecret(host), "the new token's secret is what the orchestrator holds");
         after["CTRLABLE_HOSTTRIGGER__HOST"].Should().Be("127.0.0.2");
         lock (host.Sim.State.Sync)
         {
-            host.Sim.State.Access.Users["ctrlable@pve"].Tokens["provisioner"].Secret.Should().Be(after["CTRLABLE_PROXMOX__TOKENSECRET"]);
             host.Sim.State.Access.Acl.Should().HaveCount(LeastPrivilege.Spec(PveVersion.V9_1).Acls.Count, "the new token got its ACLs again");
         }
 
@@ -166,11 +171,11 @@ public sealed class InstallTests
 
         // The orchestrator with the Proxmox settings install.sh wrote.
         var env = host.OrchestratorEnv(vmid);
-        var settings = env.Where(kv => kv.Key.StartsWith("CTRLABLE_PROXMOX__", StringComparison.Ordinal))
-            .ToDictionary(kv => "Proxmox:" + kv.Key["CTRLABLE_PROXMOX__".Length..], kv => (string?)kv.Value);
+        // ... and the token secret it handed over, which the orchestrator keeps encrypted in its data directory.
+        var settings = ProxmoxSettingsOf(env);
         settings["Deploy:FirstBootTimeoutSeconds"] = "120";
         settings["Urls"] = $"https://127.0.0.1:{SshServer.FreePort()};http://127.0.0.1:0";
-        using var app = new ProvisionerApp(settings: settings, https: true);
+        using var app = new ProvisionerApp(settings: settings, https: true, dataDirectory: host.DataDirectory(vmid));
         await app.EnsureSetUpAsync();
         var now = DateTimeOffset.UtcNow;
         await app.Service<ReleaseRepository>().ActivateAsync("2026.06", "2026-05-30", null,
@@ -200,7 +205,7 @@ public sealed class InstallTests
             SslOptions = { RemoteCertificateValidationCallback = (_, cert, _, _) => cert is not null && ProxmoxConnection.FingerprintOf(new X509Certificate2(cert)) == env["CTRLABLE_PROXMOX__CERTIFICATEFINGERPRINT"] },
         })
         { BaseAddress = host.Sim.BaseAddress };
-        token.DefaultRequestHeaders.TryAddWithoutValidation("Authorization", $"PVEAPIToken={env["CTRLABLE_PROXMOX__TOKENID"]}={env["CTRLABLE_PROXMOX__TOKENSECRET"]}");
+        token.DefaultRequestHeaders.TryAddWithoutValidation("Authorization", $"PVEAPIToken={env["CTRLABLE_PROXMOX__TOKENID"]}={TokenSecret(host)}");
         foreach (var (method, path, reason) in new[]
         {
             (HttpMethod.Post, $"nodes/{InstallHost.Node}/qemu/{InstallHost.Foreign}/status/stop", $"Permission check failed (/vms/{InstallHost.Foreign}, VM.PowerMgmt)"),
@@ -369,5 +374,25 @@ public sealed class InstallTests
         privs.Select(p => p == "$agent" ? "VM.GuestAgent.Audit" : p).Should().BeEquivalentTo(LeastPrivilege.Privileges(PveVersion.V9_1));
         privs.Select(p => p == "$agent" ? "VM.Monitor" : p).Should().BeEquivalentTo(LeastPrivilege.Privileges(PveVersion.V8_2));
         JsonSerializer.Serialize(privs).Should().NotContain("Administrator");
+    }
+
+    private static Dictionary<string, string?> ProxmoxSettingsOf(Dictionary<string, string> env) =>
+        env.Where(kv => kv.Key.StartsWith("CTRLABLE_PROXMOX__", StringComparison.Ordinal))
+            .ToDictionary(kv => "Proxmox:" + kv.Key["CTRLABLE_PROXMOX__".Length..], kv => (string?)kv.Value);
+
+    /// <summary>The installed token's secret as Proxmox knows it.</summary>
+    private static string TokenSecret(InstallHost host)
+    {
+        lock (host.Sim.State.Sync)
+        {
+            return host.Sim.State.Access.Users["ctrlable@pve"].Tokens["provisioner"].Secret;
+        }
+    }
+
+    /// <summary>The token secret the orchestrator holds (encrypted) in the container's data directory.</summary>
+    private static async Task<string?> StoredTokenSecretAsync(InstallHost host, int vmid)
+    {
+        using var app = new ProvisionerApp(dataDirectory: host.DataDirectory(vmid), settings: ProxmoxSettingsOf(host.OrchestratorEnv(vmid)));
+        return await app.Service<SecretStore>().GetAsync(SecretKind.ProxmoxTokenSecret, "default");
     }
 }
