@@ -12,8 +12,9 @@ rm -rf "$results" && mkdir -p "$results"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 # openssh-server: the build tests run a real sshd (host trigger); jq: the Proxmox CLI stand-ins and the first-boot
 # script (with curl; its tests run it against the orchestrator); git, xz-utils,
-# python3, openssl, curl: what host/ctrlable-build uses on a Proxmox host.
-CTRLABLE_APT_PACKAGES="${CTRLABLE_APT_PACKAGES:-shellcheck chromium openssh-server jq git xz-utils python3 openssl curl}" bash scripts/ensure-deps.sh
+# python3, openssl, curl: what host/ctrlable-build and install.sh use on a Proxmox host; systemd: systemd-analyze
+# verifies the orchestrator's unit.
+CTRLABLE_APT_PACKAGES="${CTRLABLE_APT_PACKAGES:-shellcheck chromium openssh-server jq git xz-utils python3 openssl curl systemd}" bash scripts/ensure-deps.sh
 # sshd refuses to start without its privilege separation directory.
 if [[ $(id -u) -eq 0 ]]; then mkdir -p /run/sshd; fi
 
@@ -61,6 +62,13 @@ read -r dn_passed dn_failed < <(awk -F'[:,]' '/Passed:.*Failed:|Failed:.*Passed:
   END { print p + 0, f + 0 }' "$results/dotnet-test.log")
 passed=$((passed + dn_passed))
 failed=$((failed + dn_failed))
+
+step "bundle: publish once (self-contained, ReadyToRun), start it without an SDK, verify its systemd unit"
+if CTRLABLE_DIST_DIR="$results/dist" bash scripts/publish.sh --skip-frontend; then
+  check "bundle check" bash scripts/bundle-check.sh "$results/dist"/ctrlable-provisioner-*-linux-x64.tar.gz
+else
+  fail "publish"
+fi
 
 step "browser end-to-end (Chromium)"
 npm --prefix frontend run --silent e2e 2>&1 | tee "$results/e2e.log" || fail "e2e"

@@ -31,16 +31,17 @@ if (args.Contains($"--{SetTokenSecretCommand.CheckSwitch}"))
     return await SetTokenSecretCommand.CheckAsync(app.Services, Console.Out);
 }
 
-if (!await app.ConnectProxmoxAsync())
-{
-    return 1;
-}
-
 // Headless installs: create the first admin and exit.
 if (app.Configuration[AdminCommand.Switch] is { } admin)
 {
     var password = Environment.GetEnvironmentVariable(AdminCommand.PasswordVariable) is { Length: > 0 } fromEnvironment ? fromEnvironment : null;
     return await AdminCommand.RunAsync(app.Services, admin, password, Console.In, Console.Out, Console.Error);
+}
+
+// Commands above need only the database; serving needs the Proxmox host (or the simulated one).
+if (!await app.ConnectProxmoxAsync())
+{
+    return 1;
 }
 
 app.UseSecurityHeaders();

@@ -98,6 +98,20 @@ public sealed class SchemaWalkTests
         await Call(post, "pools", ("poolid", "walk2"));
         await Call(get, "pools");
         await Call(get, "pools", ("poolid", "walk"));
+        await Call(post, "access/users", ("userid", "walker@pve"), ("comment", "schema walk"));
+        await Call(get, "access/users");
+        await Call(get, "access/users", ("full", "1"), ("enabled", "1"));
+        await Call(post, "access/users/walker@pve/token/t1", ("privsep", "1"), ("comment", "walk"));
+        await Call(get, "access/users/walker@pve");
+        await Call(get, "access/users/walker@pve/token");
+        await Call(get, "access/users/walker@pve/token/t1");
+        await Call(post, "access/roles", ("roleid", "Walker"), ("privs", "VM.Audit,Sys.Audit"));
+        await Call(put, "access/roles/Walker", ("privs", "Pool.Audit"), ("append", "1"));
+        await Call(get, "access/roles");
+        await Call(get, "access/roles/Walker");
+        await Call(put, "access/acl", ("path", "/pool/walk"), ("roles", "Walker"), ("users", "walker@pve"), ("tokens", "walker@pve!t1"));
+        await Call(get, "access/acl");
+        await Call(delete, "access/users/walker@pve/token/t1");
 
         await Task(post, $"nodes/pve1/lxc/{Sims.LxcTemplate}/clone", ("newid", "200"), ("hostname", "w1"), ("pool", "walk"));
         await Task(post, $"nodes/pve1/qemu/{Sims.QemuTemplate}/clone", ("newid", "201"), ("name", "w2"), ("pool", "walk"));

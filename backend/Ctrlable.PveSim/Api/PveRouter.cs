@@ -31,6 +31,7 @@ internal sealed class PveRouter
         DestroyApi.Map(router);
         TaskApi.Map(router);
         PoolApi.Map(router);
+        AccessApi.Map(router);
         ExtrasApi.Map(router);
         CreateApi.Map(router);
         TemplateStoreApi.Map(router);

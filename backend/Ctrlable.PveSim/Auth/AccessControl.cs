@@ -137,6 +137,9 @@ public sealed partial class AccessControl
     public void RemoveAcl(string path, AclSubject subject, string role) =>
         _acl.RemoveAll(e => e.Path == NormalizePath(path) && e.Subject == subject && e.Role == role);
 
+    /// <summary>Drops every ACL entry of <paramref name="subject"/> (a removed token or user).</summary>
+    public void RemoveSubject(AclSubject subject) => _acl.RemoveAll(e => e.Subject == subject);
+
     /// <summary>What a destroyed guest loses: its ACL entries and its pool membership (remove_vm_access).</summary>
     public void RemoveVmAccess(int vmid)
     {

@@ -10,6 +10,8 @@ public sealed class SimUser(string userId)
     /// <summary>Unix time; 0 = never.</summary>
     public long Expire { get; set; }
 
+    public string? Comment { get; set; }
+
     public Dictionary<string, SimToken> Tokens { get; } = new(StringComparer.Ordinal);
 }
 

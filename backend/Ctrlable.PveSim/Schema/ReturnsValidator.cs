@@ -82,7 +82,15 @@ public static class ReturnsValidator
                     }
                 }
 
-                if (schema["additionalProperties"] is { } additional && !SchemaJson.IsTrue(additional))
+                // additionalProperties as a schema (a map such as a user's tokens): every other member must match it.
+                if (schema["additionalProperties"] is JsonObject memberSchema)
+                {
+                    foreach (var (name, member) in obj.Where(p => properties[p.Key] is null && p.Value is not null))
+                    {
+                        Check(member!, memberSchema, $"{path}.{name}", problems);
+                    }
+                }
+                else if (schema["additionalProperties"] is { } additional && !SchemaJson.IsTrue(additional))
                 {
                     foreach (var name in obj.Select(p => p.Key).Where(n => properties[n] is null && !IsFamilyMember(properties, n)))
                     {

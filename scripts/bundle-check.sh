@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Checks a published orchestrator bundle the way a container runs it:
+#   1. its .sha256 matches and it holds the app, install.sh, host/ and deploy/ files;
+#   2. deploy/ct-setup.sh create-admin makes the first admin (the app's --create-admin, as the service user), and
+#      the app starts from its own directory with no .NET SDK or runtime on PATH and serves /healthz;
+#   3. systemd-analyze verify accepts deploy/ctrlable-provisioner.service (in a sandbox root where the unit's
+#      ExecStart exists), and systemd-analyze security --offline rates its exposure (printed; at most 2.0).
+# Usage: scripts/bundle-check.sh dist/ctrlable-provisioner-<version>-linux-x64.tar.gz
+set -euo pipefail
+
+bundle=${1:?usage: bundle-check.sh BUNDLE.tar.gz}
+max_exposure=${CTRLABLE_MAX_EXPOSURE:-2.0}
+fail() {
+  echo "bundle-check: $*" >&2
+  exit 1
+}
+
+[[ -f $bundle && -f $bundle.sha256 ]] || fail "$bundle or its .sha256 is missing"
+(cd "$(dirname "$bundle")" && sha256sum --quiet -c "$(basename "$bundle").sha256") || fail "checksum mismatch"
+
+work=$(mktemp -d)
+pid=""
+cleanup() {
+  if [[ -n $pid ]]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+tar -xzf "$bundle" -C "$work"
+dir=$(find "$work" -mindepth 1 -maxdepth 1 -type d -name 'ctrlable-provisioner-*')
+for f in VERSION install.sh app/Ctrlable.Provisioner app/libcoreclr.so app/wwwroot/index.html app/releases \
+  host/ctrlable-build host/firstboot/ctrlable-firstboot.sh host/firstboot/ctrlable-firstboot.service \
+  deploy/ctrlable-provisioner.service deploy/ct-setup.sh; do
+  [[ -e $dir/$f ]] || fail "the bundle lacks $f"
+done
+grep -q '"includedFrameworks"' "$dir/app/Ctrlable.Provisioner.runtimeconfig.json" || fail "the app is not self-contained"
+echo "bundle-check: contents ok ($(<"$dir/VERSION"))"
+
+# No SDK and no runtime where the app could find one: an empty PATH and no DOTNET_ROOT.
+nopath=$work/empty-path
+mkdir -p "$nopath"
+if PATH=$nopath command -v dotnet >/dev/null; then fail "dotnet is still on the bare PATH"; fi
+bare=(env -i PATH="$nopath" HOME="$work" DOTNET_ROOT="$work/no-dotnet")
+
+# Start from its own directory, as the unit does: a clean environment, no dotnet anywhere on PATH.
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mkdir -p "$work/data"
+# The headless first-admin command the installer prints (ct-setup.sh create-admin, as the service user with the
+# service's settings), in a stand-in container root whose service user is this user; same data directory.
+ct=$work/ct
+mkdir -p "$ct/etc/ctrlable-provisioner" "$ct/opt"
+ln -s "$dir" "$ct/opt/ctrlable-provisioner"
+printf 'ctrlable:x:%s:%s::/nonexistent:/usr/sbin/nologin\n' "$(id -u)" "$(id -g)" >"$ct/etc/passwd"
+printf 'CTRLABLE_STORAGE__DATADIRECTORY=%s\n' "$work/data" >"$ct/etc/ctrlable-provisioner/provisioner.env"
+admin=$(env -i PATH=/usr/bin:/bin HOME="$work" CTRLABLE_ROOT="$ct" CTRLABLE_ADMIN_PASSWORD="bundle-check-$RANDOM-$RANDOM-password" \
+  /bin/bash "$dir/deploy/ct-setup.sh" create-admin admin 2>&1) || fail "create-admin failed: $admin"
+[[ $admin == *"admin account 'admin' created"* ]] || fail "--create-admin did not create the admin: $admin"
+echo "bundle-check: $(tail -n1 <<<"$admin")"
+(cd "$dir/app" && exec "${bare[@]}" \
+  CTRLABLE_URLS="http://127.0.0.1:$port" CTRLABLE_STORAGE__DATADIRECTORY="$work/data" \
+  ./Ctrlable.Provisioner >"$work/app.log" 2>&1) &
+pid=$!
+healthy=""
+for _ in $(seq 1 120); do
+  if healthy=$(curl -fsS "http://127.0.0.1:$port/healthz" 2>/dev/null); then break; fi
+  kill -0 "$pid" 2>/dev/null || { cat "$work/app.log" >&2; fail "the app exited before serving /healthz"; }
+  sleep 0.5
+done
+[[ $healthy == *'"status":"ok"'* ]] || { cat "$work/app.log" >&2; fail "no healthy /healthz on 127.0.0.1:$port (got '$healthy')"; }
+echo "bundle-check: started from its own directory without an SDK; /healthz: $healthy"
+kill "$pid"
+wait "$pid" 2>/dev/null || true
+pid=""
+
+# The unit, in a sandbox root that has systemd's own units and the bundle where the unit expects it.
+command -v systemd-analyze >/dev/null || fail "systemd-analyze is not installed (apt-get install systemd)"
+root=$work/root
+mkdir -p "$root/etc/systemd/system" "$root/usr/lib/systemd" "$root/opt"
+cp -r /usr/lib/systemd/system "$root/usr/lib/systemd/"
+mv "$dir" "$root/opt/ctrlable-provisioner"
+cp "$root/opt/ctrlable-provisioner/deploy/ctrlable-provisioner.service" "$root/etc/systemd/system/"
+verify=$(systemd-analyze verify --root="$root" /etc/systemd/system/ctrlable-provisioner.service 2>&1) || fail "systemd-analyze verify failed: $verify"
+[[ -z $verify ]] || fail "systemd-analyze verify: $verify"
+echo "bundle-check: systemd-analyze verify: ok"
+security=$(systemd-analyze security --offline=yes --root="$root" /etc/systemd/system/ctrlable-provisioner.service 2>&1 | tail -n1)
+exposure=$(grep -oE '[0-9]+\.[0-9]+' <<<"$security" | tail -n1)
+[[ -n $exposure ]] || fail "systemd-analyze security gave no exposure level: $security"
+echo "bundle-check: systemd-analyze security: ${security#→ }"
+awk -v e="$exposure" -v m="$max_exposure" 'BEGIN { exit !(e <= m) }' || fail "exposure $exposure is above $max_exposure"
