@@ -73,7 +73,8 @@ internal sealed class InstallHost : IAsyncDisposable
                 Users = [new UserSeed("root@pam", [new TokenSeed("admin", Privsep: false)])],
                 Templates =
                 [
-                    new TemplateSeed(QemuTemplate, "ctrlable-pro", SimGuestKind.Qemu, 32),
+                    // Tagged as the build tags the HAOS template: its clones run the Home Assistant emulator.
+                    new TemplateSeed(QemuTemplate, "ctrlable-pro", SimGuestKind.Qemu, 32) { Tags = ["ctrlable", Ctrlable.Provisioner.Deploy.HomeAssistantSetup.TemplateTag] },
                     new TemplateSeed(LxcTemplate, "zwavejs", SimGuestKind.Lxc, 8, FirstBoot: true),
                 ],
                 Guests = [new TemplateSeed(Foreign, "customer-nas", SimGuestKind.Qemu, 16) { Running = true }],

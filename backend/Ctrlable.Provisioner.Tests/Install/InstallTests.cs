@@ -175,6 +175,10 @@ public sealed class InstallTests
         var settings = ProxmoxSettingsOf(env);
         settings["Deploy:FirstBootTimeoutSeconds"] = "120";
         settings["Urls"] = $"https://127.0.0.1:{SshServer.FreePort()};http://127.0.0.1:0";
+        // Where the emulator's Home Assistant guests answer (a real HAOS: 8123 or 80).
+        settings["HomeAssistant:Ports:0"] = host.Sim.HomeAssistantPorts!.Value.LegacyPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        settings["HomeAssistant:Ports:1"] = host.Sim.HomeAssistantPorts!.Value.HttpPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        settings["HomeAssistant:PollIntervalSeconds"] = "0.1";
         using var app = new ProvisionerApp(settings: settings, https: true, dataDirectory: host.DataDirectory(vmid));
         await app.EnsureSetUpAsync();
         var now = DateTimeOffset.UtcNow;
@@ -184,6 +188,7 @@ public sealed class InstallTests
             new TemplateRow(0, "2026.06", "ctrlable-pro", "vm", InstallHost.QemuTemplate, InstallHost.Node, "2026-05-30", null, null, now),
         ], now, CancellationToken.None);
         await app.Service<ReleaseSecrets>().GetOrIssueAsync("2026.06", CancellationToken.None);
+        await TestBaseBackup.StoreAsync(app);
         host.Boot.Connect(FirstBootGuests.Behaviour(app));
         try
         {
