@@ -107,9 +107,9 @@ internal sealed class HaTestClient : IDisposable
                     return;
                 }
             }
-            catch (HttpRequestException)
+            catch (Exception ex) when (ex is HttpRequestException or System.Net.Sockets.SocketException)
             {
-                // Core down: connection refused
+                // Core down: connection refused, or closed while it was being opened
             }
 
             await Task.Delay(25);

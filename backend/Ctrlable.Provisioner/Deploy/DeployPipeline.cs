@@ -64,7 +64,7 @@ public sealed class DeployPipeline(
                 logger.LogInformation("Instance {Instance} ({Hostname}): {Reason}; retrying {State} ({Attempt}/{Max})", instance.Id, instance.Hostname, ex.Message, instance.State, attempt, TransientAttempts - 1);
                 await Task.Delay(TimeSpan.FromSeconds(Math.Pow(2, attempt - 1)), time, ct);
             }
-            catch (Exception ex) when (ex is ProxmoxException or HttpRequestException or TimeoutException or ProxmoxCertificateException or Polly.Timeout.TimeoutRejectedException
+            catch (Exception ex) when (ex is ProxmoxException or HttpRequestException or System.Net.Sockets.SocketException or TimeoutException or ProxmoxCertificateException or Polly.Timeout.TimeoutRejectedException
                 or HomeAssistantException or BackupArchiveException or Releases.BaseBackupException)
             {
                 // Proxmox refused, or stayed unreachable: the instance fails with the reason; the dealer can retry it.
@@ -78,6 +78,8 @@ public sealed class DeployPipeline(
     {
         ProxmoxException p => (int)p.Status >= 500 && p.Status != HttpStatusCode.NotImplemented,
         HttpRequestException { InnerException: not System.Security.Authentication.AuthenticationException } => true,
+        // A connection closed while it was being opened can surface bare, not wrapped in HttpRequestException.
+        System.Net.Sockets.SocketException => true,
         Polly.Timeout.TimeoutRejectedException => true,
         _ => false,
     };

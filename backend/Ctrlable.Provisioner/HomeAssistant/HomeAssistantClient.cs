@@ -343,7 +343,8 @@ public sealed class HomeAssistantClient(IHttpClientFactory httpClients, IOptions
     private static HomeAssistantException Unexpected(string what, HttpResponseMessage response) =>
         new($"Home Assistant sent an unexpected answer to {what} (HTTP {(int)response.StatusCode}).", response.StatusCode);
 
+    // A socket closed in the middle of connecting (Core restarting) can surface as a bare SocketException.
     private static bool IsUnreachable(Exception ex, CancellationToken ct) =>
-        ex is HttpRequestException or IOException or TimeoutException or Polly.Timeout.TimeoutRejectedException
+        ex is HttpRequestException or IOException or System.Net.Sockets.SocketException or TimeoutException or Polly.Timeout.TimeoutRejectedException
         || (ex is OperationCanceledException && !ct.IsCancellationRequested);
 }

@@ -137,7 +137,7 @@ public sealed class HomeAssistantException(string message, HttpStatusCode? statu
 
     /// <summary>Home Assistant is restarting or not up yet (connection refused, 502/503/504): asking again later may work.</summary>
     public bool IsTransient => Status is HttpStatusCode.BadGateway or HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout
-        || InnerException is HttpRequestException or IOException or System.Net.WebSockets.WebSocketException or TimeoutException or Polly.Timeout.TimeoutRejectedException;
+        || InnerException is HttpRequestException or IOException or System.Net.Sockets.SocketException or System.Net.WebSockets.WebSocketException or TimeoutException or Polly.Timeout.TimeoutRejectedException;
 }
 
 internal static class HomeAssistantJson
