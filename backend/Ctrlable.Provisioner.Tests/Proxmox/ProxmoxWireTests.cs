@@ -78,6 +78,10 @@ public sealed class ProxmoxWireTests
 
         HttpClients.ShouldRetry(dropped, get).Should().BeTrue();
         HttpClients.ShouldRetry(dropped, post).Should().BeFalse("a clone whose answer was lost may have cloned");
+
+        var closedWhileOpening = Outcome.FromException<HttpResponseMessage>(new System.Net.Sockets.SocketException((int)System.Net.Sockets.SocketError.NotConnected));
+        HttpClients.ShouldRetry(closedWhileOpening, get).Should().BeTrue();
+        HttpClients.ShouldRetry(closedWhileOpening, post).Should().BeFalse();
     }
 
     [Fact]

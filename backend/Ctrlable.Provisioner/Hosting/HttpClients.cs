@@ -134,8 +134,9 @@ public static class HttpClients
         var safe = request?.Method == HttpMethod.Get;
         if (outcome.Exception is not null)
         {
+            // A connection closed while it was being opened can surface as a bare SocketException.
             return safe && outcome.Exception is HttpRequestException { InnerException: not System.Security.Authentication.AuthenticationException }
-                or TimeoutException or Polly.Timeout.TimeoutRejectedException;
+                or System.Net.Sockets.SocketException or TimeoutException or Polly.Timeout.TimeoutRejectedException;
         }
 
         var response = outcome.Result!;
