@@ -106,6 +106,7 @@ public sealed class DeployPipeline(
         while (true)
         {
             instance = (await instances.GetAsync(instance.Id, ct))!;
+            var resumed = instance.Vmid is not null;
             var vmid = instance.Vmid ?? await AllocateVmidAsync(instance, ct);
             if (vmid is null)
             {
@@ -114,8 +115,9 @@ public sealed class DeployPipeline(
 
             await observer.AfterStepAsync(instance.Id, VmidReserved, ct);
 
-            // The clone may already exist: the orchestrator stopped after asking Proxmox for it.
-            if (await FindSettledGuestAsync(vmid.Value, kind, ct) is { } existing)
+            // The clone may already exist: the orchestrator stopped after asking Proxmox for it. (A VMID allocated just
+            // now was found free by Proxmox itself; a race for it ends in "already exists" below.)
+            if (resumed && await FindSettledGuestAsync(vmid.Value, kind, ct) is { } existing)
             {
                 if (await IsOursAsync(existing, kind, instance, ct))
                 {
@@ -355,20 +357,22 @@ public sealed class DeployPipeline(
 
     private async Task DestroyAsync(string node, GuestKind kind, int vmid, CancellationToken ct)
     {
+        var guest = $"/nodes/{node}/{kind.ToString().ToLowerInvariant()}/{vmid}";
         var status = await proxmox.GetGuestStatusAsync(node, kind, vmid, ct);
         if (status.Status == "running")
         {
-            var stop = await tasks.WaitAsync(node, await proxmox.StopAsync(node, kind, vmid, ct), TaskTimeout, ct);
-            if (!stop.Succeeded)
-            {
-                throw new ProxmoxException(HttpStatusCode.InternalServerError, "POST", $"/nodes/{node}/{kind.ToString().ToLowerInvariant()}/{vmid}/status/stop", stop.Describe(), new Dictionary<string, string>());
-            }
+            EnsureSucceeded(await tasks.WaitAsync(node, await proxmox.StopAsync(node, kind, vmid, ct), TaskTimeout, ct), "POST", guest + "/status/stop");
         }
 
-        var destroy = await tasks.WaitAsync(node, await proxmox.DeleteAsync(node, kind, vmid, ct), TaskTimeout, ct);
-        if (!destroy.Succeeded)
+        EnsureSucceeded(await tasks.WaitAsync(node, await proxmox.DeleteAsync(node, kind, vmid, ct), TaskTimeout, ct), "DELETE", guest);
+    }
+
+    /// <summary>A task that ended badly fails the step with Proxmox's own words, like a refused request would.</summary>
+    private static void EnsureSucceeded(TaskOutcome outcome, string method, string path)
+    {
+        if (!outcome.Succeeded)
         {
-            throw new ProxmoxException(HttpStatusCode.InternalServerError, "DELETE", $"/nodes/{node}/{kind.ToString().ToLowerInvariant()}/{vmid}", destroy.Describe(), new Dictionary<string, string>());
+            throw new ProxmoxException(HttpStatusCode.InternalServerError, method, path, outcome.Describe(), new Dictionary<string, string>());
         }
     }
 
