@@ -4,6 +4,7 @@ import { plural } from '@/shared/lib/format';
 import { EmptyState } from '@/shared/ui/empty-state';
 import { AlertTriangleIcon, CheckCircleIcon, PackageIcon } from '@/shared/ui/icons';
 import { StatusBadge } from '@/shared/ui/status-badge';
+import table from '@/shared/ui/table.module.css';
 import { kindLabel } from './guest-card';
 import styles from './dashboard.module.css';
 
@@ -47,14 +48,14 @@ export function TemplatesList({
       {templates.length === 0 ? (
         <p className={styles.muted}>This release lists no templates.</p>
       ) : (
-        <div className={styles.tableWrap}>
-          <table className={styles.table}>
+        <div className={table.card}>
+          <table className={table.table}>
             <caption className="visually-hidden">Templates of release {activeRelease} on Proxmox</caption>
             <thead>
               <tr>
                 <th scope="col">Template</th>
                 <th scope="col">Kind</th>
-                <th scope="col" className={styles.numeric}>
+                <th scope="col" className={table.numeric}>
                   VMID
                 </th>
                 <th scope="col">Node</th>
@@ -69,7 +70,7 @@ export function TemplatesList({
                     {template.name}
                   </th>
                   <td>{kindLabel(template.kind)}</td>
-                  <td className={styles.numeric}>{template.vmid}</td>
+                  <td className={table.numeric}>{template.vmid}</td>
                   <td>{template.node}</td>
                   <td>{template.appVersion ?? '—'}</td>
                   <td>

@@ -3,6 +3,7 @@ import { Button } from '@/shared/ui/button';
 import { ErrorState } from '@/shared/ui/error-state';
 import { RelativeTime } from '@/shared/ui/relative-time';
 import { problemMessage } from '@/shared/api';
+import table from '@/shared/ui/table.module.css';
 import { useBuilds } from '../api/builds';
 import { BuildStateBadge } from './build-state-badge';
 import styles from './builds.module.css';
@@ -40,8 +41,8 @@ export function BuildHistory({ selected, onSelect }: { selected?: number | null;
       ) : query.data.length === 0 ? (
         <p className={styles.muted}>No release was built on this host yet.</p>
       ) : (
-        <div className={styles.tableWrap}>
-          <table className={styles.table}>
+        <div className={table.card}>
+          <table className={`${table.table} ${styles.history}`}>
             <caption className="visually-hidden">Builds on this host, newest first</caption>
             <thead>
               <tr>

@@ -5,6 +5,7 @@ import { PackageIcon, StarIcon } from '@/shared/ui/icons';
 import { Skeleton } from '@/shared/ui/skeleton';
 import { StatusBadge } from '@/shared/ui/status-badge';
 import { VisuallyHidden } from '@/shared/ui/visually-hidden';
+import table from '@/shared/ui/table.module.css';
 import { BuildConfirm } from './build-confirm';
 import { ManifestErrors } from './manifest-errors';
 import { ReleaseTemplates } from './release-templates';
@@ -26,8 +27,8 @@ export type BuildActions = {
 
 function TableFrame({ children, busy = false }: { children: ReactNode; busy?: boolean }) {
   return (
-    <div className={styles.tableWrap}>
-      <table className={styles.table} aria-busy={busy || undefined}>
+    <div className={table.card}>
+      <table className={table.table} aria-busy={busy || undefined}>
         <caption className="visually-hidden">Release manifests in releases/</caption>
         <thead>
           <tr>
@@ -36,7 +37,7 @@ function TableFrame({ children, busy = false }: { children: ReactNode; busy?: bo
             <th scope="col">Active</th>
             <th scope="col">Community scripts</th>
             <th scope="col">Proxmox VE</th>
-            <th scope="col" className={styles.numeric}>
+            <th scope="col" className={table.numeric}>
               Templates
             </th>
             <th scope="col">
@@ -108,7 +109,7 @@ export function ReleasesTable({ releases, build }: { releases: ReleaseSummary[];
             </td>
             <td>{release.communityScriptsRef ? <ScriptsRef value={release.communityScriptsRef} /> : <NotSet />}</td>
             <td>{release.proxmoxMinVersion ? `${release.proxmoxMinVersion} or later` : <NotSet />}</td>
-            <td className={styles.numeric}>
+            <td className={table.numeric}>
               {release.valid && release.templateCount > 0 ? (
                 <button
                   type="button"
@@ -204,7 +205,7 @@ export function ReleasesTableSkeleton({ rows = 3 }: { rows?: number }) {
             <td>
               <Skeleton className={styles.skeletonText} />
             </td>
-            <td className={styles.numeric}>
+            <td className={table.numeric}>
               <Skeleton className={styles.skeletonNumber} />
             </td>
             <td />
