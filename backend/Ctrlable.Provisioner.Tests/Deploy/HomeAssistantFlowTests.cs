@@ -67,6 +67,44 @@ public sealed class HomeAssistantFlowTests
     }
 
     [Fact]
+    public async Task The_platform_learns_the_site_s_Home_Assistant_within_its_contract_and_never_a_credential()
+    {
+        await using var platform = await Platform.FakePlatform.StartAsync();
+        await using var ha = await HaSimulator.StartAsync(Fast());
+        var data = TempDirectory.Create("ha-platform");
+        await using var run = await Run.StartAsync(ha, data, "regenerate", extraSettings: Platform.PlatformHarness.PlatformSettings(platform));
+        await Platform.PlatformHarness.EnrolAsync(run.App, platform);
+        var id = await run.SeedAsync(HaBaseBackup.Create(Base()), backupKey: null, services: true);
+
+        var instance = await run.WaitFinishedAsync(id);
+
+        instance.State.Should().Be(InstanceStates.Active, instance.Error);
+        var site = (await run.App.Service<HomeAssistantRepository>().FindAsync(id, CancellationToken.None))!;
+        JsonElement? Reported() => platform.Accepted.SelectMany(r => r.GetProperty("instances").EnumerateArray())
+            .Where(i => i.GetProperty("id").GetInt64() == id && i.GetProperty("state").GetString() == InstanceStates.Active)
+            .Select(i => (JsonElement?)i).LastOrDefault();
+        await Platform.Eventually.TrueAsync(() => Reported() is not null, "the active ctrlable-pro reported");
+        platform.ContractViolations.Should().BeEmpty();
+
+        var reported = Reported()!.Value.GetProperty("homeAssistant");
+        reported.GetProperty("url").GetString().Should().Be(site.Url);
+        reported.GetProperty("uuidPolicy").GetString().Should().Be("regenerate");
+        reported.GetProperty("coreUuid").GetString().Should().Be(site.CoreUuid).And.Be(ha.State.CoreUuid);
+        reported.GetProperty("securedAt").ValueKind.Should().Be(JsonValueKind.String);
+        reported.GetProperty("wiredAt").ValueKind.Should().Be(JsonValueKind.String);
+        platform.Accepted.SelectMany(r => r.GetProperty("instances").EnumerateArray())
+            .Where(i => i.GetProperty("id").GetInt64() != id).Should().OnlyContain(i => i.GetProperty("homeAssistant").ValueKind == JsonValueKind.Null);
+
+        var admin = await run.SecretAsync(HomeAssistantSetup.AdminSecretName(id));
+        var orchestrator = await run.SecretAsync(HomeAssistantSetup.OrchestratorSecretName(id));
+        var everything = string.Join('\n', platform.Accepted.Select(r => r.GetRawText()));
+        foreach (var secret in new[] { AdminPassword, admin.GetProperty("password").GetString()!, orchestrator.GetProperty("password").GetString()!, orchestrator.GetProperty("token").GetString()! })
+        {
+            everything.Should().NotContain(secret);
+        }
+    }
+
+    [Fact]
     public async Task Keep_restores_the_base_uuid_and_still_removes_the_base_tokens()
     {
         await using var ha = await HaSimulator.StartAsync(Fast());
@@ -270,9 +308,15 @@ public sealed class HomeAssistantFlowTests
         public ProvisionerApp App { get; }
 
         /// <summary>Starts the orchestrator on <paramref name="data"/>; <paramref name="keepData"/> keeps that directory for a next run, else it is deleted on dispose.</summary>
-        public static async Task<Run> StartAsync(HaSimulator ha, string data, string policy, IDeployStepObserver? observer = null, bool keepData = false)
+        public static async Task<Run> StartAsync(HaSimulator ha, string data, string policy, IDeployStepObserver? observer = null, bool keepData = false,
+            IDictionary<string, string?>? extraSettings = null)
         {
             var settings = DeployApiTests.FastDemo();
+            foreach (var (key, value) in extraSettings ?? new Dictionary<string, string?>())
+            {
+                settings[key] = value;
+            }
+
             settings["HomeAssistant:Ports:0"] = ha.LegacyPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
             settings["HomeAssistant:Ports:1"] = ha.HttpPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
             settings["HomeAssistant:PollIntervalSeconds"] = "0.05";

@@ -642,9 +642,8 @@ public sealed class HomeAssistantSetup(
 
         await sites.SetWiredAsync(instance.Id, ct);
         await instances.SetDeadlineAsync(instance.Id, null, ct);
-        // Platform hook: the platform outbox (Platform/, triggers on instances) reports this instance once it is active.
-        // Enrolling the site's Home Assistant itself with the central platform (handing it what the platform needs,
-        // with the orchestrator's token above) belongs here, before the move to active, when the platform defines it.
+        // The platform enrols the site's Home Assistant from the next report (triggered by this move): the instance with
+        // its URL, UUID policy, core.uuid and step times (Platform/PlatformRepository); credentials stay here.
         await steps.MoveAsync(instance, InstanceStates.Active, "Home Assistant is ready", ct: ct);
     }
 

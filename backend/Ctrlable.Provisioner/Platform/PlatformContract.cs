@@ -29,7 +29,11 @@ public sealed record ReportedRelease(string Name, string CommunityScriptsRef, st
 
 public sealed record ReportedTemplate(string Name, string Kind, long Vmid, string Node, string? AppVersion, DateTimeOffset BuiltAt);
 
-public sealed record ReportedInstance(long Id, string Project, string Type, string? Kind, string Hostname, string State, string? Release, string? Node, long? Vmid, DateTimeOffset ChangedAt);
+public sealed record ReportedInstance(long Id, string Project, string Type, string? Kind, string Hostname, string State, string? Release, string? Node, long? Vmid, DateTimeOffset ChangedAt,
+    ReportedHomeAssistant? HomeAssistant = null);
+
+/// <summary>A ctrlable-pro instance's Home Assistant as the site knows it (never its credentials).</summary>
+public sealed record ReportedHomeAssistant(string? Url, string? UuidPolicy, string? CoreUuid, DateTimeOffset? RestoredAt, DateTimeOffset? SecuredAt, DateTimeOffset? WiredAt);
 
 public sealed record HostSummary(bool Simulated, bool Reachable, IReadOnlyList<HostNode> Nodes);
 

@@ -104,8 +104,12 @@ public sealed class PlatformRepository(Database database)
             """;
         const string instances = """
             SELECT i.id AS Id, p.slug AS Project, i.type AS Type, i.kind AS Kind, i.hostname AS Hostname, i.state AS State,
-                   i.release AS Release, i.node AS Node, i.vmid AS Vmid, coalesce(i.changed_at, i.updated_at) AS ChangedAt
-            FROM instances i JOIN projects p ON p.id = i.project_id ORDER BY i.id;
+                   i.release AS Release, i.node AS Node, i.vmid AS Vmid, coalesce(i.changed_at, i.updated_at) AS ChangedAt,
+                   h.instance_id AS HaInstanceId, h.url AS HaUrl, h.uuid_policy AS HaUuidPolicy, h.core_uuid AS HaCoreUuid,
+                   h.restored_at AS HaRestoredAt, h.secured_at AS HaSecuredAt, h.wired_at AS HaWiredAt
+            FROM instances i JOIN projects p ON p.id = i.project_id
+            LEFT JOIN homeassistant_sites h ON h.instance_id = i.id
+            ORDER BY i.id;
             """;
 
         await using var connection = await database.OpenAsync(ct);
@@ -121,9 +125,10 @@ public sealed class PlatformRepository(Database database)
         IReadOnlyList<TemplateRow> releaseTemplates = release is null
             ? []
             : [.. await connection.QueryAsync<TemplateRow>(new CommandDefinition(templates, new { release = release.Name }, tx, cancellationToken: ct))];
-        var rows = await connection.QueryAsync<ReportedInstance>(new CommandDefinition(instances, transaction: tx, cancellationToken: ct));
+        var rows = await connection.QueryAsync<InstanceReportRow>(new CommandDefinition(instances, transaction: tx, cancellationToken: ct));
         await tx.CommitAsync(ct);
-        return new PlatformSnapshot(sequence.SiteId, sequence.Sequence, position.MaxId, position.Changes, position.Enrolment != 0, release, releaseTemplates, [.. rows]);
+        return new PlatformSnapshot(sequence.SiteId, sequence.Sequence, position.MaxId, position.Changes, position.Enrolment != 0, release, releaseTemplates,
+            [.. rows.Select(r => r.ToReported())]);
     }
 
     /// <summary>The platform accepted a snapshot: drop the outbox rows it covered (later ones stay) and reset the back-off.</summary>
@@ -176,4 +181,12 @@ public sealed class PlatformRepository(Database database)
     private sealed record SequenceRow(string SiteId, long Sequence);
 
     private sealed record OutboxPosition(long MaxId, long Changes, long Enrolment);
+
+    private sealed record InstanceReportRow(long Id, string Project, string Type, string? Kind, string Hostname, string State, string? Release, string? Node, long? Vmid,
+        DateTimeOffset ChangedAt, long? HaInstanceId, string? HaUrl, string? HaUuidPolicy, string? HaCoreUuid, DateTimeOffset? HaRestoredAt, DateTimeOffset? HaSecuredAt,
+        DateTimeOffset? HaWiredAt)
+    {
+        public ReportedInstance ToReported() => new(Id, Project, Type, Kind, Hostname, State, Release, Node, Vmid, ChangedAt,
+            HaInstanceId is null ? null : new ReportedHomeAssistant(HaUrl, HaUuidPolicy, HaCoreUuid, HaRestoredAt, HaSecuredAt, HaWiredAt));
+    }
 }
