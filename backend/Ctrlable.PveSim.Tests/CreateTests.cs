@@ -61,8 +61,8 @@ public sealed class CreateTests
         privilegedNesting.Reason.Should().Be("Permission check failed (changing feature flags for privileged container is only allowed for root@pam)");
 
         var path = await api.Post("nodes/pve1/qemu", ("vmid", "302"), ("scsi0", "local-lvm:0,import-from=/tmp/image.qcow2"));
-        path.Status.Should().Be(HttpStatusCode.Forbidden);
-        path.Reason.Should().Be("Only root can pass arbitrary filesystem paths.");
+        path.Status.Should().Be(HttpStatusCode.InternalServerError, "PVE::Storage::check_volume_access dies plainly");
+        path.Reason.Should().Be("Only root can pass arbitrary filesystem paths. at /usr/share/perl5/PVE/Storage.pm line 651.");
 
         using var cli = new ApiClient(sim.CreateClient(Sims.AdminToken(sim)));
         cli.Http.DefaultRequestHeaders.Add("X-PveSim-Cli", "root");
@@ -116,7 +116,7 @@ public sealed class CreateTests
             (await api.Get("nodes/pve1/qemu/310/config")).Data!["scsi0"]!.GetValue<string>().Should().Contain("size=40G");
 
             var missing = await cli.RunTask(cli.Post("nodes/pve1/qemu", ("vmid", "311"), ("scsi0", "local-lvm:0,import-from=/nonexistent/haos.qcow2")));
-            missing["exitstatus"]!.GetValue<string>().Should().Be("unable to import '/nonexistent/haos.qcow2' for VM 311: no such file");
+            missing["exitstatus"]!.GetValue<string>().Should().Be("unable to create VM 311 - can't find file '/nonexistent/haos.qcow2'");
             (await api.Get("nodes/pve1/qemu/311/config")).Status.Should().Be(HttpStatusCode.InternalServerError);
         }
         finally

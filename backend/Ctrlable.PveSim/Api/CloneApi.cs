@@ -271,10 +271,15 @@ internal static partial class CloneApi
             throw PveException.Die("parameter 'format' not allowed for linked clones");
         }
 
-        // $check_storage_access_clone, then bridges.
+        // $check_storage_access_clone (a file path is no volume ID: parse_volume_id dies), then bridges.
         var shared = true;
-        foreach (var (_, disk) in source.Disks)
+        foreach (var (_, disk) in source.Drives)
         {
+            if (!disk.IsManaged)
+            {
+                throw PveException.Die($"unable to parse volume ID '{disk.Volume}'");
+            }
+
             shared &= state.Storages.GetValueOrDefault(disk.StorageId)?.Shared ?? false;
             state.Access.Check(r.AuthId, $"/storage/{storageId ?? disk.StorageId}", ["Datastore.AllocateSpace"]);
         }

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
@@ -29,14 +28,10 @@ internal static partial class CreateApi
         "node", "vmid", "pool", "start", "archive", "force", "unique", "storage", "bwlimit", "live-restore", "lock",
     };
 
-    private static readonly byte[] Qcow2Magic = [0x51, 0x46, 0x49, 0xFB]; // "QFI\xfb"
-
     public static void Map(PveRouter router) => router
         .Map("POST", "/nodes/{node}/lxc", CreateLxc)
         .Map("POST", "/nodes/{node}/qemu", CreateQemu)
         .Map("PUT", "/nodes/{node}/qemu/{vmid}/resize", ResizeQemu);
-
-    private sealed record DiskRequest(string Key, string StorageId, double SizeGiB, string? ImportFrom, GuestDisk Line);
 
     private static JsonNode CreateLxc(PveRequest r)
     {
@@ -52,7 +47,7 @@ internal static partial class CreateApi
         var unprivileged = r.Flag("unprivileged") ?? false;
         var defaultStorage = r.Get("storage") ?? "local";
         SimGuest guest;
-        List<DiskRequest> disks;
+        List<Drives.NewDisk> disks;
         lock (state.Sync)
         {
             CheckAllocate(r, vmid);
@@ -61,7 +56,7 @@ internal static partial class CreateApi
                 state.Access.Check(r.AuthId, "/", ["Sys.Modify"]);
             }
 
-            CheckVolumeAccess(r, ostemplate);
+            Drives.CheckVolumeAccess(r, ostemplate);
             CheckUnused(r, vmid);
 
             guest = new SimGuest(vmid, GuestKind.Lxc, r.Node, sim.Clock.Now);
@@ -94,10 +89,10 @@ internal static partial class CreateApi
             // rootfs: STORAGE:SIZE_GiB (default: 4 GiB on the storage parameter), mount points alike.
             disks = [];
             var rootfs = r.Get("rootfs") ?? $"{defaultStorage}:4";
-            disks.Add(ParseNewDisk(r, "rootfs", rootfs, GuestKind.Lxc, "rootdir"));
+            disks.Add(Drives.ParseNew(r, "rootfs", rootfs, GuestKind.Lxc, "rootdir"));
             foreach (var (key, value) in r.Params.Where(p => MpKey().IsMatch(p.Key)).OrderBy(p => p.Key, StringComparer.Ordinal))
             {
-                disks.Add(ParseNewDisk(r, key, value, GuestKind.Lxc, "rootdir"));
+                disks.Add(Drives.ParseNew(r, key, value, GuestKind.Lxc, "rootdir"));
             }
 
             c["lock"] = "create";
@@ -123,13 +118,9 @@ internal static partial class CreateApi
                     throw new TaskFailedException($"unable to create CT {vmid} - template file '{ostemplate}' does not exist");
                 }
 
-                var index = 0;
                 foreach (var disk in disks)
                 {
-                    var storage = state.Storages[disk.StorageId];
-                    var volume = Volumes.New(storage, GuestKind.Lxc, vmid, index++);
-                    t.Log($"  Logical volume \"{volume[(volume.IndexOf(':') + 1)..]}\" created.");
-                    guest.Config[disk.Key] = new GuestDisk(volume, (long)(disk.SizeGiB * (1L << 30)), false, disk.Line.Rest).Print(volume);
+                    guest.Config[disk.Key] = Drives.Allocate(state, guest, disk, t.Log);
                 }
 
                 t.Log($"extracting archive '{TemplatePath(ostemplate)}'");
@@ -158,7 +149,8 @@ internal static partial class CreateApi
         }
 
         SimGuest guest;
-        List<DiskRequest> disks = [];
+        List<Drives.NewDisk> disks = [];
+        List<string> paths = [];
         lock (state.Sync)
         {
             CheckAllocate(r, vmid);
@@ -169,10 +161,20 @@ internal static partial class CreateApi
             foreach (var (key, value) in r.Params.Where(p => !QemuControl.Contains(p.Key)).OrderBy(p => p.Key, StringComparer.Ordinal))
             {
                 GuestConfigApi.CheckQemuOption(r, guest, key, value);
-                if (QemuDiskKey().IsMatch(key) && NewDisk().IsMatch(value.Split(',')[0]))
+                if (Drives.IsQemuDrive(key))
                 {
-                    disks.Add(ParseNewDisk(r, key, value, GuestKind.Qemu, "images"));
-                    continue;
+                    Drives.CheckImportSyntax(key, value);
+                    if (Drives.IsNew(value))
+                    {
+                        disks.Add(Drives.ParseNew(r, key, value, GuestKind.Qemu, "images"));
+                        continue;
+                    }
+
+                    if (GuestDisk.Parse(value).Volume is var volume && volume.StartsWith('/'))
+                    {
+                        Drives.CheckVolumeAccess(r, volume);
+                        paths.Add(key);
+                    }
                 }
 
                 if (NetKey().IsMatch(key))
@@ -201,23 +203,19 @@ internal static partial class CreateApi
             lock (state.Sync)
             {
                 t.FailIfInjected();
-                var index = 0;
-                foreach (var disk in disks)
+                try
                 {
-                    var storage = state.Storages[disk.StorageId];
-                    var size = disk.ImportFrom is { } source ? ImportSize(state, vmid, source) : EfiOrSize(disk);
-                    var volume = Volumes.New(storage, GuestKind.Qemu, vmid, index++);
-                    if (disk.ImportFrom is not null)
+                    // create_disks, in key order: new volumes are allocated or imported, a path drive records its size.
+                    foreach (var key in disks.Select(d => d.Key).Concat(paths).Order(StringComparer.Ordinal))
                     {
-                        t.Log($"importing disk '{disk.ImportFrom}' to VM {vmid} ...");
-                        t.Log($"transferred {Formats.FormatSize(size)} of {Formats.FormatSize(size)} (100.00%)");
+                        guest.Config[key] = disks.FirstOrDefault(d => d.Key == key) is { } disk
+                            ? Drives.Allocate(state, guest, disk, t.Log)
+                            : Drives.SizePath(guest.Config[key]);
                     }
-                    else
-                    {
-                        t.Log($"  Logical volume \"{volume[(volume.IndexOf(':') + 1)..]}\" created.");
-                    }
-
-                    guest.Config[disk.Key] = new GuestDisk(volume, size, false, disk.Line.Rest).Print(volume);
+                }
+                catch (PveException e)
+                {
+                    throw new TaskFailedException($"unable to create VM {vmid} - {e.Message}");
                 }
 
                 guest.Config.Remove("lock");
@@ -266,9 +264,15 @@ internal static partial class CreateApi
                 throw PveException.Die($"invalid size string '{sizeText}'");
             }
 
-            if (!guest.Config.TryGetValue(diskKey, out var line) || GuestDisk.Parse(line) is not { IsCdrom: false } parsed || !parsed.Volume.Contains(':'))
+            if (!guest.Config.TryGetValue(diskKey, out var line) || GuestDisk.Parse(line) is not { IsCdrom: false } parsed || parsed.Volume.Length == 0)
             {
                 throw PveException.Die($"unable to resize disk '{diskKey}' - disk does not exist");
+            }
+
+            if (!parsed.IsManaged)
+            {
+                // parse_volname of a file path, before anything else looks at it.
+                throw PveException.Die($"unable to parse volume ID '{parsed.Volume}'");
             }
 
             disk = parsed;
@@ -324,112 +328,6 @@ internal static partial class CreateApi
         }
     }
 
-    /// <summary>RPCEnvironment::check_volume_access for templates, ISOs and imports.</summary>
-    private static void CheckVolumeAccess(PveRequest r, string volume)
-    {
-        if (volume.StartsWith('/'))
-        {
-            if (r.AuthId != "root@pam")
-            {
-                throw new PveException(403, "Only root can pass arbitrary filesystem paths.");
-            }
-
-            return;
-        }
-
-        var colon = volume.IndexOf(':');
-        if (colon <= 0)
-        {
-            throw PveException.Die($"unable to parse volume ID '{volume}'");
-        }
-
-        var storageId = volume[..colon];
-        if (!r.Sim.State.Storages.ContainsKey(storageId))
-        {
-            throw PveException.Die($"storage '{storageId}' does not exist");
-        }
-
-        r.Sim.State.Access.Check(r.AuthId, $"/storage/{storageId}", ["Datastore.AllocateSpace", "Datastore.Audit"], any: true);
-    }
-
-    private static DiskRequest ParseNewDisk(PveRequest r, string key, string value, GuestKind kind, string content)
-    {
-        var state = r.Sim.State;
-        var line = GuestDisk.Parse(value);
-        var match = NewDisk().Match(line.Volume);
-        if (!match.Success)
-        {
-            // An existing volume: the emulator only creates new ones.
-            throw new PveException(501, $"PveSim only emulates new disks (STORAGE:SIZE) for '{key}', not '{line.Volume}'");
-        }
-
-        var storageId = match.Groups[1].Value;
-        var storage = state.Storages.GetValueOrDefault(storageId) ?? throw PveException.Die($"storage '{storageId}' does not exist");
-        if (!storage.AvailableOn(r.Node))
-        {
-            throw PveException.Die($"storage '{storageId}' is not available on node '{r.Node}'");
-        }
-
-        if (!storage.HasContent(content))
-        {
-            throw PveException.Die(kind == GuestKind.Lxc
-                ? $"storage '{storageId}' does not support container directories"
-                : $"storage '{storageId}' does not support vm images");
-        }
-
-        state.Access.Check(r.AuthId, $"/storage/{storageId}", ["Datastore.AllocateSpace"]);
-        var size = double.Parse(match.Groups[2].Value, CultureInfo.InvariantCulture);
-        string? importFrom = null;
-        var rest = new List<string>();
-        foreach (var option in line.Rest.Split(',', StringSplitOptions.RemoveEmptyEntries))
-        {
-            if (option.StartsWith("import-from=", StringComparison.Ordinal))
-            {
-                importFrom = option["import-from=".Length..];
-                CheckVolumeAccess(r, importFrom);
-            }
-            else
-            {
-                rest.Add(option);
-            }
-        }
-
-        if (kind == GuestKind.Lxc && size <= 0)
-        {
-            throw PveException.ParamError(key, "disk size must be positive");
-        }
-
-        return new DiskRequest(key, storageId, size, importFrom, line with { Rest = string.Join(',', rest) });
-    }
-
-    /// <summary>The virtual size of an imported image: a qcow2 header's size field, else the file's length.</summary>
-    private static long ImportSize(SimState state, int vmid, string source)
-    {
-        if (!source.StartsWith('/'))
-        {
-            return FindFile(state, source)?.SizeBytes ?? throw new TaskFailedException($"unable to import '{source}' for VM {vmid}: volume does not exist");
-        }
-
-        if (!File.Exists(source))
-        {
-            throw new TaskFailedException($"unable to import '{source}' for VM {vmid}: no such file");
-        }
-
-        using var stream = File.OpenRead(source);
-        Span<byte> header = stackalloc byte[32];
-        if (stream.Read(header) == 32 && header[..4].SequenceEqual(Qcow2Magic))
-        {
-            return (long)BinaryPrimitives.ReadUInt64BigEndian(header[24..32]);
-        }
-
-        return stream.Length;
-    }
-
-    /// <summary>EFI vars disks are fixed size (4M for efitype=4m, else 528K), other new disks as asked.</summary>
-    private static long EfiOrSize(DiskRequest disk) => disk.Key == "efidisk0"
-        ? disk.Line.Rest.Contains("efitype=4m", StringComparison.Ordinal) ? 4L << 20 : 528L << 10
-        : (long)(disk.SizeGiB * (1L << 30));
-
     private static StoredVolume? FindFile(SimState state, string volid)
     {
         var colon = volid.IndexOf(':');
@@ -482,12 +380,6 @@ internal static partial class CreateApi
 
     [GeneratedRegex(@"^mp\d+$")]
     private static partial Regex MpKey();
-
-    [GeneratedRegex(@"^((ide|sata|scsi|virtio)\d+|efidisk0|tpmstate0)$")]
-    private static partial Regex QemuDiskKey();
-
-    [GeneratedRegex(@"^([a-z][a-z0-9\-_.]*[a-z0-9]):(\d+(\.\d+)?)$", RegexOptions.IgnoreCase)]
-    private static partial Regex NewDisk();
 
     [GeneratedRegex(@"^(\+)?(\d+(\.\d+)?)([KMGT])?$")]
     private static partial Regex ResizeSize();

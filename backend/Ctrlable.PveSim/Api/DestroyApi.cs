@@ -61,9 +61,10 @@ internal static class DestroyApi
                     GuestRuntime.Stopped(sim, guest);
                 }
 
-                foreach (var (_, disk) in guest.Disks)
+                // destroy_vm frees the volumes it owns, drives and unusedN alike; a file path is not PVE's to free.
+                foreach (var volume in guest.Disks.Select(d => d.Disk.Volume).Concat(guest.UnusedVolumes).Where(v => Volumes.Owner(v) == guest.Vmid).Distinct())
                 {
-                    t.Log($"  Logical volume \"{disk.VolumeName}\" successfully removed.");
+                    t.Log($"  Logical volume \"{volume[(volume.IndexOf(':') + 1)..]}\" successfully removed.");
                 }
 
                 if (r.Flag("purge") == true)

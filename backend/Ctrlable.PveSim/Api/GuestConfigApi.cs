@@ -143,6 +143,14 @@ internal static partial class GuestConfigApi
                 : "checksum mismatch (file change by other user?)");
         }
 
+        if (kind == GuestKind.Qemu)
+        {
+            foreach (var (key, value) in changes.Where(c => Drives.IsQemuDrive(c.Key)).OrderBy(c => c.Key, StringComparer.Ordinal))
+            {
+                Drives.CheckImportSyntax(key, value);
+            }
+        }
+
         foreach (var opt in deletes.Concat(reverts).Concat(changes.Keys))
         {
             if (kind == GuestKind.Lxc)
@@ -152,6 +160,14 @@ internal static partial class GuestConfigApi
             else
             {
                 CheckQemuOption(r, g, opt, changes.GetValueOrDefault(opt));
+            }
+        }
+
+        if (kind == GuestKind.Qemu)
+        {
+            foreach (var (key, value) in changes.Where(c => Drives.IsQemuDrive(c.Key)).OrderBy(c => c.Key, StringComparer.Ordinal))
+            {
+                Drives.CheckStorageAccess(r, key, value);
             }
         }
 
@@ -188,31 +204,108 @@ internal static partial class GuestConfigApi
     {
         foreach (var opt in deletes)
         {
-            g.Config.Remove(opt);
+            if (g.Kind == GuestKind.Qemu && g.Config.TryGetValue(opt, out var old) && (Drives.IsQemuDrive(opt) || UnusedKey().IsMatch(opt)))
+            {
+                DeleteQemuVolume(r, g, opt, old);
+            }
+            else
+            {
+                g.Config.Remove(opt);
+            }
         }
 
         foreach (var (key, value) in changes)
         {
-            g.Config[key] = NetKey().IsMatch(key)
-                ? ApiHelpers.NormalizeNet(r.Sim.Schema, g.Kind, value, r.Sim.State.MacPrefix, newMac: false)
-                : NewDisk().Match(value) is { Success: true } m && (key == "rootfs" || DiskKey().IsMatch(key))
-                    ? AllocateDisk(g, m.Groups[1].Value, m.Groups[2].Value)
-                    : value;
+            if (NetKey().IsMatch(key))
+            {
+                g.Config[key] = ApiHelpers.NormalizeNet(r.Sim.Schema, g.Kind, value, r.Sim.State.MacPrefix, newMac: false);
+            }
+            else if (g.Kind == GuestKind.Qemu && Drives.IsQemuDrive(key))
+            {
+                SetQemuDrive(r, g, key, value);
+            }
+            else if (g.Kind == GuestKind.Lxc && (key == "rootfs" || MpKey().IsMatch(key)) && Drives.IsNew(value))
+            {
+                g.Config[key] = Drives.Allocate(r.Sim.State, g, Drives.ParseNew(r, key, value, GuestKind.Lxc, "rootdir"), _ => { });
+            }
+            else
+            {
+                g.Config[key] = value;
+            }
+        }
+
+        if (g.Kind == GuestKind.Qemu)
+        {
+            Drives.DropReattachedUnused(g);
         }
     }
 
-    /// <summary>STORAGE:SIZE_IN_GiB allocates a new volume, as in Proxmox.</summary>
-    private static string AllocateDisk(SimGuest g, string storage, string gib)
+    /// <summary>
+    /// qm set of a drive (create_disks, then vmconfig_apply_pending of a stopped VM): a new disk is allocated or
+    /// imported, a path records its size, a volume is taken as given; the drive it replaces goes to unusedN if the
+    /// VM owns its volume and is dropped otherwise (a path, another guest's volume).
+    /// </summary>
+    private static void SetQemuDrive(PveRequest r, SimGuest g, string key, string value)
     {
-        var n = 0;
-        while (g.Config.Values.Any(v => v.Contains($"vm-{g.Vmid}-disk-{n}", StringComparison.Ordinal)))
+        var old = g.Config.GetValueOrDefault(key);
+        if (old is not null)
         {
-            n++;
+            CheckDrivePermission(r, g, old);
         }
 
-        var prefix = g.Kind == GuestKind.Lxc ? "subvol" : "vm";
-        var size = (long)(double.Parse(gib, CultureInfo.InvariantCulture) * 1024 * 1024 * 1024);
-        return $"{storage}:{prefix}-{g.Vmid}-disk-{n},size={Formats.FormatSize(size)}";
+        CheckDrivePermission(r, g, value);
+        g.Config[key] = Drives.IsNew(value)
+            ? Drives.Allocate(r.Sim.State, g, Drives.ParseNew(r, key, value, GuestKind.Qemu, "images"), _ => { })
+            : GuestDisk.Parse(value).Volume.StartsWith('/') ? Drives.SizePath(value) : value;
+        if (old is not null)
+        {
+            Drives.RegisterUnused(r.Sim.State, g, old);
+        }
+    }
+
+    /// <summary>
+    /// delete=DRIVE detaches it (its owned volume becomes unusedN; with force it is freed), delete=unusedN frees the
+    /// volume (try_deallocate_drive: Datastore.AllocateSpace if the VM owns it). Protection forbids both.
+    /// </summary>
+    private static void DeleteQemuVolume(PveRequest r, SimGuest g, string key, string old)
+    {
+        var unused = UnusedKey().IsMatch(key);
+        if (g.Config.GetValueOrDefault("protection") == "1")
+        {
+            throw PveException.Die(unused ? $"can't remove unused disk '{old}' - protection mode enabled" : $"can't remove drive '{key}' - protection mode enabled");
+        }
+
+        if (unused)
+        {
+            r.Sim.State.Access.CheckVm(r.AuthId, g.Vmid, ["VM.Config.Disk"]);
+        }
+        else
+        {
+            CheckDrivePermission(r, g, old);
+        }
+
+        var drive = GuestDisk.Parse(old);
+        var free = unused || r.OptionalFlag("force");
+        if (free && !drive.IsCdrom && Volumes.Owner(drive.Volume) == g.Vmid)
+        {
+            r.Sim.State.Access.Check(r.AuthId, $"/storage/{drive.StorageId}", ["Datastore.AllocateSpace"]);
+        }
+
+        g.Config.Remove(key);
+        if (!free)
+        {
+            Drives.RegisterUnused(r.Sim.State, g, old);
+        }
+    }
+
+    /// <summary>$check_drive_perms: VM.Config.CDROM for a cdrom, VM.Config.Cloudinit and .CDROM for cloud-init, else VM.Config.Disk.</summary>
+    private static void CheckDrivePermission(PveRequest r, SimGuest g, string line)
+    {
+        var drive = GuestDisk.Parse(line);
+        string[] privileges = drive.Volume.EndsWith("cloudinit", StringComparison.Ordinal) || drive.Volume.Contains("-cloudinit.", StringComparison.Ordinal)
+            ? ["VM.Config.Cloudinit", "VM.Config.CDROM"]
+            : drive.IsCdrom ? ["VM.Config.CDROM"] : ["VM.Config.Disk"];
+        r.Sim.State.Access.CheckVm(r.AuthId, g.Vmid, privileges);
     }
 
     /// <summary>check_ct_modify_config_perm (pve-container).</summary>
@@ -233,9 +326,9 @@ internal static partial class GuestConfigApi
                 break;
             case var disk when disk == "rootfs" || MpKey().IsMatch(disk):
                 Vm("VM.Config.Disk");
-                if (newValue is not null && NewDisk().Match(newValue) is { Success: true } m)
+                if (newValue is not null && Drives.IsNew(newValue))
                 {
-                    access.Check(r.AuthId, $"/storage/{m.Groups[1].Value}", ["Datastore.AllocateSpace"]);
+                    access.Check(r.AuthId, $"/storage/{GuestDisk.Parse(newValue).StorageId}", ["Datastore.AllocateSpace"]);
                 }
 
                 break;
@@ -295,7 +388,7 @@ internal static partial class GuestConfigApi
 
         if (DiskKey().IsMatch(opt) || opt == "cdrom" || QemuPassthroughKey().IsMatch(opt))
         {
-            return; // storage and device checks of their own; not emulated
+            return; // checks of their own: drives and unusedN in Drives/Apply, devices not emulated
         }
 
         if (opt == "tags" || QemuGeneral.Contains(opt))
@@ -375,8 +468,8 @@ internal static partial class GuestConfigApi
                 t.FailIfInjected();
                 foreach (var (key, disk) in g.Disks.ToList())
                 {
-                    var baseVolume = disk.Volume.Replace($"vm-{g.Vmid}-", $"base-{g.Vmid}-", StringComparison.Ordinal)
-                        .Replace($"subvol-{g.Vmid}-", $"basevol-{g.Vmid}-", StringComparison.Ordinal);
+                    // template_create skips what has no 'template' feature: cdroms and file paths (not in Disks).
+                    var baseVolume = Volumes.ToBase(disk.Volume, g.Vmid);
                     t.Log($"Renamed \"{disk.VolumeName}\" to \"{baseVolume[(baseVolume.IndexOf(':') + 1)..]}\"");
                     g.Config[key] = disk.Print(baseVolume);
                 }
@@ -431,6 +524,6 @@ internal static partial class GuestConfigApi
     [GeneratedRegex(@"^([a-z][a-z_-]*?)(\d+)$")]
     private static partial Regex IndexedKey();
 
-    [GeneratedRegex(@"^([a-z][a-z0-9\-_.]*[a-z0-9]):(\d+(\.\d+)?)$", RegexOptions.IgnoreCase)]
-    private static partial Regex NewDisk();
+    [GeneratedRegex(@"^unused\d+$")]
+    private static partial Regex UnusedKey();
 }

@@ -89,17 +89,47 @@ public sealed partial class SimGuest(int vmid, GuestKind kind, string node, Date
         }
     }
 
-    /// <summary>rootfs/mpN (LXC) or ide/sata/scsi/virtio/efidisk/tpmstate (QEMU) keys holding volumes, cdroms excluded.</summary>
-    public IEnumerable<(string Key, GuestDisk Disk)> Disks =>
+    /// <summary>
+    /// rootfs/mpN (LXC) or ide/sata/scsi/virtio/efidisk/tpmstate (QEMU) keys, cdroms excluded: storage volumes and
+    /// absolute paths (QEMU drives root@pam passed as a file, LXC bind mounts).
+    /// </summary>
+    public IEnumerable<(string Key, GuestDisk Disk)> Drives =>
         Config
             .Where(c => (Kind == GuestKind.Lxc ? LxcDiskKey() : QemuDiskKey()).IsMatch(c.Key))
             .Select(c => (c.Key, GuestDisk.Parse(c.Value)))
-            .Where(d => !d.Item2.IsCdrom && d.Item2.Volume.Contains(':'));
+            .Where(d => !d.Item2.IsCdrom && d.Item2.Volume.Length > 0);
 
-    public long BootDiskBytes => Disks.Select(d => d.Disk.SizeBytes).FirstOrDefault();
+    /// <summary>The drives on a storage (PVE-managed volumes); paths have no storage and are never allocated or freed.</summary>
+    public IEnumerable<(string Key, GuestDisk Disk)> Disks => Drives.Where(d => d.Disk.IsManaged);
+
+    /// <summary>Volumes a replaced or removed drive left behind (<c>unusedN</c>); destroying the guest frees them.</summary>
+    public IEnumerable<string> UnusedVolumes => Config.Where(c => UnusedKey().IsMatch(c.Key)).Select(c => c.Value);
+
+    /// <summary>
+    /// maxdisk: a VM's first boot-order drive that is no cdrom (qemu-server bootdisk_size, paths included); without a
+    /// boot order (qm create always writes one, the emulator does not) the first volume, as for containers.
+    /// </summary>
+    public long BootDiskBytes =>
+        Kind == GuestKind.Qemu && BootDrives() is { } boot
+            ? boot.Select(key => Config.TryGetValue(key, out var line) ? GuestDisk.Parse(line) : null)
+                .FirstOrDefault(d => d is { IsCdrom: false, Volume.Length: > 0 })?.SizeBytes ?? 0
+            : Disks.Select(d => d.Disk.SizeBytes).FirstOrDefault();
 
     public IEnumerable<(string Key, string Value)> Nets =>
         Config.Where(c => NetKey().IsMatch(c.Key)).Select(c => (c.Key, c.Value));
+
+    /// <summary>get_bootdisks: <c>boot: order=a;b</c> (drive names only), else the legacy <c>bootdisk</c>; null if neither is set.</summary>
+    private IReadOnlyList<string>? BootDrives()
+    {
+        var boot = Config.GetValueOrDefault("boot");
+        var order = boot?.Split(',').FirstOrDefault(p => p.StartsWith("order=", StringComparison.Ordinal));
+        if (order is not null)
+        {
+            return order["order=".Length..].Split(';', StringSplitOptions.RemoveEmptyEntries).Where(k => QemuDiskKey().IsMatch(k)).ToList();
+        }
+
+        return Config.TryGetValue("bootdisk", out var bootdisk) ? [bootdisk] : boot is null ? null : [];
+    }
 
     [GeneratedRegex(@"^(rootfs|mp\d+)$")]
     private static partial Regex LxcDiskKey();
@@ -109,14 +139,22 @@ public sealed partial class SimGuest(int vmid, GuestKind kind, string node, Date
 
     [GeneratedRegex(@"^net\d+$")]
     private static partial Regex NetKey();
+
+    [GeneratedRegex(@"^unused\d+$")]
+    private static partial Regex UnusedKey();
 }
 
 /// <summary>The volume and size of a disk line (<c>local-lvm:vm-105-disk-0,size=8G</c>).</summary>
-public sealed record GuestDisk(string Volume, long SizeBytes, bool IsCdrom, string Rest)
+public sealed partial record GuestDisk(string Volume, long SizeBytes, bool IsCdrom, string Rest)
 {
     public string StorageId => Volume.Split(':')[0];
 
     public string VolumeName => Volume.Contains(':') ? Volume[(Volume.IndexOf(':') + 1)..] : Volume;
+
+    /// <summary>A volume ID (<c>STORAGE:NAME</c>, PVE::Storage::parse_volume_id) rather than a file or device path.</summary>
+    public bool IsManaged => IsVolumeId(Volume);
+
+    public static bool IsVolumeId(string volume) => VolumeId().IsMatch(volume);
 
     public static GuestDisk Parse(string value)
     {
@@ -160,4 +198,7 @@ public sealed record GuestDisk(string Volume, long SizeBytes, bool IsCdrom, stri
             .ThenBy(o => o.Split('=')[0], StringComparer.Ordinal);
         return string.Join(',', ordered.Prepend(volume));
     }
+
+    [GeneratedRegex(@"^[a-z][a-z0-9\-_.]*[a-z0-9]:.+$", RegexOptions.IgnoreCase)]
+    private static partial Regex VolumeId();
 }

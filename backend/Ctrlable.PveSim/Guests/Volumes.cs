@@ -1,9 +1,11 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
 using Ctrlable.PveSim.Cluster;
 
 namespace Ctrlable.PveSim.Guests;
 
 /// <summary>Volume names as the storage plugins create them (vm-/subvol-/base- prefixes, per plugin layout).</summary>
-public static class Volumes
+public static partial class Volumes
 {
     public static string New(SimStorage storage, GuestKind kind, int vmid, int index)
     {
@@ -27,7 +29,50 @@ public static class Volumes
         };
     }
 
+    /// <summary>The name a guest volume gets when its guest becomes a template (create_base: vm- → base-, subvol- → basevol-).</summary>
+    public static string ToBase(string volume, int vmid) =>
+        volume.Replace($"vm-{vmid}-", $"base-{vmid}-", StringComparison.Ordinal)
+            .Replace($"subvol-{vmid}-", $"basevol-{vmid}-", StringComparison.Ordinal);
+
     /// <summary>Template disks carry the "base-" (or "basevol-") prefix that linked clones require.</summary>
     public static bool IsBase(GuestDisk disk) =>
         disk.VolumeName.Split('/')[^1].StartsWith("base", StringComparison.Ordinal);
+
+    /// <summary>
+    /// The disk number a new volume of <paramref name="guest"/> gets on <paramref name="storage"/>: the lowest one no
+    /// volume of the guest there uses yet, whatever its prefix (the plugins' find_free_diskname).
+    /// </summary>
+    public static int NextIndex(SimGuest guest, SimStorage storage)
+    {
+        var used = guest.Config
+            .Where(c => VolumeKey().IsMatch(c.Key))
+            .Select(c => GuestDisk.Parse(c.Value))
+            .Where(d => d.IsManaged && d.StorageId == storage.Id)
+            .Select(d => DiskName().Match(d.VolumeName.Split('/')[^1]))
+            .Where(m => m.Success && m.Groups[1].Value == guest.Vmid.ToString(CultureInfo.InvariantCulture))
+            .Select(m => int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture))
+            .ToHashSet();
+        var index = 0;
+        while (used.Contains(index))
+        {
+            index++;
+        }
+
+        return index;
+    }
+
+    /// <summary>The VMID a volume belongs to, from its name (the plugins' parse_volname); null for a path or a foreign name.</summary>
+    public static int? Owner(string volume)
+    {
+        var disk = GuestDisk.Parse(volume);
+        return disk.IsManaged && DiskName().Match(disk.VolumeName.Split('/')[^1]) is { Success: true } m
+            ? int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)
+            : null;
+    }
+
+    [GeneratedRegex(@"^((ide|sata|scsi|virtio)\d+|efidisk0|tpmstate0|rootfs|mp\d+|unused\d+)$")]
+    private static partial Regex VolumeKey();
+
+    [GeneratedRegex(@"^(?:vm|base|subvol|basevol)-(\d+)-disk-(\d+)(?:\.\w+)?$")]
+    private static partial Regex DiskName();
 }
