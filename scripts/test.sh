@@ -13,8 +13,9 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 PLAYWRIGHT_SKIP_BROWSER_DOW
 # openssh-server: the build tests run a real sshd (host trigger); jq: the Proxmox CLI stand-ins and the first-boot
 # script (with curl; its tests run it against the orchestrator); git, xz-utils,
 # python3, openssl, curl: what host/ctrlable-build and install.sh use on a Proxmox host; systemd: systemd-analyze
-# verifies the orchestrator's unit.
-CTRLABLE_APT_PACKAGES="${CTRLABLE_APT_PACKAGES:-shellcheck chromium openssh-server jq git xz-utils python3 openssl curl systemd}" bash scripts/ensure-deps.sh
+# verifies the orchestrator's unit; qemu-utils, e2fsprogs: what ctrlable-build edits the Home Assistant OS disk with (as on a
+# Proxmox host); fdisk, dosfstools, mtools: the tests' HAOS disk image and reading it back.
+CTRLABLE_APT_PACKAGES="${CTRLABLE_APT_PACKAGES:-shellcheck chromium openssh-server jq git xz-utils python3 openssl curl systemd qemu-utils e2fsprogs fdisk dosfstools mtools}" bash scripts/ensure-deps.sh
 # sshd refuses to start without its privilege separation directory.
 if [[ $(id -u) -eq 0 ]]; then mkdir -p /run/sshd; fi
 

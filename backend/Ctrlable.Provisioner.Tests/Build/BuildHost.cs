@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
@@ -59,7 +58,8 @@ internal sealed class BuildHost : IAsyncDisposable
     /// <param name="manifest">The release manifest (YAML) for <see cref="Release"/>; placeholders {commit} and {haos_sha256} are filled in.</param>
     /// <param name="hostKeyFingerprint">Overrides the host key the orchestrator expects (wrong-key tests).</param>
     /// <param name="settings">More orchestrator settings.</param>
-    public static async Task<BuildHost> StartAsync(string manifest, string? hostKeyFingerprint = null, IDictionary<string, string?>? settings = null)
+    /// <param name="wrapperSettings">More lines for the wrapper's ctrlable-build.conf (later lines win).</param>
+    public static async Task<BuildHost> StartAsync(string manifest, string? hostKeyFingerprint = null, IDictionary<string, string?>? settings = null, string wrapperSettings = "")
     {
         var dir = TempDirectory.Create("build-host");
         var sim = await PveSimulator.StartAsync(new PveSimOptions
@@ -68,6 +68,8 @@ internal sealed class BuildHost : IAsyncDisposable
             Nodes = [Node],
             TimingScale = 0.01,
             RandomSeed = 11,
+            // The ctrlable-pro template boots once during its build: its Home Assistant must answer.
+            HomeAssistant = new Ctrlable.HaSim.HaSimOptions(),
         });
         var spec = LeastPrivilege.Spec(PveVersion.V9_1);
         var seeded = sim.Seed(spec with { Users = [.. spec.Users, new UserSeed("root@pam", [new TokenSeed("admin", Privsep: false)])] });
@@ -77,7 +79,7 @@ internal sealed class BuildHost : IAsyncDisposable
         // The stand-ins and their settings (builders run with a cleared environment, so settings live in files).
         var bin = Path.Combine(dir, "bin");
         System.IO.Directory.CreateDirectory(bin);
-        foreach (var tool in new[] { "pct", "qm", "pveam", "pvesh", "pvesim.sh", "curl" })
+        foreach (var tool in new[] { "pct", "qm", "pveam", "pvesh", "pvesim.sh", "curl", "haos-firstboot" })
         {
             var target = Path.Combine(bin, tool);
             File.Copy(Path.Combine(RepoPaths.Root, "host", "testing", tool), target);
@@ -89,6 +91,7 @@ internal sealed class BuildHost : IAsyncDisposable
             PVESIM_TOKEN={admin.TokenId}={admin.Secret}
             PVESIM_NODE={Node}
             PVESIM_CT_ROOT={Path.Combine(dir, "ct")}
+            PVESIM_IMPORT_DIR={Path.Combine(dir, "imports")}
 
             """);
         await File.WriteAllTextAsync(Path.Combine(bin, "fetch-guard.env"), $"FETCH_LOG={Path.Combine(dir, "fetch.log")}\nREAL_CURL=/usr/bin/curl\n");
@@ -110,7 +113,7 @@ internal sealed class BuildHost : IAsyncDisposable
         var orchestratorUrl = new Uri($"https://127.0.0.1:{port}");
         var conf = Path.Combine(dir, "ctrlable-build.conf");
         await File.WriteAllTextAsync(conf, $"""
-            PATH="{bin}:/usr/local/bin:/usr/bin:/bin"
+            PATH="{bin}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
             ORCHESTRATOR_URL={orchestratorUrl.ToString().TrimEnd('/')}
             ORCHESTRATOR_FINGERPRINT={ProxmoxConnection.FingerprintOf(certificate)}
             UPSTREAM_URL=file://{Path.Combine(dir, "upstream")}
@@ -126,6 +129,12 @@ internal sealed class BuildHost : IAsyncDisposable
             HAOS_CACHE_DIR={Path.Combine(dir, "haos-cache")}
             NODE={Node}
             PYTHON=/usr/bin/python3
+            HAOS_PORTS="{sim.HomeAssistantPorts!.Value.LegacyPort} {sim.HomeAssistantPorts!.Value.HttpPort}"
+            HAOS_POLL_SECONDS=0.1
+            HAOS_BOOT_TIMEOUT=120
+            HAOS_SHUTDOWN_TIMEOUT=30
+            HAOS_WORK_FREE_GB=0
+            {wrapperSettings}
 
             """);
 
@@ -198,22 +207,21 @@ internal sealed class BuildHost : IAsyncDisposable
     public static Task<string> Git(string repository, params string[] args) =>
         SshServer.Run("git", ["-C", repository, "-c", "user.name=fixture", "-c", "user.email=fixture@example.invalid", "-c", "commit.gpgsign=false", .. args]);
 
-    /// <summary>A tiny qcow2 (header only, 32 GiB virtual size), xz-compressed as HAOS ships it; returns its SHA-256.</summary>
+    /// <summary>
+    /// A small Home Assistant OS disk as the release ships it (host/testing/make-haos-image: its partitions, a GRUB
+    /// environment without a machine-id, no Core yet), xz-compressed as HAOS publishes it; returns its SHA-256.
+    /// </summary>
     private static async Task<string> CreateHaosImageAsync(string directory)
     {
         System.IO.Directory.CreateDirectory(directory);
         var image = Path.Combine(directory, $"haos_ova-{HaosVersion}.qcow2");
-        var header = new byte[512];
-        header[0] = 0x51;
-        header[1] = 0x46;
-        header[2] = 0x49;
-        header[3] = 0xFB;
-        BinaryPrimitives.WriteUInt32BigEndian(header.AsSpan(4), 3);
-        BinaryPrimitives.WriteUInt64BigEndian(header.AsSpan(24), 32UL << 30);
-        await File.WriteAllBytesAsync(image, header);
+        await SshServer.Run(Path.Combine(RepoPaths.Root, "host", "testing", "make-haos-image"), image);
         await SshServer.Run("xz", "-z", image);
         return Convert.ToHexStringLower(SHA256.HashData(await File.ReadAllBytesAsync(image + ".xz")));
     }
+
+    /// <summary>The disk file the wrapper imported into <paramref name="vmid"/>'s <paramref name="key"/> (a copy the qm stand-in keeps).</summary>
+    public string ImportedDisk(int vmid, string key) => Path.Combine(Directory, "imports", $"{vmid}-{key}.raw");
 
     private static X509Certificate2 CreateCertificate(string pfxPath)
     {
