@@ -49,6 +49,35 @@ public sealed class HomeAssistantGuestTests
     }
 
     [Fact]
+    public async Task Core_stays_on_the_disk_after_the_first_boot_so_clones_of_a_template_booted_once_skip_the_landing_phase()
+    {
+        var (sim, api) = await Sims.Start(scale: 0.05);
+        await using var _ = sim;
+        // As the HAOS image ships: never booted, so its first boot downloads Core behind the landing page.
+        sim.AddGuest(new TemplateSeed(HaosTemplate, "ctrlable-pro", GuestKind.Qemu, DiskGiB: 32) { Tags = ["ctrlable", HomeAssistantMarker.Tag] });
+        await api.RunTask(api.Post($"nodes/pve1/qemu/{HaosTemplate}/clone", ("newid", "172"), ("name", "build-boot")));
+        await api.RunTask(api.Post("nodes/pve1/qemu/172/status/start"));
+        var first = sim.HomeAssistant(172) ?? await WaitForAsync(() => sim.HomeAssistant(172));
+        first.Options.LandingDuration.Should().BePositive();
+        await first.WaitForPhaseAsync(HaPhase.Running);
+        await api.RunTask(api.Post("nodes/pve1/qemu/172/status/shutdown"));
+
+        // The build converts the booted VM to a template; its clones find Core on their disk.
+        await api.RunTask(api.Post("nodes/pve1/qemu/172/template"));
+        await api.RunTask(api.Post("nodes/pve1/qemu/172/clone", ("newid", "173"), ("name", "site-ha"), ("full", "1")));
+        await api.RunTask(api.Post("nodes/pve1/qemu/173/status/start"));
+        var clone = sim.HomeAssistant(173) ?? await WaitForAsync(() => sim.HomeAssistant(173));
+        clone.Options.LandingDuration.Should().Be(TimeSpan.Zero);
+        await clone.WaitForPhaseAsync(HaPhase.Running);
+
+        // A template seeded as built by this product's build (booted once) behaves the same.
+        sim.AddGuest(new TemplateSeed(9101, "ctrlable-pro-built", GuestKind.Qemu, DiskGiB: 32) { Tags = ["ctrlable", HomeAssistantMarker.Tag], HomeAssistantCoreOnDisk = true });
+        await api.RunTask(api.Post("nodes/pve1/qemu/9101/clone", ("newid", "174"), ("name", "site-ha-2")));
+        await api.RunTask(api.Post("nodes/pve1/qemu/174/status/start"));
+        (sim.HomeAssistant(174) ?? await WaitForAsync(() => sim.HomeAssistant(174))).Options.LandingDuration.Should().Be(TimeSpan.Zero);
+    }
+
+    [Fact]
     public async Task Other_vms_run_no_home_assistant()
     {
         var (sim, api) = await Sims.Start(scale: 0.05);

@@ -63,7 +63,7 @@ internal sealed class ProxmoxHarness : IAsyncDisposable
             Templates =
                 [
                     // Tagged as the build tags the HAOS template: its clones run the Home Assistant emulator.
-                    new TemplateSeed(QemuTemplate, "ctrlable-pro", SimGuestKind.Qemu, 32) { Pool = "ctrlable-templates", Tags = ["ctrlable", HomeAssistantSetup.TemplateTag] },
+                    new TemplateSeed(QemuTemplate, "ctrlable-pro", SimGuestKind.Qemu, 32) { Pool = "ctrlable-templates", Tags = ["ctrlable", HomeAssistantSetup.TemplateTag], HomeAssistantCoreOnDisk = true },
                     new TemplateSeed(LxcTemplate, "zwavejs", SimGuestKind.Lxc, 8, FirstBoot: true) { Pool = "ctrlable-templates" },
                 ],
             Guests = [new TemplateSeed(ForeignGuest, "customer-nas", SimGuestKind.Qemu, 16) { Running = true }],

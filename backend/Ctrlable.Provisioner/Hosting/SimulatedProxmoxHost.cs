@@ -88,6 +88,8 @@ public sealed class SimulatedProxmoxHost(
                     Node = NodeName,
                     // As the build tags the ctrlable-pro template: its clones run the Home Assistant emulator.
                     Tags = t.Builder == ManifestRules.HaosBuilder ? ["ctrlable", HomeAssistantMarker.Tag] : [],
+                    // The build boots that template once, so its clones start Home Assistant Core without the internet.
+                    HomeAssistantCoreOnDisk = t.Builder == ManifestRules.HaosBuilder,
                 })],
             },
             HomeAssistant = DemoHomeAssistant(),

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using Ctrlable.HaSim;
+using Ctrlable.HaSim.State;
 using Ctrlable.PveSim.Hosting;
 
 namespace Ctrlable.PveSim.Guests;
@@ -65,15 +66,44 @@ internal sealed class HomeAssistantGuests : IAsyncDisposable
         }
 
         var created = false;
+        bool coreOnDisk;
+        lock (_sim.State.Sync)
+        {
+            coreOnDisk = guest.HomeAssistantCoreOnDisk;
+        }
+
         var task = _guests.GetOrAdd(guest.Vmid, _ =>
         {
             created = true;
-            return HaSimulator.StartAsync(_options with { Address = address.ToString() }, _sim.ShuttingDown);
+            var options = _options with { Address = address.ToString() };
+            return HaSimulator.StartAsync(coreOnDisk ? options with { LandingDuration = TimeSpan.Zero } : options, _sim.ShuttingDown);
         });
         var ha = await task;
         if (!created)
         {
             ha.PowerOn();
+        }
+        else if (!coreOnDisk)
+        {
+            _ = RecordCoreOnDiskAsync(guest, ha);
+        }
+    }
+
+    /// <summary>Once Core answers, Supervisor has put it on the disk: later clones of this VM start without the landing phase.</summary>
+    private async Task RecordCoreOnDiskAsync(SimGuest guest, HaSimulator ha)
+    {
+        try
+        {
+            await ha.WaitForPhaseAsync(HaPhase.Running, TimeSpan.FromHours(1), _sim.ShuttingDown);
+        }
+        catch (OperationCanceledException)
+        {
+            return; // the emulator stopped, or the VM never got that far
+        }
+
+        lock (_sim.State.Sync)
+        {
+            guest.HomeAssistantCoreOnDisk = true;
         }
     }
 

@@ -44,6 +44,12 @@ public sealed partial class SimGuest(int vmid, GuestKind kind, string node, Date
 
     public bool FirstBootDone { get; set; }
 
+    /// <summary>
+    /// Home Assistant OS only: Core is on this VM's disk (its Supervisor downloaded it on an earlier boot, or the disk
+    /// was cloned from one that had it), so HAOS starts Core without the "Preparing Home Assistant" landing phase.
+    /// </summary>
+    public bool HomeAssistantCoreOnDisk { get; set; }
+
     /// <summary>The template (or guest) this one was cloned from.</summary>
     public int? ClonedFrom { get; set; }
 

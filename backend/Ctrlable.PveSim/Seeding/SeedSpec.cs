@@ -66,6 +66,9 @@ public sealed record TemplateSeed(int Vmid, string Name, GuestKind Kind, int Dis
     public bool Running { get; init; }
 
     public IReadOnlyList<string> Tags { get; init; } = [];
+
+    /// <summary>A Home Assistant OS template that was booted once while it was built (Core on its disk).</summary>
+    public bool HomeAssistantCoreOnDisk { get; init; }
 }
 
 /// <summary>The tokens created by a seed, ready for Authorization headers.</summary>

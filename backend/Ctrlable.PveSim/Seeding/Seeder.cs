@@ -93,7 +93,7 @@ internal static class Seeder
 
         var storage = state.Storages.GetValueOrDefault(seed.Storage)
             ?? throw new ArgumentException($"no such storage '{seed.Storage}'", nameof(seed));
-        var guest = new SimGuest(seed.Vmid, seed.Kind, node, sim.Clock.Now - TimeSpan.FromDays(1));
+        var guest = new SimGuest(seed.Vmid, seed.Kind, node, sim.Clock.Now - TimeSpan.FromDays(1)) { HomeAssistantCoreOnDisk = seed.HomeAssistantCoreOnDisk };
         var prefix = isTemplate ? "base" : "vm";
         var volume = Volumes.New(storage, seed.Kind, seed.Vmid, 0).Replace("vm-", prefix + "-", StringComparison.Ordinal)
             .Replace("subvol-", isTemplate ? "basevol-" : "subvol-", StringComparison.Ordinal);
