@@ -102,7 +102,7 @@ test('create a project, deploy three components, watch them come up, stop/start 
   await page.getByRole('heading', { level: 1, name: 'Deploy to Smith residence' }).waitFor();
   // Home Assistant's card lists its own steps after the VM's start.
   const haSteps = await page.getByRole('list', { name: /Steps of smith-residence-ctrlable-pro/ }).innerText();
-  for (const label of ['Find Home Assistant', 'Wait for Home Assistant', 'Restore the base backup', 'Set site credentials', 'Wire MQTT, Z-Wave JS, Frigate']) {
+  for (const label of ['Find Home Assistant', 'Wait for Home Assistant', 'Restore the base backup', 'Set site credentials', 'Wire MQTT, Z-Wave JS']) {
     assert.match(haSteps, new RegExp(label));
   }
   const cards = page.locator('article[data-instance]');

@@ -200,7 +200,14 @@ export function DeployProgress({
 
       <div className={styles.grid}>
         {instances.map((instance) => (
-          <InstanceCard key={instance.id} instance={instance} settings={settings} canOperate={canOperate} variant="progress" />
+          <InstanceCard
+            key={instance.id}
+            instance={instance}
+            settings={settings}
+            canOperate={canOperate}
+            variant="progress"
+            projectTypes={instances.map((i) => i.type)}
+          />
         ))}
       </div>
     </div>

@@ -103,6 +103,7 @@ export function InstanceCard({
   variant,
   progressHref,
   onPowerChanged,
+  projectTypes,
 }: {
   instance: LiveInstance;
   settings: SiteSettings | undefined;
@@ -115,6 +116,8 @@ export function InstanceCard({
   progressHref?: string | undefined;
   /** A power action succeeded: the guest now runs or not (until the host's status catches up). */
   onPowerChanged?: (instanceId: number, power: Exclude<PowerState, null>) => void;
+  /** The types of the instances alongside (what Home Assistant's wiring step connects). */
+  projectTypes?: readonly string[];
 }) {
   const [confirmDelete, setConfirmDelete] = useState(false);
   const action = useInstanceAction({
@@ -186,7 +189,7 @@ export function InstanceCard({
         </div>
       ) : null}
 
-      {showSteps ? <StepList steps={stepsOf(instance)} hostname={instance.hostname} /> : null}
+      {showSteps ? <StepList steps={stepsOf(instance, projectTypes)} hostname={instance.hostname} /> : null}
 
       {variant === 'manage' && !deploying && !failed && !deleting ? (
         <dl className={styles.facts}>

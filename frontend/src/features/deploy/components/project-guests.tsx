@@ -178,6 +178,7 @@ export function ProjectGuests({
               power={powerOf(instance.id)}
               canOperate={canOperate}
               variant="manage"
+              projectTypes={instances.map((i) => i.type)}
               progressHref={instance.deployId != null ? links.deploy(instance.deployId) : undefined}
               onPowerChanged={(id, power) => {
                 setPowerOverride((current) => new Map(current).set(id, { power, at: Date.now() }));

@@ -15,7 +15,7 @@ const LABELS: Record<string, string> = {
   preparing: 'Wait for Home Assistant',
   restoring: 'Restore the base backup',
   securing: 'Set site credentials',
-  wiring: 'Wire MQTT, Z-Wave JS, Frigate',
+  wiring: "Wire MQTT and the project's services",
   active: 'Ready',
 };
 
@@ -63,7 +63,20 @@ export function failedAt(instance: Pick<LiveInstance, 'lastWorkingState' | 'mess
   return 'cloning';
 }
 
-export function stepsOf(instance: Pick<LiveInstance, 'type' | 'kind' | 'state' | 'lastWorkingState' | 'message'>): Step[] {
+// What Home Assistant's wiring step connects besides the project's MQTT broker (HomeAssistantSetup.WireAsync).
+const WIRED: Record<string, string> = { zwavejs: 'Z-Wave JS', frigate: 'Frigate' };
+
+/** The wiring step in the dealer's words: MQTT, plus Z-Wave JS and Frigate when the project has them. */
+export function wiringLabel(projectTypes: readonly string[]): string {
+  const wired = Object.keys(WIRED).filter((type) => projectTypes.includes(type)).map((type) => WIRED[type]);
+  return wired.length === 0 ? 'Wire MQTT' : `Wire MQTT, ${wired.join(', ')}`;
+}
+
+/** The instance's steps; <projectTypes> (the types of the project's instances) names what the wiring step connects. */
+export function stepsOf(
+  instance: Pick<LiveInstance, 'type' | 'kind' | 'state' | 'lastWorkingState' | 'message'>,
+  projectTypes?: readonly string[],
+): Step[] {
   const vm = instance.kind === 'vm' || instance.kind === 'qemu';
   const failed = instance.state === 'failed';
   const at = failed ? failedAt(instance) : instance.state;
@@ -75,7 +88,8 @@ export function stepsOf(instance: Pick<LiveInstance, 'type' | 'kind' | 'state' |
     if (instance.state === 'active' || i < index) status = 'done';
     else if (i === index) status = failed ? 'failed' : 'current';
     else status = 'upcoming';
-    return { state, label: LABELS[state] ?? state, status };
+    const label = state === 'wiring' && projectTypes ? wiringLabel(projectTypes) : (LABELS[state] ?? state);
+    return { state, label, status };
   });
 }
 

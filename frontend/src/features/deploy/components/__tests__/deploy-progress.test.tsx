@@ -53,7 +53,7 @@ describe('deploy progress', () => {
       'upcoming: Wait for Home Assistant',
       'upcoming: Restore the base backup',
       'upcoming: Set site credentials',
-      'upcoming: Wire MQTT, Z-Wave JS, Frigate',
+      'upcoming: Wire MQTT, Z-Wave JS',
       'upcoming: Ready',
     ]);
 

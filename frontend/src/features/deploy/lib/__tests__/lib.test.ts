@@ -43,6 +43,15 @@ describe('steps', () => {
     expect(stepsOf({ type: 'freepbx', kind: 'vm', state: 'active', lastWorkingState: 'active', message: null })).toHaveLength(5);
   });
 
+  it('names in the wiring step only the services the project has', () => {
+    const ha = { type: 'ctrlable-pro', kind: 'vm', state: 'wiring', lastWorkingState: 'wiring', message: null };
+    const wiring = (types?: string[]) => stepsOf(ha, types).find((s) => s.state === 'wiring')?.label;
+    expect(wiring(['ctrlable-pro'])).toBe('Wire MQTT');
+    expect(wiring(['frigate', 'ctrlable-pro', 'zwavejs'])).toBe('Wire MQTT, Z-Wave JS, Frigate');
+    expect(wiring(['ctrlable-pro', 'frigate', 'zigbee2mqtt'])).toBe('Wire MQTT, Frigate');
+    expect(wiring()).toBe("Wire MQTT and the project's services");
+  });
+
   it('gives Home Assistant its own steps after the start', () => {
     expect(
       stepsOf({ type: 'ctrlable-pro', kind: 'vm', state: 'restoring', lastWorkingState: 'restoring', message: null }).map((s) => `${s.state}:${s.status}`),
