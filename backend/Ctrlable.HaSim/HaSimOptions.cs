@@ -87,6 +87,13 @@ public sealed record HaSimOptions
     /// <summary>A backup to install before the first boot (as if the instance had been set up already); null = a fresh install.</summary>
     public byte[]? PreinstalledBackup { get; init; }
 
+    /// <summary>
+    /// Where /config is kept between runs (the VM's disk): loaded at start when it holds one (Core is then installed, so
+    /// no landing page), written when the VM powers off, when the emulator is disposed and every couple of seconds
+    /// while it changes. Null: memory only.
+    /// </summary>
+    public string? DiskDirectory { get; init; }
+
     internal static long StableHomeId(Uri url)
     {
         var hash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(url.ToString()));

@@ -45,6 +45,9 @@ public sealed class HaSimulator : IAsyncDisposable
     private readonly Channel<RestartRequest> _restarts = Channel.CreateUnbounded<RestartRequest>();
     private readonly CancellationTokenSource _disposing = new();
     private readonly Task _loop;
+    private readonly Task _saving;
+    private readonly HaDisk? _disk;
+    private readonly bool _coreOnDisk;
     private readonly TaskCompletionSource _firstPhase = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private WebApplication? _app;
     private CancellationTokenSource? _appStopping;
@@ -60,13 +63,20 @@ public sealed class HaSimulator : IAsyncDisposable
         LegacyPort = legacyPort;
         HttpPort = httpPort;
         _ha = new HaRuntime(options);
-        if (options.PreinstalledBackup is { } preinstalled)
+        _disk = options.DiskDirectory is { } directory ? new HaDisk(directory) : null;
+        if (_disk?.Load() is { } saved)
+        {
+            _ha.Config = saved;
+            _coreOnDisk = true;
+        }
+        else if (options.PreinstalledBackup is { } preinstalled)
         {
             _ha.Restore(HaBackup.Read(preinstalled, null));
             _ha.RestoredBackupId = null;
         }
 
         _loop = Task.Run(RunAsync);
+        _saving = _disk is null ? Task.CompletedTask : Task.Run(SaveWhileRunningAsync);
     }
 
     public HaSimOptions Options { get; }
@@ -86,6 +96,18 @@ public sealed class HaSimulator : IAsyncDisposable
     public Uri BaseAddress => new($"http://{Options.Address}:{CorePort}/");
 
     public int CorePort => Options.Layout == HaPortLayout.Core80 ? HttpPort : LegacyPort;
+
+    /// <summary>Core is on the VM's disk: it has started here, or the disk directory held an installed instance.</summary>
+    public bool CoreInstalled
+    {
+        get
+        {
+            lock (_ha.Sync)
+            {
+                return _coreOnDisk || _ha.Boots > 0;
+            }
+        }
+    }
 
     public HaPhase Phase
     {
@@ -211,7 +233,9 @@ public sealed class HaSimulator : IAsyncDisposable
             // the loop ends with the cancellation
         }
 
+        await _saving;
         await StopAppAsync();
+        SaveDisk();
         _disposing.Dispose();
         _powerOnSignal.Dispose();
     }
@@ -223,7 +247,7 @@ public sealed class HaSimulator : IAsyncDisposable
         var ct = _disposing.Token;
         try
         {
-            if (Options.LandingDuration > TimeSpan.Zero && Options.PreinstalledBackup is null)
+            if (Options.LandingDuration > TimeSpan.Zero && Options.PreinstalledBackup is null && !_coreOnDisk)
             {
                 await ServeLandingAsync(Options.LandingDuration, ct);
             }
@@ -243,6 +267,7 @@ public sealed class HaSimulator : IAsyncDisposable
                 if (request.PowerOff)
                 {
                     // The VM is off: /config and Supervisor's backups stay on its disk until it starts again.
+                    SaveDisk();
                     request.Done?.TrySetResult();
                     await _powerOnSignal.WaitAsync(ct);
                     continue;
@@ -263,6 +288,44 @@ public sealed class HaSimulator : IAsyncDisposable
         {
             _firstPhase.TrySetResult();
         }
+    }
+
+    private async Task SaveWhileRunningAsync()
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(2));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_disposing.Token))
+            {
+                SaveDisk();
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // disposed: DisposeAsync writes the last state
+        }
+    }
+
+    /// <summary>/config to the disk directory, once Core has run on it (a landing page alone installs nothing).</summary>
+    private void SaveDisk()
+    {
+        if (_disk is null)
+        {
+            return;
+        }
+
+        SortedDictionary<string, byte[]> files;
+        lock (_ha.Sync)
+        {
+            if (_ha.Boots == 0 && !_coreOnDisk)
+            {
+                return;
+            }
+
+            files = _ha.Config.ToFiles();
+        }
+
+        _disk.Save(files);
     }
 
     private async Task ServeLandingAsync(TimeSpan duration, CancellationToken ct)

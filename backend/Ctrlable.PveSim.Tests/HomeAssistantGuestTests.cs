@@ -78,6 +78,47 @@ public sealed class HomeAssistantGuestTests
     }
 
     [Fact]
+    public async Task A_restarted_emulator_brings_each_Home_Assistant_back_from_its_disk_and_a_destroy_removes_the_disk()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), $"pvesim-ha-{Guid.NewGuid():N}");
+        var snapshot = Path.Combine(directory, "state.json");
+        var disks = Path.Combine(directory, "ha");
+        Directory.CreateDirectory(directory);
+        try
+        {
+            const string uuid = "0123456789abcdef0123456789abcdef";
+            var (first, api) = await Sims.Start(scale: 0.05, snapshot: snapshot, homeAssistantDisks: disks);
+            await using (first)
+            {
+                first.AddGuest(new TemplateSeed(HaosTemplate, "ctrlable-pro", GuestKind.Qemu, DiskGiB: 32) { Tags = ["ctrlable", HomeAssistantMarker.Tag] });
+                await api.RunTask(api.Post($"nodes/pve1/qemu/{HaosTemplate}/clone", ("newid", "175"), ("name", "site-ha")));
+                await api.RunTask(api.Post("nodes/pve1/qemu/175/status/start"));
+                var ha = first.HomeAssistant(175) ?? await WaitForAsync(() => first.HomeAssistant(175));
+                await ha.WaitForPhaseAsync(HaPhase.Running);
+                ha.Edit(config => config.CoreUuid = uuid);
+            }
+
+            File.Exists(Path.Combine(disks, "175", "config.json")).Should().BeTrue("the emulator wrote the guest's /config when it stopped");
+            var (second, again) = await Sims.Start(scale: 0.05, snapshot: snapshot, homeAssistantDisks: disks);
+            await using (second)
+            {
+                var ha = second.HomeAssistant(175) ?? await WaitForAsync(() => second.HomeAssistant(175));
+                ha.Options.LandingDuration.Should().Be(TimeSpan.Zero, "Core is on the VM's disk");
+                await ha.WaitForPhaseAsync(HaPhase.Running);
+                ha.State.CoreUuid.Should().Be(uuid);
+
+                await again.RunTask(again.Post("nodes/pve1/qemu/175/status/stop"));
+                await again.RunTask(again.Delete("nodes/pve1/qemu/175"));
+                await WaitForAsync(() => Directory.Exists(Path.Combine(disks, "175")) ? null : "gone");
+            }
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Other_vms_run_no_home_assistant()
     {
         var (sim, api) = await Sims.Start(scale: 0.05);

@@ -148,7 +148,13 @@ public sealed class SchemaWalkTests
 
         await Task(post, "nodes/pve1/lxc/200/status/start");
         await Task(post, "nodes/pve1/qemu/201/status/start");
-        await System.Threading.Tasks.Task.Delay(sim.Clock.Scaled(new Hosting.SimTimings().BootToAgent) + TimeSpan.FromMilliseconds(100));
+        // The guest agent answers once the VM has booted (BootToAgent); a loaded machine may take longer than that.
+        var agentUntil = DateTime.UtcNow.AddSeconds(20);
+        while ((await api.Get("nodes/pve1/qemu/201/agent/network-get-interfaces")).Status != HttpStatusCode.OK && DateTime.UtcNow < agentUntil)
+        {
+            await System.Threading.Tasks.Task.Delay(20);
+        }
+
         await Call(get, "nodes/pve1/lxc/200/status/current");
         await Call(get, "nodes/pve1/qemu/201/status/current");
         await Call(get, "nodes/pve1/lxc/200/rrddata", ("timeframe", "hour"));

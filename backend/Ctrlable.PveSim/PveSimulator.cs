@@ -202,7 +202,7 @@ public sealed class PveSimulator : IAsyncDisposable
     }
 
     public Task SaveSnapshotAsync(string path, CancellationToken cancellationToken = default) =>
-        File.WriteAllTextAsync(path, StateSnapshot.Capture(State).ToJson(), cancellationToken);
+        File.WriteAllTextAsync(path, StateSnapshot.Capture(_sim).ToJson(), cancellationToken);
 
     public async ValueTask DisposeAsync()
     {
@@ -227,7 +227,7 @@ public sealed class PveSimulator : IAsyncDisposable
         {
             while (await timer.WaitForNextTickAsync(_stopping.Token))
             {
-                var json = StateSnapshot.Capture(State).ToJson();
+                var json = StateSnapshot.Capture(_sim).ToJson();
                 if (json != _lastSnapshot)
                 {
                     await File.WriteAllTextAsync(_sim.Options.SnapshotPath!, json, _stopping.Token);

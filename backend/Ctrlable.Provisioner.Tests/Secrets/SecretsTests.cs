@@ -46,6 +46,8 @@ public sealed class SecretsTests : IDisposable
 
         var keys = Path.Combine(_app.DataDirectory, "keys");
         Directory.GetFiles(keys, "*.xml").Should().NotBeEmpty();
+        _app.Logs.Lines.Should().NotContain(l => l.Contains("XML encryptor", StringComparison.Ordinal),
+            "owner-only files are the key ring's protection by design, said explicitly rather than warned about on every start");
         if (!OperatingSystem.IsWindows())
         {
             File.GetUnixFileMode(keys).Should().Be(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);

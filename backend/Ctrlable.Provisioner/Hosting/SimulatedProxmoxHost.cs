@@ -77,6 +77,8 @@ public sealed class SimulatedProxmoxHost(
                 FirstBootScriptBehaviour.TemplatesOf(services),
                 services.GetRequiredService<ILogger<FirstBootScriptBehaviour>>()),
             SnapshotPath = Path.Combine(dataDirectory, "simulated-proxmox.json"),
+            // Each simulated Home Assistant's /config, so a restarted demo finds them as it left them.
+            HomeAssistantDisks = Path.Combine(dataDirectory, "simulated-homeassistant"),
             Seed = access with
             {
                 Templates = [.. templates.Select(t => new TemplateSeed(t.Vmid, t.Name, t.Kind == TemplateKind.Lxc ? SimGuestKind.Lxc : SimGuestKind.Qemu, t.Resources.DiskGb, FirstBoot: t.Kind == TemplateKind.Lxc)

@@ -5,6 +5,7 @@ using Dapper;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using Microsoft.AspNetCore.DataProtection.Repositories;
+using Microsoft.AspNetCore.DataProtection.XmlEncryption;
 using Microsoft.Extensions.Options;
 
 namespace Ctrlable.Provisioner.Secrets;
@@ -99,7 +100,13 @@ public static class SecretsRegistration
     {
         services.AddDataProtection().SetApplicationName(ApplicationName);
         services.AddOptions<KeyManagementOptions>().Configure<IOptions<StorageOptions>, ILoggerFactory>((o, storage, loggers) =>
-            o.XmlRepository = new RestrictedFileXmlRepository(DataDirectories.Create(storage.Value, "keys"), loggers));
+        {
+            o.XmlRepository = new RestrictedFileXmlRepository(DataDirectories.Create(storage.Value, "keys"), loggers);
+            // Linux has no DPAPI, and a certificate or secret to encrypt the keys with would sit in the same data
+            // directory: the owner-only files are the protection. Saying so explicitly ends the "No XML encryptor
+            // configured" warning on every start.
+            o.XmlEncryptor = new NullXmlEncryptor();
+        });
         services.AddSingleton<SecretProtector>();
         services.AddSingleton<SecretStore>();
         return services;

@@ -23,7 +23,8 @@ internal static class Sims
         SimTimings? timings = null,
         IGuestBootBehaviour? boot = null,
         IGuestIpAllocator? ips = null,
-        string? snapshot = null)
+        string? snapshot = null,
+        string? homeAssistantDisks = null)
     {
         var sim = await PveSimulator.StartAsync(new PveSimOptions
         {
@@ -34,6 +35,7 @@ internal static class Sims
             BootBehaviour = boot ?? new NoFirstBootBehaviour(),
             IpAllocator = ips,
             SnapshotPath = snapshot,
+            HomeAssistantDisks = homeAssistantDisks,
             RandomSeed = 42,
             Seed = new SeedSpec
             {

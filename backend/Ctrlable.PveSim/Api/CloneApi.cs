@@ -300,7 +300,7 @@ internal static partial class CloneApi
             throw PveException.Die($"unable to create VM {newid}: config file already exists");
         }
 
-        var clone = new SimGuest(newid, GuestKind.Qemu, r.Node, r.Sim.Clock.Now) { ClonedFrom = source.Vmid, HomeAssistantCoreOnDisk = source.HomeAssistantCoreOnDisk };
+        var clone = new SimGuest(newid, GuestKind.Qemu, r.Node, r.Sim.Clock.Now) { ClonedFrom = source.Vmid, HomeAssistantCoreOnDisk = r.Sim.HomeAssistant.CoreOnDisk(source) };
         var disks = new List<DiskPlan>();
         foreach (var (key, value) in source.Config)
         {

@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using Ctrlable.HaSim;
-using Ctrlable.HaSim.State;
 using Ctrlable.PveSim.Hosting;
 
 namespace Ctrlable.PveSim.Guests;
@@ -75,7 +74,7 @@ internal sealed class HomeAssistantGuests : IAsyncDisposable
         var task = _guests.GetOrAdd(guest.Vmid, _ =>
         {
             created = true;
-            var options = _options with { Address = address.ToString() };
+            var options = _options with { Address = address.ToString(), DiskDirectory = DiskOf(guest.Vmid) };
             return HaSimulator.StartAsync(coreOnDisk ? options with { LandingDuration = TimeSpan.Zero } : options, _sim.ShuttingDown);
         });
         var ha = await task;
@@ -83,29 +82,13 @@ internal sealed class HomeAssistantGuests : IAsyncDisposable
         {
             ha.PowerOn();
         }
-        else if (!coreOnDisk)
-        {
-            _ = RecordCoreOnDiskAsync(guest, ha);
-        }
     }
 
-    /// <summary>Once Core answers, Supervisor has put it on the disk: later clones of this VM start without the landing phase.</summary>
-    private async Task RecordCoreOnDiskAsync(SimGuest guest, HaSimulator ha)
-    {
-        try
-        {
-            await ha.WaitForPhaseAsync(HaPhase.Running, TimeSpan.FromHours(1), _sim.ShuttingDown);
-        }
-        catch (OperationCanceledException)
-        {
-            return; // the emulator stopped, or the VM never got that far
-        }
-
-        lock (_sim.State.Sync)
-        {
-            guest.HomeAssistantCoreOnDisk = true;
-        }
-    }
+    /// <summary>
+    /// Whether Core is on the guest's disk: recorded (seeded, cloned, restored from a snapshot) or its Home Assistant
+    /// has run Core here. Clones and snapshots carry it on.
+    /// </summary>
+    public bool CoreOnDisk(SimGuest guest) => guest.HomeAssistantCoreOnDisk || Get(guest.Vmid)?.CoreInstalled == true;
 
     public void Stopped(int vmid)
     {
@@ -117,11 +100,31 @@ internal sealed class HomeAssistantGuests : IAsyncDisposable
 
     public void Destroyed(int vmid)
     {
-        if (_guests.TryRemove(vmid, out var task))
+        _guests.TryRemove(vmid, out var started);
+        _ = Task.Run(async () =>
         {
-            _ = task.ContinueWith(t => t.Result.DisposeAsync().AsTask(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default).Unwrap();
-        }
+            if (started is not null)
+            {
+                try
+                {
+                    await (await started).DisposeAsync();
+                }
+                catch (OperationCanceledException)
+                {
+                    // never started: the emulator is shutting down
+                }
+            }
+
+            // The VM's disk is gone with it.
+            if (DiskOf(vmid) is { } disk && Directory.Exists(disk))
+            {
+                Directory.Delete(disk, recursive: true);
+            }
+        });
     }
+
+    private string? DiskOf(int vmid) =>
+        _sim.Options.HomeAssistantDisks is { } disks ? Path.Combine(disks, vmid.ToString(System.Globalization.CultureInfo.InvariantCulture)) : null;
 
     public async ValueTask DisposeAsync()
     {

@@ -51,6 +51,12 @@ public sealed record PveSimOptions
     /// <summary>State file: loaded at start when it exists, written while running and at shutdown.</summary>
     public string? SnapshotPath { get; init; }
 
+    /// <summary>
+    /// Where each Home Assistant guest keeps its /config (<c>&lt;dir&gt;/&lt;vmid&gt;</c>, its disk), so that with
+    /// <see cref="SnapshotPath"/> a restarted emulator's Home Assistants are as they were. Null: memory only.
+    /// </summary>
+    public string? HomeAssistantDisks { get; init; }
+
     /// <summary>Serve /_sim/faults and /_sim/tasks (loopback, no auth). Faults themselves start off either way.</summary>
     public bool AdminEndpoints { get; init; } = true;
 

@@ -42,8 +42,9 @@ internal sealed record StateSnapshot
 
     public required List<PoolDto> Pools { get; init; }
 
-    public static StateSnapshot Capture(SimState state)
+    public static StateSnapshot Capture(SimContext sim)
     {
+        var state = sim.State;
         lock (state.Sync)
         {
             var access = state.Access;
@@ -54,7 +55,8 @@ internal sealed record StateSnapshot
                 Nodes = state.Nodes.Values.Select(n => new NodeDto(n.Name, Convert.ToBase64String(n.Certificate.Export(X509ContentType.Pkcs12)), n.BootTime, n.MaxCpu, n.MaxMem, n.Online)).ToList(),
                 Storages = state.Storages.Values.Select(s => new StorageDto(s.Id, s.Type, s.Content, s.Shared, s.TotalBytes, s.Nodes?.ToList()) { Files = s.Files.Count == 0 ? null : [.. s.Files.Values] }).ToList(),
                 Guests = state.Guests.Values.Select(g => new GuestDto(
-                    g.Vmid, g.Kind, g.Node, new Dictionary<string, string>(g.Config), g.Running, g.CreatedAt, g.Address?.ToString(), g.FirstBootDone, g.ClonedFrom, g.LinkedTo)).ToList(),
+                    g.Vmid, g.Kind, g.Node, new Dictionary<string, string>(g.Config), g.Running, g.CreatedAt, g.Address?.ToString(), g.FirstBootDone, g.ClonedFrom, g.LinkedTo,
+                    sim.HomeAssistant.CoreOnDisk(g))).ToList(),
                 Users = access.Users.Values.Select(u => new UserDto(
                     u.UserId, u.Enabled, u.Expire, u.Tokens.Values.Select(t => new TokenDto(t.Name, t.Secret, t.Privsep, t.Expire, t.Comment)).ToList())).ToList(),
                 Groups = access.Groups.ToDictionary(g => g.Key, g => g.Value.ToList()),
@@ -146,6 +148,7 @@ internal sealed record StateSnapshot
                     FirstBootDone = g.FirstBootDone,
                     ClonedFrom = g.ClonedFrom,
                     LinkedTo = g.LinkedTo,
+                    HomeAssistantCoreOnDisk = g.HomeAssistantCoreOnDisk,
                 };
                 foreach (var (k, v) in g.Config)
                 {
@@ -174,7 +177,8 @@ internal sealed record StateSnapshot
         public List<StoredVolume>? Files { get; init; }
     }
 
-    public sealed record GuestDto(int Vmid, GuestKind Kind, string Node, Dictionary<string, string> Config, bool Running, DateTimeOffset CreatedAt, string? Address, bool FirstBootDone, int? ClonedFrom, int? LinkedTo);
+    public sealed record GuestDto(int Vmid, GuestKind Kind, string Node, Dictionary<string, string> Config, bool Running, DateTimeOffset CreatedAt, string? Address, bool FirstBootDone, int? ClonedFrom, int? LinkedTo,
+        bool HomeAssistantCoreOnDisk = false);
 
     public sealed record UserDto(string UserId, bool Enabled, long Expire, List<TokenDto> Tokens);
 

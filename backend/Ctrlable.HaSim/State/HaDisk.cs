@@ -1,0 +1,52 @@
+using System.Text.Json;
+
+namespace Ctrlable.HaSim.State;
+
+/// <summary>
+/// The part of the VM's disk the emulator keeps between runs: /config (<see cref="HaConfig.ToFiles"/>) as one JSON file,
+/// replaced atomically. Its presence means Core was installed and ran on this disk.
+/// </summary>
+internal sealed class HaDisk(string directory)
+{
+    private readonly Lock _sync = new();
+    private string? _written;
+
+    private string FilePath => Path.Combine(directory, "config.json");
+
+    public HaConfig? Load()
+    {
+        if (!File.Exists(FilePath))
+        {
+            return null;
+        }
+
+        var text = File.ReadAllText(FilePath);
+        var files = JsonSerializer.Deserialize<SortedDictionary<string, byte[]>>(text)
+            ?? throw new InvalidDataException($"{FilePath} holds no /config");
+        lock (_sync)
+        {
+            _written = text;
+        }
+
+        return HaConfig.FromFiles(files);
+    }
+
+    /// <summary>Writes /config unless the disk already holds exactly this.</summary>
+    public void Save(SortedDictionary<string, byte[]> files)
+    {
+        var text = JsonSerializer.Serialize(files);
+        lock (_sync)
+        {
+            if (text == _written)
+            {
+                return;
+            }
+
+            Directory.CreateDirectory(directory);
+            var temporary = FilePath + ".tmp";
+            File.WriteAllText(temporary, text);
+            File.Move(temporary, FilePath, overwrite: true);
+            _written = text;
+        }
+    }
+}
