@@ -17,7 +17,8 @@ namespace Ctrlable.Provisioner.Tests.Build;
 [Collection(BuildCollection.Name)]
 public sealed class BuildPipelineTests
 {
-    public const string Manifest = $$"""
+    /// <summary>A release of just the ctrlable-pro VM (the native Home Assistant OS build).</summary>
+    public const string HaosManifest = $$"""
         release: "{{BuildHost.Release}}"
         community_scripts_ref: "{{BuildHost.Ref}}"
         community_scripts_commit: "{commit}"
@@ -32,6 +33,9 @@ public sealed class BuildPipelineTests
             rebrand: true
             base_backup: "ctrlable-base-2026.07.tar"
             resources: { cpu: 2, ram: 4096, disk: 32 }
+        """;
+
+    public const string Manifest = HaosManifest + "\n" + """
           zwavejs:
             kind: lxc
             builder: ct/zwave-js-ui.sh

@@ -14,22 +14,7 @@ namespace Ctrlable.Provisioner.Tests.Build;
 [Collection(BuildCollection.Name)]
 public sealed class HaosTemplateTests
 {
-    private const string Manifest = $$"""
-        release: "{{BuildHost.Release}}"
-        community_scripts_ref: "{{BuildHost.Ref}}"
-        community_scripts_commit: "{commit}"
-        proxmox_min_version: "8.2"
-        templates:
-          ctrlable-pro:
-            kind: vm
-            builder: vm/haos-vm.sh
-            vmid: 9100
-            haos_version: "{{BuildHost.HaosVersion}}"
-            haos_sha256: "{haos_sha256}"
-            rebrand: true
-            base_backup: "ctrlable-base-2026.07.tar"
-            resources: { cpu: 2, ram: 4096, disk: 32 }
-        """;
+    private const string Manifest = BuildPipelineTests.HaosManifest;
 
     [Fact]
     public async Task The_template_is_booted_once_so_Core_is_on_its_disk_and_shares_no_identity()
