@@ -158,6 +158,18 @@ public sealed class ManifestRuleTests
     }
 
     [Fact]
+    public void The_home_assistant_disk_cannot_be_smaller_than_its_image()
+    {
+        const string Text = "    resources: { cpu: 2, ram: 4096, disk: 16 }";
+
+        var result = Parse(WithLine(17, Text));
+
+        result.ShouldHaveErrorAt(17, Col(Text, "16"), "templates.ctrlable-pro.resources.disk", "disk 16 GB is smaller than the Home Assistant OS image (32 GB)");
+        result.Errors.Should().ContainSingle();
+        Parse(WithLine(17, "    resources: { cpu: 2, ram: 4096, disk: 64 }")).Errors.Should().BeEmpty();
+    }
+
+    [Fact]
     public void Resources_in_flow_style_are_located_per_key()
     {
         const string Text = "    resources: { cpu: 4, ram: 100, disk: 20 }";

@@ -127,6 +127,12 @@ internal sealed class TemplateDraftValidator : AbstractValidator<TemplateDraft>
             .WithMessage(t => $"disk {t.DiskGb} GB is outside {MinDiskGb}..{MaxDiskGb} GB")
             .At(t => t.Path + ".resources.disk");
 
+        RuleFor(t => t.DiskGb)
+            .GreaterThanOrEqualTo(MinHaosDiskGb)
+            .When(t => t.Builder == HaosBuilder && t.DiskGb >= MinDiskGb)
+            .WithMessage(t => $"disk {t.DiskGb} GB is smaller than the Home Assistant OS image ({MinHaosDiskGb} GB): the build can grow it, not shrink it")
+            .At(t => t.Path + ".resources.disk");
+
         // haos-vm.sh always fetches the newest stable HAOS; the version is the pin.
         RuleFor(t => t.HaosVersion)
             .NotEmpty()

@@ -18,6 +18,8 @@ internal static partial class ManifestRules
     public const int MaxRamMiB = 262_144; // 256 GiB
     public const int MinDiskGb = 2;
     public const int MaxDiskGb = 4_096; // 4 TB
+    // The Home Assistant OS image (haos_ova-*.qcow2) is a 32 GB disk: the build grows it to the manifest's size, never shrinks it.
+    public const int MinHaosDiskGb = 32;
 
     // The oldest Proxmox VE the product supports at all.
     public const int MinProxmoxMajor = 8;
