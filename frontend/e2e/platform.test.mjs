@@ -71,6 +71,7 @@ before(async () => {
     // A heartbeat every 2 s, so the revoked token is noticed without any change on the site.
     PLATFORM__HEARTBEAT: '00:00:02',
     PLATFORM__HEARTBEATJITTER: '00:00:00',
+    PLATFORM__STARTUPJITTER: '00:00:00',
   });
   browser = await launchBrowser();
 });

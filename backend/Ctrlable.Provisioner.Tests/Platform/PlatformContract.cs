@@ -20,12 +20,13 @@ internal static partial class PlatformContract
 
     public static JsonObject Document { get; } = Load();
 
-    private static readonly ConcurrentDictionary<string, JsonSchema> Schemas = new(StringComparer.Ordinal);
+    // Lazy: building registers the schema's URI globally, so two tests asking at once must not both build it.
+    private static readonly ConcurrentDictionary<string, Lazy<JsonSchema>> Schemas = new(StringComparer.Ordinal);
 
     /// <summary>Every problem of <paramref name="body"/> against <c>#/components/schemas/{schema}</c>; empty = valid.</summary>
     public static IReadOnlyList<string> Validate(string schema, JsonElement body)
     {
-        var results = Schemas.GetOrAdd(schema, Build).Evaluate(body, new EvaluationOptions { OutputFormat = OutputFormat.List });
+        var results = Schemas.GetOrAdd(schema, name => new Lazy<JsonSchema>(() => Build(name))).Value.Evaluate(body, new EvaluationOptions { OutputFormat = OutputFormat.List });
         if (results.IsValid)
         {
             return [];

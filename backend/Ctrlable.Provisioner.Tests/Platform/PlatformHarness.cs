@@ -26,6 +26,7 @@ internal static class PlatformHarness
         ["Platform:AttemptTimeout"] = "00:00:05",
         ["Platform:Heartbeat"] = "01:00:00",
         ["Platform:HeartbeatJitter"] = "00:00:00",
+        ["Platform:StartupJitter"] = "00:00:00",
     };
 
     public static async Task<PlatformStatus> StatusAsync(HttpClient client) =>

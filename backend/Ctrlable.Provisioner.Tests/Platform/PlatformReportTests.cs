@@ -7,6 +7,7 @@ using Ctrlable.Provisioner.Secrets;
 using Ctrlable.Provisioner.State;
 using Ctrlable.Provisioner.Tests.Infrastructure;
 using Dapper;
+using Microsoft.Extensions.Time.Testing;
 using static Ctrlable.Provisioner.Tests.Platform.PlatformHarness;
 
 namespace Ctrlable.Provisioner.Tests.Platform;
@@ -237,6 +238,54 @@ public sealed class PlatformReportTests : IAsyncLifetime
         {
             TempDirectory.TryDelete(data);
         }
+    }
+
+    [Fact]
+    public async Task After_a_restart_the_first_report_waits_a_random_moment_up_to_the_startup_jitter()
+    {
+        var data = TempDirectory.Create("data");
+        try
+        {
+            using (var first = new ProvisionerApp(settings: PlatformSettings(_platform, poll: TimeSpan.FromHours(1)), dataDirectory: data))
+            {
+                await EnrolAsync(first, _platform);
+                await DeployAsync(first, 1);
+            }
+
+            var delivered = _platform.Accepted.Count;
+            var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+            var startedAt = time.GetUtcNow();
+            var settings = PlatformSettings(_platform);
+            settings["Platform:StartupJitter"] = "00:10:00";
+            using var next = new ProvisionerApp(settings: settings, time: time, dataDirectory: data);
+            using var viewer = await next.CreateClientAsync(Role.Viewer);
+            await Task.Delay(500);
+            _platform.Accepted.Should().HaveCount(delivered, "a change waiting at start is held back by the start-up jitter");
+
+            // Within the jitter (10 minutes of the injected clock) it goes out.
+            await Eventually.TrueAsync(() =>
+            {
+                time.Advance(TimeSpan.FromSeconds(15));
+                return _platform.Accepted.Count > delivered;
+            }, "delivered within the start-up jitter");
+            (time.GetUtcNow() - startedAt).Should().BeLessThanOrEqualTo(TimeSpan.FromMinutes(10) + TimeSpan.FromSeconds(30));
+        }
+        finally
+        {
+            TempDirectory.TryDelete(data);
+        }
+    }
+
+    [Fact]
+    public async Task An_enrolment_does_not_wait_for_the_startup_jitter()
+    {
+        var settings = PlatformSettings(_platform);
+        settings["Platform:StartupJitter"] = "01:00:00";
+        using var app = new ProvisionerApp(settings: settings, time: new FakeTimeProvider(DateTimeOffset.UtcNow));
+
+        await EnrolAsync(app, _platform);
+
+        _platform.Accepted.Should().ContainSingle().Which.GetProperty("trigger").GetString().Should().Be("enrolment");
     }
 
     [Fact]

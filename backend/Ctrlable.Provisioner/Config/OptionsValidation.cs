@@ -102,6 +102,11 @@ public sealed partial class ConfigValidator :
             errors.Add($"Platform:HeartbeatJitter must not be negative (got {options.HeartbeatJitter}).");
         }
 
+        if (options.StartupJitter < TimeSpan.Zero)
+        {
+            errors.Add($"Platform:StartupJitter must not be negative (got {options.StartupJitter}).");
+        }
+
         if (options.RetryMaxDelay < options.RetryBaseDelay)
         {
             errors.Add($"Platform:RetryMaxDelay must not be below Platform:RetryBaseDelay (got {options.RetryMaxDelay}).");

@@ -86,6 +86,12 @@ public sealed class PlatformOptions
     /// <summary>Each heartbeat comes up to this much later, at random, so sites do not report in lock-step.</summary>
     public TimeSpan HeartbeatJitter { get; set; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>
+    /// The first report after a start waits up to this much, at random: after a fleet-wide update or a power cut many
+    /// sites start together. An enrolment does not wait.
+    /// </summary>
+    public TimeSpan StartupJitter { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>How often the sender looks for recorded changes; changes within one interval go out as one report.</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(5);
 

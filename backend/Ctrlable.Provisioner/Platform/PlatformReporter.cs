@@ -51,6 +51,9 @@ public sealed class PlatformReporter(
         }
 
         _heartbeatJitter = Jitter(settings.HeartbeatJitter);
+        // Many sites may start together (a fleet-wide update, a power cut): spread their first reports. Wake() (an
+        // enrolment) ends the wait at once.
+        await SleepAsync(Jitter(settings.StartupJitter), stoppingToken);
         while (!stoppingToken.IsCancellationRequested)
         {
             try

@@ -28,7 +28,9 @@ internal static class PlatformBench
         using var orchestrator = new Orchestrator(new()
         {
             ["Platform:Url"] = platform.Url,
-            // Defaults, except a short back-off cap so the benchmark need not wait 30 minutes for the next attempt.
+            // Defaults, except no start-up wait and a short back-off cap so the benchmark need not wait 30 minutes
+            // for the next attempt.
+            ["Platform:StartupJitter"] = "00:00:00",
             ["Platform:RetryBaseDelay"] = "00:00:00.500",
             ["Platform:RetryMaxDelay"] = "00:00:02",
             ["Logging:LogLevel:Default"] = "Warning",
