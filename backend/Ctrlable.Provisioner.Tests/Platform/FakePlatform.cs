@@ -47,6 +47,7 @@ public sealed class FakePlatform : IAsyncDisposable
     private readonly ConcurrentQueue<JsonElement> _accepted = new();
     private readonly ConcurrentQueue<string> _violations = new();
     private readonly ConcurrentQueue<string> _issuedTokens = new();
+    private readonly ConcurrentQueue<string> _left = new();
 
     private FakePlatform(WebApplication app) => _app = app;
 
@@ -72,6 +73,9 @@ public sealed class FakePlatform : IAsyncDisposable
     /// <summary>Every site token the fake handed out (for the never-in-logs checks).</summary>
     public IReadOnlyList<string> IssuedTokens => [.. _issuedTokens];
 
+    /// <summary>Sites that told the platform they leave (their token revoked).</summary>
+    public IReadOnlyList<string> Left => [.. _left];
+
     public static async Task<FakePlatform> StartAsync()
     {
         // Compile the schemas now, not inside the first request's time budget.
@@ -88,6 +92,7 @@ public sealed class FakePlatform : IAsyncDisposable
         var platform = new FakePlatform(app);
         app.MapPost("/api/v1/enrolments", (Func<HttpContext, Task<IResult>>)platform.EnrolAsync);
         app.MapPost("/api/v1/sites/{siteId}/reports", platform.ReportAsync);
+        app.MapDelete("/api/v1/sites/{siteId}/enrolment", platform.Leave);
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
         platform.Url = address.TrimEnd('/') + "/api";
@@ -182,6 +187,27 @@ public sealed class FakePlatform : IAsyncDisposable
             _accepted.Enqueue(body.Clone());
             return Answer(200, "ReportAck", new { accepted = true, lastSequence = sequence.Value });
         }
+    }
+
+    private IResult Leave(HttpContext context, string siteId)
+    {
+        switch (Mode)
+        {
+            case PlatformMode.Down:
+                context.Abort();
+                return Results.Empty;
+            case PlatformMode.ServerError:
+                return Problem(500, "Internal error", "Something broke on the platform.");
+        }
+
+        if (!_tokens.TryGetValue(siteId, out var token) || context.Request.Headers.Authorization.ToString() != $"Bearer {token}")
+        {
+            return Problem(401, "Site token not accepted", "The token is unknown or revoked.");
+        }
+
+        _tokens.TryRemove(siteId, out _);
+        _left.Enqueue(siteId);
+        return Results.NoContent();
     }
 
     private void Record(string siteId, long? sequence, int status, JsonElement body, string authorization) =>

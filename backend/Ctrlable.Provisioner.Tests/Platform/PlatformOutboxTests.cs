@@ -159,7 +159,7 @@ public sealed class PlatformOutboxTests
         var json = JsonSerializer.SerializeToElement(report, PlatformJson.Options);
 
         PlatformContract.Validate("SiteReport", json).Should().BeEmpty();
-        PlatformContract.Operations.Should().BeEquivalentTo(["POST /v1/enrolments", "POST /v1/sites/{siteId}/reports"]);
+        PlatformContract.Operations.Should().BeEquivalentTo(["POST /v1/enrolments", "POST /v1/sites/{siteId}/reports", "DELETE /v1/sites/{siteId}/enrolment"]);
 
         var broken = System.Text.Json.Nodes.JsonNode.Parse(json.GetRawText())!.AsObject();
         broken["instances"]![0]!["state"] = "exploded";

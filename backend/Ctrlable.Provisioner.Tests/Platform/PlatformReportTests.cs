@@ -356,6 +356,32 @@ public sealed class PlatformReportTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Disconnect_while_the_platform_is_down_still_disconnects_here_and_says_the_platform_was_not_told()
+    {
+        using var app = new ProvisionerApp(settings: PlatformSettings(_platform));
+        using var admin = await app.CreateClientAsync(Role.Admin);
+        await EnrolAsync(app, _platform);
+        var token = _platform.IssuedTokens.Single();
+        _platform.Mode = PlatformMode.ServerError;
+
+        using var response = await admin.DeleteAsync("/api/platform/enrolment");
+
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        _platform.Left.Should().BeEmpty();
+        var status = await StatusAsync(admin);
+        status.Connection.Should().Be(PlatformConnection.NotEnrolled);
+        status.LastError.Should().StartWith("Disconnected here, but the platform could not be told (").And.Contain("HTTP 500")
+            .And.EndWith("it lists site site-0042 until a platform user removes it.");
+        (await app.Service<SecretStore>().GetAsync(SecretKind.PlatformToken, PlatformReporter.TokenSecretName)).Should().BeNull();
+        app.Logs.Lines.Should().NotContain(l => l.Contains(token, StringComparison.Ordinal));
+
+        // A later enrolment starts clean.
+        _platform.Mode = PlatformMode.Normal;
+        await EnrolAsync(app, _platform);
+        (await StatusAsync(admin)).LastError.Should().BeNull();
+    }
+
+    [Fact]
     public async Task Disconnect_forgets_the_enrolment_and_stops_reporting()
     {
         using var app = new ProvisionerApp(settings: PlatformSettings(_platform));
@@ -364,8 +390,10 @@ public sealed class PlatformReportTests : IAsyncLifetime
 
         using var response = await admin.DeleteAsync("/api/platform/enrolment");
         response.StatusCode.Should().Be(HttpStatusCode.OK);
+        _platform.Left.Should().Equal(["site-0042"], "the platform was told, so it does not show the site as offline");
         var status = await StatusAsync(admin);
         status.Connection.Should().Be(PlatformConnection.NotEnrolled);
+        status.LastError.Should().BeNull();
         status.LastSequence.Should().Be(1, "the sequence is kept for a later enrolment");
         (await app.Service<SecretStore>().GetAsync(SecretKind.PlatformToken, PlatformReporter.TokenSecretName)).Should().BeNull();
 

@@ -41,7 +41,7 @@ public static class PlatformApi
             })
             .RequireRole(Role.Admin)
             .WithName("DisconnectPlatform")
-            .WithSummary("Disconnect: forget the site id and token here and stop reporting (changes waiting are dropped).");
+            .WithSummary("Disconnect: tell the platform the site leaves (once, best effort), then forget the site id and token here and stop reporting (changes waiting are dropped); lastError says when the platform could not be told.");
 
         return group;
     }

@@ -102,6 +102,22 @@ public sealed class PlatformClient(IHttpClientFactory factory)
         }
     }
 
+    /// <summary>Tells the platform the site leaves; null when it took note (or had revoked the token already), else why not.</summary>
+    public async Task<string?> LeaveAsync(string siteId, string token, CancellationToken ct)
+    {
+        try
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Delete, $"v1/sites/{Uri.EscapeDataString(siteId)}/enrolment");
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+            using var response = await Http().SendAsync(request, ct);
+            return response.StatusCode is HttpStatusCode.NoContent or HttpStatusCode.Unauthorized ? null : await DescribeAsync(response, ct);
+        }
+        catch (Exception ex) when (IsTransport(ex, ct))
+        {
+            return Transport(ex);
+        }
+    }
+
     private HttpClient Http() => factory.CreateClient(HttpClientName);
 
     private static async Task<T?> ReadAsync<T>(HttpResponseMessage response, CancellationToken ct)

@@ -180,7 +180,8 @@ public sealed class PlatformReporter(
         snapshot.Instances,
         host);
 
-    private async Task<string?> TokenAsync(CancellationToken ct)
+    /// <summary>The site token, or null when none is stored or this host cannot decrypt it (the key ring changed).</summary>
+    public async Task<string?> TokenAsync(CancellationToken ct)
     {
         try
         {

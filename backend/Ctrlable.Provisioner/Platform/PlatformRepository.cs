@@ -68,17 +68,19 @@ public sealed class PlatformRepository(Database database)
     }
 
     /// <summary>Forgets the enrolment and what was waiting for it; the sequence number is kept (it never goes back).</summary>
-    public async Task ClearEnrolmentAsync(CancellationToken ct)
+    /// <summary>Forgets the enrolment and the changes waiting; <paramref name="note"/> (e.g. the platform could not be told) stays as the last error.</summary>
+    public async Task ClearEnrolmentAsync(string? note, DateTimeOffset now, CancellationToken ct)
     {
         const string update = """
             UPDATE platform_site SET site_id = NULL, platform_url = NULL, enrolled_at = NULL, token_rejected = 0, failures = 0,
-                                     next_attempt_at = NULL, last_error = NULL, last_error_at = NULL, last_success_at = NULL, last_attempt_at = NULL
+                                     next_attempt_at = NULL, last_error = @note, last_error_at = CASE WHEN @note IS NULL THEN NULL ELSE @now END,
+                                     last_success_at = NULL, last_attempt_at = NULL
             WHERE id = 1;
             """;
         const string clear = "DELETE FROM platform_outbox;";
         await using var connection = await database.OpenAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
-        await connection.ExecuteAsync(new CommandDefinition(update, cancellationToken: ct, transaction: tx));
+        await connection.ExecuteAsync(new CommandDefinition(update, new { note, now }, cancellationToken: ct, transaction: tx));
         await connection.ExecuteAsync(new CommandDefinition(clear, cancellationToken: ct, transaction: tx));
         await tx.CommitAsync(ct);
     }

@@ -129,15 +129,26 @@ public sealed class PlatformService(
         return null;
     }
 
-    /// <summary>Forgets the site id and token here; the platform keeps the site until someone removes it there.</summary>
+    /// <summary>
+    /// Tells the platform the site leaves (once, best effort), then forgets the site id, token and waiting changes here
+    /// whatever it answered; when it could not be told, the status says so.
+    /// </summary>
     public async Task DisconnectAsync(CancellationToken ct)
     {
         var current = await repository.GetAsync(ct);
-        await repository.ClearEnrolmentAsync(ct);
+        string? note = null;
+        if (current is { IsEnrolled: true, SiteId: { } siteId } && options.Value.IsConfigured
+            && await reporter.TokenAsync(ct) is { } token
+            && await client.LeaveAsync(siteId, token, ct) is { } problem)
+        {
+            note = $"Disconnected here, but the platform could not be told ({problem}): it lists site {siteId} until a platform user removes it.";
+        }
+
+        await repository.ClearEnrolmentAsync(note, time.GetUtcNow(), ct);
         await secrets.DeleteAsync(SecretKind.PlatformToken, PlatformReporter.TokenSecretName, ct);
         if (current.IsEnrolled)
         {
-            logger.LogInformation("Site {SiteId} disconnected from the platform", current.SiteId);
+            logger.LogInformation("Site {SiteId} disconnected from the platform (platform told: {Told})", current.SiteId, note is null);
         }
     }
 }

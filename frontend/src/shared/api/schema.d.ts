@@ -535,7 +535,7 @@ export interface paths {
          */
         post: operations["EnrolPlatform"];
         /**
-         * Disconnect: forget the site id and token here and stop reporting (changes waiting are dropped).
+         * Disconnect: tell the platform the site leaves (once, best effort), then forget the site id and token here and stop reporting (changes waiting are dropped); lastError says when the platform could not be told.
          * @description Requires role admin (or higher).
          */
         delete: operations["DisconnectPlatform"];

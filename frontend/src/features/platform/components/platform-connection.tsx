@@ -168,8 +168,8 @@ function ManageEnrolment({ status }: { status: PlatformStatus }) {
           }
         >
           <p>
-            This site stops reporting to the platform and forgets its site token here. Changes not yet reported are dropped;
-            enrolling again later sends a complete report.
+            The platform is told that this site leaves, then this site stops reporting and forgets its site token here.
+            Changes not yet reported are dropped; enrolling again later sends a complete report.
           </p>
         </Dialog>
       ) : null}
