@@ -202,7 +202,18 @@ public sealed class PveSimulator : IAsyncDisposable
     }
 
     public Task SaveSnapshotAsync(string path, CancellationToken cancellationToken = default) =>
-        File.WriteAllTextAsync(path, StateSnapshot.Capture(_sim).ToJson(), cancellationToken);
+        WriteSnapshotAsync(path, StateSnapshot.Capture(_sim).ToJson(), cancellationToken);
+
+    /// <summary>
+    /// Written beside the file and then renamed over it: a write cut short (cancelled at shutdown, a killed process)
+    /// leaves the previous snapshot, never an empty or half-written one that the next start could not read.
+    /// </summary>
+    private static async Task WriteSnapshotAsync(string path, string json, CancellationToken cancellationToken)
+    {
+        var temporary = path + ".tmp";
+        await File.WriteAllTextAsync(temporary, json, cancellationToken);
+        File.Move(temporary, path, overwrite: true);
+    }
 
     public async ValueTask DisposeAsync()
     {
@@ -230,7 +241,7 @@ public sealed class PveSimulator : IAsyncDisposable
                 var json = StateSnapshot.Capture(_sim).ToJson();
                 if (json != _lastSnapshot)
                 {
-                    await File.WriteAllTextAsync(_sim.Options.SnapshotPath!, json, _stopping.Token);
+                    await WriteSnapshotAsync(_sim.Options.SnapshotPath!, json, _stopping.Token);
                     _lastSnapshot = json;
                 }
             }
