@@ -314,14 +314,14 @@ public sealed class HaSimulator : IAsyncDisposable
             return;
         }
 
+        if (!CoreInstalled)
+        {
+            return;
+        }
+
         SortedDictionary<string, byte[]> files;
         lock (_ha.Sync)
         {
-            if (_ha.Boots == 0 && !_coreOnDisk)
-            {
-                return;
-            }
-
             files = _ha.Config.ToFiles();
         }
 

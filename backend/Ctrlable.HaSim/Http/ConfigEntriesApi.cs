@@ -9,9 +9,9 @@ internal sealed class ConfigEntriesApi(State.HaRuntime ha, ConfigFlows flows)
 {
     public void Map(IEndpointRouteBuilder app)
     {
-        app.MapPost("/api/config/config_entries/flow", StartFlow);
+        app.MapPost("/api/config/config_entries/flow", (HttpContext http) => Admin(http) ?? StartFlow(http));
         app.MapGet("/api/config/config_entries/flow/{flowId}", (HttpContext http, string flowId) => Admin(http) ?? GetFlow(http, flowId));
-        app.MapPost("/api/config/config_entries/flow/{flowId}", StepFlow);
+        app.MapPost("/api/config/config_entries/flow/{flowId}", (HttpContext http, string flowId) => Admin(http) ?? StepFlow(http, flowId));
         app.MapDelete("/api/config/config_entries/flow/{flowId}", (HttpContext http, string flowId) => Admin(http) ?? DeleteFlow(http, flowId));
         app.MapGet("/api/config/config_entries/entry", (HttpContext http) => Admin(http) ?? Entries(http));
         app.MapDelete("/api/config/config_entries/entry/{entryId}", (HttpContext http, string entryId) => Admin(http) ?? DeleteEntry(http, entryId));
@@ -22,12 +22,6 @@ internal sealed class ConfigEntriesApi(State.HaRuntime ha, ConfigFlows flows)
 
     private async Task StartFlow(HttpContext http)
     {
-        if (Admin(http) is { } refused)
-        {
-            await refused;
-            return;
-        }
-
         if (await HaHttp.ReadJsonAsync(http) is not { } body)
         {
             await HaHttp.Message(http, "Invalid JSON.", 400);
@@ -61,12 +55,6 @@ internal sealed class ConfigEntriesApi(State.HaRuntime ha, ConfigFlows flows)
 
     private async Task StepFlow(HttpContext http, string flowId)
     {
-        if (Admin(http) is { } refused)
-        {
-            await refused;
-            return;
-        }
-
         if (await HaHttp.ReadJsonAsync(http) is not { } body)
         {
             await HaHttp.Message(http, "Invalid JSON.", 400);

@@ -68,8 +68,6 @@ internal sealed class BuildHost : IAsyncDisposable
             Nodes = [Node],
             TimingScale = 0.01,
             RandomSeed = 11,
-            // The ctrlable-pro template boots once during its build: its Home Assistant must answer.
-            HomeAssistant = new Ctrlable.HaSim.HaSimOptions(),
         });
         var spec = LeastPrivilege.Spec(PveVersion.V9_1);
         var seeded = sim.Seed(spec with { Users = [.. spec.Users, new UserSeed("root@pam", [new TokenSeed("admin", Privsep: false)])] });

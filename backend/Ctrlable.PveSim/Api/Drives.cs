@@ -21,7 +21,7 @@ internal static partial class Drives
     public sealed record NewDisk(string Key, string StorageId, double SizeGiB, string? ImportFrom, GuestDisk Line);
 
     /// <summary>ide/sata/scsi/virtio, efidisk0, tpmstate0 (is_valid_drivename).</summary>
-    public static bool IsQemuDrive(string key) => QemuDriveKey().IsMatch(key);
+    public static bool IsQemuDrive(string key) => SimGuest.IsQemuDriveKey(key);
 
     public static bool IsNew(string value) => NewDiskVolume().IsMatch(GuestDisk.Parse(value).Volume);
 
@@ -267,9 +267,6 @@ internal static partial class Drives
             .Select(o => o.Split('=', 2))
             .GroupBy(o => o[0], StringComparer.Ordinal)
             .ToDictionary(g => g.Key, g => g.First().ElementAtOrDefault(1) ?? "", StringComparer.Ordinal);
-
-    [GeneratedRegex(@"^((ide|sata|scsi|virtio)\d+|efidisk0|tpmstate0)$")]
-    private static partial Regex QemuDriveKey();
 
     [GeneratedRegex(@"^unused\d+$")]
     private static partial Regex UnusedKey();

@@ -143,6 +143,9 @@ public sealed partial class SimGuest(int vmid, GuestKind kind, string node, Date
     [GeneratedRegex(@"^((ide|sata|scsi|virtio)\d+|efidisk0|tpmstate0)$")]
     private static partial Regex QemuDiskKey();
 
+    /// <summary>ide/sata/scsi/virtio N, efidisk0, tpmstate0: the QEMU config keys that hold drives.</summary>
+    public static bool IsQemuDriveKey(string key) => QemuDiskKey().IsMatch(key);
+
     [GeneratedRegex(@"^net\d+$")]
     private static partial Regex NetKey();
 
