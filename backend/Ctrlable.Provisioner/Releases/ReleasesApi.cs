@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Text;
 using Ctrlable.Provisioner.Auth;
 using Ctrlable.Provisioner.Manifest;
@@ -5,7 +6,11 @@ using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Ctrlable.Provisioner.Releases;
 
-public sealed record ManifestValidationResult(string Release, int TemplateCount);
+public sealed record ManifestValidationResult(
+    string Release,
+    int TemplateCount,
+    [property: Description("What an operator should know that does not make the manifest invalid (e.g. a privileged container).")]
+    IReadOnlyList<ManifestError> Warnings);
 
 public static class ReleasesApi
 {
@@ -48,7 +53,7 @@ public static class ReleasesApi
 
         group.MapPost("/validate", ValidateAsync)
             .WithName("ValidateReleaseManifest")
-            .WithSummary("Validate a release manifest sent as the YAML request body; every error has file, line, column and YAML path.")
+            .WithSummary("Validate a release manifest sent as the YAML request body; every error (and warning) has file, line, column and YAML path.")
             .Accepts<string>("application/yaml", "text/yaml", "text/plain")
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
@@ -75,7 +80,7 @@ public static class ReleasesApi
         var result = ManifestParser.Parse(string.IsNullOrWhiteSpace(file) ? "request.yaml" : file, new string(buffer, 0, read));
         if (result.IsValid)
         {
-            return TypedResults.Ok(new ManifestValidationResult(result.Manifest!.Release, result.Manifest.Templates.Count));
+            return TypedResults.Ok(new ManifestValidationResult(result.Manifest!.Release, result.Manifest.Templates.Count, result.Warnings));
         }
 
         var errors = result.Errors
@@ -84,7 +89,7 @@ public static class ReleasesApi
         return TypedResults.ValidationProblem(
             errors,
             title: $"The manifest has {result.Errors.Count} error(s).",
-            extensions: new Dictionary<string, object?> { ["manifestErrors"] = result.Errors });
+            extensions: new Dictionary<string, object?> { ["manifestErrors"] = result.Errors, ["manifestWarnings"] = result.Warnings });
     }
 
     private static ProblemHttpResult TooLarge() => TypedResults.Problem(
