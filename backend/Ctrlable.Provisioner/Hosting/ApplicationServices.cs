@@ -106,6 +106,7 @@ public static class ApplicationServices
         builder.Services.AddOptions<DeployOptions>().BindConfiguration(DeployOptions.Section);
         builder.Services.AddSingleton<IValidator<CreateProjectRequest>, CreateProjectValidator>();
         builder.Services.AddSingleton<IValidator<UpdateProjectRequest>, UpdateProjectValidator>();
+        builder.Services.AddSingleton<CameraCredentials>();
         builder.Services.AddSingleton<MacAllocator>();
         builder.Services.AddSingleton<DeployEvents>();
         builder.Services.AddSingleton<IDeployStepObserver, NoStepObserver>();
@@ -193,6 +194,8 @@ public static class ApplicationServices
         try
         {
             await app.Services.GetRequiredService<Migrator>().MigrateAsync();
+            // Camera passwords saved before they went to the secret store leave projects.settings_json.
+            await app.Services.GetRequiredService<CameraCredentials>().MoveStoredPasswordsAsync(CancellationToken.None);
         }
         catch (SchemaTooNewException ex)
         {

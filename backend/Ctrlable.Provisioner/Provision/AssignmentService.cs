@@ -33,6 +33,7 @@ public static class TemplateTypes
 public sealed class AssignmentService(
     SecretStore secrets,
     ProjectMqttCredentials mqttCredentials,
+    CameraCredentials cameraCredentials,
     Database database,
     TimeProvider time,
     ILogger<AssignmentService> logger)
@@ -132,7 +133,7 @@ public sealed class AssignmentService(
                 return assignment with
                 {
                     Mqtt = await MqttAsync(projectId, settings, ct) with { ClientId = hostname, TopicPrefix = "frigate" },
-                    Cameras = Cameras(settings.Cameras),
+                    Cameras = await CamerasAsync(projectId, settings.Cameras, ct),
                 };
             case TemplateTypes.DockerPortainer:
                 // Portainer asks for at least 12 characters.
@@ -190,8 +191,8 @@ public sealed class AssignmentService(
         }
     }
 
-    /// <summary>Camera names as Frigate accepts them (letters, digits, _ and -), unique.</summary>
-    private static List<CameraAssignment> Cameras(IReadOnlyList<CameraSettings> cameras)
+    /// <summary>Camera names as Frigate accepts them (letters, digits, _ and -), unique; each URL with its stored password.</summary>
+    private async Task<List<CameraAssignment>> CamerasAsync(long projectId, IReadOnlyList<CameraSettings> cameras, CancellationToken ct)
     {
         var used = new HashSet<string>(StringComparer.Ordinal);
         var result = new List<CameraAssignment>();
@@ -210,7 +211,7 @@ public sealed class AssignmentService(
                 unique = $"{candidate}_{n}";
             }
 
-            result.Add(new CameraAssignment(unique, camera.StreamUrl));
+            result.Add(new CameraAssignment(unique, await cameraCredentials.RevealAsync(projectId, camera, ct)));
         }
 
         return result;

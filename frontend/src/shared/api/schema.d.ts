@@ -802,7 +802,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Validate a release manifest sent as the YAML request body; every error has file, line, column and YAML path.
+         * Validate a release manifest sent as the YAML request body; every error (and warning) has file, line, column and YAML path.
          * @description Requires role viewer (or higher).
          */
         post: operations["ValidateReleaseManifest"];
@@ -1112,6 +1112,7 @@ export interface components {
         };
         CameraSettings: {
             name: string;
+            /** @description Stream URL (rtsp://, rtsps://, http://, https://). A password in it is stored encrypted and shown as ***; send *** back to keep it, or a new one to replace it. */
             streamUrl: string;
         };
         /** @enum {string} */
@@ -1308,6 +1309,8 @@ export interface components {
             release: string;
             /** Format: int32 */
             templateCount: number;
+            /** @description What an operator should know that does not make the manifest invalid (e.g. a privileged container). */
+            warnings: components["schemas"]["ManifestError"][];
         };
         MetricPoint: {
             /** Format: int64 */
@@ -1476,13 +1479,15 @@ export interface components {
             valid: boolean;
             active: boolean;
             errors: components["schemas"]["ManifestError"][];
+            /** @description What an operator should know that does not make the manifest invalid (e.g. a privileged container), located like errors. */
+            warnings: components["schemas"]["ManifestError"][];
             manifest?: components["schemas"]["ReleaseManifest"] | null;
             templates: components["schemas"]["TemplateState"][];
         };
         ReleaseManifest: {
             release: string;
             communityScriptsRef: string;
-            communityScriptsCommit?: string | null;
+            communityScriptsCommit: string;
             proxmoxMinVersion: string;
             decisions: components["schemas"]["ReleaseDecisions"];
             templates: components["schemas"]["TemplateSpec"][];
@@ -1497,6 +1502,8 @@ export interface components {
             /** Format: int32 */
             templateCount: number;
             errors: components["schemas"]["ManifestError"][];
+            /** @description What an operator should know that does not make the manifest invalid (e.g. a privileged container), located like errors. */
+            warnings: components["schemas"]["ManifestError"][];
         };
         ResetPasswordRequest: {
             newPassword: string;
