@@ -11,7 +11,7 @@ namespace Ctrlable.Provisioner.Build;
 /// (already validated) plus this build's id and force flag and the orchestrator's storage and bridge, so clones
 /// land where deploys put them. Version 1:
 /// <code>
-/// ctrlable-build-plan 1 · release R · build N · ref REF · commit SHA|- · force 0|1 · storage S · bridge B · pool P
+/// ctrlable-build-plan 1 · release R · build N · ref TAG · commit SHA · force 0|1 · storage S · bridge B · pool P
 /// template name kind builder vmid cpu ram disk os version unprivileged app_version portainer haos_version haos_sha256 rebrand base_backup
 /// end
 /// </code>
