@@ -114,6 +114,35 @@ public sealed class CameraCredentialsTests : IAsyncLifetime
         (await _client.GetFromJsonAsync<JsonElement>("/api/projects")).GetArrayLength().Should().Be(0, "nothing was created");
     }
 
+    [Theory]
+    [InlineData("rtsp://viewer:***@203.0.113.66:554/stream1")]
+    [InlineData("rtsp://viewer:***@192.168.1.80:8554/stream1")]
+    [InlineData("rtsps://viewer:***@192.168.1.80:554/stream1")]
+    [InlineData("rtsp://admin:***@192.168.1.80:554/stream1")]
+    public async Task A_kept_password_is_never_sent_to_another_host_port_scheme_or_user(string moved)
+    {
+        var id = await CreateAsync(("front-door", Url));
+
+        // Someone who may edit the project but never saw the password points the camera elsewhere, keeping ***.
+        var response = await _client.PutAsJsonAsync($"/api/projects/{id}", Project("Site", ("front-door", moved)));
+
+        response.StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        problem.GetProperty("errors").GetProperty("Settings.Cameras[0].StreamUrl")[0].GetString().Should().Contain("enter it again");
+        (await AssignedUrlsAsync(id)).Should().Equal(Url);
+    }
+
+    [Fact]
+    public async Task A_kept_password_follows_a_new_path_on_the_same_camera()
+    {
+        var id = await CreateAsync(("front-door", Url));
+
+        var response = await _client.PutAsJsonAsync($"/api/projects/{id}", Project("Site", ("front-door", "rtsp://viewer:***@192.168.1.80:554/stream2")));
+
+        response.StatusCode.Should().Be(HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
+        (await AssignedUrlsAsync(id)).Should().Equal($"rtsp://viewer:{Password}@192.168.1.80:554/stream2");
+    }
+
     [Fact]
     public async Task Passwords_saved_in_a_project_row_before_are_moved_to_the_secret_store_and_never_shown()
     {

@@ -52,7 +52,7 @@ public sealed class CameraCredentials(SecretStore secrets, Database database, IL
                 if (password is null)
                 {
                     problems[$"Settings.Cameras[{i}].StreamUrl"] =
-                        [$"Camera '{camera.Name}': the password shows as {Redacted} but none is stored for this camera; enter it again."];
+                        [$"Camera '{camera.Name}': the password shows as {Redacted} but none is stored for this camera at this address; enter it again."];
                     continue;
                 }
             }
@@ -135,12 +135,15 @@ public sealed class CameraCredentials(SecretStore secrets, Database database, IL
         return moved;
     }
 
-    // Kept by name; a renamed camera whose URL is unchanged keeps the password of the camera it was.
+    // Kept by name; a renamed camera whose URL is unchanged keeps the password of the camera it was. Only for the same
+    // destination: whoever may edit a project but never saw the password must not point it at a host of their own.
     private async Task<string?> KeptPasswordAsync(long? projectId, CameraSettings camera, SiteSettings? previous, CancellationToken ct)
     {
+        var destination = Destination(camera.StreamUrl);
         var candidates = (previous?.Cameras ?? [])
             .Where(old => string.Equals(old.Name, camera.Name, StringComparison.OrdinalIgnoreCase))
-            .Concat((previous?.Cameras ?? []).Where(old => Redact(old.StreamUrl) == camera.StreamUrl));
+            .Concat((previous?.Cameras ?? []).Where(old => Redact(old.StreamUrl) == camera.StreamUrl))
+            .Where(old => Destination(old.StreamUrl) == destination);
         foreach (var old in candidates)
         {
             // A password still in the stored JSON (saved before the secret store held them), else the stored secret.
@@ -156,6 +159,15 @@ public sealed class CameraCredentials(SecretStore secrets, Database database, IL
         }
 
         return null;
+    }
+
+    /// <summary>Where a password is sent: scheme, user, host and port (case-insensitive), the password redacted.</summary>
+    private static string Destination(string url)
+    {
+        var redacted = Redact(url);
+        var scheme = redacted.IndexOf("://", StringComparison.Ordinal);
+        var end = scheme < 0 ? -1 : redacted.IndexOfAny(['/', '?', '#'], scheme + 3);
+        return (end < 0 ? redacted : redacted[..end]).ToLowerInvariant();
     }
 
     private async Task SetSettingsJsonAsync(long projectId, string settingsJson, CancellationToken ct)
