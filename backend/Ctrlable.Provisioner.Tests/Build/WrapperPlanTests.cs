@@ -25,29 +25,30 @@ namespace Ctrlable.Provisioner.Tests.Build;
 [Collection(BuildCollection.Name)]
 public sealed class WrapperPlanTests(WrapperPlanTests.Host host) : IClassFixture<WrapperPlanTests.Host>
 {
-    public static TheoryData<string, string> BadFields => new()
+    // Each case its own VMID: a case that wrongly builds leaves nothing in the way of the others.
+    public static TheoryData<string, string, int> BadFields => new()
     {
-        { "app_version", "$(id)" },
-        { "app_version", "`id`" },
-        { "app_version", "12;id" },
-        { "version", "$(id)" },
-        { "version", "`id`" },
-        { "version", "12;id" },
-        { "version", "12.3.4" },
-        { "version", "12345" },
-        { "app_version", new string('a', 65) },
-        { "base_backup", "b" + new string('a', 128) },
+        { "app_version", "$(id)", 9310 },
+        { "app_version", "`id`", 9311 },
+        { "app_version", "12;id", 9312 },
+        { "version", "$(id)", 9313 },
+        { "version", "`id`", 9314 },
+        { "version", "12;id", 9315 },
+        { "version", "12.3.4", 9316 },
+        { "version", "12345", 9317 },
+        { "app_version", new string('a', 65), 9318 },
+        { "base_backup", "b" + new string('a', 128), 9319 },
     };
 
     [Theory]
     [MemberData(nameof(BadFields))]
-    public async Task A_plan_outside_the_grammar_is_refused_before_anything_runs(string field, string value)
+    public async Task A_plan_outside_the_grammar_is_refused_before_anything_runs(string field, string value, int vmid)
     {
         var template = field switch
         {
-            "app_version" => Template("zwavejs", "ct/zwave-js-ui.sh", 9301, appVersion: value),
-            "version" => Template("zwavejs", "ct/zwave-js-ui.sh", 9301, version: value),
-            _ => Template("zwavejs", "ct/zwave-js-ui.sh", 9301, baseBackup: value),
+            "app_version" => Template("zwavejs", "ct/zwave-js-ui.sh", vmid, appVersion: value),
+            "version" => Template("zwavejs", "ct/zwave-js-ui.sh", vmid, version: value),
+            _ => Template("zwavejs", "ct/zwave-js-ui.sh", vmid, baseBackup: value),
         };
 
         var run = await host.RunAsync(Plan(BuildHost.Ref, host.Build.UpstreamCommit, templates: [template]));
@@ -55,17 +56,17 @@ public sealed class WrapperPlanTests(WrapperPlanTests.Host host) : IClassFixture
         run.Exit.Should().Be(1, run.ToString());
         var shown = value.Length > 80 ? value[..80] : value;
         run.Stderr.Should().Be($"ctrlable-build: plan: invalid {field} '{shown}'\n");
-        run.AssertNothingRan(host.Build, 9301);
+        run.AssertNothingRan(host.Build, vmid);
     }
 
     [Fact]
     public async Task A_plan_with_a_bare_commit_for_ref_is_refused_before_anything_is_fetched()
     {
-        var run = await host.RunAsync(Plan(host.ForkCommit, host.ForkCommit, templates: [Template("zwavejs", "ct/zwave-js-ui.sh", 9301)]));
+        var run = await host.RunAsync(Plan(host.ForkCommit, host.ForkCommit, templates: [Template("zwavejs", "ct/zwave-js-ui.sh", 9320)]));
 
         run.Exit.Should().Be(1, run.ToString());
         run.Stderr.Should().Be($"ctrlable-build: plan: ref '{host.ForkCommit}' is a commit, not a tag: the host builds only a tag of UPSTREAM_URL, which it resolves and compares with the plan's commit\n");
-        run.AssertNothingRan(host.Build, 9301);
+        run.AssertNothingRan(host.Build, 9320);
         File.Exists(host.ForkRan).Should().BeFalse("nothing of the fork's commit ran");
     }
 
@@ -74,30 +75,30 @@ public sealed class WrapperPlanTests(WrapperPlanTests.Host host) : IClassFixture
     {
         // The fork's commit is in the upstream's object store and served on request (as GitHub serves a fork's
         // commit through the upstream's URL), but the release's tag points elsewhere.
-        var run = await host.RunAsync(Plan(BuildHost.Ref, host.ForkCommit, templates: [Template("zwavejs", "ct/zwave-js-ui.sh", 9301)]));
+        var run = await host.RunAsync(Plan(BuildHost.Ref, host.ForkCommit, templates: [Template("zwavejs", "ct/zwave-js-ui.sh", 9321)]));
 
         run.Exit.Should().Be(1, run.ToString());
         run.Stderr.Should().Be($"ctrlable-build: upstream {BuildHost.Ref} resolves to {host.Build.UpstreamCommit}, but the manifest recorded {host.ForkCommit}: the tag moved or the copy was tampered with; refusing to build\n");
         run.Stdout.Should().Contain("::ctrlable build-failed ").And.NotContain("template-started");
-        host.Build.Guest(9301).Should().BeNull();
+        host.Build.Guest(9321).Should().BeNull();
         File.Exists(host.ForkRan).Should().BeFalse();
     }
 
     [Theory]
-    [InlineData("storage", "other-lvm", "ALLOWED_STORAGES", "local-lvm")]
-    [InlineData("bridge", "vmbr9", "ALLOWED_BRIDGES", "vmbr0")]
-    [InlineData("pool", "other-pool", "ALLOWED_POOLS", "ctrlable-templates")]
-    public async Task A_storage_bridge_or_pool_this_host_does_not_allow_is_refused_before_anything_runs(string what, string value, string setting, string allowed)
+    [InlineData("storage", "other-lvm", "ALLOWED_STORAGES", "local-lvm", 9322)]
+    [InlineData("bridge", "vmbr9", "ALLOWED_BRIDGES", "vmbr0", 9323)]
+    [InlineData("pool", "other-pool", "ALLOWED_POOLS", "ctrlable-templates", 9324)]
+    public async Task A_storage_bridge_or_pool_this_host_does_not_allow_is_refused_before_anything_runs(string what, string value, string setting, string allowed, int vmid)
     {
         var plan = Plan(BuildHost.Ref, host.Build.UpstreamCommit,
             storage: what == "storage" ? value : "local-lvm", bridge: what == "bridge" ? value : "vmbr0", pool: what == "pool" ? value : "ctrlable-templates",
-            templates: [Template("zwavejs", "ct/zwave-js-ui.sh", 9301)]);
+            templates: [Template("zwavejs", "ct/zwave-js-ui.sh", vmid)]);
 
         var run = await host.RunAsync(plan);
 
         run.Exit.Should().Be(64, run.ToString());
         run.Stderr.Should().Be($"ctrlable-build: refused: the plan asks for {what} '{value}', which {setting} in {run.Conf} does not list ({allowed})\n");
-        run.AssertNothingRan(host.Build, 9301);
+        run.AssertNothingRan(host.Build, vmid);
     }
 
     [Fact]
