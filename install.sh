@@ -487,6 +487,12 @@ ORCHESTRATOR_FINGERPRINT=$tls_fingerprint
 BRIDGE_DEVICE=$bridge
 TEMPLATE_STORAGE=$template_storage
 NODE=$node
+# What a build plan may ask for: this installer's storage and bridge, the template pool it creates, and the
+# builders the shipped releases run privileged (docker-portainer and frigate).
+ALLOWED_STORAGES=$storage
+ALLOWED_BRIDGES=$bridge
+ALLOWED_POOLS=ctrlable-templates
+ALLOW_PRIVILEGED="ct/docker.sh ct/frigate.sh"
 EOF
 install_file "$conf" "$CONF_DIR/ctrlable-build.conf" 0600
 
