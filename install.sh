@@ -488,11 +488,11 @@ BRIDGE_DEVICE=$bridge
 TEMPLATE_STORAGE=$template_storage
 NODE=$node
 # What a build plan may ask for: this installer's storage and bridge, the template pool it creates, and the
-# builders the shipped releases run privileged (docker-portainer and frigate).
+# builders allowed to run privileged: none (every container of the shipped releases is unprivileged).
 ALLOWED_STORAGES=$storage
 ALLOWED_BRIDGES=$bridge
 ALLOWED_POOLS=ctrlable-templates
-ALLOW_PRIVILEGED="ct/docker.sh ct/frigate.sh"
+ALLOW_PRIVILEGED=no
 EOF
 install_file "$conf" "$CONF_DIR/ctrlable-build.conf" 0600
 

@@ -139,15 +139,14 @@ public sealed class WrapperPlanTests(WrapperPlanTests.Host host) : IClassFixture
             using var app = new ProvisionerApp(releases);
             using var client = await app.CreateClientAsync(Role.Operator);
 
-            foreach (var release in new[] { "2026.06", "2026.07" })
+            foreach (var (release, key) in new[] { ("2026.06", "community_scripts_ref"), ("2026.07", "community_scripts_commit") })
             {
                 var response = await client.PostAsJsonAsync($"/api/releases/{release}/build", new { });
 
                 response.StatusCode.Should().Be(HttpStatusCode.Conflict, await response.Content.ReadAsStringAsync());
                 var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
-                problem.GetProperty("code").GetString().Should().Be("release-not-pinned");
-                problem.GetProperty("detail").GetString().Should().Be(
-                    $"{release} cannot be built: the host builds only a community-scripts tag it can check against the recorded commit, so community_scripts_ref must be a tag (such as 2026-05-30) and community_scripts_commit the commit that tag points to.");
+                problem.GetProperty("code").GetString().Should().Be("release-invalid");
+                problem.GetProperty("detail").GetString().Should().Contain($"{release}.yaml:").And.Contain($": {key}: ");
             }
         }
         finally

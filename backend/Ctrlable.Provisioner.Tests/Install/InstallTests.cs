@@ -101,7 +101,7 @@ public sealed class InstallTests
             .And.Contain($"pct exec {vmid} -- /opt/ctrlable-provisioner/deploy/ct-setup.sh create-admin admin");
         var conf = await File.ReadAllTextAsync(Path.Combine(host.HostRoot, "etc/ctrlable/ctrlable-build.conf"));
         conf.Should().Contain($"ORCHESTRATOR_FINGERPRINT={fingerprint}\n").And.MatchRegex(@"ORCHESTRATOR_URL=https://[0-9.]+:8443\n");
-        conf.Should().Contain("\nALLOWED_STORAGES=local-lvm\nALLOWED_BRIDGES=vmbr0\nALLOWED_POOLS=ctrlable-templates\nALLOW_PRIVILEGED=\"ct/docker.sh ct/frigate.sh\"\n",
+        conf.Should().Contain("\nALLOWED_STORAGES=local-lvm\nALLOWED_BRIDGES=vmbr0\nALLOWED_POOLS=ctrlable-templates\nALLOW_PRIVILEGED=no\n",
             "the host bounds what a build plan may ask for with the installer's own storage, bridge and template pool");
         File.ReadAllBytes(Path.Combine(host.HostRoot, "usr/local/sbin/ctrlable-build")).Should().Equal(File.ReadAllBytes(Path.Combine(RepoPaths.Root, "host/ctrlable-build")));
         File.Exists(Path.Combine(host.HostRoot, "usr/local/share/ctrlable/firstboot/ctrlable-firstboot")).Should().BeTrue();

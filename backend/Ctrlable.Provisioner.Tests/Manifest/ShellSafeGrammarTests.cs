@@ -35,19 +35,6 @@ public sealed partial class ShellSafeGrammarTests
         ["commit"] = "^[0-9a-f]{40}$",
     };
 
-    /// <summary>
-    /// The wrapper's patterns for these fields until host/ctrlable-build is changed to the agreed ones on its own branch
-    /// (issue #15). Delete an entry once the wrapper checks the agreed pattern: the test then holds it to the table.
-    /// </summary>
-    private static readonly Dictionary<string, string> WrapperNotYetChanged = new(StringComparer.Ordinal)
-    {
-        ["version"] = "^[0-9][0-9.]*$",
-        ["app_version"] = "^(-|[A-Za-z0-9][A-Za-z0-9._+~-]*)$",
-        ["base_backup"] = "^(-|[A-Za-z0-9][A-Za-z0-9._-]*)$",
-        ["ref"] = @"^([0-9]{4}-[0-9]{2}-[0-9]{2}|v[0-9]+\.[0-9]+(\.[0-9]+)?|[0-9a-f]{40})$",
-        ["commit"] = "^(-|[0-9a-f]{40})$",
-    };
-
     /// <summary>Plan fields the orchestrator writes from its own settings, not from the manifest.</summary>
     private static readonly string[] NotFromTheManifest = ["build", "force", "storage", "bridge", "pool"];
 
@@ -67,8 +54,7 @@ public sealed partial class ShellSafeGrammarTests
             "every plan field the wrapper checks is in the grammar table, or is one the orchestrator writes itself");
         foreach (var field in ShellSafeGrammar.All)
         {
-            var expected = WrapperNotYetChanged.TryGetValue(field.Name, out var old) ? old : field.PlanPattern;
-            checks[field.Name].Should().Be(expected, $"check_field {field.Name} in host/ctrlable-build");
+            checks[field.Name].Should().Be(field.PlanPattern, $"check_field {field.Name} in host/ctrlable-build");
         }
     }
 

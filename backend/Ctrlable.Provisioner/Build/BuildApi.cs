@@ -90,7 +90,6 @@ public static class BuildApi
                 title: refusal switch
                 {
                     BuildRefusal.ReleaseInvalid => "Release manifest is invalid",
-                    BuildRefusal.ReleaseNotPinned => "Release is not pinned to a tag and its commit",
                     BuildRefusal.TriggerNotConfigured => "Builds are not set up",
                     BuildRefusal.AlreadyRunning => "A build is running",
                     _ => "Cannot rebuild the active release",
@@ -104,7 +103,6 @@ public static class BuildApi
     private static string Code(BuildRefusal? refusal) => refusal switch
     {
         BuildRefusal.ReleaseInvalid => "release-invalid",
-        BuildRefusal.ReleaseNotPinned => "release-not-pinned",
         BuildRefusal.TriggerNotConfigured => "trigger-not-configured",
         BuildRefusal.AlreadyRunning => "build-running",
         _ => "release-active",

@@ -10,7 +10,7 @@ using Microsoft.Extensions.Options;
 namespace Ctrlable.Provisioner.Build;
 
 /// <summary>Why a build could not start.</summary>
-public enum BuildRefusal { ReleaseNotFound, ReleaseInvalid, ReleaseNotPinned, TriggerNotConfigured, AlreadyRunning, ForceOnActiveRelease }
+public enum BuildRefusal { ReleaseNotFound, ReleaseInvalid, TriggerNotConfigured, AlreadyRunning, ForceOnActiveRelease }
 
 /// <summary>The started build, or why there is none.</summary>
 public sealed record BuildStart(BuildSummary? Build, BuildRefusal? Refusal, string? Detail);
@@ -47,14 +47,7 @@ public sealed partial class BuildService(
 
         if (!file.IsValid)
         {
-            return Refused(BuildRefusal.ReleaseInvalid, $"The manifest of {release} has {file.Errors.Count} error(s); fix them before building.");
-        }
-
-        // The host proves what it builds by resolving the tag in the upstream repository and comparing it with the
-        // recorded commit; a bare commit could be any fork's (GitHub serves those through the upstream's URL).
-        if (file.Manifest is { } pinned && (ManifestRules.IsCommitSha(pinned.CommunityScriptsRef) || pinned.CommunityScriptsCommit is null))
-        {
-            return Refused(BuildRefusal.ReleaseNotPinned, $"{release} cannot be built: the host builds only a community-scripts tag it can check against the recorded commit, so community_scripts_ref must be a tag (such as 2026-05-30) and community_scripts_commit the commit that tag points to.");
+            return Refused(BuildRefusal.ReleaseInvalid, $"The manifest of {release} has {file.Errors.Count} error(s); fix them before building. First: {file.Errors[0]}");
         }
 
         if (!trigger.IsConfigured)
