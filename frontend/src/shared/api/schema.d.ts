@@ -846,7 +846,7 @@ export interface paths {
         get: operations["GetProxmoxSettings"];
         /**
          * Try a Proxmox host and API token (version, privileges on the product's pool), then store them (the secret encrypted) and use them from the next call on.
-         * @description Requires role admin (or higher).
+         * @description An empty tokenSecret keeps the stored one only for the host, token id and certificate fingerprint in use; a change to any of them without the secret is a 400 naming TokenSecret, and nothing is sent anywhere. Requires role admin (or higher).
          */
         put: operations["SaveProxmoxSettings"];
         post?: never;
