@@ -64,7 +64,8 @@ public static class ProvisionApi
             .WithTags("Provision")
             .AllowAnonymous()
             .DisableAntiforgery()
-            .RequireRateLimiting(RateLimitPolicy);
+            .RequireRateLimiting(RateLimitPolicy)
+            .AuditReads();
 
         group.MapGet("/assignment", GetAssignmentAsync)
             .WithName("GetProvisionAssignment")
@@ -104,6 +105,7 @@ public static class ProvisionApi
             return invalid;
         }
 
+        context.Audit().ActorName = hostname;
         var result = await service.FetchAssignmentAsync(hostname!, (secretHeader ?? secret)!, context.Connection.RemoteIpAddress, ct);
         return result.Outcome == ProvisionOutcome.Ok ? TypedResults.Ok(result.Assignment!) : Problem(context, result);
     }
