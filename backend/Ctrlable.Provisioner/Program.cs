@@ -54,6 +54,7 @@ await app.AnnounceSetupCodeAsync();
 
 app.UseSecurityHeaders();
 app.UseApiErrors();
+app.UseRequestBodyLimits();
 app.UseApiDocumentation();
 app.UseSpa();
 app.UseAccessControl();

@@ -107,6 +107,9 @@ internal sealed class ProvisionerApp : WebApplicationFactory<Program>
     /// <summary>https://127.0.0.1:PORT of an <c>https: true</c> app (starts it).</summary>
     public Uri HttpsAddress => ServerAddress("https://");
 
+    /// <summary>http://127.0.0.1:PORT of an app on real sockets (<c>kestrelUrls</c> or <c>https: true</c>; starts it).</summary>
+    public Uri HttpAddress => ServerAddress("http://");
+
     private Uri ServerAddress(string scheme)
     {
         StartServer();

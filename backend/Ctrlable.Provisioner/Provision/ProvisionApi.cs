@@ -2,6 +2,7 @@ using System.ComponentModel;
 using System.Globalization;
 using System.Threading.RateLimiting;
 using Ctrlable.Provisioner.Auth;
+using Ctrlable.Provisioner.Hosting;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.RateLimiting;
@@ -65,7 +66,8 @@ public static class ProvisionApi
             .AllowAnonymous()
             .DisableAntiforgery()
             .RequireRateLimiting(RateLimitPolicy)
-            .AuditReads();
+            .AuditReads()
+            .WithRequestBodyLimit(RequestBodyLimits.Provision);
 
         group.MapGet("/assignment", GetAssignmentAsync)
             .WithName("GetProvisionAssignment")

@@ -1,5 +1,6 @@
 using System.Text;
 using Ctrlable.Provisioner.Auth;
+using Ctrlable.Provisioner.Hosting;
 using Ctrlable.Provisioner.Manifest;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -10,7 +11,7 @@ public sealed record ManifestValidationResult(string Release, int TemplateCount)
 public static class ReleasesApi
 {
     // A release manifest is a few KiB; anything near this is not one.
-    private const int MaxManifestBytes = 1024 * 1024;
+    private const int MaxManifestBytes = (int)RequestBodyLimits.Manifest;
 
     public static RouteGroupBuilder MapReleases(this IEndpointRouteBuilder routes)
     {
@@ -51,7 +52,8 @@ public static class ReleasesApi
             .WithSummary("Validate a release manifest sent as the YAML request body; every error has file, line, column and YAML path.")
             .Accepts<string>("application/yaml", "text/yaml", "text/plain")
             .ProducesValidationProblem()
-            .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .WithRequestBodyLimit(RequestBodyLimits.Manifest);
 
         return group;
     }
