@@ -236,6 +236,36 @@ public sealed class InstallTests
         host.Sim.State.Guests[InstallHost.Foreign].Running.Should().BeTrue();
     }
 
+    [Fact]
+    public async Task The_summary_prints_the_set_up_code_that_creates_the_first_admin_and_then_that_an_admin_exists()
+    {
+        await using var host = await InstallHost.StartAsync(PveVersion.V9_1);
+
+        var run = await host.RunAsync();
+
+        run.ExitCode.Should().Be(0, run.ToString());
+        var vmid = host.Sim.State.Guests.Values.Single(g => g.Kind == SimGuestKind.Lxc && !g.IsTemplate).Vmid;
+        var printed = System.Text.RegularExpressions.Regex.Match(run.Output, @"Set-up code:\s+([A-Z2-7-]+) ");
+        printed.Success.Should().BeTrue(run.Output);
+        var file = Path.Combine(host.DataDirectory(vmid), "setup-code");
+        (await File.ReadAllTextAsync(file)).Trim().Should().Be(printed.Groups[1].Value, "the summary prints the code the orchestrator waits for");
+        File.GetUnixFileMode(file).Should().Be((UnixFileMode)0b110_000_000);
+
+        // The orchestrator on the container's data directory takes it for the first admin.
+        using (var app = new ProvisionerApp(dataDirectory: host.DataDirectory(vmid), settings: ProxmoxSettingsOf(host.OrchestratorEnv(vmid))))
+        {
+            using var browser = app.CreateBrowserClient();
+            var created = await browser.PostAsJsonAsync("/api/setup", new { username = "dealer", password = "site-visit-Passw0rd", setupCode = printed.Groups[1].Value });
+            created.StatusCode.Should().Be(HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
+            File.Exists(file).Should().BeFalse();
+        }
+
+        var again = await host.RunAsync();
+        again.ExitCode.Should().Be(0, again.ToString());
+        again.Output.Should().Contain("First admin:     exists already").And.NotContain("Set-up code:");
+        File.Exists(file).Should().BeFalse("no new code once an admin exists");
+    }
+
     public static TheoryData<string, string[], string> PreflightFailures => new()
     {
         { "not-root", [], "install.sh: must run as root (on the Proxmox VE host)" },

@@ -137,6 +137,7 @@ public static class ApplicationServices
         builder.Services.Configure<Microsoft.AspNetCore.Mvc.JsonOptions>(o => ConfigureJson(o.JsonSerializerOptions));
 
         builder.Services.AddProblemDetails();
+        builder.Services.AddRequestBodyLimits();
         return builder;
     }
 

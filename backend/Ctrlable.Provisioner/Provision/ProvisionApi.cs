@@ -2,6 +2,7 @@ using System.ComponentModel;
 using System.Globalization;
 using System.Threading.RateLimiting;
 using Ctrlable.Provisioner.Auth;
+using Ctrlable.Provisioner.Hosting;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.RateLimiting;
@@ -64,7 +65,9 @@ public static class ProvisionApi
             .WithTags("Provision")
             .AllowAnonymous()
             .DisableAntiforgery()
-            .RequireRateLimiting(RateLimitPolicy);
+            .RequireRateLimiting(RateLimitPolicy)
+            .AuditReads()
+            .WithRequestBodyLimit(RequestBodyLimits.Provision);
 
         group.MapGet("/assignment", GetAssignmentAsync)
             .WithName("GetProvisionAssignment")
@@ -104,6 +107,7 @@ public static class ProvisionApi
             return invalid;
         }
 
+        context.Audit().ActorName = hostname;
         var result = await service.FetchAssignmentAsync(hostname!, (secretHeader ?? secret)!, context.Connection.RemoteIpAddress, ct);
         return result.Outcome == ProvisionOutcome.Ok ? TypedResults.Ok(result.Assignment!) : Problem(context, result);
     }

@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Text;
 using Ctrlable.Provisioner.Auth;
+using Ctrlable.Provisioner.Hosting;
 using Ctrlable.Provisioner.Manifest;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -15,7 +16,7 @@ public sealed record ManifestValidationResult(
 public static class ReleasesApi
 {
     // A release manifest is a few KiB; anything near this is not one.
-    private const int MaxManifestBytes = 1024 * 1024;
+    private const int MaxManifestBytes = (int)RequestBodyLimits.Manifest;
 
     public static RouteGroupBuilder MapReleases(this IEndpointRouteBuilder routes)
     {
@@ -56,7 +57,8 @@ public static class ReleasesApi
             .WithSummary("Validate a release manifest sent as the YAML request body; every error (and warning) has file, line, column and YAML path.")
             .Accepts<string>("application/yaml", "text/yaml", "text/plain")
             .ProducesValidationProblem()
-            .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .WithRequestBodyLimit(RequestBodyLimits.Manifest);
 
         return group;
     }

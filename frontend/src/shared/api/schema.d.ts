@@ -62,8 +62,8 @@ export interface paths {
         get: operations["GetSetupStatus"];
         put?: never;
         /**
-         * Create the first admin account (only on a fresh installation). Then sign in.
-         * @description No credentials needed.
+         * Create the first admin account (only on a fresh installation), with the one-time set-up code. Then sign in.
+         * @description 403 `setup-code` when the set-up code is missing or wrong (nothing is created); 409 once an admin exists. No credentials needed.
          */
         post: operations["CreateFirstAdmin"];
         delete?: never;
@@ -103,7 +103,7 @@ export interface paths {
         put?: never;
         /**
          * Sign in with user name and password; sets the HttpOnly session cookie.
-         * @description No credentials needed.
+         * @description A refused sign-in is one answer, 401 `wrong-credentials`, whether the account is unknown, disabled or locked or the password is wrong. No credentials needed.
          */
         post: operations["SignIn"];
         delete?: never;
@@ -846,7 +846,7 @@ export interface paths {
         get: operations["GetProxmoxSettings"];
         /**
          * Try a Proxmox host and API token (version, privileges on the product's pool), then store them (the secret encrypted) and use them from the next call on.
-         * @description Requires role admin (or higher).
+         * @description An empty tokenSecret keeps the stored one only for the host, token id and certificate fingerprint in use; a change to any of them without the secret is a 400 naming TokenSecret, and nothing is sent anywhere. Requires role admin (or higher).
          */
         put: operations["SaveProxmoxSettings"];
         post?: never;
@@ -1530,6 +1530,8 @@ export interface components {
         SetupRequest: {
             username: string;
             password: string;
+            /** @description The one-time set-up code: install.sh prints it; it is in the file setup-code in the orchestrator's data directory. */
+            setupCode?: string | null;
         };
         SetupStatus: {
             required: boolean;
@@ -1853,6 +1855,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["HttpValidationProblemDetails"];
                 };
             };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
     GetAntiforgeryToken: {
@@ -1904,6 +1924,15 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["HttpValidationProblemDetails"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
         };
