@@ -396,8 +396,43 @@ public sealed class ProvisionApiTests(ProvisionApiTests.Fixture fixture) : IClas
 
         again.Should().BeEquivalentTo(guest.Summary);
         (await StoredAsync(guest.Id)).Should().Be(stored, "a resumed deploy keeps the secrets it generated");
+        using (await H.ClaimAsync(guest))
+        {
+            (await ClaimsOfAsync(H, guest.Id)).Should().Be(1);
+        }
+
         await service.DeleteAsync(guest.Id, CancellationToken.None);
         (await H.App.Service<SecretStore>().ListAsync(SecretKind.InstanceAppSecret, $"instance/{guest.Id}/")).Should().BeEmpty();
+        (await ClaimsOfAsync(H, guest.Id)).Should().Be(0, "the claim goes with the assignment");
+    }
+
+    /// <summary>The guest that claimed the first boot is gone; the retry clones a new one, which holds no credential.</summary>
+    [Fact]
+    public async Task A_retry_that_clones_the_guest_again_forgets_the_old_guest_s_claim()
+    {
+        await using var h = await FirstBootHarness.StartAsync();
+        var guest = await h.DeployAsync(TemplateTypes.ZwaveJs);
+        using (await h.ClaimAsync(guest))
+        {
+            (await ClaimsOfAsync(h, guest.Id)).Should().Be(1);
+        }
+
+        // Destroyed outside the orchestrator before its first boot finished; the deadline failed the instance.
+        var ct = CancellationToken.None;
+        (await h.Pve.Tasks.WaitAsync(FirstBootHarness.Node, await h.Pve.Client.StopAsync(FirstBootHarness.Node, Provisioner.Proxmox.GuestKind.Lxc, guest.Vmid, ct), TimeSpan.FromSeconds(30), ct)).Succeeded.Should().BeTrue();
+        (await h.Pve.Tasks.WaitAsync(FirstBootHarness.Node, await h.Pve.Client.DeleteAsync(FirstBootHarness.Node, Provisioner.Proxmox.GuestKind.Lxc, guest.Vmid, ct), TimeSpan.FromSeconds(30), ct)).Succeeded.Should().BeTrue();
+        await h.SetStateAsync(guest.Id, InstanceStates.Failed);
+
+        var (_, refusal) = await h.App.Service<Provisioner.Deploy.DeployService>().RetryAsync(guest.Id, ct);
+
+        refusal.Should().BeNull();
+        (await ClaimsOfAsync(h, guest.Id)).Should().Be(0);
+    }
+
+    private static async Task<long> ClaimsOfAsync(FirstBootHarness harness, long instanceId)
+    {
+        await using var connection = await harness.App.Service<Database>().OpenAsync();
+        return await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM firstboot_claims WHERE instance_id = @instanceId;", new { instanceId });
     }
 
     [Fact]

@@ -44,11 +44,11 @@ public sealed class FirstBootClaims(Database database, TimeProvider time)
     public async Task<bool> MatchesAsync(long? instanceId, string credential, CancellationToken ct)
     {
         const string sql = "SELECT credential_sha256 FROM firstboot_claims WHERE instance_id = @instanceId;";
-        string? stored = null;
-        if (instanceId is not null)
+        string? stored;
+        // An unknown host name costs the lookup too (no instance has id 0).
+        await using (var connection = await database.OpenAsync(ct))
         {
-            await using var connection = await database.OpenAsync(ct);
-            stored = await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition(sql, new { instanceId }, cancellationToken: ct));
+            stored = await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition(sql, new { instanceId = instanceId ?? 0 }, cancellationToken: ct));
         }
 
         var matches = CryptographicOperations.FixedTimeEquals(

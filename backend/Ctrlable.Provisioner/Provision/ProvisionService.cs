@@ -189,7 +189,7 @@ public sealed partial class ProvisionService(
 
         if (credential is not null)
         {
-            // An unknown host name costs a hash comparison too.
+            // An unknown host name costs a claim lookup and a hash comparison too.
             if (await claims.MatchesAsync(instance?.Id, credential, ct))
             {
                 return (instance, null);
