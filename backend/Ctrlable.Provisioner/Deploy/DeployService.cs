@@ -18,7 +18,8 @@ public sealed class DeployService(
     DeployRunner runner,
     ProxmoxClient proxmox,
     ProxmoxTasks tasks,
-    CameraCredentials cameras)
+    CameraCredentials cameras,
+    Provision.FirstBootClaims firstBootClaims)
 {
     public async Task<(ProjectRow? Project, Refusal? Refusal)> CreateProjectAsync(CreateProjectRequest request, CancellationToken ct)
     {
@@ -128,6 +129,12 @@ public sealed class DeployService(
         // Failed before a guest existed: clone again. Otherwise re-apply its identity and start it again;
         // the first-boot service retries by itself on the next boot.
         var guestExists = instance.Vmid is { } vmid && (await proxmox.GetClusterResourcesAsync("vm", ct)).Any(r => r.Vmid == vmid);
+        if (!guestExists)
+        {
+            // A new clone holds no instance credential: the old guest's claim must not lock it out.
+            await firstBootClaims.ResetAsync(instanceId, ct);
+        }
+
         await instances.SetStateAsync(instanceId, guestExists ? InstanceStates.Configuring : InstanceStates.Pending, "Retrying", ct: ct);
         runner.Enqueue(instanceId);
         return (await instances.GetAsync(instanceId, ct), null);

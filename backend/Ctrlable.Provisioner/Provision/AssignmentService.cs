@@ -34,6 +34,7 @@ public sealed class AssignmentService(
     SecretStore secrets,
     ProjectMqttCredentials mqttCredentials,
     CameraCredentials cameraCredentials,
+    FirstBootClaims claims,
     Database database,
     TimeProvider time,
     ILogger<AssignmentService> logger)
@@ -74,9 +75,10 @@ public sealed class AssignmentService(
         }
     }
 
-    /// <summary>Removes the stored assignment (the instance is deleted).</summary>
+    /// <summary>Removes the stored assignment and its first-boot claim (the instance is deleted).</summary>
     public async Task DeleteAsync(long instanceId, CancellationToken ct)
     {
+        await claims.ResetAsync(instanceId, ct);
         if (await secrets.DeleteAsync(SecretKind.InstanceAppSecret, SecretName(instanceId), ct))
         {
             logger.LogInformation("Deleted the first-boot assignment of instance {InstanceId}", instanceId);

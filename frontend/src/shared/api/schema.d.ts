@@ -701,7 +701,7 @@ export interface paths {
         };
         /**
          * A guest's first-boot assignment (wiring and secrets), served while its instance waits for its first boot; the guest's state becomes personalising.
-         * @description 403 `denied` for an unknown host name or a wrong secret alike, 403 `address-mismatch` when the caller's address is not the guest's, 409 `not-ready` and 503 `proxmox-unavailable` (retry, see Retry-After), 410 `consumed` after complete, 429 when rate-limited. No credentials needed.
+         * @description With the release secret: the fetch claims the assignment and the answer carries `instanceCredential`; once the guest has used that credential (X-Ctrlable-Instance-Credential), the release secret alone gets 409 `claimed`. 403 `denied` for an unknown host name, a wrong secret or a wrong credential alike, 403 `address-mismatch` when the caller's address is not the guest's, 409 `not-ready` and 503 `proxmox-unavailable` (retry, see Retry-After), 410 `consumed` after complete, 429 when rate-limited. No credentials needed.
          */
         get: operations["GetProvisionAssignment"];
         put?: never;
@@ -723,7 +723,7 @@ export interface paths {
         put?: never;
         /**
          * The guest reports the end of its first boot: ok (the instance becomes active) or failed with its message; installed versions. Consumes the assignment.
-         * @description The same answers as the assignment; a repeat after complete is 410 `consumed`. No credentials needed.
+         * @description Needs the instance credential (X-Ctrlable-Instance-Credential) the assignment fetch handed out; the release secret does not complete. The same answers as the assignment; a repeat after complete is 410 `consumed`. No credentials needed.
          */
         post: operations["CompleteProvision"];
         delete?: never;
@@ -1010,6 +1010,8 @@ export interface components {
             portainer?: components["schemas"]["AdminCredentials"] | null;
             freepbx?: components["schemas"]["AdminCredentials"] | null;
             readonly needsBinding: boolean;
+            /** @description Only in the answer to the fetch that claims the assignment (with the release secret): the guest's own credential (64 hex digits). The guest keeps it and sends it in the X-Ctrlable-Instance-Credential header from then on; its first use confirms the claim, after which the release secret alone is refused. */
+            instanceCredential?: string | null;
         };
         AuditPage: {
             items: components["schemas"]["AuditRecord"][];
@@ -1123,8 +1125,6 @@ export interface components {
         };
         CompleteRequest: {
             hostname: string;
-            /** @description The release's first-boot secret, if not sent in the X-Ctrlable-Secret header (the header is preferred). */
-            secret?: string | null;
             status: components["schemas"]["CompletionStatus"];
             /** @description One line for the dealer: what went wrong, or that all is well. */
             message?: string | null;
@@ -3570,6 +3570,8 @@ export interface operations {
             header?: {
                 /** @description The release's first-boot secret (preferred). */
                 "X-Ctrlable-Secret"?: string;
+                /** @description The instance credential the claiming fetch handed out; once the guest has it, it replaces the release secret. */
+                "X-Ctrlable-Instance-Credential"?: string;
             };
             path?: never;
             cookie?: never;
@@ -3645,8 +3647,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description The release's first-boot secret (preferred). */
-                "X-Ctrlable-Secret"?: string;
+                /** @description The instance credential the claiming assignment fetch handed out. */
+                "X-Ctrlable-Instance-Credential"?: string;
             };
             path?: never;
             cookie?: never;
