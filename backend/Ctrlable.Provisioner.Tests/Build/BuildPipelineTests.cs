@@ -172,7 +172,7 @@ public sealed class BuildPipelineTests
     }
 
     [Fact]
-    public async Task A_template_failing_mid_build_is_reported_with_its_log_and_keeps_the_previous_active_release()
+    public async Task A_template_failing_mid_build_is_reported_with_its_log_and_the_ones_that_built_activate_the_release()
     {
         const string manifest = $$"""
             release: "{{BuildHost.Release}}"
@@ -217,10 +217,88 @@ public sealed class BuildPipelineTests
         var log = (await operatorClient.GetFromJsonAsync<JsonElement>($"/api/builds/{build.GetProperty("id").GetInt64()}")).GetProperty("log").GetString();
         log.Should().Contain("[broken]  x the download of broken 1.0 failed");
 
-        (await releases.GetActiveNameAsync()).Should().Be("2026.06", "a failed build leaves the active release alone");
+        (await releases.GetActiveNameAsync()).Should().Be(BuildHost.Release, "the template that built makes its release the one deploys use");
         (await releases.ListTemplatesAsync(BuildHost.Release)).Select(t => t.Name).Should().Equal("zwavejs");
+        (await releases.ListTemplatesAsync("2026.06")).Select(t => t.Vmid).Should().Equal([9001L], "the previous release's templates stay recorded");
         host.Guest(9102).Should().BeNull("the failed template's container is removed");
         host.Guest(9101)!["template"].Should().Be("1");
+    }
+
+    [Fact]
+    public async Task A_failed_template_is_unavailable_with_its_reason_and_rebuilds_alone_keeping_the_others_and_the_secret()
+    {
+        const string manifest = $$"""
+            release: "{{BuildHost.Release}}"
+            community_scripts_ref: "{{BuildHost.Ref}}"
+            community_scripts_commit: "{commit}"
+            proxmox_min_version: "8.2"
+            templates:
+              zwavejs:
+                kind: lxc
+                builder: ct/zwave-js-ui.sh
+                vmid: 9101
+                resources: { cpu: 1, ram: 512, disk: 4 }
+              broken:
+                kind: lxc
+                builder: ct/broken.sh
+                vmid: 9102
+                resources: { cpu: 1, ram: 512, disk: 4 }
+            """;
+        await using var host = await BuildHost.StartAsync(manifest);
+        using var operatorClient = await host.ClientAsync(Role.Operator);
+        var releases = host.App.Service<ReleaseRepository>();
+
+        var first = await StartAndWaitAsync(host, operatorClient);
+
+        first.GetProperty("state").GetString().Should().Be("failed");
+        var reason = $"build {first.GetProperty("id").GetInt64()} failed: ct/broken.sh failed with exit code 3 (see the log)";
+        (await releases.GetActiveNameAsync()).Should().Be(BuildHost.Release, "zwavejs built: the release is active with it");
+        var detail = await ReleaseTemplatesAsync(operatorClient);
+        detail["zwavejs"].GetProperty("state").GetString().Should().Be("built");
+        detail["broken"].GetProperty("state").GetString().Should().Be("failed");
+        detail["broken"].GetProperty("reason").GetString().Should().Be(reason);
+
+        // Deploying everything is refused naming the missing component and why; nothing is created.
+        var project = await Deploy.DeployApiTests.CreateProjectAsync(operatorClient, "Half built");
+        var refused = await operatorClient.PostAsJsonAsync($"/api/projects/{project}/deploy", new { });
+        refused.StatusCode.Should().Be(HttpStatusCode.Conflict, await refused.Content.ReadAsStringAsync());
+        var problem = await refused.Content.ReadFromJsonAsync<JsonElement>();
+        problem.GetProperty("missing").EnumerateArray().Select(m => (m.GetProperty("type").GetString(), m.GetProperty("reason").GetString()))
+            .Should().Equal(("broken", reason));
+
+        var secret = await host.App.Service<ReleaseSecrets>().GetAsync(BuildHost.Release, CancellationToken.None);
+        var zwave = host.Snapshot(9101)!;
+        var zwaveEnv = await File.ReadAllTextAsync(Path.Combine(host.CtRoot(9101), "etc/ctrlable/firstboot.env"));
+        var zwaveRow = (await releases.ListTemplatesAsync(BuildHost.Release)).Single();
+
+        // The fixture is fixed (its manifest now names a builder that works) and only the failed template is rebuilt.
+        var file = Path.Combine(host.ReleasesDirectory, BuildHost.Release + ".yaml");
+        await File.WriteAllTextAsync(file, (await File.ReadAllTextAsync(file)).Replace("builder: ct/broken.sh", "builder: ct/zwave-js-ui.sh", StringComparison.Ordinal));
+        var response = await operatorClient.PostAsJsonAsync($"/api/releases/{BuildHost.Release}/build", new { templates = new[] { "broken" } });
+        response.StatusCode.Should().Be(HttpStatusCode.Accepted, await response.Content.ReadAsStringAsync());
+        var rebuild = await WaitAsync(host, operatorClient, (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt64());
+
+        rebuild.GetProperty("state").GetString().Should().Be("succeeded", Describe(rebuild, host));
+        rebuild.GetProperty("templates").EnumerateArray().Select(t => (t.GetProperty("name").GetString(), t.GetProperty("state").GetString()))
+            .Should().Equal(("broken", "built"));
+        var log = (await operatorClient.GetFromJsonAsync<JsonElement>($"/api/builds/{rebuild.GetProperty("id").GetInt64()}")).GetProperty("log").GetString();
+        log.Should().NotContain("template=zwavejs", "the plan carried the failed template only");
+
+        // The others are untouched: same VMID, same config, same first-boot secret; the secret was not rotated.
+        host.Snapshot(9101).Should().BeEquivalentTo(zwave);
+        (await File.ReadAllTextAsync(Path.Combine(host.CtRoot(9101), "etc/ctrlable/firstboot.env"))).Should().Be(zwaveEnv);
+        (await host.App.Service<ReleaseSecrets>().GetAsync(BuildHost.Release, CancellationToken.None)).Should().Be(secret);
+        (await File.ReadAllTextAsync(Path.Combine(host.CtRoot(9102), "etc/ctrlable/firstboot.env"))).Should()
+            .Contain("CTRLABLE_TEMPLATE=broken\n").And.Contain($"CTRLABLE_RELEASE_SECRET={secret}\n");
+        host.Guest(9102)!["template"].Should().Be("1");
+        var rows = (await releases.ListTemplatesAsync(BuildHost.Release)).ToDictionary(t => t.Name);
+        rows["zwavejs"].Should().Be(zwaveRow);
+        rows["broken"].Vmid.Should().Be(9102);
+        (await ReleaseTemplatesAsync(operatorClient)).Values.Should().OnlyContain(t => t.GetProperty("state").GetString() == "built");
+
+        // Now every component deploys.
+        var deploy = await operatorClient.PostAsJsonAsync($"/api/projects/{project}/deploy", new { });
+        deploy.StatusCode.Should().Be(HttpStatusCode.Accepted, await deploy.Content.ReadAsStringAsync());
     }
 
     [Fact]
@@ -300,6 +378,10 @@ public sealed class BuildPipelineTests
         await host.App.Service<BuildService>().WaitAsync(id).WaitAsync(TimeSpan.FromMinutes(4));
         return (await client.GetFromJsonAsync<JsonElement>($"/api/builds/{id}")).GetProperty("build");
     }
+
+    internal static async Task<Dictionary<string, JsonElement>> ReleaseTemplatesAsync(HttpClient client) =>
+        (await client.GetFromJsonAsync<JsonElement>($"/api/releases/{BuildHost.Release}")).GetProperty("templates").EnumerateArray()
+            .ToDictionary(t => t.GetProperty("name").GetString()!);
 
     internal static string Describe(JsonElement build, BuildHost host) => $"{build}\n--- sshd:\n{host.Ssh.Log}";
 

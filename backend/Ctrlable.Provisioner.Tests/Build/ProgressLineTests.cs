@@ -19,6 +19,26 @@ public sealed class ProgressLineTests
         line.Text.Should().Be("Running ct/zwave-js-ui.sh (community-scripts 2026-05-30)");
     }
 
+    [Fact]
+    public void The_haos_vm_s_template_done_names_where_its_image_digest_came_from()
+    {
+        var line = ProgressLine.Parse("::ctrlable template-done template=ctrlable-pro kind=vm vmid=9000 node=pve1 commit=dc355d07bff60c8e7bd3263a9c663c391c91ad89 app_version=15.1 haos_version=15.1 rebrand=1 base_backup=ctrlable-base-2026.06.tar haos_digest=github")!;
+
+        line.Kind.Should().Be(ProgressLine.TemplateDone);
+        line["haos_digest"].Should().Be("github");
+        line["base_backup"].Should().Be("ctrlable-base-2026.06.tar");
+    }
+
+    [Fact]
+    public void Check_lines_carry_their_verdict_as_free_text()
+    {
+        var problem = ProgressLine.Parse("::ctrlable check-problem text=storage local-lvm has 3 GiB free; the templates need 40 GiB")!;
+        problem.Kind.Should().Be(ProgressLine.CheckProblem);
+        problem.Text.Should().Be("storage local-lvm has 3 GiB free; the templates need 40 GiB");
+        ProgressLine.Parse("::ctrlable check-ok text=qemu-img present")!.Kind.Should().Be(ProgressLine.CheckOk);
+        ProgressLine.Parse("::ctrlable check-done problems=1")!.Int("problems").Should().Be(1);
+    }
+
     [Theory]
     [InlineData("[zwavejs] ::ctrlable template-done template=zwavejs vmid=9101")]
     [InlineData(" ::ctrlable template-done template=zwavejs")]

@@ -5,6 +5,8 @@ using Ctrlable.Provisioner.Auth;
 using Ctrlable.Provisioner.Config;
 using Ctrlable.Provisioner.Manifest;
 using Ctrlable.Provisioner.Provision;
+using Ctrlable.Provisioner.State;
+using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
@@ -28,9 +30,21 @@ public static class BuildApi
             .RequireRole(Role.Operator)
             .WithTags("Builds")
             .WithName("StartBuild")
-            .WithSummary("Build a release on the Proxmox host: runs the host trigger in the background; follow it at /api/builds/{id}/events.")
+            .WithSummary("Build a release on the Proxmox host (every template, or the ones named in 'templates', the others untouched): runs the host trigger in the background; follow it at /api/builds/{id}/events.")
+            .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict);
+
+        routes.MapPost("/api/releases/{release}/check", CheckAsync)
+            .RequireRole(Role.Operator)
+            .WithTags("Builds")
+            .WithName("CheckBuild")
+            .WithSummary("Check the Proxmox host before a build (ctrlable-build --check: upstream reachable, storage and free space, template VMIDs free, host tools); changes nothing on the host and takes at most 2 minutes.")
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status502BadGateway)
+            .ProducesProblem(StatusCodes.Status504GatewayTimeout);
 
         var group = routes.MapGroup("/api/builds").WithTags("Builds").RequireRole(Role.Viewer);
 
@@ -72,20 +86,27 @@ public static class BuildApi
         return routes;
     }
 
-    private static async Task<Results<Accepted<BuildSummary>, ProblemHttpResult>> StartAsync(
-        string release, [FromBody] StartBuildRequest? request, BuildService service, HttpContext http, CancellationToken ct)
+    private static async Task<Results<Accepted<BuildSummary>, ValidationProblem, ProblemHttpResult>> StartAsync(
+        string release, [FromBody] StartBuildRequest? request, IValidator<StartBuildRequest> validator, BuildService service, HttpContext http, CancellationToken ct)
     {
+        // The body is optional (no body: build every template); when there is one, it is validated.
+        if (request is not null && await validator.ValidateAsync(request, ct) is { IsValid: false } invalid)
+        {
+            return TypedResults.ValidationProblem(invalid.ToDictionary());
+        }
+
         var actor = Actor.From(http.User);
-        var started = await service.StartAsync(release, request?.Force ?? false, actor?.Name, ct);
+        var started = await service.StartAsync(release, request?.Force ?? false, request?.Templates, actor?.Name, ct);
         if (started.Build is { } build)
         {
-            http.Audit().Target = $"build={build.Id}";
+            http.Audit().Target = build.RequestedTemplates is { } only ? $"build={build.Id}; templates={string.Join(',', only)}" : $"build={build.Id}";
             return TypedResults.Accepted($"/api/builds/{build.Id}", build);
         }
 
         return started.Refusal switch
         {
             BuildRefusal.ReleaseNotFound => TypedResults.Problem(title: "Release not found", detail: started.Detail, statusCode: StatusCodes.Status404NotFound),
+            BuildRefusal.UnknownTemplates => TypedResults.ValidationProblem(started.Errors!, detail: started.Detail, title: "Unknown template"),
             var refusal => TypedResults.Problem(
                 title: refusal switch
                 {
@@ -107,6 +128,46 @@ public static class BuildApi
         BuildRefusal.AlreadyRunning => "build-running",
         _ => "release-active",
     };
+
+    private static async Task<Results<Ok<BuildCheckResult>, ValidationProblem, ProblemHttpResult>> CheckAsync(
+        string release, [FromBody] CheckBuildRequest? request, IValidator<CheckBuildRequest> validator, BuildCheckService service, HttpContext http, CancellationToken ct)
+    {
+        if (request is not null && await validator.ValidateAsync(request, ct) is { IsValid: false } invalid)
+        {
+            return TypedResults.ValidationProblem(invalid.ToDictionary());
+        }
+
+        if (request?.Templates is { } only)
+        {
+            http.Audit().Target = $"templates={string.Join(',', only)}";
+        }
+
+        var outcome = await service.CheckAsync(release, request?.Templates, ct);
+        if (outcome.Result is { } result)
+        {
+            return TypedResults.Ok(result);
+        }
+
+        var (status, title, code) = outcome.Refusal switch
+        {
+            CheckRefusal.ReleaseNotFound => (StatusCodes.Status404NotFound, "Release not found", (string?)null),
+            CheckRefusal.UnknownTemplates => (StatusCodes.Status400BadRequest, "Unknown template", null),
+            CheckRefusal.ReleaseInvalid => (StatusCodes.Status409Conflict, "Release manifest is invalid", "release-invalid"),
+            CheckRefusal.TriggerNotConfigured => (StatusCodes.Status409Conflict, "Builds are not set up", "trigger-not-configured"),
+            CheckRefusal.CheckRunning => (StatusCodes.Status409Conflict, "A check is running", "check-running"),
+            CheckRefusal.Unreachable => (StatusCodes.Status502BadGateway, "The host trigger is not reachable", "trigger-unreachable"),
+            CheckRefusal.Refused => (StatusCodes.Status502BadGateway, "The host refused the check", "check-refused"),
+            CheckRefusal.TimedOut => (StatusCodes.Status504GatewayTimeout, "The check took too long", "check-timeout"),
+            _ => (StatusCodes.Status502BadGateway, "The check could not run", "check-failed"),
+        };
+        if (outcome.Refusal == CheckRefusal.UnknownTemplates)
+        {
+            return TypedResults.ValidationProblem(outcome.Errors!, detail: outcome.Detail, title: title);
+        }
+
+        return TypedResults.Problem(title: title, detail: outcome.Detail, statusCode: status,
+            extensions: code is null ? null : new Dictionary<string, object?> { ["code"] = code });
+    }
 
     private static async Task<Results<ServerSentEventsResult<BuildStreamMessage>, ProblemHttpResult>> EventsAsync(
         long id, BuildRepository builds, BuildLiveRegistry live, CancellationToken ct)
@@ -159,7 +220,7 @@ public static class BuildApi
 
     /// <summary>
     /// What the host wrapper fetches with the build's ticket: the plan once, the release's first-boot secret once.
-    /// Not part of the public API document (no integrator calls them).
+    /// A check's ticket opens the plan only (once). Not part of the public API document (no integrator calls them).
     /// </summary>
     private static void MapHostEndpoints(IEndpointRouteBuilder routes)
     {
@@ -171,8 +232,23 @@ public static class BuildApi
             .AuditReads();
 
         host.MapGet("/plan", async Task<Results<ContentHttpResult, ProblemHttpResult>> (
-                HttpContext http, BuildRepository builds, ReleaseCatalog catalog, IOptions<ProxmoxOptions> proxmox, TimeProvider time, CancellationToken ct) =>
+                HttpContext http, BuildRepository builds, CheckTickets checks, ReleaseCatalog catalog, IOptions<ProxmoxOptions> proxmox, TimeProvider time, CancellationToken ct) =>
             {
+                var options = proxmox.Value;
+                if (TicketCheck(http, checks) is { } check)
+                {
+                    http.Audit().Target = $"release={check.Release}; check";
+                    if (catalog.Find(check.Release) is not { IsValid: true, Manifest: { } checkedManifest })
+                    {
+                        return ReleaseNoLongerValid(check.Release);
+                    }
+
+                    // A check plans what a build would, as build 0 (nothing is built under that number).
+                    return check.UsePlan()
+                        ? TypedResults.Text(BuildPlan.Render(0, checkedManifest, false, options.Storage, options.Bridge, options.TemplatePool, check.Templates), BuildPlan.ContentType)
+                        : TicketUsed("plan");
+                }
+
                 if (await TicketBuildAsync(http, builds, time, ct) is not { } build)
                 {
                     return NoTicket(http);
@@ -181,7 +257,7 @@ public static class BuildApi
                 http.Audit().Target = $"release={build.Release}";
                 if (catalog.Find(build.Release) is not { IsValid: true, Manifest: { } manifest })
                 {
-                    return TypedResults.Problem(title: "Release manifest is invalid", detail: $"{build.Release} is no longer a valid release.", statusCode: StatusCodes.Status409Conflict);
+                    return ReleaseNoLongerValid(build.Release);
                 }
 
                 if (!await builds.UseTicketAsync(build.Id, TicketUse.Plan, time.GetUtcNow(), ct))
@@ -189,25 +265,39 @@ public static class BuildApi
                     return TicketUsed("plan");
                 }
 
-                return TypedResults.Text(BuildPlan.Render(build.Id, manifest, build.Forced, proxmox.Value.Storage, proxmox.Value.Bridge, proxmox.Value.TemplatePool), BuildPlan.ContentType);
+                return TypedResults.Text(
+                    BuildPlan.Render(build.Id, manifest, build.Forced, options.Storage, options.Bridge, options.TemplatePool, BuildRepository.RequestedTemplates(build)),
+                    BuildPlan.ContentType);
             });
 
         host.MapPost("/secret", async Task<Results<ContentHttpResult, ProblemHttpResult>> (
                 [Description("1 when templates of an earlier build of this release are kept: they carry the current secret.")] int? reuse,
-                HttpContext http, BuildRepository builds, ReleaseSecrets secrets, TimeProvider time, CancellationToken ct) =>
+                HttpContext http, BuildRepository builds, CheckTickets checks, ReleaseRepository releases, ReleaseSecrets secrets, TimeProvider time, CancellationToken ct) =>
             {
+                if (TicketCheck(http, checks) is not null)
+                {
+                    return TypedResults.Problem(
+                        title: "Not a build ticket",
+                        detail: "A check's ticket opens the plan only; the release secret goes to a build.",
+                        statusCode: StatusCodes.Status403Forbidden);
+                }
+
                 if (await TicketBuildAsync(http, builds, time, ct) is not { } build)
                 {
                     return NoTicket(http);
                 }
 
-                http.Audit().Target = $"release={build.Release}; reuse={reuse ?? 0}";
+                // The wrapper asks to keep the secret when it keeps templates of this release; the orchestrator also keeps
+                // it when recorded templates stay outside this build's plan (a rebuild of some templates): they carry it.
+                var keep = reuse == 1 || (BuildRepository.RequestedTemplates(build) is { } only
+                    && (await releases.ListTemplatesAsync(build.Release, ct)).Any(t => !only.Contains(t.Name)));
+                http.Audit().Target = $"release={build.Release}; reuse={(keep ? 1 : 0)}";
                 if (!await builds.UseTicketAsync(build.Id, TicketUse.Secret, time.GetUtcNow(), ct))
                 {
                     return TicketUsed("secret");
                 }
 
-                var secret = reuse == 1 ? await secrets.GetAsync(build.Release, ct) : await secrets.IssueAsync(build.Release, ct);
+                var secret = keep ? await secrets.GetAsync(build.Release, ct) : await secrets.IssueAsync(build.Release, ct);
                 return secret is null
                     ? TypedResults.Problem(
                         title: "No release secret to keep",
@@ -216,6 +306,21 @@ public static class BuildApi
                     : TypedResults.Text(secret, "text/plain");
             });
     }
+
+    /// <summary>The running check whose ticket the request carries, or null.</summary>
+    private static CheckTicket? TicketCheck(HttpContext http, CheckTickets checks)
+    {
+        var check = BuildTickets.FromRequest(http.Request) is { } ticket ? checks.Find(BuildTickets.Hash(ticket)) : null;
+        if (check is not null)
+        {
+            http.Audit().ActorName = $"check of {check.Release} (ticket)";
+        }
+
+        return check;
+    }
+
+    private static ProblemHttpResult ReleaseNoLongerValid(string release) =>
+        TypedResults.Problem(title: "Release manifest is invalid", detail: $"{release} is no longer a valid release.", statusCode: StatusCodes.Status409Conflict);
 
     private static async Task<BuildRow?> TicketBuildAsync(HttpContext http, BuildRepository builds, TimeProvider time, CancellationToken ct)
     {

@@ -18,7 +18,8 @@ public sealed record BuildTemplateProgress(
     [property: Description("Number of steps of this template's build (0 until it started).")] int Steps,
     [property: Description("What the current step does.")] string? StepText,
     [property: Description("Why the template failed.")] string? Error,
-    [property: Description("The app version the template carries (built or skipped).")] string? AppVersion);
+    [property: Description("The app version the template carries (built or skipped).")] string? AppVersion,
+    [property: Description("vm/haos-vm.sh only: where the image's SHA-256 came from: 'manifest' (haos_sha256, pinned) or 'github' (read from GitHub's release API at build time, not pinned in the manifest).")] string? HaosDigest = null);
 
 /// <summary>A build of a release on this host, without its log.</summary>
 public sealed record BuildSummary(
@@ -32,7 +33,10 @@ public sealed record BuildSummary(
     DateTimeOffset StartedAt,
     DateTimeOffset? FinishedAt,
     string? Error,
-    IReadOnlyList<BuildTemplateProgress> Templates);
+    [property: Description("The templates this build was asked for, in build order: every template of the release, or the ones named in the request.")]
+    IReadOnlyList<BuildTemplateProgress> Templates,
+    [property: Description("The template names the request named (a rebuild of some templates only, the others untouched); null when it built the whole release.")]
+    IReadOnlyList<string>? RequestedTemplates = null);
 
 /// <summary>A build with its full log (the host wrapper's output, builders' lines prefixed with their template).</summary>
 public sealed record BuildDetail(BuildSummary Build, string Log);
@@ -51,4 +55,17 @@ public sealed record BuildTriggerInfo(
 
 /// <summary>POST /api/releases/{release}/build.</summary>
 public sealed record StartBuildRequest(
-    [property: Description("Rebuild templates that were already built for this release and ref.")] bool Force = false);
+    [property: Description("Rebuild templates that were already built for this release and ref.")] bool Force = false,
+    [property: Description("Build only these templates of the release (e.g. the one that failed); the others and the release's first-boot secret stay as they are. Absent: every template.")]
+    IReadOnlyList<string>? Templates = null);
+
+/// <summary>POST /api/releases/{release}/check.</summary>
+public sealed record CheckBuildRequest(
+    [property: Description("Check only for these templates of the release (as a build of them would); absent: every template.")]
+    IReadOnlyList<string>? Templates = null);
+
+/// <summary>The host's preflight for a build (<c>ctrlable-build --check</c>): nothing on the host is changed.</summary>
+public sealed record BuildCheckResult(
+    [property: Description("The host found nothing that would stop the build.")] bool Ok,
+    [property: Description("One line per problem, in the host's words (e.g. not enough free space on a storage, a template VMID in use).")] IReadOnlyList<string> Problems,
+    [property: Description("One line per check that passed.")] IReadOnlyList<string> Passed);

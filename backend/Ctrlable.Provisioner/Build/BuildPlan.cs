@@ -15,14 +15,16 @@ namespace Ctrlable.Provisioner.Build;
 /// template name kind builder vmid cpu ram disk os version unprivileged app_version portainer haos_version haos_sha256 rebrand base_backup
 /// end
 /// </code>
-/// Absent optional values are "-". Every manifest value is checked against <see cref="ShellSafeGrammar"/> (the wrapper's
+/// Absent optional values are "-". A rebuild of some templates (or a check for them) carries only those template lines;
+/// a check's plan has build 0. Every manifest value is checked against <see cref="ShellSafeGrammar"/> (the wrapper's
 /// check_field patterns) before it is written: the validator has already held the manifest to it, so a failure is a bug.
 /// </summary>
 public static class BuildPlan
 {
     public const string ContentType = "text/tab-separated-values";
 
-    public static string Render(long buildId, ReleaseManifest manifest, bool force, string storage, string bridge, string pool)
+    /// <summary>The plan of build <paramref name="buildId"/> (0: a check); <paramref name="only"/>: the templates to carry, null for all.</summary>
+    public static string Render(long buildId, ReleaseManifest manifest, bool force, string storage, string bridge, string pool, IReadOnlyCollection<string>? only = null)
     {
         var text = new StringBuilder();
         void Line(params object?[] fields) =>
@@ -43,7 +45,7 @@ public static class BuildPlan
         Line("storage", storage);
         Line("bridge", bridge);
         Line("pool", pool);
-        foreach (var t in manifest.Templates)
+        foreach (var t in manifest.Templates.Where(t => only is null || only.Contains(t.Name)))
         {
             Line(
                 "template",

@@ -19,7 +19,8 @@ public sealed record BuildRow(
     DateTimeOffset? FinishedAt,
     string? Error,
     DateTimeOffset? TicketExpiresAt,
-    string ProgressJson);
+    string ProgressJson,
+    string? TemplatesJson);
 
 /// <summary>Builds and their logs.</summary>
 public sealed class BuildRepository(Database database)
@@ -30,17 +31,21 @@ public sealed class BuildRepository(Database database)
         id AS Id, release AS Release, state AS State, host AS Host, requested_by AS RequestedBy, forced AS Forced,
         community_scripts_ref AS CommunityScriptsRef, community_scripts_commit AS CommunityScriptsCommit,
         started_at AS StartedAt, finished_at AS FinishedAt, error AS Error, ticket_expires_at AS TicketExpiresAt,
-        progress_json AS ProgressJson
+        progress_json AS ProgressJson, templates_json AS TemplatesJson
         """;
 
-    /// <summary>Inserts a running build; a running build on the same host makes this throw a unique violation.</summary>
+    /// <summary>
+    /// Inserts a running build; a running build on the same host makes this throw a unique violation.
+    /// <paramref name="templates"/>: the template names a rebuild of some templates was asked for, null for the whole release.
+    /// </summary>
     public async Task<long> CreateAsync(
         string release, string host, string? requestedBy, bool forced, string communityScriptsRef, string ticketHash,
-        DateTimeOffset ticketExpiresAt, IReadOnlyList<BuildTemplateProgress> progress, DateTimeOffset now, CancellationToken ct)
+        DateTimeOffset ticketExpiresAt, IReadOnlyList<BuildTemplateProgress> progress, DateTimeOffset now, CancellationToken ct,
+        IReadOnlyList<string>? templates = null)
     {
         const string sql = """
-            INSERT INTO builds (release, state, started_at, host, requested_by, forced, community_scripts_ref, ticket_hash, ticket_expires_at, progress_json)
-            VALUES (@release, 'running', @now, @host, @requestedBy, @forced, @communityScriptsRef, @ticketHash, @ticketExpiresAt, @progressJson)
+            INSERT INTO builds (release, state, started_at, host, requested_by, forced, community_scripts_ref, ticket_hash, ticket_expires_at, progress_json, templates_json)
+            VALUES (@release, 'running', @now, @host, @requestedBy, @forced, @communityScriptsRef, @ticketHash, @ticketExpiresAt, @progressJson, @templatesJson)
             RETURNING id;
             """;
         await using var connection = await database.OpenAsync(ct);
@@ -55,6 +60,7 @@ public sealed class BuildRepository(Database database)
             ticketHash,
             ticketExpiresAt,
             progressJson = Serialize(progress),
+            templatesJson = templates is null ? null : JsonSerializer.Serialize(templates, Json),
         }, cancellationToken: ct));
     }
 
@@ -167,7 +173,12 @@ public sealed class BuildRepository(Database database)
         row.StartedAt,
         row.FinishedAt,
         row.Error,
-        JsonSerializer.Deserialize<List<BuildTemplateProgress>>(row.ProgressJson, Json) ?? []);
+        JsonSerializer.Deserialize<List<BuildTemplateProgress>>(row.ProgressJson, Json) ?? [],
+        RequestedTemplates(row));
+
+    /// <summary>The template names a build was asked for, or null when it was asked for the whole release.</summary>
+    public static IReadOnlyList<string>? RequestedTemplates(BuildRow row) =>
+        row.TemplatesJson is null ? null : JsonSerializer.Deserialize<List<string>>(row.TemplatesJson, Json);
 
     private static string Serialize(IReadOnlyList<BuildTemplateProgress> progress) => JsonSerializer.Serialize(progress, Json);
 

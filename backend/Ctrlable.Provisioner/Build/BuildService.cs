@@ -10,16 +10,17 @@ using Microsoft.Extensions.Options;
 namespace Ctrlable.Provisioner.Build;
 
 /// <summary>Why a build could not start.</summary>
-public enum BuildRefusal { ReleaseNotFound, ReleaseInvalid, TriggerNotConfigured, AlreadyRunning, ForceOnActiveRelease }
+public enum BuildRefusal { ReleaseNotFound, ReleaseInvalid, TriggerNotConfigured, AlreadyRunning, ForceOnActiveRelease, UnknownTemplates }
 
-/// <summary>The started build, or why there is none.</summary>
-public sealed record BuildStart(BuildSummary? Build, BuildRefusal? Refusal, string? Detail);
+/// <summary>The started build, or why there is none (<paramref name="Errors"/>: per request field, for UnknownTemplates).</summary>
+public sealed record BuildStart(BuildSummary? Build, BuildRefusal? Refusal, string? Detail, IReadOnlyDictionary<string, string[]>? Errors = null);
 
 /// <summary>
 /// "Build release": creates the build record with a fresh ticket, runs ctrlable-build on the host through the
 /// trigger in the background, turns its progress lines into per-template progress (persisted and streamed), keeps
-/// the full log, and at the end records the templates — activating the release only when every template of it is
-/// built. A failed build records what did build and leaves the active release as it was.
+/// the full log, and at the end records the templates it built or kept and makes their release the active one — as
+/// soon as one template is there (SPEC §8a, "Activation per template"). A build may be asked for some templates only
+/// (rebuilding what failed); the others are not in its plan and stay untouched.
 /// </summary>
 public sealed partial class BuildService(
     ReleaseCatalog catalog,
@@ -37,7 +38,8 @@ public sealed partial class BuildService(
 
     private readonly ConcurrentDictionary<long, Task> _running = new();
 
-    public async Task<BuildStart> StartAsync(string release, bool force, string? requestedBy, CancellationToken ct)
+    /// <summary>Starts a build of <paramref name="release"/>: only <paramref name="templates"/> (checked against the manifest) when given.</summary>
+    public async Task<BuildStart> StartAsync(string release, bool force, IReadOnlyList<string>? templates, string? requestedBy, CancellationToken ct)
     {
         var file = catalog.Find(release);
         if (file is null)
@@ -50,9 +52,15 @@ public sealed partial class BuildService(
             return Refused(BuildRefusal.ReleaseInvalid, $"The manifest of {release} has {file.Errors.Count} error(s); fix them before building. First: {file.Errors[0]}");
         }
 
+        var manifest = file.Manifest!;
+        if (UnknownTemplates(manifest, templates) is { } unknown)
+        {
+            return new BuildStart(null, BuildRefusal.UnknownTemplates, $"{release} has no template {string.Join(", ", unknown.Values.SelectMany(v => v))}.", unknown);
+        }
+
         if (!trigger.IsConfigured)
         {
-            return Refused(BuildRefusal.TriggerNotConfigured, "Builds need the host trigger on the Proxmox host: set HostTrigger:Host, KeyPath and HostKeyFingerprint (see README, \"Host build trigger\").");
+            return Refused(BuildRefusal.TriggerNotConfigured, TriggerNotConfiguredDetail);
         }
 
         if (force && await releases.GetActiveNameAsync(ct) == release)
@@ -60,15 +68,15 @@ public sealed partial class BuildService(
             return Refused(BuildRefusal.ForceOnActiveRelease, $"{release} is the active release: a forced rebuild would replace the templates deploys use. Build a new release instead.");
         }
 
-        var manifest = file.Manifest!;
+        var planned = Planned(manifest, templates);
         var ticket = BuildTickets.New();
         var now = time.GetUtcNow();
-        var progress = manifest.Templates.Select(t => new BuildTemplateProgress(t.Name, Kind(t), t.Vmid, BuildTemplateState.Pending, 0, 0, null, null, null)).ToList();
+        var progress = planned.Select(t => new BuildTemplateProgress(t.Name, Kind(t), t.Vmid, BuildTemplateState.Pending, 0, 0, null, null, null)).ToList();
         long id;
         try
         {
             id = await builds.CreateAsync(release, trigger.Target, requestedBy, force, manifest.CommunityScriptsRef, BuildTickets.Hash(ticket),
-                now + Timeout, progress, now, ct);
+                now + Timeout, progress, now, ct, templates is null ? null : [.. planned.Select(t => t.Name)]);
         }
         catch (SqliteException e) when (Database.IsUniqueViolation(e))
         {
@@ -80,9 +88,33 @@ public sealed partial class BuildService(
 
         var summary = BuildRepository.ToSummary((await builds.FindAsync(id, ct))!);
         var liveBuild = live.Add(summary);
-        logger.LogInformation("Build {BuildId} of release {Release} started by {RequestedBy} (force: {Force})", id, release, requestedBy, force);
-        _running[id] = Task.Run(() => RunAsync(summary, manifest, ticket, liveBuild));
+        logger.LogInformation("Build {BuildId} of release {Release} ({Templates}) started by {RequestedBy} (force: {Force})",
+            id, release, templates is null ? "every template" : string.Join(", ", summary.Templates.Select(t => t.Name)), requestedBy, force);
+        _running[id] = Task.Run(() => RunAsync(summary, manifest, planned, ticket, liveBuild));
         return new BuildStart(summary, null, null);
+    }
+
+    internal const string TriggerNotConfiguredDetail =
+        "Builds need the host trigger on the Proxmox host: set HostTrigger:Host, KeyPath and HostKeyFingerprint (see README, \"Host build trigger\").";
+
+    /// <summary>The manifest's templates a build (or check) of <paramref name="names"/> carries, in manifest order; null names: all.</summary>
+    internal static IReadOnlyList<TemplateSpec> Planned(ReleaseManifest manifest, IReadOnlyCollection<string>? names) =>
+        names is null ? manifest.Templates : [.. manifest.Templates.Where(t => names.Contains(t.Name))];
+
+    /// <summary>Request errors ("templates[i]" → message) for names the manifest does not have; null when all are known.</summary>
+    internal static IReadOnlyDictionary<string, string[]>? UnknownTemplates(ReleaseManifest manifest, IReadOnlyList<string>? names)
+    {
+        if (names is null)
+        {
+            return null;
+        }
+
+        var known = string.Join(", ", manifest.Templates.Select(t => t.Name));
+        var errors = names
+            .Select((name, i) => (name, i))
+            .Where(n => manifest.Templates.All(t => t.Name != n.name))
+            .ToDictionary(n => $"templates[{n.i}]", n => new[] { $"{manifest.Release} has no template '{n.name}'; it has {known}." });
+        return errors.Count == 0 ? null : errors;
     }
 
     /// <summary>Waits for a running build (tests, shutdown).</summary>
@@ -95,16 +127,16 @@ public sealed partial class BuildService(
 
     private TimeSpan Timeout => TimeSpan.FromMinutes(triggerOptions.Value.BuildTimeoutMinutes);
 
-    private async Task RunAsync(BuildSummary summary, ReleaseManifest manifest, string ticket, LiveBuild liveBuild)
+    private async Task RunAsync(BuildSummary summary, ReleaseManifest manifest, IReadOnlyList<TemplateSpec> planned, string ticket, LiveBuild liveBuild)
     {
-        var run = new BuildRun(summary, manifest, builds, liveBuild, time);
+        var run = new BuildRun(summary, planned, builds, liveBuild, time);
         int? exitCode = null;
         string? error = null;
         using var timeout = new CancellationTokenSource(Timeout, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, lifetime.ApplicationStopping);
         try
         {
-            exitCode = await trigger.RunAsync(manifest.Release, $"ticket={ticket}\n", run.OnLineAsync, linked.Token);
+            exitCode = await trigger.RunAsync(HostCommand.Build, manifest.Release, $"ticket={ticket}\n", run.OnLineAsync, linked.Token);
         }
         catch (HostTriggerException e)
         {
@@ -126,7 +158,7 @@ public sealed partial class BuildService(
 
         try
         {
-            await FinishAsync(run, manifest, exitCode, error);
+            await FinishAsync(run, manifest, planned, exitCode, error);
         }
         finally
         {
@@ -135,7 +167,7 @@ public sealed partial class BuildService(
         }
     }
 
-    private async Task FinishAsync(BuildRun run, ReleaseManifest manifest, int? exitCode, string? error)
+    private async Task FinishAsync(BuildRun run, ReleaseManifest manifest, IReadOnlyList<TemplateSpec> planned, int? exitCode, string? error)
     {
         await run.FlushAsync();
         var now = time.GetUtcNow();
@@ -146,38 +178,46 @@ public sealed partial class BuildService(
 
         // Templates built (or kept) by this run, as the templates table records them.
         var existing = (await releases.ListTemplatesAsync(manifest.Release)).ToDictionary(t => t.Name);
-        var rows = manifest.Templates
+        var rows = planned
             .Where(t => results.ContainsKey(t.Name))
             .Select(t =>
             {
                 var result = results[t.Name];
-                var builtAt = result.Skipped && existing.TryGetValue(t.Name, out var old) && old.BuilderCommit == result.Commit ? old.BuiltAt : now;
-                return new TemplateRow(0, manifest.Release, t.Name, Kind(t), t.Vmid, result.Node, manifest.CommunityScriptsRef, result.Commit, result.AppVersion ?? t.AppVersion, builtAt);
+                var kept = result.Skipped && existing.TryGetValue(t.Name, out var old) && old.BuilderCommit == result.Commit ? old : null;
+                return new TemplateRow(0, manifest.Release, t.Name, Kind(t), t.Vmid, result.Node, manifest.CommunityScriptsRef, result.Commit,
+                    result.AppVersion ?? t.AppVersion, kept?.BuiltAt ?? now, result.HaosDigest ?? kept?.HaosDigest);
             })
             .ToList();
 
-        var complete = rows.Count == manifest.Templates.Count && commit is not null;
+        if (run.Summary.Forced && planned.Where(t => !results.ContainsKey(t.Name)).Select(t => t.Name).ToList() is { Count: > 0 } gone)
+        {
+            // A forced rebuild removes the earlier template before building it again: a failed one is no longer there.
+            await releases.ForgetTemplatesAsync(manifest.Release, gone, CancellationToken.None);
+        }
+
+        if (rows.Count > 0)
+        {
+            // One template is enough to make the release the one deploys use; what it lacks is unavailable until built.
+            await releases.ActivateAsync(manifest.Release, manifest.CommunityScriptsRef, commit, rows, now, CancellationToken.None);
+        }
+
+        var complete = rows.Count == planned.Count && commit is not null;
         BuildState state;
         if (error is null && exitCode == 0 && complete)
         {
-            await releases.ActivateAsync(manifest.Release, manifest.CommunityScriptsRef, commit, rows, now, CancellationToken.None);
             state = BuildState.Succeeded;
-            logger.LogInformation("Build {BuildId}: all {Count} templates of {Release} built; it is the active release", id, rows.Count, manifest.Release);
+            logger.LogInformation("Build {BuildId}: {Count} template(s) of {Release} built or kept; it is the active release", id, rows.Count, manifest.Release);
         }
         else
         {
-            if (rows.Count > 0)
-            {
-                await releases.RecordTemplatesAsync(manifest.Release, manifest.CommunityScriptsRef, commit, rows, now, CancellationToken.None);
-            }
-
             state = BuildState.Failed;
             error ??= run.FailureSummary(exitCode);
             // Templates that never got a verdict did not build.
             progress = [.. progress.Select(p => p.State is BuildTemplateState.Pending or BuildTemplateState.Running
                 ? p with { State = BuildTemplateState.Failed, Error = p.Error ?? "not built: the build ended first" }
                 : p)];
-            logger.LogWarning("Build {BuildId} of {Release} failed: {Error}", id, manifest.Release, error);
+            logger.LogWarning("Build {BuildId} of {Release} failed ({Ready} of {Planned} template(s) ready{Activated}): {Error}",
+                id, manifest.Release, rows.Count, planned.Count, rows.Count > 0 ? "; it is the active release" : "", error);
         }
 
         await builds.UpdateProgressAsync(id, progress, commit);
@@ -189,11 +229,11 @@ public sealed partial class BuildService(
 
     private static string Kind(TemplateSpec t) => t.Kind == TemplateKind.Lxc ? "lxc" : "vm";
 
-    /// <summary>A template the host reported as built or kept.</summary>
-    internal sealed record TemplateResult(string Node, string Commit, string? AppVersion, bool Skipped);
+    /// <summary>A template the host reported as built or kept; <paramref name="HaosDigest"/>: "manifest" or "github" for a HAOS VM.</summary>
+    internal sealed record TemplateResult(string Node, string Commit, string? AppVersion, bool Skipped, string? HaosDigest);
 
     /// <summary>One run's bookkeeping: the log, the progress and the results, fed line by line from both output streams.</summary>
-    private sealed partial class BuildRun(BuildSummary summary, ReleaseManifest manifest, BuildRepository builds, LiveBuild live, TimeProvider time)
+    private sealed partial class BuildRun(BuildSummary summary, IReadOnlyList<TemplateSpec> planned, BuildRepository builds, LiveBuild live, TimeProvider time)
     {
         private readonly SemaphoreSlim _sync = new(1, 1);
         private readonly StringBuilder _pendingLog = new();
@@ -338,7 +378,7 @@ public sealed partial class BuildService(
         private bool Result(ProgressLine line, bool skipped)
         {
             var name = line["template"];
-            var spec = manifest.Templates.FirstOrDefault(t => t.Name == name);
+            var spec = planned.FirstOrDefault(t => t.Name == name);
             if (spec is null || line.Int("vmid") != spec.Vmid || line["node"] is not { } node || !NodeName().IsMatch(node)
                 || line["commit"] is not { } commit || !CommitSha().IsMatch(commit) || (Commit is not null && commit != Commit))
             {
@@ -346,13 +386,16 @@ public sealed partial class BuildService(
             }
 
             var appVersion = line["app_version"] is { Length: > 0 and <= 64 } v && v != "-" ? v : null;
-            _results[spec.Name] = new TemplateResult(node, commit, appVersion, skipped);
+            // Where the HAOS image's digest came from: pinned in the manifest, or read from GitHub at build time.
+            var haosDigest = spec.Kind == TemplateKind.Vm && line["haos_digest"] is "manifest" or "github" ? line["haos_digest"] : null;
+            _results[spec.Name] = new TemplateResult(node, commit, appVersion, skipped, haosDigest);
             return Change(line, p => p with
             {
                 State = skipped ? BuildTemplateState.Skipped : BuildTemplateState.Built,
                 Step = skipped ? p.Step : p.Steps,
                 StepText = skipped ? line.Text : "Done",
                 AppVersion = appVersion,
+                HaosDigest = haosDigest,
                 Error = null,
             });
         }

@@ -9,7 +9,17 @@ using SshConnectionInfo = Renci.SshNet.ConnectionInfo;
 
 namespace Ctrlable.Provisioner.Build;
 
-/// <summary>Runs <c>ctrlable-build &lt;release&gt;</c> on the Proxmox host and streams its output.</summary>
+/// <summary>What the host trigger asks the wrapper for: a build, or the preflight that changes nothing.</summary>
+public enum HostCommand
+{
+    /// <summary><c>ctrlable-build &lt;release&gt;</c></summary>
+    Build,
+
+    /// <summary><c>ctrlable-build --check &lt;release&gt;</c></summary>
+    Check,
+}
+
+/// <summary>Runs <c>ctrlable-build [--check] &lt;release&gt;</c> on the Proxmox host and streams its output.</summary>
 public interface IHostTrigger
 {
     bool IsConfigured { get; }
@@ -18,11 +28,11 @@ public interface IHostTrigger
     string Target { get; }
 
     /// <summary>
-    /// Runs the build for <paramref name="release"/>, writes <paramref name="input"/> to its standard input and
+    /// Runs the build (or the check) for <paramref name="release"/>, writes <paramref name="input"/> to its standard input and
     /// hands every output line to <paramref name="onLine"/> (stderr lines with <c>true</c>). Returns the exit code.
     /// Throws <see cref="HostTriggerException"/> when the host cannot be reached or is not the configured one.
     /// </summary>
-    Task<int> RunAsync(string release, string input, Func<string, bool, Task> onLine, CancellationToken ct);
+    Task<int> RunAsync(HostCommand command, string release, string input, Func<string, bool, Task> onLine, CancellationToken ct);
 }
 
 /// <summary>The host trigger failed before or while running the wrapper; the message is for the dealer.</summary>
@@ -31,7 +41,7 @@ public sealed class HostTriggerException(string message, Exception? inner = null
 /// <summary>
 /// SSH.NET client with the dedicated build key. The host key is checked against HostTrigger:HostKeyFingerprint
 /// (SHA-256), never trusted on first use; the forced command on the host ignores what we ask for beyond its one
-/// pattern, but we ask for exactly <c>ctrlable-build &lt;release&gt;</c>.
+/// pattern, but we ask for exactly <c>ctrlable-build &lt;release&gt;</c> or <c>ctrlable-build --check &lt;release&gt;</c>.
 /// </summary>
 public sealed class SshHostTrigger(IOptions<HostTriggerOptions> options, SecretStore secrets, ILogger<SshHostTrigger> logger) : IHostTrigger
 {
@@ -41,7 +51,7 @@ public sealed class SshHostTrigger(IOptions<HostTriggerOptions> options, SecretS
 
     public string Target => $"{_options.User}@{_options.Host}:{_options.Port}";
 
-    public async Task<int> RunAsync(string release, string input, Func<string, bool, Task> onLine, CancellationToken ct)
+    public async Task<int> RunAsync(HostCommand command, string release, string input, Func<string, bool, Task> onLine, CancellationToken ct)
     {
         if (!IsConfigured)
         {
@@ -92,12 +102,14 @@ public sealed class SshHostTrigger(IOptions<HostTriggerOptions> options, SecretS
                 throw new HostTriggerException($"Cannot connect to the host trigger {_options.Host}:{_options.Port}: {e.Message}", e);
             }
 
-            logger.LogInformation("Host trigger {Target}: running ctrlable-build {Release}", Target, release);
-            using var command = client.CreateCommand($"ctrlable-build {release}");
-            var execution = command.ExecuteAsync(ct);
-            var stdout = PumpAsync(command.OutputStream, false, onLine);
-            var stderr = PumpAsync(command.ExtendedOutputStream, true, onLine);
-            await using (var stdin = command.CreateInputStream())
+            // The release is a manifest file's name (YYYY.MM[.N]), checked by the catalog: nothing a shell would read.
+            var text = command == HostCommand.Check ? $"ctrlable-build --check {release}" : $"ctrlable-build {release}";
+            logger.LogInformation("Host trigger {Target}: running {Command}", Target, text);
+            using var ssh = client.CreateCommand(text);
+            var execution = ssh.ExecuteAsync(ct);
+            var stdout = PumpAsync(ssh.OutputStream, false, onLine);
+            var stderr = PumpAsync(ssh.ExtendedOutputStream, true, onLine);
+            await using (var stdin = ssh.CreateInputStream())
             {
                 await stdin.WriteAsync(Encoding.UTF8.GetBytes(input), ct);
             }
@@ -108,7 +120,7 @@ public sealed class SshHostTrigger(IOptions<HostTriggerOptions> options, SecretS
             }
             catch (SshException e)
             {
-                throw new HostTriggerException($"The connection to the host trigger broke during the build: {e.Message}", e);
+                throw new HostTriggerException($"The connection to the host trigger broke during the {(command == HostCommand.Check ? "check" : "build")}: {e.Message}", e);
             }
             finally
             {
@@ -116,7 +128,7 @@ public sealed class SshHostTrigger(IOptions<HostTriggerOptions> options, SecretS
             }
 
             client.Disconnect();
-            return command.ExitStatus ?? -1;
+            return ssh.ExitStatus ?? -1;
         }
     }
 

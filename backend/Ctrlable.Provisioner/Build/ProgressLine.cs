@@ -21,6 +21,11 @@ public sealed partial record ProgressLine(string Kind, IReadOnlyDictionary<strin
     public const string BuildDone = "build-done";
     public const string BuildFailed = "build-failed";
 
+    // ctrlable-build --check (nothing else prints these).
+    public const string CheckProblem = "check-problem";
+    public const string CheckOk = "check-ok";
+    public const string CheckDone = "check-done";
+
     public string? this[string key] => Fields.GetValueOrDefault(key);
 
     public int? Int(string key) => int.TryParse(this[key], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var v) ? v : null;

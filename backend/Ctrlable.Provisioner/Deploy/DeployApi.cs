@@ -96,12 +96,12 @@ public static class DeployApi
         projects.MapPost("/{id:long}/deploy", async Task<Results<Accepted<DeployDto>, ProblemHttpResult>> (long id, DeployRequest? request, DeployService deploy, HttpContext http, CancellationToken ct) =>
                 Started(await deploy.DeployAsync(id, request?.Types, "stack", Actor.From(http.User)?.Name, ct)))
             .RequireRole(Role.Operator).WithName("DeployStack")
-            .WithSummary("One-click stack deploy: clones every requested component (default: every template of the active release) and brings each to active. Progress: GET /api/deploys/{id}/events.")
+            .WithSummary("One-click stack deploy: clones every requested component (default: every template of the active release) and brings each to active. A component the active release has not built on this host is refused: 409 with code components-unavailable and 'missing' [{type, reason}]. Progress: GET /api/deploys/{id}/events.")
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
 
         projects.MapPost("/{id:long}/instances", async Task<Results<Accepted<DeployDto>, ProblemHttpResult>> (long id, AddInstanceRequest request, DeployService deploy, HttpContext http, CancellationToken ct) =>
                 Started(await deploy.DeployAsync(id, [request.Type], "instance", Actor.From(http.User)?.Name, ct)))
-            .RequireRole(Role.Operator).WithName("AddInstance").WithSummary("Add one more instance of a component to a project.")
+            .RequireRole(Role.Operator).WithName("AddInstance").WithSummary("Add one more instance of a component to a project (409 components-unavailable when the active release has not built it on this host).")
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
 
         projects.MapGet("/{id:long}/events", (long id, DeployEvents events, InstanceRepository repo, CancellationToken ct) =>
@@ -159,9 +159,16 @@ public static class DeployApi
     private static Results<Ok<InstanceDto>, ProblemHttpResult> Done((InstanceRow? Instance, Refusal? Refusal) result) =>
         result.Instance is { } row ? TypedResults.Ok(InstanceDto.Of(row)) : Problem(result.Refusal!);
 
-    private static ProblemHttpResult Problem(Refusal refusal) =>
-        TypedResults.Problem(title: refusal.Title, detail: refusal.Detail, statusCode: refusal.Status,
-            extensions: refusal.Errors is { } errors ? new Dictionary<string, object?> { ["errors"] = errors } : null);
+    private static ProblemHttpResult Problem(Refusal refusal)
+    {
+        var extensions = new Dictionary<string, object?>(refusal.Extensions ?? new Dictionary<string, object?>());
+        if (refusal.Errors is { } errors)
+        {
+            extensions["errors"] = errors;
+        }
+
+        return TypedResults.Problem(title: refusal.Title, detail: refusal.Detail, statusCode: refusal.Status, extensions: extensions.Count == 0 ? null : extensions);
+    }
 
     /// <summary>
     /// A <c>snapshot</c> event with the current state of every instance first (so a reloaded page has the whole

@@ -6,8 +6,14 @@ using Ctrlable.Provisioner.State;
 
 namespace Ctrlable.Provisioner.Deploy;
 
-/// <summary>Why a request cannot be carried out, in the dealer's words; becomes problem+json (Errors: per field, as validation errors are).</summary>
-public sealed record Refusal(int Status, string Title, string Detail, IReadOnlyDictionary<string, string[]>? Errors = null);
+/// <summary>
+/// Why a request cannot be carried out, in the dealer's words; becomes problem+json (Errors: per field, as validation
+/// errors are; Extensions: more members of the problem, e.g. the missing components).
+/// </summary>
+public sealed record Refusal(int Status, string Title, string Detail, IReadOnlyDictionary<string, string[]>? Errors = null, IReadOnlyDictionary<string, object?>? Extensions = null);
+
+/// <summary>A component a deploy asked for that the active release does not have on this host, and why.</summary>
+public sealed record MissingComponent(string Type, string Reason);
 
 public sealed record DeployStarted(long DeployId, long ProjectId, string Release, IReadOnlyList<InstanceRow> Instances);
 
@@ -15,6 +21,7 @@ public sealed record DeployStarted(long DeployId, long ProjectId, string Release
 public sealed class DeployService(
     InstanceRepository instances,
     ReleaseRepository releases,
+    Releases.ReleaseService releaseStates,
     DeployRunner runner,
     ProxmoxClient proxmox,
     ProxmoxTasks tasks,
@@ -73,7 +80,11 @@ public sealed class DeployService(
     private static Refusal CameraPasswordsMissing(CameraPlan plan) => new(
         400, "Camera password missing", string.Join(" ", plan.Problems.Values.SelectMany(m => m)), plan.Problems);
 
-    /// <summary>Deploys the given template types (default: every template of the active release) as new instances.</summary>
+    /// <summary>
+    /// Deploys the given template types (default: every template of the active release) as new instances. A type the
+    /// release has but this host has not built is refused with the others (409, each named with the reason); the
+    /// available ones deploy when asked for by themselves. One release per deploy: nothing is taken from another release.
+    /// </summary>
     public async Task<(DeployStarted? Deploy, Refusal? Refusal)> DeployAsync(long projectId, IReadOnlyList<string>? types, string kind, string? actor, CancellationToken ct)
     {
         var project = await instances.GetProjectAsync(projectId, ct);
@@ -89,11 +100,27 @@ public sealed class DeployService(
         }
 
         var templates = (await releases.ListTemplatesAsync(release, ct)).ToDictionary(t => t.Name, StringComparer.Ordinal);
-        var wanted = types is { Count: > 0 } ? types : [.. templates.Keys.Order(StringComparer.Ordinal)];
-        var unknown = wanted.Where(t => !templates.ContainsKey(t)).ToList();
+        // The release's components: its manifest's templates (built or not), and what is recorded for it.
+        var states = (await releaseStates.TemplateStatesAsync(release, ct))?.ToDictionary(t => t.Name, StringComparer.Ordinal) ?? [];
+        var components = states.Keys.Union(templates.Keys).Order(StringComparer.Ordinal).ToList();
+        var wanted = types is { Count: > 0 } ? types : components;
+        var unknown = wanted.Where(t => !components.Contains(t)).ToList();
         if (unknown.Count > 0)
         {
-            return (null, new Refusal(400, "Unknown component", $"Release {release} has no template {string.Join(", ", unknown)}; it has {string.Join(", ", templates.Keys.Order(StringComparer.Ordinal))}."));
+            return (null, new Refusal(400, "Unknown component", $"Release {release} has no template {string.Join(", ", unknown)}; it has {string.Join(", ", components)}."));
+        }
+
+        var missing = wanted.Distinct(StringComparer.Ordinal).Where(t => !templates.ContainsKey(t))
+            .Select(t => new MissingComponent(t, states.TryGetValue(t, out var state) && state.Reason is { } reason ? reason : "not built on this host"))
+            .ToList();
+        if (missing.Count > 0)
+        {
+            return (null, new Refusal(
+                409,
+                "Components not built",
+                $"Release {release} has no template on this host for {string.Join("; ", missing.Select(m => $"{m.Type} ({m.Reason})"))}. " +
+                "Deploy the other components, or rebuild the missing ones on the Releases page.",
+                Extensions: new Dictionary<string, object?> { ["code"] = "components-unavailable", ["release"] = release, ["missing"] = missing }));
         }
 
         var live = await instances.ListByProjectAsync(projectId, includeDeleted: false, ct);

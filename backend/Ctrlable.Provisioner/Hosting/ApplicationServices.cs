@@ -89,6 +89,10 @@ public static class ApplicationServices
         builder.Services.AddSingleton<BuildRepository>();
         builder.Services.AddSingleton<BuildLiveRegistry>();
         builder.Services.AddSingleton<BuildService>();
+        builder.Services.AddSingleton<IValidator<StartBuildRequest>, StartBuildRequestValidator>();
+        builder.Services.AddSingleton<IValidator<CheckBuildRequest>, CheckBuildRequestValidator>();
+        builder.Services.AddSingleton<CheckTickets>();
+        builder.Services.AddSingleton<BuildCheckService>();
         builder.Services.AddHostedService<BuildRecovery>();
 
         // Proxmox: the host an admin saved in Settings, else the configured one, else the simulated one (demo mode);

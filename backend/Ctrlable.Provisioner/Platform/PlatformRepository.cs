@@ -101,7 +101,8 @@ public sealed class PlatformRepository(Database database)
             """;
         const string templates = """
             SELECT id AS Id, release AS Release, name AS Name, kind AS Kind, vmid AS Vmid, node AS Node,
-                   builder_ref AS BuilderRef, builder_commit AS BuilderCommit, app_version AS AppVersion, built_at AS BuiltAt
+                   builder_ref AS BuilderRef, builder_commit AS BuilderCommit, app_version AS AppVersion, built_at AS BuiltAt,
+                   haos_digest AS HaosDigest
             FROM templates WHERE release = @release ORDER BY name;
             """;
         const string instances = """

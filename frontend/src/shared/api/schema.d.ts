@@ -202,10 +202,30 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Build a release on the Proxmox host: runs the host trigger in the background; follow it at /api/builds/{id}/events.
+         * Build a release on the Proxmox host (every template, or the ones named in 'templates', the others untouched): runs the host trigger in the background; follow it at /api/builds/{id}/events.
          * @description Requires role operator (or higher).
          */
         post: operations["StartBuild"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/releases/{release}/check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check the Proxmox host before a build (ctrlable-build --check: upstream reachable, storage and free space, template VMIDs free, host tools); changes nothing on the host and takes at most 2 minutes.
+         * @description Requires role operator (or higher).
+         */
+        post: operations["CheckBuild"];
         delete?: never;
         options?: never;
         head?: never;
@@ -602,7 +622,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * One-click stack deploy: clones every requested component (default: every template of the active release) and brings each to active. Progress: GET /api/deploys/{id}/events.
+         * One-click stack deploy: clones every requested component (default: every template of the active release) and brings each to active. A component the active release has not built on this host is refused: 409 with code components-unavailable and 'missing' [{type, reason}]. Progress: GET /api/deploys/{id}/events.
          * @description Requires role operator (or higher).
          */
         post: operations["DeployStack"];
@@ -622,7 +642,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Add one more instance of a component to a project.
+         * Add one more instance of a component to a project (409 components-unavailable when the active release has not built it on this host).
          * @description Requires role operator (or higher).
          */
         post: operations["AddInstance"];
@@ -1037,6 +1057,14 @@ export interface components {
             statusCode: number;
             remoteIp?: string | null;
         };
+        BuildCheckResult: {
+            /** @description The host found nothing that would stop the build. */
+            ok: boolean;
+            /** @description One line per problem, in the host's words (e.g. not enough free space on a storage, a template VMID in use). */
+            problems: string[];
+            /** @description One line per check that passed. */
+            passed: string[];
+        };
         BuildDetail: {
             build: components["schemas"]["BuildSummary"];
             log: string;
@@ -1073,7 +1101,10 @@ export interface components {
             /** Format: date-time */
             finishedAt?: string | null;
             error?: string | null;
+            /** @description The templates this build was asked for, in build order: every template of the release, or the ones named in the request. */
             templates: components["schemas"]["BuildTemplateProgress"][];
+            /** @description The template names the request named (a rebuild of some templates only, the others untouched); null when it built the whole release. */
+            requestedTemplates?: string[] | null;
         };
         BuildTemplateProgress: {
             name: string;
@@ -1097,6 +1128,8 @@ export interface components {
             error?: string | null;
             /** @description The app version the template carries (built or skipped). */
             appVersion?: string | null;
+            /** @description vm/haos-vm.sh only: where the image's SHA-256 came from: 'manifest' (haos_sha256, pinned) or 'github' (read from GitHub's release API at build time, not pinned in the manifest). */
+            haosDigest?: string | null;
         };
         /** @enum {string} */
         BuildTemplateState: "pending" | "running" | "built" | "skipped" | "failed";
@@ -1122,6 +1155,10 @@ export interface components {
         ChangePasswordRequest: {
             currentPassword: string;
             newPassword: string;
+        };
+        CheckBuildRequest: {
+            /** @description Check only for these templates of the release (as a build of them would); absent: every template. */
+            templates?: string[] | null;
         };
         CompleteRequest: {
             hostname: string;
@@ -1496,6 +1533,7 @@ export interface components {
             name: string;
             file: string;
             valid: boolean;
+            /** @description Deploys use this release: the release of the latest build that left at least one of its templates on this host. With templatesBuilt < templateCount it is partly built: the missing components cannot be deployed until they are built. */
             active: boolean;
             communityScriptsRef?: string | null;
             proxmoxMinVersion?: string | null;
@@ -1504,6 +1542,11 @@ export interface components {
             errors: components["schemas"]["ManifestError"][];
             /** @description What an operator should know that does not make the manifest invalid (e.g. a privileged container), located like errors. */
             warnings: components["schemas"]["ManifestError"][];
+            /**
+             * Format: int32
+             * @description How many of the manifest's templates are built on this host (deployable when the release is active).
+             */
+            templatesBuilt: number;
         };
         ResetPasswordRequest: {
             newPassword: string;
@@ -1552,6 +1595,8 @@ export interface components {
         StartBuildRequest: {
             /** @description Rebuild templates that were already built for this release and ref. */
             force: boolean;
+            /** @description Build only these templates of the release (e.g. the one that failed); the others and the release's first-boot secret stay as they are. Absent: every template. */
+            templates?: string[] | null;
         };
         StorageHealth: {
             storage: string;
@@ -1565,7 +1610,7 @@ export interface components {
             linkedClones: boolean;
         };
         /** @enum {string} */
-        TemplateBuildState: "not-built" | "built";
+        TemplateBuildState: "not-built" | "building" | "built" | "failed";
         TemplateCard: {
             name: string;
             kind: string;
@@ -1607,6 +1652,15 @@ export interface components {
             builderCommit?: string | null;
             /** Format: date-time */
             builtAt?: string | null;
+            /** @description Why the template cannot be deployed (not built): e.g. "build 12 failed: ct/frigate.sh failed with exit code 1 (see the log)"; null when built. */
+            reason?: string | null;
+            /**
+             * Format: int64
+             * @description The build the reason comes from (failed it, or is building it now).
+             */
+            buildId?: number | null;
+            /** @description vm/haos-vm.sh only: where the built image's SHA-256 came from: 'manifest' (pinned haos_sha256) or 'github' (GitHub's release API at build time, not pinned in the manifest). */
+            haosDigest?: string | null;
         };
         TlsInfo: {
             /** @description SHA-256 of the certificate, colon-separated upper-case hex; pin this. */
@@ -2106,6 +2160,15 @@ export interface operations {
                     "application/json": components["schemas"]["BuildSummary"];
                 };
             };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["HttpValidationProblemDetails"];
+                };
+            };
             /** @description Not signed in, or the API token is unknown, revoked or expired. */
             401: {
                 headers: {
@@ -2131,6 +2194,91 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    CheckBuild: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                release: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["CheckBuildRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BuildCheckResult"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["HttpValidationProblemDetails"];
+                };
+            };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below operator. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Bad Gateway */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Gateway Timeout */
+            504: {
                 headers: {
                     [name: string]: unknown;
                 };
