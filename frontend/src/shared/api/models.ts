@@ -8,6 +8,7 @@ export type ReleaseSummary = Schemas['ReleaseSummary'];
 export type ReleaseDetail = Schemas['ReleaseDetail'];
 export type ManifestError = Schemas['ManifestError'];
 export type TemplateState = Schemas['TemplateState'];
+export type TemplateBuildState = Schemas['TemplateBuildState'];
 
 // Builds (POST /api/releases/{release}/build, /api/builds...).
 export type BuildSummary = Schemas['BuildSummary'];
@@ -17,6 +18,7 @@ export type BuildState = Schemas['BuildState'];
 export type BuildTemplateState = Schemas['BuildTemplateState'];
 export type BuildStreamMessage = Schemas['BuildStreamMessage'];
 export type BuildTriggerInfo = Schemas['BuildTriggerInfo'];
+export type BuildCheckResult = Schemas['BuildCheckResult'];
 export type ProblemDetails = Schemas['ProblemDetails'];
 
 // Dashboard (GET /api/dashboard) and metric history (GET /api/nodes/{node}/metrics, /api/guests/{vmid}/metrics).

@@ -67,9 +67,13 @@ function plannedHostnames(project: Project, types: readonly string[]): Map<strin
   return names;
 }
 
-/** Why a component cannot be chosen, or null. */
+/**
+ * Why a component cannot be chosen, or null. A template the active release has not built here cannot be deployed;
+ * its build says why ("build 12 failed: …"), and the Releases page rebuilds it alone.
+ */
 function unavailable(template: TemplateState, project: Project): string | null {
-  if (template.state !== 'built') return 'Not built on this host yet';
+  if (template.state === 'building') return `Being built now (${template.reason ?? 'a build is running'})`;
+  if (template.state !== 'built') return template.reason ? `Not available: ${template.reason}` : 'Not built on this host yet';
   if (template.name === 'ctrlable-pro' && project.instances.some((i) => i.type === 'ctrlable-pro' && i.state !== 'deleted')) {
     return 'Already deployed: a site has one Home Assistant';
   }
@@ -227,6 +231,7 @@ export function DeployWizard({
   }
 
   const templates = release.data.templates;
+  const missing = templates.filter((t) => t.state !== 'built');
   const selectable = templates.filter((t) => unavailable(t, project) === null);
   // Preselected: every component that can be deployed (the API's one-click default).
   const selected = chosen ?? new Set(selectable.map((t) => t.name));
@@ -263,6 +268,16 @@ export function DeployWizard({
               Release {release.data.name}: each component becomes one guest of {project.name}.
             </p>
           </div>
+          {missing.length > 0 ? (
+            <Warning>
+              <strong>
+                Release {release.data.name} is partly built: {missing.map((t) => componentName(t.name)).join(', ')}{' '}
+                {missing.length === 1 ? 'is' : 'are'} not available on this host.
+              </strong>{' '}
+              The other components deploy as usual. Rebuild what is missing on the <Link to={links.releases}>Releases page</Link>, then
+              add it to this project.
+            </Warning>
+          ) : null}
           <table className={styles.componentTable}>
             <caption className="visually-hidden">Components of release {release.data.name}</caption>
             <thead>

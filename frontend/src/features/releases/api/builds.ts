@@ -1,5 +1,5 @@
 import { queryOptions, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { apiClient, unwrap, type BuildSummary, type BuildTriggerInfo } from '@/shared/api';
+import { apiClient, unwrap, type BuildCheckResult, type BuildSummary, type BuildTriggerInfo } from '@/shared/api';
 import type { QueryConfig } from '@/shared/lib/react-query';
 import { releasesQueryKey } from './get-releases';
 
@@ -39,14 +39,22 @@ export function useBuildTrigger({
   return useQuery({ ...getBuildTriggerQueryOptions(), ...queryConfig });
 }
 
-export type StartBuildInput = { release: string; force: boolean };
+export type StartBuildInput = {
+  release: string;
+  force: boolean;
+  /** Build only these templates (rebuilding what failed; the others stay as they are); absent: every template. */
+  templates?: string[] | undefined;
+};
 
 /** POST /api/releases/{release}/build (operator): starts the build on the host; answers 202 with the build. */
-export function startBuild({ release, force }: StartBuildInput): Promise<BuildSummary> {
+export function startBuild({ release, force, templates }: StartBuildInput): Promise<BuildSummary> {
   return unwrap(
     'POST',
     `/api/releases/${release}/build`,
-    apiClient.POST('/api/releases/{release}/build', { params: { path: { release } }, body: { force } }),
+    apiClient.POST('/api/releases/{release}/build', {
+      params: { path: { release } },
+      body: templates ? { force, templates } : { force },
+    }),
   );
 }
 
@@ -59,6 +67,29 @@ export function useStartBuild({ onSuccess }: { onSuccess?: (build: BuildSummary)
       onSuccess?.(build);
     },
   });
+}
+
+export type CheckBuildInput = { release: string; templates?: string[] | undefined };
+
+/**
+ * POST /api/releases/{release}/check (operator): the host's preflight for a build (ctrlable-build --check). It changes
+ * nothing on the host and answers within about two minutes: {ok, problems, passed}, or a problem when the host trigger
+ * is not set up, unreachable, or refused the check.
+ */
+export function checkBuild({ release, templates }: CheckBuildInput): Promise<BuildCheckResult> {
+  return unwrap(
+    'POST',
+    `/api/releases/${release}/check`,
+    apiClient.POST('/api/releases/{release}/check', {
+      params: { path: { release } },
+      body: templates ? { templates } : {},
+    }),
+  );
+}
+
+/** A mutation, not a query: the check asks the host again each time (it answers for this moment only). */
+export function useCheckBuild() {
+  return useMutation({ mutationFn: checkBuild });
 }
 
 /** After a build ended: what it changed (active release, template states, history). */

@@ -7,6 +7,7 @@ import { Spinner } from '@/shared/ui/spinner';
 import { useInvalidateAfterBuild } from '../api/builds';
 import { useBuildStream } from '../api/use-build-stream';
 import { BuildStateBadge, TemplateStateBadge } from './build-state-badge';
+import { GITHUB_DIGEST_NOTE } from './release-templates';
 import styles from './builds.module.css';
 
 /** How far a template is, 0..1: built or kept = done; failed shows where it stopped. */
@@ -53,6 +54,7 @@ function TemplateProgress({ template }: { template: BuildTemplateProgress }) {
         aria-valuetext={`${Math.round(fraction * 100)}%, ${line}`}
       />
       <p className={styles.stepLine}>{line}</p>
+      {template.haosDigest === 'github' ? <p className={styles.digestNote}>HAOS image {GITHUB_DIGEST_NOTE}</p> : null}
       {template.state === 'failed' && template.error ? (
         <p className={styles.templateError} role="note">
           <AlertTriangleIcon />
@@ -156,7 +158,8 @@ function BuildPanel({
                 ) : null}
               </>
             ) : null}
-            {build.forced ? ' · rebuilding everything' : null}
+            {build.requestedTemplates ? ` · only ${build.requestedTemplates.join(', ')}` : null}
+            {build.forced ? (build.requestedTemplates ? ' · rebuilt even if built' : ' · rebuilding everything') : null}
           </p>
         </div>
         <div className={styles.viewActions}>
@@ -172,8 +175,12 @@ function BuildPanel({
         {running
           ? `${done} of ${build.templates.length} templates done. You can leave this page; the build goes on.`
           : build.state === 'succeeded'
-            ? `All ${build.templates.length} templates are built. Release ${build.release} is the active release.`
-            : `${done} of ${build.templates.length} templates built. The active release did not change.`}
+            ? build.requestedTemplates
+              ? `Built: ${build.templates.map((t) => t.name).join(', ')}. Release ${build.release} is the active release.`
+              : `All ${build.templates.length} templates are built. Release ${build.release} is the active release.`
+            : done > 0
+              ? `${done} of ${build.templates.length} templates built; they made release ${build.release} the active release. The failed ones cannot be deployed until they are rebuilt (open the release's templates).`
+              : `${done} of ${build.templates.length} templates built. The active release did not change.`}
         {reconnecting && !ended ? ' Reconnecting…' : null}
       </p>
       {build.state === 'failed' && build.error ? (

@@ -73,9 +73,39 @@ function ScriptsRef({ value }: { value: string }) {
   );
 }
 
+/**
+ * The Active column: the one release deploys use, and whether it is complete here. A release becomes active as soon
+ * as one of its templates is built; until the others are, they cannot be deployed ("partly built").
+ */
+function Activity({ release }: { release: ReleaseSummary }) {
+  const partial = release.templatesBuilt < release.templateCount;
+  if (release.active) {
+    return (
+      <span className={styles.activity}>
+        <StatusBadge tone={partial ? 'warning' : 'success'} icon={<StarIcon />}>
+          {partial ? 'Active, partly built' : 'Active'}
+        </StatusBadge>
+        {partial ? (
+          <span className={styles.muted}>
+            {release.templatesBuilt} of {release.templateCount} templates built
+          </span>
+        ) : null}
+      </span>
+    );
+  }
+  return (
+    <span className={styles.muted}>
+      <span aria-hidden="true">—</span>
+      <VisuallyHidden>not active</VisuallyHidden>
+      {release.templatesBuilt > 0 ? ` ${release.templatesBuilt} of ${release.templateCount} built here` : null}
+    </span>
+  );
+}
+
 export function ReleasesTable({ releases, build }: { releases: ReleaseSummary[]; build?: BuildActions }) {
   const [open, setOpen] = useState<ReadonlySet<string>>(new Set());
-  const [confirming, setConfirming] = useState<string | null>(null);
+  // The confirmation open under a release: a build of all of it, or a rebuild of some templates.
+  const [confirming, setConfirming] = useState<{ release: string; templates?: string[] } | null>(null);
   const toggle = (name: string) =>
     setOpen((current) => {
       const next = new Set(current);
@@ -96,16 +126,7 @@ export function ReleasesTable({ releases, build }: { releases: ReleaseSummary[];
               <ValidityBadge valid={release.valid} />
             </td>
             <td>
-              {release.active ? (
-                <StatusBadge tone="success" icon={<StarIcon />}>
-                  Active
-                </StatusBadge>
-              ) : (
-                <span className={styles.muted}>
-                  <span aria-hidden="true">—</span>
-                  <VisuallyHidden>not active</VisuallyHidden>
-                </span>
-              )}
+              <Activity release={release} />
             </td>
             <td>{release.communityScriptsRef ? <ScriptsRef value={release.communityScriptsRef} /> : <NotSet />}</td>
             <td>{release.proxmoxMinVersion ? `${release.proxmoxMinVersion} or later` : <NotSet />}</td>
@@ -133,8 +154,8 @@ export function ReleasesTable({ releases, build }: { releases: ReleaseSummary[];
                 {release.valid && build?.canBuild ? (
                   <Button
                     variant="primary"
-                    onClick={() => setConfirming(release.name)}
-                    disabled={build.blockedReason !== null || confirming === release.name}
+                    onClick={() => setConfirming({ release: release.name })}
+                    disabled={build.blockedReason !== null || (confirming?.release === release.name && !confirming.templates)}
                     title={build.blockedReason ?? undefined}
                     aria-label={`Build release ${release.name}`}
                   >
@@ -159,11 +180,13 @@ export function ReleasesTable({ releases, build }: { releases: ReleaseSummary[];
               </td>
             </tr>
           ) : null}
-          {confirming === release.name && release.valid && build ? (
+          {confirming?.release === release.name && release.valid && build ? (
             <tr className={styles.detailRow}>
               <td colSpan={COLUMNS}>
                 <BuildConfirm
+                  key={confirming.templates?.join(',') ?? ''}
                   release={release}
+                  templates={confirming.templates}
                   target={build.target}
                   onCancel={() => setConfirming(null)}
                   onStarted={(id) => {
@@ -177,7 +200,17 @@ export function ReleasesTable({ releases, build }: { releases: ReleaseSummary[];
           {open.has(release.name) ? (
             <tr className={styles.detailRow}>
               <td colSpan={COLUMNS}>
-                <ReleaseTemplates release={release.name} />
+                <ReleaseTemplates
+                  release={release.name}
+                  rebuild={
+                    release.valid && build?.canBuild
+                      ? {
+                          blockedReason: build.blockedReason,
+                          onRebuild: (template) => setConfirming({ release: release.name, templates: [template] }),
+                        }
+                      : undefined
+                  }
+                />
               </td>
             </tr>
           ) : null}

@@ -112,6 +112,41 @@ describe('deploy wizard', () => {
     expect(screen.getByRole('row', { name: /^Selected: 2 components/ })).toBeInTheDocument();
   });
 
+  it('shows what a partly built release lacks and why, and deploys the rest', async () => {
+    const user = userEvent.setup();
+    const posts: unknown[] = [];
+    const reason = 'build 11 failed: ct/frigate.sh failed with exit code 1 (see the log)';
+    mockApi({
+      'GET /api/dashboard': () => jsonResponse(host()),
+      'GET /api/releases/2026.06': () =>
+        jsonResponse(
+          releaseDetail({
+            templates: releaseDetail().templates.map((t) => (t.name === 'frigate' ? { ...t, state: 'failed' as const, reason, buildId: 11 } : t)),
+          }),
+        ),
+      'POST /api/projects/1/deploy': async (request) => {
+        posts.push(await request.json());
+        return jsonResponse(deploy([instance({ id: 1, type: 'zwavejs', state: 'pending', percent: 0 })], { id: 43 }), { status: 202 });
+      },
+    });
+    const { onDeployed } = renderWizard();
+
+    const frigate = await screen.findByRole('checkbox', { name: /Frigate/ });
+    expect(frigate).toBeDisabled();
+    expect(frigate).not.toBeChecked();
+    expect(frigate).toHaveAccessibleDescription(`Not available: ${reason}`);
+    const note = screen.getAllByRole('note').find((n) => n.textContent?.includes('partly built'));
+    expect(note).toHaveTextContent('Release 2026.06 is partly built: Frigate NVR is not available on this host. The other components deploy as usual.');
+    expect(within(note!).getByRole('link', { name: 'Releases page' })).toHaveAttribute('href', '/releases');
+    expect(screen.getByRole('row', { name: /^Selected: 3 components/ })).toBeInTheDocument();
+
+    await user.click(screen.getByRole('button', { name: 'Next: review' }));
+    await user.click(screen.getByRole('button', { name: 'Deploy 3 components' }));
+
+    await vi.waitFor(() => expect(onDeployed).toHaveBeenCalledWith(43));
+    expect(posts).toEqual([{ types: ['ctrlable-pro', 'zwavejs', 'zigbee2mqtt'] }]);
+  });
+
   it('reviews the guests to create, then POSTs the deploy and hands over its id', async () => {
     const user = userEvent.setup();
     const posts: unknown[] = [];
