@@ -109,13 +109,12 @@ export async function startBuildHost() {
       '    vmid: 9101',
       '    app_version: "9.x"',
       '    resources: { cpu: 2, ram: 1024, disk: 4 }',
-      '  docker-portainer:',
+      // Fails half-way through its install (the fixture's ct/broken.sh); a test fixes it by naming another builder.
+      '  broken:',
       '    kind: lxc',
-      '    builder: ct/docker.sh',
-      '    vmid: 9103',
-      '    portainer: true',
-      '    resources: { cpu: 2, ram: 2048, disk: 8 }',
-      '    unprivileged: false',
+      '    builder: ct/broken.sh',
+      '    vmid: 9102',
+      '    resources: { cpu: 1, ram: 512, disk: 4 }',
       '',
     ].join('\n'),
   );
@@ -164,6 +163,8 @@ export async function startBuildHost() {
   return {
     dir,
     commit,
+    /** The release manifest the orchestrator reads (tests edit it to fix a template). */
+    manifest: join(releases, `${release}.yaml`),
     /** Orchestrator settings: this emulator as its Proxmox, this sshd as its host trigger, these releases. */
     settings: {
       STORAGE__RELEASESDIRECTORY: releases,
@@ -196,6 +197,11 @@ export async function startBuildHost() {
           `COMMUNITY_SCRIPTS_DIR=${join(dir, 'community-scripts')}`,
           'NODE=pve1',
           'PYTHON=/usr/bin/python3',
+          // The host's bounds on the plan: the orchestrator's storage, bridge and template pool (defaults).
+          'TEMPLATE_STORAGE=local',
+          'ALLOWED_STORAGES=local-lvm',
+          'ALLOWED_BRIDGES=vmbr0',
+          'ALLOWED_POOLS=ctrlable-templates',
           '',
         ].join('\n'),
       );

@@ -22,6 +22,11 @@ public sealed class BuildCheckTests : IAsyncLifetime
         set -euo pipefail
         dir=$1
         printf '%s\n' "${SSH_ORIGINAL_COMMAND-}" >"$dir/command"
+        if [[ -e $dir/refuse-at-once ]]; then
+          # As a ctrlable-build without --check does: refused before reading anything.
+          echo "ctrlable-build: refused: expected 'ctrlable-build <release>' with a release such as 2026.06" >&2
+          exit 64
+        fi
         IFS= read -r line || true
         ticket=${line#ticket=}
         printf '%s\n' "$ticket" >"$dir/ticket"
@@ -139,6 +144,22 @@ public sealed class BuildCheckTests : IAsyncLifetime
         var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
         problem.GetProperty("code").GetString().Should().Be(code);
         problem.GetProperty("detail").GetString().Should().StartWith(detail);
+    }
+
+    [Fact]
+    public async Task A_wrapper_without_check_refuses_before_reading_and_the_answer_says_to_install_the_current_one()
+    {
+        await File.WriteAllTextAsync(Path.Combine(_dir, "refuse-at-once"), "");
+        using var client = await _app.CreateClientAsync(Role.Operator);
+
+        var response = await client.PostAsJsonAsync($"/api/releases/{BuildHost.Release}/check", new { });
+
+        response.StatusCode.Should().Be(HttpStatusCode.BadGateway, await response.Content.ReadAsStringAsync());
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        problem.GetProperty("code").GetString().Should().Be("check-refused");
+        problem.GetProperty("detail").GetString().Should().Be(
+            "The host refused the check: expected 'ctrlable-build <release>' with a release such as 2026.06. A ctrlable-build without --check is " +
+            "older than this orchestrator: install the host/ctrlable-build of this version on the Proxmox host (install.sh does).");
     }
 
     [Fact]

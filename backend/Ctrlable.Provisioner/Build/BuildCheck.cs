@@ -173,11 +173,15 @@ public sealed class BuildCheckService(
                     null,
                     null),
                 64 => Refused(CheckRefusal.Refused,
-                    $"The host refused the check: {lastError ?? "no reason given"}. A ctrlable-build without --check is older than this orchestrator: install the host/ctrlable-build of this version on the Proxmox host (install.sh does)."),
+                    $"The host refused the check: {Reason(lastError)}. A ctrlable-build without --check is older than this orchestrator: install the host/ctrlable-build of this version on the Proxmox host (install.sh does)."),
                 _ => Refused(CheckRefusal.Failed, $"ctrlable-build --check could not run (exit code {exitCode}): {lastError ?? "no reason given"}"),
             };
         }
     }
 
     private static CheckOutcome Refused(CheckRefusal refusal, string detail) => new(null, refusal, detail);
+
+    /// <summary>The wrapper's refusal line without its own "refused: " (the answer says it was refused already).</summary>
+    private static string Reason(string? line) =>
+        line is null ? "no reason given" : line.StartsWith("refused: ", StringComparison.Ordinal) ? line["refused: ".Length..] : line;
 }

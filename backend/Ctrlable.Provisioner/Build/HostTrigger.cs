@@ -109,9 +109,16 @@ public sealed class SshHostTrigger(IOptions<HostTriggerOptions> options, SecretS
             var execution = ssh.ExecuteAsync(ct);
             var stdout = PumpAsync(ssh.OutputStream, false, onLine);
             var stderr = PumpAsync(ssh.ExtendedOutputStream, true, onLine);
-            await using (var stdin = ssh.CreateInputStream())
+            try
             {
+                await using var stdin = ssh.CreateInputStream();
                 await stdin.WriteAsync(Encoding.UTF8.GetBytes(input), ct);
+            }
+            catch (Exception e) when (e is SshException or ObjectDisposedException or IOException or InvalidOperationException)
+            {
+                // The wrapper may refuse (and exit) before reading its input, e.g. a request it does not know: its exit
+                // code and error line say why, so a write that finds the channel closed is no error of its own.
+                logger.LogDebug("Host trigger {Target}: standard input not delivered ({Error})", Target, e.Message);
             }
 
             try
