@@ -1,4 +1,4 @@
--- 011: per-template activation (SPEC §8a). A build may be asked for some templates of a release only (rebuilding what
+-- 012: per-template activation (SPEC §8a). A build may be asked for some templates of a release only (rebuilding what
 -- failed, the others untouched), and a HAOS template records where its image digest came from.
 
 ALTER TABLE builds ADD COLUMN templates_json TEXT;      -- JSON array of the template names asked for; NULL = every template
