@@ -17,7 +17,8 @@ public sealed class DeployService(
     ReleaseRepository releases,
     DeployRunner runner,
     ProxmoxClient proxmox,
-    ProxmoxTasks tasks)
+    ProxmoxTasks tasks,
+    GuestOwnership ownership)
 {
     public async Task<(ProjectRow? Project, Refusal? Refusal)> CreateProjectAsync(CreateProjectRequest request, CancellationToken ct)
     {
@@ -93,9 +94,16 @@ public sealed class DeployService(
         }
 
         // Failed before a guest existed: clone again. Otherwise re-apply its identity and start it again;
-        // the first-boot service retries by itself on the next boot.
-        var guestExists = instance.Vmid is { } vmid && (await proxmox.GetClusterResourcesAsync("vm", ct)).Any(r => r.Vmid == vmid);
-        await instances.SetStateAsync(instanceId, guestExists ? InstanceStates.Configuring : InstanceStates.Pending, "Retrying", ct: ct);
+        // the first-boot service retries by itself on the next boot. A guest at its VMID that is not the instance's
+        // is left alone: the instance is cloned anew at another VMID.
+        var (owner, _) = await ownership.OwnerOfVmidAsync(instance, ct);
+        if (owner == GuestOwner.Foreign)
+        {
+            await instances.ClearVmidAsync(instanceId, ct);
+        }
+
+        await instances.SetStateAsync(instanceId, owner == GuestOwner.Ours ? InstanceStates.Configuring : InstanceStates.Pending,
+            owner == GuestOwner.Foreign ? $"Retrying at another VMID: {GuestOwnership.NotOurs(instance.Vmid!.Value)}" : "Retrying", ct: ct);
         runner.Enqueue(instanceId);
         return (await instances.GetAsync(instanceId, ct), null);
     }
@@ -134,7 +142,16 @@ public sealed class DeployService(
             return (null, new Refusal(409, "Guest not ready", $"{instance.Hostname} is {instance.State}; power actions work once its guest exists."));
         }
 
-        var kind = instance.Kind == "vm" ? GuestKind.Qemu : GuestKind.Lxc;
+        var kind = GuestOwnership.KindOf(instance);
+        // Power actions only on the guest proven the instance's (the marker its clone wrote).
+        switch ((await ownership.OwnerOfVmidAsync(instance, ct)).Owner)
+        {
+            case GuestOwner.None:
+                return (null, new Refusal(409, "Guest not found", $"{instance.Hostname}: no guest holds VMID {vmid} any more."));
+            case GuestOwner.Foreign:
+                return (null, new Refusal(409, "Not this instance's guest", $"{instance.Hostname}: {GuestOwnership.NotOurs(vmid)}"));
+        }
+
         var status = await proxmox.GetGuestStatusAsync(instance.Node, kind, (int)vmid, ct);
         var running = status.Status == "running";
         if ((action == "start" && running) || (action is "stop" or "shutdown" && !running))
