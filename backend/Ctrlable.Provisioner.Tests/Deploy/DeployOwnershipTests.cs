@@ -102,6 +102,45 @@ public sealed class DeployOwnershipTests
         TempDirectory.TryDelete(data);
     }
 
+    [Theory]
+    [InlineData(InstanceStates.Configuring)]
+    [InlineData(InstanceStates.Starting)]
+    public async Task After_a_restart_a_guest_that_replaced_the_instances_is_neither_configured_nor_started(string step)
+    {
+        var boot = new DeferredBootBehaviour();
+        await using var pve = await ProxmoxHarness.StartAsync(bootBehaviour: boot, foreignGuests: true);
+        var foreign = ForeignGuests.Capture(pve.Sim);
+        var data = TempDirectory.Create("own-resume");
+        var port = DeployResilienceTests.FreePort();
+        var crash = new DeployResilienceTests.CrashAt(step);
+        long project;
+        JsonElement stopped;
+        await using (var first = await DeployResilienceTests.StartAsync(pve, data, crash, boot, port))
+        {
+            using var client = await first.App.CreateClientAsync(Role.Operator);
+            project = await DeployApiTests.CreateProjectAsync(client, "Resumed");
+            (await client.PostAsJsonAsync($"/api/projects/{project}/instances", new { type = "zwavejs" })).EnsureSuccessStatusCode();
+            await crash.Reached.Task.WaitAsync(TimeSpan.FromSeconds(60));
+            stopped = (await DeployApiTests.WaitForAsync(client, project, _ => true)).Single();
+        }
+
+        // While the orchestrator is down the admin replaces its (stopped) guest by another, stopped too.
+        var vmid = stopped.GetProperty("vmid").GetInt32();
+        var theirs = await ReplaceGuestAsync(pve, stopped.GetProperty("id").GetInt64(), vmid, project, running: false);
+
+        await using var second = await DeployResilienceTests.StartAsync(pve, data, observer: null, boot, port);
+        using var again = await second.App.CreateClientAsync(Role.Operator);
+        // (Waiting: a guest started as the instance's waits for its first boot.)
+        var instance = (await DeployApiTests.WaitForAsync(again, project, i => i.GetProperty("state").GetString() is "failed" or "active" or "waiting")).Single();
+
+        theirs.ShouldBeUntouched(pve.Sim, $"(found at the instance's VMID when it resumed {step})");
+        instance.GetProperty("state").GetString().Should().Be("failed");
+        instance.GetProperty("message").GetString().Should().Be("Not this instance's guest");
+        instance.GetProperty("error").GetString().Should().StartWith($"VMID {vmid} holds a guest that is not this instance's");
+        foreign.ShouldBeUntouched(pve.Sim);
+        TempDirectory.TryDelete(data);
+    }
+
     [Fact]
     public async Task A_guest_that_replaced_the_instances_guest_is_never_powered_reconfigured_or_destroyed()
     {
@@ -232,17 +271,21 @@ public sealed class DeployOwnershipTests
     /// The admin destroys the instance's guest in Proxmox and makes another at its VMID, in the product's pool and
     /// running, described the way a reinstalled orchestrator (same instance numbers) would describe its own.
     /// </summary>
-    private static async Task<ForeignGuests.Snapshot> ReplaceGuestAsync(ProxmoxHarness pve, long id, int vmid, long project, SimGuestKind kind = SimGuestKind.Lxc)
+    private static async Task<ForeignGuests.Snapshot> ReplaceGuestAsync(ProxmoxHarness pve, long id, int vmid, long project, SimGuestKind kind = SimGuestKind.Lxc, bool running = true)
     {
         var hostname = pve.Sim.State.Guests[vmid].Name;
-        var stop = await pve.Client.StopAsync("pve1", GuestKind.Lxc, vmid, CancellationToken.None);
-        (await pve.Tasks.WaitAsync("pve1", stop, TimeSpan.FromMinutes(1), CancellationToken.None)).Succeeded.Should().BeTrue();
+        if (pve.Sim.State.Guests[vmid].Running)
+        {
+            var stop = await pve.Client.StopAsync("pve1", GuestKind.Lxc, vmid, CancellationToken.None);
+            (await pve.Tasks.WaitAsync("pve1", stop, TimeSpan.FromMinutes(1), CancellationToken.None)).Succeeded.Should().BeTrue();
+        }
+
         var destroy = await pve.Client.DeleteAsync("pve1", GuestKind.Lxc, vmid, CancellationToken.None);
         (await pve.Tasks.WaitAsync("pve1", destroy, TimeSpan.FromMinutes(1), CancellationToken.None)).Succeeded.Should().BeTrue();
         pve.Sim.AddGuest(new TemplateSeed(vmid, hostname, kind, 4)
         {
             Pool = "ctrlable",
-            Running = true,
+            Running = running,
             Description = $"Ctrlable zwavejs of project #{project}, instance #{id} ({hostname}), release 2026.06. Managed by Ctrlable Provisioner.",
         }, isTemplate: false);
         return ForeignGuests.Capture(pve.Sim, [vmid]);

@@ -96,7 +96,7 @@ public sealed class DeployPipeline(
         InstanceStates.Starting => StartAsync(instance, reconcile, ct),
         InstanceStates.Waiting or InstanceStates.Personalising => WaitForFirstBootAsync(instance, ct),
         InstanceStates.Locating or InstanceStates.Preparing or InstanceStates.Restoring or InstanceStates.Securing or InstanceStates.Wiring =>
-            homeAssistant.RunStepAsync(instance, ct),
+            HomeAssistantStepAsync(instance, reconcile, ct),
         InstanceStates.Deleting => DeleteAsync(instance, ct),
         _ => throw new InvalidOperationException($"Instance {instance.Id} is in unknown state '{instance.State}'."),
     };
@@ -327,6 +327,22 @@ public sealed class DeployPipeline(
 
         await instances.SetDeadlineAsync(instance.Id, time.GetUtcNow().AddSeconds(_options.FirstBootTimeoutSeconds), ct);
         await MoveAsync(instance, InstanceStates.Waiting, "Started; waiting for the guest's first boot", ct: ct);
+    }
+
+    /// <summary>
+    /// The Home Assistant steps write into the guest (a backup restored, credentials rotated): after a restart they go
+    /// on only while the VMID still holds the instance's guest.
+    /// </summary>
+    private async Task HomeAssistantStepAsync(InstanceRow instance, bool reconcile, CancellationToken ct)
+    {
+        if (reconcile && instance is { Vmid: { } vmid, Node: { } node }
+            && !GuestOwnership.Carries(await proxmox.GetGuestConfigAsync(node, KindOf(instance), (int)vmid, ct), instance))
+        {
+            await FailNotOursAsync(instance, vmid, ct);
+            return;
+        }
+
+        await homeAssistant.RunStepAsync(instance, ct);
     }
 
     private async Task WaitForFirstBootAsync(InstanceRow instance, CancellationToken ct)
