@@ -662,6 +662,12 @@ ORCHESTRATOR_FINGERPRINT=$tls_fingerprint
 BRIDGE_DEVICE=$bridge
 TEMPLATE_STORAGE=$template_storage
 NODE=$node
+# What a build plan may ask for: this installer's storage and bridge, the template pool it creates, and the
+# builders allowed to run privileged: none (every container of the shipped releases is unprivileged).
+ALLOWED_STORAGES=$storage
+ALLOWED_BRIDGES=$bridge
+ALLOWED_POOLS=ctrlable-templates
+ALLOW_PRIVILEGED=no
 EOF
 install_file "$conf" "$CONF_DIR/ctrlable-build.conf" 0600
 
@@ -796,8 +802,22 @@ else
 fi
 say "Orchestrator:    $orchestrator_url"
 say "TLS fingerprint: $tls_fingerprint (SHA-256; check it when the browser asks)"
-say "First admin:     pct exec $vmid -- $CT_APP/deploy/ct-setup.sh create-admin admin"
-say "                 (asks for the password), or open the URL and follow the set-up page."
+# The first admin needs the one-time set-up code (the set-up page asks for it), unless an admin exists already.
+setup_code="" code_status=0
+if ((dry_run)); then
+  code_status=1
+else
+  setup_code=$(ct_setup setup-code 2>/dev/null) || code_status=$?
+fi
+case $code_status in
+  0) say "Set-up code:     $setup_code (the set-up page asks for it; also in $CT_DATA/setup-code in CT $vmid)" ;;
+  3) say "First admin:     exists already: sign in at the URL." ;;
+  *) say "Set-up code:     pct exec $vmid -- $CT_APP/deploy/ct-setup.sh setup-code" ;;
+esac
+if ((code_status != 3)); then
+  say "First admin:     pct exec $vmid -- $CT_APP/deploy/ct-setup.sh create-admin admin"
+  say "                 (asks for the password), or open the URL and follow the set-up page."
+fi
 
 # What this installation did not create was left alone: the run is not complete, and says so.
 if ((left_alone > 0)); then

@@ -7,6 +7,8 @@
 #   create-admin NAME   create the first admin (password from CTRLABLE_ADMIN_PASSWORD or standard input)
 #   set-token-secret    store the Proxmox token secret (first line of standard input) encrypted in the data directory
 #   has-token-secret    exit 0 when a Proxmox token secret is stored, 1 when not
+#   setup-code          print the first admin's one-time set-up code (made when there is none yet; it is also in
+#                       /var/lib/ctrlable-provisioner/setup-code); exit 3 with one line when an admin exists already
 # Every path is under $CTRLABLE_ROOT, empty in a real container (tests run it in a directory).
 #
 # It changes only what it created: the service user (recorded in /etc/ctrlable-provisioner/ct-setup.state and
@@ -176,6 +178,14 @@ create_admin() {
   as_service --create-admin "$name"
 }
 
+# The orchestrator's own log lines share its standard output: print only the code (exit 3 passes on: an admin exists).
+setup_code() {
+  local out status=0
+  out=$(as_service --setup-code) || status=$?
+  ((status == 0)) || exit "$status"
+  grep -E '^[A-Z2-7]{5}(-[A-Z2-7]{5}){3}$' <<<"$out" || die "the orchestrator printed no set-up code"
+}
+
 case ${1-} in
   install) install_bundle ;;
   keygen) keygen ;;
@@ -183,5 +193,6 @@ case ${1-} in
   create-admin) create_admin "${2-}" ;;
   set-token-secret) as_service --set-proxmox-token-secret ;;
   has-token-secret) as_service --has-proxmox-token-secret ;;
-  *) die "usage: ct-setup.sh install|keygen|apply|create-admin NAME|set-token-secret|has-token-secret" ;;
+  setup-code) setup_code ;;
+  *) die "usage: ct-setup.sh install|keygen|apply|create-admin NAME|set-token-secret|has-token-secret|setup-code" ;;
 esac

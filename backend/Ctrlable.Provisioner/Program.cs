@@ -38,14 +38,23 @@ if (app.Configuration[AdminCommand.Switch] is { } admin)
     return await AdminCommand.RunAsync(app.Services, admin, password, Console.In, Console.Out, Console.Error);
 }
 
+// Installers: print the one-time set-up code of the first admin (creating it when needed) and exit.
+if (args.Contains($"--{SetupCodeCommand.Switch}"))
+{
+    return await SetupCodeCommand.RunAsync(app.Services, Console.Out, Console.Error);
+}
+
 // Commands above need only the database; serving needs the Proxmox host (or the simulated one).
 if (!await app.ConnectProxmoxAsync())
 {
     return 1;
 }
 
+await app.AnnounceSetupCodeAsync();
+
 app.UseSecurityHeaders();
 app.UseApiErrors();
+app.UseRequestBodyLimits();
 app.UseApiDocumentation();
 app.UseSpa();
 app.UseAccessControl();

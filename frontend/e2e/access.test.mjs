@@ -2,7 +2,7 @@
 // and reaches the dashboard, and signing out returns to the sign-in page.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { launchBrowser, screenshot, startOrchestrator } from './harness.mjs';
+import { launchBrowser, readSetupCode, screenshot, startOrchestrator } from './harness.mjs';
 
 let orchestrator;
 let browser;
@@ -29,9 +29,17 @@ test('fresh start → setup admin → sign in → dashboard; sign-out → sign-i
   assert.equal(new URL(page.url()).pathname, '/setup');
   await screenshot(page, 'access-setup');
 
+  // The set-up code the orchestrator wrote into its data directory (and logged once, for the operator).
+  const setupCode = readSetupCode(orchestrator);
+  assert.match(setupCode, /^[A-Z2-7]{5}(-[A-Z2-7]{5}){3}$/);
+  assert.match(orchestrator.logs(), new RegExp(`Set-up code: ${setupCode}`));
   await page.getByLabel('User name').fill('dealer');
   await page.getByLabel('Password', { exact: true }).fill('Site-visit-Passw0rd');
   await page.getByLabel('Repeat the password').fill('Site-visit-Passw0rd');
+  await page.getByLabel('Set-up code').fill('AAAAA-BBBBB-CCCCC-DDDDD');
+  await page.getByRole('button', { name: 'Create admin account' }).click();
+  await page.getByText('This is not the set-up code.', { exact: false }).waitFor();
+  await page.getByLabel('Set-up code').fill(setupCode);
   await page.getByRole('button', { name: 'Create admin account' }).click();
 
   await page.getByText('The admin account is ready. Sign in with it.').waitFor();

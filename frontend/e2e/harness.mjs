@@ -1,7 +1,7 @@
 // Browser end-to-end harness: a real orchestrator process on a free loopback port with its own data
 // directory, and Debian's Chromium driven by playwright-core (never a downloaded browser).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -122,6 +122,14 @@ export async function screenshot(page, name) {
 export const e2eAdmin = { username: 'e2e-admin', password: 'Harness-Passw0rd-2026' };
 
 /**
+ * The first admin's one-time set-up code, read where an operator reads it: the file setup-code in the
+ * orchestrator's data directory (written at start while no admin exists).
+ */
+export function readSetupCode(orchestrator) {
+  return readFileSync(join(orchestrator.dataDir, 'setup-code'), 'utf8').trim();
+}
+
+/**
  * Creates the first admin through the API (setup) and signs the page's browser context in, for tests
  * that are about something else than access control. Cookies are shared with the page.
  */
@@ -133,6 +141,6 @@ export async function signInAsAdmin(page, orchestrator) {
     if (!response.ok()) throw new Error(`${path} answered ${response.status()}: ${await response.text()}`);
   };
   const { required } = await (await api.get(`${orchestrator.url}/api/setup`)).json();
-  if (required) await post('/api/setup', e2eAdmin);
+  if (required) await post('/api/setup', { ...e2eAdmin, setupCode: readSetupCode(orchestrator) });
   await post('/api/auth/sign-in', e2eAdmin);
 }

@@ -12,6 +12,7 @@
 #                  install put it, keeping every setting the assignment does not own
 #   restart        restart the app
 #   complete       report "ok" and the installed versions to the orchestrator
+#   forget         remove firstboot.env (the release secret) and the instance credential
 #   disable        disable the service
 #
 # Each step leaves a marker in the state directory once its effects are on disk, so a run cut short (a
@@ -25,25 +26,34 @@
 # header (not the URL, so it stays out of access logs) read from a file (not the command line, so it
 # stays out of the process list).
 #
+# Every clone of the release carries that secret, so it only claims the assignment: the answer to the
+# first fetch carries this guest's own instance credential, which the script keeps in
+# /etc/ctrlable/instance-credential (0600) and sends instead of the secret from then on (its first use
+# confirms the claim; after that the orchestrator refuses the release secret for this guest). A run cut
+# short resumes with it. Once the orchestrator has the report, both files go.
+#
 # Exit status: 0 done (or done before); 1 failed, try again later (systemd restarts the service with
 # back-off); 3 failed for good — the failure was reported to the orchestrator, or the orchestrator says
 # this first boot is over — so the unit does not restart (RestartPreventExitStatus=3).
 #
 # Every path and command can be overridden, so tests and the Proxmox emulator run this script in a
 # sandbox root: ROOT (prefix of every guest path), FIRSTBOOT_ENV, FIRSTBOOT_STATE_DIR, FIRSTBOOT_RUN_DIR,
-# SYSTEMCTL, SSH_KEYGEN, MACHINE_ID_SETUP, HOSTNAMECTL, CURL, OPENSSL, TIMEOUT, JQ, DOCKER, MYSQL, SLEEP,
-# CURL_INTERFACE (source address for curl), FIRSTBOOT_ATTEMPTS, FIRSTBOOT_DELAY, FIRSTBOOT_MAX_DELAY (seconds).
+# FIRSTBOOT_CREDENTIAL, SYSTEMCTL, SSH_KEYGEN, MACHINE_ID_SETUP, HOSTNAMECTL, CURL, OPENSSL, TIMEOUT, JQ,
+# DOCKER, MYSQL, SLEEP, CURL_INTERFACE (source address for curl), FIRSTBOOT_ATTEMPTS, FIRSTBOOT_DELAY,
+# FIRSTBOOT_MAX_DELAY (seconds).
 set -Eeuo pipefail
 umask 077
 
 readonly PROG=ctrlable-firstboot
 readonly SERVICE=ctrlable-firstboot.service
 readonly SECRET_HEADER=X-Ctrlable-Secret
-readonly SCRIPT_VERSION=1
+readonly CREDENTIAL_HEADER=X-Ctrlable-Instance-Credential
+readonly SCRIPT_VERSION=2
 
 ROOT="${ROOT:-}"
 ROOT="${ROOT%/}"
 FIRSTBOOT_ENV="${FIRSTBOOT_ENV:-$ROOT/etc/ctrlable/firstboot.env}"
+CREDENTIAL_FILE="${FIRSTBOOT_CREDENTIAL:-$ROOT/etc/ctrlable/instance-credential}"
 STATE_DIR="${FIRSTBOOT_STATE_DIR:-$ROOT/var/lib/ctrlable/firstboot}"
 RUN_DIR="${FIRSTBOOT_RUN_DIR:-$ROOT/run/ctrlable-firstboot}"
 SYSTEMCTL="${SYSTEMCTL:-systemctl}"
@@ -69,6 +79,7 @@ ORCHESTRATOR_URL=""
 TLS_PIN=""
 TLS_FINGERPRINT=""
 RELEASE_SECRET=""
+INSTANCE_CREDENTIAL=""
 HTTP_STATUS=""
 APP_TYPE=""
 CURL_ARGS=()
@@ -88,6 +99,7 @@ die() {
     REPORT_FAILURES=0
     if report_failed "$STEP: $*"; then
       : >"$STATE_DIR/failed"
+      forget_secrets
       status=3
     fi
   fi
@@ -169,6 +181,11 @@ write_file() {
 
 # --- Configuration baked into the template -------------------------------------------------------
 
+prepare_run_dir() {
+  mkdir -p -- "$RUN_DIR"
+  chmod 700 -- "$RUN_DIR"
+}
+
 load_environment() {
   [[ -r $FIRSTBOOT_ENV ]] || die 1 "cannot read $FIRSTBOOT_ENV: this guest was not built from a Ctrlable template"
   local line key value
@@ -187,14 +204,27 @@ load_environment() {
   [[ $TLS_FINGERPRINT =~ ^([0-9A-F]{2}:){31}[0-9A-F]{2}$ ]] ||
     die 1 "$FIRSTBOOT_ENV: CTRLABLE_ORCHESTRATOR_FINGERPRINT must be the certificate's SHA-256 as AA:BB:... (32 bytes)"
   [[ -n $RELEASE_SECRET ]] || die 1 "$FIRSTBOOT_ENV: CTRLABLE_RELEASE_SECRET is empty"
+  # An earlier run claimed the assignment: only this guest's credential works now.
+  if [[ -f $CREDENTIAL_FILE ]]; then
+    INSTANCE_CREDENTIAL=$(tr -d '[:space:]' <"$CREDENTIAL_FILE")
+    [[ $INSTANCE_CREDENTIAL =~ ^[0-9a-f]{64}$ ]] ||
+      die 1 "$CREDENTIAL_FILE does not hold an instance credential (64 hex digits): redeploy the instance"
+  fi
 
-  mkdir -p -- "$RUN_DIR"
-  chmod 700 -- "$RUN_DIR"
-  printf '%s: %s\n' "$SECRET_HEADER" "$RELEASE_SECRET" >"$RUN_DIR/headers"
+  set_auth_header
   CURL_ARGS=(--silent --proto "=https" --max-time 30 --connect-timeout 10
     --header "@$RUN_DIR/headers" --header 'Accept: application/json')
   if [[ -n $CURL_INTERFACE ]]; then
     CURL_ARGS+=(--interface "$CURL_INTERFACE")
+  fi
+}
+
+# The header file curl reads: the instance credential once this guest has one, else the release secret.
+set_auth_header() {
+  if [[ -n $INSTANCE_CREDENTIAL ]]; then
+    printf '%s: %s\n' "$CREDENTIAL_HEADER" "$INSTANCE_CREDENTIAL" >"$RUN_DIR/headers"
+  else
+    printf '%s: %s\n' "$SECRET_HEADER" "$RELEASE_SECRET" >"$RUN_DIR/headers"
   fi
 }
 
@@ -222,6 +252,10 @@ curl_reason() {
 
 problem_text() {
   "$JQ" -r '[.title, .detail] | map(select(. != null)) | join(": ")' "$1" 2>/dev/null | head -c 300 || true
+}
+
+problem_code() {
+  "$JQ" -r '.code // empty' "$1" 2>/dev/null | head -c 64 || true
 }
 
 next_delay() {
@@ -259,7 +293,8 @@ pin_orchestrator() {
 }
 
 # request METHOD PATH BODY_FILE|"" OUT_FILE: sets HTTP_STATUS. Connection errors, 409 (not ready yet),
-# 429 and 5xx are retried with back-off; any other answer is returned to the caller.
+# 429 and 5xx are retried with back-off; any other answer — and 409 "claimed", which stays — is returned
+# to the caller.
 request() {
   local method=$1 path=$2 body=$3 out=$4 attempt=1 delay=$DELAY code status last
   local args=(--request "$method" --output "$out" --write-out '%{http_code}')
@@ -279,7 +314,13 @@ request() {
     fi
     if ((status == 0)); then
       case $code in
-        409 | 429 | 5??) last="HTTP $code: $(problem_text "$out")" ;;
+        409 | 429 | 5??)
+          if [[ $code == 409 && $(problem_code "$out") == claimed ]]; then
+            HTTP_STATUS=$code
+            return 0
+          fi
+          last="HTTP $code: $(problem_text "$out")"
+          ;;
         *)
           HTTP_STATUS=$code
           return 0
@@ -366,14 +407,40 @@ step_hostname() {
 
 # --- Step: configure -----------------------------------------------------------------------------
 
-fetch_assignment() {
+request_assignment() {
   request GET "/api/provision/assignment?hostname=$GUEST_HOSTNAME" "" "$RUN_DIR/assignment.json"
   case $HTTP_STATUS in
     200) ;;
     410) die 3 "the orchestrator says the first boot of $GUEST_HOSTNAME is over (410 Gone): redeploy the instance to start again" ;;
     403) die 1 "the orchestrator refused the assignment of $GUEST_HOSTNAME (403: $(problem_text "$RUN_DIR/assignment.json"))" ;;
+    409) die 3 "the assignment of $GUEST_HOSTNAME was claimed and this guest has no credential for it (409: $(problem_text "$RUN_DIR/assignment.json"))" ;;
     *) die 1 "unexpected answer to the assignment request (HTTP $HTTP_STATUS: $(problem_text "$RUN_DIR/assignment.json"))" ;;
   esac
+}
+
+# keep_credential: the answer to the claiming fetch carries this guest's instance credential; it goes to
+# disk (0600, by rename) before it is used, so a run cut short after this point resumes with it.
+keep_credential() {
+  local credential
+  credential=$("$JQ" -r '.instanceCredential // empty' "$RUN_DIR/assignment.json" 2>/dev/null) || credential=""
+  [[ $credential =~ ^[0-9a-f]{64}$ ]] ||
+    die 1 "the orchestrator sent no instance credential with the assignment: it is older than this template's first-boot script"
+  mkdir -p -- "$(dirname -- "$CREDENTIAL_FILE")"
+  printf '%s\n' "$credential" | write_file "$CREDENTIAL_FILE"
+  chmod 600 -- "$CREDENTIAL_FILE"
+  INSTANCE_CREDENTIAL=$credential
+  set_auth_header
+}
+
+fetch_assignment() {
+  request_assignment
+  if [[ -z $INSTANCE_CREDENTIAL ]]; then
+    keep_credential
+    # The first call with the credential confirms the claim: from then on the release secret alone is
+    # refused for this guest. Its answer (without the credential) is the assignment this run uses.
+    request_assignment
+    say "configure: the assignment is claimed; this guest's credential is in $CREDENTIAL_FILE"
+  fi
   local hostname
   hostname=$("$JQ" -r '.hostname // empty' "$RUN_DIR/assignment.json" 2>/dev/null) || hostname=""
   [[ $hostname == "$GUEST_HOSTNAME" ]] || die 1 "the assignment is for '$hostname', not for $GUEST_HOSTNAME"
@@ -702,6 +769,20 @@ step_complete() {
   esac
 }
 
+# --- Step: forget --------------------------------------------------------------------------------
+
+# The orchestrator has the report: it refuses the credential and the release secret for this guest from
+# now on, and nothing after the first boot needs them (template.env stays). Left on disk, the release
+# secret — shared by every clone of the release — would outlive its use.
+forget_secrets() {
+  rm -f -- "$FIRSTBOOT_ENV" "$CREDENTIAL_FILE"
+}
+
+step_forget() {
+  forget_secrets
+  say "forget: removed $FIRSTBOOT_ENV and $CREDENTIAL_FILE"
+}
+
 # --- Step: disable -------------------------------------------------------------------------------
 
 step_disable() {
@@ -719,8 +800,13 @@ main() {
     exit 3
   fi
   mkdir -p -- "$STATE_DIR"
-  load_environment
-  read_hostname
+  prepare_run_dir
+  # Once the orchestrator has the report, the steps left need neither the orchestrator nor firstboot.env
+  # (which the forget step removes).
+  if ! step_done complete; then
+    load_environment
+    read_hostname
+  fi
   if [[ -f "$STATE_DIR/type" ]]; then
     APP_TYPE=$(tr -d '[:space:]' <"$STATE_DIR/type")
   fi
@@ -731,6 +817,7 @@ main() {
   run_step configure step_configure
   run_step restart step_restart
   run_step complete step_complete
+  run_step forget step_forget
   run_step disable step_disable
   # The unit's ConditionPathExists=! looks for this file: the service does not even start again.
   : >"$STATE_DIR/done.tmp"

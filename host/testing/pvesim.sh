@@ -87,3 +87,40 @@ print_config() {
 ct_root() {
   printf '%s/%s/rootfs' "$PVESIM_CT_ROOT" "$1"
 }
+
+require_running() {
+  local current
+  current=$(pve GET "/nodes/$NODE/lxc/$1/status/current")
+  [[ $("$PVESIM_JQ" -r .status <<<"$current") == running ]] || fail "CT $1 not running"
+}
+
+# in_ct ROOT PATH: where PATH inside a container whose root directory is ROOT really is, following symbolic links
+# as the container sees them (an absolute target starts again at ROOT, .. stops at ROOT): what opening the file in
+# the container's mount namespace reaches.
+in_ct() {
+  local root=$1 resolved="" part target hops=0
+  local -a parts
+  IFS=/ read -ra parts <<<"$2"
+  while ((${#parts[@]} > 0)); do
+    part=${parts[0]}
+    parts=("${parts[@]:1}")
+    case $part in
+      "" | .) continue ;;
+      ..)
+        resolved=${resolved%/*}
+        continue
+        ;;
+    esac
+    if [[ -L $root$resolved/$part ]]; then
+      ((++hops <= 40)) || return 1
+      target=$(readlink "$root$resolved/$part")
+      if [[ $target == /* ]]; then resolved=""; fi
+      local -a more
+      IFS=/ read -ra more <<<"$target"
+      parts=("${more[@]}" "${parts[@]}")
+    else
+      resolved+=/$part
+    fi
+  done
+  printf '%s%s\n' "$root" "$resolved"
+}

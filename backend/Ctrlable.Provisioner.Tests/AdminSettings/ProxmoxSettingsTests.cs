@@ -94,6 +94,48 @@ public sealed class ProxmoxSettingsTests
     }
 
     [Fact]
+    public async Task A_changed_url_token_id_or_fingerprint_needs_the_secret_again_and_the_stored_one_goes_nowhere_new()
+    {
+        await using var pve = await ProxmoxHarness.StartAsync();
+        using var app = new ProvisionerApp(settings: ProvisionerApp.ProxmoxSettings(pve));
+        using var admin = await app.CreateClientAsync(Role.Admin);
+        var before = await admin.GetStringAsync("/api/settings/proxmox");
+        // Where an attacker with an admin session would like the stored secret to go: nothing may reach it.
+        using var elsewhere = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        elsewhere.Start();
+        var elsewhereUrl = $"https://127.0.0.1:{((IPEndPoint)elsewhere.LocalEndpoint).Port}";
+        var same = Request(pve, pve.Connection.TokenSecret) with { TokenSecret = null };
+
+        foreach (var changed in new[]
+                 {
+                     same with { Url = elsewhereUrl },
+                     same with { Url = elsewhereUrl, CertificateFingerprint = string.Join(':', Enumerable.Repeat("AB", 32)) },
+                     same with { TokenId = "attacker@pve!stolen" },
+                     same with { Url = elsewhereUrl, TokenSecret = "" },
+                 })
+        {
+            var refused = await admin.PutAsJsonAsync("/api/settings/proxmox", changed);
+
+            refused.StatusCode.Should().Be(HttpStatusCode.BadRequest, changed.ToString());
+            refused.Content.Headers.ContentType!.MediaType.Should().Be("application/problem+json");
+            var errors = (await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors");
+            errors.EnumerateObject().Select(e => e.Name).Should().Equal("TokenSecret");
+        }
+
+        elsewhere.Pending().Should().BeFalse("no connection was even attempted to the new address");
+        (await admin.GetStringAsync("/api/settings/proxmox")).Should().Be(before, "the stored settings are unchanged");
+
+        // The same host again keeps the stored secret; a changed address with the secret entered is tried and saved.
+        (await admin.PutAsJsonAsync("/api/settings/proxmox", same)).StatusCode.Should().Be(HttpStatusCode.OK);
+        var localhost = Request(pve, pve.Connection.TokenSecret) with { Url = $"https://localhost:{pve.Sim.BaseAddress.Port}" };
+        (await admin.PutAsJsonAsync("/api/settings/proxmox", localhost with { TokenSecret = null })).StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        var accepted = await admin.PutAsJsonAsync("/api/settings/proxmox", localhost);
+        accepted.StatusCode.Should().Be(HttpStatusCode.OK, await accepted.Content.ReadAsStringAsync());
+        (await accepted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("url").GetString().Should().Be(localhost.Url);
+        elsewhere.Pending().Should().BeFalse();
+    }
+
+    [Fact]
     public async Task Malformed_settings_get_a_validation_problem_per_field()
     {
         using var app = new ProvisionerApp();

@@ -3,6 +3,8 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Ctrlable.Provisioner.Auth;
 using Ctrlable.Provisioner.Tests.Infrastructure;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Ctrlable.Provisioner.Tests.Auth;
 
@@ -18,20 +20,21 @@ public sealed class AccountTests : IDisposable
         using var browser = _app.CreateBrowserClient();
 
         (await browser.GetFromJsonAsync<JsonElement>("/api/setup")).GetProperty("required").GetBoolean().Should().BeTrue();
-        var weak = await browser.PostAsJsonAsync("/api/setup", new { username = "Dealer", password = "short" });
+        var setupCode = _app.SetupCode;
+        var weak = await browser.PostAsJsonAsync("/api/setup", new { username = "Dealer", password = "short", setupCode });
         weak.StatusCode.Should().Be(HttpStatusCode.BadRequest);
         (await weak.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").GetProperty("password")[0].GetString().Should().Contain("12 characters");
-        (await browser.PostAsJsonAsync("/api/setup", new { username = "dealer", password = "dealer-dealer-123" })).StatusCode
+        (await browser.PostAsJsonAsync("/api/setup", new { username = "dealer", password = "dealer-dealer-123", setupCode })).StatusCode
             .Should().Be(HttpStatusCode.BadRequest, "a password containing the user name is refused");
 
-        var created = await browser.PostAsJsonAsync("/api/setup", new { username = " Dealer ", password = "a-long-Passphrase-42" });
+        var created = await browser.PostAsJsonAsync("/api/setup", new { username = " Dealer ", password = "a-long-Passphrase-42", setupCode });
 
         created.StatusCode.Should().Be(HttpStatusCode.Created);
         var user = await created.Content.ReadFromJsonAsync<JsonElement>();
         user.GetProperty("name").GetString().Should().Be("dealer");
         user.GetProperty("role").GetString().Should().Be("admin");
         (await browser.GetFromJsonAsync<JsonElement>("/api/setup")).GetProperty("required").GetBoolean().Should().BeFalse();
-        (await browser.PostAsJsonAsync("/api/setup", new { username = "other", password = "a-long-Passphrase-43" })).StatusCode.Should().Be(HttpStatusCode.Conflict);
+        (await browser.PostAsJsonAsync("/api/setup", new { username = "other", password = "a-long-Passphrase-43", setupCode })).StatusCode.Should().Be(HttpStatusCode.Conflict);
         (await browser.GetAsync("/api/releases")).StatusCode.Should().Be(HttpStatusCode.Unauthorized, "after setup the API wants credentials, not setup");
     }
 
@@ -84,10 +87,9 @@ public sealed class AccountTests : IDisposable
         }
 
         var fifth = await browser.PostAsJsonAsync("/api/auth/sign-in", new { username, password = "wrong-password-5" });
-        (await fifth.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("code").GetString().Should().Be("locked");
+        fifth.StatusCode.Should().Be(HttpStatusCode.Unauthorized);
         var right = await browser.PostAsJsonAsync("/api/auth/sign-in", new { username, password = ProvisionerApp.UserPassword });
         right.StatusCode.Should().Be(HttpStatusCode.Unauthorized, "a locked account is not even checked");
-        (await right.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("code").GetString().Should().Be("locked");
 
         using var admin = await _app.CreateClientAsync(Role.Admin);
         var users = await admin.GetFromJsonAsync<JsonElement>("/api/users");
@@ -107,6 +109,49 @@ public sealed class AccountTests : IDisposable
 
         response.StatusCode.Should().Be(HttpStatusCode.Unauthorized);
         (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("code").GetString().Should().Be("wrong-credentials");
+    }
+
+    [Fact]
+    public async Task Unknown_user_wrong_password_and_locked_account_get_byte_identical_answers_and_the_lockout_is_audited()
+    {
+        var verifications = new CountingHasher();
+        using var app = new ProvisionerApp(
+            settings: new Dictionary<string, string?> { ["Auth:LockoutThreshold"] = "2" },
+            services: s => s.AddSingleton<IPasswordHasher<string>>(sp => verifications.Wrap(ActivatorUtilities.CreateInstance<PasswordHashing>(sp))));
+        var victim = await app.CreateUserAsync(Role.Viewer);
+        var other = await app.CreateUserAsync(Role.Viewer);
+        using var browser = app.CreateBrowserClient();
+        verifications.Count = 0;
+        async Task<(HttpStatusCode Status, string? Type, string Body)> SignInAsync(string username, string password)
+        {
+            using var response = await browser.PostAsJsonAsync("/api/auth/sign-in", new { username, password });
+            return (response.StatusCode, response.Content.Headers.ContentType?.MediaType, await response.Content.ReadAsStringAsync());
+        }
+
+        var unknown = await SignInAsync("nobody-here", "some-Passw0rd-123");
+        var wrong = await SignInAsync(other, "some-Passw0rd-123");
+        var locking = new[] { await SignInAsync(victim, "some-Passw0rd-123"), await SignInAsync(victim, "some-Passw0rd-456") };
+        var locked = await SignInAsync(victim, ProvisionerApp.UserPassword);
+
+        unknown.Status.Should().Be(HttpStatusCode.Unauthorized);
+        unknown.Type.Should().Be("application/problem+json");
+        foreach (var answer in new[] { wrong, locking[0], locking[1], locked })
+        {
+            answer.Should().Be(unknown, "unknown, wrong and locked must not be told apart");
+        }
+
+        verifications.Count.Should().Be(5, "every refusal costs one password hash check, whether or not the account exists or is locked");
+
+        // The lockout still holds (the right password is refused) and the audit log says why.
+        using var admin = await app.CreateClientAsync(Role.Admin);
+        var users = await admin.GetFromJsonAsync<JsonElement>("/api/users");
+        users.EnumerateArray().Single(u => u.GetProperty("username").GetString() == victim).GetProperty("locked").GetBoolean().Should().BeTrue();
+        var audit = (await admin.GetFromJsonAsync<JsonElement>("/api/audit?pageSize=100")).GetProperty("items").EnumerateArray()
+            .Where(e => e.GetProperty("actorName").GetString() == victim).Select(e => e.GetProperty("target").GetString()).Reverse().ToList();
+        audit.Should().HaveCount(3);
+        audit[0].Should().BeNull();
+        audit[1].Should().StartWith("account locked until");
+        audit[2].Should().StartWith("account locked until");
     }
 
     [Fact]
@@ -246,5 +291,26 @@ public sealed class AccountTests : IDisposable
         var again = await AdminCommand.RunAsync(_app.Services, "second", "another-Passw0rd-1", new StringReader(""), output, error);
         again.Should().Be(1);
         error.ToString().Should().Contain("an admin account exists already");
+    }
+
+    /// <summary>Counts password checks, to show a refusal costs the same work whatever its reason.</summary>
+    private sealed class CountingHasher
+    {
+        private int _count;
+
+        public int Count { get => Volatile.Read(ref _count); set => Volatile.Write(ref _count, value); }
+
+        public IPasswordHasher<string> Wrap(IPasswordHasher<string> inner) => new Counting(inner, this);
+
+        private sealed class Counting(IPasswordHasher<string> inner, CountingHasher counter) : IPasswordHasher<string>
+        {
+            public string HashPassword(string user, string password) => inner.HashPassword(user, password);
+
+            public PasswordVerificationResult VerifyHashedPassword(string user, string hashedPassword, string providedPassword)
+            {
+                Interlocked.Increment(ref counter._count);
+                return inner.VerifyHashedPassword(user, hashedPassword, providedPassword);
+            }
+        }
     }
 }

@@ -16,7 +16,7 @@ public sealed class AuditTests : IDisposable
     public async Task Every_mutating_call_is_audited_with_actor_route_target_and_result_but_no_body()
     {
         using var browser = _app.CreateBrowserClient();
-        (await browser.PostAsJsonAsync("/api/setup", new { username = "owner", password = "kitchen-Passw0rd-123" })).EnsureSuccessStatusCode();
+        (await browser.PostAsJsonAsync("/api/setup", new { username = "owner", password = "kitchen-Passw0rd-123", setupCode = _app.SetupCode })).EnsureSuccessStatusCode();
         (await browser.PostAsJsonAsync("/api/auth/sign-in", new { username = "owner", password = "wrong-password-123" })).StatusCode.Should().Be(HttpStatusCode.Unauthorized);
         (await browser.PostAsJsonAsync("/api/auth/sign-in", new { username = "owner", password = "kitchen-Passw0rd-123" })).EnsureSuccessStatusCode();
         var user = await (await browser.PostAsJsonAsync("/api/users", new { username = "tech", password = "handy-Passw0rd-123", role = "operator" })).Content.ReadFromJsonAsync<JsonElement>();

@@ -8,6 +8,7 @@ using Ctrlable.Provisioner.Tests.Infrastructure;
 using Ctrlable.PveSim;
 using Ctrlable.PveSim.Hosting;
 using Ctrlable.PveSim.Seeding;
+using GuestKind = Ctrlable.PveSim.Guests.GuestKind;
 
 namespace Ctrlable.Provisioner.Tests.Build;
 
@@ -132,6 +133,10 @@ internal sealed class BuildHost : IAsyncDisposable
             HAOS_BOOT_TIMEOUT=120
             HAOS_SHUTDOWN_TIMEOUT=30
             HAOS_WORK_FREE_GB=0
+            ALLOWED_STORAGES=local-lvm
+            ALLOWED_BRIDGES=vmbr0
+            ALLOWED_POOLS=ctrlable-templates
+            ALLOW_PRIVILEGED=ct/docker.sh
             {wrapperSettings}
 
             """);
@@ -180,6 +185,24 @@ internal sealed class BuildHost : IAsyncDisposable
         {
             return Sim.State.Guest(vmid) is { } guest ? new Dictionary<string, string>(guest.Config) : null;
         }
+    }
+
+    /// <summary>What a test compares to prove a guest untouched: its kind, whether it runs, and its config; null when gone.</summary>
+    public GuestSnapshot? Snapshot(int vmid)
+    {
+        lock (Sim.State.Sync)
+        {
+            return Sim.State.Guest(vmid) is { } guest
+                ? new GuestSnapshot(guest.Kind.ToString(), guest.Running, guest.Config.Select(kv => $"{kv.Key}={kv.Value}").ToList())
+                : null;
+        }
+    }
+
+    /// <summary>Someone else's guest on the same host (an admin's, a deploy's), with a description of its own.</summary>
+    public GuestSnapshot AddForeignGuest(int vmid, GuestKind kind, string description, bool running = false, bool template = false)
+    {
+        Sim.AddGuest(new TemplateSeed(vmid, $"foreign-{vmid}", kind) { Description = description, Running = running && !template, Tags = ["customer"] }, isTemplate: template);
+        return Snapshot(vmid)!;
     }
 
     public async ValueTask DisposeAsync()
@@ -245,3 +268,6 @@ internal sealed class BuildHost : IAsyncDisposable
         }
     }
 }
+
+/// <summary>A guest as the emulator holds it: kind, running or not, and every config line ("key=value").</summary>
+internal sealed record GuestSnapshot(string Kind, bool Running, IReadOnlyList<string> Config);

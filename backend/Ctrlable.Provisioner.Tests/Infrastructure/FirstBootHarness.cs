@@ -1,4 +1,6 @@
 using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
 using Ctrlable.Provisioner.Hosting;
 using Ctrlable.Provisioner.Projects;
 using Ctrlable.Provisioner.Provision;
@@ -235,6 +237,29 @@ internal sealed class FirstBootHarness : IAsyncDisposable
         return client;
     }
 
+    /// <summary>
+    /// What the guest's script does first: fetches its assignment with the release secret (the claim: the answer
+    /// carries the instance credential), then with that credential (which confirms the claim). Returns a client
+    /// from the guest's address sending the credential, the credential and the assignment of the claiming answer.
+    /// </summary>
+    public async Task<GuestClaim> ClaimAsync(TestGuest guest, IPAddress? from = null)
+    {
+        using var withSecret = from is null ? await GuestClientAsync(guest) : App.CreateHttpsClient(from);
+        if (from is not null)
+        {
+            withSecret.DefaultRequestHeaders.Add(ProvisionApi.SecretHeader, ReleaseSecret);
+        }
+
+        var response = await withSecret.GetAsync($"/api/provision/assignment?hostname={guest.Hostname}");
+        response.StatusCode.Should().Be(HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
+        var assignment = await response.Content.ReadFromJsonAsync<JsonElement>();
+        var credential = assignment.GetProperty("instanceCredential").GetString()!;
+        var client = from is null ? App.CreateHttpsClient(await AddressOfAsync(guest)) : App.CreateHttpsClient(from);
+        client.DefaultRequestHeaders.Add(ProvisionApi.CredentialHeader, credential);
+        (await client.GetAsync($"/api/provision/assignment?hostname={guest.Hostname}")).StatusCode.Should().Be(HttpStatusCode.OK);
+        return new GuestClaim(client, credential, assignment);
+    }
+
     public async Task SetStateAsync(long id, string state)
     {
         await using var connection = await App.Service<Database>().OpenAsync();
@@ -268,6 +293,12 @@ internal sealed class FirstBootHarness : IAsyncDisposable
         await Pve.DisposeAsync();
         await App.DisposeAsync();
     }
+}
+
+/// <summary>A guest that claimed its assignment: a client sending its instance credential, the credential, the claiming answer.</summary>
+internal sealed record GuestClaim(HttpClient Client, string Credential, JsonElement Assignment) : IDisposable
+{
+    public void Dispose() => Client.Dispose();
 }
 
 internal sealed record InstanceSnapshot(

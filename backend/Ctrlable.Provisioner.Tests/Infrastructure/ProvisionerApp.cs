@@ -80,6 +80,10 @@ internal sealed class ProvisionerApp : WebApplicationFactory<Program>
             ["Storage:ReleasesDirectory"] = ReleasesDirectory,
             // Tests sign in often from one address; the rate-limit test sets its own limit.
             ["Auth:SignInPermitLimit"] = "100000",
+            // Tests create hundreds of accounts: 600,000 PBKDF2 rounds each would cost minutes. The hashing tests set
+            // the production figure back.
+            ["Auth:PasswordHashIterations"] = "1000",
+            ["Auth:TestingOnlyAllowWeakPasswordHashing"] = "true",
         };
         _https = https;
         if (https)
@@ -102,6 +106,9 @@ internal sealed class ProvisionerApp : WebApplicationFactory<Program>
 
     /// <summary>https://127.0.0.1:PORT of an <c>https: true</c> app (starts it).</summary>
     public Uri HttpsAddress => ServerAddress("https://");
+
+    /// <summary>http://127.0.0.1:PORT of an app on real sockets (<c>kestrelUrls</c> or <c>https: true</c>; starts it).</summary>
+    public Uri HttpAddress => ServerAddress("http://");
 
     private Uri ServerAddress(string scheme)
     {
@@ -148,6 +155,19 @@ internal sealed class ProvisionerApp : WebApplicationFactory<Program>
     public bool OwnsDataDirectory { get; }
     public string ReleasesDirectory { get; }
     public string DatabasePath => Path.Combine(DataDirectory, "provisioner.db");
+
+    /// <summary>Where the app keeps the first admin's one-time set-up code while no admin exists.</summary>
+    public string SetupCodePath => Path.Combine(DataDirectory, "setup-code");
+
+    /// <summary>The set-up code the started app waits for (as the operator reads it from the file).</summary>
+    public string SetupCode
+    {
+        get
+        {
+            _ = Services;
+            return File.ReadAllText(SetupCodePath).Trim();
+        }
+    }
 
     /// <summary>Every log message the app wrote, at every level (for the secrets-not-in-logs test).</summary>
     public CapturedLogs Logs { get; } = new();

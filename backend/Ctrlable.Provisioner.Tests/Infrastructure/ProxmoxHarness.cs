@@ -79,8 +79,10 @@ internal sealed class ProxmoxHarness : IAsyncDisposable
         services.AddSingleton(new ProxmoxConnections(connection));
         services.AddSingleton<IOptions<ProxmoxOptions>>(Options.Create(Configure(configure)));
         services.AddProxmoxHttpClient();
-        // Inside the resilience handler: sees every attempt, retries included.
-        services.AddHttpClient(ProxmoxClient.HttpClientName).AddHttpMessageHandler(() => recorder);
+        // Inside the resilience handler: sees every attempt, retries included. One recorder instance can sit in one
+        // pipeline only: the factory must never rebuild it (by default it does after 2 minutes, and a harness shared
+        // by a test class on a loaded machine lives longer than that).
+        services.AddHttpClient(ProxmoxClient.HttpClientName).AddHttpMessageHandler(() => recorder).SetHandlerLifetime(Timeout.InfiniteTimeSpan);
         return new ProxmoxHarness(sim, services.BuildServiceProvider(), connection, recorder);
     }
 

@@ -103,6 +103,8 @@ public sealed class InstallTests
             .And.Contain($"pct exec {vmid} -- /opt/ctrlable-provisioner/deploy/ct-setup.sh create-admin admin");
         var conf = await File.ReadAllTextAsync(Path.Combine(host.HostRoot, "etc/ctrlable/ctrlable-build.conf"));
         conf.Should().Contain($"ORCHESTRATOR_FINGERPRINT={fingerprint}\n").And.MatchRegex(@"ORCHESTRATOR_URL=https://[0-9.]+:8443\n");
+        conf.Should().Contain("\nALLOWED_STORAGES=local-lvm\nALLOWED_BRIDGES=vmbr0\nALLOWED_POOLS=ctrlable-templates\nALLOW_PRIVILEGED=no\n",
+            "the host bounds what a build plan may ask for with the installer's own storage, bridge and template pool");
         File.ReadAllBytes(Path.Combine(host.HostRoot, "usr/local/sbin/ctrlable-build")).Should().Equal(File.ReadAllBytes(Path.Combine(RepoPaths.Root, "host/ctrlable-build")));
         File.Exists(Path.Combine(host.HostRoot, "usr/local/share/ctrlable/firstboot/ctrlable-firstboot")).Should().BeTrue();
         File.Exists(Path.Combine(host.HostRoot, "usr/local/share/ctrlable/firstboot/ctrlable-firstboot.service")).Should().BeTrue();
@@ -253,6 +255,36 @@ public sealed class InstallTests
         }
 
         host.Sim.State.Guests[InstallHost.Foreign].Running.Should().BeTrue();
+    }
+
+    [Fact]
+    public async Task The_summary_prints_the_set_up_code_that_creates_the_first_admin_and_then_that_an_admin_exists()
+    {
+        await using var host = await InstallHost.StartAsync(PveVersion.V9_1);
+
+        var run = await host.RunAsync();
+
+        run.ExitCode.Should().Be(0, run.ToString());
+        var vmid = host.OrchestratorVmid;
+        var printed = System.Text.RegularExpressions.Regex.Match(run.Output, @"Set-up code:\s+([A-Z2-7-]+) ");
+        printed.Success.Should().BeTrue(run.Output);
+        var file = Path.Combine(host.DataDirectory(vmid), "setup-code");
+        (await File.ReadAllTextAsync(file)).Trim().Should().Be(printed.Groups[1].Value, "the summary prints the code the orchestrator waits for");
+        File.GetUnixFileMode(file).Should().Be((UnixFileMode)0b110_000_000);
+
+        // The orchestrator on the container's data directory takes it for the first admin.
+        using (var app = new ProvisionerApp(dataDirectory: host.DataDirectory(vmid), settings: ProxmoxSettingsOf(host.OrchestratorEnv(vmid))))
+        {
+            using var browser = app.CreateBrowserClient();
+            var created = await browser.PostAsJsonAsync("/api/setup", new { username = "dealer", password = "site-visit-Passw0rd", setupCode = printed.Groups[1].Value });
+            created.StatusCode.Should().Be(HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
+            File.Exists(file).Should().BeFalse();
+        }
+
+        var again = await host.RunAsync();
+        again.ExitCode.Should().Be(0, again.ToString());
+        again.Output.Should().Contain("First admin:     exists already").And.NotContain("Set-up code:");
+        File.Exists(file).Should().BeFalse("no new code once an admin exists");
     }
 
     public static TheoryData<string, string[], string> PreflightFailures => new()

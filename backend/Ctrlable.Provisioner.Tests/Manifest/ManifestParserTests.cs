@@ -39,6 +39,7 @@ public sealed class ManifestParserTests
         var yaml = """
             release: "2026.07"
             community_scripts_ref: v2026.05.3
+            community_scripts_commit: 0123456789abcdef0123456789abcdef01234567
             proxmox_min_version: 9.0
             templates:
               zigbee2mqtt:
@@ -52,7 +53,7 @@ public sealed class ManifestParserTests
 
         result.Errors.Should().BeEmpty(ManifestAssertions.Describe(result.Errors));
         var manifest = result.Manifest!;
-        manifest.CommunityScriptsCommit.Should().BeNull();
+        manifest.CommunityScriptsCommit.Should().Be("0123456789abcdef0123456789abcdef01234567");
         manifest.ProxmoxMinVersion.Should().Be("9.0");
         manifest.Decisions.Should().Be(ReleaseDecisions.Default);
         manifest.Decisions.Should().Be(new ReleaseDecisions(FrigatePlacement.Separate, FreePbxKind.Lxc, HaosUuidPolicy.Regenerate));

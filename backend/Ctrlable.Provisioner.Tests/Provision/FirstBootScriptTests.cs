@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
@@ -66,7 +67,7 @@ public sealed class FirstBootScriptTests(FirstBootScriptTests.Fixture fixture) :
         var instance = await H.InstanceAsync(guest.Id);
         instance.State.Should().Be(InstanceStates.Active, run.Output);
         var versions = JsonSerializer.Deserialize<Dictionary<string, string>>(instance.InstalledVersions!)!;
-        versions.Should().Contain("firstboot", "1").And.Contain("debian", "12.11");
+        versions.Should().Contain("firstboot", "2").And.Contain("debian", "12.11");
         File.Exists(sandbox.PathOf($"/etc/systemd/system/multi-user.target.wants/{SimulatedGuestImage.UnitName}")).Should().BeFalse();
         File.Exists(sandbox.PathOf("/var/lib/ctrlable/firstboot/done")).Should().BeTrue();
         Calls(sandbox).Should().Contain($"systemctl disable {SimulatedGuestImage.UnitName}");
@@ -76,6 +77,11 @@ public sealed class FirstBootScriptTests(FirstBootScriptTests.Fixture fixture) :
             run.Output.Should().NotContain(secret);
             File.ReadAllText(Path.Combine(sandbox.Log, "calls.log")).Should().NotContain(secret);
         }
+
+        // The release secret and the instance credential (64 hex digits each) were never printed, and are gone now.
+        AssertSecretsForgotten(sandbox);
+        run.Output.Should().NotMatchRegex("[0-9a-f]{64}");
+        File.ReadAllText(Path.Combine(sandbox.Log, "calls.log")).Should().NotMatchRegex("[0-9a-f]{64}");
 
         // A second run changes nothing and calls nothing.
         var before = Snapshot(sandbox);
@@ -174,6 +180,7 @@ public sealed class FirstBootScriptTests(FirstBootScriptTests.Fixture fixture) :
     /// <summary>A power cut at each point of the run; the next run (the next boot) finishes correctly.</summary>
     [Theory]
     [InlineData("SANDBOX_KILL_ON", "ssh-keygen -A", InstanceStates.Waiting)]
+    [InlineData("SANDBOX_KILL_AFTER", "/api/provision/assignment", InstanceStates.Personalising)]
     [InlineData("SANDBOX_KILL_ON", "systemctl stop zigbee2mqtt.service", InstanceStates.Personalising)]
     [InlineData("SANDBOX_KILL_ON", "systemctl restart zigbee2mqtt.service", InstanceStates.Personalising)]
     [InlineData("SANDBOX_KILL_AFTER", "/api/provision/complete", InstanceStates.Active)]
@@ -201,6 +208,63 @@ public sealed class FirstBootScriptTests(FirstBootScriptTests.Fixture fixture) :
         File.Exists(sandbox.PathOf($"/etc/systemd/system/multi-user.target.wants/{SimulatedGuestImage.UnitName}")).Should().BeFalse();
         Calls(sandbox).Should().Contain("systemctl restart zigbee2mqtt.service");
         File.Exists(sandbox.PathOf("/var/lib/ctrlable/firstboot/done")).Should().BeTrue();
+        AssertSecretsForgotten(sandbox);
+    }
+
+    /// <summary>
+    /// The first fetch claims the assignment and the script keeps the credential it got; killed after that, the next
+    /// run resumes with it — while the release secret alone, which every clone of the release holds, is refused.
+    /// </summary>
+    [Fact]
+    public async Task An_interrupted_first_boot_resumes_with_its_stored_credential_which_is_refused_once_it_completed()
+    {
+        var (guest, sandbox, address) = await PrepareAsync(TemplateTypes.Zigbee2Mqtt);
+
+        var killed = await RunAsync(sandbox, address, new() { ["SANDBOX_KILL_ON"] = "systemctl stop zigbee2mqtt.service" });
+
+        killed.Status.Should().Be(137, killed.Output);
+        var credentialFile = sandbox.PathOf(SimulatedGuestImage.CredentialPath);
+        var credential = (await File.ReadAllTextAsync(credentialFile)).Trim();
+        credential.Should().MatchRegex("^[0-9a-f]{64}$");
+        FileMode(credentialFile).Should().Be(UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        killed.Output.Should().NotContain(credential);
+        using var withSecret = H.App.CreateHttpsClient(address);
+        withSecret.DefaultRequestHeaders.Add(ProvisionApi.SecretHeader, H.ReleaseSecret);
+        var byReleaseSecret = await withSecret.GetAsync($"/api/provision/assignment?hostname={guest.Hostname}");
+        byReleaseSecret.StatusCode.Should().Be(HttpStatusCode.Conflict, "the guest confirmed its claim: the release secret alone no longer reads the assignment");
+
+        var next = await RunAsync(sandbox, address);
+
+        next.Status.Should().Be(0, next.Output);
+        next.Stderr.Should().BeEmpty();
+        next.Stdout.Should().NotContain("is claimed", "the resumed run fetched with its credential, it did not claim again");
+        (await H.InstanceAsync(guest.Id)).State.Should().Be(InstanceStates.Active);
+        (await H.HistoryAsync(guest.Id)).Should().Equal("waiting>personalising", "personalising>active");
+        await AssertConfigurationAsync(TemplateTypes.Zigbee2Mqtt, sandbox, (await H.App.Service<AssignmentService>().GetAsync(guest.Id, CancellationToken.None))!);
+        AssertSecretsForgotten(sandbox);
+        using var withCredential = H.App.CreateHttpsClient(address);
+        withCredential.DefaultRequestHeaders.Add(ProvisionApi.CredentialHeader, credential);
+        (await withCredential.GetAsync($"/api/provision/assignment?hostname={guest.Hostname}")).StatusCode.Should().Be(HttpStatusCode.Gone);
+        (await withCredential.PostAsJsonAsync("/api/provision/complete", new { hostname = guest.Hostname, status = "failed" })).StatusCode.Should().Be(HttpStatusCode.Gone);
+        next.Output.Should().NotContain(credential);
+        File.ReadAllText(Path.Combine(sandbox.Log, "calls.log")).Should().NotContain(credential);
+        H.App.Logs.Lines.Should().NotContain(l => l.Contains(credential, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_guest_that_lost_its_confirmed_credential_stops_with_one_clear_line()
+    {
+        var (guest, sandbox, address) = await PrepareAsync(TemplateTypes.Frigate);
+        var killed = await RunAsync(sandbox, address, new() { ["SANDBOX_KILL_ON"] = "systemctl stop frigate.service" });
+        killed.Status.Should().Be(137, killed.Output);
+        File.Delete(sandbox.PathOf(SimulatedGuestImage.CredentialPath));
+
+        var run = await RunAsync(sandbox, address);
+
+        run.Status.Should().Be(3, run.Output);
+        run.Stderr.Trim().Should().StartWith($"ctrlable-firstboot: configure: the assignment of {guest.Hostname} was claimed and this guest has no credential for it (409: Already claimed:");
+        run.Stderr.Trim().Split('\n').Should().ContainSingle("a claimed assignment is not retried");
+        (await H.InstanceAsync(guest.Id)).State.Should().Be(InstanceStates.Personalising);
     }
 
     [Fact]
@@ -215,6 +279,7 @@ public sealed class FirstBootScriptTests(FirstBootScriptTests.Fixture fixture) :
         var failed = await H.InstanceAsync(guest.Id);
         failed.State.Should().Be(InstanceStates.Failed);
         failed.Error.Should().StartWith("restart: restarting zwave-js-ui.service failed (status 1)");
+        AssertSecretsForgotten(sandbox);
 
         var again = await RunAsync(sandbox, address);
 
@@ -240,6 +305,14 @@ public sealed class FirstBootScriptTests(FirstBootScriptTests.Fixture fixture) :
 
         scripts.Should().HaveCountGreaterThanOrEqualTo(2);
         process.ExitCode.Should().Be(0, output);
+    }
+
+    /// <summary>firstboot.env (the release secret) and the instance credential are gone; template.env stays.</summary>
+    private static void AssertSecretsForgotten(SimulatedGuest sandbox)
+    {
+        File.Exists(sandbox.PathOf(FirstBootEnvironment.GuestPath)).Should().BeFalse();
+        File.Exists(sandbox.PathOf(SimulatedGuestImage.CredentialPath)).Should().BeFalse();
+        File.Exists(sandbox.PathOf(SimulatedGuestImage.TemplateEnvPath)).Should().BeTrue();
     }
 
     private static async Task AssertConfigurationAsync(string type, SimulatedGuest sandbox, Assignment assignment)

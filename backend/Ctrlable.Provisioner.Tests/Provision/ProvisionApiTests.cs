@@ -1,5 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
 using Ctrlable.Provisioner.Projects;
 using Ctrlable.Provisioner.Provision;
@@ -51,12 +53,18 @@ public sealed class ProvisionApiTests(ProvisionApiTests.Fixture fixture) : IClas
         personalising.State.Should().Be(InstanceStates.Personalising);
         personalising.Ip.Should().Be((await H.AddressOfAsync(guest)).ToString());
         personalising.PersonalisingAt.Should().NotBeNull();
+        var credential = assignment.GetProperty("instanceCredential").GetString();
+        credential.Should().MatchRegex("^[0-9a-f]{64}$");
 
-        // A guest cut off after the fetch fetches again: the same assignment.
-        var again = await client.GetFromJsonAsync<JsonElement>($"/api/provision/assignment?hostname={guest.Hostname}");
-        again.GetRawText().Should().Be(assignment.GetRawText());
+        // The guest keeps its credential and fetches with it from then on (a run cut short resumes): the same
+        // assignment, without a credential this time.
+        using var withCredential = await H.GuestClientAsync(guest, withSecret: false);
+        withCredential.DefaultRequestHeaders.Add(ProvisionApi.CredentialHeader, credential);
+        var again = await withCredential.GetFromJsonAsync<JsonElement>($"/api/provision/assignment?hostname={guest.Hostname}");
+        again.TryGetProperty("instanceCredential", out _).Should().BeFalse();
+        again.GetRawText().Should().Be(WithoutCredential(assignment));
 
-        var complete = await client.PostAsJsonAsync("/api/provision/complete",
+        var complete = await withCredential.PostAsJsonAsync("/api/provision/complete",
             new { hostname = guest.Hostname, status = "ok", message = "all wired", versions = new Dictionary<string, string> { ["app"] = "1.2.3" } });
 
         complete.StatusCode.Should().Be(HttpStatusCode.NoContent, await complete.Content.ReadAsStringAsync());
@@ -68,10 +76,104 @@ public sealed class ProvisionApiTests(ProvisionApiTests.Fixture fixture) : IClas
         active.CompletedAt.Should().NotBeNull();
         (await H.HistoryAsync(guest.Id)).Should().Equal("waiting>personalising", "personalising>active");
 
-        var replay = await client.GetAsync($"/api/provision/assignment?hostname={guest.Hostname}");
+        // After complete the credential is good for nothing, and neither is the release secret.
+        var replay = await withCredential.GetAsync($"/api/provision/assignment?hostname={guest.Hostname}");
         await ShouldBeProblemAsync(replay, HttpStatusCode.Gone, "consumed");
-        var completeAgain = await client.PostAsJsonAsync("/api/provision/complete", new { hostname = guest.Hostname, status = "ok" });
+        var completeAgain = await withCredential.PostAsJsonAsync("/api/provision/complete", new { hostname = guest.Hostname, status = "failed" });
         await ShouldBeProblemAsync(completeAgain, HttpStatusCode.Gone, "consumed");
+        await ShouldBeProblemAsync(await client.GetAsync($"/api/provision/assignment?hostname={guest.Hostname}"), HttpStatusCode.Gone, "consumed");
+        (await H.InstanceAsync(guest.Id)).State.Should().Be(InstanceStates.Active);
+    }
+
+    [Fact]
+    public async Task Once_the_guest_used_its_credential_the_release_secret_alone_neither_reads_nor_completes_its_first_boot()
+    {
+        var guest = await H.DeployAsync(TemplateTypes.ZwaveJs);
+        using var claim = await H.ClaimAsync(guest);
+        using var withSecret = await H.GuestClientAsync(guest);
+
+        var second = await withSecret.GetAsync($"/api/provision/assignment?hostname={guest.Hostname}");
+
+        var problem = await ShouldBeProblemAsync(second, HttpStatusCode.Conflict, "claimed");
+        problem.GetProperty("detail").GetString().Should().Contain(ProvisionApi.CredentialHeader);
+        second.Headers.RetryAfter.Should().BeNull("a claimed assignment stays claimed: nothing to wait for");
+        var wrong = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
+        await ShouldBeProblemAsync(await GetWithCredentialAsync(withSecret, guest.Hostname, wrong), HttpStatusCode.Forbidden, "denied");
+        var secretOnly = await withSecret.PostAsJsonAsync("/api/provision/complete", new { hostname = guest.Hostname, status = "ok" });
+        secretOnly.StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        (await secretOnly.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").TryGetProperty("instanceCredential", out _).Should().BeTrue();
+        await ShouldBeProblemAsync(await PostCompleteAsync(withSecret, guest.Hostname, wrong, "ok"), HttpStatusCode.Forbidden, "denied");
+        (await H.InstanceAsync(guest.Id)).State.Should().Be(InstanceStates.Personalising, "no refused call changes anything");
+
+        // Only the credential's SHA-256 is stored.
+        await using (var connection = await H.App.Service<Database>().OpenAsync())
+        {
+            var row = await connection.QuerySingleAsync<(string Hash, string? ConfirmedAt)>(
+                "SELECT credential_sha256, confirmed_at FROM firstboot_claims WHERE instance_id = @id;", new { id = guest.Id });
+            row.Hash.Should().Be(Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(claim.Credential))));
+            row.ConfirmedAt.Should().NotBeNull();
+            (await connection.QueryAsync<string>("SELECT quote(instance_id) || quote(credential_sha256) || quote(claimed_at) || quote(claimed_from) || quote(confirmed_at) FROM firstboot_claims;"))
+                .Should().NotContain(r => r.Contains(claim.Credential, StringComparison.Ordinal));
+        }
+
+        (await claim.Client.GetAsync($"/api/provision/assignment?hostname={guest.Hostname}")).StatusCode.Should().Be(HttpStatusCode.OK);
+        (await claim.Client.PostAsJsonAsync("/api/provision/complete", new { hostname = guest.Hostname, status = "ok" })).StatusCode.Should().Be(HttpStatusCode.NoContent);
+    }
+
+    /// <summary>Where guests reach the orchestrator through NAT, the release secret stood alone; a claimed assignment now stays its guest's.</summary>
+    [Fact]
+    public async Task A_sibling_guest_with_the_release_secret_can_neither_read_nor_complete_another_instance_s_claimed_first_boot()
+    {
+        await using var h = await FirstBootHarness.StartAsync(settings: new Dictionary<string, string?> { ["Provision:RequireGuestAddress"] = "false" });
+        var victim = await h.DeployAsync(TemplateTypes.Zigbee2Mqtt, start: false);
+        var sibling = await h.DeployAsync(TemplateTypes.Zigbee2Mqtt, start: false);
+        await h.SetStateAsync(victim.Id, InstanceStates.Waiting);
+        await h.SetStateAsync(sibling.Id, InstanceStates.Waiting);
+        using var victimClaim = await h.ClaimAsync(victim, IPAddress.Parse("127.0.20.11"));
+        using var siblingClaim = await h.ClaimAsync(sibling, IPAddress.Parse("127.0.20.12"));
+        using var fromSibling = h.App.CreateHttpsClient(IPAddress.Parse("127.0.20.12"));
+        fromSibling.DefaultRequestHeaders.Add(ProvisionApi.SecretHeader, h.ReleaseSecret);
+
+        await ShouldBeProblemAsync(await fromSibling.GetAsync($"/api/provision/assignment?hostname={victim.Hostname}"), HttpStatusCode.Conflict, "claimed");
+        await ShouldBeProblemAsync(await GetWithCredentialAsync(fromSibling, victim.Hostname, siblingClaim.Credential), HttpStatusCode.Forbidden, "denied");
+        (await fromSibling.PostAsJsonAsync("/api/provision/complete", new { hostname = victim.Hostname, status = "failed", message = "hijacked" }))
+            .StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        await ShouldBeProblemAsync(await PostCompleteAsync(fromSibling, victim.Hostname, siblingClaim.Credential, "failed", "hijacked"), HttpStatusCode.Forbidden, "denied");
+
+        (await h.InstanceAsync(victim.Id)).State.Should().Be(InstanceStates.Personalising);
+        (await victimClaim.Client.PostAsJsonAsync("/api/provision/complete", new { hostname = victim.Hostname, status = "ok" })).StatusCode.Should().Be(HttpStatusCode.NoContent);
+        (await h.InstanceAsync(victim.Id)).State.Should().Be(InstanceStates.Active);
+    }
+
+    /// <summary>
+    /// The answer to the claiming fetch never reached the guest (an orchestrator restart, a power cut before the guest
+    /// stored the credential): the claim is not confirmed, so the next fetch with the release secret claims it again
+    /// with a new credential and the lost one stops working. Claims live in SQLite only, so a restart changes nothing here.
+    /// </summary>
+    [Fact]
+    public async Task A_claim_whose_answer_was_lost_is_made_again_until_the_guest_uses_its_credential()
+    {
+        var guest = await H.DeployAsync(TemplateTypes.Frigate);
+        using var client = await H.GuestClientAsync(guest);
+        var lost = (await client.GetFromJsonAsync<JsonElement>($"/api/provision/assignment?hostname={guest.Hostname}")).GetProperty("instanceCredential").GetString()!;
+
+        var retried = await client.GetFromJsonAsync<JsonElement>($"/api/provision/assignment?hostname={guest.Hostname}");
+
+        var credential = retried.GetProperty("instanceCredential").GetString()!;
+        credential.Should().MatchRegex("^[0-9a-f]{64}$").And.NotBe(lost);
+        await ShouldBeProblemAsync(await GetWithCredentialAsync(client, guest.Hostname, lost), HttpStatusCode.Forbidden, "denied");
+        (await GetWithCredentialAsync(client, guest.Hostname, credential)).StatusCode.Should().Be(HttpStatusCode.OK);
+        await ShouldBeProblemAsync(await client.GetAsync($"/api/provision/assignment?hostname={guest.Hostname}"), HttpStatusCode.Conflict, "claimed");
+        (await PostCompleteAsync(client, guest.Hostname, credential, "ok")).StatusCode.Should().Be(HttpStatusCode.NoContent);
+        (await H.HistoryAsync(guest.Id)).Should().Equal("waiting>personalising", "personalising>active");
+    }
+
+    /// <summary>The claiming answer without its credential, as the confirming fetch returns it.</summary>
+    private static string WithoutCredential(JsonElement assignment)
+    {
+        var node = System.Text.Json.Nodes.JsonNode.Parse(assignment.GetRawText())!.AsObject();
+        node.Remove("instanceCredential");
+        return node.ToJsonString();
     }
 
     private async Task AssertContentAsync(string type, TestGuest guest, JsonElement assignment)
@@ -156,8 +258,9 @@ public sealed class ProvisionApiTests(ProvisionApiTests.Fixture fixture) : IClas
         }
 
         (await H.InstanceAsync(guest.Id)).State.Should().Be(InstanceStates.Waiting, "a refused call changes nothing");
-        var wrongComplete = await PostCompleteAsync(client, guest.Hostname, "wrong", "ok");
+        var wrongComplete = await PostCompleteAsync(client, guest.Hostname, Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32)), "ok");
         await ShouldBeProblemAsync(wrongComplete, HttpStatusCode.Forbidden, "denied");
+        await ShouldBeProblemAsync(await GetWithCredentialAsync(client, "acme-nothing-here", "0123"), HttpStatusCode.Forbidden, "denied");
         (await H.InstanceAsync(guest.Id)).State.Should().Be(InstanceStates.Waiting);
 
         // The secret may also come in the query string (the header is preferred).
@@ -204,8 +307,13 @@ public sealed class ProvisionApiTests(ProvisionApiTests.Fixture fixture) : IClas
         var problem = await ShouldBeProblemAsync(await fromSibling.GetAsync($"/api/provision/assignment?hostname={guest.Hostname}"), HttpStatusCode.Forbidden, "address-mismatch");
         problem.GetProperty("detail").GetString().Should().Contain((await H.AddressOfAsync(sibling)).ToString());
         await ShouldBeProblemAsync(await fromElsewhere.GetAsync($"/api/provision/assignment?hostname={guest.Hostname}"), HttpStatusCode.Forbidden, "address-mismatch");
-        await ShouldBeProblemAsync(await PostCompleteAsync(fromElsewhere, guest.Hostname, H.ReleaseSecret, "ok"), HttpStatusCode.Forbidden, "address-mismatch");
         (await H.InstanceAsync(guest.Id)).State.Should().Be(InstanceStates.Waiting);
+
+        // The instance credential is bound to the guest's address too.
+        using var claim = await H.ClaimAsync(guest);
+        await ShouldBeProblemAsync(await GetWithCredentialAsync(fromElsewhere, guest.Hostname, claim.Credential), HttpStatusCode.Forbidden, "address-mismatch");
+        await ShouldBeProblemAsync(await PostCompleteAsync(fromElsewhere, guest.Hostname, claim.Credential, "ok"), HttpStatusCode.Forbidden, "address-mismatch");
+        (await H.InstanceAsync(guest.Id)).State.Should().Be(InstanceStates.Personalising);
     }
 
     [Fact]
@@ -225,11 +333,11 @@ public sealed class ProvisionApiTests(ProvisionApiTests.Fixture fixture) : IClas
     public async Task A_failed_first_boot_is_recorded_with_the_guest_s_message()
     {
         var guest = await H.DeployAsync(TemplateTypes.FreePbx);
-        using var client = await H.GuestClientAsync(guest);
-        (await client.GetAsync($"/api/provision/assignment?hostname={guest.Hostname}")).EnsureSuccessStatusCode();
+        using var claim = await H.ClaimAsync(guest);
+        var client = claim.Client;
         var waiter = H.App.Service<IInstanceEvents>().WaitForAsync(guest.Id, [InstanceStates.Active, InstanceStates.Failed], CancellationToken.None);
 
-        var response = await PostCompleteAsync(client, guest.Hostname, H.ReleaseSecret, "failed", "configure: setting the FreePBX administrator failed (status 1): ERROR 2002");
+        var response = await PostCompleteAsync(client, guest.Hostname, claim.Credential, "failed", "configure: setting the FreePBX administrator failed (status 1): ERROR 2002");
 
         response.StatusCode.Should().Be(HttpStatusCode.NoContent);
         var change = await waiter.WaitAsync(TimeSpan.FromSeconds(10));
@@ -250,12 +358,15 @@ public sealed class ProvisionApiTests(ProvisionApiTests.Fixture fixture) : IClas
 
         var noSecret = await client.GetAsync("/api/provision/assignment?hostname=acme-zwavejs");
         var badHostname = await GetAsync(client, "acme zwavejs;rm", H.ReleaseSecret);
-        var badStatus = await client.PostAsJsonAsync("/api/provision/complete", new { hostname = "acme-zwavejs", secret = H.ReleaseSecret, status = "maybe" });
+        var badStatus = await client.PostAsJsonAsync("/api/provision/complete", new { hostname = "acme-zwavejs", status = "maybe" });
+        var noCredential = await client.PostAsJsonAsync("/api/provision/complete", new { hostname = "acme-zwavejs", secret = H.ReleaseSecret, status = "ok" });
 
         noSecret.StatusCode.Should().Be(HttpStatusCode.BadRequest);
         (await noSecret.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").TryGetProperty("secret", out _).Should().BeTrue();
         badHostname.StatusCode.Should().Be(HttpStatusCode.BadRequest);
         badStatus.StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        noCredential.StatusCode.Should().Be(HttpStatusCode.BadRequest, "the release secret does not complete a first boot");
+        (await noCredential.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").TryGetProperty("instanceCredential", out _).Should().BeTrue();
     }
 
     [Fact]
@@ -285,8 +396,43 @@ public sealed class ProvisionApiTests(ProvisionApiTests.Fixture fixture) : IClas
 
         again.Should().BeEquivalentTo(guest.Summary);
         (await StoredAsync(guest.Id)).Should().Be(stored, "a resumed deploy keeps the secrets it generated");
+        using (await H.ClaimAsync(guest))
+        {
+            (await ClaimsOfAsync(H, guest.Id)).Should().Be(1);
+        }
+
         await service.DeleteAsync(guest.Id, CancellationToken.None);
         (await H.App.Service<SecretStore>().ListAsync(SecretKind.InstanceAppSecret, $"instance/{guest.Id}/")).Should().BeEmpty();
+        (await ClaimsOfAsync(H, guest.Id)).Should().Be(0, "the claim goes with the assignment");
+    }
+
+    /// <summary>The guest that claimed the first boot is gone; the retry clones a new one, which holds no credential.</summary>
+    [Fact]
+    public async Task A_retry_that_clones_the_guest_again_forgets_the_old_guest_s_claim()
+    {
+        await using var h = await FirstBootHarness.StartAsync();
+        var guest = await h.DeployAsync(TemplateTypes.ZwaveJs);
+        using (await h.ClaimAsync(guest))
+        {
+            (await ClaimsOfAsync(h, guest.Id)).Should().Be(1);
+        }
+
+        // Destroyed outside the orchestrator before its first boot finished; the deadline failed the instance.
+        var ct = CancellationToken.None;
+        (await h.Pve.Tasks.WaitAsync(FirstBootHarness.Node, await h.Pve.Client.StopAsync(FirstBootHarness.Node, Provisioner.Proxmox.GuestKind.Lxc, guest.Vmid, ct), TimeSpan.FromSeconds(30), ct)).Succeeded.Should().BeTrue();
+        (await h.Pve.Tasks.WaitAsync(FirstBootHarness.Node, await h.Pve.Client.DeleteAsync(FirstBootHarness.Node, Provisioner.Proxmox.GuestKind.Lxc, guest.Vmid, ct), TimeSpan.FromSeconds(30), ct)).Succeeded.Should().BeTrue();
+        await h.SetStateAsync(guest.Id, InstanceStates.Failed);
+
+        var (_, refusal) = await h.App.Service<Provisioner.Deploy.DeployService>().RetryAsync(guest.Id, ct);
+
+        refusal.Should().BeNull();
+        (await ClaimsOfAsync(h, guest.Id)).Should().Be(0);
+    }
+
+    private static async Task<long> ClaimsOfAsync(FirstBootHarness harness, long instanceId)
+    {
+        await using var connection = await harness.App.Service<Database>().OpenAsync();
+        return await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM firstboot_claims WHERE instance_id = @instanceId;", new { instanceId });
     }
 
     [Fact]
@@ -344,13 +490,19 @@ public sealed class ProvisionApiTests(ProvisionApiTests.Fixture fixture) : IClas
         foreach (var type in FirstBootHarness.Types)
         {
             var guest = await h.DeployAsync(type);
-            using var client = await h.GuestClientAsync(guest);
-            var assignment = await client.GetFromJsonAsync<JsonElement>($"/api/provision/assignment?hostname={guest.Hostname}");
-            secrets.AddRange(SecretValues(assignment));
-            (await client.PostAsJsonAsync("/api/provision/complete", new { hostname = guest.Hostname, status = "ok" })).EnsureSuccessStatusCode();
+            // A claim whose answer was lost, then the one the guest keeps: both credentials are secrets.
+            using (var withSecret = await h.GuestClientAsync(guest))
+            {
+                secrets.Add((await withSecret.GetFromJsonAsync<JsonElement>($"/api/provision/assignment?hostname={guest.Hostname}")).GetProperty("instanceCredential").GetString()!);
+            }
+
+            using var claim = await h.ClaimAsync(guest);
+            secrets.Add(claim.Credential);
+            secrets.AddRange(SecretValues(claim.Assignment));
+            (await claim.Client.PostAsJsonAsync("/api/provision/complete", new { hostname = guest.Hostname, status = "ok" })).EnsureSuccessStatusCode();
         }
 
-        secrets.Should().HaveCountGreaterThan(12);
+        secrets.Should().HaveCountGreaterThan(22);
         using var admin = h.App.CreateHttpsClient();
         admin.DefaultRequestHeaders.Authorization = new("Bearer", await h.App.CreateTokenAsync(Provisioner.Auth.Role.Admin));
         var readable = new List<string>
@@ -363,6 +515,7 @@ public sealed class ProvisionApiTests(ProvisionApiTests.Fixture fixture) : IClas
             readable.AddRange(await connection.QueryAsync<string>("SELECT coalesce(target, '') || ' ' || coalesce(actor_name, '') FROM audit_log;"));
             readable.AddRange(await connection.QueryAsync<string>("SELECT coalesce(message, '') || ' ' || coalesce(source, '') FROM instance_state_changes;"));
             readable.AddRange(await connection.QueryAsync<string>("SELECT protected_value FROM secrets;"));
+            readable.AddRange(await connection.QueryAsync<string>("SELECT credential_sha256 || ' ' || coalesce(claimed_from, '') FROM firstboot_claims;"));
         }
 
         readable.Should().Contain(r => r.Contains("/api/provision/complete", StringComparison.Ordinal), "the completes are audited");
@@ -418,12 +571,19 @@ public sealed class ProvisionApiTests(ProvisionApiTests.Fixture fixture) : IClas
         return await client.SendAsync(request);
     }
 
-    private static async Task<HttpResponseMessage> PostCompleteAsync(HttpClient client, string hostname, string secret, string status, string? message = null)
+    private static async Task<HttpResponseMessage> GetWithCredentialAsync(HttpClient client, string hostname, string credential)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/api/provision/assignment?hostname={Uri.EscapeDataString(hostname)}");
+        request.Headers.Add(ProvisionApi.CredentialHeader, credential);
+        return await client.SendAsync(request);
+    }
+
+    private static async Task<HttpResponseMessage> PostCompleteAsync(HttpClient client, string hostname, string credential, string status, string? message = null)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/provision/complete") { Content = JsonContent.Create(new { hostname, status, message }) };
-        if (!client.DefaultRequestHeaders.Contains(ProvisionApi.SecretHeader))
+        if (!client.DefaultRequestHeaders.Contains(ProvisionApi.CredentialHeader))
         {
-            request.Headers.Add(ProvisionApi.SecretHeader, secret);
+            request.Headers.Add(ProvisionApi.CredentialHeader, credential);
         }
 
         return await client.SendAsync(request);

@@ -42,7 +42,11 @@ public sealed class SimulatedFirstBootTests
         h.Pve.Sim.BootLog.Should().HaveCount(guests.Count).And.OnlyContain(b => b.Error == null);
         foreach (var guest in guests)
         {
-            File.Exists(Path.Combine(h.SandboxDirectory, $"{guest.Vmid}", "root/var/lib/ctrlable/firstboot/done")).Should().BeTrue(guest.Hostname);
+            var root = Path.Combine(h.SandboxDirectory, $"{guest.Vmid}", "root");
+            File.Exists(Path.Combine(root, "var/lib/ctrlable/firstboot/done")).Should().BeTrue(guest.Hostname);
+            // The first boot is over: the release secret and the instance credential went with it.
+            File.Exists(Path.Combine(root, FirstBootEnvironment.GuestPath.TrimStart('/'))).Should().BeFalse(guest.Hostname);
+            File.Exists(Path.Combine(root, SimulatedGuestImage.CredentialPath.TrimStart('/'))).Should().BeFalse(guest.Hostname);
         }
 
         var zigbee = guests.Single(g => g.Type == TemplateTypes.Zigbee2Mqtt);

@@ -108,6 +108,30 @@ public sealed class ReleasesApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Validate_and_the_list_show_a_privileged_container_as_a_warning()
+    {
+        var shipped = await File.ReadAllTextAsync(Path.Combine(_releases, "2026.06.yaml"));
+        var at = shipped.IndexOf("    unprivileged: true", shipped.IndexOf("  docker-portainer:", StringComparison.Ordinal), StringComparison.Ordinal);
+        var yaml = string.Concat(shipped.AsSpan(0, at), "    unprivileged: false", shipped.AsSpan(at + "    unprivileged: true".Length));
+        var line = Array.IndexOf(yaml.Split('\n'), "    unprivileged: false") + 1;
+
+        var response = await _client.PostAsync("/api/releases/validate?file=mine.yaml", new StringContent(yaml, Encoding.UTF8, "application/yaml"));
+
+        response.StatusCode.Should().Be(HttpStatusCode.OK, "a warning does not make the manifest invalid");
+        var warning = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("warnings").EnumerateArray().Should().ContainSingle().Subject;
+        warning.GetProperty("file").GetString().Should().Be("mine.yaml");
+        warning.GetProperty("line").GetInt32().Should().Be(line);
+        warning.GetProperty("path").GetString().Should().Be("templates.docker-portainer.unprivileged");
+        warning.GetProperty("message").GetString().Should().Contain("ALLOW_PRIVILEGED=yes");
+
+        await File.WriteAllTextAsync(Path.Combine(_releases, "2026.06.yaml"), yaml);
+        var listed = (await _client.GetFromJsonAsync<JsonElement>("/api/releases"))[0];
+        listed.GetProperty("valid").GetBoolean().Should().BeTrue();
+        listed.GetProperty("warnings").EnumerateArray().Should().ContainSingle(w => w.GetProperty("line").GetInt32() == line);
+        (await _client.GetFromJsonAsync<JsonElement>("/api/releases/2026.06")).GetProperty("warnings").GetArrayLength().Should().Be(1);
+    }
+
+    [Fact]
     public async Task Validate_lists_every_error_with_line_and_column()
     {
         var yaml = """

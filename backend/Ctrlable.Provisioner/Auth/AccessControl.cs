@@ -35,7 +35,8 @@ public static class AccessControl
         services.AddSingleton<AuditRetention>();
         services.AddHostedService(sp => sp.GetRequiredService<AuditRetention>());
         services.AddSingleton<SetupState>();
-        services.AddSingleton<IPasswordHasher<string>, PasswordHasher<string>>();
+        services.AddSingleton<SetupCode>();
+        services.AddSingleton<IPasswordHasher<string>, PasswordHashing>();
         services.AddSingleton<AccountService>();
         services.AddSingleton<ApiTokenService>();
 
@@ -120,6 +121,15 @@ public static class AccessControl
         app.UseMiddleware<AntiforgeryMiddleware>();
         app.UseRateLimiter();
         return app;
+    }
+
+    /// <summary>While no admin exists, makes sure the set-up code waits in its file and tells the operator where.</summary>
+    public static async Task AnnounceSetupCodeAsync(this WebApplication app)
+    {
+        if (!await app.Services.GetRequiredService<SetupState>().IsDoneAsync())
+        {
+            app.Services.GetRequiredService<SetupCode>().Announce();
+        }
     }
 
     public static bool IsStateChanging(string method) =>

@@ -19,13 +19,15 @@ public abstract record SignInResult
 public sealed class AccountService(
     UserRepository users,
     SetupState setup,
+    SetupCode setupCode,
     IPasswordHasher<string> hasher,
     TimeProvider time,
     IOptions<AuthOptions> options,
     ILogger<AccountService> logger)
 {
-    // Verifying against this when the user does not exist keeps the answer time the same either way.
-    private static readonly Lazy<string> DummyHash = new(() => new PasswordHasher<string>().HashPassword("", Guid.NewGuid().ToString("N")));
+    // Verifying against this when the account does not exist, is disabled or is locked costs what a real check costs,
+    // so the answer's timing does not tell them apart either (same hasher, same iterations).
+    private readonly Lazy<string> _dummyHash = new(() => hasher.HashPassword("", Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16))));
 
     /// <summary>Creates the first admin, or null when setup has already been done.</summary>
     public async Task<UserRow?> CreateFirstAdminAsync(string username, string password, CancellationToken ct)
@@ -37,6 +39,7 @@ public sealed class AccountService(
         }
 
         setup.MarkDone();
+        setupCode.Remove();
         logger.LogInformation("First admin {Username} created", username);
         return await users.FindAsync(id.Value, ct);
     }
@@ -51,6 +54,7 @@ public sealed class AccountService(
         }
 
         setup.MarkDone();
+        setupCode.Remove();
         logger.LogInformation("User {Username} created with role {Role}", username, role.Name());
         return await users.FindAsync(id.Value, ct);
     }
@@ -61,14 +65,15 @@ public sealed class AccountService(
         var user = await users.FindByNameAsync(username, ct);
         if (user is null || user.Disabled)
         {
-            hasher.VerifyHashedPassword(username, DummyHash.Value, password);
+            hasher.VerifyHashedPassword(username, _dummyHash.Value, password);
             logger.LogInformation("Sign-in refused for {Username}: unknown or disabled account", username);
             return new SignInResult.WrongCredentials();
         }
 
-        // A locked account is not even checked: guessing on must not confirm a password.
+        // A locked account's password is not checked (guessing on must not confirm one); the dummy costs the same time.
         if (user.LockedUntil is { } until && until > now)
         {
+            hasher.VerifyHashedPassword(username, _dummyHash.Value, password);
             logger.LogWarning("Sign-in refused for {Username}: locked until {Until:O}", username, until);
             return new SignInResult.Locked(until);
         }

@@ -8,8 +8,25 @@ public sealed class AuditNotes
     public string? Target { get; set; }
 }
 
+/// <summary>Marks an endpoint whose reads hand out secrets: the audit log records every call to it, GETs included.</summary>
+public sealed class AuditReadsMetadata
+{
+    public static readonly AuditReadsMetadata Instance = new();
+
+    private AuditReadsMetadata()
+    {
+    }
+}
+
 public static class AuditExtensions
 {
+    /// <summary>
+    /// Audits reads of this endpoint (or group) too, not only state-changing calls: for endpoints that hand out secrets
+    /// (a guest's first-boot assignment, the build plan and release secret). Who, what, when; never the answer.
+    /// </summary>
+    public static TBuilder AuditReads<TBuilder>(this TBuilder builder)
+        where TBuilder : IEndpointConventionBuilder => builder.WithMetadata(AuditReadsMetadata.Instance);
+
     private static readonly object Key = new();
 
     /// <summary>The notes of this request's audit entry (created on first use).</summary>
@@ -26,15 +43,17 @@ public static class AuditExtensions
 }
 
 /// <summary>
-/// Appends one audit entry per state-changing request that reached an endpoint: when, who (user, token or
-/// anonymous), method, route pattern, target (route values and the handler's note) and the status code.
-/// Request bodies are never read: they carry passwords and secrets.
+/// Appends one audit entry per state-changing request that reached an endpoint, and per read of an endpoint marked
+/// <see cref="AuditReadsMetadata"/>: when, who (user, token or anonymous, with the handler's note of a guest or a build
+/// ticket, and the client address), method, route pattern, target (route values and the handler's note) and the status
+/// code. Request bodies, query strings and answers are never read: they carry passwords and secrets.
 /// </summary>
 internal sealed class AuditMiddleware(RequestDelegate next, AuditRepository audit, TimeProvider time)
 {
     public async Task InvokeAsync(HttpContext context)
     {
-        if (!AccessControl.IsStateChanging(context.Request.Method) || context.GetEndpoint() is not RouteEndpoint endpoint)
+        if (context.GetEndpoint() is not RouteEndpoint endpoint
+            || !(AccessControl.IsStateChanging(context.Request.Method) || endpoint.Metadata.GetMetadata<AuditReadsMetadata>() is not null))
         {
             await next(context);
             return;

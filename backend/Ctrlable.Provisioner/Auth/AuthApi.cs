@@ -2,12 +2,24 @@ using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
 
 namespace Ctrlable.Provisioner.Auth;
 
 public sealed record SetupStatus(bool Required);
 
-public sealed record SetupRequest(string Username, string Password);
+public sealed record SetupRequest(
+    string Username,
+    string Password,
+    [property: System.ComponentModel.Description("The one-time set-up code: install.sh prints it; it is in the file setup-code in the orchestrator's data directory.")] string? SetupCode)
+{
+    // Records print every property; never the password or the code.
+    private bool PrintMembers(System.Text.StringBuilder builder)
+    {
+        builder.Append($"Username = {Username}");
+        return true;
+    }
+}
 
 public sealed record SignInRequest(string Username, string Password);
 
@@ -46,7 +58,10 @@ public static partial class AuthApi
 
         setup.MapPost("/", CreateFirstAdminAsync)
             .WithName("CreateFirstAdmin")
-            .WithSummary("Create the first admin account (only on a fresh installation). Then sign in.")
+            .WithSummary("Create the first admin account (only on a fresh installation), with the one-time set-up code. Then sign in.")
+            .WithDescription("403 `setup-code` when the set-up code is missing or wrong (nothing is created); 409 once an admin exists.")
+            .ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status409Conflict)
             .RequireRateLimiting(AccessControl.SignInRateLimit);
     }
 
@@ -65,7 +80,9 @@ public static partial class AuthApi
             .AllowAnonymous()
             .RequireRateLimiting(AccessControl.SignInRateLimit)
             .WithName("SignIn")
-            .WithSummary("Sign in with user name and password; sets the HttpOnly session cookie.");
+            .WithSummary("Sign in with user name and password; sets the HttpOnly session cookie.")
+            .WithDescription("A refused sign-in is one answer, 401 `wrong-credentials`, whether the account is unknown, disabled or locked or the password is wrong.")
+            .ProducesProblem(StatusCodes.Status401Unauthorized);
 
         auth.MapPost("/sign-out", async Task<NoContent> (HttpContext http) =>
             {
@@ -91,7 +108,7 @@ public static partial class AuthApi
     }
 
     private static async Task<Results<Created<CurrentUser>, ValidationProblem, ProblemHttpResult>> CreateFirstAdminAsync(
-        SetupRequest request, HttpContext http, AccountService accounts, SetupState setup, CancellationToken ct)
+        SetupRequest request, HttpContext http, AccountService accounts, SetupState setup, SetupCode setupCode, CancellationToken ct)
     {
         var username = Credentials.NormaliseUsername(request.Username);
         http.Audit().ActorKind = ActorClaims.UserKind;
@@ -99,6 +116,18 @@ public static partial class AuthApi
         if (await setup.IsDoneAsync(ct))
         {
             return SetupDone();
+        }
+
+        // Whoever reaches the orchestrator first must not become its admin: only someone who can read the code on the
+        // orchestrator's machine (or install.sh's output) can.
+        if (!setupCode.Matches(request.SetupCode))
+        {
+            http.Audit().Target = "set-up code missing or wrong";
+            return TypedResults.Problem(
+                title: "Set-up code required",
+                detail: "Enter the set-up code: install.sh printed it, and it is in the file setup-code in the orchestrator's data directory (/var/lib/ctrlable-provisioner on an installed container; run ct-setup.sh setup-code there).",
+                statusCode: StatusCodes.Status403Forbidden,
+                extensions: new Dictionary<string, object?> { ["code"] = "setup-code" });
         }
 
         var errors = Credentials.Check(username, request.Password);
@@ -117,7 +146,7 @@ public static partial class AuthApi
         return TypedResults.Created("/api/auth/me", new CurrentUser(user.Username, Role.Admin, ActorClaims.UserKind));
     }
 
-    private static async Task<Results<Ok<CurrentUser>, ValidationProblem, ProblemHttpResult>> SignInAsync(
+    private static async Task<Results<Ok<CurrentUser>, ValidationProblem, JsonHttpResult<ProblemDetails>>> SignInAsync(
         SignInRequest request, HttpContext http, AccountService accounts, CancellationToken ct)
     {
         var username = Credentials.NormaliseUsername(request.Username);
@@ -146,19 +175,30 @@ public static partial class AuthApi
                 await http.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, principal);
                 return TypedResults.Ok(new CurrentUser(user.Username, Roles.Parse(user.Role) ?? Role.Viewer, ActorClaims.UserKind));
             case SignInResult.Locked(var until):
-                return TypedResults.Problem(
-                    title: "Account locked",
-                    detail: $"Too many failed sign-ins. Try again after {until:HH:mm} UTC, or ask an admin to unlock the account.",
-                    statusCode: StatusCodes.Status401Unauthorized,
-                    extensions: new Dictionary<string, object?> { ["code"] = "locked", ["lockedUntil"] = until });
+                // Audited, but answered like a wrong password: the answer must not tell which accounts exist.
+                http.Audit().Target = $"account locked until {until:O}";
+                return SignInRefused();
             default:
-                return TypedResults.Problem(
-                    title: "Sign-in failed",
-                    detail: "Wrong user name or password.",
-                    statusCode: StatusCodes.Status401Unauthorized,
-                    extensions: new Dictionary<string, object?> { ["code"] = "wrong-credentials" });
+                return SignInRefused();
         }
     }
+
+    /// <summary>
+    /// The one answer to a refused sign-in, whether the account is unknown, disabled, locked or the password wrong:
+    /// the same status and the same bytes, so the answer does not tell which accounts exist. Written as plain JSON, not
+    /// through the problem details service, which would add a per-request traceId.
+    /// </summary>
+    private static JsonHttpResult<ProblemDetails> SignInRefused() => TypedResults.Json(
+        new ProblemDetails
+        {
+            Type = "https://tools.ietf.org/html/rfc9110#section-15.5.2",
+            Title = "Sign-in failed",
+            Status = StatusCodes.Status401Unauthorized,
+            Detail = "Wrong user name or password, or the account is locked after too many failed sign-ins (it unlocks by itself after a while, or an admin unlocks it).",
+            Extensions = { ["code"] = "wrong-credentials" },
+        },
+        contentType: "application/problem+json",
+        statusCode: StatusCodes.Status401Unauthorized);
 
     private static async Task<Results<NoContent, ValidationProblem, ProblemHttpResult>> ChangePasswordAsync(
         ChangePasswordRequest request, HttpContext http, AccountService accounts, CancellationToken ct)

@@ -167,7 +167,8 @@ public static class BuildApi
             .AllowAnonymous()
             .DisableAntiforgery()
             .ExcludeFromDescription()
-            .WithMetadata(new BuildTicketMetadata());
+            .WithMetadata(new BuildTicketMetadata())
+            .AuditReads();
 
         host.MapGet("/plan", async Task<Results<ContentHttpResult, ProblemHttpResult>> (
                 HttpContext http, BuildRepository builds, ReleaseCatalog catalog, IOptions<ProxmoxOptions> proxmox, TimeProvider time, CancellationToken ct) =>
@@ -177,6 +178,7 @@ public static class BuildApi
                     return NoTicket(http);
                 }
 
+                http.Audit().Target = $"release={build.Release}";
                 if (catalog.Find(build.Release) is not { IsValid: true, Manifest: { } manifest })
                 {
                     return TypedResults.Problem(title: "Release manifest is invalid", detail: $"{build.Release} is no longer a valid release.", statusCode: StatusCodes.Status409Conflict);
@@ -199,7 +201,6 @@ public static class BuildApi
                     return NoTicket(http);
                 }
 
-                http.Audit().ActorName = $"build {build.Id} (ticket)";
                 http.Audit().Target = $"release={build.Release}; reuse={reuse ?? 0}";
                 if (!await builds.UseTicketAsync(build.Id, TicketUse.Secret, time.GetUtcNow(), ct))
                 {
@@ -216,8 +217,17 @@ public static class BuildApi
             });
     }
 
-    private static async Task<BuildRow?> TicketBuildAsync(HttpContext http, BuildRepository builds, TimeProvider time, CancellationToken ct) =>
-        BuildTickets.FromRequest(http.Request) is { } ticket ? await builds.FindByTicketAsync(BuildTickets.Hash(ticket), time.GetUtcNow(), ct) : null;
+    private static async Task<BuildRow?> TicketBuildAsync(HttpContext http, BuildRepository builds, TimeProvider time, CancellationToken ct)
+    {
+        var build = BuildTickets.FromRequest(http.Request) is { } ticket ? await builds.FindByTicketAsync(BuildTickets.Hash(ticket), time.GetUtcNow(), ct) : null;
+        if (build is not null)
+        {
+            // The audit entry's actor: the build whose ticket was shown (never the ticket).
+            http.Audit().ActorName = $"build {build.Id} (ticket)";
+        }
+
+        return build;
+    }
 
     private static ProblemHttpResult NoTicket(HttpContext http)
     {

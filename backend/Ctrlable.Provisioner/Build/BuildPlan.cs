@@ -11,11 +11,12 @@ namespace Ctrlable.Provisioner.Build;
 /// (already validated) plus this build's id and force flag and the orchestrator's storage and bridge, so clones
 /// land where deploys put them. Version 1:
 /// <code>
-/// ctrlable-build-plan 1 · release R · build N · ref REF · commit SHA|- · force 0|1 · storage S · bridge B · pool P
+/// ctrlable-build-plan 1 · release R · build N · ref TAG · commit SHA · force 0|1 · storage S · bridge B · pool P
 /// template name kind builder vmid cpu ram disk os version unprivileged app_version portainer haos_version haos_sha256 rebrand base_backup
 /// end
 /// </code>
-/// Absent optional values are "-".
+/// Absent optional values are "-". Every manifest value is checked against <see cref="ShellSafeGrammar"/> (the wrapper's
+/// check_field patterns) before it is written: the validator has already held the manifest to it, so a failure is a bug.
 /// </summary>
 public static class BuildPlan
 {
@@ -36,21 +37,41 @@ public static class BuildPlan
         Line("ctrlable-build-plan", 1);
         Line("release", manifest.Release);
         Line("build", buildId);
-        Line("ref", manifest.CommunityScriptsRef);
-        Line("commit", manifest.CommunityScriptsCommit);
+        Line("ref", ShellSafeGrammar.Ref.ForPlan(manifest.CommunityScriptsRef));
+        Line("commit", ShellSafeGrammar.Commit.ForPlan(manifest.CommunityScriptsCommit));
         Line("force", force);
         Line("storage", storage);
         Line("bridge", bridge);
         Line("pool", pool);
         foreach (var t in manifest.Templates)
         {
-            Line("template", t.Name, t.Kind == TemplateKind.Lxc ? "lxc" : "vm", t.Builder, t.Vmid, t.Resources.Cpu, t.Resources.RamMiB, t.Resources.DiskGb,
-                t.Os.Distro, t.Os.Version, t.Unprivileged, t.AppVersion, t.Portainer, t.HaosVersion, t.HaosSha256, t.Rebrand, t.BaseBackup);
+            Line(
+                "template",
+                ShellSafeGrammar.Name.ForPlan(t.Name),
+                ShellSafeGrammar.Kind.ForPlan(t.Kind == TemplateKind.Lxc ? "lxc" : "vm"),
+                ShellSafeGrammar.Builder.ForPlan(t.Builder),
+                ShellSafeGrammar.Vmid.ForPlan(Number(t.Vmid)),
+                ShellSafeGrammar.Cpu.ForPlan(Number(t.Resources.Cpu)),
+                ShellSafeGrammar.Ram.ForPlan(Number(t.Resources.RamMiB)),
+                ShellSafeGrammar.Disk.ForPlan(Number(t.Resources.DiskGb)),
+                ShellSafeGrammar.Os.ForPlan(t.Os.Distro),
+                ShellSafeGrammar.Version.ForPlan(t.Os.Version),
+                ShellSafeGrammar.Unprivileged.ForPlan(Flag(t.Unprivileged)),
+                ShellSafeGrammar.AppVersion.ForPlan(t.AppVersion),
+                ShellSafeGrammar.Portainer.ForPlan(Flag(t.Portainer)),
+                ShellSafeGrammar.HaosVersion.ForPlan(t.HaosVersion),
+                ShellSafeGrammar.HaosSha256.ForPlan(t.HaosSha256),
+                ShellSafeGrammar.Rebrand.ForPlan(Flag(t.Rebrand)),
+                ShellSafeGrammar.BaseBackup.ForPlan(t.BaseBackup));
         }
 
         Line("end");
         return text.ToString();
     }
+
+    private static string Number(int value) => value.ToString(CultureInfo.InvariantCulture);
+
+    private static string Flag(bool value) => value ? "1" : "0";
 
     // A field can never break the line structure; the wrapper validates every field again anyway.
     private static string Clean(string? value) =>

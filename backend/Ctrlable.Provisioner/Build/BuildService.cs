@@ -47,7 +47,7 @@ public sealed partial class BuildService(
 
         if (!file.IsValid)
         {
-            return Refused(BuildRefusal.ReleaseInvalid, $"The manifest of {release} has {file.Errors.Count} error(s); fix them before building.");
+            return Refused(BuildRefusal.ReleaseInvalid, $"The manifest of {release} has {file.Errors.Count} error(s); fix them before building. First: {file.Errors[0]}");
         }
 
         if (!trigger.IsConfigured)

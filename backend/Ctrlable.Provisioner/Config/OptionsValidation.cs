@@ -158,6 +158,15 @@ public sealed partial class ConfigValidator :
             errors.Add($"Auth:AuditRetentionDays must be between 1 and 3650 (got {options.AuditRetentionDays}).");
         }
 
+        if (options.PasswordHashIterations is < 1 or > 10_000_000)
+        {
+            errors.Add($"Auth:PasswordHashIterations must be between {AuthOptions.MinPasswordHashIterations} and 10000000 (got {options.PasswordHashIterations}).");
+        }
+        else if (options.PasswordHashIterations < AuthOptions.MinPasswordHashIterations && !options.TestingOnlyAllowWeakPasswordHashing)
+        {
+            errors.Add($"Auth:PasswordHashIterations must be at least {AuthOptions.MinPasswordHashIterations}, OWASP's figure for PBKDF2-HMAC-SHA256 (got {options.PasswordHashIterations}).");
+        }
+
         return Result(errors);
     }
 

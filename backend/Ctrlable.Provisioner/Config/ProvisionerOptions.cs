@@ -126,6 +126,18 @@ public sealed class AuthOptions
 
     /// <summary>How long audit log entries are kept; older ones are deleted once a day.</summary>
     public int AuditRetentionDays { get; set; } = 365;
+
+    /// <summary>OWASP's figure for PBKDF2-HMAC-SHA256 (2023): the floor in production.</summary>
+    public const int MinPasswordHashIterations = 600_000;
+
+    /// <summary>PBKDF2-HMAC-SHA256 iterations of new password hashes; older hashes are redone at the next sign-in.</summary>
+    public int PasswordHashIterations { get; set; } = MinPasswordHashIterations;
+
+    /// <summary>
+    /// Lets <see cref="PasswordHashIterations"/> go below <see cref="MinPasswordHashIterations"/>. For test suites that
+    /// create hundreds of accounts; never on a real installation.
+    /// </summary>
+    public bool TestingOnlyAllowWeakPasswordHashing { get; set; }
 }
 
 /// <summary>HTTPS: the certificate Kestrel serves, and whether plain HTTP may leave loopback.</summary>

@@ -42,7 +42,8 @@ public sealed record InstanceDto(
 public sealed record ProjectDto(long Id, string Name, string Slug, SiteSettings Settings, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, IReadOnlyList<InstanceDto> Instances)
 {
     public static ProjectDto Of(ProjectRow p, IReadOnlyList<InstanceRow> instances) => new(
-        p.Id, p.Name, p.Slug, JsonSerializer.Deserialize<SiteSettings>(p.SettingsJson, ProjectJson.Options) ?? new SiteSettings(),
+        // Redacted again here so that no response can carry a camera password, whatever the row holds.
+        p.Id, p.Name, p.Slug, CameraCredentials.Redact(JsonSerializer.Deserialize<SiteSettings>(p.SettingsJson, ProjectJson.Options) ?? new SiteSettings()),
         p.CreatedAt, p.UpdatedAt, [.. instances.Select(InstanceDto.Of)]);
 }
 
@@ -159,7 +160,8 @@ public static class DeployApi
         result.Instance is { } row ? TypedResults.Ok(InstanceDto.Of(row)) : Problem(result.Refusal!);
 
     private static ProblemHttpResult Problem(Refusal refusal) =>
-        TypedResults.Problem(title: refusal.Title, detail: refusal.Detail, statusCode: refusal.Status);
+        TypedResults.Problem(title: refusal.Title, detail: refusal.Detail, statusCode: refusal.Status,
+            extensions: refusal.Errors is { } errors ? new Dictionary<string, object?> { ["errors"] = errors } : null);
 
     /// <summary>
     /// A <c>snapshot</c> event with the current state of every instance first (so a reloaded page has the whole

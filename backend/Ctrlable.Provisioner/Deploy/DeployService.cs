@@ -6,8 +6,8 @@ using Ctrlable.Provisioner.State;
 
 namespace Ctrlable.Provisioner.Deploy;
 
-/// <summary>Why a request cannot be carried out, in the dealer's words; becomes problem+json.</summary>
-public sealed record Refusal(int Status, string Title, string Detail);
+/// <summary>Why a request cannot be carried out, in the dealer's words; becomes problem+json (Errors: per field, as validation errors are).</summary>
+public sealed record Refusal(int Status, string Title, string Detail, IReadOnlyDictionary<string, string[]>? Errors = null);
 
 public sealed record DeployStarted(long DeployId, long ProjectId, string Release, IReadOnlyList<InstanceRow> Instances);
 
@@ -18,6 +18,8 @@ public sealed class DeployService(
     DeployRunner runner,
     ProxmoxClient proxmox,
     ProxmoxTasks tasks,
+    CameraCredentials cameras,
+    Provision.FirstBootClaims firstBootClaims,
     GuestOwnership ownership)
 {
     public async Task<(ProjectRow? Project, Refusal? Refusal)> CreateProjectAsync(CreateProjectRequest request, CancellationToken ct)
@@ -28,17 +30,49 @@ public sealed class DeployService(
             return (null, new Refusal(400, "No usable slug", $"Could not derive a slug from '{request.Name}'; give one (a-z, 0-9, '-')."));
         }
 
-        var json = JsonSerializer.Serialize(request.Settings ?? new SiteSettings(), ProjectJson.Options);
+        // Camera passwords go to the secret store; the row keeps the URLs with *** in their place.
+        var plan = await cameras.PlanAsync(null, request.Settings ?? new SiteSettings(), null, ct);
+        if (plan.Problems.Count > 0)
+        {
+            return (null, CameraPasswordsMissing(plan));
+        }
+
+        var json = JsonSerializer.Serialize(plan.Settings, ProjectJson.Options);
         var project = await instances.InsertProjectAsync(request.Name.Trim(), slug, json, ct);
-        return project is null
-            ? (null, new Refusal(409, "Slug taken", $"A project with the slug '{slug}' exists already."))
-            : (project, null);
+        if (project is null)
+        {
+            return (null, new Refusal(409, "Slug taken", $"A project with the slug '{slug}' exists already."));
+        }
+
+        await cameras.SaveAsync(project.Id, plan, ct);
+        return (project, null);
     }
 
-    public async Task<Refusal?> UpdateProjectAsync(long id, UpdateProjectRequest request, CancellationToken ct) =>
-        await instances.UpdateProjectAsync(id, request.Name.Trim(), JsonSerializer.Serialize(request.Settings, ProjectJson.Options), ct)
-            ? null
-            : NotFound(id);
+    public async Task<Refusal?> UpdateProjectAsync(long id, UpdateProjectRequest request, CancellationToken ct)
+    {
+        if (await instances.GetProjectAsync(id, ct) is not { } project)
+        {
+            return NotFound(id);
+        }
+
+        var previous = JsonSerializer.Deserialize<SiteSettings>(project.SettingsJson, ProjectJson.Options);
+        var plan = await cameras.PlanAsync(id, request.Settings, previous, ct);
+        if (plan.Problems.Count > 0)
+        {
+            return CameraPasswordsMissing(plan);
+        }
+
+        if (!await instances.UpdateProjectAsync(id, request.Name.Trim(), JsonSerializer.Serialize(plan.Settings, ProjectJson.Options), ct))
+        {
+            return NotFound(id);
+        }
+
+        await cameras.SaveAsync(id, plan, ct);
+        return null;
+    }
+
+    private static Refusal CameraPasswordsMissing(CameraPlan plan) => new(
+        400, "Camera password missing", string.Join(" ", plan.Problems.Values.SelectMany(m => m)), plan.Problems);
 
     /// <summary>Deploys the given template types (default: every template of the active release) as new instances.</summary>
     public async Task<(DeployStarted? Deploy, Refusal? Refusal)> DeployAsync(long projectId, IReadOnlyList<string>? types, string kind, string? actor, CancellationToken ct)
@@ -100,6 +134,12 @@ public sealed class DeployService(
         if (owner == GuestOwner.Foreign)
         {
             await instances.ClearVmidAsync(instanceId, ct);
+        }
+
+        if (owner != GuestOwner.Ours)
+        {
+            // A new clone holds no instance credential: the old guest's claim must not lock it out.
+            await firstBootClaims.ResetAsync(instanceId, ct);
         }
 
         await instances.SetStateAsync(instanceId, owner == GuestOwner.Ours ? InstanceStates.Configuring : InstanceStates.Pending,

@@ -25,7 +25,7 @@ public enum GuestOwner
 /// </summary>
 public sealed class GuestOwnership(ProxmoxClient proxmox)
 {
-    /// <summary>"instance #N (hostname) [nonce]"; rows recorded before migration 010 have no nonce and the older marker.</summary>
+    /// <summary>"instance #N (hostname) [nonce]"; rows recorded before migration 011 have no nonce and the older marker.</summary>
     public static string Marker(InstanceRow instance) => instance.OwnerNonce is { } nonce
         ? $"instance #{instance.Id} ({instance.Hostname}) [{nonce}]"
         : $"instance #{instance.Id} ({instance.Hostname})";

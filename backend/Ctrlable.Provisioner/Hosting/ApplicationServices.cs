@@ -106,6 +106,7 @@ public static class ApplicationServices
         builder.Services.AddOptions<DeployOptions>().BindConfiguration(DeployOptions.Section);
         builder.Services.AddSingleton<IValidator<CreateProjectRequest>, CreateProjectValidator>();
         builder.Services.AddSingleton<IValidator<UpdateProjectRequest>, UpdateProjectValidator>();
+        builder.Services.AddSingleton<CameraCredentials>();
         builder.Services.AddSingleton<MacAllocator>();
         builder.Services.AddSingleton<GuestOwnership>();
         builder.Services.AddSingleton<DeployEvents>();
@@ -137,6 +138,7 @@ public static class ApplicationServices
         builder.Services.Configure<Microsoft.AspNetCore.Mvc.JsonOptions>(o => ConfigureJson(o.JsonSerializerOptions));
 
         builder.Services.AddProblemDetails();
+        builder.Services.AddRequestBodyLimits();
         return builder;
     }
 
@@ -194,6 +196,8 @@ public static class ApplicationServices
         try
         {
             await app.Services.GetRequiredService<Migrator>().MigrateAsync();
+            // Camera passwords saved before they went to the secret store leave projects.settings_json.
+            await app.Services.GetRequiredService<CameraCredentials>().MoveStoredPasswordsAsync(CancellationToken.None);
         }
         catch (SchemaTooNewException ex)
         {

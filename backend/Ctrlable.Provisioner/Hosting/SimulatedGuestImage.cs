@@ -6,8 +6,8 @@ namespace Ctrlable.Provisioner.Hosting;
 /// <summary>
 /// A simulated guest's disk in a sandbox folder: <c>root/</c> holds what a clone of a Ctrlable template holds —
 /// the app's configuration as the community-scripts install leaves it, the template's identity (a truncated
-/// /etc/machine-id as <c>pct clone</c> leaves it, the template's SSH host keys), firstboot.env and the enabled
-/// first-boot unit — <c>bin/</c> the stand-ins for systemctl, ssh-keygen, systemd-machine-id-setup, hostnamectl,
+/// /etc/machine-id as <c>pct clone</c> leaves it, the template's SSH host keys), firstboot.env, template.env and the
+/// enabled first-boot unit — <c>bin/</c> the stand-ins for systemctl, ssh-keygen, systemd-machine-id-setup, hostnamectl,
 /// docker and mysql, <c>log/</c> the calls they got, <c>state/</c> what they keep (docker containers).
 /// </summary>
 public sealed record SimulatedGuest(string Directory, string Root, string Bin, string Log, string State, string ScriptPath)
@@ -52,6 +52,12 @@ public static class SimulatedGuestImage
     public const string UnitName = "ctrlable-firstboot.service";
     public const string StandInsName = "sandbox/guest-commands.sh";
 
+    /// <summary>Where the script keeps the instance credential its first fetch handed out (removed with firstboot.env at the end).</summary>
+    public const string CredentialPath = "/etc/ctrlable/instance-credential";
+
+    /// <summary>What the template build records of the template; it outlives the first boot.</summary>
+    public const string TemplateEnvPath = "/etc/ctrlable/template.env";
+
     /// <summary>host/firstboot as the build copies it beside the orchestrator.</summary>
     public static string BundledScriptDirectory => Path.Combine(AppContext.BaseDirectory, "firstboot");
 
@@ -85,6 +91,9 @@ public static class SimulatedGuestImage
         System.IO.Directory.CreateDirectory(Path.GetDirectoryName(wants)!);
         File.CreateSymbolicLink(wants, $"/etc/systemd/system/{UnitName}");
         Write(guest, FirstBootEnvironment.GuestPath, environment.Render(), secret: true);
+        // What the build records of the template (host/ctrlable-build); the first boot leaves it in place.
+        Write(guest, TemplateEnvPath,
+            $"CTRLABLE_RELEASE={environment.Release}\nCTRLABLE_TEMPLATE={environment.Template}\nCTRLABLE_COMMUNITY_SCRIPTS_COMMIT=simulated\nCTRLABLE_APP_VERSION=simulated\n");
 
         // Stand-ins: one script, called through a link per command name.
         var standIns = Path.Combine(guest.Bin, "guest-commands.sh");

@@ -25,15 +25,17 @@ internal sealed class ManifestDraftValidator : AbstractValidator<ManifestDraft>
 
         RuleFor(m => m.CommunityScriptsCommit)
             .Must(commit => commit is null || IsCommitSha(commit))
-            .WithMessage(m => $"community_scripts_commit '{m.CommunityScriptsCommit}' must be a full 40-character lowercase hex commit SHA")
+            .WithMessage(m => $"community_scripts_commit {Quote(m.CommunityScriptsCommit!)} must be a full 40-character lowercase hex commit SHA")
             .At("community_scripts_commit");
 
-        // A ref that is itself a SHA leaves nothing for the commit to add, except a contradiction.
+        // The host fetches the tag and refuses to build unless it resolves to this commit: a tag alone could move.
+        // Reported at the ref (a missing key has no line of its own); a ref that is itself a SHA already says so.
         RuleFor(m => m.CommunityScriptsCommit)
-            .Must((m, commit) => commit is null || m.CommunityScriptsRef is null || !IsCommitSha(m.CommunityScriptsRef)
-                || !IsCommitSha(commit) || commit == m.CommunityScriptsRef)
-            .WithMessage(m => $"community_scripts_commit '{m.CommunityScriptsCommit}' differs from community_scripts_ref '{m.CommunityScriptsRef}', which is itself a commit")
-            .At("community_scripts_commit");
+            .NotNull()
+            .When(m => m.CommunityScriptsRef is { } reference && !IsCommitSha(reference))
+            .WithMessage(m => $"community_scripts_commit is required: the 40-hex SHA that tag '{m.CommunityScriptsRef}' points to "
+                + $"(git ls-remote https://github.com/community-scripts/ProxmoxVE refs/tags/{m.CommunityScriptsRef}); the host refuses a tree whose commit differs")
+            .At("community_scripts_commit", locatedAt: "community_scripts_ref");
 
         RuleFor(m => m.ProxmoxMinVersion)
             .Custom((version, context) =>
@@ -107,6 +109,17 @@ internal sealed class TemplateDraftValidator : AbstractValidator<TemplateDraft>
                 context.InstanceToValidate.Path + ".builder",
                 builder is null ? null : BuilderProblem(builder, context.InstanceToValidate.Kind)));
 
+        // Values the host passes to a shell or command line: held to the wrapper's grammar (ShellSafeGrammar).
+        RuleFor(t => t.AppVersion).Custom((version, context) => context.Report(
+            context.InstanceToValidate.Path + ".app_version",
+            GrammarProblem(ShellSafeGrammar.AppVersion, version, "app_version", "a version of letters, digits and . _ + ~ - such as 9.x or 1.2.3 (starting with a letter or digit, at most 64 characters)")));
+        RuleFor(t => t.Distro).Custom((distro, context) => context.Report(
+            context.InstanceToValidate.Path + ".os.distro",
+            GrammarProblem(ShellSafeGrammar.Os, distro, "os.distro", "a distribution name of lower-case letters such as debian")));
+        RuleFor(t => t.OsVersion).Custom((version, context) => context.Report(
+            context.InstanceToValidate.Path + ".os.version",
+            GrammarProblem(ShellSafeGrammar.Version, version, "os.version", "a release number such as 12 or 24.04 (up to 4 digits, one optional '.')")));
+
         RuleFor(t => t.Vmid)
             .InclusiveBetween(MinVmid, MaxVmid)
             .WithMessage(t => $"vmid {t.Vmid} is outside {MinVmid}..{MaxVmid}, the range Proxmox accepts")
@@ -140,11 +153,17 @@ internal sealed class TemplateDraftValidator : AbstractValidator<TemplateDraft>
             .WithMessage(t => $"template '{t.Name}' is built by {HaosBuilder} and needs haos_version (the Home Assistant OS release to pin, e.g. \"15.1\")")
             .At(t => t.Path + ".haos_version");
 
+        RuleFor(t => t.HaosVersion)
+            .Custom((version, context) => context.Report(
+                context.InstanceToValidate.Path + ".haos_version",
+                GrammarProblem(ShellSafeGrammar.HaosVersion, version, "haos_version", "a Home Assistant OS release such as 15.1 or 15.1.2")))
+            .When(t => !(t.HaosVersion == "" && t.Builder == HaosBuilder)); // the rule above says it is missing
+
         // The build verifies the downloaded image against it (lower-case hex, as sha256sum prints it).
         RuleFor(t => t.HaosSha256)
-            .Matches("^[0-9a-f]{64}$")
+            .Must(sha => ShellSafeGrammar.HaosSha256.IsMatch(sha!))
             .When(t => t.HaosSha256 is not null)
-            .WithMessage(t => $"haos_sha256 '{t.HaosSha256}' is not a SHA-256 (64 lower-case hex digits, as sha256sum prints it)")
+            .WithMessage(t => $"haos_sha256 {Quote(t.HaosSha256!)} is not a SHA-256 (64 lower-case hex digits, as sha256sum prints it)")
             .At(t => t.Path + ".haos_sha256");
         RuleFor(t => t.HaosSha256)
             .Null()
@@ -154,9 +173,9 @@ internal sealed class TemplateDraftValidator : AbstractValidator<TemplateDraft>
 
         // The Home Assistant base backup travels with the release: a file name under the release, and its checksum.
         RuleFor(t => t.BaseBackup)
-            .Matches("^[A-Za-z0-9][A-Za-z0-9._-]*$")
+            .Must(file => ShellSafeGrammar.BaseBackup.IsMatch(file!))
             .When(t => t.BaseBackup is not null)
-            .WithMessage(t => $"base_backup '{t.BaseBackup}' is not a plain file name (letters, digits, '.', '_', '-')")
+            .WithMessage(t => $"base_backup {Quote(t.BaseBackup!)} is not a plain file name (letters, digits, '.', '_', '-', starting with a letter or digit, at most 128 characters)")
             .At(t => t.Path + ".base_backup");
         RuleFor(t => t.BaseBackup)
             .Null()
@@ -166,21 +185,37 @@ internal sealed class TemplateDraftValidator : AbstractValidator<TemplateDraft>
         RuleFor(t => t.BaseBackupSha256)
             .Matches("^[0-9a-f]{64}$")
             .When(t => t.BaseBackupSha256 is not null)
-            .WithMessage(t => $"base_backup_sha256 '{t.BaseBackupSha256}' is not a SHA-256 (64 lower-case hex digits, as sha256sum prints it)")
+            .WithMessage(t => $"base_backup_sha256 {Quote(t.BaseBackupSha256!)} is not a SHA-256 (64 lower-case hex digits, as sha256sum prints it)")
             .At(t => t.Path + ".base_backup_sha256");
         RuleFor(t => t.BaseBackupSha256)
             .Null()
             .When(t => t.BaseBackup is null)
             .WithMessage("base_backup_sha256 needs base_backup (the file it is the checksum of)")
             .At(t => t.Path + ".base_backup_sha256");
+
+        // Not an error: an operator may accept it on purpose, and the host has the last word (ALLOW_PRIVILEGED).
+        RuleFor(t => t.Unprivileged)
+            .NotEqual(false)
+            .When(t => t.Kind == TemplateKind.Lxc)
+            .WithSeverity(Severity.Warning)
+            .WithMessage(t => $"template '{t.Name}' is a privileged container: privileged containers share the host's root; "
+                + "the host refuses them unless ALLOW_PRIVILEGED=yes in ctrlable-build.conf")
+            .At(t => t.Path + ".unprivileged");
     }
 }
+
+/// <summary>A failure's YAML path and the path whose position it is shown at.</summary>
+internal sealed record YamlLocation(string Path, string LocatedAt);
 
 /// <summary>Attaches the YAML path to FluentValidation failures.</summary>
 internal static class ValidationPaths
 {
     public static IRuleBuilderOptions<T, TProperty> At<T, TProperty>(this IRuleBuilderOptions<T, TProperty> rule, string path) =>
         rule.WithState(_ => path);
+
+    /// <summary>A failure about <paramref name="path"/> shown at <paramref name="locatedAt"/>'s line (a missing key has none of its own).</summary>
+    public static IRuleBuilderOptions<T, TProperty> At<T, TProperty>(this IRuleBuilderOptions<T, TProperty> rule, string path, string locatedAt) =>
+        rule.WithState(_ => new YamlLocation(path, locatedAt));
 
     public static IRuleBuilderOptions<T, TProperty> At<T, TProperty>(this IRuleBuilderOptions<T, TProperty> rule, Func<T, string> path) =>
         rule.WithState(instance => path(instance));

@@ -1,3 +1,5 @@
+using FluentValidation;
+
 namespace Ctrlable.Provisioner.Manifest;
 
 /// <summary>
@@ -29,28 +31,36 @@ public static class ManifestParser
 
         var reader = new ManifestReader(fileName, errors);
         var draft = reader.Read(root);
+        var warnings = new List<ManifestError>();
         if (draft is not null)
         {
             foreach (var failure in Validator.Validate(draft).Errors)
             {
                 // Every rule names its YAML path in CustomState; PropertyName is only a fallback.
-                var path = failure.CustomState as string ?? failure.PropertyName;
-                var at = reader.PositionOf(path);
-                errors.Add(new ManifestError(fileName, at.Line, at.Column, path, failure.ErrorMessage));
+                var (path, locatedAt) = failure.CustomState switch
+                {
+                    string p => (p, p),
+                    YamlLocation location => (location.Path, location.LocatedAt),
+                    _ => (failure.PropertyName, failure.PropertyName),
+                };
+                var at = reader.PositionOf(locatedAt);
+                var problem = new ManifestError(fileName, at.Line, at.Column, path, failure.ErrorMessage);
+                (failure.Severity == Severity.Warning ? warnings : errors).Add(problem);
             }
         }
 
         var sorted = errors.OrderBy(e => e.Line).ThenBy(e => e.Column).ToList();
         var manifest = draft is not null && sorted.Count == 0 ? Build(draft) : null;
         var release = draft?.Release is { } name && ManifestRules.IsReleaseName(name) ? name : null;
-        return new DetailedParse(new ManifestParseResult(manifest, sorted), release, reader.PositionOf("release"));
+        var result = new ManifestParseResult(manifest, sorted) { Warnings = [.. warnings.OrderBy(w => w.Line).ThenBy(w => w.Column)] };
+        return new DetailedParse(result, release, reader.PositionOf("release"));
     }
 
     // Only called without errors, so every required field is set; a null here is a bug in the reader.
     private static ReleaseManifest Build(ManifestDraft draft) => new(
         Text(draft.Release),
         Text(draft.CommunityScriptsRef),
-        draft.CommunityScriptsCommit,
+        Text(draft.CommunityScriptsCommit),
         Text(draft.ProxmoxMinVersion),
         new ReleaseDecisions(Value(draft.FrigatePlacement), Value(draft.FreePbxKind), Value(draft.HaosUuidPolicy)),
         [.. draft.Templates.Select(t => new TemplateSpec(

@@ -38,28 +38,67 @@ internal static partial class ManifestRules
 
     private static readonly string[] WellKnownBranches = ["main", "master", "HEAD", "develop"];
 
+    // Values echoed in messages: long or multi-line input must not turn an error into a wall of text.
+    private const int MaxQuotedLength = 70;
+
     public static bool IsReleaseName(string value) => ReleaseName().IsMatch(value);
 
-    public static bool IsCommitSha(string value) => CommitSha().IsMatch(value);
+    public static bool IsCommitSha(string value) => ShellSafeGrammar.Commit.IsMatch(value);
 
-    public static bool IsTemplateName(string value) =>
-        value.Length <= MaxTemplateNameLength && DnsLabel().IsMatch(value);
+    public static bool IsTemplateName(string value) => ShellSafeGrammar.Name.IsMatch(value);
 
-    /// <summary>Why a community_scripts_ref is not a pin, or null when it is a tag-like name or a commit SHA.</summary>
+    /// <summary>Why a community_scripts_ref is not a buildable pin, or null when it is a tag (YYYY-MM-DD or vX.Y[.Z]).</summary>
     public static string? RefProblem(string value)
     {
-        const string Advice = "a branch moves; pin a tag such as 2026-05-30 or a 40-hex commit SHA";
+        const string Advice = "pin an upstream tag such as 2026-05-30 and record the commit it points to in community_scripts_commit";
         if (WellKnownBranches.Contains(value, StringComparer.OrdinalIgnoreCase))
         {
-            return $"'{value}' is a branch: {Advice}";
+            return $"'{value}' is a branch, and a branch moves: {Advice}";
         }
 
-        if (IsCommitSha(value) || VersionTag().IsMatch(value) || IsDateTag(value))
+        if (IsCommitSha(value))
+        {
+            return $"'{value}' is a bare commit SHA, which is no longer a buildable ref (the host fetches the tag and proves its commit): "
+                + "set community_scripts_ref to the upstream tag that points to this commit (e.g. 2026-05-30) and community_scripts_commit to the SHA";
+        }
+
+        if (ShellSafeGrammar.Ref.IsMatch(value) && (!DateTag().IsMatch(value) || IsCalendarDate(value)))
         {
             return null;
         }
 
-        return $"'{value}' is neither a tag (YYYY-MM-DD or vX.Y.Z) nor a 40-hex commit SHA; {Advice}";
+        return $"{Quote(value)} is not a tag (YYYY-MM-DD or vX.Y.Z): {Advice}";
+    }
+
+    /// <summary>
+    /// Why a value that the host passes to a shell or command line breaks its grammar (<see cref="ShellSafeGrammar"/>), or null.
+    /// <paramref name="key"/> is the manifest key, <paramref name="shape"/> what the value may look like.
+    /// </summary>
+    public static string? GrammarProblem(ShellSafeField field, string? value, string key, string shape) =>
+        value is null || field.IsMatch(value)
+            ? null
+            : $"{key} {Quote(value)} must be {shape}: the host passes it to a shell, so it refuses anything else";
+
+    /// <summary>A value for a message: quoted, control characters escaped, cut when long.</summary>
+    public static string Quote(string value)
+    {
+        var escaped = new System.Text.StringBuilder();
+        foreach (var c in value)
+        {
+            escaped.Append(c switch
+            {
+                '\n' => "\\n",
+                '\r' => "\\r",
+                '\t' => "\\t",
+                _ when char.IsControl(c) => $"\\u{(int)c:x4}",
+                _ => c.ToString(),
+            });
+        }
+
+        var text = escaped.ToString();
+        return text.Length > MaxQuotedLength
+            ? $"'{text[..MaxQuotedLength]}…' ({value.Length} characters)"
+            : $"'{text}'";
     }
 
     /// <summary>Why a proxmox_min_version is unusable, or null when it is major.minor at or above the floor.</summary>
@@ -84,13 +123,12 @@ internal static partial class ManifestRules
     {
         if (builder.StartsWith('/') || builder.Contains("..", StringComparison.Ordinal))
         {
-            return $"builder '{builder}' must be a path inside the community-scripts tree (no leading '/', no '..')";
+            return $"builder {Quote(builder)} must be a path inside the community-scripts tree (no leading '/', no '..')";
         }
 
-        var match = BuilderPath().Match(builder);
-        if (!match.Success)
+        if (!ShellSafeGrammar.Builder.IsMatch(builder))
         {
-            return $"builder '{builder}' must look like ct/<name>.sh (lxc) or vm/<name>.sh (vm)";
+            return $"builder {Quote(builder)} must look like ct/<name>.sh (lxc) or vm/<name>.sh (vm), the name of letters, digits, '_', '.' and '-'";
         }
 
         var expectedFolder = kind switch
@@ -99,7 +137,7 @@ internal static partial class ManifestRules
             TemplateKind.Vm => "vm",
             _ => null, // kind itself is broken and already reported
         };
-        return kind is { } k && match.Groups["folder"].Value != expectedFolder
+        return kind is { } k && builder[..2] != expectedFolder
             ? $"builder '{builder}' does not match kind {YamlName(k)}: kind {YamlName(k)} is built by {expectedFolder}/<name>.sh"
             : null;
     }
@@ -107,28 +145,15 @@ internal static partial class ManifestRules
     /// <summary>How an enum value is spelled in YAML: FrigatePlacement.Separate is "separate".</summary>
     public static string YamlName<T>(T value) where T : struct, Enum => value.ToString().ToLowerInvariant();
 
-    private static bool IsDateTag(string value) =>
-        DateTag().IsMatch(value)
-        && DateOnly.TryParseExact(value, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out _);
+    private static bool IsCalendarDate(string value) =>
+        DateOnly.TryParseExact(value, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out _);
 
     [GeneratedRegex(@"^[0-9]{4}\.(0[1-9]|1[0-2])(\.[1-9][0-9]{0,2})?\z")]
     private static partial Regex ReleaseName();
 
-    [GeneratedRegex(@"^[0-9a-f]{40}\z")]
-    private static partial Regex CommitSha();
-
     [GeneratedRegex(@"^[0-9]{4}-[0-9]{2}-[0-9]{2}\z")]
     private static partial Regex DateTag();
 
-    [GeneratedRegex(@"^v[0-9]+\.[0-9]+(\.[0-9]+)?\z")]
-    private static partial Regex VersionTag();
-
     [GeneratedRegex(@"^(?<major>[0-9]{1,4})\.(?<minor>[0-9]{1,4})\z")]
     private static partial Regex MajorMinor();
-
-    [GeneratedRegex(@"^[a-z0-9]([a-z0-9-]*[a-z0-9])?\z")]
-    private static partial Regex DnsLabel();
-
-    [GeneratedRegex(@"^(?<folder>ct|vm)/[A-Za-z0-9_][A-Za-z0-9_.-]*\.sh\z")]
-    private static partial Regex BuilderPath();
 }

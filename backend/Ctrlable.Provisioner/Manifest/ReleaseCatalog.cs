@@ -3,10 +3,12 @@ namespace Ctrlable.Provisioner.Manifest;
 /// <summary>
 /// One release file as found on disk. Name is the file's release value when that is well-formed,
 /// otherwise the file name without ".yaml". Manifest can be set while IsValid is false when only
-/// catalog-level checks failed (file name mismatch, duplicate release): always check IsValid.
+/// catalog-level checks failed (file name mismatch, duplicate release): always check IsValid. Warnings never make it invalid.
 /// </summary>
 public sealed record ReleaseFile(string Name, string FilePath, string Yaml, ReleaseManifest? Manifest, IReadOnlyList<ManifestError> Errors)
 {
+    public IReadOnlyList<ManifestError> Warnings { get; init; } = [];
+
     public bool IsValid => Manifest is not null && Errors.Count == 0;
 }
 
@@ -50,7 +52,8 @@ public sealed class ReleaseCatalog
                 l.FilePath,
                 l.Yaml,
                 l.Result.Manifest,
-                [.. l.Errors.OrderBy(e => e.Line).ThenBy(e => e.Column)]))
+                [.. l.Errors.OrderBy(e => e.Line).ThenBy(e => e.Column)])
+            { Warnings = l.Result.Warnings })
             .OrderBy(f => f.Name, StringComparer.Ordinal)
             .ThenBy(f => f.FilePath, StringComparer.Ordinal)];
     }

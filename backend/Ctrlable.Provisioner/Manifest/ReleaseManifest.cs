@@ -6,8 +6,8 @@ namespace Ctrlable.Provisioner.Manifest;
 /// </summary>
 public sealed record ReleaseManifest(
     string Release,
-    string CommunityScriptsRef,
-    string? CommunityScriptsCommit,
+    string CommunityScriptsRef, // an upstream tag
+    string CommunityScriptsCommit, // the commit the tag pointed to when the release was validated
     string ProxmoxMinVersion,
     ReleaseDecisions Decisions,
     IReadOnlyList<TemplateSpec> Templates); // in file order

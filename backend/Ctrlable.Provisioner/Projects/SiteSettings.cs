@@ -1,3 +1,5 @@
+using System.ComponentModel;
+
 namespace Ctrlable.Provisioner.Projects;
 
 /// <summary>
@@ -57,7 +59,11 @@ public sealed record CameraSettings
 {
     public required string Name { get; init; }
 
-    /// <summary>RTSP stream URL of the camera.</summary>
+    /// <summary>
+    /// RTSP stream URL of the camera. A password in it (rtsp://user:password@…) is stored encrypted and shown as
+    /// rtsp://user:***@…; sending *** back keeps the stored password.
+    /// </summary>
+    [Description("Stream URL (rtsp://, rtsps://, http://, https://). A password in it is stored encrypted and shown as ***; send *** back to keep it, or a new one to replace it.")]
     public required string StreamUrl { get; init; }
 }
 

@@ -34,6 +34,18 @@ public sealed record Assignment
 
     /// <summary>A USB coordinator: the guest needs a manual passthrough in the host's LXC config.</summary>
     public bool NeedsBinding => Zigbee?.Usb == true || Zwave?.Usb == true;
+
+    /// <summary>Set only in the answer to a claiming fetch (<see cref="FirstBootClaims"/>); never stored with the assignment.</summary>
+    [Description("Only in the answer to the fetch that claims the assignment (with the release secret): the guest's own credential (64 hex digits). The guest keeps it and sends it in the X-Ctrlable-Instance-Credential header from then on; its first use confirms the claim, after which the release secret alone is refused.")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? InstanceCredential { get; init; }
+
+    // Records print every property: the sections print their own non-secret parts, the credential never.
+    private bool PrintMembers(StringBuilder builder)
+    {
+        builder.Append($"Hostname = {Hostname}, Type = {Type}, Release = {Release}, Mqtt = {Mqtt}, Zigbee = {Zigbee}, Zwave = {Zwave}, Portainer = {Portainer}, FreePbx = {FreePbx}");
+        return true;
+    }
 }
 
 public sealed record MqttAssignment(

@@ -33,6 +33,8 @@ public static class TemplateTypes
 public sealed class AssignmentService(
     SecretStore secrets,
     ProjectMqttCredentials mqttCredentials,
+    CameraCredentials cameraCredentials,
+    FirstBootClaims claims,
     Database database,
     TimeProvider time,
     ILogger<AssignmentService> logger)
@@ -73,9 +75,10 @@ public sealed class AssignmentService(
         }
     }
 
-    /// <summary>Removes the stored assignment (the instance is deleted).</summary>
+    /// <summary>Removes the stored assignment and its first-boot claim (the instance is deleted).</summary>
     public async Task DeleteAsync(long instanceId, CancellationToken ct)
     {
+        await claims.ResetAsync(instanceId, ct);
         if (await secrets.DeleteAsync(SecretKind.InstanceAppSecret, SecretName(instanceId), ct))
         {
             logger.LogInformation("Deleted the first-boot assignment of instance {InstanceId}", instanceId);
@@ -132,7 +135,7 @@ public sealed class AssignmentService(
                 return assignment with
                 {
                     Mqtt = await MqttAsync(projectId, settings, ct) with { ClientId = hostname, TopicPrefix = "frigate" },
-                    Cameras = Cameras(settings.Cameras),
+                    Cameras = await CamerasAsync(projectId, settings.Cameras, ct),
                 };
             case TemplateTypes.DockerPortainer:
                 // Portainer asks for at least 12 characters.
@@ -190,8 +193,8 @@ public sealed class AssignmentService(
         }
     }
 
-    /// <summary>Camera names as Frigate accepts them (letters, digits, _ and -), unique.</summary>
-    private static List<CameraAssignment> Cameras(IReadOnlyList<CameraSettings> cameras)
+    /// <summary>Camera names as Frigate accepts them (letters, digits, _ and -), unique; each URL with its stored password.</summary>
+    private async Task<List<CameraAssignment>> CamerasAsync(long projectId, IReadOnlyList<CameraSettings> cameras, CancellationToken ct)
     {
         var used = new HashSet<string>(StringComparer.Ordinal);
         var result = new List<CameraAssignment>();
@@ -210,7 +213,7 @@ public sealed class AssignmentService(
                 unique = $"{candidate}_{n}";
             }
 
-            result.Add(new CameraAssignment(unique, camera.StreamUrl));
+            result.Add(new CameraAssignment(unique, await cameraCredentials.RevealAsync(projectId, camera, ct)));
         }
 
         return result;

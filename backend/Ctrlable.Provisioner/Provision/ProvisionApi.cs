@@ -2,6 +2,7 @@ using System.ComponentModel;
 using System.Globalization;
 using System.Threading.RateLimiting;
 using Ctrlable.Provisioner.Auth;
+using Ctrlable.Provisioner.Hosting;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.RateLimiting;
@@ -9,15 +10,14 @@ using Microsoft.Extensions.Options;
 
 namespace Ctrlable.Provisioner.Provision;
 
-/// <summary>The guest's report at the end of its first boot.</summary>
+/// <summary>The guest's report at the end of its first boot (authenticated by the instance credential, in its header).</summary>
 public sealed record CompleteRequest(
     string Hostname,
-    [property: Description("The release's first-boot secret, if not sent in the X-Ctrlable-Secret header (the header is preferred).")] string? Secret,
     CompletionStatus Status,
     [property: Description("One line for the dealer: what went wrong, or that all is well.")] string? Message,
     [property: Description("Installed versions, app -> version.")] IReadOnlyDictionary<string, string>? Versions)
 {
-    // Records print every property; never the secret.
+    // Records print every property; the versions are of no interest in a log line.
     private bool PrintMembers(System.Text.StringBuilder builder)
     {
         builder.Append($"Hostname = {Hostname}, Status = {Status}, Message = {Message}");
@@ -29,6 +29,9 @@ public static class ProvisionApi
 {
     /// <summary>The header guests send the release's first-boot secret in (a query parameter works too, but ends up in access logs).</summary>
     public const string SecretHeader = "X-Ctrlable-Secret";
+
+    /// <summary>The header guests send their instance credential in: handed out by the fetch that claimed the assignment (<see cref="FirstBootClaims"/>).</summary>
+    public const string CredentialHeader = "X-Ctrlable-Instance-Credential";
 
     /// <summary>Rate limiter policy of the provision endpoints: <see cref="ProvisionOptions.PermitLimit"/> calls per client address and minute.</summary>
     public const string RateLimitPolicy = "provision";
@@ -42,6 +45,7 @@ public static class ProvisionApi
         services.AddOptions<ProvisionOptions>().BindConfiguration(ProvisionOptions.Section).ValidateOnStart();
         services.AddSingleton<ProjectMqttCredentials>();
         services.AddSingleton<AssignmentService>();
+        services.AddSingleton<FirstBootClaims>();
         services.AddSingleton<IInstanceEvents, InstanceEvents>();
         services.AddSingleton<ProvisionService>();
         services.AddSingleton<FirstBootEnvironments>();
@@ -58,18 +62,21 @@ public static class ProvisionApi
 
     public static RouteGroupBuilder MapProvision(this IEndpointRouteBuilder routes)
     {
-        // Guests on their first boot hold no account: the release's first-boot secret and the guest's address
-        // (as Proxmox reports it) authenticate them. Not browser calls, so no antiforgery token.
+        // Guests on their first boot hold no account: the release's first-boot secret (first fetch) or the instance
+        // credential that fetch handed out (every later call), and the guest's address as Proxmox reports it,
+        // authenticate them. Not browser calls, so no antiforgery token.
         var group = routes.MapGroup("/api/provision")
             .WithTags("Provision")
             .AllowAnonymous()
             .DisableAntiforgery()
-            .RequireRateLimiting(RateLimitPolicy);
+            .RequireRateLimiting(RateLimitPolicy)
+            .AuditReads()
+            .WithRequestBodyLimit(RequestBodyLimits.Provision);
 
         group.MapGet("/assignment", GetAssignmentAsync)
             .WithName("GetProvisionAssignment")
             .WithSummary("A guest's first-boot assignment (wiring and secrets), served while its instance waits for its first boot; the guest's state becomes personalising.")
-            .WithDescription("403 `denied` for an unknown host name or a wrong secret alike, 403 `address-mismatch` when the caller's address is not the guest's, 409 `not-ready` and 503 `proxmox-unavailable` (retry, see Retry-After), 410 `consumed` after complete, 429 when rate-limited.")
+            .WithDescription("With the release secret: the fetch claims the assignment and the answer carries `instanceCredential`; once the guest has used that credential (X-Ctrlable-Instance-Credential), the release secret alone gets 409 `claimed`. 403 `denied` for an unknown host name, a wrong secret or a wrong credential alike, 403 `address-mismatch` when the caller's address is not the guest's, 409 `not-ready` and 503 `proxmox-unavailable` (retry, see Retry-After), 410 `consumed` after complete, 429 when rate-limited.")
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status403Forbidden)
             .ProducesProblem(StatusCodes.Status409Conflict)
@@ -80,7 +87,7 @@ public static class ProvisionApi
         group.MapPost("/complete", CompleteAsync)
             .WithName("CompleteProvision")
             .WithSummary("The guest reports the end of its first boot: ok (the instance becomes active) or failed with its message; installed versions. Consumes the assignment.")
-            .WithDescription("The same answers as the assignment; a repeat after complete is 410 `consumed`.")
+            .WithDescription("Needs the instance credential (X-Ctrlable-Instance-Credential) the assignment fetch handed out; the release secret does not complete. The same answers as the assignment; a repeat after complete is 410 `consumed`.")
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status403Forbidden)
             .ProducesProblem(StatusCodes.Status409Conflict)
@@ -95,28 +102,29 @@ public static class ProvisionApi
         [Description("The guest's host name.")] string? hostname,
         [Description("The release's first-boot secret; prefer the X-Ctrlable-Secret header (query strings end up in access logs).")] string? secret,
         [FromHeader(Name = SecretHeader), Description("The release's first-boot secret (preferred).")] string? secretHeader,
+        [FromHeader(Name = CredentialHeader), Description("The instance credential the claiming fetch handed out; once the guest has it, it replaces the release secret.")] string? credential,
         HttpContext context,
         ProvisionService service,
         CancellationToken ct)
     {
-        if (Invalid(hostname, secretHeader ?? secret) is { } invalid)
+        if (Invalid(hostname, secretHeader ?? secret, credential, credentialRequired: false) is { } invalid)
         {
             return invalid;
         }
 
-        var result = await service.FetchAssignmentAsync(hostname!, (secretHeader ?? secret)!, context.Connection.RemoteIpAddress, ct);
+        context.Audit().ActorName = hostname;
+        var result = await service.FetchAssignmentAsync(hostname!, secretHeader ?? secret, credential, context.Connection.RemoteIpAddress, ct);
         return result.Outcome == ProvisionOutcome.Ok ? TypedResults.Ok(result.Assignment!) : Problem(context, result);
     }
 
     private static async Task<Results<NoContent, ValidationProblem, ProblemHttpResult>> CompleteAsync(
         CompleteRequest request,
-        [FromHeader(Name = SecretHeader), Description("The release's first-boot secret (preferred).")] string? secretHeader,
+        [FromHeader(Name = CredentialHeader), Description("The instance credential the claiming assignment fetch handed out.")] string? credential,
         HttpContext context,
         ProvisionService service,
         CancellationToken ct)
     {
-        var secret = secretHeader ?? request.Secret;
-        if (Invalid(request.Hostname, secret) is { } invalid)
+        if (Invalid(request.Hostname, null, credential, credentialRequired: true) is { } invalid)
         {
             return invalid;
         }
@@ -134,11 +142,11 @@ public static class ProvisionApi
         context.Audit().Target = $"hostname={request.Hostname}; status={request.Status.ToString().ToLowerInvariant()}";
         var message = request.Message?.ReplaceLineEndings(" ").Trim();
         var report = new CompletionReport(request.Status, message is { Length: > MaxMessageLength } ? message[..MaxMessageLength] : message, versions);
-        var result = await service.CompleteAsync(request.Hostname, secret!, context.Connection.RemoteIpAddress, report, ct);
+        var result = await service.CompleteAsync(request.Hostname, credential!, context.Connection.RemoteIpAddress, report, ct);
         return result.Outcome == ProvisionOutcome.Ok ? TypedResults.NoContent() : Problem(context, result);
     }
 
-    private static ValidationProblem? Invalid(string? hostname, string? secret)
+    private static ValidationProblem? Invalid(string? hostname, string? secret, string? credential, bool credentialRequired)
     {
         var errors = new Dictionary<string, string[]>();
         if (!ProvisionService.IsValidHostname(hostname))
@@ -146,9 +154,16 @@ public static class ProvisionApi
             errors["hostname"] = ["The guest's host name (a DNS label) is required."];
         }
 
-        if (string.IsNullOrEmpty(secret) || secret.Length > 256)
+        if (credential is not null || credentialRequired)
         {
-            errors["secret"] = [$"The release's first-boot secret is required, in the {SecretHeader} header."];
+            if (string.IsNullOrEmpty(credential) || credential.Length > 256)
+            {
+                errors["instanceCredential"] = [$"The instance credential the assignment fetch handed out is required, in the {CredentialHeader} header."];
+            }
+        }
+        else if (string.IsNullOrEmpty(secret) || secret.Length > 256)
+        {
+            errors["secret"] = [$"The release's first-boot secret is required, in the {SecretHeader} header (or, once the assignment is claimed, the instance credential in the {CredentialHeader} header)."];
         }
 
         return errors.Count == 0 ? null : TypedResults.ValidationProblem(errors);
@@ -163,9 +178,11 @@ public static class ProvisionApi
             ProvisionOutcome.NotReady => (StatusCodes.Status409Conflict, "Not ready", "not-ready"),
             ProvisionOutcome.Gone => (StatusCodes.Status410Gone, "First boot is over", "consumed"),
             ProvisionOutcome.ProxmoxUnavailable => (StatusCodes.Status503ServiceUnavailable, "Proxmox unavailable", "proxmox-unavailable"),
+            ProvisionOutcome.Claimed => (StatusCodes.Status409Conflict, "Already claimed", "claimed"),
             _ => throw new ArgumentOutOfRangeException(nameof(result), result.Outcome, null),
         };
-        if (status is StatusCodes.Status409Conflict or StatusCodes.Status503ServiceUnavailable)
+        // Worth retrying: not yet ready, Proxmox away. A claimed assignment stays claimed.
+        if (result.Outcome is ProvisionOutcome.NotReady or ProvisionOutcome.ProxmoxUnavailable)
         {
             context.Response.Headers.RetryAfter = 5.ToString(CultureInfo.InvariantCulture);
         }

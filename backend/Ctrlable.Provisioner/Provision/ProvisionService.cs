@@ -29,6 +29,9 @@ public enum ProvisionOutcome
 
     /// <summary>Proxmox could not be asked for the guest's addresses. Retry.</summary>
     ProxmoxUnavailable,
+
+    /// <summary>The release secret alone, for an instance whose first fetch claimed it: only its instance credential is accepted.</summary>
+    Claimed,
 }
 
 public sealed record ProvisionResult(ProvisionOutcome Outcome, string Detail, Assignment? Assignment = null);
@@ -40,14 +43,16 @@ public sealed record CompletionReport(CompletionStatus Status, string? Message, 
 
 /// <summary>
 /// The orchestrator's side of the first-boot contract: authenticates a guest (host name, the secret of the
-/// release it was cloned from, its address as Proxmox reports it), serves its assignment while the instance waits
-/// for its first boot, and records each step: waiting → personalising → active | failed.
+/// release it was cloned from — or, once its first fetch claimed the assignment, its instance credential — and its
+/// address as Proxmox reports it), serves its assignment while the instance waits for its first boot, and records
+/// each step: waiting → personalising → active | failed.
 /// </summary>
 public sealed partial class ProvisionService(
     Database database,
     ReleaseSecrets releaseSecrets,
     ReleaseRepository releases,
     AssignmentService assignments,
+    FirstBootClaims claims,
     ProxmoxClient proxmox,
     IInstanceEvents events,
     IOptions<ProvisionOptions> options,
@@ -59,9 +64,14 @@ public sealed partial class ProvisionService(
 
     public static bool IsValidHostname(string? hostname) => hostname is not null && Hostname().IsMatch(hostname);
 
-    public async Task<ProvisionResult> FetchAssignmentAsync(string hostname, string secret, IPAddress? caller, CancellationToken ct)
+    /// <summary>
+    /// The assignment, for the release secret (<paramref name="credential"/> null: the fetch claims the assignment and
+    /// the answer carries a new instance credential; refused once the claim is confirmed) or the instance credential
+    /// (its first use confirms the claim).
+    /// </summary>
+    public async Task<ProvisionResult> FetchAssignmentAsync(string hostname, string? secret, string? credential, IPAddress? caller, CancellationToken ct)
     {
-        var (instance, denied) = await AuthenticateAsync(hostname, secret, caller, ct);
+        var (instance, denied) = await AuthenticateAsync(hostname, secret, credential, caller, ct);
         if (instance is null)
         {
             return denied!;
@@ -79,6 +89,24 @@ public sealed partial class ProvisionService(
             return new ProvisionResult(ProvisionOutcome.NotReady, "The orchestrator has no assignment for this guest yet.");
         }
 
+        string? issued = null;
+        if (credential is null)
+        {
+            issued = await claims.IssueAsync(instance.Id, caller, ct);
+            if (issued is null)
+            {
+                logger.LogWarning("First-boot call for {Hostname} from {Address} refused: its assignment is claimed, only its instance credential reads it", hostname, caller);
+                return new ProvisionResult(ProvisionOutcome.Claimed,
+                    $"The first fetch of this guest's assignment claimed it: send the instance credential it handed out in the {ProvisionApi.CredentialHeader} header. A guest that lost its credential cannot finish its first boot; redeploy the instance.");
+            }
+
+            logger.LogInformation("Instance {InstanceId} ({Hostname}): the first-boot fetch from {Address} claimed the assignment", instance.Id, instance.Hostname, caller);
+        }
+        else
+        {
+            await claims.ConfirmAsync(instance.Id, ct);
+        }
+
         if (instance.State == InstanceStates.Waiting)
         {
             const string sql = """
@@ -89,12 +117,13 @@ public sealed partial class ProvisionService(
             await MoveAsync(instance, InstanceStates.Personalising, "Assignment fetched", caller, sql, new { id = instance.Id, ip = caller?.ToString(), now = time.GetUtcNow() }, ct);
         }
 
-        return new ProvisionResult(ProvisionOutcome.Ok, "", assignment);
+        return new ProvisionResult(ProvisionOutcome.Ok, "", assignment with { InstanceCredential = issued });
     }
 
-    public async Task<ProvisionResult> CompleteAsync(string hostname, string secret, IPAddress? caller, CompletionReport report, CancellationToken ct)
+    /// <summary>The guest's report, with the instance credential its first fetch handed out (the release secret does not complete).</summary>
+    public async Task<ProvisionResult> CompleteAsync(string hostname, string credential, IPAddress? caller, CompletionReport report, CancellationToken ct)
     {
-        var (instance, denied) = await AuthenticateAsync(hostname, secret, caller, ct);
+        var (instance, denied) = await AuthenticateAsync(hostname, null, credential, caller, ct);
         if (instance is null)
         {
             return denied!;
@@ -140,8 +169,11 @@ public sealed partial class ProvisionService(
         return new ProvisionResult(ProvisionOutcome.Ok, "");
     }
 
-    /// <summary>The instance named <paramref name="hostname"/> when the secret is that of the release it was cloned from.</summary>
-    private async Task<(ProvisionInstance? Instance, ProvisionResult? Denied)> AuthenticateAsync(string hostname, string secret, IPAddress? caller, CancellationToken ct)
+    /// <summary>
+    /// The instance named <paramref name="hostname"/> when <paramref name="credential"/> is the one its first fetch
+    /// handed out, or (no credential) when the secret is that of the release it was cloned from.
+    /// </summary>
+    private async Task<(ProvisionInstance? Instance, ProvisionResult? Denied)> AuthenticateAsync(string hostname, string? secret, string? credential, IPAddress? caller, CancellationToken ct)
     {
         const string sql = """
             SELECT i.id AS Id, i.hostname AS Hostname, i.type AS Type, i.state AS State, i.release AS Release, i.node AS Node, i.vmid AS Vmid,
@@ -155,11 +187,23 @@ public sealed partial class ProvisionService(
             instance = await connection.QuerySingleOrDefaultAsync<ProvisionInstance>(new CommandDefinition(sql, new { hostname }, cancellationToken: ct));
         }
 
+        if (credential is not null)
+        {
+            // An unknown host name costs a claim lookup and a hash comparison too.
+            if (await claims.MatchesAsync(instance?.Id, credential, ct))
+            {
+                return (instance, null);
+            }
+
+            logger.LogWarning("First-boot call for {Hostname} from {Address} refused: {Reason}", hostname, caller, instance is null ? "no such instance" : "not its instance credential");
+            return (null, new ProvisionResult(ProvisionOutcome.Denied, "Unknown host name or wrong instance credential."));
+        }
+
         // An unknown host name costs a secret lookup too.
         var release = instance?.Release ?? await releases.GetActiveNameAsync(ct);
         var expected = release is null ? null : await releaseSecrets.GetAsync(release, ct);
         var matches = CryptographicOperations.FixedTimeEquals(
-            SHA256.HashData(Encoding.UTF8.GetBytes(secret)),
+            SHA256.HashData(Encoding.UTF8.GetBytes(secret ?? "")),
             expected is null ? NoSecret : SHA256.HashData(Encoding.UTF8.GetBytes(expected)));
         if (instance is not null && instance.Release is not null && expected is not null && matches)
         {

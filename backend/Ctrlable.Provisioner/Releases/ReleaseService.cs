@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using Ctrlable.Provisioner.Manifest;
 using Ctrlable.Provisioner.State;
 
@@ -11,7 +12,9 @@ public sealed record ReleaseSummary(
     string? CommunityScriptsRef,
     string? ProxmoxMinVersion,
     int TemplateCount,
-    IReadOnlyList<ManifestError> Errors);
+    IReadOnlyList<ManifestError> Errors,
+    [property: Description("What an operator should know that does not make the manifest invalid (e.g. a privileged container), located like errors.")]
+    IReadOnlyList<ManifestError> Warnings);
 
 public sealed record ReleaseDetail(
     string Name,
@@ -19,6 +22,8 @@ public sealed record ReleaseDetail(
     bool Valid,
     bool Active,
     IReadOnlyList<ManifestError> Errors,
+    [property: Description("What an operator should know that does not make the manifest invalid (e.g. a privileged container), located like errors.")]
+    IReadOnlyList<ManifestError> Warnings,
     ReleaseManifest? Manifest,
     IReadOnlyList<TemplateState> Templates);
 
@@ -51,7 +56,8 @@ public sealed class ReleaseService(ReleaseCatalog catalog, ReleaseRepository rel
             f.Manifest?.CommunityScriptsRef,
             f.Manifest?.ProxmoxMinVersion,
             f.Manifest?.Templates.Count ?? 0,
-            f.Errors))];
+            f.Errors,
+            f.Warnings))];
     }
 
     public async Task<ReleaseDetail?> GetAsync(string name, CancellationToken ct)
@@ -73,7 +79,7 @@ public sealed class ReleaseService(ReleaseCatalog catalog, ReleaseRepository rel
                 row?.Node, row?.BuilderCommit, row?.BuiltAt);
         }).ToList() ?? [];
 
-        return new ReleaseDetail(file.Name, DisplayPath(file), file.IsValid, file.Name == active, file.Errors, file.Manifest, templates);
+        return new ReleaseDetail(file.Name, DisplayPath(file), file.IsValid, file.Name == active, file.Errors, file.Warnings, file.Manifest, templates);
     }
 
     public ReleaseFile? FindFile(string name) => catalog.Find(name);

@@ -1,16 +1,22 @@
+using System.ComponentModel;
 using System.Text;
 using Ctrlable.Provisioner.Auth;
+using Ctrlable.Provisioner.Hosting;
 using Ctrlable.Provisioner.Manifest;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Ctrlable.Provisioner.Releases;
 
-public sealed record ManifestValidationResult(string Release, int TemplateCount);
+public sealed record ManifestValidationResult(
+    string Release,
+    int TemplateCount,
+    [property: Description("What an operator should know that does not make the manifest invalid (e.g. a privileged container).")]
+    IReadOnlyList<ManifestError> Warnings);
 
 public static class ReleasesApi
 {
     // A release manifest is a few KiB; anything near this is not one.
-    private const int MaxManifestBytes = 1024 * 1024;
+    private const int MaxManifestBytes = (int)RequestBodyLimits.Manifest;
 
     public static RouteGroupBuilder MapReleases(this IEndpointRouteBuilder routes)
     {
@@ -48,10 +54,11 @@ public static class ReleasesApi
 
         group.MapPost("/validate", ValidateAsync)
             .WithName("ValidateReleaseManifest")
-            .WithSummary("Validate a release manifest sent as the YAML request body; every error has file, line, column and YAML path.")
+            .WithSummary("Validate a release manifest sent as the YAML request body; every error (and warning) has file, line, column and YAML path.")
             .Accepts<string>("application/yaml", "text/yaml", "text/plain")
             .ProducesValidationProblem()
-            .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .WithRequestBodyLimit(RequestBodyLimits.Manifest);
 
         return group;
     }
@@ -75,7 +82,7 @@ public static class ReleasesApi
         var result = ManifestParser.Parse(string.IsNullOrWhiteSpace(file) ? "request.yaml" : file, new string(buffer, 0, read));
         if (result.IsValid)
         {
-            return TypedResults.Ok(new ManifestValidationResult(result.Manifest!.Release, result.Manifest.Templates.Count));
+            return TypedResults.Ok(new ManifestValidationResult(result.Manifest!.Release, result.Manifest.Templates.Count, result.Warnings));
         }
 
         var errors = result.Errors
@@ -84,7 +91,7 @@ public static class ReleasesApi
         return TypedResults.ValidationProblem(
             errors,
             title: $"The manifest has {result.Errors.Count} error(s).",
-            extensions: new Dictionary<string, object?> { ["manifestErrors"] = result.Errors });
+            extensions: new Dictionary<string, object?> { ["manifestErrors"] = result.Errors, ["manifestWarnings"] = result.Warnings });
     }
 
     private static ProblemHttpResult TooLarge() => TypedResults.Problem(

@@ -24,11 +24,18 @@ public sealed record ProxmoxSettingsView(
     DateTimeOffset? UpdatedAt,
     string? UpdatedBy);
 
-/// <summary>New Proxmox settings; an empty <c>TokenSecret</c> keeps the stored secret (the form never shows it).</summary>
+/// <summary>
+/// New Proxmox settings. An empty <c>TokenSecret</c> keeps the stored secret, but only for the host, token id and
+/// certificate in use: a change to any of them needs the secret entered again (the form never shows it).
+/// </summary>
 public sealed record SaveProxmoxSettingsRequest(string Url, string TokenId, string? TokenSecret, string CertificateFingerprint);
 
 /// <summary>Why new Proxmox settings were not saved, in words for the admin who entered them.</summary>
-public sealed class ProxmoxSettingsException(string message) : Exception(message);
+public class ProxmoxSettingsException(string message) : Exception(message);
+
+/// <summary>A changed host, token id or certificate came without the token secret: the stored one is not sent there.</summary>
+public sealed class ProxmoxSecretRequiredException()
+    : ProxmoxSettingsException("Enter the token secret: a changed host address, token id or certificate fingerprint needs it again (the stored secret is only ever sent to the host it was saved for).");
 
 /// <summary>
 /// The Proxmox host and API token the orchestrator uses. An admin's saved settings win over the Proxmox:* configuration;
@@ -90,11 +97,20 @@ public sealed class ProxmoxSettingsService(
     /// <summary>Tries the settings against the host (version, privileges on the pool), then saves and uses them.</summary>
     public async Task<ProxmoxSettingsView> SaveAsync(SaveProxmoxSettingsRequest request, string actor, CancellationToken ct)
     {
+        var fingerprint = ProxmoxConnection.NormaliseFingerprint(request.CertificateFingerprint);
+        var current = connections.Current;
+        // Whoever holds an admin session must not be able to send the stored secret to a host of their choosing:
+        // without the secret, only the host, token and certificate in use may be tried again.
+        var sameTarget = !current.Simulated
+            && OriginOf(new Uri(request.Url)) == OriginOf(current.BaseUrl)
+            && request.TokenId == current.TokenId
+            && fingerprint == current.CertificateFingerprint;
         var secret = request.TokenSecret is { Length: > 0 } entered
             ? entered
-            : await secrets.GetAsync(SecretKind.ProxmoxTokenSecret, SecretName, ct)
-                ?? throw new ProxmoxSettingsException("Enter the token secret: none is stored yet.");
-        var fingerprint = ProxmoxConnection.NormaliseFingerprint(request.CertificateFingerprint);
+            : !sameTarget
+                ? throw new ProxmoxSecretRequiredException()
+                : await secrets.GetAsync(SecretKind.ProxmoxTokenSecret, SecretName, ct)
+                    ?? throw new ProxmoxSettingsException("Enter the token secret: none is stored yet.");
         var candidate = new ProxmoxConnection(new Uri(request.Url), request.TokenId, secret, fingerprint, simulated: false);
         await TryAsync(candidate, ct);
 

@@ -17,13 +17,19 @@ public static class SettingsApi
             .WithName("GetProxmoxSettings")
             .WithSummary("The Proxmox host and API token in use, and where they come from; the token secret is never returned.");
 
-        group.MapPut("/proxmox", async Task<Results<Ok<ProxmoxSettingsView>, ProblemHttpResult>> (
+        group.MapPut("/proxmox", async Task<Results<Ok<ProxmoxSettingsView>, ValidationProblem, ProblemHttpResult>> (
                 SaveProxmoxSettingsRequest request, ProxmoxSettingsService settings, HttpContext http, CancellationToken ct) =>
             {
                 try
                 {
                     var actor = Actor.From(http.User)?.Name ?? "unknown";
                     return TypedResults.Ok(await settings.SaveAsync(request, actor, ct));
+                }
+                catch (ProxmoxSecretRequiredException ex)
+                {
+                    return TypedResults.ValidationProblem(
+                        new Dictionary<string, string[]> { [nameof(SaveProxmoxSettingsRequest.TokenSecret)] = [ex.Message] },
+                        title: "Proxmox settings not saved");
                 }
                 catch (ProxmoxSettingsException ex)
                 {
@@ -33,6 +39,7 @@ public static class SettingsApi
             .WithValidation<SaveProxmoxSettingsRequest>()
             .WithName("SaveProxmoxSettings")
             .WithSummary("Try a Proxmox host and API token (version, privileges on the product's pool), then store them (the secret encrypted) and use them from the next call on.")
+            .WithDescription("An empty tokenSecret keeps the stored one only for the host, token id and certificate fingerprint in use; a change to any of them without the secret is a 400 naming TokenSecret, and nothing is sent anywhere.")
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
 
         group.MapGet("/build-key", async Task<Ok<BuildKeyView>> (BuildKeySettings buildKey, CancellationToken ct) =>

@@ -37,7 +37,10 @@ describe('access control in the SPA', () => {
       'GET /api/setup': () => jsonResponse({ required: !setUp }),
       'POST /api/setup': async (request) => {
         csrfHeaders.push(request.headers.get('X-CSRF-TOKEN'));
-        expect(await request.json()).toEqual({ username: 'dealer', password: 'a-long-Passphrase-42' });
+        const body = (await request.json()) as { setupCode: string };
+        if (body.setupCode !== 'ABCDE-FGHIJ-KLMNO-PQRST')
+          return problemWithCode(403, 'Set-up code required', 'setup-code', 'Enter the set-up code.');
+        expect(body).toEqual({ setupCode: 'ABCDE-FGHIJ-KLMNO-PQRST', username: 'dealer', password: 'a-long-Passphrase-42' });
         setUp = true;
         return jsonResponse({ name: 'dealer', role: 'admin', kind: 'user' }, { status: 201 });
       },
@@ -54,6 +57,8 @@ describe('access control in the SPA', () => {
 
     expect(await screen.findByRole('heading', { name: 'Set up Ctrlable Provisioner' })).toBeInTheDocument();
     expect(router.state.location.pathname).toBe('/setup');
+    expect(screen.getByText(/Printed by install.sh, or in <data>\/setup-code/)).toBeInTheDocument();
+    await user.type(screen.getByLabelText('Set-up code'), 'WRONG-WRONG-WRONG-WRONG');
     await user.type(screen.getByLabelText('User name'), 'dealer');
     await user.type(screen.getByLabelText('Password'), 'a-long-Passphrase-42');
     await user.type(screen.getByLabelText('Repeat the password'), 'a-long-Passphrase-41');
@@ -61,6 +66,11 @@ describe('access control in the SPA', () => {
     expect(screen.getByText('The two passwords differ.')).toBeInTheDocument();
     await user.clear(screen.getByLabelText('Repeat the password'));
     await user.type(screen.getByLabelText('Repeat the password'), 'a-long-Passphrase-42');
+    await user.click(screen.getByRole('button', { name: 'Create admin account' }));
+    expect(await screen.findByText(/This is not the set-up code/)).toBeInTheDocument();
+    expect(screen.getByLabelText('Set-up code')).toHaveAttribute('aria-invalid', 'true');
+    await user.clear(screen.getByLabelText('Set-up code'));
+    await user.type(screen.getByLabelText('Set-up code'), ' ABCDE-FGHIJ-KLMNO-PQRST ');
     await user.click(screen.getByRole('button', { name: 'Create admin account' }));
 
     expect(await screen.findByText('The admin account is ready. Sign in with it.')).toBeInTheDocument();
@@ -71,7 +81,7 @@ describe('access control in the SPA', () => {
 
     expect(await screen.findByRole('heading', { level: 1, name: 'Dashboard' })).toBeInTheDocument();
     expect(screen.getByRole('banner')).toHaveTextContent('dealer');
-    expect(csrfHeaders).toEqual(['csrf-test-token', 'csrf-test-token']);
+    expect(csrfHeaders).toEqual(['csrf-test-token', 'csrf-test-token', 'csrf-test-token']);
   });
 
   it('sends a signed-out user to sign-in and back to the page asked for', async () => {
@@ -116,18 +126,18 @@ describe('access control in the SPA', () => {
       'GET /api/setup': () => jsonResponse({ required: false }),
       'POST /api/auth/sign-in': () =>
         ++attempts === 1
-          ? problemWithCode(401, 'Sign-in failed', 'wrong-credentials', 'Wrong user name or password.')
-          : problemWithCode(401, 'Account locked', 'locked', 'Too many failed sign-ins. Try again after 10:15 UTC.'),
+          ? problemWithCode(401, 'Sign-in failed', 'wrong-credentials', 'Wrong user name or password, or the account is locked.')
+          : problemResponse(503, 'Service Unavailable', 'The database is not reachable.'),
     });
     renderAt('/sign-in');
 
     await user.type(await screen.findByLabelText('User name'), 'admin');
     await user.type(screen.getByLabelText('Password'), 'wrong');
     await user.click(screen.getByRole('button', { name: 'Sign in' }));
-    expect(await screen.findByRole('alert')).toHaveTextContent('Wrong user name or password.');
+    expect(await screen.findByRole('alert')).toHaveTextContent('Wrong user name or password, or the account is locked.');
 
     await user.click(screen.getByRole('button', { name: 'Sign in' }));
-    expect(await screen.findByText(/Too many failed sign-ins/)).toBeInTheDocument();
+    expect(await screen.findByText('Could not sign in: The database is not reachable.')).toBeInTheDocument();
   });
 
   it('signs out back to the sign-in page', async () => {

@@ -62,8 +62,8 @@ export interface paths {
         get: operations["GetSetupStatus"];
         put?: never;
         /**
-         * Create the first admin account (only on a fresh installation). Then sign in.
-         * @description No credentials needed.
+         * Create the first admin account (only on a fresh installation), with the one-time set-up code. Then sign in.
+         * @description 403 `setup-code` when the set-up code is missing or wrong (nothing is created); 409 once an admin exists. No credentials needed.
          */
         post: operations["CreateFirstAdmin"];
         delete?: never;
@@ -103,7 +103,7 @@ export interface paths {
         put?: never;
         /**
          * Sign in with user name and password; sets the HttpOnly session cookie.
-         * @description No credentials needed.
+         * @description A refused sign-in is one answer, 401 `wrong-credentials`, whether the account is unknown, disabled or locked or the password is wrong. No credentials needed.
          */
         post: operations["SignIn"];
         delete?: never;
@@ -701,7 +701,7 @@ export interface paths {
         };
         /**
          * A guest's first-boot assignment (wiring and secrets), served while its instance waits for its first boot; the guest's state becomes personalising.
-         * @description 403 `denied` for an unknown host name or a wrong secret alike, 403 `address-mismatch` when the caller's address is not the guest's, 409 `not-ready` and 503 `proxmox-unavailable` (retry, see Retry-After), 410 `consumed` after complete, 429 when rate-limited. No credentials needed.
+         * @description With the release secret: the fetch claims the assignment and the answer carries `instanceCredential`; once the guest has used that credential (X-Ctrlable-Instance-Credential), the release secret alone gets 409 `claimed`. 403 `denied` for an unknown host name, a wrong secret or a wrong credential alike, 403 `address-mismatch` when the caller's address is not the guest's, 409 `not-ready` and 503 `proxmox-unavailable` (retry, see Retry-After), 410 `consumed` after complete, 429 when rate-limited. No credentials needed.
          */
         get: operations["GetProvisionAssignment"];
         put?: never;
@@ -723,7 +723,7 @@ export interface paths {
         put?: never;
         /**
          * The guest reports the end of its first boot: ok (the instance becomes active) or failed with its message; installed versions. Consumes the assignment.
-         * @description The same answers as the assignment; a repeat after complete is 410 `consumed`. No credentials needed.
+         * @description Needs the instance credential (X-Ctrlable-Instance-Credential) the assignment fetch handed out; the release secret does not complete. The same answers as the assignment; a repeat after complete is 410 `consumed`. No credentials needed.
          */
         post: operations["CompleteProvision"];
         delete?: never;
@@ -802,7 +802,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Validate a release manifest sent as the YAML request body; every error has file, line, column and YAML path.
+         * Validate a release manifest sent as the YAML request body; every error (and warning) has file, line, column and YAML path.
          * @description Requires role viewer (or higher).
          */
         post: operations["ValidateReleaseManifest"];
@@ -846,7 +846,7 @@ export interface paths {
         get: operations["GetProxmoxSettings"];
         /**
          * Try a Proxmox host and API token (version, privileges on the product's pool), then store them (the secret encrypted) and use them from the next call on.
-         * @description Requires role admin (or higher).
+         * @description An empty tokenSecret keeps the stored one only for the host, token id and certificate fingerprint in use; a change to any of them without the secret is a 400 naming TokenSecret, and nothing is sent anywhere. Requires role admin (or higher).
          */
         put: operations["SaveProxmoxSettings"];
         post?: never;
@@ -1010,6 +1010,8 @@ export interface components {
             portainer?: components["schemas"]["AdminCredentials"] | null;
             freepbx?: components["schemas"]["AdminCredentials"] | null;
             readonly needsBinding: boolean;
+            /** @description Only in the answer to the fetch that claims the assignment (with the release secret): the guest's own credential (64 hex digits). The guest keeps it and sends it in the X-Ctrlable-Instance-Credential header from then on; its first use confirms the claim, after which the release secret alone is refused. */
+            instanceCredential?: string | null;
         };
         AuditPage: {
             items: components["schemas"]["AuditRecord"][];
@@ -1112,6 +1114,7 @@ export interface components {
         };
         CameraSettings: {
             name: string;
+            /** @description Stream URL (rtsp://, rtsps://, http://, https://). A password in it is stored encrypted and shown as ***; send *** back to keep it, or a new one to replace it. */
             streamUrl: string;
         };
         /** @enum {string} */
@@ -1122,8 +1125,6 @@ export interface components {
         };
         CompleteRequest: {
             hostname: string;
-            /** @description The release's first-boot secret, if not sent in the X-Ctrlable-Secret header (the header is preferred). */
-            secret?: string | null;
             status: components["schemas"]["CompletionStatus"];
             /** @description One line for the dealer: what went wrong, or that all is well. */
             message?: string | null;
@@ -1308,6 +1309,8 @@ export interface components {
             release: string;
             /** Format: int32 */
             templateCount: number;
+            /** @description What an operator should know that does not make the manifest invalid (e.g. a privileged container). */
+            warnings: components["schemas"]["ManifestError"][];
         };
         MetricPoint: {
             /** Format: int64 */
@@ -1476,13 +1479,15 @@ export interface components {
             valid: boolean;
             active: boolean;
             errors: components["schemas"]["ManifestError"][];
+            /** @description What an operator should know that does not make the manifest invalid (e.g. a privileged container), located like errors. */
+            warnings: components["schemas"]["ManifestError"][];
             manifest?: components["schemas"]["ReleaseManifest"] | null;
             templates: components["schemas"]["TemplateState"][];
         };
         ReleaseManifest: {
             release: string;
             communityScriptsRef: string;
-            communityScriptsCommit?: string | null;
+            communityScriptsCommit: string;
             proxmoxMinVersion: string;
             decisions: components["schemas"]["ReleaseDecisions"];
             templates: components["schemas"]["TemplateSpec"][];
@@ -1497,6 +1502,8 @@ export interface components {
             /** Format: int32 */
             templateCount: number;
             errors: components["schemas"]["ManifestError"][];
+            /** @description What an operator should know that does not make the manifest invalid (e.g. a privileged container), located like errors. */
+            warnings: components["schemas"]["ManifestError"][];
         };
         ResetPasswordRequest: {
             newPassword: string;
@@ -1523,6 +1530,8 @@ export interface components {
         SetupRequest: {
             username: string;
             password: string;
+            /** @description The one-time set-up code: install.sh prints it; it is in the file setup-code in the orchestrator's data directory. */
+            setupCode?: string | null;
         };
         SetupStatus: {
             required: boolean;
@@ -1846,6 +1855,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["HttpValidationProblemDetails"];
                 };
             };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
         };
     };
     GetAntiforgeryToken: {
@@ -1897,6 +1924,15 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["HttpValidationProblemDetails"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
         };
@@ -3534,6 +3570,8 @@ export interface operations {
             header?: {
                 /** @description The release's first-boot secret (preferred). */
                 "X-Ctrlable-Secret"?: string;
+                /** @description The instance credential the claiming fetch handed out; once the guest has it, it replaces the release secret. */
+                "X-Ctrlable-Instance-Credential"?: string;
             };
             path?: never;
             cookie?: never;
@@ -3609,8 +3647,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description The release's first-boot secret (preferred). */
-                "X-Ctrlable-Secret"?: string;
+                /** @description The instance credential the claiming assignment fetch handed out. */
+                "X-Ctrlable-Instance-Credential"?: string;
             };
             path?: never;
             cookie?: never;

@@ -14,7 +14,7 @@ export function useSetupStatus() {
   );
 }
 
-export type CreateFirstAdminInput = { username: string; password: string };
+export type CreateFirstAdminInput = { setupCode: string; username: string; password: string };
 
 /** POST /api/setup: creates the first admin (once). */
 export function createFirstAdmin(input: CreateFirstAdminInput): Promise<CurrentUser> {

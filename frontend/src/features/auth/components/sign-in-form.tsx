@@ -5,15 +5,9 @@ import { Field, FormError } from '@/shared/ui/field';
 import styles from '@/shared/ui/form.module.css';
 import { useSignIn } from '../api/session';
 
+// A refused sign-in is one answer whatever the reason (unknown account, wrong password, locked): the server's words.
 function explain(error: unknown): string {
-  switch (problemCode(error)) {
-    case 'wrong-credentials':
-      return 'Wrong user name or password.';
-    case 'locked':
-      return problemMessage(error);
-    default:
-      return `Could not sign in: ${problemMessage(error)}`;
-  }
+  return problemCode(error) === 'wrong-credentials' ? problemMessage(error) : `Could not sign in: ${problemMessage(error)}`;
 }
 
 export function SignInForm({ onSignedIn }: { onSignedIn: (user: CurrentUser) => void }) {

@@ -360,6 +360,11 @@ export function ProjectForm({
                 label="Stream URL"
                 aria-label={`Camera ${index + 1} stream URL`}
                 placeholder="rtsp://user:pass@192.168.1.60:554/stream1"
+                hint={
+                  hasStoredPassword(camera.streamUrl)
+                    ? 'The password is stored encrypted and shown as ***: leave it to keep it, or type a new one.'
+                    : undefined
+                }
                 value={camera.streamUrl}
                 onChange={(e) =>
                   set({ cameras: form.cameras.map((c) => (c.key === camera.key ? { ...c, streamUrl: e.target.value } : c)) })
@@ -450,4 +455,9 @@ export function ProjectForm({
       </div>
     </form>
   );
+}
+
+/** The server shows a camera's stored password as `user:***@`; sending that back keeps it. */
+function hasStoredPassword(streamUrl: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*:\*\*\*@/i.test(streamUrl);
 }

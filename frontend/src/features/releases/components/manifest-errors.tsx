@@ -10,13 +10,16 @@ export function plural(count: number, one: string, many = `${one}s`): string {
   return `${count} ${count === 1 ? one : many}`;
 }
 
-/** The problems of an invalid manifest, as `file:line:column path — message`, behind "Details". */
-export function ManifestErrors({ release, errors }: { release: string; errors: ManifestError[] }) {
+/**
+ * The problems of an invalid manifest (or, with `warnings`, what a valid one should make an operator think about),
+ * as `file:line:column path — message`, behind "Details".
+ */
+export function ManifestErrors({ release, errors, warnings = false }: { release: string; errors: ManifestError[]; warnings?: boolean }) {
   return (
     <details className={styles.errors}>
       <summary>
         Details
-        <span className={styles.errorsCount}> · {plural(errors.length, 'problem')}</span>
+        <span className={styles.errorsCount}> · {plural(errors.length, warnings ? 'warning' : 'problem')}</span>
         <VisuallyHidden> in release {release}</VisuallyHidden>
       </summary>
       {errors.length === 0 ? (

@@ -152,6 +152,13 @@ export function ReleasesTable({ releases, build }: { releases: ReleaseSummary[];
               </td>
             </tr>
           )}
+          {release.warnings.length > 0 ? (
+            <tr className={styles.errorsRow}>
+              <td colSpan={COLUMNS}>
+                <ManifestErrors release={release.name} errors={release.warnings} warnings />
+              </td>
+            </tr>
+          ) : null}
           {confirming === release.name && release.valid && build ? (
             <tr className={styles.detailRow}>
               <td colSpan={COLUMNS}>

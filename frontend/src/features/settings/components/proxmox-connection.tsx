@@ -69,7 +69,11 @@ function ProxmoxConnectionForm({ current }: { current: ProxmoxSettingsView }) {
           autoComplete="off"
           value={tokenSecret}
           onChange={(e) => setTokenSecret(e.target.value)}
-          hint={current.tokenSecretStored ? 'A secret is stored (encrypted). Leave empty to keep it.' : 'Stored encrypted; never shown again.'}
+          hint={
+            current.tokenSecretStored
+              ? 'A secret is stored (encrypted). Leave empty to keep it for this same host, token id and fingerprint; a change to any of them needs the secret again.'
+              : 'Stored encrypted; never shown again.'
+          }
           errors={errors['TokenSecret']}
         />
         <Field

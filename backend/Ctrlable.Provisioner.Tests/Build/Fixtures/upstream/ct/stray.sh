@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Test fixture (see ../README.md): ignores the requested container ID, as upstream does when it thinks the
-# ID is taken; the build must notice, remove the stray container and fail the template.
+# ID is taken; the build must notice, report the stray container (left in place) and fail the template.
 # shellcheck disable=SC1090,SC2034
 source <(curl -fsSL https://raw.githubusercontent.com/community-scripts/ProxmoxVE/main/misc/build.func)
 APP="Stray"

@@ -197,6 +197,39 @@ describe('project form', () => {
   });
 });
 
+describe('project form cameras', () => {
+  it('shows a stored camera password as the server redacts it and sends it back unchanged', async () => {
+    const user = userEvent.setup();
+    const onSaved = vi.fn();
+    let sent: { settings: { cameras: unknown[] } } | undefined;
+    const redacted = 'rtsp://viewer:***@192.168.1.80:554/stream1';
+    const existing = project({ id: 3, settings: siteSettings({ cameras: [{ name: 'front-door', streamUrl: redacted }] }) });
+    mockApi({
+      'PUT /api/projects/3': async (request) => {
+        sent = (await request.json()) as typeof sent;
+        return jsonResponse(existing);
+      },
+    });
+    renderInRouter(<ProjectForm project={existing} onSaved={onSaved} cancelHref="/projects/3" />);
+    const form = screen.getByRole('form', { name: 'Edit project' });
+
+    const url = within(form).getByLabelText('Camera 1 stream URL');
+    expect(url).toHaveValue(redacted);
+    expect(url).toHaveAccessibleDescription(expect.stringContaining('leave it to keep it'));
+    await user.click(within(form).getByRole('button', { name: 'Save changes' }));
+
+    await vi.waitFor(() => expect(onSaved).toHaveBeenCalled());
+    expect(sent?.settings.cameras).toEqual([{ name: 'front-door', streamUrl: redacted }]);
+  });
+
+  it('gives no password hint for a URL without a stored password', () => {
+    const existing = project({ id: 3, settings: siteSettings({ cameras: [{ name: 'garden', streamUrl: 'rtsp://10.0.0.9/s1' }] }) });
+    renderInRouter(<ProjectForm project={existing} onSaved={vi.fn()} cancelHref="/projects/3" />);
+
+    expect(screen.getByLabelText('Camera 1 stream URL')).not.toHaveAccessibleDescription(expect.stringContaining('***'));
+  });
+});
+
 describe('project form error summary', () => {
   it('goes once every marked field has been changed', async () => {
     const user = userEvent.setup();

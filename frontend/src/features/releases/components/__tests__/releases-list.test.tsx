@@ -1,7 +1,7 @@
 import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
-import { invalidRelease, validRelease } from '@/testing/fixtures/releases';
+import { invalidRelease, privilegedRelease, validRelease } from '@/testing/fixtures/releases';
 import {
   jsonResponse,
   mockFetch,
@@ -70,6 +70,21 @@ describe('ReleasesList', () => {
 
     expect(disclosure).toHaveAttribute('open');
     expect(firstError).toBeVisible();
+  });
+
+  it('shows the warnings of a valid release behind their own "Details" disclosure', async () => {
+    mockFetch(() => jsonResponse([validRelease, privilegedRelease]));
+
+    renderWithQueryClient(<ReleasesList />);
+
+    const summary = await screen.findByText((_, element) => element?.tagName === 'SUMMARY');
+    expect(summary).toHaveTextContent(/^Details · 1 warning in release 2026\.08$/);
+    expect(document.querySelectorAll('details')).toHaveLength(1);
+    const disclosure = summary.closest('details');
+    if (!disclosure) throw new Error('summary outside <details>');
+    expect(within(disclosure).getByText('2026.08.yaml:61:19')).toBeInTheDocument();
+    expect(within(disclosure).getByText(/ALLOW_PRIVILEGED=yes/)).toBeInTheDocument();
+    expect(within(releaseRow('2026.08')).getByText('Valid')).toBeInTheDocument();
   });
 
   it('shows a skeleton and says it is loading while the answer is on its way', () => {

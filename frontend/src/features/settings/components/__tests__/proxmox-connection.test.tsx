@@ -43,7 +43,29 @@ describe('Proxmox connection settings', () => {
     expect(screen.getByTestId('proxmox-source')).toHaveTextContent('saved here by admin');
     expect(sent).toEqual({ url: 'https://pve.example:8006', tokenId: 'ctrlable@pve!provisioner', tokenSecret: 'the-secret', certificateFingerprint: fingerprint });
     expect(screen.getByLabelText('Token secret')).toHaveValue('');
-    expect(screen.getByText(/Leave empty to keep it/)).toBeInTheDocument();
+    expect(screen.getByText(/Leave empty to keep it for this same host/)).toBeInTheDocument();
+  });
+
+  it('asks for the secret again when the host changes without it', async () => {
+    const user = userEvent.setup();
+    const saved = { ...simulated, source: 'settings', url: 'https://pve.example:8006', tokenSecretStored: true, updatedAt: '2026-11-25T22:00:00Z', updatedBy: 'admin' };
+    mockApi({
+      'GET /api/settings/proxmox': () => jsonResponse(saved),
+      'PUT /api/settings/proxmox': () =>
+        jsonResponse(
+          { title: 'Proxmox settings not saved', status: 400, errors: { TokenSecret: ['Enter the token secret: a changed host address needs it again.'] } },
+          { status: 400, headers: { 'Content-Type': 'application/problem+json' } },
+        ),
+    });
+    renderWithQueryClient(<ProxmoxConnection />);
+
+    const host = await screen.findByLabelText('Host address');
+    await user.clear(host);
+    await user.type(host, 'https://elsewhere.example:8006');
+    await user.click(screen.getByRole('button', { name: 'Test and save' }));
+
+    expect(await screen.findByText('Enter the token secret: a changed host address needs it again.')).toBeInTheDocument();
+    expect(screen.getByLabelText('Token secret')).toHaveAttribute('aria-invalid', 'true');
   });
 
   it('shows why the host refused the settings', async () => {
