@@ -203,6 +203,24 @@ internal sealed class BuildHost : IAsyncDisposable
         return client;
     }
 
+    /// <summary>Runs <paramref name="command"/> as the build key would (the forced command decides what runs), writing <paramref name="input"/> to its stdin.</summary>
+    public static async Task<(int Exit, string Stdout, string Stderr)> RunOverSshAsync(SshServer ssh, string command, string input)
+    {
+        using var key = new Renci.SshNet.PrivateKeyFile(ssh.ClientKeyPath);
+        using var client = new Renci.SshNet.SshClient(new Renci.SshNet.ConnectionInfo("127.0.0.1", ssh.Port, ssh.User, new Renci.SshNet.PrivateKeyAuthenticationMethod(ssh.User, key)));
+        client.HostKeyReceived += (_, e) => e.CanTrust = e.FingerPrintSHA256 == Ctrlable.Provisioner.Build.SshHostTrigger.NormalizeFingerprint(ssh.HostKeyFingerprint);
+        await client.ConnectAsync(CancellationToken.None);
+        using var sshCommand = client.CreateCommand(command);
+        var execution = sshCommand.ExecuteAsync();
+        await using (var stdin = sshCommand.CreateInputStream())
+        {
+            await stdin.WriteAsync(System.Text.Encoding.UTF8.GetBytes(input));
+        }
+
+        await execution;
+        return (sshCommand.ExitStatus ?? -1, sshCommand.Result, sshCommand.Error);
+    }
+
     /// <summary>The guest config as the emulator holds it, or null.</summary>
     public IReadOnlyDictionary<string, string>? Guest(int vmid)
     {

@@ -9,7 +9,6 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Ctrlable.Provisioner.Build;
 using Ctrlable.Provisioner.Tests.Infrastructure;
-using Renci.SshNet;
 
 namespace Ctrlable.Provisioner.Tests.Build;
 
@@ -227,22 +226,7 @@ public sealed class WrapperTests(WrapperTests.Host host) : IClassFixture<Wrapper
 
     private static string ValidTicketLine() => $"ticket={BuildTickets.New()}\n";
 
-    private async Task<(int Exit, string Stdout, string Stderr)> RunAsync(string command, string input)
-    {
-        using var key = new PrivateKeyFile(Ssh.ClientKeyPath);
-        using var client = new SshClient(new Renci.SshNet.ConnectionInfo("127.0.0.1", Ssh.Port, Ssh.User, new PrivateKeyAuthenticationMethod(Ssh.User, key)));
-        client.HostKeyReceived += (_, e) => e.CanTrust = e.FingerPrintSHA256 == SshHostTrigger.NormalizeFingerprint(Ssh.HostKeyFingerprint);
-        await client.ConnectAsync(CancellationToken.None);
-        using var ssh = client.CreateCommand(command);
-        var execution = ssh.ExecuteAsync();
-        await using (var stdin = ssh.CreateInputStream())
-        {
-            await stdin.WriteAsync(Encoding.UTF8.GetBytes(input));
-        }
-
-        await execution;
-        return (ssh.ExitStatus ?? -1, ssh.Result, ssh.Error);
-    }
+    private Task<(int Exit, string Stdout, string Stderr)> RunAsync(string command, string input) => BuildHost.RunOverSshAsync(Ssh, command, input);
 
     private static async Task<(int Exit, string Stderr)> RunLocallyAsync(string wrapper, string? sshOriginalCommand)
     {
