@@ -284,11 +284,15 @@ public sealed class PinReleaseTests(PinReleaseTests.Api api) : IClassFixture<Pin
             });
             _app.MapGet("/repos/home-assistant/operating-system/releases/tags/{version}", (string version) => version switch
             {
-                "16.3" => Results.Json(new { tag_name = "16.3", assets = new object[]
+                "16.3" => Results.Json(new
+                {
+                    tag_name = "16.3",
+                    assets = new object[]
                 {
                     new { name = "haos_generic-x86-64-16.3.img.xz", digest = "sha256:" + new string('1', 64) },
                     new { name = "haos_ova-16.3.qcow2.xz", digest = "sha256:" + Sha163 },
-                } }),
+                }
+                }),
                 "15.1" => Results.Json(new { tag_name = "15.1", assets = new object[] { new { name = "haos_ova-15.1.qcow2.xz", digest = (string?)null } } }),
                 _ => Results.Json(new { message = "Not Found" }, statusCode: 404),
             });
