@@ -90,6 +90,7 @@ public static class BuildApi
                 title: refusal switch
                 {
                     BuildRefusal.ReleaseInvalid => "Release manifest is invalid",
+                    BuildRefusal.ReleaseNotPinned => "Release is not pinned to a commit",
                     BuildRefusal.TriggerNotConfigured => "Builds are not set up",
                     BuildRefusal.AlreadyRunning => "A build is running",
                     _ => "Cannot rebuild the active release",
@@ -103,6 +104,7 @@ public static class BuildApi
     private static string Code(BuildRefusal? refusal) => refusal switch
     {
         BuildRefusal.ReleaseInvalid => "release-invalid",
+        BuildRefusal.ReleaseNotPinned => "release-not-pinned",
         BuildRefusal.TriggerNotConfigured => "trigger-not-configured",
         BuildRefusal.AlreadyRunning => "build-running",
         _ => "release-active",
