@@ -8,6 +8,12 @@
 # build trigger on this host, and prints the orchestrator's URL, TLS fingerprint and how to create the first
 # admin. Idempotent: a second run changes nothing and says so. --dry-run prints every command it would run.
 #
+# Root on a customer's host is a trust it never abuses: it records what it creates in an install record
+# ($CONF_DIR/install.state) and marks it (its install id in the comment or description of the pool, user, token
+# and container; the hash of each file it wrote; the exact authorized_keys line). A re-run changes, replaces or
+# removes only what the record lists and still carries the mark; anything else of the same name is reported and
+# left alone (a clear line and a non-zero exit).
+#
 # Every host path and command is overridable by environment (see "settings") so tests run the real script
 # in a sandbox root against the Proxmox emulator.
 set -euo pipefail
@@ -16,6 +22,7 @@ umask 077
 readonly MIN_PVE=8.2
 readonly USER_ID=ctrlable@pve
 readonly TOKEN_NAME=provisioner
+readonly TOKEN_ID="$USER_ID!$TOKEN_NAME"
 readonly ROLE_ID=CtrlableProvisioner
 readonly SERVICE=ctrlable-provisioner.service
 readonly CT_DATA=/var/lib/ctrlable-provisioner
@@ -43,6 +50,7 @@ EFFECTIVE_UID=${CTRLABLE_EUID:-$EUID}
 PYTHON=${CTRLABLE_PYTHON:-python3}
 CURL=${CTRLABLE_CURL:-curl}
 WAIT_SECONDS=${CTRLABLE_WAIT_SECONDS:-120}
+STATE_FILE=${CTRLABLE_INSTALL_STATE:-$CONF_DIR/install.state}
 
 # --- options ---------------------------------------------------------------------------------------------
 bundle="" vmid="" hostname=ctrlable-provisioner storage=local-lvm template_storage=local bridge=vmbr0 vlan=""
@@ -53,7 +61,9 @@ usage() {
 Usage: install.sh [options]     (as root on the Proxmox VE host)
 
 Installs the Ctrlable Provisioner in its own unprivileged LXC with least-privilege Proxmox access.
-Running it again changes only what differs (and says so when nothing does).
+Running it again changes only what differs (and says so when nothing does). It changes only what it
+created itself (listed in /etc/ctrlable/install.state and marked with its install id); a user, role, container
+or file of the same name that it did not create is reported and left alone, and the run exits non-zero.
 
   --bundle PATH|URL        the orchestrator bundle, ctrlable-provisioner-<version>-linux-x64.tar.gz; a
                            .sha256 beside it (PATH.sha256 or URL.sha256) is verified. Default: the one
@@ -78,8 +88,8 @@ Running it again changes only what differs (and says so when nothing does).
   -h, --help               this help
 
 Environment (tests): CTRLABLE_HOST_ROOT prefixes every host path; CTRLABLE_AUTHORIZED_KEYS,
-CTRLABLE_SBIN_DIR, CTRLABLE_CONF_DIR, CTRLABLE_FIRSTBOOT_DIR, CTRLABLE_PVE_ETC, CTRLABLE_HOST_KEY_PUB
-override single paths; CTRLABLE_EUID the root check.
+CTRLABLE_SBIN_DIR, CTRLABLE_CONF_DIR, CTRLABLE_FIRSTBOOT_DIR, CTRLABLE_PVE_ETC, CTRLABLE_HOST_KEY_PUB,
+CTRLABLE_INSTALL_STATE override single paths; CTRLABLE_EUID the root check.
 EOF
 }
 
@@ -135,8 +145,16 @@ done
 
 # --- output and running ------------------------------------------------------------------------------------
 changes=0
+left_alone=0
 say() { printf '%s\n' "$*"; }
 unchanged() { say "  ok       $*"; }
+# Something install.sh would change but did not create: reported, left alone; the run ends non-zero.
+skipped() {
+  left_alone=$((left_alone + 1))
+  say "  skipped  $*"
+}
+# Something of the product's name that this installation did not create, and the run cannot go on without it.
+refuse() { die "$* (install.sh changes only what it created itself; see $STATE_FILE)"; }
 changed() {
   changes=$((changes + 1))
   if ((dry_run)); then say "  would    $*"; else say "  changed  $*"; fi
@@ -177,6 +195,33 @@ contains() {
   while IFS= read -r line; do [[ $line == "$1" ]] && found=0; done
   return $found
 }
+
+# --- the install record ------------------------------------------------------------------------------------
+# One "KEY<TAB>VALUE" a line: install-id, pool:<id>, role:<id> (the privileges written), user:<id>, token:<id>,
+# acl:<path> <role> <kind> <id>, ct (VMID), file:<path> (sha256 written), authorized-key (the line). An entry is
+# written before the thing is created (a cut-short run leaves an entry whose thing is missing or unmarked, which
+# a re-run treats as missing or as not ours), a file's after it was written. A dry run writes nothing.
+ledger_get() {
+  [[ -f $STATE_FILE ]] || return 1
+  K=$1 awk -F'\t' '$1 == ENVIRON["K"] { v = substr($0, length($1) + 2); found = 1 } END { if (found) print v; exit !found }' "$STATE_FILE"
+}
+ledger_write() {
+  local key=$1 tmp
+  mkdir -p "$(dirname "$STATE_FILE")"
+  tmp=$(mktemp "$STATE_FILE.XXXXXX")
+  if [[ -f $STATE_FILE ]]; then
+    K=$key awk -F'\t' '$1 != ENVIRON["K"]' "$STATE_FILE" >"$tmp"
+  else
+    printf '# Written by install.sh: what this installation created; a re-run changes only what is listed here.\n' >"$tmp"
+  fi
+  if (($# > 1)); then printf '%s\t%s\n' "$key" "$2" >>"$tmp"; fi
+  chmod 0600 "$tmp"
+  mv -f "$tmp" "$STATE_FILE"
+}
+ledger_set() { ((dry_run)) || ledger_write "$1" "$2"; }
+ledger_del() { ((dry_run)) || ledger_write "$1"; }
+# owns KEY TEXT: the record lists KEY and TEXT (a comment or description) carries this installation's mark.
+owns() { ledger_get "$1" >/dev/null && [[ $2 == *"$marker"* ]]; }
 
 ct_script=""
 # Runs deploy/ct-setup.sh inside the container (the bundle's copy, so the host and the container agree).
@@ -223,17 +268,59 @@ bridges=$(api "/nodes/$node/network" --type any_bridge)
 json "[b['iface'] for b in d]" <<<"$bridges" | contains "$bridge" || die "bridge '$bridge' does not exist on node $node"
 unchanged "node $node, storage $storage, templates on $template_storage, bridge $bridge"
 
-# The existing installation, if any: the container named $hostname (or the given VMID).
-guests=$(api /cluster/resources --type vm)
-existing=$(json "min([g['vmid'] for g in d if g.get('type') == 'lxc' and g.get('node') == '$node' and g.get('name') == '$hostname'], default=None)" <<<"$guests")
-if [[ -z $vmid ]]; then
-  vmid=${existing:-}
-elif json "[g['vmid'] for g in d]" <<<"$guests" | contains "$vmid" && [[ $vmid != "$existing" ]]; then
-  die "VMID $vmid is taken by another guest (not the container '$hostname'): pick another --vmid"
+# This installation's record: its id marks what it creates.
+if [[ -L $STATE_FILE || (-e $STATE_FILE && ! -f $STATE_FILE) ]]; then
+  die "$STATE_FILE is not a regular file: install.sh keeps its install record there; move it away and run again"
 fi
-if [[ -z $vmid ]]; then
+install_id=$(ledger_get install-id || true)
+if [[ -z $install_id ]]; then
+  install_id=$(openssl rand -hex 8)
+  unchanged "new installation (install id $install_id; what it creates is recorded in $STATE_FILE)"
+elif [[ $install_id =~ ^[0-9a-f]{16}$ ]]; then
+  unchanged "installation $install_id ($STATE_FILE)"
+else
+  die "$STATE_FILE holds no valid install id: it was edited; restore it or move it away"
+fi
+marker="ctrlable-install:$install_id"
+
+# The existing installation, if any: the container the record lists, when it still carries the mark. A container
+# of the same name or at --vmid that this installation did not create is never used.
+guests=$(api /cluster/resources --type vm)
+guest_field() { json "next((g.get('$2') for g in d if g.get('vmid') == $1), None)" <<<"$guests"; }
+existing=""
+if recorded=$(ledger_get ct) && [[ $recorded =~ ^[0-9]+$ ]]; then
+  if [[ -z $(guest_field "$recorded" vmid) ]]; then
+    unchanged "CT $recorded of this installation no longer exists: a new container is created"
+  else
+    description=""
+    if [[ $(guest_field "$recorded" type) == lxc ]]; then
+      description=$(api "/nodes/$(guest_field "$recorded" node)/lxc/$recorded/config" | json "d.get('description', '')")
+    fi
+    if [[ $description != *"$marker"* ]]; then
+      # Its VMID now holds a guest without this installation's mark: never used, whatever its name.
+      [[ -n $vmid && $vmid != "$recorded" ]] || refuse "VMID $recorded, this installation's container, now holds a guest without its mark ($marker): it is left alone; pass --vmid for a new container"
+      unchanged "VMID $recorded (this installation's container before) holds a guest without its mark: left alone; a new container is created"
+    else
+      [[ $(guest_field "$recorded" node) == "$node" ]] || die "CT $recorded, this installation's container, is on node $(guest_field "$recorded" node), not $node: pass --node $(guest_field "$recorded" node)"
+      existing=$recorded
+    fi
+  fi
+fi
+if [[ -n $existing && -n $vmid && $vmid != "$existing" ]]; then
+  die "this installation's container is CT $existing: run without --vmid, or with --vmid $existing"
+fi
+if [[ -z $existing ]]; then
+  if [[ -n $vmid && -n $(guest_field "$vmid" vmid) ]]; then
+    refuse "VMID $vmid is taken by a guest this installation did not create: it is left alone; pick another --vmid"
+  fi
+  named=$(json "min([g['vmid'] for g in d if g.get('type') == 'lxc' and g.get('name') == '$hostname'], default=None)" <<<"$guests")
+  if [[ -n $named ]]; then
+    refuse "a container named '$hostname' (CT $named) exists that this installation did not create: it is left alone; pass another --hostname, or remove it"
+  fi
+fi
+if [[ -z $existing ]]; then
   new_ct=1
-  vmid=$(pvesh get /cluster/nextid)
+  if [[ -z $vmid ]]; then vmid=$(pvesh get /cluster/nextid); fi
   # "available" (free plus reclaimable cache) is reported from PVE 8.3 on; 8.2 only has "free".
   free_mib=$(json "d['memory'].get('available', d['memory']['free']) // 1048576" <<<"$node_status")
   ((free_mib >= memory)) || die "not enough free memory on $node: $memory MiB needed, $free_mib MiB available"
@@ -242,7 +329,8 @@ if [[ -z $vmid ]]; then
   unchanged "resources: $memory MiB memory and $disk GiB on $storage are free"
 else
   new_ct=0
-  unchanged "existing container CT $vmid ($hostname)"
+  vmid=$existing
+  unchanged "existing container CT $vmid of this installation"
 fi
 
 # The bundle: a local file or a URL, checked against its .sha256 when one is there.
@@ -289,36 +377,90 @@ unchanged "bundle $version$([[ -n $checksum ]] && printf ', checksum verified')"
 
 # --- 2. Proxmox access ---------------------------------------------------------------------------------------
 say "2. Proxmox access (least privilege)"
+# Everything of the product's names is looked at before anything changes: a role, user or token this installation
+# did not create stops the run here, with nothing changed (a dry run stops the same way).
 pools=$(api /pools)
+roles=$(api /access/roles)
+privs=$(role_privileges "$pve_major")
+want_privs=$(tr ' ' '\n' <<<"$privs" | sort | paste -sd,)
+have_privs=$(json "[r.get('privs', '') for r in d if r['roleid'] == '$ROLE_ID']" <<<"$roles" | tr ',' '\n' | sed '/^$/d' | sort | paste -sd,)
+recorded_privs=$(ledger_get "role:$ROLE_ID" || true)
+if ! json "[r['roleid'] for r in d]" <<<"$roles" | contains "$ROLE_ID"; then
+  role_action=add
+elif [[ $have_privs == "$want_privs" ]]; then
+  role_action=keep
+elif [[ -n $recorded_privs && $recorded_privs == "$have_privs" ]]; then
+  role_action=modify
+elif [[ -n $recorded_privs ]]; then
+  refuse "role $ROLE_ID was changed outside install.sh (it has ${have_privs:-no privileges}; install.sh set $recorded_privs): it is left alone; set it back or remove it, then run again"
+else
+  refuse "a role $ROLE_ID with other privileges (${have_privs:-none}) exists that this installation did not create: it is left alone, never widened; remove or rename it, then run again"
+fi
+
+users=$(api /access/users)
+user_exists=0
+if json "[u['userid'] for u in d]" <<<"$users" | contains "$USER_ID"; then
+  owns "user:$USER_ID" "$(json "next((u.get('comment') or '' for u in d if u['userid'] == '$USER_ID'), '')" <<<"$users")" \
+    || refuse "user $USER_ID exists and this installation did not create it: it is left alone (no token, no ACL); remove it if it is a left-over, then run again"
+  user_exists=1
+fi
+token_exists=0
+if ((user_exists)); then
+  tokens=$(api "/access/users/$USER_ID/token")
+  if json "[t['tokenid'] for t in d]" <<<"$tokens" | contains "$TOKEN_NAME"; then
+    owns "token:$TOKEN_ID" "$(json "next((t.get('comment') or '' for t in d if t['tokenid'] == '$TOKEN_NAME'), '')" <<<"$tokens")" \
+      || refuse "token $TOKEN_ID exists and this installation did not create it: it is left alone; remove it, then run again"
+    token_exists=1
+  fi
+fi
+
+ledger_get install-id >/dev/null || ledger_set install-id "$install_id"
 for pool in ctrlable ctrlable-templates; do
   if json "[p['poolid'] for p in d]" <<<"$pools" | contains "$pool"; then
-    unchanged "pool $pool"
+    if owns "pool:$pool" "$(json "next((p.get('comment') or '' for p in d if p['poolid'] == '$pool'), '')" <<<"$pools")"; then
+      unchanged "pool $pool"
+    else
+      # Someone else's pool of that name is used as it is (never changed or removed); its guests are named, because
+      # the product's token gets rights on the pool.
+      members=$(api "/pools/$pool" | json "[str(m['vmid']) for m in d.get('members', []) if m.get('vmid') is not None]" | paste -sd' ')
+      note=""
+      if [[ -n $members ]]; then note="; it holds guests $members, which the product's token can manage too (the orchestrator acts only on guests it deployed)"; fi
+      unchanged "pool $pool (not created by this installation: used as it is, never changed or removed$note)"
+    fi
   else
+    ledger_set "pool:$pool" created
     changed "pool $pool"
-    run pveum pool add "$pool" --comment "Ctrlable $([[ $pool == ctrlable ]] && echo guests || echo templates)"
+    run pveum pool add "$pool" --comment "Ctrlable $([[ $pool == ctrlable ]] && echo guests || echo templates) ($marker)"
   fi
 done
 
-privs=$(role_privileges "$pve_major")
-want_privs=$(tr ' ' '\n' <<<"$privs" | sort | paste -sd,)
-have_privs=$(api /access/roles | json "[r.get('privs', '') for r in d if r['roleid'] == '$ROLE_ID']" | tr ',' '\n' | sed '/^$/d' | sort | paste -sd,)
-if [[ $have_privs == "$want_privs" ]]; then
-  unchanged "role $ROLE_ID"
-elif [[ -z $have_privs ]] && ! api /access/roles | json "[r['roleid'] for r in d]" | contains "$ROLE_ID"; then
-  changed "role $ROLE_ID ($want_privs)"
-  run pveum role add "$ROLE_ID" --privs "$privs"
-else
-  changed "role $ROLE_ID privileges ($have_privs -> $want_privs)"
-  run pveum role modify "$ROLE_ID" --privs "$privs"
-fi
+case $role_action in
+  keep)
+    if [[ -n $recorded_privs ]]; then
+      unchanged "role $ROLE_ID"
+      [[ $recorded_privs == "$want_privs" ]] || ledger_set "role:$ROLE_ID" "$want_privs"
+    else
+      unchanged "role $ROLE_ID (not created by this installation: it has exactly the product's privileges, used as it is)"
+    fi
+    ;;
+  add)
+    ledger_set "role:$ROLE_ID" "$want_privs"
+    changed "role $ROLE_ID ($want_privs)"
+    run pveum role add "$ROLE_ID" --privs "$privs"
+    ;;
+  modify)
+    ledger_set "role:$ROLE_ID" "$want_privs"
+    changed "role $ROLE_ID privileges ($have_privs -> $want_privs)"
+    run pveum role modify "$ROLE_ID" --privs "$privs"
+    ;;
+esac
 
-if api /access/users | json "[u['userid'] for u in d]" | contains "$USER_ID"; then
+if ((user_exists)); then
   unchanged "user $USER_ID"
-  user_exists=1
 else
+  ledger_set "user:$USER_ID" created
   changed "user $USER_ID"
-  run pveum user add "$USER_ID" --comment "Ctrlable Provisioner (install.sh)"
-  user_exists=0
+  run pveum user add "$USER_ID" --comment "Ctrlable Provisioner, installed by install.sh ($marker)"
 fi
 
 # --- 3. the orchestrator's container -------------------------------------------------------------------------
@@ -339,9 +481,14 @@ if ((new_ct)); then
     unchanged "template $template"
   fi
   changed "container CT $vmid ($hostname: unprivileged, $cores core, $memory MiB, $disk GiB on $storage, $net, onboot)"
-  run pct create "$vmid" "$template" --hostname "$hostname" --unprivileged 1 --features nesting=1 \
+  # Recorded first, marked in its description: a later run uses only this VMID, and only while it carries the mark.
+  ledger_set ct "$vmid"
+  if ! run pct create "$vmid" "$template" --hostname "$hostname" --unprivileged 1 --features nesting=1 \
     --cores "$cores" --memory "$memory" --swap 512 --rootfs "$storage:$disk" --net0 "$net" \
-    --onboot 1 --ostype debian --description "Ctrlable Provisioner (orchestrator), installed by install.sh" >/dev/null
+    --onboot 1 --ostype debian --description "Ctrlable Provisioner (orchestrator), installed by install.sh ($marker)" >/dev/null; then
+    ledger_del ct
+    die "pct create $vmid failed (see above)"
+  fi
 else
   unchanged "container CT $vmid"
 fi
@@ -392,8 +539,8 @@ else
 fi
 
 # --- 5. API token (its secret is kept only encrypted, in the orchestrator's data directory) ---------------------
-say "5. API token $USER_ID!$TOKEN_NAME"
-token_id="$USER_ID!$TOKEN_NAME"
+say "5. API token $TOKEN_ID"
+token_id=$TOKEN_ID
 token_secret=""
 token_new=0
 secret_stored=0
@@ -402,10 +549,7 @@ if ct_file "$CT_ETC/provisioner.env" "$work/ct-env" \
   && ct_check has-token-secret; then
   secret_stored=1
 fi
-token_exists=0
-if ((user_exists)) && api "/access/users/$USER_ID/token" | json "[t['tokenid'] for t in d]" | contains "$TOKEN_NAME"; then
-  token_exists=1
-fi
+# token_exists (step 2): the token is there and proven this installation's.
 if ((token_exists && secret_stored)); then
   unchanged "token $token_id"
 else
@@ -416,16 +560,18 @@ else
   else
     changed "token $token_id (privilege separated)"
   fi
+  ledger_set "token:$token_id" created
   if ((dry_run)); then
-    run pveum user token add "$USER_ID" "$TOKEN_NAME" --privsep 1 --comment "Ctrlable Provisioner" --output-format json
+    run pveum user token add "$USER_ID" "$TOKEN_NAME" --privsep 1 --comment "Ctrlable Provisioner ($marker)" --output-format json
   else
-    token_secret=$(pveum user token add "$USER_ID" "$TOKEN_NAME" --privsep 1 --comment "Ctrlable Provisioner" --output-format json | json "d['value']")
+    token_secret=$(pveum user token add "$USER_ID" "$TOKEN_NAME" --privsep 1 --comment "Ctrlable Provisioner ($marker)" --output-format json | json "d['value']")
   fi
   token_new=1
 fi
 
-# ACLs for the user and its token: write rights on the product's pool only; clone from the templates' pool;
-# the storage and bridge it deploys onto; host figures for the dashboard.
+# ACLs for the user and its token (both proven this installation's): write rights on the product's pool only;
+# clone from the templates' pool; the storage and bridge it deploys onto; host figures for the dashboard. Only
+# added (and recorded), never changed or removed: no ACL of anyone else is touched.
 acl=$(api /access/acl)
 grants=("/pool/ctrlable $ROLE_ID" "/pool/ctrlable-templates PVETemplateUser" "/storage/$storage $ROLE_ID"
   "/sdn/zones/localnetwork $ROLE_ID" "/nodes $ROLE_ID")
@@ -437,6 +583,7 @@ for grant in "${grants[@]}"; do
       unchanged "ACL $path $role for $kind $id"
     else
       changed "ACL $path $role for $kind $id"
+      ledger_set "acl:$path $role $kind $id" added
       run pveum acl modify "$path" "--${kind}s" "$id" --roles "$role"
     fi
   done
@@ -444,14 +591,42 @@ done
 
 # --- 6. host trigger ---------------------------------------------------------------------------------------------
 say "6. Build trigger on this host"
-# install_file SOURCE TARGET MODE: installs when the content differs.
+# remove_line FILE LINE: drops every line exactly LINE, keeping all others as they are; the file (or the file a
+# link points to) is replaced beside itself, as pve-cluster writes it, keeping its mode.
+remove_line() {
+  local target tmp
+  target=$(readlink -f -- "$1")
+  if ((dry_run)); then
+    printf '    + (the line %s removed from %s)\n' "$(quote "$2")" "$target" >&3
+    return 0
+  fi
+  tmp=$(mktemp "$target.XXXXXX")
+  L=$2 awk '$0 != ENVIRON["L"]' "$target" >"$tmp"
+  chmod --reference="$target" "$tmp"
+  mv -f "$tmp" "$target"
+}
+
+# install_file SOURCE TARGET MODE: installs when missing, or when it differs and is still exactly what this
+# installation wrote (its sha256 in the record). Anything else at TARGET (changed since, put there by someone
+# else, a link) is reported and left alone. A file identical to SOURCE is ours to keep up to date from now on.
 install_file() {
-  local source=$1 target=$2 mode=$3
-  if [[ -f $target ]] && cmp -s "$source" "$target"; then
-    unchanged "$target"
-  else
+  local source=$1 target=$2 mode=$3 want have
+  want=$(sha256sum <"$source" | cut -d' ' -f1)
+  if [[ -L $target || (-e $target && ! -f $target) ]]; then
+    skipped "$target: not a regular file (a link?); left alone — move it away and run again"
+  elif [[ ! -e $target ]]; then
     changed "$target"
     run install -D -m "$mode" "$source" "$target"
+    ledger_set "file:$target" "$want"
+  elif have=$(sha256sum <"$target" | cut -d' ' -f1) && [[ $have == "$want" ]]; then
+    unchanged "$target"
+    [[ $(ledger_get "file:$target" || true) == "$want" ]] || ledger_set "file:$target" "$want"
+  elif [[ $(ledger_get "file:$target" || true) == "$have" ]]; then
+    changed "$target"
+    run install -m "$mode" "$source" "$target"
+    ledger_set "file:$target" "$want"
+  else
+    skipped "$target: differs from what this installation wrote (changed since, or someone else's); left alone — move it away and run again"
   fi
 }
 install_file "$b/host/ctrlable-build" "$SBIN_DIR/ctrlable-build" 0755
@@ -513,20 +688,34 @@ fi
 [[ $build_key =~ ^ssh-ed25519\ [^[:space:]]+\ ctrlable-build$ ]] || die "the container returned no build key"
 key_line="command=\"/usr/local/sbin/ctrlable-build\",restrict $build_key"
 key_body=$(awk '{print $2}' <<<"$build_key")
-if [[ -f $AUTHORIZED_KEYS ]] && grep -qF "$key_body" "$AUTHORIZED_KEYS"; then
-  if grep -qxF "$key_line" "$AUTHORIZED_KEYS"; then
-    unchanged "build key in $AUTHORIZED_KEYS"
-  else
-    die "the build key is in $AUTHORIZED_KEYS without the forced command: remove that line and run again"
-  fi
+# Only this exact line is ever added, and only the exact line this installation added before (a replaced build
+# key) is ever removed; every other line stays byte for byte. On Proxmox VE the file is a link into /etc/pve:
+# written through the link, never replacing it.
+if [[ -e $AUTHORIZED_KEYS && ! -f $AUTHORIZED_KEYS ]]; then
+  die "$AUTHORIZED_KEYS is not a file: add this line to root's authorized keys yourself and run again: $key_line"
+fi
+previous_key_line=$(ledger_get authorized-key || true)
+if [[ -f $AUTHORIZED_KEYS ]] && grep -qxF -- "$key_line" "$AUTHORIZED_KEYS"; then
+  unchanged "build key in $AUTHORIZED_KEYS"
+elif [[ -f $AUTHORIZED_KEYS ]] && grep -qF -- "$key_body" "$AUTHORIZED_KEYS"; then
+  die "the build key is in $AUTHORIZED_KEYS without the forced command: remove that line and run again"
 else
   changed "build key (forced command ctrlable-build) in $AUTHORIZED_KEYS"
   run mkdir -p "$(dirname "$AUTHORIZED_KEYS")"
   if ((dry_run)); then
     printf '    + %s >> %s\n' "echo $(quote "$key_line")" "$AUTHORIZED_KEYS"
   else
+    # A last line without its newline would otherwise run into ours.
+    if [[ -s $AUTHORIZED_KEYS && $(tail -c1 "$AUTHORIZED_KEYS" | wc -l) -eq 0 ]]; then
+      printf '\n' >>"$AUTHORIZED_KEYS"
+    fi
     printf '%s\n' "$key_line" >>"$AUTHORIZED_KEYS"
   fi
+fi
+[[ $previous_key_line == "$key_line" ]] || ledger_set authorized-key "$key_line"
+if [[ -n $previous_key_line && $previous_key_line != "$key_line" ]] && grep -sqxF -- "$previous_key_line" "$AUTHORIZED_KEYS"; then
+  changed "the previous build key of this installation removed from $AUTHORIZED_KEYS"
+  remove_line "$AUTHORIZED_KEYS" "$previous_key_line"
 fi
 
 [[ -f $HOST_KEY_PUB ]] || die "this host has no SSH host key $HOST_KEY_PUB"
@@ -602,8 +791,10 @@ fi
 
 # --- summary --------------------------------------------------------------------------------------------------------
 say ""
-if ((changes == 0)); then
+if ((changes == 0 && left_alone == 0)); then
   say "Nothing to change: the orchestrator is installed and configured as asked."
+elif ((changes == 0)); then
+  say "Nothing changed."
 elif ((dry_run)); then
   say "Dry run: $changes change(s) would be made; run without --dry-run to make them."
 else
@@ -626,4 +817,9 @@ esac
 if ((code_status != 3)); then
   say "First admin:     pct exec $vmid -- $CT_APP/deploy/ct-setup.sh create-admin admin"
   say "                 (asks for the password), or open the URL and follow the set-up page."
+fi
+
+# What this installation did not create was left alone: the run is not complete, and says so.
+if ((left_alone > 0)); then
+  die "$left_alone item(s) left alone because this installation did not write them (see 'skipped' above)"
 fi

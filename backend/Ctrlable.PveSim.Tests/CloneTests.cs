@@ -171,6 +171,20 @@ public sealed partial class CloneTests
     }
 
     [Fact]
+    public async Task A_clone_carries_the_description_it_was_asked_for_for_containers_and_vms()
+    {
+        // pve-container and qemu-server clone_vm take "description" for the new guest: the product marks its clones
+        // with it from the start, so whose guest a VMID holds can be told even after a failed or interrupted clone.
+        var (sim, api) = await Sims.Start();
+        await using var _ = sim;
+        await api.RunTask(api.Post($"nodes/pve1/lxc/{Sims.LxcTemplate}/clone", ("newid", "150"), ("hostname", "ct"), ("description", "instance #1 (ct) [n1]")));
+        await api.RunTask(api.Post($"nodes/pve1/qemu/{Sims.QemuTemplate}/clone", ("newid", "151"), ("name", "vm"), ("description", "instance #2 (vm) [n2]")));
+
+        (await api.Get("nodes/pve1/lxc/150/config")).Data!["description"]!.GetValue<string>().Should().Be("instance #1 (ct) [n1]");
+        (await api.Get("nodes/pve1/qemu/151/config")).Data!["description"]!.GetValue<string>().Should().Be("instance #2 (vm) [n2]");
+    }
+
+    [Fact]
     public async Task Pools_receive_clones_and_an_unknown_pool_is_refused()
     {
         var (sim, api) = await Sims.Start();

@@ -173,6 +173,15 @@ public sealed class BuildCheckTests : IAsyncLifetime
         var unknown = await client.PostAsJsonAsync($"/api/releases/{BuildHost.Release}/check", new { templates = new[] { "frigate" } });
         unknown.StatusCode.Should().Be(HttpStatusCode.BadRequest);
         (await unknown.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").GetProperty("templates[0]")[0].GetString().Should().Contain("has no template 'frigate'");
+
+        // A tag without its commit is not checked (nor built): the plan needs the commit the tag must resolve to.
+        var pinned = await File.ReadAllTextAsync(Path.Combine(_releases, BuildHost.Release + ".yaml"));
+        await File.WriteAllTextAsync(Path.Combine(_releases, "2026.08.yaml"), pinned
+            .Replace($"release: \"{BuildHost.Release}\"", "release: \"2026.08\"", StringComparison.Ordinal)
+            .Replace($"community_scripts_commit: \"{ActivationManifest.Commit}\"", "", StringComparison.Ordinal));
+        var unpinned = await client.PostAsJsonAsync("/api/releases/2026.08/check", new { });
+        unpinned.StatusCode.Should().Be(HttpStatusCode.Conflict, await unpinned.Content.ReadAsStringAsync());
+        (await unpinned.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("code").GetString().Should().Be("release-not-pinned");
         File.Exists(Path.Combine(_dir, "command")).Should().BeFalse("nothing reached the host");
     }
 

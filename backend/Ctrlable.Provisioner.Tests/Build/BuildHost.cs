@@ -26,9 +26,11 @@ internal sealed class BuildHost : IAsyncDisposable
     public const string Node = "pve1";
     public const string HaosVersion = "15.1";
 
-    private BuildHost(string directory, PveSimulator sim, SshServer ssh, ProvisionerApp app, Uri orchestratorUrl, X509Certificate2 certificate, string upstreamCommit, string haosSha256)
+    private BuildHost(string directory, string release, PveSimulator sim, SshServer ssh, ProvisionerApp app, GitHubApiFixture gitHub, Uri orchestratorUrl, X509Certificate2 certificate, string upstreamCommit, string haosSha256)
     {
         Directory = directory;
+        ReleaseName = release;
+        GitHub = gitHub;
         Sim = sim;
         Ssh = ssh;
         App = app;
@@ -39,6 +41,13 @@ internal sealed class BuildHost : IAsyncDisposable
     }
 
     public string Directory { get; }
+
+    /// <summary>The release this host builds (<see cref="Release"/> unless started with another).</summary>
+    public string ReleaseName { get; }
+
+    /// <summary>The stand-in for GitHub's release API the wrapper reads HAOS image digests from.</summary>
+    public GitHubApiFixture GitHub { get; }
+
     public PveSimulator Sim { get; }
     public SshServer Ssh { get; }
     public ProvisionerApp App { get; }
@@ -50,6 +59,7 @@ internal sealed class BuildHost : IAsyncDisposable
     public string FetchLog => Path.Combine(Directory, "fetch.log");
     public string BuildConf => Path.Combine(Directory, "ctrlable-build.conf");
     public string LockFile => Path.Combine(Directory, "ctrlable-build.lock");
+    public string HaosCache => Path.Combine(Directory, "haos-cache");
 
     /// <summary>The stand-in root directory of container <paramref name="vmid"/>.</summary>
     public string CtRoot(int vmid) => Path.Combine(Directory, "ct", vmid.ToString(System.Globalization.CultureInfo.InvariantCulture), "rootfs");
@@ -60,7 +70,10 @@ internal sealed class BuildHost : IAsyncDisposable
     /// <param name="hostKeyFingerprint">Overrides the host key the orchestrator expects (wrong-key tests).</param>
     /// <param name="settings">More orchestrator settings.</param>
     /// <param name="wrapperSettings">More lines for the wrapper's ctrlable-build.conf (later lines win).</param>
-    public static async Task<BuildHost> StartAsync(string manifest, string? hostKeyFingerprint = null, IDictionary<string, string?>? settings = null, string wrapperSettings = "")
+    /// <param name="release">The release the manifest is (its file name).</param>
+    /// <param name="haosVersion">The Home Assistant OS version whose image the stand-in download serves (and GitHub knows).</param>
+    public static async Task<BuildHost> StartAsync(string manifest, string? hostKeyFingerprint = null, IDictionary<string, string?>? settings = null, string wrapperSettings = "",
+        string release = Release, string haosVersion = HaosVersion)
     {
         var dir = TempDirectory.Create("build-host");
         var sim = await PveSimulator.StartAsync(new PveSimOptions
@@ -78,7 +91,7 @@ internal sealed class BuildHost : IAsyncDisposable
         // The stand-ins and their settings (builders run with a cleared environment, so settings live in files).
         var bin = Path.Combine(dir, "bin");
         System.IO.Directory.CreateDirectory(bin);
-        foreach (var tool in new[] { "pct", "qm", "pveam", "pvesh", "pvesim.sh", "curl", "haos-firstboot" })
+        foreach (var tool in new[] { "pct", "qm", "pveam", "pvesh", "pvesim.sh", "curl", "ip", "haos-firstboot" })
         {
             var target = Path.Combine(bin, tool);
             File.Copy(Path.Combine(RepoPaths.Root, "host", "testing", tool), target);
@@ -96,7 +109,15 @@ internal sealed class BuildHost : IAsyncDisposable
         await File.WriteAllTextAsync(Path.Combine(bin, "fetch-guard.env"), $"FETCH_LOG={Path.Combine(dir, "fetch.log")}\nREAL_CURL=/usr/bin/curl\n");
 
         var upstreamCommit = await CreateUpstreamAsync(Path.Combine(dir, "upstream"));
-        var haosSha256 = await CreateHaosImageAsync(Path.Combine(dir, "haos-images", HaosVersion));
+        var haosSha256 = await CreateHaosImageAsync(Path.Combine(dir, "haos-images", haosVersion), haosVersion);
+        var gitHub = await GitHubApiFixture.StartAsync(Path.Combine(dir, "github"));
+        gitHub.ServeRelease(haosVersion, haosSha256);
+
+        // The UEFI firmware qemu-server needs (a real host has it from pve-edk2-firmware); only its presence is checked.
+        var firmware = Path.Combine(dir, "pve-edk2-firmware");
+        System.IO.Directory.CreateDirectory(firmware);
+        await File.WriteAllTextAsync(Path.Combine(firmware, "OVMF_CODE_4M.secboot.fd"), "firmware");
+        await File.WriteAllTextAsync(Path.Combine(firmware, "OVMF_VARS_4M.fd"), "variables");
 
         var firstboot = Path.Combine(dir, "firstboot");
         System.IO.Directory.CreateDirectory(firstboot);
@@ -105,7 +126,7 @@ internal sealed class BuildHost : IAsyncDisposable
 
         var releases = Path.Combine(dir, "releases");
         System.IO.Directory.CreateDirectory(releases);
-        await File.WriteAllTextAsync(Path.Combine(releases, Release + ".yaml"), manifest.Replace("{commit}", upstreamCommit, StringComparison.Ordinal).Replace("{haos_sha256}", haosSha256, StringComparison.Ordinal));
+        await File.WriteAllTextAsync(Path.Combine(releases, release + ".yaml"), manifest.Replace("{commit}", upstreamCommit, StringComparison.Ordinal).Replace("{haos_sha256}", haosSha256, StringComparison.Ordinal));
 
         var certificate = CreateCertificate(Path.Combine(dir, "orchestrator.pfx"));
         var port = SshServer.FreePort();
@@ -133,6 +154,10 @@ internal sealed class BuildHost : IAsyncDisposable
             HAOS_BOOT_TIMEOUT=120
             HAOS_SHUTDOWN_TIMEOUT=30
             HAOS_WORK_FREE_GB=0
+            GITHUB_API_URL={gitHub.Url}
+            GITHUB_API_CA_BUNDLE={gitHub.CaBundlePath}
+            OVMF_CODE={Path.Combine(firmware, "OVMF_CODE_4M.secboot.fd")}
+            OVMF_VARS={Path.Combine(firmware, "OVMF_VARS_4M.fd")}
             ALLOWED_STORAGES=local-lvm
             ALLOWED_BRIDGES=vmbr0
             ALLOWED_POOLS=ctrlable-templates
@@ -159,7 +184,7 @@ internal sealed class BuildHost : IAsyncDisposable
 
         var app = new ProvisionerApp(releases, appSettings, kestrelUrls: orchestratorUrl.ToString().TrimEnd('/'));
         app.StartServer();
-        return new BuildHost(dir, sim, ssh, app, orchestratorUrl, certificate, upstreamCommit, haosSha256);
+        return new BuildHost(dir, release, sim, ssh, app, gitHub, orchestratorUrl, certificate, upstreamCommit, haosSha256);
     }
 
     /// <summary>An HTTPS client of the orchestrator with an API token of <paramref name="role"/>, pinned to its certificate.</summary>
@@ -176,6 +201,24 @@ internal sealed class BuildHost : IAsyncDisposable
         };
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         return client;
+    }
+
+    /// <summary>Runs <paramref name="command"/> as the build key would (the forced command decides what runs), writing <paramref name="input"/> to its stdin.</summary>
+    public static async Task<(int Exit, string Stdout, string Stderr)> RunOverSshAsync(SshServer ssh, string command, string input)
+    {
+        using var key = new Renci.SshNet.PrivateKeyFile(ssh.ClientKeyPath);
+        using var client = new Renci.SshNet.SshClient(new Renci.SshNet.ConnectionInfo("127.0.0.1", ssh.Port, ssh.User, new Renci.SshNet.PrivateKeyAuthenticationMethod(ssh.User, key)));
+        client.HostKeyReceived += (_, e) => e.CanTrust = e.FingerPrintSHA256 == Ctrlable.Provisioner.Build.SshHostTrigger.NormalizeFingerprint(ssh.HostKeyFingerprint);
+        await client.ConnectAsync(CancellationToken.None);
+        using var sshCommand = client.CreateCommand(command);
+        var execution = sshCommand.ExecuteAsync();
+        await using (var stdin = sshCommand.CreateInputStream())
+        {
+            await stdin.WriteAsync(System.Text.Encoding.UTF8.GetBytes(input));
+        }
+
+        await execution;
+        return (sshCommand.ExitStatus ?? -1, sshCommand.Result, sshCommand.Error);
     }
 
     /// <summary>The guest config as the emulator holds it, or null.</summary>
@@ -209,6 +252,7 @@ internal sealed class BuildHost : IAsyncDisposable
     {
         App.Dispose();
         Ssh.Dispose();
+        await GitHub.DisposeAsync();
         await Sim.DisposeAsync();
         Certificate.Dispose();
         TempDirectory.TryDelete(Directory);
@@ -232,10 +276,10 @@ internal sealed class BuildHost : IAsyncDisposable
     /// A small Home Assistant OS disk as the release ships it (host/testing/make-haos-image: its partitions, a GRUB
     /// environment without a machine-id, no Core yet), xz-compressed as HAOS publishes it; returns its SHA-256.
     /// </summary>
-    private static async Task<string> CreateHaosImageAsync(string directory)
+    private static async Task<string> CreateHaosImageAsync(string directory, string version)
     {
         System.IO.Directory.CreateDirectory(directory);
-        var image = Path.Combine(directory, $"haos_ova-{HaosVersion}.qcow2");
+        var image = Path.Combine(directory, $"haos_ova-{version}.qcow2");
         await SshServer.Run(Path.Combine(RepoPaths.Root, "host", "testing", "make-haos-image"), image);
         await SshServer.Run("xz", "-z", image);
         return Convert.ToHexStringLower(SHA256.HashData(await File.ReadAllBytesAsync(image + ".xz")));

@@ -40,7 +40,7 @@ public sealed class BuildPipelineTests
             kind: lxc
             builder: ct/zwave-js-ui.sh
             vmid: 9101
-            app_version: "9.x"
+            app_version: "11.x"
             resources: { cpu: 2, ram: 1024, disk: 4 }
             rebrand: true
           docker-portainer:
@@ -89,7 +89,7 @@ public sealed class BuildPipelineTests
         // The templates exist in Proxmox, converted, marked, in the templates pool, with the manifest's resources.
         var zwave = host.Guest(9101)!;
         zwave["template"].Should().Be("1");
-        zwave["description"].Should().MatchRegex($"^ctrlable-build release={System.Text.RegularExpressions.Regex.Escape(BuildHost.Release)} template=zwavejs commit={host.UpstreamCommit} build={started} run=[0-9a-f]{{16}} app_version=v9\\.27\\.2$");
+        zwave["description"].Should().MatchRegex($"^ctrlable-build release={System.Text.RegularExpressions.Regex.Escape(BuildHost.Release)} template=zwavejs commit={host.UpstreamCommit} build={started} run=[0-9a-f]{{16}} app_version=11\\.4\\.1$");
         zwave["net0"].Should().MatchRegex("hwaddr=02(:[0-9A-F]{2}){5}", "the build gave the container a MAC address of its own");
         zwave["cores"].Should().Be("2");
         zwave["memory"].Should().Be("1024");
@@ -143,8 +143,8 @@ public sealed class BuildPipelineTests
         rows.Select(r => (r.Name, r.Kind, r.Vmid, r.Node, r.BuilderRef, r.BuilderCommit, r.AppVersion)).Should().BeEquivalentTo(new[]
         {
             ("ctrlable-pro", "vm", 9100L, BuildHost.Node, BuildHost.Ref, host.UpstreamCommit, BuildHost.HaosVersion),
-            ("docker-portainer", "lxc", 9103L, BuildHost.Node, BuildHost.Ref, host.UpstreamCommit, "27.3.1"),
-            ("zwavejs", "lxc", 9101L, BuildHost.Node, BuildHost.Ref, host.UpstreamCommit, "v9.27.2"),
+            ("docker-portainer", "lxc", 9103L, BuildHost.Node, BuildHost.Ref, host.UpstreamCommit, (string?)null),
+            ("zwavejs", "lxc", 9101L, BuildHost.Node, BuildHost.Ref, host.UpstreamCommit, "11.4.1"),
         });
         var detail = await operatorClient.GetFromJsonAsync<JsonElement>($"/api/releases/{BuildHost.Release}");
         detail.GetProperty("active").GetBoolean().Should().BeTrue();

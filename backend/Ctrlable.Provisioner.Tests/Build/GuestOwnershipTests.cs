@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Ctrlable.Provisioner.Auth;
+using Ctrlable.Provisioner.State;
 using Ctrlable.PveSim.Guests;
 
 namespace Ctrlable.Provisioner.Tests.Build;
@@ -82,7 +83,11 @@ public sealed class GuestOwnershipTests
         File.GetUnixFileMode(ledger).Should().Be(UnixFileMode.UserRead | UnixFileMode.UserWrite);
         (await File.ReadAllLinesAsync(ledger)).Should().ContainSingle().Which.Should().StartWith($"9101\tlxc\t{firstRun}\t02:");
 
-        // A forced rebuild: what this host's ledger lists for the release goes and is built again; nothing else.
+        // A forced rebuild: what this host's ledger lists for the release goes and is built again; nothing else. (zwavejs
+        // made the release active; force is refused for the active release, so another one becomes active first.)
+        var now = DateTimeOffset.UtcNow;
+        await host.App.Service<ReleaseRepository>().ActivateAsync("2026.06", BuildHost.Ref, null,
+            [new TemplateRow(0, "2026.06", "zwavejs", "lxc", 9001, BuildHost.Node, BuildHost.Ref, null, null, now)], now, CancellationToken.None);
         var forced = await client.PostAsJsonAsync($"/api/releases/{BuildHost.Release}/build", new { force = true });
         forced.StatusCode.Should().Be(HttpStatusCode.Accepted, await forced.Content.ReadAsStringAsync());
         var second = await BuildPipelineTests.WaitAsync(host, client, (await forced.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt64());

@@ -139,15 +139,24 @@ public sealed class WrapperPlanTests(WrapperPlanTests.Host host) : IClassFixture
             using var app = new ProvisionerApp(releases);
             using var client = await app.CreateClientAsync(Role.Operator);
 
-            foreach (var (release, key) in new[] { ("2026.06", "community_scripts_ref"), ("2026.07", "community_scripts_commit") })
-            {
-                var response = await client.PostAsJsonAsync($"/api/releases/{release}/build", new { });
+            // A bare commit as ref is an invalid manifest: the validator's error is named.
+            var response = await client.PostAsJsonAsync("/api/releases/2026.06/build", new { });
 
-                response.StatusCode.Should().Be(HttpStatusCode.Conflict, await response.Content.ReadAsStringAsync());
-                var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
-                problem.GetProperty("code").GetString().Should().Be("release-invalid");
-                problem.GetProperty("detail").GetString().Should().Contain($"{release}.yaml:").And.Contain($": {key}: ");
-            }
+            response.StatusCode.Should().Be(HttpStatusCode.Conflict, await response.Content.ReadAsStringAsync());
+            var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+            problem.GetProperty("code").GetString().Should().Be("release-invalid");
+            problem.GetProperty("detail").GetString().Should().Contain("2026.06.yaml:").And.Contain(": community_scripts_ref: ");
+
+            // A tag without its commit is a valid manifest (with a warning) that is not buildable until pinned: the fix is named.
+            response = await client.PostAsJsonAsync("/api/releases/2026.07/build", new { });
+
+            response.StatusCode.Should().Be(HttpStatusCode.Conflict, await response.Content.ReadAsStringAsync());
+            response.Content.Headers.ContentType!.MediaType.Should().Be("application/problem+json");
+            problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+            problem.GetProperty("code").GetString().Should().Be("release-not-pinned");
+            problem.GetProperty("title").GetString().Should().Be("Release is not pinned to a commit");
+            problem.GetProperty("detail").GetString().Should().Be("The manifest of 2026.07 names tag '2026-05-30' but not the commit it points to: "
+                + "run scripts/pin-release.sh releases/2026.07.yaml where GitHub is reachable (it records community_scripts_commit), then build.");
         }
         finally
         {

@@ -9,7 +9,6 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Ctrlable.Provisioner.Build;
 using Ctrlable.Provisioner.Tests.Infrastructure;
-using Renci.SshNet;
 
 namespace Ctrlable.Provisioner.Tests.Build;
 
@@ -44,6 +43,17 @@ public sealed class WrapperTests(WrapperTests.Host host) : IClassFixture<Wrapper
         "touch {marker}",
         "/usr/local/sbin/ctrlable-build 2026.06",
         "bash -c 'touch {marker}'",
+        "ctrlable-build --check",
+        "ctrlable-build --check 2026.06 extra",
+        "ctrlable-build --check  2026.06",
+        "ctrlable-build --check=2026.06",
+        "ctrlable-build -c 2026.06",
+        "ctrlable-build --CHECK 2026.06",
+        "ctrlable-build 2026.06 --check",
+        "ctrlable-build --check --check 2026.06",
+        "ctrlable-build --check 2026.06; touch {marker}",
+        "ctrlable-build --check $(touch {marker})",
+        "ctrlable-build --force 2026.06",
     };
 
     [Theory]
@@ -53,7 +63,7 @@ public sealed class WrapperTests(WrapperTests.Host host) : IClassFixture<Wrapper
         var (exit, stdout, stderr) = await RunAsync(command.Replace("{marker}", Marker, StringComparison.Ordinal), ValidTicketLine());
 
         exit.Should().Be(64, stderr);
-        stderr.Should().Be("ctrlable-build: refused: expected 'ctrlable-build <release>' with a release such as 2026.06\n");
+        stderr.Should().Be("ctrlable-build: refused: expected 'ctrlable-build <release>' or 'ctrlable-build --check <release>' with a release such as 2026.06\n");
         stdout.Should().BeEmpty();
         File.Exists(Marker).Should().BeFalse();
         System.IO.Directory.Exists(WorkDir).Should().BeFalse("nothing starts before the request is accepted");
@@ -66,11 +76,15 @@ public sealed class WrapperTests(WrapperTests.Host host) : IClassFixture<Wrapper
     [InlineData("ORCHESTRATOR_URL=https://evil.invalid\n", "unexpected input (only 'ticket=...' is read)")]
     public async Task A_valid_request_without_a_proper_ticket_is_refused(string input, string reason)
     {
-        var (exit, _, stderr) = await RunAsync("ctrlable-build 2026.06", input);
+        foreach (var command in new[] { "ctrlable-build 2026.06", "ctrlable-build --check 2026.06" })
+        {
+            var (exit, stdout, stderr) = await RunAsync(command, input);
 
-        exit.Should().Be(64);
-        stderr.Should().Be($"ctrlable-build: refused: {reason}\n");
-        System.IO.Directory.Exists(WorkDir).Should().BeFalse();
+            exit.Should().Be(64, command);
+            stderr.Should().Be($"ctrlable-build: refused: {reason}\n");
+            stdout.Should().BeEmpty();
+            System.IO.Directory.Exists(WorkDir).Should().BeFalse();
+        }
     }
 
     [Fact]
@@ -212,22 +226,7 @@ public sealed class WrapperTests(WrapperTests.Host host) : IClassFixture<Wrapper
 
     private static string ValidTicketLine() => $"ticket={BuildTickets.New()}\n";
 
-    private async Task<(int Exit, string Stdout, string Stderr)> RunAsync(string command, string input)
-    {
-        using var key = new PrivateKeyFile(Ssh.ClientKeyPath);
-        using var client = new SshClient(new Renci.SshNet.ConnectionInfo("127.0.0.1", Ssh.Port, Ssh.User, new PrivateKeyAuthenticationMethod(Ssh.User, key)));
-        client.HostKeyReceived += (_, e) => e.CanTrust = e.FingerPrintSHA256 == SshHostTrigger.NormalizeFingerprint(Ssh.HostKeyFingerprint);
-        await client.ConnectAsync(CancellationToken.None);
-        using var ssh = client.CreateCommand(command);
-        var execution = ssh.ExecuteAsync();
-        await using (var stdin = ssh.CreateInputStream())
-        {
-            await stdin.WriteAsync(Encoding.UTF8.GetBytes(input));
-        }
-
-        await execution;
-        return (ssh.ExitStatus ?? -1, ssh.Result, ssh.Error);
-    }
+    private Task<(int Exit, string Stdout, string Stderr)> RunAsync(string command, string input) => BuildHost.RunOverSshAsync(Ssh, command, input);
 
     private static async Task<(int Exit, string Stderr)> RunLocallyAsync(string wrapper, string? sshOriginalCommand)
     {

@@ -35,7 +35,8 @@ public sealed class DeployResilienceTests
     public async Task Stopped_after_any_step_the_deploy_converges_after_restart_without_orphans_or_duplicates(string step)
     {
         var boot = new DeferredBootBehaviour();
-        await using var pve = await ProxmoxHarness.StartAsync(bootBehaviour: boot);
+        await using var pve = await ProxmoxHarness.StartAsync(bootBehaviour: boot, foreignGuests: true);
+        var foreign = ForeignGuests.Capture(pve.Sim);
         var data = TempDirectory.Create("crash");
         var port = FreePort();
         var crash = new CrashAt(step);
@@ -54,7 +55,8 @@ public sealed class DeployResilienceTests
         var instances = await DeployApiTests.WaitForAsync(again, project, i => i.GetProperty("state").GetString() is "active" or "failed", TimeSpan.FromSeconds(90));
 
         instances.Should().OnlyContain(i => i.GetProperty("state").GetString() == "active", string.Join("; ", instances.Select(i => i.GetProperty("error").ToString())));
-        var pool = pve.Sim.State.Access.Pools["ctrlable"].Vms;
+        var pool = pve.Sim.State.Access.Pools["ctrlable"].Vms.Except(ForeignGuests.Vmids);
+        foreign.ShouldBeUntouched(pve.Sim, $"(stopped at {step})");
         var guests = string.Join(", ", pve.Sim.State.Guests.Values.Select(g => $"{g.Vmid}={g.Name}/{g.Lock}"));
         var rows = string.Join(", ", instances.Select(i => $"{i.GetProperty("vmid")}={i.GetProperty("hostname")}"));
         pool.Should().BeEquivalentTo(instances.Select(i => i.GetProperty("vmid").GetInt32()), $"every guest in the product's pool belongs to exactly one instance (guests {guests}; instances {rows}; tasks {string.Join(", ", pve.Sim.TaskLog.Select(t => $"{t.Type}:{t.Id}:{t.ExitStatus}"))})");
@@ -147,7 +149,7 @@ public sealed class DeployResilienceTests
         TempDirectory.TryDelete(data);
     }
 
-    private static async Task<Run> StartAsync(ProxmoxHarness pve, string data, IDeployStepObserver? observer, DeferredBootBehaviour boot, int httpsPort)
+    internal static async Task<Run> StartAsync(ProxmoxHarness pve, string data, IDeployStepObserver? observer, DeferredBootBehaviour boot, int httpsPort)
     {
         var settings = ProvisionerApp.ProxmoxSettings(pve);
         settings["Deploy:FirstBootTimeoutSeconds"] = "300";
@@ -174,14 +176,14 @@ public sealed class DeployResilienceTests
         return new Run(app, boot);
     }
 
-    private static int FreePort()
+    internal static int FreePort()
     {
         using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
         listener.Start();
         return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    private sealed class Run(ProvisionerApp app, DeferredBootBehaviour boot) : IAsyncDisposable
+    internal sealed class Run(ProvisionerApp app, DeferredBootBehaviour boot) : IAsyncDisposable
     {
         public ProvisionerApp App { get; } = app;
 
@@ -194,7 +196,7 @@ public sealed class DeployResilienceTests
     }
 
     /// <summary>Freezes the pipeline the first time any instance reaches <paramref name="step"/>, like a process that died there.</summary>
-    private sealed class CrashAt(string step) : IDeployStepObserver
+    internal sealed class CrashAt(string step) : IDeployStepObserver
     {
         public TaskCompletionSource Reached { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 

@@ -46,7 +46,8 @@ internal sealed class ProxmoxHarness : IAsyncDisposable
         string? pinnedFingerprint = null,
         Action<ProxmoxOptions>? configure = null,
         IGuestBootBehaviour? bootBehaviour = null,
-        double timingScale = 0.02)
+        double timingScale = 0.02,
+        bool foreignGuests = false)
     {
         var v = version ?? PveVersion.V9_1;
         var sim = await PveSimulator.StartAsync(new PveSimOptions
@@ -66,7 +67,8 @@ internal sealed class ProxmoxHarness : IAsyncDisposable
                     new TemplateSeed(QemuTemplate, "ctrlable-pro", SimGuestKind.Qemu, 32) { Pool = "ctrlable-templates", Tags = ["ctrlable", HomeAssistantSetup.TemplateTag], HomeAssistantCoreOnDisk = true },
                     new TemplateSeed(LxcTemplate, "zwavejs", SimGuestKind.Lxc, 8, FirstBoot: true) { Pool = "ctrlable-templates" },
                 ],
-            Guests = [new TemplateSeed(ForeignGuest, "customer-nas", SimGuestKind.Qemu, 16) { Running = true }],
+            // With foreignGuests: another admin's guests at 100, 999 and 10000, the last two in the product's pool (its token sees them).
+            Guests = [new TemplateSeed(ForeignGuest, "customer-nas", SimGuestKind.Qemu, 16) { Running = true }, .. foreignGuests ? ForeignGuests.Seeds("ctrlable") : []],
         }).Tokens.Single();
         var connection = new ProxmoxConnection(sim.BaseAddress, token.TokenId, token.Secret, pinnedFingerprint ?? sim.CertificateFingerprint, simulated: true);
 

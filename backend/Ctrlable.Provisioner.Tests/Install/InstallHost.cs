@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using Ctrlable.Provisioner.Tests.Infrastructure;
 using Ctrlable.PveSim;
+using Ctrlable.PveSim.Guests;
 using Ctrlable.PveSim.Hosting;
 using Ctrlable.PveSim.Seeding;
 using SimGuestKind = Ctrlable.PveSim.Guests.GuestKind;
@@ -35,12 +36,17 @@ internal sealed class InstallHost : IAsyncDisposable
         Sim = sim;
         AdminToken = adminToken;
         Boot = boot;
+        Foreigners = ForeignGuests.Capture(sim, [.. ForeignGuests.Vmids, Foreign]);
     }
 
     public string Directory { get; }
     public PveSimulator Sim { get; }
     public string AdminToken { get; }
     public DeferredBootBehaviour Boot { get; }
+
+    /// <summary>The other admin's guests as they were before install.sh ran: every test ends with them untouched.</summary>
+    public ForeignGuests.Snapshot Foreigners { get; }
+    public string StateFile => Path.Combine(HostRoot, "etc", "ctrlable", "install.state");
     public string Bin => Path.Combine(Directory, "bin");
     public string HostRoot => Path.Combine(Directory, "host");
     public string Bundle => Path.Combine(Directory, $"ctrlable-provisioner-{Version}-linux-x64.tar.gz");
@@ -77,7 +83,7 @@ internal sealed class InstallHost : IAsyncDisposable
                     new TemplateSeed(QemuTemplate, "ctrlable-pro", SimGuestKind.Qemu, 32) { Tags = ["ctrlable", Ctrlable.Provisioner.Deploy.HomeAssistantSetup.TemplateTag] },
                     new TemplateSeed(LxcTemplate, "zwavejs", SimGuestKind.Lxc, 8, FirstBoot: true),
                 ],
-                Guests = [new TemplateSeed(Foreign, "customer-nas", SimGuestKind.Qemu, 16) { Running = true }],
+                Guests = [new TemplateSeed(Foreign, "customer-nas", SimGuestKind.Qemu, 16) { Running = true }, .. ForeignGuests.Seeds()],
             },
         });
         string admin;
@@ -205,6 +211,20 @@ internal sealed class InstallHost : IAsyncDisposable
         await process.WaitForExitAsync(timeout.Token);
         return new InstallRun(process.ExitCode, await stdout, await stderr);
     }
+
+    /// <summary>The orchestrator's container install.sh made (its description says so), or null.</summary>
+    public SimGuest? Orchestrator()
+    {
+        lock (Sim.State.Sync)
+        {
+            return Sim.State.Guests.Values.SingleOrDefault(g => g.Kind == SimGuestKind.Lxc && g.Config.GetValueOrDefault("description", "").StartsWith("Ctrlable Provisioner (orchestrator)", StringComparison.Ordinal));
+        }
+    }
+
+    public int OrchestratorVmid => Orchestrator()?.Vmid ?? throw new InvalidOperationException("install.sh made no orchestrator container");
+
+    /// <summary>Runs a host stand-in (pct, pveum, ...) as root, like an admin at the host's shell.</summary>
+    public Task<string> ToolAsync(string tool, params string[] args) => SshServer.Run(Path.Combine(Bin, tool), args);
 
     /// <summary>The orchestrator's configuration install.sh wrote into container <paramref name="vmid"/>.</summary>
     public Dictionary<string, string> OrchestratorEnv(int vmid) =>

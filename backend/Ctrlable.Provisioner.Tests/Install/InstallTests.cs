@@ -33,19 +33,21 @@ public sealed class InstallTests
         dry.ExitCode.Should().Be(0, dry.ToString());
         dry.Output.Should().Contain("+ pveum pool add ctrlable ").And.Contain("+ pveum role add CtrlableProvisioner ")
             .And.Contain("+ pveum user add ctrlable@pve").And.Contain("+ pveum user token add ctrlable@pve provisioner --privsep 1")
-            .And.Contain("+ pveam download local debian-12-standard_").And.Contain("+ pct create 100 local:vztmpl/debian-12-standard_")
+            .And.Contain("+ pveam download local debian-12-standard_").And.Contain("+ pct create 101 local:vztmpl/debian-12-standard_")
             .And.Contain("+ pveum acl modify /pool/ctrlable --tokens").And.Contain("Dry run: ");
         lock (host.Sim.State.Sync)
         {
             host.Sim.State.Access.Pools.Should().BeEmpty();
             host.Sim.State.Access.Users.Keys.Should().Equal("root@pam");
-            host.Sim.State.Guests.Keys.Should().BeEquivalentTo([InstallHost.Foreign, InstallHost.QemuTemplate, InstallHost.LxcTemplate]);
+            host.Sim.State.Guests.Keys.Should().BeEquivalentTo([InstallHost.Foreign, InstallHost.QemuTemplate, InstallHost.LxcTemplate, .. ForeignGuests.Vmids]);
         }
 
         File.Exists(host.AuthorizedKeys).Should().BeFalse();
+        File.Exists(host.StateFile).Should().BeFalse("a dry run records nothing");
 
         var run = await host.RunAsync();
         run.ExitCode.Should().Be(0, run.ToString());
+        host.Foreigners.ShouldBeUntouched(host.Sim, "by the install");
         var spec = LeastPrivilege.Spec(version);
         int vmid;
         lock (host.Sim.State.Sync)
@@ -58,7 +60,7 @@ public sealed class InstallTests
                 spec.Acls.Select(a => (a.Path, a.Subject, a.Role, a.Propagate)), "the ACLs are the documented least-privilege layout");
             access.Acl.Should().NotContain(e => e.Role == "Administrator" || e.Role == "PVEAdmin");
 
-            var ct = host.Sim.State.Guests.Values.Single(g => g.Kind == SimGuestKind.Lxc && !g.IsTemplate);
+            var ct = host.Orchestrator()!;
             vmid = ct.Vmid;
             ct.Config["hostname"].Should().Be("ctrlable-provisioner");
             ct.Config["unprivileged"].Should().Be("1");
@@ -109,6 +111,23 @@ public sealed class InstallTests
         var publicKey = (await File.ReadAllTextAsync(Path.Combine(root, "var/lib/ctrlable-provisioner/ssh/build_ed25519.pub"))).Trim();
         File.ReadAllLines(host.AuthorizedKeys).Should().Equal($"command=\"/usr/local/sbin/ctrlable-build\",restrict {publicKey}");
 
+        // The install record: what this installation created, each marked with its install id.
+        File.GetUnixFileMode(host.StateFile).Should().Be((UnixFileMode)0b110_000_000);
+        var record = InstallRecord(host);
+        var marker = $"ctrlable-install:{record["install-id"]}";
+        record.Keys.Should().Contain(["pool:ctrlable", "pool:ctrlable-templates", "role:CtrlableProvisioner", "user:ctrlable@pve", "token:ctrlable@pve!provisioner", "ct",
+            $"file:{host.HostRoot}/usr/local/sbin/ctrlable-build", $"file:{host.HostRoot}/etc/ctrlable/ctrlable-build.conf", "authorized-key"]);
+        record["ct"].Should().Be(vmid.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        record["authorized-key"].Should().Be($"command=\"/usr/local/sbin/ctrlable-build\",restrict {publicKey}");
+        record.Keys.Count(k => k.StartsWith("acl:", StringComparison.Ordinal)).Should().Be(spec.Acls.Count);
+        lock (host.Sim.State.Sync)
+        {
+            host.Sim.State.Guests[vmid].Config["description"].Should().Contain(marker);
+            host.Sim.State.Access.Users["ctrlable@pve"].Comment.Should().Contain(marker);
+            host.Sim.State.Access.Users["ctrlable@pve"].Tokens["provisioner"].Comment.Should().Contain(marker);
+            host.Sim.State.Access.Pools["ctrlable"].Comment.Should().Contain(marker);
+        }
+
         // Again: nothing changes, and it says so; a dry run agrees.
         var again = await host.RunAsync();
         again.ExitCode.Should().Be(0, again.ToString());
@@ -119,12 +138,14 @@ public sealed class InstallTests
         lock (host.Sim.State.Sync)
         {
             host.Sim.State.Access.Acl.Should().HaveCount(spec.Acls.Count);
-            host.Sim.State.Guests.Values.Count(g => g.Kind == SimGuestKind.Lxc && !g.IsTemplate).Should().Be(1);
+            host.Sim.State.Guests.Values.Count(g => g.Kind == SimGuestKind.Lxc && !g.IsTemplate).Should().Be(3, "the orchestrator's container and the admin's two");
         }
 
         var dryAgain = await host.RunAsync(["--dry-run"]);
         dryAgain.ExitCode.Should().Be(0, dryAgain.ToString());
         dryAgain.Output.Should().Contain("Nothing to change").And.NotContain("    + ");
+        InstallRecord(host).Should().Equal(record, "a second run had nothing new to record");
+        host.Foreigners.ShouldBeUntouched(host.Sim, "by a re-install");
     }
 
     [Fact]
@@ -132,7 +153,7 @@ public sealed class InstallTests
     {
         await using var host = await InstallHost.StartAsync(PveVersion.V9_1);
         (await host.RunAsync()).ExitCode.Should().Be(0);
-        var vmid = host.Sim.State.Guests.Values.Single(g => g.Kind == SimGuestKind.Lxc && !g.IsTemplate).Vmid;
+        var vmid = host.OrchestratorVmid;
         var before = TokenSecret(host);
         // The orchestrator's database is lost (restored from an old backup, say): it no longer holds the secret.
         File.Delete(Path.Combine(host.DataDirectory(vmid), "provisioner.db"));
@@ -163,7 +184,7 @@ public sealed class InstallTests
         await using var host = await InstallHost.StartAsync(version);
         var run = await host.RunAsync(["--ip", "10.0.0.20/24", "--gateway", "10.0.0.1", "--vlan", "20"]);
         run.ExitCode.Should().Be(0, run.ToString());
-        var vmid = host.Sim.State.Guests.Values.Single(g => g.Kind == SimGuestKind.Lxc && !g.IsTemplate).Vmid;
+        var vmid = host.OrchestratorVmid;
         host.Sim.State.Guests[vmid].Config["net0"].Should().Contain("ip=10.0.0.20/24").And.Contain("gw=10.0.0.1").And.Contain("tag=20");
         lock (host.Sim.State.Sync)
         {
@@ -244,7 +265,7 @@ public sealed class InstallTests
         var run = await host.RunAsync();
 
         run.ExitCode.Should().Be(0, run.ToString());
-        var vmid = host.Sim.State.Guests.Values.Single(g => g.Kind == SimGuestKind.Lxc && !g.IsTemplate).Vmid;
+        var vmid = host.OrchestratorVmid;
         var printed = System.Text.RegularExpressions.Regex.Match(run.Output, @"Set-up code:\s+([A-Z2-7-]+) ");
         printed.Success.Should().BeTrue(run.Output);
         var file = Path.Combine(host.DataDirectory(vmid), "setup-code");
@@ -275,7 +296,7 @@ public sealed class InstallTests
         { "memory", [], "install.sh: not enough free memory on pve1: 1024 MiB needed, " },
         { "checksum", [], "install.sh: bundle checksum mismatch: expected " },
         { "option", ["--memory", "256"], "install.sh: --memory must be at least 512 (MiB) (got '256')" },
-        { "vmid", ["--vmid", "500"], "install.sh: VMID 500 is taken by another guest (not the container 'ctrlable-provisioner'): pick another --vmid" },
+        { "vmid", ["--vmid", "500"], "install.sh: VMID 500 is taken by a guest this installation did not create: it is left alone; pick another --vmid" },
     };
 
     [Theory]
@@ -412,6 +433,11 @@ public sealed class InstallTests
         privs.Select(p => p == "$agent" ? "VM.Monitor" : p).Should().BeEquivalentTo(LeastPrivilege.Privileges(PveVersion.V8_2));
         JsonSerializer.Serialize(privs).Should().NotContain("Administrator");
     }
+
+    /// <summary>install.sh's record of what it created: "key TAB value" lines.</summary>
+    private static Dictionary<string, string> InstallRecord(InstallHost host) =>
+        File.ReadAllLines(host.StateFile).Where(l => l.Contains('\t', StringComparison.Ordinal))
+            .Select(l => l.Split('\t', 2)).ToDictionary(p => p[0], p => p[1], StringComparer.Ordinal);
 
     private static Dictionary<string, string?> ProxmoxSettingsOf(Dictionary<string, string> env) =>
         env.Where(kv => kv.Key.StartsWith("CTRLABLE_PROXMOX__", StringComparison.Ordinal))

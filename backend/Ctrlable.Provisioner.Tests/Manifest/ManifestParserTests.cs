@@ -66,21 +66,13 @@ public sealed class ManifestParserTests
     }
 
     [Fact]
-    public void Non_default_decisions_are_read()
+    public void A_non_default_uuid_policy_is_read()
     {
-        var yaml = With(
-            (6, "  frigate_placement: docker"),
-            (7, "  freepbx_kind: vm"),
-            (8, "  haos_uuid_policy: keep"),
-            (36, "# frigate runs inside docker-portainer"), (37, "#"), (38, "#"), (39, "#"), (40, "#"), (41, "#"),
-            (43, "    kind: vm"),
-            (44, "    builder: vm/debian-vm.sh"));
-
-        var result = Parse(yaml);
+        // The other decisions' alternatives are refused (ManifestRuleTests); the UUID policy's is built.
+        var result = Parse(WithLine(8, "  haos_uuid_policy: keep"));
 
         result.Errors.Should().BeEmpty(ManifestAssertions.Describe(result.Errors));
-        result.Manifest!.Decisions.Should().Be(new ReleaseDecisions(FrigatePlacement.Docker, FreePbxKind.Vm, HaosUuidPolicy.Keep));
-        result.Manifest.Templates.Select(t => t.Name).Should().NotContain("frigate");
+        result.Manifest!.Decisions.Should().Be(new ReleaseDecisions(FrigatePlacement.Separate, FreePbxKind.Lxc, HaosUuidPolicy.Keep));
     }
 
     [Fact]

@@ -246,11 +246,12 @@ public sealed class ManifestRuleTests
     }
 
     [Fact]
-    public void Freepbx_kind_vm_requires_a_vm_freepbx_template()
+    public void Freepbx_kind_vm_is_refused_at_the_decision_with_the_reason()
     {
-        var result = Parse(WithLine(7, "  freepbx_kind: vm"));
+        // Even with a VM freepbx template: there is no upstream FreePBX VM builder to build it from.
+        var result = Parse(With((7, "  freepbx_kind: vm"), (43, "    kind: vm"), (44, "    builder: vm/debian-vm.sh")));
 
-        result.ShouldHaveErrorAt(43, 11, "templates.freepbx.kind", "kind lxc", "decisions.freepbx_kind is vm");
+        result.ShouldHaveErrorAt(7, 17, "decisions.freepbx_kind", "freepbx_kind 'vm' is not built", "no FreePBX VM builder", "keep lxc");
         result.Errors.Should().ContainSingle();
     }
 
@@ -264,33 +265,21 @@ public sealed class ManifestRuleTests
     }
 
     [Fact]
-    public void Freepbx_kind_is_fine_without_a_freepbx_template()
+    public void Freepbx_kind_lxc_is_fine_without_a_freepbx_template()
     {
-        var result = Parse(With((7, "  freepbx_kind: vm"), (42, "#"), (43, "#"), (44, "#"), (45, "#"), (46, "#")));
+        var result = Parse(With((42, "#"), (43, "#"), (44, "#"), (45, "#"), (46, "#")));
 
         result.Errors.Should().BeEmpty(ManifestAssertions.Describe(result.Errors));
     }
 
     [Fact]
-    public void Frigate_placement_docker_forbids_a_frigate_template()
+    public void Frigate_placement_docker_is_refused_at_the_decision_with_the_reason()
     {
-        var result = Parse(WithLine(6, "  frigate_placement: docker"));
+        // Also without a frigate template, as that placement would have it.
+        var result = Parse(With((6, "  frigate_placement: docker"), (36, "#"), (37, "#"), (38, "#"), (39, "#"), (40, "#"), (41, "#")));
 
-        result.ShouldHaveErrorAt(36, 3, "templates.frigate", "frigate_placement is docker", "no 'frigate' template");
-        result.Errors.Should().ContainSingle();
-    }
-
-    [Fact]
-    public void Frigate_placement_docker_requires_docker_portainer()
-    {
-        var yaml = With(
-            (6, "  frigate_placement: docker"),
-            (29, "#"), (30, "#"), (31, "#"), (32, "#"), (33, "#"), (34, "#"), (35, "#"),
-            (36, "#"), (37, "#"), (38, "#"), (39, "#"), (40, "#"), (41, "#"));
-
-        var result = Parse(yaml);
-
-        result.ShouldHaveErrorAt(6, 22, "decisions.frigate_placement", "'docker'", "no 'docker-portainer' template");
+        result.ShouldHaveErrorAt(6, 22, "decisions.frigate_placement", "frigate_placement 'docker' is not built",
+            "first boot to start and wire a Frigate container", "keep separate");
         result.Errors.Should().ContainSingle();
     }
 

@@ -87,7 +87,7 @@ public sealed class ManifestShapeTests
     [InlineData(19, "    # kind removed", "templates.zwavejs.kind", 18, 3)]
     [InlineData(20, "    # builder removed", "templates.zwavejs.builder", 18, 3)]
     [InlineData(21, "    # vmid removed", "templates.zwavejs.vmid", 18, 3)]
-    [InlineData(17, "    # resources removed", "templates.ctrlable-pro.resources", 10, 3)]
+    [InlineData(34, "    # resources removed", "templates.docker-portainer.resources", 29, 3)]
     [InlineData(26, "      # ram removed", "templates.zwavejs.resources.ram", 24, 5)]
     public void Missing_required_key_is_reported_at_the_mapping_that_lacks_it(int line, string text, string path, int expectedLine, int expectedColumn)
     {

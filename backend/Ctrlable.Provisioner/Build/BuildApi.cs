@@ -111,6 +111,7 @@ public static class BuildApi
                 title: refusal switch
                 {
                     BuildRefusal.ReleaseInvalid => "Release manifest is invalid",
+                    BuildRefusal.ReleaseNotPinned => "Release is not pinned to a commit",
                     BuildRefusal.TriggerNotConfigured => "Builds are not set up",
                     BuildRefusal.AlreadyRunning => "A build is running",
                     _ => "Cannot rebuild the active release",
@@ -124,6 +125,7 @@ public static class BuildApi
     private static string Code(BuildRefusal? refusal) => refusal switch
     {
         BuildRefusal.ReleaseInvalid => "release-invalid",
+        BuildRefusal.ReleaseNotPinned => "release-not-pinned",
         BuildRefusal.TriggerNotConfigured => "trigger-not-configured",
         BuildRefusal.AlreadyRunning => "build-running",
         _ => "release-active",
@@ -153,6 +155,7 @@ public static class BuildApi
             CheckRefusal.ReleaseNotFound => (StatusCodes.Status404NotFound, "Release not found", (string?)null),
             CheckRefusal.UnknownTemplates => (StatusCodes.Status400BadRequest, "Unknown template", null),
             CheckRefusal.ReleaseInvalid => (StatusCodes.Status409Conflict, "Release manifest is invalid", "release-invalid"),
+            CheckRefusal.ReleaseNotPinned => (StatusCodes.Status409Conflict, "Release is not pinned to a commit", "release-not-pinned"),
             CheckRefusal.TriggerNotConfigured => (StatusCodes.Status409Conflict, "Builds are not set up", "trigger-not-configured"),
             CheckRefusal.CheckRunning => (StatusCodes.Status409Conflict, "A check is running", "check-running"),
             CheckRefusal.Unreachable => (StatusCodes.Status502BadGateway, "The host trigger is not reachable", "trigger-unreachable"),

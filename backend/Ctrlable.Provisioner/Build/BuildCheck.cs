@@ -41,7 +41,7 @@ public sealed class CheckTicket(string release, IReadOnlyList<string>? templates
 }
 
 /// <summary>Why a check gave no verdict.</summary>
-public enum CheckRefusal { ReleaseNotFound, ReleaseInvalid, UnknownTemplates, TriggerNotConfigured, CheckRunning, Unreachable, Refused, Failed, TimedOut }
+public enum CheckRefusal { ReleaseNotFound, ReleaseInvalid, ReleaseNotPinned, UnknownTemplates, TriggerNotConfigured, CheckRunning, Unreachable, Refused, Failed, TimedOut }
 
 /// <summary>The host's verdict, or why there is none (<paramref name="Errors"/>: per request field, for UnknownTemplates).</summary>
 public sealed record CheckOutcome(BuildCheckResult? Result, CheckRefusal? Refusal, string? Detail, IReadOnlyDictionary<string, string[]>? Errors = null);
@@ -80,6 +80,13 @@ public sealed class BuildCheckService(
         if (!file.IsValid)
         {
             return Refused(CheckRefusal.ReleaseInvalid, $"The manifest of {release} has {file.Errors.Count} error(s); fix them before building. First: {file.Errors[0]}");
+        }
+
+        // The plan carries the commit the tag must resolve to; without it there is nothing to check against (as for a build).
+        if (file.Manifest!.CommunityScriptsCommit is null)
+        {
+            return Refused(CheckRefusal.ReleaseNotPinned, $"The manifest of {release} names tag '{file.Manifest.CommunityScriptsRef}' but not the commit it points to: "
+                + $"run scripts/pin-release.sh releases/{release}.yaml where GitHub is reachable (it records community_scripts_commit), then check again.");
         }
 
         if (BuildService.UnknownTemplates(file.Manifest!, templates) is { } unknown)

@@ -10,7 +10,7 @@ using Microsoft.Extensions.Options;
 namespace Ctrlable.Provisioner.Build;
 
 /// <summary>Why a build could not start.</summary>
-public enum BuildRefusal { ReleaseNotFound, ReleaseInvalid, TriggerNotConfigured, AlreadyRunning, ForceOnActiveRelease, UnknownTemplates }
+public enum BuildRefusal { ReleaseNotFound, ReleaseInvalid, TriggerNotConfigured, AlreadyRunning, ForceOnActiveRelease, ReleaseNotPinned, UnknownTemplates }
 
 /// <summary>The started build, or why there is none (<paramref name="Errors"/>: per request field, for UnknownTemplates).</summary>
 public sealed record BuildStart(BuildSummary? Build, BuildRefusal? Refusal, string? Detail, IReadOnlyDictionary<string, string[]>? Errors = null);
@@ -50,6 +50,13 @@ public sealed partial class BuildService(
         if (!file.IsValid)
         {
             return Refused(BuildRefusal.ReleaseInvalid, $"The manifest of {release} has {file.Errors.Count} error(s); fix them before building. First: {file.Errors[0]}");
+        }
+
+        // A tag can move: the host builds only a tag whose commit the manifest recorded.
+        if (file.Manifest!.CommunityScriptsCommit is null)
+        {
+            return Refused(BuildRefusal.ReleaseNotPinned, $"The manifest of {release} names tag '{file.Manifest.CommunityScriptsRef}' but not the commit it points to: "
+                + $"run scripts/pin-release.sh releases/{release}.yaml where GitHub is reachable (it records community_scripts_commit), then build.");
         }
 
         var manifest = file.Manifest!;

@@ -15,7 +15,9 @@ namespace Ctrlable.Provisioner.Deploy;
 /// Drives one instance from <c>pending</c> to <c>active</c> (or through a delete), one persisted step at a
 /// time, so that a restarted orchestrator resumes each instance exactly where it was by reconciling the
 /// recorded step with what Proxmox holds: a recorded UPID is waited for, a clone that exists is adopted, a
-/// half-made guest is completed or removed.
+/// half-made guest is completed or removed. Every change, start, stop or destroy of a guest first proves it is the
+/// instance's (<see cref="GuestOwnership"/>: the marker its clone request wrote); a guest without it is reported in
+/// the instance's error and left alone.
 /// </summary>
 public sealed class DeployPipeline(
     InstanceRepository instances,
@@ -27,6 +29,7 @@ public sealed class DeployPipeline(
     IDeployStepObserver observer,
     InstanceSteps steps,
     HomeAssistantSetup homeAssistant,
+    GuestOwnership ownership,
     IOptions<DeployOptions> deployOptions,
     IOptions<ProxmoxOptions> proxmoxOptions,
     TimeProvider time,
@@ -93,7 +96,7 @@ public sealed class DeployPipeline(
         InstanceStates.Starting => StartAsync(instance, reconcile, ct),
         InstanceStates.Waiting or InstanceStates.Personalising => WaitForFirstBootAsync(instance, ct),
         InstanceStates.Locating or InstanceStates.Preparing or InstanceStates.Restoring or InstanceStates.Securing or InstanceStates.Wiring =>
-            homeAssistant.RunStepAsync(instance, ct),
+            HomeAssistantStepAsync(instance, reconcile, ct),
         InstanceStates.Deleting => DeleteAsync(instance, ct),
         _ => throw new InvalidOperationException($"Instance {instance.Id} is in unknown state '{instance.State}'."),
     };
@@ -119,13 +122,14 @@ public sealed class DeployPipeline(
             // now was found free by Proxmox itself; a race for it ends in "already exists" below.)
             if (resumed && await FindSettledGuestAsync(vmid.Value, kind, ct) is { } existing)
             {
-                if (await IsOursAsync(existing, kind, instance, ct))
+                if (await ownership.IsOursAsync(existing, instance, ct))
                 {
                     await MoveAsync(instance, InstanceStates.Configuring, "Cloned (found after a restart)", ct: ct);
                     return;
                 }
 
-                // Someone else's guest took the VMID after we reserved it: pick another.
+                // Someone else's guest took the VMID after we reserved it: left alone; pick another.
+                logger.LogWarning("Instance {Instance} ({Hostname}): {Reason} Choosing another VMID.", instance.Id, instance.Hostname, GuestOwnership.NotOurs(vmid.Value));
                 await ReleaseVmidAsync(instance, ct);
                 continue;
             }
@@ -149,12 +153,12 @@ public sealed class DeployPipeline(
                 try
                 {
                     upid = await proxmox.CloneAsync(node, kind, (int)instance.TemplateVmid!.Value, new CloneRequest(
-                        (int)vmid.Value, instance.Hostname, Description(instance), proxmoxOptions.Value.Pool, Full: linked ? null : true, Storage: storage), ct);
+                        (int)vmid.Value, instance.Hostname, GuestOwnership.Description(instance), proxmoxOptions.Value.Pool, Full: linked ? null : true, Storage: storage), ct);
                 }
                 catch (ProxmoxException ex) when (ex.IsAlreadyExists)
                 {
                     // Our own earlier request may have created it (its answer lost in a restart): adopt it.
-                    if (await FindSettledGuestAsync(vmid.Value, kind, ct) is { } ours && await IsOursAsync(ours, kind, instance, ct))
+                    if (await FindSettledGuestAsync(vmid.Value, kind, ct) is { } ours && await ownership.IsOursAsync(ours, instance, ct))
                     {
                         await MoveAsync(instance, InstanceStates.Configuring, "Cloned (found after a restart)", ct: ct);
                         return;
@@ -197,7 +201,7 @@ public sealed class DeployPipeline(
             }
 
             // Stopped between asking for the clone and recording its task: look at what Proxmox holds.
-            if (instance.Vmid is { } vmid && await FindSettledGuestAsync(vmid, kind, ct) is { } existing && await IsOursAsync(existing, kind, instance, ct))
+            if (instance.Vmid is { } vmid && await FindSettledGuestAsync(vmid, kind, ct) is { } existing && await ownership.IsOursAsync(existing, instance, ct))
             {
                 await MoveAsync(instance, InstanceStates.Configuring, "Cloned", ct: ct);
             }
@@ -221,15 +225,20 @@ public sealed class DeployPipeline(
             return;
         }
 
-        // Proxmox removes a failed clone's config itself; make sure nothing half-made stays behind.
+        // Proxmox removes a failed clone's config itself; make sure nothing half-made stays behind. Whatever holds the
+        // VMID by now (a restart may come much later) is destroyed only when it carries this instance's marker.
+        var error = string.Join('\n', outcome.LogTail.DefaultIfEmpty(outcome.ExitStatus));
         if (instance.Vmid is { } vmid && await FindGuestAsync(vmid, ct) is { } leftover)
         {
-            await WaitUntilUnlockedAsync(leftover.Node!, KindOf(instance), (int)vmid, ct);
-            await DestroyAsync(leftover.Node!, KindOf(instance), (int)vmid, ct);
+            await WaitUntilUnlockedAsync(leftover.Node!, leftover.Kind ?? KindOf(instance), (int)vmid, ct);
+            if (!await DestroyIfOursAsync(instance, leftover, ct))
+            {
+                error += "\n" + GuestOwnership.NotOurs(vmid);
+            }
         }
 
         await ReleaseVmidAsync(instance, ct);
-        await MoveAsync(instance, InstanceStates.Failed, "Clone failed", error: string.Join('\n', outcome.LogTail.DefaultIfEmpty(outcome.ExitStatus)), ct: ct);
+        await MoveAsync(instance, InstanceStates.Failed, "Clone failed", error: error, ct: ct);
     }
 
     // --- 5-6: network identity, description, assignment -----------------------------------------
@@ -251,13 +260,20 @@ public sealed class DeployPipeline(
 
         var settings = await SettingsAsync(instance.ProjectId, ct);
         var config = await proxmox.GetGuestConfigAsync(node, kind, vmid, ct);
+        if (!GuestOwnership.Carries(config, instance))
+        {
+            // Its clone was marked when it was made: this is another guest at the VMID (ours was destroyed meanwhile).
+            await FailNotOursAsync(instance, vmid, ct);
+            return;
+        }
+
         var net0 = NetConfig.Rewrite(config.GetValueOrDefault("net0") ?? (kind == GuestKind.Lxc ? "name=eth0,ip=dhcp,type=veth" : "virtio=00:00:00:00:00:00"),
             kind == GuestKind.Lxc, mac, settings.Network.Bridge ?? proxmoxOptions.Value.Bridge, settings.Network.Vlan);
         var changes = new Dictionary<string, string>
         {
             ["net0"] = net0,
             [kind == GuestKind.Lxc ? "hostname" : "name"] = instance.Hostname,
-            ["description"] = Description(instance),
+            ["description"] = GuestOwnership.Description(instance),
             ["tags"] = Tags(instance, config.GetValueOrDefault("tags")),
         };
         await proxmox.UpdateConfigAsync(node, kind, vmid, changes, null, config.GetValueOrDefault("digest"), ct);
@@ -274,7 +290,13 @@ public sealed class DeployPipeline(
         var kind = KindOf(instance);
         var node = instance.Node!;
         var vmid = (int)instance.Vmid!.Value;
-        // Straight from configuring in this run the guest is known to be stopped; after a restart, ask.
+        // Straight from configuring in this run the guest is known to be ours and stopped; after a restart, ask.
+        if (reconcile && !GuestOwnership.Carries(await proxmox.GetGuestConfigAsync(node, kind, vmid, ct), instance))
+        {
+            await FailNotOursAsync(instance, vmid, ct);
+            return;
+        }
+
         var running = reconcile && (await proxmox.GetGuestStatusAsync(node, kind, vmid, ct)).Status == "running";
         if (!running)
         {
@@ -305,6 +327,22 @@ public sealed class DeployPipeline(
 
         await instances.SetDeadlineAsync(instance.Id, time.GetUtcNow().AddSeconds(_options.FirstBootTimeoutSeconds), ct);
         await MoveAsync(instance, InstanceStates.Waiting, "Started; waiting for the guest's first boot", ct: ct);
+    }
+
+    /// <summary>
+    /// The Home Assistant steps write into the guest (a backup restored, credentials rotated): after a restart they go
+    /// on only while the VMID still holds the instance's guest.
+    /// </summary>
+    private async Task HomeAssistantStepAsync(InstanceRow instance, bool reconcile, CancellationToken ct)
+    {
+        if (reconcile && instance is { Vmid: { } vmid, Node: { } node }
+            && !GuestOwnership.Carries(await proxmox.GetGuestConfigAsync(node, KindOf(instance), (int)vmid, ct), instance))
+        {
+            await FailNotOursAsync(instance, vmid, ct);
+            return;
+        }
+
+        await homeAssistant.RunStepAsync(instance, ct);
     }
 
     private async Task WaitForFirstBootAsync(InstanceRow instance, CancellationToken ct)
@@ -345,14 +383,38 @@ public sealed class DeployPipeline(
     private async Task DeleteAsync(InstanceRow instance, CancellationToken ct)
     {
         var kind = KindOf(instance);
-        if (instance.Vmid is { } vmid && await FindSettledGuestAsync(vmid, kind, ct) is { } guest && await IsOursAsync(guest, kind, instance, ct))
+        string? error = null;
+        if (instance.Vmid is { } vmid && await FindSettledGuestAsync(vmid, kind, ct) is { } guest)
         {
-            await WaitUntilUnlockedAsync(guest.Node!, kind, (int)vmid, ct);
-            await DestroyAsync(guest.Node!, kind, (int)vmid, ct);
+            await WaitUntilUnlockedAsync(guest.Node!, guest.Kind ?? kind, (int)vmid, ct);
+            if (!await DestroyIfOursAsync(instance, guest, ct))
+            {
+                // The instance's own guest is gone (nothing of ours holds its VMID): the row goes, the guest stays.
+                error = GuestOwnership.NotOurs(vmid);
+                logger.LogWarning("Instance {Instance} ({Hostname}) deleted without destroying anything: {Reason}", instance.Id, instance.Hostname, error);
+            }
         }
 
         await assignments.DeleteAsync(instance.Id, ct);
-        await MoveAsync(instance, InstanceStates.Deleted, "Deleted", ct: ct);
+        await MoveAsync(instance, InstanceStates.Deleted, error is null ? "Deleted" : "Deleted; the guest at its VMID is not this instance's and was left alone", error: error, ct: ct);
+    }
+
+    private async Task FailNotOursAsync(InstanceRow instance, long vmid, CancellationToken ct)
+    {
+        logger.LogWarning("Instance {Instance} ({Hostname}): {Reason}", instance.Id, instance.Hostname, GuestOwnership.NotOurs(vmid));
+        await MoveAsync(instance, InstanceStates.Failed, "Not this instance's guest", error: GuestOwnership.NotOurs(vmid) + " Retry clones the instance anew at another VMID.", ct: ct);
+    }
+
+    /// <summary>Stops and destroys <paramref name="guest"/> when it is the instance's (checked here, right before); false when not.</summary>
+    private async Task<bool> DestroyIfOursAsync(InstanceRow instance, ClusterResource guest, CancellationToken ct)
+    {
+        if (!await ownership.IsOursAsync(guest, instance, ct))
+        {
+            return false;
+        }
+
+        await DestroyAsync(guest.Node!, KindOf(instance), guest.Vmid!.Value, ct);
+        return true;
     }
 
     private async Task DestroyAsync(string node, GuestKind kind, int vmid, CancellationToken ct)
@@ -454,15 +516,6 @@ public sealed class DeployPipeline(
     private async Task<ClusterResource?> FindGuestAsync(long vmid, CancellationToken ct) =>
         (await proxmox.GetClusterResourcesAsync("vm", ct)).FirstOrDefault(r => r.Vmid == vmid);
 
-    /// <summary>Whether a guest is this instance's: the description written at clone time names the instance.</summary>
-    private async Task<bool> IsOursAsync(ClusterResource guest, GuestKind kind, InstanceRow instance, CancellationToken ct)
-    {
-        var config = await proxmox.GetGuestConfigAsync(guest.Node!, kind, guest.Vmid!.Value, ct);
-        return config.GetValueOrDefault("description")?.Contains(Marker(instance), StringComparison.Ordinal) == true;
-    }
-
-    private static string Marker(InstanceRow instance) => $"instance #{instance.Id} ({instance.Hostname})";
-
     /// <summary>
     /// The guest with this VMID once no task holds it: a clone still running shows only its lock (and no name
     /// yet), so whose guest it is can be told only after the lock is gone. Proxmox adds a clone to its pool only
@@ -484,7 +537,8 @@ public sealed class DeployPipeline(
             await Task.Delay(TimeSpan.FromMilliseconds(250), time, ct);
         }
 
-        await WaitUntilUnlockedAsync(guest.Node!, kind, (int)vmid, ct);
+        // The guest's own kind: another guest at the VMID may be a VM where the instance is a container.
+        await WaitUntilUnlockedAsync(guest.Node!, guest.Kind ?? kind, (int)vmid, ct);
         return await FindGuestAsync(vmid, ct);
     }
 
@@ -512,9 +566,8 @@ public sealed class DeployPipeline(
     /// <summary>The point between Proxmox accepting a clone and the orchestrator recording its task.</summary>
     public const string CloneRequested = "clone-requested";
 
-    private static GuestKind KindOf(InstanceRow instance) => instance.Kind == "vm" ? GuestKind.Qemu : GuestKind.Lxc;
+    private static GuestKind KindOf(InstanceRow instance) => GuestOwnership.KindOf(instance);
 
-    /// <summary>Identifies the guest as the orchestrator's after a crash or to a Proxmox admin.</summary>
     /// <summary>Our tags; the template's markers stay (first boot, Home Assistant OS: the Proxmox emulator acts on them too).</summary>
     private static string Tags(InstanceRow instance, string? current)
     {
@@ -530,9 +583,6 @@ public sealed class DeployPipeline(
 
         return string.Join(';', tags);
     }
-
-    private static string Description(InstanceRow instance) =>
-        $"Ctrlable {instance.Type} of project #{instance.ProjectId}, {Marker(instance)}, release {instance.Release}. Managed by Ctrlable Provisioner.";
 
     private static string Describe(string state) => state switch
     {

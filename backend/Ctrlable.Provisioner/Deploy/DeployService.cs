@@ -26,7 +26,8 @@ public sealed class DeployService(
     ProxmoxClient proxmox,
     ProxmoxTasks tasks,
     CameraCredentials cameras,
-    Provision.FirstBootClaims firstBootClaims)
+    Provision.FirstBootClaims firstBootClaims,
+    GuestOwnership ownership)
 {
     public async Task<(ProjectRow? Project, Refusal? Refusal)> CreateProjectAsync(CreateProjectRequest request, CancellationToken ct)
     {
@@ -154,15 +155,22 @@ public sealed class DeployService(
         }
 
         // Failed before a guest existed: clone again. Otherwise re-apply its identity and start it again;
-        // the first-boot service retries by itself on the next boot.
-        var guestExists = instance.Vmid is { } vmid && (await proxmox.GetClusterResourcesAsync("vm", ct)).Any(r => r.Vmid == vmid);
-        if (!guestExists)
+        // the first-boot service retries by itself on the next boot. A guest at its VMID that is not the instance's
+        // is left alone: the instance is cloned anew at another VMID.
+        var (owner, _) = await ownership.OwnerOfVmidAsync(instance, ct);
+        if (owner == GuestOwner.Foreign)
+        {
+            await instances.ClearVmidAsync(instanceId, ct);
+        }
+
+        if (owner != GuestOwner.Ours)
         {
             // A new clone holds no instance credential: the old guest's claim must not lock it out.
             await firstBootClaims.ResetAsync(instanceId, ct);
         }
 
-        await instances.SetStateAsync(instanceId, guestExists ? InstanceStates.Configuring : InstanceStates.Pending, "Retrying", ct: ct);
+        await instances.SetStateAsync(instanceId, owner == GuestOwner.Ours ? InstanceStates.Configuring : InstanceStates.Pending,
+            owner == GuestOwner.Foreign ? $"Retrying at another VMID: {GuestOwnership.NotOurs(instance.Vmid!.Value)}" : "Retrying", ct: ct);
         runner.Enqueue(instanceId);
         return (await instances.GetAsync(instanceId, ct), null);
     }
@@ -201,7 +209,16 @@ public sealed class DeployService(
             return (null, new Refusal(409, "Guest not ready", $"{instance.Hostname} is {instance.State}; power actions work once its guest exists."));
         }
 
-        var kind = instance.Kind == "vm" ? GuestKind.Qemu : GuestKind.Lxc;
+        var kind = GuestOwnership.KindOf(instance);
+        // Power actions only on the guest proven the instance's (the marker its clone wrote).
+        switch ((await ownership.OwnerOfVmidAsync(instance, ct)).Owner)
+        {
+            case GuestOwner.None:
+                return (null, new Refusal(409, "Guest not found", $"{instance.Hostname}: no guest holds VMID {vmid} any more."));
+            case GuestOwner.Foreign:
+                return (null, new Refusal(409, "Not this instance's guest", $"{instance.Hostname}: {GuestOwnership.NotOurs(vmid)}"));
+        }
+
         var status = await proxmox.GetGuestStatusAsync(instance.Node, kind, (int)vmid, ct);
         var running = status.Status == "running";
         if ((action == "start" && running) || (action is "stop" or "shutdown" && !running))

@@ -112,6 +112,7 @@ public static class ApplicationServices
         builder.Services.AddSingleton<IValidator<UpdateProjectRequest>, UpdateProjectValidator>();
         builder.Services.AddSingleton<CameraCredentials>();
         builder.Services.AddSingleton<MacAllocator>();
+        builder.Services.AddSingleton<GuestOwnership>();
         builder.Services.AddSingleton<DeployEvents>();
         builder.Services.AddSingleton<IDeployStepObserver, NoStepObserver>();
         builder.Services.AddSingleton<InstanceSteps>();

@@ -28,13 +28,15 @@ internal sealed class ManifestDraftValidator : AbstractValidator<ManifestDraft>
             .WithMessage(m => $"community_scripts_commit {Quote(m.CommunityScriptsCommit!)} must be a full 40-character lowercase hex commit SHA")
             .At("community_scripts_commit");
 
-        // The host fetches the tag and refuses to build unless it resolves to this commit: a tag alone could move.
-        // Reported at the ref (a missing key has no line of its own); a ref that is itself a SHA already says so.
+        // The host fetches the tag and refuses to build unless it resolves to this commit: a tag alone could move. A tag
+        // without it is a release still being written (the handoff spec's form): valid, but not buildable until pinned.
+        // Reported at the ref (a missing key has no line of its own); a ref that is not a tag already has its error.
         RuleFor(m => m.CommunityScriptsCommit)
             .NotNull()
-            .When(m => m.CommunityScriptsRef is { } reference && !IsCommitSha(reference))
-            .WithMessage(m => $"community_scripts_commit is required: the 40-hex SHA that tag '{m.CommunityScriptsRef}' points to "
-                + $"(git ls-remote https://github.com/community-scripts/ProxmoxVE refs/tags/{m.CommunityScriptsRef}); the host refuses a tree whose commit differs")
+            .When(m => m.CommunityScriptsRef is { } reference && RefProblem(reference) is null)
+            .WithSeverity(Severity.Warning)
+            .WithMessage(m => $"tag '{m.CommunityScriptsRef}' is not pinned to a commit: run scripts/pin-release.sh releases/{m.Release ?? "<release>"}.yaml "
+                + "(it records the commit the tag points to as community_scripts_commit); a build is refused until it is")
             .At("community_scripts_commit", locatedAt: "community_scripts_ref");
 
         RuleFor(m => m.ProxmoxMinVersion)
@@ -45,6 +47,42 @@ internal sealed class ManifestDraftValidator : AbstractValidator<ManifestDraft>
 
         RuleFor(m => m.Templates).Custom((templates, context) => CheckDuplicateVmids(templates, context));
         RuleFor(m => m.Templates).Custom((_, context) => CheckDecisions(context));
+        RuleFor(m => m.Templates).Custom((_, context) => CheckAppVersions(context));
+    }
+
+    /// <summary>
+    /// Holds app_version to what the builder at the pinned commit does (Manifest/upstream-builders.tsv). An unpinned tag
+    /// may point anywhere, so its versions are checked once it is pinned (pin-release.sh checks them as it pins).
+    /// </summary>
+    private static void CheckAppVersions(ValidationContext<ManifestDraft> context)
+    {
+        var manifest = context.InstanceToValidate;
+        if (manifest.CommunityScriptsCommit is not { } commit || !IsCommitSha(commit))
+        {
+            return;
+        }
+
+        var versioned = manifest.Templates.Where(t => t.AppVersion is not null && t.Builder is not null).ToList();
+        if (!UpstreamBuilders.Knows(commit))
+        {
+            if (versioned.Count > 0)
+            {
+                context.ReportWarning("community_scripts_commit",
+                    $"app_version of {string.Join(", ", versioned.Select(t => t.Name))} is not checked: Manifest/upstream-builders.tsv records no builders "
+                    + $"at commit {commit[..12]} (it knows {string.Join(", ", UpstreamBuilders.Commits.Select(c => c[..12]))}); read the install scripts at this commit and record them there (SPEC §4)");
+            }
+
+            return;
+        }
+
+        foreach (var template in versioned)
+        {
+            if (ShellSafeGrammar.AppVersion.IsMatch(template.AppVersion!))
+            {
+                context.Report(template.Path + ".app_version",
+                    AppVersionProblem(UpstreamBuilders.Find(commit, template.Builder!), template.Builder!, commit, template.AppVersion!));
+            }
+        }
     }
 
     private static void CheckDuplicateVmids(IReadOnlyList<TemplateDraft> templates, ValidationContext<ManifestDraft> context)
@@ -59,7 +97,8 @@ internal sealed class ManifestDraftValidator : AbstractValidator<ManifestDraft>
 
             if (!owners.TryAdd(vmid, template.Name))
             {
-                context.Report(template.Path + ".vmid", $"vmid {vmid} is already used by template '{owners[vmid]}'");
+                context.Report(template.Path + ".vmid", $"vmid {vmid}{FromBase(template)} is already used by template '{owners[vmid]}'"
+                    + (template.VmidFromBase is null ? "" : "; give this template its own vmid or move the other one"));
             }
         }
     }
@@ -78,21 +117,24 @@ internal sealed class ManifestDraftValidator : AbstractValidator<ManifestDraft>
                 $"template '{FreePbxTemplate}' has kind {YamlName(actualKind)} but decisions.freepbx_kind is {YamlName(pbxKind)}; make them agree");
         }
 
+        // SPEC §18: the alternatives are refused with the reason; the defaults are built end to end.
+        if (manifest.FreePbxKind == FreePbxKind.Vm)
+        {
+            context.Report("decisions.freepbx_kind",
+                "freepbx_kind 'vm' is not built: community-scripts has no FreePBX VM builder (vm/ at the pinned commit has none; FreePBX comes "
+                + "only as the LXC ct/freepbx.sh), so there is nothing pinned to build it from; keep lxc");
+        }
+
         if (manifest.FrigatePlacement == FrigatePlacement.Docker)
         {
-            if (byName.TryGetValue(FrigateTemplate, out var frigate))
-            {
-                context.Report(frigate.Path,
-                    $"decisions.frigate_placement is docker, so Frigate runs inside {DockerPortainerTemplate} and no '{FrigateTemplate}' template may be defined; remove it or choose separate");
-            }
-
-            if (!byName.ContainsKey(DockerPortainerTemplate))
-            {
-                context.Report("decisions.frigate_placement",
-                    $"frigate_placement 'docker' runs Frigate inside {DockerPortainerTemplate}, but there is no '{DockerPortainerTemplate}' template");
-            }
+            context.Report("decisions.frigate_placement",
+                $"frigate_placement 'docker' is not built: Frigate inside {DockerPortainerTemplate} would need that guest's first boot to start "
+                + "and wire a Frigate container, which ctrlable-firstboot does not do; keep separate (Frigate's own LXC, ct/frigate.sh)");
         }
     }
+
+    private static string FromBase(TemplateDraft template) =>
+        template.VmidFromBase is { } first ? $" (vmid_base {first} + {template.Vmid - first}, its place in the file)" : "";
 }
 
 internal sealed class TemplateDraftValidator : AbstractValidator<TemplateDraft>
@@ -122,7 +164,7 @@ internal sealed class TemplateDraftValidator : AbstractValidator<TemplateDraft>
 
         RuleFor(t => t.Vmid)
             .InclusiveBetween(MinVmid, MaxVmid)
-            .WithMessage(t => $"vmid {t.Vmid} is outside {MinVmid}..{MaxVmid}, the range Proxmox accepts")
+            .WithMessage(t => $"vmid {t.Vmid}{(t.VmidFromBase is { } first ? $" (vmid_base {first} + {t.Vmid - first})" : "")} is outside {MinVmid}..{MaxVmid}, the range Proxmox accepts")
             .At(t => t.Path + ".vmid");
 
         RuleFor(t => t.Cpu)
@@ -219,6 +261,10 @@ internal static class ValidationPaths
 
     public static IRuleBuilderOptions<T, TProperty> At<T, TProperty>(this IRuleBuilderOptions<T, TProperty> rule, Func<T, string> path) =>
         rule.WithState(instance => path(instance));
+
+    /// <summary>Adds a warning at <paramref name="path"/>: shown with the file's problems, never making it invalid.</summary>
+    public static void ReportWarning<T>(this ValidationContext<T> context, string path, string warning) =>
+        context.AddFailure(new ValidationFailure(context.PropertyPath, warning) { CustomState = path, Severity = Severity.Warning });
 
     /// <summary>Adds a failure at <paramref name="path"/> when <paramref name="problem"/> is not null.</summary>
     public static void Report<T>(this ValidationContext<T> context, string path, string? problem)

@@ -60,7 +60,7 @@ public static class ManifestParser
     private static ReleaseManifest Build(ManifestDraft draft) => new(
         Text(draft.Release),
         Text(draft.CommunityScriptsRef),
-        Text(draft.CommunityScriptsCommit),
+        draft.CommunityScriptsCommit,
         Text(draft.ProxmoxMinVersion),
         new ReleaseDecisions(Value(draft.FrigatePlacement), Value(draft.FreePbxKind), Value(draft.HaosUuidPolicy)),
         [.. draft.Templates.Select(t => new TemplateSpec(

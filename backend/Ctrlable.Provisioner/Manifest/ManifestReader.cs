@@ -12,10 +12,10 @@ namespace Ctrlable.Provisioner.Manifest;
 internal sealed partial class ManifestReader(string file, List<ManifestError> errors)
 {
     private static readonly string[] TopKeys =
-        ["release", "community_scripts_ref", "community_scripts_commit", "proxmox_min_version", "decisions", "templates"];
+        ["release", "community_scripts_ref", "community_scripts_commit", "proxmox_min_version", "vmid_base", "decisions", "templates"];
     private static readonly string[] DecisionKeys = ["frigate_placement", "freepbx_kind", "haos_uuid_policy"];
     private static readonly string[] TemplateKeys =
-        ["kind", "builder", "vmid", "app_version", "os", "resources", "unprivileged", "portainer", "haos_version", "haos_sha256", "rebrand", "base_backup", "base_backup_sha256"];
+        ["kind", "builder", "vmid", "vmid_base", "app_version", "os", "resources", "unprivileged", "portainer", "haos_version", "haos_sha256", "rebrand", "base_backup", "base_backup_sha256"];
     private static readonly string[] OsKeys = ["distro", "version"];
     private static readonly string[] ResourceKeys = ["cpu", "ram", "disk"];
 
@@ -62,6 +62,8 @@ internal sealed partial class ManifestReader(string file, List<ManifestError> er
             ? Fields(decisionMap, "decisions", PositionOf("decisions"), DecisionKeys)
             : null;
 
+        var templates = ReadTemplates(top);
+        var vmidBase = VmidBase(top, templates);
         return new ManifestDraft
         {
             Release = top.RequiredString("release"),
@@ -71,8 +73,68 @@ internal sealed partial class ManifestReader(string file, List<ManifestError> er
             FrigatePlacement = decisions is null ? FrigatePlacement.Separate : decisions.OptionalEnum("frigate_placement", FrigatePlacement.Separate),
             FreePbxKind = decisions is null ? FreePbxKind.Lxc : decisions.OptionalEnum("freepbx_kind", FreePbxKind.Lxc),
             HaosUuidPolicy = decisions is null ? HaosUuidPolicy.Regenerate : decisions.OptionalEnum("haos_uuid_policy", HaosUuidPolicy.Regenerate),
-            Templates = ReadTemplates(top),
+            VmidBase = vmidBase,
+            Templates = AssignVmids(templates, vmidBase),
         };
+    }
+
+    /// <summary>
+    /// The release's vmid_base: at the top level, or — as the handoff spec wrote it — inside the first template, where it
+    /// still means the whole release's base. Anywhere else it would read as "from this template on", which it is not.
+    /// </summary>
+    private int? VmidBase(MappingFields top, List<TemplateDraft> templates)
+    {
+        var atTop = top.OptionalInt("vmid_base");
+        int? found = atTop;
+        var foundAt = atTop is null ? null : "vmid_base";
+        foreach (var (template, index) in templates.Select((t, i) => (t, i)))
+        {
+            if (template.VmidBaseHere is not { } value)
+            {
+                continue;
+            }
+
+            var path = template.Path + ".vmid_base";
+            if (index > 0)
+            {
+                Error(PositionOf(path), path, $"vmid_base is the release's first template VMID and belongs at the top level (or in the first template); in '{template.Name}' it would read as a base for the templates from here on, which it is not");
+            }
+            else if (foundAt is not null)
+            {
+                Error(PositionOf(path), path, $"vmid_base is set twice (also at {foundAt}, line {PositionOf(foundAt).Line}): the release has one base; keep one");
+            }
+            else
+            {
+                (found, foundAt) = (value, path);
+            }
+        }
+
+        return found;
+    }
+
+    /// <summary>Template VMIDs in file order from vmid_base (base + the template's place) where a template names none.</summary>
+    private List<TemplateDraft> AssignVmids(List<TemplateDraft> templates, int? vmidBase)
+    {
+        var assigned = new List<TemplateDraft>(templates.Count);
+        foreach (var (template, index) in templates.Select((t, i) => (t, i)))
+        {
+            if (template.VmidGiven)
+            {
+                assigned.Add(template);
+            }
+            else if (vmidBase is { } first)
+            {
+                assigned.Add(template with { Vmid = (int)Math.Min(int.MaxValue, (long)first + index), VmidFromBase = first });
+            }
+            else
+            {
+                Error(PositionOf(template.Path), template.Path + ".vmid",
+                    "missing required key 'vmid' (or give the release a vmid_base: templates without a vmid then get base, base+1, ... in file order)");
+                assigned.Add(template);
+            }
+        }
+
+        return assigned;
     }
 
     private List<TemplateDraft> ReadTemplates(MappingFields top)
@@ -117,7 +179,11 @@ internal sealed partial class ManifestReader(string file, List<ManifestError> er
     {
         var fields = Fields(body, path, PositionOf(path), TemplateKeys);
         var os = fields.OptionalMapping("os") is { } osMap ? Fields(osMap, path + ".os", PositionOf(path + ".os"), OsKeys) : null;
-        var resources = fields.RequiredMapping("resources") is { } resourceMap
+        var builder = fields.RequiredString("builder");
+
+        // A Home Assistant OS VM without resources gets Home Assistant's minimums (SPEC §4); any other template names them.
+        var haosDefaults = builder == ManifestRules.HaosBuilder && fields.Value("resources") is null or YScalar { IsNull: true };
+        var resources = !haosDefaults && fields.RequiredMapping("resources") is { } resourceMap
             ? Fields(resourceMap, path + ".resources", PositionOf(path + ".resources"), ResourceKeys)
             : null;
 
@@ -126,14 +192,17 @@ internal sealed partial class ManifestReader(string file, List<ManifestError> er
             Name = name,
             Path = path,
             Kind = fields.RequiredEnum<TemplateKind>("kind"),
-            Builder = fields.RequiredString("builder"),
-            Vmid = fields.RequiredInt("vmid"),
+            Builder = builder,
+            Vmid = fields.OptionalInt("vmid"),
+            VmidGiven = fields.Value("vmid") is not (null or YScalar { IsNull: true }),
+            VmidBaseHere = fields.OptionalInt("vmid_base"),
             AppVersion = fields.OptionalString("app_version"),
             Distro = os is null ? OsSpec.Default.Distro : os.OptionalString("distro", OsSpec.Default.Distro),
             OsVersion = os is null ? OsSpec.Default.Version : os.OptionalString("version", OsSpec.Default.Version),
-            Cpu = resources?.RequiredInt("cpu"),
-            RamMiB = resources?.RequiredInt("ram"),
-            DiskGb = resources?.RequiredInt("disk"),
+            Cpu = haosDefaults ? ManifestRules.HaosDefaultCpu : resources?.RequiredInt("cpu"),
+            RamMiB = haosDefaults ? ManifestRules.HaosDefaultRamMiB : resources?.RequiredInt("ram"),
+            DiskGb = haosDefaults ? ManifestRules.HaosDefaultDiskGb : resources?.RequiredInt("disk"),
+            ResourcesDefaulted = haosDefaults,
             Unprivileged = fields.OptionalBool("unprivileged", defaultValue: true),
             Portainer = fields.OptionalBool("portainer", defaultValue: false),
             HaosVersion = fields.OptionalString("haos_version"),
@@ -190,13 +259,13 @@ internal sealed partial class ManifestReader(string file, List<ManifestError> er
 
         public string? RequiredString(string key) => Required(key) is { } node ? AsString(key, node) : null;
 
-        public int? RequiredInt(string key)
-        {
-            if (Required(key) is not { } node)
-            {
-                return null;
-            }
+        public int? RequiredInt(string key) => Required(key) is { } node ? AsInt(key, node) : null;
 
+        /// <summary>The integer, null when absent (or when not an integer, which is reported).</summary>
+        public int? OptionalInt(string key) => Present(key) is { } node ? AsInt(key, node) : null;
+
+        private int? AsInt(string key, YNode node)
+        {
             if (node is YScalar { IsPlain: true } scalar && DecimalInteger().IsMatch(scalar.Value)
                 && int.TryParse(scalar.Value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value))
             {

@@ -21,6 +21,12 @@ internal static partial class ManifestRules
     // The Home Assistant OS image (haos_ova-*.qcow2) is a 32 GB disk: the build grows it to the manifest's size, never shrinks it.
     public const int MinHaosDiskGb = 32;
 
+    // A Home Assistant OS VM without resources: 2 vCPU and 32 GB are Home Assistant's minimum for a VM (its "Alternative"
+    // install docs), 4096 MiB is the builder's own default (vm/haos-vm.sh at the pinned commit; HA's floor is 2 GB). SPEC §4.
+    public const int HaosDefaultCpu = 2;
+    public const int HaosDefaultRamMiB = 4096;
+    public const int HaosDefaultDiskGb = 32;
+
     // The oldest Proxmox VE the product supports at all.
     public const int MinProxmoxMajor = 8;
     public const int MinProxmoxMinor = 2;
@@ -142,6 +148,34 @@ internal static partial class ManifestRules
             : null;
     }
 
+    /// <summary>
+    /// Why an app_version (already within the grammar) does not fit what <paramref name="builder"/> does at <paramref name="commit"/>,
+    /// or null. <paramref name="entry"/> is the builder's line in Manifest/upstream-builders.tsv, null when it has none.
+    /// </summary>
+    public static string? AppVersionProblem(UpstreamBuilder? entry, string builder, string commit, string version)
+    {
+        var at = commit[..12];
+        switch (entry?.Versioning)
+        {
+            case null:
+                return $"app_version {Quote(version)}: Manifest/upstream-builders.tsv does not say what {builder} does with var_appversion at {at}; "
+                    + "read its install script there and record it (SPEC §4), or remove app_version";
+            case AppVersioning.None:
+                return $"{builder} has no app version: at {at} it installs {entry.Installs} ({entry.Source}); remove app_version";
+            case AppVersioning.Pinned when version != entry.Version:
+                return $"app_version {Quote(version)} is not what {builder} installs: at {at} it installs {entry.Version} whatever var_appversion says "
+                    + $"({entry.Source}: {entry.Installs}); set app_version to \"{entry.Version}\"";
+            case AppVersioning.Honoured when version.Length > 1 && version[0] == 'v' && char.IsAsciiDigit(version[1]):
+                return $"app_version {Quote(version)}: write the version without the 'v' ({version[1..]}), as tools.func records it; "
+                    + $"the build passes {builder} the tag {entry.TagFor(version[1..])}";
+            case AppVersioning.Honoured when !ReleaseVersionOrPattern().IsMatch(version):
+                return $"app_version {Quote(version)} must be an exact release of {entry.Repo} such as 11.19.0, or a pattern such as 11.x "
+                    + "that scripts/pin-release.sh turns into the newest matching release";
+            default:
+                return null;
+        }
+    }
+
     /// <summary>How an enum value is spelled in YAML: FrigatePlacement.Separate is "separate".</summary>
     public static string YamlName<T>(T value) where T : struct, Enum => value.ToString().ToLowerInvariant();
 
@@ -150,6 +184,10 @@ internal static partial class ManifestRules
 
     [GeneratedRegex(@"^[0-9]{4}\.(0[1-9]|1[0-2])(\.[1-9][0-9]{0,2})?\z")]
     private static partial Regex ReleaseName();
+
+    // 11.19.0 (exact) or 11.x / 11.19.x (a pattern pin-release.sh resolves).
+    [GeneratedRegex(@"^([0-9]+(\.[0-9]+){0,3}|[0-9]+(\.[0-9]+){0,2}\.x)\z")]
+    private static partial Regex ReleaseVersionOrPattern();
 
     [GeneratedRegex(@"^[0-9]{4}-[0-9]{2}-[0-9]{2}\z")]
     private static partial Regex DateTag();

@@ -7,7 +7,7 @@ namespace Ctrlable.Provisioner.Manifest;
 public sealed record ReleaseManifest(
     string Release,
     string CommunityScriptsRef, // an upstream tag
-    string CommunityScriptsCommit, // the commit the tag pointed to when the release was validated
+    string? CommunityScriptsCommit, // the commit the tag pointed to when the release was validated; null: not pinned yet, so not buildable
     string ProxmoxMinVersion,
     ReleaseDecisions Decisions,
     IReadOnlyList<TemplateSpec> Templates); // in file order

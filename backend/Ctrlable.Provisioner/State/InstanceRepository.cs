@@ -27,7 +27,8 @@ public sealed record InstanceRow(
     DateTimeOffset UpdatedAt,
     bool NeedsBinding,
     string? InstalledVersions,
-    string? AppUrl = null)
+    string? AppUrl = null,
+    string? OwnerNonce = null)
 {
     public bool IsFinished => State is InstanceStates.Active or InstanceStates.Failed or InstanceStates.Deleted;
 }
@@ -43,7 +44,7 @@ public sealed class InstanceRepository(Database database, TimeProvider time)
         vmid AS Vmid, template_vmid AS TemplateVmid, node AS Node, mac AS Mac, ip AS Ip, state AS State, release AS Release,
         upid AS Upid, clone_mode AS CloneMode, message AS Message, error AS Error, deadline_at AS DeadlineAt,
         created_at AS CreatedAt, updated_at AS UpdatedAt, needs_binding AS NeedsBinding, installed_versions AS InstalledVersions,
-        app_url AS AppUrl
+        app_url AS AppUrl, owner_nonce AS OwnerNonce
         """;
 
     private const string ProjectColumns = "id AS Id, name AS Name, slug AS Slug, settings_json AS SettingsJson, created_at AS CreatedAt, updated_at AS UpdatedAt";
@@ -97,8 +98,8 @@ public sealed class InstanceRepository(Database database, TimeProvider time)
             """;
         const string liveHostnames = "SELECT hostname FROM instances WHERE state <> 'deleted' AND hostname LIKE @prefix;";
         const string insertInstance = """
-            INSERT INTO instances (project_id, deploy_id, type, kind, template_vmid, hostname, node, state, release, message, created_at, updated_at)
-            VALUES (@projectId, @deployId, @Type, @Kind, @TemplateVmid, @hostname, @Node, 'pending', @Release, 'Queued', @now, @now) RETURNING id;
+            INSERT INTO instances (project_id, deploy_id, type, kind, template_vmid, hostname, node, state, release, message, owner_nonce, created_at, updated_at)
+            VALUES (@projectId, @deployId, @Type, @Kind, @TemplateVmid, @hostname, @Node, 'pending', @Release, 'Queued', @ownerNonce, @now, @now) RETURNING id;
             """;
 
         var now = time.GetUtcNow();
@@ -117,8 +118,10 @@ public sealed class InstanceRepository(Database database, TimeProvider time)
                 hostname = $"{stem}-{n}";
             }
 
+            // The guest's ownership proof (GuestOwnership): random, so no other database can produce it.
+            var ownerNonce = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
             ids.Add(await connection.ExecuteScalarAsync<long>(new CommandDefinition(insertInstance,
-                new { projectId, deployId, instance.Type, instance.Kind, instance.TemplateVmid, hostname, instance.Node, instance.Release, now }, tx, cancellationToken: ct)));
+                new { projectId, deployId, instance.Type, instance.Kind, instance.TemplateVmid, hostname, instance.Node, instance.Release, ownerNonce, now }, tx, cancellationToken: ct)));
         }
 
         await tx.CommitAsync(ct);

@@ -1524,7 +1524,7 @@ export interface components {
         ReleaseManifest: {
             release: string;
             communityScriptsRef: string;
-            communityScriptsCommit: string;
+            communityScriptsCommit?: string | null;
             proxmoxMinVersion: string;
             decisions: components["schemas"]["ReleaseDecisions"];
             templates: components["schemas"]["TemplateSpec"][];

@@ -1,0 +1,209 @@
+using System.Diagnostics;
+using Ctrlable.Provisioner.Tests.Infrastructure;
+
+namespace Ctrlable.Provisioner.Tests.Install;
+
+/// <summary>
+/// deploy/ct-setup.sh, root inside the orchestrator's container, run in a stand-in container root: it creates the
+/// service user, unit and application directory only where nothing of that name is (or what is there is what it
+/// wrote), and never follows a link in the data directory the service user owns.
+/// </summary>
+public sealed class CtSetupTests : IDisposable
+{
+    private const string Data = "var/lib/ctrlable-provisioner";
+    private readonly string _dir = TempDirectory.Create("ct-setup");
+
+    private string Root => Path.Combine(_dir, "root");
+
+    public CtSetupTests()
+    {
+        Directory.CreateDirectory(Path.Combine(Root, "etc", "systemd", "system"));
+        Directory.CreateDirectory(Path.Combine(Root, "root"));
+        Directory.CreateDirectory(Path.Combine(Root, "var", "lib"));
+        File.WriteAllText(Path.Combine(Root, "etc", "passwd"), "root:x:0:0:root:/root:/bin/bash\n");
+        var bin = Path.Combine(_dir, "bin");
+        Directory.CreateDirectory(bin);
+        foreach (var tool in new[] { "useradd", "systemctl" })
+        {
+            File.CreateSymbolicLink(Path.Combine(bin, tool), Path.Combine(RepoPaths.Root, "host", "testing", tool));
+        }
+    }
+
+    public void Dispose() => TempDirectory.TryDelete(_dir);
+
+    [Theory]
+    [InlineData("key")]
+    [InlineData("directory")]
+    public async Task Keygen_never_follows_a_link_the_service_user_put_in_its_data_directory(string link)
+    {
+        await InstallAsync("1.0.0");
+        // What the (compromised) service could do in the directory it owns: point a name at a file of root's.
+        var shadow = Path.Combine(Root, "etc", "shadow");
+        await File.WriteAllTextAsync(shadow, "root:*:19000:0:99999:7:::\n");
+        File.SetUnixFileMode(shadow, (UnixFileMode)0b110_100_100);
+        var rootSsh = Path.Combine(Root, "root", ".ssh");
+        Directory.CreateDirectory(rootSsh);
+        var ssh = Path.Combine(Root, Data, "ssh");
+        if (link == "key")
+        {
+            Directory.CreateDirectory(ssh);
+            File.CreateSymbolicLink(Path.Combine(ssh, "build_ed25519"), shadow);
+            File.CreateSymbolicLink(Path.Combine(ssh, "build_ed25519.pub"), shadow);
+        }
+        else
+        {
+            File.CreateSymbolicLink(ssh, rootSsh);
+        }
+
+        var (exit, _, error) = await CtSetupAsync("keygen");
+
+        exit.Should().NotBe(0);
+        error.Should().MatchRegex(@"^ct-setup: /var/lib/ctrlable-provisioner/ssh(/build_ed25519)? is a symbolic link: refusing to follow it\n$");
+        File.GetUnixFileMode(shadow).Should().Be((UnixFileMode)0b110_100_100, "root's file keeps its mode");
+        (await File.ReadAllTextAsync(shadow)).Should().Be("root:*:19000:0:99999:7:::\n");
+        Directory.EnumerateFileSystemEntries(rootSsh).Should().BeEmpty("no key is written through the link");
+    }
+
+    [Fact]
+    public async Task Keygen_makes_the_key_once_and_gives_it_to_the_service_user()
+    {
+        await InstallAsync("1.0.0");
+
+        var (exit, output, error) = await CtSetupAsync("keygen");
+        var (again, output2, _) = await CtSetupAsync("keygen");
+
+        exit.Should().Be(0, error);
+        again.Should().Be(0);
+        output.Should().MatchRegex(@"^ssh-ed25519 \S+ ctrlable-build\n$").And.Be(output2);
+        File.GetUnixFileMode(Path.Combine(Root, Data, "ssh", "build_ed25519")).Should().Be((UnixFileMode)0b110_000_000);
+    }
+
+    [Theory]
+    [InlineData("user")]
+    [InlineData("unit")]
+    [InlineData("app")]
+    public async Task Install_leaves_alone_a_user_unit_or_directory_of_its_names_that_it_did_not_create(string what)
+    {
+        var passwd = Path.Combine(Root, "etc", "passwd");
+        var unit = Path.Combine(Root, "etc", "systemd", "system", "ctrlable-provisioner.service");
+        var app = Path.Combine(Root, "opt", "ctrlable-provisioner");
+        var message = what switch
+        {
+            "user" => "ct-setup: a user ctrlable exists in the container that ct-setup did not create: it is left alone",
+            "unit" => "ct-setup: /etc/systemd/system/ctrlable-provisioner.service is not the unit ct-setup wrote: it is left alone",
+            _ => "ct-setup: /opt/ctrlable-provisioner exists and ct-setup did not create it: it is left alone",
+        };
+        switch (what)
+        {
+            case "user":
+                await File.AppendAllTextAsync(passwd, "ctrlable:x:1001:1001:the admin:/home/ctrlable:/bin/bash\n");
+                break;
+            case "unit":
+                await File.WriteAllTextAsync(unit, "[Unit]\nDescription=the admin's own service\n");
+                break;
+            default:
+                Directory.CreateDirectory(app);
+                await File.WriteAllTextAsync(Path.Combine(app, "notes.txt"), "the admin's\n");
+                break;
+        }
+
+        var passwdBefore = await File.ReadAllTextAsync(passwd);
+        await PackBundleAsync("1.0.0");
+
+        var (exit, _, error) = await CtSetupAsync("install");
+
+        exit.Should().NotBe(0);
+        error.Should().StartWith(message).And.EndWith(" and run install.sh again\n");
+        error.TrimEnd('\n').Should().NotContain("\n", "one line");
+        (await File.ReadAllTextAsync(passwd)).Should().Be(passwdBefore, "no user is added or changed");
+        if (what == "unit")
+        {
+            (await File.ReadAllTextAsync(unit)).Should().Be("[Unit]\nDescription=the admin's own service\n");
+        }
+        else
+        {
+            File.Exists(unit).Should().BeFalse();
+        }
+
+        if (what == "app")
+        {
+            Directory.EnumerateFileSystemEntries(app).Should().Equal(Path.Combine(app, "notes.txt"));
+        }
+
+        Directory.Exists(Path.Combine(Root, "etc", "ctrlable-provisioner")).Should().BeFalse("nothing is made before everything was looked at");
+        if (Directory.Exists(Path.Combine(Root, "opt")))
+        {
+            Directory.EnumerateFileSystemEntries(Path.Combine(Root, "opt")).Where(p => p != app).Should().BeEmpty("no half-unpacked directory stays behind");
+        }
+    }
+
+    [Fact]
+    public async Task Install_replaces_what_it_wrote_with_a_new_version_but_not_a_unit_changed_since()
+    {
+        var unit = Path.Combine(Root, "etc", "systemd", "system", "ctrlable-provisioner.service");
+        await InstallAsync("1.0.0");
+        (await File.ReadAllTextAsync(Path.Combine(Root, "etc", "passwd"))).Should().Contain("ctrlable:x:").And.Contain(":Ctrlable Provisioner service (ct-setup):");
+
+        await InstallAsync("2.0.0");
+
+        (await File.ReadAllTextAsync(Path.Combine(Root, "opt", "ctrlable-provisioner", "VERSION"))).Should().Be("2.0.0\n");
+        (await File.ReadAllTextAsync(unit)).Should().Contain("# unit of 2.0.0");
+        Directory.EnumerateFileSystemEntries(Path.Combine(Root, "opt")).Should().Equal(Path.Combine(Root, "opt", "ctrlable-provisioner"));
+
+        // The admin edits the unit by hand: the next version does not overwrite the edit.
+        await File.AppendAllTextAsync(unit, "# the admin's change\n");
+        await PackBundleAsync("3.0.0");
+        var (exit, _, error) = await CtSetupAsync("install");
+
+        exit.Should().NotBe(0);
+        error.Should().StartWith("ct-setup: /etc/systemd/system/ctrlable-provisioner.service is not the unit ct-setup wrote");
+        (await File.ReadAllTextAsync(unit)).Should().EndWith("# the admin's change\n");
+        (await File.ReadAllTextAsync(Path.Combine(Root, "opt", "ctrlable-provisioner", "VERSION"))).Should().Be("2.0.0\n", "nothing was changed");
+    }
+
+    private async Task InstallAsync(string version)
+    {
+        await PackBundleAsync(version);
+        var (exit, _, error) = await CtSetupAsync("install");
+        exit.Should().Be(0, error);
+    }
+
+    /// <summary>A bundle with what ct-setup install reads: VERSION and the unit (its text names the version).</summary>
+    private async Task PackBundleAsync(string version)
+    {
+        var stage = Path.Combine(_dir, "stage-" + version);
+        var top = Path.Combine(stage, $"ctrlable-provisioner-{version}-linux-x64");
+        Directory.CreateDirectory(Path.Combine(top, "deploy"));
+        Directory.CreateDirectory(Path.Combine(top, "app"));
+        await File.WriteAllTextAsync(Path.Combine(top, "VERSION"), version + "\n");
+        await File.WriteAllTextAsync(Path.Combine(top, "deploy", "ctrlable-provisioner.service"),
+            (await File.ReadAllTextAsync(Path.Combine(RepoPaths.Root, "deploy", "ctrlable-provisioner.service"))) + $"# unit of {version}\n");
+        await SshServer.Run("tar", "-czf", Path.Combine(Root, "root", "ctrlable-provisioner.tar.gz"), "-C", stage, Path.GetFileName(top));
+    }
+
+    private async Task<(int Exit, string Output, string Error)> CtSetupAsync(params string[] args)
+    {
+        var start = new ProcessStartInfo("bash")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(Path.Combine(RepoPaths.Root, "deploy", "ct-setup.sh"));
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        start.Environment.Clear();
+        start.Environment["PATH"] = $"{Path.Combine(_dir, "bin")}:/usr/local/bin:/usr/bin:/bin";
+        start.Environment["CTRLABLE_ROOT"] = Root;
+        start.Environment["LANG"] = "C.UTF-8";
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        await process.WaitForExitAsync(timeout.Token);
+        return (process.ExitCode, await stdout, await stderr);
+    }
+}
