@@ -33,7 +33,7 @@ public sealed class BuildTicketTests : IDisposable
         lines[0].Should().Be("ctrlable-build-plan\t1");
         lines.Should().Contain(["release\t2026.06", "ref\t2026-05-30", "commit\tdc355d07bff60c8e7bd3263a9c663c391c91ad89", "force\t0", "storage\tlocal-lvm", "bridge\tvmbr0", "pool\tctrlable-templates"]);
         lines.Should().Contain("template\tzwavejs\tlxc\tct/zwave-js-ui.sh\t9001\t2\t2048\t8\tdebian\t12\t1\t11.19.0\t0\t-\t-\t0\t-");
-        lines.Should().Contain("template\tctrlable-pro\tvm\tvm/haos-vm.sh\t9000\t2\t4096\t32\tdebian\t12\t1\t-\t0\t15.1\t-\t1\tctrlable-base-2026.06.tar");
+        lines.Should().Contain("template\tctrlable-pro\tvm\tvm/haos-vm.sh\t9000\t2\t4096\t32\tdebian\t12\t1\t-\t0\t17.1\t-\t1\tctrlable-base-2026.06.tar");
         lines[^1].Should().Be("end");
 
         var again = await wrapper.GetAsync("/api/build-host/plan");

@@ -28,6 +28,17 @@ public sealed partial class AppVersionTests
     }
 
     [Fact]
+    public void The_host_wrapper_passes_var_appversion_to_the_honouring_builders_with_their_tag_prefix()
+    {
+        var wrapper = File.ReadAllText(Path.Combine(RepoPaths.Root, "host", "ctrlable-build"));
+        var setting = WrapperAppVersionBuilders().Match(wrapper);
+
+        setting.Success.Should().BeTrue("host/ctrlable-build sets APPVERSION_BUILDERS");
+        setting.Groups["value"].Value.Split(' ', StringSplitOptions.RemoveEmptyEntries).Should().Equal(
+            UpstreamBuilders.Honouring(Commit).Select(b => b.TagPrefix.Length == 0 ? b.Builder : $"{b.Builder}={b.TagPrefix}"));
+    }
+
+    [Fact]
     public void Specs_builder_table_says_what_the_table_says()
     {
         // | `ct/zwave-js-ui.sh` | honoured | `zwave-js/zwave-js-ui` | `v` | — | `install/zwave-js-ui-install.sh:16` | ...
@@ -135,4 +146,7 @@ public sealed partial class AppVersionTests
     // | `builder` | versioning | ... | `source` | — a row of SPEC §4's builder table.
     [GeneratedRegex(@"^\| `(?<builder>(ct|vm)/[a-z0-9-]+\.sh)` \| (?<versioning>honoured|pinned|none) \|.*\| `(?<source>[a-z/0-9.-]+\.sh:[0-9]+)` \|")]
     private static partial Regex SpecRow();
+
+    [GeneratedRegex("""^APPVERSION_BUILDERS="(?<value>[^"]*)"$""", RegexOptions.Multiline)]
+    private static partial Regex WrapperAppVersionBuilders();
 }
