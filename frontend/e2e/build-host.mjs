@@ -74,7 +74,7 @@ export async function startBuildHost() {
   // The stand-ins, configured by files beside them (the wrapper runs builders with a cleared environment).
   const bin = join(dir, 'bin');
   mkdirSync(bin);
-  for (const tool of ['pct', 'qm', 'pveam', 'pvesh', 'pvesim.sh', 'curl']) {
+  for (const tool of ['pct', 'qm', 'pveam', 'pvesh', 'pvesim.sh', 'curl', 'ip']) {
     copyFileSync(join(repoRoot, 'host', 'testing', tool), join(bin, tool));
     chmodSync(join(bin, tool), 0o755);
   }
@@ -107,7 +107,7 @@ export async function startBuildHost() {
       '    kind: lxc',
       '    builder: ct/zwave-js-ui.sh',
       '    vmid: 9101',
-      '    app_version: "9.x"',
+      '    app_version: "11.x"',
       '    resources: { cpu: 2, ram: 1024, disk: 4 }',
       // Fails half-way through its install (the fixture's ct/broken.sh); a test fixes it by naming another builder.
       '  broken:',

@@ -105,7 +105,7 @@ test('an operator builds a release, sees the template that failed unavailable wi
   const templates = page.getByRole('table', { name: `Templates of ${release}` });
   await templates.waitFor();
   assert.match(await templates.getByRole('row', { name: /^zwavejs/ }).innerText(), /Built/);
-  assert.match(await templates.getByRole('row', { name: /^zwavejs/ }).innerText(), /v9\.27\.2/);
+  assert.match(await templates.getByRole('row', { name: /^zwavejs/ }).innerText(), /11\.4\.1/);
   const broken = templates.getByRole('row', { name: /^broken/ });
   assert.match(await broken.innerText(), /Unavailable/);
   assert.match(
