@@ -23,7 +23,8 @@ passed=0
 failed=0
 failures=()
 
-step() { echo; echo "=== $*"; }
+# Each step says when it began, so a slow step shows in the log.
+step() { echo; echo "=== $* (at ${SECONDS}s)"; }
 fail() { failures+=("$1"); failed=$((failed + 1)); }
 # check NAME CMD...: one pass or one failure for a whole step.
 check() {
@@ -86,5 +87,6 @@ echo
 if ((${#failures[@]} > 0)); then
   echo "Failed steps: ${failures[*]}"
 fi
+echo "took ${SECONDS}s"
 echo "$passed passed, $failed failed"
 ((failed == 0))
