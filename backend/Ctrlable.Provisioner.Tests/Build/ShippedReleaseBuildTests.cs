@@ -5,6 +5,7 @@ using System.Text.RegularExpressions;
 using Ctrlable.Provisioner.Auth;
 using Ctrlable.Provisioner.Build;
 using Ctrlable.Provisioner.Manifest;
+using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.State;
 using Ctrlable.Provisioner.Tests.Infrastructure;
 using Ctrlable.PveSim.Guests;
@@ -15,8 +16,9 @@ namespace Ctrlable.Provisioner.Tests.Build;
 /// The shipped releases/2026.06.yaml, as it is in the repository, built through the real orchestrator, sshd and
 /// wrapper from the fixture upstream, which has the pinned commit's layout (the five ct builders and their installs,
 /// vm/haos-vm.sh). Only what must be is substituted: the commit (the fixture's tag points at its own) and
-/// haos_sha256 (dropped, so the image is verified against the digest GitHub's release API gives). Others' guests at
-/// 100, 999 and 10000 stay untouched.
+/// haos_sha256 (dropped, so the image is verified against the digest GitHub's release API gives). The first build meets
+/// GitHub's API down: the release becomes deployable with its five containers, ctrlable-pro unavailable with the
+/// reason; the rebuild of ctrlable-pro alone completes it. Others' guests at 100, 999 and 10000 stay untouched.
 /// </summary>
 [Collection(BuildCollection.Name)]
 public sealed class ShippedReleaseBuildTests
@@ -46,7 +48,7 @@ public sealed class ShippedReleaseBuildTests
     }
 
     [Fact]
-    public async Task The_2026_06_manifest_builds_all_six_templates_with_the_digest_from_GitHub_and_leaves_others_guests_alone()
+    public async Task The_2026_06_manifest_activates_template_by_template_and_ctrlable_pro_rebuilds_alone_with_the_digest_from_GitHub()
     {
         var yaml = await File.ReadAllTextAsync(Path.Combine(RepoPaths.Releases, "2026.06.yaml"));
         var manifest = Regex.Replace(yaml, @"^([ \t]*community_scripts_commit:[ \t]*).*$", "$1\"{commit}\"", RegexOptions.Multiline);
@@ -68,19 +70,15 @@ public sealed class ShippedReleaseBuildTests
         };
         using var client = await host.ClientAsync(Role.Operator);
 
-        var response = await client.PostAsJsonAsync($"/api/releases/{release.Release}/build", new { });
-        response.StatusCode.Should().Be(HttpStatusCode.Accepted, await response.Content.ReadAsStringAsync());
-        var id = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt64();
-        await host.App.Service<BuildService>().WaitAsync(id).WaitAsync(TimeSpan.FromMinutes(6));
-        var stored = await client.GetFromJsonAsync<JsonElement>($"/api/builds/{id}");
-        var build = stored.GetProperty("build");
-        var log = stored.GetProperty("log").GetString()!.Split('\n');
+        // First build: GitHub's release API is down, so ctrlable-pro fails alone and the five containers build.
+        host.GitHub.ServeStatus(vm.HaosVersion!, 503);
+        var (build, log) = await BuildAsync(client, host, release.Release, new { });
         var describe = BuildPipelineTests.Describe(build, host);
         var progress = build.GetProperty("templates").EnumerateArray().ToDictionary(t => t.GetProperty("name").GetString()!);
 
-        // Each template: built with the version the manifest names (exact versions must build), or, for an N.x
+        // Each container: built with the version the manifest names (exact versions must build), or, for an N.x
         // series the pinned builder does not install, failed with both versions.
-        var allBuilt = true;
+        var lxcBuilt = 0;
         foreach (var template in release.Templates.Where(t => t.Kind == TemplateKind.Lxc))
         {
             var installed = Installs(template)?.TrimStart('v');
@@ -93,11 +91,11 @@ public sealed class ShippedReleaseBuildTests
                 state.GetProperty("error").GetString().Should().Be(
                     $"the install put version {installed} of {Path.GetFileNameWithoutExtension(template.Builder)} in place, but the manifest's app_version is {template.AppVersion}");
                 host.Guest(template.Vmid).Should().BeNull();
-                allBuilt = false;
                 continue;
             }
 
             state.GetProperty("state").GetString().Should().Be("built", $"{template.Name}\n{describe}");
+            lxcBuilt++;
             var guest = host.Guest(template.Vmid)!;
             guest["template"].Should().Be("1");
             guest["description"].Should().EndWith($" app_version={installed ?? "-"}");
@@ -120,28 +118,94 @@ public sealed class ShippedReleaseBuildTests
             }
         }
 
-        // ctrlable-pro: the native HAOS build, verified against GitHub's digest, which the build reports as such.
-        progress[vm.Name].GetProperty("state").GetString().Should().Be("built", describe);
-        host.Guest(vm.Vmid)!["template"].Should().Be("1");
-        log.Should().ContainSingle(l => l.StartsWith($"::ctrlable template-done template={vm.Name} kind=vm vmid={vm.Vmid} ", StringComparison.Ordinal))
-            .Which.Should().EndWith($" haos_version={vm.HaosVersion} rebrand={(vm.Rebrand ? 1 : 0)} base_backup={vm.BaseBackup ?? "-"} haos_digest=github");
-        log.Should().Contain($"[{vm.Name}] SHA-256 of haos_ova-{vm.HaosVersion}.qcow2.xz from GitHub's release API: {host.HaosSha256} (digest from GitHub at build time, not pinned in the manifest)");
+        // ctrlable-pro failed before any download, with GitHub's answer; nothing of it is left on the host.
+        var api = host.GitHub.Url.ToString().TrimEnd('/');
+        var haosError = $"the manifest gives no haos_sha256 and GitHub's release API answered HTTP 503 for {api}/repos/home-assistant/operating-system/releases/tags/{vm.HaosVersion}";
+        progress[vm.Name].GetProperty("state").GetString().Should().Be("failed", describe);
+        progress[vm.Name].GetProperty("error").GetString().Should().Be(haosError);
+        host.Guest(vm.Vmid).Should().BeNull();
+        build.GetProperty("state").GetString().Should().Be("failed", describe);
 
         // Pinned: nothing of upstream main ran; docker's prompts were answered; Frigate's install got no var_appversion.
         (await File.ReadAllLinesAsync(host.FetchLog)).Should().NotContain(l => l.StartsWith("BLOCKED", StringComparison.Ordinal));
         log.Should().Contain(l => l.StartsWith("[docker-portainer] answered 3 prompt(s) in install/docker-install.sh", StringComparison.Ordinal));
         log.Should().NotContain(l => l.StartsWith("[frigate]", StringComparison.Ordinal) && l.Contains("var_appversion", StringComparison.Ordinal));
 
+        // Activation per template: the release is active with what built; ctrlable-pro is unavailable with the reason,
+        // and a deploy of everything is refused naming it alone.
+        var releases = host.App.Service<ReleaseRepository>();
+        (await releases.GetActiveNameAsync()).Should().Be(release.Release, "containers built: the release is active with them");
+        var summary = (await client.GetFromJsonAsync<JsonElement>("/api/releases")).EnumerateArray().Single(r => r.GetProperty("name").GetString() == release.Release);
+        (summary.GetProperty("templatesBuilt").GetInt32(), summary.GetProperty("templateCount").GetInt32()).Should().Be((lxcBuilt, 6));
+        var reason = $"build {build.GetProperty("id").GetInt64()} failed: {haosError}";
+        var detail = await TemplatesAsync(client, release.Release);
+        detail[vm.Name].GetProperty("state").GetString().Should().Be("failed");
+        detail[vm.Name].GetProperty("reason").GetString().Should().Be(reason);
+        var project = await Deploy.DeployApiTests.CreateProjectAsync(client, "Before Home Assistant");
+        var refused = await client.PostAsJsonAsync($"/api/projects/{project}/deploy", new { });
+        refused.StatusCode.Should().Be(HttpStatusCode.Conflict, await refused.Content.ReadAsStringAsync());
+        (await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("missing").EnumerateArray()
+            .Select(m => (m.GetProperty("type").GetString(), m.GetProperty("reason").GetString())).Should().Equal((vm.Name, reason));
+
+        var containers = release.Templates.Where(t => t.Kind == TemplateKind.Lxc && host.Guest(t.Vmid) is not null).ToList();
+        var kept = containers.ToDictionary(t => t.Vmid, t => host.Snapshot(t.Vmid)!);
+        var keptEnv = await File.ReadAllTextAsync(Path.Combine(host.CtRoot(containers[0].Vmid), "etc/ctrlable/firstboot.env"));
+        var keptRows = (await releases.ListTemplatesAsync(release.Release)).ToDictionary(t => t.Name);
+        var secret = await host.App.Service<ReleaseSecrets>().GetAsync(release.Release, CancellationToken.None);
+
+        // GitHub answers again: ctrlable-pro is rebuilt alone, verified against the digest GitHub gives, which the
+        // build reports as such; the containers keep their templates and the release secret.
+        host.GitHub.ServeRelease(vm.HaosVersion!, host.HaosSha256);
+        (build, log) = await BuildAsync(client, host, release.Release, new { templates = new[] { vm.Name } });
+        describe = BuildPipelineTests.Describe(build, host);
+        build.GetProperty("state").GetString().Should().Be("succeeded", describe);
+        log.Should().NotContain(l => l.StartsWith("::ctrlable template-", StringComparison.Ordinal) && !l.Contains($"template={vm.Name} ", StringComparison.Ordinal),
+            "the plan carried ctrlable-pro only");
+        host.Guest(vm.Vmid)!["template"].Should().Be("1");
+        log.Should().ContainSingle(l => l.StartsWith($"::ctrlable template-done template={vm.Name} kind=vm vmid={vm.Vmid} ", StringComparison.Ordinal))
+            .Which.Should().EndWith($" haos_version={vm.HaosVersion} rebrand={(vm.Rebrand ? 1 : 0)} base_backup={vm.BaseBackup ?? "-"} haos_digest=github");
+        log.Should().Contain($"[{vm.Name}] SHA-256 of haos_ova-{vm.HaosVersion}.qcow2.xz from GitHub's release API: {host.HaosSha256} (digest from GitHub at build time, not pinned in the manifest)");
+        (await TemplatesAsync(client, release.Release))[vm.Name].GetProperty("haosDigest").GetString().Should().Be("github");
+
+        foreach (var (vmid, snapshot) in kept)
+        {
+            host.Snapshot(vmid).Should().BeEquivalentTo(snapshot, $"CT {vmid} was not part of the rebuild");
+        }
+
+        (await File.ReadAllTextAsync(Path.Combine(host.CtRoot(containers[0].Vmid), "etc/ctrlable/firstboot.env"))).Should().Be(keptEnv);
+        (await host.App.Service<ReleaseSecrets>().GetAsync(release.Release, CancellationToken.None)).Should().Be(secret);
+        var rows = (await releases.ListTemplatesAsync(release.Release)).ToDictionary(t => t.Name);
+        rows.Should().HaveCount(lxcBuilt + 1);
+        foreach (var (name, row) in keptRows)
+        {
+            rows[name].Should().Be(row);
+        }
+
         foreach (var (vmid, snapshot) in foreign)
         {
             host.Snapshot(vmid).Should().BeEquivalentTo(snapshot, $"guest {vmid} is not this build's");
         }
 
-        build.GetProperty("state").GetString().Should().Be(allBuilt ? "succeeded" : "failed", describe);
-        if (allBuilt)
+        // With every template built, every component deploys.
+        if (lxcBuilt == 5)
         {
-            (await host.App.Service<ReleaseRepository>().GetActiveNameAsync()).Should().Be(release.Release);
-            (await host.App.Service<ReleaseRepository>().ListTemplatesAsync(release.Release)).Should().HaveCount(6);
+            (await TemplatesAsync(client, release.Release)).Values.Should().OnlyContain(t => t.GetProperty("state").GetString() == "built");
+            var deploy = await client.PostAsJsonAsync($"/api/projects/{project}/deploy", new { });
+            deploy.StatusCode.Should().Be(HttpStatusCode.Accepted, await deploy.Content.ReadAsStringAsync());
         }
     }
+
+    private static async Task<(JsonElement Build, string[] Log)> BuildAsync(HttpClient client, BuildHost host, string release, object request)
+    {
+        var response = await client.PostAsJsonAsync($"/api/releases/{release}/build", request);
+        response.StatusCode.Should().Be(HttpStatusCode.Accepted, await response.Content.ReadAsStringAsync());
+        var id = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt64();
+        await host.App.Service<BuildService>().WaitAsync(id).WaitAsync(TimeSpan.FromMinutes(6));
+        var stored = await client.GetFromJsonAsync<JsonElement>($"/api/builds/{id}");
+        return (stored.GetProperty("build"), stored.GetProperty("log").GetString()!.Split('\n'));
+    }
+
+    private static async Task<Dictionary<string, JsonElement>> TemplatesAsync(HttpClient client, string release) =>
+        (await client.GetFromJsonAsync<JsonElement>($"/api/releases/{release}")).GetProperty("templates").EnumerateArray()
+            .ToDictionary(t => t.GetProperty("name").GetString()!);
 }

@@ -1,5 +1,5 @@
 import { QueryClientProvider } from '@tanstack/react-query';
-import { render, screen, within } from '@testing-library/react';
+import { render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { createMemoryRouter, RouterProvider } from 'react-router';
 import { describe, expect, it } from 'vitest';
@@ -68,7 +68,9 @@ describe('projects pages', () => {
     expect(await screen.findByRole('article', { name: 'smith-zwavejs' })).toBeInTheDocument();
     expect(router.state.location.pathname).toBe('/deploys/12');
     expect(posted).toEqual({ types: ['zwavejs'] });
-    EventSource.at('/api/deploys/12/events').emit('progress', progress({ instanceId: 5, deployId: 12, type: 'zwavejs', state: 'cloning', percent: 20 }));
+    // The page opens the deploy's stream once it has rendered: wait for it rather than race it.
+    const stream = await waitFor(() => EventSource.at('/api/deploys/12/events'));
+    stream.emit('progress', progress({ instanceId: 5, deployId: 12, type: 'zwavejs', state: 'cloning', percent: 20 }));
     expect(within(screen.getByRole('article', { name: 'smith-zwavejs' })).getByRole('progressbar')).toHaveAttribute('aria-valuenow', '20');
   });
 
