@@ -13,7 +13,6 @@ namespace Ctrlable.Provisioner.Tests.Build;
 /// fails with both versions. The fixture upstream installs zwave-js-ui v11.4.1, zigbee2mqtt 2.7.2 and go2rtc v1.9.13
 /// as "latest", Frigate v0.17.1 and libusb v1.0.26 as pinned, and records no version for docker.
 /// </summary>
-[Collection(BuildCollection.Name)]
 public sealed class AppVersionTests
 {
     private const string Manifest = $$"""

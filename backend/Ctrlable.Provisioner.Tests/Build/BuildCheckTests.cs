@@ -13,7 +13,6 @@ namespace Ctrlable.Provisioner.Tests.Build;
 /// (<see cref="StandIn"/>) that shows the ticket to the orchestrator as the wrapper would (plan, then secret) and
 /// prints what the test gives it.
 /// </summary>
-[Collection(BuildCollection.Name)]
 public sealed class BuildCheckTests : IAsyncLifetime
 {
     /// <summary>The stand-in for ctrlable-build: records what it was asked, uses the ticket, prints and exits as told.</summary>

@@ -14,7 +14,6 @@ namespace Ctrlable.Provisioner.Tests.Build;
 /// local fixture "upstream" repository whose scripts fetch their helpers from the upstream main URL, and the
 /// pct/qm/pveam/pvesh stand-ins act on the Proxmox emulator the orchestrator itself uses.
 /// </summary>
-[Collection(BuildCollection.Name)]
 public sealed class BuildPipelineTests
 {
     /// <summary>A release of just the ctrlable-pro VM (the native Home Assistant OS build).</summary>
@@ -397,11 +396,4 @@ public sealed class BuildPipelineTests
 
         return events;
     }
-}
-
-/// <summary>Build tests start sshd, the emulator and an HTTPS orchestrator each; they run one at a time.</summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class BuildCollection
-{
-    public const string Name = "Builds";
 }

@@ -15,7 +15,6 @@ namespace Ctrlable.Provisioner.Tests.Build;
 /// all reported or ignored, never stopped, changed or destroyed; only this host's ledger lets a later run remove
 /// what an earlier one built. And identity resets in a mounted container never follow the guest's links onto the host.
 /// </summary>
-[Collection(BuildCollection.Name)]
 public sealed class GuestOwnershipTests
 {
     private const string Header = $$"""

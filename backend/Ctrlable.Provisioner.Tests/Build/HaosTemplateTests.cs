@@ -11,7 +11,6 @@ namespace Ctrlable.Provisioner.Tests.Build;
 /// clears the identity offline with the host's real tools (python GPT and GRUB environment edits, debugfs, e2fsck)
 /// before importing the disk. The imported disk is read back with independent tools (sfdisk, mtools, debugfs).
 /// </summary>
-[Collection(BuildCollection.Name)]
 public sealed class HaosTemplateTests
 {
     private const string Manifest = BuildPipelineTests.HaosManifest;

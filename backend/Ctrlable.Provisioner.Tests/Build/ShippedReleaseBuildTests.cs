@@ -20,7 +20,6 @@ namespace Ctrlable.Provisioner.Tests.Build;
 /// GitHub's API down: the release becomes deployable with its five containers, ctrlable-pro unavailable with the
 /// reason; the rebuild of ctrlable-pro alone completes it. Others' guests at 100, 999 and 10000 stay untouched.
 /// </summary>
-[Collection(BuildCollection.Name)]
 public sealed class ShippedReleaseBuildTests
 {
     /// <summary>What each fixture builder installs (the pinned commit's installs, offline): "latest" unless var_appversion says otherwise.</summary>

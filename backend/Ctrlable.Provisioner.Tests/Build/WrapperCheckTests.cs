@@ -21,7 +21,6 @@ namespace Ctrlable.Provisioner.Tests.Build;
 /// directory, the bridge, the pool, the first-boot service — and prints one line per check passed and per problem,
 /// then the count; it changes nothing: no lock taken, no ledger, no guest, no file left behind.
 /// </summary>
-[Collection(BuildCollection.Name)]
 public sealed class WrapperCheckTests(WrapperCheckTests.Host host) : IClassFixture<WrapperCheckTests.Host>
 {
     [Fact]

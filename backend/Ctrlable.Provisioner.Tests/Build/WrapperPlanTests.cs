@@ -22,7 +22,6 @@ namespace Ctrlable.Provisioner.Tests.Build;
 /// point to, or a storage, bridge, pool or privilege this host does not allow is refused before anything runs; a
 /// template this host does not allow fails alone.
 /// </summary>
-[Collection(BuildCollection.Name)]
 public sealed class WrapperPlanTests(WrapperPlanTests.Host host) : IClassFixture<WrapperPlanTests.Host>
 {
     // Each case its own VMID: a case that wrongly builds leaves nothing in the way of the others.

@@ -17,7 +17,6 @@ namespace Ctrlable.Provisioner.Tests.Build;
 /// key could: anything but "ctrlable-build &lt;release&gt;" with a ticket is refused with one line and exit 64,
 /// before anything is created; a second build while one holds the lock is refused with exit 75.
 /// </summary>
-[Collection(BuildCollection.Name)]
 public sealed class WrapperTests(WrapperTests.Host host) : IClassFixture<WrapperTests.Host>
 {
     private SshServer Ssh => host.Ssh;

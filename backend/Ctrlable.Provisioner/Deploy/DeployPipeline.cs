@@ -43,8 +43,12 @@ public sealed class DeployPipeline(
     private readonly DeployOptions _options = deployOptions.Value;
     private TimeSpan TaskTimeout => TimeSpan.FromSeconds(_options.TaskTimeoutSeconds);
 
-    /// <summary>Attempts per step when Proxmox answers 5xx or cannot be reached (every step reconciles on re-entry).</summary>
-    private const int TransientAttempts = 4;
+    /// <summary>
+    /// Attempts per step when Proxmox answers 5xx or cannot be reached (every step reconciles on re-entry). Six
+    /// attempts wait 1+2+4+8+16 s in all: a host busy for half a minute (a backup, pveproxy restarting) does not
+    /// fail a deploy.
+    /// </summary>
+    private const int TransientAttempts = 6;
 
     public async Task RunAsync(long instanceId, CancellationToken ct)
     {
