@@ -39,12 +39,11 @@ check "frontend check:api" npm --prefix frontend run --silent check:api
 step "frontend: typecheck"
 check "frontend typecheck" npm --prefix frontend run --silent typecheck
 
-step "frontend: vitest"
-if (cd frontend && npx vitest run --reporter=default --reporter=json --outputFile="$results/vitest.json"); then :; else fail "vitest"; fi
-if [[ -f "$results/vitest.json" ]]; then
-  passed=$((passed + $(node -e 'const r=require(process.argv[1]);console.log(r.numPassedTests)' "$results/vitest.json")))
-  failed=$((failed + $(node -e 'const r=require(process.argv[1]);console.log(r.numFailedTests)' "$results/vitest.json")))
-fi
+# Steps that need nothing the next ones write run beside them (two cores: one step rarely keeps both busy). Each
+# writes its own log, printed whole when it is waited for, so the output stays in order.
+step "frontend: vitest (beside the builds)"
+(cd frontend && npx vitest run --reporter=default --reporter=json --outputFile="$results/vitest.json") >"$results/vitest.log" 2>&1 &
+vitest_pid=$!
 
 step "frontend: build into backend wwwroot"
 check "frontend build" npm --prefix frontend run --silent build
@@ -57,6 +56,13 @@ check "dotnet build" dotnet build Ctrlable.Provisioner.sln -c Release -warnaserr
 step "dotnet: format check"
 check "dotnet format" dotnet format whitespace Ctrlable.Provisioner.sln --verify-no-changes -v q
 
+step "frontend: vitest (waited for)"
+if wait "$vitest_pid"; then cat "$results/vitest.log"; else cat "$results/vitest.log"; fail "vitest"; fi
+if [[ -f "$results/vitest.json" ]]; then
+  passed=$((passed + $(node -e 'const r=require(process.argv[1]);console.log(r.numPassedTests)' "$results/vitest.json")))
+  failed=$((failed + $(node -e 'const r=require(process.argv[1]);console.log(r.numFailedTests)' "$results/vitest.json")))
+fi
+
 step "dotnet: tests"
 dotnet test Ctrlable.Provisioner.sln -c Release --no-build --nologo \
   --logger "trx;LogFilePrefix=tests" --results-directory "$results/dotnet" 2>&1 | tee "$results/dotnet-test.log" || fail "dotnet test"
@@ -67,17 +73,25 @@ read -r dn_passed dn_failed < <(awk -F'[:,]' '/Passed:.*Failed:|Failed:.*Passed:
 passed=$((passed + dn_passed))
 failed=$((failed + dn_failed))
 
-step "bundle: publish once (self-contained, ReadyToRun), start it without an SDK, verify its systemd unit"
-if CTRLABLE_DIST_DIR="$results/dist" bash scripts/publish.sh --skip-frontend; then
-  check "bundle check" bash scripts/bundle-check.sh "$results/dist"/ctrlable-provisioner-*-linux-x64.tar.gz
-else
-  fail "publish"
-fi
+# The bundle is published into its own artifacts path, so it runs beside the browser tests, which use the build above.
+step "bundle: publish once (self-contained, ReadyToRun), start it without an SDK, verify its systemd unit (beside the browser tests)"
+(CTRLABLE_DIST_DIR="$results/dist" bash scripts/publish.sh --skip-frontend &&
+  bash scripts/bundle-check.sh "$results/dist"/ctrlable-provisioner-*-linux-x64.tar.gz) >"$results/bundle.log" 2>&1 &
+bundle_pid=$!
 
 step "browser end-to-end (Chromium)"
 npm --prefix frontend run --silent e2e 2>&1 | tee "$results/e2e.log" || fail "e2e"
 passed=$((passed + $(awk '/^# pass / {n = $3} END {print n + 0}' "$results/e2e.log")))
 failed=$((failed + $(awk '/^# fail / {n = $3} END {print n + 0}' "$results/e2e.log")))
+
+step "bundle (waited for)"
+if wait "$bundle_pid"; then
+  cat "$results/bundle.log"
+  passed=$((passed + 1))
+else
+  cat "$results/bundle.log"
+  fail "bundle"
+fi
 
 step "shellcheck"
 mapfile -t shell_files < <(git ls-files '*.sh' 'host/ctrlable-build' 'host/testing/*' 'install.sh' '.ci/run' | grep -v '\.env$' | sort -u)
