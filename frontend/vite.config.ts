@@ -30,6 +30,8 @@ export default defineConfig({
     setupFiles: ['./src/testing/setup-tests.ts'],
     include: ['src/**/*.test.{ts,tsx}'],
     restoreMocks: true,
+    // Beside the .NET build on two cores a test can take seconds; a limit is for hangs, not for slowness.
+    testTimeout: 20_000,
     unstubGlobals: true,
   },
 });
