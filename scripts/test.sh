@@ -57,7 +57,10 @@ step "dotnet: format check"
 check "dotnet format" dotnet format whitespace Ctrlable.Provisioner.sln --verify-no-changes -v q
 
 step "frontend: vitest (waited for)"
-if wait "$vitest_pid"; then cat "$results/vitest.log"; else cat "$results/vitest.log"; fail "vitest"; fi
+vitest_ok=0
+wait "$vitest_pid" || vitest_ok=$?
+cat "$results/vitest.log"
+((vitest_ok == 0)) || fail "vitest"
 if [[ -f "$results/vitest.json" ]]; then
   passed=$((passed + $(node -e 'const r=require(process.argv[1]);console.log(r.numPassedTests)' "$results/vitest.json")))
   failed=$((failed + $(node -e 'const r=require(process.argv[1]);console.log(r.numFailedTests)' "$results/vitest.json")))
@@ -85,13 +88,10 @@ passed=$((passed + $(awk '/^# pass / {n = $3} END {print n + 0}' "$results/e2e.l
 failed=$((failed + $(awk '/^# fail / {n = $3} END {print n + 0}' "$results/e2e.log")))
 
 step "bundle (waited for)"
-if wait "$bundle_pid"; then
-  cat "$results/bundle.log"
-  passed=$((passed + 1))
-else
-  cat "$results/bundle.log"
-  fail "bundle"
-fi
+bundle_ok=0
+wait "$bundle_pid" || bundle_ok=$?
+cat "$results/bundle.log"
+if ((bundle_ok == 0)); then passed=$((passed + 1)); else fail "bundle"; fi
 
 step "shellcheck"
 mapfile -t shell_files < <(git ls-files '*.sh' 'host/ctrlable-build' 'host/testing/*' 'install.sh' '.ci/run' | grep -v '\.env$' | sort -u)

@@ -378,8 +378,8 @@ public sealed class BuildPipelineTests
         return (await client.GetFromJsonAsync<JsonElement>($"/api/builds/{id}")).GetProperty("build");
     }
 
-    internal static async Task<Dictionary<string, JsonElement>> ReleaseTemplatesAsync(HttpClient client) =>
-        (await client.GetFromJsonAsync<JsonElement>($"/api/releases/{BuildHost.Release}")).GetProperty("templates").EnumerateArray()
+    internal static async Task<Dictionary<string, JsonElement>> ReleaseTemplatesAsync(HttpClient client, string release = BuildHost.Release) =>
+        (await client.GetFromJsonAsync<JsonElement>($"/api/releases/{release}")).GetProperty("templates").EnumerateArray()
             .ToDictionary(t => t.GetProperty("name").GetString()!);
 
     internal static string Describe(JsonElement build, BuildHost host) => $"{build}\n--- sshd:\n{host.Ssh.Log}";

@@ -3,7 +3,6 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Ctrlable.Provisioner.Auth;
-using Ctrlable.Provisioner.Build;
 using Ctrlable.Provisioner.Manifest;
 using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.State;
@@ -137,7 +136,7 @@ public sealed class ShippedReleaseBuildTests
         var summary = (await client.GetFromJsonAsync<JsonElement>("/api/releases")).EnumerateArray().Single(r => r.GetProperty("name").GetString() == release.Release);
         (summary.GetProperty("templatesBuilt").GetInt32(), summary.GetProperty("templateCount").GetInt32()).Should().Be((lxcBuilt, 6));
         var reason = $"build {build.GetProperty("id").GetInt64()} failed: {haosError}";
-        var detail = await TemplatesAsync(client, release.Release);
+        var detail = await BuildPipelineTests.ReleaseTemplatesAsync(client, release.Release);
         detail[vm.Name].GetProperty("state").GetString().Should().Be("failed");
         detail[vm.Name].GetProperty("reason").GetString().Should().Be(reason);
         var project = await Deploy.DeployApiTests.CreateProjectAsync(client, "Before Home Assistant");
@@ -164,7 +163,7 @@ public sealed class ShippedReleaseBuildTests
         log.Should().ContainSingle(l => l.StartsWith($"::ctrlable template-done template={vm.Name} kind=vm vmid={vm.Vmid} ", StringComparison.Ordinal))
             .Which.Should().EndWith($" haos_version={vm.HaosVersion} rebrand={(vm.Rebrand ? 1 : 0)} base_backup={vm.BaseBackup ?? "-"} haos_digest=github");
         log.Should().Contain($"[{vm.Name}] SHA-256 of haos_ova-{vm.HaosVersion}.qcow2.xz from GitHub's release API: {host.HaosSha256} (digest from GitHub at build time, not pinned in the manifest)");
-        (await TemplatesAsync(client, release.Release))[vm.Name].GetProperty("haosDigest").GetString().Should().Be("github");
+        (await BuildPipelineTests.ReleaseTemplatesAsync(client, release.Release))[vm.Name].GetProperty("haosDigest").GetString().Should().Be("github");
 
         foreach (var (vmid, snapshot) in kept)
         {
@@ -188,7 +187,7 @@ public sealed class ShippedReleaseBuildTests
         // With every template built, every component deploys.
         if (lxcBuilt == 5)
         {
-            (await TemplatesAsync(client, release.Release)).Values.Should().OnlyContain(t => t.GetProperty("state").GetString() == "built");
+            (await BuildPipelineTests.ReleaseTemplatesAsync(client, release.Release)).Values.Should().OnlyContain(t => t.GetProperty("state").GetString() == "built");
             var deploy = await client.PostAsJsonAsync($"/api/projects/{project}/deploy", new { });
             deploy.StatusCode.Should().Be(HttpStatusCode.Accepted, await deploy.Content.ReadAsStringAsync());
         }
@@ -199,12 +198,7 @@ public sealed class ShippedReleaseBuildTests
         var response = await client.PostAsJsonAsync($"/api/releases/{release}/build", request);
         response.StatusCode.Should().Be(HttpStatusCode.Accepted, await response.Content.ReadAsStringAsync());
         var id = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt64();
-        await host.App.Service<BuildService>().WaitAsync(id).WaitAsync(TimeSpan.FromMinutes(6));
-        var stored = await client.GetFromJsonAsync<JsonElement>($"/api/builds/{id}");
-        return (stored.GetProperty("build"), stored.GetProperty("log").GetString()!.Split('\n'));
+        var build = await BuildPipelineTests.WaitAsync(host, client, id);
+        return (build, (await client.GetFromJsonAsync<JsonElement>($"/api/builds/{id}")).GetProperty("log").GetString()!.Split('\n'));
     }
-
-    private static async Task<Dictionary<string, JsonElement>> TemplatesAsync(HttpClient client, string release) =>
-        (await client.GetFromJsonAsync<JsonElement>($"/api/releases/{release}")).GetProperty("templates").EnumerateArray()
-            .ToDictionary(t => t.GetProperty("name").GetString()!);
 }
