@@ -84,7 +84,17 @@ public sealed class BaseBackupCommandTests : IDisposable
         var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEndAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
-        await process.WaitForExitAsync(timeout.Token);
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            // A command that does not exit (e.g. one the program does not know starts serving) must not outlive the test.
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
+
         return new CliRun(process.ExitCode, await output, await error);
     }
 }
