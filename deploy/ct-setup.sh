@@ -9,6 +9,8 @@
 #   has-token-secret    exit 0 when a Proxmox token secret is stored, 1 when not
 #   setup-code          print the first admin's one-time set-up code (made when there is none yet; it is also in
 #                       /var/lib/ctrlable-provisioner/setup-code); exit 3 with one line when an admin exists already
+#   import-base-backup RELEASE FILE   store RELEASE's Home Assistant base backup (FILE readable by the service user, e.g.
+#                       pct push --user ctrlable; the owner's password from CTRLABLE_BASE_ADMIN_PASSWORD or standard input)
 # Every path is under $CTRLABLE_ROOT, empty in a real container (tests run it in a directory).
 #
 # It changes only what it created: the service user (recorded in /etc/ctrlable-provisioner/ct-setup.state and
@@ -186,6 +188,13 @@ setup_code() {
   grep -E '^[A-Z2-7]{5}(-[A-Z2-7]{5}){3}$' <<<"$out" || die "the orchestrator printed no set-up code"
 }
 
+# The service runs in the application directory: the file's path is made absolute first.
+import_base_backup() {
+  [[ -n $1 && -n $2 ]] || die "usage: ct-setup.sh import-base-backup RELEASE FILE"
+  [[ -f $2 ]] || die "$2: no such file"
+  as_service --import-base-backup "$1" "$(realpath -- "$2")"
+}
+
 case ${1-} in
   install) install_bundle ;;
   keygen) keygen ;;
@@ -194,5 +203,6 @@ case ${1-} in
   set-token-secret) as_service --set-proxmox-token-secret ;;
   has-token-secret) as_service --has-proxmox-token-secret ;;
   setup-code) setup_code ;;
-  *) die "usage: ct-setup.sh install|keygen|apply|create-admin NAME|set-token-secret|has-token-secret|setup-code" ;;
+  import-base-backup) import_base_backup "${2-}" "${3-}" ;;
+  *) die "usage: ct-setup.sh install|keygen|apply|create-admin NAME|set-token-secret|has-token-secret|setup-code|import-base-backup RELEASE FILE" ;;
 esac

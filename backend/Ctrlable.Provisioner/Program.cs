@@ -38,6 +38,15 @@ if (app.Configuration[AdminCommand.Switch] is { } admin)
     return await AdminCommand.RunAsync(app.Services, admin, password, Console.In, Console.Out, Console.Error);
 }
 
+// Headless installs: store a release's Home Assistant base backup (checked as an upload is) and exit.
+if (ImportBaseBackupCommand.Arguments(args) is { } import)
+{
+    return await ImportBaseBackupCommand.RunAsync(app.Services, import,
+        Environment.GetEnvironmentVariable(ImportBaseBackupCommand.PasswordVariable) is { Length: > 0 } password ? password : null,
+        Environment.GetEnvironmentVariable(ImportBaseBackupCommand.BackupPasswordVariable) is { Length: > 0 } key ? key : null,
+        Console.In, Console.Out, Console.Error);
+}
+
 // Installers: print the one-time set-up code of the first admin (creating it when needed) and exit.
 if (args.Contains($"--{SetupCodeCommand.Switch}"))
 {

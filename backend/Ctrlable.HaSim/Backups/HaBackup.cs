@@ -16,6 +16,9 @@ namespace Ctrlable.HaSim.Backups;
 /// </summary>
 public sealed record HaBackup(JsonObject Metadata, SortedDictionary<string, byte[]> ConfigFiles)
 {
+    /// <summary>The other parts of the outer tar (an add-on's <c>&lt;slug&gt;.tar.gz</c>, a folder's), kept byte for byte.</summary>
+    public IReadOnlyDictionary<string, byte[]> Parts { get; init; } = new SortedDictionary<string, byte[]>(StringComparer.Ordinal);
+
     public string Slug => Metadata["slug"]?.GetValue<string>() ?? throw new InvalidDataException("backup.json has no slug");
 
     public string Name => Metadata["name"]?.GetValue<string>() ?? Slug;
@@ -29,14 +32,14 @@ public sealed record HaBackup(JsonObject Metadata, SortedDictionary<string, byte
     /// <summary>Reads backup.json only (no password needed), as Supervisor does on upload.</summary>
     public static JsonObject ReadMetadata(byte[] tar)
     {
-        var (metadata, _) = ReadOuter(tar);
+        var (metadata, _, _) = ReadOuter(tar);
         return metadata;
     }
 
     /// <summary>Reads the whole backup; a protected one needs its password (<see cref="HaBackupPasswordException"/>).</summary>
     public static HaBackup Read(byte[] tar, string? password)
     {
-        var (metadata, inner) = ReadOuter(tar);
+        var (metadata, inner, parts) = ReadOuter(tar);
         if (inner is null)
         {
             throw new InvalidDataException("the backup has no homeassistant.tar.gz");
@@ -66,7 +69,7 @@ public sealed record HaBackup(JsonObject Metadata, SortedDictionary<string, byte
             }
         }
 
-        return new HaBackup(metadata, files);
+        return new HaBackup(metadata, files) { Parts = parts };
     }
 
     /// <summary>Writes the tar; <paramref name="password"/> protects it (and sets <c>protected</c>).</summary>
@@ -107,6 +110,10 @@ public sealed record HaBackup(JsonObject Metadata, SortedDictionary<string, byte
         {
             AddFile(writer, "./backup.json", Encoding.UTF8.GetBytes(metadata.ToJsonString(new JsonSerializerOptions { WriteIndented = true })));
             AddFile(writer, "./homeassistant.tar.gz", inner);
+            foreach (var (name, bytes) in Parts)
+            {
+                AddFile(writer, "./" + name, bytes);
+            }
         }
 
         return outer.ToArray();
@@ -143,10 +150,11 @@ public sealed record HaBackup(JsonObject Metadata, SortedDictionary<string, byte
         ["repositories"] = new JsonArray(),
     };
 
-    private static (JsonObject Metadata, byte[]? Inner) ReadOuter(byte[] tar)
+    private static (JsonObject Metadata, byte[]? Inner, SortedDictionary<string, byte[]> Parts) ReadOuter(byte[] tar)
     {
         JsonObject? metadata = null;
         byte[]? inner = null;
+        var parts = new SortedDictionary<string, byte[]>(StringComparer.Ordinal);
         try
         {
             using var reader = new TarReader(new MemoryStream(tar));
@@ -168,6 +176,10 @@ public sealed record HaBackup(JsonObject Metadata, SortedDictionary<string, byte
                 {
                     inner = data.ToArray();
                 }
+                else
+                {
+                    parts[name] = data.ToArray();
+                }
             }
         }
         catch (Exception e) when (e is FormatException or JsonException or EndOfStreamException or InvalidOperationException)
@@ -175,7 +187,7 @@ public sealed record HaBackup(JsonObject Metadata, SortedDictionary<string, byte
             throw new InvalidDataException($"not a backup tar: {e.Message}", e);
         }
 
-        return (metadata ?? throw new InvalidDataException("the tar has no backup.json"), inner);
+        return (metadata ?? throw new InvalidDataException("the tar has no backup.json"), inner, parts);
     }
 
     private static void AddFile(TarWriter writer, string name, byte[] bytes)

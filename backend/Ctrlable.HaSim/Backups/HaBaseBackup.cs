@@ -1,5 +1,8 @@
+using System.Formats.Tar;
+using System.IO.Compression;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json.Nodes;
 using Ctrlable.HaSim.State;
 
 namespace Ctrlable.HaSim.Backups;
@@ -23,6 +26,9 @@ public sealed record HaBaseBackupSpec(string AdminUsername, string AdminPassword
 
     /// <summary>Ships <c>custom_components/frigate</c> (the Frigate integration cannot be installed unattended).</summary>
     public bool IncludeFrigate { get; init; } = true;
+
+    /// <summary>Includes the Mosquitto broker add-on (<c>core_mosquitto</c>: listed in backup.json, its own archive in the tar), the site's MQTT broker.</summary>
+    public bool IncludeMosquitto { get; init; } = true;
 
     /// <summary>Long-lived tokens the base's admin made (shared by every clone unless removed after restore).</summary>
     public IReadOnlyList<string> LongLivedTokenNames { get; init; } = ["base-setup"];
@@ -70,6 +76,28 @@ public static class HaBaseBackup
 
         var slug = Convert.ToHexStringLower(SHA1.HashData(Encoding.UTF8.GetBytes(spec.Name + spec.Date.ToUnixTimeSeconds())))[..8];
         var metadata = HaBackup.NewMetadata(slug, spec.Name, spec.Date, spec.HomeAssistantVersion, spec.DatabaseIncluded, config.CoreUuid);
-        return new HaBackup(metadata, config.ToFiles());
+        var parts = new SortedDictionary<string, byte[]>(StringComparer.Ordinal);
+        if (spec.IncludeMosquitto)
+        {
+            var addon = MosquittoAddon();
+            metadata["addons"]!.AsArray().Add(new JsonObject { ["slug"] = "core_mosquitto", ["name"] = "Mosquitto broker", ["version"] = "6.5.0", ["size"] = Math.Round(addon.Length / 1048576.0, 3) });
+            parts["core_mosquitto.tar.gz"] = addon;
+        }
+
+        return new HaBackup(metadata, config.ToFiles()) { Parts = parts };
+    }
+
+    /// <summary>The add-on's part as Supervisor writes it: a gzip tar of <c>addon.json</c> (its options and state).</summary>
+    private static byte[] MosquittoAddon()
+    {
+        using var buffer = new MemoryStream();
+        using (var gzip = new GZipStream(buffer, CompressionLevel.Fastest, leaveOpen: true))
+        using (var writer = new TarWriter(gzip, TarEntryFormat.Pax))
+        {
+            var json = Encoding.UTF8.GetBytes("""{"user":{"logins":[],"require_certificate":false,"certfile":"fullchain.pem","keyfile":"privkey.pem"},"system":{},"state":"started","version":"6.5.0"}""");
+            writer.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, "./addon.json") { DataStream = new MemoryStream(json), Mode = UnixFileMode.UserRead | UnixFileMode.UserWrite });
+        }
+
+        return buffer.ToArray();
     }
 }

@@ -350,7 +350,7 @@ public sealed class HomeAssistantSetup(
     {
         var release = instance.Release ?? throw new HomeAssistantException($"Instance {instance.Id} records no release.");
         var backup = await baseBackups.GetAsync(release, ct)
-            ?? throw new BackupArchiveException($"Release {release} has no base backup stored on the orchestrator: add it to the release (base_backup) and build again.");
+            ?? throw new BackupArchiveException($"Release {release} has no base backup stored on the orchestrator: an admin uploads it on the Releases page (or with --import-base-backup), then retry the instance.");
         var policy = Policy(release);
         await sites.SetRestorePlanAsync(instance.Id, policy == HaosUuidPolicy.Keep ? "keep" : "regenerate",
             policy == HaosUuidPolicy.Keep ? null : BackupArchive.NewCoreUuid(), ct);

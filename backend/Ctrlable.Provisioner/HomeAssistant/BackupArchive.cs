@@ -349,9 +349,9 @@ internal static class SecureTar
         return n is >= 1 and <= 16 && plain.Length >= n && plain.AsSpan(plain.Length - n).IndexOfAnyExcept(n) < 0 ? n : 0;
     }
 
-    private static byte[] Key(string password) => Hash100(Encoding.UTF8.GetBytes(password))[..16];
+    internal static byte[] Key(string password) => Hash100(Encoding.UTF8.GetBytes(password))[..16];
 
-    private static byte[] Iv(byte[] key, byte[] seed) => Hash100([.. key, .. seed])[..16];
+    internal static byte[] Iv(byte[] key, byte[] seed) => Hash100([.. key, .. seed])[..16];
 
     private static byte[] Hash100(byte[] data)
     {

@@ -35,6 +35,16 @@ public sealed class HomeAssistantOptions
 
     /// <summary>Timeout of the backup upload (a base backup can be hundreds of MB).</summary>
     public double UploadTimeoutSeconds { get; set; } = 900;
+
+    /// <summary>
+    /// The largest release base backup an admin may store (PUT /api/releases/{release}/base-backup, --import-base-backup), in
+    /// MiB. A base is a fresh Home Assistant with an add-on or two: tens of MiB; the limit keeps an upload from filling the
+    /// data directory (which holds it twice while it is checked).
+    /// </summary>
+    public long BaseBackupMaxMegabytes { get; set; } = 1024;
+
+    /// <summary><see cref="BaseBackupMaxMegabytes"/> in bytes.</summary>
+    public long BaseBackupMaxBytes => BaseBackupMaxMegabytes * 1024 * 1024;
 }
 
 /// <summary>Checks <see cref="HomeAssistantOptions"/> at start: one line per problem.</summary>
@@ -59,6 +69,11 @@ public sealed class HomeAssistantOptionsValidator : Microsoft.Extensions.Options
             [nameof(options.UploadTimeoutSeconds)] = options.UploadTimeoutSeconds,
         };
         errors.AddRange(durations.Where(d => !(d.Value > 0)).Select(d => $"HomeAssistant:{d.Key} must be more than 0 seconds (got {d.Value})."));
+        if (options.BaseBackupMaxMegabytes is < 1 or > 1024 * 1024)
+        {
+            errors.Add($"HomeAssistant:BaseBackupMaxMegabytes must be between 1 and 1048576 MiB (got {options.BaseBackupMaxMegabytes}).");
+        }
+
         return errors.Count == 0 ? Microsoft.Extensions.Options.ValidateOptionsResult.Success : Microsoft.Extensions.Options.ValidateOptionsResult.Fail(errors);
     }
 }

@@ -6,6 +6,13 @@ using Swashbuckle.AspNetCore.SwaggerGen;
 
 namespace Ctrlable.Provisioner.Hosting;
 
+/// <summary>
+/// Documents an endpoint that reads its multipart/form-data body itself (streamed, not bound) as taking
+/// <see cref="Form"/>'s fields. Unlike <c>Accepts</c> it does not take part in routing, so another content type reaches
+/// the endpoint and gets its own answer (415) instead of the API's 404.
+/// </summary>
+public sealed record MultipartFormBody(Type Form);
+
 public static class ApiDocumentation
 {
     public const string DocumentName = "v1";
@@ -40,6 +47,7 @@ public static class ApiDocumentation
                 Description = $"The SPA's session after POST /api/auth/sign-in. POST, PUT and DELETE also need the {AccessControl.AntiforgeryHeader} header from GET /api/auth/antiforgery.",
             });
             options.OperationFilter<AccessOperationFilter>();
+            options.OperationFilter<MultipartFormBodyFilter>();
             // Without these every generated TypeScript property comes out optional and nullable.
             options.SupportNonNullableReferenceTypes();
             options.NonNullableReferenceTypesAsRequired();
@@ -53,6 +61,27 @@ public static class ApiDocumentation
         app.UseSwagger();
         app.UseSwaggerUI(o => o.SwaggerEndpoint($"/swagger/{DocumentName}/swagger.json", "Ctrlable Provisioner API"));
         return app;
+    }
+
+    /// <summary>The request body of an endpoint marked with <see cref="MultipartFormBody"/>.</summary>
+    private sealed class MultipartFormBodyFilter : IOperationFilter
+    {
+        public void Apply(OpenApiOperation operation, OperationFilterContext context)
+        {
+            if (context.ApiDescription.ActionDescriptor.EndpointMetadata.OfType<MultipartFormBody>().FirstOrDefault() is not { } form)
+            {
+                return;
+            }
+
+            operation.RequestBody = new OpenApiRequestBody
+            {
+                Required = true,
+                Content = new Dictionary<string, OpenApiMediaType>
+                {
+                    ["multipart/form-data"] = new() { Schema = context.SchemaGenerator.GenerateSchema(form.Form, context.SchemaRepository) },
+                },
+            };
+        }
     }
 
     /// <summary>

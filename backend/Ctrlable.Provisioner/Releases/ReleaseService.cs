@@ -29,7 +29,9 @@ public sealed record ReleaseDetail(
     [property: Description("What an operator should know that does not make the manifest invalid (e.g. a privileged container), located like errors.")]
     IReadOnlyList<ManifestError> Warnings,
     ReleaseManifest? Manifest,
-    IReadOnlyList<TemplateState> Templates);
+    IReadOnlyList<TemplateState> Templates,
+    [property: Description("The release's Home Assistant base backup (what the manifest asks for, what is stored); null when no template takes one.")]
+    BaseBackupStatus? BaseBackup = null);
 
 /// <summary>A manifest template and whether this host has it: only a built template can be deployed.</summary>
 public sealed record TemplateState(
@@ -57,7 +59,7 @@ public sealed record TemplateState(
 public enum TemplateBuildState { NotBuilt, Building, Built, Failed }
 
 /// <summary>Joins the release files on disk with what the state database knows about them.</summary>
-public sealed class ReleaseService(ReleaseCatalog catalog, ReleaseRepository releases, BuildRepository builds)
+public sealed class ReleaseService(ReleaseCatalog catalog, ReleaseRepository releases, BuildRepository builds, BaseBackupStore baseBackups)
 {
     // How far back the history is read for why a template is missing: older builds were superseded by these.
     private const int ReasonHistory = 50;
@@ -89,7 +91,14 @@ public sealed class ReleaseService(ReleaseCatalog catalog, ReleaseRepository rel
 
         var active = await releases.GetActiveNameAsync(ct);
         var templates = file.Manifest is { } manifest ? await TemplateStatesAsync(manifest, ct) : [];
-        return new ReleaseDetail(file.Name, DisplayPath(file), file.IsValid, file.Name == active, file.Errors, file.Warnings, file.Manifest, templates);
+        BaseBackupStatus? baseBackup = null;
+        if (file.Manifest?.Templates.FirstOrDefault(t => t.BaseBackup is not null) is { } haos)
+        {
+            var target = new BaseBackupTarget(file.Manifest.Release, haos.BaseBackup!, haos.BaseBackupSha256, new BaseBackupNeeds(false));
+            baseBackup = BaseBackupStatus.Of(target, await baseBackups.FindRecordAsync(file.Manifest.Release, ct), baseBackups.MaxBytes);
+        }
+
+        return new ReleaseDetail(file.Name, DisplayPath(file), file.IsValid, file.Name == active, file.Errors, file.Warnings, file.Manifest, templates, baseBackup);
     }
 
     /// <summary>

@@ -60,6 +60,7 @@ public static class ReleasesApi
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .WithRequestBodyLimit(RequestBodyLimits.Manifest);
 
+        group.MapBaseBackup();
         return group;
     }
 

@@ -1,10 +1,11 @@
 export { ANTIFORGERY_HEADER, apiClient, unwrap } from './client';
 export { queryKeys } from './query-keys';
-export { ApiError, fieldErrors, problemCode, problemMessage } from './api-error';
+export { ApiError, fieldErrors, isProblemDetails, problemCode, problemMessage } from './api-error';
 export type {
   ApiTokenSummary,
   AuditPage,
   AuditRecord,
+  BaseBackupStatus,
   ProxmoxSettingsView,
   BuildKeyView,
   SaveProxmoxSettingsRequest,
@@ -45,6 +46,7 @@ export type {
   Role,
   SetupStatus,
   SiteSettings,
+  StoredBaseBackup,
   StorageHealth,
   TemplateBuildState,
   TemplateCard,

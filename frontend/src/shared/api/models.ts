@@ -9,6 +9,9 @@ export type ReleaseDetail = Schemas['ReleaseDetail'];
 export type ManifestError = Schemas['ManifestError'];
 export type TemplateState = Schemas['TemplateState'];
 export type TemplateBuildState = Schemas['TemplateBuildState'];
+// A release's Home Assistant base backup (GET /api/releases/{release} baseBackup, PUT /api/releases/{release}/base-backup).
+export type BaseBackupStatus = Schemas['BaseBackupStatus'];
+export type StoredBaseBackup = Schemas['StoredBaseBackup'];
 
 // Builds (POST /api/releases/{release}/build, /api/builds...).
 export type BuildSummary = Schemas['BuildSummary'];

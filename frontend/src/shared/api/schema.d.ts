@@ -832,6 +832,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/releases/{release}/base-backup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Store the release's Home Assistant base backup (multipart/form-data: file, password, backupPassword). The file is streamed to disk, checked against the manifest's base_backup_sha256 and opened: every piece the deploy needs that it lacks is listed in one 422 answer ('errors'). The stored backup is replaced only once the new one passed; until then (and when it fails) the old one stays.
+         * @description Requires role admin (or higher).
+         */
+        put: operations["UploadBaseBackup"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/tls": {
         parameters: {
             query?: never;
@@ -1056,6 +1076,32 @@ export interface components {
             /** Format: int32 */
             statusCode: number;
             remoteIp?: string | null;
+        };
+        BaseBackupStatus: {
+            /** @description The manifest's base_backup: the file name the backup is stored under. */
+            fileName: string;
+            /** @description The manifest's base_backup_sha256: an upload with another SHA-256 is refused. Null: the manifest pins none, any complete backup is taken. */
+            expectedSha256?: string | null;
+            /** @description The stored backup; null when none is (a ctrlable-pro deploy then fails saying so). */
+            stored?: components["schemas"]["StoredBaseBackup"] | null;
+            /** @description The stored backup is the one the manifest pins (false when the manifest pins another, or none). */
+            matchesManifest: boolean;
+            /**
+             * Format: int64
+             * @description The largest base backup accepted, in bytes (HomeAssistant:BaseBackupMaxMegabytes).
+             */
+            maxBytes: number;
+        };
+        BaseBackupUploadForm: {
+            /**
+             * Format: binary
+             * @description The backup as Home Assistant downloads it (a .tar: backup.json, homeassistant.tar.gz, one archive per add-on).
+             */
+            file: string;
+            /** @description The password of Home Assistant's owner in the backup; checked against the backup, stored encrypted, used by the deploy to sign in. */
+            password: string;
+            /** @description An encrypted backup's encryption key (Home Assistant's backup password); ignored for an unencrypted one. */
+            backupPassword?: string | null;
         };
         BuildCheckResult: {
             /** @description The host found nothing that would stop the build. */
@@ -1520,6 +1566,8 @@ export interface components {
             warnings: components["schemas"]["ManifestError"][];
             manifest?: components["schemas"]["ReleaseManifest"] | null;
             templates: components["schemas"]["TemplateState"][];
+            /** @description The release's Home Assistant base backup (what the manifest asks for, what is stored); null when no template takes one. */
+            baseBackup?: components["schemas"]["BaseBackupStatus"] | null;
         };
         ReleaseManifest: {
             release: string;
@@ -1608,6 +1656,23 @@ export interface components {
             /** Format: int64 */
             total: number;
             linkedClones: boolean;
+        };
+        StoredBaseBackup: {
+            fileName: string;
+            /** @description SHA-256 of the stored file (64 lower-case hex digits, as sha256sum prints it). */
+            sha256: string;
+            /** Format: int64 */
+            sizeBytes: number;
+            /** Format: date-time */
+            storedAt: string;
+            /** @description Home Assistant's owner in the backup: the deploy restores it and signs in as it with the password stored beside it. */
+            adminUsername?: string | null;
+            /** @description A protected (encrypted) backup; its key is stored beside it. */
+            encrypted: boolean;
+            /** @description backup.json's Home Assistant Core version: a restore onto another Core version downloads that one first. */
+            homeAssistantVersion?: string | null;
+            /** @description Who stored it: an admin's name, 'command line' (--import-base-backup) or 'demo'. */
+            storedBy?: string | null;
         };
         /** @enum {string} */
         TemplateBuildState: "not-built" | "building" | "built" | "failed";
@@ -4054,6 +4119,100 @@ export interface operations {
             };
             /** @description Content Too Large */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    UploadBaseBackup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                release: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["BaseBackupUploadForm"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BaseBackupStatus"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["HttpValidationProblemDetails"];
+                };
+            };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Content Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Unprocessable Content */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

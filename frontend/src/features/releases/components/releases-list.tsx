@@ -23,7 +23,7 @@ function explain(error: Error): { message: string; details: string } {
 }
 
 /** The releases table: loading, error, empty and list states of GET /api/releases; "Build" when `build` allows. */
-export function ReleasesList({ build }: { build?: BuildActions } = {}) {
+export function ReleasesList({ build, canUploadBaseBackup = false }: { build?: BuildActions; canUploadBaseBackup?: boolean } = {}) {
   const query = useReleases();
 
   if (query.isPending) return <ReleasesTableSkeleton />;
@@ -84,7 +84,7 @@ export function ReleasesList({ build }: { build?: BuildActions } = {}) {
           </>
         ) : null}
       </p>
-      <ReleasesTable releases={releases} {...(build ? { build } : {})} />
+      <ReleasesTable releases={releases} canUploadBaseBackup={canUploadBaseBackup} {...(build ? { build } : {})} />
     </div>
   );
 }

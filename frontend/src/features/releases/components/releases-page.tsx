@@ -9,8 +9,8 @@ import styles from './builds.module.css';
 const rank: Record<Role, number> = { viewer: 1, operator: 2, admin: 3 };
 
 /**
- * The Releases page: the release files (validity, active, templates), "Build" for operators with a
- * confirmation, the build that runs (or the one picked from the history) live, and the history.
+ * The Releases page: the release files (validity, active, templates, the Home Assistant base backup and, for
+ * admins, its upload), "Build" for operators with a confirmation, the build that runs (or the one picked from the history) live, and the history.
  * `selectedBuild` lives in the page address (?build=12) so a reload comes back to it.
  */
 export function ReleasesPage({
@@ -52,6 +52,7 @@ export function ReleasesPage({
         <BuildView key={shown} id={shown} onClose={selectedBuild !== null ? () => onSelectBuild(null) : undefined} />
       ) : null}
       <ReleasesList
+        canUploadBaseBackup={role === 'admin'}
         build={{
           canBuild,
           blockedReason,

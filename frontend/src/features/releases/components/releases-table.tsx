@@ -102,7 +102,16 @@ function Activity({ release }: { release: ReleaseSummary }) {
   );
 }
 
-export function ReleasesTable({ releases, build }: { releases: ReleaseSummary[]; build?: BuildActions }) {
+export function ReleasesTable({
+  releases,
+  build,
+  canUploadBaseBackup = false,
+}: {
+  releases: ReleaseSummary[];
+  build?: BuildActions;
+  /** Admins: the release details offer uploading its Home Assistant base backup. */
+  canUploadBaseBackup?: boolean;
+}) {
   const [open, setOpen] = useState<ReadonlySet<string>>(new Set());
   // The confirmation open under a release: a build of all of it, or a rebuild of some templates.
   const [confirming, setConfirming] = useState<{ release: string; templates?: string[] } | null>(null);
@@ -202,6 +211,7 @@ export function ReleasesTable({ releases, build }: { releases: ReleaseSummary[];
               <td colSpan={COLUMNS}>
                 <ReleaseTemplates
                   release={release.name}
+                  canUploadBaseBackup={canUploadBaseBackup}
                   rebuild={
                     release.valid && build?.canBuild
                       ? {
