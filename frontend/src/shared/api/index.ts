@@ -18,6 +18,8 @@ export type {
   BuildTriggerInfo,
   CameraSettings,
   CoordinatorMode,
+  AddressingMode,
+  AddressingSettings,
   CoordinatorSettings,
   CreateProjectRequest,
   CreatedToken,
