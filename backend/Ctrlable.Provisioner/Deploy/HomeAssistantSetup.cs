@@ -762,10 +762,16 @@ public sealed class HomeAssistantSetup(
             url = await MoveToAsync(instance, target, moved, ct);
         }
 
-        if (url.Host != target)
+        await using (var socket = await HomeAssistantSocket.ConnectAsync(url, token, RequestTimeout, ct))
         {
-            await using var socket = await HomeAssistantSocket.ConnectAsync(url, token, RequestTimeout, ct);
-            var nic = LanInterface(await SupervisorAsync(socket, "/network/info", "get", null, ct), url.Host)
+            var network = await SupervisorAsync(socket, "/network/info", "get", null, ct);
+            if (url.Host == target && HasStaticAddress(network, plan, address))
+            {
+                await sites.SetNetworkSetAsync(instance.Id, ct);
+                return;
+            }
+
+            var nic = LanInterface(network, url.Host)
                 ?? throw new HomeAssistantException("Home Assistant's Supervisor reports no Ethernet interface to give the static address to.");
             await sites.SetNetworkRequestedAsync(instance.Id, target, ct);
             await steps.SayAsync(instance, $"Giving Home Assistant its address {target} ({nic})", ct);
@@ -788,16 +794,15 @@ public sealed class HomeAssistantSetup(
                 // The address moved under this connection: the answer is lost, the change most likely made. Look for it.
                 logger.LogInformation("Instance {Instance} ({Hostname}): the connection ended while the address was set ({Reason}); looking for Home Assistant at {Address}", instance.Id, instance.Hostname, ex.Message, target);
             }
-
-            await steps.PointAsync(instance.Id, NetworkRequested, ct);
-            url = await WaitAtAsync(instance, target, ct);
         }
+
+        await steps.PointAsync(instance.Id, NetworkRequested, ct);
+        url = await WaitAtAsync(instance, target, ct);
 
         // Home Assistant answers at its address: its settings must be the plan's.
         await using (var socket = await HomeAssistantSocket.ConnectAsync(url, token, RequestTimeout, ct))
         {
-            var network = await SupervisorAsync(socket, "/network/info", "get", null, ct);
-            if (!HasStaticAddress(network, plan, address))
+            if (!HasStaticAddress(await SupervisorAsync(socket, "/network/info", "get", null, ct), plan, address))
             {
                 throw new HomeAssistantException($"Home Assistant answers at {target}, but its Supervisor does not report the static address {plan.Cidr(address)} via {plan.Gateway}: set it by hand (Settings → System → Network) or retry the instance.");
             }
