@@ -13,7 +13,7 @@ internal sealed class HaTestClient : IDisposable
     public HaTestClient(HaSimulator sim, int? port = null)
     {
         var p = port ?? sim.CorePort;
-        Base = new Uri($"http://{sim.Options.Address}:{p}/");
+        Base = new Uri($"http://{sim.Address}:{p}/");
         ClientId = Base.ToString();
         Http = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false, PooledConnectionLifetime = TimeSpan.Zero }) { BaseAddress = Base };
     }

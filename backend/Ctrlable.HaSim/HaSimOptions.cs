@@ -23,7 +23,10 @@ public sealed record ZwaveJsServerInfo(long HomeId, string ServerVersion = "1.40
 /// <summary>How to run a Home Assistant emulator. Defaults: loopback, free ports, short phases suitable for tests.</summary>
 public sealed record HaSimOptions
 {
-    /// <summary>The "guest" address both ports bind on (a 127.x address in tests and the Proxmox emulator).</summary>
+    /// <summary>
+    /// The "guest" address both ports bind on (a 127.x address in tests and the Proxmox emulator): its DHCP lease. A static
+    /// address set through Supervisor's network API replaces it until set back to auto.
+    /// </summary>
     public string Address { get; init; } = "127.0.0.1";
 
     /// <summary>The port standing in for 8123 (0 = a free port, chosen once and kept across restarts).</summary>
@@ -83,6 +86,15 @@ public sealed record HaSimOptions
 
     /// <summary>The Frigate config flow's <c>/api/stats</c> check. Default: every URL answers.</summary>
     public Func<Uri, CancellationToken, Task<bool>> FrigateCheck { get; init; } = (_, _) => Task.FromResult(true);
+
+    /// <summary>A network change through Supervisor takes effect this long after its answer (NetworkManager activating it).</summary>
+    public TimeSpan NetworkChangeDelay { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// Called (outside the emulator's locks) once Home Assistant listens on a new address: a static address set through
+    /// Supervisor, or back on <see cref="Address"/> (the DHCP lease) — the Proxmox emulator's guest agent reports it.
+    /// </summary>
+    public Action<System.Net.IPAddress>? AddressChanged { get; init; }
 
     /// <summary>A backup to install before the first boot (as if the instance had been set up already); null = a fresh install.</summary>
     public byte[]? PreinstalledBackup { get; init; }

@@ -56,6 +56,8 @@ public sealed class HaSimulator : IAsyncDisposable
     private readonly Lock _powerSync = new();
     private int _offsRequested;
     private int _onsGiven;
+    private IPAddress _address;
+    private Action<WebApplication>? _coreMap;
 
     private HaSimulator(HaSimOptions options, int legacyPort, int httpPort)
     {
@@ -64,6 +66,12 @@ public sealed class HaSimulator : IAsyncDisposable
         HttpPort = httpPort;
         _ha = new HaRuntime(options);
         _disk = options.DiskDirectory is { } directory ? new HaDisk(directory) : null;
+        if (_disk?.LoadHost() is { } host)
+        {
+            _ha.Host = host;
+        }
+
+        _address = _ha.Host.StaticAddress ?? IPAddress.Parse(options.Address);
         if (_disk?.Load() is { } saved)
         {
             _ha.Config = saved;
@@ -81,7 +89,41 @@ public sealed class HaSimulator : IAsyncDisposable
 
     public HaSimOptions Options { get; }
 
-    public IPAddress Address => IPAddress.Parse(Options.Address);
+    /// <summary>Where Home Assistant listens now: the static address set through Supervisor, else <see cref="HaSimOptions.Address"/>.</summary>
+    public IPAddress Address
+    {
+        get
+        {
+            lock (_ha.Sync)
+            {
+                return _address;
+            }
+        }
+    }
+
+    /// <summary>The static address set through Supervisor's network API; null with DHCP.</summary>
+    public IPAddress? StaticAddress
+    {
+        get
+        {
+            lock (_ha.Sync)
+            {
+                return _ha.Host.StaticAddress;
+            }
+        }
+    }
+
+    /// <summary>Supervisor's host settings: host name and the LAN interface's IPv4 setting.</summary>
+    public HaHostSettings Host
+    {
+        get
+        {
+            lock (_ha.Sync)
+            {
+                return _ha.Host;
+            }
+        }
+    }
 
     /// <summary>The port standing in for 8123.</summary>
     public int LegacyPort { get; }
@@ -93,7 +135,7 @@ public sealed class HaSimulator : IAsyncDisposable
     public IReadOnlyList<int> Ports => [LegacyPort, HttpPort];
 
     /// <summary>Where Core answers once running (by <see cref="HaSimOptions.Layout"/>).</summary>
-    public Uri BaseAddress => new($"http://{Options.Address}:{CorePort}/");
+    public Uri BaseAddress => new($"http://{Address}:{CorePort}/");
 
     public int CorePort => Options.Layout == HaPortLayout.Core80 ? HttpPort : LegacyPort;
 
@@ -148,6 +190,12 @@ public sealed class HaSimulator : IAsyncDisposable
         var http = options.HttpPort == 0 ? FreePort(address, legacy) : options.HttpPort;
         var sim = new HaSimulator(options, legacy, http);
         await sim._firstPhase.Task.WaitAsync(cancellationToken);
+        if (!sim.Address.Equals(address))
+        {
+            // The disk holds a static address set through Supervisor before: that is where the VM is now.
+            options.AddressChanged?.Invoke(sim.Address);
+        }
+
         return sim;
     }
 
@@ -256,6 +304,16 @@ public sealed class HaSimulator : IAsyncDisposable
             {
                 await StartCoreAsync(ct);
                 var request = await _restarts.Reader.ReadAsync(ct);
+                while (request.Rebind is { } moved)
+                {
+                    // The host's address changed under Core (NetworkManager): connections to the old one drop, Core keeps running.
+                    await Task.Delay(request.StopAfter, Options.TimeProvider, ct);
+                    await StopAppAsync();
+                    await StartAppAsync(HaPhase.Running, _coreMap!, ct);
+                    Options.AddressChanged?.Invoke(moved);
+                    request = await _restarts.Reader.ReadAsync(ct);
+                }
+
                 await Task.Delay(request.StopAfter, Options.TimeProvider, ct);
                 await StopAppAsync();
                 lock (_ha.Sync)
@@ -287,6 +345,18 @@ public sealed class HaSimulator : IAsyncDisposable
         finally
         {
             _firstPhase.TrySetResult();
+        }
+    }
+
+    /// <summary>Supervisor changed the host settings (caller holds the runtime's lock): kept on the disk; a new address moves Core there.</summary>
+    private void HostChanged(HaHostSettings host)
+    {
+        _disk?.SaveHost(host);
+        var address = host.StaticAddress ?? IPAddress.Parse(Options.Address);
+        if (!address.Equals(_address))
+        {
+            _address = address;
+            _restarts.Writer.TryWrite(new RestartRequest(Options.NetworkChangeDelay, TimeSpan.Zero, TimeSpan.Zero, null) { Rebind = address });
         }
     }
 
@@ -348,9 +418,10 @@ public sealed class HaSimulator : IAsyncDisposable
         }
 
         var flows = new ConfigFlows(_ha);
-        var supervisor = new SupervisorApi(_ha, () => CorePort);
+        var supervisor = new SupervisorApi(_ha, () => CorePort, HostChanged);
         var websocket = new WebSocketApi(_ha, flows, supervisor);
-        await StartAppAsync(HaPhase.Running, app => CoreApp.Map(app, _ha, flows, websocket, r => _restarts.Writer.TryWrite(r), () => _appStopping!.Token), ct);
+        _coreMap = app => CoreApp.Map(app, _ha, flows, websocket, r => _restarts.Writer.TryWrite(r), () => _appStopping!.Token);
+        await StartAppAsync(HaPhase.Running, _coreMap, ct);
         _ = Task.Run(async () =>
         {
             await Task.Delay(Options.BackupLoadDelay, Options.TimeProvider, ct);

@@ -447,5 +447,8 @@ internal sealed record RestartRequest(TimeSpan StopAfter, TimeSpan Down, TimeSpa
     /// <summary>Stop and stay down until powered on again.</summary>
     public bool PowerOff { get; init; }
 
+    /// <summary>Not a restart: Core keeps running and listens on this new address from now on.</summary>
+    public System.Net.IPAddress? Rebind { get; init; }
+
     public TaskCompletionSource? Done { get; init; }
 }

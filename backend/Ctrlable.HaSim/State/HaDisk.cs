@@ -13,6 +13,8 @@ internal sealed class HaDisk(string directory)
 
     private string FilePath => Path.Combine(directory, "config.json");
 
+    private string HostPath => Path.Combine(directory, "host.json");
+
     public HaConfig? Load()
     {
         if (!File.Exists(FilePath))
@@ -47,6 +49,21 @@ internal sealed class HaDisk(string directory)
             File.WriteAllText(temporary, text);
             File.Move(temporary, FilePath, overwrite: true);
             _written = text;
+        }
+    }
+
+    /// <summary>The host settings Supervisor changed (host name, network); null when none were changed on this disk.</summary>
+    public HaHostSettings? LoadHost() =>
+        File.Exists(HostPath) ? JsonSerializer.Deserialize<HaHostSettings>(File.ReadAllText(HostPath)) : null;
+
+    public void SaveHost(HaHostSettings host)
+    {
+        lock (_sync)
+        {
+            Directory.CreateDirectory(directory);
+            var temporary = HostPath + ".tmp";
+            File.WriteAllText(temporary, JsonSerializer.Serialize(host));
+            File.Move(temporary, HostPath, overwrite: true);
         }
     }
 }

@@ -71,6 +71,9 @@ internal sealed class HaRuntime(HaSimOptions options)
     /// <summary>The result of the last restore, reported through last_action_event after the restart.</summary>
     public JsonObject? PendingRestoreEvent { get; set; }
 
+    /// <summary>Host name and network settings (the host's, not /config's): kept over restarts, restores and power cycles.</summary>
+    public HaHostSettings Host { get; set; } = new();
+
     public IReadOnlyList<string> Steps => Options.AnalyticsStep ? HaConfig.AllSteps : ["user", "core_config", "integration"];
 
     public bool AllStepsDone => Steps.All(Config.OnboardingDone.Contains);

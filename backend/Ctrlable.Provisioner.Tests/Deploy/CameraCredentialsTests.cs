@@ -203,7 +203,7 @@ public sealed class CameraCredentialsTests : IAsyncLifetime
         var settings = JsonSerializer.Deserialize<SiteSettings>(project!.SettingsJson, ProjectJson.Options)!;
         var instanceId = Random.Shared.NextInt64(1_000_000, 2_000_000);
         var assignments = _app.Service<AssignmentService>();
-        await assignments.CreateAsync(instanceId, TemplateTypes.Frigate, "site-frigate", "2026.06", projectId, settings, ct);
+        await assignments.CreateAsync(instanceId, TemplateTypes.Frigate, "site-frigate", "2026.06", projectId, settings, brokerHost: null, ct);
         var assignment = await assignments.GetAsync(instanceId, ct);
         await assignments.DeleteAsync(instanceId, ct);
         return [.. assignment!.Cameras!.Select(c => c.StreamUrl)];

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Text.Json;
 using Ctrlable.HaSim;
 using Ctrlable.HaSim.Backups;
@@ -24,6 +25,7 @@ public sealed class HomeAssistantFlowTests
     private const string Release = "2026.06";
 
     private static int _addresses;
+    private static int _networks;
 
     [Fact]
     public async Task Regenerate_gives_the_site_a_fresh_uuid_its_own_credentials_and_wired_services_without_logging_a_secret()
@@ -259,6 +261,74 @@ public sealed class HomeAssistantFlowTests
         ha.State.ConfigEntries.Select(e => e.Domain).Should().BeEquivalentTo(["mqtt", "zwave_js", "frigate", "frigate"]);
     }
 
+    [Theory]
+    [InlineData(null)]
+    [InlineData(HomeAssistantSetup.HostnameSet)]
+    [InlineData(HomeAssistantSetup.NetworkRequested)]
+    public async Task Home_Assistant_is_named_and_moved_to_its_static_address_once_also_when_stopped_halfway(string? step)
+    {
+        await using var ha = await HaSimulator.StartAsync(Fast());
+        var data = TempDirectory.Create("ha-static");
+        var network = $"127.0.{36 + Interlocked.Increment(ref _networks)}";
+        var settings = JsonSerializer.Serialize(new
+        {
+            addressing = new { mode = "static", network = $"{network}.0/24", range = $"{network}.16/28", gateway = $"{network}.1", dnsServers = new[] { $"{network}.1", $"{network}.2" } },
+        });
+        var dhcp = ha.Address;
+        long id;
+        if (step is null)
+        {
+            await using var run = await Run.StartAsync(ha, data, "regenerate", keepData: true);
+            id = await run.SeedAsync(HaBaseBackup.Create(Base()), backupKey: null, services: true, settings);
+            (await run.WaitFinishedAsync(id)).State.Should().Be(InstanceStates.Active);
+        }
+        else
+        {
+            var crash = new OnStep(step, block: true);
+            await using (var first = await Run.StartAsync(ha, data, "regenerate", crash, keepData: true))
+            {
+                id = await first.SeedAsync(HaBaseBackup.Create(Base()), backupKey: null, services: true, settings);
+                (await Task.WhenAny(crash.ReachedTask, Task.Delay(TimeSpan.FromSeconds(60)))).Should().Be(crash.ReachedTask, $"the flow should reach {step}");
+            }
+        }
+
+        await using var second = await Run.StartAsync(ha, data, "regenerate");
+        var instance = await second.WaitFinishedAsync(id);
+
+        instance.State.Should().Be(InstanceStates.Active, instance.Error);
+        instance.StaticIp.Should().Be($"{network}.16");
+        ha.Address.Should().Be(IPAddress.Parse(instance.StaticIp!)).And.NotBe(dhcp);
+        ha.Host.Hostname.Should().Be(instance.Hostname);
+        ha.Host.Ipv4Address.Should().Equal($"{network}.16/24");
+        ha.Host.Ipv4Gateway.Should().Be($"{network}.1");
+        ha.Host.Ipv4Nameservers.Should().Equal($"{network}.1", $"{network}.2");
+        instance.Ip.Should().Be(instance.StaticIp);
+        new Uri(instance.AppUrl!).Host.Should().Be(instance.StaticIp);
+        var site = (await second.App.Service<HomeAssistantRepository>().FindAsync(id, CancellationToken.None))!;
+        site.Url.Should().Be(instance.AppUrl);
+        site.HostnameSetAt.Should().NotBeNull();
+        site.NetworkSetAt.Should().NotBeNull();
+        ha.State.Boots.Should().Be(2, "Core started, restarted for the restore; the address change restarts nothing");
+        ha.State.ConfigEntries.Select(e => e.Domain).Should().BeEquivalentTo(["mqtt", "zwave_js", "frigate"], "the services are wired after the move");
+    }
+
+    [Fact]
+    public async Task Where_the_site_s_DNS_serves_the_guests_names_Home_Assistant_reaches_its_services_by_name()
+    {
+        await using var ha = await HaSimulator.StartAsync(Fast());
+        var data = TempDirectory.Create("ha-names");
+        await using var run = await Run.StartAsync(ha, data, "regenerate");
+        var id = await run.SeedAsync(HaBaseBackup.Create(Base()), backupKey: null, services: true, """{"addressing":{"mode":"dhcp","dnsServesHostnames":true}}""");
+
+        var instance = await run.WaitFinishedAsync(id);
+
+        instance.State.Should().Be(InstanceStates.Active, instance.Error);
+        ha.State.ConfigEntries.Single(e => e.Domain == "zwave_js").Data["url"]!.GetValue<string>().Should().Be("ws://site-zwavejs:3000");
+        ha.State.ConfigEntries.Single(e => e.Domain == "frigate").Data["url"]!.GetValue<string>().Should().Be("http://site-frigate:5000");
+        ha.Host.Hostname.Should().Be("site-ctrlable-pro");
+        ha.Host.Ipv4Method.Should().Be("auto");
+    }
+
     // --- Harness ----------------------------------------------------------------------------------
 
     private static HaSimOptions Fast() => new()
@@ -328,13 +398,13 @@ public sealed class HomeAssistantFlowTests
         }
 
         /// <summary>Stores the base backup, records a project (with Z-Wave JS and Frigate when asked) and its ctrlable-pro located at HaSim.</summary>
-        public async Task<long> SeedAsync(byte[] backup, string? backupKey, bool services)
+        public async Task<long> SeedAsync(byte[] backup, string? backupKey, bool services, string settingsJson = "{}")
         {
             var ct = CancellationToken.None;
             // Replaces the demo host's generated one.
             await TestBaseBackup.StoreAsync(App, Release, backup, backupKey, replace: true);
             var instances = App.Service<InstanceRepository>();
-            _project = (await instances.InsertProjectAsync("Site", "site", "{}", ct))!.Id;
+            _project = (await instances.InsertProjectAsync("Site", "site", settingsJson, ct))!.Id;
             var (_, rows) = await instances.InsertDeployAsync(_project, "site", "stack", Release, null, [new NewInstance(TemplateTypes.CtrlablePro, "vm", 9000, "pve", Release)], ct);
             if (services)
             {

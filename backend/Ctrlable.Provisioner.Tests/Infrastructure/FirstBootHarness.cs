@@ -194,7 +194,7 @@ internal sealed class FirstBootHarness : IAsyncDisposable
                 """, new { ProjectId, type, hostname, vmid, node = Node, release = release ?? Release, now = DateTimeOffset.UtcNow });
         }
 
-        var summary = await App.Service<AssignmentService>().CreateAsync(id, type, hostname, release ?? Release, ProjectId, settings ?? Settings, ct);
+        var summary = await App.Service<AssignmentService>().CreateAsync(id, type, hostname, release ?? Release, ProjectId, settings ?? Settings, brokerHost: null, ct);
         var clone = await Pve.Client.CloneAsync(Node, GuestKind.Lxc, Templates[type], new CloneRequest(vmid, hostname, Pool: "ctrlable"), ct);
         (await Pve.Tasks.WaitAsync(Node, clone, TimeSpan.FromSeconds(30), ct)).Succeeded.Should().BeTrue();
         if (!start)

@@ -392,7 +392,7 @@ public sealed class ProvisionApiTests(ProvisionApiTests.Fixture fixture) : IClas
         var service = H.App.Service<AssignmentService>();
         var stored = await StoredAsync(guest.Id);
 
-        var again = await service.CreateAsync(guest.Id, guest.Type, guest.Hostname, FirstBootHarness.Release, H.ProjectId, FirstBootHarness.Settings, CancellationToken.None);
+        var again = await service.CreateAsync(guest.Id, guest.Type, guest.Hostname, FirstBootHarness.Release, H.ProjectId, FirstBootHarness.Settings, brokerHost: null, CancellationToken.None);
 
         again.Should().BeEquivalentTo(guest.Summary);
         (await StoredAsync(guest.Id)).Should().Be(stored, "a resumed deploy keeps the secrets it generated");

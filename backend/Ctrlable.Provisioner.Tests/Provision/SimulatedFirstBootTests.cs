@@ -100,7 +100,7 @@ public sealed class SimulatedFirstBootTests
                 VALUES (@projectId, 'zigbee2mqtt', 'demo-zigbee2mqtt', @vmid, @node, 'configuring', @release, @now, @now) RETURNING id;
                 """, new { projectId, vmid, node = SimulatedProxmoxHost.NodeName, release = FirstBootHarness.Release, now = DateTimeOffset.UtcNow });
             await app.Service<AssignmentService>().CreateAsync(instanceId, TemplateTypes.Zigbee2Mqtt, "demo-zigbee2mqtt", FirstBootHarness.Release, projectId,
-                new SiteSettings { Zigbee = new CoordinatorSettings { Host = "10.0.0.9" } }, ct);
+                new SiteSettings { Zigbee = new CoordinatorSettings { Host = "10.0.0.9" } }, brokerHost: null, ct);
         }
 
         var clone = await proxmox.CloneAsync(SimulatedProxmoxHost.NodeName, GuestKind.Lxc, 9002, new CloneRequest(vmid, "demo-zigbee2mqtt", Pool: "ctrlable"), ct);

@@ -24,6 +24,8 @@ public sealed class DeployPipeline(
     ProxmoxClient proxmox,
     ProxmoxTasks tasks,
     MacAllocator macs,
+    AddressAllocator addresses,
+    SiteAddresses siteAddresses,
     AssignmentService assignments,
     DeployEvents events,
     IDeployStepObserver observer,
@@ -72,7 +74,7 @@ public sealed class DeployPipeline(
                 await Task.Delay(TimeSpan.FromSeconds(Math.Pow(2, attempt - 1)), time, ct);
             }
             catch (Exception ex) when (ex is ProxmoxException or HttpRequestException or System.Net.Sockets.SocketException or TimeoutException or ProxmoxCertificateException or Polly.Timeout.TimeoutRejectedException
-                or HomeAssistantException or BackupArchiveException or Releases.BaseBackupException)
+                or HomeAssistantException or BackupArchiveException or Releases.BaseBackupException or AddressingException)
             {
                 // Proxmox refused, or stayed unreachable: the instance fails with the reason; the dealer can retry it.
                 logger.LogWarning("Instance {Instance} ({Hostname}) failed at {State}: {Reason}", instance.Id, instance.Hostname, instance.State, ex.Message);
@@ -271,8 +273,18 @@ public sealed class DeployPipeline(
             return;
         }
 
+        // A static plan: the instance's address (recorded before it is written, so a restart writes the same one). LXC
+        // takes it in net0; Home Assistant OS through Supervisor in its own flow (§7e); other VMs keep DHCP (no cloud-init).
+        var plan = AddressPlan.Of(settings.Addressing);
+        var staticAddress = plan is not null && (kind == GuestKind.Lxc || instance.Type == TemplateTypes.CtrlablePro)
+            ? await addresses.AllocateAsync(instance.Id, plan, ct)
+            : null;
+        var ipv4 = kind != GuestKind.Lxc ? null
+            : plan is not null && staticAddress is not null ? new Ipv4Setting(plan.Cidr(staticAddress), plan.Gateway.ToString())
+            : Ipv4Setting.Dhcp;
+
         var net0 = NetConfig.Rewrite(config.GetValueOrDefault("net0") ?? (kind == GuestKind.Lxc ? "name=eth0,ip=dhcp,type=veth" : "virtio=00:00:00:00:00:00"),
-            kind == GuestKind.Lxc, mac, settings.Network.Bridge ?? proxmoxOptions.Value.Bridge, settings.Network.Vlan);
+            kind == GuestKind.Lxc, mac, settings.Network.Bridge ?? proxmoxOptions.Value.Bridge, settings.Network.Vlan, ipv4);
         var changes = new Dictionary<string, string>
         {
             ["net0"] = net0,
@@ -280,11 +292,36 @@ public sealed class DeployPipeline(
             ["description"] = GuestOwnership.Description(instance),
             ["tags"] = Tags(instance, config.GetValueOrDefault("tags")),
         };
+        if (kind == GuestKind.Lxc && plan is not null)
+        {
+            // With a static address the container's resolv.conf comes from here (pct: nameserver, space-separated).
+            changes["nameserver"] = string.Join(' ', plan.DnsServers);
+        }
+
         await proxmox.UpdateConfigAsync(node, kind, vmid, changes, null, config.GetValueOrDefault("digest"), ct);
 
-        var summary = await assignments.CreateAsync(instance.Id, instance.Type, instance.Hostname, instance.Release!, instance.ProjectId, settings, ct);
-        var message = summary.NeedsBinding ? "Configured — needs a USB binding on the host" : "Configured";
+        // The site's own broker is reached by address (or by name where the site's DNS serves it), never by a guessed name.
+        var brokerHost = settings.Mqtt is null && instance.Type is TemplateTypes.Zigbee2Mqtt or TemplateTypes.Frigate
+            ? await siteAddresses.ProjectBrokerHostAsync(instance, settings, ct)
+            : null;
+        var summary = await assignments.CreateAsync(instance.Id, instance.Type, instance.Hostname, instance.Release!, instance.ProjectId, settings, brokerHost, ct);
+        var message = summary.NeedsBinding ? UsbBindingMessage(instance, settings) : "Configured";
         await MoveAsync(instance, InstanceStates.Starting, message, ct: ct);
+    }
+
+    /// <summary>
+    /// What the dealer does by hand for a coordinator on USB. Proxmox lets only root@pam set an LXC's <c>devN</c>
+    /// (pve-container check_ct_modify_config_perm), never an API token, so the orchestrator cannot pass it through.
+    /// </summary>
+    internal static string UsbBindingMessage(InstanceRow instance, SiteSettings settings)
+    {
+        var device = instance.Type switch
+        {
+            TemplateTypes.Zigbee2Mqtt => settings.Zigbee.UsbDevice,
+            TemplateTypes.ZwaveJs => settings.Zwave.UsbDevice,
+            _ => null,
+        } ?? settings.Zigbee.UsbDevice ?? settings.Zwave.UsbDevice ?? "/dev/serial/by-id/...";
+        return $"Configured — needs a USB binding on the host: as root on the Proxmox host run 'pct set {instance.Vmid} --dev0 {device}' and restart the container (Proxmox lets only root@pam pass a device through, not the orchestrator's API token)";
     }
 
     // --- 7: start, first boot -------------------------------------------------------------------

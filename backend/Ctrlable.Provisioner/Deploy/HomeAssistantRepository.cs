@@ -15,7 +15,10 @@ public sealed record HomeAssistantSite(
     DateTimeOffset? AdminRotatedAt,
     string? OrchestratorUserId,
     DateTimeOffset? SecuredAt,
-    DateTimeOffset? WiredAt);
+    DateTimeOffset? WiredAt,
+    DateTimeOffset? HostnameSetAt = null,
+    string? NetworkAddress = null,
+    DateTimeOffset? NetworkSetAt = null);
 
 /// <summary>A service wired into a site's Home Assistant.</summary>
 public sealed record HomeAssistantWiring(long InstanceId, string Domain, string Target, string? EntryId, long? SourceInstanceId, DateTimeOffset WiredAt);
@@ -26,7 +29,8 @@ public sealed class HomeAssistantRepository(Database database, TimeProvider time
     private const string SiteColumns = """
         instance_id AS InstanceId, url AS Url, uuid_policy AS UuidPolicy, core_uuid AS CoreUuid, backup_id AS BackupId,
         restore_requested_at AS RestoreRequestedAt, restored_at AS RestoredAt, admin_rotated_at AS AdminRotatedAt,
-        orchestrator_user_id AS OrchestratorUserId, secured_at AS SecuredAt, wired_at AS WiredAt
+        orchestrator_user_id AS OrchestratorUserId, secured_at AS SecuredAt, wired_at AS WiredAt,
+        hostname_set_at AS HostnameSetAt, network_address AS NetworkAddress, network_set_at AS NetworkSetAt
         """;
 
     /// <summary>The instance's record, created empty on first use.</summary>
@@ -101,6 +105,29 @@ public sealed class HomeAssistantRepository(Database database, TimeProvider time
     public async Task SetWiredAsync(long instanceId, CancellationToken ct)
     {
         const string sql = "UPDATE homeassistant_sites SET wired_at = COALESCE(wired_at, @now), updated_at = @now WHERE instance_id = @instanceId;";
+        await ExecuteAsync(sql, new { instanceId, now = time.GetUtcNow() }, ct);
+    }
+
+    public async Task SetHostnameSetAsync(long instanceId, CancellationToken ct)
+    {
+        const string sql = "UPDATE homeassistant_sites SET hostname_set_at = COALESCE(hostname_set_at, @now), updated_at = @now WHERE instance_id = @instanceId;";
+        await ExecuteAsync(sql, new { instanceId, now = time.GetUtcNow() }, ct);
+    }
+
+    /// <summary>The static address about to be asked of Supervisor (recorded first: a resumed flow looks for Home Assistant there too).</summary>
+    public async Task SetNetworkRequestedAsync(long instanceId, string address, CancellationToken ct)
+    {
+        const string sql = """
+            UPDATE homeassistant_sites SET network_set_at = CASE WHEN network_address = @address THEN network_set_at END,
+                                           network_address = @address, updated_at = @now
+            WHERE instance_id = @instanceId;
+            """;
+        await ExecuteAsync(sql, new { instanceId, address, now = time.GetUtcNow() }, ct);
+    }
+
+    public async Task SetNetworkSetAsync(long instanceId, CancellationToken ct)
+    {
+        const string sql = "UPDATE homeassistant_sites SET network_set_at = COALESCE(network_set_at, @now), updated_at = @now WHERE instance_id = @instanceId;";
         await ExecuteAsync(sql, new { instanceId, now = time.GetUtcNow() }, ct);
     }
 

@@ -31,6 +31,7 @@ public sealed class HomeAssistantSetup(
     BaseBackupStore baseBackups,
     ReleaseCatalog catalog,
     ProjectMqttCredentials mqttCredentials,
+    AddressAllocator addresses,
     InstanceSteps steps,
     IOptions<HomeAssistantOptions> options,
     IOptions<StorageOptions> storage,
@@ -47,6 +48,8 @@ public sealed class HomeAssistantSetup(
     public const string BackupUploaded = "ha-backup-uploaded";
     public const string RestoreRequested = "ha-restore-requested";
     public const string AdminRotated = "ha-admin-rotated";
+    public const string HostnameSet = "ha-hostname-set";
+    public const string NetworkRequested = "ha-network-requested";
 
     private const string OrchestratorName = "Ctrlable Orchestrator";
     private const string TokenClientName = "Ctrlable Provisioner";
@@ -124,6 +127,12 @@ public sealed class HomeAssistantSetup(
         while (await StillAsync(instance, ct))
         {
             var address = await AddressAsync(instance, ct);
+            if (address is not null && (await instances.GetAsync(instance.Id, ct))?.Ip != address)
+            {
+                // Known from here on: under DHCP the project's other guests reach their broker (this Home Assistant) by it.
+                await instances.SetIpAsync(instance.Id, address, ct);
+            }
+
             if (address is not null && await ha.FindLivePortAsync(address, ct) is { } port)
             {
                 var url = HomeAssistantClient.SiteUrl(address, port);
@@ -623,6 +632,16 @@ public sealed class HomeAssistantSetup(
     {
         var site = await sites.GetAsync(instance.Id, ct);
         var rewiring = site.WiredAt is not null;
+        if (!rewiring)
+        {
+            // Once, before the first wiring: a Home Assistant wired already keeps its name and address.
+            await ConfigureHostAsync(instance, ct);
+            if (!await StillAsync(instance, ct))
+            {
+                return;
+            }
+        }
+
         try
         {
             await WireServicesAsync(instance, rewiring, ct);
@@ -666,20 +685,207 @@ public sealed class HomeAssistantSetup(
         var mqtt = await MqttTargetAsync(instance, settings, ct);
         await WireAsync(instance, url, token, wired, "mqtt", mqtt.Target, null, mqtt.Values, ["broker"], ct, mqtt.Before);
 
-        foreach (var zwave in siblings.Where(s => s.Type == TemplateTypes.ZwaveJs && s.State == InstanceStates.Active && s.Ip is not null))
+        // Each service by its address (or its name where the site's DNS serves the guests' names: SiteAddresses).
+        foreach (var (zwave, host) in Reachable(siblings, TemplateTypes.ZwaveJs, settings))
         {
-            var target = $"ws://{Host(zwave.Ip!)}:{AssignmentService.ZwaveServerPort}";
+            var target = $"ws://{Host(host)}:{AssignmentService.ZwaveServerPort}";
             await WireAsync(instance, url, token, wired, "zwave_js", target, zwave.Id,
                 new Dictionary<string, object?> { ["use_addon"] = false, ["url"] = target }, ["intent_custom", "manual"], ct);
         }
 
-        foreach (var frigate in siblings.Where(s => s.Type == TemplateTypes.Frigate && s.State == InstanceStates.Active && s.Ip is not null))
+        foreach (var (frigate, host) in Reachable(siblings, TemplateTypes.Frigate, settings))
         {
-            var target = $"http://{Host(frigate.Ip!)}:5000";
+            var target = $"http://{Host(host)}:5000";
             await WireAsync(instance, url, token, wired, "frigate", target, frigate.Id,
                 new Dictionary<string, object?> { ["url"] = target, ["validate_ssl"] = false }, [], ct);
         }
     }
+
+    private static IEnumerable<(InstanceRow Instance, string Host)> Reachable(IEnumerable<InstanceRow> siblings, string type, SiteSettings settings) =>
+        siblings.Where(s => s.Type == type && s.State == InstanceStates.Active)
+            .Select(s => (Instance: s, Host: SiteAddresses.Reach(s, settings)))
+            .Where(s => s.Host is not null)
+            .Select(s => (s.Instance, s.Host!));
+
+    // --- 6a: host name and address --------------------------------------------------------------
+
+    /// <summary>
+    /// Home Assistant OS's own host name becomes the instance's (Supervisor's host options), and under a static plan its
+    /// LAN interface gets the instance's address, the gateway and the DNS servers (Supervisor's network API). Each part
+    /// is recorded once done; the address is recorded before it is asked for, so a resumed flow looks for Home Assistant
+    /// there as well as at the address it had.
+    /// </summary>
+    private async Task ConfigureHostAsync(InstanceRow instance, CancellationToken ct)
+    {
+        var token = await TokenAsync(instance.Id, ct)
+            ?? throw new HomeAssistantException("The orchestrator holds no token for this Home Assistant; retry the instance to sign in again.");
+        var site = await sites.GetAsync(instance.Id, ct);
+        if (site.HostnameSetAt is null)
+        {
+            await using (var socket = await HomeAssistantSocket.ConnectAsync(await UrlAsync(instance, ct), token, RequestTimeout, ct))
+            {
+                var info = await SupervisorAsync(socket, "/host/info", "get", null, ct);
+                if (!(info.ValueKind == JsonValueKind.Object && info.TryGetProperty("hostname", out var name) && name.GetString() == instance.Hostname))
+                {
+                    await steps.SayAsync(instance, $"Naming Home Assistant's host {instance.Hostname}", ct);
+                    await SupervisorAsync(socket, "/host/options", "post", new JsonObject { ["hostname"] = instance.Hostname }, ct);
+                }
+            }
+
+            await sites.SetHostnameSetAsync(instance.Id, ct);
+            await steps.PointAsync(instance.Id, HostnameSet, ct);
+        }
+
+        var settings = await SettingsAsync(instance.ProjectId, ct);
+        if (AddressPlan.Of(settings.Addressing) is not { } plan)
+        {
+            return;
+        }
+
+        var address = await addresses.AllocateAsync(instance.Id, plan, ct);
+        site = await sites.GetAsync(instance.Id, ct);
+        if (site.NetworkSetAt is not null && site.NetworkAddress == address.ToString())
+        {
+            return;
+        }
+
+        await SetStaticAddressAsync(instance, site, plan, address, token, ct);
+    }
+
+    private async Task SetStaticAddressAsync(InstanceRow instance, HomeAssistantSite site, AddressPlan plan, IPAddress address, string token, CancellationToken ct)
+    {
+        var target = address.ToString();
+        var url = await UrlAsync(instance, ct);
+        if (url.Host != target && site.NetworkAddress == target && await ha.FindLivePortAsync(target, ct) is { } moved)
+        {
+            // Asked before a restart (or the answer was lost as the address moved): Home Assistant is there already.
+            url = await MoveToAsync(instance, target, moved, ct);
+        }
+
+        await using (var socket = await HomeAssistantSocket.ConnectAsync(url, token, RequestTimeout, ct))
+        {
+            var network = await SupervisorAsync(socket, "/network/info", "get", null, ct);
+            if (url.Host == target && HasStaticAddress(network, plan, address))
+            {
+                await sites.SetNetworkSetAsync(instance.Id, ct);
+                return;
+            }
+
+            var nic = LanInterface(network, url.Host)
+                ?? throw new HomeAssistantException("Home Assistant's Supervisor reports no Ethernet interface to give the static address to.");
+            await sites.SetNetworkRequestedAsync(instance.Id, target, ct);
+            await steps.SayAsync(instance, $"Giving Home Assistant its address {target} ({nic})", ct);
+            var body = new JsonObject
+            {
+                ["ipv4"] = new JsonObject
+                {
+                    ["method"] = "static",
+                    ["address"] = new JsonArray(plan.Cidr(address)),
+                    ["gateway"] = plan.Gateway.ToString(),
+                    ["nameservers"] = new JsonArray([.. plan.DnsServers.Select(d => (JsonNode)d.ToString())]),
+                },
+            };
+            try
+            {
+                await SupervisorAsync(socket, $"/network/interface/{Uri.EscapeDataString(nic)}/update", "post", body, ct);
+            }
+            catch (HomeAssistantException ex) when (ex.IsTransient || ex.InnerException is OperationCanceledException)
+            {
+                // The address moved under this connection: the answer is lost, the change most likely made. Look for it.
+                logger.LogInformation("Instance {Instance} ({Hostname}): the connection ended while the address was set ({Reason}); looking for Home Assistant at {Address}", instance.Id, instance.Hostname, ex.Message, target);
+            }
+        }
+
+        await steps.PointAsync(instance.Id, NetworkRequested, ct);
+        url = await WaitAtAsync(instance, target, ct);
+
+        // Home Assistant answers at its address: its settings must be the plan's.
+        await using (var socket = await HomeAssistantSocket.ConnectAsync(url, token, RequestTimeout, ct))
+        {
+            if (!HasStaticAddress(await SupervisorAsync(socket, "/network/info", "get", null, ct), plan, address))
+            {
+                throw new HomeAssistantException($"Home Assistant answers at {target}, but its Supervisor does not report the static address {plan.Cidr(address)} via {plan.Gateway}: set it by hand (Settings → System → Network) or retry the instance.");
+            }
+        }
+
+        await sites.SetNetworkSetAsync(instance.Id, ct);
+        logger.LogInformation("Instance {Instance} ({Hostname}): Home Assistant has its static address {Address}", instance.Id, instance.Hostname, target);
+    }
+
+    /// <summary>Waits (until the step's deadline) for Home Assistant to answer at its new address, and records it there.</summary>
+    private async Task<Uri> WaitAtAsync(InstanceRow instance, string address, CancellationToken ct)
+    {
+        var deadline = await DeadlineAsync(instance, Options.WiringWaitSeconds, ct);
+        while (true)
+        {
+            if (await ha.FindLivePortAsync(address, ct) is { } port)
+            {
+                return await MoveToAsync(instance, address, port, ct);
+            }
+
+            if (time.GetUtcNow() > deadline)
+            {
+                throw new HomeAssistantException(
+                    $"Home Assistant did not answer at its new address {address} after its network settings were changed. Check that the site's plan (gateway, VLAN, bridge) lets the orchestrator reach it; Home Assistant's console shows its address ('ha network info').");
+            }
+
+            await steps.SayAsync(instance, $"Waiting for Home Assistant at its new address {address}", ct);
+            await Task.Delay(Poll, time, ct);
+        }
+    }
+
+    private async Task<Uri> MoveToAsync(InstanceRow instance, string address, int port, CancellationToken ct)
+    {
+        var url = HomeAssistantClient.SiteUrl(address, port);
+        await sites.SetUrlAsync(instance.Id, url.ToString(), ct);
+        await instances.SetIpAsync(instance.Id, address, ct);
+        await instances.SetAppUrlAsync(instance.Id, url.ToString(), ct);
+        return url;
+    }
+
+    /// <summary>
+    /// The interface to address (Supervisor's <c>/network/info</c>, supervisor/api/network.py): the Ethernet one that
+    /// carries <paramref name="currentAddress"/>, else the primary one, else the first Ethernet one.
+    /// </summary>
+    internal static string? LanInterface(JsonElement network, string currentAddress)
+    {
+        if (network.ValueKind != JsonValueKind.Object || !network.TryGetProperty("interfaces", out var list) || list.ValueKind != JsonValueKind.Array)
+        {
+            return null;
+        }
+
+        var ethernet = list.EnumerateArray().Where(i => Text(i, "type") == "ethernet" && Text(i, "interface") is not null).ToList();
+        var carrying = ethernet.FirstOrDefault(i => Ipv4Addresses(i).Any(a => a.Split('/')[0] == currentAddress));
+        var primary = ethernet.FirstOrDefault(i => i.TryGetProperty("primary", out var p) && p.ValueKind == JsonValueKind.True);
+        var chosen = carrying.ValueKind == JsonValueKind.Object ? carrying : primary.ValueKind == JsonValueKind.Object ? primary : ethernet.FirstOrDefault();
+        return chosen.ValueKind == JsonValueKind.Object ? Text(chosen, "interface") : null;
+    }
+
+    /// <summary>Whether an Ethernet interface has exactly the plan's static IPv4 settings for <paramref name="address"/>.</summary>
+    internal static bool HasStaticAddress(JsonElement network, AddressPlan plan, IPAddress address)
+    {
+        if (network.ValueKind != JsonValueKind.Object || !network.TryGetProperty("interfaces", out var list) || list.ValueKind != JsonValueKind.Array)
+        {
+            return false;
+        }
+
+        var dns = plan.DnsServers.Select(d => d.ToString()).Order(StringComparer.Ordinal).ToList();
+        return list.EnumerateArray().Any(i =>
+            i.TryGetProperty("ipv4", out var v4) && v4.ValueKind == JsonValueKind.Object
+            && Text(v4, "method") == "static"
+            && Ipv4Addresses(i).Contains(plan.Cidr(address))
+            && Text(v4, "gateway") == plan.Gateway.ToString()
+            && v4.TryGetProperty("nameservers", out var servers) && servers.ValueKind == JsonValueKind.Array
+            && servers.EnumerateArray().Select(s => s.GetString() ?? "").Order(StringComparer.Ordinal).SequenceEqual(dns));
+    }
+
+    private static IEnumerable<string> Ipv4Addresses(JsonElement nic) =>
+        nic.TryGetProperty("ipv4", out var v4) && v4.ValueKind == JsonValueKind.Object && v4.TryGetProperty("address", out var list) && list.ValueKind == JsonValueKind.Array
+            ? list.EnumerateArray().Select(a => a.GetString()).OfType<string>()
+            : [];
+
+    private static string? Text(JsonElement element, string name) =>
+        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
 
     /// <summary>The project's Z-Wave JS and Frigate instances once none is still deploying (or the wait is over); null when this instance left the step.</summary>
     private async Task<IReadOnlyList<InstanceRow>?> WaitForSiblingsAsync(InstanceRow instance, DateTimeOffset deadline, CancellationToken ct)

@@ -1,14 +1,21 @@
 namespace Ctrlable.Provisioner.Deploy;
 
+/// <summary>An LXC NIC's IPv4 setting: <c>ip=dhcp</c> (<see cref="Dhcp"/>), or <c>ip=address/prefix,gw=gateway</c>.</summary>
+public sealed record Ipv4Setting(string Ip, string? Gateway)
+{
+    public static Ipv4Setting Dhcp { get; } = new("dhcp", null);
+}
+
 /// <summary>
 /// Rewrites a guest's <c>net0</c> property string, keeping every key it does not own. LXC writes the MAC as
-/// <c>hwaddr=</c>; QEMU as the model key (<c>virtio=BC:24:11:..</c>).
+/// <c>hwaddr=</c>; QEMU as the model key (<c>virtio=BC:24:11:..</c>). The site's addressing owns an LXC's IPv4 keys
+/// (<c>ip</c>, <c>gw</c>); IPv6 (<c>ip6</c>, <c>gw6</c>) stays as the template has it.
 /// </summary>
 public static class NetConfig
 {
     private static readonly HashSet<string> QemuModels = ["virtio", "e1000", "e1000e", "rtl8139", "vmxnet3", "i82551", "i82557b", "i82559er", "ne2k_isa", "ne2k_pci", "pcnet", "e1000-82540em", "e1000-82544gc", "e1000-82545em"];
 
-    public static string Rewrite(string net0, bool lxc, string mac, string? bridge, int? vlan)
+    public static string Rewrite(string net0, bool lxc, string mac, string? bridge, int? vlan, Ipv4Setting? ipv4 = null)
     {
         var parts = net0.Split(',', StringSplitOptions.RemoveEmptyEntries)
             .Select(p => p.Split('=', 2))
@@ -18,6 +25,18 @@ public static class NetConfig
         if (lxc)
         {
             Set(parts, "hwaddr", mac);
+            if (ipv4 is not null)
+            {
+                Set(parts, "ip", ipv4.Ip);
+                if (ipv4.Gateway is { } gateway)
+                {
+                    Set(parts, "gw", gateway);
+                }
+                else
+                {
+                    parts.RemoveAll(p => p.Key == "gw");
+                }
+            }
         }
         else
         {

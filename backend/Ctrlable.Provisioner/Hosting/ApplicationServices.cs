@@ -112,6 +112,8 @@ public static class ApplicationServices
         builder.Services.AddSingleton<IValidator<UpdateProjectRequest>, UpdateProjectValidator>();
         builder.Services.AddSingleton<CameraCredentials>();
         builder.Services.AddSingleton<MacAllocator>();
+        builder.Services.AddSingleton<AddressAllocator>();
+        builder.Services.AddSingleton<SiteAddresses>();
         builder.Services.AddSingleton<GuestOwnership>();
         builder.Services.AddSingleton<DeployEvents>();
         builder.Services.AddSingleton<IDeployStepObserver, NoStepObserver>();

@@ -57,9 +57,55 @@ public sealed partial class SiteSettingsValidator : AbstractValidator<SiteSettin
             .WithMessage("Bridge must be a Linux interface name such as vmbr0.").OverridePropertyName("network.bridge");
         RuleFor(s => s.Node!).Matches("^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$").When(s => s.Node is not null).WithMessage("Node must be a Proxmox node name.");
         RuleFor(s => s.Storage!).Matches("^[a-z][a-z0-9._-]*$").When(s => s.Storage is not null).WithMessage("Storage must be a Proxmox storage id such as local-lvm.");
+        RuleFor(s => s.Addressing).NotNull().SetValidator(new AddressingValidator());
     }
 
     internal static bool BeAHost(string? host) => host is not null && Uri.CheckHostName(host) != UriHostNameType.Unknown;
+
+    /// <summary>A static plan: the LAN, a block inside it to give out, a gateway on the LAN, DNS servers (IPv4). DHCP needs nothing.</summary>
+    private sealed class AddressingValidator : AbstractValidator<AddressingSettings>
+    {
+        public AddressingValidator()
+        {
+            RuleLevelCascadeMode = CascadeMode.Stop;
+            When(a => a.Mode == AddressingMode.Static, () =>
+            {
+                RuleFor(a => a.Network).NotEmpty()
+                    .Must(n => AddressPlan.TryNetwork(n, out _)).WithMessage(a => NetworkMessage(a.Network, "Network", "192.168.1.0/24"))
+                    .Must(n => AddressPlan.TryNetwork(n, out var net) && net.PrefixLength is >= 8 and <= 30 && !AddressPlan.IsReserved(net.BaseAddress))
+                    .WithMessage("Network must be a LAN between /8 and /30, not a multicast, link-local or reserved block.");
+                RuleFor(a => a.Range).NotEmpty()
+                    .Must(r => AddressPlan.TryNetwork(r, out _)).WithMessage(a => NetworkMessage(a.Range, "Range", "192.168.1.64/27"))
+                    .Must((a, r) => !AddressPlan.TryNetwork(a.Network, out var net) || (AddressPlan.TryNetwork(r, out var range) && AddressPlan.Inside(net, range)))
+                    .WithMessage(a => $"Range must lie inside the network {a.Network}.")
+                    .Must((a, _) => AddressPlan.Of(a) is not { } plan || plan.Candidates().Any())
+                    .WithMessage("Range leaves no address to give out (the network's own and broadcast address, the gateway and the DNS servers are never given out).");
+                RuleFor(a => a.Gateway).NotEmpty()
+                    .Must(g => AddressPlan.TryAddress(g, out _)).WithMessage("Gateway must be an IPv4 address such as 192.168.1.1.")
+                    .Must((a, g) => !AddressPlan.TryNetwork(a.Network, out var net) || (AddressPlan.TryAddress(g, out var gateway) && AddressPlan.IsHost(net, gateway)))
+                    .WithMessage(a => $"Gateway must be an address of the network {a.Network} (not its network or broadcast address).");
+                RuleFor(a => a.DnsServers).NotEmpty().WithMessage("Add at least one DNS server (often the gateway).")
+                    .Must(d => d.Count <= 3).WithMessage("At most three DNS servers.");
+                RuleForEach(a => a.DnsServers).Must(d => AddressPlan.TryAddress(d, out _)).WithMessage("DNS server must be an IPv4 address such as 192.168.1.1.");
+            });
+        }
+
+        /// <summary>Says what is wrong with a CIDR block, with the network address when only host bits are set.</summary>
+        private static string NetworkMessage(string? text, string what, string example)
+        {
+            var slash = text?.IndexOf('/', StringComparison.Ordinal) ?? -1;
+            if (slash > 0 && AddressPlan.TryAddress(text![..slash], out var address)
+                && int.TryParse(text[(slash + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var prefix) && prefix is >= 0 and <= 32)
+            {
+                var mask = prefix == 0 ? 0u : uint.MaxValue << (32 - prefix);
+                var n = AddressPlan.ToUInt(address) & mask;
+                var start = new System.Net.IPAddress([(byte)(n >> 24), (byte)(n >> 16), (byte)(n >> 8), (byte)n]);
+                return $"{what} must be written with its first address: {start}/{prefix}.";
+            }
+
+            return $"{what} must be an IPv4 block in CIDR notation such as {example}.";
+        }
+    }
 
     private sealed class CoordinatorValidator : AbstractValidator<CoordinatorSettings>
     {

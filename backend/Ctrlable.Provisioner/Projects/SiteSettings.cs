@@ -21,6 +21,9 @@ public sealed record SiteSettings
 
     public NetworkSettings Network { get; init; } = new();
 
+    /// <summary>How the guests get their addresses, and which name or address the wiring uses to reach them.</summary>
+    public AddressingSettings Addressing { get; init; } = new();
+
     /// <summary>Proxmox node for new guests; null = the configured default.</summary>
     public string? Node { get; init; }
 
@@ -74,4 +77,37 @@ public sealed record NetworkSettings
 
     /// <summary>VLAN tag (1–4094) for guest NICs; null = untagged.</summary>
     public int? Vlan { get; init; }
+}
+
+public enum AddressingMode { Dhcp, Static }
+
+/// <summary>
+/// DHCP (the default: the LAN's DHCP server gives each guest its address), or a static plan: the orchestrator gives each
+/// instance an address of <see cref="Range"/> that no other instance and no guest Proxmox shows has, and writes it into
+/// the guest (LXC <c>net0</c>; Home Assistant's network settings). IPv4 only.
+/// </summary>
+public sealed record AddressingSettings
+{
+    public AddressingMode Mode { get; init; } = AddressingMode.Dhcp;
+
+    /// <summary>Static: the LAN in CIDR notation (its prefix length is the guests' netmask), e.g. 192.168.1.0/24.</summary>
+    [Description("Static plan: the LAN in CIDR notation, e.g. 192.168.1.0/24; its prefix length becomes the guests' netmask.")]
+    public string? Network { get; init; }
+
+    /// <summary>Static: the block (CIDR, inside <see cref="Network"/>) the orchestrator may give out, e.g. 192.168.1.64/27.</summary>
+    [Description("Static plan: the block the orchestrator may give out, in CIDR notation inside the network (e.g. 192.168.1.64/27). Keep it outside the DHCP server's pool.")]
+    public string? Range { get; init; }
+
+    /// <summary>Static: the default gateway, inside <see cref="Network"/>.</summary>
+    public string? Gateway { get; init; }
+
+    /// <summary>Static: one to three DNS servers the guests use.</summary>
+    public IReadOnlyList<string> DnsServers { get; init; } = [];
+
+    /// <summary>
+    /// The site's DNS resolves the guests' host names (e.g. the router registers DHCP names, or the dealer added them):
+    /// then the wiring uses host names; otherwise addresses only.
+    /// </summary>
+    [Description("Whether the site's DNS resolves the guests' host names. False (default): assignments and Home Assistant's integrations use addresses only.")]
+    public bool DnsServesHostnames { get; init; }
 }

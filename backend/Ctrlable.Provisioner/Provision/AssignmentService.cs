@@ -51,9 +51,11 @@ public sealed class AssignmentService(
     /// <summary>
     /// Generates and stores the instance's assignment (every secret fresh) and records whether it needs a USB
     /// binding. Idempotent: when the instance has one already (a resumed deploy), that one is kept. The guest can
-    /// fetch it once the instance's state is <see cref="InstanceStates.Waiting"/>.
+    /// fetch it once the instance's state is <see cref="InstanceStates.Waiting"/>. <paramref name="brokerHost"/> is where the
+    /// project's own broker (its Home Assistant's Mosquitto) is reached (<c>Deploy/SiteAddresses</c>); null when the
+    /// project has no Home Assistant.
     /// </summary>
-    public async Task<AssignmentSummary> CreateAsync(long instanceId, string type, string hostname, string release, long projectId, SiteSettings settings, CancellationToken ct)
+    public async Task<AssignmentSummary> CreateAsync(long instanceId, string type, string hostname, string release, long projectId, SiteSettings settings, string? brokerHost, CancellationToken ct)
     {
         await _create.WaitAsync(ct);
         try
@@ -61,7 +63,7 @@ public sealed class AssignmentService(
             var assignment = await GetAsync(instanceId, ct);
             if (assignment is null)
             {
-                assignment = await GenerateAsync(type, hostname, release, projectId, settings, ct);
+                assignment = await GenerateAsync(type, hostname, release, projectId, settings, brokerHost, ct);
                 await secrets.SetAsync(SecretKind.InstanceAppSecret, SecretName(instanceId), JsonSerializer.Serialize(assignment, Json), ct);
                 logger.LogInformation("Created the first-boot assignment of instance {InstanceId} ({Hostname}, {Type})", instanceId, hostname, type);
             }
@@ -91,7 +93,7 @@ public sealed class AssignmentService(
             ? JsonSerializer.Deserialize<Assignment>(json, Json)
             : null;
 
-    private async Task<Assignment> GenerateAsync(string type, string hostname, string release, long projectId, SiteSettings settings, CancellationToken ct)
+    private async Task<Assignment> GenerateAsync(string type, string hostname, string release, long projectId, SiteSettings settings, string? brokerHost, CancellationToken ct)
     {
         var assignment = new Assignment { Hostname = hostname, Type = type, Release = release };
         switch (type)
@@ -100,7 +102,7 @@ public sealed class AssignmentService(
                 var zigbee = settings.Zigbee;
                 return assignment with
                 {
-                    Mqtt = await MqttAsync(projectId, settings, ct) with { BaseTopic = hostname },
+                    Mqtt = await MqttAsync(projectId, settings, brokerHost, ct) with { BaseTopic = hostname },
                     Zigbee = new ZigbeeAssignment(
                         Port: CoordinatorPort(zigbee),
                         Usb: zigbee.Mode == CoordinatorMode.Usb,
@@ -134,7 +136,7 @@ public sealed class AssignmentService(
             case TemplateTypes.Frigate:
                 return assignment with
                 {
-                    Mqtt = await MqttAsync(projectId, settings, ct) with { ClientId = hostname, TopicPrefix = "frigate" },
+                    Mqtt = await MqttAsync(projectId, settings, brokerHost, ct) with { ClientId = hostname, TopicPrefix = "frigate" },
                     Cameras = await CamerasAsync(projectId, settings.Cameras, ct),
                 };
             case TemplateTypes.DockerPortainer:
@@ -153,8 +155,11 @@ public sealed class AssignmentService(
         }
     }
 
-    /// <summary>The project's Home Assistant Mosquitto with the per-site user, unless the site settings name another broker.</summary>
-    private async Task<MqttAssignment> MqttAsync(long projectId, SiteSettings settings, CancellationToken ct)
+    /// <summary>
+    /// The project's Home Assistant Mosquitto with the per-site user at <paramref name="brokerHost"/>, unless the site
+    /// settings name another broker. Without a Home Assistant in the project the broker is named by its future host name.
+    /// </summary>
+    private async Task<MqttAssignment> MqttAsync(long projectId, SiteSettings settings, string? brokerHost, CancellationToken ct)
     {
         if (settings.Mqtt is { } external)
         {
@@ -163,7 +168,7 @@ public sealed class AssignmentService(
             return new MqttAssignment(Server(external.Host, external.Port, external.Tls), external.Host, external.Port, external.Tls, external.Username, password, null, null, null);
         }
 
-        var host = $"{await SlugAsync(projectId, ct)}-{TemplateTypes.CtrlablePro}";
+        var host = brokerHost ?? $"{await SlugAsync(projectId, ct)}-{TemplateTypes.CtrlablePro}";
         var credentials = await mqttCredentials.GetOrCreateDefaultAsync(projectId, ct);
         return new MqttAssignment(Server(host, 1883, false), host, 1883, false, credentials.Username, credentials.Password, null, null, null);
     }

@@ -28,7 +28,8 @@ public sealed record InstanceRow(
     bool NeedsBinding,
     string? InstalledVersions,
     string? AppUrl = null,
-    string? OwnerNonce = null)
+    string? OwnerNonce = null,
+    string? StaticIp = null)
 {
     public bool IsFinished => State is InstanceStates.Active or InstanceStates.Failed or InstanceStates.Deleted;
 }
@@ -44,7 +45,7 @@ public sealed class InstanceRepository(Database database, TimeProvider time)
         vmid AS Vmid, template_vmid AS TemplateVmid, node AS Node, mac AS Mac, ip AS Ip, state AS State, release AS Release,
         upid AS Upid, clone_mode AS CloneMode, message AS Message, error AS Error, deadline_at AS DeadlineAt,
         created_at AS CreatedAt, updated_at AS UpdatedAt, needs_binding AS NeedsBinding, installed_versions AS InstalledVersions,
-        app_url AS AppUrl, owner_nonce AS OwnerNonce
+        app_url AS AppUrl, owner_nonce AS OwnerNonce, static_ip AS StaticIp
         """;
 
     private const string ProjectColumns = "id AS Id, name AS Name, slug AS Slug, settings_json AS SettingsJson, created_at AS CreatedAt, updated_at AS UpdatedAt";
@@ -200,6 +201,30 @@ public sealed class InstanceRepository(Database database, TimeProvider time)
         const string sql = "UPDATE instances SET vmid = NULL, upid = NULL, updated_at = @now WHERE id = @id;";
         await using var connection = await database.OpenAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition(sql, new { id, now = time.GetUtcNow() }, cancellationToken: ct));
+    }
+
+    /// <summary>Static addresses held by live instances of every project (recorded before they are written into a guest).</summary>
+    public async Task<IReadOnlySet<string>> ReservedStaticIpsAsync(CancellationToken ct)
+    {
+        const string sql = "SELECT static_ip FROM instances WHERE state <> 'deleted' AND static_ip IS NOT NULL;";
+        await using var connection = await database.OpenAsync(ct);
+        return (await connection.QueryAsync<string>(new CommandDefinition(sql, cancellationToken: ct))).ToHashSet(StringComparer.Ordinal);
+    }
+
+    /// <summary>Gives the instance <paramref name="address"/>; false when another live instance holds it (the unique index decides).</summary>
+    public async Task<bool> TryReserveStaticIpAsync(long id, string address, CancellationToken ct)
+    {
+        const string sql = "UPDATE instances SET static_ip = @address, updated_at = @now WHERE id = @id;";
+        await using var connection = await database.OpenAsync(ct);
+        try
+        {
+            await connection.ExecuteAsync(new CommandDefinition(sql, new { id, address, now = time.GetUtcNow() }, cancellationToken: ct));
+            return true;
+        }
+        catch (Microsoft.Data.Sqlite.SqliteException ex) when (Database.IsUniqueViolation(ex))
+        {
+            return false;
+        }
     }
 
     public async Task<IReadOnlySet<string>> KnownMacsAsync(CancellationToken ct)

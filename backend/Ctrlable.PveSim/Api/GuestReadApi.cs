@@ -123,7 +123,7 @@ internal static class GuestReadApi
                 var mac = net.GetValueOrDefault("hwaddr", "00:00:00:00:00:00").ToLowerInvariant();
                 var primary = key == g.Nets.First().Key;
                 var v4 = primary && g.NetworkUp && g.Address is not null ? g.Address.ToString() : null;
-                result.Add(Interface(net.GetValueOrDefault("name", key), mac, v4, r.Sim.IpAllocator.PrefixLength, LinkLocal(mac), 64, detailed));
+                result.Add(Interface(net.GetValueOrDefault("name", key), mac, v4, g.AddressPrefix ?? r.Sim.IpAllocator.PrefixLength, LinkLocal(mac), 64, detailed));
             }
 
             return result;
@@ -160,7 +160,7 @@ internal static class GuestReadApi
                 var net = ApiHelpers.ParseNet(r.Sim.Schema, GuestKind.Qemu, value);
                 var mac = net.GetValueOrDefault("macaddr", "00:00:00:00:00:00").ToLowerInvariant();
                 var v4 = key == g.Nets.First().Key && g.NetworkUp && g.Address is not null ? g.Address.ToString() : null;
-                interfaces.Add(AgentInterface(haos ? $"enp0s{index++}" : $"ens{index++}", mac, v4, r.Sim.IpAllocator.PrefixLength, LinkLocal(mac), 64));
+                interfaces.Add(AgentInterface(haos ? $"enp0s{index++}" : $"ens{index++}", mac, v4, g.AddressPrefix ?? r.Sim.IpAllocator.PrefixLength, LinkLocal(mac), 64));
             }
 
             if (haos && g.NetworkUp)

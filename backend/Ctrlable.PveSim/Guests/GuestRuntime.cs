@@ -55,7 +55,12 @@ internal static class GuestRuntime
                 return;
             }
 
-            guest.Address = StaticAddress(guest) ?? sim.IpAllocator.Allocate(guest.Vmid);
+            // A static ip=/gw= on the first NIC wins over DHCP, as does an address Home Assistant OS was given through its
+            // Supervisor (kept on the VM's disk).
+            var (configured, prefix, gateway) = StaticSetting(guest);
+            guest.Address = configured ?? sim.HomeAssistant.StaticAddress(guest.Vmid) ?? sim.IpAllocator.Allocate(guest.Vmid);
+            guest.AddressPrefix = prefix;
+            guest.Gateway = gateway;
             guest.NetworkUp = true;
             if (!guest.FirstBootDone && FirstBootMarker.IsMarked(guest))
             {
@@ -121,12 +126,19 @@ internal static class GuestRuntime
         sim.RecordBoot(new GuestBootRecord(context.Vmid, context.Node, context.Address, started, sim.Clock.Now, error));
     }
 
-    /// <summary>A static <c>ip=10.0.0.5/24</c> on the first NIC wins over DHCP.</summary>
-    private static IPAddress? StaticAddress(SimGuest guest)
+    /// <summary>A static <c>ip=10.0.0.5/24</c> (and <c>gw=10.0.0.1</c>) on the first NIC: the guest's address, prefix and gateway.</summary>
+    private static (IPAddress? Address, int? Prefix, IPAddress? Gateway) StaticSetting(SimGuest guest)
     {
         var first = guest.Nets.Select(n => n.Value).FirstOrDefault();
-        var ip = first?.Split(',').Select(p => p.Split('=', 2)).FirstOrDefault(p => p.Length == 2 && p[0] == "ip")?[1];
-        return ip is not null && ip.Contains('/') && IPAddress.TryParse(ip[..ip.IndexOf('/')], out var address) ? address : null;
+        var keys = first?.Split(',').Select(p => p.Split('=', 2)).Where(p => p.Length == 2).ToDictionary(p => p[0], p => p[1]) ?? [];
+        if (!keys.TryGetValue("ip", out var ip) || ip.IndexOf('/') is var slash && slash < 0
+            || !IPAddress.TryParse(ip[..slash], out var address)
+            || !int.TryParse(ip[(slash + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var prefix))
+        {
+            return (null, null, null);
+        }
+
+        return (address, prefix, keys.TryGetValue("gw", out var gw) && IPAddress.TryParse(gw, out var gateway) ? gateway : null);
     }
 
     private static string? PrimaryMac(SimGuest guest)

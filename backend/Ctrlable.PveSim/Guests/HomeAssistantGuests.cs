@@ -74,7 +74,24 @@ internal sealed class HomeAssistantGuests : IAsyncDisposable
         var task = _guests.GetOrAdd(guest.Vmid, _ =>
         {
             created = true;
-            var options = _options with { Address = address.ToString(), DiskDirectory = DiskOf(guest.Vmid) };
+            var vmid = guest.Vmid;
+            var options = _options with
+            {
+                Address = address.ToString(),
+                DiskDirectory = DiskOf(vmid),
+                // Supervisor gave the VM another address: the guest agent reports it from now on.
+                AddressChanged = moved =>
+                {
+                    lock (_sim.State.Sync)
+                    {
+                        if (_sim.State.Guest(vmid) is { Running: true } running)
+                        {
+                            running.Address = moved;
+                            running.AddressPrefix = null;
+                        }
+                    }
+                },
+            };
             return HaSimulator.StartAsync(coreOnDisk ? options with { LandingDuration = TimeSpan.Zero } : options, _sim.ShuttingDown);
         });
         var ha = await task;
@@ -83,6 +100,9 @@ internal sealed class HomeAssistantGuests : IAsyncDisposable
             ha.PowerOn();
         }
     }
+
+    /// <summary>The static address the guest's Home Assistant was given through its Supervisor (on its disk); null with DHCP or none.</summary>
+    public IPAddress? StaticAddress(int vmid) => Get(vmid)?.StaticAddress;
 
     /// <summary>
     /// Whether Core is on the guest's disk: recorded (seeded, cloned, restored from a snapshot) or its Home Assistant

@@ -35,8 +35,14 @@ public sealed partial class SimGuest(int vmid, GuestKind kind, string node, Date
     /// <summary>Bumped on every start/stop so a stale boot timer of an earlier run does nothing.</summary>
     public int RunGeneration { get; set; }
 
-    /// <summary>Set once the guest's network is up after boot (LXC interfaces / DHCP lease).</summary>
+    /// <summary>Set once the guest's network is up after boot (LXC interfaces / DHCP lease, or a static <c>ip=</c>).</summary>
     public IPAddress? Address { get; set; }
+
+    /// <summary>The prefix length of <see cref="Address"/> when it is static (<c>ip=10.0.0.5/24</c>); null = the emulated DHCP network's.</summary>
+    public int? AddressPrefix { get; set; }
+
+    /// <summary>The default gateway a static setting gives the guest (<c>gw=</c>); null with DHCP (the DHCP network's).</summary>
+    public IPAddress? Gateway { get; set; }
 
     public bool NetworkUp { get; set; }
 

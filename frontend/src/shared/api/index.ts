@@ -19,6 +19,8 @@ export type {
   BuildTriggerInfo,
   CameraSettings,
   CoordinatorMode,
+  AddressingMode,
+  AddressingSettings,
   CoordinatorSettings,
   CreateProjectRequest,
   CreatedToken,

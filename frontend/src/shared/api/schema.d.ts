@@ -1011,6 +1011,19 @@ export interface components {
         AddInstanceRequest: {
             type: string;
         };
+        /** @enum {string} */
+        AddressingMode: "dhcp" | "static";
+        AddressingSettings: {
+            mode: components["schemas"]["AddressingMode"];
+            /** @description Static plan: the LAN in CIDR notation, e.g. 192.168.1.0/24; its prefix length becomes the guests' netmask. */
+            network?: string | null;
+            /** @description Static plan: the block the orchestrator may give out, in CIDR notation inside the network (e.g. 192.168.1.64/27). Keep it outside the DHCP server's pool. */
+            range?: string | null;
+            gateway?: string | null;
+            dnsServers: string[];
+            /** @description Whether the site's DNS resolves the guests' host names. False (default): assignments and Home Assistant's integrations use addresses only. */
+            dnsServesHostnames: boolean;
+        };
         AdminCredentials: {
             username: string;
             password: string;
@@ -1637,6 +1650,7 @@ export interface components {
             mqtt?: components["schemas"]["MqttSettings"] | null;
             cameras: components["schemas"]["CameraSettings"][];
             network: components["schemas"]["NetworkSettings"];
+            addressing: components["schemas"]["AddressingSettings"];
             node?: string | null;
             storage?: string | null;
         };

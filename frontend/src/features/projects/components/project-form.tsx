@@ -417,6 +417,93 @@ export function ProjectForm({
         </div>
       </Section>
 
+      <Section
+        title="Addresses"
+        description="How the guests get their IP addresses, and how they and Home Assistant find each other."
+      >
+        <Choice
+          legend="Guest addresses"
+          name="addressing-mode"
+          value={form.addressing.mode}
+          onChange={(mode) => set({ addressing: { ...form.addressing, mode } })}
+          options={[
+            {
+              value: 'dhcp',
+              label: 'DHCP (the router)',
+              hint: "The site's DHCP server gives each guest an address; reserve them there to keep them stable",
+            },
+            {
+              value: 'static',
+              label: 'Static addresses',
+              hint: 'The provisioner gives each guest a fixed address from a block you keep free for it',
+            },
+          ]}
+        />
+        {form.addressing.mode === 'static' ? (
+          <>
+            <div className={styles.row}>
+              <Field
+                label="Network (CIDR)"
+                placeholder="192.168.1.0/24"
+                value={form.addressing.network}
+                onChange={(e) => set({ addressing: { ...form.addressing, network: e.target.value } })}
+                errors={errorsOf('settings.addressing.network')}
+                hint="The LAN in CIDR notation; its /prefix is the guests' netmask"
+                autoComplete="off"
+                spellCheck={false}
+              />
+              <Field
+                label="Address block for guests"
+                placeholder="192.168.1.64/27"
+                value={form.addressing.range}
+                onChange={(e) => set({ addressing: { ...form.addressing, range: e.target.value } })}
+                errors={errorsOf('settings.addressing.range')}
+                hint="CIDR inside the network, outside the DHCP pool: each guest gets one of these"
+                autoComplete="off"
+                spellCheck={false}
+              />
+            </div>
+            <div className={styles.row}>
+              <Field
+                label="Gateway"
+                placeholder="192.168.1.1"
+                value={form.addressing.gateway}
+                onChange={(e) => set({ addressing: { ...form.addressing, gateway: e.target.value } })}
+                errors={errorsOf('settings.addressing.gateway')}
+                hint="The router's address on the network"
+                autoComplete="off"
+                spellCheck={false}
+              />
+              <Field
+                label="DNS servers"
+                placeholder="192.168.1.1"
+                value={form.addressing.dnsServers}
+                onChange={(e) => set({ addressing: { ...form.addressing, dnsServers: e.target.value } })}
+                errors={errorsOf('settings.addressing.dnsservers')}
+                hint="One to three, separated by commas (often the gateway)"
+                autoComplete="off"
+                spellCheck={false}
+              />
+            </div>
+          </>
+        ) : null}
+        <label className={styles.checkbox}>
+          <input
+            type="checkbox"
+            checked={form.addressing.dnsServesHostnames}
+            onChange={(e) => set({ addressing: { ...form.addressing, dnsServesHostnames: e.target.checked } })}
+          />
+          The site's DNS resolves the guests' host names
+        </label>
+        <p className={styles.hint}>
+          Leave unticked unless the router or DNS server knows names like <code>smith-residence-zwavejs</code>: the
+          guests and Home Assistant then reach each other by address.
+        </p>
+        {errorsOf('settings.addressing.mode') ? (
+          <p className={styles.fieldError}>{errorsOf('settings.addressing.mode')?.join(' ')}</p>
+        ) : null}
+      </Section>
+
       <Section title="Placement (optional)" description="Only on hosts with several nodes or storages.">
         <div className={styles.row}>
           <Field

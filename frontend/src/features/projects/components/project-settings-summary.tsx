@@ -83,6 +83,21 @@ export function ProjectSettingsSummary({ settings }: { settings: SiteSettings })
         </dd>
       </div>
       <div>
+        <dt>Addresses</dt>
+        <dd>
+          {settings.addressing.mode === 'static' ? (
+            <>
+              Static from <code>{settings.addressing.range ?? '?'}</code> · gateway{' '}
+              <code>{settings.addressing.gateway ?? '?'}</code> · DNS{' '}
+              <code>{settings.addressing.dnsServers.join(', ') || '?'}</code>
+            </>
+          ) : (
+            'DHCP'
+          )}
+          {settings.addressing.dnsServesHostnames ? ' · reached by host name' : ' · reached by address'}
+        </dd>
+      </div>
+      <div>
         <dt>Placement</dt>
         <dd>
           {settings.node ? (

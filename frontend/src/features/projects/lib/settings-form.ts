@@ -1,6 +1,13 @@
 // The project form's state (strings, as typed) and its translation to and from the API's
 // SiteSettings, plus where each validation error of a 400 ValidationProblem belongs.
-import type { CoordinatorMode, CreateProjectRequest, Project, SiteSettings, UpdateProjectRequest } from '@/shared/api';
+import type {
+  AddressingMode,
+  CoordinatorMode,
+  CreateProjectRequest,
+  Project,
+  SiteSettings,
+  UpdateProjectRequest,
+} from '@/shared/api';
 
 /** The Zigbee2MQTT adapter types the API accepts. */
 export const ZIGBEE_ADAPTERS = [
@@ -25,6 +32,17 @@ export type CoordinatorForm = {
 
 export type CameraForm = { key: number; name: string; streamUrl: string };
 
+/** How the guests get their addresses: DHCP, or a static plan the orchestrator gives out addresses from. */
+export type AddressingForm = {
+  mode: AddressingMode;
+  network: string;
+  range: string;
+  gateway: string;
+  /** As typed: addresses separated by commas or spaces. */
+  dnsServers: string;
+  dnsServesHostnames: boolean;
+};
+
 export type ProjectForm = {
   name: string;
   slug: string;
@@ -36,6 +54,7 @@ export type ProjectForm = {
   cameras: CameraForm[];
   bridge: string;
   vlan: string;
+  addressing: AddressingForm;
   node: string;
   storage: string;
 };
@@ -58,6 +77,7 @@ export function emptyProjectForm(): ProjectForm {
     cameras: [],
     bridge: '',
     vlan: '',
+    addressing: { mode: 'dhcp', network: '', range: '', gateway: '', dnsServers: '', dnsServesHostnames: false },
     node: '',
     storage: '',
   };
@@ -84,6 +104,14 @@ export function projectToForm(project: Project): ProjectForm {
     cameras: s.cameras.map((c) => newCamera(c.name, c.streamUrl)),
     bridge: s.network.bridge ?? '',
     vlan: s.network.vlan == null ? '' : String(s.network.vlan),
+    addressing: {
+      mode: s.addressing.mode,
+      network: s.addressing.network ?? '',
+      range: s.addressing.range ?? '',
+      gateway: s.addressing.gateway ?? '',
+      dnsServers: s.addressing.dnsServers.join(', '),
+      dnsServesHostnames: s.addressing.dnsServesHostnames,
+    },
     node: s.node ?? '',
     storage: s.storage ?? '',
   };
@@ -115,6 +143,15 @@ export function formToSettings(form: ProjectForm): SiteSettings {
         : null,
     cameras: form.cameras.map((c) => ({ name: c.name.trim(), streamUrl: c.streamUrl.trim() })),
     network: { bridge: blankToNull(form.bridge), vlan: vlan === '' ? null : toInt(vlan) },
+    addressing: {
+      mode: form.addressing.mode,
+      // Kept as typed under DHCP too, so switching back to static finds them; the API reads them only for static.
+      network: blankToNull(form.addressing.network),
+      range: blankToNull(form.addressing.range),
+      gateway: blankToNull(form.addressing.gateway),
+      dnsServers: form.addressing.dnsServers.split(/[\s,;]+/).filter((d) => d !== ''),
+      dnsServesHostnames: form.addressing.dnsServesHostnames,
+    },
     node: blankToNull(form.node),
     storage: blankToNull(form.storage),
   };
@@ -140,6 +177,7 @@ export function normaliseErrorKey(key: string): string {
 /** Every field the form shows an error next to, by normalised key. */
 export function formFieldKeys(form: ProjectForm): string[] {
   const keys = ['name', 'slug', 'settings.cameras', 'settings.network.bridge', 'settings.network.vlan', 'settings.node', 'settings.storage'];
+  for (const f of ['mode', 'network', 'range', 'gateway', 'dnsservers']) keys.push(`settings.addressing.${f}`);
   for (const c of ['zigbee', 'zwave']) {
     for (const f of ['mode', 'host', 'port', 'adapter', 'usbdevice']) keys.push(`settings.${c}.${f}`);
   }
@@ -172,7 +210,8 @@ export function groupErrors(errors: Record<string, string[]>, form: ProjectForm)
   const byField: Record<string, string[]> = {};
   const unplaced: string[] = [];
   for (const [key, messages] of Object.entries(errors)) {
-    const normalised = normaliseErrorKey(key);
+    // One field holds every DNS server: "settings.addressing.dnsservers[1]" belongs to it.
+    const normalised = normaliseErrorKey(key).replace(/^(settings\.addressing\.dnsservers)\[\d+\]$/, '$1');
     if (known.has(normalised)) byField[normalised] = [...(byField[normalised] ?? []), ...messages.map(fieldMessage)];
     else unplaced.push(...messages);
   }
@@ -194,6 +233,11 @@ export function valueAt(form: ProjectForm, key: string): unknown {
   }
   const mqtt = /^settings\.mqtt\.(\w+)$/.exec(key);
   if (mqtt) return [form.mqttMode, (form.mqtt as Record<string, unknown>)[mqtt[1] ?? '']];
+  const addressing = /^settings\.addressing\.(\w+)$/.exec(key);
+  if (addressing) {
+    const field = addressing[1] === 'dnsservers' ? 'dnsServers' : (addressing[1] ?? '');
+    return [form.addressing.mode, (form.addressing as Record<string, unknown>)[field]];
+  }
   switch (key) {
     case 'name':
       return form.name;

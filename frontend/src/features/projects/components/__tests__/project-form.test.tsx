@@ -44,10 +44,67 @@ describe('project form', () => {
         mqtt: null,
         cameras: [],
         network: { bridge: null, vlan: null },
+        addressing: { mode: 'dhcp', network: null, range: null, gateway: null, dnsServers: [], dnsServesHostnames: false },
         node: null,
         storage: null,
       },
     });
+  });
+
+  it('takes a static address plan, sends it, and shows the API’s errors next to its fields', async () => {
+    const user = userEvent.setup();
+    const bodies: { settings: { addressing: unknown } }[] = [];
+    mockApi({
+      'POST /api/projects': async (request) => {
+        bodies.push((await request.json()) as (typeof bodies)[number]);
+        return validationProblem({
+          'Settings.Addressing.Range': ['Range must lie inside the network 192.168.1.0/24.'],
+          'Settings.Addressing.DnsServers[1]': ['DNS server must be an IPv4 address such as 192.168.1.1.'],
+        });
+      },
+    });
+    renderInRouter(<ProjectForm onSaved={vi.fn()} cancelHref="/projects" />);
+    const form = screen.getByRole('form', { name: 'New project' });
+    expect(within(form).queryByLabelText('Network (CIDR)')).not.toBeInTheDocument();
+
+    const addresses = within(form).getByRole('group', { name: 'Guest addresses' });
+    await user.click(within(addresses).getByRole('radio', { name: /Static addresses/ }));
+    // Pasted rather than typed key by key: the values, not the typing, are under test.
+    const fill = async (label: string, value: string) => {
+      await user.click(within(form).getByLabelText(label));
+      await user.paste(value);
+    };
+    await fill('Project name', 'Smith residence');
+    await fill('Network (CIDR)', '192.168.1.0/24');
+    await fill('Address block for guests', '192.168.2.64/27');
+    await fill('Gateway', '192.168.1.1');
+    await fill('DNS servers', '192.168.1.1, dns.local');
+    await user.click(within(form).getByRole('checkbox', { name: /DNS resolves the guests' host names/ }));
+    await user.click(within(form).getByRole('button', { name: 'Create project' }));
+
+    const summary = await within(form).findByRole('alert');
+    expect(summary).toHaveTextContent('2 settings need fixing');
+    expect(bodies[0]?.settings.addressing).toEqual({
+      mode: 'static',
+      network: '192.168.1.0/24',
+      range: '192.168.2.64/27',
+      gateway: '192.168.1.1',
+      dnsServers: ['192.168.1.1', 'dns.local'],
+      dnsServesHostnames: true,
+    });
+    expect(within(form).getByLabelText('Address block for guests')).toHaveAccessibleDescription(
+      'CIDR inside the network, outside the DHCP pool: each guest gets one of these Range must lie inside the network 192.168.1.0/24.',
+    );
+    const dns = within(form).getByLabelText('DNS servers');
+    expect(dns).toHaveAttribute('aria-invalid', 'true');
+    expect(dns).toHaveAccessibleDescription(
+      'One to three, separated by commas (often the gateway) DNS server must be an IPv4 address such as 192.168.1.1.',
+    );
+    expect(within(form).getByLabelText('Network (CIDR)')).not.toHaveAttribute('aria-invalid');
+
+    // Back to DHCP: the plan's fields go away.
+    await user.click(within(addresses).getByRole('radio', { name: /DHCP/ }));
+    expect(within(form).queryByLabelText('Gateway')).not.toBeInTheDocument();
   });
 
   it('shows each validation error of the API next to its field, and drops it once the field is changed', async () => {
@@ -190,6 +247,7 @@ describe('project form', () => {
         mqtt: null,
         cameras: [],
         network: { bridge: 'vmbr1', vlan: 20 },
+        addressing: { mode: 'dhcp', network: null, range: null, gateway: null, dnsServers: [], dnsServesHostnames: false },
         node: null,
         storage: null,
       },

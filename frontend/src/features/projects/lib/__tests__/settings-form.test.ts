@@ -52,8 +52,33 @@ describe('site settings form', () => {
       mqtt: { host: 'broker', port: 1883, username: null, tls: false },
       cameras: [{ name: 'door', streamUrl: 'rtsp://cam/1' }],
       network: { bridge: 'vmbr0', vlan: null },
+      addressing: {
+        mode: 'static',
+        network: '192.168.1.0/24',
+        range: '192.168.1.64/27',
+        gateway: '192.168.1.1',
+        dnsServers: ['192.168.1.1', '1.1.1.1'],
+        dnsServesHostnames: true,
+      },
       storage: 'local-lvm',
     });
     expect(formToSettings(projectToForm(project({ settings })))).toEqual(settings);
+  });
+
+  it('splits typed DNS servers and puts every DNS server error on that one field', () => {
+    const form = emptyProjectForm();
+    form.addressing = { ...form.addressing, mode: 'static', dnsServers: ' 192.168.1.1,1.1.1.1  9.9.9.9;' };
+    expect(formToSettings(form).addressing.dnsServers).toEqual(['192.168.1.1', '1.1.1.1', '9.9.9.9']);
+
+    const grouped = groupErrors(
+      {
+        'Settings.Addressing.DnsServers[0]': ['first'],
+        'Settings.Addressing.DnsServers[2]': ['third'],
+        'Settings.Addressing.Gateway': ['gateway'],
+      },
+      form,
+    );
+    expect(grouped.byField).toEqual({ 'settings.addressing.dnsservers': ['first', 'third'], 'settings.addressing.gateway': ['gateway'] });
+    expect(grouped.unplaced).toEqual([]);
   });
 });

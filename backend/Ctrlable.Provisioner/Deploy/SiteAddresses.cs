@@ -1,0 +1,68 @@
+using Ctrlable.Provisioner.Projects;
+using Ctrlable.Provisioner.Provision;
+using Ctrlable.Provisioner.State;
+
+namespace Ctrlable.Provisioner.Deploy;
+
+/// <summary>
+/// How one guest of a site reaches another: by address, never by a name the LAN may not resolve — unless the site
+/// settings say its DNS serves the guests' host names (<see cref="AddressingSettings.DnsServesHostnames"/>). The
+/// address is the instance's static one (a static plan), else the one it was last seen with (DHCP).
+/// </summary>
+public sealed class SiteAddresses(InstanceRepository instances, AddressAllocator allocator, InstanceSteps steps, TimeProvider time)
+{
+    /// <summary>The host name or address <paramref name="target"/> is reached at; null while its address is not known yet.</summary>
+    public static string? Reach(InstanceRow target, SiteSettings settings) =>
+        settings.Addressing.DnsServesHostnames ? target.Hostname : target.StaticIp ?? target.Ip;
+
+    /// <summary>
+    /// Where the project's own broker (the Mosquitto of its Home Assistant) is reached, for <paramref name="instance"/>'s
+    /// assignment: the Home Assistant's host name when the site's DNS serves it, its static address (allocated now when
+    /// it has none yet), or under DHCP its located address — waited for while Home Assistant is still deploying. Null
+    /// when the project has no Home Assistant.
+    /// </summary>
+    public async Task<string?> ProjectBrokerHostAsync(InstanceRow instance, SiteSettings settings, CancellationToken ct)
+    {
+        var homeAssistant = await HomeAssistantOfAsync(instance.ProjectId, ct);
+        if (homeAssistant is null)
+        {
+            return null;
+        }
+
+        if (settings.Addressing.DnsServesHostnames)
+        {
+            return homeAssistant.Hostname;
+        }
+
+        if (AddressPlan.Of(settings.Addressing) is { } plan)
+        {
+            return (await allocator.AllocateAsync(homeAssistant.Id, plan, ct)).ToString();
+        }
+
+        while (true)
+        {
+            var current = await instances.GetAsync(homeAssistant.Id, ct);
+            if (current?.Ip is { } ip)
+            {
+                return ip;
+            }
+
+            if (current is null || current.IsFinished || current.State is InstanceStates.Deleting)
+            {
+                throw new AddressingException(
+                    $"The project's Home Assistant ({homeAssistant.Hostname}) hosts the MQTT broker but has no known address ({current?.State ?? "deleted"}{(current?.Error is { } e ? $": {e}" : "")}). Retry this instance once Home Assistant runs, or set an external broker in the site settings.");
+            }
+
+            await steps.SayAsync(instance, $"Waiting for the address of {homeAssistant.Hostname} (the site's MQTT broker)", ct);
+            await Task.Delay(TimeSpan.FromMilliseconds(250), time, ct);
+        }
+    }
+
+    /// <summary>The project's Home Assistant: the live ctrlable-pro instance, an active one first, then the oldest.</summary>
+    private async Task<InstanceRow?> HomeAssistantOfAsync(long projectId, CancellationToken ct) =>
+        (await instances.ListByProjectAsync(projectId, includeDeleted: false, ct))
+            .Where(i => i.Type == TemplateTypes.CtrlablePro && i.State != InstanceStates.Deleting)
+            .OrderBy(i => i.State == InstanceStates.Active ? 0 : i.State == InstanceStates.Failed ? 2 : 1)
+            .ThenBy(i => i.Id)
+            .FirstOrDefault();
+}
