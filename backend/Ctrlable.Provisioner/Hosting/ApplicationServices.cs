@@ -55,6 +55,14 @@ public static class ApplicationServices
             });
         }
 
+        // Likewise the apps of demo mode's simulated guests (Z-Wave JS UI, Zigbee2MQTT, …): one free port per type, probed
+        // by the dashboard's app health (Dashboard:AppPorts) and listened on by the emulator.
+        if (string.IsNullOrEmpty(builder.Configuration["Proxmox:Url"]) && !builder.Configuration.GetSection(SimulatedProxmoxHost.AppPortsKey).GetChildren().Any())
+        {
+            builder.Configuration.AddInMemoryCollection(SimulatedProxmoxHost.FreeAppPorts()
+                .ToDictionary(p => $"{SimulatedProxmoxHost.AppPortsKey}:{p.Key}", p => (string?)p.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        }
+
         // State: one SQLite file in the data directory.
         TypeHandlers.Register();
         builder.Services.AddSingleton(sp =>
@@ -136,6 +144,7 @@ public static class ApplicationServices
         // Dashboard: one shared Proxmox poll for every viewer.
         builder.Services.AddOptions<DashboardOptions>().BindConfiguration(DashboardOptions.Section);
         builder.Services.AddSingleton<DashboardService>();
+        builder.Services.AddAppHealthHttpClient();
 
         // JSON on the wire: camelCase, enums as kebab-case strings ("not-built", "lxc").
         builder.Services.ConfigureHttpJsonOptions(o => ConfigureJson(o.SerializerOptions));
