@@ -43,7 +43,7 @@ public static class AppEndpoints
 /// parallel, each bounded by <see cref="DashboardOptions.AppProbeTimeoutSeconds"/>) and remembers since when each is up
 /// or down. In memory: after a restart, "since" counts from the first probe.
 /// </summary>
-public sealed class AppHealthMonitor(IHttpClientFactory httpClients, IOptions<DashboardOptions> options, TimeProvider time, ILogger<AppHealthMonitor> logger)
+public sealed class AppHealthMonitor(IHttpClientFactory httpClients, AppLocator locator, IOptions<DashboardOptions> options, TimeProvider time, ILogger<AppHealthMonitor> logger)
 {
     public const string HttpClientName = "app-health";
 
@@ -57,7 +57,7 @@ public sealed class AppHealthMonitor(IHttpClientFactory httpClients, IOptions<Da
     /// </summary>
     public async Task<IReadOnlyDictionary<long, AppHealth>> ProbeAsync(IReadOnlyList<InstanceRow> instances, CancellationToken ct)
     {
-        var targets = instances.Select(i => (Instance: i, Target: TargetOf(i))).Where(t => t.Target is not null).ToList();
+        var targets = instances.Select(i => (Instance: i, Target: locator.Locate(i))).Where(t => t.Target is not null).ToList();
         var results = await Task.WhenAll(targets.Select(async t => (t.Instance, Result: await ProbeAsync(t.Target!, ct))));
         var now = time.GetUtcNow();
         var health = new Dictionary<long, AppHealth>();
@@ -84,30 +84,6 @@ public sealed class AppHealthMonitor(IHttpClientFactory httpClients, IOptions<Da
         }
 
         return health;
-    }
-
-    /// <summary>The app's URL (HTTP) or host:port (TCP); null when the instance has no address yet or no known app.</summary>
-    internal AppTarget? TargetOf(InstanceRow instance)
-    {
-        if (!AppEndpoints.Defaults.TryGetValue(instance.Type, out var endpoint))
-        {
-            return null;
-        }
-
-        if (instance.Type == TemplateTypes.CtrlablePro && instance.AppUrl is { } located && Uri.TryCreate(located, UriKind.Absolute, out var url))
-        {
-            return new AppTarget(AppProbeKind.Http, url);
-        }
-
-        if (instance.Ip is not { Length: > 0 } ip)
-        {
-            return null;
-        }
-
-        var port = options.Value.AppPorts.TryGetValue(instance.Type, out var configured) ? configured : endpoint.Port;
-        var host = ip.Contains(':', StringComparison.Ordinal) ? $"[{ip}]" : ip;
-        // Over TCP the scheme is only a label; an HTTP probe of Portainer would have to trust its self-signed certificate.
-        return new AppTarget(endpoint.Probe, new Uri($"{(endpoint.Probe == AppProbeKind.Http ? "http" : endpoint.Scheme)}://{host}:{port}/"));
     }
 
     private async Task<(string Target, bool Up, string Detail)> ProbeAsync(AppTarget target, CancellationToken ct)
@@ -149,4 +125,33 @@ public sealed class AppHealthMonitor(IHttpClientFactory httpClients, IOptions<Da
         };
 }
 
-internal sealed record AppTarget(AppProbeKind Kind, Uri Url);
+/// <summary>Where an app answers: its URL, and how the health probe reaches it.</summary>
+public sealed record AppTarget(AppProbeKind Kind, Uri Url);
+
+/// <summary>Where each instance's app is (the health probe and the credentials hand-over sheet agree on it).</summary>
+public sealed class AppLocator(IOptions<DashboardOptions> options)
+{
+    /// <summary>The app's URL and probe; null when the instance has no address yet or its type has no known app.</summary>
+    public AppTarget? Locate(InstanceRow instance)
+    {
+        if (!AppEndpoints.Defaults.TryGetValue(instance.Type, out var endpoint))
+        {
+            return null;
+        }
+
+        if (instance.Type == TemplateTypes.CtrlablePro && instance.AppUrl is { } located && Uri.TryCreate(located, UriKind.Absolute, out var url))
+        {
+            return new AppTarget(AppProbeKind.Http, url);
+        }
+
+        if (instance.Ip is not { Length: > 0 } ip)
+        {
+            return null;
+        }
+
+        var port = options.Value.AppPorts.TryGetValue(instance.Type, out var configured) ? configured : endpoint.Port;
+        var host = ip.Contains(':', StringComparison.Ordinal) ? $"[{ip}]" : ip;
+        var standard = (endpoint.Scheme == "http" && port == 80) || (endpoint.Scheme == "https" && port == 443);
+        return new AppTarget(endpoint.Probe, new Uri($"{endpoint.Scheme}://{host}{(standard ? "" : $":{port}")}/"));
+    }
+}

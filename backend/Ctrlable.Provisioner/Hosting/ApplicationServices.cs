@@ -4,6 +4,7 @@ using Ctrlable.Provisioner.Build;
 using Ctrlable.Provisioner.Config;
 using Ctrlable.Provisioner.Dashboard;
 using Ctrlable.Provisioner.Deploy;
+using Ctrlable.Provisioner.Handover;
 using Ctrlable.Provisioner.HomeAssistant;
 using Ctrlable.Provisioner.Manifest;
 using Ctrlable.Provisioner.Platform;
@@ -136,6 +137,9 @@ public static class ApplicationServices
         builder.Services.AddSingleton<HomeAssistantRepository>();
         builder.Services.AddSingleton<HomeAssistantSetup>();
         builder.Services.AddHostedService<HomeAssistantRewiring>();
+
+        // Credentials hand-over: the site's secrets listed, revealed with the admin's password, rotated in Home Assistant.
+        builder.Services.AddHandover();
 
         // Platform report-up: enrolment, the outbox sender, the platform's HTTP client.
         builder.Services.AddPlatform();

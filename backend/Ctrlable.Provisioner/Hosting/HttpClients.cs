@@ -77,6 +77,7 @@ public static class HttpClients
     /// </summary>
     public static IServiceCollection AddAppHealthHttpClient(this IServiceCollection services)
     {
+        services.AddSingleton<Dashboard.AppLocator>();
         services.AddSingleton<Dashboard.AppHealthMonitor>();
         services.AddHttpClient(Dashboard.AppHealthMonitor.HttpClientName, http => http.Timeout = Timeout.InfiniteTimeSpan)
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
