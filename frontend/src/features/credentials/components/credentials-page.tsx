@@ -57,7 +57,7 @@ function PasswordDialog({
         </>
       }
     >
-      <form id="reveal-form" onSubmit={submit} noValidate aria-label="Confirm with your password">
+      <form id="reveal-form" onSubmit={submit} noValidate>
         <p>
           {count === 1 ? 'This secret is' : `These ${count} secrets are`} shown only after you enter your own password again. Each
           reveal is recorded in the audit log (who, which secret, when).
@@ -155,14 +155,14 @@ function CredentialRow({
         <span className={styles.usedBy}>{credential.usedBy}</span>
       </th>
       <td>{credential.username ? <code>{credential.username}</code> : <span className={styles.muted}>—</span>}</td>
-      <td className={styles.value}>
+      <td>
         {value !== undefined ? (
-          <>
+          <div className={styles.value}>
             <code className={styles.secret} aria-label={`Value of the ${credential.label}${where}`}>
               {value}
             </code>
             <CopyButton text={value} />
-          </>
+          </div>
         ) : (
           <span aria-label="hidden">••••••••</span>
         )}

@@ -86,7 +86,7 @@ export function GuestCardView({ guest, headingLevel = 4 }: { guest: Guest; headi
     <article
       id={guestAnchorId(guest.vmid)}
       className={`${styles.card} ${styles.guestCard}`}
-      data-tone={status.tone}
+      data-tone={running && guest.app?.state === 'down' ? 'danger' : status.tone}
       aria-labelledby={`${guestAnchorId(guest.vmid)}-title`}
       tabIndex={-1}
     >

@@ -150,7 +150,9 @@ export function InstanceCard({
   const barTone: StatusTone = failed ? 'danger' : instance.state === 'active' ? (binding ? 'warning' : 'success') : deleting ? 'neutral' : 'info';
   const busy = action.isPending;
   // A started guest that still needs its USB binding is flagged amber (the badge keeps its state).
-  const cardTone: StatusTone = binding && settled && power !== 'stopped' && !failed ? 'warning' : status.tone;
+  const appDown = appHealth?.state === 'down' && power === 'running' && instance.state === 'active';
+  // A running guest whose app does not answer is red at a glance (its badge keeps "Active").
+  const cardTone: StatusTone = appDown ? 'danger' : binding && settled && power !== 'stopped' && !failed ? 'warning' : status.tone;
 
   const run = (what: InstanceAction) => action.mutate({ id: instance.id, action: what });
 

@@ -165,6 +165,8 @@ describe('Dashboard', () => {
     const down = within(zwave).getByText(/^App down since/);
     expect(down.closest('[data-tone]')).toHaveAttribute('data-tone', 'danger');
     expect(down.querySelector('time')).toHaveAttribute('dateTime', downSince);
+    expect(zwave).toHaveAttribute('data-tone', 'danger');
+    expect(ha).toHaveAttribute('data-tone', 'success');
     expect(down.closest('[title]')?.getAttribute('title')).toMatch(/does not answer at http:\/\/192\.168\.10\.23:8091\/ \(connection refused\)/);
     // Not probed (still on its first boot): no app badge at all.
     expect(within(within(project).getByRole('article', { name: 'smith-zigbee2mqtt' })).queryByText(/^App /)).not.toBeInTheDocument();

@@ -91,6 +91,7 @@ describe('project guests', () => {
     const down = await within(zwaveCard).findByText(/^App down since/);
     expect(down.closest('[data-tone]')).toHaveAttribute('data-tone', 'danger');
     expect(within(zwaveCard).getByText('Active')).toBeInTheDocument();
+    expect(zwaveCard).toHaveAttribute('data-tone', 'danger');
     expect(within(screen.getByRole('article', { name: 'smith-ctrlable-pro' })).getByText(/^App up since/)).toBeInTheDocument();
   });
 
