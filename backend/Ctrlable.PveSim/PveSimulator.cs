@@ -74,6 +74,24 @@ public sealed class PveSimulator : IAsyncDisposable
     /// <summary>The Home Assistant emulator of a ctrlable-haos guest once it has booted (null before, or for other guests).</summary>
     public Ctrlable.HaSim.HaSimulator? HomeAssistant(int vmid) => _sim.HomeAssistant.Get(vmid);
 
+    /// <summary>
+    /// Type → the port every guest of that type runs its web app on (stand-ins for 8091, 8080, 9443, 5000, 80), each on
+    /// its guest's own address; pass them to the orchestrator's <c>Dashboard:AppPorts</c>. Null when apps are not emulated.
+    /// </summary>
+    public IReadOnlyDictionary<string, int>? AppPorts => _sim.Apps.Ports;
+
+    /// <summary>
+    /// Stops the app inside a running guest as <c>systemctl stop</c> would (the guest keeps running): its port stops
+    /// answering; for a Home Assistant guest, Core stops. False when the guest is not running or runs no emulated app.
+    /// </summary>
+    public Task<bool> StopAppAsync(int vmid) => _sim.StopAppAsync(vmid);
+
+    /// <summary>Starts the app stopped by <see cref="StopAppAsync"/> again. False when the guest is not running or runs no emulated app.</summary>
+    public bool StartApp(int vmid) => _sim.StartApp(vmid);
+
+    /// <summary>Whether the guest's app answers (true), was stopped (false), or the guest runs none (null).</summary>
+    public bool? AppRunning(int vmid) => _sim.AppRunning(vmid);
+
     /// <summary>API requests received on /api2 since start, across all nodes.</summary>
     public long RequestCount => _sim.RequestCount;
 
@@ -226,6 +244,7 @@ public sealed class PveSimulator : IAsyncDisposable
 
         _sim.Shutdown();
         await _sim.HomeAssistant.DisposeAsync();
+        await _sim.Apps.DisposeAsync();
         await _app.StopAsync();
         await _app.DisposeAsync();
         _stopping.Dispose();

@@ -283,7 +283,7 @@ internal sealed class ProvisionerApp : WebApplicationFactory<Program>
 
     /// <summary>
     /// Settings that point the orchestrator at an emulator instead of the built-in demo host, and at the ports its Home
-    /// Assistant guests listen on (polled quickly: the emulator's phases are short).
+    /// Assistant guests (polled quickly: the emulator's phases are short) and its guests' apps listen on.
     /// </summary>
     public static Dictionary<string, string?> ProxmoxSettings(ProxmoxHarness pve)
     {
@@ -300,6 +300,12 @@ internal sealed class ProvisionerApp : WebApplicationFactory<Program>
         {
             settings["HomeAssistant:Ports:0"] = ports.LegacyPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
             settings["HomeAssistant:Ports:1"] = ports.HttpPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        // The dashboard's app health probes the emulated guests' apps where they listen.
+        foreach (var (type, port) in pve.Sim.AppPorts ?? new Dictionary<string, int>())
+        {
+            settings[$"Dashboard:AppPorts:{type}"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
 
         return settings;

@@ -47,7 +47,8 @@ public sealed record GuestCard(
     string? Release,
     string? InstanceState,
     string? Ip,
-    string? Error);
+    string? Error,
+    [property: System.ComponentModel.Description("Whether the guest's app answers (HTTP status or TCP connect, per type) and since when; null when the guest is not running or its instance is not active.")] AppHealth? App = null);
 
 /// <summary>A template of the active release and whether Proxmox still holds it.</summary>
 public sealed record TemplateCard(string Name, string Kind, int Vmid, string Node, bool Present, string? AppVersion);

@@ -15,6 +15,15 @@ public sealed class DashboardOptions
 
     /// <summary>How long one rrddata answer serves every viewer (RRD resolution is 60 s at best).</summary>
     public double MetricsCacheSeconds { get; set; } = 30;
+
+    /// <summary>Longest wait for one app's answer in a poll (all apps are probed in parallel).</summary>
+    public double AppProbeTimeoutSeconds { get; set; } = 2;
+
+    /// <summary>
+    /// Type → the port its app is probed on, where it differs from the default (zwavejs 8091, zigbee2mqtt 8080,
+    /// docker-portainer 9443, frigate 5000, freepbx 80; Home Assistant: the located URL). Demo mode sets the emulator's.
+    /// </summary>
+    public Dictionary<string, int> AppPorts { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 }
 
 /// <summary>
@@ -29,14 +38,16 @@ public sealed class DashboardService
     private readonly ProxmoxClient _proxmox;
     private readonly ProxmoxConnections _connection;
     private readonly InstanceRepository _instances;
+    private readonly AppHealthMonitor _apps;
     private readonly ReleaseRepository _releases;
     private readonly TimeProvider _time;
     private readonly DashboardOptions _options;
     private readonly SharedFetch<DashboardSnapshot> _snapshot;
     private readonly ConcurrentDictionary<string, SharedFetch<MetricSeries>> _metrics = new();
 
-    public DashboardService(ProxmoxClient proxmox, ProxmoxConnections connection, InstanceRepository instances, ReleaseRepository releases, TimeProvider time, Microsoft.Extensions.Options.IOptions<DashboardOptions> options)
+    public DashboardService(ProxmoxClient proxmox, ProxmoxConnections connection, InstanceRepository instances, ReleaseRepository releases, AppHealthMonitor apps, TimeProvider time, Microsoft.Extensions.Options.IOptions<DashboardOptions> options)
     {
+        _apps = apps;
         _proxmox = proxmox;
         _connection = connection;
         _instances = instances;
@@ -123,10 +134,16 @@ public sealed class DashboardService
 
         var guests = resources.Where(r => r.Kind is not null && r.Vmid is not null && r.Template != true).ToList();
         var instanceByVmid = instances.Where(i => i.Vmid is not null).ToDictionary(i => (int)i.Vmid!.Value);
+        // The app of every running guest whose instance is deployed: does it answer, and since when (same poll, in parallel).
+        var probed = guests
+            .Where(g => g.Status == "running" && instanceByVmid.TryGetValue(g.Vmid!.Value, out var i) && i.State == InstanceStates.Active)
+            .Select(g => instanceByVmid[g.Vmid!.Value])
+            .ToList();
+        var apps = await _apps.ProbeAsync(probed, ct);
         var cards = guests.Select(g =>
         {
             instanceByVmid.TryGetValue(g.Vmid!.Value, out var instance);
-            return ToCard(g, instance);
+            return ToCard(g, instance, instance is not null && apps.TryGetValue(instance.Id, out var app) ? app : null);
         }).ToList();
 
         var projectOf = instances.ToDictionary(i => i.Id, i => i.ProjectId);
@@ -141,7 +158,7 @@ public sealed class DashboardService
         return new DashboardSnapshot(_time.GetUtcNow(), false, null, _connection.Current.Simulated, active, nodes, projectGroups, others, templateCards);
     }
 
-    private static GuestCard ToCard(ClusterResource g, InstanceRow? instance) => new(
+    private static GuestCard ToCard(ClusterResource g, InstanceRow? instance, AppHealth? app) => new(
         g.Vmid!.Value,
         g.Node ?? "",
         g.Type,
@@ -157,7 +174,8 @@ public sealed class DashboardService
         instance?.Release,
         instance?.State,
         instance?.Ip,
-        instance?.Error);
+        instance?.Error,
+        app);
 
     /// <summary>Turns the failures that mean "Proxmox is unreachable or refusing" into a reason; anything else is a bug and propagates.</summary>
     private static string Unavailable(Exception error)

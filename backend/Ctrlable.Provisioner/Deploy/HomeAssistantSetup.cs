@@ -52,8 +52,9 @@ public sealed class HomeAssistantSetup(
     public const string NetworkRequested = "ha-network-requested";
 
     private const string OrchestratorName = "Ctrlable Orchestrator";
-    private const string TokenClientName = "Ctrlable Provisioner";
-    private const int TokenLifespanDays = 3650;
+    /// <summary>The long-lived token's client name and lifespan (also when an admin rotates it, Handover/).</summary>
+    internal const string TokenClientName = "Ctrlable Provisioner";
+    internal const int TokenLifespanDays = 3650;
     private const string MosquittoAddon = "core_mosquitto";
 
     private HomeAssistantOptions Options => options.Value;

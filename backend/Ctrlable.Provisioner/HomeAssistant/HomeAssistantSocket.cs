@@ -134,6 +134,10 @@ public sealed class HomeAssistantSocket : IAsyncDisposable
     public Task AdminChangePasswordAsync(string userId, string password, CancellationToken ct) =>
         CommandAsync("config/auth_provider/homeassistant/admin_change_password", new JsonObject { ["user_id"] = userId, ["password"] = password }, ct);
 
+    /// <summary>Changes the connected user's own password; a wrong current one is <c>invalid_current_password</c>.</summary>
+    public Task ChangePasswordAsync(string currentPassword, string newPassword, CancellationToken ct) =>
+        CommandAsync("config/auth_provider/homeassistant/change_password", new JsonObject { ["current_password"] = currentPassword, ["new_password"] = newPassword }, ct);
+
     /// <summary>A long-lived access token of the connected user (lifespan in days). The token is a secret: store it encrypted.</summary>
     public async Task<string> CreateLongLivedTokenAsync(string clientName, int lifespanDays, CancellationToken ct) =>
         (await CommandAsync("auth/long_lived_access_token", new JsonObject { ["client_name"] = clientName, ["lifespan"] = lifespanDays }, ct)).GetString()!;

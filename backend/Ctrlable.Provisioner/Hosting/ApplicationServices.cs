@@ -4,6 +4,7 @@ using Ctrlable.Provisioner.Build;
 using Ctrlable.Provisioner.Config;
 using Ctrlable.Provisioner.Dashboard;
 using Ctrlable.Provisioner.Deploy;
+using Ctrlable.Provisioner.Handover;
 using Ctrlable.Provisioner.HomeAssistant;
 using Ctrlable.Provisioner.Manifest;
 using Ctrlable.Provisioner.Platform;
@@ -53,6 +54,14 @@ public static class ApplicationServices
                 [SimulatedProxmoxHost.HomeAssistantPortsKey + ":0"] = legacy.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 [SimulatedProxmoxHost.HomeAssistantPortsKey + ":1"] = http.ToString(System.Globalization.CultureInfo.InvariantCulture),
             });
+        }
+
+        // Likewise the apps of demo mode's simulated guests (Z-Wave JS UI, Zigbee2MQTT, …): one free port per type, probed
+        // by the dashboard's app health (Dashboard:AppPorts) and listened on by the emulator.
+        if (string.IsNullOrEmpty(builder.Configuration["Proxmox:Url"]) && !builder.Configuration.GetSection(SimulatedProxmoxHost.AppPortsKey).GetChildren().Any())
+        {
+            builder.Configuration.AddInMemoryCollection(SimulatedProxmoxHost.FreeAppPorts()
+                .ToDictionary(p => $"{SimulatedProxmoxHost.AppPortsKey}:{p.Key}", p => (string?)p.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         }
 
         // State: one SQLite file in the data directory.
@@ -131,6 +140,9 @@ public static class ApplicationServices
         builder.Services.AddSingleton<HomeAssistantSetup>();
         builder.Services.AddHostedService<HomeAssistantRewiring>();
 
+        // Credentials hand-over: the site's secrets listed, revealed with the admin's password, rotated in Home Assistant.
+        builder.Services.AddHandover();
+
         // Platform report-up: enrolment, the outbox sender, the platform's HTTP client.
         builder.Services.AddPlatform();
         builder.Services.AddPlatformHttpClient();
@@ -138,6 +150,7 @@ public static class ApplicationServices
         // Dashboard: one shared Proxmox poll for every viewer.
         builder.Services.AddOptions<DashboardOptions>().BindConfiguration(DashboardOptions.Section);
         builder.Services.AddSingleton<DashboardService>();
+        builder.Services.AddAppHealthHttpClient();
 
         // JSON on the wire: camelCase, enums as kebab-case strings ("not-built", "lxc").
         builder.Services.ConfigureHttpJsonOptions(o => ConfigureJson(o.SerializerOptions));

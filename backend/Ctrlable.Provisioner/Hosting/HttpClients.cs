@@ -72,6 +72,26 @@ public static class HttpClients
     }
 
     /// <summary>
+    /// The dashboard's app probes: plain HTTP to the guests on the LAN, no redirect followed (a redirect is an answer),
+    /// no proxy, no retries; each probe is bounded by <see cref="Dashboard.DashboardOptions.AppProbeTimeoutSeconds"/>.
+    /// </summary>
+    public static IServiceCollection AddAppHealthHttpClient(this IServiceCollection services)
+    {
+        services.AddSingleton<Dashboard.AppLocator>();
+        services.AddSingleton<Dashboard.AppHealthMonitor>();
+        services.AddHttpClient(Dashboard.AppHealthMonitor.HttpClientName, http => http.Timeout = Timeout.InfiniteTimeSpan)
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
+            {
+                AllowAutoRedirect = false,
+                UseCookies = false,
+                UseProxy = false,
+                // A guest that restarted has new sockets; a pooled connection to its old app is dead.
+                PooledConnectionLifetime = TimeSpan.FromSeconds(30),
+            });
+        return services;
+    }
+
+    /// <summary>
     /// A one-off client for credentials an admin is about to save: its own connections (a pooled connection
     /// validated against the old fingerprint must not vouch for the new one), one attempt, no retries, so a
     /// wrong URL, token or fingerprint is reported at once. Dispose it after use.

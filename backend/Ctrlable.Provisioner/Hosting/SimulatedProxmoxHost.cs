@@ -44,6 +44,9 @@ public sealed class SimulatedProxmoxHost(
     /// <summary>The orchestrator's list of Home Assistant ports (8123's stand-in first); the simulated guests listen on them.</summary>
     public const string HomeAssistantPortsKey = "HomeAssistant:Ports";
 
+    /// <summary>Type → port of the simulated guests' apps, which the dashboard's app health probes (Dashboard:AppPorts).</summary>
+    public const string AppPortsKey = "Dashboard:AppPorts";
+
     /// <summary>The admin the demo's generated base backup brings back (its password is random per data directory).</summary>
     public const string DemoBaseAdmin = "ctrlable";
 
@@ -95,6 +98,8 @@ public sealed class SimulatedProxmoxHost(
                 })],
             },
             HomeAssistant = DemoHomeAssistant(),
+            // The guests' apps listen where the dashboard's app health probes them.
+            AppPorts = configuration.GetSection(AppPortsKey).Get<Dictionary<string, int>>() ?? [],
         }, ct);
 
         var tokenId = access.Users[0].UserId + "!" + access.Users[0].Tokens![0].Name;
@@ -127,6 +132,23 @@ public sealed class SimulatedProxmoxHost(
         a.Start();
         b.Start();
         return (((System.Net.IPEndPoint)a.LocalEndpoint).Port, ((System.Net.IPEndPoint)b.LocalEndpoint).Port);
+    }
+
+    /// <summary>A free loopback port for each type's app in the simulated guests (stand-ins for 8091, 8080, 9443, 5000, 80).</summary>
+    public static Dictionary<string, int> FreeAppPorts()
+    {
+        var listeners = Dashboard.AppEndpoints.Defaults.Keys.Where(t => t != TemplateTypes.CtrlablePro)
+            .Select(t => (Type: t, Listener: new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))).ToList();
+        try
+        {
+            // All open at once, so that no two types get the same port.
+            listeners.ForEach(l => l.Listener.Start());
+            return listeners.ToDictionary(l => l.Type, l => ((System.Net.IPEndPoint)l.Listener.LocalEndpoint).Port);
+        }
+        finally
+        {
+            listeners.ForEach(l => l.Listener.Dispose());
+        }
     }
 
     /// <summary>

@@ -76,6 +76,7 @@ internal static class DestroyApi
                 sim.State.Access.RemoveVmAccess(guest.Vmid);
                 sim.IpAllocator.Release(guest.Vmid);
                 sim.HomeAssistant.Destroyed(guest.Vmid);
+                sim.Apps.Stopped(guest.Vmid);
             }
         });
 

@@ -27,6 +27,7 @@ internal static class GuestRuntime
     public static void Stopped(SimContext sim, SimGuest guest)
     {
         sim.HomeAssistant.Stopped(guest.Vmid);
+        sim.Apps.Stopped(guest.Vmid);
         guest.Running = false;
         guest.StartedAt = null;
         guest.RunGeneration++;
@@ -62,6 +63,12 @@ internal static class GuestRuntime
             guest.AddressPrefix = prefix;
             guest.Gateway = gateway;
             guest.NetworkUp = true;
+            if (!HomeAssistantMarker.IsMarked(guest))
+            {
+                // Under the lock, so that a stop cannot come between the check above and the app's start.
+                sim.Apps.Booted(guest, guest.Address);
+            }
+
             if (!guest.FirstBootDone && FirstBootMarker.IsMarked(guest))
             {
                 guest.FirstBootDone = true;

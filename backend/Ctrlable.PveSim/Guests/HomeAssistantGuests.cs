@@ -27,6 +27,7 @@ internal sealed class HomeAssistantGuests : IAsyncDisposable
     private readonly SimContext _sim;
     private readonly HaSimOptions? _options;
     private readonly ConcurrentDictionary<int, Task<HaSimulator>> _guests = new();
+    private readonly ConcurrentDictionary<int, byte> _coreStopped = new();
 
     public HomeAssistantGuests(SimContext sim)
     {
@@ -110,8 +111,49 @@ internal sealed class HomeAssistantGuests : IAsyncDisposable
     /// </summary>
     public bool CoreOnDisk(SimGuest guest) => guest.HomeAssistantCoreOnDisk || Get(guest.Vmid)?.CoreInstalled == true;
 
+    /// <summary>Core stops while the VM runs (its app is down): nothing answers on the guest's ports until <see cref="StartCore"/> or the VM's next start.</summary>
+    public async Task<bool> StopCoreAsync(int vmid)
+    {
+        if (Get(vmid) is not { } ha)
+        {
+            return false;
+        }
+
+        if (_coreStopped.TryAdd(vmid, 0))
+        {
+            await ha.PowerOffAsync();
+        }
+
+        return true;
+    }
+
+    /// <summary>Core starts again after <see cref="StopCoreAsync"/>.</summary>
+    public bool StartCore(int vmid)
+    {
+        if (Get(vmid) is not { } ha)
+        {
+            return false;
+        }
+
+        if (_coreStopped.TryRemove(vmid, out _))
+        {
+            ha.PowerOn();
+        }
+
+        return true;
+    }
+
+    /// <summary>Whether Core was stopped by <see cref="StopCoreAsync"/> (null: no Home Assistant in that guest).</summary>
+    public bool? CoreRunning(int vmid) => Get(vmid) is null ? null : !_coreStopped.ContainsKey(vmid);
+
     public void Stopped(int vmid)
     {
+        // Core stopped by hand is off already: the VM's start powers it on once, as for any stop.
+        if (_coreStopped.TryRemove(vmid, out _))
+        {
+            return;
+        }
+
         if (_guests.TryGetValue(vmid, out var task))
         {
             _ = task.ContinueWith(t => t.Result.PowerOffAsync(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default).Unwrap();
@@ -120,6 +162,7 @@ internal sealed class HomeAssistantGuests : IAsyncDisposable
 
     public void Destroyed(int vmid)
     {
+        _coreStopped.TryRemove(vmid, out _);
         _guests.TryRemove(vmid, out var started);
         _ = Task.Run(async () =>
         {

@@ -43,6 +43,14 @@ public sealed record PveSimOptions
     /// </summary>
     public Ctrlable.HaSim.HaSimOptions? HomeAssistant { get; init; } = new();
 
+    /// <summary>
+    /// The web apps of Ctrlable guests (a type among a guest's tags: zwavejs, zigbee2mqtt, docker-portainer, frigate,
+    /// freepbx): type → the port standing in for the app's real one (8091, 8080, 9443, 5000, 80), on each guest's own
+    /// address; a type left out or 0 gets a free port chosen at start (<see cref="PveSimulator.AppPorts"/>). Null: no app
+    /// listeners. Tests stop and start an app with <see cref="PveSimulator.StopAppAsync"/> / <see cref="PveSimulator.StartApp"/>.
+    /// </summary>
+    public IReadOnlyDictionary<string, int>? AppPorts { get; init; } = new Dictionary<string, int>();
+
     /// <summary>Create <c>local</c> (dir) and <c>local-lvm</c> (lvmthin) before seeding.</summary>
     public bool DefaultStorages { get; init; } = true;
 

@@ -27,6 +27,29 @@ internal sealed class SimContext
         Tasks = new TaskManager(clock, faults.TaskFailure, () => faults.Settings.TaskFailureMessage);
         IpAllocator = options.IpAllocator ?? new SequentialIpAllocator();
         HomeAssistant = new HomeAssistantGuests(this);
+        Apps = new GuestApps(this);
+    }
+
+    /// <summary>The web apps of running Ctrlable guests (Z-Wave JS UI, Zigbee2MQTT, …), which tests can stop and start.</summary>
+    public GuestApps Apps { get; }
+
+    /// <summary>Stops the app inside a running guest (Core for a Home Assistant guest); false when there is none to stop.</summary>
+    public async Task<bool> StopAppAsync(int vmid) =>
+        IsUp(vmid) && (HomeAssistant.CoreRunning(vmid) is not null ? await HomeAssistant.StopCoreAsync(vmid) : Apps.Stop(vmid));
+
+    /// <summary>Starts a running guest's app again after <see cref="StopAppAsync"/>; false when there is none.</summary>
+    public bool StartApp(int vmid) =>
+        IsUp(vmid) && (HomeAssistant.CoreRunning(vmid) is not null ? HomeAssistant.StartCore(vmid) : Apps.Start(vmid));
+
+    /// <summary>Whether a guest's app answers (true), was stopped (false), or the guest runs none now (null).</summary>
+    public bool? AppRunning(int vmid) => IsUp(vmid) ? HomeAssistant.CoreRunning(vmid) ?? Apps.IsListening(vmid) : null;
+
+    private bool IsUp(int vmid)
+    {
+        lock (State.Sync)
+        {
+            return State.Guest(vmid) is { Running: true, NetworkUp: true };
+        }
     }
 
     /// <summary>The Home Assistant emulators of running ctrlable-haos guests.</summary>

@@ -11,6 +11,7 @@ export const paths = {
   newProject: { path: '/projects/new', getHref: () => '/projects/new' },
   project: { path: '/projects/:id', getHref: (id: number) => `/projects/${id}` },
   editProject: { path: '/projects/:id/edit', getHref: (id: number) => `/projects/${id}/edit` },
+  projectCredentials: { path: '/projects/:id/credentials', getHref: (id: number) => `/projects/${id}/credentials` },
   deployProject: { path: '/projects/:id/deploy', getHref: (id: number) => `/projects/${id}/deploy` },
   deploy: { path: '/deploys/:id', getHref: (id: number) => `/deploys/${id}` },
   releases: { path: '/releases', getHref: () => '/releases' },

@@ -38,6 +38,7 @@ export const routes: RouteObject[] = [
           { path: paths.newProject.path, lazy: projectsRoute('NewProjectRoute') },
           { path: paths.project.path, lazy: projectsRoute('ProjectRoute') },
           { path: paths.editProject.path, lazy: projectsRoute('EditProjectRoute') },
+          { path: paths.projectCredentials.path, lazy: projectsRoute('ProjectCredentialsRoute') },
           { path: paths.deployProject.path, lazy: projectsRoute('DeployWizardRoute') },
           { path: paths.deploy.path, lazy: projectsRoute('DeployProgressRoute') },
           { path: paths.releases.path, element: <ReleasesRoute /> },

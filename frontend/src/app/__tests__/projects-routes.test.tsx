@@ -19,6 +19,17 @@ function renderAt(url: string) {
   return router;
 }
 
+/** A second app on the page, as another browser tab would be. */
+function renderAtFresh(url: string) {
+  const router = createMemoryRouter(routes, { initialEntries: [url] });
+  const { container } = render(
+    <QueryClientProvider client={createTestQueryClient()}>
+      <RouterProvider router={router} />
+    </QueryClientProvider>,
+  );
+  return within(container);
+}
+
 const ha = instance({ id: 1, type: 'ctrlable-pro', hostname: 'smith-ctrlable-pro', vmid: 1001 });
 const host = snapshot({
   projects: [{ projectId: 1, name: 'Smith residence', slug: 'smith', guests: [guest({ vmid: 1001, name: 'smith-ctrlable-pro', instanceId: 1 })] }],
@@ -72,6 +83,30 @@ describe('projects pages', () => {
     const stream = await waitFor(() => EventSource.at('/api/deploys/12/events'));
     stream.emit('progress', progress({ instanceId: 5, deployId: 12, type: 'zwavejs', state: 'cloning', percent: 20 }));
     expect(within(screen.getByRole('article', { name: 'smith-zwavejs' })).getByRole('progressbar')).toHaveAttribute('aria-valuenow', '20');
+  });
+
+  it('offers an admin the project\'s Credentials and refuses them to an operator', async () => {
+    const user = userEvent.setup();
+    installFakeEventSource();
+    let role: typeof adminUser | typeof operatorUser = adminUser;
+    mockApi({
+      'GET /api/auth/me': () => jsonResponse(role),
+      'GET /api/projects/1': () => jsonResponse(project({ instances: [ha] })),
+      'GET /api/dashboard': () => jsonResponse(host),
+      'GET /api/releases/2026.06': () => jsonResponse(releaseDetail()),
+      'GET /api/projects/1/credentials': () =>
+        jsonResponse({ projectId: 1, projectName: 'Smith residence', slug: 'smith', instances: [], credentials: [] }),
+    });
+    const router = renderAt('/projects/1');
+
+    await user.click(await screen.findByRole('link', { name: 'Credentials' }));
+    expect(router.state.location.pathname).toBe('/projects/1/credentials');
+    expect(await screen.findByRole('heading', { level: 1, name: 'Credentials of Smith residence' })).toBeInTheDocument();
+    expect(await screen.findByRole('heading', { name: 'Hand-over sheet' })).toBeInTheDocument();
+
+    role = operatorUser;
+    const other = renderAtFresh('/projects/1/credentials');
+    expect(await other.findByRole('heading', { name: 'Credentials are for admins' })).toBeInTheDocument();
   });
 
   it('shows a viewer the project and its guests, but no action anywhere', async () => {

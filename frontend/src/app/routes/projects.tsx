@@ -1,5 +1,6 @@
 import { Link, useNavigate, useParams } from 'react-router';
 import { useCurrentUser } from '@/features/auth';
+import { CredentialsPage } from '@/features/credentials';
 import { DeployProgress, DeployWizard, ProjectGuests } from '@/features/deploy';
 import { ProjectForm, ProjectLoader, ProjectOverview, ProjectSettingsSummary, ProjectsList } from '@/features/projects';
 import { Breadcrumb } from '@/shared/ui/breadcrumb';
@@ -14,6 +15,10 @@ import { paths } from '../paths';
 function useCanOperate(): boolean {
   const role = useCurrentUser().data?.role;
   return role === 'operator' || role === 'admin';
+}
+
+function useIsAdmin(): boolean {
+  return useCurrentUser().data?.role === 'admin';
 }
 
 function useIdParam(): number | null {
@@ -97,6 +102,7 @@ export function NewProjectRoute() {
 export function ProjectRoute() {
   const id = useIdParam();
   const canOperate = useCanOperate();
+  const isAdmin = useIsAdmin();
   if (id === null) return <NotFound what="project" />;
   return (
     <ProjectLoader id={id} projectsHref={paths.projects.getHref()}>
@@ -110,6 +116,7 @@ export function ProjectRoute() {
               edit: paths.editProject.getHref(project.id),
               deploy: paths.deployProject.getHref(project.id),
               projects: paths.projects.getHref(),
+              credentials: isAdmin ? paths.projectCredentials.getHref(project.id) : undefined,
             }}
             guests={
               <ProjectGuests
@@ -152,6 +159,33 @@ export function EditProjectRoute() {
           ) : (
             <ViewerOnly backHref={paths.project.getHref(project.id)} />
           )}
+        </>
+      )}
+    </ProjectLoader>
+  );
+}
+
+export function ProjectCredentialsRoute() {
+  const id = useIdParam();
+  const isAdmin = useIsAdmin();
+  if (id === null) return <NotFound what="project" />;
+  return (
+    <ProjectLoader id={id} projectsHref={paths.projects.getHref()}>
+      {(project) => (
+        <>
+          <title>{`Credentials of ${project.name} · ${PRODUCT_NAME}`}</title>
+          <Breadcrumb
+            items={[
+              { label: 'Projects', to: paths.projects.getHref() },
+              { label: project.name, to: paths.project.getHref(project.id) },
+              { label: 'Credentials' },
+            ]}
+          />
+          <PageHeader
+            title={`Credentials of ${project.name}`}
+            description="Passwords, keys and tokens of this site, the hand-over sheet for the customer, and rotating what can be rotated."
+          />
+          <CredentialsPage projectId={project.id} isAdmin={isAdmin} />
         </>
       )}
     </ProjectLoader>

@@ -3,6 +3,11 @@ export { queryKeys } from './query-keys';
 export { ApiError, fieldErrors, isProblemDetails, problemCode, problemMessage } from './api-error';
 export type {
   ApiTokenSummary,
+  AppHealth,
+  CredentialInstance,
+  ProjectCredentials,
+  RevealedCredential,
+  SiteCredential,
   AuditPage,
   AuditRecord,
   BaseBackupStatus,

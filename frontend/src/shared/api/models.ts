@@ -30,6 +30,8 @@ export type NodeHealth = Schemas['NodeHealth'];
 export type StorageHealth = Schemas['StorageHealth'];
 export type ProjectGuests = Schemas['ProjectGuests'];
 export type GuestCard = Schemas['GuestCard'];
+/** Whether a running guest's app answers, and since when (GuestCard.app). */
+export type AppHealth = Schemas['AppHealth'];
 export type TemplateCard = Schemas['TemplateCard'];
 export type MetricSeries = Schemas['MetricSeries'];
 export type MetricPoint = Schemas['MetricPoint'];
@@ -71,3 +73,9 @@ export type Instance = Schemas['InstanceDto'];
 export type InstanceProgress = Schemas['InstanceProgress'];
 export type Deploy = Schemas['DeployDto'];
 export type ResourceSpec = Schemas['ResourceSpec'];
+
+// Credentials hand-over (issue #17: GET /api/projects/{id}/credentials, reveal, rotate).
+export type ProjectCredentials = Schemas['ProjectCredentials'];
+export type SiteCredential = Schemas['SiteCredential'];
+export type CredentialInstance = Schemas['CredentialInstance'];
+export type RevealedCredential = Schemas['RevealedCredential'];

@@ -312,6 +312,86 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/projects/{id}/credentials": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every secret the orchestrator generated or set for the site, per instance, with where it is used and whether it can be rotated; never a value.
+         * @description Requires role admin (or higher).
+         */
+        get: operations["ListCredentials"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{id}/credentials/{credentialId}/reveal": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reveal one credential's value: needs the signed-in admin's current password (API tokens cannot reveal). Audited, rate-limited like sign-in.
+         * @description 400 without a password or for an API token (`code` user-required); 403 `wrong-password` (counts towards the account's lockout); 404 unknown project or credential; 429 too many attempts. Requires role admin (or higher).
+         */
+        post: operations["RevealCredential"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{id}/credentials/reveal": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reveal several credentials at once (the hand-over sheet) with one password entry; one audit entry naming each.
+         * @description As RevealCredential; 404 names the first unknown credential id and reveals nothing. Requires role admin (or higher).
+         */
+        post: operations["RevealCredentials"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{id}/credentials/{credentialId}/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Generate a new value, push it where the credential is used (Home Assistant, through its API) and only then store it; the old one stops working.
+         * @description 409 `not-rotatable` with the reason (e.g. a Zigbee network key, which every paired device holds); 502 `rotation-failed` when Home Assistant did not take it: the old value stays in place and still works. Requires role admin (or higher).
+         */
+        post: operations["RotateCredential"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/dashboard": {
         parameters: {
             query?: never;
@@ -1050,6 +1130,22 @@ export interface components {
             /** Format: date-time */
             lastUsedAt?: string | null;
         };
+        AppHealth: {
+            state: components["schemas"]["AppState"];
+            /**
+             * Format: date-time
+             * @description When the app was first seen in this state (since the orchestrator's start at the earliest).
+             */
+            since: string;
+            /** Format: date-time */
+            checkedAt: string;
+            /** @description What the probe saw: 'HTTP 200', 'port 9443 open', 'connection refused', 'no answer within 2 s'. */
+            detail: string;
+            /** @description What was probed: the app's URL (HTTP) or host:port (TCP connect). */
+            target: string;
+        };
+        /** @enum {string} */
+        AppState: "up" | "down";
         Assignment: {
             hostname: string;
             /** @description Template type, e.g. zigbee2mqtt, zwavejs, frigate, docker-portainer, freepbx. */
@@ -1261,6 +1357,18 @@ export interface components {
             token: string;
             summary: components["schemas"]["ApiTokenSummary"];
         };
+        CredentialInstance: {
+            /** Format: int64 */
+            instanceId: number;
+            hostname: string;
+            type: string;
+            app?: string | null;
+            state: string;
+            ip?: string | null;
+            url?: string | null;
+        };
+        /** @enum {string} */
+        CredentialKind: "home-assistant-owner" | "home-assistant-orchestrator" | "home-assistant-token" | "mqtt" | "zigbee-network-key" | "zwave-key" | "portainer-admin" | "freepbx-admin" | "camera-password";
         CurrentUser: {
             name: string;
             role: components["schemas"]["Role"];
@@ -1320,6 +1428,8 @@ export interface components {
             instanceState?: string | null;
             ip?: string | null;
             error?: string | null;
+            /** @description Whether the guest's app answers (HTTP status or TCP connect, per type) and since when; null when the guest is not running or its instance is not active. */
+            app?: components["schemas"]["AppHealth"] | null;
         };
         /** @enum {string} */
         HaosUuidPolicy: "regenerate" | "keep";
@@ -1533,6 +1643,14 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        ProjectCredentials: {
+            /** Format: int64 */
+            projectId: number;
+            projectName: string;
+            slug: string;
+            instances: components["schemas"]["CredentialInstance"][];
+            credentials: components["schemas"]["SiteCredential"][];
+        };
         ProjectDto: {
             /** Format: int64 */
             id: number;
@@ -1620,6 +1738,24 @@ export interface components {
             /** Format: int32 */
             diskGb: number;
         };
+        RevealCredentialRequest: {
+            /** @description The signed-in admin's current password. */
+            password?: string | null;
+        };
+        RevealCredentialsRequest: {
+            /** @description The signed-in admin's current password. */
+            password?: string | null;
+            /** @description Ids of the credentials to reveal (at most 100). */
+            credentialIds?: string[] | null;
+        };
+        RevealedCredential: {
+            id: string;
+            /** @description The secret. Shown once; never logged. */
+            value: string;
+        };
+        RevealedCredentials: {
+            credentials: components["schemas"]["RevealedCredential"][];
+        };
         /** @enum {string} */
         Role: "viewer" | "operator" | "admin";
         SaveProxmoxSettingsRequest: {
@@ -1643,6 +1779,34 @@ export interface components {
         SignInRequest: {
             username: string;
             password: string;
+        };
+        SiteCredential: {
+            /** @description Stable id within the project, e.g. i12.homeassistant-owner, site.mqtt, site.camera.front-door. */
+            id: string;
+            kind: components["schemas"]["CredentialKind"];
+            /** @description What it is, e.g. 'Home Assistant owner password'. */
+            label: string;
+            /**
+             * Format: int64
+             * @description The instance it belongs to; null for a secret of the whole site (MQTT, cameras).
+             */
+            instanceId?: number | null;
+            hostname?: string | null;
+            type?: string | null;
+            /** @description The user name it goes with, when there is one. */
+            username?: string | null;
+            /** @description Where it is used: the app or integration, and which guests hold it. */
+            usedBy: string;
+            /** @description Where to open the app it signs in to (or the camera's stream, password masked). */
+            url?: string | null;
+            rotatable: boolean;
+            /** @description Why it cannot be rotated from here (null when it can). */
+            notRotatableReason?: string | null;
+            /**
+             * Format: date-time
+             * @description When the orchestrator last stored it.
+             */
+            updatedAt?: string | null;
         };
         SiteSettings: {
             zigbee: components["schemas"]["CoordinatorSettings"];
@@ -2519,6 +2683,250 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    ListCredentials: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectCredentials"];
+                };
+            };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    RevealCredential: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+                credentialId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RevealCredentialRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RevealedCredential"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    RevealCredentials: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RevealCredentialsRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RevealedCredentials"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    RotateCredential: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+                credentialId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SiteCredential"];
+                };
+            };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Bad Gateway */
+            502: {
                 headers: {
                     [name: string]: unknown;
                 };

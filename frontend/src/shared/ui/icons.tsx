@@ -248,6 +248,18 @@ export function PencilIcon(props: IconProps) {
   );
 }
 
+/** Credentials: a key. */
+export function KeyIcon(props: IconProps) {
+  return (
+    <Svg {...props}>
+      <circle cx="8" cy="15" r="4" />
+      <path d="m10.8 12.2 8.2-8.2" />
+      <path d="m16 7 3 3" />
+      <path d="m14 9 2 2" />
+    </Svg>
+  );
+}
+
 /** A step still to come: an empty circle. */
 export function CircleIcon(props: IconProps) {
   return (

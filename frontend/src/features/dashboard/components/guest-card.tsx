@@ -8,6 +8,7 @@ import {
   StopCircleIcon,
   XCircleIcon,
 } from '@/shared/ui/icons';
+import { AppHealthBadge } from '@/shared/ui/app-health-badge';
 import { Meter } from '@/shared/ui/meter';
 import { Spinner } from '@/shared/ui/spinner';
 import { StatusBadge, type StatusTone } from '@/shared/ui/status-badge';
@@ -74,7 +75,7 @@ function FailureDetails({ guest }: { guest: Guest }) {
   );
 }
 
-/** One guest (LXC container or VM): status, identity, release, IP, node, CPU/RAM and uptime. */
+/** One guest (LXC container or VM): status, whether its app answers, identity, release, IP, node, CPU/RAM and uptime. */
 export function GuestCardView({ guest, headingLevel = 4 }: { guest: Guest; headingLevel?: 3 | 4 }) {
   const status = guestStatus(guest);
   const running = guest.status === 'running';
@@ -85,7 +86,7 @@ export function GuestCardView({ guest, headingLevel = 4 }: { guest: Guest; headi
     <article
       id={guestAnchorId(guest.vmid)}
       className={`${styles.card} ${styles.guestCard}`}
-      data-tone={status.tone}
+      data-tone={running && guest.app?.state === 'down' ? 'danger' : status.tone}
       aria-labelledby={`${guestAnchorId(guest.vmid)}-title`}
       tabIndex={-1}
     >
@@ -93,7 +94,10 @@ export function GuestCardView({ guest, headingLevel = 4 }: { guest: Guest; headi
         <Heading id={`${guestAnchorId(guest.vmid)}-title`} className={styles.guestName}>
           {guest.name}
         </Heading>
-        <GuestStatusBadge status={status} />
+        <div className={styles.guestBadges}>
+          <GuestStatusBadge status={status} />
+          {running && guest.app ? <AppHealthBadge app={guest.app} /> : null}
+        </div>
       </header>
       <p className={styles.guestMeta}>
         <span>VMID {guest.vmid}</span>

@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { Link } from 'react-router';
-import { ApiError, problemMessage, type SiteSettings } from '@/shared/api';
+import { ApiError, problemMessage, type AppHealth, type SiteSettings } from '@/shared/api';
 import {
   componentName,
   guestKindShort,
@@ -10,6 +10,7 @@ import {
   needsUsbBinding,
   usbDeviceFor,
 } from '@/shared/lib/instances';
+import { AppHealthBadge } from '@/shared/ui/app-health-badge';
 import { Button } from '@/shared/ui/button';
 import {
   ExternalLinkIcon,
@@ -99,6 +100,7 @@ export function InstanceCard({
   instance,
   settings,
   power = null,
+  appHealth = null,
   canOperate,
   variant,
   progressHref,
@@ -109,6 +111,8 @@ export function InstanceCard({
   settings: SiteSettings | undefined;
   /** Whether the guest runs (from the host's status), when known. */
   power?: PowerState;
+  /** Whether the running guest's app answers, and since when (from the host's poll), when known. */
+  appHealth?: AppHealth | null;
   canOperate: boolean;
   /** progress: the live deploy view (steps always shown); manage: the project page (power actions). */
   variant: 'progress' | 'manage';
@@ -146,7 +150,9 @@ export function InstanceCard({
   const barTone: StatusTone = failed ? 'danger' : instance.state === 'active' ? (binding ? 'warning' : 'success') : deleting ? 'neutral' : 'info';
   const busy = action.isPending;
   // A started guest that still needs its USB binding is flagged amber (the badge keeps its state).
-  const cardTone: StatusTone = binding && settled && power !== 'stopped' && !failed ? 'warning' : status.tone;
+  const appDown = appHealth?.state === 'down' && power === 'running' && instance.state === 'active';
+  // A running guest whose app does not answer is red at a glance (its badge keeps "Active").
+  const cardTone: StatusTone = appDown ? 'danger' : binding && settled && power !== 'stopped' && !failed ? 'warning' : status.tone;
 
   const run = (what: InstanceAction) => action.mutate({ id: instance.id, action: what });
 
@@ -169,7 +175,10 @@ export function InstanceCard({
             {instance.cloneMode === 'full' ? <span>full copy</span> : null}
           </p>
         </div>
-        <InstanceStateBadge state={instance.state} tone={status.tone} label={status.label} />
+        <div className={styles.cardBadges}>
+          <InstanceStateBadge state={instance.state} tone={status.tone} label={status.label} />
+          {appHealth && power === 'running' && instance.state === 'active' ? <AppHealthBadge app={appHealth} /> : null}
+        </div>
       </header>
 
       {deploying || failed || variant === 'progress' ? (

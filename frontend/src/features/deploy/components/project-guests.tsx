@@ -1,7 +1,7 @@
 import { useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { Link } from 'react-router';
-import { ApiError, problemMessage, queryKeys, type Deploy, type GuestCard, type Project } from '@/shared/api';
+import { ApiError, problemMessage, queryKeys, type AppHealth, type Deploy, type GuestCard, type Project } from '@/shared/api';
 import { componentName, isDeploying } from '@/shared/lib/instances';
 import { Button, buttonClass } from '@/shared/ui/button';
 import { EmptyState } from '@/shared/ui/empty-state';
@@ -122,7 +122,9 @@ export function ProjectGuests({
   const [lastAdded, setLastAdded] = useState<number | null>(null);
 
   const instances = mergeInstances(project.instances, progress).filter((i) => i.state !== 'deleted');
-  const hostPower = powerByInstance(host.data?.projects.find((p) => p.projectId === project.id)?.guests);
+  const hostGuests = host.data?.projects.find((p) => p.projectId === project.id)?.guests;
+  const hostPower = powerByInstance(hostGuests);
+  const appOf = (id: number): AppHealth | null => hostGuests?.find((g) => g.instanceId === id)?.app ?? null;
   const powerOf = (id: number): PowerState => {
     const override = powerOverride.get(id);
     // The backend serves one Proxmox poll for 3 s: only an answer received well after the action counts.
@@ -176,6 +178,7 @@ export function ProjectGuests({
               instance={instance}
               settings={project.settings}
               power={powerOf(instance.id)}
+              appHealth={appOf(instance.id)}
               canOperate={canOperate}
               variant="manage"
               projectTypes={instances.map((i) => i.type)}

@@ -3,7 +3,7 @@ import { Link } from 'react-router';
 import type { Project } from '@/shared/api';
 import { Breadcrumb } from '@/shared/ui/breadcrumb';
 import { buttonClass } from '@/shared/ui/button';
-import { PencilIcon } from '@/shared/ui/icons';
+import { KeyIcon, PencilIcon } from '@/shared/ui/icons';
 import { PageHeader } from '@/shared/ui/page-header';
 import { RelativeTime } from '@/shared/ui/relative-time';
 import { ProjectSettingsSummary } from './project-settings-summary';
@@ -20,7 +20,8 @@ export function ProjectOverview({
   guests,
 }: {
   project: Project;
-  links: { edit: string; deploy: string; projects: string };
+  /** credentials: the site's Credentials view, for admins only (absent for other roles). */
+  links: { edit: string; deploy: string; projects: string; credentials?: string | undefined };
   canOperate: boolean;
   guests: ReactNode;
 }) {
@@ -37,6 +38,12 @@ export function ProjectOverview({
         actions={
           canOperate ? (
             <>
+              {links.credentials ? (
+                <Link to={links.credentials} className={buttonClass('secondary')}>
+                  <KeyIcon />
+                  Credentials
+                </Link>
+              ) : null}
               <Link to={links.edit} className={buttonClass('secondary')}>
                 <PencilIcon />
                 Edit settings

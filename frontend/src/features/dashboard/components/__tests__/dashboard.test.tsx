@@ -128,6 +128,50 @@ describe('Dashboard', () => {
     expect(within(z2m).getByText('Container')).toBeInTheDocument();
   });
 
+  it('says next to "Running" whether the guest\'s app answers, and since when', async () => {
+    const downSince = '2026-06-01T14:02:00Z';
+    mockApi(
+      snapshot({
+        projects: [
+          {
+            projectId: 1,
+            name: 'Smith residence',
+            slug: 'smith',
+            guests: [
+              { ...homeAssistant, app: { state: 'up', since: '2026-06-01T09:12:00Z', checkedAt: downSince, detail: 'HTTP 200', target: 'http://192.168.10.21:8123/' } },
+              guest({
+                vmid: 203,
+                name: 'smith-zwavejs',
+                instanceId: 3,
+                type: 'zwavejs',
+                instanceState: 'active',
+                app: { state: 'down', since: downSince, checkedAt: downSince, detail: 'connection refused', target: 'http://192.168.10.23:8091/' },
+              }),
+              { ...zigbee, app: null },
+            ],
+          },
+        ],
+      }),
+    );
+
+    renderDashboard();
+
+    const project = await screen.findByRole('region', { name: 'Smith residence' });
+    const ha = within(project).getByRole('article', { name: 'smith-ctrlable-pro' });
+    expect(within(ha).getByText('Running')).toBeInTheDocument();
+    expect(within(ha).getByText(/^App up since/)).toBeInTheDocument();
+    const zwave = within(project).getByRole('article', { name: 'smith-zwavejs' });
+    expect(within(zwave).getByText('Running')).toBeInTheDocument();
+    const down = within(zwave).getByText(/^App down since/);
+    expect(down.closest('[data-tone]')).toHaveAttribute('data-tone', 'danger');
+    expect(down.querySelector('time')).toHaveAttribute('dateTime', downSince);
+    expect(zwave).toHaveAttribute('data-tone', 'danger');
+    expect(ha).toHaveAttribute('data-tone', 'success');
+    expect(down.closest('[title]')?.getAttribute('title')).toMatch(/does not answer at http:\/\/192\.168\.10\.23:8091\/ \(connection refused\)/);
+    // Not probed (still on its first boot): no app badge at all.
+    expect(within(within(project).getByRole('article', { name: 'smith-zigbee2mqtt' })).queryByText(/^App /)).not.toBeInTheDocument();
+  });
+
   it('keeps guests the provisioner did not deploy in a collapsed "Other guests" group with a count', async () => {
     mockApi(snapshot({ otherGuests: [pihole, guest({ vmid: 106, name: 'unifi' })] }));
     const user = userEvent.setup();

@@ -69,6 +69,32 @@ describe('project guests', () => {
     expect(posted).toEqual(['shutdown']);
   });
 
+  it('says on a running guest\'s card when its app does not answer, and since when', async () => {
+    const EventSource = installFakeEventSource();
+    const activeZwave = instance({ id: 2, type: 'zwavejs', hostname: 'smith-zwavejs', vmid: 1002, ip: '192.168.1.22' });
+    const since = '2026-06-01T14:02:00Z';
+    mockApi({
+      'GET /api/projects/1': () => jsonResponse(project({ instances: [ha, activeZwave] })),
+      'GET /api/dashboard': () =>
+        jsonResponse(
+          hostWith([
+            { ...running(1, 1001, 'smith-ctrlable-pro'), app: { state: 'up', since, checkedAt: since, detail: 'HTTP 200', target: 'http://192.168.1.21:8123/' } },
+            { ...running(2, 1002, 'smith-zwavejs'), app: { state: 'down', since, checkedAt: since, detail: 'connection refused', target: 'http://192.168.1.22:8091/' } },
+          ]),
+        ),
+      'GET /api/releases/2026.06': () => jsonResponse(releaseDetail()),
+    });
+    renderInRouter(<ProjectGuests project={project({ instances: [ha, activeZwave] })} canOperate links={links} />);
+    EventSource.at('/api/projects/1/events').emit('snapshot', []);
+
+    const zwaveCard = screen.getByRole('article', { name: 'smith-zwavejs' });
+    const down = await within(zwaveCard).findByText(/^App down since/);
+    expect(down.closest('[data-tone]')).toHaveAttribute('data-tone', 'danger');
+    expect(within(zwaveCard).getByText('Active')).toBeInTheDocument();
+    expect(zwaveCard).toHaveAttribute('data-tone', 'danger');
+    expect(within(screen.getByRole('article', { name: 'smith-ctrlable-pro' })).getByText(/^App up since/)).toBeInTheDocument();
+  });
+
   it('explains a refused power action and offers a forced stop when a clean one fails', async () => {
     const user = userEvent.setup();
     installFakeEventSource();

@@ -1,0 +1,129 @@
+using System.Net;
+using System.Net.Sockets;
+using Ctrlable.HaSim.State;
+using Ctrlable.PveSim.Guests;
+using Ctrlable.PveSim.Seeding;
+using Ctrlable.PveSim.Tests.Support;
+
+namespace Ctrlable.PveSim.Tests;
+
+/// <summary>The web app inside a running Ctrlable guest: up with the guest's network, stoppable while the guest runs.</summary>
+public sealed class GuestAppTests
+{
+    [Fact]
+    public async Task A_tagged_guest_s_app_answers_on_its_address_stops_and_starts_while_the_guest_runs_and_goes_with_the_guest()
+    {
+        var (sim, api) = await Sims.Start(scale: 0.02);
+        await using var _ = sim;
+        sim.AddGuest(new TemplateSeed(9300, "zwavejs-tmpl", GuestKind.Lxc) { Tags = ["ctrlable", "zwavejs"] });
+        await api.RunTask(api.Post("nodes/pve1/lxc/9300/clone", ("newid", "180"), ("hostname", "site-zwavejs")));
+        await api.RunTask(api.Post("nodes/pve1/lxc/180/status/start"));
+        var address = await WaitForAsync(() => AddressOf(sim, 180));
+        var port = sim.AppPorts!["zwavejs"];
+        using var http = new HttpClient();
+        var url = $"http://{address}:{port}/";
+
+        await WaitForAsync(() => sim.AppRunning(180) == true ? "up" : null);
+        var page = await http.GetStringAsync(url);
+        page.Should().Contain("Z-Wave JS UI");
+
+        (await sim.StopAppAsync(180)).Should().BeTrue();
+        sim.AppRunning(180).Should().BeFalse();
+        await FluentActions.Awaiting(() => http.GetAsync(url)).Should().ThrowAsync<HttpRequestException>("nothing listens once the app is stopped");
+        lock (sim.State.Sync)
+        {
+            sim.State.Guest(180)!.Running.Should().BeTrue("stopping the app leaves the guest running");
+        }
+
+        // The admin endpoint does the same for tests outside the process (the browser tests).
+        using var admin = sim.CreateClient();
+        var started = await admin.PostAsync(new Uri(sim.BaseAddress, "/_sim/guests/180/app/start"), null);
+        started.StatusCode.Should().Be(HttpStatusCode.OK);
+        (await started.Content.ReadAsStringAsync()).Should().Contain("\"running\":true");
+        (await http.GetAsync(url)).StatusCode.Should().Be(HttpStatusCode.OK);
+        (await admin.PostAsync(new Uri(sim.BaseAddress, "/_sim/guests/999/app/stop"), null)).StatusCode.Should().Be(HttpStatusCode.NotFound);
+
+        // A stop by hand does not outlive the guest: its next start brings the app back.
+        (await sim.StopAppAsync(180)).Should().BeTrue();
+        await api.RunTask(api.Post("nodes/pve1/lxc/180/status/stop"));
+        sim.AppRunning(180).Should().BeNull();
+        (await sim.StopAppAsync(180)).Should().BeFalse("a stopped guest runs no app");
+        await api.RunTask(api.Post("nodes/pve1/lxc/180/status/start"));
+        await WaitForAsync(() => sim.AppRunning(180) == true ? "up" : null);
+        (await http.GetAsync(url)).StatusCode.Should().Be(HttpStatusCode.OK);
+
+        await api.RunTask(api.Post("nodes/pve1/lxc/180/status/stop"));
+        await api.RunTask(api.Delete("nodes/pve1/lxc/180"));
+        await FluentActions.Awaiting(() => ConnectAsync(address, port)).Should().ThrowAsync<SocketException>();
+    }
+
+    [Fact]
+    public async Task A_guest_without_a_ctrlable_type_runs_no_app_and_every_type_has_its_own_port()
+    {
+        var (sim, api) = await Sims.Start(scale: 0.02);
+        await using var _ = sim;
+        await api.RunTask(api.Post($"nodes/pve1/lxc/{Sims.LxcTemplate2}/clone", ("newid", "181"), ("hostname", "plain")));
+        await api.RunTask(api.Post("nodes/pve1/lxc/181/status/start"));
+        await WaitForAsync(() => AddressOf(sim, 181));
+
+        sim.AppRunning(181).Should().BeNull();
+        (await sim.StopAppAsync(181)).Should().BeFalse();
+        sim.AppPorts!.Keys.Should().BeEquivalentTo(["zwavejs", "zigbee2mqtt", "docker-portainer", "frigate", "freepbx"]);
+        sim.AppPorts.Values.Should().OnlyHaveUniqueItems();
+    }
+
+    [Fact]
+    public async Task Stopping_a_home_assistant_guest_s_app_stops_core_and_a_later_vm_restart_brings_it_back()
+    {
+        var (sim, api) = await Sims.Start(scale: 0.05);
+        await using var _ = sim;
+        sim.AddGuest(new TemplateSeed(9301, "ctrlable-pro", GuestKind.Qemu, DiskGiB: 32) { Tags = ["ctrlable", HomeAssistantMarker.Tag], HomeAssistantCoreOnDisk = true });
+        await api.RunTask(api.Post("nodes/pve1/qemu/9301/clone", ("newid", "182"), ("name", "site-ha")));
+        await api.RunTask(api.Post("nodes/pve1/qemu/182/status/start"));
+        var ha = await WaitForAsync(() => sim.HomeAssistant(182));
+        await ha.WaitForPhaseAsync(HaPhase.Running);
+
+        (await sim.StopAppAsync(182)).Should().BeTrue();
+        await ha.WaitForPhaseAsync(HaPhase.Down);
+        sim.AppRunning(182).Should().BeFalse();
+        sim.StartApp(182).Should().BeTrue();
+        await ha.WaitForPhaseAsync(HaPhase.Running);
+
+        // Stopped by hand, then the VM restarts: Core comes back with the VM, as a real restart brings Core.
+        (await sim.StopAppAsync(182)).Should().BeTrue();
+        await ha.WaitForPhaseAsync(HaPhase.Down);
+        await api.RunTask(api.Post("nodes/pve1/qemu/182/status/stop"));
+        await api.RunTask(api.Post("nodes/pve1/qemu/182/status/start"));
+        await ha.WaitForPhaseAsync(HaPhase.Running);
+        sim.AppRunning(182).Should().BeTrue();
+    }
+
+    private static string? AddressOf(PveSimulator sim, int vmid)
+    {
+        lock (sim.State.Sync)
+        {
+            return sim.State.Guest(vmid) is { NetworkUp: true, Address: { } address } ? address.ToString() : null;
+        }
+    }
+
+    private static async Task ConnectAsync(string address, int port)
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(IPAddress.Parse(address), port);
+    }
+
+    private static async Task<T> WaitForAsync<T>(Func<T?> get) where T : class
+    {
+        for (var i = 0; i < 400; i++)
+        {
+            if (get() is { } value)
+            {
+                return value;
+            }
+
+            await Task.Delay(25);
+        }
+
+        throw new TimeoutException("never happened");
+    }
+}
