@@ -332,7 +332,7 @@ public sealed class HandoverSite : IAsyncLifetime
         {
             var (_, rows) = await instances.InsertDeployAsync(ProjectId, project.Slug, "instance", Release, null, [new NewInstance(type, "lxc", 9001, "pve", Release)], ct);
             var row = rows[0];
-            await App.Service<AssignmentService>().CreateAsync(row.Id, type, row.Hostname, Release, ProjectId, siteSettings, ct);
+            await App.Service<AssignmentService>().CreateAsync(row.Id, type, row.Hostname, Release, ProjectId, siteSettings, null, ct);
             await instances.SetIpAsync(row.Id, "127.0.0.1", ct);
             await instances.SetStateAsync(row.Id, InstanceStates.Active, "Running (test)", ct: ct);
             Guests[type] = row.Id;
