@@ -1,4 +1,5 @@
 import type { DashboardSnapshot } from '@/shared/api';
+import { isAppDown } from './guest-status';
 import { isSlowForDeploys } from './storage';
 
 /**
@@ -8,7 +9,7 @@ import { isSlowForDeploys } from './storage';
 export type DashboardAlert = {
   id: string;
   tone: 'danger' | 'warning';
-  kind: 'node-offline' | 'slow-storage' | 'missing-template' | 'guest-failed' | 'guest-needs-binding';
+  kind: 'node-offline' | 'slow-storage' | 'missing-template' | 'guest-failed' | 'guest-needs-binding' | 'app-down';
   title: string;
   detail: string;
   /** The guest card this is about (its element id is `guest-<vmid>`). */
@@ -44,6 +45,15 @@ export function collectAlerts(snapshot: DashboardSnapshot): DashboardAlert[] {
           kind: 'guest-failed',
           title: `${guest.name} (${guest.vmid}) in ${project.name} failed`,
           detail: 'Open “Details” on its card for the reason.',
+          guestVmid: guest.vmid,
+        });
+      } else if (state === 'active' && isAppDown(guest)) {
+        alerts.push({
+          id: `app-down-${guest.vmid}`,
+          tone: 'danger',
+          kind: 'app-down',
+          title: `${guest.name} (${guest.vmid}) in ${project.name} runs, but its app does not answer`,
+          detail: 'The guest is running; its app stopped answering. Open the app or restart the guest.',
           guestVmid: guest.vmid,
         });
       } else if (state === 'needs-binding') {

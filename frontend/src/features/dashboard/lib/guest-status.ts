@@ -43,6 +43,11 @@ export function guestStatus(guest: Pick<GuestCard, 'status' | 'lock' | 'instance
   }
 }
 
+/** A running guest whose app does not answer (the shared poller's probe, SPEC §7f): red at a glance. */
+export function isAppDown(guest: Pick<GuestCard, 'status' | 'app'>): boolean {
+  return guest.status === 'running' && guest.app?.state === 'down';
+}
+
 /** Worst first: the tone a group takes when any of its guests has it. */
 const SEVERITY: readonly StatusTone[] = ['danger', 'warning', 'info', 'neutral', 'success'];
 
@@ -56,27 +61,34 @@ const GROUP_WORDS: Record<StatusTone, string> = {
 
 export type GroupHealth = { tone: StatusTone; label: string };
 
-/** A project's overall health: the worst tone among its guests and the count per tone, worst first. */
-export function groupHealth(guests: readonly GuestCard[]): GroupHealth {
+/**
+ * A project's overall health: the worst tone among its guests and the count per tone, worst first. A running guest
+ * whose app is down counts as "app down" (danger), not as running.
+ */
+export function groupHealth(guests: readonly Pick<GuestCard, 'status' | 'lock' | 'instanceState' | 'app'>[]): GroupHealth {
   if (guests.length === 0) return { tone: 'neutral', label: 'No guests' };
   const counts = new Map<StatusTone, number>();
+  let appsDown = 0;
   for (const guest of guests) {
     const { tone } = guestStatus(guest);
+    if (tone === 'success' && isAppDown(guest)) {
+      appsDown += 1;
+      continue;
+    }
     counts.set(tone, (counts.get(tone) ?? 0) + 1);
   }
   const present = SEVERITY.filter((tone) => counts.has(tone));
-  const worst = present[0] ?? 'neutral';
-  if (present.length === 1 && worst === 'success') {
+  const worst = appsDown > 0 ? 'danger' : (present[0] ?? 'neutral');
+  if (appsDown === 0 && present.length === 1 && worst === 'success') {
     return { tone: 'success', label: guests.length === 1 ? 'Running' : `All ${guests.length} running` };
   }
-  const label = present
-    .map((tone) => {
-      const count = counts.get(tone) ?? 0;
-      const word = tone === 'warning' && count === 1 ? 'needs attention' : GROUP_WORDS[tone];
-      return `${count} ${word}`;
-    })
-    .join(' · ');
-  return { tone: worst, label };
+  const parts = present.map((tone) => {
+    const count = counts.get(tone) ?? 0;
+    const word = tone === 'warning' && count === 1 ? 'needs attention' : GROUP_WORDS[tone];
+    return `${count} ${word}`;
+  });
+  if (appsDown > 0) parts.splice(counts.has('danger') ? 1 : 0, 0, `${appsDown} app down`);
+  return { tone: worst, label: parts.join(' · ') };
 }
 
 export function guestCountLabel(count: number): string {

@@ -8,6 +8,29 @@ describe('collectAlerts', () => {
     expect(collectAlerts(snapshot())).toEqual([]);
   });
 
+  it('raises a running, active guest whose app is down, and not one whose app is up or that is stopped', () => {
+    const down = { state: 'down', since: '2026-12-04T10:00:00Z', checkedAt: '2026-12-04T10:05:00Z', detail: 'connection refused', target: '10.0.0.5:8080' } as const;
+    const alerts = collectAlerts(
+      snapshot({
+        projects: [
+          {
+            projectId: 1,
+            name: 'Smith',
+            slug: 'smith',
+            guests: [
+              guest({ vmid: 1, name: 'z2m', instanceId: 1, instanceState: 'active', app: down }),
+              guest({ vmid: 2, name: 'zwave', instanceId: 2, instanceState: 'active', app: { ...down, state: 'up' } }),
+              guest({ vmid: 3, name: 'frigate', instanceId: 3, instanceState: 'active', status: 'stopped', app: down }),
+            ],
+          },
+        ],
+      }),
+    );
+    expect(alerts.map((a) => [a.kind, a.title, a.guestVmid])).toEqual([
+      ['app-down', 'z2m (1) in Smith runs, but its app does not answer', 1],
+    ]);
+  });
+
   it('puts red (failed, offline) before amber, and warns once about a shared slow storage', () => {
     const nas = { storage: 'nas', type: 'nfs', content: 'images', shared: true, used: 1, total: 2, linkedClones: false };
     const alerts = collectAlerts(

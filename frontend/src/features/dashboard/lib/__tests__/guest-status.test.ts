@@ -46,6 +46,22 @@ describe('groupHealth', () => {
     });
   });
 
+  it('counts a running guest whose app does not answer as "app down", in red', () => {
+    const down = { state: 'down', since: '2026-12-04T10:00:00Z', checkedAt: '2026-12-04T10:05:00Z', detail: 'connection refused', target: '10.0.0.5:8080' } as const;
+    const up = { ...down, state: 'up', detail: 'HTTP 200' } as const;
+    expect(groupHealth([guest({ vmid: 1, name: 'a', app: up }), guest({ vmid: 2, name: 'b', app: down })])).toEqual({
+      tone: 'danger',
+      label: '1 app down · 1 running',
+    });
+    expect(
+      groupHealth([
+        guest({ vmid: 1, name: 'a', app: down }),
+        guest({ vmid: 2, name: 'b', instanceState: 'failed' }),
+        guest({ vmid: 3, name: 'c', status: 'stopped', app: down }),
+      ]),
+    ).toEqual({ tone: 'danger', label: '1 failed · 1 app down · 1 stopped' });
+  });
+
   it('has a word for an empty group', () => {
     expect(groupHealth([])).toEqual({ tone: 'neutral', label: 'No guests' });
   });
