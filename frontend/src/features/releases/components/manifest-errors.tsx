@@ -16,7 +16,7 @@ export function plural(count: number, one: string, many = `${one}s`): string {
  */
 export function ManifestErrors({ release, errors, warnings = false }: { release: string; errors: ManifestError[]; warnings?: boolean }) {
   return (
-    <details className={styles.errors}>
+    <details className={`${styles.errors} ${warnings ? styles.warnings : ''}`} data-tone={warnings ? 'warning' : 'danger'}>
       <summary>
         Details
         <span className={styles.errorsCount}> · {plural(errors.length, warnings ? 'warning' : 'problem')}</span>

@@ -58,6 +58,7 @@ describe('ReleasesList', () => {
 
     const disclosure = summary.closest('details');
     if (!disclosure) throw new Error('summary outside <details>');
+    expect(disclosure).toHaveAttribute('data-tone', 'danger');
     const firstError = within(disclosure).getByText((_, element) => element?.tagName === 'LI' && element.textContent?.startsWith('2026.07.yaml:12:5') === true);
     expect(firstError).toHaveTextContent(
       '2026.07.yaml:12:5 templates.zwavejs.vmid — must be a whole number between 100 and 999999999',
@@ -82,6 +83,8 @@ describe('ReleasesList', () => {
     expect(document.querySelectorAll('details')).toHaveLength(1);
     const disclosure = summary.closest('details');
     if (!disclosure) throw new Error('summary outside <details>');
+    // A warning is amber, not the red of an invalid manifest.
+    expect(disclosure).toHaveAttribute('data-tone', 'warning');
     expect(within(disclosure).getByText('2026.08.yaml:61:19')).toBeInTheDocument();
     expect(within(disclosure).getByText(/ALLOW_PRIVILEGED=yes/)).toBeInTheDocument();
     expect(within(releaseRow('2026.08')).getByText('Valid')).toBeInTheDocument();
