@@ -57,6 +57,34 @@ public sealed class StaticAddressTests
         ha.BaseAddress.Host.Should().Be("127.0.45.30");
     }
 
+    [Fact]
+    public async Task The_admin_endpoint_reports_a_guest_s_Home_Assistant_host_settings_owner_and_restored_backup()
+    {
+        var (sim, api) = await Sims.Start(scale: 0.05);
+        await using var _ = sim;
+        sim.AddGuest(new TemplateSeed(9100, "ctrlable-pro", GuestKind.Qemu, DiskGiB: 32) { Tags = ["ctrlable", HomeAssistantMarker.Tag], HomeAssistantCoreOnDisk = true });
+        await api.RunTask(api.Post("nodes/pve1/qemu/9100/clone", ("newid", "177"), ("name", "site-ha")));
+        await api.RunTask(api.Post("nodes/pve1/qemu/177/status/start"));
+        var ha = await WaitForAsync(() => sim.HomeAssistant(177));
+        await ha.WaitForPhaseAsync(HaPhase.Running);
+        await SetStaticAsync(ha, "127.0.45.31");
+        await WaitForAsync(() => ha.Address.ToString() == "127.0.45.31" ? "moved" : null);
+
+        // Tests outside the process (the browser tests) read it here: no Proxmox auth, as the other /_sim controls.
+        using var admin = sim.CreateClient();
+        var view = JsonNode.Parse(await admin.GetStringAsync(new Uri(sim.BaseAddress, "/_sim/guests/177/homeassistant")))!;
+
+        view["phase"]!.GetValue<string>().Should().Be("Running");
+        view["address"]!.GetValue<string>().Should().Be("127.0.45.31");
+        view["hostname"]!.GetValue<string>().Should().Be(HaHostSettings.DefaultHostname);
+        view["ipv4"]!["method"]!.GetValue<string>().Should().Be("static");
+        view["ipv4"]!["address"]!.AsArray().Select(a => a!.GetValue<string>()).Should().Equal("127.0.45.31/24");
+        view["ipv4"]!["gateway"]!.GetValue<string>().Should().Be("127.0.45.1");
+        view["owner"]!.GetValue<string>().Should().Be("owner", "the user onboarding made");
+        view["restoredBackupId"].Should().BeNull("nothing was restored");
+        (await admin.GetAsync(new Uri(sim.BaseAddress, $"/_sim/guests/{Sims.LxcTemplate}/homeassistant"))).StatusCode.Should().Be(HttpStatusCode.NotFound);
+    }
+
     /// <summary>Sets the static address the way the orchestrator does: an admin's WebSocket <c>supervisor/api</c> call.</summary>
     private static async Task SetStaticAsync(Ctrlable.HaSim.HaSimulator ha, string address)
     {

@@ -11,6 +11,11 @@ public static class StandaloneServer
 {
     public static async Task<int> Main(string[] args)
     {
+        if (args.Length > 0 && args[0] == BaseBackupCommand.Switch)
+        {
+            return await BaseBackupCommand.RunAsync(args[1..], Console.In, Console.Out, Console.Error);
+        }
+
         var options = CommandLine.Parse(args);
         if (options is null)
         {

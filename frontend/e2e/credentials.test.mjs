@@ -3,9 +3,17 @@
 // as a viewer (refused); then an app stopped inside its running guest in the emulator, and the cards
 // saying so.
 import assert from 'node:assert/strict';
-import { request as httpsRequest } from 'node:https';
 import { after, before, test } from 'node:test';
-import { e2eAdmin, launchBrowser, screenshot, signInAsAdmin, startOrchestrator } from './harness.mjs';
+import {
+  apiRequest,
+  e2eAdmin,
+  emulatorRequest as emulator,
+  launchBrowser,
+  screenshot,
+  signInAsAdmin,
+  startOrchestrator,
+  waitUntil as until,
+} from './harness.mjs';
 
 let orchestrator;
 let browser;
@@ -24,51 +32,7 @@ after(async () => {
   await orchestrator?.stop();
 });
 
-/** An API call with the page's session (and a fresh antiforgery token for a change). */
-async function api(page, method, path, data) {
-  const request = page.context().request;
-  const headers = {};
-  if (method !== 'GET') {
-    const { headerName, token } = await (await request.get(`${orchestrator.url}/api/auth/antiforgery`)).json();
-    headers[headerName] = token;
-  }
-  const response = await request.fetch(`${orchestrator.url}${path}`, { method, data, headers });
-  return { status: response.status(), body: response.headers()['content-type']?.includes('json') ? await response.json() : null };
-}
-
-/** The emulator's own control endpoint (/_sim/…), over its HTTPS, pinned to the certificate the orchestrator trusts. */
-function emulator(settings, method, path) {
-  const url = new URL(path, settings.url);
-  const pin = settings.certificateFingerprint.replaceAll(':', '').toUpperCase();
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(
-      url,
-      {
-        method,
-        rejectUnauthorized: false,
-        checkServerIdentity: (_, certificate) =>
-          certificate.fingerprint256.replaceAll(':', '').toUpperCase() === pin ? undefined : new Error('not the emulator the orchestrator pins'),
-      },
-      (response) => {
-        let body = '';
-        response.on('data', (chunk) => (body += chunk));
-        response.on('end', () => resolve({ status: response.statusCode, body }));
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-async function until(what, check, timeoutMs = 90_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+const api = (page, method, path, data) => apiRequest(page, orchestrator, method, path, data);
 
 test('an admin reveals and prints the site credentials, a viewer is refused, and a stopped app shows as down', async () => {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });

@@ -1,7 +1,8 @@
 // Browser end-to-end harness: a real orchestrator process on a free loopback port with its own data
 // directory, and Debian's Chromium driven by playwright-core (never a downloaded browser).
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -15,6 +16,9 @@ export const screenshotDir = process.env.E2E_SCREENSHOT_DIR ?? join(repoRoot, 't
 const orchestratorDll =
   process.env.E2E_ORCHESTRATOR_DLL ??
   join(repoRoot, 'backend', 'Ctrlable.Provisioner', 'bin', 'Release', 'net10.0', 'Ctrlable.Provisioner.dll');
+
+const pveSimDll =
+  process.env.E2E_PVESIM_DLL ?? join(repoRoot, 'backend', 'Ctrlable.PveSim', 'bin', 'Release', 'net10.0', 'Ctrlable.PveSim.dll');
 
 /** A free TCP port on 127.0.0.1 (the OS picks it; the socket is closed again at once). */
 export function freePort() {
@@ -143,4 +147,70 @@ export async function signInAsAdmin(page, orchestrator) {
   const { required } = await (await api.get(`${orchestrator.url}/api/setup`)).json();
   if (required) await post('/api/setup', { ...e2eAdmin, setupCode: readSetupCode(orchestrator) });
   await post('/api/auth/sign-in', e2eAdmin);
+}
+
+/** An API call with the page's session (and a fresh antiforgery token for a change): status and JSON body. */
+export async function apiRequest(page, orchestrator, method, path, data) {
+  const request = page.context().request;
+  const headers = {};
+  if (method !== 'GET') {
+    const { headerName, token } = await (await request.get(`${orchestrator.url}/api/auth/antiforgery`)).json();
+    headers[headerName] = token;
+  }
+  const response = await request.fetch(`${orchestrator.url}${path}`, { method, data, headers });
+  return { status: response.status(), body: response.headers()['content-type']?.includes('json') ? await response.json() : null };
+}
+
+/**
+ * A call to the demo's Proxmox emulator's own controls (/_sim/…), over its HTTPS, pinned to the certificate the
+ * orchestrator trusts. `settings` is GET /api/settings/proxmox (url, certificateFingerprint).
+ */
+export function emulatorRequest(settings, method, path) {
+  const url = new URL(path, settings.url);
+  const pin = settings.certificateFingerprint.replaceAll(':', '').toUpperCase();
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      url,
+      {
+        method,
+        rejectUnauthorized: false,
+        checkServerIdentity: (_, certificate) =>
+          certificate.fingerprint256.replaceAll(':', '').toUpperCase() === pin ? undefined : new Error('not the emulator the orchestrator pins'),
+      },
+      (response) => {
+        let body = '';
+        response.on('data', (chunk) => (body += chunk));
+        response.on('end', () => resolve({ status: response.statusCode, body }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Polls `check` until it returns a truthy value (returned), or fails after `timeoutMs`. */
+export async function waitUntil(what, check, timeoutMs = 90_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/**
+ * Writes a Home Assistant base backup as the emulators make it (PveSim's --write-base-backup: HaSim's builder, the
+ * owner's password on standard input) and returns what it printed: { file, sha256, slug, admin }. `options`: admin,
+ * name, without (e.g. ['mosquitto', 'frigate']).
+ */
+export function writeBaseBackup(file, ownerPassword, { admin, name, without = [] } = {}) {
+  if (!existsSync(pveSimDll)) throw new Error(`${pveSimDll} not found: build first (dotnet build -c Release) or set E2E_PVESIM_DLL`);
+  const args = [pveSimDll, '--write-base-backup', file];
+  if (admin) args.push('--admin', admin);
+  if (name) args.push('--name', name);
+  if (without.length > 0) args.push('--without', without.join(','));
+  const run = spawnSync('dotnet', args, { input: `${ownerPassword}\n`, encoding: 'utf8', env: { ...process.env, DOTNET_NOLOGO: '1' } });
+  if (run.status !== 0) throw new Error(`--write-base-backup exited with ${run.status}: ${run.stderr}`);
+  return JSON.parse(run.stdout);
 }

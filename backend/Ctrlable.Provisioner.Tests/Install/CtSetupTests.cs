@@ -1,5 +1,7 @@
 using System.Diagnostics;
+using Ctrlable.Provisioner.Releases;
 using Ctrlable.Provisioner.Tests.Infrastructure;
+using Ctrlable.Provisioner.Tests.Releases;
 
 namespace Ctrlable.Provisioner.Tests.Install;
 
@@ -161,15 +163,80 @@ public sealed class CtSetupTests : IDisposable
         (await File.ReadAllTextAsync(Path.Combine(Root, "opt", "ctrlable-provisioner", "VERSION"))).Should().Be("2.0.0\n", "nothing was changed");
     }
 
-    private async Task InstallAsync(string version)
+    [Fact]
+    public async Task Import_base_backup_stores_the_file_through_the_service_s_own_command_and_refuses_bad_usage_or_a_missing_file_in_one_line()
     {
-        await PackBundleAsync(version);
+        var releases = BaseBackupReleases.Create();
+        try
+        {
+            // The bundle's program stands in for the published one: this test build's orchestrator, run by ct-setup as the
+            // service user with the service's settings (its data directory under the stand-in root).
+            await InstallAsync("1.0.0", withOrchestrator: true);
+            // What install.sh writes into the container next: the service's settings and TLS files.
+            var etc = Path.Combine(Root, "etc", "ctrlable-provisioner");
+            await File.WriteAllTextAsync(Path.Combine(etc, "provisioner.env"), $"CTRLABLE_STORAGE__DATADIRECTORY=/{Data}\nCTRLABLE_STORAGE__RELEASESDIRECTORY={releases}\n");
+            await File.WriteAllTextAsync(Path.Combine(etc, "tls", "server.crt"), "certificate\n");
+            await File.WriteAllTextAsync(Path.Combine(etc, "tls", "server.key"), "key\n");
+            var work = Path.Combine(_dir, "work");
+            Directory.CreateDirectory(work);
+            var backup = BaseBackupUploadTests.Backup();
+            await File.WriteAllBytesAsync(Path.Combine(work, "base.tar"), backup);
+            await File.WriteAllBytesAsync(Path.Combine(work, "incomplete.tar"), BaseBackupUploadTests.Backup(mosquitto: false));
+
+            // A relative path, as an admin types it after pct push: the service runs in its own directory.
+            var (exit, output, error) = await CtSetupAsync(["import-base-backup", "2030.01", "base.tar"], stdin: TestBaseBackup.AdminPassword + "\n", workingDirectory: work);
+
+            exit.Should().Be(0, error);
+            output.Should().Contain($"import-base-backup: stored ctrlable-base-2030.01.tar as the base backup of release 2030.01 (SHA-256 {BaseBackupUploadTests.Sha256(backup)}");
+            (output + error).Should().NotContain(TestBaseBackup.AdminPassword);
+            var stored = Path.Combine(Root, Data, "base-backups", "2030.01", "ctrlable-base-2030.01.tar");
+            (await File.ReadAllBytesAsync(stored)).Should().Equal(backup);
+
+            // The orchestrator's refusal (every missing piece, exit 1) passes through; the stored backup stays.
+            var refused = await CtSetupAsync(["import-base-backup", "2030.01", "incomplete.tar"], stdin: TestBaseBackup.AdminPassword + "\n", workingDirectory: work);
+            refused.Exit.Should().Be(1, refused.Error);
+            refused.Error.Should().Contain("import-base-backup: - The backup does not include the Mosquitto broker add-on");
+            (await File.ReadAllBytesAsync(stored)).Should().Equal(backup);
+
+            using (var app = new ProvisionerApp(releases, dataDirectory: Path.Combine(Root, Data)))
+            {
+                var kept = await app.Service<BaseBackupStore>().GetAsync("2030.01", CancellationToken.None);
+                kept!.Credentials.Should().Be(new HaBaseCredentials(TestBaseBackup.AdminUser, TestBaseBackup.AdminPassword));
+                (await app.Service<BaseBackupStore>().FindRecordAsync("2030.01", CancellationToken.None))!.StoredBy.Should().Be(BaseBackupStore.CommandLine);
+            }
+
+            foreach (var (args, message) in new[]
+            {
+                (new[] { "import-base-backup", "2030.01", "missing.tar" }, "ct-setup: missing.tar: no such file\n"),
+                (new[] { "import-base-backup", "2030.01" }, "ct-setup: usage: ct-setup.sh import-base-backup RELEASE FILE\n"),
+                (new[] { "import-base-backup" }, "ct-setup: usage: ct-setup.sh import-base-backup RELEASE FILE\n"),
+            })
+            {
+                var bad = await CtSetupAsync(args, stdin: TestBaseBackup.AdminPassword + "\n", workingDirectory: work);
+                bad.Exit.Should().NotBe(0, string.Join(' ', args));
+                bad.Error.Should().Be(message, "one readable line");
+                bad.Output.Should().BeEmpty();
+            }
+        }
+        finally
+        {
+            TempDirectory.TryDelete(releases);
+        }
+    }
+
+    private async Task InstallAsync(string version, bool withOrchestrator = false)
+    {
+        await PackBundleAsync(version, withOrchestrator);
         var (exit, _, error) = await CtSetupAsync("install");
         exit.Should().Be(0, error);
     }
 
-    /// <summary>A bundle with what ct-setup install reads: VERSION and the unit (its text names the version).</summary>
-    private async Task PackBundleAsync(string version)
+    /// <summary>
+    /// A bundle with what ct-setup install reads: VERSION and the unit (its text names the version); with
+    /// <paramref name="withOrchestrator"/> a program that runs this test build's orchestrator with its data directory
+    /// under the stand-in root (as the published one would find it in a real container).
+    /// </summary>
+    private async Task PackBundleAsync(string version, bool withOrchestrator = false)
     {
         var stage = Path.Combine(_dir, "stage-" + version);
         var top = Path.Combine(stage, $"ctrlable-provisioner-{version}-linux-x64");
@@ -178,16 +245,32 @@ public sealed class CtSetupTests : IDisposable
         await File.WriteAllTextAsync(Path.Combine(top, "VERSION"), version + "\n");
         await File.WriteAllTextAsync(Path.Combine(top, "deploy", "ctrlable-provisioner.service"),
             (await File.ReadAllTextAsync(Path.Combine(RepoPaths.Root, "deploy", "ctrlable-provisioner.service"))) + $"# unit of {version}\n");
+        if (withOrchestrator)
+        {
+            var program = Path.Combine(top, "app", "Ctrlable.Provisioner");
+            await File.WriteAllTextAsync(program, $$"""
+                #!/bin/sh
+                export CTRLABLE_STORAGE__DATADIRECTORY="$CTRLABLE_ROOT$CTRLABLE_STORAGE__DATADIRECTORY"
+                exec dotnet "{{Path.Combine(AppContext.BaseDirectory, "Ctrlable.Provisioner.dll")}}" "$@"
+
+                """);
+            File.SetUnixFileMode(program, (UnixFileMode)0b111_101_101);
+        }
+
         await SshServer.Run("tar", "-czf", Path.Combine(Root, "root", "ctrlable-provisioner.tar.gz"), "-C", stage, Path.GetFileName(top));
     }
 
-    private async Task<(int Exit, string Output, string Error)> CtSetupAsync(params string[] args)
+    private Task<(int Exit, string Output, string Error)> CtSetupAsync(params string[] args) => CtSetupAsync(args, stdin: null, workingDirectory: null);
+
+    private async Task<(int Exit, string Output, string Error)> CtSetupAsync(string[] args, string? stdin, string? workingDirectory)
     {
         var start = new ProcessStartInfo("bash")
         {
+            RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
+            WorkingDirectory = workingDirectory ?? _dir,
         };
         start.ArgumentList.Add(Path.Combine(RepoPaths.Root, "deploy", "ct-setup.sh"));
         foreach (var arg in args)
@@ -199,11 +282,36 @@ public sealed class CtSetupTests : IDisposable
         start.Environment["PATH"] = $"{Path.Combine(_dir, "bin")}:/usr/local/bin:/usr/bin:/bin";
         start.Environment["CTRLABLE_ROOT"] = Root;
         start.Environment["LANG"] = "C.UTF-8";
+        start.Environment["HOME"] = _dir;
         using var process = Process.Start(start)!;
+        try
+        {
+            if (stdin is not null)
+            {
+                await process.StandardInput.WriteAsync(stdin);
+            }
+
+            process.StandardInput.Close();
+        }
+        catch (IOException)
+        {
+            // A refusal exits before it reads its input: the pipe is closed, which is not the test's failure.
+        }
+
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
-        await process.WaitForExitAsync(timeout.Token);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            // An orchestrator that starts serving instead of exiting must not outlive the test.
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
+
         return (process.ExitCode, await stdout, await stderr);
     }
 }

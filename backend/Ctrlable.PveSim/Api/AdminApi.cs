@@ -3,7 +3,7 @@ using Ctrlable.PveSim.Hosting;
 
 namespace Ctrlable.PveSim.Api;
 
-/// <summary>Emulator controls outside /api2 (no Proxmox auth; loopback only): faults, the task log and guests' apps.</summary>
+/// <summary>Emulator controls outside /api2 (no Proxmox auth; loopback only): faults, the task log, guests' apps and what a guest's Home Assistant holds.</summary>
 internal static class AdminApi
 {
     public static void Map(WebApplication app, SimContext sim)
@@ -26,5 +26,28 @@ internal static class AdminApi
         app.MapPost("/_sim/guests/{vmid:int}/app/start", (int vmid) => sim.StartApp(vmid)
             ? Results.Ok(new { vmid, running = true })
             : Results.NotFound(new { message = $"guest {vmid} is not running or runs no emulated app" }));
+
+        // What a guest's Home Assistant holds (Supervisor's host settings, the backup it restored, its owner), for tests
+        // outside the process that check what the orchestrator set there (the browser tests).
+        app.MapGet("/_sim/guests/{vmid:int}/homeassistant", (int vmid) => sim.HomeAssistant.Get(vmid) is { } ha
+            ? Results.Ok(HomeAssistantView(vmid, ha))
+            : Results.NotFound(new { message = $"guest {vmid} runs no emulated Home Assistant" }));
+    }
+
+    private static object HomeAssistantView(int vmid, Ctrlable.HaSim.HaSimulator ha)
+    {
+        var state = ha.State;
+        var host = ha.Host;
+        return new
+        {
+            vmid,
+            phase = state.Phase.ToString(),
+            address = ha.Address.ToString(),
+            hostname = host.Hostname,
+            ipv4 = new { method = host.Ipv4Method, address = host.Ipv4Address, gateway = host.Ipv4Gateway, nameservers = host.Ipv4Nameservers },
+            owner = state.Owner is { } owner ? state.Credentials.FirstOrDefault(c => c.UserId == owner.Id)?.Username : null,
+            uploadedBackups = state.UploadedBackups,
+            restoredBackupId = state.RestoredBackupId,
+        };
     }
 }

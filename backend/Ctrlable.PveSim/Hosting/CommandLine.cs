@@ -23,6 +23,7 @@ internal sealed record CommandLine(PveSimOptions Simulator)
           --listen ADDR        listen address; default 127.0.0.1
           --no-admin           do not serve /_sim/faults and /_sim/tasks
           --verbose            log requests
+          --write-base-backup FILE ...   write a Home Assistant base backup and exit (--write-base-backup --help)
 
         Without --seed the least-privilege layout is seeded: role CtrlableProvisioner, user ctrlable@pve with
         token 'provisioner', pools ctrlable and ctrlable-templates, plus an admin token root@pam!admin.
