@@ -7,10 +7,7 @@ import { chmodSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, 
 import { connect } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { freePort, repoRoot } from './harness.mjs';
-
-const pveSimDll =
-  process.env.E2E_PVESIM_DLL ?? join(repoRoot, 'backend', 'Ctrlable.PveSim', 'bin', 'Release', 'net10.0', 'Ctrlable.PveSim.dll');
+import { freePort, pveSimDll, repoRoot } from './harness.mjs';
 
 export const release = '2026.07';
 export const ref = '2026-05-30';

@@ -17,7 +17,7 @@ const orchestratorDll =
   process.env.E2E_ORCHESTRATOR_DLL ??
   join(repoRoot, 'backend', 'Ctrlable.Provisioner', 'bin', 'Release', 'net10.0', 'Ctrlable.Provisioner.dll');
 
-const pveSimDll =
+export const pveSimDll =
   process.env.E2E_PVESIM_DLL ?? join(repoRoot, 'backend', 'Ctrlable.PveSim', 'bin', 'Release', 'net10.0', 'Ctrlable.PveSim.dll');
 
 /** A free TCP port on 127.0.0.1 (the OS picks it; the socket is closed again at once). */
