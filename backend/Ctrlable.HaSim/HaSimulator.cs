@@ -352,11 +352,36 @@ public sealed class HaSimulator : IAsyncDisposable
     private void HostChanged(HaHostSettings host)
     {
         _disk?.SaveHost(host);
-        var address = host.StaticAddress ?? IPAddress.Parse(Options.Address);
+        var address = host.StaticAddress ?? _ha.DhcpAddress;
         if (!address.Equals(_address))
         {
             _address = address;
             _restarts.Writer.TryWrite(new RestartRequest(Options.NetworkChangeDelay, TimeSpan.Zero, TimeSpan.Zero, null) { Rebind = address });
+        }
+    }
+
+    /// <summary>
+    /// The LAN's DHCP server gave the VM another address (a lease that changed): with no static address set through
+    /// Supervisor, Core listens there from now on (connections to the old address drop, Core keeps running) and
+    /// <see cref="HaSimOptions.AddressChanged"/> tells the guest agent. False when a static address holds the VM.
+    /// </summary>
+    public bool MoveDhcpAddress(IPAddress address)
+    {
+        lock (_ha.Sync)
+        {
+            _ha.DhcpAddress = address;
+            if (_ha.Host.StaticAddress is not null)
+            {
+                return false;
+            }
+
+            if (!address.Equals(_address))
+            {
+                _address = address;
+                _restarts.Writer.TryWrite(new RestartRequest(TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero, null) { Rebind = address });
+            }
+
+            return true;
         }
     }
 

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Net.Sockets;
 using Ctrlable.HaSim.State;
 using Ctrlable.PveSim.Guests;
@@ -96,6 +97,87 @@ public sealed class GuestAppTests
         await api.RunTask(api.Post("nodes/pve1/qemu/182/status/start"));
         await ha.WaitForPhaseAsync(HaPhase.Running);
         sim.AppRunning(182).Should().BeTrue();
+    }
+
+    [Fact]
+    public async Task A_new_DHCP_lease_moves_the_guest_s_reported_address_and_its_app_while_a_static_address_stays()
+    {
+        var (sim, api) = await Sims.Start(scale: 0.02);
+        await using var _ = sim;
+        sim.AddGuest(new TemplateSeed(9302, "frigate-tmpl", GuestKind.Lxc) { Tags = ["ctrlable", "frigate"] });
+        await api.RunTask(api.Post("nodes/pve1/lxc/9302/clone", ("newid", "183"), ("hostname", "site-frigate")));
+        await api.RunTask(api.Post("nodes/pve1/lxc/9302/clone", ("newid", "184"), ("hostname", "site-frigate-2")));
+        await api.Put("nodes/pve1/lxc/184/config", ("net0", "name=eth0,bridge=vmbr0,ip=127.0.10.178/24,gw=127.0.10.1"));
+        await api.RunTask(api.Post("nodes/pve1/lxc/183/status/start"));
+        await api.RunTask(api.Post("nodes/pve1/lxc/184/status/start"));
+        var old = await WaitForAsync(() => AddressOf(sim, 183));
+        await WaitForAsync(() => AddressOf(sim, 184));
+        await WaitForAsync(() => sim.AppRunning(183) == true ? "up" : null);
+        var port = sim.AppPorts!["frigate"];
+        using var admin = sim.CreateClient();
+
+        var moved = await admin.PostAsJsonAsync(new Uri(sim.BaseAddress, "/_sim/guests/183/address"), new { address = "127.0.10.177" });
+
+        moved.StatusCode.Should().Be(HttpStatusCode.OK, await moved.Content.ReadAsStringAsync());
+        var interfaces = (await api.Get("nodes/pve1/lxc/183/interfaces")).Data!.AsArray();
+        interfaces.Select(i => i!["inet"]?.GetValue<string>()).Should().Contain("127.0.10.177/24").And.NotContain($"{old}/24");
+        using var http = new HttpClient();
+        (await http.GetAsync($"http://127.0.10.177:{port}/")).StatusCode.Should().Be(HttpStatusCode.OK, "the app listens at the new address");
+        await FluentActions.Awaiting(() => ConnectAsync(old, port)).Should().ThrowAsync<SocketException>("nothing answers at the old address");
+
+        (await admin.PostAsJsonAsync(new Uri(sim.BaseAddress, "/_sim/guests/184/address"), new { address = "127.0.10.179" })).StatusCode
+            .Should().Be(HttpStatusCode.Conflict, "DHCP does not move a static address");
+        AddressOf(sim, 184).Should().Be("127.0.10.178");
+        (await admin.PostAsJsonAsync(new Uri(sim.BaseAddress, "/_sim/guests/183/address"), new { address = "127.0.10.178" })).StatusCode
+            .Should().Be(HttpStatusCode.Conflict, "another running guest holds it");
+        (await admin.PostAsJsonAsync(new Uri(sim.BaseAddress, "/_sim/guests/183/address"), new { address = "not-an-address" })).StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        (await admin.PostAsJsonAsync(new Uri(sim.BaseAddress, "/_sim/guests/999/address"), new { address = "127.0.10.180" })).StatusCode.Should().Be(HttpStatusCode.NotFound);
+    }
+
+    [Fact]
+    public async Task A_new_DHCP_lease_moves_a_home_assistant_guest_s_core_and_its_guest_agent_reports_it()
+    {
+        var (sim, api) = await Sims.Start(scale: 0.05);
+        await using var _ = sim;
+        sim.AddGuest(new TemplateSeed(9303, "ctrlable-pro", GuestKind.Qemu, DiskGiB: 32) { Tags = ["ctrlable", HomeAssistantMarker.Tag], HomeAssistantCoreOnDisk = true });
+        await api.RunTask(api.Post("nodes/pve1/qemu/9303/clone", ("newid", "185"), ("name", "site-ha")));
+        await api.RunTask(api.Post("nodes/pve1/qemu/185/status/start"));
+        var ha = await WaitForAsync(() => sim.HomeAssistant(185));
+        await ha.WaitForPhaseAsync(HaPhase.Running);
+
+        sim.ChangeLease(185, IPAddress.Parse("127.0.10.176")).Should().Be(LeaseChange.Changed);
+
+        await WaitForAsync(() => ha.Address.Equals(IPAddress.Parse("127.0.10.176")) ? "moved" : null);
+        using var http = new HttpClient();
+        var answered = await WaitForAsync(async () =>
+        {
+            try
+            {
+                return (await http.GetAsync($"http://127.0.10.176:{ha.CorePort}/api/onboarding")).StatusCode.ToString();
+            }
+            catch (HttpRequestException)
+            {
+                return null;
+            }
+        });
+        answered.Should().Be(nameof(HttpStatusCode.OK));
+        var agent = await WaitForAsync(async () => (await api.Get("nodes/pve1/qemu/185/agent/network-get-interfaces")).Data);
+        agent!["result"]!.AsArray().SelectMany(i => i!["ip-addresses"]!.AsArray()).Select(a => a!["ip-address"]!.GetValue<string>()).Should().Contain("127.0.10.176");
+    }
+
+    private static async Task<T> WaitForAsync<T>(Func<Task<T?>> get) where T : class
+    {
+        for (var i = 0; i < 400; i++)
+        {
+            if (await get() is { } value)
+            {
+                return value;
+            }
+
+            await Task.Delay(25);
+        }
+
+        throw new TimeoutException("never happened");
     }
 
     private static string? AddressOf(PveSimulator sim, int vmid)

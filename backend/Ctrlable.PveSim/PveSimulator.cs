@@ -92,6 +92,13 @@ public sealed class PveSimulator : IAsyncDisposable
     /// <summary>Whether the guest's app answers (true), was stopped (false), or the guest runs none (null).</summary>
     public bool? AppRunning(int vmid) => _sim.AppRunning(vmid);
 
+    /// <summary>
+    /// The LAN's DHCP server gives the running guest <paramref name="address"/> instead of its lease (as a router may):
+    /// Proxmox reports the new address from now on, the guest's app (or Home Assistant) listens there. See <see cref="LeaseChange"/>
+    /// for what is refused.
+    /// </summary>
+    public LeaseChange ChangeLease(int vmid, System.Net.IPAddress address) => GuestRuntime.ChangeLease(_sim, vmid, address);
+
     /// <summary>API requests received on /api2 since start, across all nodes.</summary>
     public long RequestCount => _sim.RequestCount;
 

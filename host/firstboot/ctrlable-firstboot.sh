@@ -11,9 +11,18 @@
 #                  with retries and back-off, and write the app's configuration where the community-scripts
 #                  install put it, keeping every setting the assignment does not own
 #   restart        restart the app
+#   follow         zigbee2mqtt and frigate: install ctrlable-broker-follow.timer (below)
 #   complete       report "ok" and the installed versions to the orchestrator
-#   forget         remove firstboot.env (the release secret) and the instance credential
+#   forget         remove firstboot.env (the release secret) and — unless the guest follows its broker — the
+#                  instance credential
 #   disable        disable the service
+#
+# Following the broker (ctrlable-firstboot --follow-broker, every 5 minutes from ctrlable-broker-follow.timer):
+# a zigbee2mqtt or frigate guest's MQTT broker is by default the site's Home Assistant, reached by address; under
+# DHCP the router may give Home Assistant another one. The guest asks the orchestrator where its broker is now
+# (GET /api/provision/broker, with its instance credential, pinned like every request here) and, when that is not
+# what its app uses, rewrites the app's MQTT server (mqtt.server, or frigate's mqtt.host/port) and restarts the app.
+# /etc/ctrlable/follow.env holds the orchestrator's URL and certificate fingerprint (no secret).
 #
 # Each step leaves a marker in the state directory once its effects are on disk, so a run cut short (a
 # power cut) resumes at the step it was in, and a run after the last step changes nothing. Files are
@@ -38,7 +47,7 @@
 #
 # Every path and command can be overridden, so tests and the Proxmox emulator run this script in a
 # sandbox root: ROOT (prefix of every guest path), FIRSTBOOT_ENV, FIRSTBOOT_STATE_DIR, FIRSTBOOT_RUN_DIR,
-# FIRSTBOOT_CREDENTIAL, SYSTEMCTL, SSH_KEYGEN, MACHINE_ID_SETUP, HOSTNAMECTL, CURL, OPENSSL, TIMEOUT, JQ,
+# FIRSTBOOT_CREDENTIAL, FOLLOW_ENV, SYSTEMCTL, SSH_KEYGEN, MACHINE_ID_SETUP, HOSTNAMECTL, CURL, OPENSSL, TIMEOUT, JQ,
 # DOCKER, MYSQL, SLEEP, CURL_INTERFACE (source address for curl), FIRSTBOOT_ATTEMPTS, FIRSTBOOT_DELAY,
 # FIRSTBOOT_MAX_DELAY (seconds).
 set -Eeuo pipefail
@@ -48,12 +57,15 @@ readonly PROG=ctrlable-firstboot
 readonly SERVICE=ctrlable-firstboot.service
 readonly SECRET_HEADER=X-Ctrlable-Secret
 readonly CREDENTIAL_HEADER=X-Ctrlable-Instance-Credential
-readonly SCRIPT_VERSION=2
+readonly FOLLOW_UNIT=ctrlable-broker-follow
+# 3: follows the MQTT broker after the first boot (the orchestrator warns about guests below it).
+readonly SCRIPT_VERSION=3
 
 ROOT="${ROOT:-}"
 ROOT="${ROOT%/}"
 FIRSTBOOT_ENV="${FIRSTBOOT_ENV:-$ROOT/etc/ctrlable/firstboot.env}"
 CREDENTIAL_FILE="${FIRSTBOOT_CREDENTIAL:-$ROOT/etc/ctrlable/instance-credential}"
+FOLLOW_ENV="${FOLLOW_ENV:-$ROOT/etc/ctrlable/follow.env}"
 STATE_DIR="${FIRSTBOOT_STATE_DIR:-$ROOT/var/lib/ctrlable/firstboot}"
 RUN_DIR="${FIRSTBOOT_RUN_DIR:-$ROOT/run/ctrlable-firstboot}"
 SYSTEMCTL="${SYSTEMCTL:-systemctl}"
@@ -566,6 +578,11 @@ mqtt_edits() { # SECTION USER_KEY: the MQTT lines both zigbee2mqtt and frigate t
   fi
 }
 
+# remember_broker HOST PORT: the broker the app's configuration points at now (what --follow-broker compares with).
+remember_broker() {
+  printf '%s\t%s\n' "$1" "$2" | write_file "$STATE_DIR/broker"
+}
+
 configure_zigbee2mqtt() {
   local dir="$ROOT/opt/zigbee2mqtt/data" edits="$RUN_DIR/edits" port
   need_file "$dir/configuration.yaml"
@@ -590,6 +607,7 @@ configure_zigbee2mqtt() {
   chmod 600 -- "$dir/configuration.yaml"
   # State of the template's Zigbee network (if its service ever ran): it does not match the new keys.
   rm -f -- "$dir/coordinator_backup.json" "$dir/database.db" "$dir/database.db.backup" "$dir/state.json"
+  remember_broker "$(value .mqtt.host)" "$(value .mqtt.port)"
   say "configure: zigbee2mqtt wired (MQTT $(value .mqtt.host), coordinator ${port:-unchanged}), new network key"
 }
 
@@ -638,6 +656,7 @@ configure_frigate() {
     yaml_replace_section "$config" cameras "$cameras"
   fi
   chmod 600 -- "$config"
+  remember_broker "$(value .mqtt.host)" "$(value .mqtt.port)"
   say "configure: frigate wired (MQTT $(value .mqtt.host), $("$JQ" '.cameras // [] | length' "$RUN_DIR/assignment.json") camera(s) from the site settings)"
 }
 
@@ -769,16 +788,73 @@ step_complete() {
   esac
 }
 
+# --- Step: follow --------------------------------------------------------------------------------
+
+follows_broker() { [[ $APP_TYPE == zigbee2mqtt || $APP_TYPE == frigate ]]; }
+
+# The timer that keeps the app pointed at its broker after the first boot (see the top of this file): its
+# units, and follow.env with what the requests need besides the credential — no secret.
+step_follow() {
+  if ! follows_broker; then
+    say "follow: a ${APP_TYPE:-plain} guest has no broker to follow"
+    return 0
+  fi
+  REPORT_FAILURES=1
+  printf 'CTRLABLE_ORCHESTRATOR_URL=%s\nCTRLABLE_ORCHESTRATOR_FINGERPRINT=%s\n' "$ORCHESTRATOR_URL" "$TLS_FINGERPRINT" | write_file "$FOLLOW_ENV"
+  chmod 600 -- "$FOLLOW_ENV"
+  mkdir -p -- "$ROOT/etc/systemd/system"
+  write_file "$ROOT/etc/systemd/system/$FOLLOW_UNIT.service" <<'UNIT'
+# Ctrlable: keep the app pointed at its MQTT broker (the site's Home Assistant may get another DHCP address).
+# Installed by ctrlable-firstboot; started by ctrlable-broker-follow.timer.
+[Unit]
+Description=Ctrlable: point the app at its MQTT broker's current address
+Wants=network-online.target
+After=network-online.target
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/sbin/ctrlable-firstboot --follow-broker
+StandardOutput=journal
+StandardError=journal
+UNIT
+  write_file "$ROOT/etc/systemd/system/$FOLLOW_UNIT.timer" <<'UNIT'
+# Ctrlable: ask the orchestrator every 5 minutes where the MQTT broker is (one small request; no Proxmox call
+# while the guest keeps its address). Installed by ctrlable-firstboot.
+[Unit]
+Description=Ctrlable: follow the MQTT broker's address
+
+[Timer]
+OnBootSec=2min
+OnUnitActiveSec=5min
+RandomizedDelaySec=1min
+
+[Install]
+WantedBy=timers.target
+UNIT
+  chmod 644 -- "$ROOT/etc/systemd/system/$FOLLOW_UNIT.service" "$ROOT/etc/systemd/system/$FOLLOW_UNIT.timer"
+  try "reloading systemd" "$SYSTEMCTL" daemon-reload
+  try "enabling $FOLLOW_UNIT.timer" "$SYSTEMCTL" enable "$FOLLOW_UNIT.timer"
+  try "starting $FOLLOW_UNIT.timer" "$SYSTEMCTL" start "$FOLLOW_UNIT.timer"
+  REPORT_FAILURES=0
+  say "follow: $FOLLOW_UNIT.timer keeps the MQTT broker's address current"
+}
+
 # --- Step: forget --------------------------------------------------------------------------------
 
-# The orchestrator has the report: it refuses the credential and the release secret for this guest from
-# now on, and nothing after the first boot needs them (template.env stays). Left on disk, the release
-# secret — shared by every clone of the release — would outlive its use.
+# The orchestrator has the report: it refuses the release secret for this guest from now on, and nothing
+# after the first boot needs it (template.env stays). Left on disk, the release secret — shared by every
+# clone of the release — would outlive its use. The instance credential goes too, unless the guest follows
+# its broker: after complete it only opens GET /api/provision/broker, from this guest's address.
 forget_secrets() {
   rm -f -- "$FIRSTBOOT_ENV" "$CREDENTIAL_FILE"
 }
 
 step_forget() {
+  if [[ -f $FOLLOW_ENV ]]; then
+    rm -f -- "$FIRSTBOOT_ENV"
+    say "forget: removed $FIRSTBOOT_ENV; $CREDENTIAL_FILE stays for following the broker"
+    return 0
+  fi
   forget_secrets
   say "forget: removed $FIRSTBOOT_ENV and $CREDENTIAL_FILE"
 }
@@ -790,7 +866,90 @@ step_disable() {
   say "disable: $SERVICE disabled; first boot done"
 }
 
+# --- After the first boot: following the broker -------------------------------------------------
+
+load_follow_environment() {
+  [[ -r $FOLLOW_ENV ]] || die 1 "cannot read $FOLLOW_ENV: this guest does not follow its broker"
+  local line value
+  while IFS= read -r line || [[ -n $line ]]; do
+    value=${line#*=}
+    case ${line%%=*} in
+      CTRLABLE_ORCHESTRATOR_URL) ORCHESTRATOR_URL=${value%/} ;;
+      CTRLABLE_ORCHESTRATOR_FINGERPRINT) TLS_FINGERPRINT=${value^^} ;;
+      *) ;;
+    esac
+  done <"$FOLLOW_ENV"
+  [[ $ORCHESTRATOR_URL == https://* ]] || die 1 "$FOLLOW_ENV: CTRLABLE_ORCHESTRATOR_URL must be an https:// URL"
+  [[ $TLS_FINGERPRINT =~ ^([0-9A-F]{2}:){31}[0-9A-F]{2}$ ]] ||
+    die 1 "$FOLLOW_ENV: CTRLABLE_ORCHESTRATOR_FINGERPRINT must be the certificate's SHA-256 as AA:BB:... (32 bytes)"
+  [[ -f $CREDENTIAL_FILE ]] || die 1 "$CREDENTIAL_FILE is missing: this guest cannot ask for its broker (redeploy the instance)"
+  INSTANCE_CREDENTIAL=$(tr -d '[:space:]' <"$CREDENTIAL_FILE")
+  [[ $INSTANCE_CREDENTIAL =~ ^[0-9a-f]{64}$ ]] ||
+    die 1 "$CREDENTIAL_FILE does not hold an instance credential (64 hex digits): redeploy the instance"
+  set_auth_header
+  CURL_ARGS=(--silent --proto "=https" --max-time 30 --connect-timeout 10
+    --header "@$RUN_DIR/headers" --header 'Accept: application/json')
+  if [[ -n $CURL_INTERFACE ]]; then
+    CURL_ARGS+=(--interface "$CURL_INTERFACE")
+  fi
+}
+
+# follow_broker: one look at where the broker is; the app's configuration is changed (and the app restarted)
+# only when the broker moved. A failed look changes nothing: the timer looks again later.
+follow_broker() {
+  STEP=follow-broker
+  [[ -f "$STATE_DIR/done" ]] || die 1 "the first boot is not done yet"
+  prepare_run_dir
+  load_follow_environment
+  read_hostname
+  APP_TYPE=$(tr -d '[:space:]' <"$STATE_DIR/type")
+  follows_broker || die 1 "a $APP_TYPE guest has no broker to follow"
+  ATTEMPTS=${FOLLOW_ATTEMPTS:-3}
+  request GET "/api/provision/broker?hostname=$GUEST_HOSTNAME" "" "$RUN_DIR/broker.json"
+  [[ $HTTP_STATUS == 200 ]] ||
+    die 1 "the orchestrator did not say where the broker is (HTTP $HTTP_STATUS: $(problem_text "$RUN_DIR/broker.json"))"
+  local host port server known="" config edits="$RUN_DIR/edits" unit
+  host=$("$JQ" -r '.host // empty' "$RUN_DIR/broker.json")
+  port=$("$JQ" -r '.port // empty' "$RUN_DIR/broker.json")
+  server=$("$JQ" -r '.server // empty' "$RUN_DIR/broker.json")
+  # Only what an address, a host name and a port look like goes into a configuration file.
+  [[ $host =~ ^[A-Za-z0-9.:-]{1,253}$ && $port =~ ^[0-9]{1,5}$ && $server =~ ^mqtts?://[][A-Za-z0-9.:-]+:[0-9]{1,5}$ ]] ||
+    die 1 "the orchestrator's answer is not a broker address"
+  if [[ -f "$STATE_DIR/broker" ]]; then
+    known=$(head -n 1 -- "$STATE_DIR/broker")
+  fi
+  if [[ $known == "$host"$'\t'"$port" ]]; then
+    say "follow-broker: the MQTT broker is still at $host:$port"
+    return 0
+  fi
+  case $APP_TYPE in
+    zigbee2mqtt)
+      config="$ROOT/opt/zigbee2mqtt/data/configuration.yaml" unit=zigbee2mqtt.service
+      need_file "$config"
+      printf 'mqtt\tserver\t%s\n' "$(yaml_string "$server")" >"$edits"
+      ;;
+    frigate)
+      config="$ROOT/config/config.yml" unit=frigate.service
+      need_file "$config"
+      printf 'mqtt\thost\t%s\nmqtt\tport\t%s\n' "$(yaml_string "$host")" "$port" >"$edits"
+      ;;
+    *) ;;
+  esac
+  yaml_edit "$config" "$edits"
+  chmod 600 -- "$config"
+  try "restarting $unit" "$SYSTEMCTL" restart "$unit"
+  remember_broker "$host" "$port"
+  say "follow-broker: the MQTT broker moved to $host:$port; $config updated and $unit restarted"
+}
+
 main() {
+  if [[ ${1:-} == --follow-broker ]]; then
+    follow_broker
+    return 0
+  fi
+  if [[ $# -gt 0 ]]; then
+    die 1 "unknown argument '$1' (none, or --follow-broker)"
+  fi
   if [[ -f "$STATE_DIR/done" ]]; then
     say "first boot was done before; nothing to do"
     return 0
@@ -816,6 +975,7 @@ main() {
   run_step hostname step_hostname
   run_step configure step_configure
   run_step restart step_restart
+  run_step follow step_follow
   run_step complete step_complete
   run_step forget step_forget
   run_step disable step_disable

@@ -219,7 +219,7 @@ internal sealed class SupervisorApi(HaRuntime ha, Func<int> currentPort, Action<
     private JsonObject InterfaceInfo()
     {
         var host = ha.Host;
-        var address = host.StaticAddress is null ? [$"{ha.Options.Address}/24"] : host.Ipv4Address;
+        var address = host.StaticAddress is null ? [$"{ha.DhcpAddress}/24"] : host.Ipv4Address;
         return new JsonObject
         {
             ["interface"] = HaHostSettings.Interface,

@@ -42,6 +42,9 @@ internal sealed class HaRuntime(HaSimOptions options)
 
     public int Boots { get; set; }
 
+    /// <summary>The address the LAN's DHCP server leases the VM (<see cref="HaSimOptions.Address"/> until it hands out another).</summary>
+    public System.Net.IPAddress DhcpAddress { get; set; } = System.Net.IPAddress.Parse(options.Address);
+
     // ---- Core memory: reset on every Core start ----
 
     /// <summary>Whether onboarding's views were registered at this Core start (not when every step was done then).</summary>

@@ -10,6 +10,7 @@ using Ctrlable.Provisioner.Hosting;
 using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.State;
 using Ctrlable.Provisioner.Tests.Infrastructure;
+using Dapper;
 using YamlDotNet.RepresentationModel;
 
 namespace Ctrlable.Provisioner.Tests.Provision;
@@ -67,7 +68,7 @@ public sealed class FirstBootScriptTests(FirstBootScriptTests.Fixture fixture) :
         var instance = await H.InstanceAsync(guest.Id);
         instance.State.Should().Be(InstanceStates.Active, run.Output);
         var versions = JsonSerializer.Deserialize<Dictionary<string, string>>(instance.InstalledVersions!)!;
-        versions.Should().Contain("firstboot", "2").And.Contain("debian", "12.11");
+        versions.Should().Contain("firstboot", "3").And.Contain("debian", "12.11");
         File.Exists(sandbox.PathOf($"/etc/systemd/system/multi-user.target.wants/{SimulatedGuestImage.UnitName}")).Should().BeFalse();
         File.Exists(sandbox.PathOf("/var/lib/ctrlable/firstboot/done")).Should().BeTrue();
         Calls(sandbox).Should().Contain($"systemctl disable {SimulatedGuestImage.UnitName}");
@@ -78,8 +79,21 @@ public sealed class FirstBootScriptTests(FirstBootScriptTests.Fixture fixture) :
             File.ReadAllText(Path.Combine(sandbox.Log, "calls.log")).Should().NotContain(secret);
         }
 
-        // The release secret and the instance credential (64 hex digits each) were never printed, and are gone now.
-        AssertSecretsForgotten(sandbox);
+        // The release secret and the instance credential (64 hex digits each) were never printed; the secret is gone now,
+        // the credential too unless the guest follows its MQTT broker (then its timer is installed and enabled).
+        AssertSecretsForgotten(sandbox, FollowsBroker(type));
+        var timer = sandbox.PathOf("/etc/systemd/system/ctrlable-broker-follow.timer");
+        File.Exists(timer).Should().Be(FollowsBroker(type));
+        if (FollowsBroker(type))
+        {
+            (await File.ReadAllTextAsync(timer)).Should().Contain("OnUnitActiveSec=5min");
+            (await File.ReadAllTextAsync(sandbox.PathOf("/etc/systemd/system/ctrlable-broker-follow.service"))).Should().Contain("ExecStart=/usr/local/sbin/ctrlable-firstboot --follow-broker");
+            Calls(sandbox).Should().Contain("systemctl enable ctrlable-broker-follow.timer").And.Contain("systemctl start ctrlable-broker-follow.timer");
+            var follow = await File.ReadAllTextAsync(sandbox.PathOf("/etc/ctrlable/follow.env"));
+            follow.Should().Contain("CTRLABLE_ORCHESTRATOR_FINGERPRINT=").And.NotContain(H.ReleaseSecret);
+            FileMode(sandbox.PathOf("/etc/ctrlable/follow.env")).Should().Be(UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+
         run.Output.Should().NotMatchRegex("[0-9a-f]{64}");
         File.ReadAllText(Path.Combine(sandbox.Log, "calls.log")).Should().NotMatchRegex("[0-9a-f]{64}");
 
@@ -208,7 +222,7 @@ public sealed class FirstBootScriptTests(FirstBootScriptTests.Fixture fixture) :
         File.Exists(sandbox.PathOf($"/etc/systemd/system/multi-user.target.wants/{SimulatedGuestImage.UnitName}")).Should().BeFalse();
         Calls(sandbox).Should().Contain("systemctl restart zigbee2mqtt.service");
         File.Exists(sandbox.PathOf("/var/lib/ctrlable/firstboot/done")).Should().BeTrue();
-        AssertSecretsForgotten(sandbox);
+        AssertSecretsForgotten(sandbox, follows: true);
     }
 
     /// <summary>
@@ -241,7 +255,7 @@ public sealed class FirstBootScriptTests(FirstBootScriptTests.Fixture fixture) :
         (await H.InstanceAsync(guest.Id)).State.Should().Be(InstanceStates.Active);
         (await H.HistoryAsync(guest.Id)).Should().Equal("waiting>personalising", "personalising>active");
         await AssertConfigurationAsync(TemplateTypes.Zigbee2Mqtt, sandbox, (await H.App.Service<AssignmentService>().GetAsync(guest.Id, CancellationToken.None))!);
-        AssertSecretsForgotten(sandbox);
+        AssertSecretsForgotten(sandbox, follows: true);
         using var withCredential = H.App.CreateHttpsClient(address);
         withCredential.DefaultRequestHeaders.Add(ProvisionApi.CredentialHeader, credential);
         (await withCredential.GetAsync($"/api/provision/assignment?hostname={guest.Hostname}")).StatusCode.Should().Be(HttpStatusCode.Gone);
@@ -279,13 +293,83 @@ public sealed class FirstBootScriptTests(FirstBootScriptTests.Fixture fixture) :
         var failed = await H.InstanceAsync(guest.Id);
         failed.State.Should().Be(InstanceStates.Failed);
         failed.Error.Should().StartWith("restart: restarting zwave-js-ui.service failed (status 1)");
-        AssertSecretsForgotten(sandbox);
+        AssertSecretsForgotten(sandbox, follows: false);
 
         var again = await RunAsync(sandbox, address);
 
         again.Status.Should().Be(3, again.Output);
         again.Stderr.Trim().Should().Be("ctrlable-firstboot: start: an earlier run failed and told the orchestrator so: redeploy the instance to start again");
         (await H.InstanceAsync(guest.Id)).State.Should().Be(InstanceStates.Failed);
+    }
+
+    /// <summary>
+    /// Under DHCP the site's Home Assistant (the guests' MQTT broker) may get another address. After its first boot a
+    /// zigbee2mqtt or frigate guest asks the orchestrator where its broker is (its timer runs
+    /// <c>ctrlable-firstboot --follow-broker</c>) and rewrites its app's MQTT server and restarts the app only when that moved.
+    /// </summary>
+    [Theory]
+    [InlineData(TemplateTypes.Zigbee2Mqtt)]
+    [InlineData(TemplateTypes.Frigate)]
+    public async Task After_its_first_boot_a_guest_follows_its_MQTT_broker_to_Home_Assistant_s_new_address(string type)
+    {
+        var (guest, sandbox, address) = await PrepareAsync(type);
+        (await RunAsync(sandbox, address)).Status.Should().Be(0);
+        var credential = (await File.ReadAllTextAsync(sandbox.PathOf(SimulatedGuestImage.CredentialPath))).Trim();
+        await SetHomeAssistantAsync("127.0.10.151");
+
+        var moved = await RunAsync(sandbox, address, arguments: ["--follow-broker"]);
+
+        moved.Status.Should().Be(0, moved.Output);
+        moved.Stdout.Should().Contain("follow-broker: the MQTT broker moved to 127.0.10.151:1883");
+        BrokerOf(type, sandbox).Should().Be("127.0.10.151");
+        var unit = type == TemplateTypes.Zigbee2Mqtt ? "zigbee2mqtt.service" : "frigate.service";
+        bool Restart(string call) => call.StartsWith("systemctl restart ", StringComparison.Ordinal) && call.Split(' ').Contains(unit);
+        Calls(sandbox).Where(Restart).Should().HaveCount(2, "the first boot restarted the app once, following the broker once more");
+        Calls(sandbox).Last().Should().Be($"systemctl restart {unit}");
+        await AssertKeptAsync(type, sandbox, guest);
+
+        // Nothing moved: nothing is written, nothing restarted.
+        var before = Snapshot(sandbox).Where(f => !f.Contains("calls.log", StringComparison.Ordinal)).ToList();
+        var still = await RunAsync(sandbox, address, arguments: ["--follow-broker"]);
+        still.Status.Should().Be(0, still.Output);
+        still.Stdout.Should().Contain("still at 127.0.10.151:1883");
+        Snapshot(sandbox).Where(f => !f.Contains("calls.log", StringComparison.Ordinal)).Should().Equal(before);
+        Calls(sandbox).Where(Restart).Should().HaveCount(2);
+
+        await SetHomeAssistantAsync("127.0.10.152");
+        var again = await RunAsync(sandbox, address, arguments: ["--follow-broker"]);
+        again.Status.Should().Be(0, again.Output);
+        BrokerOf(type, sandbox).Should().Be("127.0.10.152");
+        foreach (var run in new[] { moved, still, again })
+        {
+            run.Output.Should().NotContain(credential);
+        }
+
+        File.ReadAllText(Path.Combine(sandbox.Log, "calls.log")).Should().NotContain(credential);
+    }
+
+    [Fact]
+    public async Task Following_the_broker_is_refused_without_the_credential_or_from_another_address_and_changes_nothing()
+    {
+        var (guest, sandbox, address) = await PrepareAsync(TemplateTypes.Zigbee2Mqtt);
+        (await RunAsync(sandbox, address)).Status.Should().Be(0);
+        await SetHomeAssistantAsync("127.0.10.153");
+        var before = Snapshot(sandbox).Where(f => !f.Contains("calls.log", StringComparison.Ordinal)).ToList();
+
+        var elsewhere = await RunAsync(sandbox, IPAddress.Parse("127.0.10.254"), new() { ["FOLLOW_ATTEMPTS"] = "1" }, ["--follow-broker"]);
+
+        elsewhere.Status.Should().Be(1, elsewhere.Output);
+        elsewhere.Stderr.Trim().Should().StartWith("ctrlable-firstboot: follow-broker: the orchestrator did not say where the broker is (HTTP 403: Not the guest's address");
+        File.Copy(sandbox.PathOf(SimulatedGuestImage.CredentialPath), Path.Combine(sandbox.Directory, "credential.saved"));
+        File.Delete(sandbox.PathOf(SimulatedGuestImage.CredentialPath));
+        var lost = await RunAsync(sandbox, address, arguments: ["--follow-broker"]);
+        lost.Status.Should().Be(1, lost.Output);
+        lost.Stderr.Trim().Should().Be($"ctrlable-firstboot: follow-broker: {sandbox.PathOf(SimulatedGuestImage.CredentialPath)} is missing: this guest cannot ask for its broker (redeploy the instance)");
+        File.Move(Path.Combine(sandbox.Directory, "credential.saved"), sandbox.PathOf(SimulatedGuestImage.CredentialPath));
+        Snapshot(sandbox).Where(f => !f.Contains("calls.log", StringComparison.Ordinal) && !f.Contains("credential", StringComparison.Ordinal))
+            .Should().Equal(before.Where(f => !f.Contains("credential", StringComparison.Ordinal)));
+        BrokerOf(TemplateTypes.Zigbee2Mqtt, sandbox).Should().Be($"{FirstBootHarness.Slug}-ctrlable-pro", "the assignment's broker stays until a look succeeds");
+        (await H.InstanceAsync(guest.Id)).State.Should().Be(InstanceStates.Active);
     }
 
     [Fact]
@@ -307,13 +391,23 @@ public sealed class FirstBootScriptTests(FirstBootScriptTests.Fixture fixture) :
         process.ExitCode.Should().Be(0, output);
     }
 
-    /// <summary>firstboot.env (the release secret) and the instance credential are gone; template.env stays.</summary>
-    private static void AssertSecretsForgotten(SimulatedGuest sandbox)
+    /// <summary>
+    /// firstboot.env (the release secret) is gone; the instance credential too, unless the guest follows its broker (it
+    /// keeps it, 0600, for GET /api/provision/broker); template.env stays.
+    /// </summary>
+    private static void AssertSecretsForgotten(SimulatedGuest sandbox, bool follows)
     {
         File.Exists(sandbox.PathOf(FirstBootEnvironment.GuestPath)).Should().BeFalse();
-        File.Exists(sandbox.PathOf(SimulatedGuestImage.CredentialPath)).Should().BeFalse();
+        File.Exists(sandbox.PathOf(SimulatedGuestImage.CredentialPath)).Should().Be(follows);
+        if (follows)
+        {
+            FileMode(sandbox.PathOf(SimulatedGuestImage.CredentialPath)).Should().Be(UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+
         File.Exists(sandbox.PathOf(SimulatedGuestImage.TemplateEnvPath)).Should().BeTrue();
     }
+
+    private static bool FollowsBroker(string type) => type is TemplateTypes.Zigbee2Mqtt or TemplateTypes.Frigate;
 
     private static async Task AssertConfigurationAsync(string type, SimulatedGuest sandbox, Assignment assignment)
     {
@@ -401,11 +495,16 @@ public sealed class FirstBootScriptTests(FirstBootScriptTests.Fixture fixture) :
         public string Output => $"status {Status}\nstdout:\n{Stdout}\nstderr:\n{Stderr}";
     }
 
-    private static async Task<ScriptRun> RunAsync(SimulatedGuest sandbox, IPAddress address, Dictionary<string, string>? extra = null)
+    private static async Task<ScriptRun> RunAsync(SimulatedGuest sandbox, IPAddress address, Dictionary<string, string>? extra = null, string[]? arguments = null)
     {
         var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
         // The committed script itself, not the sandbox's copy of it.
         start.ArgumentList.Add(Path.Combine(FirstBootHarness.ScriptDirectory, SimulatedGuestImage.ScriptName));
+        foreach (var argument in arguments ?? [])
+        {
+            start.ArgumentList.Add(argument);
+        }
+
         start.Environment.Clear();
         start.Environment["PATH"] = Environment.GetEnvironmentVariable("PATH");
         start.Environment["FIRSTBOOT_DELAY"] = "0.05";
@@ -420,6 +519,52 @@ public sealed class FirstBootScriptTests(FirstBootScriptTests.Fixture fixture) :
         var stderr = process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
         return new ScriptRun(process.ExitCode, await stdout, await stderr);
+    }
+
+    /// <summary>The harness project's Home Assistant (the broker of its guests), active at <paramref name="ip"/>: one row, moved on each call.</summary>
+    private async Task SetHomeAssistantAsync(string ip)
+    {
+        await using var connection = await H.App.Service<Database>().OpenAsync();
+        var hostname = $"{FirstBootHarness.Slug}-{TemplateTypes.CtrlablePro}";
+        if (await connection.ExecuteAsync("UPDATE instances SET ip = @ip WHERE hostname = @hostname AND state <> 'deleted';", new { ip, hostname }) == 0)
+        {
+            await connection.ExecuteAsync("""
+                INSERT INTO instances (project_id, type, kind, hostname, ip, state, release, created_at, updated_at)
+                VALUES (@ProjectId, 'ctrlable-pro', 'vm', @hostname, @ip, 'active', @release, @now, @now);
+                """, new { H.ProjectId, hostname, ip, release = FirstBootHarness.Release, now = DateTimeOffset.UtcNow });
+        }
+    }
+
+    /// <summary>The broker host the app's configuration points at: zigbee2mqtt's mqtt.server's host, frigate's mqtt.host.</summary>
+    private static string? BrokerOf(string type, SimulatedGuest sandbox)
+    {
+        if (type == TemplateTypes.Zigbee2Mqtt)
+        {
+            return new Uri(Scalar(Yaml(sandbox.PathOf("/opt/zigbee2mqtt/data/configuration.yaml")), "mqtt", "server")!).Host;
+        }
+
+        var frigate = Yaml(sandbox.PathOf("/config/config.yml"));
+        Scalar(frigate, "mqtt", "port").Should().Be("1883");
+        return Scalar(frigate, "mqtt", "host");
+    }
+
+    /// <summary>Following the broker changed the broker's address only: the rest of the assignment's settings stay.</summary>
+    private async Task AssertKeptAsync(string type, SimulatedGuest sandbox, TestGuest guest)
+    {
+        var assignment = (await H.App.Service<AssignmentService>().GetAsync(guest.Id, CancellationToken.None))!;
+        var root = Yaml(sandbox.PathOf(type == TemplateTypes.Zigbee2Mqtt ? "/opt/zigbee2mqtt/data/configuration.yaml" : "/config/config.yml"));
+        Scalar(root, "mqtt", "user").Should().Be(assignment.Mqtt!.User);
+        Scalar(root, "mqtt", "password").Should().Be(assignment.Mqtt.Password);
+        if (type == TemplateTypes.Zigbee2Mqtt)
+        {
+            Scalar(root, "mqtt", "base_topic").Should().Be(assignment.Mqtt.BaseTopic);
+            Scalar(root, "serial", "port").Should().Be(assignment.Zigbee!.Port);
+        }
+        else
+        {
+            Scalar(root, "mqtt", "client_id").Should().Be(assignment.Mqtt.ClientId);
+            Scalar(root, "cameras", "front_door", "ffmpeg", "inputs", "0", "path").Should().Be(FirstBootHarness.Settings.Cameras[0].StreamUrl);
+        }
     }
 
     private static List<string> Calls(SimulatedGuest sandbox) => [.. File.ReadAllLines(Path.Combine(sandbox.Log, "calls.log"))];

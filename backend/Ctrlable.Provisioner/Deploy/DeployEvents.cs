@@ -14,10 +14,12 @@ public sealed record InstanceProgress(
     int Percent,
     string? Message,
     string? Error,
-    DateTimeOffset At)
+    DateTimeOffset At,
+    [property: System.ComponentModel.Description("The guest's address as last seen (under DHCP it follows the guest's lease).")] string? Ip = null,
+    [property: System.ComponentModel.Description("Where the app is opened (Home Assistant's located URL).")] string? AppUrl = null)
 {
     public static InstanceProgress Of(InstanceRow row) => new(
-        row.Id, row.ProjectId, row.DeployId, row.Hostname, row.Type, row.State, PercentOf(row.State), row.Message, row.Error, row.UpdatedAt);
+        row.Id, row.ProjectId, row.DeployId, row.Hostname, row.Type, row.State, PercentOf(row.State), row.Message, row.Error, row.UpdatedAt, row.Ip, row.AppUrl);
 
     public static int PercentOf(string state) => state switch
     {

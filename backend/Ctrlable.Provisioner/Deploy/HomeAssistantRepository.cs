@@ -151,6 +151,21 @@ public sealed class HomeAssistantRepository(Database database, TimeProvider time
         await ExecuteAsync(sql, new { instanceId, domain, target, entryId, sourceInstanceId, now = time.GetUtcNow() }, ct);
     }
 
+    /// <summary>A wired service moved to another address: its row follows it (the old target's row goes, in one transaction).</summary>
+    public async Task MoveWiringAsync(long instanceId, string domain, string fromTarget, string toTarget, string? entryId, long? sourceInstanceId, CancellationToken ct)
+    {
+        const string sql = """
+            DELETE FROM homeassistant_wiring WHERE instance_id = @instanceId AND domain = @domain AND target = @fromTarget;
+            INSERT INTO homeassistant_wiring (instance_id, domain, target, entry_id, source_instance_id, wired_at)
+            VALUES (@instanceId, @domain, @toTarget, @entryId, @sourceInstanceId, @now)
+            ON CONFLICT (instance_id, domain, target) DO UPDATE SET entry_id = excluded.entry_id, source_instance_id = excluded.source_instance_id, wired_at = excluded.wired_at;
+            """;
+        await using var connection = await database.OpenAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        await connection.ExecuteAsync(new CommandDefinition(sql, new { instanceId, domain, fromTarget, toTarget, entryId, sourceInstanceId, now = time.GetUtcNow() }, tx, cancellationToken: ct));
+        await tx.CommitAsync(ct);
+    }
+
     private async Task ExecuteAsync(string sql, object parameters, CancellationToken ct)
     {
         await using var connection = await database.OpenAsync(ct);

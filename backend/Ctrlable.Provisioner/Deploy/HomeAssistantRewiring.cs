@@ -9,10 +9,13 @@ namespace Ctrlable.Provisioner.Deploy;
 /// Wires a Z-Wave JS or Frigate instance added later into the project's Home Assistant: when one becomes active (its
 /// first boot reports complete) and the project's Home Assistant is active and wired, that Home Assistant goes back to
 /// <see cref="InstanceStates.Wiring"/> and its pipeline runs the config flows again (idempotent: what is wired stays).
-/// At start-up it catches up on any such instance a stopped orchestrator missed.
+/// The same when a wired one moved to another address (<see cref="AddressFollower"/> records the move as a change from
+/// active to active): the flows point its entry at the new address. At start-up it catches up on any such instance a
+/// stopped orchestrator missed.
 /// </summary>
 public sealed class HomeAssistantRewiring(
     IInstanceEvents instanceEvents,
+    DeployEvents progress,
     InstanceRepository instances,
     HomeAssistantRepository sites,
     InstanceSteps steps,
@@ -32,6 +35,10 @@ public sealed class HomeAssistantRewiring(
             }
         });
 
+        // A Home Assistant that finished wiring (its steps publish progress, not state changes): deferred services next.
+        using var finished = progress.Subscribe();
+        _ = Task.Run(() => FinishedWiringAsync(finished, changes.Writer, stoppingToken), stoppingToken);
+
         foreach (var live in (await instances.ListLiveAsync(stoppingToken)).Where(IsWired).Where(i => i.State == InstanceStates.Active))
         {
             await RewireAsync(live, stoppingToken);
@@ -39,30 +46,87 @@ public sealed class HomeAssistantRewiring(
 
         await foreach (var id in changes.Reader.ReadAllAsync(stoppingToken))
         {
-            if (await instances.GetAsync(id, stoppingToken) is { } instance && IsWired(instance))
+            if (await instances.GetAsync(id, stoppingToken) is not { } instance)
+            {
+                continue;
+            }
+
+            if (IsWired(instance))
             {
                 await RewireAsync(instance, stoppingToken);
             }
+            else if (instance.Type == TemplateTypes.CtrlablePro && _deferred.Remove(instance.Id, out var services))
+            {
+                // It was busy wiring when these changed: look at them again now that it is done.
+                foreach (var serviceId in services)
+                {
+                    if (await instances.GetAsync(serviceId, stoppingToken) is { State: InstanceStates.Active } service)
+                    {
+                        await RewireAsync(service, stoppingToken);
+                    }
+                }
+            }
         }
     }
+
+    private static async Task FinishedWiringAsync(DeployEvents.Subscription finished, System.Threading.Channels.ChannelWriter<long> changes, CancellationToken ct)
+    {
+        try
+        {
+            await foreach (var step in finished.Reader.ReadAllAsync(ct))
+            {
+                if (step.Type == TemplateTypes.CtrlablePro && step.State == InstanceStates.Active)
+                {
+                    changes.TryWrite(step.InstanceId);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // stopping
+        }
+    }
+
+    /// <summary>Home Assistant id → services that changed while it was wiring (read and written by the loop only).</summary>
+    private readonly Dictionary<long, HashSet<long>> _deferred = [];
 
     private static bool IsWired(InstanceRow instance) => instance.Type is TemplateTypes.ZwaveJs or TemplateTypes.Frigate;
 
     private async Task RewireAsync(InstanceRow service, CancellationToken ct)
     {
         foreach (var homeAssistant in (await instances.ListByProjectAsync(service.ProjectId, includeDeleted: false, ct))
-            .Where(i => i.Type == TemplateTypes.CtrlablePro && i.State == InstanceStates.Active))
+            .Where(i => i.Type == TemplateTypes.CtrlablePro && i.State is InstanceStates.Active or InstanceStates.Wiring))
         {
             var site = await sites.FindAsync(homeAssistant.Id, ct);
-            if (site?.WiredAt is null || (await sites.ListWiringAsync(homeAssistant.Id, ct)).Any(w => w.SourceInstanceId == service.Id))
+            if (homeAssistant.State == InstanceStates.Wiring)
+            {
+                if (site?.WiredAt is not null)
+                {
+                    // Busy with a later service: once it is active again, this one is looked at (no loop: only once).
+                    (_deferred.TryGetValue(homeAssistant.Id, out var waiting) ? waiting : _deferred[homeAssistant.Id] = []).Add(service.Id);
+                }
+
+                continue;
+            }
+
+            var wired = (await sites.ListWiringAsync(homeAssistant.Id, ct)).Where(w => w.SourceInstanceId == service.Id).ToList();
+            // Wired already, at the address it is reached at now: nothing to do.
+            var target = HomeAssistantSetup.TargetOf(service, await SettingsAsync(service.ProjectId, ct));
+            if (site?.WiredAt is null || (wired.Count > 0 && (target is null || wired.All(w => w.Target == target))))
             {
                 continue;
             }
 
-            logger.LogInformation("Wiring {Service} into the Home Assistant of {Hostname}", service.Hostname, homeAssistant.Hostname);
+            var what = wired.Count == 0 ? $"Wiring {service.Hostname}" : $"Re-wiring {service.Hostname} at its new address";
+            logger.LogInformation("{What} into the Home Assistant of {Hostname}", what, homeAssistant.Hostname);
             await instances.SetDeadlineAsync(homeAssistant.Id, time.GetUtcNow().AddSeconds(options.Value.RequestTimeoutSeconds * 10), ct);
-            await steps.MoveAsync(homeAssistant, InstanceStates.Wiring, $"Wiring {service.Hostname}", ct: ct);
+            await steps.MoveAsync(homeAssistant, InstanceStates.Wiring, what, ct: ct);
             runner.Enqueue(homeAssistant.Id);
         }
     }
+
+    private async Task<Projects.SiteSettings> SettingsAsync(long projectId, CancellationToken ct) =>
+        await instances.GetProjectAsync(projectId, ct) is { } project
+            ? System.Text.Json.JsonSerializer.Deserialize<Projects.SiteSettings>(project.SettingsJson, Projects.ProjectJson.Options) ?? new Projects.SiteSettings()
+            : new Projects.SiteSettings();
 }

@@ -179,13 +179,25 @@ public sealed class HomeAssistantSetup(
     /// The guest's LAN address: IPv4 before IPv6, never loopback, link-local, Home Assistant's internal networks
     /// (docker0, hassio 172.30.32.0/23, veth*, br-*) or Supervisor's 172.30.232.0/23 DNS network.
     /// </summary>
-    internal static string? PrimaryAddress(IReadOnlyList<GuestInterface>? interfaces)
+    internal static string? PrimaryAddress(IReadOnlyList<GuestInterface>? interfaces) => LanAddresses(interfaces).FirstOrDefault();
+
+    /// <summary>
+    /// Every LAN address of the guest in <see cref="PrimaryAddress"/>'s order and with its filter; with
+    /// <paramref name="mac"/>, only those of the interface with that hardware address (the NIC the orchestrator gave the
+    /// guest) where the interface reports one.
+    /// </summary>
+    internal static IReadOnlyList<string> LanAddresses(IReadOnlyList<GuestInterface>? interfaces, string? mac = null)
     {
         var candidates = new List<IPAddress>();
         foreach (var nic in interfaces ?? [])
         {
             if (nic.Name is "lo" or "hassio" || nic.Name.StartsWith("docker", StringComparison.Ordinal)
                 || nic.Name.StartsWith("veth", StringComparison.Ordinal) || nic.Name.StartsWith("br-", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            if (mac is not null && (nic.HardwareAddress ?? nic.Hwaddr) is { } reported && !string.Equals(reported, mac, StringComparison.OrdinalIgnoreCase))
             {
                 continue;
             }
@@ -200,7 +212,7 @@ public sealed class HomeAssistantSetup(
             }
         }
 
-        return candidates.OrderBy(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 0 : 1).FirstOrDefault()?.ToString();
+        return [.. candidates.OrderBy(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 0 : 1).Select(a => a.ToString()).Distinct()];
     }
 
     private static bool IsLan(IPAddress address)
@@ -689,18 +701,31 @@ public sealed class HomeAssistantSetup(
         // Each service by its address (or its name where the site's DNS serves the guests' names: SiteAddresses).
         foreach (var (zwave, host) in Reachable(siblings, TemplateTypes.ZwaveJs, settings))
         {
-            var target = $"ws://{Host(host)}:{AssignmentService.ZwaveServerPort}";
+            var target = ZwaveTarget(host);
             await WireAsync(instance, url, token, wired, "zwave_js", target, zwave.Id,
                 new Dictionary<string, object?> { ["use_addon"] = false, ["url"] = target }, ["intent_custom", "manual"], ct);
         }
 
         foreach (var (frigate, host) in Reachable(siblings, TemplateTypes.Frigate, settings))
         {
-            var target = $"http://{Host(host)}:5000";
+            var target = FrigateTarget(host);
             await WireAsync(instance, url, token, wired, "frigate", target, frigate.Id,
                 new Dictionary<string, object?> { ["url"] = target, ["validate_ssl"] = false }, [], ct);
         }
     }
+
+    private static string ZwaveTarget(string host) => $"ws://{Host(host)}:{AssignmentService.ZwaveServerPort}";
+
+    private static string FrigateTarget(string host) => $"http://{Host(host)}:5000";
+
+    /// <summary>The URL Home Assistant's integration of <paramref name="service"/> (zwavejs, frigate) points at now; null when it is not reachable yet or not wired.</summary>
+    internal static string? TargetOf(InstanceRow service, SiteSettings settings) =>
+        SiteAddresses.Reach(service, settings) is not { } host ? null : service.Type switch
+        {
+            TemplateTypes.ZwaveJs => ZwaveTarget(host),
+            TemplateTypes.Frigate => FrigateTarget(host),
+            _ => null,
+        };
 
     private static IEnumerable<(InstanceRow Instance, string Host)> Reachable(IEnumerable<InstanceRow> siblings, string type, SiteSettings settings) =>
         siblings.Where(s => s.Type == type && s.State == InstanceStates.Active)
@@ -990,18 +1015,46 @@ public sealed class HomeAssistantSetup(
             return;
         }
 
-        await steps.SayAsync(instance, $"Wiring {Name(domain)} ({target})", ct);
+        // Wired before at another address (the service moved: a new DHCP lease): its entry follows it.
+        var moved = source is null ? null : wired.FirstOrDefault(w => w.Domain == domain && w.SourceInstanceId == source && w.Target != target);
+        await steps.SayAsync(instance, moved is null ? $"Wiring {Name(domain)} ({target})" : $"Re-wiring {Name(domain)}: it moved from {moved.Target} to {target}", ct);
         if (before is not null)
         {
             await before(url, token, ct);
         }
 
+        if (moved?.EntryId is { } old && !UpdatesInPlace(domain) && entries.Any(e => e.EntryId == old))
+        {
+            // Frigate's flow sets no unique id: a flow with the new URL would add a second entry beside the old one. Only
+            // the entry the orchestrator recorded goes, never another.
+            await ha.DeleteConfigEntryAsync(url, token, old, ct);
+            entries = [.. entries.Where(e => e.EntryId != old)];
+            logger.LogInformation("Instance {Instance} ({Hostname}): {Domain} entry {Entry} for {Target} deleted, to be set up again at {NewTarget}", instance.Id, instance.Hostname, domain, old, moved.Target, target);
+        }
+
         var entryId = await RunFlowAsync(url, token, domain, values, menuChoices, ct);
-        // Aborted as already configured: the entry that exists is the one (MQTT allows one entry).
-        entryId ??= entries.Count == 1 ? entries[0].EntryId : null;
+        // Aborted as already configured: zwave_js updated the entry of the same home id (the moved one); else the entry
+        // that exists is the one (MQTT allows one entry; Frigate's title is the URL without its scheme).
+        entryId ??= moved?.EntryId is { } kept && UpdatesInPlace(domain) && entries.Any(e => e.EntryId == kept) ? kept
+            : entries.Count == 1 ? entries[0].EntryId
+            : entries.FirstOrDefault(e => domain == "frigate" && Uri.TryCreate(target, UriKind.Absolute, out var t) && e.Title == t.Authority)?.EntryId;
+        if (moved is not null)
+        {
+            await sites.MoveWiringAsync(instance.Id, domain, moved.Target, target, entryId, source, ct);
+            logger.LogInformation("Instance {Instance} ({Hostname}): {Domain} re-wired from {OldTarget} to {Target}", instance.Id, instance.Hostname, domain, moved.Target, target);
+            return;
+        }
+
         await sites.RecordWiringAsync(instance.Id, domain, target, entryId, source, ct);
         logger.LogInformation("Instance {Instance} ({Hostname}): {Domain} wired to {Target}", instance.Id, instance.Hostname, domain, target);
     }
+
+    /// <summary>
+    /// Whether a second config flow for the same service updates its entry: zwave_js's manual step sets the unique id
+    /// (the controller's home id) and aborts <c>already_configured</c> with the new URL written into the entry
+    /// (<c>_abort_if_unique_id_configured(updates=...)</c>). Frigate's user step only refuses the same URL twice.
+    /// </summary>
+    private static bool UpdatesInPlace(string domain) => domain == "zwave_js";
 
     /// <summary>
     /// Runs a config flow step by step as Home Assistant presents it: a menu takes the first of <paramref name="menuChoices"/>

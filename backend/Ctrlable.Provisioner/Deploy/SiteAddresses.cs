@@ -58,6 +58,21 @@ public sealed class SiteAddresses(InstanceRepository instances, AddressAllocator
         }
     }
 
+    /// <summary>
+    /// Where the project's own broker is reached now, without waiting (a guest following its broker asks, §7b): the Home
+    /// Assistant's host name when the site's DNS serves it, else its static or last seen address; null while that is not
+    /// known; the name <c>&lt;slug&gt;-ctrlable-pro</c> when the project has no Home Assistant (as its assignment said).
+    /// </summary>
+    public async Task<string?> BrokerHostNowAsync(long projectId, SiteSettings settings, CancellationToken ct)
+    {
+        if (await HomeAssistantOfAsync(projectId, ct) is { } homeAssistant)
+        {
+            return Reach(homeAssistant, settings);
+        }
+
+        return await instances.GetProjectAsync(projectId, ct) is { } project ? $"{project.Slug}-{TemplateTypes.CtrlablePro}" : null;
+    }
+
     /// <summary>The project's Home Assistant: the live ctrlable-pro instance, an active one first, then the oldest.</summary>
     private async Task<InstanceRow?> HomeAssistantOfAsync(long projectId, CancellationToken ct) =>
         (await instances.ListByProjectAsync(projectId, includeDeleted: false, ct))

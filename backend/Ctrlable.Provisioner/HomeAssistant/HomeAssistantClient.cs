@@ -245,6 +245,22 @@ public sealed class HomeAssistantClient(IHttpClientFactory httpClients, IOptions
         return body.Deserialize<List<ConfigEntry>>(HomeAssistantJson.Options) ?? [];
     }
 
+    /// <summary>
+    /// Deletes one config entry (<c>DELETE /api/config/config_entries/entry/{id}</c>, components/config/config_entries.py);
+    /// false when Home Assistant has no such entry (404 "Invalid entry specified"): gone either way.
+    /// </summary>
+    public async Task<bool> DeleteConfigEntryAsync(Uri site, string token, string entryId, CancellationToken ct)
+    {
+        using var response = await SendAsync(Http, HttpMethod.Delete, new Uri(site, $"api/config/config_entries/entry/{Uri.EscapeDataString(entryId)}"), token, null, ct, throwOnError: false);
+        if (response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return false;
+        }
+
+        await ReadJsonAsync(response, "deleting a config entry", ct);
+        return true;
+    }
+
     // --- Plumbing -------------------------------------------------------------------------------
 
     private HttpClient Http => httpClients.CreateClient(HttpClientName);

@@ -140,6 +140,12 @@ public static class ApplicationServices
         builder.Services.AddSingleton<HomeAssistantSetup>();
         builder.Services.AddHostedService<HomeAssistantRewiring>();
 
+        // DHCP sites: guests followed to the addresses their leases give them, and re-wired.
+        builder.Services.AddSingleton<IValidateOptions<AddressingOptions>, AddressingOptionsValidator>();
+        builder.Services.AddOptions<AddressingOptions>().BindConfiguration(AddressingOptions.Section).ValidateOnStart();
+        builder.Services.AddSingleton<AddressFollower>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<AddressFollower>());
+
         // Credentials hand-over: the site's secrets listed, revealed with the admin's password, rotated in Home Assistant.
         builder.Services.AddHandover();
 
@@ -180,6 +186,7 @@ public static class ApplicationServices
             _ = app.Services.GetRequiredService<IOptions<TlsOptions>>().Value;
             _ = app.Services.GetRequiredService<IOptions<ProvisionOptions>>().Value;
             _ = app.Services.GetRequiredService<IOptions<HomeAssistantOptions>>().Value;
+            _ = app.Services.GetRequiredService<IOptions<AddressingOptions>>().Value;
         }
         catch (OptionsValidationException ex)
         {

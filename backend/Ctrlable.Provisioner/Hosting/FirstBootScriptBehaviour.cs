@@ -119,7 +119,26 @@ public sealed class FirstBootScriptBehaviour(
         }
     }
 
-    private async Task<(int Status, string? LastError)> RunScriptAsync(SimulatedGuest guest, GuestBootContext context, CancellationToken ct)
+    /// <summary>
+    /// What the guest's <c>ctrlable-broker-follow.timer</c> would start next (the emulator runs no timers): the script its
+    /// first boot ran, with <c>--follow-broker</c>, in the guest's sandbox, from <paramref name="address"/> (its address
+    /// now). Returns the exit status and the last line on stderr.
+    /// </summary>
+    public async Task<(int Status, string? LastError)> RunBrokerFollowAsync(int vmid, System.Net.IPAddress address, CancellationToken ct)
+    {
+        var guest = SimulatedGuestImage.Open(Path.Combine(sandboxDirectory, vmid.ToString(CultureInfo.InvariantCulture)));
+        if (!File.Exists(guest.ScriptPath))
+        {
+            throw new InvalidOperationException($"Simulated guest {vmid} has no first-boot sandbox.");
+        }
+
+        return await RunScriptAsync(guest, vmid, address.ToString(), ["--follow-broker"], ct);
+    }
+
+    private Task<(int Status, string? LastError)> RunScriptAsync(SimulatedGuest guest, GuestBootContext context, CancellationToken ct) =>
+        RunScriptAsync(guest, context.Vmid, context.Address.ToString(), [], ct);
+
+    private async Task<(int Status, string? LastError)> RunScriptAsync(SimulatedGuest guest, int vmid, string address, IReadOnlyList<string> arguments, CancellationToken ct)
     {
         var start = new ProcessStartInfo("bash")
         {
@@ -128,12 +147,17 @@ public sealed class FirstBootScriptBehaviour(
             UseShellExecute = false,
         };
         start.ArgumentList.Add(guest.ScriptPath);
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
         // A clean environment: nothing of the orchestrator's own (its CTRLABLE_* settings) reaches the guest.
         start.Environment.Clear();
         start.Environment["PATH"] = Environment.GetEnvironmentVariable("PATH") ?? "/usr/local/bin:/usr/bin:/bin";
         start.Environment["LANG"] = "C.UTF-8";
         start.Environment["HOME"] = guest.PathOf("/root");
-        foreach (var (key, value) in guest.ScriptEnvironment(context.Address.ToString()))
+        foreach (var (key, value) in guest.ScriptEnvironment(address))
         {
             start.Environment[key] = value;
         }
@@ -144,7 +168,6 @@ public sealed class FirstBootScriptBehaviour(
 
         using var process = Process.Start(start) ?? throw new InvalidOperationException("bash did not start");
         string? lastError = null;
-        var vmid = context.Vmid;
         var stdout = Task.Run(async () =>
         {
             while (await process.StandardOutput.ReadLineAsync(CancellationToken.None) is { } line)

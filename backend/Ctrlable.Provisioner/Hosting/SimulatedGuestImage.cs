@@ -52,7 +52,7 @@ public static class SimulatedGuestImage
     public const string UnitName = "ctrlable-firstboot.service";
     public const string StandInsName = "sandbox/guest-commands.sh";
 
-    /// <summary>Where the script keeps the instance credential its first fetch handed out (removed with firstboot.env at the end).</summary>
+    /// <summary>Where the script keeps the instance credential its first fetch handed out (removed with firstboot.env at the end, unless the guest follows its broker).</summary>
     public const string CredentialPath = "/etc/ctrlable/instance-credential";
 
     /// <summary>What the template build records of the template; it outlives the first boot.</summary>
@@ -60,6 +60,15 @@ public static class SimulatedGuestImage
 
     /// <summary>host/firstboot as the build copies it beside the orchestrator.</summary>
     public static string BundledScriptDirectory => Path.Combine(AppContext.BaseDirectory, "firstboot");
+
+    /// <summary>A sandbox <see cref="Create"/> laid out before (the guest's disk as its first boot left it).</summary>
+    public static SimulatedGuest Open(string directory) => new(
+        directory,
+        Path.Combine(directory, "root"),
+        Path.Combine(directory, "bin"),
+        Path.Combine(directory, "log"),
+        Path.Combine(directory, "state"),
+        Path.Combine(directory, "root", "usr", "local", "sbin", "ctrlable-firstboot"));
 
     /// <summary>
     /// Lays out a fresh sandbox for a guest of <paramref name="type"/> in <paramref name="directory"/> (an old one
@@ -72,13 +81,7 @@ public static class SimulatedGuestImage
             System.IO.Directory.Delete(directory, recursive: true);
         }
 
-        var guest = new SimulatedGuest(
-            directory,
-            Path.Combine(directory, "root"),
-            Path.Combine(directory, "bin"),
-            Path.Combine(directory, "log"),
-            Path.Combine(directory, "state"),
-            Path.Combine(directory, "root", "usr", "local", "sbin", "ctrlable-firstboot"));
+        var guest = Open(directory);
         foreach (var dir in new[] { guest.Root, guest.Bin, guest.Log, guest.State })
         {
             System.IO.Directory.CreateDirectory(dir);

@@ -60,6 +60,11 @@ public sealed class SimulatedProxmoxHost(
 
     public PveSimulator Simulator => _sim ?? throw new InvalidOperationException("The simulated Proxmox host has not been started.");
 
+    /// <summary>The simulated guests' first boot (and their broker-following timer's run, which the emulator does not schedule).</summary>
+    public FirstBootScriptBehaviour FirstBoot => _firstBoot ?? throw new InvalidOperationException("The simulated Proxmox host has not been started.");
+
+    private FirstBootScriptBehaviour? _firstBoot;
+
     public async Task StartAsync(CancellationToken ct)
     {
         var dataDirectory = Path.GetFullPath(storage.Value.DataDirectory);
@@ -74,7 +79,7 @@ public sealed class SimulatedProxmoxHost(
             Nodes = [NodeName],
             // Simulator:TimingScale shortens every emulated duration (tests); 1 = realistic.
             TimingScale = configuration.GetValue("Simulator:TimingScale", 1.0),
-            BootBehaviour = new FirstBootScriptBehaviour(
+            BootBehaviour = _firstBoot = new FirstBootScriptBehaviour(
                 FirstBootScriptBehaviour.SandboxDirectoryOf(services),
                 SimulatedGuestImage.BundledScriptDirectory,
                 FirstBootScriptBehaviour.TemplatesOf(services),

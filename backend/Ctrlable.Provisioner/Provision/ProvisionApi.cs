@@ -63,8 +63,9 @@ public static class ProvisionApi
     public static RouteGroupBuilder MapProvision(this IEndpointRouteBuilder routes)
     {
         // Guests on their first boot hold no account: the release's first-boot secret (first fetch) or the instance
-        // credential that fetch handed out (every later call), and the guest's address as Proxmox reports it,
-        // authenticate them. Not browser calls, so no antiforgery token.
+        // credential that fetch handed out (every later call, and a zigbee2mqtt or frigate guest's broker look after its
+        // first boot), and the guest's address as Proxmox reports it, authenticate them. Not browser calls, so no
+        // antiforgery token.
         var group = routes.MapGroup("/api/provision")
             .WithTags("Provision")
             .AllowAnonymous()
@@ -95,7 +96,35 @@ public static class ProvisionApi
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
+        group.MapGet("/broker", GetBrokerAsync)
+            .WithName("GetProvisionBroker")
+            .WithSummary("Where a zigbee2mqtt or frigate guest's MQTT broker is reached now, for the guest's own timer after its first boot (the site's Home Assistant may have moved to another DHCP address).")
+            .WithDescription("Needs the instance credential (X-Ctrlable-Instance-Credential) and an active instance; the call must come from the guest's address. The project's own broker follows its Home Assistant's address; a broker the site settings name is the assignment's. 403 `denied` / `address-mismatch`, 404 `no-broker` for other types, 409 `not-ready` (not active, or Home Assistant's address not known yet; see Retry-After), 429 when rate-limited. No secret in the answer.")
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+
         return group;
+    }
+
+    private static async Task<Results<Ok<BrokerAddress>, ValidationProblem, ProblemHttpResult>> GetBrokerAsync(
+        [Description("The guest's host name.")] string? hostname,
+        [FromHeader(Name = CredentialHeader), Description("The instance credential the claiming assignment fetch handed out.")] string? credential,
+        HttpContext context,
+        ProvisionService service,
+        CancellationToken ct)
+    {
+        if (Invalid(hostname, null, credential, credentialRequired: true) is { } invalid)
+        {
+            return invalid;
+        }
+
+        context.Audit().ActorName = hostname;
+        var result = await service.GetBrokerAsync(hostname!, credential!, context.Connection.RemoteIpAddress, ct);
+        return result.Outcome == ProvisionOutcome.Ok ? TypedResults.Ok(result.Broker!) : Problem(context, result);
     }
 
     private static async Task<Results<Ok<Assignment>, ValidationProblem, ProblemHttpResult>> GetAssignmentAsync(
@@ -179,6 +208,7 @@ public static class ProvisionApi
             ProvisionOutcome.Gone => (StatusCodes.Status410Gone, "First boot is over", "consumed"),
             ProvisionOutcome.ProxmoxUnavailable => (StatusCodes.Status503ServiceUnavailable, "Proxmox unavailable", "proxmox-unavailable"),
             ProvisionOutcome.Claimed => (StatusCodes.Status409Conflict, "Already claimed", "claimed"),
+            ProvisionOutcome.NoBroker => (StatusCodes.Status404NotFound, "No broker", "no-broker"),
             _ => throw new ArgumentOutOfRangeException(nameof(result), result.Outcome, null),
         };
         // Worth retrying: not yet ready, Proxmox away. A claimed assignment stays claimed.

@@ -32,9 +32,19 @@ public enum ProvisionOutcome
 
     /// <summary>The release secret alone, for an instance whose first fetch claimed it: only its instance credential is accepted.</summary>
     Claimed,
+
+    /// <summary>The guest has no MQTT broker to follow (not a zigbee2mqtt or frigate guest).</summary>
+    NoBroker,
 }
 
-public sealed record ProvisionResult(ProvisionOutcome Outcome, string Detail, Assignment? Assignment = null);
+public sealed record ProvisionResult(ProvisionOutcome Outcome, string Detail, Assignment? Assignment = null, BrokerAddress? Broker = null);
+
+/// <summary>Where a guest's MQTT broker is reached now (<c>GET /api/provision/broker</c>): no secret, the address only.</summary>
+public sealed record BrokerAddress(
+    string Hostname,
+    [property: System.ComponentModel.Description("The broker's address (or host name where the site's DNS serves the guests' names).")] string Host,
+    int Port,
+    [property: System.ComponentModel.Description("mqtt://host:port (mqtts:// with TLS), as Zigbee2MQTT's mqtt.server takes it.")] string Server);
 
 public enum CompletionStatus { Ok, Failed }
 
@@ -53,6 +63,8 @@ public sealed partial class ProvisionService(
     ReleaseRepository releases,
     AssignmentService assignments,
     FirstBootClaims claims,
+    InstanceRepository instances,
+    Deploy.SiteAddresses siteAddresses,
     ProxmoxClient proxmox,
     IInstanceEvents events,
     IOptions<ProvisionOptions> options,
@@ -170,6 +182,53 @@ public sealed partial class ProvisionService(
     }
 
     /// <summary>
+    /// Where the MQTT broker of a zigbee2mqtt or frigate guest is reached now, for the guest's own timer
+    /// (<c>ctrlable-firstboot --follow-broker</c>) after its first boot: with its instance credential, from its address.
+    /// The project's own broker (its Home Assistant's Mosquitto) follows that Home Assistant's address; a broker the site
+    /// settings name stays the one of the guest's assignment.
+    /// </summary>
+    public async Task<ProvisionResult> GetBrokerAsync(string hostname, string credential, IPAddress? caller, CancellationToken ct)
+    {
+        var (instance, denied) = await AuthenticateAsync(hostname, null, credential, caller, ct);
+        if (instance is null)
+        {
+            return denied!;
+        }
+
+        if (instance.State != InstanceStates.Active)
+        {
+            return new ProvisionResult(ProvisionOutcome.NotReady, $"The instance is {instance.State}; its broker is followed once it is active.");
+        }
+
+        if (instance.Type is not (TemplateTypes.Zigbee2Mqtt or TemplateTypes.Frigate)
+            || await assignments.GetAsync(instance.Id, ct) is not { Mqtt: { } mqtt })
+        {
+            return new ProvisionResult(ProvisionOutcome.NoBroker, $"A {instance.Type} guest has no MQTT broker to follow.");
+        }
+
+        if (await CheckAddressAsync(instance, caller, ct) is { } refused)
+        {
+            return refused;
+        }
+
+        var project = await instances.GetProjectAsync(instance.ProjectId, ct);
+        var settings = project is null ? new Projects.SiteSettings() : JsonSerializer.Deserialize<Projects.SiteSettings>(project.SettingsJson, Projects.ProjectJson.Options) ?? new Projects.SiteSettings();
+        var (host, port, tls) = (mqtt.Host, mqtt.Port, mqtt.Tls);
+        if (settings.Mqtt is null && !mqtt.Tls && mqtt.Port == 1883)
+        {
+            if (await siteAddresses.BrokerHostNowAsync(instance.ProjectId, settings, ct) is not { } current)
+            {
+                return new ProvisionResult(ProvisionOutcome.NotReady, "The address of the project's Home Assistant (the MQTT broker) is not known yet.");
+            }
+
+            host = current;
+        }
+
+        var server = $"{(tls ? "mqtts" : "mqtt")}://{(host.Contains(':', StringComparison.Ordinal) ? $"[{host}]" : host)}:{port}";
+        return new ProvisionResult(ProvisionOutcome.Ok, "", Broker: new BrokerAddress(instance.Hostname, host, port, server));
+    }
+
+    /// <summary>
     /// The instance named <paramref name="hostname"/> when <paramref name="credential"/> is the one its first fetch
     /// handed out, or (no credential) when the secret is that of the release it was cloned from.
     /// </summary>
@@ -177,7 +236,7 @@ public sealed partial class ProvisionService(
     {
         const string sql = """
             SELECT i.id AS Id, i.hostname AS Hostname, i.type AS Type, i.state AS State, i.release AS Release, i.node AS Node, i.vmid AS Vmid,
-                   COALESCE(i.kind, t.kind, 'lxc') AS Kind
+                   COALESCE(i.kind, t.kind, 'lxc') AS Kind, i.project_id AS ProjectId, i.ip AS Ip
             FROM instances i LEFT JOIN templates t ON t.release = i.release AND t.name = i.type
             WHERE i.hostname = @hostname AND i.state <> 'deleted';
             """;
@@ -226,7 +285,23 @@ public sealed partial class ProvisionService(
                 return new ProvisionResult(ProvisionOutcome.NotReady, $"The instance is still being deployed ({instance.State}); try again shortly.");
         }
 
+        return await CheckAddressAsync(instance, caller, ct);
+    }
+
+    /// <summary>
+    /// The call must come from an address Proxmox reports for the guest (unless <see cref="ProvisionOptions.RequireGuestAddress"/>
+    /// is off). After the first boot the address the orchestrator last saw the guest at (<c>instances.ip</c>, kept current
+    /// under DHCP by the address follower) is taken without asking Proxmox, so a guest's periodic call costs no Proxmox request.
+    /// </summary>
+    private async Task<ProvisionResult?> CheckAddressAsync(ProvisionInstance instance, IPAddress? caller, CancellationToken ct)
+    {
         if (!options.Value.RequireGuestAddress)
+        {
+            return null;
+        }
+
+        if (instance.State == InstanceStates.Active && caller is not null && instance.Ip is not null
+            && IPAddress.TryParse(instance.Ip, out var known) && known.Equals(caller.IsIPv4MappedToIPv6 ? caller.MapToIPv4() : caller))
         {
             return null;
         }
@@ -321,7 +396,7 @@ public sealed partial class ProvisionService(
     private static ProvisionResult Gone() =>
         new(ProvisionOutcome.Gone, "This guest's first boot is over; its assignment is consumed. Redeploy the instance to start again.");
 
-    private sealed record ProvisionInstance(long Id, string Hostname, string Type, string State, string? Release, string? Node, long? Vmid, string Kind);
+    private sealed record ProvisionInstance(long Id, string Hostname, string Type, string State, string? Release, string? Node, long? Vmid, string Kind, long ProjectId, string? Ip);
 
     [GeneratedRegex("^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")]
     private static partial Regex Hostname();

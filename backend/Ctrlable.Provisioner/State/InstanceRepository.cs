@@ -277,4 +277,42 @@ public sealed class InstanceRepository(Database database, TimeProvider time)
         await using var connection = await database.OpenAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition(sql, new { id, ip, now = time.GetUtcNow() }, cancellationToken: ct));
     }
+    /// <summary>
+    /// An active instance's guest was seen at another address (under DHCP): <c>ip</c> becomes <paramref name="to"/> and the
+    /// history gets a row from active to active with <paramref name="message"/>, in one transaction. False when the instance
+    /// is no longer active or its address changed meanwhile (nothing written).
+    /// </summary>
+    public async Task<bool> RecordAddressChangeAsync(long id, string? from, string to, string message, string source, CancellationToken ct)
+    {
+        const string update = "UPDATE instances SET ip = @to, message = @message, updated_at = @now WHERE id = @id AND state = 'active' AND ip IS @from;";
+        return await UpdateWithHistoryAsync(id, update, new { id, from, to, message, now = time.GetUtcNow() }, message, source, ct);
+    }
+
+    /// <summary>
+    /// A warning on an active instance (it keeps running): <c>message</c> and <c>error</c> are set and the history gets a
+    /// row from active to active, in one transaction. False when the instance is no longer active.
+    /// </summary>
+    public async Task<bool> RecordWarningAsync(long id, string message, string error, string source, CancellationToken ct)
+    {
+        const string update = "UPDATE instances SET message = @message, error = @error, updated_at = @now WHERE id = @id AND state = 'active';";
+        return await UpdateWithHistoryAsync(id, update, new { id, message, error, now = time.GetUtcNow() }, error, source, ct);
+    }
+
+    private async Task<bool> UpdateWithHistoryAsync(long id, string update, object parameters, string historyMessage, string source, CancellationToken ct)
+    {
+        const string history = """
+            INSERT INTO instance_state_changes (instance_id, at, from_state, to_state, message, source)
+            VALUES (@id, @now, 'active', 'active', @message, @source);
+            """;
+        await using var connection = await database.OpenAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        if (await connection.ExecuteAsync(new CommandDefinition(update, parameters, tx, cancellationToken: ct)) == 0)
+        {
+            return false;
+        }
+
+        await connection.ExecuteAsync(new CommandDefinition(history, new { id, now = time.GetUtcNow(), message = historyMessage, source }, tx, cancellationToken: ct));
+        await tx.CommitAsync(ct);
+        return true;
+    }
 }

@@ -3,7 +3,7 @@ using Ctrlable.PveSim.Hosting;
 
 namespace Ctrlable.PveSim.Api;
 
-/// <summary>Emulator controls outside /api2 (no Proxmox auth; loopback only): faults, the task log, guests' apps and what a guest's Home Assistant holds.</summary>
+/// <summary>Emulator controls outside /api2 (no Proxmox auth; loopback only): faults, the task log, guests' apps, DHCP leases and what a guest's Home Assistant holds.</summary>
 internal static class AdminApi
 {
     public static void Map(WebApplication app, SimContext sim)
@@ -32,6 +32,18 @@ internal static class AdminApi
         app.MapGet("/_sim/guests/{vmid:int}/homeassistant", (int vmid) => sim.HomeAssistant.Get(vmid) is { } ha
             ? Results.Ok(HomeAssistantView(vmid, ha))
             : Results.NotFound(new { message = $"guest {vmid} runs no emulated Home Assistant" }));
+
+        // The LAN's DHCP server moves a running guest to another address (a lease that changed).
+        app.MapPost("/_sim/guests/{vmid:int}/address", (int vmid, LeaseRequest request) =>
+            !System.Net.IPAddress.TryParse(request.Address, out var address) || address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork
+                ? Results.BadRequest(new { message = "address: an IPv4 address is required" })
+                : Guests.GuestRuntime.ChangeLease(sim, vmid, address) switch
+                {
+                    Guests.LeaseChange.Changed => Results.Ok(new { vmid, address = address.ToString() }),
+                    Guests.LeaseChange.NotRunning => Results.NotFound(new { message = $"guest {vmid} is not running or its network is not up" }),
+                    Guests.LeaseChange.Static => Results.Conflict(new { message = $"guest {vmid} has a static address: DHCP does not move it" }),
+                    _ => Results.Conflict(new { message = $"another running guest holds {address}" }),
+                });
     }
 
     private static object HomeAssistantView(int vmid, Ctrlable.HaSim.HaSimulator ha)
@@ -50,4 +62,6 @@ internal static class AdminApi
             restoredBackupId = state.RestoredBackupId,
         };
     }
+
+    internal sealed record LeaseRequest(string? Address);
 }

@@ -65,6 +65,18 @@ internal sealed class GuestApps : IAsyncDisposable
         Listen(guest.Vmid, address, type);
     }
 
+    /// <summary>The guest's address changed (a new DHCP lease): its app listens at the new one; an app stopped by hand stays stopped.</summary>
+    public void Moved(SimGuest guest, IPAddress address)
+    {
+        if (Ports is null || TypeOf(guest) is not { } type || !_running.TryRemove(guest.Vmid, out var listener))
+        {
+            return;
+        }
+
+        listener.Dispose();
+        Listen(guest.Vmid, address, type);
+    }
+
     /// <summary>The guest stopped or went away: nothing listens on its address any more.</summary>
     public void Stopped(int vmid)
     {

@@ -8,6 +8,21 @@ namespace Ctrlable.PveSim.Guests;
 /// a QEMU guest agent starts answering a bit later, and a guest carrying the first-boot marker runs the
 /// configured <see cref="IGuestBootBehaviour"/> once.
 /// </summary>
+/// <summary>What became of a DHCP lease change (<see cref="GuestRuntime.ChangeLease"/>).</summary>
+public enum LeaseChange
+{
+    Changed,
+
+    /// <summary>The guest is not running, or its network is not up yet.</summary>
+    NotRunning,
+
+    /// <summary>The guest has a static address: DHCP does not move it.</summary>
+    Static,
+
+    /// <summary>Another running guest holds the address.</summary>
+    Taken,
+}
+
 internal static class GuestRuntime
 {
     /// <summary>Marks the guest running and schedules its boot. Caller holds the state lock.</summary>
@@ -134,6 +149,47 @@ internal static class GuestRuntime
     }
 
     /// <summary>A static <c>ip=10.0.0.5/24</c> (and <c>gw=10.0.0.1</c>) on the first NIC: the guest's address, prefix and gateway.</summary>
+    /// <summary>
+    /// The emulated LAN's DHCP server gives a running guest another address (its lease changed, as a router may do after
+    /// a restart or when the lease ran out while the guest was off): from now on Proxmox reports it (LXC interfaces, the
+    /// guest agent), the guest's app listens there, and a Home Assistant OS guest's Core moves there. Refused for a guest
+    /// with a static address (net0 <c>ip=</c>, or one set through Home Assistant's Supervisor) and for an address another
+    /// running guest holds.
+    /// </summary>
+    public static LeaseChange ChangeLease(SimContext sim, int vmid, IPAddress address)
+    {
+        Ctrlable.HaSim.HaSimulator? homeAssistant;
+        lock (sim.State.Sync)
+        {
+            if (sim.State.Guest(vmid) is not { Running: true, NetworkUp: true } guest)
+            {
+                return LeaseChange.NotRunning;
+            }
+
+            if (StaticSetting(guest).Address is not null || sim.HomeAssistant.StaticAddress(vmid) is not null)
+            {
+                return LeaseChange.Static;
+            }
+
+            if (sim.State.Guests.Values.Any(g => g.Vmid != vmid && g.Running && address.Equals(g.Address)))
+            {
+                return LeaseChange.Taken;
+            }
+
+            sim.IpAllocator.Reserve(vmid, address);
+            guest.Address = address;
+            guest.AddressPrefix = null;
+            homeAssistant = HomeAssistantMarker.IsMarked(guest) ? sim.HomeAssistant.Get(vmid) : null;
+            if (!HomeAssistantMarker.IsMarked(guest))
+            {
+                sim.Apps.Moved(guest, address);
+            }
+        }
+
+        homeAssistant?.MoveDhcpAddress(address);
+        return LeaseChange.Changed;
+    }
+
     private static (IPAddress? Address, int? Prefix, IPAddress? Gateway) StaticSetting(SimGuest guest)
     {
         var first = guest.Nets.Select(n => n.Value).FirstOrDefault();

@@ -37,8 +37,15 @@ internal sealed class HomeAssistantGuests : IAsyncDisposable
             var scale = sim.Options.TimingScale;
             var legacy = options.LegacyPort == 0 ? FreePort() : options.LegacyPort;
             var http = options.HttpPort == 0 ? FreePort(legacy) : options.HttpPort;
+            var zwaveJsCheck = options.ZwaveJsCheck;
             _options = options with
             {
+                // A Z-Wave JS server is its controller: its home id stays when the guest's address changes, so a URL that
+                // reaches an emulated zwavejs guest (by address, or by host name where the site's DNS would serve it)
+                // answers with that guest's home id. Any other URL is the configured check's.
+                ZwaveJsCheck = (url, ct) => ZwaveJsServerAt(url) is { } vmid
+                    ? Task.FromResult<ZwaveJsServerInfo?>(new ZwaveJsServerInfo(0x5A000000L + vmid))
+                    : zwaveJsCheck(url, ct),
                 LegacyPort = legacy,
                 HttpPort = http,
                 LandingDuration = options.LandingDuration * scale,
@@ -99,6 +106,18 @@ internal sealed class HomeAssistantGuests : IAsyncDisposable
         if (!created)
         {
             ha.PowerOn();
+        }
+    }
+
+    /// <summary>The running zwavejs guest a Z-Wave JS URL reaches: its address (or its host name) is the URL's host.</summary>
+    private int? ZwaveJsServerAt(Uri url)
+    {
+        var host = url.Host.Trim('[', ']');
+        lock (_sim.State.Sync)
+        {
+            return _sim.State.Guests.Values
+                .Where(g => g.Running && GuestApps.TypeOf(g) == "zwavejs")
+                .FirstOrDefault(g => g.Address?.ToString() == host || string.Equals(g.Name, host, StringComparison.OrdinalIgnoreCase))?.Vmid;
         }
     }
 

@@ -832,6 +832,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/provision/broker": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Where a zigbee2mqtt or frigate guest's MQTT broker is reached now, for the guest's own timer after its first boot (the site's Home Assistant may have moved to another DHCP address).
+         * @description Needs the instance credential (X-Ctrlable-Instance-Credential) and an active instance; the call must come from the guest's address. The project's own broker follows its Home Assistant's address; a broker the site settings name is the assignment's. 403 `denied` / `address-mismatch`, 404 `no-broker` for other types, 409 `not-ready` (not active, or Home Assistant's address not known yet; see Retry-After), 429 when rate-limited. No secret in the answer. No credentials needed.
+         */
+        get: operations["GetProvisionBroker"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/releases": {
         parameters: {
             query?: never;
@@ -1212,6 +1232,15 @@ export interface components {
             /** @description An encrypted backup's encryption key (Home Assistant's backup password); ignored for an unencrypted one. */
             backupPassword?: string | null;
         };
+        BrokerAddress: {
+            hostname: string;
+            /** @description The broker's address (or host name where the site's DNS serves the guests' names). */
+            host: string;
+            /** Format: int32 */
+            port: number;
+            /** @description mqtt://host:port (mqtts:// with TLS), as Zigbee2MQTT's mqtt.server takes it. */
+            server: string;
+        };
         BuildCheckResult: {
             /** @description The host found nothing that would stop the build. */
             ok: boolean;
@@ -1501,6 +1530,10 @@ export interface components {
             error?: string | null;
             /** Format: date-time */
             at: string;
+            /** @description The guest's address as last seen (under DHCP it follows the guest's lease). */
+            ip?: string | null;
+            /** @description Where the app is opened (Home Assistant's located URL). */
+            appUrl?: string | null;
         };
         ManifestError: {
             file: string;
@@ -4330,6 +4363,86 @@ export interface operations {
             };
             /** @description Gone */
             410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    GetProvisionBroker: {
+        parameters: {
+            query?: {
+                /** @description The guest's host name. */
+                hostname?: string;
+            };
+            header?: {
+                /** @description The instance credential the claiming assignment fetch handed out. */
+                "X-Ctrlable-Instance-Credential"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BrokerAddress"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["HttpValidationProblemDetails"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -36,6 +36,9 @@ export function mergeInstances(base: readonly Instance[], progress: ProgressMap)
         percent: news.percent,
         message: news.message ?? null,
         error: news.error ?? null,
+        // Under DHCP the orchestrator follows a guest to a new address: the stream carries it.
+        ip: news.ip ?? instance.ip,
+        appUrl: news.appUrl ?? instance.appUrl,
         updatedAt: news.at,
         lastWorkingState: news.lastWorkingState,
       });
@@ -56,7 +59,7 @@ export function mergeInstances(base: readonly Instance[], progress: ProgressMap)
       vmid: null,
       node: null,
       mac: null,
-      ip: null,
+      ip: news.ip ?? null,
       state: news.state,
       percent: news.percent,
       release: null,
@@ -67,7 +70,7 @@ export function mergeInstances(base: readonly Instance[], progress: ProgressMap)
       updatedAt: news.at,
       needsBinding: false,
       installedVersions: null,
-      appUrl: null,
+      appUrl: news.appUrl ?? null,
       lastWorkingState: news.lastWorkingState,
     });
   }

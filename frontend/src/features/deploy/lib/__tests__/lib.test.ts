@@ -20,6 +20,17 @@ describe('live instances', () => {
     expect(merged).toMatchObject({ state: 'failed', lastWorkingState: 'starting', vmid: 1001 });
   });
 
+  it('follows a guest to the address the stream reports (a DHCP lease that changed)', () => {
+    const base = [instance({ id: 1, type: 'ctrlable-pro', state: 'active', ip: '192.168.1.20', appUrl: 'http://192.168.1.20:8123/', updatedAt: '2026-06-10T09:00:05Z' })];
+    const map = applyProgress(new Map(), [
+      progress({ instanceId: 1, type: 'ctrlable-pro', state: 'active', ip: '192.168.1.31', appUrl: 'http://192.168.1.31:8123/', at: '2026-06-10T09:10:00Z' }),
+    ]);
+    expect(mergeInstances(base, map)[0]).toMatchObject({ state: 'active', ip: '192.168.1.31', appUrl: 'http://192.168.1.31:8123/' });
+    // An event without an address (older orchestrators) keeps what the API said.
+    const bare = applyProgress(new Map(), [progress({ instanceId: 1, type: 'ctrlable-pro', state: 'active', at: '2026-06-10T09:10:00Z' })]);
+    expect(mergeInstances(base, bare)[0]).toMatchObject({ ip: '192.168.1.20', appUrl: 'http://192.168.1.20:8123/' });
+  });
+
   it('lists an instance first seen on the stream', () => {
     const map = applyProgress(new Map(), [progress({ instanceId: 9, type: 'ctrlable-pro', state: 'cloning', hostname: 'smith-ctrlable-pro' })]);
     expect(mergeInstances([], map)).toEqual([
