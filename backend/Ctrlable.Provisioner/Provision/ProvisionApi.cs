@@ -71,10 +71,12 @@ public static class ProvisionApi
             .AllowAnonymous()
             .DisableAntiforgery()
             .RequireRateLimiting(RateLimitPolicy)
-            .AuditReads()
             .WithRequestBodyLimit(RequestBodyLimits.Provision);
 
+        // The two calls that hand out or consume secrets are audited; the broker look-up (no secret, every few minutes
+        // per guest) is not, so it cannot bury them.
         group.MapGet("/assignment", GetAssignmentAsync)
+            .AuditReads()
             .WithName("GetProvisionAssignment")
             .WithSummary("A guest's first-boot assignment (wiring and secrets), served while its instance waits for its first boot; the guest's state becomes personalising.")
             .WithDescription("With the release secret: the fetch claims the assignment and the answer carries `instanceCredential`; once the guest has used that credential (X-Ctrlable-Instance-Credential), the release secret alone gets 409 `claimed`. 403 `denied` for an unknown host name, a wrong secret or a wrong credential alike, 403 `address-mismatch` when the caller's address is not the guest's, 409 `not-ready` and 503 `proxmox-unavailable` (retry, see Retry-After), 410 `consumed` after complete, 429 when rate-limited.")
@@ -86,6 +88,7 @@ public static class ProvisionApi
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
         group.MapPost("/complete", CompleteAsync)
+            .AuditReads()
             .WithName("CompleteProvision")
             .WithSummary("The guest reports the end of its first boot: ok (the instance becomes active) or failed with its message; installed versions. Consumes the assignment.")
             .WithDescription("Needs the instance credential (X-Ctrlable-Instance-Credential) the assignment fetch handed out; the release secret does not complete. The same answers as the assignment; a repeat after complete is 410 `consumed`.")
