@@ -199,9 +199,12 @@ public sealed class HaSimulator : IAsyncDisposable
         return sim;
     }
 
-    /// <summary>Restarts Core now (as <c>homeassistant.restart</c> or a crash would): connections drop, Core memory is lost.</summary>
-    public void RestartCore(TimeSpan? down = null) =>
-        _restarts.Writer.TryWrite(new RestartRequest(TimeSpan.Zero, down ?? Options.RestartDownTime, TimeSpan.Zero, null));
+    /// <summary>
+    /// Restarts Core now (as <c>homeassistant.restart</c> or a crash would): connections drop, Core memory is lost. With
+    /// <paramref name="landing"/>, the landing page shows that long before Core starts (Supervisor installing Core again).
+    /// </summary>
+    public void RestartCore(TimeSpan? down = null, TimeSpan? landing = null) =>
+        _restarts.Writer.TryWrite(new RestartRequest(TimeSpan.Zero, down ?? Options.RestartDownTime, landing ?? TimeSpan.Zero, null));
 
     /// <summary>The VM stops: every connection drops and nothing listens until <see cref="PowerOn"/>; /config is kept.</summary>
     public async Task PowerOffAsync()
@@ -238,6 +241,48 @@ public sealed class HaSimulator : IAsyncDisposable
         lock (_ha.Sync)
         {
             _ha.FailNextRestore = reason;
+        }
+    }
+
+    /// <summary>The next accepted restore keeps the landing page up this long before Core returns (Supervisor updating Core to the backup's version).</summary>
+    public void SlowNextRestore(TimeSpan landing)
+    {
+        lock (_ha.Sync)
+        {
+            _ha.NextRestoreLanding = landing;
+        }
+    }
+
+    /// <summary>Config flows of <paramref name="handler"/> never finish: every form submitted comes back as the same form.</summary>
+    public void NeverFinishConfigFlows(string handler)
+    {
+        lock (_ha.Sync)
+        {
+            _ha.EndlessFlows.Add(handler);
+        }
+    }
+
+    /// <summary>The handlers of the config flows in progress (Core memory: none after a restart).</summary>
+    public IReadOnlyList<string> ConfigFlowsInProgress
+    {
+        get
+        {
+            lock (_ha.Sync)
+            {
+                return [.. _ha.ConfigFlows.Values.Select(f => f.Handler)];
+            }
+        }
+    }
+
+    /// <summary>Sign-ins refused with <c>invalid_auth</c> since the emulator started.</summary>
+    public int FailedLogins
+    {
+        get
+        {
+            lock (_ha.Sync)
+            {
+                return _ha.FailedLogins;
+            }
         }
     }
 

@@ -98,6 +98,15 @@ internal sealed class ConfigFlows(HaRuntime ha)
         }
 
         var data = FlowSchema.Validate(flow.Fields ?? [], input);
+        lock (ha.Sync)
+        {
+            if (ha.EndlessFlows.Contains(flow.Handler))
+            {
+                // Fault knob: the integration asks the same again, without an error, for ever.
+                return Form(flow, flow.StepId, flow.Fields ?? [], errors: null);
+            }
+        }
+
         return (flow.Handler, flow.StepId) switch
         {
             ("mqtt", "broker") => await MqttBrokerAsync(flow, data, ct),

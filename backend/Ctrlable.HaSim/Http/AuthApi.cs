@@ -142,6 +142,11 @@ internal sealed class AuthApi(HaRuntime ha)
         HaUser? user = null;
         lock (ha.Sync)
         {
+            if (!valid)
+            {
+                ha.FailedLogins++;
+            }
+
             if (valid && ha.Config == config && ha.LoginFlows.Remove(flowId))
             {
                 var credential = ha.Config.Credentials.FirstOrDefault(c => c.Username == username);

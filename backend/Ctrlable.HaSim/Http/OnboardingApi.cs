@@ -393,7 +393,14 @@ internal sealed class OnboardingApi(HaRuntime ha, Action<RestartRequest> restart
             ha.LastActionEvent = new JsonObject { ["manager_state"] = "restore_backup", ["reason"] = null, ["stage"] = null, ["state"] = "in_progress" };
         }
 
-        restart(new RestartRequest(ha.Options.RestoreStopDelay, ha.Options.RestoreDownTime, ha.Options.LandingAfterRestore, () =>
+        TimeSpan landing;
+        lock (ha.Sync)
+        {
+            landing = ha.NextRestoreLanding ?? ha.Options.LandingAfterRestore;
+            ha.NextRestoreLanding = null;
+        }
+
+        restart(new RestartRequest(ha.Options.RestoreStopDelay, ha.Options.RestoreDownTime, landing, () =>
         {
             // Supervisor, with Core stopped: wipe /config and unpack the backup (or fail and start the old Core again).
             if (ha.FailNextRestore is { } reason)

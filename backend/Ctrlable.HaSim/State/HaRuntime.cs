@@ -71,6 +71,15 @@ internal sealed class HaRuntime(HaSimOptions options)
     /// <summary>Set by a restore that Supervisor will fail after stopping Core (fault knob).</summary>
     public string? FailNextRestore { get; set; }
 
+    /// <summary>How long the next restore keeps the landing page up before Core returns (fault knob; null: the options' time).</summary>
+    public TimeSpan? NextRestoreLanding { get; set; }
+
+    /// <summary>Handlers whose config flows never finish: a submitted form comes back as the same form (fault knob).</summary>
+    public HashSet<string> EndlessFlows { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Sign-ins refused with <c>invalid_auth</c> (Home Assistant counts them towards an IP ban).</summary>
+    public int FailedLogins { get; set; }
+
     /// <summary>The result of the last restore, reported through last_action_event after the restart.</summary>
     public JsonObject? PendingRestoreEvent { get; set; }
 

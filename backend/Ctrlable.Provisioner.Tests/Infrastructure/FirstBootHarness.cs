@@ -1,14 +1,16 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Ctrlable.Provisioner.Deploy;
 using Ctrlable.Provisioner.Hosting;
 using Ctrlable.Provisioner.Projects;
 using Ctrlable.Provisioner.Provision;
-using Ctrlable.Provisioner.Proxmox;
 using Ctrlable.Provisioner.State;
 using Ctrlable.PveSim.Guests;
 using Ctrlable.PveSim.Seeding;
 using Dapper;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using GuestKind = Ctrlable.Provisioner.Proxmox.GuestKind;
 using SimGuestKind = Ctrlable.PveSim.Guests.GuestKind;
@@ -78,10 +80,40 @@ internal static class FirstBootGuests
 internal sealed record TestGuest(long Id, string Type, string Hostname, int Vmid, AssignmentSummary Summary);
 
 /// <summary>
+/// The pipeline's steps as the harness needs them: when an instance reached a step, and an instance held at
+/// <c>starting</c> (cloned and configured, its assignment made, the guest not started) for as long as the app runs.
+/// </summary>
+internal sealed class PipelineSteps : IDeployStepObserver
+{
+    private readonly ConcurrentDictionary<(long Instance, string Step), TaskCompletionSource> _reached = new();
+    private readonly ConcurrentDictionary<long, byte> _held = new();
+
+    /// <summary>The instance's pipeline stops once it recorded <c>starting</c>; the guest is never started.</summary>
+    public void HoldBeforeStart(long instanceId) => _held[instanceId] = 0;
+
+    /// <summary>Completes when the instance's pipeline recorded <paramref name="step"/> (at once if it did already).</summary>
+    public Task ReachedAsync(long instanceId, string step) => Signal(instanceId, step).Task;
+
+    public async Task AfterStepAsync(long instanceId, string step, CancellationToken ct)
+    {
+        Signal(instanceId, step).TrySetResult();
+        if (step == InstanceStates.Starting && _held.ContainsKey(instanceId))
+        {
+            // Until the app stops: its pipeline then ends as at any shutdown, the step recorded.
+            await Task.Delay(Timeout.Infinite, ct);
+        }
+    }
+
+    private TaskCompletionSource Signal(long instanceId, string step) =>
+        _reached.GetOrAdd((instanceId, step), _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+}
+
+/// <summary>
 /// The orchestrator on real Kestrel over HTTPS, with the emulator as its Proxmox host holding the release's LXC
-/// templates (marked for first boot), the release recorded as built with its first-boot secret, and one project.
-/// <see cref="DeployAsync"/> does what the deploy pipeline does (instance row, assignment, clone, start, waiting).
-/// With <c>runScripts</c>, every clone runs the real first-boot script through <see cref="FirstBootScriptBehaviour"/>.
+/// templates (marked for first boot), the release recorded as built with its first-boot secret, and one project with
+/// <see cref="Settings"/>. <see cref="DeployAsync"/> deploys through the product's own pipeline (as
+/// <c>POST /api/projects/{id}/instances</c> does): clone, configure (MAC, network, the assignment), start, wait for the
+/// first boot. With <c>runScripts</c>, every clone runs the real first-boot script through <see cref="FirstBootScriptBehaviour"/>.
 /// </summary>
 internal sealed class FirstBootHarness : IAsyncDisposable
 {
@@ -113,13 +145,14 @@ internal sealed class FirstBootHarness : IAsyncDisposable
         ],
     };
 
-    private int _hostnames;
+    private int _projects;
 
-    private FirstBootHarness(ProxmoxHarness pve, ProvisionerApp app, DeferredBootBehaviour boot, string releaseSecret, long projectId)
+    private FirstBootHarness(ProxmoxHarness pve, ProvisionerApp app, DeferredBootBehaviour boot, PipelineSteps steps, string releaseSecret, long projectId)
     {
         Pve = pve;
         App = app;
         Boot = boot;
+        Steps = steps;
         ReleaseSecret = releaseSecret;
         ProjectId = projectId;
     }
@@ -127,6 +160,7 @@ internal sealed class FirstBootHarness : IAsyncDisposable
     public ProxmoxHarness Pve { get; }
     public ProvisionerApp App { get; }
     public DeferredBootBehaviour Boot { get; }
+    public PipelineSteps Steps { get; }
     public string ReleaseSecret { get; }
     public long ProjectId { get; }
     public string SandboxDirectory => Path.Combine(App.DataDirectory, "simulated-guests");
@@ -147,20 +181,15 @@ internal sealed class FirstBootHarness : IAsyncDisposable
             all[key] = value;
         }
 
-        var app = new ProvisionerApp(settings: all, https: true);
+        var steps = new PipelineSteps();
+        var app = new ProvisionerApp(settings: all, https: true, services: s => s.AddSingleton<IDeployStepObserver>(steps));
         _ = app.HttpsAddress;
         var ct = CancellationToken.None;
         var now = DateTimeOffset.UtcNow;
         await app.Service<ReleaseRepository>().ActivateAsync(Release, "2026-05-30", "dc355d07bff60c8e7bd3263a9c663c391c91ad89",
             [.. Templates.Select(t => new TemplateRow(0, Release, t.Key, "lxc", t.Value, Node, "2026-05-30", null, null, now))], now, ct);
         var secret = await app.Service<ReleaseSecrets>().IssueAsync(Release, ct);
-        long projectId;
-        await using (var connection = await app.Service<Database>().OpenAsync(ct))
-        {
-            projectId = await connection.ExecuteScalarAsync<long>(
-                "INSERT INTO projects (name, slug, settings_json, created_at, updated_at) VALUES ('Acme', @slug, '{}', @now, @now) RETURNING id;",
-                new { slug = Slug, now });
-        }
+        var projectId = await CreateProjectAsync(app, "Acme", Slug, Settings);
 
         if (runScripts)
         {
@@ -171,41 +200,67 @@ internal sealed class FirstBootHarness : IAsyncDisposable
             boot.Connect(new NoFirstBootBehaviour());
         }
 
-        return new FirstBootHarness(pve, app, boot, secret, projectId);
+        return new FirstBootHarness(pve, app, boot, steps, secret, projectId);
+    }
+
+    /// <summary>A project as the projects API makes it (camera passwords go to the secret store).</summary>
+    private static async Task<long> CreateProjectAsync(ProvisionerApp app, string name, string slug, SiteSettings settings)
+    {
+        var (project, refusal) = await app.Service<DeployService>().CreateProjectAsync(new CreateProjectRequest(name, slug, settings), CancellationToken.None);
+        refusal.Should().BeNull(refusal?.Detail);
+        return project!.Id;
     }
 
     /// <summary>
-    /// Does what the deploy pipeline does for one instance: records it, creates its assignment, clones the template,
-    /// marks it waiting for its first boot and starts it. <paramref name="start"/> false stops after the clone
-    /// (state <c>starting</c>).
+    /// Deploys one instance of <paramref name="type"/> through the product's pipeline and returns once it waits for its
+    /// first boot (the guest started). <paramref name="settings"/>: in a project of its own with these site settings
+    /// (default: the harness's project). <paramref name="start"/> false: the pipeline stops once the instance is
+    /// configured, its assignment made, and <c>starting</c> recorded — the guest is never started. <paramref name="release"/>:
+    /// recorded as cloned from another release (its template is the current one's), as an instance deployed before
+    /// an upgrade is.
     /// </summary>
     public async Task<TestGuest> DeployAsync(string type, SiteSettings? settings = null, bool start = true, string? release = null)
     {
         var ct = CancellationToken.None;
-        var n = Interlocked.Increment(ref _hostnames);
-        var hostname = n == 1 ? $"{Slug}-{type}" : $"{Slug}-{type}-{n}";
-        var vmid = await Pve.Client.GetNextIdAsync(ct);
-        long id;
-        await using (var connection = await App.Service<Database>().OpenAsync(ct))
+        var instances = App.Service<InstanceRepository>();
+        var projectId = ProjectId;
+        if (settings is not null)
         {
-            id = await connection.ExecuteScalarAsync<long>("""
-                INSERT INTO instances (project_id, type, hostname, vmid, node, state, release, created_at, updated_at)
-                VALUES (@ProjectId, @type, @hostname, @vmid, @node, 'pending', @release, @now, @now) RETURNING id;
-                """, new { ProjectId, type, hostname, vmid, node = Node, release = release ?? Release, now = DateTimeOffset.UtcNow });
+            var n = Interlocked.Increment(ref _projects) + 1;
+            projectId = await CreateProjectAsync(App, $"Acme {n}", $"{Slug}-{n}", settings);
         }
 
-        var summary = await App.Service<AssignmentService>().CreateAsync(id, type, hostname, release ?? Release, ProjectId, settings ?? Settings, brokerHost: null, ct);
-        var clone = await Pve.Client.CloneAsync(Node, GuestKind.Lxc, Templates[type], new CloneRequest(vmid, hostname, Pool: "ctrlable"), ct);
-        (await Pve.Tasks.WaitAsync(Node, clone, TimeSpan.FromSeconds(30), ct)).Succeeded.Should().BeTrue();
-        if (!start)
+        InstanceRow row;
+        if (start && release is null)
         {
-            await SetStateAsync(id, InstanceStates.Starting);
-            return new TestGuest(id, type, hostname, vmid, summary);
+            // What POST /api/projects/{id}/instances does.
+            var (deploy, refusal) = await App.Service<DeployService>().DeployAsync(projectId, [type], "instance", "test", ct);
+            refusal.Should().BeNull(refusal?.Detail);
+            row = deploy!.Instances.Single();
+        }
+        else
+        {
+            // Recorded as the deploy service records it, with the release given; the runner drives it as any other.
+            var slug = (await instances.GetProjectAsync(projectId, ct))!.Slug;
+            var (_, rows) = await instances.InsertDeployAsync(projectId, slug, "instance", release ?? Release, "test",
+                [new NewInstance(type, "lxc", Templates[type], Node, release ?? Release)], ct);
+            row = rows.Single();
+            if (!start)
+            {
+                Steps.HoldBeforeStart(row.Id);
+            }
+
+            App.Service<DeployRunner>().Enqueue(row.Id);
         }
 
-        await SetStateAsync(id, InstanceStates.Waiting);
-        (await Pve.Tasks.WaitAsync(Node, await Pve.Client.StartAsync(Node, GuestKind.Lxc, vmid, ct), TimeSpan.FromSeconds(30), ct)).Succeeded.Should().BeTrue();
-        return new TestGuest(id, type, hostname, vmid, summary);
+        var until = Steps.ReachedAsync(row.Id, start ? InstanceStates.Waiting : InstanceStates.Starting);
+        var failed = Steps.ReachedAsync(row.Id, InstanceStates.Failed);
+        var first = await Task.WhenAny(until, failed).WaitAsync(TimeSpan.FromSeconds(60));
+        var deployed = (await instances.GetAsync(row.Id, ct))!;
+        first.Should().BeSameAs(until, $"the deploy of {deployed.Hostname} failed: {deployed.Message}: {deployed.Error}");
+        var assignment = (await App.Service<AssignmentService>().GetAsync(row.Id, ct))!;
+        return new TestGuest(row.Id, type, deployed.Hostname, (int)deployed.Vmid!.Value,
+            new AssignmentSummary(assignment.NeedsBinding, AssignmentService.Warnings(assignment)));
     }
 
     /// <summary>The guest's address once its network is up (what Proxmox reports for eth0).</summary>

@@ -12,8 +12,13 @@ internal static class TestBaseBackup
 
     public static HaBaseBackupSpec Spec() => new(AdminUser, AdminPassword) { CoreUuid = CoreUuid };
 
-    /// <summary>Stores <paramref name="backup"/> (default: <see cref="Spec"/>, unencrypted) as the release's base backup, unless one is stored.</summary>
-    public static async Task StoreAsync(ProvisionerApp app, string release = "2026.06", byte[]? backup = null, string? backupKey = null, bool replace = false)
+    /// <summary>
+    /// Stores <paramref name="backup"/> (default: <see cref="Spec"/>, unencrypted) as the release's base backup, unless one is
+    /// stored, with <paramref name="credentials"/> (default: <see cref="AdminUser"/>, <see cref="AdminPassword"/>). Not
+    /// checked against the backup, as the demo's own is stored: tests of the deploy's checks store what an upload would refuse.
+    /// </summary>
+    public static async Task StoreAsync(ProvisionerApp app, string release = "2026.06", byte[]? backup = null, string? backupKey = null, bool replace = false,
+        HaBaseCredentials? credentials = null)
     {
         var store = app.Service<BaseBackupStore>();
         if (!replace && await store.GetAsync(release, CancellationToken.None) is not null)
@@ -22,6 +27,6 @@ internal static class TestBaseBackup
         }
 
         await store.StoreAsync(release, $"ctrlable-base-{release}.tar", new MemoryStream(backup ?? HaBaseBackup.Create(Spec())),
-            new HaBaseCredentials(AdminUser, AdminPassword, backupKey), null, CancellationToken.None);
+            credentials ?? new HaBaseCredentials(AdminUser, AdminPassword, backupKey), null, CancellationToken.None);
     }
 }

@@ -51,7 +51,8 @@ public sealed class BrokerFollowApiTests
         await using var h = await FirstBootHarness.StartAsync(settings: NoFollowing);
         var settings = FirstBootHarness.Settings with { Mqtt = new MqttSettings { Host = "broker.example.lan", Port = 8883, Tls = true, Username = "site" } };
         await SetProjectSettingsAsync(h, settings);
-        var guest = await h.DeployAsync(TemplateTypes.Frigate, settings);
+        // In the harness's project (its settings now name the broker), where the Home Assistant below is added.
+        var guest = await h.DeployAsync(TemplateTypes.Frigate);
         using var claim = await CompletedAsync(h, guest);
         await InsertHomeAssistantAsync(h, "127.0.10.161");
 

@@ -1,8 +1,8 @@
 using System.Text.Json;
+using Ctrlable.Provisioner.Deploy;
 using Ctrlable.Provisioner.Hosting;
 using Ctrlable.Provisioner.Projects;
 using Ctrlable.Provisioner.Provision;
-using Ctrlable.Provisioner.Proxmox;
 using Ctrlable.Provisioner.State;
 using Ctrlable.Provisioner.Tests.Infrastructure;
 using Dapper;
@@ -86,37 +86,19 @@ public sealed class SimulatedFirstBootTests
         address.Host.Should().Be("127.0.0.1");
         var ct = CancellationToken.None;
         var demo = app.Service<SimulatedProxmoxHost>();
-        var proxmox = app.Service<ProxmoxClient>();
-        var tasks = app.Service<ProxmoxTasks>();
         (await app.Service<ReleaseSecrets>().GetAsync(FirstBootHarness.Release, ct)).Should().NotBeNull("demo mode issues its release's first-boot secret");
 
-        long instanceId;
-        var vmid = await proxmox.GetNextIdAsync(ct);
-        await using (var connection = await app.Service<Database>().OpenAsync(ct))
-        {
-            var projectId = await connection.ExecuteScalarAsync<long>(
-                "INSERT INTO projects (name, slug, settings_json, created_at, updated_at) VALUES ('Demo', 'demo', '{}', @now, @now) RETURNING id;", new { now = DateTimeOffset.UtcNow });
-            instanceId = await connection.ExecuteScalarAsync<long>("""
-                INSERT INTO instances (project_id, type, hostname, vmid, node, state, release, created_at, updated_at)
-                VALUES (@projectId, 'zigbee2mqtt', 'demo-zigbee2mqtt', @vmid, @node, 'configuring', @release, @now, @now) RETURNING id;
-                """, new { projectId, vmid, node = SimulatedProxmoxHost.NodeName, release = FirstBootHarness.Release, now = DateTimeOffset.UtcNow });
-            await app.Service<AssignmentService>().CreateAsync(instanceId, TemplateTypes.Zigbee2Mqtt, "demo-zigbee2mqtt", FirstBootHarness.Release, projectId,
-                new SiteSettings { Zigbee = new CoordinatorSettings { Host = "10.0.0.9" } }, brokerHost: null, ct);
-        }
-
-        var clone = await proxmox.CloneAsync(SimulatedProxmoxHost.NodeName, GuestKind.Lxc, 9002, new CloneRequest(vmid, "demo-zigbee2mqtt", Pool: "ctrlable"), ct);
-        (await tasks.WaitAsync(SimulatedProxmoxHost.NodeName, clone, TimeSpan.FromSeconds(60), ct)).Succeeded.Should().BeTrue();
-        (await tasks.WaitAsync(SimulatedProxmoxHost.NodeName, await proxmox.StartAsync(SimulatedProxmoxHost.NodeName, GuestKind.Lxc, vmid, ct), TimeSpan.FromSeconds(60), ct))
-            .Succeeded.Should().BeTrue();
-        // As the deploy pipeline does once the guest runs; the guest's script retries until then.
-        await using (var connection = await app.Service<Database>().OpenAsync(ct))
-        {
-            await connection.ExecuteAsync("UPDATE instances SET state = 'waiting' WHERE id = @instanceId;", new { instanceId });
-        }
+        // Through the deploy pipeline, as POST /api/projects and POST /api/projects/{id}/instances do.
+        var deploys = app.Service<DeployService>();
+        var (project, _) = await deploys.CreateProjectAsync(new CreateProjectRequest("Demo", "demo", new SiteSettings { Zigbee = new CoordinatorSettings { Host = "10.0.0.9" } }), ct);
+        var (deploy, refusal) = await deploys.DeployAsync(project!.Id, [TemplateTypes.Zigbee2Mqtt], "instance", "test", ct);
+        refusal.Should().BeNull(refusal?.Detail);
+        var instanceId = deploy!.Instances.Single().Id;
 
         var change = await app.Service<IInstanceEvents>().WaitForAsync(instanceId, [InstanceStates.Active, InstanceStates.Failed], ct).WaitAsync(TimeSpan.FromSeconds(90));
 
         change.To.Should().Be(InstanceStates.Active, string.Join("; ", demo.Simulator.BootLog.Select(b => b.Error)));
+        var vmid = (await app.Service<InstanceRepository>().GetAsync(instanceId, ct))!.Vmid;
         var config = await File.ReadAllTextAsync(Path.Combine(app.DataDirectory, "simulated-guests", $"{vmid}", "root/opt/zigbee2mqtt/data/configuration.yaml"));
         config.Should().Contain("port: 'tcp://10.0.0.9:6638'").And.Contain("server: 'mqtt://demo-ctrlable-pro:1883'");
         await using (var connection = await app.Service<Database>().OpenAsync(ct))

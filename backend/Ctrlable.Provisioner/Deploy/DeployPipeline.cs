@@ -331,14 +331,16 @@ public sealed class DeployPipeline(
         var kind = KindOf(instance);
         var node = instance.Node!;
         var vmid = (int)instance.Vmid!.Value;
-        // Straight from configuring in this run the guest is known to be ours and stopped; after a restart, ask.
+        // Straight from configuring in this run the guest is known to be ours; after a restart, ask.
         if (reconcile && !GuestOwnership.Carries(await proxmox.GetGuestConfigAsync(node, kind, vmid, ct), instance))
         {
             await FailNotOursAsync(instance, vmid, ct);
             return;
         }
 
-        var running = reconcile && (await proxmox.GetGuestStatusAsync(node, kind, vmid, ct)).Status == "running";
+        // Asked every time: a retried instance comes through configuring with its guest still running (a failed first
+        // boot or Home Assistant step), and starting it again would fail with "already running".
+        var running = (await proxmox.GetGuestStatusAsync(node, kind, vmid, ct)).Status == "running";
         if (!running)
         {
             var upid = instance.Upid ?? await proxmox.StartAsync(node, kind, vmid, ct);

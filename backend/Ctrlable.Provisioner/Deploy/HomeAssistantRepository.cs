@@ -78,6 +78,13 @@ public sealed class HomeAssistantRepository(Database database, TimeProvider time
         await ExecuteAsync(sql, new { instanceId, now = time.GetUtcNow() }, ct);
     }
 
+    /// <summary>Forgets the restore request (Home Assistant reported it failed): the next attempt asks again.</summary>
+    public async Task ClearRestoreRequestedAsync(long instanceId, CancellationToken ct)
+    {
+        const string sql = "UPDATE homeassistant_sites SET restore_requested_at = NULL, updated_at = @now WHERE instance_id = @instanceId;";
+        await ExecuteAsync(sql, new { instanceId, now = time.GetUtcNow() }, ct);
+    }
+
     public async Task SetRestoredAsync(long instanceId, CancellationToken ct)
     {
         const string sql = "UPDATE homeassistant_sites SET restored_at = COALESCE(restored_at, @now), updated_at = @now WHERE instance_id = @instanceId;";

@@ -308,6 +308,9 @@ public sealed class HomeAssistantSetup(
 
                     if (info.LastActionEvent is { ManagerState: "restore_backup", State: "failed" } failed && restoring)
                     {
+                        // Home Assistant keeps reporting this failure until Core restarts: forgetting the request lets a
+                        // retry ask for the restore again instead of failing at once on the same event.
+                        await sites.ClearRestoreRequestedAsync(instance.Id, ct);
                         await FailAsync(instance, "Restoring the base backup failed",
                             $"Home Assistant could not restore the base backup ({failed.Reason ?? failed.Stage ?? "no reason given"}). Retry the instance; if it fails again, check the base backup of release {instance.Release}.", ct);
                         return;
@@ -473,6 +476,8 @@ public sealed class HomeAssistantSetup(
             var me = await socket.CurrentUserAsync(ct);
             if (!me.IsOwner)
             {
+                // Nothing was changed; the session this sign-in opened is the orchestrator's own and goes with it.
+                await DropSessionAsync(url, adminTokens, ct);
                 throw new HomeAssistantException($"The base backup's user '{backup.Credentials.Username}' is not Home Assistant's owner; only the owner can set passwords. Make the base backup with the owner's credentials.");
             }
 
@@ -1106,7 +1111,13 @@ public sealed class HomeAssistantSetup(
             }
         }
 
-        throw new HomeAssistantException($"Home Assistant's {Name(domain)} setup did not finish within 12 steps.");
+        // Not left half-way in Home Assistant (a retry starts a new flow).
+        if (step.FlowId is { } unfinished)
+        {
+            await ha.AbortConfigFlowAsync(url, token, unfinished, ct);
+        }
+
+        throw new HomeAssistantException($"Home Assistant's {Name(domain)} setup did not finish within 12 steps (the last was {step.Type} {step.StepId}); the orchestrator stopped it.");
     }
 
     private async Task<string> AbandonAsync(Uri url, string token, FlowResult step, string message, CancellationToken ct)

@@ -224,7 +224,8 @@ public sealed class AssignmentService(
         return result;
     }
 
-    private static List<string> Warnings(Assignment assignment)
+    /// <summary>What the dealer should know about an assignment (settings missing, a broker without a password, a USB binding).</summary>
+    internal static List<string> Warnings(Assignment assignment)
     {
         var warnings = new List<string>();
         if (assignment.Zigbee is { } zigbee)
