@@ -8,6 +8,7 @@ using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.Secrets;
 using Ctrlable.Provisioner.State;
 using Ctrlable.Provisioner.Tests.Infrastructure;
+using Ctrlable.PveSim.Faults;
 using Dapper;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -327,6 +328,128 @@ public sealed class ProvisionApiTests(ProvisionApiTests.Fixture fixture) : IClas
 
         await ShouldBeProblemAsync(response, HttpStatusCode.Conflict, "not-ready");
         response.Headers.RetryAfter!.Delta.Should().Be(TimeSpan.FromSeconds(5));
+    }
+
+    /// <summary>
+    /// Proxmox cannot tell the guest's addresses (503 on every attempt of the orchestrator's client): the guest is told to
+    /// come back (it retries by itself), the instance stays where it is and says why, and once Proxmox answers again the
+    /// first boot goes on — for the fetch and for the report alike.
+    /// </summary>
+    [Fact]
+    public async Task While_Proxmox_is_unavailable_the_guest_is_told_to_retry_and_the_instance_waits_saying_why()
+    {
+        var guest = await H.DeployAsync(TemplateTypes.Zigbee2Mqtt);
+        using var client = await H.GuestClientAsync(guest);
+        var unavailable = new FaultSettings { ServerErrorRate = 1, ServerErrorStatus = 503, ServerErrorMessage = "Service Unavailable", PathPattern = $"/lxc/{guest.Vmid}/interfaces$" };
+        try
+        {
+            H.Pve.Sim.Faults.Settings = unavailable;
+            var fetch = await client.GetAsync($"/api/provision/assignment?hostname={guest.Hostname}");
+
+            var problem = await ShouldBeProblemAsync(fetch, HttpStatusCode.ServiceUnavailable, "proxmox-unavailable");
+            problem.GetProperty("detail").GetString().Should().Be("Proxmox could not tell the guest's addresses; try again shortly.");
+            fetch.Headers.RetryAfter!.Delta.Should().Be(TimeSpan.FromSeconds(5));
+            var waiting = await H.InstanceAsync(guest.Id);
+            waiting.State.Should().Be(InstanceStates.Waiting);
+            (await MessageAsync(guest.Id)).Should().Be("First boot: the guest called, but Proxmox answered 503 (Service Unavailable), so its address cannot be checked; the guest tries again");
+            (await ClaimsOfAsync(H, guest.Id)).Should().Be(0, "nothing was handed out");
+
+            H.Pve.Sim.Faults.Reset();
+            using var claim = await H.ClaimAsync(guest);
+            (await MessageAsync(guest.Id)).Should().Be("First boot: the guest fetched its assignment");
+
+            H.Pve.Sim.Faults.Settings = unavailable;
+            var report = await PostCompleteAsync(claim.Client, guest.Hostname, claim.Credential, "ok", "all wired");
+
+            await ShouldBeProblemAsync(report, HttpStatusCode.ServiceUnavailable, "proxmox-unavailable");
+            report.Headers.RetryAfter!.Delta.Should().Be(TimeSpan.FromSeconds(5));
+            (await H.InstanceAsync(guest.Id)).State.Should().Be(InstanceStates.Personalising, "the report is not taken without the address check");
+            (await MessageAsync(guest.Id)).Should().Contain("Proxmox answered 503");
+
+            H.Pve.Sim.Faults.Reset();
+            (await PostCompleteAsync(claim.Client, guest.Hostname, claim.Credential, "ok", "all wired")).StatusCode.Should().Be(HttpStatusCode.NoContent);
+            (await H.InstanceAsync(guest.Id)).State.Should().Be(InstanceStates.Active);
+            (await H.HistoryAsync(guest.Id)).Should().Equal("waiting>personalising", "personalising>active");
+        }
+        finally
+        {
+            H.Pve.Sim.Faults.Reset();
+        }
+    }
+
+    /// <summary>The guest runs but Proxmox reports no address for it yet (no DHCP lease): come back later; the instance says so.</summary>
+    [Fact]
+    public async Task A_guest_without_an_address_yet_is_told_to_retry_and_gets_its_assignment_once_it_has_one()
+    {
+        var guest = await H.DeployAsync(TemplateTypes.ZwaveJs);
+        using var client = await H.GuestClientAsync(guest);
+        SetNetworkUp(guest.Vmid, false);
+        try
+        {
+            var response = await client.GetAsync($"/api/provision/assignment?hostname={guest.Hostname}");
+
+            var problem = await ShouldBeProblemAsync(response, HttpStatusCode.Conflict, "not-ready");
+            problem.GetProperty("detail").GetString().Should().Be("Proxmox reports no address for the guest yet; try again shortly.");
+            response.Headers.RetryAfter!.Delta.Should().Be(TimeSpan.FromSeconds(5));
+            (await H.InstanceAsync(guest.Id)).State.Should().Be(InstanceStates.Waiting);
+            (await MessageAsync(guest.Id)).Should().Be("First boot: the guest called, but Proxmox reports no address for it yet (is its network up?); the guest tries again");
+            (await ClaimsOfAsync(H, guest.Id)).Should().Be(0);
+        }
+        finally
+        {
+            SetNetworkUp(guest.Vmid, true);
+        }
+
+        (await client.GetAsync($"/api/provision/assignment?hostname={guest.Hostname}")).StatusCode.Should().Be(HttpStatusCode.OK);
+        (await H.InstanceAsync(guest.Id)).State.Should().Be(InstanceStates.Personalising);
+        (await MessageAsync(guest.Id)).Should().Be("First boot: the guest fetched its assignment");
+    }
+
+    /// <summary>
+    /// The instance waits for its first boot but the orchestrator holds no assignment for it (deleted, or lost with the
+    /// database): no retry brings one back, so the instance fails now with what to do, and the guest is told its first
+    /// boot is over (410: the script stops instead of retrying until the deadline) — before or after its claim.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task An_instance_without_an_assignment_fails_with_what_to_do_and_the_guest_is_told_to_stop(bool claimedBefore)
+    {
+        var guest = await H.DeployAsync(TemplateTypes.Frigate);
+        // Its first fetch claimed the assignment (the guest now calls with its credential), or it has not fetched yet.
+        var claim = claimedBefore ? await H.ClaimAsync(guest) : null;
+        using var caller = claim?.Client ?? await H.GuestClientAsync(guest);
+        await H.App.Service<SecretStore>().DeleteAsync(SecretKind.InstanceAppSecret, AssignmentService.SecretName(guest.Id));
+        var failed = H.App.Service<IInstanceEvents>().WaitForAsync(guest.Id, [InstanceStates.Failed], CancellationToken.None);
+
+        var response = await caller.GetAsync($"/api/provision/assignment?hostname={guest.Hostname}");
+
+        var problem = await ShouldBeProblemAsync(response, HttpStatusCode.Gone, "no-assignment");
+        response.Headers.RetryAfter.Should().BeNull("nothing to wait for");
+        var reason = $"The orchestrator holds no first-boot assignment for {guest.Hostname} (it was deleted or lost), so the guest cannot be configured. Delete the instance and deploy it again.";
+        problem.GetProperty("detail").GetString().Should().Be(reason);
+        (await failed.WaitAsync(TimeSpan.FromSeconds(10))).From.Should().Be(claimedBefore ? InstanceStates.Personalising : InstanceStates.Waiting);
+        var instance = await H.InstanceAsync(guest.Id);
+        instance.State.Should().Be(InstanceStates.Failed);
+        instance.Error.Should().Be(reason);
+        (await MessageAsync(guest.Id)).Should().Be("First boot failed: no assignment");
+        (await ClaimsOfAsync(H, guest.Id)).Should().Be(claimedBefore ? 1 : 0, "no credential is handed out without an assignment");
+        await ShouldBeProblemAsync(await caller.GetAsync($"/api/provision/assignment?hostname={guest.Hostname}"), HttpStatusCode.Gone, "consumed");
+    }
+
+    private async Task<string?> MessageAsync(long id)
+    {
+        await using var connection = await H.App.Service<Database>().OpenAsync();
+        return await connection.ExecuteScalarAsync<string?>("SELECT message FROM instances WHERE id = @id;", new { id });
+    }
+
+    /// <summary>The emulated guest's network: down, Proxmox reports no address for it (no DHCP lease yet); up, its address again.</summary>
+    private void SetNetworkUp(int vmid, bool up)
+    {
+        lock (H.Pve.Sim.State.Sync)
+        {
+            H.Pve.Sim.State.Guest(vmid)!.NetworkUp = up;
+        }
     }
 
     [Fact]

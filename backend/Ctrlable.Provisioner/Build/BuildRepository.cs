@@ -146,15 +146,28 @@ public sealed class BuildRepository(Database database)
         }, cancellationToken: ct));
     }
 
-    /// <summary>Builds left running by an orchestrator that stopped: they cannot be followed any more.</summary>
-    public async Task<int> FailAbandonedAsync(string error, DateTimeOffset now, CancellationToken ct = default)
+    /// <summary>
+    /// Builds left running by an orchestrator that stopped: they cannot be followed any more. Their templates without a
+    /// verdict are failed with <paramref name="templateError"/>, as a build that ends does with its own.
+    /// </summary>
+    public async Task<int> FailAbandonedAsync(string error, string templateError, DateTimeOffset now, CancellationToken ct = default)
     {
+        const string select = "SELECT id AS Id, progress_json AS ProgressJson FROM builds WHERE state = 'running';";
         const string sql = """
-            UPDATE builds SET state = 'failed', error = @error, finished_at = @now, ticket_hash = NULL, ticket_expires_at = NULL
-            WHERE state = 'running';
+            UPDATE builds SET state = 'failed', error = @error, finished_at = @now, progress_json = @progressJson, ticket_hash = NULL, ticket_expires_at = NULL
+            WHERE id = @id AND state = 'running';
             """;
         await using var connection = await database.OpenAsync(ct);
-        return await connection.ExecuteAsync(new CommandDefinition(sql, new { error, now }, cancellationToken: ct));
+        var count = 0;
+        foreach (var (id, progressJson) in await connection.QueryAsync<(long Id, string ProgressJson)>(new CommandDefinition(select, cancellationToken: ct)))
+        {
+            var progress = (JsonSerializer.Deserialize<List<BuildTemplateProgress>>(progressJson, Json) ?? [])
+                .Select(p => p.State is BuildTemplateState.Pending or BuildTemplateState.Running ? p with { State = BuildTemplateState.Failed, Error = templateError } : p)
+                .ToList();
+            count += await connection.ExecuteAsync(new CommandDefinition(sql, new { id, error, now, progressJson = Serialize(progress) }, cancellationToken: ct));
+        }
+
+        return count;
     }
 
     public static BuildSummary ToSummary(BuildRow row) => new(

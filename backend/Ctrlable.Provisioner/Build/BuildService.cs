@@ -31,7 +31,7 @@ public sealed partial class BuildService(
     IOptions<HostTriggerOptions> triggerOptions,
     TimeProvider time,
     IHostApplicationLifetime lifetime,
-    ILogger<BuildService> logger) : IAsyncDisposable
+    ILogger<BuildService> logger) : IHostedService, IAsyncDisposable
 {
     // The stored log is capped; the wrapper's own log files on the host keep everything.
     private const int MaxLogChars = 8 * 1024 * 1024;
@@ -101,6 +101,10 @@ public sealed partial class BuildService(
         return new BuildStart(summary, null, null);
     }
 
+    /// <summary>What a build the orchestrator lost sight of means on the host, and what to do.</summary>
+    internal const string HostMayStillRun =
+        "The host may still be running it (its log is in /var/log/ctrlable-build on the host); a new build starts once it has ended, and keeps the templates it finished.";
+
     internal const string TriggerNotConfiguredDetail =
         "Builds need the host trigger on the Proxmox host: set HostTrigger:Host, KeyPath and HostKeyFingerprint (see README, \"Host build trigger\").";
 
@@ -127,6 +131,24 @@ public sealed partial class BuildService(
     /// <summary>Waits for a running build (tests, shutdown).</summary>
     public Task WaitAsync(long id) => _running.GetValueOrDefault(id) ?? Task.CompletedTask;
 
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>
+    /// The orchestrator stops: ApplicationStopping has cancelled every running build; each is recorded as failed before
+    /// the host goes on (bounded by the host's shutdown timeout), so the next start does not find it "running".
+    /// </summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Task.WhenAll(_running.Values).WaitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            logger.LogWarning("Stopping before {Count} build(s) were recorded as ended; the next start marks them failed", _running.Count);
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         await Task.WhenAll(_running.Values);
@@ -147,14 +169,16 @@ public sealed partial class BuildService(
         }
         catch (HostTriggerException e)
         {
-            error = e.Message;
+            error = e.LostDuringRun ? $"{e.Message} {HostMayStillRun}" : e.Message;
             logger.LogWarning("Build {BuildId}: {Error}", summary.Id, e.Message);
         }
         catch (OperationCanceledException) when (linked.IsCancellationRequested)
         {
-            error = timeout.IsCancellationRequested
-                ? $"The build did not finish within {Timeout.TotalMinutes:0} minutes (HostTrigger:BuildTimeoutMinutes) and was stopped."
-                : "The orchestrator stopped during the build.";
+            // The orchestrator lets go of the build; it cannot stop it (sshd sends no signal to a forced command, and the
+            // wrapper finishes by itself when its connection is gone, holding the host's build lock until then).
+            error = (timeout.IsCancellationRequested
+                ? $"The build did not finish within {Timeout.TotalMinutes:0} minutes (HostTrigger:BuildTimeoutMinutes); the orchestrator stopped following it. "
+                : "The orchestrator stopped during the build. ") + HostMayStillRun;
         }
         catch (Exception e)
         {
@@ -436,7 +460,9 @@ public sealed class BuildRecovery(BuildRepository builds, TimeProvider time, ILo
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        var count = await builds.FailAbandonedAsync("The orchestrator restarted while this build ran; its outcome is unknown. Build again: templates that were finished are kept.", time.GetUtcNow(), cancellationToken);
+        var count = await builds.FailAbandonedAsync(
+            "The orchestrator restarted while this build ran, so its outcome is unknown here. " + BuildService.HostMayStillRun,
+            "unknown: the orchestrator restarted before the host reported it", time.GetUtcNow(), cancellationToken);
         if (count > 0)
         {
             logger.LogWarning("Marked {Count} build(s) left running by a previous start as failed", count);

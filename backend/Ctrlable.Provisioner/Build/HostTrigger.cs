@@ -35,8 +35,14 @@ public interface IHostTrigger
     Task<int> RunAsync(HostCommand command, string release, string input, Func<string, bool, Task> onLine, CancellationToken ct);
 }
 
-/// <summary>The host trigger failed before or while running the wrapper; the message is for the dealer.</summary>
-public sealed class HostTriggerException(string message, Exception? inner = null) : Exception(message, inner);
+/// <summary>
+/// The host trigger failed before or while running the wrapper; the message is for the dealer. <paramref name="lostDuringRun"/>:
+/// the wrapper was started and the orchestrator lost it (it may still be running on the host).
+/// </summary>
+public sealed class HostTriggerException(string message, Exception? inner = null, bool lostDuringRun = false) : Exception(message, inner)
+{
+    public bool LostDuringRun { get; } = lostDuringRun;
+}
 
 /// <summary>
 /// SSH.NET client with the dedicated build key. The host key is checked against HostTrigger:HostKeyFingerprint
@@ -127,7 +133,7 @@ public sealed class SshHostTrigger(IOptions<HostTriggerOptions> options, SecretS
             }
             catch (SshException e)
             {
-                throw new HostTriggerException($"The connection to the host trigger broke during the {(command == HostCommand.Check ? "check" : "build")}: {e.Message}", e);
+                throw new HostTriggerException($"The connection to the host trigger {_options.Host}:{_options.Port} broke during the {What(command)} ({e.Message.TrimEnd('.')}).", e, lostDuringRun: true);
             }
             finally
             {
@@ -135,9 +141,14 @@ public sealed class SshHostTrigger(IOptions<HostTriggerOptions> options, SecretS
             }
 
             client.Disconnect();
-            return ssh.ExitStatus ?? -1;
+            // No exit status: the wrapper was killed (it ended), or the channel closed under it (it may run on).
+            return ssh.ExitStatus ?? throw (ssh.ExitSignal is { } signal
+                ? new HostTriggerException($"ctrlable-build on {_options.Host} was ended by signal {signal} during the {What(command)}.")
+                : new HostTriggerException($"The host trigger {_options.Host}:{_options.Port} closed the connection during the {What(command)} without an exit status.", lostDuringRun: true));
         }
     }
+
+    private static string What(HostCommand command) => command == HostCommand.Check ? "check" : "build";
 
     /// <summary>"SHA256:abc..=" or "abc.." → "abc.." (unpadded base64, as SSH.NET reports it).</summary>
     public static string NormalizeFingerprint(string fingerprint)

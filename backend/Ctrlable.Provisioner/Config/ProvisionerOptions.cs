@@ -63,7 +63,10 @@ public sealed class HostTriggerOptions
     /// <summary>SHA-256 host key fingerprint, as <c>ssh-keygen -lf</c> prints it (with or without the <c>SHA256:</c> prefix).</summary>
     public string HostKeyFingerprint { get; set; } = "";
 
-    /// <summary>Longest a build may run before it is stopped (and the longest its ticket lives).</summary>
+    /// <summary>
+    /// Longest the orchestrator follows a build (and the longest its ticket lives): then the build is failed. The orchestrator
+    /// cannot stop the run on the host (sshd sends no signal to a forced command); it ends by itself, holding the host's lock.
+    /// </summary>
     public int BuildTimeoutMinutes { get; set; } = 240;
 
     public bool IsConfigured => Host.Length > 0;

@@ -103,6 +103,8 @@ public static class ApplicationServices
         builder.Services.AddSingleton<CheckTickets>();
         builder.Services.AddSingleton<BuildCheckService>();
         builder.Services.AddHostedService<BuildRecovery>();
+        // On the way out a running build is failed and recorded before the host goes (StopAsync waits for it).
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<BuildService>());
 
         // Proxmox: the host an admin saved in Settings, else the configured one, else the simulated one (demo mode);
         // chosen in PrepareAsync, once the database is there.

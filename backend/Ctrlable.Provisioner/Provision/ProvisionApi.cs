@@ -79,7 +79,7 @@ public static class ProvisionApi
             .AuditReads()
             .WithName("GetProvisionAssignment")
             .WithSummary("A guest's first-boot assignment (wiring and secrets), served while its instance waits for its first boot; the guest's state becomes personalising.")
-            .WithDescription("With the release secret: the fetch claims the assignment and the answer carries `instanceCredential`; once the guest has used that credential (X-Ctrlable-Instance-Credential), the release secret alone gets 409 `claimed`. 403 `denied` for an unknown host name, a wrong secret or a wrong credential alike, 403 `address-mismatch` when the caller's address is not the guest's, 409 `not-ready` and 503 `proxmox-unavailable` (retry, see Retry-After), 410 `consumed` after complete, 429 when rate-limited.")
+            .WithDescription("With the release secret: the fetch claims the assignment and the answer carries `instanceCredential`; once the guest has used that credential (X-Ctrlable-Instance-Credential), the release secret alone gets 409 `claimed`. 403 `denied` for an unknown host name, a wrong secret or a wrong credential alike, 403 `address-mismatch` when the caller's address is not the guest's, 409 `not-ready` and 503 `proxmox-unavailable` (retry, see Retry-After), 410 `consumed` after complete, 410 `no-assignment` when the orchestrator holds none for the guest (the instance fails), 429 when rate-limited.")
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status403Forbidden)
             .ProducesProblem(StatusCodes.Status409Conflict)
@@ -212,6 +212,8 @@ public static class ProvisionApi
             ProvisionOutcome.ProxmoxUnavailable => (StatusCodes.Status503ServiceUnavailable, "Proxmox unavailable", "proxmox-unavailable"),
             ProvisionOutcome.Claimed => (StatusCodes.Status409Conflict, "Already claimed", "claimed"),
             ProvisionOutcome.NoBroker => (StatusCodes.Status404NotFound, "No broker", "no-broker"),
+            // Gone for good, like a finished first boot: the script stops (exit 3) instead of retrying.
+            ProvisionOutcome.NoAssignment => (StatusCodes.Status410Gone, "No assignment", "no-assignment"),
             _ => throw new ArgumentOutOfRangeException(nameof(result), result.Outcome, null),
         };
         // Worth retrying: not yet ready, Proxmox away. A claimed assignment stays claimed.

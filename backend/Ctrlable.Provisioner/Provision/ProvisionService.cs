@@ -35,6 +35,9 @@ public enum ProvisionOutcome
 
     /// <summary>The guest has no MQTT broker to follow (not a zigbee2mqtt or frigate guest).</summary>
     NoBroker,
+
+    /// <summary>The instance waits for its first boot but the orchestrator holds no assignment for it: it failed, for good.</summary>
+    NoAssignment,
 }
 
 public sealed record ProvisionResult(ProvisionOutcome Outcome, string Detail, Assignment? Assignment = null, BrokerAddress? Broker = null);
@@ -97,8 +100,9 @@ public sealed partial class ProvisionService(
         var assignment = await assignments.GetAsync(instance.Id, ct);
         if (assignment is null)
         {
+            // The deploy stores the assignment before it starts the guest: waiting without one, it never comes.
             logger.LogError("Instance {InstanceId} ({Hostname}) waits for its first boot but has no assignment", instance.Id, instance.Hostname);
-            return new ProvisionResult(ProvisionOutcome.NotReady, "The orchestrator has no assignment for this guest yet.");
+            return await FailWithoutAssignmentAsync(instance, caller, ct);
         }
 
         string? issued = null;
@@ -119,14 +123,20 @@ public sealed partial class ProvisionService(
             await claims.ConfirmAsync(instance.Id, ct);
         }
 
+        if (instance.State == InstanceStates.Personalising)
+        {
+            // A fetch that resumes the first boot: an earlier refusal's note no longer applies.
+            await NoteAsync(instance, FetchedMessage, ct);
+        }
+
         if (instance.State == InstanceStates.Waiting)
         {
             const string sql = """
-                UPDATE instances SET state = 'personalising', message = 'First boot: the guest fetched its assignment', ip = @ip,
+                UPDATE instances SET state = 'personalising', message = @message, ip = @ip,
                                      personalising_at = COALESCE(personalising_at, @now), updated_at = @now
                 WHERE id = @id AND state = 'waiting';
                 """;
-            await MoveAsync(instance, InstanceStates.Personalising, "Assignment fetched", caller, sql, new { id = instance.Id, ip = caller?.ToString(), now = time.GetUtcNow() }, ct);
+            await MoveAsync(instance, InstanceStates.Personalising, "Assignment fetched", caller, sql, new { id = instance.Id, message = FetchedMessage, ip = caller?.ToString(), now = time.GetUtcNow() }, ct);
         }
 
         return new ProvisionResult(ProvisionOutcome.Ok, "", assignment with { InstanceCredential = issued });
@@ -321,12 +331,15 @@ public sealed partial class ProvisionService(
         catch (Exception ex) when (ex is ProxmoxException or HttpRequestException or TimeoutException or ProxmoxCertificateException or Polly.Timeout.TimeoutRejectedException)
         {
             logger.LogWarning("Cannot check the address of {Hostname}: Proxmox answered {Reason}", instance.Hostname, ex.Message);
+            // The guest retries by itself; the dealer sees why its first boot does not move on.
+            await NoteAsync(instance, $"First boot: the guest called, but {Unavailable(ex)}, so its address cannot be checked; the guest tries again", ct);
             return new ProvisionResult(ProvisionOutcome.ProxmoxUnavailable, "Proxmox could not tell the guest's addresses; try again shortly.");
         }
 
         var addresses = GuestAddresses(interfaces);
         if (addresses.Count == 0)
         {
+            await NoteAsync(instance, "First boot: the guest called, but Proxmox reports no address for it yet (is its network up?); the guest tries again", ct);
             return new ProvisionResult(ProvisionOutcome.NotReady, "Proxmox reports no address for the guest yet; try again shortly.");
         }
 
@@ -392,6 +405,47 @@ public sealed partial class ProvisionService(
         events.Publish(new InstanceStateChange(instance.Id, instance.Hostname, instance.State, to, message, now));
         return true;
     }
+
+    /// <summary>
+    /// The instance waits for its first boot without an assignment (deleted, or lost with the database): no retry brings
+    /// one, so it fails now with what to do, and the guest is told its first boot is over.
+    /// </summary>
+    private async Task<ProvisionResult> FailWithoutAssignmentAsync(ProvisionInstance instance, IPAddress? caller, CancellationToken ct)
+    {
+        const string sql = """
+            UPDATE instances SET state = 'failed', message = 'First boot failed: no assignment', error = @error, deadline_at = NULL, updated_at = @now
+            WHERE id = @id AND state IN ('waiting', 'personalising');
+            """;
+        var error = $"The orchestrator holds no first-boot assignment for {instance.Hostname} (it was deleted or lost), so the guest cannot be configured. Delete the instance and deploy it again.";
+        if (!await MoveAsync(instance, InstanceStates.Failed, error, caller, sql, new { id = instance.Id, error, now = time.GetUtcNow() }, ct))
+        {
+            return Gone();
+        }
+
+        return new ProvisionResult(ProvisionOutcome.NoAssignment, error);
+    }
+
+    /// <summary>Sets the instance's message while its first boot is under way (no state change; nothing when it says so already).</summary>
+    private async Task NoteAsync(ProvisionInstance instance, string message, CancellationToken ct)
+    {
+        const string sql = """
+            UPDATE instances SET message = @message, updated_at = @now
+            WHERE id = @id AND state IN ('waiting', 'personalising') AND message IS NOT @message;
+            """;
+        await using var connection = await database.OpenAsync(ct);
+        await connection.ExecuteAsync(new CommandDefinition(sql, new { id = instance.Id, message, now = time.GetUtcNow() }, cancellationToken: ct));
+    }
+
+    /// <summary>Why Proxmox could not tell a guest's addresses, for the dealer (Proxmox's own text; never a credential).</summary>
+    private static string Unavailable(Exception ex) => ex switch
+    {
+        ProxmoxException p => $"Proxmox answered {(int)p.Status} ({p.ProxmoxMessage})",
+        ProxmoxCertificateException => "the Proxmox node's certificate does not match the pinned fingerprint",
+        HttpRequestException => "Proxmox could not be reached",
+        _ => "Proxmox did not answer in time",
+    };
+
+    private const string FetchedMessage = "First boot: the guest fetched its assignment";
 
     private static ProvisionResult Gone() =>
         new(ProvisionOutcome.Gone, "This guest's first boot is over; its assignment is consumed. Redeploy the instance to start again.");
