@@ -45,13 +45,6 @@ public sealed class DeployPipeline(
     private readonly DeployOptions _options = deployOptions.Value;
     private TimeSpan TaskTimeout => TimeSpan.FromSeconds(_options.TaskTimeoutSeconds);
 
-    /// <summary>
-    /// Attempts per step when Proxmox answers 5xx or cannot be reached (every step reconciles on re-entry). Six
-    /// attempts wait 1+2+4+8+16 s in all: a host busy for half a minute (a backup, pveproxy restarting) does not
-    /// fail a deploy.
-    /// </summary>
-    private const int TransientAttempts = 6;
-
     public async Task RunAsync(long instanceId, CancellationToken ct)
     {
         var attempt = 0;
@@ -66,12 +59,12 @@ public sealed class DeployPipeline(
                 await StepAsync(instance, resumed || attempt > 0, ct);
                 resumed = false;
             }
-            catch (Exception ex) when (IsTransient(ex) && ++attempt < TransientAttempts)
+            catch (Exception ex) when (IsTransient(ex) && ++attempt < _options.TransientAttempts)
             {
                 // Every step starts by looking at what Proxmox holds, so running it again is safe even when the
                 // failed request may have been carried out (a clone whose answer was lost is adopted, not repeated).
-                logger.LogInformation("Instance {Instance} ({Hostname}): {Reason}; retrying {State} ({Attempt}/{Max})", instance.Id, instance.Hostname, ex.Message, instance.State, attempt, TransientAttempts - 1);
-                await Task.Delay(TimeSpan.FromSeconds(Math.Pow(2, attempt - 1)), time, ct);
+                logger.LogInformation("Instance {Instance} ({Hostname}): {Reason}; retrying {State} ({Attempt}/{Max})", instance.Id, instance.Hostname, ex.Message, instance.State, attempt, _options.TransientAttempts - 1);
+                await Task.Delay(TimeSpan.FromSeconds(_options.RetryDelaySeconds * Math.Pow(2, attempt - 1)), time, ct);
             }
             catch (Exception ex) when (ex is ProxmoxException or HttpRequestException or System.Net.Sockets.SocketException or TimeoutException or ProxmoxCertificateException or Polly.Timeout.TimeoutRejectedException
                 or HomeAssistantException or BackupArchiveException or Releases.BaseBackupException or AddressingException)
