@@ -599,6 +599,8 @@ public sealed class DeployPipeline(
             used.Add(candidate);
         }
 
+        // The last candidate tried is someone else's guest: the failed instance must not claim it.
+        await instances.ClearVmidAsync(instance.Id, ct);
         throw new ProxmoxException(HttpStatusCode.Conflict, "GET", "/cluster/nextid", $"No free VMID left between {_options.VmidMin} and {_options.VmidMax} (Deploy:VmidMin/VmidMax).", new Dictionary<string, string>());
     }
 
