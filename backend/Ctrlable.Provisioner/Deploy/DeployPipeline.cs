@@ -248,11 +248,6 @@ public sealed class DeployPipeline(
         var node = instance.Node!;
         var vmid = (int)instance.Vmid!.Value;
         await MoveAsync(instance, InstanceStates.Configuring, "Setting a fresh MAC address and the hostname", ct: ct);
-        if (reconcile)
-        {
-            // After a restart or a lost answer, a task on the guest may still run: the config is read once it has ended.
-            await WaitForRunningTasksAsync(node, vmid, ct);
-        }
 
         var mac = instance.Mac;
         if (mac is null)
@@ -269,6 +264,13 @@ public sealed class DeployPipeline(
             // Its clone was marked when it was made: this is another guest at the VMID (ours was destroyed meanwhile).
             await FailNotOursAsync(instance, vmid, ct);
             return;
+        }
+
+        // After a restart or a lost answer a task on the instance's guest may still run: its config is read again once
+        // that has ended (someone else's guest is never waited on: it was turned away above).
+        if (reconcile && await WaitForRunningTasksAsync(node, vmid, ct) > 0)
+        {
+            config = await proxmox.GetGuestConfigAsync(node, kind, vmid, ct);
         }
 
         // A static plan: the instance's address (recorded before it is written, so a restart writes the same one). LXC
