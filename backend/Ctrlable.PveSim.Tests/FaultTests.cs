@@ -51,6 +51,17 @@ public sealed class FaultTests
     }
 
     [Fact]
+    public async Task Server_errors_can_hit_one_method_only()
+    {
+        var (sim, api) = await Sims.Start();
+        await using var _ = sim;
+        sim.Faults.Settings = new FaultSettings { ServerErrorRate = 1, ServerErrorStatus = 403, ServerErrorMessage = "Permission check failed", PathPattern = "/config$", Method = "PUT" };
+
+        (await api.Put($"nodes/pve1/qemu/{Sims.QemuTemplate}/config", ("memory", "1024"))).Reason.Should().Be("Permission check failed");
+        (await api.Get($"nodes/pve1/qemu/{Sims.QemuTemplate}/config")).Status.Should().Be(HttpStatusCode.OK, "the read of the config is another method");
+    }
+
+    [Fact]
     public async Task Dropped_connections_fail_the_request()
     {
         var (sim, api) = await Sims.Start();

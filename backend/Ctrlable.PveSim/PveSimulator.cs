@@ -16,6 +16,9 @@ namespace Ctrlable.PveSim;
 /// <summary>One node's API endpoint: each emulated node listens on its own port with its own certificate.</summary>
 public sealed record SimNodeEndpoint(string Node, Uri BaseAddress, string CertificateFingerprint);
 
+/// <summary>An /api2 request as <see cref="PveSimulator.Intercept"/> sees it: method, relative path (<c>/nodes/pve1/qemu/100/status/start</c>), query (<c>?vmid=100</c> or empty).</summary>
+public sealed record SimApiCall(string Method, string Path, string Query);
+
 /// <summary>
 /// A running Proxmox VE emulator. In tests:
 /// <code>
@@ -101,6 +104,17 @@ public sealed class PveSimulator : IAsyncDisposable
 
     /// <summary>API requests received on /api2 since start, across all nodes.</summary>
     public long RequestCount => _sim.RequestCount;
+
+    /// <summary>
+    /// A test's hook around every /api2 request, before faults, authentication and the handler: call the second argument to
+    /// have the request handled and answered (when it returns, the answer is written), or act before and after it — e.g.
+    /// freeze a client process when its request arrives, let the emulator carry it out, then kill the process. Null: none.
+    /// </summary>
+    public Func<SimApiCall, Func<Task>, Task>? Intercept
+    {
+        get => _sim.Intercept;
+        set => _sim.Intercept = value;
+    }
 
     public PveSchema Schema => _sim.Schema;
 

@@ -94,7 +94,10 @@ public sealed class ProxmoxSchemaConformanceTests
         {
             var config = await client.GetGuestConfigAsync(node, kind, vmid, ct);
             await client.UpdateConfigAsync(node, kind, vmid, new Dictionary<string, string> { ["net0"] = config["net0"], ["description"] = "changed", ["tags"] = "ctrlable" }, ["onboot"], config["digest"], ct);
-            await pve.Tasks.WaitAsync(node, await client.StartAsync(node, kind, vmid, ct), TimeSpan.FromSeconds(30), ct);
+            var start = await client.StartAsync(node, kind, vmid, ct);
+            await client.GetRunningTasksAsync(node, vmid, ct);
+            await pve.Tasks.WaitAsync(node, start, TimeSpan.FromSeconds(30), ct);
+            called.Add(nameof(client.GetRunningTasksAsync));
             await client.GetGuestStatusAsync(node, kind, vmid, ct);
             await client.GetGuestRrdAsync(node, kind, vmid, RrdTimeframe.Hour, ct);
             await WaitForInterfacesAsync(client, node, kind, vmid);

@@ -45,13 +45,6 @@ public sealed class DeployPipeline(
     private readonly DeployOptions _options = deployOptions.Value;
     private TimeSpan TaskTimeout => TimeSpan.FromSeconds(_options.TaskTimeoutSeconds);
 
-    /// <summary>
-    /// Attempts per step when Proxmox answers 5xx or cannot be reached (every step reconciles on re-entry). Six
-    /// attempts wait 1+2+4+8+16 s in all: a host busy for half a minute (a backup, pveproxy restarting) does not
-    /// fail a deploy.
-    /// </summary>
-    private const int TransientAttempts = 6;
-
     public async Task RunAsync(long instanceId, CancellationToken ct)
     {
         var attempt = 0;
@@ -66,12 +59,12 @@ public sealed class DeployPipeline(
                 await StepAsync(instance, resumed || attempt > 0, ct);
                 resumed = false;
             }
-            catch (Exception ex) when (IsTransient(ex) && ++attempt < TransientAttempts)
+            catch (Exception ex) when (IsTransient(ex) && ++attempt < _options.TransientAttempts)
             {
                 // Every step starts by looking at what Proxmox holds, so running it again is safe even when the
                 // failed request may have been carried out (a clone whose answer was lost is adopted, not repeated).
-                logger.LogInformation("Instance {Instance} ({Hostname}): {Reason}; retrying {State} ({Attempt}/{Max})", instance.Id, instance.Hostname, ex.Message, instance.State, attempt, TransientAttempts - 1);
-                await Task.Delay(TimeSpan.FromSeconds(Math.Pow(2, attempt - 1)), time, ct);
+                logger.LogInformation("Instance {Instance} ({Hostname}): {Reason}; retrying {State} ({Attempt}/{Max})", instance.Id, instance.Hostname, ex.Message, instance.State, attempt, _options.TransientAttempts - 1);
+                await Task.Delay(TimeSpan.FromSeconds(_options.RetryDelaySeconds * Math.Pow(2, attempt - 1)), time, ct);
             }
             catch (Exception ex) when (ex is ProxmoxException or HttpRequestException or System.Net.Sockets.SocketException or TimeoutException or ProxmoxCertificateException or Polly.Timeout.TimeoutRejectedException
                 or HomeAssistantException or BackupArchiveException or Releases.BaseBackupException or AddressingException)
@@ -98,7 +91,7 @@ public sealed class DeployPipeline(
     {
         InstanceStates.Pending => CloneAsync(instance, ct),
         InstanceStates.Cloning => FinishCloneAsync(instance, ct),
-        InstanceStates.Configuring => ConfigureAsync(instance, ct),
+        InstanceStates.Configuring => ConfigureAsync(instance, reconcile, ct),
         InstanceStates.Starting => StartAsync(instance, reconcile, ct),
         InstanceStates.Waiting or InstanceStates.Personalising => WaitForFirstBootAsync(instance, ct),
         InstanceStates.Locating or InstanceStates.Preparing or InstanceStates.Restoring or InstanceStates.Securing or InstanceStates.Wiring =>
@@ -126,7 +119,7 @@ public sealed class DeployPipeline(
 
             // The clone may already exist: the orchestrator stopped after asking Proxmox for it. (A VMID allocated just
             // now was found free by Proxmox itself; a race for it ends in "already exists" below.)
-            if (resumed && await FindSettledGuestAsync(vmid.Value, kind, ct) is { } existing)
+            if (resumed && await FindSettledGuestAsync(vmid.Value, kind, instance.Node, instance.TemplateVmid, ct) is { } existing)
             {
                 if (await ownership.IsOursAsync(existing, instance, ct))
                 {
@@ -164,7 +157,7 @@ public sealed class DeployPipeline(
                 catch (ProxmoxException ex) when (ex.IsAlreadyExists)
                 {
                     // Our own earlier request may have created it (its answer lost in a restart): adopt it.
-                    if (await FindSettledGuestAsync(vmid.Value, kind, ct) is { } ours && await ownership.IsOursAsync(ours, instance, ct))
+                    if (await FindSettledGuestAsync(vmid.Value, kind, node, instance.TemplateVmid, ct) is { } ours && await ownership.IsOursAsync(ours, instance, ct))
                     {
                         await MoveAsync(instance, InstanceStates.Configuring, "Cloned (found after a restart)", ct: ct);
                         return;
@@ -207,7 +200,7 @@ public sealed class DeployPipeline(
             }
 
             // Stopped between asking for the clone and recording its task: look at what Proxmox holds.
-            if (instance.Vmid is { } vmid && await FindSettledGuestAsync(vmid, kind, ct) is { } existing && await ownership.IsOursAsync(existing, instance, ct))
+            if (instance.Vmid is { } vmid && await FindSettledGuestAsync(vmid, kind, instance.Node, instance.TemplateVmid, ct) is { } existing && await ownership.IsOursAsync(existing, instance, ct))
             {
                 await MoveAsync(instance, InstanceStates.Configuring, "Cloned", ct: ct);
             }
@@ -249,7 +242,7 @@ public sealed class DeployPipeline(
 
     // --- 5-6: network identity, description, assignment -----------------------------------------
 
-    private async Task ConfigureAsync(InstanceRow instance, CancellationToken ct)
+    private async Task ConfigureAsync(InstanceRow instance, bool reconcile, CancellationToken ct)
     {
         var kind = KindOf(instance);
         var node = instance.Node!;
@@ -271,6 +264,13 @@ public sealed class DeployPipeline(
             // Its clone was marked when it was made: this is another guest at the VMID (ours was destroyed meanwhile).
             await FailNotOursAsync(instance, vmid, ct);
             return;
+        }
+
+        // After a restart or a lost answer a task on the instance's guest may still run: its config is read again once
+        // that has ended (someone else's guest is never waited on: it was turned away above).
+        if (reconcile && await WaitForRunningTasksAsync(node, vmid, ct) > 0)
+        {
+            config = await proxmox.GetGuestConfigAsync(node, kind, vmid, ct);
         }
 
         // A static plan: the instance's address (recorded before it is written, so a restart writes the same one). LXC
@@ -338,18 +338,29 @@ public sealed class DeployPipeline(
             return;
         }
 
+        if (reconcile)
+        {
+            // The orchestrator may have stopped right after Proxmox accepted its start, before the UPID was recorded: that
+            // start task may still run while the guest reads "stopped". Starting again would race it ("already running").
+            await WaitForRunningTasksAsync(node, vmid, ct);
+        }
+
         // Asked every time: a retried instance comes through configuring with its guest still running (a failed first
         // boot or Home Assistant step), and starting it again would fail with "already running".
-        var running = (await proxmox.GetGuestStatusAsync(node, kind, vmid, ct)).Status == "running";
+        var running = await IsRunningAsync(node, kind, vmid, ct);
         if (!running)
         {
-            var upid = instance.Upid ?? await proxmox.StartAsync(node, kind, vmid, ct);
-            await MoveAsync(instance, InstanceStates.Starting, "Starting", upid: upid, ct: ct);
-            var outcome = await tasks.WaitAsync(node, upid, TaskTimeout, ct);
-            if (!outcome.Succeeded)
+            var upid = instance.Upid ?? await RequestStartAsync(node, kind, vmid, ct);
+            if (upid is not null)
             {
-                await MoveAsync(instance, InstanceStates.Failed, "Start failed", error: string.Join('\n', outcome.LogTail.DefaultIfEmpty(outcome.ExitStatus)), ct: ct);
-                return;
+                await MoveAsync(instance, InstanceStates.Starting, "Starting", upid: upid, ct: ct);
+                var outcome = await tasks.WaitAsync(node, upid, TaskTimeout, ct);
+                // "already running": a start this task raced (one a restart never saw) won; the guest runs, the step is done.
+                if (!outcome.Succeeded && !(IsAlreadyRunning(outcome.Describe()) && await IsRunningAsync(node, kind, vmid, ct)))
+                {
+                    await MoveAsync(instance, InstanceStates.Failed, "Start failed", error: string.Join('\n', outcome.LogTail.DefaultIfEmpty(outcome.ExitStatus)), ct: ct);
+                    return;
+                }
             }
         }
 
@@ -370,6 +381,54 @@ public sealed class DeployPipeline(
 
         await instances.SetDeadlineAsync(instance.Id, time.GetUtcNow().AddSeconds(_options.FirstBootTimeoutSeconds), ct);
         await MoveAsync(instance, InstanceStates.Waiting, "Started; waiting for the guest's first boot", ct: ct);
+    }
+
+    /// <summary>Asks Proxmox to start the guest; null when it refuses because the guest already runs (an LXC says so at once).</summary>
+    private async Task<string?> RequestStartAsync(string node, GuestKind kind, int vmid, CancellationToken ct)
+    {
+        try
+        {
+            return await proxmox.StartAsync(node, kind, vmid, ct);
+        }
+        catch (ProxmoxException ex) when (IsAlreadyRunning(ex.ProxmoxMessage))
+        {
+            if (!await IsRunningAsync(node, kind, vmid, ct))
+            {
+                throw;
+            }
+
+            logger.LogInformation("Guest {Vmid} was already running ({Reason}): the start step is done", vmid, ex.ProxmoxMessage);
+            return null;
+        }
+    }
+
+    private async Task<bool> IsRunningAsync(string node, GuestKind kind, int vmid, CancellationToken ct) =>
+        (await proxmox.GetGuestStatusAsync(node, kind, vmid, ct)).Status == "running";
+
+    /// <summary>pve-container: "CT 105 already running" (refused at once); qemu-server: "VM 105 already running" (the task's error).</summary>
+    private static bool IsAlreadyRunning(string message) => message.Contains("already running", StringComparison.Ordinal);
+
+    /// <summary>
+    /// Waits for the guest's tasks still running on the node (its start, stop, destroy or a config task), whoever asked:
+    /// after a restart one of ours may be in flight with its UPID never recorded, and acting on the guest before it ends
+    /// would race it. Its outcome is read from the guest afterwards. Returns how many were waited for.
+    /// </summary>
+    private async Task<int> WaitForRunningTasksAsync(string node, long vmid, CancellationToken ct, params string[] types)
+    {
+        var waited = 0;
+        foreach (var task in await proxmox.GetRunningTasksAsync(node, (int)vmid, ct))
+        {
+            if (types.Length > 0 && !types.Contains(task.Type, StringComparer.Ordinal))
+            {
+                continue;
+            }
+
+            logger.LogInformation("Waiting for Proxmox task {Upid} ({Type} {Id}) to end before going on", task.Upid, task.Type, task.Id);
+            await tasks.WaitAsync(node, task.Upid, TaskTimeout, ct);
+            waited++;
+        }
+
+        return waited;
     }
 
     /// <summary>
@@ -427,9 +486,9 @@ public sealed class DeployPipeline(
     {
         var kind = KindOf(instance);
         string? error = null;
-        if (instance.Vmid is { } vmid && await FindSettledGuestAsync(vmid, kind, ct) is { } guest)
+        if (instance.Vmid is { } vmid && await FindSettledGuestAsync(vmid, kind, instance.Node, instance.TemplateVmid, ct) is { } found
+            && await OwnGuestSettledAsync(instance, found, ct) is { } guest)
         {
-            await WaitUntilUnlockedAsync(guest.Node!, guest.Kind ?? kind, (int)vmid, ct);
             if (!await DestroyIfOursAsync(instance, guest, ct))
             {
                 // The instance's own guest is gone (nothing of ours holds its VMID): the row goes, the guest stays.
@@ -440,6 +499,26 @@ public sealed class DeployPipeline(
 
         await assignments.DeleteAsync(instance.Id, ct);
         await MoveAsync(instance, InstanceStates.Deleted, error is null ? "Deleted" : "Deleted; the guest at its VMID is not this instance's and was left alone", error: error, ct: ct);
+    }
+
+    /// <summary>
+    /// The instance's own guest once a stop or destroy of ours still in flight (its UPID lost in a restart) has ended; null
+    /// when that removed it. Someone else's guest comes back as it is: it is never waited on, only left alone.
+    /// </summary>
+    private async Task<ClusterResource?> OwnGuestSettledAsync(InstanceRow instance, ClusterResource guest, CancellationToken ct)
+    {
+        if (!await ownership.IsOursAsync(guest, instance, ct) || await WaitForRunningTasksAsync(guest.Node!, guest.Vmid!.Value, ct) == 0)
+        {
+            return guest;
+        }
+
+        var after = await FindGuestAsync(guest.Vmid!.Value, ct);
+        if (after is not null)
+        {
+            await WaitUntilUnlockedAsync(after.Node!, after.Kind ?? KindOf(instance), after.Vmid!.Value, ct);
+        }
+
+        return after;
     }
 
     private async Task FailNotOursAsync(InstanceRow instance, long vmid, CancellationToken ct)
@@ -522,6 +601,8 @@ public sealed class DeployPipeline(
             used.Add(candidate);
         }
 
+        // The last candidate tried is someone else's guest: the failed instance must not claim it.
+        await instances.ClearVmidAsync(instance.Id, ct);
         throw new ProxmoxException(HttpStatusCode.Conflict, "GET", "/cluster/nextid", $"No free VMID left between {_options.VmidMin} and {_options.VmidMax} (Deploy:VmidMin/VmidMax).", new Dictionary<string, string>());
     }
 
@@ -563,21 +644,30 @@ public sealed class DeployPipeline(
     /// The guest with this VMID once no task holds it: a clone still running shows only its lock (and no name
     /// yet), so whose guest it is can be told only after the lock is gone. Proxmox adds a clone to its pool only
     /// when the clone task ends, so until then the token cannot see it at all: while the VMID is taken by a guest
-    /// the token cannot see, wait (bounded) for it to appear — most likely it is the clone a stopped orchestrator
-    /// asked for. Null when the VMID is free, or still taken by an unseen guest at the deadline (not ours).
+    /// the token cannot see, the clones of the instance's template still running on its node (a clone task's id is
+    /// its source's VMID) are waited for — one may be the clone a stopped orchestrator asked for — and then it is looked
+    /// for once more. Null when the VMID is free, or taken by a guest the token still cannot see (not ours).
     /// </summary>
-    private async Task<ClusterResource?> FindSettledGuestAsync(long vmid, GuestKind kind, CancellationToken ct)
+    private async Task<ClusterResource?> FindSettledGuestAsync(long vmid, GuestKind kind, string? node, long? templateVmid, CancellationToken ct)
     {
-        var deadline = time.GetUtcNow() + TaskTimeout;
-        ClusterResource? guest;
-        while ((guest = await FindGuestAsync(vmid, ct)) is null)
+        var guest = await FindGuestAsync(vmid, ct);
+        if (guest is null)
         {
-            if (await proxmox.IsVmidFreeAsync((int)vmid, ct) || time.GetUtcNow() > deadline)
+            if (await proxmox.IsVmidFreeAsync((int)vmid, ct))
             {
                 return null;
             }
 
-            await Task.Delay(TimeSpan.FromMilliseconds(250), time, ct);
+            if (node is not null && templateVmid is not null)
+            {
+                await WaitForRunningTasksAsync(node, templateVmid.Value, ct, "vzclone", "qmclone");
+            }
+
+            // Looked for again even when no clone ran: one may have ended just now (it joins the pool before its task ends).
+            if ((guest = await FindGuestAsync(vmid, ct)) is null)
+            {
+                return null;
+            }
         }
 
         // The guest's own kind: another guest at the VMID may be a VM where the instance is a container.

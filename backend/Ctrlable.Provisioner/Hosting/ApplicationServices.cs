@@ -118,7 +118,8 @@ public static class ApplicationServices
         builder.Services.AddProxmoxHttpClient();
 
         // Projects and the deploy pipeline.
-        builder.Services.AddOptions<DeployOptions>().BindConfiguration(DeployOptions.Section);
+        builder.Services.AddSingleton<IValidateOptions<DeployOptions>, DeployOptionsValidator>();
+        builder.Services.AddOptions<DeployOptions>().BindConfiguration(DeployOptions.Section).ValidateOnStart();
         builder.Services.AddSingleton<IValidator<CreateProjectRequest>, CreateProjectValidator>();
         builder.Services.AddSingleton<IValidator<UpdateProjectRequest>, UpdateProjectValidator>();
         builder.Services.AddSingleton<CameraCredentials>();
@@ -189,6 +190,7 @@ public static class ApplicationServices
             _ = app.Services.GetRequiredService<IOptions<ProvisionOptions>>().Value;
             _ = app.Services.GetRequiredService<IOptions<HomeAssistantOptions>>().Value;
             _ = app.Services.GetRequiredService<IOptions<AddressingOptions>>().Value;
+            _ = app.Services.GetRequiredService<IOptions<DeployOptions>>().Value;
         }
         catch (OptionsValidationException ex)
         {

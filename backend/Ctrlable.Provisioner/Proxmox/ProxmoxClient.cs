@@ -83,6 +83,13 @@ public sealed class ProxmoxClient(IHttpClientFactory httpClients, ProxmoxConnect
     public Task<TaskStatus> GetTaskStatusAsync(string node, string upid, CancellationToken ct) =>
         GetAsync<TaskStatus>($"nodes/{Seg(node)}/tasks/{Seg(upid)}/status", ct);
 
+    /// <summary>
+    /// The guest's tasks still running on the node (<c>GET /nodes/{n}/tasks?vmid=&amp;source=active</c>): the caller's own,
+    /// and every user's where it has Sys.Audit on the node. Task ids are VMIDs; a clone's is its source's (the template).
+    /// </summary>
+    public async Task<IReadOnlyList<TaskListEntry>> GetRunningTasksAsync(string node, int vmid, CancellationToken ct) =>
+        [.. (await GetAsync<IReadOnlyList<TaskListEntry>>($"nodes/{Seg(node)}/tasks?vmid={vmid.ToString(CultureInfo.InvariantCulture)}&source=active", ct)).Where(t => t.IsRunning)];
+
     public Task<IReadOnlyList<TaskLogLine>> GetTaskLogAsync(string node, string upid, int start, int limit, CancellationToken ct) =>
         GetAsync<IReadOnlyList<TaskLogLine>>($"nodes/{Seg(node)}/tasks/{Seg(upid)}/log?start={start}&limit={limit}", ct);
 

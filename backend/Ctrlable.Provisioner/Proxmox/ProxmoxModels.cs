@@ -107,6 +107,15 @@ public sealed record TaskStatus(string Upid, string Node, string Status, string?
 
 public sealed record TaskLogLine(int N, string T);
 
+/// <summary>
+/// One entry of a node's task list (<c>GET /nodes/{node}/tasks</c>). With <c>source=active</c> pve-manager lists running
+/// tasks (status <c>RUNNING</c>, no end time) and ended ones it has not archived yet (their end time and exit status).
+/// </summary>
+public sealed record TaskListEntry(string Upid, string Type, string? Id, string? Status, long? Endtime)
+{
+    public bool IsRunning => Endtime is null;
+}
+
 public sealed record GuestIpAddress(
     [property: JsonPropertyName("ip-address-type")] string IpAddressType,
     [property: JsonPropertyName("ip-address")] string IpAddress,

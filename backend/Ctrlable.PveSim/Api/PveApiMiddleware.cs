@@ -41,14 +41,26 @@ internal sealed partial class PveApiMiddleware(SimContext sim, PveRouter router)
         http.Response.Headers.CacheControl = "max-age=0";
         var format = match.Groups[1].Value;
         var relPath = match.Groups[2].Value.Length == 0 ? "/" : match.Groups[2].Value;
+        if (sim.Intercept is { } intercept)
+        {
+            // A test's hook around the whole request: it may act before the request is handled and after it is answered.
+            await intercept(new SimApiCall(http.Request.Method, relPath, http.Request.QueryString.Value ?? ""), () => HandleAsync(http, format, relPath));
+            return;
+        }
 
-        if (sim.Faults.DropConnection(relPath))
+        await HandleAsync(http, format, relPath);
+    }
+
+    private async Task HandleAsync(HttpContext http, string format, string relPath)
+    {
+        var method = http.Request.Method;
+        if (sim.Faults.DropConnection(method, relPath))
         {
             http.Abort();
             return;
         }
 
-        var latency = sim.Faults.Latency(relPath);
+        var latency = sim.Faults.Latency(method, relPath);
         if (latency > TimeSpan.Zero)
         {
             await Task.Delay(latency, sim.Clock.Time, http.RequestAborted);
@@ -66,7 +78,6 @@ internal sealed partial class PveApiMiddleware(SimContext sim, PveRouter router)
             return;
         }
 
-        var method = http.Request.Method;
         string authId;
         try
         {
@@ -86,7 +97,7 @@ internal sealed partial class PveApiMiddleware(SimContext sim, PveRouter router)
             return;
         }
 
-        if (sim.Faults.ServerError(relPath))
+        if (sim.Faults.ServerError(method, relPath))
         {
             var settings = sim.Faults.Settings;
             await WriteResult(http, new PveException(settings.ServerErrorStatus, settings.ServerErrorMessage), null, null);

@@ -60,6 +60,11 @@ internal static class TaskApi
                 entry["endtime"] = task.Ended!.Value.ToUnixTimeSeconds();
                 entry["status"] = task.ExitStatus;
             }
+            else
+            {
+                // pve-manager's node_tasks: an active task without a status yet is listed as RUNNING (no endtime).
+                entry["status"] = "RUNNING";
+            }
 
             result.Add(entry);
         }

@@ -35,6 +35,9 @@ public sealed record FaultSettings
     /// <summary>If set, request faults apply only to relative API paths matching this regex (e.g. "/clone$").</summary>
     public string? PathPattern { get; init; }
 
+    /// <summary>If set, request faults apply only to requests of this HTTP method (e.g. "PUT": a config change, not its read).</summary>
+    public string? Method { get; init; }
+
     public static FaultSettings None { get; } = new();
 }
 
@@ -72,11 +75,11 @@ public sealed class FaultInjector
 
     public void Reset() => Settings = FaultSettings.None;
 
-    internal TimeSpan Latency(string relPath)
+    internal TimeSpan Latency(string method, string relPath)
     {
         lock (_sync)
         {
-            if (!Applies(relPath) || (_settings.LatencyMs <= 0 && _settings.LatencyJitterMs <= 0))
+            if (!Applies(method, relPath) || (_settings.LatencyMs <= 0 && _settings.LatencyJitterMs <= 0))
             {
                 return TimeSpan.Zero;
             }
@@ -85,22 +88,24 @@ public sealed class FaultInjector
         }
     }
 
-    internal bool DropConnection(string relPath) => Strikes(s => s.DropConnectionRate, relPath);
+    internal bool DropConnection(string method, string relPath) => Strikes(s => s.DropConnectionRate, method, relPath);
 
-    internal bool ServerError(string relPath) => Strikes(s => s.ServerErrorRate, relPath);
+    internal bool ServerError(string method, string relPath) => Strikes(s => s.ServerErrorRate, method, relPath);
 
-    internal bool LockContention() => Strikes(s => s.LockContentionRate, null);
+    internal bool LockContention() => Strikes(s => s.LockContentionRate, null, null);
 
-    internal bool TaskFailure() => Strikes(s => s.TaskFailureRate, null);
+    internal bool TaskFailure() => Strikes(s => s.TaskFailureRate, null, null);
 
-    private bool Strikes(Func<FaultSettings, double> rate, string? relPath)
+    private bool Strikes(Func<FaultSettings, double> rate, string? method, string? relPath)
     {
         lock (_sync)
         {
             var r = rate(_settings);
-            return r > 0 && (relPath is null || Applies(relPath)) && _random.NextDouble() < r;
+            return r > 0 && (relPath is null || Applies(method!, relPath)) && _random.NextDouble() < r;
         }
     }
 
-    private bool Applies(string relPath) => _pathFilter is null || _pathFilter.IsMatch(relPath);
+    private bool Applies(string method, string relPath) =>
+        (_pathFilter is null || _pathFilter.IsMatch(relPath))
+        && (_settings.Method is not { Length: > 0 } only || string.Equals(only, method, StringComparison.OrdinalIgnoreCase));
 }

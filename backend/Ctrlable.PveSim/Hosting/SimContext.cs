@@ -118,6 +118,9 @@ internal sealed class SimContext
 
     public void CountRequest() => Interlocked.Increment(ref _requests);
 
+    /// <summary>See <see cref="PveSimulator.Intercept"/>.</summary>
+    public Func<SimApiCall, Func<Task>, Task>? Intercept { get; set; }
+
     public IPAddress ListenAddress => IPAddress.Parse(Options.ListenAddress);
 
     /// <summary>"METHOD /path/template" → names of the parameters its handler has read.</summary>

@@ -71,6 +71,12 @@ public sealed class TaskManager
 
     public SimTask? Find(string upid) => _byUpid.GetValueOrDefault(upid);
 
+    /// <summary>
+    /// A test's hook, awaited before each task's work begins: a task stays running until the returned task completes
+    /// (e.g. a start held while a test restarts its client). Null: no hold.
+    /// </summary>
+    public Func<SimTask, Task>? Gate { get; set; }
+
     /// <summary>Waits for a task to stop and returns its record.</summary>
     public Task<TaskRecord> WaitAsync(string upid, CancellationToken cancellationToken = default) =>
         (Find(upid) ?? throw new ArgumentException($"no such task '{upid}'", nameof(upid))).Completion.WaitAsync(cancellationToken);
@@ -109,6 +115,11 @@ public sealed class TaskManager
         string? error;
         try
         {
+            if (Gate is { } gate)
+            {
+                await gate(task).WaitAsync(_shutdown.Token).ConfigureAwait(false);
+            }
+
             await work(task, _shutdown.Token).ConfigureAwait(false);
             error = null;
         }
