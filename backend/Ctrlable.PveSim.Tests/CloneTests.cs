@@ -4,6 +4,7 @@ using Ctrlable.PveSim.Guests;
 using Ctrlable.PveSim.Hosting;
 using Ctrlable.PveSim.Seeding;
 using Ctrlable.PveSim.Tests.Support;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Ctrlable.PveSim.Tests;
 
@@ -222,14 +223,19 @@ public sealed partial class CloneTests
     [Fact]
     public async Task A_fresh_guest_is_unknown_in_cluster_resources_for_a_few_seconds()
     {
-        var timings = new SimTimings { StatusUnknownAfterCreate = TimeSpan.FromSeconds(10) };
-        var (sim, api) = await Sims.Start(scale: 0.1, timings: timings);
+        // The emulator's clock stands still until the test moves it: "fresh" does not depend on the machine's speed.
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var timings = Sims.InstantTasks with { StatusUnknownAfterCreate = TimeSpan.FromSeconds(10) };
+        var (sim, api) = await Sims.Start(scale: 1, timings: timings, time: time);
         await using var _ = sim;
         await api.RunTask(api.Post($"nodes/pve1/lxc/{Sims.LxcTemplate}/clone", ("newid", "150")));
         var fresh = (await api.Get("cluster/resources", ("type", "vm"))).Data!.AsArray().Single(g => g!["vmid"]!.GetValue<int>() == 150)!;
         fresh["status"]!.GetValue<string>().Should().Be("unknown");
         fresh.AsObject().ContainsKey("name").Should().BeFalse();
-        await Task.Delay(sim.Clock.Scaled(timings.StatusUnknownAfterCreate));
+        time.Advance(timings.StatusUnknownAfterCreate - TimeSpan.FromSeconds(1));
+        (await api.Get("cluster/resources", ("type", "vm"))).Data!.AsArray().Single(g => g!["vmid"]!.GetValue<int>() == 150)!["status"]!
+            .GetValue<string>().Should().Be("unknown", "pvestatd has not run yet");
+        time.Advance(TimeSpan.FromSeconds(1));
         var later = (await api.Get("cluster/resources", ("type", "vm"))).Data!.AsArray().Single(g => g!["vmid"]!.GetValue<int>() == 150)!;
         later["status"]!.GetValue<string>().Should().Be("stopped");
         later["template"]!.GetValue<int>().Should().Be(0);

@@ -45,7 +45,8 @@ public sealed class CreateTests
         onVm.Reason.Should().Be($"VM {Sims.QemuTemplate} already exists on node 'pve1'");
 
         (await api.Post("nodes/pve1/lxc/300/template")).Status.Should().Be(HttpStatusCode.OK);
-        await Task.Delay(100);
+        // The LXC call converts in the background: wait for the template flag, then look at its disk.
+        await Until.True(async () => (await api.Get("nodes/pve1/lxc/300/config")).Data!["template"] is { } t && t.GetValue<int>() == 1, "CT 300 is a template");
         (await api.Get("nodes/pve1/lxc/300/config")).Data!["rootfs"]!.GetValue<string>().Should().StartWith("local-lvm:base-300-disk-0");
     }
 

@@ -1,9 +1,9 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using Ctrlable.PveSim.Faults;
 using Ctrlable.PveSim.Tasks;
 using Ctrlable.PveSim.Tests.Support;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Ctrlable.PveSim.Tests;
 
@@ -21,12 +21,56 @@ public sealed class FaultTests
     [Fact]
     public async Task Latency_delays_answers()
     {
-        var (sim, api) = await Sims.Start();
+        // Latency runs on the emulator's clock: the answer comes only once the test has moved it by 250 ms.
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var (sim, api) = await Sims.Start(time: time);
         await using var _ = sim;
         sim.Faults.Settings = new FaultSettings { LatencyMs = 250 };
-        var watch = Stopwatch.StartNew();
-        (await api.Get("version")).Status.Should().Be(HttpStatusCode.OK);
-        watch.Elapsed.Should().BeGreaterThanOrEqualTo(TimeSpan.FromMilliseconds(240));
+
+        var call = api.Get("version");
+        var advanced = TimeSpan.Zero;
+        while (!call.IsCompleted)
+        {
+            time.Advance(TimeSpan.FromMilliseconds(10));
+            advanced += TimeSpan.FromMilliseconds(10);
+            await Task.WhenAny(call, Task.Delay(5));
+        }
+
+        (await call).Status.Should().Be(HttpStatusCode.OK);
+        advanced.Should().BeGreaterThanOrEqualTo(TimeSpan.FromMilliseconds(250));
+    }
+
+    [Fact]
+    public async Task A_schedule_strikes_every_nth_time_up_to_its_limit_and_every_fault_is_counted()
+    {
+        var (sim, api) = await Sims.Start();
+        await using var _ = sim;
+        sim.Faults.Settings = new FaultSettings { ServerErrorEvery = 3, ServerErrorLimit = 2, ServerErrorStatus = 503, PathPattern = "^/version$" };
+
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 9; i++)
+        {
+            statuses.Add((await api.Get("version")).Status);
+            (await api.Get("nodes")).Status.Should().Be(HttpStatusCode.OK, "requests the pattern does not match are not counted");
+        }
+
+        statuses.Should().Equal(
+            HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.ServiceUnavailable,
+            HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.ServiceUnavailable,
+            HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK);
+        sim.Faults.Fired.Should().Be(new FaultCounts(ServerErrors: 2, DroppedConnections: 0, LockContentions: 0, TaskFailures: 0));
+
+        // Setting faults again starts a new schedule; the counts go on.
+        sim.Faults.Settings = new FaultSettings { LockContentionEvery = 2 };
+        (await api.Put($"nodes/pve1/qemu/{Sims.QemuTemplate}/config", ("description", "a"))).Status.Should().Be(HttpStatusCode.OK);
+        (await api.Put($"nodes/pve1/qemu/{Sims.QemuTemplate}/config", ("description", "b"))).Reason
+            .Should().Be($"can't lock file '/var/lock/qemu-server/lock-{Sims.QemuTemplate}.conf' - got timeout");
+        (await api.Put($"nodes/pve1/qemu/{Sims.QemuTemplate}/config", ("description", "c"))).Status.Should().Be(HttpStatusCode.OK);
+        sim.Faults.Fired.Should().Be(new FaultCounts(2, 0, 1, 0));
+
+        sim.Faults.Settings = new FaultSettings { TaskFailureRate = 1, DropConnectionRate = 0 };
+        (await api.RunTask(api.Post($"nodes/pve1/lxc/{Sims.LxcTemplate}/clone", ("newid", "150"))))["exitstatus"]!.GetValue<string>().Should().StartWith("clone failed");
+        sim.Faults.Fired.TaskFailures.Should().Be(1);
     }
 
     [Fact]

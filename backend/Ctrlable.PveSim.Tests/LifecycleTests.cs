@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
 using System.Net;
 using Ctrlable.PveSim.Guests;
-using Ctrlable.PveSim.Hosting;
 using Ctrlable.PveSim.Tests.Support;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Ctrlable.PveSim.Tests;
 
@@ -12,7 +12,9 @@ public sealed class LifecycleTests
     [Fact]
     public async Task A_started_container_gets_its_address_after_booting_and_reports_none_when_stopped()
     {
-        var (sim, api) = await Sims.Start(scale: 0.05);
+        // The emulator's own clock, standing still until the test moves it: "still booting" holds however slow the machine.
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var (sim, api) = await Sims.Start(scale: 1, timings: Sims.InstantTasks, time: time);
         await using var _ = sim;
         await api.RunTask(api.Post($"nodes/pve1/lxc/{Sims.LxcTemplate}/clone", ("newid", "150")));
         (await api.Get("nodes/pve1/lxc/150/interfaces")).Data.Should().BeNull();
@@ -26,8 +28,11 @@ public sealed class LifecycleTests
         var early = (await api.Get("nodes/pve1/lxc/150/interfaces")).Data!.AsArray();
         early.Single(i => i!["name"]!.GetValue<string>() == "eth0")!.AsObject().ContainsKey("inet").Should().BeFalse("the guest is still booting");
 
-        await Task.Delay(sim.Clock.Scaled(new SimTimings().BootToNetwork) + TimeSpan.FromMilliseconds(100));
-        var eth0 = (await api.Get("nodes/pve1/lxc/150/interfaces")).Data!.AsArray().Single(i => i!["name"]!.GetValue<string>() == "eth0")!;
+        time.Advance(Sims.InstantTasks.BootToNetwork - TimeSpan.FromMilliseconds(1));
+        (await Eth0(api))!.AsObject().ContainsKey("inet").Should().BeFalse("the network comes up only when the boot time has passed");
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        await Until.True(async () => (await Eth0(api))!.AsObject().ContainsKey("inet"), "eth0 has its address");
+        var eth0 = (await Eth0(api))!;
         eth0["inet"]!.GetValue<string>().Should().Be("127.0.10.10/24");
         eth0["ip-addresses"]!.AsArray().Select(a => a!["ip-address-type"]!.GetValue<string>()).Should().Equal("inet", "inet6");
 
@@ -52,14 +57,19 @@ public sealed class LifecycleTests
     [Fact]
     public async Task The_qemu_agent_answers_only_when_configured_running_and_booted()
     {
-        var (sim, api) = await Sims.Start(scale: 0.05);
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var (sim, api) = await Sims.Start(scale: 1, timings: Sims.InstantTasks, time: time);
         await using var _ = sim;
         await api.RunTask(api.Post($"nodes/pve1/qemu/{Sims.QemuTemplate}/clone", ("newid", "160")));
         var path = "nodes/pve1/qemu/160/agent/network-get-interfaces";
         (await api.Get(path)).Reason.Should().Be("VM 160 is not running");
         await api.RunTask(api.Post("nodes/pve1/qemu/160/status/start"));
         (await api.Get(path)).Reason.Should().Be("QEMU guest agent is not running");
-        await Task.Delay(sim.Clock.Scaled(new SimTimings().BootToAgent) + TimeSpan.FromMilliseconds(100));
+        time.Advance(Sims.InstantTasks.BootToNetwork);
+        await Until.True(() => NetworkUp(sim, 160), "the VM's network is up");
+        (await api.Get(path)).Reason.Should().Be("QEMU guest agent is not running", "the agent starts later than the network");
+        time.Advance(Sims.InstantTasks.BootToAgent - Sims.InstantTasks.BootToNetwork);
+        await Until.True(async () => (await api.Get(path)).Status == HttpStatusCode.OK, "the agent answers");
         var result = (await api.Get(path)).Data!["result"]!.AsArray();
         var nic = result.Single(i => i!["name"]!.GetValue<string>() != "lo")!;
         nic["ip-addresses"]!.AsArray().First()!["ip-address-type"]!.GetValue<string>().Should().Be("ipv4");
@@ -120,7 +130,7 @@ public sealed class LifecycleTests
         var r = await api.Post("nodes/pve1/lxc/150/template");
         r.Status.Should().Be(HttpStatusCode.OK);
         r.Data.Should().BeNull("the LXC call returns null and converts in the background");
-        await Task.Delay(sim.Clock.Scaled(new SimTimings().Template) + TimeSpan.FromMilliseconds(100));
+        await Until.True(async () => (await api.Get("nodes/pve1/lxc/150/config")).Data!["template"] is { } t && t.GetValue<int>() == 1, "the container is a template");
         var config = (await api.Get("nodes/pve1/lxc/150/config")).Data!;
         config["template"]!.GetValue<int>().Should().Be(1);
         config["rootfs"]!.GetValue<string>().Should().Be("local-lvm:base-150-disk-0,size=8G");
@@ -142,7 +152,8 @@ public sealed class LifecycleTests
         await api.RunTask(api.Post("nodes/pve1/lxc/151/status/start"));
         await WaitUntil(() => sim.BootLog.Count >= 1);
         await api.RunTask(api.Post("nodes/pve1/lxc/150/status/reboot"));
-        await Task.Delay(sim.Clock.Scaled(new SimTimings().BootToNetwork) * 3);
+        // The rebooted guest's network is up: where its boot decides about the first-boot behaviour, under the same lock.
+        await WaitUntil(() => NetworkUp(sim, 150));
 
         var context = boot.Runs.Should().ContainSingle().Subject;
         context.Vmid.Should().Be(150);
@@ -224,19 +235,18 @@ public sealed class LifecycleTests
         }
     }
 
-    private static async Task WaitUntil(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException();
-            }
+    private static Task WaitUntil(Func<bool> condition) => Until.True(condition, "the guest's state");
 
-            await Task.Delay(10);
+    private static bool NetworkUp(PveSimulator sim, int vmid)
+    {
+        lock (sim.State.Sync)
+        {
+            return sim.State.Guest(vmid) is { NetworkUp: true };
         }
     }
+
+    private static async Task<System.Text.Json.Nodes.JsonNode?> Eth0(ApiClient api) =>
+        (await api.Get("nodes/pve1/lxc/150/interfaces")).Data!.AsArray().Single(i => i!["name"]!.GetValue<string>() == "eth0");
 
     private sealed class RecordingBoot : IGuestBootBehaviour
     {

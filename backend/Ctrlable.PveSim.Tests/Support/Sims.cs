@@ -24,13 +24,15 @@ internal static class Sims
         IGuestBootBehaviour? boot = null,
         IGuestIpAllocator? ips = null,
         string? snapshot = null,
-        string? homeAssistantDisks = null)
+        string? homeAssistantDisks = null,
+        TimeProvider? time = null)
     {
         var sim = await PveSimulator.StartAsync(new PveSimOptions
         {
             Version = version,
             Nodes = nodes ?? ["pve1"],
             TimingScale = scale,
+            TimeProvider = time ?? TimeProvider.System,
             Timings = timings ?? new SimTimings(),
             BootBehaviour = boot ?? new NoFirstBootBehaviour(),
             IpAllocator = ips,
@@ -50,6 +52,25 @@ internal static class Sims
         });
         return (sim, Client(sim, AdminToken(sim)));
     }
+
+    /// <summary>
+    /// Tasks that finish at once (clone, start, stop, shutdown, reboot, template, config), so that with a fake
+    /// <see cref="TimeProvider"/> only what a test advances the clock for (a guest's boot, say) waits on it.
+    /// </summary>
+    public static SimTimings InstantTasks { get; } = new()
+    {
+        LinkedCloneMin = TimeSpan.Zero,
+        LinkedCloneMax = TimeSpan.Zero,
+        FullCloneBase = TimeSpan.Zero,
+        FullClonePerGiB = TimeSpan.Zero,
+        Start = TimeSpan.Zero,
+        Stop = TimeSpan.Zero,
+        Shutdown = TimeSpan.Zero,
+        Reboot = TimeSpan.Zero,
+        Destroy = TimeSpan.Zero,
+        Template = TimeSpan.Zero,
+        ConfigTask = TimeSpan.Zero,
+    };
 
     public static ApiTokenCredentials AdminToken(PveSimulator sim)
     {

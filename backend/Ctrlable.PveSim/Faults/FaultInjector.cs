@@ -3,8 +3,11 @@ using System.Text.RegularExpressions;
 namespace Ctrlable.PveSim.Faults;
 
 /// <summary>
-/// Runtime-switchable faults. All off by default. Rates are fractions 0..1 of the affected requests or tasks.
-/// Set through <see cref="FaultInjector.Settings"/> in-process or <c>PUT /_sim/faults</c> (same JSON shape).
+/// Runtime-switchable faults. All off by default. Rates are fractions 0..1 of the affected requests or tasks, drawn at
+/// random; a schedule (<c>…Every</c>, <c>…Limit</c>) strikes deterministically instead: every Nth affected request or
+/// lock attempt, counted from when the settings were set, at most Limit times. Both may be set; either strikes.
+/// Set through <see cref="FaultInjector.Settings"/> in-process or <c>PUT /_sim/faults</c> (same JSON shape);
+/// <see cref="FaultInjector.Fired"/> counts the faults that struck.
 /// </summary>
 public sealed record FaultSettings
 {
@@ -21,11 +24,23 @@ public sealed record FaultSettings
 
     public string ServerErrorMessage { get; init; } = "proxy handler failed: got timeout";
 
+    /// <summary>Every Nth /api2 request (matching <see cref="PathPattern"/>) is answered with <see cref="ServerErrorStatus"/>; 0 = off.</summary>
+    public int ServerErrorEvery { get; init; }
+
+    /// <summary>At most this many server errors from <see cref="ServerErrorEvery"/>; null = no limit.</summary>
+    public int? ServerErrorLimit { get; init; }
+
     /// <summary>Fraction of /api2 requests whose connection is dropped without an answer.</summary>
     public double DropConnectionRate { get; init; }
 
     /// <summary>Fraction of guest config lock attempts that fail with "can't lock file ... - got timeout".</summary>
     public double LockContentionRate { get; init; }
+
+    /// <summary>Every Nth guest config lock attempt times out; 0 = off.</summary>
+    public int LockContentionEvery { get; init; }
+
+    /// <summary>At most this many lock timeouts from <see cref="LockContentionEvery"/>; null = no limit.</summary>
+    public int? LockContentionLimit { get; init; }
 
     /// <summary>Fraction of tasks that end in "TASK ERROR: <see cref="TaskFailureMessage"/>".</summary>
     public double TaskFailureRate { get; init; }
@@ -41,13 +56,22 @@ public sealed record FaultSettings
     public static FaultSettings None { get; } = new();
 }
 
-/// <summary>Decides, per request or task, whether a configured fault strikes.</summary>
+/// <summary>How many faults of each kind struck since the emulator started (rates and schedules alike).</summary>
+public sealed record FaultCounts(int ServerErrors, int DroppedConnections, int LockContentions, int TaskFailures);
+
+/// <summary>Decides, per request or task, whether a configured fault strikes, and counts those that did.</summary>
 public sealed class FaultInjector
 {
     private readonly Lock _sync = new();
     private readonly Random _random;
     private FaultSettings _settings = FaultSettings.None;
     private Regex? _pathFilter;
+    private Schedule _serverErrors = new(0, null);
+    private Schedule _lockContentions = new(0, null);
+    private int _firedServerErrors;
+    private int _firedDrops;
+    private int _firedLocks;
+    private int _firedTasks;
 
     internal FaultInjector(int? seed) => _random = seed is { } s ? new Random(s) : new Random();
 
@@ -69,6 +93,20 @@ public sealed class FaultInjector
             {
                 _settings = value;
                 _pathFilter = filter;
+                _serverErrors = new Schedule(value.ServerErrorEvery, value.ServerErrorLimit);
+                _lockContentions = new Schedule(value.LockContentionEvery, value.LockContentionLimit);
+            }
+        }
+    }
+
+    /// <summary>The faults that struck since the emulator started; <see cref="Reset"/> does not clear them.</summary>
+    public FaultCounts Fired
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return new FaultCounts(_firedServerErrors, _firedDrops, _firedLocks, _firedTasks);
             }
         }
     }
@@ -88,24 +126,82 @@ public sealed class FaultInjector
         }
     }
 
-    internal bool DropConnection(string method, string relPath) => Strikes(s => s.DropConnectionRate, method, relPath);
-
-    internal bool ServerError(string method, string relPath) => Strikes(s => s.ServerErrorRate, method, relPath);
-
-    internal bool LockContention() => Strikes(s => s.LockContentionRate, null, null);
-
-    internal bool TaskFailure() => Strikes(s => s.TaskFailureRate, null, null);
-
-    private bool Strikes(Func<FaultSettings, double> rate, string? method, string? relPath)
+    internal bool DropConnection(string method, string relPath)
     {
         lock (_sync)
         {
-            var r = rate(_settings);
-            return r > 0 && (relPath is null || Applies(method!, relPath)) && _random.NextDouble() < r;
+            return Count(Strikes(_settings.DropConnectionRate, method, relPath), ref _firedDrops);
         }
     }
+
+    internal bool ServerError(string method, string relPath)
+    {
+        lock (_sync)
+        {
+            // The schedule counts only the requests a fault may hit; the random draw is made either way, so adding a
+            // schedule does not change which requests a seeded rate picks.
+            var random = Strikes(_settings.ServerErrorRate, method, relPath);
+            var scheduled = Applies(method, relPath) && _serverErrors.Next();
+            return Count(random || scheduled, ref _firedServerErrors);
+        }
+    }
+
+    internal bool LockContention()
+    {
+        lock (_sync)
+        {
+            var random = Strikes(_settings.LockContentionRate, null, null);
+            var scheduled = _lockContentions.Next();
+            return Count(random || scheduled, ref _firedLocks);
+        }
+    }
+
+    internal bool TaskFailure()
+    {
+        lock (_sync)
+        {
+            return Count(Strikes(_settings.TaskFailureRate, null, null), ref _firedTasks);
+        }
+    }
+
+    private static bool Count(bool struck, ref int fired)
+    {
+        if (struck)
+        {
+            fired++;
+        }
+
+        return struck;
+    }
+
+    // Caller holds _sync.
+    private bool Strikes(double rate, string? method, string? relPath) =>
+        rate > 0 && (relPath is null || Applies(method!, relPath)) && _random.NextDouble() < rate;
 
     private bool Applies(string method, string relPath) =>
         (_pathFilter is null || _pathFilter.IsMatch(relPath))
         && (_settings.Method is not { Length: > 0 } only || string.Equals(only, method, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>Every Nth occasion strikes, at most Limit times. Not thread-safe: used under the injector's lock.</summary>
+    private sealed class Schedule(int every, int? limit)
+    {
+        private int _seen;
+        private int _struck;
+
+        public bool Next()
+        {
+            if (every <= 0 || _struck >= limit)
+            {
+                return false;
+            }
+
+            if (++_seen % every != 0)
+            {
+                return false;
+            }
+
+            _struck++;
+            return true;
+        }
+    }
 }

@@ -28,14 +28,15 @@ internal static class GuestRuntime
     /// <summary>Marks the guest running and schedules its boot. Caller holds the state lock.</summary>
     public static void Started(SimContext sim, SimGuest guest)
     {
+        var started = sim.Clock.Now;
         guest.Running = true;
-        guest.StartedAt = sim.Clock.Now;
+        guest.StartedAt = started;
         guest.RunGeneration++;
         guest.NetworkUp = false;
         guest.AgentUp = false;
         guest.Pid = 100_000 + (guest.Vmid % 50_000) + guest.RunGeneration;
         var generation = guest.RunGeneration;
-        _ = Task.Run(() => BootAsync(sim, guest, generation));
+        _ = Task.Run(() => BootAsync(sim, guest, generation, started));
     }
 
     /// <summary>Marks the guest stopped. Caller holds the state lock.</summary>
@@ -51,12 +52,13 @@ internal static class GuestRuntime
         guest.Pid = 0;
     }
 
-    private static async Task BootAsync(SimContext sim, SimGuest guest, int generation)
+    /// <summary>The boot's milestones are measured from <paramref name="started"/>, not from when this runs.</summary>
+    private static async Task BootAsync(SimContext sim, SimGuest guest, int generation, DateTimeOffset started)
     {
         var token = sim.ShuttingDown;
         try
         {
-            await sim.Clock.Delay(sim.Timings.BootToNetwork, token);
+            await sim.Clock.DelayUntil(started + sim.Clock.Scaled(sim.Timings.BootToNetwork), token);
         }
         catch (OperationCanceledException)
         {
@@ -114,7 +116,7 @@ internal static class GuestRuntime
         {
             try
             {
-                await sim.Clock.Delay(sim.Timings.BootToAgent - sim.Timings.BootToNetwork, token);
+                await sim.Clock.DelayUntil(started + sim.Clock.Scaled(sim.Timings.BootToAgent), token);
             }
             catch (OperationCanceledException)
             {

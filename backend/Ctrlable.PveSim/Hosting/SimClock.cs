@@ -21,6 +21,17 @@ public sealed class SimClock(TimeProvider time, double scale)
         var scaled = Scaled(nominal);
         return scaled <= TimeSpan.Zero ? Task.CompletedTask : Task.Delay(scaled, Time, cancellationToken);
     }
+
+    /// <summary>
+    /// Waits until <paramref name="due"/> (at once if it has passed). A wait measured from an earlier moment, such as a
+    /// guest's start, so that when the waiting code gets to run does not change when it ends (a test advancing a
+    /// fake clock cannot get there before the timer does).
+    /// </summary>
+    public Task DelayUntil(DateTimeOffset due, CancellationToken cancellationToken = default)
+    {
+        var remaining = due - Now;
+        return remaining <= TimeSpan.Zero ? Task.CompletedTask : Task.Delay(remaining, Time, cancellationToken);
+    }
 }
 
 /// <summary>Nominal (unscaled) durations of the emulated operations. Defaults follow real hosts.</summary>
