@@ -102,6 +102,7 @@ public sealed class PlatformOutboxTests
         settings["Platform:RetryMaxDelay"] = "00:40:00";
         using var app = new ProvisionerApp(settings: settings, time: time);
         using var admin = await app.CreateClientAsync(Role.Admin);
+        var sender = app.Service<PlatformReporter>();
         platform.Mode = PlatformMode.ServerError;
         (await admin.PostAsJsonAsync("/api/platform/enrolment", new { code = platform.CreateCode() })).EnsureSuccessStatusCode();
 
@@ -115,9 +116,13 @@ public sealed class PlatformOutboxTests
             wait.Should().BeInRange(windows[n - 1].Min, windows[n - 1].Max, $"back-off after failure {n}");
             platform.Attempts.Should().HaveCount(n);
 
-            // Just before the due time nothing is sent, however often the sender wakes.
-            time.Advance(status.NextAttemptAt.Value - time.GetUtcNow() - TimeSpan.FromSeconds(1));
-            await Task.Delay(300);
+            // Just before the due time nothing is sent: once the sender sleeps after failure n (its timer armed, so
+            // moving the clock wakes it), move the clock to a second before the due time and wait until the sender has
+            // looked at that moment and gone back to sleep.
+            await Eventually.TrueAsync(() => sender.LastSleep.Asleep, $"the sender sleeps after failure {n}");
+            var justBefore = status.NextAttemptAt.Value - TimeSpan.FromSeconds(1);
+            time.Advance(justBefore - time.GetUtcNow());
+            await Eventually.TrueAsync(() => sender.LastSleep is { Asleep: true } sleep && sleep.At >= justBefore, $"the sender looked just before attempt {n + 1} is due");
             platform.Attempts.Should().HaveCount(n, $"no attempt before the back-off after failure {n} ends");
             if (n == windows.Length)
             {

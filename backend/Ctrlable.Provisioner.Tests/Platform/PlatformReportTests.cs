@@ -36,7 +36,7 @@ public sealed class PlatformReportTests : IAsyncLifetime
         (await enrol.Content.ReadAsStringAsync()).Should().Contain("Platform:Url");
         await DeployAsync(app, 2);
 
-        await Task.Delay(300);
+        // The outbox is written by triggers in the deploy's own transaction: nothing to wait for.
         (await StatusAsync(admin)).PendingChanges.Should().Be(0, "nothing is recorded for a site that reports nowhere");
         app.Logs.Lines.Where(l => l.Contains("Platform", StringComparison.Ordinal) && !l.StartsWith("Information", StringComparison.Ordinal) && !l.StartsWith("Debug", StringComparison.Ordinal)
             && !l.StartsWith("Trace", StringComparison.Ordinal)).Should().BeEmpty("not configured is a state, not an error");
@@ -259,7 +259,8 @@ public sealed class PlatformReportTests : IAsyncLifetime
             settings["Platform:StartupJitter"] = "00:10:00";
             using var next = new ProvisionerApp(settings: settings, time: time, dataDirectory: data);
             using var viewer = await next.CreateClientAsync(Role.Viewer);
-            await Task.Delay(500);
+            // The sender's first sleep is the start-up jitter, on the injected clock, which stands still.
+            await Eventually.TrueAsync(() => next.Service<PlatformReporter>().LastSleep is { Count: 1, Asleep: true }, "the sender waits out the start-up jitter");
             _platform.Accepted.Should().HaveCount(delivered, "a change waiting at start is held back by the start-up jitter");
 
             // Within the jitter (10 minutes of the injected clock) it goes out.
@@ -333,10 +334,11 @@ public sealed class PlatformReportTests : IAsyncLifetime
         rejected.LastError.Should().Contain("re-enrol");
         rejected.NextAttemptAt.Should().BeNull();
 
-        // Ten poll intervals and more changes: not one further request.
+        // Ten polls of the sender and more changes: not one further request.
         var attempts = _platform.Attempts.Count;
         await repo.SetStateAsync(instance.Id, InstanceStates.Failed, "Broke");
-        await Task.Delay(1000);
+        var sleeps = app.Service<PlatformReporter>().LastSleep.Count;
+        await Eventually.TrueAsync(() => app.Service<PlatformReporter>().LastSleep.Count >= sleeps + 10, "ten more polls of the sender");
         _platform.Attempts.Count.Should().Be(attempts, "a rejected token is not retried");
         (await StatusAsync(admin)).PendingChanges.Should().Be(2);
 
@@ -399,7 +401,8 @@ public sealed class PlatformReportTests : IAsyncLifetime
 
         var attempts = _platform.Attempts.Count;
         await DeployAsync(app, 1);
-        await Task.Delay(500);
+        var sleeps = app.Service<PlatformReporter>().LastSleep.Count;
+        await Eventually.TrueAsync(() => app.Service<PlatformReporter>().LastSleep.Count >= sleeps + 5, "five more polls of the sender");
         _platform.Attempts.Count.Should().Be(attempts);
         (await StatusAsync(admin)).PendingChanges.Should().Be(0);
     }

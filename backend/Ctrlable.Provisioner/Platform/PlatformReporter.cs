@@ -31,6 +31,16 @@ public sealed class PlatformReporter(
 
     private readonly SemaphoreSlim _wake = new(0);
     private TimeSpan _heartbeatJitter;
+    private SleepMark _lastSleep = new(0, DateTimeOffset.MinValue, false);
+
+    /// <summary>How many times the sender went to sleep, its timer armed; when (on the injected clock); whether it still sleeps.</summary>
+    internal sealed record SleepMark(long Count, DateTimeOffset At, bool Asleep);
+
+    /// <summary>
+    /// The sender's last sleep: a test waits for the sender to have looked at the state and chosen to wait (for
+    /// example after moving a fake clock) instead of sleeping for a guessed time and hoping it got there.
+    /// </summary>
+    internal SleepMark LastSleep => Volatile.Read(ref _lastSleep);
 
     /// <summary>Re-reads the state now instead of at the next poll (after an enrolment).</summary>
     public void Wake()
@@ -216,7 +226,9 @@ public sealed class PlatformReporter(
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var woken = _wake.WaitAsync(linked.Token);
         var slept = Task.Delay(delay, time, linked.Token);
+        Volatile.Write(ref _lastSleep, new SleepMark(_lastSleep.Count + 1, time.GetUtcNow(), true));
         await Task.WhenAny(woken, slept);
+        Volatile.Write(ref _lastSleep, _lastSleep with { Asleep = false });
         await linked.CancelAsync();
         try
         {
