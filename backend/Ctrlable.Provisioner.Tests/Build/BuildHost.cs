@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
@@ -267,6 +268,30 @@ internal sealed class BuildHost : IAsyncDisposable
         await Git(path, "commit", "--quiet", "-m", "fixture upstream");
         await Git(path, "tag", Ref);
         return (await Git(path, "rev-parse", "HEAD")).Trim();
+    }
+
+    /// <summary>Another process holds the build lock, as a running build does; returns once /proc/locks lists it.</summary>
+    public static async Task<Process> HoldLockAsync(string lockFile)
+    {
+        var holder = Process.Start(new ProcessStartInfo("flock", [lockFile, "sleep", "120"]) { UseShellExecute = false })!;
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        async Task WaitAsync(Func<Task<bool>> held)
+        {
+            while (!await held())
+            {
+                if (holder.HasExited || DateTime.UtcNow > deadline)
+                {
+                    throw new InvalidOperationException($"flock did not take {lockFile} (exited: {holder.HasExited})");
+                }
+
+                await Task.Delay(20);
+            }
+        }
+
+        await WaitAsync(() => Task.FromResult(File.Exists(lockFile)));
+        var inode = (await SshServer.Run("stat", "-c", "%i", lockFile)).Trim();
+        await WaitAsync(async () => (await File.ReadAllLinesAsync("/proc/locks")).Any(l => l.Contains($":{inode} ", StringComparison.Ordinal)));
+        return holder;
     }
 
     public static Task<string> Git(string repository, params string[] args) =>

@@ -92,7 +92,7 @@ public sealed class WrapperCheckTests(WrapperCheckTests.Host host) : IClassFixtu
                 expected = Regex.Escape("the UEFI firmware /nonexistent/OVMF_CODE_4M.secboot.fd is missing (package pve-edk2-firmware; OVMF_CODE and OVMF_VARS in ") + ".*" + Regex.Escape("): the Home Assistant OS VM cannot start without it");
                 break;
             case "lock":
-                lockHolder = await HoldLockAsync(host.Build.LockFile);
+                lockHolder = await BuildHost.HoldLockAsync(host.Build.LockFile);
                 expected = Regex.Escape($"a build is running on this host (it holds {host.Build.LockFile}); another build is refused until it has finished");
                 break;
             case "storage-not-allowed":
@@ -198,24 +198,6 @@ public sealed class WrapperCheckTests(WrapperCheckTests.Host host) : IClassFixtu
         run.Stderr.Should().Be($"ctrlable-build: plan: release '2026.08' is not the requested {BuildHost.Release}\n");
         run.Stdout.Should().BeEmpty();
         run.AssertNothingChanged(host);
-    }
-
-    /// <summary>Another process holds the build lock, as a running build does; returns once /proc/locks lists it.</summary>
-    private static async Task<Process> HoldLockAsync(string lockFile)
-    {
-        var holder = Process.Start(new ProcessStartInfo("flock", [lockFile, "sleep", "120"]) { UseShellExecute = false })!;
-        while (!File.Exists(lockFile))
-        {
-            await Task.Delay(20);
-        }
-
-        var inode = (await SshServer.Run("stat", "-c", "%i", lockFile)).Trim();
-        while (!(await File.ReadAllLinesAsync("/proc/locks")).Any(l => l.Contains($":{inode} ", StringComparison.Ordinal)))
-        {
-            await Task.Delay(20);
-        }
-
-        return holder;
     }
 
     /// <summary>The plan the orchestrator would write for a release of ctrlable-pro, zwavejs and docker-portainer (and "kept").</summary>

@@ -98,16 +98,10 @@ public sealed class WrapperTests(WrapperTests.Host host) : IClassFixture<Wrapper
     [Fact]
     public async Task A_second_build_while_another_holds_the_lock_is_refused()
     {
-        using var holder = Process.Start(new ProcessStartInfo("flock", [LockFile, "sleep", "60"]) { UseShellExecute = false })!;
+        // Returns once the kernel lists the lock as held (/proc/locks), not after a guessed wait.
+        using var holder = await BuildHost.HoldLockAsync(LockFile);
         try
         {
-            var deadline = DateTime.UtcNow.AddSeconds(10);
-            while (!File.Exists(LockFile) && DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(20);
-            }
-
-            await Task.Delay(200);
             var (exit, stdout, stderr) = await RunAsync("ctrlable-build 2026.06", ValidTicketLine());
 
             exit.Should().Be(75, stderr);

@@ -2,6 +2,7 @@ using System.Net.Http.Json;
 using Ctrlable.Provisioner.Auth;
 using Ctrlable.Provisioner.Deploy;
 using Ctrlable.Provisioner.Provision;
+using Ctrlable.Provisioner.Proxmox;
 using Ctrlable.Provisioner.State;
 using Ctrlable.Provisioner.Tests.Infrastructure;
 using Ctrlable.PveSim.Faults;
@@ -13,26 +14,13 @@ namespace Ctrlable.Provisioner.Tests.Deploy;
 /// Deploys against an emulator that outlives the orchestrator: the orchestrator is stopped at each step of
 /// the pipeline in turn and started again on the same database (and the same HTTPS port, as a real install),
 /// and Proxmox faults are injected. The emulator's guests run the real first-boot script against whichever
-/// orchestrator is up, so a deploy ends in active.
+/// orchestrator is up, so a deploy ends in active. The stop-at-each-step cases are spread over the classes at the
+/// end of this file (one xunit collection each), so that they run in parallel.
 /// </summary>
 public sealed class DeployResilienceTests
 {
-    [Theory]
-    [InlineData(DeployPipeline.VmidReserved)]
-    [InlineData(DeployPipeline.CloneRequested)]
-    [InlineData(InstanceStates.Cloning)]
-    [InlineData(InstanceStates.Configuring)]
-    [InlineData(InstanceStates.Starting)]
-    [InlineData(InstanceStates.Waiting)]
-    [InlineData(InstanceStates.Locating)]
-    [InlineData(InstanceStates.Preparing)]
-    [InlineData(InstanceStates.Restoring)]
-    [InlineData(HomeAssistantSetup.BackupUploaded)]
-    [InlineData(HomeAssistantSetup.RestoreRequested)]
-    [InlineData(InstanceStates.Securing)]
-    [InlineData(HomeAssistantSetup.AdminRotated)]
-    [InlineData(InstanceStates.Wiring)]
-    public async Task Stopped_after_any_step_the_deploy_converges_after_restart_without_orphans_or_duplicates(string step)
+    /// <summary>Stops the orchestrator right after <paramref name="step"/>, starts it again, and checks the deploy converged.</summary>
+    internal static async Task StoppedAfterStepConvergesAsync(string step)
     {
         var boot = new DeferredBootBehaviour();
         await using var pve = await ProxmoxHarness.StartAsync(bootBehaviour: boot, foreignGuests: true);
@@ -73,10 +61,13 @@ public sealed class DeployResilienceTests
     [Fact]
     public async Task A_clone_still_running_when_the_orchestrator_restarts_is_adopted_not_repeated()
     {
-        // Real task durations: the clone (1-3 s) outlives the restart. Until its task ends the clone is not in the
-        // product's pool, so the token cannot see it; the restarted orchestrator must wait for it, not clone again.
+        // The emulator holds the clone task until the restarted orchestrator has looked for the guest: until the task
+        // ends the clone is not in the product's pool, so the token cannot see it; the restarted orchestrator must wait
+        // for it, not clone again.
         var boot = new DeferredBootBehaviour();
-        await using var pve = await ProxmoxHarness.StartAsync(bootBehaviour: boot, timingScale: 1.0);
+        await using var pve = await ProxmoxHarness.StartAsync(bootBehaviour: boot);
+        var clone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        pve.Sim.Tasks.Gate = task => task.Upid.Type == "qmclone" ? clone.Task : Task.CompletedTask;
         var data = TempDirectory.Create("slowclone");
         var port = FreePort();
         var crash = new CrashAt(DeployPipeline.CloneRequested);
@@ -89,14 +80,29 @@ public sealed class DeployResilienceTests
             (await Task.WhenAny(crash.Reached.Task, Task.Delay(TimeSpan.FromSeconds(60)))).Should().Be(crash.Reached.Task);
         }
 
-        pve.Sim.TaskLog.Should().NotContain(t => t.Type == "qmclone" && t.Ended != null, "the clone should still be running when the orchestrator comes back");
-        await using var second = await StartAsync(pve, data, observer: null, boot, port);
+        pve.Sim.TaskLog.Should().ContainSingle(t => t.Type == "qmclone" && t.Ended == null, "the clone is still running when the orchestrator comes back");
+        int vmid;
+        lock (pve.Sim.State.Sync)
+        {
+            vmid = pve.Sim.State.Guests.Values.Single(g => g.ClonedFrom == ProxmoxHarness.QemuTemplate).Vmid;
+        }
+
+        var seen = new RequestRecorder();
+        await using var second = await StartAsync(pve, data, observer: null, boot, port, s =>
+            // One recorder in one handler chain: the factory must never rebuild the chain.
+            s.AddHttpClient(ProxmoxClient.HttpClientName).AddHttpMessageHandler(() => seen).SetHandlerLifetime(Timeout.InfiniteTimeSpan));
         using var again = await second.App.CreateClientAsync(Role.Operator);
+        await WaitUntilAsync(() => seen.Requests.Any(r => r.Query.Contains($"vmid={vmid}", StringComparison.Ordinal) || r.Path.Contains($"/{vmid}", StringComparison.Ordinal)),
+            "the restarted orchestrator looks for the guest while its clone still runs");
+        pve.Sim.TaskLog.Should().ContainSingle(t => t.Type == "qmclone" && t.Ended == null);
+        clone.SetResult();
         var instance = (await DeployApiTests.WaitForAsync(again, project, i => i.GetProperty("state").GetString() is "active" or "failed", TimeSpan.FromSeconds(90))).Single();
 
         instance.GetProperty("state").GetString().Should().Be("active", instance.GetProperty("error").ToString());
+        instance.GetProperty("vmid").GetInt32().Should().Be(vmid);
         pve.Sim.TaskLog.Where(t => t.Type == "qmclone").Should().ContainSingle("the clone the first orchestrator asked for is adopted");
-        pve.Sim.State.Access.Pools["ctrlable"].Vms.Should().Equal(instance.GetProperty("vmid").GetInt32());
+        seen.Requests.Should().NotContain(r => r.Method == "POST" && r.Path.EndsWith("/clone", StringComparison.Ordinal));
+        pve.Sim.State.Access.Pools["ctrlable"].Vms.Should().Equal(vmid);
         TempDirectory.TryDelete(data);
     }
 
@@ -109,7 +115,21 @@ public sealed class DeployResilienceTests
         await using var run = await StartAsync(pve, data, observer: null, boot, FreePort());
         using var client = await run.App.CreateClientAsync(Role.Operator);
         var project = await DeployApiTests.CreateProjectAsync(client, "Flaky");
-        pve.Sim.Faults.Settings = new FaultSettings { ServerErrorRate = 0.2, ServerErrorStatus = 503, LockContentionRate = 0.3, LatencyMs = 20, PathPattern = null };
+        // A fixed schedule, not a chance: every 5th request answers 503 and every 2nd config lock times out, a few times
+        // each. Fewer than any one request's or step's retries (Polly retries a read or a lock timeout 4 times, the
+        // pipeline a step 5 times), so a pass does not depend on luck; every scheduled fault strikes (4 deploys make far
+        // more requests and lock attempts than the schedule needs).
+        var faults = new FaultSettings
+        {
+            ServerErrorEvery = 5,
+            ServerErrorLimit = 4,
+            ServerErrorStatus = 503,
+            LockContentionEvery = 2,
+            LockContentionLimit = 3,
+            LatencyMs = 20,
+        };
+        var before = pve.Sim.Faults.Fired;
+        pve.Sim.Faults.Settings = faults;
 
         var calls = Enumerable.Range(0, 4).Select(_ => client.PostAsJsonAsync($"/api/projects/{project}/instances", new { type = "zwavejs" }));
         foreach (var response in await Task.WhenAll(calls))
@@ -119,7 +139,10 @@ public sealed class DeployResilienceTests
 
         var instances = await DeployApiTests.WaitForAsync(client, project, i => i.GetProperty("state").GetString() is "active" or "failed", TimeSpan.FromSeconds(90));
         pve.Sim.Faults.Reset();
-        instances.Should().OnlyContain(i => i.GetProperty("state").GetString() == "active", string.Join("; ", instances.Select(i => i.GetProperty("error").ToString())));
+        var fired = pve.Sim.Faults.Fired;
+        instances.Should().HaveCount(4).And.OnlyContain(i => i.GetProperty("state").GetString() == "active", string.Join("; ", instances.Select(i => i.GetProperty("error").ToString())));
+        (fired.ServerErrors - before.ServerErrors).Should().Be(faults.ServerErrorLimit, "every scheduled 503 struck");
+        (fired.LockContentions - before.LockContentions).Should().Be(faults.LockContentionLimit, "every scheduled lock timeout struck");
         TempDirectory.TryDelete(data);
     }
 
@@ -149,13 +172,22 @@ public sealed class DeployResilienceTests
         TempDirectory.TryDelete(data);
     }
 
-    internal static async Task<Run> StartAsync(ProxmoxHarness pve, string data, IDeployStepObserver? observer, DeferredBootBehaviour boot, int httpsPort)
+    internal static async Task<Run> StartAsync(ProxmoxHarness pve, string data, IDeployStepObserver? observer, DeferredBootBehaviour boot, int httpsPort,
+        Action<IServiceCollection>? services = null)
     {
         var settings = ProvisionerApp.ProxmoxSettings(pve);
         settings["Deploy:FirstBootTimeoutSeconds"] = "300";
         // One HTTPS port across restarts: it is in the guests' firstboot.env.
         settings["Urls"] = $"https://127.0.0.1:{httpsPort};http://127.0.0.1:0";
-        var app = new ProvisionerApp(dataDirectory: data, settings: settings, services: observer is null ? null : s => s.AddSingleton(observer), https: true);
+        var app = new ProvisionerApp(dataDirectory: data, settings: settings, https: true, services: s =>
+        {
+            if (observer is not null)
+            {
+                s.AddSingleton(observer);
+            }
+
+            services?.Invoke(s);
+        });
         await app.EnsureSetUpAsync();
         // The harness's templates, recorded as the active release (as a build would).
         var releases = app.Service<ReleaseRepository>();
@@ -174,6 +206,16 @@ public sealed class DeployResilienceTests
         await TestBaseBackup.StoreAsync(app);
         boot.Connect(FirstBootGuests.Behaviour(app));
         return new Run(app, boot);
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (!condition())
+        {
+            DateTime.UtcNow.Should().BeBefore(deadline, what);
+            await Task.Delay(20);
+        }
     }
 
     internal static int FreePort()
@@ -209,4 +251,50 @@ public sealed class DeployResilienceTests
             }
         }
     }
+}
+
+/// <summary>Stopped after a step of getting the guest: the VMID, the clone, its configuration.</summary>
+public sealed class DeployResilienceCloneStepsTests
+{
+    [Theory]
+    [InlineData(DeployPipeline.VmidReserved)]
+    [InlineData(DeployPipeline.CloneRequested)]
+    [InlineData(InstanceStates.Cloning)]
+    [InlineData(InstanceStates.Configuring)]
+    public Task Stopped_after_any_step_the_deploy_converges_after_restart_without_orphans_or_duplicates(string step) =>
+        DeployResilienceTests.StoppedAfterStepConvergesAsync(step);
+}
+
+/// <summary>Stopped after starting the guests, waiting for their first boot, or finding Home Assistant.</summary>
+public sealed class DeployResilienceBootStepsTests
+{
+    [Theory]
+    [InlineData(InstanceStates.Starting)]
+    [InlineData(InstanceStates.Waiting)]
+    [InlineData(InstanceStates.Locating)]
+    public Task Stopped_after_any_step_the_deploy_converges_after_restart_without_orphans_or_duplicates(string step) =>
+        DeployResilienceTests.StoppedAfterStepConvergesAsync(step);
+}
+
+/// <summary>Stopped while Home Assistant is prepared and its base backup restored.</summary>
+public sealed class DeployResilienceRestoreStepsTests
+{
+    [Theory]
+    [InlineData(InstanceStates.Preparing)]
+    [InlineData(InstanceStates.Restoring)]
+    [InlineData(HomeAssistantSetup.BackupUploaded)]
+    [InlineData(HomeAssistantSetup.RestoreRequested)]
+    public Task Stopped_after_any_step_the_deploy_converges_after_restart_without_orphans_or_duplicates(string step) =>
+        DeployResilienceTests.StoppedAfterStepConvergesAsync(step);
+}
+
+/// <summary>Stopped while Home Assistant is secured and the services are wired into it.</summary>
+public sealed class DeployResilienceSetupStepsTests
+{
+    [Theory]
+    [InlineData(InstanceStates.Securing)]
+    [InlineData(HomeAssistantSetup.AdminRotated)]
+    [InlineData(InstanceStates.Wiring)]
+    public Task Stopped_after_any_step_the_deploy_converges_after_restart_without_orphans_or_duplicates(string step) =>
+        DeployResilienceTests.StoppedAfterStepConvergesAsync(step);
 }

@@ -147,16 +147,18 @@ public sealed class ProxmoxClientTests
     {
         await using var pve = await ProxmoxHarness.StartAsync(configure: o =>
         {
-            o.AttemptTimeoutSeconds = 0.3;
-            o.TotalTimeoutSeconds = 1;
+            o.AttemptTimeoutSeconds = 1;
+            o.TotalTimeoutSeconds = 1.5;
         });
-        pve.Sim.Faults.Settings = new FaultSettings { LatencyMs = 5000, PathPattern = "/version" };
-        var started = TimeProvider.System.GetTimestamp();
+        // Slower than every attempt, and than all of them together: without the timeouts the call would succeed.
+        pve.Sim.Faults.Settings = new FaultSettings { LatencyMs = 30_000, PathPattern = "/version" };
 
         var act = () => pve.Client.GetVersionAsync(CancellationToken.None);
 
         await act.Should().ThrowAsync<Polly.Timeout.TimeoutRejectedException>();
-        TimeProvider.System.GetElapsedTime(started).Should().BeLessThan(TimeSpan.FromSeconds(4));
+        // Each attempt gives up after 1 s; the total timeout ends the call after 1.5 s, long before the retry strategy's
+        // five attempts (which alone would take over 4 s) have run: counted, not timed.
+        pve.Recorder.Requests.Count(r => r.Path.EndsWith("/version", StringComparison.Ordinal)).Should().BeInRange(1, 4);
     }
 
     [Fact]
@@ -180,6 +182,9 @@ public sealed class ProxmoxClientTests
     {
         await using var pve = await ProxmoxHarness.StartAsync();
         var ct = CancellationToken.None;
+        // The clone runs until the test ends, however long the waits below take on a loaded machine.
+        var never = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        pve.Sim.Tasks.Gate = task => task.Upid.Type == "qmclone" ? never.Task : Task.CompletedTask;
         var upid = await pve.Client.CloneAsync("pve1", GuestKind.Qemu, ProxmoxHarness.QemuTemplate, new CloneRequest(302, "vm", Pool: "ctrlable", Full: true), ct);
 
         var timedOut = () => pve.Tasks.WaitAsync("pve1", upid, TimeSpan.FromMilliseconds(50), ct);
