@@ -16,18 +16,31 @@ namespace Ctrlable.Provisioner.Tests.Auth;
 /// <summary>
 /// Every endpoint the running app maps (read from its endpoint data source, not a list kept by hand) is called
 /// by every kind of caller, and the answer must match the role its metadata declares. A new endpoint without
-/// <c>.RequireRole(...)</c> or an explicit <c>.AllowAnonymous()</c> fails here.
+/// <c>.RequireRole(...)</c> or an explicit <c>.AllowAnonymous()</c> fails here. The tests share the class's apps
+/// (<see cref="Apps"/>): none of them changes what another one reads.
 /// </summary>
-public sealed class AuthMatrixTests : IDisposable
+public sealed class AuthMatrixTests(AuthMatrixTests.Apps apps) : IClassFixture<AuthMatrixTests.Apps>
 {
-    private readonly ProvisionerApp _app = new();
+    /// <summary>An app that is never set up (every test but the role matrix), and one the role matrix sets up.</summary>
+    public sealed class Apps : IDisposable
+    {
+        internal ProvisionerApp Fresh { get; } = new();
 
-    public void Dispose() => _app.Dispose();
+        internal ProvisionerApp SetUp { get; } = new();
+
+        public void Dispose()
+        {
+            Fresh.Dispose();
+            SetUp.Dispose();
+        }
+    }
+
+    private ProvisionerApp Fresh => apps.Fresh;
 
     [Fact]
     public void Every_endpoint_declares_a_role_or_explicit_anonymous_access()
     {
-        var endpoints = Endpoints(_app);
+        var endpoints = Endpoints(Fresh);
 
         endpoints.Should().NotBeEmpty();
         foreach (var endpoint in endpoints)
@@ -52,9 +65,9 @@ public sealed class AuthMatrixTests : IDisposable
     [Fact]
     public async Task Before_setup_every_protected_endpoint_answers_503_pointing_at_setup()
     {
-        using var anonymous = _app.CreateBrowserClient();
+        using var anonymous = Fresh.CreateBrowserClient();
 
-        foreach (var (endpoint, method, url) in Calls(Endpoints(_app)))
+        foreach (var (endpoint, method, url) in Calls(Endpoints(Fresh)))
         {
             // Headers only: an event stream that is allowed never ends.
             using var response = await anonymous.SendAsync(Request(endpoint, method, url), HttpCompletionOption.ResponseHeadersRead);
@@ -74,30 +87,31 @@ public sealed class AuthMatrixTests : IDisposable
     [Fact]
     public async Task Every_endpoint_answers_each_caller_as_its_role_allows()
     {
-        await _app.EnsureSetUpAsync();
-        var revoked = await _app.CreateTokenAsync(Role.Admin, name: "revoked");
-        var revokedId = (await _app.Service<ApiTokenRepository>().ListAsync()).Single(t => t.Name == "revoked").Id;
-        await _app.Service<ApiTokenService>().RevokeAsync(revokedId, CancellationToken.None);
-        var expired = await _app.CreateTokenAsync(Role.Admin, expiresAt: DateTimeOffset.UtcNow.AddMinutes(-1), name: "expired");
+        var app = apps.SetUp;
+        await app.EnsureSetUpAsync();
+        var revoked = await app.CreateTokenAsync(Role.Admin, name: "revoked");
+        var revokedId = (await app.Service<ApiTokenRepository>().ListAsync()).Single(t => t.Name == "revoked").Id;
+        await app.Service<ApiTokenService>().RevokeAsync(revokedId, CancellationToken.None);
+        var expired = await app.CreateTokenAsync(Role.Admin, expiresAt: DateTimeOffset.UtcNow.AddMinutes(-1), name: "expired");
 
         var callers = new List<(string Name, Role? Role, HttpClient Client)>
         {
-            ("anonymous", null, _app.CreateBrowserClient()),
-            ("revoked admin token", null, _app.CreateTokenClient(revoked)),
-            ("expired admin token", null, _app.CreateTokenClient(expired)),
+            ("anonymous", null, app.CreateBrowserClient()),
+            ("revoked admin token", null, app.CreateTokenClient(revoked)),
+            ("expired admin token", null, app.CreateTokenClient(expired)),
         };
         foreach (var role in Enum.GetValues<Role>())
         {
-            callers.Add(($"{role} token", role, await _app.CreateClientAsync(role, Via.Token)));
-            callers.Add(($"{role} session", role, await _app.CreateClientAsync(role, Via.Cookie)));
+            callers.Add(($"{role} token", role, await app.CreateClientAsync(role, Via.Token)));
+            callers.Add(($"{role} session", role, await app.CreateClientAsync(role, Via.Cookie)));
         }
 
         // Spot-check that the enumeration reaches recently added features (platform report-up, issue #11).
-        Calls(Endpoints(_app)).Select(c => $"{c.Method} {c.Url}").Should().Contain(
+        Calls(Endpoints(app)).Select(c => $"{c.Method} {c.Url}").Should().Contain(
             ["GET /api/platform/status", "POST /api/platform/enrolment", "PUT /api/platform/enrolment", "DELETE /api/platform/enrolment"]);
 
         var checkedCalls = 0;
-        foreach (var (endpoint, method, url) in Calls(Endpoints(_app)))
+        foreach (var (endpoint, method, url) in Calls(Endpoints(app)))
         {
             var required = endpoint.RequiredRole();
             foreach (var (name, role, client) in callers)
@@ -140,7 +154,7 @@ public sealed class AuthMatrixTests : IDisposable
     [Fact]
     public async Task The_openapi_document_shows_each_operation_s_role_and_security()
     {
-        using var client = _app.CreateClient();
+        using var client = Fresh.CreateClient();
         var document = await client.GetFromJsonAsync<JsonElement>("/swagger/v1/swagger.json");
         var operations = document.GetProperty("paths").EnumerateObject()
             .SelectMany(p => p.Value.EnumerateObject())
@@ -148,7 +162,7 @@ public sealed class AuthMatrixTests : IDisposable
 
         document.GetProperty("components").GetProperty("securitySchemes").EnumerateObject().Select(s => s.Name)
             .Should().BeEquivalentTo(["apiToken", "sessionCookie"]);
-        foreach (var endpoint in Endpoints(_app).Where(e => e.Metadata.GetMetadata<IEndpointNameMetadata>() is not null))
+        foreach (var endpoint in Endpoints(Fresh).Where(e => e.Metadata.GetMetadata<IEndpointNameMetadata>() is not null))
         {
             var name = endpoint.Metadata.GetMetadata<IEndpointNameMetadata>()!.EndpointName;
             if (!operations.TryGetValue(name, out var operation))
