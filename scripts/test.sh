@@ -67,7 +67,11 @@ if [[ -f "$results/vitest.json" ]]; then
 fi
 
 step "dotnet: tests"
+# No test may hang the run: one still running after 5 minutes (the slowest take about a minute on a loaded machine)
+# gets its test host dumped (a mini dump, which works in this container; see test-results/dotnet) and killed, and the
+# run fails naming it. Each test project's xunit.runner.json sets how many tests run at once.
 dotnet test Ctrlable.Provisioner.sln -c Release --no-build --nologo \
+  --blame-hang-timeout 5m --blame-hang-dump-type mini \
   --logger "trx;LogFilePrefix=tests" --results-directory "$results/dotnet" 2>&1 | tee "$results/dotnet-test.log" || fail "dotnet test"
 # Sum the per-assembly summaries ("Failed: 0, Passed: 21, Skipped: 0, ...").
 read -r dn_passed dn_failed < <(awk -F'[:,]' '/Passed:.*Failed:|Failed:.*Passed:/ {
