@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -19,11 +18,7 @@ public sealed class BuildKeySettingsTests
     {
         var keys = TempDirectory.Create("build-key");
         var keyPath = Path.Combine(keys, "id_ed25519");
-        using (var keygen = Process.Start("ssh-keygen", ["-q", "-t", "ed25519", "-N", Passphrase, "-C", "ctrlable-build", "-f", keyPath])!)
-        {
-            await keygen.WaitForExitAsync();
-            keygen.ExitCode.Should().Be(0);
-        }
+        await SshServer.Run("ssh-keygen", "-q", "-t", "ed25519", "-N", Passphrase, "-C", "ctrlable-build", "-f", keyPath);
 
         using var app = new ProvisionerApp(settings: new Dictionary<string, string?> { ["HostTrigger:KeyPath"] = keyPath });
         using var admin = await app.CreateClientAsync(Role.Admin);

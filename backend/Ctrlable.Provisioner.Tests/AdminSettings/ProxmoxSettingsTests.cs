@@ -246,17 +246,7 @@ public sealed class ProxmoxSettingsTests
             start.Environment["CTRLABLE_" + key.Replace(":", "__", StringComparison.Ordinal)] = value;
         }
 
-        using var process = Process.Start(start)!;
-        if (stdin is not null)
-        {
-            await process.StandardInput.WriteAsync(stdin);
-        }
-
-        process.StandardInput.Close();
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(timeout);
-        await process.WaitForExitAsync(cts.Token);
-        return new CliRun(process.ExitCode, await output, await error);
+        var run = await ChildProcess.RunAsync(start, stdin ?? "", timeout);
+        return new CliRun(run.ExitCode, run.Stdout, run.Stderr);
     }
 }

@@ -237,32 +237,11 @@ public sealed class WrapperPlanTests(WrapperPlanTests.Host host) : IClassFixture
             var conf = Path.Combine(dir, "ctrlable-build.conf");
             await File.WriteAllTextAsync(conf, await File.ReadAllTextAsync(Build.BuildConf) +
                 $"ORCHESTRATOR_URL={OrchestratorUrl}\nWORK_DIR={dir}/work\nLOG_DIR={dir}/logs\n{settings}");
-            var start = new ProcessStartInfo("bash", [BuildHost.Wrapper])
-            {
-                RedirectStandardInput = true,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
+            var start = new ProcessStartInfo("bash", [BuildHost.Wrapper]);
             start.Environment["SSH_ORIGINAL_COMMAND"] = $"ctrlable-build {BuildHost.Release}";
             start.Environment["CTRLABLE_BUILD_CONF"] = conf;
-            using var process = Process.Start(start)!;
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            await process.StandardInput.WriteAsync($"ticket={BuildTickets.New()}\n");
-            process.StandardInput.Close();
-            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
-            try
-            {
-                await process.WaitForExitAsync(timeout.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                process.Kill(entireProcessTree: true);
-                throw;
-            }
-
-            return new WrapperRun(process.ExitCode, await stdout, await stderr, conf, Path.Combine(dir, "work"));
+            var run = await ChildProcess.RunAsync(start, $"ticket={BuildTickets.New()}\n", TimeSpan.FromMinutes(4));
+            return new WrapperRun(run.ExitCode, run.Stdout, run.Stderr, conf, Path.Combine(dir, "work"));
         }
 
         public async Task DisposeAsync()

@@ -236,10 +236,7 @@ public sealed class WrapperTests(WrapperTests.Host host) : IClassFixture<Wrapper
         }
 
         start.Environment["CTRLABLE_BUILD_CONF"] = "/nonexistent";
-        using var process = Process.Start(start)!;
-        process.StandardInput.Close();
-        var stderr = await process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return (process.ExitCode, stderr);
+        var run = await ChildProcess.RunAsync(start, stdin: "");
+        return (run.ExitCode, run.Stderr);
     }
 }

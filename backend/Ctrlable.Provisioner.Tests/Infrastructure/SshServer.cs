@@ -149,30 +149,13 @@ internal sealed class SshServer : IDisposable
     /// <summary>Runs a program to completion; its standard output, or an exception with its error output.</summary>
     public static async Task<string> Run(string program, params string[] args)
     {
-        using var process = new Process
+        var run = await ChildProcess.RunAsync(new ProcessStartInfo(program, args));
+        if (run.ExitCode != 0)
         {
-            StartInfo = new ProcessStartInfo(program)
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            },
-        };
-        foreach (var arg in args)
-        {
-            process.StartInfo.ArgumentList.Add(arg);
+            throw new InvalidOperationException($"{program} {string.Join(' ', args)} exited with {run.ExitCode}: {run.Stderr}");
         }
 
-        process.Start();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{program} {string.Join(' ', args)} exited with {process.ExitCode}: {await stderr}");
-        }
-
-        return await stdout;
+        return run.Stdout;
     }
 
     private void Append(string? line)

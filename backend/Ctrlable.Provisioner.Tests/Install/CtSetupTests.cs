@@ -283,35 +283,9 @@ public sealed class CtSetupTests : IDisposable
         start.Environment["CTRLABLE_ROOT"] = Root;
         start.Environment["LANG"] = "C.UTF-8";
         start.Environment["HOME"] = _dir;
-        using var process = Process.Start(start)!;
-        try
-        {
-            if (stdin is not null)
-            {
-                await process.StandardInput.WriteAsync(stdin);
-            }
-
-            process.StandardInput.Close();
-        }
-        catch (IOException)
-        {
-            // A refusal exits before it reads its input: the pipe is closed, which is not the test's failure.
-        }
-
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            // An orchestrator that starts serving instead of exiting must not outlive the test.
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-
-        return (process.ExitCode, await stdout, await stderr);
+        // An orchestrator that starts serving instead of exiting is killed at the deadline; a refusal that exits before
+        // reading its input is not the test's failure (ChildProcess ignores the closed pipe).
+        var run = await ChildProcess.RunAsync(start, stdin ?? "", TimeSpan.FromMinutes(2));
+        return (run.ExitCode, run.Stdout, run.Stderr);
     }
 }

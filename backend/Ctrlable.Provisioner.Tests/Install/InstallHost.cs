@@ -204,12 +204,8 @@ internal sealed class InstallHost : IAsyncDisposable
             start.Environment[key] = value;
         }
 
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        await process.WaitForExitAsync(timeout.Token);
-        return new InstallRun(process.ExitCode, await stdout, await stderr);
+        var run = await ChildProcess.RunAsync(start, limit: TimeSpan.FromMinutes(3));
+        return new InstallRun(run.ExitCode, run.Stdout, run.Stderr);
     }
 
     /// <summary>The orchestrator's container install.sh made (its description says so), or null.</summary>

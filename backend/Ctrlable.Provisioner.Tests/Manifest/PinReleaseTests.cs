@@ -234,12 +234,8 @@ public sealed class PinReleaseTests(PinReleaseTests.Api api) : IClassFixture<Pin
                 start.Environment["GITHUB_TOKEN"] = token;
             }
 
-            using var process = Process.Start(start)!;
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-            await process.WaitForExitAsync(timeout.Token);
-            return new Run(process.ExitCode, await stdout, await stderr);
+            var run = await ChildProcess.RunAsync(start, limit: TimeSpan.FromMinutes(2));
+            return new Run(run.ExitCode, run.Stdout, run.Stderr);
         }
 
         public async Task InitializeAsync()

@@ -385,12 +385,10 @@ public sealed class FirstBootScriptTests(FirstBootScriptTests.Fixture fixture) :
             start.ArgumentList.Add(Path.GetRelativePath(FirstBootHarness.ScriptDirectory, script));
         }
 
-        using var process = Process.Start(start)!;
-        var output = await process.StandardOutput.ReadToEndAsync() + await process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
+        var run = await ChildProcess.RunAsync(start);
 
         scripts.Should().HaveCountGreaterThanOrEqualTo(2);
-        process.ExitCode.Should().Be(0, output);
+        run.ExitCode.Should().Be(0, run.Stdout + run.Stderr);
     }
 
     /// <summary>
@@ -516,11 +514,8 @@ public sealed class FirstBootScriptTests(FirstBootScriptTests.Fixture fixture) :
             start.Environment[key] = value;
         }
 
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
-        return new ScriptRun(process.ExitCode, await stdout, await stderr);
+        var run = await ChildProcess.RunAsync(start, limit: TimeSpan.FromSeconds(60));
+        return new ScriptRun(run.ExitCode, run.Stdout, run.Stderr);
     }
 
     /// <summary>The harness project's Home Assistant (the broker of its guests), active at <paramref name="ip"/>: one row, moved on each call.</summary>

@@ -74,27 +74,8 @@ public sealed class BaseBackupCommandTests : IDisposable
         start.Environment["CTRLABLE_STORAGE__RELEASESDIRECTORY"] = _releases;
         start.Environment.Remove(ImportBaseBackupCommand.PasswordVariable);
         start.Environment.Remove(ImportBaseBackupCommand.BackupPasswordVariable);
-        using var process = Process.Start(start)!;
-        if (stdin is not null)
-        {
-            await process.StandardInput.WriteAsync(stdin);
-        }
-
-        process.StandardInput.Close();
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            // A command that does not exit (e.g. one the program does not know starts serving) must not outlive the test.
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-
-        return new CliRun(process.ExitCode, await output, await error);
+        // A command that does not exit (e.g. one the program does not know starts serving) is killed at the deadline.
+        var run = await ChildProcess.RunAsync(start, stdin ?? "", TimeSpan.FromSeconds(120));
+        return new CliRun(run.ExitCode, run.Stdout, run.Stderr);
     }
 }
