@@ -148,58 +148,6 @@ public sealed class ProxmoxSettingsTests
         errors.EnumerateObject().Select(e => e.Name).Should().BeEquivalentTo(["Url", "TokenId", "CertificateFingerprint"]);
     }
 
-    [Fact]
-    public async Task A_token_secret_in_the_configuration_is_moved_into_the_encrypted_store()
-    {
-        await using var pve = await ProxmoxHarness.StartAsync();
-        var data = TempDirectory.Create("proxmox-import");
-        using (var first = new ProvisionerApp(dataDirectory: data, settings: ProvisionerApp.ProxmoxSettings(pve)))
-        {
-            using var admin = await first.CreateClientAsync(Role.Admin);
-            (await admin.GetFromJsonAsync<JsonElement>("/api/settings/proxmox")).GetProperty("source").GetString().Should().Be("configuration");
-            first.Logs.Lines.Should().Contain(l => l.Contains("remove it from the configuration", StringComparison.Ordinal));
-        }
-
-        // Without the secret in the configuration the next start still connects, with the stored one.
-        var withoutSecret = ProvisionerApp.ProxmoxSettings(pve);
-        withoutSecret.Remove("Proxmox:TokenSecret");
-        using var second = new ProvisionerApp(dataDirectory: data, settings: withoutSecret);
-        using var again = await second.CreateClientAsync(Role.Admin);
-        var view = await again.GetFromJsonAsync<JsonElement>("/api/settings/proxmox");
-        view.GetProperty("tokenSecretStored").GetBoolean().Should().BeTrue();
-        (await WaitForDashboardAsync(again, d => d.GetProperty("nodes").GetArrayLength() > 0)).GetProperty("simulated").GetBoolean().Should().BeFalse();
-        TempDirectory.TryDelete(data);
-    }
-
-    [Fact]
-    public async Task The_orchestrator_refuses_to_start_without_a_secret_until_the_command_stores_one()
-    {
-        await using var pve = await ProxmoxHarness.StartAsync();
-        var data = TempDirectory.Create("proxmox-cli");
-        var settings = ProvisionerApp.ProxmoxSettings(pve);
-        settings.Remove("Proxmox:TokenSecret");
-        settings["Storage:DataDirectory"] = data;
-        settings["Storage:ReleasesDirectory"] = RepoPaths.Releases;
-        settings["Urls"] = "http://127.0.0.1:0";
-
-        var refused = await RunOrchestratorAsync(settings, [], stdin: null, TimeSpan.FromSeconds(60));
-        refused.ExitCode.Should().Be(1);
-        refused.Error.Trim().Should().StartWith("configuration error: Proxmox:Url is set but no token secret is stored");
-        refused.Error.Should().NotContain("   at ", "no stack trace");
-
-        (await RunOrchestratorAsync(settings, ["--has-proxmox-token-secret"], stdin: null, TimeSpan.FromSeconds(60))).ExitCode.Should().Be(1);
-        var stored = await RunOrchestratorAsync(settings, ["--set-proxmox-token-secret"], stdin: pve.Connection.TokenSecret + "\n", TimeSpan.FromSeconds(60));
-        stored.ExitCode.Should().Be(0, stored.Error);
-        (stored.Output + stored.Error).Should().NotContain(pve.Connection.TokenSecret);
-        (await RunOrchestratorAsync(settings, ["--has-proxmox-token-secret"], stdin: null, TimeSpan.FromSeconds(60))).ExitCode.Should().Be(0);
-
-        settings.Remove("Urls");
-        using var app = new ProvisionerApp(dataDirectory: data, settings: settings);
-        using var admin = await app.CreateClientAsync(Role.Admin);
-        (await admin.GetFromJsonAsync<JsonElement>("/api/settings/proxmox")).GetProperty("tokenSecretStored").GetBoolean().Should().BeTrue();
-        TempDirectory.TryDelete(data);
-    }
-
     private sealed record SaveRequest(string Url, string TokenId, string? TokenSecret, string CertificateFingerprint);
 
     private static SaveRequest Request(ProxmoxHarness pve, string secret) =>
@@ -248,5 +196,64 @@ public sealed class ProxmoxSettingsTests
 
         var run = await ChildProcess.RunAsync(start, stdin ?? "", timeout);
         return new CliRun(run.ExitCode, run.Stdout, run.Stderr);
+    }
+
+    /// <summary>
+    /// Where the secret comes from when the orchestrator starts (each test starts it as a process or twice in-process):
+    /// a test class of its own so that these run beside the others.
+    /// </summary>
+    public sealed class Startup
+    {
+        [Fact]
+        public async Task A_token_secret_in_the_configuration_is_moved_into_the_encrypted_store()
+        {
+            await using var pve = await ProxmoxHarness.StartAsync();
+            var data = TempDirectory.Create("proxmox-import");
+            using (var first = new ProvisionerApp(dataDirectory: data, settings: ProvisionerApp.ProxmoxSettings(pve)))
+            {
+                using var admin = await first.CreateClientAsync(Role.Admin);
+                (await admin.GetFromJsonAsync<JsonElement>("/api/settings/proxmox")).GetProperty("source").GetString().Should().Be("configuration");
+                first.Logs.Lines.Should().Contain(l => l.Contains("remove it from the configuration", StringComparison.Ordinal));
+            }
+
+            // Without the secret in the configuration the next start still connects, with the stored one.
+            var withoutSecret = ProvisionerApp.ProxmoxSettings(pve);
+            withoutSecret.Remove("Proxmox:TokenSecret");
+            using var second = new ProvisionerApp(dataDirectory: data, settings: withoutSecret);
+            using var again = await second.CreateClientAsync(Role.Admin);
+            var view = await again.GetFromJsonAsync<JsonElement>("/api/settings/proxmox");
+            view.GetProperty("tokenSecretStored").GetBoolean().Should().BeTrue();
+            (await WaitForDashboardAsync(again, d => d.GetProperty("nodes").GetArrayLength() > 0)).GetProperty("simulated").GetBoolean().Should().BeFalse();
+            TempDirectory.TryDelete(data);
+        }
+
+        [Fact]
+        public async Task The_orchestrator_refuses_to_start_without_a_secret_until_the_command_stores_one()
+        {
+            await using var pve = await ProxmoxHarness.StartAsync();
+            var data = TempDirectory.Create("proxmox-cli");
+            var settings = ProvisionerApp.ProxmoxSettings(pve);
+            settings.Remove("Proxmox:TokenSecret");
+            settings["Storage:DataDirectory"] = data;
+            settings["Storage:ReleasesDirectory"] = RepoPaths.Releases;
+            settings["Urls"] = "http://127.0.0.1:0";
+
+            var refused = await RunOrchestratorAsync(settings, [], stdin: null, TimeSpan.FromSeconds(60));
+            refused.ExitCode.Should().Be(1);
+            refused.Error.Trim().Should().StartWith("configuration error: Proxmox:Url is set but no token secret is stored");
+            refused.Error.Should().NotContain("   at ", "no stack trace");
+
+            (await RunOrchestratorAsync(settings, ["--has-proxmox-token-secret"], stdin: null, TimeSpan.FromSeconds(60))).ExitCode.Should().Be(1);
+            var stored = await RunOrchestratorAsync(settings, ["--set-proxmox-token-secret"], stdin: pve.Connection.TokenSecret + "\n", TimeSpan.FromSeconds(60));
+            stored.ExitCode.Should().Be(0, stored.Error);
+            (stored.Output + stored.Error).Should().NotContain(pve.Connection.TokenSecret);
+            (await RunOrchestratorAsync(settings, ["--has-proxmox-token-secret"], stdin: null, TimeSpan.FromSeconds(60))).ExitCode.Should().Be(0);
+
+            settings.Remove("Urls");
+            using var app = new ProvisionerApp(dataDirectory: data, settings: settings);
+            using var admin = await app.CreateClientAsync(Role.Admin);
+            (await admin.GetFromJsonAsync<JsonElement>("/api/settings/proxmox")).GetProperty("tokenSecretStored").GetBoolean().Should().BeTrue();
+            TempDirectory.TryDelete(data);
+        }
     }
 }

@@ -90,47 +90,6 @@ public sealed class PlatformReportTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Changes_while_offline_are_kept_and_delivered_as_one_latest_wins_report()
-    {
-        using var app = new ProvisionerApp(settings: PlatformSettings(_platform));
-        using var viewer = await app.CreateClientAsync(Role.Viewer);
-        await EnrolAsync(app, _platform);
-        var acceptedBefore = _platform.Accepted.Count;
-
-        _platform.Mode = PlatformMode.Down;
-        var instances = await DeployAsync(app, 3);
-        var repo = app.Service<InstanceRepository>();
-        string[] path = [InstanceStates.Cloning, InstanceStates.Configuring, InstanceStates.Starting, InstanceStates.Waiting, InstanceStates.Personalising, InstanceStates.Active];
-        foreach (var state in path)
-        {
-            foreach (var instance in instances)
-            {
-                await repo.SetStateAsync(instance.Id, state, state);
-            }
-        }
-
-        await repo.SetStateAsync(instances[2].Id, InstanceStates.Deleted, "Deleted");
-        var changes = instances.Count * (path.Length + 1) + 1;
-        await Eventually.TrueAsync(async () => (await StatusAsync(viewer)).Connection == PlatformConnection.Retrying, "retrying while down");
-        var offline = await StatusAsync(viewer);
-        offline.PendingChanges.Should().Be(changes);
-        offline.LastError.Should().Contain("could not be reached");
-        offline.NextAttemptAt.Should().NotBeNull();
-
-        _platform.Mode = PlatformMode.Normal;
-        await Eventually.TrueAsync(async () => (await StatusAsync(viewer)) is { Connection: PlatformConnection.Connected, PendingChanges: 0 }, "delivered after coming back");
-
-        var delivered = _platform.Accepted.Skip(acceptedBefore).ToList();
-        delivered.Should().ContainSingle("every change made while offline goes out in one report");
-        var report = delivered[0];
-        report.GetProperty("trigger").GetString().Should().Be("change");
-        report.GetProperty("changesSinceLastReport").GetInt32().Should().Be(changes);
-        States(report).Should().BeEquivalentTo(await StoredStatesAsync(app), "the report carries the latest state of every instance");
-        States(report)[instances[2].Id].Should().Be(InstanceStates.Deleted);
-        _platform.ContractViolations.Should().BeEmpty();
-    }
-
-    [Fact]
     public async Task Every_state_change_is_eventually_reported_while_online()
     {
         using var app = new ProvisionerApp(settings: PlatformSettings(_platform));
@@ -163,157 +122,6 @@ public sealed class PlatformReportTests : IAsyncLifetime
         var heartbeat = _platform.Accepted.Last(r => r.GetProperty("trigger").GetString() == "heartbeat");
         heartbeat.GetProperty("changesSinceLastReport").GetInt32().Should().Be(0);
         heartbeat.GetProperty("activeRelease").GetProperty("name").GetString().Should().Be("2026.06", "a heartbeat is a full snapshot too");
-        _platform.ContractViolations.Should().BeEmpty();
-    }
-
-    [Fact]
-    public async Task Sequence_numbers_increase_strictly_across_restarts()
-    {
-        var data = TempDirectory.Create("data");
-        try
-        {
-            using (var first = new ProvisionerApp(settings: PlatformSettings(_platform), dataDirectory: data))
-            {
-                await EnrolAsync(first, _platform);
-                var rows = await DeployAsync(first, 1);
-                await Eventually.TrueAsync(() => _platform.Latest is { } l && States(l).ContainsKey(rows[0].Id), "deploy reported");
-                await first.Service<InstanceRepository>().SetStateAsync(rows[0].Id, InstanceStates.Active, "Running");
-                await Eventually.TrueAsync(() => _platform.Latest is { } l && States(l).GetValueOrDefault(rows[0].Id) == InstanceStates.Active, "active reported");
-            }
-
-            // A failed attempt uses up a number too; the next process must still continue above it.
-            _platform.Mode = PlatformMode.ServerError;
-            using (var second = new ProvisionerApp(settings: PlatformSettings(_platform), dataDirectory: data))
-            {
-                // A finished state: the next process's deploy runner must not pick the instance up and keep changing it.
-                var row = (await DeployAsync(second, 1))[0];
-                await second.Service<InstanceRepository>().SetStateAsync(row.Id, InstanceStates.Failed, "Clone failed");
-                await Eventually.TrueAsync(() => _platform.Attempts.Any(a => a.Status == 500), "a failed attempt");
-            }
-
-            _platform.Mode = PlatformMode.Normal;
-            using (var third = new ProvisionerApp(settings: PlatformSettings(_platform), dataDirectory: data))
-            {
-                using var viewer = await third.CreateClientAsync(Role.Viewer);
-                await Eventually.TrueAsync(async () => (await StatusAsync(viewer)) is { Connection: PlatformConnection.Connected, PendingChanges: 0 }, "delivered by the third process");
-                States(_platform.Latest!.Value).Should().BeEquivalentTo(await StoredStatesAsync(third));
-            }
-
-            var sent = _platform.Attempts.Where(a => a.Status != 500).Select(a => a.Sequence!.Value).ToList();
-            sent.Should().HaveCountGreaterThanOrEqualTo(4).And.BeInAscendingOrder().And.OnlyHaveUniqueItems();
-            _platform.Accepted.Select(r => r.GetProperty("sequence").GetInt64()).Should().BeInAscendingOrder().And.OnlyHaveUniqueItems();
-            _platform.Attempts.Should().NotContain(a => a.Status == 200 && !_platform.Accepted.Any(r => r.GetProperty("sequence").GetInt64() == a.Sequence),
-                "no report was dropped by the platform as stale or repeated");
-            _platform.ContractViolations.Should().BeEmpty();
-        }
-        finally
-        {
-            TempDirectory.TryDelete(data);
-        }
-    }
-
-    [Fact]
-    public async Task A_change_committed_just_before_the_process_dies_is_delivered_by_the_next_one()
-    {
-        var data = TempDirectory.Create("data");
-        try
-        {
-            long id;
-            // Poll once an hour: after the enrolment report, this process never gets to send the change.
-            using (var doomed = new ProvisionerApp(settings: PlatformSettings(_platform, poll: TimeSpan.FromHours(1)), dataDirectory: data))
-            {
-                await EnrolAsync(doomed, _platform);
-                id = (await DeployAsync(doomed, 1))[0].Id;
-                await doomed.Service<InstanceRepository>().SetStateAsync(id, InstanceStates.Failed, "Clone failed");
-                (await doomed.Service<PlatformRepository>().GetAsync(CancellationToken.None)).PendingChanges.Should().Be(2);
-            }
-
-            _platform.Accepted.Should().ContainSingle("only the enrolment report left the first process");
-            using var next = new ProvisionerApp(settings: PlatformSettings(_platform), dataDirectory: data);
-            using var viewer = await next.CreateClientAsync(Role.Viewer);
-            await Eventually.TrueAsync(() => _platform.Latest is { } l && States(l).GetValueOrDefault(id) == InstanceStates.Failed, "the change delivered after restart");
-            await Eventually.TrueAsync(async () => (await StatusAsync(viewer)).PendingChanges == 0, "outbox emptied");
-        }
-        finally
-        {
-            TempDirectory.TryDelete(data);
-        }
-    }
-
-    [Fact]
-    public async Task After_a_restart_the_first_report_waits_a_random_moment_up_to_the_startup_jitter()
-    {
-        var data = TempDirectory.Create("data");
-        try
-        {
-            using (var first = new ProvisionerApp(settings: PlatformSettings(_platform, poll: TimeSpan.FromHours(1)), dataDirectory: data))
-            {
-                await EnrolAsync(first, _platform);
-                await DeployAsync(first, 1);
-            }
-
-            var delivered = _platform.Accepted.Count;
-            var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-            var startedAt = time.GetUtcNow();
-            var settings = PlatformSettings(_platform);
-            settings["Platform:StartupJitter"] = "00:10:00";
-            using var next = new ProvisionerApp(settings: settings, time: time, dataDirectory: data);
-            using var viewer = await next.CreateClientAsync(Role.Viewer);
-            // The sender's first sleep is the start-up jitter, on the injected clock, which stands still.
-            await Eventually.TrueAsync(() => next.Service<PlatformReporter>().LastSleep is { Count: 1, Asleep: true }, "the sender waits out the start-up jitter");
-            _platform.Accepted.Should().HaveCount(delivered, "a change waiting at start is held back by the start-up jitter");
-
-            // Within the jitter (10 minutes of the injected clock) it goes out.
-            await Eventually.TrueAsync(() =>
-            {
-                time.Advance(TimeSpan.FromSeconds(15));
-                return _platform.Accepted.Count > delivered;
-            }, "delivered within the start-up jitter");
-            (time.GetUtcNow() - startedAt).Should().BeLessThanOrEqualTo(TimeSpan.FromMinutes(10) + TimeSpan.FromSeconds(30));
-        }
-        finally
-        {
-            TempDirectory.TryDelete(data);
-        }
-    }
-
-    [Fact]
-    public async Task An_enrolment_does_not_wait_for_the_startup_jitter()
-    {
-        var settings = PlatformSettings(_platform);
-        settings["Platform:StartupJitter"] = "01:00:00";
-        using var app = new ProvisionerApp(settings: settings, time: new FakeTimeProvider(DateTimeOffset.UtcNow));
-
-        await EnrolAsync(app, _platform);
-
-        _platform.Accepted.Should().ContainSingle().Which.GetProperty("trigger").GetString().Should().Be("enrolment");
-    }
-
-    [Fact]
-    public async Task Server_errors_busy_answers_and_slow_answers_are_retried_until_delivered()
-    {
-        using var app = new ProvisionerApp(settings: PlatformSettings(_platform));
-        using var viewer = await app.CreateClientAsync(Role.Viewer);
-        await EnrolAsync(app, _platform);
-        var repo = app.Service<InstanceRepository>();
-        var instance = (await DeployAsync(app, 1))[0];
-        await Eventually.TrueAsync(() => _platform.Latest is { } l && States(l).ContainsKey(instance.Id), "deploy reported");
-
-        foreach (var (mode, error, state) in new[]
-        {
-            (PlatformMode.ServerError, "HTTP 500", InstanceStates.Cloning),
-            (PlatformMode.Busy, "HTTP 503", InstanceStates.Starting),
-            (PlatformMode.Slow, "did not answer in time", InstanceStates.Active),
-        })
-        {
-            _platform.Mode = mode;
-            await repo.SetStateAsync(instance.Id, state, state);
-            await Eventually.TrueAsync(async () => (await StatusAsync(viewer)) is { Connection: PlatformConnection.Retrying, LastError: { } e } && e.Contains(error, StringComparison.Ordinal), $"{mode} seen");
-            _platform.Mode = PlatformMode.Normal;
-            await Eventually.TrueAsync(() => _platform.Latest is { } l && States(l).GetValueOrDefault(instance.Id) == state, $"{state} delivered after {mode}");
-            await Eventually.TrueAsync(async () => (await StatusAsync(viewer)) is { Connection: PlatformConnection.Connected, LastError: null, ConsecutiveFailures: 0 }, $"recovered from {mode}");
-        }
-
         _platform.ContractViolations.Should().BeEmpty();
     }
 
@@ -429,5 +237,217 @@ public sealed class PlatformReportTests : IAsyncLifetime
         using var memory = new MemoryStream();
         await stream.CopyToAsync(memory);
         return memory.ToArray();
+    }
+
+    /// <summary>Restarts of the orchestrator: a test class of its own so that it runs beside the others.</summary>
+    public sealed class Restarts : IAsyncLifetime
+    {
+        private FakePlatform _platform = null!;
+
+        public async Task InitializeAsync() => _platform = await FakePlatform.StartAsync();
+
+        public async Task DisposeAsync() => await _platform.DisposeAsync();
+
+        [Fact]
+        public async Task Sequence_numbers_increase_strictly_across_restarts()
+        {
+            var data = TempDirectory.Create("data");
+            try
+            {
+                using (var first = new ProvisionerApp(settings: PlatformSettings(_platform), dataDirectory: data))
+                {
+                    await EnrolAsync(first, _platform);
+                    var rows = await DeployAsync(first, 1);
+                    await Eventually.TrueAsync(() => _platform.Latest is { } l && States(l).ContainsKey(rows[0].Id), "deploy reported");
+                    await first.Service<InstanceRepository>().SetStateAsync(rows[0].Id, InstanceStates.Active, "Running");
+                    await Eventually.TrueAsync(() => _platform.Latest is { } l && States(l).GetValueOrDefault(rows[0].Id) == InstanceStates.Active, "active reported");
+                }
+
+                // A failed attempt uses up a number too; the next process must still continue above it.
+                _platform.Mode = PlatformMode.ServerError;
+                using (var second = new ProvisionerApp(settings: PlatformSettings(_platform), dataDirectory: data))
+                {
+                    // A finished state: the next process's deploy runner must not pick the instance up and keep changing it.
+                    var row = (await DeployAsync(second, 1))[0];
+                    await second.Service<InstanceRepository>().SetStateAsync(row.Id, InstanceStates.Failed, "Clone failed");
+                    await Eventually.TrueAsync(() => _platform.Attempts.Any(a => a.Status == 500), "a failed attempt");
+                }
+
+                _platform.Mode = PlatformMode.Normal;
+                using (var third = new ProvisionerApp(settings: PlatformSettings(_platform), dataDirectory: data))
+                {
+                    using var viewer = await third.CreateClientAsync(Role.Viewer);
+                    await Eventually.TrueAsync(async () => (await StatusAsync(viewer)) is { Connection: PlatformConnection.Connected, PendingChanges: 0 }, "delivered by the third process");
+                    States(_platform.Latest!.Value).Should().BeEquivalentTo(await StoredStatesAsync(third));
+                }
+
+                var sent = _platform.Attempts.Where(a => a.Status != 500).Select(a => a.Sequence!.Value).ToList();
+                sent.Should().HaveCountGreaterThanOrEqualTo(4).And.BeInAscendingOrder().And.OnlyHaveUniqueItems();
+                _platform.Accepted.Select(r => r.GetProperty("sequence").GetInt64()).Should().BeInAscendingOrder().And.OnlyHaveUniqueItems();
+                _platform.Attempts.Should().NotContain(a => a.Status == 200 && !_platform.Accepted.Any(r => r.GetProperty("sequence").GetInt64() == a.Sequence),
+                    "no report was dropped by the platform as stale or repeated");
+                _platform.ContractViolations.Should().BeEmpty();
+            }
+            finally
+            {
+                TempDirectory.TryDelete(data);
+            }
+        }
+
+        [Fact]
+        public async Task A_change_committed_just_before_the_process_dies_is_delivered_by_the_next_one()
+        {
+            var data = TempDirectory.Create("data");
+            try
+            {
+                long id;
+                // Poll once an hour: after the enrolment report, this process never gets to send the change.
+                using (var doomed = new ProvisionerApp(settings: PlatformSettings(_platform, poll: TimeSpan.FromHours(1)), dataDirectory: data))
+                {
+                    await EnrolAsync(doomed, _platform);
+                    id = (await DeployAsync(doomed, 1))[0].Id;
+                    await doomed.Service<InstanceRepository>().SetStateAsync(id, InstanceStates.Failed, "Clone failed");
+                    (await doomed.Service<PlatformRepository>().GetAsync(CancellationToken.None)).PendingChanges.Should().Be(2);
+                }
+
+                _platform.Accepted.Should().ContainSingle("only the enrolment report left the first process");
+                using var next = new ProvisionerApp(settings: PlatformSettings(_platform), dataDirectory: data);
+                using var viewer = await next.CreateClientAsync(Role.Viewer);
+                await Eventually.TrueAsync(() => _platform.Latest is { } l && States(l).GetValueOrDefault(id) == InstanceStates.Failed, "the change delivered after restart");
+                await Eventually.TrueAsync(async () => (await StatusAsync(viewer)).PendingChanges == 0, "outbox emptied");
+            }
+            finally
+            {
+                TempDirectory.TryDelete(data);
+            }
+        }
+
+        [Fact]
+        public async Task After_a_restart_the_first_report_waits_a_random_moment_up_to_the_startup_jitter()
+        {
+            var data = TempDirectory.Create("data");
+            try
+            {
+                using (var first = new ProvisionerApp(settings: PlatformSettings(_platform, poll: TimeSpan.FromHours(1)), dataDirectory: data))
+                {
+                    await EnrolAsync(first, _platform);
+                    await DeployAsync(first, 1);
+                }
+
+                var delivered = _platform.Accepted.Count;
+                var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+                var startedAt = time.GetUtcNow();
+                var settings = PlatformSettings(_platform);
+                settings["Platform:StartupJitter"] = "00:10:00";
+                using var next = new ProvisionerApp(settings: settings, time: time, dataDirectory: data);
+                using var viewer = await next.CreateClientAsync(Role.Viewer);
+                // The sender's first sleep is the start-up jitter, on the injected clock, which stands still.
+                await Eventually.TrueAsync(() => next.Service<PlatformReporter>().LastSleep is { Count: 1, Asleep: true }, "the sender waits out the start-up jitter");
+                _platform.Accepted.Should().HaveCount(delivered, "a change waiting at start is held back by the start-up jitter");
+
+                // Within the jitter (10 minutes of the injected clock) it goes out.
+                await Eventually.TrueAsync(() =>
+                {
+                    time.Advance(TimeSpan.FromSeconds(15));
+                    return _platform.Accepted.Count > delivered;
+                }, "delivered within the start-up jitter");
+                (time.GetUtcNow() - startedAt).Should().BeLessThanOrEqualTo(TimeSpan.FromMinutes(10) + TimeSpan.FromSeconds(30));
+            }
+            finally
+            {
+                TempDirectory.TryDelete(data);
+            }
+        }
+
+        [Fact]
+        public async Task An_enrolment_does_not_wait_for_the_startup_jitter()
+        {
+            var settings = PlatformSettings(_platform);
+            settings["Platform:StartupJitter"] = "01:00:00";
+            using var app = new ProvisionerApp(settings: settings, time: new FakeTimeProvider(DateTimeOffset.UtcNow));
+
+            await EnrolAsync(app, _platform);
+
+            _platform.Accepted.Should().ContainSingle().Which.GetProperty("trigger").GetString().Should().Be("enrolment");
+        }
+    }
+
+    /// <summary>A platform that is away, failing or slow: a test class of its own so that it runs beside the others.</summary>
+    public sealed class Outages : IAsyncLifetime
+    {
+        private FakePlatform _platform = null!;
+
+        public async Task InitializeAsync() => _platform = await FakePlatform.StartAsync();
+
+        public async Task DisposeAsync() => await _platform.DisposeAsync();
+
+        [Fact]
+        public async Task Changes_while_offline_are_kept_and_delivered_as_one_latest_wins_report()
+        {
+            using var app = new ProvisionerApp(settings: PlatformSettings(_platform));
+            using var viewer = await app.CreateClientAsync(Role.Viewer);
+            await EnrolAsync(app, _platform);
+            var acceptedBefore = _platform.Accepted.Count;
+
+            _platform.Mode = PlatformMode.Down;
+            var instances = await DeployAsync(app, 3);
+            var repo = app.Service<InstanceRepository>();
+            string[] path = [InstanceStates.Cloning, InstanceStates.Configuring, InstanceStates.Starting, InstanceStates.Waiting, InstanceStates.Personalising, InstanceStates.Active];
+            foreach (var state in path)
+            {
+                foreach (var instance in instances)
+                {
+                    await repo.SetStateAsync(instance.Id, state, state);
+                }
+            }
+
+            await repo.SetStateAsync(instances[2].Id, InstanceStates.Deleted, "Deleted");
+            var changes = instances.Count * (path.Length + 1) + 1;
+            await Eventually.TrueAsync(async () => (await StatusAsync(viewer)).Connection == PlatformConnection.Retrying, "retrying while down");
+            var offline = await StatusAsync(viewer);
+            offline.PendingChanges.Should().Be(changes);
+            offline.LastError.Should().Contain("could not be reached");
+            offline.NextAttemptAt.Should().NotBeNull();
+
+            _platform.Mode = PlatformMode.Normal;
+            await Eventually.TrueAsync(async () => (await StatusAsync(viewer)) is { Connection: PlatformConnection.Connected, PendingChanges: 0 }, "delivered after coming back");
+
+            var delivered = _platform.Accepted.Skip(acceptedBefore).ToList();
+            delivered.Should().ContainSingle("every change made while offline goes out in one report");
+            var report = delivered[0];
+            report.GetProperty("trigger").GetString().Should().Be("change");
+            report.GetProperty("changesSinceLastReport").GetInt32().Should().Be(changes);
+            States(report).Should().BeEquivalentTo(await StoredStatesAsync(app), "the report carries the latest state of every instance");
+            States(report)[instances[2].Id].Should().Be(InstanceStates.Deleted);
+            _platform.ContractViolations.Should().BeEmpty();
+        }
+
+        [Fact]
+        public async Task Server_errors_busy_answers_and_slow_answers_are_retried_until_delivered()
+        {
+            using var app = new ProvisionerApp(settings: PlatformSettings(_platform));
+            using var viewer = await app.CreateClientAsync(Role.Viewer);
+            await EnrolAsync(app, _platform);
+            var repo = app.Service<InstanceRepository>();
+            var instance = (await DeployAsync(app, 1))[0];
+            await Eventually.TrueAsync(() => _platform.Latest is { } l && States(l).ContainsKey(instance.Id), "deploy reported");
+
+            foreach (var (mode, error, state) in new[]
+            {
+                (PlatformMode.ServerError, "HTTP 500", InstanceStates.Cloning),
+                (PlatformMode.Busy, "HTTP 503", InstanceStates.Starting),
+                (PlatformMode.Slow, "did not answer in time", InstanceStates.Active),
+            })
+            {
+                _platform.Mode = mode;
+                await repo.SetStateAsync(instance.Id, state, state);
+                await Eventually.TrueAsync(async () => (await StatusAsync(viewer)) is { Connection: PlatformConnection.Retrying, LastError: { } e } && e.Contains(error, StringComparison.Ordinal), $"{mode} seen");
+                _platform.Mode = PlatformMode.Normal;
+                await Eventually.TrueAsync(() => _platform.Latest is { } l && States(l).GetValueOrDefault(instance.Id) == state, $"{state} delivered after {mode}");
+                await Eventually.TrueAsync(async () => (await StatusAsync(viewer)) is { Connection: PlatformConnection.Connected, LastError: null, ConsecutiveFailures: 0 }, $"recovered from {mode}");
+            }
+
+            _platform.ContractViolations.Should().BeEmpty();
+        }
     }
 }

@@ -192,116 +192,6 @@ public sealed class FirstBootScriptTests(FirstBootScriptTests.Fixture fixture) :
     }
 
     /// <summary>A power cut at each point of the run; the next run (the next boot) finishes correctly.</summary>
-    [Theory]
-    [InlineData("SANDBOX_KILL_ON", "ssh-keygen -A", InstanceStates.Waiting)]
-    [InlineData("SANDBOX_KILL_AFTER", "/api/provision/assignment", InstanceStates.Personalising)]
-    [InlineData("SANDBOX_KILL_ON", "systemctl stop zigbee2mqtt.service", InstanceStates.Personalising)]
-    [InlineData("SANDBOX_KILL_ON", "systemctl restart zigbee2mqtt.service", InstanceStates.Personalising)]
-    [InlineData("SANDBOX_KILL_AFTER", "/api/provision/complete", InstanceStates.Active)]
-    [InlineData("SANDBOX_KILL_ON", "systemctl disable", InstanceStates.Active)]
-    public async Task Killed_half_way_the_next_run_finishes_correctly(string variable, string point, string stateAfterKill)
-    {
-        var (guest, sandbox, address) = await PrepareAsync(TemplateTypes.Zigbee2Mqtt);
-        var curl = new Dictionary<string, string> { ["CURL"] = Path.Combine(sandbox.Bin, "curl") };
-
-        var killed = await RunAsync(sandbox, address, new(curl) { [variable] = point });
-
-        killed.Status.Should().Be(137, killed.Output);
-        (await H.InstanceAsync(guest.Id)).State.Should().Be(stateAfterKill);
-        File.Exists(sandbox.PathOf("/var/lib/ctrlable/firstboot/done")).Should().BeFalse();
-
-        var next = await RunAsync(sandbox, address, curl);
-
-        next.Status.Should().Be(0, next.Output);
-        next.Stderr.Should().BeEmpty();
-        (await H.InstanceAsync(guest.Id)).State.Should().Be(InstanceStates.Active);
-        var assignment = (await H.App.Service<AssignmentService>().GetAsync(guest.Id, CancellationToken.None))!;
-        await AssertConfigurationAsync(TemplateTypes.Zigbee2Mqtt, sandbox, assignment);
-        File.ReadAllText(sandbox.PathOf("/etc/machine-id")).Trim().Should().MatchRegex("^[0-9a-f]{32}$");
-        KeyTypes.Should().OnlyContain(t => !File.ReadAllText(sandbox.PathOf($"/etc/ssh/ssh_host_{t}_key")).Contains("template", StringComparison.Ordinal));
-        File.Exists(sandbox.PathOf($"/etc/systemd/system/multi-user.target.wants/{SimulatedGuestImage.UnitName}")).Should().BeFalse();
-        Calls(sandbox).Should().Contain("systemctl restart zigbee2mqtt.service");
-        File.Exists(sandbox.PathOf("/var/lib/ctrlable/firstboot/done")).Should().BeTrue();
-        AssertSecretsForgotten(sandbox, follows: true);
-    }
-
-    /// <summary>
-    /// The first fetch claims the assignment and the script keeps the credential it got; killed after that, the next
-    /// run resumes with it — while the release secret alone, which every clone of the release holds, is refused.
-    /// </summary>
-    [Fact]
-    public async Task An_interrupted_first_boot_resumes_with_its_stored_credential_which_is_refused_once_it_completed()
-    {
-        var (guest, sandbox, address) = await PrepareAsync(TemplateTypes.Zigbee2Mqtt);
-
-        var killed = await RunAsync(sandbox, address, new() { ["SANDBOX_KILL_ON"] = "systemctl stop zigbee2mqtt.service" });
-
-        killed.Status.Should().Be(137, killed.Output);
-        var credentialFile = sandbox.PathOf(SimulatedGuestImage.CredentialPath);
-        var credential = (await File.ReadAllTextAsync(credentialFile)).Trim();
-        credential.Should().MatchRegex("^[0-9a-f]{64}$");
-        FileMode(credentialFile).Should().Be(UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        killed.Output.Should().NotContain(credential);
-        using var withSecret = H.App.CreateHttpsClient(address);
-        withSecret.DefaultRequestHeaders.Add(ProvisionApi.SecretHeader, H.ReleaseSecret);
-        var byReleaseSecret = await withSecret.GetAsync($"/api/provision/assignment?hostname={guest.Hostname}");
-        byReleaseSecret.StatusCode.Should().Be(HttpStatusCode.Conflict, "the guest confirmed its claim: the release secret alone no longer reads the assignment");
-
-        var next = await RunAsync(sandbox, address);
-
-        next.Status.Should().Be(0, next.Output);
-        next.Stderr.Should().BeEmpty();
-        next.Stdout.Should().NotContain("is claimed", "the resumed run fetched with its credential, it did not claim again");
-        (await H.InstanceAsync(guest.Id)).State.Should().Be(InstanceStates.Active);
-        (await H.HistoryAsync(guest.Id)).Should().Equal("waiting>personalising", "personalising>active");
-        await AssertConfigurationAsync(TemplateTypes.Zigbee2Mqtt, sandbox, (await H.App.Service<AssignmentService>().GetAsync(guest.Id, CancellationToken.None))!);
-        AssertSecretsForgotten(sandbox, follows: true);
-        using var withCredential = H.App.CreateHttpsClient(address);
-        withCredential.DefaultRequestHeaders.Add(ProvisionApi.CredentialHeader, credential);
-        (await withCredential.GetAsync($"/api/provision/assignment?hostname={guest.Hostname}")).StatusCode.Should().Be(HttpStatusCode.Gone);
-        (await withCredential.PostAsJsonAsync("/api/provision/complete", new { hostname = guest.Hostname, status = "failed" })).StatusCode.Should().Be(HttpStatusCode.Gone);
-        next.Output.Should().NotContain(credential);
-        File.ReadAllText(Path.Combine(sandbox.Log, "calls.log")).Should().NotContain(credential);
-        H.App.Logs.Lines.Should().NotContain(l => l.Contains(credential, StringComparison.Ordinal));
-    }
-
-    [Fact]
-    public async Task A_guest_that_lost_its_confirmed_credential_stops_with_one_clear_line()
-    {
-        var (guest, sandbox, address) = await PrepareAsync(TemplateTypes.Frigate);
-        var killed = await RunAsync(sandbox, address, new() { ["SANDBOX_KILL_ON"] = "systemctl stop frigate.service" });
-        killed.Status.Should().Be(137, killed.Output);
-        File.Delete(sandbox.PathOf(SimulatedGuestImage.CredentialPath));
-
-        var run = await RunAsync(sandbox, address);
-
-        run.Status.Should().Be(3, run.Output);
-        run.Stderr.Trim().Should().StartWith($"ctrlable-firstboot: configure: the assignment of {guest.Hostname} was claimed and this guest has no credential for it (409: Already claimed:");
-        run.Stderr.Trim().Split('\n').Should().ContainSingle("a claimed assignment is not retried");
-        (await H.InstanceAsync(guest.Id)).State.Should().Be(InstanceStates.Personalising);
-    }
-
-    [Fact]
-    public async Task A_failure_after_the_fetch_is_reported_and_stops_the_restarts()
-    {
-        var (guest, sandbox, address) = await PrepareAsync(TemplateTypes.ZwaveJs);
-
-        var run = await RunAsync(sandbox, address, new() { ["SANDBOX_FAIL_ON"] = "systemctl restart zwave-js-ui.service" });
-
-        run.Status.Should().Be(3, run.Output);
-        run.Stderr.Trim().Should().Be("ctrlable-firstboot: restart: restarting zwave-js-ui.service failed (status 1): systemctl: simulated failure of 'systemctl restart zwave-js-ui.service'");
-        var failed = await H.InstanceAsync(guest.Id);
-        failed.State.Should().Be(InstanceStates.Failed);
-        failed.Error.Should().StartWith("restart: restarting zwave-js-ui.service failed (status 1)");
-        AssertSecretsForgotten(sandbox, follows: false);
-
-        var again = await RunAsync(sandbox, address);
-
-        again.Status.Should().Be(3, again.Output);
-        again.Stderr.Trim().Should().Be("ctrlable-firstboot: start: an earlier run failed and told the orchestrator so: redeploy the instance to start again");
-        (await H.InstanceAsync(guest.Id)).State.Should().Be(InstanceStates.Failed);
-    }
-
     /// <summary>
     /// Under DHCP the site's Home Assistant (the guests' MQTT broker) may get another address. After its first boot a
     /// zigbee2mqtt or frigate guest asks the orchestrator where its broker is (its timer runs
@@ -481,13 +371,15 @@ public sealed class FirstBootScriptTests(FirstBootScriptTests.Fixture fixture) :
         }
     }
 
-    private async Task<(TestGuest Guest, SimulatedGuest Sandbox, IPAddress Address)> PrepareAsync(string type)
+    private Task<(TestGuest Guest, SimulatedGuest Sandbox, IPAddress Address)> PrepareAsync(string type) => PrepareAsync(H, type);
+
+    private static async Task<(TestGuest Guest, SimulatedGuest Sandbox, IPAddress Address)> PrepareAsync(FirstBootHarness h, string type)
     {
-        var guest = await H.DeployAsync(type);
-        var environment = (await H.App.Service<FirstBootEnvironments>().ForTemplateAsync(FirstBootHarness.Release, type, CancellationToken.None))!;
-        var sandbox = SimulatedGuestImage.Create(Path.Combine(H.SandboxDirectory, $"script-{guest.Vmid}"), type, guest.Hostname,
+        var guest = await h.DeployAsync(type);
+        var environment = (await h.App.Service<FirstBootEnvironments>().ForTemplateAsync(FirstBootHarness.Release, type, CancellationToken.None))!;
+        var sandbox = SimulatedGuestImage.Create(Path.Combine(h.SandboxDirectory, $"script-{guest.Vmid}"), type, guest.Hostname,
             FirstBootHarness.Templates[type], environment, FirstBootHarness.ScriptDirectory);
-        return (guest, sandbox, await H.AddressOfAsync(guest));
+        return (guest, sandbox, await h.AddressOfAsync(guest));
     }
 
     private sealed record ScriptRun(int Status, string Stdout, string Stderr)
@@ -619,4 +511,125 @@ public sealed class FirstBootScriptTests(FirstBootScriptTests.Fixture fixture) :
 
     private static IEnumerable<string?> Sequence(YamlMappingNode root, params string[] path) =>
         ((YamlSequenceNode)Node(root, path)).Children.Select(c => ((YamlScalarNode)c).Value);
+
+    /// <summary>
+    /// Interrupted and failing first boots. A test class of its own, with its own orchestrator and emulator, so that these
+    /// long cases run beside the others instead of after them.
+    /// </summary>
+    public sealed class Recovery(Fixture fixture) : IClassFixture<Fixture>
+    {
+        private FirstBootHarness H => fixture.Harness;
+
+        private Task<(TestGuest Guest, SimulatedGuest Sandbox, IPAddress Address)> PrepareAsync(string type) => FirstBootScriptTests.PrepareAsync(H, type);
+
+        [Theory]
+        [InlineData("SANDBOX_KILL_ON", "ssh-keygen -A", InstanceStates.Waiting)]
+        [InlineData("SANDBOX_KILL_AFTER", "/api/provision/assignment", InstanceStates.Personalising)]
+        [InlineData("SANDBOX_KILL_ON", "systemctl stop zigbee2mqtt.service", InstanceStates.Personalising)]
+        [InlineData("SANDBOX_KILL_ON", "systemctl restart zigbee2mqtt.service", InstanceStates.Personalising)]
+        [InlineData("SANDBOX_KILL_AFTER", "/api/provision/complete", InstanceStates.Active)]
+        [InlineData("SANDBOX_KILL_ON", "systemctl disable", InstanceStates.Active)]
+        public async Task Killed_half_way_the_next_run_finishes_correctly(string variable, string point, string stateAfterKill)
+        {
+            var (guest, sandbox, address) = await PrepareAsync(TemplateTypes.Zigbee2Mqtt);
+            var curl = new Dictionary<string, string> { ["CURL"] = Path.Combine(sandbox.Bin, "curl") };
+
+            var killed = await RunAsync(sandbox, address, new(curl) { [variable] = point });
+
+            killed.Status.Should().Be(137, killed.Output);
+            (await H.InstanceAsync(guest.Id)).State.Should().Be(stateAfterKill);
+            File.Exists(sandbox.PathOf("/var/lib/ctrlable/firstboot/done")).Should().BeFalse();
+
+            var next = await RunAsync(sandbox, address, curl);
+
+            next.Status.Should().Be(0, next.Output);
+            next.Stderr.Should().BeEmpty();
+            (await H.InstanceAsync(guest.Id)).State.Should().Be(InstanceStates.Active);
+            var assignment = (await H.App.Service<AssignmentService>().GetAsync(guest.Id, CancellationToken.None))!;
+            await AssertConfigurationAsync(TemplateTypes.Zigbee2Mqtt, sandbox, assignment);
+            File.ReadAllText(sandbox.PathOf("/etc/machine-id")).Trim().Should().MatchRegex("^[0-9a-f]{32}$");
+            KeyTypes.Should().OnlyContain(t => !File.ReadAllText(sandbox.PathOf($"/etc/ssh/ssh_host_{t}_key")).Contains("template", StringComparison.Ordinal));
+            File.Exists(sandbox.PathOf($"/etc/systemd/system/multi-user.target.wants/{SimulatedGuestImage.UnitName}")).Should().BeFalse();
+            Calls(sandbox).Should().Contain("systemctl restart zigbee2mqtt.service");
+            File.Exists(sandbox.PathOf("/var/lib/ctrlable/firstboot/done")).Should().BeTrue();
+            AssertSecretsForgotten(sandbox, follows: true);
+        }
+
+        /// <summary>
+        /// The first fetch claims the assignment and the script keeps the credential it got; killed after that, the next
+        /// run resumes with it — while the release secret alone, which every clone of the release holds, is refused.
+        /// </summary>
+        [Fact]
+        public async Task An_interrupted_first_boot_resumes_with_its_stored_credential_which_is_refused_once_it_completed()
+        {
+            var (guest, sandbox, address) = await PrepareAsync(TemplateTypes.Zigbee2Mqtt);
+
+            var killed = await RunAsync(sandbox, address, new() { ["SANDBOX_KILL_ON"] = "systemctl stop zigbee2mqtt.service" });
+
+            killed.Status.Should().Be(137, killed.Output);
+            var credentialFile = sandbox.PathOf(SimulatedGuestImage.CredentialPath);
+            var credential = (await File.ReadAllTextAsync(credentialFile)).Trim();
+            credential.Should().MatchRegex("^[0-9a-f]{64}$");
+            FileMode(credentialFile).Should().Be(UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            killed.Output.Should().NotContain(credential);
+            using var withSecret = H.App.CreateHttpsClient(address);
+            withSecret.DefaultRequestHeaders.Add(ProvisionApi.SecretHeader, H.ReleaseSecret);
+            var byReleaseSecret = await withSecret.GetAsync($"/api/provision/assignment?hostname={guest.Hostname}");
+            byReleaseSecret.StatusCode.Should().Be(HttpStatusCode.Conflict, "the guest confirmed its claim: the release secret alone no longer reads the assignment");
+
+            var next = await RunAsync(sandbox, address);
+
+            next.Status.Should().Be(0, next.Output);
+            next.Stderr.Should().BeEmpty();
+            next.Stdout.Should().NotContain("is claimed", "the resumed run fetched with its credential, it did not claim again");
+            (await H.InstanceAsync(guest.Id)).State.Should().Be(InstanceStates.Active);
+            (await H.HistoryAsync(guest.Id)).Should().Equal("waiting>personalising", "personalising>active");
+            await AssertConfigurationAsync(TemplateTypes.Zigbee2Mqtt, sandbox, (await H.App.Service<AssignmentService>().GetAsync(guest.Id, CancellationToken.None))!);
+            AssertSecretsForgotten(sandbox, follows: true);
+            using var withCredential = H.App.CreateHttpsClient(address);
+            withCredential.DefaultRequestHeaders.Add(ProvisionApi.CredentialHeader, credential);
+            (await withCredential.GetAsync($"/api/provision/assignment?hostname={guest.Hostname}")).StatusCode.Should().Be(HttpStatusCode.Gone);
+            (await withCredential.PostAsJsonAsync("/api/provision/complete", new { hostname = guest.Hostname, status = "failed" })).StatusCode.Should().Be(HttpStatusCode.Gone);
+            next.Output.Should().NotContain(credential);
+            File.ReadAllText(Path.Combine(sandbox.Log, "calls.log")).Should().NotContain(credential);
+            H.App.Logs.Lines.Should().NotContain(l => l.Contains(credential, StringComparison.Ordinal));
+        }
+
+        [Fact]
+        public async Task A_guest_that_lost_its_confirmed_credential_stops_with_one_clear_line()
+        {
+            var (guest, sandbox, address) = await PrepareAsync(TemplateTypes.Frigate);
+            var killed = await RunAsync(sandbox, address, new() { ["SANDBOX_KILL_ON"] = "systemctl stop frigate.service" });
+            killed.Status.Should().Be(137, killed.Output);
+            File.Delete(sandbox.PathOf(SimulatedGuestImage.CredentialPath));
+
+            var run = await RunAsync(sandbox, address);
+
+            run.Status.Should().Be(3, run.Output);
+            run.Stderr.Trim().Should().StartWith($"ctrlable-firstboot: configure: the assignment of {guest.Hostname} was claimed and this guest has no credential for it (409: Already claimed:");
+            run.Stderr.Trim().Split('\n').Should().ContainSingle("a claimed assignment is not retried");
+            (await H.InstanceAsync(guest.Id)).State.Should().Be(InstanceStates.Personalising);
+        }
+
+        [Fact]
+        public async Task A_failure_after_the_fetch_is_reported_and_stops_the_restarts()
+        {
+            var (guest, sandbox, address) = await PrepareAsync(TemplateTypes.ZwaveJs);
+
+            var run = await RunAsync(sandbox, address, new() { ["SANDBOX_FAIL_ON"] = "systemctl restart zwave-js-ui.service" });
+
+            run.Status.Should().Be(3, run.Output);
+            run.Stderr.Trim().Should().Be("ctrlable-firstboot: restart: restarting zwave-js-ui.service failed (status 1): systemctl: simulated failure of 'systemctl restart zwave-js-ui.service'");
+            var failed = await H.InstanceAsync(guest.Id);
+            failed.State.Should().Be(InstanceStates.Failed);
+            failed.Error.Should().StartWith("restart: restarting zwave-js-ui.service failed (status 1)");
+            AssertSecretsForgotten(sandbox, follows: false);
+
+            var again = await RunAsync(sandbox, address);
+
+            again.Status.Should().Be(3, again.Output);
+            again.Stderr.Trim().Should().Be("ctrlable-firstboot: start: an earlier run failed and told the orchestrator so: redeploy the instance to start again");
+            (await H.InstanceAsync(guest.Id)).State.Should().Be(InstanceStates.Failed);
+        }
+    }
 }
