@@ -118,112 +118,116 @@ public sealed class InstallOwnershipTests
         host.Foreigners.ShouldBeUntouched(host.Sim);
     }
 
-    [Fact]
-    public async Task Root_authorized_keys_keeps_every_other_line_byte_for_byte_and_only_its_own_exact_line_is_replaced()
-    {
-        await using var host = await InstallHost.StartAsync(PveVersion.V9_1);
-        // The admin's keys: CRLF, a comment, another orchestrator's forced-command line and a key with the same comment
-        // text as ours, the last one without its newline.
-        const string Theirs = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7adminkey admin@laptop\r\n"
-            + "# ctrlable-build keys of the other site\n"
-            + "command=\"/usr/local/sbin/ctrlable-build\",restrict ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOtherSitesBuildKeyxxxxxxxxxxxxxxxxxxxxxxxx ctrlable-build\n"
-            + "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAdminsOwnKeyWithTheSameCommentyyyyyyyyyyyy ctrlable-build";
-        Directory.CreateDirectory(Path.GetDirectoryName(host.AuthorizedKeys)!);
-        await File.WriteAllTextAsync(host.AuthorizedKeys, Theirs);
-
-        var run = await host.RunAsync();
-
-        run.ExitCode.Should().Be(0, run.ToString());
-        var vmid = host.OrchestratorVmid;
-        var first = await OurLineAsync(host, vmid);
-        (await File.ReadAllTextAsync(host.AuthorizedKeys)).Should().Be(Theirs + "\n" + first + "\n", "every line of theirs stays as it was; ours is added on a line of its own");
-
-        // The container's build key is made again (its data directory restored without it, say): the new line is
-        // added and only this installation's previous line removed.
-        foreach (var file in new[] { "build_ed25519", "build_ed25519.pub" })
-        {
-            File.Delete(Path.Combine(host.DataDirectory(vmid), "ssh", file));
-        }
-
-        var again = await host.RunAsync();
-
-        again.ExitCode.Should().Be(0, again.ToString());
-        var second = await OurLineAsync(host, vmid);
-        second.Should().NotBe(first);
-        again.Output.Should().Contain("changed  the previous build key of this installation removed from");
-        (await File.ReadAllTextAsync(host.AuthorizedKeys)).Should().Be(Theirs + "\n" + second + "\n");
-        host.Foreigners.ShouldBeUntouched(host.Sim);
-    }
-
-    [Fact]
-    public async Task A_file_install_sh_did_not_write_at_one_of_its_paths_is_reported_and_left_alone()
-    {
-        await using var host = await InstallHost.StartAsync(PveVersion.V9_1);
-        var trigger = Path.Combine(host.HostRoot, "usr/local/sbin/ctrlable-build");
-        var unit = Path.Combine(host.HostRoot, "usr/local/share/ctrlable/firstboot/ctrlable-firstboot.service");
-        var conf = Path.Combine(host.HostRoot, "etc/ctrlable/ctrlable-build.conf");
-        // The admin's own script where install.sh puts the trigger, before the first install.
-        Directory.CreateDirectory(Path.GetDirectoryName(trigger)!);
-        await File.WriteAllTextAsync(trigger, "#!/bin/sh\necho the admin's own build script\n");
-
-        var dry = await host.RunAsync(["--dry-run"]);
-        dry.ExitCode.Should().NotBe(0, dry.ToString());
-        dry.Output.Should().Contain($"skipped  {trigger}: differs from what this installation wrote");
-
-        var run = await host.RunAsync();
-
-        run.ExitCode.Should().NotBe(0, run.ToString());
-        run.Output.Should().Contain($"skipped  {trigger}: differs from what this installation wrote");
-        run.Error.Should().Be("install.sh: 1 item(s) left alone because this installation did not write them (see 'skipped' above)\n");
-        (await File.ReadAllTextAsync(trigger)).Should().Be("#!/bin/sh\necho the admin's own build script\n");
-        File.Exists(unit).Should().BeTrue("everything else is installed");
-        host.OrchestratorEnv(host.OrchestratorVmid).Should().ContainKey("CTRLABLE_PROXMOX__TOKENID");
-
-        // Later someone points the first-boot unit at a file of theirs: a link is never written through.
-        var elsewhere = Path.Combine(host.Directory, "their-unit");
-        await File.WriteAllTextAsync(elsewhere, "theirs\n");
-        File.Delete(unit);
-        File.CreateSymbolicLink(unit, elsewhere);
-        // A changed setting rewrites what is still exactly this installation's (the trigger's configuration).
-        var again = await host.RunAsync(["--port", "8444"]);
-
-        again.ExitCode.Should().NotBe(0, again.ToString());
-        again.Output.Should().Contain($"skipped  {trigger}").And.Contain($"skipped  {unit}: not a regular file")
-            .And.Contain($"changed  {conf}");
-        (await File.ReadAllTextAsync(conf)).Should().Contain(":8444\n");
-        (await File.ReadAllTextAsync(trigger)).Should().Be("#!/bin/sh\necho the admin's own build script\n");
-        new FileInfo(unit).LinkTarget.Should().Be(elsewhere);
-        (await File.ReadAllTextAsync(elsewhere)).Should().Be("theirs\n");
-        host.Foreigners.ShouldBeUntouched(host.Sim);
-    }
-
-    [Fact]
-    public async Task A_pool_of_the_products_name_with_the_admins_guests_is_used_as_it_is_and_its_guests_named()
-    {
-        await using var host = await InstallHost.StartAsync(PveVersion.V9_1);
-        lock (host.Sim.State.Sync)
-        {
-            host.Sim.State.Access.AddPool("ctrlable", "the admin's pool").Vms.Add(999);
-        }
-
-        var theirs = ForeignGuests.Capture(host.Sim);
-        var run = await host.RunAsync();
-
-        run.ExitCode.Should().Be(0, run.ToString());
-        run.Output.Should().Contain("ok       pool ctrlable (not created by this installation: used as it is, never changed or removed; it holds guests 999");
-        lock (host.Sim.State.Sync)
-        {
-            host.Sim.State.Access.Pools["ctrlable"].Comment.Should().Be("the admin's pool");
-            host.Sim.State.Access.Pools["ctrlable"].Vms.Should().Equal(999);
-        }
-
-        File.ReadAllLines(host.StateFile).Should().NotContain(l => l.StartsWith("pool:ctrlable\t", StringComparison.Ordinal), "the pool is not this installation's");
-        theirs.ShouldBeUntouched(host.Sim);
-    }
-
     private static async Task<string> OurLineAsync(InstallHost host, int vmid)
     {
         var publicKey = (await File.ReadAllTextAsync(Path.Combine(host.DataDirectory(vmid), "ssh", "build_ed25519.pub"))).Trim();
         return $"command=\"/usr/local/sbin/ctrlable-build\",restrict {publicKey}";
+    }
+
+    /// <summary>Whole installs next to what someone else made: a test class of its own so that it runs beside the others.</summary>
+    public sealed class AfterInstall
+    {
+        [Fact]
+        public async Task Root_authorized_keys_keeps_every_other_line_byte_for_byte_and_only_its_own_exact_line_is_replaced()
+        {
+            await using var host = await InstallHost.StartAsync(PveVersion.V9_1);
+            // The admin's keys: CRLF, a comment, another orchestrator's forced-command line and a key with the same comment
+            // text as ours, the last one without its newline.
+            const string Theirs = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7adminkey admin@laptop\r\n"
+                + "# ctrlable-build keys of the other site\n"
+                + "command=\"/usr/local/sbin/ctrlable-build\",restrict ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOtherSitesBuildKeyxxxxxxxxxxxxxxxxxxxxxxxx ctrlable-build\n"
+                + "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAdminsOwnKeyWithTheSameCommentyyyyyyyyyyyy ctrlable-build";
+            Directory.CreateDirectory(Path.GetDirectoryName(host.AuthorizedKeys)!);
+            await File.WriteAllTextAsync(host.AuthorizedKeys, Theirs);
+
+            var run = await host.RunAsync();
+
+            run.ExitCode.Should().Be(0, run.ToString());
+            var vmid = host.OrchestratorVmid;
+            var first = await OurLineAsync(host, vmid);
+            (await File.ReadAllTextAsync(host.AuthorizedKeys)).Should().Be(Theirs + "\n" + first + "\n", "every line of theirs stays as it was; ours is added on a line of its own");
+
+            // The container's build key is made again (its data directory restored without it, say): the new line is
+            // added and only this installation's previous line removed.
+            foreach (var file in new[] { "build_ed25519", "build_ed25519.pub" })
+            {
+                File.Delete(Path.Combine(host.DataDirectory(vmid), "ssh", file));
+            }
+
+            var again = await host.RunAsync();
+
+            again.ExitCode.Should().Be(0, again.ToString());
+            var second = await OurLineAsync(host, vmid);
+            second.Should().NotBe(first);
+            again.Output.Should().Contain("changed  the previous build key of this installation removed from");
+            (await File.ReadAllTextAsync(host.AuthorizedKeys)).Should().Be(Theirs + "\n" + second + "\n");
+            host.Foreigners.ShouldBeUntouched(host.Sim);
+        }
+
+        [Fact]
+        public async Task A_file_install_sh_did_not_write_at_one_of_its_paths_is_reported_and_left_alone()
+        {
+            await using var host = await InstallHost.StartAsync(PveVersion.V9_1);
+            var trigger = Path.Combine(host.HostRoot, "usr/local/sbin/ctrlable-build");
+            var unit = Path.Combine(host.HostRoot, "usr/local/share/ctrlable/firstboot/ctrlable-firstboot.service");
+            var conf = Path.Combine(host.HostRoot, "etc/ctrlable/ctrlable-build.conf");
+            // The admin's own script where install.sh puts the trigger, before the first install.
+            Directory.CreateDirectory(Path.GetDirectoryName(trigger)!);
+            await File.WriteAllTextAsync(trigger, "#!/bin/sh\necho the admin's own build script\n");
+
+            var dry = await host.RunAsync(["--dry-run"]);
+            dry.ExitCode.Should().NotBe(0, dry.ToString());
+            dry.Output.Should().Contain($"skipped  {trigger}: differs from what this installation wrote");
+
+            var run = await host.RunAsync();
+
+            run.ExitCode.Should().NotBe(0, run.ToString());
+            run.Output.Should().Contain($"skipped  {trigger}: differs from what this installation wrote");
+            run.Error.Should().Be("install.sh: 1 item(s) left alone because this installation did not write them (see 'skipped' above)\n");
+            (await File.ReadAllTextAsync(trigger)).Should().Be("#!/bin/sh\necho the admin's own build script\n");
+            File.Exists(unit).Should().BeTrue("everything else is installed");
+            host.OrchestratorEnv(host.OrchestratorVmid).Should().ContainKey("CTRLABLE_PROXMOX__TOKENID");
+
+            // Later someone points the first-boot unit at a file of theirs: a link is never written through.
+            var elsewhere = Path.Combine(host.Directory, "their-unit");
+            await File.WriteAllTextAsync(elsewhere, "theirs\n");
+            File.Delete(unit);
+            File.CreateSymbolicLink(unit, elsewhere);
+            // A changed setting rewrites what is still exactly this installation's (the trigger's configuration).
+            var again = await host.RunAsync(["--port", "8444"]);
+
+            again.ExitCode.Should().NotBe(0, again.ToString());
+            again.Output.Should().Contain($"skipped  {trigger}").And.Contain($"skipped  {unit}: not a regular file")
+                .And.Contain($"changed  {conf}");
+            (await File.ReadAllTextAsync(conf)).Should().Contain(":8444\n");
+            (await File.ReadAllTextAsync(trigger)).Should().Be("#!/bin/sh\necho the admin's own build script\n");
+            new FileInfo(unit).LinkTarget.Should().Be(elsewhere);
+            (await File.ReadAllTextAsync(elsewhere)).Should().Be("theirs\n");
+            host.Foreigners.ShouldBeUntouched(host.Sim);
+        }
+
+        [Fact]
+        public async Task A_pool_of_the_products_name_with_the_admins_guests_is_used_as_it_is_and_its_guests_named()
+        {
+            await using var host = await InstallHost.StartAsync(PveVersion.V9_1);
+            lock (host.Sim.State.Sync)
+            {
+                host.Sim.State.Access.AddPool("ctrlable", "the admin's pool").Vms.Add(999);
+            }
+
+            var theirs = ForeignGuests.Capture(host.Sim);
+            var run = await host.RunAsync();
+
+            run.ExitCode.Should().Be(0, run.ToString());
+            run.Output.Should().Contain("ok       pool ctrlable (not created by this installation: used as it is, never changed or removed; it holds guests 999");
+            lock (host.Sim.State.Sync)
+            {
+                host.Sim.State.Access.Pools["ctrlable"].Comment.Should().Be("the admin's pool");
+                host.Sim.State.Access.Pools["ctrlable"].Vms.Should().Equal(999);
+            }
+
+            File.ReadAllLines(host.StateFile).Should().NotContain(l => l.StartsWith("pool:ctrlable\t", StringComparison.Ordinal), "the pool is not this installation's");
+            theirs.ShouldBeUntouched(host.Sim);
+        }
     }
 }
