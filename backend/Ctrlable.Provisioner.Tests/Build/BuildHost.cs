@@ -213,12 +213,26 @@ internal sealed class BuildHost : IAsyncDisposable
         await client.ConnectAsync(CancellationToken.None);
         using var sshCommand = client.CreateCommand(command);
         var execution = sshCommand.ExecuteAsync();
-        await using (var stdin = sshCommand.CreateInputStream())
+        try
         {
+            await using var stdin = sshCommand.CreateInputStream();
             await stdin.WriteAsync(System.Text.Encoding.UTF8.GetBytes(input));
         }
+        catch (InvalidOperationException)
+        {
+            // The command already ended (a refusal reads no input; SSH.NET then has no input stream to give): its exit
+            // status and output below say what happened.
+        }
 
-        await execution;
+        try
+        {
+            await execution.WaitAsync(ChildProcess.DefaultLimit);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"'{command}' over SSH did not finish within {ChildProcess.DefaultLimit.TotalSeconds:0} s");
+        }
+
         return (sshCommand.ExitStatus ?? -1, sshCommand.Result, sshCommand.Error);
     }
 
