@@ -117,8 +117,8 @@ public sealed class DeployResilienceTests
         var project = await DeployApiTests.CreateProjectAsync(client, "Flaky");
         // A fixed schedule, not a chance: every 5th request answers 503 and every 2nd config lock times out, a few times
         // each. Fewer than any one request's or step's retries (Polly retries a read or a lock timeout 4 times, the
-        // pipeline a step 5 times), so a pass does not depend on luck; every scheduled fault strikes (4 deploys make far
-        // more requests and lock attempts than the schedule needs).
+        // pipeline a step 5 times: Deploy:TransientAttempts), so a pass does not depend on luck; every scheduled fault
+        // strikes (4 deploys make far more requests and lock attempts than the schedule needs).
         var faults = new FaultSettings
         {
             ServerErrorEvery = 5,
@@ -177,6 +177,8 @@ public sealed class DeployResilienceTests
     {
         var settings = ProvisionerApp.ProxmoxSettings(pve);
         settings["Deploy:FirstBootTimeoutSeconds"] = "300";
+        // A step that meets a transient error is tried again after 0.05, 0.1, 0.2 … s instead of 1, 2, 4 … s.
+        settings["Deploy:RetryDelaySeconds"] = "0.05";
         // One HTTPS port across restarts: it is in the guests' firstboot.env.
         settings["Urls"] = $"https://127.0.0.1:{httpsPort};http://127.0.0.1:0";
         var app = new ProvisionerApp(dataDirectory: data, settings: settings, https: true, services: s =>
