@@ -105,7 +105,7 @@ public sealed class AddressFollower(
 
     private async Task<AddressFollowRound> RoundAsync(CancellationToken ct)
     {
-        var settings = (await instances.ListProjectsAsync(ct)).ToDictionary(p => p.Id, p => SettingsOf(p.SettingsJson));
+        var settings = (await instances.ListProjectsAsync(ct)).ToDictionary(p => p.Id, p => SiteSettings.FromJson(p.SettingsJson));
         var checkedIds = new List<long>();
         var moves = new List<AddressMove>();
         foreach (var instance in await instances.ListLiveAsync(ct))
@@ -289,9 +289,6 @@ public sealed class AddressFollower(
             return 0;
         }
     }
-
-    private static SiteSettings SettingsOf(string json) =>
-        JsonSerializer.Deserialize<SiteSettings>(json, ProjectJson.Options) ?? new SiteSettings();
 
     public override void Dispose()
     {

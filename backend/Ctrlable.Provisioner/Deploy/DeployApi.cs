@@ -43,7 +43,7 @@ public sealed record ProjectDto(long Id, string Name, string Slug, SiteSettings 
 {
     public static ProjectDto Of(ProjectRow p, IReadOnlyList<InstanceRow> instances) => new(
         // Redacted again here so that no response can carry a camera password, whatever the row holds.
-        p.Id, p.Name, p.Slug, CameraCredentials.Redact(JsonSerializer.Deserialize<SiteSettings>(p.SettingsJson, ProjectJson.Options) ?? new SiteSettings()),
+        p.Id, p.Name, p.Slug, CameraCredentials.Redact(SiteSettings.FromJson(p.SettingsJson)),
         p.CreatedAt, p.UpdatedAt, [.. instances.Select(InstanceDto.Of)]);
 }
 

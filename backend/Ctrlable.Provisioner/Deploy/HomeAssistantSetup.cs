@@ -697,7 +697,7 @@ public sealed class HomeAssistantSetup(
         }
 
         var wired = await sites.ListWiringAsync(instance.Id, ct);
-        var settings = await SettingsAsync(instance.ProjectId, ct);
+        var settings = await SiteSettings.OfProjectAsync(instances, instance.ProjectId, ct);
 
         // MQTT first: Frigate's integration depends on it.
         var mqtt = await MqttTargetAsync(instance, settings, ct);
@@ -767,7 +767,7 @@ public sealed class HomeAssistantSetup(
             await steps.PointAsync(instance.Id, HostnameSet, ct);
         }
 
-        var settings = await SettingsAsync(instance.ProjectId, ct);
+        var settings = await SiteSettings.OfProjectAsync(instances, instance.ProjectId, ct);
         if (AddressPlan.Of(settings.Addressing) is not { } plan)
         {
             return;
@@ -1139,12 +1139,6 @@ public sealed class HomeAssistantSetup(
     };
 
     // --- Helpers --------------------------------------------------------------------------------
-
-    private async Task<SiteSettings> SettingsAsync(long projectId, CancellationToken ct)
-    {
-        var project = await instances.GetProjectAsync(projectId, ct);
-        return project is null ? new SiteSettings() : JsonSerializer.Deserialize<SiteSettings>(project.SettingsJson, ProjectJson.Options) ?? new SiteSettings();
-    }
 
     private async Task<Uri> UrlAsync(InstanceRow instance, CancellationToken ct) =>
         (await sites.FindAsync(instance.Id, ct))?.Url is { } url

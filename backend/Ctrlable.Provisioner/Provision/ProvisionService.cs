@@ -221,8 +221,7 @@ public sealed partial class ProvisionService(
             return refused;
         }
 
-        var project = await instances.GetProjectAsync(instance.ProjectId, ct);
-        var settings = project is null ? new Projects.SiteSettings() : JsonSerializer.Deserialize<Projects.SiteSettings>(project.SettingsJson, Projects.ProjectJson.Options) ?? new Projects.SiteSettings();
+        var settings = await Projects.SiteSettings.OfProjectAsync(instances, instance.ProjectId, ct);
         var (host, port, tls) = (mqtt.Host, mqtt.Port, mqtt.Tls);
         if (settings.Mqtt is null && !mqtt.Tls && mqtt.Port == 1883)
         {
