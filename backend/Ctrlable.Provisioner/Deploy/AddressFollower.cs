@@ -274,14 +274,9 @@ public sealed class AddressFollower(
     /// <summary>The first-boot script version the guest reported at complete (0 when unknown).</summary>
     internal static int ScriptVersion(InstanceRow instance)
     {
-        if (instance.InstalledVersions is null)
-        {
-            return 0;
-        }
-
         try
         {
-            return JsonSerializer.Deserialize<Dictionary<string, string>>(instance.InstalledVersions)?.GetValueOrDefault("firstboot") is { } text
+            return instance.ReportedVersions()?.GetValueOrDefault("firstboot") is { } text
                 && int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var version) ? version : 0;
         }
         catch (JsonException)
