@@ -233,8 +233,7 @@ public sealed partial class ProvisionService(
             host = current;
         }
 
-        var server = $"{(tls ? "mqtts" : "mqtt")}://{(host.Contains(':', StringComparison.Ordinal) ? $"[{host}]" : host)}:{port}";
-        return new ProvisionResult(ProvisionOutcome.Ok, "", Broker: new BrokerAddress(instance.Hostname, host, port, server));
+        return new ProvisionResult(ProvisionOutcome.Ok, "", Broker: new BrokerAddress(instance.Hostname, host, port, AssignmentService.Server(host, port, tls)));
     }
 
     /// <summary>
