@@ -202,14 +202,7 @@ public sealed class HomeAssistantSetup(
                 continue;
             }
 
-            foreach (var text in (nic.IpAddresses ?? []).Select(a => a.IpAddress).Append(nic.Inet).OfType<string>())
-            {
-                var slash = text.IndexOf('/', StringComparison.Ordinal);
-                if (IPAddress.TryParse(slash < 0 ? text : text[..slash], out var address) && IsLan(address))
-                {
-                    candidates.Add(address);
-                }
-            }
+            candidates.AddRange(nic.Addresses().Where(IsLan));
         }
 
         return [.. candidates.OrderBy(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 0 : 1).Select(a => a.ToString()).Distinct()];

@@ -363,17 +363,9 @@ public sealed partial class ProvisionService(
                 continue;
             }
 
-            var candidates = (nic.IpAddresses ?? []).Select(a => a.IpAddress).Append(nic.Inet).Append(nic.Inet6);
-            foreach (var text in candidates.OfType<string>())
-            {
-                var slash = text.IndexOf('/', StringComparison.Ordinal);
-                if (IPAddress.TryParse(slash < 0 ? text : text[..slash], out var address)
-                    && !address.Equals(IPAddress.Loopback) && !address.Equals(IPAddress.IPv6Loopback)
-                    && !(address.AddressFamily == AddressFamily.InterNetworkV6 && address.IsIPv6LinkLocal))
-                {
-                    result.Add(address);
-                }
-            }
+            result.UnionWith(nic.Addresses(withInet6: true).Where(address =>
+                !address.Equals(IPAddress.Loopback) && !address.Equals(IPAddress.IPv6Loopback)
+                && !(address.AddressFamily == AddressFamily.InterNetworkV6 && address.IsIPv6LinkLocal)));
         }
 
         return result;
