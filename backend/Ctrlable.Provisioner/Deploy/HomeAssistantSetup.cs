@@ -136,11 +136,8 @@ public sealed class HomeAssistantSetup(
 
             if (address is not null && await ha.FindLivePortAsync(address, ct) is { } port)
             {
-                var url = HomeAssistantClient.SiteUrl(address, port);
                 await sites.GetAsync(instance.Id, ct);
-                await sites.SetUrlAsync(instance.Id, url.ToString(), ct);
-                await instances.SetIpAsync(instance.Id, address, ct);
-                await instances.SetAppUrlAsync(instance.Id, url.ToString(), ct);
+                var url = await MoveToAsync(instance, address, port, ct);
                 await NextAsync(instance, InstanceStates.Preparing, $"Home Assistant answers at {url}; waiting for it to be ready", Options.PrepareTimeoutSeconds, ct);
                 return;
             }
@@ -858,6 +855,7 @@ public sealed class HomeAssistantSetup(
         }
     }
 
+    /// <summary>Records where Home Assistant answers: the site's URL, the instance's address and its app URL.</summary>
     private async Task<Uri> MoveToAsync(InstanceRow instance, string address, int port, CancellationToken ct)
     {
         var url = HomeAssistantClient.SiteUrl(address, port);
