@@ -871,12 +871,7 @@ public sealed class HomeAssistantSetup(
     /// </summary>
     internal static string? LanInterface(JsonElement network, string currentAddress)
     {
-        if (network.ValueKind != JsonValueKind.Object || !network.TryGetProperty("interfaces", out var list) || list.ValueKind != JsonValueKind.Array)
-        {
-            return null;
-        }
-
-        var ethernet = list.EnumerateArray().Where(i => Text(i, "type") == "ethernet" && Text(i, "interface") is not null).ToList();
+        var ethernet = Interfaces(network).Where(i => Text(i, "type") == "ethernet" && Text(i, "interface") is not null).ToList();
         var carrying = ethernet.FirstOrDefault(i => Ipv4Addresses(i).Any(a => a.Split('/')[0] == currentAddress));
         var primary = ethernet.FirstOrDefault(i => i.TryGetProperty("primary", out var p) && p.ValueKind == JsonValueKind.True);
         var chosen = carrying.ValueKind == JsonValueKind.Object ? carrying : primary.ValueKind == JsonValueKind.Object ? primary : ethernet.FirstOrDefault();
@@ -886,13 +881,8 @@ public sealed class HomeAssistantSetup(
     /// <summary>Whether an Ethernet interface has exactly the plan's static IPv4 settings for <paramref name="address"/>.</summary>
     internal static bool HasStaticAddress(JsonElement network, AddressPlan plan, IPAddress address)
     {
-        if (network.ValueKind != JsonValueKind.Object || !network.TryGetProperty("interfaces", out var list) || list.ValueKind != JsonValueKind.Array)
-        {
-            return false;
-        }
-
         var dns = plan.DnsServers.Select(d => d.ToString()).Order(StringComparer.Ordinal).ToList();
-        return list.EnumerateArray().Any(i =>
+        return Interfaces(network).Any(i =>
             i.TryGetProperty("ipv4", out var v4) && v4.ValueKind == JsonValueKind.Object
             && Text(v4, "method") == "static"
             && Ipv4Addresses(i).Contains(plan.Cidr(address))
@@ -900,6 +890,12 @@ public sealed class HomeAssistantSetup(
             && v4.TryGetProperty("nameservers", out var servers) && servers.ValueKind == JsonValueKind.Array
             && servers.EnumerateArray().Select(s => s.GetString() ?? "").Order(StringComparer.Ordinal).SequenceEqual(dns));
     }
+
+    /// <summary>The interfaces of Supervisor's <c>/network/info</c> answer; none when it has another shape.</summary>
+    private static IEnumerable<JsonElement> Interfaces(JsonElement network) =>
+        network.ValueKind == JsonValueKind.Object && network.TryGetProperty("interfaces", out var list) && list.ValueKind == JsonValueKind.Array
+            ? list.EnumerateArray()
+            : [];
 
     private static IEnumerable<string> Ipv4Addresses(JsonElement nic) =>
         nic.TryGetProperty("ipv4", out var v4) && v4.ValueKind == JsonValueKind.Object && v4.TryGetProperty("address", out var list) && list.ValueKind == JsonValueKind.Array
