@@ -124,18 +124,6 @@ public sealed class AddressAllocator(ProxmoxClient proxmox, InstanceRepository i
         return null;
     }
 
-    private static IEnumerable<IPAddress> ReportedAddresses(IReadOnlyList<GuestInterface>? interfaces)
-    {
-        foreach (var nic in interfaces ?? [])
-        {
-            foreach (var text in (nic.IpAddresses ?? []).Select(a => a.IpAddress).Append(nic.Inet).OfType<string>())
-            {
-                var slash = text.IndexOf('/', StringComparison.Ordinal);
-                if (IPAddress.TryParse(slash < 0 ? text : text[..slash], out var address) && address.AddressFamily == AddressFamily.InterNetwork)
-                {
-                    yield return address;
-                }
-            }
-        }
-    }
+    private static IEnumerable<IPAddress> ReportedAddresses(IReadOnlyList<GuestInterface>? interfaces) =>
+        (interfaces ?? []).SelectMany(nic => nic.Addresses()).Where(a => a.AddressFamily == AddressFamily.InterNetwork);
 }

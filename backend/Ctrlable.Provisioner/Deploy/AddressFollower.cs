@@ -105,7 +105,7 @@ public sealed class AddressFollower(
 
     private async Task<AddressFollowRound> RoundAsync(CancellationToken ct)
     {
-        var settings = (await instances.ListProjectsAsync(ct)).ToDictionary(p => p.Id, p => SettingsOf(p.SettingsJson));
+        var settings = (await instances.ListProjectsAsync(ct)).ToDictionary(p => p.Id, p => SiteSettings.FromJson(p.SettingsJson));
         var checkedIds = new List<long>();
         var moves = new List<AddressMove>();
         foreach (var instance in await instances.ListLiveAsync(ct))
@@ -274,14 +274,9 @@ public sealed class AddressFollower(
     /// <summary>The first-boot script version the guest reported at complete (0 when unknown).</summary>
     internal static int ScriptVersion(InstanceRow instance)
     {
-        if (instance.InstalledVersions is null)
-        {
-            return 0;
-        }
-
         try
         {
-            return JsonSerializer.Deserialize<Dictionary<string, string>>(instance.InstalledVersions)?.GetValueOrDefault("firstboot") is { } text
+            return instance.ReportedVersions()?.GetValueOrDefault("firstboot") is { } text
                 && int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var version) ? version : 0;
         }
         catch (JsonException)
@@ -289,9 +284,6 @@ public sealed class AddressFollower(
             return 0;
         }
     }
-
-    private static SiteSettings SettingsOf(string json) =>
-        JsonSerializer.Deserialize<SiteSettings>(json, ProjectJson.Options) ?? new SiteSettings();
 
     public override void Dispose()
     {

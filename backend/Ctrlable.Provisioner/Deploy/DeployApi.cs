@@ -1,7 +1,6 @@
 using System.ComponentModel;
 using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
-using System.Text.Json;
 using Ctrlable.Provisioner.Auth;
 using Ctrlable.Provisioner.Hosting;
 using Ctrlable.Provisioner.Projects;
@@ -36,14 +35,14 @@ public sealed record InstanceDto(
     public static InstanceDto Of(InstanceRow r) => new(
         r.Id, r.ProjectId, r.DeployId, r.Type, r.Kind ?? "lxc", r.Hostname, r.Vmid is { } v ? (int)v : null, r.Node, r.Mac, r.Ip, r.State,
         InstanceProgress.PercentOf(r.State), r.Release, r.CloneMode, r.Message, r.Error, r.CreatedAt, r.UpdatedAt, r.NeedsBinding,
-        r.InstalledVersions is { } versions ? JsonSerializer.Deserialize<Dictionary<string, string>>(versions) : null, r.AppUrl);
+        r.ReportedVersions(), r.AppUrl);
 }
 
 public sealed record ProjectDto(long Id, string Name, string Slug, SiteSettings Settings, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, IReadOnlyList<InstanceDto> Instances)
 {
     public static ProjectDto Of(ProjectRow p, IReadOnlyList<InstanceRow> instances) => new(
         // Redacted again here so that no response can carry a camera password, whatever the row holds.
-        p.Id, p.Name, p.Slug, CameraCredentials.Redact(JsonSerializer.Deserialize<SiteSettings>(p.SettingsJson, ProjectJson.Options) ?? new SiteSettings()),
+        p.Id, p.Name, p.Slug, CameraCredentials.Redact(SiteSettings.FromJson(p.SettingsJson)),
         p.CreatedAt, p.UpdatedAt, [.. instances.Select(InstanceDto.Of)]);
 }
 

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Net;
-using System.Text.Json;
 using Ctrlable.Provisioner.Config;
 using Ctrlable.Provisioner.HomeAssistant;
 using Ctrlable.Provisioner.Projects;
@@ -257,7 +256,7 @@ public sealed class DeployPipeline(
             await instances.SetMacAsync(instance.Id, mac, ct);
         }
 
-        var settings = await SettingsAsync(instance.ProjectId, ct);
+        var settings = await SiteSettings.OfProjectAsync(instances, instance.ProjectId, ct);
         var config = await proxmox.GetGuestConfigAsync(node, kind, vmid, ct);
         if (!GuestOwnership.Carries(config, instance))
         {
@@ -629,13 +628,7 @@ public sealed class DeployPipeline(
     }
 
     private async Task<string> TargetStorageAsync(InstanceRow instance, CancellationToken ct) =>
-        (await SettingsAsync(instance.ProjectId, ct)).Storage ?? proxmoxOptions.Value.Storage;
-
-    private async Task<SiteSettings> SettingsAsync(long projectId, CancellationToken ct)
-    {
-        var project = await instances.GetProjectAsync(projectId, ct);
-        return project is null ? new SiteSettings() : JsonSerializer.Deserialize<SiteSettings>(project.SettingsJson, ProjectJson.Options) ?? new SiteSettings();
-    }
+        (await SiteSettings.OfProjectAsync(instances, instance.ProjectId, ct)).Storage ?? proxmoxOptions.Value.Storage;
 
     private async Task<ClusterResource?> FindGuestAsync(long vmid, CancellationToken ct) =>
         (await proxmox.GetClusterResourcesAsync("vm", ct)).FirstOrDefault(r => r.Vmid == vmid);

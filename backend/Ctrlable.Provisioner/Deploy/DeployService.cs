@@ -62,7 +62,7 @@ public sealed class DeployService(
             return NotFound(id);
         }
 
-        var previous = JsonSerializer.Deserialize<SiteSettings>(project.SettingsJson, ProjectJson.Options);
+        var previous = SiteSettings.FromJson(project.SettingsJson);
         var plan = await cameras.PlanAsync(id, request.Settings, previous, ct);
         if (plan.Problems.Count > 0)
         {

@@ -111,7 +111,7 @@ public sealed class HomeAssistantRewiring(
 
             var wired = (await sites.ListWiringAsync(homeAssistant.Id, ct)).Where(w => w.SourceInstanceId == service.Id).ToList();
             // Wired already, at the address it is reached at now: nothing to do.
-            var target = HomeAssistantSetup.TargetOf(service, await SettingsAsync(service.ProjectId, ct));
+            var target = HomeAssistantSetup.TargetOf(service, await Projects.SiteSettings.OfProjectAsync(instances, service.ProjectId, ct));
             if (site?.WiredAt is null || (wired.Count > 0 && (target is null || wired.All(w => w.Target == target))))
             {
                 continue;
@@ -124,9 +124,4 @@ public sealed class HomeAssistantRewiring(
             runner.Enqueue(homeAssistant.Id);
         }
     }
-
-    private async Task<Projects.SiteSettings> SettingsAsync(long projectId, CancellationToken ct) =>
-        await instances.GetProjectAsync(projectId, ct) is { } project
-            ? System.Text.Json.JsonSerializer.Deserialize<Projects.SiteSettings>(project.SettingsJson, Projects.ProjectJson.Options) ?? new Projects.SiteSettings()
-            : new Projects.SiteSettings();
 }

@@ -136,11 +136,8 @@ public sealed class HomeAssistantSetup(
 
             if (address is not null && await ha.FindLivePortAsync(address, ct) is { } port)
             {
-                var url = HomeAssistantClient.SiteUrl(address, port);
                 await sites.GetAsync(instance.Id, ct);
-                await sites.SetUrlAsync(instance.Id, url.ToString(), ct);
-                await instances.SetIpAsync(instance.Id, address, ct);
-                await instances.SetAppUrlAsync(instance.Id, url.ToString(), ct);
+                var url = await MoveToAsync(instance, address, port, ct);
                 await NextAsync(instance, InstanceStates.Preparing, $"Home Assistant answers at {url}; waiting for it to be ready", Options.PrepareTimeoutSeconds, ct);
                 return;
             }
@@ -202,14 +199,7 @@ public sealed class HomeAssistantSetup(
                 continue;
             }
 
-            foreach (var text in (nic.IpAddresses ?? []).Select(a => a.IpAddress).Append(nic.Inet).OfType<string>())
-            {
-                var slash = text.IndexOf('/', StringComparison.Ordinal);
-                if (IPAddress.TryParse(slash < 0 ? text : text[..slash], out var address) && IsLan(address))
-                {
-                    candidates.Add(address);
-                }
-            }
+            candidates.AddRange(nic.Addresses().Where(IsLan));
         }
 
         return [.. candidates.OrderBy(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 0 : 1).Select(a => a.ToString()).Distinct()];
@@ -697,7 +687,7 @@ public sealed class HomeAssistantSetup(
         }
 
         var wired = await sites.ListWiringAsync(instance.Id, ct);
-        var settings = await SettingsAsync(instance.ProjectId, ct);
+        var settings = await SiteSettings.OfProjectAsync(instances, instance.ProjectId, ct);
 
         // MQTT first: Frigate's integration depends on it.
         var mqtt = await MqttTargetAsync(instance, settings, ct);
@@ -767,7 +757,7 @@ public sealed class HomeAssistantSetup(
             await steps.PointAsync(instance.Id, HostnameSet, ct);
         }
 
-        var settings = await SettingsAsync(instance.ProjectId, ct);
+        var settings = await SiteSettings.OfProjectAsync(instances, instance.ProjectId, ct);
         if (AddressPlan.Of(settings.Addressing) is not { } plan)
         {
             return;
@@ -865,6 +855,7 @@ public sealed class HomeAssistantSetup(
         }
     }
 
+    /// <summary>Records where Home Assistant answers: the site's URL, the instance's address and its app URL.</summary>
     private async Task<Uri> MoveToAsync(InstanceRow instance, string address, int port, CancellationToken ct)
     {
         var url = HomeAssistantClient.SiteUrl(address, port);
@@ -880,12 +871,7 @@ public sealed class HomeAssistantSetup(
     /// </summary>
     internal static string? LanInterface(JsonElement network, string currentAddress)
     {
-        if (network.ValueKind != JsonValueKind.Object || !network.TryGetProperty("interfaces", out var list) || list.ValueKind != JsonValueKind.Array)
-        {
-            return null;
-        }
-
-        var ethernet = list.EnumerateArray().Where(i => Text(i, "type") == "ethernet" && Text(i, "interface") is not null).ToList();
+        var ethernet = Interfaces(network).Where(i => Text(i, "type") == "ethernet" && Text(i, "interface") is not null).ToList();
         var carrying = ethernet.FirstOrDefault(i => Ipv4Addresses(i).Any(a => a.Split('/')[0] == currentAddress));
         var primary = ethernet.FirstOrDefault(i => i.TryGetProperty("primary", out var p) && p.ValueKind == JsonValueKind.True);
         var chosen = carrying.ValueKind == JsonValueKind.Object ? carrying : primary.ValueKind == JsonValueKind.Object ? primary : ethernet.FirstOrDefault();
@@ -895,13 +881,8 @@ public sealed class HomeAssistantSetup(
     /// <summary>Whether an Ethernet interface has exactly the plan's static IPv4 settings for <paramref name="address"/>.</summary>
     internal static bool HasStaticAddress(JsonElement network, AddressPlan plan, IPAddress address)
     {
-        if (network.ValueKind != JsonValueKind.Object || !network.TryGetProperty("interfaces", out var list) || list.ValueKind != JsonValueKind.Array)
-        {
-            return false;
-        }
-
         var dns = plan.DnsServers.Select(d => d.ToString()).Order(StringComparer.Ordinal).ToList();
-        return list.EnumerateArray().Any(i =>
+        return Interfaces(network).Any(i =>
             i.TryGetProperty("ipv4", out var v4) && v4.ValueKind == JsonValueKind.Object
             && Text(v4, "method") == "static"
             && Ipv4Addresses(i).Contains(plan.Cidr(address))
@@ -909,6 +890,12 @@ public sealed class HomeAssistantSetup(
             && v4.TryGetProperty("nameservers", out var servers) && servers.ValueKind == JsonValueKind.Array
             && servers.EnumerateArray().Select(s => s.GetString() ?? "").Order(StringComparer.Ordinal).SequenceEqual(dns));
     }
+
+    /// <summary>The interfaces of Supervisor's <c>/network/info</c> answer; none when it has another shape.</summary>
+    private static IEnumerable<JsonElement> Interfaces(JsonElement network) =>
+        network.ValueKind == JsonValueKind.Object && network.TryGetProperty("interfaces", out var list) && list.ValueKind == JsonValueKind.Array
+            ? list.EnumerateArray()
+            : [];
 
     private static IEnumerable<string> Ipv4Addresses(JsonElement nic) =>
         nic.TryGetProperty("ipv4", out var v4) && v4.ValueKind == JsonValueKind.Object && v4.TryGetProperty("address", out var list) && list.ValueKind == JsonValueKind.Array
@@ -1139,12 +1126,6 @@ public sealed class HomeAssistantSetup(
     };
 
     // --- Helpers --------------------------------------------------------------------------------
-
-    private async Task<SiteSettings> SettingsAsync(long projectId, CancellationToken ct)
-    {
-        var project = await instances.GetProjectAsync(projectId, ct);
-        return project is null ? new SiteSettings() : JsonSerializer.Deserialize<SiteSettings>(project.SettingsJson, ProjectJson.Options) ?? new SiteSettings();
-    }
 
     private async Task<Uri> UrlAsync(InstanceRow instance, CancellationToken ct) =>
         (await sites.FindAsync(instance.Id, ct))?.Url is { } url

@@ -134,7 +134,7 @@ public sealed class SiteCredentials(InstanceRepository instances, SecretStore se
             }
         }
 
-        var settings = JsonSerializer.Deserialize<SiteSettings>(project.SettingsJson, ProjectJson.Options) ?? new SiteSettings();
+        var settings = SiteSettings.FromJson(project.SettingsJson);
         entries.AddRange(await SiteAsync(project, settings, live, When, ct));
         return entries;
     }

@@ -115,7 +115,7 @@ public sealed class CameraCredentials(SecretStore secrets, Database database, IL
         var moved = 0;
         foreach (var project in projects)
         {
-            var settings = JsonSerializer.Deserialize<SiteSettings>(project.SettingsJson, ProjectJson.Options) ?? new SiteSettings();
+            var settings = SiteSettings.FromJson(project.SettingsJson);
             if (!settings.Cameras.Any(c => StreamUrlParts.Parse(c.StreamUrl) is { Password: not null and not Redacted }))
             {
                 continue;

@@ -98,8 +98,7 @@ public sealed partial class SiteSettingsValidator : AbstractValidator<SiteSettin
                 && int.TryParse(text[(slash + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var prefix) && prefix is >= 0 and <= 32)
             {
                 var mask = prefix == 0 ? 0u : uint.MaxValue << (32 - prefix);
-                var n = AddressPlan.ToUInt(address) & mask;
-                var start = new System.Net.IPAddress([(byte)(n >> 24), (byte)(n >> 16), (byte)(n >> 8), (byte)n]);
+                var start = AddressPlan.FromUInt(AddressPlan.ToUInt(address) & mask);
                 return $"{what} must be written with its first address: {start}/{prefix}.";
             }
 

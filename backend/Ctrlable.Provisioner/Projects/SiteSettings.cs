@@ -1,4 +1,6 @@
 using System.ComponentModel;
+using System.Text.Json;
+using Ctrlable.Provisioner.State;
 
 namespace Ctrlable.Provisioner.Projects;
 
@@ -8,6 +10,13 @@ namespace Ctrlable.Provisioner.Projects;
 /// </summary>
 public sealed record SiteSettings
 {
+    /// <summary>The settings as stored in <c>projects.settings_json</c>; the defaults for a JSON <c>null</c>.</summary>
+    public static SiteSettings FromJson(string json) => JsonSerializer.Deserialize<SiteSettings>(json, ProjectJson.Options) ?? new SiteSettings();
+
+    /// <summary>The settings of project <paramref name="projectId"/>; the defaults when the project no longer exists.</summary>
+    public static async Task<SiteSettings> OfProjectAsync(InstanceRepository instances, long projectId, CancellationToken ct) =>
+        await instances.GetProjectAsync(projectId, ct) is { } project ? FromJson(project.SettingsJson) : new SiteSettings();
+
     /// <summary>Zigbee coordinator: a network coordinator (Ethernet/PoE, the default) or a USB stick (needs a manual binding).</summary>
     public CoordinatorSettings Zigbee { get; init; } = new();
 

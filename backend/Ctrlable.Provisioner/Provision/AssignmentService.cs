@@ -173,7 +173,8 @@ public sealed class AssignmentService(
         return new MqttAssignment(Server(host, 1883, false), host, 1883, false, credentials.Username, credentials.Password, null, null, null);
     }
 
-    private static string Server(string host, int port, bool tls) =>
+    /// <summary>The broker as Zigbee2MQTT's <c>mqtt.server</c> takes it: mqtt(s)://host:port, an IPv6 host in brackets.</summary>
+    internal static string Server(string host, int port, bool tls) =>
         $"{(tls ? "mqtts" : "mqtt")}://{(host.Contains(':', StringComparison.Ordinal) ? $"[{host}]" : host)}:{port}";
 
     private static string? CoordinatorPort(CoordinatorSettings coordinator) => coordinator.Mode switch

@@ -221,8 +221,7 @@ public sealed partial class ProvisionService(
             return refused;
         }
 
-        var project = await instances.GetProjectAsync(instance.ProjectId, ct);
-        var settings = project is null ? new Projects.SiteSettings() : JsonSerializer.Deserialize<Projects.SiteSettings>(project.SettingsJson, Projects.ProjectJson.Options) ?? new Projects.SiteSettings();
+        var settings = await Projects.SiteSettings.OfProjectAsync(instances, instance.ProjectId, ct);
         var (host, port, tls) = (mqtt.Host, mqtt.Port, mqtt.Tls);
         if (settings.Mqtt is null && !mqtt.Tls && mqtt.Port == 1883)
         {
@@ -234,8 +233,7 @@ public sealed partial class ProvisionService(
             host = current;
         }
 
-        var server = $"{(tls ? "mqtts" : "mqtt")}://{(host.Contains(':', StringComparison.Ordinal) ? $"[{host}]" : host)}:{port}";
-        return new ProvisionResult(ProvisionOutcome.Ok, "", Broker: new BrokerAddress(instance.Hostname, host, port, server));
+        return new ProvisionResult(ProvisionOutcome.Ok, "", Broker: new BrokerAddress(instance.Hostname, host, port, AssignmentService.Server(host, port, tls)));
     }
 
     /// <summary>
@@ -365,17 +363,9 @@ public sealed partial class ProvisionService(
                 continue;
             }
 
-            var candidates = (nic.IpAddresses ?? []).Select(a => a.IpAddress).Append(nic.Inet).Append(nic.Inet6);
-            foreach (var text in candidates.OfType<string>())
-            {
-                var slash = text.IndexOf('/', StringComparison.Ordinal);
-                if (IPAddress.TryParse(slash < 0 ? text : text[..slash], out var address)
-                    && !address.Equals(IPAddress.Loopback) && !address.Equals(IPAddress.IPv6Loopback)
-                    && !(address.AddressFamily == AddressFamily.InterNetworkV6 && address.IsIPv6LinkLocal))
-                {
-                    result.Add(address);
-                }
-            }
+            result.UnionWith(nic.Addresses(withInet6: true).Where(address =>
+                !address.Equals(IPAddress.Loopback) && !address.Equals(IPAddress.IPv6Loopback)
+                && !(address.AddressFamily == AddressFamily.InterNetworkV6 && address.IsIPv6LinkLocal)));
         }
 
         return result;

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Text.Json.Serialization;
 
 namespace Ctrlable.Provisioner.Proxmox;
@@ -127,7 +128,25 @@ public sealed record GuestInterface(
     string? Hwaddr,
     [property: JsonPropertyName("ip-addresses")] IReadOnlyList<GuestIpAddress>? IpAddresses,
     string? Inet,
-    string? Inet6 = null);
+    string? Inet6 = null)
+{
+    /// <summary>
+    /// The addresses the interface reports, without their prefix length, in this order: the guest agent's list, LXC's
+    /// <c>inet</c>, and with <paramref name="withInet6"/> LXC's <c>inet6</c>. Text that is no address is skipped.
+    /// </summary>
+    public IEnumerable<IPAddress> Addresses(bool withInet6 = false)
+    {
+        var texts = (IpAddresses ?? []).Select(a => a.IpAddress).Append(Inet);
+        foreach (var text in (withInet6 ? texts.Append(Inet6) : texts).OfType<string>())
+        {
+            var slash = text.IndexOf('/', StringComparison.Ordinal);
+            if (IPAddress.TryParse(slash < 0 ? text : text[..slash], out var address))
+            {
+                yield return address;
+            }
+        }
+    }
+}
 
 public sealed record QemuAgentResult<T>(T Result);
 

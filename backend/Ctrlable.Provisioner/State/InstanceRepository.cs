@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Dapper;
 
 namespace Ctrlable.Provisioner.State;
@@ -32,6 +33,10 @@ public sealed record InstanceRow(
     string? StaticIp = null)
 {
     public bool IsFinished => State is InstanceStates.Active or InstanceStates.Failed or InstanceStates.Deleted;
+
+    /// <summary>What the guest reported at the end of its first boot (<see cref="InstalledVersions"/>: app → version); null when nothing.</summary>
+    public Dictionary<string, string>? ReportedVersions() =>
+        InstalledVersions is null ? null : JsonSerializer.Deserialize<Dictionary<string, string>>(InstalledVersions);
 }
 
 /// <summary>A new instance to record: its place in the pipeline starts at <see cref="InstanceStates.Pending"/>.</summary>
