@@ -117,11 +117,13 @@ public static class CredentialsApi
             return (null, Problem(StatusCodes.Status403Forbidden, "Wrong password", "That is not your current password (or your account is locked after too many failed attempts). Nothing was revealed.", "wrong-password"));
         }
 
+        // The project's credentials are read once for the whole batch (each listing reads every secret of the site).
+        var entries = await credentials.FindAllAsync(projectId, ct) ?? [];
         var revealed = new List<RevealedCredential>();
         var names = new List<string>();
         foreach (var credentialId in ids)
         {
-            var entry = await credentials.FindAsync(projectId, credentialId, ct);
+            var entry = entries.FirstOrDefault(e => e.Credential.Id == credentialId);
             var value = entry is null ? null : await credentials.RevealAsync(entry, ct);
             if (entry is null || value is null)
             {
