@@ -200,7 +200,19 @@ prepare_run_dir() {
 
 load_environment() {
   [[ -r $FIRSTBOOT_ENV ]] || die 1 "cannot read $FIRSTBOOT_ENV: this guest was not built from a Ctrlable template"
-  local line key value
+  read_orchestrator_env "$FIRSTBOOT_ENV"
+  [[ -n $RELEASE_SECRET ]] || die 1 "$FIRSTBOOT_ENV: CTRLABLE_RELEASE_SECRET is empty"
+  # An earlier run claimed the assignment: only this guest's credential works now.
+  if [[ -f $CREDENTIAL_FILE ]]; then
+    read_instance_credential
+  fi
+  prepare_requests
+}
+
+# read_orchestrator_env FILE: the orchestrator's URL and certificate fingerprint, checked (firstboot.env also holds
+# the release secret; follow.env does not).
+read_orchestrator_env() {
+  local file=$1 line key value
   # Split at the first "=" only (read with IFS="=" would drop a trailing "=" of a value).
   while IFS= read -r line || [[ -n $line ]]; do
     key=${line%%=*}
@@ -211,18 +223,20 @@ load_environment() {
       CTRLABLE_RELEASE_SECRET) RELEASE_SECRET=$value ;;
       *) ;;
     esac
-  done <"$FIRSTBOOT_ENV"
-  [[ $ORCHESTRATOR_URL == https://* ]] || die 1 "$FIRSTBOOT_ENV: CTRLABLE_ORCHESTRATOR_URL must be an https:// URL"
+  done <"$file"
+  [[ $ORCHESTRATOR_URL == https://* ]] || die 1 "$file: CTRLABLE_ORCHESTRATOR_URL must be an https:// URL"
   [[ $TLS_FINGERPRINT =~ ^([0-9A-F]{2}:){31}[0-9A-F]{2}$ ]] ||
-    die 1 "$FIRSTBOOT_ENV: CTRLABLE_ORCHESTRATOR_FINGERPRINT must be the certificate's SHA-256 as AA:BB:... (32 bytes)"
-  [[ -n $RELEASE_SECRET ]] || die 1 "$FIRSTBOOT_ENV: CTRLABLE_RELEASE_SECRET is empty"
-  # An earlier run claimed the assignment: only this guest's credential works now.
-  if [[ -f $CREDENTIAL_FILE ]]; then
-    INSTANCE_CREDENTIAL=$(tr -d '[:space:]' <"$CREDENTIAL_FILE")
-    [[ $INSTANCE_CREDENTIAL =~ ^[0-9a-f]{64}$ ]] ||
-      die 1 "$CREDENTIAL_FILE does not hold an instance credential (64 hex digits): redeploy the instance"
-  fi
+    die 1 "$file: CTRLABLE_ORCHESTRATOR_FINGERPRINT must be the certificate's SHA-256 as AA:BB:... (32 bytes)"
+}
 
+read_instance_credential() {
+  INSTANCE_CREDENTIAL=$(tr -d '[:space:]' <"$CREDENTIAL_FILE")
+  [[ $INSTANCE_CREDENTIAL =~ ^[0-9a-f]{64}$ ]] ||
+    die 1 "$CREDENTIAL_FILE does not hold an instance credential (64 hex digits): redeploy the instance"
+}
+
+# prepare_requests: the header file and the curl arguments every request shares (the first request adds the pin).
+prepare_requests() {
   set_auth_header
   CURL_ARGS=(--silent --proto "=https" --max-time 30 --connect-timeout 10
     --header "@$RUN_DIR/headers" --header 'Accept: application/json')
@@ -870,28 +884,10 @@ step_disable() {
 
 load_follow_environment() {
   [[ -r $FOLLOW_ENV ]] || die 1 "cannot read $FOLLOW_ENV: this guest does not follow its broker"
-  local line value
-  while IFS= read -r line || [[ -n $line ]]; do
-    value=${line#*=}
-    case ${line%%=*} in
-      CTRLABLE_ORCHESTRATOR_URL) ORCHESTRATOR_URL=${value%/} ;;
-      CTRLABLE_ORCHESTRATOR_FINGERPRINT) TLS_FINGERPRINT=${value^^} ;;
-      *) ;;
-    esac
-  done <"$FOLLOW_ENV"
-  [[ $ORCHESTRATOR_URL == https://* ]] || die 1 "$FOLLOW_ENV: CTRLABLE_ORCHESTRATOR_URL must be an https:// URL"
-  [[ $TLS_FINGERPRINT =~ ^([0-9A-F]{2}:){31}[0-9A-F]{2}$ ]] ||
-    die 1 "$FOLLOW_ENV: CTRLABLE_ORCHESTRATOR_FINGERPRINT must be the certificate's SHA-256 as AA:BB:... (32 bytes)"
+  read_orchestrator_env "$FOLLOW_ENV"
   [[ -f $CREDENTIAL_FILE ]] || die 1 "$CREDENTIAL_FILE is missing: this guest cannot ask for its broker (redeploy the instance)"
-  INSTANCE_CREDENTIAL=$(tr -d '[:space:]' <"$CREDENTIAL_FILE")
-  [[ $INSTANCE_CREDENTIAL =~ ^[0-9a-f]{64}$ ]] ||
-    die 1 "$CREDENTIAL_FILE does not hold an instance credential (64 hex digits): redeploy the instance"
-  set_auth_header
-  CURL_ARGS=(--silent --proto "=https" --max-time 30 --connect-timeout 10
-    --header "@$RUN_DIR/headers" --header 'Accept: application/json')
-  if [[ -n $CURL_INTERFACE ]]; then
-    CURL_ARGS+=(--interface "$CURL_INTERFACE")
-  fi
+  read_instance_credential
+  prepare_requests
 }
 
 # follow_broker: one look at where the broker is; the app's configuration is changed (and the app restarted)

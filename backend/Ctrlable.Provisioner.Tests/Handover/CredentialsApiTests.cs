@@ -272,6 +272,28 @@ public sealed class CredentialsApiTests(HandoverSite site) : IClassFixture<Hando
 
         statuses.Should().Equal(HttpStatusCode.Forbidden, HttpStatusCode.Forbidden, HttpStatusCode.Forbidden, HttpStatusCode.TooManyRequests);
     }
+
+    [Fact]
+    public async Task Wrong_reveal_passwords_lock_the_account_as_failed_sign_ins_do_and_a_locked_account_s_password_is_not_checked()
+    {
+        var settings = DeployApiTests.FastDemo();
+        settings["Auth:LockoutThreshold"] = "2";
+        settings["Auth:SignInPermitLimit"] = "50";
+        using var app = new ProvisionerApp(settings: settings);
+        var name = await app.CreateUserAsync(Role.Admin);
+        using var admin = await app.SignInAsync(name, ProvisionerApp.UserPassword);
+        // Project 1 has no credentials: a confirmed password gets 404, a refused one 403.
+        Task<HttpResponseMessage> RevealAsync(string password) => admin.PostAsJsonAsync("/api/projects/1/credentials/site.mqtt/reveal", new { password });
+
+        (await RevealAsync(ProvisionerApp.UserPassword)).StatusCode.Should().Be(HttpStatusCode.NotFound, "the right password is confirmed");
+        (await RevealAsync("wrong-Passw0rd-guess")).StatusCode.Should().Be(HttpStatusCode.Forbidden);
+        (await RevealAsync("wrong-Passw0rd-again")).StatusCode.Should().Be(HttpStatusCode.Forbidden);
+        (await RevealAsync(ProvisionerApp.UserPassword)).StatusCode.Should().Be(HttpStatusCode.Forbidden, "the account is locked: even the right password is refused");
+
+        using var other = await app.CreateClientAsync(Role.Admin);
+        var users = await other.GetFromJsonAsync<JsonElement>("/api/users");
+        users.EnumerateArray().Single(u => u.GetProperty("username").GetString() == name).GetProperty("locked").GetBoolean().Should().BeTrue();
+    }
 }
 
 /// <summary>A project deployed as the pipeline leaves it: Home Assistant (the emulator) set up by the real flow, guests with their assignments.</summary>

@@ -78,11 +78,10 @@ public sealed class AccountService(
             return new SignInResult.Locked(until);
         }
 
-        var verdict = hasher.VerifyHashedPassword(user.Username, user.PasswordHash, password);
+        var verdict = await VerifyCountingFailureAsync(user, password, now, ct);
         if (verdict == PasswordVerificationResult.Failed)
         {
             var o = options.Value;
-            await users.RecordFailureAsync(user.Id, o.LockoutThreshold, now.AddMinutes(o.LockoutMinutes), ct);
             logger.LogWarning("Sign-in failed for {Username} (failure {Count})", username, user.FailedSignIns + 1);
             return user.FailedSignIns + 1 >= o.LockoutThreshold
                 ? new SignInResult.Locked(now.AddMinutes(o.LockoutMinutes))
@@ -93,6 +92,43 @@ public sealed class AccountService(
         await users.RecordSuccessAsync(user.Id, rehash, now, ct);
         logger.LogInformation("User {Username} signed in", username);
         return new SignInResult.Success(user);
+    }
+
+    /// <summary>
+    /// A signed-in user re-enters their password (before a secret is revealed), so a session left open (or taken over) does
+    /// not hand out the site's credentials by itself. As at sign-in, a wrong password counts towards the account's lockout
+    /// and a locked account's password is not checked.
+    /// </summary>
+    public async Task<bool> ConfirmPasswordAsync(long userId, string password, CancellationToken ct)
+    {
+        var user = await users.FindAsync(userId, ct);
+        var now = time.GetUtcNow();
+        if (user is null || user.Disabled || user.LockedUntil is { } until && until > now)
+        {
+            logger.LogWarning("Password confirmation refused for user {UserId}: unknown, disabled or locked", userId);
+            return false;
+        }
+
+        if (await VerifyCountingFailureAsync(user, password, now, ct) == PasswordVerificationResult.Failed)
+        {
+            logger.LogWarning("Password confirmation failed for {Username} (failure {Count})", user.Username, user.FailedSignIns + 1);
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>Checks the user's password; a wrong one is counted, and locks the account at Auth:LockoutThreshold.</summary>
+    private async Task<PasswordVerificationResult> VerifyCountingFailureAsync(UserRow user, string password, DateTimeOffset now, CancellationToken ct)
+    {
+        var verdict = hasher.VerifyHashedPassword(user.Username, user.PasswordHash, password);
+        if (verdict == PasswordVerificationResult.Failed)
+        {
+            var o = options.Value;
+            await users.RecordFailureAsync(user.Id, o.LockoutThreshold, now.AddMinutes(o.LockoutMinutes), ct);
+        }
+
+        return verdict;
     }
 
     /// <summary>Checks the current password and sets a new one; false when the current one is wrong.</summary>

@@ -19,7 +19,14 @@ public sealed record BuildTemplateProgress(
     [property: Description("What the current step does.")] string? StepText,
     [property: Description("Why the template failed.")] string? Error,
     [property: Description("The app version the template carries (built or skipped).")] string? AppVersion,
-    [property: Description("vm/haos-vm.sh only: where the image's SHA-256 came from: 'manifest' (haos_sha256, pinned) or 'github' (read from GitHub's release API at build time, not pinned in the manifest).")] string? HaosDigest = null);
+    [property: Description("vm/haos-vm.sh only: where the image's SHA-256 came from: 'manifest' (haos_sha256, pinned) or 'github' (read from GitHub's release API at build time, not pinned in the manifest).")] string? HaosDigest = null)
+{
+    /// <summary>A failed build's templates: those that never got a verdict (pending, running) did not build.</summary>
+    public static List<BuildTemplateProgress> FailUnfinished(IEnumerable<BuildTemplateProgress> progress, string error) =>
+        [.. progress.Select(p => p.State is BuildTemplateState.Pending or BuildTemplateState.Running
+            ? p with { State = BuildTemplateState.Failed, Error = p.Error ?? error }
+            : p)];
+}
 
 /// <summary>A build of a release on this host, without its log.</summary>
 public sealed record BuildSummary(

@@ -161,9 +161,7 @@ public sealed class BuildRepository(Database database)
         var count = 0;
         foreach (var (id, progressJson) in await connection.QueryAsync<(long Id, string ProgressJson)>(new CommandDefinition(select, cancellationToken: ct)))
         {
-            var progress = (JsonSerializer.Deserialize<List<BuildTemplateProgress>>(progressJson, Json) ?? [])
-                .Select(p => p.State is BuildTemplateState.Pending or BuildTemplateState.Running ? p with { State = BuildTemplateState.Failed, Error = templateError } : p)
-                .ToList();
+            var progress = BuildTemplateProgress.FailUnfinished(JsonSerializer.Deserialize<List<BuildTemplateProgress>>(progressJson, Json) ?? [], templateError);
             count += await connection.ExecuteAsync(new CommandDefinition(sql, new { id, error, now, progressJson = Serialize(progress) }, cancellationToken: ct));
         }
 

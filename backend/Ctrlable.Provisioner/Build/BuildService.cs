@@ -243,10 +243,7 @@ public sealed partial class BuildService(
         {
             state = BuildState.Failed;
             error ??= run.FailureSummary(exitCode);
-            // Templates that never got a verdict did not build.
-            progress = [.. progress.Select(p => p.State is BuildTemplateState.Pending or BuildTemplateState.Running
-                ? p with { State = BuildTemplateState.Failed, Error = p.Error ?? "not built: the build ended first" }
-                : p)];
+            progress = BuildTemplateProgress.FailUnfinished(progress, "not built: the build ended first");
             logger.LogWarning("Build {BuildId} of {Release} failed ({Ready} of {Planned} template(s) ready{Activated}): {Error}",
                 id, manifest.Release, rows.Count, planned.Count, rows.Count > 0 ? "; it is the active release" : "", error);
         }

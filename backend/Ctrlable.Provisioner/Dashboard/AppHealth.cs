@@ -150,8 +150,7 @@ public sealed class AppLocator(IOptions<DashboardOptions> options)
         }
 
         var port = options.Value.AppPorts.TryGetValue(instance.Type, out var configured) ? configured : endpoint.Port;
-        var host = ip.Contains(':', StringComparison.Ordinal) ? $"[{ip}]" : ip;
-        var standard = (endpoint.Scheme == "http" && port == 80) || (endpoint.Scheme == "https" && port == 443);
-        return new AppTarget(endpoint.Probe, new Uri($"{endpoint.Scheme}://{host}{(standard ? "" : $":{port}")}/"));
+        // UriBuilder brackets an IPv6 address, and the URL leaves out the scheme's default port.
+        return new AppTarget(endpoint.Probe, new UriBuilder(endpoint.Scheme, ip, port).Uri);
     }
 }

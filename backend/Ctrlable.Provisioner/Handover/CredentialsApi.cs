@@ -79,14 +79,14 @@ public static class CredentialsApi
     }
 
     private static async Task<Results<Ok<RevealedCredential>, ProblemHttpResult>> RevealOneAsync(
-        long id, string credentialId, RevealCredentialRequest? request, HttpContext http, SiteCredentials credentials, PasswordConfirmation confirmation, CancellationToken ct)
+        long id, string credentialId, RevealCredentialRequest? request, HttpContext http, SiteCredentials credentials, AccountService accounts, CancellationToken ct)
     {
-        var result = await RevealAsync(id, [credentialId], request?.Password, http, credentials, confirmation, ct);
+        var result = await RevealAsync(id, [credentialId], request?.Password, http, credentials, accounts, ct);
         return result.Revealed is { } revealed ? TypedResults.Ok(revealed[0]) : result.Problem!;
     }
 
     private static async Task<Results<Ok<RevealedCredentials>, ProblemHttpResult>> RevealManyAsync(
-        long id, RevealCredentialsRequest? request, HttpContext http, SiteCredentials credentials, PasswordConfirmation confirmation, CancellationToken ct)
+        long id, RevealCredentialsRequest? request, HttpContext http, SiteCredentials credentials, AccountService accounts, CancellationToken ct)
     {
         var ids = (request?.CredentialIds ?? []).Distinct(StringComparer.Ordinal).ToList();
         if (ids.Count is 0 or > MaxBatch)
@@ -94,12 +94,12 @@ public static class CredentialsApi
             return TypedResults.Problem(title: "Choose the credentials", detail: $"Name 1 to {MaxBatch} credential ids in credentialIds.", statusCode: StatusCodes.Status400BadRequest);
         }
 
-        var result = await RevealAsync(id, ids, request?.Password, http, credentials, confirmation, ct);
+        var result = await RevealAsync(id, ids, request?.Password, http, credentials, accounts, ct);
         return result.Revealed is { } revealed ? TypedResults.Ok(new RevealedCredentials(revealed)) : result.Problem!;
     }
 
     private static async Task<(IReadOnlyList<RevealedCredential>? Revealed, ProblemHttpResult? Problem)> RevealAsync(
-        long projectId, IReadOnlyList<string> ids, string? password, HttpContext http, SiteCredentials credentials, PasswordConfirmation confirmation, CancellationToken ct)
+        long projectId, IReadOnlyList<string> ids, string? password, HttpContext http, SiteCredentials credentials, AccountService accounts, CancellationToken ct)
     {
         if (Actor.From(http.User) is not { IsUser: true } actor)
         {
@@ -111,17 +111,19 @@ public static class CredentialsApi
             return (null, Problem(StatusCodes.Status400BadRequest, "Enter your password", "Revealing a credential needs your current password.", "password-required"));
         }
 
-        if (!await confirmation.ConfirmAsync(actor.Id, password, ct))
+        if (!await accounts.ConfirmPasswordAsync(actor.Id, password, ct))
         {
             http.Audit().Target = "reveal refused: wrong password";
             return (null, Problem(StatusCodes.Status403Forbidden, "Wrong password", "That is not your current password (or your account is locked after too many failed attempts). Nothing was revealed.", "wrong-password"));
         }
 
+        // The project's credentials are read once for the whole batch (each listing reads every secret of the site).
+        var entries = await credentials.FindAllAsync(projectId, ct) ?? [];
         var revealed = new List<RevealedCredential>();
         var names = new List<string>();
         foreach (var credentialId in ids)
         {
-            var entry = await credentials.FindAsync(projectId, credentialId, ct);
+            var entry = entries.FirstOrDefault(e => e.Credential.Id == credentialId);
             var value = entry is null ? null : await credentials.RevealAsync(entry, ct);
             if (entry is null || value is null)
             {
@@ -180,7 +182,6 @@ public static class HandoverRegistration
     {
         services.AddSingleton<SiteCredentials>();
         services.AddSingleton<CredentialRotation>();
-        services.AddSingleton<PasswordConfirmation>();
         return services;
     }
 }

@@ -78,21 +78,31 @@ public sealed class SiteCredentials(InstanceRepository instances, SecretStore se
     /// <summary>The project's credentials without values; null when the project does not exist.</summary>
     public async Task<ProjectCredentials?> ListAsync(long projectId, CancellationToken ct)
     {
-        var project = await instances.GetProjectAsync(projectId, ct);
-        if (project is null)
+        if (await LoadAsync(projectId, ct) is not { } site)
         {
             return null;
         }
 
-        var live = (await instances.ListByProjectAsync(projectId, includeDeleted: false, ct)).Where(i => i.State != InstanceStates.Deleting).OrderBy(i => i.Id).ToList();
-        var entries = await EntriesAsync(project, live, ct);
+        var (project, live, entries) = site;
         var sheet = live.Select(i => new CredentialInstance(i.Id, i.Hostname, i.Type,
             AppEndpoints.Defaults.TryGetValue(i.Type, out var app) ? app.Name : null, i.State, i.Ip, apps.Locate(i)?.Url.ToString())).ToList();
         return new ProjectCredentials(project.Id, project.Name, project.Slug, sheet, [.. entries.Select(e => e.Credential)]);
     }
 
+    /// <summary>The project's credentials, each with where its value is; null when the project does not exist.</summary>
+    internal async Task<IReadOnlyList<CredentialEntry>?> FindAllAsync(long projectId, CancellationToken ct) =>
+        (await LoadAsync(projectId, ct))?.Entries;
+
     /// <summary>One credential with where its value is; null when the project or the credential does not exist.</summary>
-    internal async Task<CredentialEntry?> FindAsync(long projectId, string credentialId, CancellationToken ct)
+    internal async Task<CredentialEntry?> FindAsync(long projectId, string credentialId, CancellationToken ct) =>
+        (await FindAllAsync(projectId, ct))?.FirstOrDefault(e => e.Credential.Id == credentialId);
+
+    /// <summary>The value; null when it is no longer stored.</summary>
+    internal async Task<string?> RevealAsync(CredentialEntry entry, CancellationToken ct) =>
+        await secrets.GetAsync(entry.SecretKind, entry.SecretName, ct) is { } stored ? entry.Extract(stored) : null;
+
+    /// <summary>The project, its guests (not being deleted) and their credentials; null when the project does not exist.</summary>
+    private async Task<(ProjectRow Project, IReadOnlyList<InstanceRow> Live, List<CredentialEntry> Entries)?> LoadAsync(long projectId, CancellationToken ct)
     {
         var project = await instances.GetProjectAsync(projectId, ct);
         if (project is null)
@@ -100,13 +110,9 @@ public sealed class SiteCredentials(InstanceRepository instances, SecretStore se
             return null;
         }
 
-        var live = (await instances.ListByProjectAsync(projectId, includeDeleted: false, ct)).Where(i => i.State != InstanceStates.Deleting).ToList();
-        return (await EntriesAsync(project, live, ct)).FirstOrDefault(e => e.Credential.Id == credentialId);
+        var live = (await instances.ListByProjectAsync(projectId, includeDeleted: false, ct)).Where(i => i.State != InstanceStates.Deleting).OrderBy(i => i.Id).ToList();
+        return (project, live, await EntriesAsync(project, live, ct));
     }
-
-    /// <summary>The value; null when it is no longer stored.</summary>
-    internal async Task<string?> RevealAsync(CredentialEntry entry, CancellationToken ct) =>
-        await secrets.GetAsync(entry.SecretKind, entry.SecretName, ct) is { } stored ? entry.Extract(stored) : null;
 
     private async Task<List<CredentialEntry>> EntriesAsync(ProjectRow project, IReadOnlyList<InstanceRow> live, CancellationToken ct)
     {

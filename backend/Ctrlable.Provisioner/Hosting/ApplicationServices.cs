@@ -44,24 +44,12 @@ public static class ApplicationServices
 
         builder.Services.AddSingleton(TimeProvider.System);
 
-        // Demo mode's simulated Home Assistant guests listen on free loopback ports; the orchestrator's Home Assistant
-        // client probes HomeAssistant:Ports (default [8123, 80]), so demo mode points it at them unless set.
-        if (string.IsNullOrEmpty(builder.Configuration["Proxmox:Url"]) && !builder.Configuration.GetSection(SimulatedProxmoxHost.HomeAssistantPortsKey).GetChildren().Any())
+        // Demo mode's simulated guests listen on free loopback ports: Home Assistant's (the orchestrator's Home Assistant
+        // client probes HomeAssistant:Ports, default [8123, 80]) and the other apps' (Z-Wave JS UI, Zigbee2MQTT, …; the
+        // dashboard's app health probes Dashboard:AppPorts). Demo mode points both at them unless set.
+        if (string.IsNullOrEmpty(builder.Configuration["Proxmox:Url"]))
         {
-            var (legacy, http) = SimulatedProxmoxHost.FreePortPair();
-            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-            {
-                [SimulatedProxmoxHost.HomeAssistantPortsKey + ":0"] = legacy.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                [SimulatedProxmoxHost.HomeAssistantPortsKey + ":1"] = http.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            });
-        }
-
-        // Likewise the apps of demo mode's simulated guests (Z-Wave JS UI, Zigbee2MQTT, …): one free port per type, probed
-        // by the dashboard's app health (Dashboard:AppPorts) and listened on by the emulator.
-        if (string.IsNullOrEmpty(builder.Configuration["Proxmox:Url"]) && !builder.Configuration.GetSection(SimulatedProxmoxHost.AppPortsKey).GetChildren().Any())
-        {
-            builder.Configuration.AddInMemoryCollection(SimulatedProxmoxHost.FreeAppPorts()
-                .ToDictionary(p => $"{SimulatedProxmoxHost.AppPortsKey}:{p.Key}", p => (string?)p.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            builder.Configuration.AddInMemoryCollection(SimulatedProxmoxHost.FreeDemoPorts(builder.Configuration));
         }
 
         // State: one SQLite file in the data directory.

@@ -129,30 +129,34 @@ public sealed class SimulatedProxmoxHost(
         }
     }
 
-    /// <summary>Two free loopback ports for the simulated Home Assistant guests (8123's and 80's stand-ins).</summary>
-    public static (int Legacy, int Http) FreePortPair()
+    /// <summary>
+    /// Demo mode's free loopback ports, as configuration entries for what is not configured yet: the simulated Home
+    /// Assistant guests' two (8123's and 80's stand-ins, <see cref="HomeAssistantPortsKey"/>) and one per other type's app
+    /// (stand-ins for 8091, 8080, 9443, 5000, 80; <see cref="AppPortsKey"/>). All are held open together, so no two are the same.
+    /// </summary>
+    public static Dictionary<string, string?> FreeDemoPorts(IConfiguration configuration)
     {
-        using var a = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        using var b = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        a.Start();
-        b.Start();
-        return (((System.Net.IPEndPoint)a.LocalEndpoint).Port, ((System.Net.IPEndPoint)b.LocalEndpoint).Port);
-    }
+        var keys = new List<string>();
+        if (!configuration.GetSection(HomeAssistantPortsKey).GetChildren().Any())
+        {
+            keys.AddRange([$"{HomeAssistantPortsKey}:0", $"{HomeAssistantPortsKey}:1"]);
+        }
 
-    /// <summary>A free loopback port for each type's app in the simulated guests (stand-ins for 8091, 8080, 9443, 5000, 80).</summary>
-    public static Dictionary<string, int> FreeAppPorts()
-    {
-        var listeners = Dashboard.AppEndpoints.Defaults.Keys.Where(t => t != TemplateTypes.CtrlablePro)
-            .Select(t => (Type: t, Listener: new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))).ToList();
+        if (!configuration.GetSection(AppPortsKey).GetChildren().Any())
+        {
+            keys.AddRange(Dashboard.AppEndpoints.Defaults.Keys.Where(t => t != TemplateTypes.CtrlablePro).Select(t => $"{AppPortsKey}:{t}"));
+        }
+
+        var listeners = keys.Select(_ => new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0)).ToList();
         try
         {
-            // All open at once, so that no two types get the same port.
-            listeners.ForEach(l => l.Listener.Start());
-            return listeners.ToDictionary(l => l.Type, l => ((System.Net.IPEndPoint)l.Listener.LocalEndpoint).Port);
+            listeners.ForEach(l => l.Start());
+            return keys.Zip(listeners, (key, listener) => (Key: key, ((System.Net.IPEndPoint)listener.LocalEndpoint).Port))
+                .ToDictionary(p => p.Key, p => (string?)p.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
         }
         finally
         {
-            listeners.ForEach(l => l.Listener.Dispose());
+            listeners.ForEach(l => l.Dispose());
         }
     }
 
