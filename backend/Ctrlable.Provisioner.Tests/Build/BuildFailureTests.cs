@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -374,23 +373,9 @@ public sealed class BuildFailureTests(BuildFailureTests.Emulator emulator) : ICl
     }
 
     /// <summary>Until the orchestrator shows zwavejs being built (the host's lines arrived and were recorded).</summary>
-    private static Task WaitUntilBuildingAsync(HttpClient client, long id) => WaitUntilAsync(async () =>
+    private static Task WaitUntilBuildingAsync(HttpClient client, long id) => Eventually.TrueAsync(async () =>
         (await client.GetFromJsonAsync<JsonElement>($"/api/builds/{id}")).GetProperty("build").GetProperty("templates").EnumerateArray()
-            .Any(t => t.GetProperty("name").GetString() == "zwavejs" && t.GetProperty("state").GetString() == "running"));
-
-    internal static async Task WaitUntilAsync(Func<Task<bool>> condition, string? what = null)
-    {
-        var deadline = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            if (deadline.Elapsed > TimeSpan.FromMinutes(1))
-            {
-                throw new TimeoutException($"waited a minute for {what ?? "a condition"}");
-            }
-
-            await Task.Delay(20);
-        }
-    }
+            .Any(t => t.GetProperty("name").GetString() == "zwavejs" && t.GetProperty("state").GetString() == "running"), $"build {id} building zwavejs");
 }
 
 /// <summary>
@@ -483,7 +468,7 @@ internal sealed class StandInHost : IAsyncDisposable
     /// <summary>Tells the run under way what to do next (<c>exit N</c>, <c>drop</c>), once it is under way.</summary>
     public async Task NextAsync(string command)
     {
-        await BuildFailureTests.WaitUntilAsync(() => Task.FromResult(System.IO.File.Exists(File("running"))), "the host's run");
+        await Eventually.TrueAsync(() => System.IO.File.Exists(File("running")), "the host's run");
         await System.IO.File.WriteAllTextAsync(File("next.tmp"), command + "\n");
         System.IO.File.Move(File("next.tmp"), File("next"));
     }
@@ -492,7 +477,7 @@ internal sealed class StandInHost : IAsyncDisposable
     public async Task EndRunAsync()
     {
         await NextAsync("exit 0");
-        await BuildFailureTests.WaitUntilAsync(() => Task.FromResult(System.IO.File.Exists(File("ended"))), "the host's run to end");
+        await Eventually.TrueAsync(() => System.IO.File.Exists(File("ended")), "the host's run to end");
         System.IO.File.Delete(File("running"));
     }
 
