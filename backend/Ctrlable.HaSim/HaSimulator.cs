@@ -397,12 +397,7 @@ public sealed class HaSimulator : IAsyncDisposable
     private void HostChanged(HaHostSettings host)
     {
         _disk?.SaveHost(host);
-        var address = host.StaticAddress ?? _ha.DhcpAddress;
-        if (!address.Equals(_address))
-        {
-            _address = address;
-            _restarts.Writer.TryWrite(new RestartRequest(Options.NetworkChangeDelay, TimeSpan.Zero, TimeSpan.Zero, null) { Rebind = address });
-        }
+        MoveTo(host.StaticAddress ?? _ha.DhcpAddress, Options.NetworkChangeDelay);
     }
 
     /// <summary>
@@ -420,13 +415,18 @@ public sealed class HaSimulator : IAsyncDisposable
                 return false;
             }
 
-            if (!address.Equals(_address))
-            {
-                _address = address;
-                _restarts.Writer.TryWrite(new RestartRequest(TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero, null) { Rebind = address });
-            }
-
+            MoveTo(address, TimeSpan.Zero);
             return true;
+        }
+    }
+
+    /// <summary>Core listens on <paramref name="address"/> from <paramref name="after"/> on, unless it is there already (caller holds the runtime's lock).</summary>
+    private void MoveTo(IPAddress address, TimeSpan after)
+    {
+        if (!address.Equals(_address))
+        {
+            _address = address;
+            _restarts.Writer.TryWrite(new RestartRequest(after, TimeSpan.Zero, TimeSpan.Zero, null) { Rebind = address });
         }
     }
 

@@ -19,12 +19,12 @@ public sealed class GuestAppTests
         sim.AddGuest(new TemplateSeed(9300, "zwavejs-tmpl", GuestKind.Lxc) { Tags = ["ctrlable", "zwavejs"] });
         await api.RunTask(api.Post("nodes/pve1/lxc/9300/clone", ("newid", "180"), ("hostname", "site-zwavejs")));
         await api.RunTask(api.Post("nodes/pve1/lxc/180/status/start"));
-        var address = await WaitForAsync(() => AddressOf(sim, 180));
+        var address = await Until.Value(() => AddressOf(sim, 180), "CT 180 has its address");
         var port = sim.AppPorts!["zwavejs"];
         using var http = new HttpClient();
         var url = $"http://{address}:{port}/";
 
-        await WaitForAsync(() => sim.AppRunning(180) == true ? "up" : null);
+        await Until.True(() => sim.AppRunning(180) == true, "CT 180's app is up");
         var page = await http.GetStringAsync(url);
         page.Should().Contain("Z-Wave JS UI");
 
@@ -50,7 +50,7 @@ public sealed class GuestAppTests
         sim.AppRunning(180).Should().BeNull();
         (await sim.StopAppAsync(180)).Should().BeFalse("a stopped guest runs no app");
         await api.RunTask(api.Post("nodes/pve1/lxc/180/status/start"));
-        await WaitForAsync(() => sim.AppRunning(180) == true ? "up" : null);
+        await Until.True(() => sim.AppRunning(180) == true, "CT 180's app is up");
         (await http.GetAsync(url)).StatusCode.Should().Be(HttpStatusCode.OK);
 
         await api.RunTask(api.Post("nodes/pve1/lxc/180/status/stop"));
@@ -65,7 +65,7 @@ public sealed class GuestAppTests
         await using var _ = sim;
         await api.RunTask(api.Post($"nodes/pve1/lxc/{Sims.LxcTemplate2}/clone", ("newid", "181"), ("hostname", "plain")));
         await api.RunTask(api.Post("nodes/pve1/lxc/181/status/start"));
-        await WaitForAsync(() => AddressOf(sim, 181));
+        await Until.Value(() => AddressOf(sim, 181), "CT 181 has its address");
 
         sim.AppRunning(181).Should().BeNull();
         (await sim.StopAppAsync(181)).Should().BeFalse();
@@ -81,7 +81,7 @@ public sealed class GuestAppTests
         sim.AddGuest(new TemplateSeed(9301, "ctrlable-pro", GuestKind.Qemu, DiskGiB: 32) { Tags = ["ctrlable", HomeAssistantMarker.Tag], HomeAssistantCoreOnDisk = true });
         await api.RunTask(api.Post("nodes/pve1/qemu/9301/clone", ("newid", "182"), ("name", "site-ha")));
         await api.RunTask(api.Post("nodes/pve1/qemu/182/status/start"));
-        var ha = await WaitForAsync(() => sim.HomeAssistant(182));
+        var ha = await Until.Value(() => sim.HomeAssistant(182), "VM 182's Home Assistant booted");
         await ha.WaitForPhaseAsync(HaPhase.Running);
 
         (await sim.StopAppAsync(182)).Should().BeTrue();
@@ -110,9 +110,9 @@ public sealed class GuestAppTests
         await api.Put("nodes/pve1/lxc/184/config", ("net0", "name=eth0,bridge=vmbr0,ip=127.0.10.178/24,gw=127.0.10.1"));
         await api.RunTask(api.Post("nodes/pve1/lxc/183/status/start"));
         await api.RunTask(api.Post("nodes/pve1/lxc/184/status/start"));
-        var old = await WaitForAsync(() => AddressOf(sim, 183));
-        await WaitForAsync(() => AddressOf(sim, 184));
-        await WaitForAsync(() => sim.AppRunning(183) == true ? "up" : null);
+        var old = await Until.Value(() => AddressOf(sim, 183), "CT 183 has its address");
+        await Until.Value(() => AddressOf(sim, 184), "CT 184 has its address");
+        await Until.True(() => sim.AppRunning(183) == true, "CT 183's app is up");
         var port = sim.AppPorts!["frigate"];
         using var admin = sim.CreateClient();
 
@@ -142,14 +142,14 @@ public sealed class GuestAppTests
         sim.AddGuest(new TemplateSeed(9303, "ctrlable-pro", GuestKind.Qemu, DiskGiB: 32) { Tags = ["ctrlable", HomeAssistantMarker.Tag], HomeAssistantCoreOnDisk = true });
         await api.RunTask(api.Post("nodes/pve1/qemu/9303/clone", ("newid", "185"), ("name", "site-ha")));
         await api.RunTask(api.Post("nodes/pve1/qemu/185/status/start"));
-        var ha = await WaitForAsync(() => sim.HomeAssistant(185));
+        var ha = await Until.Value(() => sim.HomeAssistant(185), "VM 185's Home Assistant booted");
         await ha.WaitForPhaseAsync(HaPhase.Running);
 
         sim.ChangeLease(185, IPAddress.Parse("127.0.10.176")).Should().Be(LeaseChange.Changed);
 
-        await WaitForAsync(() => ha.Address.Equals(IPAddress.Parse("127.0.10.176")) ? "moved" : null);
+        await Until.True(() => ha.Address.Equals(IPAddress.Parse("127.0.10.176")), "Home Assistant moved to the new lease");
         using var http = new HttpClient();
-        var answered = await WaitForAsync(async () =>
+        var answered = await Until.Value(async () =>
         {
             try
             {
@@ -159,25 +159,10 @@ public sealed class GuestAppTests
             {
                 return null;
             }
-        });
+        }, "Core answers at the new lease");
         answered.Should().Be(nameof(HttpStatusCode.OK));
-        var agent = await WaitForAsync(async () => (await api.Get("nodes/pve1/qemu/185/agent/network-get-interfaces")).Data);
+        var agent = await Until.Value(async () => (await api.Get("nodes/pve1/qemu/185/agent/network-get-interfaces")).Data, "the guest agent answers");
         agent!["result"]!.AsArray().SelectMany(i => i!["ip-addresses"]!.AsArray()).Select(a => a!["ip-address"]!.GetValue<string>()).Should().Contain("127.0.10.176");
-    }
-
-    private static async Task<T> WaitForAsync<T>(Func<Task<T?>> get) where T : class
-    {
-        for (var i = 0; i < 400; i++)
-        {
-            if (await get() is { } value)
-            {
-                return value;
-            }
-
-            await Task.Delay(25);
-        }
-
-        throw new TimeoutException("never happened");
     }
 
     private static string? AddressOf(PveSimulator sim, int vmid)
@@ -192,20 +177,5 @@ public sealed class GuestAppTests
     {
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await socket.ConnectAsync(IPAddress.Parse(address), port);
-    }
-
-    private static async Task<T> WaitForAsync<T>(Func<T?> get) where T : class
-    {
-        for (var i = 0; i < 400; i++)
-        {
-            if (get() is { } value)
-            {
-                return value;
-            }
-
-            await Task.Delay(25);
-        }
-
-        throw new TimeoutException("never happened");
     }
 }

@@ -25,7 +25,7 @@ public sealed class HomeAssistantGuestTests
         var names = interfaces.Select(i => i!["name"]!.GetValue<string>()).ToList();
         names.Should().Contain(["lo", "enp0s18", "hassio", "docker0"]).And.Contain(n => n.StartsWith("veth"));
         var address = interfaces.Single(i => i!["name"]!.GetValue<string>() == "enp0s18")!["ip-addresses"]![0]!["ip-address"]!.GetValue<string>();
-        var ha = sim.HomeAssistant(170) ?? await WaitForAsync(() => sim.HomeAssistant(170));
+        var ha = await Until.Value(() => sim.HomeAssistant(170), "VM 170's Home Assistant booted");
         ha.Options.Address.Should().Be(address);
         ha.Ports.Should().Equal(legacy, http80);
 
@@ -57,7 +57,7 @@ public sealed class HomeAssistantGuestTests
         sim.AddGuest(new TemplateSeed(HaosTemplate, "ctrlable-pro", GuestKind.Qemu, DiskGiB: 32) { Tags = ["ctrlable", HomeAssistantMarker.Tag] });
         await api.RunTask(api.Post($"nodes/pve1/qemu/{HaosTemplate}/clone", ("newid", "172"), ("name", "build-boot")));
         await api.RunTask(api.Post("nodes/pve1/qemu/172/status/start"));
-        var first = sim.HomeAssistant(172) ?? await WaitForAsync(() => sim.HomeAssistant(172));
+        var first = await Until.Value(() => sim.HomeAssistant(172), "VM 172's Home Assistant booted");
         first.Options.LandingDuration.Should().BePositive();
         await first.WaitForPhaseAsync(HaPhase.Running);
         await api.RunTask(api.Post("nodes/pve1/qemu/172/status/shutdown"));
@@ -66,7 +66,7 @@ public sealed class HomeAssistantGuestTests
         await api.RunTask(api.Post("nodes/pve1/qemu/172/template"));
         await api.RunTask(api.Post("nodes/pve1/qemu/172/clone", ("newid", "173"), ("name", "site-ha"), ("full", "1")));
         await api.RunTask(api.Post("nodes/pve1/qemu/173/status/start"));
-        var clone = sim.HomeAssistant(173) ?? await WaitForAsync(() => sim.HomeAssistant(173));
+        var clone = await Until.Value(() => sim.HomeAssistant(173), "VM 173's Home Assistant booted");
         clone.Options.LandingDuration.Should().Be(TimeSpan.Zero);
         await clone.WaitForPhaseAsync(HaPhase.Running);
 
@@ -74,7 +74,7 @@ public sealed class HomeAssistantGuestTests
         sim.AddGuest(new TemplateSeed(9101, "ctrlable-pro-built", GuestKind.Qemu, DiskGiB: 32) { Tags = ["ctrlable", HomeAssistantMarker.Tag], HomeAssistantCoreOnDisk = true });
         await api.RunTask(api.Post("nodes/pve1/qemu/9101/clone", ("newid", "174"), ("name", "site-ha-2")));
         await api.RunTask(api.Post("nodes/pve1/qemu/174/status/start"));
-        (sim.HomeAssistant(174) ?? await WaitForAsync(() => sim.HomeAssistant(174))).Options.LandingDuration.Should().Be(TimeSpan.Zero);
+        (await Until.Value(() => sim.HomeAssistant(174), "VM 174's Home Assistant booted")).Options.LandingDuration.Should().Be(TimeSpan.Zero);
     }
 
     [Fact]
@@ -93,7 +93,7 @@ public sealed class HomeAssistantGuestTests
                 first.AddGuest(new TemplateSeed(HaosTemplate, "ctrlable-pro", GuestKind.Qemu, DiskGiB: 32) { Tags = ["ctrlable", HomeAssistantMarker.Tag] });
                 await api.RunTask(api.Post($"nodes/pve1/qemu/{HaosTemplate}/clone", ("newid", "175"), ("name", "site-ha")));
                 await api.RunTask(api.Post("nodes/pve1/qemu/175/status/start"));
-                var ha = first.HomeAssistant(175) ?? await WaitForAsync(() => first.HomeAssistant(175));
+                var ha = await Until.Value(() => first.HomeAssistant(175), "VM 175's Home Assistant booted");
                 await ha.WaitForPhaseAsync(HaPhase.Running);
                 ha.Edit(config => config.CoreUuid = uuid);
             }
@@ -102,14 +102,14 @@ public sealed class HomeAssistantGuestTests
             var (second, again) = await Sims.Start(scale: 0.05, snapshot: snapshot, homeAssistantDisks: disks);
             await using (second)
             {
-                var ha = second.HomeAssistant(175) ?? await WaitForAsync(() => second.HomeAssistant(175));
+                var ha = await Until.Value(() => second.HomeAssistant(175), "VM 175's Home Assistant booted");
                 ha.Options.LandingDuration.Should().Be(TimeSpan.Zero, "Core is on the VM's disk");
                 await ha.WaitForPhaseAsync(HaPhase.Running);
                 ha.State.CoreUuid.Should().Be(uuid);
 
                 await again.RunTask(again.Post("nodes/pve1/qemu/175/status/stop"));
                 await again.RunTask(again.Delete("nodes/pve1/qemu/175"));
-                await WaitForAsync(() => Directory.Exists(Path.Combine(disks, "175")) ? null : "gone");
+                await Until.True(() => !Directory.Exists(Path.Combine(disks, "175")), "VM 175's disk is gone");
             }
         }
         finally
@@ -130,34 +130,8 @@ public sealed class HomeAssistantGuestTests
         sim.HomeAssistant(171).Should().BeNull();
     }
 
-    private static async Task<System.Text.Json.Nodes.JsonArray> WaitForAgentAsync(ApiClient api, int vmid)
-    {
-        for (var i = 0; i < 200; i++)
-        {
-            var response = await api.Get($"nodes/pve1/qemu/{vmid}/agent/network-get-interfaces");
-            if (response.Status == HttpStatusCode.OK)
-            {
-                return response.Data!["result"]!.AsArray();
-            }
-
-            await Task.Delay(25);
-        }
-
-        throw new TimeoutException("the guest agent never answered");
-    }
-
-    private static async Task<T> WaitForAsync<T>(Func<T?> get) where T : class
-    {
-        for (var i = 0; i < 400; i++)
-        {
-            if (get() is { } value)
-            {
-                return value;
-            }
-
-            await Task.Delay(25);
-        }
-
-        throw new TimeoutException("never appeared");
-    }
+    private static Task<System.Text.Json.Nodes.JsonArray> WaitForAgentAsync(ApiClient api, int vmid) =>
+        Until.Value(async () => await api.Get($"nodes/pve1/qemu/{vmid}/agent/network-get-interfaces") is { Status: HttpStatusCode.OK } response
+            ? response.Data!["result"]!.AsArray()
+            : null, $"VM {vmid}'s guest agent answers");
 }

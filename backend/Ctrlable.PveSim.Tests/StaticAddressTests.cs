@@ -44,15 +44,15 @@ public sealed class StaticAddressTests
         sim.AddGuest(new TemplateSeed(9100, "ctrlable-pro", GuestKind.Qemu, DiskGiB: 32) { Tags = ["ctrlable", HomeAssistantMarker.Tag], HomeAssistantCoreOnDisk = true });
         await api.RunTask(api.Post("nodes/pve1/qemu/9100/clone", ("newid", "176"), ("name", "site-ha")));
         await api.RunTask(api.Post("nodes/pve1/qemu/176/status/start"));
-        var ha = await WaitForAsync(() => sim.HomeAssistant(176));
+        var ha = await Until.Value(() => sim.HomeAssistant(176), "VM 176's Home Assistant booted");
         await ha.WaitForPhaseAsync(HaPhase.Running);
 
         // What Supervisor's network API does when Home Assistant is given a static address (HaSim's SupervisorHostTests drive it over the WebSocket API).
         await SetStaticAsync(ha, "127.0.45.30");
 
-        await WaitForAsync(async () => AgentAddress(await api.Get("nodes/pve1/qemu/176/agent/network-get-interfaces")) == "127.0.45.30" ? "moved" : null);
+        await Until.True(async () => AgentAddress(await api.Get("nodes/pve1/qemu/176/agent/network-get-interfaces")) == "127.0.45.30", "the agent reports the static address");
         await api.RunTask(api.Post("nodes/pve1/qemu/176/status/reboot"));
-        await WaitForAsync(async () => AgentAddress(await api.Get("nodes/pve1/qemu/176/agent/network-get-interfaces")) == "127.0.45.30" ? "kept" : null);
+        await Until.True(async () => AgentAddress(await api.Get("nodes/pve1/qemu/176/agent/network-get-interfaces")) == "127.0.45.30", "the agent reports the static address after the reboot");
         await ha.WaitForPhaseAsync(HaPhase.Running);
         ha.BaseAddress.Host.Should().Be("127.0.45.30");
     }
@@ -65,10 +65,10 @@ public sealed class StaticAddressTests
         sim.AddGuest(new TemplateSeed(9100, "ctrlable-pro", GuestKind.Qemu, DiskGiB: 32) { Tags = ["ctrlable", HomeAssistantMarker.Tag], HomeAssistantCoreOnDisk = true });
         await api.RunTask(api.Post("nodes/pve1/qemu/9100/clone", ("newid", "177"), ("name", "site-ha")));
         await api.RunTask(api.Post("nodes/pve1/qemu/177/status/start"));
-        var ha = await WaitForAsync(() => sim.HomeAssistant(177));
+        var ha = await Until.Value(() => sim.HomeAssistant(177), "VM 177's Home Assistant booted");
         await ha.WaitForPhaseAsync(HaPhase.Running);
         await SetStaticAsync(ha, "127.0.45.31");
-        await WaitForAsync(() => ha.Address.ToString() == "127.0.45.31" ? "moved" : null);
+        await Until.True(() => ha.Address.ToString() == "127.0.45.31", "Home Assistant moved to the static address");
 
         // Tests outside the process (the browser tests) read it here: no Proxmox auth, as the other /_sim controls.
         using var admin = sim.CreateClient();
@@ -135,36 +135,8 @@ public sealed class StaticAddressTests
             ? response.Data!["result"]!.AsArray().Single(i => i!["name"]!.GetValue<string>() == "enp0s18")!["ip-addresses"]![0]!["ip-address"]!.GetValue<string>()
             : null;
 
-    private static async Task<JsonObject> WaitForAddressAsync(ApiClient api, string path)
-    {
-        for (var i = 0; i < 400; i++)
-        {
-            var eth0 = (await api.Get(path)).Data?.AsArray().SingleOrDefault(n => n!["name"]!.GetValue<string>() == "eth0")?.AsObject();
-            if (eth0 is not null && eth0.ContainsKey("inet"))
-            {
-                return eth0;
-            }
-
-            await Task.Delay(25);
-        }
-
-        throw new TimeoutException("the container never got its address");
-    }
-
-    private static async Task<T> WaitForAsync<T>(Func<T?> get) where T : class => await WaitForAsync(() => Task.FromResult(get()));
-
-    private static async Task<T> WaitForAsync<T>(Func<Task<T?>> get) where T : class
-    {
-        for (var i = 0; i < 400; i++)
-        {
-            if (await get() is { } value)
-            {
-                return value;
-            }
-
-            await Task.Delay(25);
-        }
-
-        throw new TimeoutException("never happened");
-    }
+    private static Task<JsonObject> WaitForAddressAsync(ApiClient api, string path) =>
+        Until.Value(async () => (await api.Get(path)).Data?.AsArray().SingleOrDefault(n => n!["name"]!.GetValue<string>() == "eth0")?.AsObject() is { } eth0 && eth0.ContainsKey("inet")
+            ? eth0
+            : null, "the container has its address");
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -206,10 +205,13 @@ public sealed class BuildFailureTests(BuildFailureTests.Emulator emulator) : ICl
 
             await host.PrintsAsync(UnderWay);
             long id;
-            using (var orchestrator = await OrchestratorProcess.StartAsync(data, _releases.Value, Settings(host.Settings())))
+            var settings = Settings(host.Settings());
+            settings["Storage:DataDirectory"] = data;
+            settings["Storage:ReleasesDirectory"] = _releases.Value;
+            var http = new Uri($"http://127.0.0.1:{SshServer.FreePort()}");
+            await using (var orchestrator = await OrchestratorProcess.StartAsync(settings, http.GetLeftPart(UriPartial.Authority), http))
             {
-                using var client = new HttpClient { BaseAddress = orchestrator.Url };
-                client.DefaultRequestHeaders.Authorization = new("Bearer", token);
+                using var client = orchestrator.CreateClient(token);
                 id = await StartBuildAsync(client, new { });
                 await WaitUntilBuildingAsync(client, id);
                 await orchestrator.KillAsync();
@@ -371,23 +373,9 @@ public sealed class BuildFailureTests(BuildFailureTests.Emulator emulator) : ICl
     }
 
     /// <summary>Until the orchestrator shows zwavejs being built (the host's lines arrived and were recorded).</summary>
-    private static Task WaitUntilBuildingAsync(HttpClient client, long id) => WaitUntilAsync(async () =>
+    private static Task WaitUntilBuildingAsync(HttpClient client, long id) => Eventually.TrueAsync(async () =>
         (await client.GetFromJsonAsync<JsonElement>($"/api/builds/{id}")).GetProperty("build").GetProperty("templates").EnumerateArray()
-            .Any(t => t.GetProperty("name").GetString() == "zwavejs" && t.GetProperty("state").GetString() == "running"));
-
-    internal static async Task WaitUntilAsync(Func<Task<bool>> condition, string? what = null)
-    {
-        var deadline = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            if (deadline.Elapsed > TimeSpan.FromMinutes(1))
-            {
-                throw new TimeoutException($"waited a minute for {what ?? "a condition"}");
-            }
-
-            await Task.Delay(20);
-        }
-    }
+            .Any(t => t.GetProperty("name").GetString() == "zwavejs" && t.GetProperty("state").GetString() == "running"), $"build {id} building zwavejs");
 }
 
 /// <summary>
@@ -480,7 +468,7 @@ internal sealed class StandInHost : IAsyncDisposable
     /// <summary>Tells the run under way what to do next (<c>exit N</c>, <c>drop</c>), once it is under way.</summary>
     public async Task NextAsync(string command)
     {
-        await BuildFailureTests.WaitUntilAsync(() => Task.FromResult(System.IO.File.Exists(File("running"))), "the host's run");
+        await Eventually.TrueAsync(() => System.IO.File.Exists(File("running")), "the host's run");
         await System.IO.File.WriteAllTextAsync(File("next.tmp"), command + "\n");
         System.IO.File.Move(File("next.tmp"), File("next"));
     }
@@ -489,7 +477,7 @@ internal sealed class StandInHost : IAsyncDisposable
     public async Task EndRunAsync()
     {
         await NextAsync("exit 0");
-        await BuildFailureTests.WaitUntilAsync(() => Task.FromResult(System.IO.File.Exists(File("ended"))), "the host's run to end");
+        await Eventually.TrueAsync(() => System.IO.File.Exists(File("ended")), "the host's run to end");
         System.IO.File.Delete(File("running"));
     }
 
@@ -499,108 +487,5 @@ internal sealed class StandInHost : IAsyncDisposable
         // A run still polling stops once its directory is gone.
         TempDirectory.TryDelete(Directory);
         return ValueTask.CompletedTask;
-    }
-}
-
-/// <summary>
-/// The orchestrator as its own process (the built program, settings in the environment), so a test can kill it as a
-/// crash or a power cut would: nothing of it runs after <see cref="KillAsync"/>.
-/// </summary>
-internal sealed class OrchestratorProcess : IDisposable
-{
-    private readonly Process _process;
-    private readonly System.Text.StringBuilder _output = new();
-
-    private OrchestratorProcess(Process process, Uri url)
-    {
-        _process = process;
-        Url = url;
-    }
-
-    public Uri Url { get; }
-
-    public string Output
-    {
-        get
-        {
-            lock (_output)
-            {
-                return _output.ToString();
-            }
-        }
-    }
-
-    public static async Task<OrchestratorProcess> StartAsync(string dataDirectory, string releasesDirectory, IDictionary<string, string?> settings)
-    {
-        var url = new Uri($"http://127.0.0.1:{SshServer.FreePort()}");
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = AppContext.BaseDirectory };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Ctrlable.Provisioner.dll"));
-        foreach (var name in start.Environment.Keys.Where(k => k.StartsWith("CTRLABLE_", StringComparison.Ordinal)).ToList())
-        {
-            start.Environment.Remove(name);
-        }
-
-        foreach (var (key, value) in settings)
-        {
-            start.Environment["CTRLABLE_" + key.Replace(":", "__", StringComparison.Ordinal).ToUpperInvariant()] = value;
-        }
-
-        start.Environment["CTRLABLE_STORAGE__DATADIRECTORY"] = dataDirectory;
-        start.Environment["CTRLABLE_STORAGE__RELEASESDIRECTORY"] = releasesDirectory;
-        start.Environment["CTRLABLE_URLS"] = url.ToString().TrimEnd('/');
-        var process = Process.Start(start)!;
-        var orchestrator = new OrchestratorProcess(process, url);
-        process.OutputDataReceived += (_, e) => orchestrator.Append(e.Data);
-        process.ErrorDataReceived += (_, e) => orchestrator.Append(e.Data);
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-
-        using var probe = new HttpClient { BaseAddress = url, Timeout = TimeSpan.FromSeconds(5) };
-        await BuildFailureTests.WaitUntilAsync(async () =>
-        {
-            if (process.HasExited)
-            {
-                throw new InvalidOperationException($"the orchestrator exited with {process.ExitCode}: {orchestrator.Output}");
-            }
-
-            try
-            {
-                return (await probe.GetAsync("/healthz")).IsSuccessStatusCode;
-            }
-            catch (HttpRequestException)
-            {
-                return false;
-            }
-        }, "the orchestrator to answer");
-        return orchestrator;
-    }
-
-    /// <summary>SIGKILL: the process ends at once, whatever it was doing.</summary>
-    public async Task KillAsync()
-    {
-        _process.Kill(entireProcessTree: true);
-        await _process.WaitForExitAsync();
-    }
-
-    public void Dispose()
-    {
-        if (!_process.HasExited)
-        {
-            _process.Kill(entireProcessTree: true);
-            _process.WaitForExit(10_000);
-        }
-
-        _process.Dispose();
-    }
-
-    private void Append(string? line)
-    {
-        if (line is not null)
-        {
-            lock (_output)
-            {
-                _output.AppendLine(line);
-            }
-        }
     }
 }

@@ -76,7 +76,8 @@ public sealed class AppHealthTests
 
         using var admin = sim.CreateClient(Sims.AdminToken(sim));
         (await admin.PostAsync("nodes/pve/lxc/301/status/stop", null)).EnsureSuccessStatusCode();
-        await WaitUntilAsync(async () => (await CardAsync(client, 301)) is { Card: var c, App.ValueKind: JsonValueKind.Null } && c.GetProperty("status").GetString() == "stopped");
+        await Eventually.TrueAsync(async () => (await CardAsync(client, 301)) is { Card: var c, App.ValueKind: JsonValueKind.Null } && c.GetProperty("status").GetString() == "stopped",
+            "the stopped guest's card, not probed");
     }
 
     [Fact]
@@ -108,15 +109,15 @@ public sealed class AppHealthTests
     {
         sim.AddGuest(new TemplateSeed(vmid, $"site-{type}", kind) { Running = true, Pool = "ctrlable", Node = "pve", Tags = ["ctrlable", type, "release-2026.06"] }, isTemplate: false);
         string? address = null;
-        await WaitUntilAsync(() =>
+        await Eventually.TrueAsync(() =>
         {
             lock (sim.State.Sync)
             {
                 address = sim.State.Guest(vmid) is { NetworkUp: true, Address: { } a } ? a.ToString() : null;
             }
 
-            return Task.FromResult(address is not null);
-        });
+            return address is not null;
+        }, $"guest {vmid} has its address");
         return address!;
     }
 
@@ -145,34 +146,24 @@ public sealed class AppHealthTests
     private static async Task<(JsonElement Card, JsonElement App)> CardAsync(HttpClient client, int vmid, string state)
     {
         (JsonElement Card, JsonElement App) found = default;
-        await WaitUntilAsync(async () =>
+        await Eventually.TrueAsync(async () =>
         {
             found = await CardAsync(client, vmid);
             return found.App.ValueKind == JsonValueKind.Object && found.App.GetProperty("state").GetString() == state;
-        });
+        }, $"guest {vmid}'s card with its app {state}");
         return found;
     }
 
     private static async Task<JsonElement> AppOfAsync(HttpClient client, int vmid, string state, DateTimeOffset? after = null)
     {
         JsonElement app = default;
-        await WaitUntilAsync(async () =>
+        await Eventually.TrueAsync(async () =>
         {
             app = (await CardAsync(client, vmid)).App;
             return app.ValueKind == JsonValueKind.Object && app.GetProperty("state").GetString() == state
                 && (after is null || app.GetProperty("checkedAt").GetDateTimeOffset() > after);
-        });
+        }, $"guest {vmid}'s app {state}");
         return app;
-    }
-
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (!await condition())
-        {
-            DateTime.UtcNow.Should().BeBefore(deadline, "the condition should hold within a minute");
-            await Task.Delay(20);
-        }
     }
 
     private static class Sims

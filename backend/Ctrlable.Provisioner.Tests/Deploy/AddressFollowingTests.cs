@@ -48,7 +48,7 @@ public sealed class AddressFollowingTests
         sim.ChangeLease(Vmid(frigate), IPAddress.Parse("127.0.10.211")).Should().Be(LeaseChange.Changed);
 
         var rows = app.Service<InstanceRepository>();
-        await WaitUntilAsync(async () =>
+        await Eventually.TrueAsync(async () =>
         {
             var entries = ha.State.ConfigEntries;
             var home = await rows.GetAsync(Id(pro), CancellationToken.None);
@@ -56,7 +56,7 @@ public sealed class AddressFollowingTests
                 && entries.Any(e => e.Domain == "zwave_js" && e.Data["url"]!.GetValue<string>() == "ws://127.0.10.210:3000")
                 && entries.Any(e => e.Domain == "frigate" && e.Data["url"]!.GetValue<string>() == "http://127.0.10.211:5000")
                 && (await app.Service<HomeAssistantRepository>().ListWiringAsync(Id(pro), CancellationToken.None)).Count(w => w.Target.Contains("127.0.10.21", StringComparison.Ordinal)) == 2;
-        }, "Home Assistant's entries follow the moved services");
+        }, "Home Assistant's entries follow the moved services", TimeSpan.FromSeconds(90));
 
         var after = ha.State.ConfigEntries;
         after.Where(e => e.Domain == "zwave_js").Should().ContainSingle("zwave_js updates the entry of the same home id; it does not add a second")
@@ -96,9 +96,9 @@ public sealed class AddressFollowingTests
         host.Simulator.ChangeLease(Vmid(pro), IPAddress.Parse("127.0.10.220")).Should().Be(LeaseChange.Changed);
 
         var rows = app.Service<InstanceRepository>();
-        await WaitUntilAsync(async () =>
+        await Eventually.TrueAsync(async () =>
             (await rows.GetAsync(Id(pro), CancellationToken.None))!.AppUrl?.StartsWith("http://127.0.10.220:", StringComparison.Ordinal) == true
-            && (await rows.GetAsync(Id(frigate), CancellationToken.None))!.Error is not null, "Home Assistant is found at its new address");
+            && (await rows.GetAsync(Id(frigate), CancellationToken.None))!.Error is not null, "Home Assistant is found at its new address", TimeSpan.FromSeconds(90));
 
         var moved = (await rows.GetAsync(Id(pro), CancellationToken.None))!;
         moved.Ip.Should().Be("127.0.10.220");
@@ -241,16 +241,5 @@ public sealed class AddressFollowingTests
         }
 
         return ((YamlScalarNode)node).Value;
-    }
-
-    /// <summary>Waits on the condition (the follower runs every second here); fails with <paramref name="what"/> after 90 s.</summary>
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(90);
-        while (!await condition())
-        {
-            DateTime.UtcNow.Should().BeBefore(deadline, what);
-            await Task.Delay(50);
-        }
     }
 }

@@ -43,7 +43,7 @@ public sealed class DeployOwnershipTests
 
         // While the orchestrator is down its clone task fails (Proxmox removes the half-made clone), and another admin
         // makes a guest at the free VMID, in the product's pool.
-        await WaitUntilAsync(() => pve.Sim.TaskLog.Any(t => t.Type == "vzclone" && t.Ended is not null));
+        await Eventually.TrueAsync(() => pve.Sim.TaskLog.Any(t => t.Type == "vzclone" && t.Ended is not null), "the clone's task ended");
         pve.Sim.Faults.Reset();
         pve.Sim.AddGuest(new TemplateSeed(vmid, "admin-mail", SimGuestKind.Lxc, 4) { Pool = "ctrlable", Running = true, Description = "the admin's mail server" }, isTemplate: false);
         var theirs = ForeignGuests.Capture(pve.Sim, [vmid]);
@@ -289,16 +289,6 @@ public sealed class DeployOwnershipTests
             Description = $"Ctrlable zwavejs of project #{project}, instance #{id} ({hostname}), release 2026.06. Managed by Ctrlable Provisioner.",
         }, isTemplate: false);
         return ForeignGuests.Capture(pve.Sim, [vmid]);
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (!condition())
-        {
-            DateTime.UtcNow.Should().BeBefore(deadline, "the condition should come true");
-            await Task.Delay(20);
-        }
     }
 
     /// <summary>Freezes the pipeline once the clone's task is recorded (Proxmox goes on with it), like a process that died there.</summary>

@@ -92,7 +92,7 @@ public sealed class DeployResilienceTests
             // One recorder in one handler chain: the factory must never rebuild the chain.
             s.AddHttpClient(ProxmoxClient.HttpClientName).AddHttpMessageHandler(() => seen).SetHandlerLifetime(Timeout.InfiniteTimeSpan));
         using var again = await second.App.CreateClientAsync(Role.Operator);
-        await WaitUntilAsync(() => seen.Requests.Any(r => r.Query.Contains($"vmid={vmid}", StringComparison.Ordinal) || r.Path.Contains($"/{vmid}", StringComparison.Ordinal)),
+        await Eventually.TrueAsync(() => seen.Requests.Any(r => r.Query.Contains($"vmid={vmid}", StringComparison.Ordinal) || r.Path.Contains($"/{vmid}", StringComparison.Ordinal)),
             "the restarted orchestrator looks for the guest while its clone still runs");
         pve.Sim.TaskLog.Should().ContainSingle(t => t.Type == "qmclone" && t.Ended == null);
         clone.SetResult();
@@ -208,16 +208,6 @@ public sealed class DeployResilienceTests
         await TestBaseBackup.StoreAsync(app);
         boot.Connect(FirstBootGuests.Behaviour(app));
         return new Run(app, boot);
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (!condition())
-        {
-            DateTime.UtcNow.Should().BeBefore(deadline, what);
-            await Task.Delay(20);
-        }
     }
 
     internal static int FreePort()

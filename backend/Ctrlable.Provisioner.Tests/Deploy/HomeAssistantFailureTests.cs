@@ -115,7 +115,7 @@ public sealed class HomeAssistantFailureTests(HomeAssistantFailureTests.Fixture 
         Hooks.At(InstanceStates.Locating, async id =>
         {
             var vmid = await VmidAsync(id);
-            await Platform.Eventually.TrueAsync(() => Sim.HomeAssistant(vmid) is not null, "the VM's Home Assistant booted");
+            await Eventually.TrueAsync(() => Sim.HomeAssistant(vmid) is not null, "the VM's Home Assistant booted");
             (await Sim.StopAppAsync(vmid)).Should().BeTrue();
         });
 
@@ -302,7 +302,7 @@ public sealed class HomeAssistantFailureTests(HomeAssistantFailureTests.Fixture 
     private async Task<InstanceRow> FinishedAsync(long id)
     {
         InstanceRow? row = null;
-        await Platform.Eventually.TrueAsync(async () => (row = await App.Service<InstanceRepository>().GetAsync(id, CancellationToken.None))!.IsFinished,
+        await Eventually.TrueAsync(async () => (row = await App.Service<InstanceRepository>().GetAsync(id, CancellationToken.None))!.IsFinished,
             $"instance {id} active or failed", TimeSpan.FromSeconds(90));
         return row!;
     }

@@ -85,7 +85,7 @@ public sealed class HomeAssistantFlowTests
         JsonElement? Reported() => platform.Accepted.SelectMany(r => r.GetProperty("instances").EnumerateArray())
             .Where(i => i.GetProperty("id").GetInt64() == id && i.GetProperty("state").GetString() == InstanceStates.Active)
             .Select(i => (JsonElement?)i).LastOrDefault();
-        await Platform.Eventually.TrueAsync(() => Reported() is not null, "the active ctrlable-pro reported");
+        await Eventually.TrueAsync(() => Reported() is not null, "the active ctrlable-pro reported");
         platform.ContractViolations.Should().BeEmpty();
 
         var reported = Reported()!.Value.GetProperty("homeAssistant");
@@ -254,7 +254,7 @@ public sealed class HomeAssistantFlowTests
         // A second Frigate becomes active later (its first boot reports complete).
         var frigate = await run.AddServiceAsync("frigate", "127.0.0.2");
         run.App.Service<IInstanceEvents>().Publish(new InstanceStateChange(frigate, "site-frigate-2", InstanceStates.Personalising, InstanceStates.Active, "done", DateTimeOffset.UtcNow));
-        await WaitUntilAsync(() => ha.State.ConfigEntries.Count(e => e.Domain == "frigate") == 2);
+        await Eventually.TrueAsync(() => ha.State.ConfigEntries.Count(e => e.Domain == "frigate") == 2, "two Frigate entries");
         var settled = await run.WaitFinishedAsync(id);
         settled.State.Should().Be(InstanceStates.Active);
         settled.Error.Should().BeNull();
@@ -348,16 +348,6 @@ public sealed class HomeAssistantFlowTests
         var auth = JsonDocument.Parse(backup.ConfigFiles[".storage/auth"]);
         return [.. auth.RootElement.GetProperty("data").GetProperty("refresh_tokens").EnumerateArray()
             .Where(t => t.GetProperty("token_type").GetString() != HaRefreshToken.System).Select(t => t.GetProperty("id").GetString()!)];
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (!condition())
-        {
-            DateTime.UtcNow.Should().BeBefore(deadline, "the condition should hold within a minute");
-            await Task.Delay(50);
-        }
     }
 
     /// <summary>An orchestrator (demo Proxmox host, its own data directory) whose Home Assistant ports are HaSim's.</summary>

@@ -81,24 +81,3 @@ internal static class PlatformHarness
         return options;
     }
 }
-
-/// <summary>Waits for a condition with a generous limit (a loaded machine is slow); the limit is not what is tested.</summary>
-internal static class Eventually
-{
-    public static async Task TrueAsync(Func<Task<bool>> condition, string what, TimeSpan? limit = null)
-    {
-        var until = DateTime.UtcNow + (limit ?? TimeSpan.FromSeconds(30));
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > until)
-            {
-                throw new TimeoutException($"Not reached in time: {what}");
-            }
-
-            await Task.Delay(50);
-        }
-    }
-
-    public static Task TrueAsync(Func<bool> condition, string what, TimeSpan? limit = null) =>
-        TrueAsync(() => Task.FromResult(condition()), what, limit);
-}

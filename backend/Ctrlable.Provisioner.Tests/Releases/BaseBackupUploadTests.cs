@@ -198,7 +198,7 @@ public sealed class BaseBackupUploadTests : IDisposable
         slow.Headers.ContentType = form.Headers.ContentType;
         var upload = admin.PutAsync("/api/releases/2030.01/base-backup", slow);
         // The upload's temporary file exists once the server reads the file part (and waits for the rest of it).
-        await WaitForAsync(() => ReleaseFolder(app, "2030.01").Any(f => f.StartsWith(".upload-", StringComparison.Ordinal)));
+        await Eventually.TrueAsync(() => ReleaseFolder(app, "2030.01").Any(f => f.StartsWith(".upload-", StringComparison.Ordinal)), "the upload's temporary file");
         await ExpectStoredAsync(store, first, "first-password-1");
         var detail = await admin.GetFromJsonAsync<JsonElement>("/api/releases/2030.01");
         detail.GetProperty("baseBackup").GetProperty("stored").GetProperty("sha256").GetString().Should().Be(Sha256(first));
@@ -310,15 +310,6 @@ public sealed class BaseBackupUploadTests : IDisposable
 
     private static IReadOnlyList<string> ReleaseFolder(ProvisionerApp app, string release) =>
         Directory.Exists(FolderOf(app, release)) ? [.. Directory.EnumerateFiles(FolderOf(app, release)).Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal)] : [];
-
-    private static async Task WaitForAsync(Func<bool> condition)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        while (!condition())
-        {
-            await Task.Delay(20, timeout.Token);
-        }
-    }
 
     /// <summary>Sends the first <c>split</c> bytes, then waits for <c>resume</c> before the rest (an upload still on its way).</summary>
     private sealed class PausingContent(byte[] body, int split, Task resume) : HttpContent

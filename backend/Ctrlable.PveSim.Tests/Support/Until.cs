@@ -20,4 +20,15 @@ internal static class Until
             await Task.Delay(10);
         }
     }
+
+    /// <summary>Polls until <paramref name="get"/> returns something, and returns it.</summary>
+    public static Task<T> Value<T>(Func<T?> get, string what) where T : class => Value(() => Task.FromResult(get()), what);
+
+    /// <inheritdoc cref="Value{T}(Func{T}, string)"/>
+    public static async Task<T> Value<T>(Func<Task<T?>> get, string what) where T : class
+    {
+        T? value = null;
+        await True(async () => (value = await get()) is not null, what);
+        return value!;
+    }
 }

@@ -19,13 +19,13 @@ internal static class AdminApi
         // A guest's web app, as systemctl stop/start inside the guest would (the guest keeps running).
         app.MapGet("/_sim/guests/{vmid:int}/app", (int vmid) => sim.AppRunning(vmid) is { } running
             ? Results.Ok(new { vmid, running })
-            : Results.NotFound(new { message = $"guest {vmid} is not running or runs no emulated app" }));
+            : NoApp(vmid));
         app.MapPost("/_sim/guests/{vmid:int}/app/stop", async (int vmid) => await sim.StopAppAsync(vmid)
             ? Results.Ok(new { vmid, running = false })
-            : Results.NotFound(new { message = $"guest {vmid} is not running or runs no emulated app" }));
+            : NoApp(vmid));
         app.MapPost("/_sim/guests/{vmid:int}/app/start", (int vmid) => sim.StartApp(vmid)
             ? Results.Ok(new { vmid, running = true })
-            : Results.NotFound(new { message = $"guest {vmid} is not running or runs no emulated app" }));
+            : NoApp(vmid));
 
         // What a guest's Home Assistant holds (Supervisor's host settings, the backup it restored, its owner), for tests
         // outside the process that check what the orchestrator set there (the browser tests).
@@ -45,6 +45,8 @@ internal static class AdminApi
                     _ => Results.Conflict(new { message = $"another running guest holds {address}" }),
                 });
     }
+
+    private static IResult NoApp(int vmid) => Results.NotFound(new { message = $"guest {vmid} is not running or runs no emulated app" });
 
     private static object HomeAssistantView(int vmid, Ctrlable.HaSim.HaSimulator ha)
     {

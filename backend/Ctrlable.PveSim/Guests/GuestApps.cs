@@ -38,7 +38,7 @@ internal sealed class GuestApps : IAsyncDisposable
             var taken = new HashSet<int>();
             foreach (var type in Known.Keys)
             {
-                var port = configured.TryGetValue(type, out var p) && p != 0 ? p : FreePort(taken);
+                var port = configured.TryGetValue(type, out var p) && p != 0 ? p : LoopbackPorts.Free(taken);
                 taken.Add(port);
                 ports[type] = port;
             }
@@ -157,21 +157,6 @@ internal sealed class GuestApps : IAsyncDisposable
         }
 
         return ValueTask.CompletedTask;
-    }
-
-    private static int FreePort(HashSet<int> taken)
-    {
-        while (true)
-        {
-            using var probe = new TcpListener(IPAddress.Loopback, 0);
-            probe.Start();
-            var port = ((IPEndPoint)probe.LocalEndpoint).Port;
-            probe.Stop();
-            if (!taken.Contains(port))
-            {
-                return port;
-            }
-        }
     }
 
     /// <summary>

@@ -3,11 +3,6 @@ using Ctrlable.PveSim.Hosting;
 
 namespace Ctrlable.PveSim.Guests;
 
-/// <summary>
-/// What happens inside a started guest: after the boot delay its network comes up (it gets its address),
-/// a QEMU guest agent starts answering a bit later, and a guest carrying the first-boot marker runs the
-/// configured <see cref="IGuestBootBehaviour"/> once.
-/// </summary>
 /// <summary>What became of a DHCP lease change (<see cref="GuestRuntime.ChangeLease"/>).</summary>
 public enum LeaseChange
 {
@@ -23,6 +18,11 @@ public enum LeaseChange
     Taken,
 }
 
+/// <summary>
+/// What happens inside a started guest: after the boot delay its network comes up (it gets its address),
+/// a QEMU guest agent starts answering a bit later, and a guest carrying the first-boot marker runs the
+/// configured <see cref="IGuestBootBehaviour"/> once.
+/// </summary>
 internal static class GuestRuntime
 {
     /// <summary>Marks the guest running and schedules its boot. Caller holds the state lock.</summary>
@@ -150,7 +150,6 @@ internal static class GuestRuntime
         sim.RecordBoot(new GuestBootRecord(context.Vmid, context.Node, context.Address, started, sim.Clock.Now, error));
     }
 
-    /// <summary>A static <c>ip=10.0.0.5/24</c> (and <c>gw=10.0.0.1</c>) on the first NIC: the guest's address, prefix and gateway.</summary>
     /// <summary>
     /// The emulated LAN's DHCP server gives a running guest another address (its lease changed, as a router may do after
     /// a restart or when the lease ran out while the guest was off): from now on Proxmox reports it (LXC interfaces, the
@@ -160,7 +159,7 @@ internal static class GuestRuntime
     /// </summary>
     public static LeaseChange ChangeLease(SimContext sim, int vmid, IPAddress address)
     {
-        Ctrlable.HaSim.HaSimulator? homeAssistant;
+        Ctrlable.HaSim.HaSimulator? homeAssistant = null;
         lock (sim.State.Sync)
         {
             if (sim.State.Guest(vmid) is not { Running: true, NetworkUp: true } guest)
@@ -181,8 +180,11 @@ internal static class GuestRuntime
             sim.IpAllocator.Reserve(vmid, address);
             guest.Address = address;
             guest.AddressPrefix = null;
-            homeAssistant = HomeAssistantMarker.IsMarked(guest) ? sim.HomeAssistant.Get(vmid) : null;
-            if (!HomeAssistantMarker.IsMarked(guest))
+            if (HomeAssistantMarker.IsMarked(guest))
+            {
+                homeAssistant = sim.HomeAssistant.Get(vmid);
+            }
+            else
             {
                 sim.Apps.Moved(guest, address);
             }
@@ -192,6 +194,7 @@ internal static class GuestRuntime
         return LeaseChange.Changed;
     }
 
+    /// <summary>A static <c>ip=10.0.0.5/24</c> (and <c>gw=10.0.0.1</c>) on the first NIC: the guest's address, prefix and gateway.</summary>
     private static (IPAddress? Address, int? Prefix, IPAddress? Gateway) StaticSetting(SimGuest guest)
     {
         var first = guest.Nets.Select(n => n.Value).FirstOrDefault();

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Net;
-using System.Net.Sockets;
 using Ctrlable.HaSim;
 using Ctrlable.PveSim.Hosting;
 
@@ -35,8 +34,8 @@ internal sealed class HomeAssistantGuests : IAsyncDisposable
         if (sim.Options.HomeAssistant is { } options)
         {
             var scale = sim.Options.TimingScale;
-            var legacy = options.LegacyPort == 0 ? FreePort() : options.LegacyPort;
-            var http = options.HttpPort == 0 ? FreePort(legacy) : options.HttpPort;
+            var legacy = options.LegacyPort == 0 ? LoopbackPorts.Free([]) : options.LegacyPort;
+            var http = options.HttpPort == 0 ? LoopbackPorts.Free([legacy]) : options.HttpPort;
             var zwaveJsCheck = options.ZwaveJsCheck;
             _options = options with
             {
@@ -223,20 +222,5 @@ internal sealed class HomeAssistantGuests : IAsyncDisposable
         }
 
         _guests.Clear();
-    }
-
-    private static int FreePort(int not = -1)
-    {
-        while (true)
-        {
-            using var listener = new TcpListener(IPAddress.Loopback, 0);
-            listener.Start();
-            var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-            listener.Stop();
-            if (port != not)
-            {
-                return port;
-            }
-        }
     }
 }
