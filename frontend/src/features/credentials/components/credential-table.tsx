@@ -4,6 +4,7 @@ import { CopyButton } from '@/shared/ui/copy-button';
 import { RotateIcon } from '@/shared/ui/icons';
 import { RelativeTime } from '@/shared/ui/relative-time';
 import table from '@/shared/ui/table.module.css';
+import { credentialName } from '../lib/credential-groups';
 import styles from './credentials.module.css';
 
 /** What the page knows and does for every row: revealed values, ticks for the sheet, and the row actions. */
@@ -33,7 +34,7 @@ function CredentialRow({
   onHide: () => void;
   onRotate: () => void;
 }) {
-  const where = credential.hostname ? ` of ${credential.hostname}` : '';
+  const name = credentialName(credential);
   return (
     <tr>
       <td>
@@ -41,7 +42,7 @@ function CredentialRow({
           type="checkbox"
           checked={included}
           onChange={(e) => onInclude(e.target.checked)}
-          aria-label={`Include the ${credential.label}${where} on the hand-over sheet`}
+          aria-label={`Include the ${name} on the hand-over sheet`}
         />
       </td>
       <th scope="row" className={styles.what}>
@@ -52,7 +53,7 @@ function CredentialRow({
       <td>
         {value !== undefined ? (
           <div className={styles.value}>
-            <code className={styles.secret} aria-label={`Value of the ${credential.label}${where}`}>
+            <code className={styles.secret} aria-label={`Value of the ${name}`}>
               {value}
             </code>
             <CopyButton text={value} />
@@ -68,12 +69,12 @@ function CredentialRow({
             Hide
           </Button>
         ) : (
-          <Button size="small" onClick={onReveal} aria-label={`Reveal the ${credential.label}${where}`}>
+          <Button size="small" onClick={onReveal} aria-label={`Reveal the ${name}`}>
             Reveal
           </Button>
         )}{' '}
         {credential.rotatable ? (
-          <Button size="small" onClick={onRotate} aria-label={`Rotate the ${credential.label}${where}`}>
+          <Button size="small" onClick={onRotate} aria-label={`Rotate the ${name}`}>
             <RotateIcon />
             Rotate
           </Button>

@@ -1,11 +1,11 @@
 import { useState } from 'react';
 import { ApiError, problemMessage, type ProjectCredentials, type SiteCredential } from '@/shared/api';
-import { componentName } from '@/shared/lib/instances';
 import { Button } from '@/shared/ui/button';
 import { EmptyState } from '@/shared/ui/empty-state';
 import { ErrorState } from '@/shared/ui/error-state';
 import { ExternalLinkIcon } from '@/shared/ui/icons';
 import { useCredentials } from '../api/credentials';
+import { credentialGroups, credentialName } from '../lib/credential-groups';
 import { CredentialTable, type CredentialTableState } from './credential-table';
 import { HandoverSheet } from './handover-sheet';
 import { PasswordDialog, type Prompt } from './password-dialog';
@@ -17,7 +17,7 @@ function CredentialsView({ projectId, data }: { projectId: number; data: Project
   const [included, setIncludedSet] = useState<ReadonlySet<string>>(new Set());
   const [prompt, setPrompt] = useState<Prompt | null>(null);
   const [rotating, setRotating] = useState<SiteCredential | null>(null);
-  const [rotated, setRotated] = useState<string | null>(null);
+  const [rotated, setRotated] = useState<SiteCredential | null>(null);
   const [sheetAt, setSheetAt] = useState<Date | null>(null);
 
   const known = new Set(data.credentials.map((c) => c.id));
@@ -51,7 +51,7 @@ function CredentialsView({ projectId, data }: { projectId: number; data: Project
     else setSheetAt(new Date());
   }
 
-  const site = data.credentials.filter((c) => c.instanceId == null);
+  const { guests, site } = credentialGroups(data);
   return (
     <>
       <div className={styles.noPrint}>
@@ -61,29 +61,26 @@ function CredentialsView({ projectId, data }: { projectId: number; data: Project
         </p>
         {rotated ? (
           <p role="status" className={styles.notice}>
-            {rotated} was rotated: the old value no longer works. Reveal it to see the new one.
+            The {credentialName(rotated)} was rotated: the old value no longer works. Reveal it to see the new one.
           </p>
         ) : null}
-        {data.instances.map((instance) => {
-          const title = instance.hostname;
-          return (
-            <section key={instance.instanceId} className={styles.group} aria-labelledby={`credentials-${instance.instanceId}`}>
-              <div className={styles.groupHead}>
-                <h2 id={`credentials-${instance.instanceId}`} className={styles.groupTitle}>
-                  {title}
-                </h2>
-                <span className={styles.muted}>{instance.app ?? componentName(instance.type)}</span>
-                {instance.url ? (
-                  <a href={instance.url} target="_blank" rel="noreferrer noopener" className={styles.open}>
-                    <ExternalLinkIcon />
-                    {instance.url}
-                  </a>
-                ) : null}
-              </div>
-              <CredentialTable title={title} credentials={data.credentials.filter((c) => c.instanceId === instance.instanceId)} state={state} />
-            </section>
-          );
-        })}
+        {guests.map(({ instance, app, credentials }) => (
+          <section key={instance.instanceId} className={styles.group} aria-labelledby={`credentials-${instance.instanceId}`}>
+            <div className={styles.groupHead}>
+              <h2 id={`credentials-${instance.instanceId}`} className={styles.groupTitle}>
+                {instance.hostname}
+              </h2>
+              <span className={styles.muted}>{app}</span>
+              {instance.url ? (
+                <a href={instance.url} target="_blank" rel="noreferrer noopener" className={styles.open}>
+                  <ExternalLinkIcon />
+                  {instance.url}
+                </a>
+              ) : null}
+            </div>
+            <CredentialTable title={instance.hostname} credentials={credentials} state={state} />
+          </section>
+        ))}
         {site.length > 0 ? (
           <section className={styles.group} aria-labelledby="credentials-site">
             <div className={styles.groupHead}>
@@ -141,7 +138,7 @@ function CredentialsView({ projectId, data }: { projectId: number; data: Project
           onClose={() => setRotating(null)}
           onRotated={() => {
             state.hide(rotating.id);
-            setRotated(`The ${rotating.label}${rotating.hostname ? ` of ${rotating.hostname}` : ''}`);
+            setRotated(rotating);
             setRotating(null);
           }}
         />
