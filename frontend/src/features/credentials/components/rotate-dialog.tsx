@@ -1,9 +1,9 @@
 import { problemMessage, type SiteCredential } from '@/shared/api';
 import { Button } from '@/shared/ui/button';
 import { Dialog } from '@/shared/ui/dialog';
+import { FormError } from '@/shared/ui/field';
 import { RotateIcon } from '@/shared/ui/icons';
 import { useRotateCredential } from '../api/credentials';
-import styles from './credentials.module.css';
 
 /** Confirms a rotation, says what it changes where, and why it did not happen when it failed. */
 export function RotateDialog({
@@ -42,11 +42,9 @@ export function RotateDialog({
         stops working. Whoever uses the old one needs the new one.
       </p>
       {rotate.isError ? (
-        <div role="alert" className={styles.rotateError}>
-          <p>
-            <strong>Not rotated.</strong> {problemMessage(rotate.error)}
-          </p>
-        </div>
+        <FormError>
+          <strong>Not rotated.</strong> {problemMessage(rotate.error)}
+        </FormError>
       ) : null}
     </Dialog>
   );
