@@ -14,7 +14,7 @@ import { Spinner } from '@/shared/ui/spinner';
 import { StatusBadge, type StatusTone } from '@/shared/ui/status-badge';
 import { VisuallyHidden } from '@/shared/ui/visually-hidden';
 import { guestAnchorId } from '../lib/alerts';
-import { guestStatus, type GuestStatus } from '../lib/guest-status';
+import { guestStatus, isAppDown, type GuestStatus } from '../lib/guest-status';
 import { GuestHistory } from './metric-history';
 import styles from './dashboard.module.css';
 
@@ -86,7 +86,7 @@ export function GuestCardView({ guest, headingLevel = 4 }: { guest: Guest; headi
     <article
       id={guestAnchorId(guest.vmid)}
       className={`${styles.card} ${styles.guestCard}`}
-      data-tone={running && guest.app?.state === 'down' ? 'danger' : status.tone}
+      data-tone={isAppDown(guest) ? 'danger' : status.tone}
       aria-labelledby={`${guestAnchorId(guest.vmid)}-title`}
       tabIndex={-1}
     >
