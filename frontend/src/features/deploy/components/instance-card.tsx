@@ -149,10 +149,12 @@ export function InstanceCard({
   const guest = instance.vmid != null ? `${guestKindShort(instance.kind)} ${instance.vmid}` : guestKindShort(instance.kind);
   const barTone: StatusTone = failed ? 'danger' : instance.state === 'active' ? (binding ? 'warning' : 'success') : deleting ? 'neutral' : 'info';
   const busy = action.isPending;
-  // A started guest that still needs its USB binding is flagged amber (the badge keeps its state).
-  const appDown = appHealth?.state === 'down' && power === 'running' && instance.state === 'active';
-  // A running guest whose app does not answer is red at a glance (its badge keeps "Active").
-  const cardTone: StatusTone = appDown ? 'danger' : binding && settled && power !== 'stopped' && !failed ? 'warning' : status.tone;
+  // Whether the app answers counts only for a running, active guest.
+  const shownHealth = power === 'running' && instance.state === 'active' ? appHealth : null;
+  // A running guest whose app does not answer is red at a glance (its badge keeps "Active"); a started guest that
+  // still needs its USB binding is flagged amber (the badge keeps its state).
+  const cardTone: StatusTone =
+    shownHealth?.state === 'down' ? 'danger' : binding && settled && power !== 'stopped' && !failed ? 'warning' : status.tone;
 
   const run = (what: InstanceAction) => action.mutate({ id: instance.id, action: what });
 
@@ -177,7 +179,7 @@ export function InstanceCard({
         </div>
         <div className={styles.cardBadges}>
           <InstanceStateBadge state={instance.state} tone={status.tone} label={status.label} />
-          {appHealth && power === 'running' && instance.state === 'active' ? <AppHealthBadge app={appHealth} /> : null}
+          {shownHealth ? <AppHealthBadge app={shownHealth} /> : null}
         </div>
       </header>
 
