@@ -11,7 +11,7 @@ import {
 import { AppHealthBadge } from '@/shared/ui/app-health-badge';
 import { Meter } from '@/shared/ui/meter';
 import { Spinner } from '@/shared/ui/spinner';
-import { StatusBadge, type StatusTone } from '@/shared/ui/status-badge';
+import { BadgeGroup, StatusBadge, type StatusTone } from '@/shared/ui/status-badge';
 import { VisuallyHidden } from '@/shared/ui/visually-hidden';
 import { guestAnchorId } from '../lib/alerts';
 import { guestStatus, isAppDown, type GuestStatus } from '../lib/guest-status';
@@ -94,10 +94,10 @@ export function GuestCardView({ guest, headingLevel = 4 }: { guest: Guest; headi
         <Heading id={`${guestAnchorId(guest.vmid)}-title`} className={styles.guestName}>
           {guest.name}
         </Heading>
-        <div className={styles.guestBadges}>
+        <BadgeGroup>
           <GuestStatusBadge status={status} />
           {running && guest.app ? <AppHealthBadge app={guest.app} /> : null}
-        </div>
+        </BadgeGroup>
       </header>
       <p className={styles.guestMeta}>
         <span>VMID {guest.vmid}</span>

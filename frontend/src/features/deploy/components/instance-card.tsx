@@ -24,7 +24,7 @@ import {
 import { InstanceStateBadge } from '@/shared/ui/instance-state-badge';
 import { ProgressBar } from '@/shared/ui/progress-bar';
 import { Spinner } from '@/shared/ui/spinner';
-import type { StatusTone } from '@/shared/ui/status-badge';
+import { BadgeGroup, type StatusTone } from '@/shared/ui/status-badge';
 import { VisuallyHidden } from '@/shared/ui/visually-hidden';
 import { useInstanceAction, type InstanceAction } from '../api/instance-actions';
 import { appLink, appOf } from '../lib/apps';
@@ -177,10 +177,10 @@ export function InstanceCard({
             {instance.cloneMode === 'full' ? <span>full copy</span> : null}
           </p>
         </div>
-        <div className={styles.cardBadges}>
+        <BadgeGroup>
           <InstanceStateBadge state={instance.state} tone={status.tone} label={status.label} />
           {shownHealth ? <AppHealthBadge app={shownHealth} /> : null}
-        </div>
+        </BadgeGroup>
       </header>
 
       {deploying || failed || variant === 'progress' ? (
