@@ -17,7 +17,7 @@ import {
   screenshot,
   signInAsAdmin,
   startOrchestrator,
-  waitUntil,
+  waitForActiveInstances,
   writeBaseBackup,
 } from './harness.mjs';
 
@@ -170,12 +170,7 @@ test('an admin stores the base backup on the Releases page, then a static-plan d
   await page.waitForURL(/\/deploys\/\d+$/);
 
   // Green: every guest active (a failure stops the wait with its error).
-  const instances = await waitUntil('every guest active', async () => {
-    const { body } = await api('GET', `/api/projects/${projectId}`);
-    const failed = body.instances.find((i) => i.state === 'failed');
-    if (failed) throw new Error(`${failed.hostname} failed: ${failed.error}`);
-    return body.instances.length === COMPONENTS.length && body.instances.every((i) => i.state === 'active') ? body.instances : null;
-  });
+  const instances = await waitForActiveInstances(page, orchestrator, projectId, COMPONENTS.length);
   for (const instance of instances) {
     await page.locator(`article[data-instance="${instance.id}"][data-state="active"]`).waitFor({ timeout: 15_000 });
   }

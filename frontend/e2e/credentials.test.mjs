@@ -10,9 +10,10 @@ import {
   emulatorRequest as emulator,
   launchBrowser,
   screenshot,
+  signIn,
   signInAsAdmin,
   startOrchestrator,
-  waitUntil as until,
+  waitForActiveInstances,
 } from './harness.mjs';
 
 let orchestrator;
@@ -49,12 +50,7 @@ test('an admin reveals and prints the site credentials, a viewer is refused, and
   const projectId = created.body.id;
   const deployed = await api(page, 'POST', `/api/projects/${projectId}/deploy`, { types: ['ctrlable-pro', 'zwavejs'] });
   assert.equal(deployed.status, 202, JSON.stringify(deployed.body));
-  const instances = await until('both instances active', async () => {
-    const { body } = await api(page, 'GET', `/api/projects/${projectId}`);
-    const failed = body.instances.find((i) => i.state === 'failed');
-    if (failed) throw new Error(`${failed.hostname} failed: ${failed.error}`);
-    return body.instances.every((i) => i.state === 'active') ? body.instances : null;
-  });
+  const instances = await waitForActiveInstances(page, orchestrator, projectId, 2);
   const zwave = instances.find((i) => i.type === 'zwavejs');
 
   // --- Credentials as the admin: listed without values, revealed with the password ---------------
@@ -118,15 +114,13 @@ test('an admin reveals and prints the site credentials, a viewer is refused, and
   assert.equal((await api(page, 'POST', '/api/users', viewer)).status, 201);
   const viewerContext = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const viewerPage = await viewerContext.newPage();
-  const viewerApi = viewerContext.request;
-  const { headerName, token } = await (await viewerApi.get(`${orchestrator.url}/api/auth/antiforgery`)).json();
-  assert.ok((await viewerApi.post(`${orchestrator.url}/api/auth/sign-in`, { data: viewer, headers: { [headerName]: token } })).ok());
+  await signIn(viewerPage, orchestrator, viewer);
   await viewerPage.goto(`${orchestrator.url}/projects/${projectId}`);
   await viewerPage.getByRole('heading', { level: 1, name: 'Jones house' }).waitFor({ timeout: 15_000 });
   assert.equal(await viewerPage.getByRole('link', { name: 'Credentials' }).count(), 0);
   await viewerPage.goto(`${orchestrator.url}/projects/${projectId}/credentials`);
   await viewerPage.getByRole('heading', { name: 'Credentials are for admins' }).waitFor();
-  const refused = await viewerApi.get(`${orchestrator.url}/api/projects/${projectId}/credentials`);
+  const refused = await viewerContext.request.get(`${orchestrator.url}/api/projects/${projectId}/credentials`);
   assert.equal(refused.status(), 403);
   assert.equal(refused.headers()['content-type'], 'application/problem+json');
   await screenshot(viewerPage, 'credentials-viewer');

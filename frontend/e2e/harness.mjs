@@ -133,20 +133,25 @@ export function readSetupCode(orchestrator) {
   return readFileSync(join(orchestrator.dataDir, 'setup-code'), 'utf8').trim();
 }
 
+/** A POST with the page's session that must succeed; throws with the answer otherwise. */
+async function postOk(page, orchestrator, path, data) {
+  const { status, body } = await apiRequest(page, orchestrator, 'POST', path, data);
+  if (status < 200 || status >= 300) throw new Error(`${path} answered ${status}: ${JSON.stringify(body)}`);
+}
+
+/** Signs the page's browser context in as `user` ({ username, password }); cookies are shared with the page. */
+export async function signIn(page, orchestrator, user) {
+  await postOk(page, orchestrator, '/api/auth/sign-in', user);
+}
+
 /**
  * Creates the first admin through the API (setup) and signs the page's browser context in, for tests
  * that are about something else than access control. Cookies are shared with the page.
  */
 export async function signInAsAdmin(page, orchestrator) {
-  const api = page.context().request;
-  const post = async (path, data) => {
-    const { headerName, token } = await (await api.get(`${orchestrator.url}/api/auth/antiforgery`)).json();
-    const response = await api.post(`${orchestrator.url}${path}`, { data, headers: { [headerName]: token } });
-    if (!response.ok()) throw new Error(`${path} answered ${response.status()}: ${await response.text()}`);
-  };
-  const { required } = await (await api.get(`${orchestrator.url}/api/setup`)).json();
-  if (required) await post('/api/setup', { ...e2eAdmin, setupCode: readSetupCode(orchestrator) });
-  await post('/api/auth/sign-in', e2eAdmin);
+  const { body } = await apiRequest(page, orchestrator, 'GET', '/api/setup');
+  if (body.required) await postOk(page, orchestrator, '/api/setup', { ...e2eAdmin, setupCode: readSetupCode(orchestrator) });
+  await signIn(page, orchestrator, e2eAdmin);
 }
 
 /** An API call with the page's session (and a fresh antiforgery token for a change): status and JSON body. */
@@ -197,6 +202,20 @@ export async function waitUntil(what, check, timeoutMs = 90_000) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 250));
   }
+}
+
+/**
+ * Waits until every instance of the project is active (and there are `count` of them, when given) and returns them;
+ * a failed instance ends the wait at once with its error.
+ */
+export function waitForActiveInstances(page, orchestrator, projectId, count) {
+  return waitUntil(`every instance of project ${projectId} active`, async () => {
+    const { body } = await apiRequest(page, orchestrator, 'GET', `/api/projects/${projectId}`);
+    const failed = body.instances.find((i) => i.state === 'failed');
+    if (failed) throw new Error(`${failed.hostname} failed: ${failed.error}`);
+    const complete = count === undefined || body.instances.length === count;
+    return complete && body.instances.every((i) => i.state === 'active') ? body.instances : null;
+  });
 }
 
 /**

@@ -18,15 +18,14 @@ function since(date: string, now: number): string {
  * or "App down since 14:02" (red); on hover, how long ago and what the probe saw ("connection
  * refused", "HTTP 502") where.
  */
-export function AppHealthBadge({ app, name }: { app: AppHealth; name?: string | undefined }) {
+export function AppHealthBadge({ app }: { app: AppHealth }) {
   const now = useNow(30_000);
   const up = app.state === 'up';
-  const what = name ?? 'App';
-  const title = `${what} ${up ? 'answers' : 'does not answer'} at ${app.target} (${app.detail}); ${up ? 'up' : 'down'} since ${formatAbsolute(app.since)}, ${formatRelative(app.since, now)}`;
+  const title = `App ${up ? 'answers' : 'does not answer'} at ${app.target} (${app.detail}); ${up ? 'up' : 'down'} since ${formatAbsolute(app.since)}, ${formatRelative(app.since, now)}`;
   return (
     <span title={title} data-app-state={app.state}>
       <StatusBadge tone={up ? 'success' : 'danger'} icon={up ? <CheckCircleIcon /> : <XCircleIcon />}>
-        {what} {up ? 'up' : 'down'} since <time dateTime={app.since}>{since(app.since, now)}</time>
+        App {up ? 'up' : 'down'} since <time dateTime={app.since}>{since(app.since, now)}</time>
       </StatusBadge>
     </span>
   );

@@ -24,3 +24,8 @@ export function StatusBadge({
     </span>
   );
 }
+
+/** Badges side by side (a state and the app's health): wrapping, kept to the right of a card's title. */
+export function BadgeGroup({ children }: { children: ReactNode }) {
+  return <div className={styles.group}>{children}</div>;
+}

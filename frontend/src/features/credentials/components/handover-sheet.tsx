@@ -1,5 +1,5 @@
 import type { ProjectCredentials, SiteCredential } from '@/shared/api';
-import { componentName } from '@/shared/lib/instances';
+import { credentialGroups } from '../lib/credential-groups';
 import styles from './credentials.module.css';
 
 const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'long', timeStyle: 'short' });
@@ -42,7 +42,7 @@ export function HandoverSheet({
   values: ReadonlyMap<string, string>;
   preparedAt: Date;
 }) {
-  const site = data.credentials.filter((c) => c.instanceId == null);
+  const { guests, site } = credentialGroups(data);
   return (
     <article className={styles.sheet} aria-label="Hand-over sheet" data-print-sheet="">
       <header className={styles.sheetHeader}>
@@ -51,25 +51,22 @@ export function HandoverSheet({
           Hand-over sheet · <code>{data.slug}</code> · prepared {dateFormat.format(preparedAt)}
         </p>
       </header>
-      {data.instances.map((instance) => {
-        const credentials = data.credentials.filter((c) => c.instanceId === instance.instanceId);
-        return (
-          <section key={instance.instanceId} className={styles.sheetSection} aria-label={`${instance.hostname} on the sheet`}>
-            <h3>
-              {instance.app ?? componentName(instance.type)} — {instance.hostname}
-            </h3>
-            <dl>
-              <div className={styles.sheetLine}>
-                <dt>Address</dt>
-                <dd>{instance.url ? <code>{instance.url}</code> : <span className={styles.sheetMuted}>not known yet</span>}</dd>
-              </div>
-              {credentials.map((credential) => (
-                <CredentialLine key={credential.id} credential={credential} value={values.get(credential.id)} />
-              ))}
-            </dl>
-          </section>
-        );
-      })}
+      {guests.map(({ instance, app, credentials }) => (
+        <section key={instance.instanceId} className={styles.sheetSection} aria-label={`${instance.hostname} on the sheet`}>
+          <h3>
+            {app} — {instance.hostname}
+          </h3>
+          <dl>
+            <div className={styles.sheetLine}>
+              <dt>Address</dt>
+              <dd>{instance.url ? <code>{instance.url}</code> : <span className={styles.sheetMuted}>not known yet</span>}</dd>
+            </div>
+            {credentials.map((credential) => (
+              <CredentialLine key={credential.id} credential={credential} value={values.get(credential.id)} />
+            ))}
+          </dl>
+        </section>
+      ))}
       {site.length > 0 ? (
         <section className={styles.sheetSection} aria-label="The whole site on the sheet">
           <h3>The whole site</h3>

@@ -11,10 +11,10 @@ import {
 import { AppHealthBadge } from '@/shared/ui/app-health-badge';
 import { Meter } from '@/shared/ui/meter';
 import { Spinner } from '@/shared/ui/spinner';
-import { StatusBadge, type StatusTone } from '@/shared/ui/status-badge';
+import { BadgeGroup, StatusBadge, type StatusTone } from '@/shared/ui/status-badge';
 import { VisuallyHidden } from '@/shared/ui/visually-hidden';
 import { guestAnchorId } from '../lib/alerts';
-import { guestStatus, type GuestStatus } from '../lib/guest-status';
+import { guestStatus, isAppDown, type GuestStatus } from '../lib/guest-status';
 import { GuestHistory } from './metric-history';
 import styles from './dashboard.module.css';
 
@@ -86,7 +86,7 @@ export function GuestCardView({ guest, headingLevel = 4 }: { guest: Guest; headi
     <article
       id={guestAnchorId(guest.vmid)}
       className={`${styles.card} ${styles.guestCard}`}
-      data-tone={running && guest.app?.state === 'down' ? 'danger' : status.tone}
+      data-tone={isAppDown(guest) ? 'danger' : status.tone}
       aria-labelledby={`${guestAnchorId(guest.vmid)}-title`}
       tabIndex={-1}
     >
@@ -94,10 +94,10 @@ export function GuestCardView({ guest, headingLevel = 4 }: { guest: Guest; headi
         <Heading id={`${guestAnchorId(guest.vmid)}-title`} className={styles.guestName}>
           {guest.name}
         </Heading>
-        <div className={styles.guestBadges}>
+        <BadgeGroup>
           <GuestStatusBadge status={status} />
           {running && guest.app ? <AppHealthBadge app={guest.app} /> : null}
-        </div>
+        </BadgeGroup>
       </header>
       <p className={styles.guestMeta}>
         <span>VMID {guest.vmid}</span>

@@ -24,7 +24,7 @@ import {
 import { InstanceStateBadge } from '@/shared/ui/instance-state-badge';
 import { ProgressBar } from '@/shared/ui/progress-bar';
 import { Spinner } from '@/shared/ui/spinner';
-import type { StatusTone } from '@/shared/ui/status-badge';
+import { BadgeGroup, type StatusTone } from '@/shared/ui/status-badge';
 import { VisuallyHidden } from '@/shared/ui/visually-hidden';
 import { useInstanceAction, type InstanceAction } from '../api/instance-actions';
 import { appLink, appOf } from '../lib/apps';
@@ -149,10 +149,12 @@ export function InstanceCard({
   const guest = instance.vmid != null ? `${guestKindShort(instance.kind)} ${instance.vmid}` : guestKindShort(instance.kind);
   const barTone: StatusTone = failed ? 'danger' : instance.state === 'active' ? (binding ? 'warning' : 'success') : deleting ? 'neutral' : 'info';
   const busy = action.isPending;
-  // A started guest that still needs its USB binding is flagged amber (the badge keeps its state).
-  const appDown = appHealth?.state === 'down' && power === 'running' && instance.state === 'active';
-  // A running guest whose app does not answer is red at a glance (its badge keeps "Active").
-  const cardTone: StatusTone = appDown ? 'danger' : binding && settled && power !== 'stopped' && !failed ? 'warning' : status.tone;
+  // Whether the app answers counts only for a running, active guest.
+  const shownHealth = power === 'running' && instance.state === 'active' ? appHealth : null;
+  // A running guest whose app does not answer is red at a glance (its badge keeps "Active"); a started guest that
+  // still needs its USB binding is flagged amber (the badge keeps its state).
+  const cardTone: StatusTone =
+    shownHealth?.state === 'down' ? 'danger' : binding && settled && power !== 'stopped' && !failed ? 'warning' : status.tone;
 
   const run = (what: InstanceAction) => action.mutate({ id: instance.id, action: what });
 
@@ -175,10 +177,10 @@ export function InstanceCard({
             {instance.cloneMode === 'full' ? <span>full copy</span> : null}
           </p>
         </div>
-        <div className={styles.cardBadges}>
+        <BadgeGroup>
           <InstanceStateBadge state={instance.state} tone={status.tone} label={status.label} />
-          {appHealth && power === 'running' && instance.state === 'active' ? <AppHealthBadge app={appHealth} /> : null}
-        </div>
+          {shownHealth ? <AppHealthBadge app={shownHealth} /> : null}
+        </BadgeGroup>
       </header>
 
       {deploying || failed || variant === 'progress' ? (

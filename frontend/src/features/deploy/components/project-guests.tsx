@@ -81,14 +81,17 @@ function AddInstanceForm({
 /** How long after a power action the host's status may still be from before it. */
 const POWER_SETTLE_MS = 4_000;
 
-/** The host's word on whether each of the project's guests runs, by instance id. */
-function powerByInstance(guests: readonly GuestCard[] | undefined): Map<number, PowerState> {
-  const map = new Map<number, PowerState>();
+/** The host's word on each of the project's guests (whether it runs, whether its app answers), by instance id. */
+function hostGuestsByInstance(guests: readonly GuestCard[] | undefined): Map<number, GuestCard> {
+  const map = new Map<number, GuestCard>();
   for (const guest of guests ?? []) {
-    if (guest.instanceId == null) continue;
-    map.set(guest.instanceId, guest.status === 'running' ? 'running' : guest.status === 'stopped' ? 'stopped' : null);
+    if (guest.instanceId != null) map.set(guest.instanceId, guest);
   }
   return map;
+}
+
+function powerOfGuest(guest: GuestCard | undefined): PowerState {
+  return guest?.status === 'running' ? 'running' : guest?.status === 'stopped' ? 'stopped' : null;
 }
 
 /**
@@ -122,14 +125,13 @@ export function ProjectGuests({
   const [lastAdded, setLastAdded] = useState<number | null>(null);
 
   const instances = mergeInstances(project.instances, progress).filter((i) => i.state !== 'deleted');
-  const hostGuests = host.data?.projects.find((p) => p.projectId === project.id)?.guests;
-  const hostPower = powerByInstance(hostGuests);
-  const appOf = (id: number): AppHealth | null => hostGuests?.find((g) => g.instanceId === id)?.app ?? null;
+  const hostGuests = hostGuestsByInstance(host.data?.projects.find((p) => p.projectId === project.id)?.guests);
+  const appOf = (id: number): AppHealth | null => hostGuests.get(id)?.app ?? null;
   const powerOf = (id: number): PowerState => {
     const override = powerOverride.get(id);
     // The backend serves one Proxmox poll for 3 s: only an answer received well after the action counts.
     if (override && host.dataUpdatedAt <= override.at + POWER_SETTLE_MS) return override.power;
-    return hostPower.get(id) ?? null;
+    return powerOfGuest(hostGuests.get(id));
   };
 
   const deploying = instances.filter((i) => isDeploying(i.state) && i.state !== 'waiting' && i.state !== 'personalising');
