@@ -94,7 +94,10 @@ RELEASE_SECRET=""
 INSTANCE_CREDENTIAL=""
 HTTP_STATUS=""
 APP_TYPE=""
+ASSIGNMENT_CHECK=""
 CURL_ARGS=()
+# Every scalar of the assignment by its path ("mqtt.host", "cameras.0.name"), read once by load_assignment.
+declare -A ASSIGNMENT=()
 
 # --- Output: progress on stdout, one line per failure on stderr ----------------------------------
 
@@ -467,17 +470,38 @@ fetch_assignment() {
     request_assignment
     say "configure: the assignment is claimed; this guest's credential is in $CREDENTIAL_FILE"
   fi
-  local hostname
-  hostname=$("$JQ" -r '.hostname // empty' "$RUN_DIR/assignment.json" 2>/dev/null) || hostname=""
-  [[ $hostname == "$GUEST_HOSTNAME" ]] || die 1 "the assignment is for '$hostname', not for $GUEST_HOSTNAME"
-  "$JQ" -e '[.. | strings | test("[[:cntrl:]]")] | any | not' "$RUN_DIR/assignment.json" >/dev/null 2>&1 ||
+  load_assignment
+  [[ $ASSIGNMENT_CHECK != control ]] ||
     die 1 "the assignment holds a value with a control character; refusing to write it into configuration files"
-  APP_TYPE=$("$JQ" -r '.type' "$RUN_DIR/assignment.json")
+  local hostname=${ASSIGNMENT[hostname]-}
+  [[ $hostname == "$GUEST_HOSTNAME" ]] || die 1 "the assignment is for '$hostname', not for $GUEST_HOSTNAME"
+  APP_TYPE=${ASSIGNMENT[type]-}
   printf '%s\n' "$APP_TYPE" | write_file "$STATE_DIR/type"
 }
 
-# value JQ_FILTER: a string from the assignment ("" when null).
-value() { "$JQ" -r "($1) // empty | tostring" "$RUN_DIR/assignment.json"; }
+# load_assignment: the assignment's scalars into ASSIGNMENT with one jq run (a jq per value cost a busy
+# core about a second per first boot), as path and value on alternate lines: the first line says whether
+# a string holds a control character, and when none does no value spans two lines. null and false read
+# as "", as jq's "//" reads them.
+load_assignment() {
+  local lines key val
+  # shellcheck disable=SC2016 # a jq program: its $p is a jq variable
+  lines=$("$JQ" -r 'if ([.. | strings | test("[[:cntrl:]]")] | any) then "control" else "ok",
+      (paths(scalars) as $p | ($p | map(tostring) | join(".")),
+        (getpath($p) | if . == null or . == false then "" else tostring end)) end' "$RUN_DIR/assignment.json" 2>/dev/null) || lines=""
+  ASSIGNMENT=()
+  ASSIGNMENT_CHECK=""
+  {
+    IFS= read -r ASSIGNMENT_CHECK || true
+    while IFS= read -r key; do
+      IFS= read -r val || val=""
+      [[ -z $key ]] || ASSIGNMENT[$key]=$val
+    done
+  } <<<"$lines"
+}
+
+# value .PATH: a string from the assignment ("" when null or missing).
+value() { printf '%s\n' "${ASSIGNMENT[${1#.}]-}"; }
 
 # A value for a YAML file: single-quoted, so nothing in it is read as YAML syntax. (fetch_assignment
 # refused control characters, so a value is one line.)

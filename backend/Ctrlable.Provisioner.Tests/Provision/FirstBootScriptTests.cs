@@ -7,6 +7,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Ctrlable.Provisioner.Hosting;
+using Ctrlable.Provisioner.Projects;
 using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.State;
 using Ctrlable.Provisioner.Tests.Infrastructure;
@@ -373,9 +374,9 @@ public sealed class FirstBootScriptTests(FirstBootScriptTests.Fixture fixture) :
 
     private Task<(TestGuest Guest, SimulatedGuest Sandbox, IPAddress Address)> PrepareAsync(string type) => PrepareAsync(H, type);
 
-    private static async Task<(TestGuest Guest, SimulatedGuest Sandbox, IPAddress Address)> PrepareAsync(FirstBootHarness h, string type)
+    private static async Task<(TestGuest Guest, SimulatedGuest Sandbox, IPAddress Address)> PrepareAsync(FirstBootHarness h, string type, SiteSettings? settings = null)
     {
-        var guest = await h.DeployAsync(type);
+        var guest = await h.DeployAsync(type, settings);
         var environment = (await h.App.Service<FirstBootEnvironments>().ForTemplateAsync(FirstBootHarness.Release, type, CancellationToken.None))!;
         var sandbox = SimulatedGuestImage.Create(Path.Combine(h.SandboxDirectory, $"script-{guest.Vmid}"), type, guest.Hostname,
             FirstBootHarness.Templates[type], environment, FirstBootHarness.ScriptDirectory);
@@ -609,6 +610,22 @@ public sealed class FirstBootScriptTests(FirstBootScriptTests.Fixture fixture) :
             run.Stderr.Trim().Should().StartWith($"ctrlable-firstboot: configure: the assignment of {guest.Hostname} was claimed and this guest has no credential for it (409: Already claimed:");
             run.Stderr.Trim().Split('\n').Should().ContainSingle("a claimed assignment is not retried");
             (await H.InstanceAsync(guest.Id)).State.Should().Be(InstanceStates.Personalising);
+        }
+
+        [Fact]
+        public async Task An_assignment_holding_a_control_character_is_refused_before_any_file_changes()
+        {
+            // The site's own broker, its user name written with a bell character.
+            var settings = FirstBootHarness.Settings with { Mqtt = new MqttSettings { Host = "192.168.1.50", Username = "ctrl\u0007able" } };
+            var (guest, sandbox, address) = await FirstBootScriptTests.PrepareAsync(H, TemplateTypes.Frigate, settings);
+            var configuration = await File.ReadAllTextAsync(sandbox.PathOf("/config/config.yml"));
+
+            var run = await RunAsync(sandbox, address);
+
+            run.Status.Should().Be(1, run.Output);
+            run.Stderr.Trim().Should().Be("ctrlable-firstboot: configure: the assignment holds a value with a control character; refusing to write it into configuration files");
+            (await File.ReadAllTextAsync(sandbox.PathOf("/config/config.yml"))).Should().Be(configuration);
+            (await H.InstanceAsync(guest.Id)).State.Should().NotBe(InstanceStates.Active);
         }
 
         [Fact]

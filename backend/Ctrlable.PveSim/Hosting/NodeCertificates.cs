@@ -7,9 +7,22 @@ namespace Ctrlable.PveSim.Hosting;
 /// <summary>Self-signed per-node certificates, shaped like pve-ssl.pem (RSA 2048, 2 years, node names in the SAN).</summary>
 public static class NodeCertificates
 {
+    // One key for every node this process emulates: an RSA-2048 key costs tens of milliseconds of a core to make, and
+    // the tests start hundreds of emulators. Each certificate is still new (its serial number is random), and so is
+    // its fingerprint, which is what the orchestrator pins.
+    private static readonly Lazy<RSA> Key = new(() => RSA.Create(2048));
+
     public static X509Certificate2 Create(string node, DateTimeOffset now)
     {
-        using var rsa = RSA.Create(2048);
+        // Signing with the one key is serialised: an RSA object is not documented as safe to share between threads.
+        lock (Key)
+        {
+            return Create(node, now, Key.Value);
+        }
+    }
+
+    private static X509Certificate2 Create(string node, DateTimeOffset now, RSA rsa)
+    {
         var request = new CertificateRequest(
             $"CN={node}.ctrlable.sim, O=Proxmox Virtual Environment, OU=PVE Cluster Node",
             rsa,

@@ -78,15 +78,20 @@ ssh_keygen_cmd() {
     shift
   done
   [[ -n $prefix ]] || { echo "ssh-keygen (sandbox): -A needs -f <sandbox root>" >&2; exit 1; }
-  if [[ -x /usr/bin/ssh-keygen ]]; then
-    /usr/bin/ssh-keygen -A -f "$prefix"
-    return
-  fi
-  local type
+  # As -A: each missing host key type. Real keys when ssh-keygen is here, but RSA at 1024 bits: -A's 3072-bit
+  # RSA costs about 0.7 s of a core per first boot, and the sandbox's keys only need to be new and unique.
+  local type key
+  local -a size
   for type in rsa ecdsa ed25519; do
-    if [[ ! -f "$prefix/etc/ssh/ssh_host_${type}_key" ]]; then
-      head -c 48 /dev/urandom | base64 >"$prefix/etc/ssh/ssh_host_${type}_key"
-      printf 'ssh-%s %s root@sandbox\n' "$type" "$(head -c 32 /dev/urandom | base64)" >"$prefix/etc/ssh/ssh_host_${type}_key.pub"
+    key="$prefix/etc/ssh/ssh_host_${type}_key"
+    [[ ! -f $key ]] || continue
+    if [[ -x /usr/bin/ssh-keygen ]]; then
+      size=()
+      [[ $type != rsa ]] || size=(-b 1024)
+      /usr/bin/ssh-keygen -q -t "$type" "${size[@]}" -N '' -C root@sandbox -f "$key"
+    else
+      head -c 48 /dev/urandom | base64 >"$key"
+      printf 'ssh-%s %s root@sandbox\n' "$type" "$(head -c 32 /dev/urandom | base64)" >"$key.pub"
     fi
   done
 }
