@@ -9,7 +9,7 @@
 # PVESIM_NODE, PVESIM_CT_ROOT.
 set -euo pipefail
 
-pvesim_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+pvesim_here=$(cd "${BASH_SOURCE[0]%/*}" && pwd)
 # shellcheck source=/dev/null
 source "${PVESIM_ENV:-$pvesim_here/pvesim.env}"
 : "${PVESIM_URL:?}" "${PVESIM_TOKEN:?}" "${PVESIM_NODE:?}" "${PVESIM_CT_ROOT:?}"
@@ -24,10 +24,16 @@ fail() {
   exit 255
 }
 
+# Every call below starts as few processes as it can (one curl, one jq): the tests run these stand-ins thousands of
+# times on two cores.
+
 # pve METHOD PATH [key=value ...]: the API call; prints the "data" member as compact JSON.
-pve() {
-  local method=$1 path=$2
-  shift 2
+pve() { pve_data -c . "$@"; }
+
+# pve_data JQ_OPTION FILTER METHOD PATH [key=value ...]: the API call; prints FILTER of the "data" member.
+pve_data() {
+  local option=$1 filter=$2 method=$3 path=$4
+  shift 4
   local -a args=() get=()
   local kv
   for kv in "$@"; do args+=(--data-urlencode "$kv"); done
@@ -41,23 +47,36 @@ pve() {
     message=$("$PVESIM_JQ" -r '.message // empty' <<<"$body" 2>/dev/null || true)
     fail "${message:-HTTP $status}"
   fi
-  "$PVESIM_JQ" -c '.data' <<<"$body"
+  "$PVESIM_JQ" "$option" ".data | $filter" <<<"$body"
+}
+
+# uri_encode TEXT: TEXT as a URL path segment (a UPID holds ':', '@' and '!').
+uri_encode() {
+  local text=$1 out="" c i
+  for ((i = 0; i < ${#text}; i++)); do
+    c=${text:i:1}
+    case $c in
+      [A-Za-z0-9._~-]) out+=$c ;;
+      *) printf -v c '%%%02X' "'$c" && out+=$c ;;
+    esac
+  done
+  printf '%s' "$out"
 }
 
 # Waits for a task like the CLI does: prints its log; a failed task fails the command.
 wait_task() {
-  local upid=$1 node encoded status exitstatus
-  node=$(cut -d: -f2 <<<"$upid")
-  # shellcheck disable=SC2016 # a jq expression
-  encoded=$("$PVESIM_JQ" -rn --arg u "$upid" '$u|@uri')
+  local upid=$1 node encoded state
+  node=${upid#UPID:}
+  node=${node%%:*}
+  encoded=$(uri_encode "$upid")
   while :; do
-    status=$(pve GET "/nodes/$node/tasks/$encoded/status")
-    [[ $("$PVESIM_JQ" -r .status <<<"$status") == stopped ]] && break
+    # "stopped EXITSTATUS" once the task ended.
+    state=$(pve_data -r '"\(.status) \(.exitstatus // "")"' GET "/nodes/$node/tasks/$encoded/status")
+    [[ $state == "stopped "* ]] && break
     sleep 0.05
   done
-  pve GET "/nodes/$node/tasks/$encoded/log" limit=10000 | "$PVESIM_JQ" -r '.[].t'
-  exitstatus=$("$PVESIM_JQ" -r .exitstatus <<<"$status")
-  [[ $exitstatus == OK ]] || fail "$exitstatus"
+  pve_data -r '.[].t' GET "/nodes/$node/tasks/$encoded/log" limit=10000
+  [[ ${state#stopped } == OK ]] || fail "${state#stopped }"
 }
 
 # CLI options (--key value, -key value, --key=value, --flag) as key=value pairs in OPTS.
@@ -89,9 +108,7 @@ ct_root() {
 }
 
 require_running() {
-  local current
-  current=$(pve GET "/nodes/$NODE/lxc/$1/status/current")
-  [[ $("$PVESIM_JQ" -r .status <<<"$current") == running ]] || fail "CT $1 not running"
+  [[ $(pve_data -r .status GET "/nodes/$NODE/lxc/$1/status/current") == running ]] || fail "CT $1 not running"
 }
 
 # in_ct ROOT PATH: where PATH inside a container whose root directory is ROOT really is, following symbolic links
