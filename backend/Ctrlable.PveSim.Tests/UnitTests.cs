@@ -14,6 +14,22 @@ public sealed class UnitTests
         PveSchema.Load(PveVersion.V9_1).Find("PUT", $"/nodes/{{node}}/{kind}/{{vmid}}/config")!.FindProperty("net0")!["format"]!.AsObject();
 
     [Fact]
+    public void Form_bodies_decode_as_pveproxy_decode_urlencoded_does()
+    {
+        var result = new Dictionary<string, System.Text.Json.Nodes.JsonNode?>(StringComparer.Ordinal) { ["kept"] = "yes" };
+
+        Ctrlable.PveSim.Api.FormDecoding.Add(result, "a=1&b=x=y;flag&d=%41+B%e2%82%ac&a=2&&bad=%zz%4");
+
+        result["a"]!.GetValue<string>().Should().Be("1\02", "a repeated key's values are joined with NUL");
+        result["b"]!.GetValue<string>().Should().Be("x", "only the first two '=' fields of a pair count");
+        result.Should().ContainKey("flag").WhoseValue.Should().BeNull("a pair without '=' has no value");
+        result["d"]!.GetValue<string>().Should().Be("A B\u20ac");
+        result["bad"]!.GetValue<string>().Should().Be("%zz%4", "an invalid escape stays as written");
+        result["kept"]!.GetValue<string>().Should().Be("yes");
+        result.Should().HaveCount(6);
+    }
+
+    [Fact]
     public void Lxc_net_lines_print_required_keys_first_then_sorted()
     {
         var net = PropertyString.Parse(NetFormat("lxc"), "type=veth,ip=dhcp,hwaddr=BC:24:11:AA:BB:CC,bridge=vmbr0,name=eth0,firewall=on", "net0");

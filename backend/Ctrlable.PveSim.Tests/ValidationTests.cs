@@ -108,6 +108,33 @@ public sealed class ValidationTests
         get.Reason.Should().Be("Unexpected content for method 'GET'");
     }
 
+    /// <summary>
+    /// pveproxy's decode_urlencoded splits pairs on '&amp;' and ';' and keeps the first two '=' fields of a pair, so a
+    /// client that does not percent-encode '=' and ';' inside a value gets a 400, never the value it meant.
+    /// </summary>
+    [Fact]
+    public async Task A_raw_equals_sign_or_semicolon_in_a_form_value_cuts_it_as_pveproxy_does()
+    {
+        var (sim, api) = await Sims.Start();
+        await using var _ = sim;
+        var config = $"nodes/pve1/lxc/{Sims.LxcTemplate}/config";
+        static StringContent Form(string body) => new(body, Encoding.UTF8, "application/x-www-form-urlencoded");
+
+        var rawEquals = await api.Send(HttpMethod.Put, config, Form("net1=name=eth1,bridge=vmbr0,ip=dhcp"));
+        rawEquals.Status.Should().Be(HttpStatusCode.BadRequest, rawEquals.ToString());
+        rawEquals.Error("net1").Should().NotBeNull("the value arrived as 'name' alone");
+        var rawSemicolon = await api.Send(HttpMethod.Put, config, Form("tags=alpha;beta"));
+        rawSemicolon.Status.Should().Be(HttpStatusCode.BadRequest, rawSemicolon.ToString());
+        rawSemicolon.Error("beta").Should().Be("property is not defined in schema and the schema does not allow additional properties");
+        (await api.Get(config)).Data!["net1"].Should().BeNull("nothing of a refused request is stored");
+
+        var encoded = await api.Send(HttpMethod.Put, config, Form("net1=name%3Deth1%2Cbridge%3Dvmbr0%2Cip%3Ddhcp&tags=alpha%3Bbeta"));
+        encoded.Status.Should().Be(HttpStatusCode.OK, encoded.ToString());
+        var stored = (await api.Get(config)).Data!;
+        stored["net1"]!.GetValue<string>().Should().Contain("name=eth1").And.Contain("bridge=vmbr0");
+        stored["tags"]!.GetValue<string>().Should().Be("alpha;beta");
+    }
+
     [Fact]
     public async Task A_json_body_with_a_length_is_accepted()
     {

@@ -7,7 +7,6 @@ using Ctrlable.PveSim.Auth;
 using Ctrlable.PveSim.Hosting;
 using Ctrlable.PveSim.Schema;
 using Microsoft.AspNetCore.Http.Features;
-using Microsoft.AspNetCore.WebUtilities;
 
 namespace Ctrlable.PveSim.Api;
 
@@ -279,22 +278,13 @@ internal sealed partial class PveApiMiddleware(SimContext sim, PveRouter router)
             }
             else
             {
-                AddUrlEncoded(result, body);
+                FormDecoding.Add(result, body);
             }
         }
 
-        AddUrlEncoded(result, http.Request.QueryString.Value?.TrimStart('?') ?? "");
+        FormDecoding.Add(result, http.Request.QueryString.Value?.TrimStart('?') ?? "");
         result.Remove("_dc"); // ExtJS cache buster
         return result;
-    }
-
-    private static void AddUrlEncoded(Dictionary<string, JsonNode?> result, string encoded)
-    {
-        foreach (var (key, values) in QueryHelpers.ParseQuery(encoded))
-        {
-            // CGI joins repeated keys with NUL, which split_list understands.
-            result[key] = JsonValue.Create(string.Join('\0', values.Select(v => v ?? "")));
-        }
     }
 
     private async Task WriteResult(HttpContext http, PveException? error, JsonNode? data, int? total)
