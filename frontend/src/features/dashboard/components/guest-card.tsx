@@ -1,30 +1,17 @@
 import { useState } from 'react';
 import type { GuestCard as Guest } from '@/shared/api';
 import { formatDuration, formatMemoryUsage, formatPercent, fractionOf } from '@/shared/lib/format';
-import {
-  AlertTriangleIcon,
-  CheckCircleIcon,
-  HelpCircleIcon,
-  StopCircleIcon,
-  XCircleIcon,
-} from '@/shared/ui/icons';
+import { HelpCircleIcon } from '@/shared/ui/icons';
 import { AppHealthBadge } from '@/shared/ui/app-health-badge';
 import { Meter } from '@/shared/ui/meter';
 import { Spinner } from '@/shared/ui/spinner';
-import { BadgeGroup, StatusBadge, type StatusTone } from '@/shared/ui/status-badge';
+import { BadgeGroup, StatusBadge } from '@/shared/ui/status-badge';
+import { TONE_ICONS } from '@/shared/ui/tone-icon';
 import { VisuallyHidden } from '@/shared/ui/visually-hidden';
 import { guestAnchorId } from '../lib/alerts';
 import { guestStatus, isAppDown, type GuestStatus } from '../lib/guest-status';
 import { GuestHistory } from './metric-history';
 import styles from './dashboard.module.css';
-
-const TONE_ICONS: Record<StatusTone, typeof CheckCircleIcon> = {
-  success: CheckCircleIcon,
-  info: Spinner,
-  neutral: StopCircleIcon,
-  warning: AlertTriangleIcon,
-  danger: XCircleIcon,
-};
 
 export function GuestStatusBadge({ status }: { status: GuestStatus }) {
   const Icon = status.label === 'Status unknown' ? HelpCircleIcon : status.busy ? Spinner : TONE_ICONS[status.tone];
