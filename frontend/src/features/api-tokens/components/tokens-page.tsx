@@ -3,7 +3,7 @@ import { fieldErrors, problemMessage, type ApiTokenSummary, type CreatedToken, t
 import { Button } from '@/shared/ui/button';
 import { CopyButton } from '@/shared/ui/copy-button';
 import { EmptyState } from '@/shared/ui/empty-state';
-import { ErrorState } from '@/shared/ui/error-state';
+import { QueryError } from '@/shared/ui/query-error';
 import { Field, FormError, SelectField } from '@/shared/ui/field';
 import form from '@/shared/ui/form.module.css';
 import { StatusBadge, type StatusTone } from '@/shared/ui/status-badge';
@@ -131,7 +131,7 @@ export function TokensPage() {
         {query.isPending ? (
           <p role="status">Loading…</p>
         ) : query.isError ? (
-          <ErrorState title="Could not load the API tokens" details={problemMessage(query.error)} onRetry={() => void query.refetch()} />
+          <QueryError title="Could not load the API tokens" query={query} />
         ) : query.data.length === 0 ? (
           <EmptyState title="No API tokens yet">
             <p>Create one above for each integration that scripts this provisioner.</p>

@@ -1,8 +1,8 @@
 import { useState } from 'react';
-import { problemMessage, type AuditRecord } from '@/shared/api';
+import type { AuditRecord } from '@/shared/api';
 import { Button } from '@/shared/ui/button';
 import { EmptyState } from '@/shared/ui/empty-state';
-import { ErrorState } from '@/shared/ui/error-state';
+import { QueryError } from '@/shared/ui/query-error';
 import { StatusBadge } from '@/shared/ui/status-badge';
 import table from '@/shared/ui/table.module.css';
 import { PAGE_SIZE, useAuditPage } from '../api/audit';
@@ -42,7 +42,7 @@ export function AuditLogPage() {
 
   if (query.isPending) return <p role="status">Loading…</p>;
   if (query.isError)
-    return <ErrorState title="Could not load the audit log" details={problemMessage(query.error)} onRetry={() => void query.refetch()} />;
+    return <QueryError title="Could not load the audit log" query={query} />;
   if (query.data.total === 0)
     return (
       <EmptyState title="Nothing recorded yet">

@@ -5,7 +5,7 @@ import { formatDisk, formatMemory, plural } from '@/shared/lib/format';
 import { componentName, guestKindShort, usbDeviceFor } from '@/shared/lib/instances';
 import { Button, buttonClass } from '@/shared/ui/button';
 import { EmptyState } from '@/shared/ui/empty-state';
-import { ErrorState } from '@/shared/ui/error-state';
+import { QueryError } from '@/shared/ui/query-error';
 import { AlertTriangleIcon, ArrowRightIcon, CheckCircleIcon, PackageIcon, UsbIcon } from '@/shared/ui/icons';
 import { Meter } from '@/shared/ui/meter';
 import { Skeleton } from '@/shared/ui/skeleton';
@@ -198,20 +198,17 @@ export function DeployWizard({
     );
   }
   if (host.isError || release.isError) {
-    const error = host.error ?? release.error;
     return (
-      <ErrorState
+      <QueryError
         title={host.isError ? 'Could not read the host' : 'Could not read the release'}
-        details={error instanceof ApiError ? error.technicalSummary : problemMessage(error)}
-        onRetry={() => void (host.isError ? host.refetch() : release.refetch())}
-        retrying={host.isFetching || release.isFetching}
+        query={host.isError ? host : release}
       >
         <p>
           {host.isError
             ? 'The deploy needs the host’s free memory and disk and its active release. Check that Proxmox is reachable (see the dashboard), then try again.'
             : 'The deploy needs the active release’s components. Try again.'}
         </p>
-      </ErrorState>
+      </QueryError>
     );
   }
   if (!host.data.activeRelease || !release.data) {

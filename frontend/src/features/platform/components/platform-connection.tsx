@@ -2,7 +2,7 @@ import { useState, type FormEvent, type ReactNode } from 'react';
 import { fieldErrors, problemMessage, type PlatformConnection as Connection, type PlatformStatus } from '@/shared/api';
 import { Button } from '@/shared/ui/button';
 import { Dialog } from '@/shared/ui/dialog';
-import { ErrorState } from '@/shared/ui/error-state';
+import { QueryError } from '@/shared/ui/query-error';
 import { Field, FormError } from '@/shared/ui/field';
 import form from '@/shared/ui/form.module.css';
 import { AlertTriangleIcon, CheckCircleIcon, CircleIcon, ClockIcon, RefreshIcon, XCircleIcon } from '@/shared/ui/icons';
@@ -27,7 +27,7 @@ export function PlatformConnection({ canManage }: { canManage: boolean }) {
   const query = usePlatformStatus();
   if (query.isPending) return <p role="status">Loading…</p>;
   if (query.isError)
-    return <ErrorState title="Could not load the platform status" details={problemMessage(query.error)} onRetry={() => void query.refetch()} />;
+    return <QueryError title="Could not load the platform status" query={query} />;
   const status = query.data;
   const badge = BADGES[status.connection];
   return (

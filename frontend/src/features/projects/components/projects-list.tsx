@@ -1,10 +1,10 @@
 import { Link } from 'react-router';
-import { ApiError, problemMessage, type Project } from '@/shared/api';
+import type { Project } from '@/shared/api';
 import { componentName } from '@/shared/lib/instances';
 import { plural } from '@/shared/lib/format';
 import { buttonClass } from '@/shared/ui/button';
 import { EmptyState } from '@/shared/ui/empty-state';
-import { ErrorState } from '@/shared/ui/error-state';
+import { QueryError } from '@/shared/ui/query-error';
 import { HomeIcon, PlusIcon } from '@/shared/ui/icons';
 import { RelativeTime } from '@/shared/ui/relative-time';
 import { Skeleton } from '@/shared/ui/skeleton';
@@ -93,14 +93,9 @@ export function ProjectsList({ links, canOperate }: { links: ProjectLinks; canOp
 
   if (query.isError) {
     return (
-      <ErrorState
-        title="Could not load the projects"
-        details={query.error instanceof ApiError ? query.error.technicalSummary : problemMessage(query.error)}
-        onRetry={() => void query.refetch()}
-        retrying={query.isFetching}
-      >
+      <QueryError title="Could not load the projects" query={query}>
         <p>Check this device's network connection to the provisioner, then try again.</p>
-      </ErrorState>
+      </QueryError>
     );
   }
 

@@ -1,8 +1,7 @@
 import type { BuildSummary } from '@/shared/api';
 import { Button } from '@/shared/ui/button';
-import { ErrorState } from '@/shared/ui/error-state';
+import { QueryError } from '@/shared/ui/query-error';
 import { RelativeTime } from '@/shared/ui/relative-time';
-import { problemMessage } from '@/shared/api';
 import table from '@/shared/ui/table.module.css';
 import { useBuilds } from '../api/builds';
 import { BuildStateBadge } from './build-state-badge';
@@ -37,7 +36,7 @@ export function BuildHistory({ selected, onSelect }: { selected?: number | null;
       {query.isPending ? (
         <p role="status">Loading…</p>
       ) : query.isError ? (
-        <ErrorState title="Could not load the build history" details={problemMessage(query.error)} onRetry={() => void query.refetch()} />
+        <QueryError title="Could not load the build history" query={query} />
       ) : query.data.length === 0 ? (
         <p className={styles.muted}>No release was built on this host yet.</p>
       ) : (

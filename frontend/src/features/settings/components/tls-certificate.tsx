@@ -1,6 +1,5 @@
-import { problemMessage } from '@/shared/api';
 import { CopyButton } from '@/shared/ui/copy-button';
-import { ErrorState } from '@/shared/ui/error-state';
+import { QueryError } from '@/shared/ui/query-error';
 import form from '@/shared/ui/form.module.css';
 import { useTls } from '../api/tls';
 
@@ -9,7 +8,7 @@ export function TlsCertificate() {
   const query = useTls();
   if (query.isPending) return <p role="status">Loading…</p>;
   if (query.isError)
-    return <ErrorState title="Could not load the certificate" details={problemMessage(query.error)} onRetry={() => void query.refetch()} />;
+    return <QueryError title="Could not load the certificate" query={query} />;
   const tls = query.data;
   return (
     <dl>

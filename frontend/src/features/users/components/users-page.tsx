@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { fieldErrors, problemMessage, type Role, type UserSummary } from '@/shared/api';
 import { Button } from '@/shared/ui/button';
-import { ErrorState } from '@/shared/ui/error-state';
+import { QueryError } from '@/shared/ui/query-error';
 import { Field, FormError, SelectField } from '@/shared/ui/field';
 import form from '@/shared/ui/form.module.css';
 import { StatusBadge } from '@/shared/ui/status-badge';
@@ -114,7 +114,7 @@ export function UsersPage() {
         {query.isPending ? (
           <p role="status">Loading…</p>
         ) : query.isError ? (
-          <ErrorState title="Could not load the users" details={problemMessage(query.error)} onRetry={() => void query.refetch()} />
+          <QueryError title="Could not load the users" query={query} />
         ) : (
           <table className={table.table}>
             <thead>
