@@ -12,6 +12,7 @@ import { guestAnchorId } from '../lib/alerts';
 import { guestStatus, isAppDown, type GuestStatus } from '../lib/guest-status';
 import { GuestHistory } from './metric-history';
 import styles from './dashboard.module.css';
+import { FactsList } from '@/shared/ui/facts-list';
 
 export function GuestStatusBadge({ status }: { status: GuestStatus }) {
   const Icon = status.label === 'Status unknown' ? HelpCircleIcon : status.busy ? Spinner : TONE_ICONS[status.tone];
@@ -91,24 +92,14 @@ export function GuestCardView({ guest, headingLevel = 4 }: { guest: Guest; headi
         <span>{kindLabel(guest.kind)}</span>
         {guest.type && guest.type !== guest.name ? <span>{guest.type}</span> : null}
       </p>
-      <dl className={styles.guestFacts}>
-        <div>
-          <dt>Release</dt>
-          <dd>{guest.release ?? <NotKnown what="none" />}</dd>
-        </div>
-        <div>
-          <dt>IP</dt>
-          <dd className={styles.mono}>{guest.ip ?? <NotKnown what="not known" />}</dd>
-        </div>
-        <div>
-          <dt>Node</dt>
-          <dd>{guest.node || <NotKnown what="not known" />}</dd>
-        </div>
-        <div>
-          <dt>Uptime</dt>
-          <dd>{running ? formatDuration(guest.uptimeSeconds) : <NotKnown what="not running" />}</dd>
-        </div>
-      </dl>
+      <FactsList
+        facts={[
+          { term: 'Release', value: guest.release ?? <NotKnown what="none" /> },
+          { term: 'IP', value: guest.ip ?? <NotKnown what="not known" />, mono: true },
+          { term: 'Node', value: guest.node || <NotKnown what="not known" /> },
+          { term: 'Uptime', value: running ? formatDuration(guest.uptimeSeconds) : <NotKnown what="not running" /> },
+        ]}
+      />
       {running ? (
         <div className={styles.guestMeters}>
           <Meter

@@ -23,6 +23,7 @@ import {
   type Totals,
 } from '../lib/capacity';
 import styles from './deploy.module.css';
+import { FactsList } from '@/shared/ui/facts-list';
 
 type Step = 'choose' | 'review';
 
@@ -370,30 +371,30 @@ export function DeployWizard({
               {plural(picked.length, 'guest')} will be created for {project.name} from release {release.data.name}.
             </p>
           </div>
-          <dl className={styles.reviewFacts}>
-            <div>
-              <dt>Project</dt>
-              <dd>
-                {project.name} (<code>{project.slug}</code>)
-              </dd>
-            </div>
-            <div>
-              <dt>Node</dt>
-              <dd>{node?.node ?? 'default'}</dd>
-            </div>
-            <div>
-              <dt>Storage</dt>
-              <dd>
-                {storage ? `${storage.storage} (${storage.linkedClones ? 'linked clones: seconds' : 'full copies: minutes'})` : 'default'}
-              </dd>
-            </div>
-            <div>
-              <dt>Needs</dt>
-              <dd>
-                {plural(totals.cpu, 'vCPU')} · {formatRamMiB(totals.ramMiB)} RAM · {totals.diskGb} GB disk
-              </dd>
-            </div>
-          </dl>
+          <FactsList
+            layout="auto"
+            facts={[
+              {
+                term: 'Project',
+                value: (
+                  <>
+                    {project.name} (<code>{project.slug}</code>)
+                  </>
+                ),
+              },
+              { term: 'Node', value: node?.node ?? 'default' },
+              {
+                term: 'Storage',
+                value: storage
+                  ? `${storage.storage} (${storage.linkedClones ? 'linked clones: seconds' : 'full copies: minutes'})`
+                  : 'default',
+              },
+              {
+                term: 'Needs',
+                value: `${plural(totals.cpu, 'vCPU')} · ${formatRamMiB(totals.ramMiB)} RAM · ${totals.diskGb} GB disk`,
+              },
+            ]}
+          />
           <ul className={styles.reviewList} aria-label="Guests to create">
             {picked.map((t) => {
               const usb = usbDeviceFor(project.settings, t.name);

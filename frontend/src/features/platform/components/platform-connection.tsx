@@ -9,6 +9,7 @@ import { AlertTriangleIcon, CheckCircleIcon, CircleIcon, ClockIcon, RefreshIcon,
 import { RelativeTime } from '@/shared/ui/relative-time';
 import { StatusBadge, type StatusTone } from '@/shared/ui/status-badge';
 import { useDisconnectPlatform, useEnrolPlatform, usePlatformStatus } from '../api/platform';
+import { FactsList } from '@/shared/ui/facts-list';
 
 const BADGES: Record<Connection, { tone: StatusTone; label: string; icon: ReactNode }> = {
   'not-configured': { tone: 'neutral', label: 'Not connected to a platform', icon: <CircleIcon /> },
@@ -60,49 +61,44 @@ export function PlatformConnection({ canManage }: { canManage: boolean }) {
 }
 
 function StatusDetails({ status }: { status: PlatformStatus }) {
+  const enrolled = Boolean(status.siteId);
   return (
-    <dl>
-      <dt>Platform</dt>
-      <dd className={form.mono}>{status.platformUrl}</dd>
-      {status.siteId ? (
-        <>
-          <dt>Site id</dt>
-          <dd className={form.mono}>{status.siteId}</dd>
-        </>
-      ) : null}
-      {status.siteId ? (
-        <>
-          <dt>Last successful report</dt>
-          <dd>{status.lastReportAt ? <RelativeTime date={status.lastReportAt} /> : 'None yet'}</dd>
-          <dt>Changes waiting</dt>
-          <dd data-testid="platform-pending">
-            {status.pendingChanges === 0 ? 'None' : `${status.pendingChanges} (sent together in the next report)`}
-          </dd>
-        </>
-      ) : null}
-      {status.lastError ? (
-        <>
-          <dt>Last error</dt>
-          <dd data-testid="platform-last-error">
-            {status.lastError}
-            {status.lastErrorAt ? (
-              <>
-                {' '}
-                (<RelativeTime date={status.lastErrorAt} />)
-              </>
-            ) : null}
-          </dd>
-        </>
-      ) : null}
-      {status.nextAttemptAt && status.connection === 'retrying' ? (
-        <>
-          <dt>Next attempt</dt>
-          <dd>
-            <RelativeTime date={status.nextAttemptAt} />
-          </dd>
-        </>
-      ) : null}
-    </dl>
+    <FactsList
+      layout="stack"
+      facts={[
+        { term: 'Platform', value: status.platformUrl, mono: true },
+        enrolled && { term: 'Site id', value: status.siteId, mono: true },
+        enrolled && {
+          term: 'Last successful report',
+          value: status.lastReportAt ? <RelativeTime date={status.lastReportAt} /> : 'None yet',
+        },
+        enrolled && {
+          term: 'Changes waiting',
+          value: status.pendingChanges === 0 ? 'None' : `${status.pendingChanges} (sent together in the next report)`,
+          testId: 'platform-pending',
+        },
+        status.lastError
+          ? {
+              term: 'Last error',
+              value: (
+                <>
+                  {status.lastError}
+                  {status.lastErrorAt ? (
+                    <>
+                      {' '}
+                      (<RelativeTime date={status.lastErrorAt} />)
+                    </>
+                  ) : null}
+                </>
+              ),
+              testId: 'platform-last-error',
+            }
+          : null,
+        status.nextAttemptAt && status.connection === 'retrying'
+          ? { term: 'Next attempt', value: <RelativeTime date={status.nextAttemptAt} /> }
+          : null,
+      ]}
+    />
   );
 }
 
