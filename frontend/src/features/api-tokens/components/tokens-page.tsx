@@ -9,6 +9,7 @@ import form from '@/shared/ui/form.module.css';
 import { StatusBadge, type StatusTone } from '@/shared/ui/status-badge';
 import table from '@/shared/ui/table.module.css';
 import { useCreateToken, useRevokeToken, useTokens } from '../api/tokens';
+import { DataTable } from '@/shared/ui/data-table';
 
 const expiries: { label: string; days: number | null }[] = [
   { label: 'Never', days: null },
@@ -132,31 +133,26 @@ export function TokensPage() {
           <p role="status">Loading…</p>
         ) : query.isError ? (
           <QueryError title="Could not load the API tokens" query={query} />
-        ) : query.data.length === 0 ? (
-          <EmptyState title="No API tokens yet">
-            <p>Create one above for each integration that scripts this provisioner.</p>
-          </EmptyState>
         ) : (
-          <table className={table.table}>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Token</th>
-                <th scope="col">Role</th>
-                <th scope="col">State</th>
-                <th scope="col">Expires</th>
-                <th scope="col">Last used</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {query.data.map((token) => (
-                <TokenRow key={token.id} token={token} />
-              ))}
-            </tbody>
-          </table>
+          <DataTable
+            columns={[
+              { header: 'Name' },
+              { header: 'Token' },
+              { header: 'Role' },
+              { header: 'State' },
+              { header: 'Expires' },
+              { header: 'Last used' },
+              { header: 'Actions', hidden: true },
+            ]}
+            rows={query.data}
+            rowKey={(token) => token.id}
+            renderRow={(token) => <TokenRow token={token} />}
+            empty={
+              <EmptyState title="No API tokens yet">
+                <p>Create one above for each integration that scripts this provisioner.</p>
+              </EmptyState>
+            }
+          />
         )}
       </section>
     </>

@@ -6,6 +6,7 @@ import { QueryError } from '@/shared/ui/query-error';
 import { StatusBadge } from '@/shared/ui/status-badge';
 import table from '@/shared/ui/table.module.css';
 import { PAGE_SIZE, useAuditPage } from '../api/audit';
+import { DataTable } from '@/shared/ui/data-table';
 
 function Result({ status }: { status: number }) {
   if (status < 400) return <StatusBadge tone="success">{status}</StatusBadge>;
@@ -53,23 +54,12 @@ export function AuditLogPage() {
   const pages = Math.max(1, Math.ceil(query.data.total / PAGE_SIZE));
   return (
     <>
-      <table className={table.table}>
-        <thead>
-          <tr>
-            <th scope="col">When</th>
-            <th scope="col">Who</th>
-            <th scope="col">What</th>
-            <th scope="col">Target</th>
-            <th scope="col">Result</th>
-            <th scope="col">From</th>
-          </tr>
-        </thead>
-        <tbody>
-          {query.data.items.map((entry) => (
-            <Row key={entry.id} entry={entry} />
-          ))}
-        </tbody>
-      </table>
+      <DataTable
+        columns={[{ header: 'When' }, { header: 'Who' }, { header: 'What' }, { header: 'Target' }, { header: 'Result' }, { header: 'From' }]}
+        rows={query.data.items}
+        rowKey={(entry) => entry.id}
+        renderRow={(entry) => <Row entry={entry} />}
+      />
       <nav className={table.pager} aria-label="Audit pages">
         <Button onClick={() => setPage(page - 1)} disabled={page <= 1 || query.isFetching}>
           Newer

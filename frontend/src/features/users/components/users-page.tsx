@@ -7,6 +7,7 @@ import form from '@/shared/ui/form.module.css';
 import { StatusBadge } from '@/shared/ui/status-badge';
 import table from '@/shared/ui/table.module.css';
 import { useCreateUser, useUpdateUser, useUsers } from '../api/users';
+import { DataTable } from '@/shared/ui/data-table';
 
 const roles: Role[] = ['viewer', 'operator', 'admin'];
 
@@ -116,24 +117,12 @@ export function UsersPage() {
         ) : query.isError ? (
           <QueryError title="Could not load the users" query={query} />
         ) : (
-          <table className={table.table}>
-            <thead>
-              <tr>
-                <th scope="col">User</th>
-                <th scope="col">Role</th>
-                <th scope="col">State</th>
-                <th scope="col">Last sign-in</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {query.data.map((user) => (
-                <UserRow key={user.id} user={user} />
-              ))}
-            </tbody>
-          </table>
+          <DataTable
+            columns={[{ header: 'User' }, { header: 'Role' }, { header: 'State' }, { header: 'Last sign-in' }, { header: 'Actions', hidden: true }]}
+            rows={query.data}
+            rowKey={(user) => user.id}
+            renderRow={(user) => <UserRow user={user} />}
+          />
         )}
       </section>
     </>
