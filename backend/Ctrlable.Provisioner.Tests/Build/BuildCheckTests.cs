@@ -187,7 +187,7 @@ public sealed class BuildCheckTests : IAsyncLifetime
     [Fact]
     public async Task A_host_that_cannot_be_reached_or_is_not_configured_is_a_problem_naming_it()
     {
-        var closedPort = SshServer.FreePort();
+        var closedPort = TestPorts.Free();
         using var elsewhere = new ProvisionerApp(_releases, new Dictionary<string, string?>(ProvisionerApp.ProxmoxSettings(_pve))
         {
             ["HostTrigger:Host"] = "127.0.0.1",

@@ -71,7 +71,7 @@ public sealed class BuildFailureTests(BuildFailureTests.Emulator emulator) : ICl
         }
         else
         {
-            settings["HostTrigger:Port"] = SshServer.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
+            settings["HostTrigger:Port"] = TestPorts.Free().ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
 
         using var app = await StartAppAsync(settings);
@@ -208,7 +208,7 @@ public sealed class BuildFailureTests(BuildFailureTests.Emulator emulator) : ICl
             var settings = Settings(host.Settings());
             settings["Storage:DataDirectory"] = data;
             settings["Storage:ReleasesDirectory"] = _releases.Value;
-            var http = new Uri($"http://127.0.0.1:{SshServer.FreePort()}");
+            var http = new Uri($"http://127.0.0.1:{TestPorts.Free()}");
             await using (var orchestrator = await OrchestratorProcess.StartAsync(settings, http.GetLeftPart(UriPartial.Authority), http))
             {
                 using var client = orchestrator.CreateClient(token);

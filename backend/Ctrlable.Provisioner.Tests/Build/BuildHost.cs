@@ -130,7 +130,7 @@ internal sealed class BuildHost : IAsyncDisposable
         await File.WriteAllTextAsync(Path.Combine(releases, release + ".yaml"), manifest.Replace("{commit}", upstreamCommit, StringComparison.Ordinal).Replace("{haos_sha256}", haosSha256, StringComparison.Ordinal));
 
         var certificate = CreateCertificate(Path.Combine(dir, "orchestrator.pfx"));
-        var port = SshServer.FreePort();
+        var port = TestPorts.Free();
         var orchestratorUrl = new Uri($"https://127.0.0.1:{port}");
         var conf = Path.Combine(dir, "ctrlable-build.conf");
         await File.WriteAllTextAsync(conf, $"""
@@ -142,7 +142,7 @@ internal sealed class BuildHost : IAsyncDisposable
             LOG_DIR={Path.Combine(dir, "logs")}
             LOCK_FILE={Path.Combine(dir, "ctrlable-build.lock")}
             MIRROR_BIND=127.0.0.1
-            MIRROR_PORT={SshServer.FreePort()}
+            MIRROR_PORT={TestPorts.Free()}
             TEMPLATE_STORAGE=local
             FIRSTBOOT_DIR={firstboot}
             COMMUNITY_SCRIPTS_DIR={Path.Combine(dir, "community-scripts")}

@@ -176,7 +176,7 @@ public sealed class HaosTemplateTests
     [MemberData(nameof(GitHubFailures))]
     public async Task Without_a_digest_from_GitHub_that_template_fails_with_the_reason_and_nothing_is_downloaded(string failure, string reason)
     {
-        var closedPort = SshServer.FreePort();
+        var closedPort = TestPorts.Free();
         var settings = failure switch
         {
             "unreachable" => $"GITHUB_API_URL=https://127.0.0.1:{closedPort}",

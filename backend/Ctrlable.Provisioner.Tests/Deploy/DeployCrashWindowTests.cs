@@ -183,8 +183,8 @@ public sealed partial class DeployCrashWindowTests
             var boot = new DeferredBootBehaviour();
             var pve = await ProxmoxHarness.StartAsync(bootBehaviour: boot, foreignGuests: true);
             var data = TempDirectory.Create(purpose);
-            var http = new Uri($"http://127.0.0.1:{DeployResilienceTests.FreePort()}");
-            var urls = $"https://127.0.0.1:{DeployResilienceTests.FreePort()};{http.GetLeftPart(UriPartial.Authority)}";
+            var http = new Uri($"http://127.0.0.1:{TestPorts.Free()}");
+            var urls = $"https://127.0.0.1:{TestPorts.Free()};{http.GetLeftPart(UriPartial.Authority)}";
             var settings = ProvisionerApp.ProxmoxSettings(pve);
             settings["Storage:DataDirectory"] = data;
             settings["Storage:ReleasesDirectory"] = RepoPaths.Releases;

@@ -27,7 +27,7 @@ public sealed class DeployOwnershipTests
         await using var pve = await ProxmoxHarness.StartAsync(bootBehaviour: boot, foreignGuests: true);
         var foreign = ForeignGuests.Capture(pve.Sim);
         var data = TempDirectory.Create("own-clone");
-        var port = DeployResilienceTests.FreePort();
+        var port = TestPorts.Free();
         var crash = new StopWhileCloneRuns();
         pve.Sim.Faults.Settings = new FaultSettings { TaskFailureRate = 1, TaskFailureMessage = "clone failed: storage local-lvm full", PathPattern = "/clone" };
         long project;
@@ -67,7 +67,7 @@ public sealed class DeployOwnershipTests
         await using var pve = await ProxmoxHarness.StartAsync(bootBehaviour: boot, foreignGuests: true);
         var foreign = ForeignGuests.Capture(pve.Sim);
         var data = TempDirectory.Create("own-adopt");
-        var port = DeployResilienceTests.FreePort();
+        var port = TestPorts.Free();
         var crash = new DeployResilienceTests.CrashAt(DeployPipeline.VmidReserved);
         long project;
         JsonElement reserved;
@@ -111,7 +111,7 @@ public sealed class DeployOwnershipTests
         await using var pve = await ProxmoxHarness.StartAsync(bootBehaviour: boot, foreignGuests: true);
         var foreign = ForeignGuests.Capture(pve.Sim);
         var data = TempDirectory.Create("own-resume");
-        var port = DeployResilienceTests.FreePort();
+        var port = TestPorts.Free();
         var crash = new DeployResilienceTests.CrashAt(step);
         long project;
         JsonElement stopped;
@@ -148,7 +148,7 @@ public sealed class DeployOwnershipTests
         await using var pve = await ProxmoxHarness.StartAsync(bootBehaviour: boot, foreignGuests: true);
         var foreign = ForeignGuests.Capture(pve.Sim);
         var data = TempDirectory.Create("own-replaced");
-        await using var run = await DeployResilienceTests.StartAsync(pve, data, observer: null, boot, DeployResilienceTests.FreePort());
+        await using var run = await DeployResilienceTests.StartAsync(pve, data, observer: null, boot, TestPorts.Free());
         using var client = await run.App.CreateClientAsync(Role.Operator);
         var project = await DeployApiTests.CreateProjectAsync(client, "Replaced");
         var (id, vmid) = await DeployOneAsync(client, project);
@@ -183,7 +183,7 @@ public sealed class DeployOwnershipTests
         await using var pve = await ProxmoxHarness.StartAsync(bootBehaviour: boot, foreignGuests: true);
         var foreign = ForeignGuests.Capture(pve.Sim);
         var data = TempDirectory.Create("own-delete");
-        await using var run = await DeployResilienceTests.StartAsync(pve, data, observer: null, boot, DeployResilienceTests.FreePort());
+        await using var run = await DeployResilienceTests.StartAsync(pve, data, observer: null, boot, TestPorts.Free());
         using var client = await run.App.CreateClientAsync(Role.Operator);
         var project = await DeployApiTests.CreateProjectAsync(client, "Gone");
         var (id, vmid) = await DeployOneAsync(client, project);
@@ -208,7 +208,7 @@ public sealed class DeployOwnershipTests
         await using var pve = await ProxmoxHarness.StartAsync(bootBehaviour: boot, foreignGuests: true);
         var foreign = ForeignGuests.Capture(pve.Sim);
         var data = TempDirectory.Create("own-stack");
-        await using var run = await DeployResilienceTests.StartAsync(pve, data, observer: null, boot, DeployResilienceTests.FreePort());
+        await using var run = await DeployResilienceTests.StartAsync(pve, data, observer: null, boot, TestPorts.Free());
         using var client = await run.App.CreateClientAsync(Role.Operator);
         var project = await DeployApiTests.CreateProjectAsync(client, "Stack");
 

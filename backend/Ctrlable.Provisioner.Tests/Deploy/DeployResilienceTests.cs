@@ -26,7 +26,7 @@ public sealed class DeployResilienceTests
         await using var pve = await ProxmoxHarness.StartAsync(bootBehaviour: boot, foreignGuests: true);
         var foreign = ForeignGuests.Capture(pve.Sim);
         var data = TempDirectory.Create("crash");
-        var port = FreePort();
+        var port = TestPorts.Free();
         var crash = new CrashAt(step);
         long project;
         await using (var first = await StartAsync(pve, data, crash, boot, port))
@@ -69,7 +69,7 @@ public sealed class DeployResilienceTests
         var clone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         pve.Sim.Tasks.Gate = task => task.Upid.Type == "qmclone" ? clone.Task : Task.CompletedTask;
         var data = TempDirectory.Create("slowclone");
-        var port = FreePort();
+        var port = TestPorts.Free();
         var crash = new CrashAt(DeployPipeline.CloneRequested);
         long project;
         await using (var first = await StartAsync(pve, data, crash, boot, port))
@@ -112,7 +112,7 @@ public sealed class DeployResilienceTests
         var boot = new DeferredBootBehaviour();
         await using var pve = await ProxmoxHarness.StartAsync(bootBehaviour: boot);
         var data = TempDirectory.Create("faults");
-        await using var run = await StartAsync(pve, data, observer: null, boot, FreePort());
+        await using var run = await StartAsync(pve, data, observer: null, boot, TestPorts.Free());
         using var client = await run.App.CreateClientAsync(Role.Operator);
         var project = await DeployApiTests.CreateProjectAsync(client, "Flaky");
         // A fixed schedule, not a chance: every 5th request answers 503 and every 2nd config lock times out, a few times
@@ -152,7 +152,7 @@ public sealed class DeployResilienceTests
         var boot = new DeferredBootBehaviour();
         await using var pve = await ProxmoxHarness.StartAsync(bootBehaviour: boot);
         var data = TempDirectory.Create("clonefail");
-        await using var run = await StartAsync(pve, data, observer: null, boot, FreePort());
+        await using var run = await StartAsync(pve, data, observer: null, boot, TestPorts.Free());
         using var client = await run.App.CreateClientAsync(Role.Operator);
         var project = await DeployApiTests.CreateProjectAsync(client, "Broken");
         pve.Sim.Faults.Settings = new FaultSettings { TaskFailureRate = 1, TaskFailureMessage = "clone failed: storage local-lvm full", PathPattern = "/clone" };
@@ -208,13 +208,6 @@ public sealed class DeployResilienceTests
         await TestBaseBackup.StoreAsync(app);
         boot.Connect(FirstBootGuests.Behaviour(app));
         return new Run(app, boot);
-    }
-
-    internal static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     internal sealed class Run(ProvisionerApp app, DeferredBootBehaviour boot) : IAsyncDisposable

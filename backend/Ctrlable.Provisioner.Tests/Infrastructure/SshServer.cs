@@ -70,7 +70,7 @@ internal sealed class SshServer : IDisposable
             System.IO.Directory.CreateDirectory("/run/sshd");
         }
 
-        var port = FreePort();
+        var port = TestPorts.Free();
         var config = Path.Combine(dir, "sshd_config");
         await File.WriteAllTextAsync(config, $"""
             Port {port}
@@ -137,13 +137,6 @@ internal sealed class SshServer : IDisposable
 
         _process.Dispose();
         TempDirectory.TryDelete(Directory);
-    }
-
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     /// <summary>Runs a program to completion; its standard output, or an exception with its error output.</summary>

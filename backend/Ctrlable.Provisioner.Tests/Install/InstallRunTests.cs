@@ -166,7 +166,7 @@ public abstract class InstallRunTests
         // ... and the token secret it handed over, which the orchestrator keeps encrypted in its data directory.
         var settings = InstallTests.ProxmoxSettingsOf(env);
         settings["Deploy:FirstBootTimeoutSeconds"] = "120";
-        settings["Urls"] = $"https://127.0.0.1:{SshServer.FreePort()};http://127.0.0.1:0";
+        settings["Urls"] = $"https://127.0.0.1:{TestPorts.Free()};http://127.0.0.1:0";
         // Where the emulator's Home Assistant guests answer (a real HAOS: 8123 or 80).
         settings["HomeAssistant:Ports:0"] = host.Sim.HomeAssistantPorts!.Value.LegacyPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
         settings["HomeAssistant:Ports:1"] = host.Sim.HomeAssistantPorts!.Value.HttpPort.ToString(System.Globalization.CultureInfo.InvariantCulture);

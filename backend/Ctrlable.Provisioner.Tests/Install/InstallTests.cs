@@ -74,7 +74,7 @@ public sealed class InstallTests
     public async Task A_bundle_url_is_downloaded_and_checked_against_its_sha256()
     {
         await using var host = await InstallHost.StartAsync(PveVersion.V9_1);
-        var port = SshServer.FreePort();
+        var port = TestPorts.Free();
         using var server = new HttpListener();
         server.Prefixes.Add($"http://127.0.0.1:{port}/");
         server.Start();

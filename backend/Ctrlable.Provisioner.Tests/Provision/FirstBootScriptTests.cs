@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
-using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -153,7 +152,7 @@ public sealed class FirstBootScriptTests(FirstBootScriptTests.Fixture fixture) :
         var (guest, sandbox, address) = await PrepareAsync(TemplateTypes.ZwaveJs);
         var env = sandbox.PathOf(FirstBootEnvironment.GuestPath);
         var original = await File.ReadAllTextAsync(env);
-        var closedPort = ClosedPort();
+        var closedPort = TestPorts.Free();
         await File.WriteAllTextAsync(env, original.Replace(H.App.HttpsAddress.GetLeftPart(UriPartial.Authority), $"https://127.0.0.1:{closedPort}", StringComparison.Ordinal));
 
         var down = await RunAsync(sandbox, address, new() { ["FIRSTBOOT_ATTEMPTS"] = "3" });
@@ -478,13 +477,6 @@ public sealed class FirstBootScriptTests(FirstBootScriptTests.Fixture fixture) :
         {
             yield return key;
         }
-    }
-
-    private static int ClosedPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private static UnixFileMode FileMode(string path) => File.GetUnixFileMode(path);

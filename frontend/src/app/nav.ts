@@ -1,6 +1,14 @@
 import type { ComponentType, SVGProps } from 'react';
 import type { Role } from '@/shared/api';
-import { DashboardIcon, FolderIcon, HomeIcon, PackageIcon } from '@/shared/ui/icons';
+import {
+  BracesIcon,
+  ClipboardListIcon,
+  DashboardIcon,
+  HomeIcon,
+  PackageIcon,
+  SettingsIcon,
+  UsersIcon,
+} from '@/shared/ui/icons';
 import { paths } from './paths';
 
 export type NavItem = {
@@ -16,10 +24,10 @@ export const navItems: readonly NavItem[] = [
   { label: 'Dashboard', to: paths.home.getHref(), icon: DashboardIcon },
   { label: 'Projects', to: paths.projects.getHref(), icon: HomeIcon },
   { label: 'Releases', to: paths.releases.getHref(), icon: PackageIcon },
-  { label: 'Settings', to: paths.settings.getHref(), icon: FolderIcon },
-  { label: 'Users', to: paths.users.getHref(), icon: FolderIcon, role: 'admin' },
-  { label: 'API tokens', to: paths.tokens.getHref(), icon: FolderIcon, role: 'admin' },
-  { label: 'Audit log', to: paths.audit.getHref(), icon: FolderIcon, role: 'admin' },
+  { label: 'Settings', to: paths.settings.getHref(), icon: SettingsIcon },
+  { label: 'Users', to: paths.users.getHref(), icon: UsersIcon, role: 'admin' },
+  { label: 'API tokens', to: paths.tokens.getHref(), icon: BracesIcon, role: 'admin' },
+  { label: 'Audit log', to: paths.audit.getHref(), icon: ClipboardListIcon, role: 'admin' },
 ];
 
 const rank: Record<Role, number> = { viewer: 1, operator: 2, admin: 3 };

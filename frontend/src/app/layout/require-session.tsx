@@ -2,7 +2,7 @@ import type { ReactNode } from 'react';
 import { Navigate, useLocation } from 'react-router';
 import { useCurrentUser } from '@/features/auth';
 import { ApiError, problemCode } from '@/shared/api';
-import { ErrorState } from '@/shared/ui/error-state';
+import { QueryError } from '@/shared/ui/query-error';
 import { paths } from '../paths';
 
 /**
@@ -19,14 +19,9 @@ export function RequireSession({ children }: { children: ReactNode }) {
     if (me.error instanceof ApiError && me.error.status === 401)
       return <Navigate to={paths.signIn.getHref(location.pathname + location.search)} replace />;
     return (
-      <ErrorState
-        title="Could not reach the provisioner"
-        details={me.error instanceof ApiError ? me.error.technicalSummary : me.error.message}
-        onRetry={() => void me.refetch()}
-        retrying={me.isFetching}
-      >
+      <QueryError title="Could not reach the provisioner" query={me}>
         <p>Check that it is running and that this device can reach it, then try again.</p>
-      </ErrorState>
+      </QueryError>
     );
   }
   return <>{children}</>;

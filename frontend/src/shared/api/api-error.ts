@@ -87,3 +87,21 @@ export function problemMessage(error: unknown): string {
   if (error instanceof ApiError) return error.problem?.detail ?? error.problem?.title ?? error.message;
   return error instanceof Error ? error.message : String(error);
 }
+
+/**
+ * A failed load in the user's words (`message`) and the technical line for "Details" (`details`):
+ * what went wrong on the way (no answer, unreadable answer, HTTP status), not how to fix a form.
+ */
+export function explainFailure(error: unknown): { message: string; details: string } {
+  if (error instanceof ApiError) {
+    const message = {
+      network:
+        'The provisioner did not answer. Check that it is running and that this device can reach it, then try again.',
+      unreadable:
+        'The provisioner answered with something this page cannot read: it may be an older version, or another page is in the way. Try again; if it keeps happening, send the details below to whoever looks after this provisioner.',
+      http: `The provisioner answered with an error (HTTP ${error.status}). Try again; if it keeps happening, send the details below to whoever looks after this provisioner.`,
+    }[error.reason];
+    return { message, details: error.technicalSummary };
+  }
+  return { message: 'Something unexpected went wrong. Try again.', details: error instanceof Error ? error.message : String(error) };
+}

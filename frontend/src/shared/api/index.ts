@@ -1,6 +1,6 @@
 export { ANTIFORGERY_HEADER, apiClient, unwrap } from './client';
 export { queryKeys } from './query-keys';
-export { ApiError, fieldErrors, isProblemDetails, problemCode, problemMessage } from './api-error';
+export { ApiError, explainFailure, fieldErrors, isProblemDetails, problemCode, problemMessage } from './api-error';
 export type {
   ApiTokenSummary,
   AppHealth,

@@ -290,3 +290,46 @@ export function UsbIcon(props: IconProps) {
     </Svg>
   );
 }
+
+/** Settings: a cog. */
+export function SettingsIcon(props: IconProps) {
+  return (
+    <Svg {...props}>
+      <circle cx="12" cy="12" r="3" />
+      <path d="M12 2.5v3M12 18.5v3M2.5 12h3M18.5 12h3M5.3 5.3l2.1 2.1M16.6 16.6l2.1 2.1M5.3 18.7l2.1-2.1M16.6 7.4l2.1-2.1" />
+      <circle cx="12" cy="12" r="6.5" />
+    </Svg>
+  );
+}
+
+/** Users: two people. */
+export function UsersIcon(props: IconProps) {
+  return (
+    <Svg {...props}>
+      <circle cx="9" cy="8" r="3.5" />
+      <path d="M2.5 20a6.5 6.5 0 0 1 13 0" />
+      <path d="M15.5 4.7a3.5 3.5 0 0 1 0 6.6M18 14.2a6.5 6.5 0 0 1 3.5 5.8" />
+    </Svg>
+  );
+}
+
+/** API tokens: code braces (what integrators script against). */
+export function BracesIcon(props: IconProps) {
+  return (
+    <Svg {...props}>
+      <path d="M8 3.5H7a2 2 0 0 0-2 2v4L3 12l2 2.5v4a2 2 0 0 0 2 2h1" />
+      <path d="M16 3.5h1a2 2 0 0 1 2 2v4l2 2.5-2 2.5v4a2 2 0 0 1-2 2h-1" />
+    </Svg>
+  );
+}
+
+/** Audit log: a list on a clipboard. */
+export function ClipboardListIcon(props: IconProps) {
+  return (
+    <Svg {...props}>
+      <rect x="4.5" y="4" width="15" height="17.5" rx="1.5" />
+      <path d="M9 2.5h6v3H9Z" />
+      <path d="M8.5 10.5h.01M11.5 10.5h4M8.5 14h.01M11.5 14h4M8.5 17.5h.01M11.5 17.5h4" />
+    </Svg>
+  );
+}

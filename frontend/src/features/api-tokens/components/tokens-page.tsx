@@ -3,12 +3,13 @@ import { fieldErrors, problemMessage, type ApiTokenSummary, type CreatedToken, t
 import { Button } from '@/shared/ui/button';
 import { CopyButton } from '@/shared/ui/copy-button';
 import { EmptyState } from '@/shared/ui/empty-state';
-import { ErrorState } from '@/shared/ui/error-state';
+import { QueryError } from '@/shared/ui/query-error';
 import { Field, FormError, SelectField } from '@/shared/ui/field';
 import form from '@/shared/ui/form.module.css';
 import { StatusBadge, type StatusTone } from '@/shared/ui/status-badge';
 import table from '@/shared/ui/table.module.css';
 import { useCreateToken, useRevokeToken, useTokens } from '../api/tokens';
+import { DataTable } from '@/shared/ui/data-table';
 
 const expiries: { label: string; days: number | null }[] = [
   { label: 'Never', days: null },
@@ -131,32 +132,27 @@ export function TokensPage() {
         {query.isPending ? (
           <p role="status">Loading…</p>
         ) : query.isError ? (
-          <ErrorState title="Could not load the API tokens" details={problemMessage(query.error)} onRetry={() => void query.refetch()} />
-        ) : query.data.length === 0 ? (
-          <EmptyState title="No API tokens yet">
-            <p>Create one above for each integration that scripts this provisioner.</p>
-          </EmptyState>
+          <QueryError title="Could not load the API tokens" query={query} />
         ) : (
-          <table className={table.table}>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Token</th>
-                <th scope="col">Role</th>
-                <th scope="col">State</th>
-                <th scope="col">Expires</th>
-                <th scope="col">Last used</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {query.data.map((token) => (
-                <TokenRow key={token.id} token={token} />
-              ))}
-            </tbody>
-          </table>
+          <DataTable
+            columns={[
+              { header: 'Name' },
+              { header: 'Token' },
+              { header: 'Role' },
+              { header: 'State' },
+              { header: 'Expires' },
+              { header: 'Last used' },
+              { header: 'Actions', hidden: true },
+            ]}
+            rows={query.data}
+            rowKey={(token) => token.id}
+            renderRow={(token) => <TokenRow token={token} />}
+            empty={
+              <EmptyState title="No API tokens yet">
+                <p>Create one above for each integration that scripts this provisioner.</p>
+              </EmptyState>
+            }
+          />
         )}
       </section>
     </>

@@ -1,11 +1,12 @@
 import { useState } from 'react';
-import { problemMessage, type AuditRecord } from '@/shared/api';
+import type { AuditRecord } from '@/shared/api';
 import { Button } from '@/shared/ui/button';
 import { EmptyState } from '@/shared/ui/empty-state';
-import { ErrorState } from '@/shared/ui/error-state';
+import { QueryError } from '@/shared/ui/query-error';
 import { StatusBadge } from '@/shared/ui/status-badge';
 import table from '@/shared/ui/table.module.css';
 import { PAGE_SIZE, useAuditPage } from '../api/audit';
+import { DataTable } from '@/shared/ui/data-table';
 
 function Result({ status }: { status: number }) {
   if (status < 400) return <StatusBadge tone="success">{status}</StatusBadge>;
@@ -42,7 +43,7 @@ export function AuditLogPage() {
 
   if (query.isPending) return <p role="status">Loading…</p>;
   if (query.isError)
-    return <ErrorState title="Could not load the audit log" details={problemMessage(query.error)} onRetry={() => void query.refetch()} />;
+    return <QueryError title="Could not load the audit log" query={query} />;
   if (query.data.total === 0)
     return (
       <EmptyState title="Nothing recorded yet">
@@ -53,23 +54,12 @@ export function AuditLogPage() {
   const pages = Math.max(1, Math.ceil(query.data.total / PAGE_SIZE));
   return (
     <>
-      <table className={table.table}>
-        <thead>
-          <tr>
-            <th scope="col">When</th>
-            <th scope="col">Who</th>
-            <th scope="col">What</th>
-            <th scope="col">Target</th>
-            <th scope="col">Result</th>
-            <th scope="col">From</th>
-          </tr>
-        </thead>
-        <tbody>
-          {query.data.items.map((entry) => (
-            <Row key={entry.id} entry={entry} />
-          ))}
-        </tbody>
-      </table>
+      <DataTable
+        columns={[{ header: 'When' }, { header: 'Who' }, { header: 'What' }, { header: 'Target' }, { header: 'Result' }, { header: 'From' }]}
+        rows={query.data.items}
+        rowKey={(entry) => entry.id}
+        renderRow={(entry) => <Row entry={entry} />}
+      />
       <nav className={table.pager} aria-label="Audit pages">
         <Button onClick={() => setPage(page - 1)} disabled={page <= 1 || query.isFetching}>
           Newer

@@ -1,8 +1,8 @@
 import { useState } from 'react';
-import { ApiError, problemMessage, type ProjectCredentials, type SiteCredential } from '@/shared/api';
+import { problemMessage, type ProjectCredentials, type SiteCredential } from '@/shared/api';
 import { Button } from '@/shared/ui/button';
 import { EmptyState } from '@/shared/ui/empty-state';
-import { ErrorState } from '@/shared/ui/error-state';
+import { QueryError } from '@/shared/ui/query-error';
 import { ExternalLinkIcon } from '@/shared/ui/icons';
 import { useCredentials } from '../api/credentials';
 import { credentialGroups, credentialName } from '../lib/credential-groups';
@@ -164,13 +164,9 @@ export function CredentialsPage({ projectId, isAdmin }: { projectId: number; isA
   if (query.isPending) return <p role="status">Loading the credentials…</p>;
   if (query.isError) {
     return (
-      <ErrorState
-        title="Could not load the credentials"
-        details={query.error instanceof ApiError ? query.error.technicalSummary : problemMessage(query.error)}
-        onRetry={() => void query.refetch()}
-      >
+      <QueryError title="Could not load the credentials" query={query}>
         <p>{problemMessage(query.error)}</p>
-      </ErrorState>
+      </QueryError>
     );
   }
   return <CredentialsView projectId={projectId} data={query.data} />;

@@ -1,7 +1,7 @@
 import { useMemo } from 'react';
 import { ApiError, type DashboardSnapshot } from '@/shared/api';
 import { plural } from '@/shared/lib/format';
-import { ErrorState } from '@/shared/ui/error-state';
+import { QueryError } from '@/shared/ui/query-error';
 import { StarIcon } from '@/shared/ui/icons';
 import { Skeleton } from '@/shared/ui/skeleton';
 import { StatusBadge } from '@/shared/ui/status-badge';
@@ -20,25 +20,10 @@ function sentence(text: string): string {
   return /[.!?]$/.test(trimmed) ? trimmed : `${trimmed}.`;
 }
 
-function explain(error: Error): { title: string; message: string; details: string } {
-  if (error instanceof ApiError) {
-    if (error.reason === 'http' && error.status === 503) {
-      return {
-        title: 'Proxmox cannot be reached',
-        message: `${sentence(error.problem?.detail ?? 'The provisioner has no data from Proxmox yet')} Check that the Proxmox host is on and that the provisioner can reach it. This page keeps trying every few seconds.`,
-        details: error.technicalSummary,
-      };
-    }
-    const message = {
-      network:
-        'The provisioner did not answer. Check that it is running and that this device can reach it, then try again.',
-      unreadable:
-        'The provisioner answered with something this page cannot read: it may be an older version, or another page is in the way. Try again; if it keeps happening, send the details below to whoever looks after this provisioner.',
-      http: `The provisioner answered with an error (HTTP ${error.status}). Try again; if it keeps happening, send the details below to whoever looks after this provisioner.`,
-    }[error.reason];
-    return { title: 'Could not load the dashboard', message, details: error.technicalSummary };
-  }
-  return { title: 'Could not load the dashboard', message: 'Something unexpected went wrong. Try again.', details: error.message };
+/** 503: the provisioner is up but has never reached Proxmox; say so in its own words. */
+function proxmoxUnreachable(error: Error): string | undefined {
+  if (!(error instanceof ApiError) || error.reason !== 'http' || error.status !== 503) return undefined;
+  return `${sentence(error.problem?.detail ?? 'The provisioner has no data from Proxmox yet')} Check that the Proxmox host is on and that the provisioner can reach it. This page keeps trying every few seconds.`;
 }
 
 function DashboardSkeleton() {
@@ -153,13 +138,13 @@ export function Dashboard({ releasesHref }: { releasesHref: string }) {
   }
 
   if (query.isError && query.data === undefined) {
-    const { title, message, details } = explain(query.error);
+    const unreachable = proxmoxUnreachable(query.error);
     return (
       <div className={styles.page}>
         <h1 className={styles.pageTitle}>Dashboard</h1>
-        <ErrorState title={title} details={details} onRetry={() => void query.refetch()} retrying={query.isFetching}>
-          <p>{message}</p>
-        </ErrorState>
+        <QueryError title={unreachable ? 'Proxmox cannot be reached' : 'Could not load the dashboard'} query={query}>
+          {unreachable ? <p>{unreachable}</p> : undefined}
+        </QueryError>
       </div>
     );
   }

@@ -1,30 +1,18 @@
 import { useState } from 'react';
 import type { GuestCard as Guest } from '@/shared/api';
 import { formatDuration, formatMemoryUsage, formatPercent, fractionOf } from '@/shared/lib/format';
-import {
-  AlertTriangleIcon,
-  CheckCircleIcon,
-  HelpCircleIcon,
-  StopCircleIcon,
-  XCircleIcon,
-} from '@/shared/ui/icons';
+import { HelpCircleIcon } from '@/shared/ui/icons';
 import { AppHealthBadge } from '@/shared/ui/app-health-badge';
 import { Meter } from '@/shared/ui/meter';
 import { Spinner } from '@/shared/ui/spinner';
-import { BadgeGroup, StatusBadge, type StatusTone } from '@/shared/ui/status-badge';
+import { BadgeGroup, StatusBadge } from '@/shared/ui/status-badge';
+import { TONE_ICONS } from '@/shared/ui/tone-icon';
 import { VisuallyHidden } from '@/shared/ui/visually-hidden';
 import { guestAnchorId } from '../lib/alerts';
 import { guestStatus, isAppDown, type GuestStatus } from '../lib/guest-status';
 import { GuestHistory } from './metric-history';
 import styles from './dashboard.module.css';
-
-const TONE_ICONS: Record<StatusTone, typeof CheckCircleIcon> = {
-  success: CheckCircleIcon,
-  info: Spinner,
-  neutral: StopCircleIcon,
-  warning: AlertTriangleIcon,
-  danger: XCircleIcon,
-};
+import { FactsList } from '@/shared/ui/facts-list';
 
 export function GuestStatusBadge({ status }: { status: GuestStatus }) {
   const Icon = status.label === 'Status unknown' ? HelpCircleIcon : status.busy ? Spinner : TONE_ICONS[status.tone];
@@ -104,24 +92,14 @@ export function GuestCardView({ guest, headingLevel = 4 }: { guest: Guest; headi
         <span>{kindLabel(guest.kind)}</span>
         {guest.type && guest.type !== guest.name ? <span>{guest.type}</span> : null}
       </p>
-      <dl className={styles.guestFacts}>
-        <div>
-          <dt>Release</dt>
-          <dd>{guest.release ?? <NotKnown what="none" />}</dd>
-        </div>
-        <div>
-          <dt>IP</dt>
-          <dd className={styles.mono}>{guest.ip ?? <NotKnown what="not known" />}</dd>
-        </div>
-        <div>
-          <dt>Node</dt>
-          <dd>{guest.node || <NotKnown what="not known" />}</dd>
-        </div>
-        <div>
-          <dt>Uptime</dt>
-          <dd>{running ? formatDuration(guest.uptimeSeconds) : <NotKnown what="not running" />}</dd>
-        </div>
-      </dl>
+      <FactsList
+        facts={[
+          { term: 'Release', value: guest.release ?? <NotKnown what="none" /> },
+          { term: 'IP', value: guest.ip ?? <NotKnown what="not known" />, mono: true },
+          { term: 'Node', value: guest.node || <NotKnown what="not known" /> },
+          { term: 'Uptime', value: running ? formatDuration(guest.uptimeSeconds) : <NotKnown what="not running" /> },
+        ]}
+      />
       {running ? (
         <div className={styles.guestMeters}>
           <Meter

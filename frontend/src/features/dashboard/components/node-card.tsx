@@ -15,6 +15,7 @@ import { StatusBadge } from '@/shared/ui/status-badge';
 import { isSlowForDeploys } from '../lib/storage';
 import { NodeHistory } from './metric-history';
 import styles from './dashboard.module.css';
+import { FactsList } from '@/shared/ui/facts-list';
 
 function NodeStatus({ status }: { status: string }) {
   if (status === 'online') {
@@ -84,20 +85,14 @@ export function NodeCard({ node }: { node: NodeHealth }) {
         </h3>
         <NodeStatus status={node.status} />
       </header>
-      <dl className={styles.facts}>
-        <div>
-          <dt>Proxmox VE</dt>
-          <dd>{node.pveVersion ?? '—'}</dd>
-        </div>
-        <div>
-          <dt>Uptime</dt>
-          <dd>{online ? formatDuration(node.uptimeSeconds) : '—'}</dd>
-        </div>
-        <div>
-          <dt>Load (1, 5, 15 min)</dt>
-          <dd>{formatLoad(node.loadAverage)}</dd>
-        </div>
-      </dl>
+      <FactsList
+        layout="row"
+        facts={[
+          { term: 'Proxmox VE', value: node.pveVersion ?? '—' },
+          { term: 'Uptime', value: online ? formatDuration(node.uptimeSeconds) : '—' },
+          { term: 'Load (1, 5, 15 min)', value: formatLoad(node.loadAverage) },
+        ]}
+      />
       {online ? (
         <div className={styles.nodeBody}>
           <div className={styles.nodeGauges}>

@@ -7,6 +7,7 @@ import { StatusBadge } from '@/shared/ui/status-badge';
 import table from '@/shared/ui/table.module.css';
 import { kindLabel } from './guest-card';
 import styles from './dashboard.module.css';
+import { DataTable } from '@/shared/ui/data-table';
 
 /** The active release's templates and whether Proxmox still holds each. */
 export function TemplatesList({
@@ -45,51 +46,43 @@ export function TemplatesList({
           {missing > 0 ? ` · ${missing} missing` : null}
         </span>
       </div>
-      {templates.length === 0 ? (
-        <p className={styles.muted}>This release lists no templates.</p>
-      ) : (
-        <div className={table.card}>
-          <table className={table.table}>
-            <caption className="visually-hidden">Templates of release {activeRelease} on Proxmox</caption>
-            <thead>
-              <tr>
-                <th scope="col">Template</th>
-                <th scope="col">Kind</th>
-                <th scope="col" className={table.numeric}>
-                  VMID
-                </th>
-                <th scope="col">Node</th>
-                <th scope="col">App version</th>
-                <th scope="col">On Proxmox</th>
-              </tr>
-            </thead>
-            <tbody>
-              {templates.map((template) => (
-                <tr key={template.name} data-template={template.name}>
-                  <th scope="row" className={styles.templateName}>
-                    {template.name}
-                  </th>
-                  <td>{kindLabel(template.kind)}</td>
-                  <td className={table.numeric}>{template.vmid}</td>
-                  <td>{template.node}</td>
-                  <td>{template.appVersion ?? '—'}</td>
-                  <td>
-                    {template.present ? (
-                      <StatusBadge tone="success" icon={<CheckCircleIcon />}>
-                        Present
-                      </StatusBadge>
-                    ) : (
-                      <StatusBadge tone="warning" icon={<AlertTriangleIcon />}>
-                        Missing
-                      </StatusBadge>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <DataTable
+        card
+        caption={`Templates of release ${activeRelease} on Proxmox`}
+        columns={[
+          { header: 'Template' },
+          { header: 'Kind' },
+          { header: 'VMID', numeric: true },
+          { header: 'Node' },
+          { header: 'App version' },
+          { header: 'On Proxmox' },
+        ]}
+        rows={templates}
+        rowKey={(template) => template.name}
+        renderRow={(template) => (
+          <tr data-template={template.name}>
+            <th scope="row" className={styles.templateName}>
+              {template.name}
+            </th>
+            <td>{kindLabel(template.kind)}</td>
+            <td className={table.numeric}>{template.vmid}</td>
+            <td>{template.node}</td>
+            <td>{template.appVersion ?? '—'}</td>
+            <td>
+              {template.present ? (
+                <StatusBadge tone="success" icon={<CheckCircleIcon />}>
+                  Present
+                </StatusBadge>
+              ) : (
+                <StatusBadge tone="warning" icon={<AlertTriangleIcon />}>
+                  Missing
+                </StatusBadge>
+              )}
+            </td>
+          </tr>
+        )}
+        empty={<p className={styles.muted}>This release lists no templates.</p>}
+      />
     </section>
   );
 }

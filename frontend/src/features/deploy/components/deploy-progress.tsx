@@ -1,12 +1,12 @@
 import { useQueryClient } from '@tanstack/react-query';
 import { Link } from 'react-router';
-import { ApiError, problemMessage, queryKeys } from '@/shared/api';
+import { ApiError, queryKeys } from '@/shared/api';
 import { plural } from '@/shared/lib/format';
 import { isDeploying, needsUsbBinding } from '@/shared/lib/instances';
 import { Breadcrumb } from '@/shared/ui/breadcrumb';
 import { buttonClass } from '@/shared/ui/button';
 import { EmptyState } from '@/shared/ui/empty-state';
-import { ErrorState } from '@/shared/ui/error-state';
+import { QueryError } from '@/shared/ui/query-error';
 import { AlertTriangleIcon, CheckCircleIcon, XCircleIcon } from '@/shared/ui/icons';
 import { ProgressBar } from '@/shared/ui/progress-bar';
 import { RelativeTime } from '@/shared/ui/relative-time';
@@ -153,14 +153,9 @@ export function DeployProgress({
       );
     }
     return (
-      <ErrorState
-        title="Could not load the deploy"
-        details={deploy.error instanceof ApiError ? deploy.error.technicalSummary : problemMessage(deploy.error)}
-        onRetry={() => void deploy.refetch()}
-        retrying={deploy.isFetching}
-      >
+      <QueryError title="Could not load the deploy" query={deploy}>
         <p>Check this device's network connection to the provisioner, then try again.</p>
-      </ErrorState>
+      </QueryError>
     );
   }
 

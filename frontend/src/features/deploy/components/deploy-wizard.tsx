@@ -5,7 +5,7 @@ import { formatDisk, formatMemory, plural } from '@/shared/lib/format';
 import { componentName, guestKindShort, usbDeviceFor } from '@/shared/lib/instances';
 import { Button, buttonClass } from '@/shared/ui/button';
 import { EmptyState } from '@/shared/ui/empty-state';
-import { ErrorState } from '@/shared/ui/error-state';
+import { QueryError } from '@/shared/ui/query-error';
 import { AlertTriangleIcon, ArrowRightIcon, CheckCircleIcon, PackageIcon, UsbIcon } from '@/shared/ui/icons';
 import { Meter } from '@/shared/ui/meter';
 import { Skeleton } from '@/shared/ui/skeleton';
@@ -23,6 +23,7 @@ import {
   type Totals,
 } from '../lib/capacity';
 import styles from './deploy.module.css';
+import { FactsList } from '@/shared/ui/facts-list';
 
 type Step = 'choose' | 'review';
 
@@ -198,20 +199,17 @@ export function DeployWizard({
     );
   }
   if (host.isError || release.isError) {
-    const error = host.error ?? release.error;
     return (
-      <ErrorState
+      <QueryError
         title={host.isError ? 'Could not read the host' : 'Could not read the release'}
-        details={error instanceof ApiError ? error.technicalSummary : problemMessage(error)}
-        onRetry={() => void (host.isError ? host.refetch() : release.refetch())}
-        retrying={host.isFetching || release.isFetching}
+        query={host.isError ? host : release}
       >
         <p>
           {host.isError
             ? 'The deploy needs the host’s free memory and disk and its active release. Check that Proxmox is reachable (see the dashboard), then try again.'
             : 'The deploy needs the active release’s components. Try again.'}
         </p>
-      </ErrorState>
+      </QueryError>
     );
   }
   if (!host.data.activeRelease || !release.data) {
@@ -373,30 +371,30 @@ export function DeployWizard({
               {plural(picked.length, 'guest')} will be created for {project.name} from release {release.data.name}.
             </p>
           </div>
-          <dl className={styles.reviewFacts}>
-            <div>
-              <dt>Project</dt>
-              <dd>
-                {project.name} (<code>{project.slug}</code>)
-              </dd>
-            </div>
-            <div>
-              <dt>Node</dt>
-              <dd>{node?.node ?? 'default'}</dd>
-            </div>
-            <div>
-              <dt>Storage</dt>
-              <dd>
-                {storage ? `${storage.storage} (${storage.linkedClones ? 'linked clones: seconds' : 'full copies: minutes'})` : 'default'}
-              </dd>
-            </div>
-            <div>
-              <dt>Needs</dt>
-              <dd>
-                {plural(totals.cpu, 'vCPU')} · {formatRamMiB(totals.ramMiB)} RAM · {totals.diskGb} GB disk
-              </dd>
-            </div>
-          </dl>
+          <FactsList
+            layout="auto"
+            facts={[
+              {
+                term: 'Project',
+                value: (
+                  <>
+                    {project.name} (<code>{project.slug}</code>)
+                  </>
+                ),
+              },
+              { term: 'Node', value: node?.node ?? 'default' },
+              {
+                term: 'Storage',
+                value: storage
+                  ? `${storage.storage} (${storage.linkedClones ? 'linked clones: seconds' : 'full copies: minutes'})`
+                  : 'default',
+              },
+              {
+                term: 'Needs',
+                value: `${plural(totals.cpu, 'vCPU')} · ${formatRamMiB(totals.ramMiB)} RAM · ${totals.diskGb} GB disk`,
+              },
+            ]}
+          />
           <ul className={styles.reviewList} aria-label="Guests to create">
             {picked.map((t) => {
               const usb = usbDeviceFor(project.settings, t.name);

@@ -33,6 +33,7 @@ import { percentOf, stepLabel, stepsOf, failedAt } from '../lib/steps';
 import { DeleteInstanceDialog } from './delete-instance-dialog';
 import { StepList } from './step-list';
 import styles from './deploy.module.css';
+import { FactsList, MissingFact } from '@/shared/ui/facts-list';
 
 export type PowerState = 'running' | 'stopped' | null;
 
@@ -203,28 +204,14 @@ export function InstanceCard({
       {showSteps ? <StepList steps={stepsOf(instance, projectTypes)} hostname={instance.hostname} /> : null}
 
       {variant === 'manage' && !deploying && !failed && !deleting ? (
-        <dl className={styles.facts}>
-          <div>
-            <dt>IP</dt>
-            <dd className={styles.mono}>{instance.ip ?? <span className={styles.muted}>not known yet</span>}</dd>
-          </div>
-          <div>
-            <dt>Release</dt>
-            <dd>{instance.release ?? '—'}</dd>
-          </div>
-          {instance.node ? (
-            <div>
-              <dt>Node</dt>
-              <dd>{instance.node}</dd>
-            </div>
-          ) : null}
-          {instance.mac ? (
-            <div className={styles.wide}>
-              <dt>MAC</dt>
-              <dd className={styles.mono}>{instance.mac}</dd>
-            </div>
-          ) : null}
-        </dl>
+        <FactsList
+          facts={[
+            { term: 'IP', value: instance.ip ?? <MissingFact>not known yet</MissingFact>, mono: true },
+            { term: 'Release', value: instance.release ?? '—' },
+            instance.node ? { term: 'Node', value: instance.node } : null,
+            instance.mac ? { term: 'MAC', value: instance.mac, mono: true, wide: true } : null,
+          ]}
+        />
       ) : null}
 
       {binding && !failed && !deleting ? <UsbBindingNote instance={instance} device={device} /> : null}

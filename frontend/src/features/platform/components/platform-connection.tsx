@@ -2,13 +2,14 @@ import { useState, type FormEvent, type ReactNode } from 'react';
 import { fieldErrors, problemMessage, type PlatformConnection as Connection, type PlatformStatus } from '@/shared/api';
 import { Button } from '@/shared/ui/button';
 import { Dialog } from '@/shared/ui/dialog';
-import { ErrorState } from '@/shared/ui/error-state';
+import { QueryError } from '@/shared/ui/query-error';
 import { Field, FormError } from '@/shared/ui/field';
 import form from '@/shared/ui/form.module.css';
 import { AlertTriangleIcon, CheckCircleIcon, CircleIcon, ClockIcon, RefreshIcon, XCircleIcon } from '@/shared/ui/icons';
 import { RelativeTime } from '@/shared/ui/relative-time';
 import { StatusBadge, type StatusTone } from '@/shared/ui/status-badge';
 import { useDisconnectPlatform, useEnrolPlatform, usePlatformStatus } from '../api/platform';
+import { FactsList } from '@/shared/ui/facts-list';
 
 const BADGES: Record<Connection, { tone: StatusTone; label: string; icon: ReactNode }> = {
   'not-configured': { tone: 'neutral', label: 'Not connected to a platform', icon: <CircleIcon /> },
@@ -27,7 +28,7 @@ export function PlatformConnection({ canManage }: { canManage: boolean }) {
   const query = usePlatformStatus();
   if (query.isPending) return <p role="status">Loading…</p>;
   if (query.isError)
-    return <ErrorState title="Could not load the platform status" details={problemMessage(query.error)} onRetry={() => void query.refetch()} />;
+    return <QueryError title="Could not load the platform status" query={query} />;
   const status = query.data;
   const badge = BADGES[status.connection];
   return (
@@ -60,49 +61,44 @@ export function PlatformConnection({ canManage }: { canManage: boolean }) {
 }
 
 function StatusDetails({ status }: { status: PlatformStatus }) {
+  const enrolled = Boolean(status.siteId);
   return (
-    <dl>
-      <dt>Platform</dt>
-      <dd className={form.mono}>{status.platformUrl}</dd>
-      {status.siteId ? (
-        <>
-          <dt>Site id</dt>
-          <dd className={form.mono}>{status.siteId}</dd>
-        </>
-      ) : null}
-      {status.siteId ? (
-        <>
-          <dt>Last successful report</dt>
-          <dd>{status.lastReportAt ? <RelativeTime date={status.lastReportAt} /> : 'None yet'}</dd>
-          <dt>Changes waiting</dt>
-          <dd data-testid="platform-pending">
-            {status.pendingChanges === 0 ? 'None' : `${status.pendingChanges} (sent together in the next report)`}
-          </dd>
-        </>
-      ) : null}
-      {status.lastError ? (
-        <>
-          <dt>Last error</dt>
-          <dd data-testid="platform-last-error">
-            {status.lastError}
-            {status.lastErrorAt ? (
-              <>
-                {' '}
-                (<RelativeTime date={status.lastErrorAt} />)
-              </>
-            ) : null}
-          </dd>
-        </>
-      ) : null}
-      {status.nextAttemptAt && status.connection === 'retrying' ? (
-        <>
-          <dt>Next attempt</dt>
-          <dd>
-            <RelativeTime date={status.nextAttemptAt} />
-          </dd>
-        </>
-      ) : null}
-    </dl>
+    <FactsList
+      layout="stack"
+      facts={[
+        { term: 'Platform', value: status.platformUrl, mono: true },
+        enrolled && { term: 'Site id', value: status.siteId, mono: true },
+        enrolled && {
+          term: 'Last successful report',
+          value: status.lastReportAt ? <RelativeTime date={status.lastReportAt} /> : 'None yet',
+        },
+        enrolled && {
+          term: 'Changes waiting',
+          value: status.pendingChanges === 0 ? 'None' : `${status.pendingChanges} (sent together in the next report)`,
+          testId: 'platform-pending',
+        },
+        status.lastError
+          ? {
+              term: 'Last error',
+              value: (
+                <>
+                  {status.lastError}
+                  {status.lastErrorAt ? (
+                    <>
+                      {' '}
+                      (<RelativeTime date={status.lastErrorAt} />)
+                    </>
+                  ) : null}
+                </>
+              ),
+              testId: 'platform-last-error',
+            }
+          : null,
+        status.nextAttemptAt && status.connection === 'retrying'
+          ? { term: 'Next attempt', value: <RelativeTime date={status.nextAttemptAt} /> }
+          : null,
+      ]}
+    />
   );
 }
 

@@ -1,8 +1,8 @@
 import type { ReactNode } from 'react';
 import { Link } from 'react-router';
-import { ApiError, problemMessage, type Project } from '@/shared/api';
+import { ApiError, type Project } from '@/shared/api';
 import { EmptyState } from '@/shared/ui/empty-state';
-import { ErrorState } from '@/shared/ui/error-state';
+import { QueryError } from '@/shared/ui/query-error';
 import { Skeleton } from '@/shared/ui/skeleton';
 import { useProject } from '../api/get-project';
 import styles from './projects.module.css';
@@ -38,14 +38,9 @@ export function ProjectLoader({
       );
     }
     return (
-      <ErrorState
-        title="Could not load the project"
-        details={query.error instanceof ApiError ? query.error.technicalSummary : problemMessage(query.error)}
-        onRetry={() => void query.refetch()}
-        retrying={query.isFetching}
-      >
+      <QueryError title="Could not load the project" query={query}>
         <p>Check this device's network connection to the provisioner, then try again.</p>
-      </ErrorState>
+      </QueryError>
     );
   }
   return <>{children(query.data)}</>;

@@ -1,8 +1,8 @@
 import type { CoordinatorSettings, SiteSettings } from '@/shared/api';
 import { UsbIcon } from '@/shared/ui/icons';
+import { FactsList } from '@/shared/ui/facts-list';
 import { StatusBadge } from '@/shared/ui/status-badge';
 import { ZIGBEE_ADAPTERS } from '../lib/settings-form';
-import styles from './projects.module.css';
 
 function adapterName(adapter: string): string {
   const known = ZIGBEE_ADAPTERS.find((a) => a.value === adapter);
@@ -42,23 +42,14 @@ function Coordinator({ value, zigbee }: { value: CoordinatorSettings; zigbee: bo
 export function ProjectSettingsSummary({ settings }: { settings: SiteSettings }) {
   const { mqtt, network } = settings;
   return (
-    <dl className={styles.summary}>
-      <div>
-        <dt>Zigbee</dt>
-        <dd>
-          <Coordinator value={settings.zigbee} zigbee />
-        </dd>
-      </div>
-      <div>
-        <dt>Z-Wave</dt>
-        <dd>
-          <Coordinator value={settings.zwave} zigbee={false} />
-        </dd>
-      </div>
-      <div>
-        <dt>MQTT</dt>
-        <dd>
-          {mqtt ? (
+    <FactsList
+      layout="stack"
+      facts={[
+        { term: 'Zigbee', value: <Coordinator value={settings.zigbee} zigbee /> },
+        { term: 'Z-Wave', value: <Coordinator value={settings.zwave} zigbee={false} /> },
+        {
+          term: 'MQTT',
+          value: mqtt ? (
             <span>
               <code>
                 {mqtt.host}:{mqtt.port}
@@ -68,55 +59,58 @@ export function ProjectSettingsSummary({ settings }: { settings: SiteSettings })
             </span>
           ) : (
             'Home Assistant of this project (its Mosquitto)'
-          )}
-        </dd>
-      </div>
-      <div>
-        <dt>Cameras</dt>
-        <dd>{settings.cameras.length ? settings.cameras.map((c) => c.name).join(', ') : 'None'}</dd>
-      </div>
-      <div>
-        <dt>Network</dt>
-        <dd>
-          Bridge {network.bridge ? <code>{network.bridge}</code> : 'default'} ·{' '}
-          {network.vlan ? `VLAN ${network.vlan}` : 'untagged'}
-        </dd>
-      </div>
-      <div>
-        <dt>Addresses</dt>
-        <dd>
-          {settings.addressing.mode === 'static' ? (
+          ),
+        },
+        { term: 'Cameras', value: settings.cameras.length ? settings.cameras.map((c) => c.name).join(', ') : 'None' },
+        {
+          term: 'Network',
+          value: (
             <>
-              Static from <code>{settings.addressing.range ?? '?'}</code> · gateway{' '}
-              <code>{settings.addressing.gateway ?? '?'}</code> · DNS{' '}
-              <code>{settings.addressing.dnsServers.join(', ') || '?'}</code>
+              Bridge {network.bridge ? <code>{network.bridge}</code> : 'default'} ·{' '}
+              {network.vlan ? `VLAN ${network.vlan}` : 'untagged'}
             </>
-          ) : (
-            'DHCP'
-          )}
-          {settings.addressing.dnsServesHostnames ? ' · reached by host name' : ' · reached by address'}
-        </dd>
-      </div>
-      <div>
-        <dt>Placement</dt>
-        <dd>
-          {settings.node ? (
+          ),
+        },
+        {
+          term: 'Addresses',
+          value: (
             <>
-              Node <code>{settings.node}</code>
+              {settings.addressing.mode === 'static' ? (
+                <>
+                  Static from <code>{settings.addressing.range ?? '?'}</code> · gateway{' '}
+                  <code>{settings.addressing.gateway ?? '?'}</code> · DNS{' '}
+                  <code>{settings.addressing.dnsServers.join(', ') || '?'}</code>
+                </>
+              ) : (
+                'DHCP'
+              )}
+              {settings.addressing.dnsServesHostnames ? ' · reached by host name' : ' · reached by address'}
             </>
-          ) : (
-            'Default node'
-          )}{' '}
-          ·{' '}
-          {settings.storage ? (
+          ),
+        },
+        {
+          term: 'Placement',
+          value: (
             <>
-              storage <code>{settings.storage}</code>
+              {settings.node ? (
+                <>
+                  Node <code>{settings.node}</code>
+                </>
+              ) : (
+                'Default node'
+              )}{' '}
+              ·{' '}
+              {settings.storage ? (
+                <>
+                  storage <code>{settings.storage}</code>
+                </>
+              ) : (
+                'default storage'
+              )}
             </>
-          ) : (
-            'default storage'
-          )}
-        </dd>
-      </div>
-    </dl>
+          ),
+        },
+      ]}
+    />
   );
 }

@@ -1,15 +1,15 @@
 import { Link } from 'react-router';
-import { ApiError, problemMessage, type Project } from '@/shared/api';
+import type { Project } from '@/shared/api';
 import { componentName } from '@/shared/lib/instances';
 import { plural } from '@/shared/lib/format';
 import { buttonClass } from '@/shared/ui/button';
 import { EmptyState } from '@/shared/ui/empty-state';
-import { ErrorState } from '@/shared/ui/error-state';
-import { AlertTriangleIcon, CheckCircleIcon, HomeIcon, PlusIcon, StopCircleIcon, XCircleIcon } from '@/shared/ui/icons';
+import { QueryError } from '@/shared/ui/query-error';
+import { HomeIcon, PlusIcon } from '@/shared/ui/icons';
 import { RelativeTime } from '@/shared/ui/relative-time';
 import { Skeleton } from '@/shared/ui/skeleton';
-import { Spinner } from '@/shared/ui/spinner';
-import { StatusBadge, type StatusTone } from '@/shared/ui/status-badge';
+import { StatusBadge } from '@/shared/ui/status-badge';
+import { ToneIcon } from '@/shared/ui/tone-icon';
 import { useProjects } from '../api/get-projects';
 import { instanceCounts } from '../lib/instance-counts';
 import styles from './projects.module.css';
@@ -18,14 +18,6 @@ export type ProjectLinks = {
   project: (id: number) => string;
   deploy: (id: number) => string;
   newProject: string;
-};
-
-const TONE_ICONS: Record<StatusTone, typeof CheckCircleIcon> = {
-  success: CheckCircleIcon,
-  info: Spinner,
-  neutral: StopCircleIcon,
-  warning: AlertTriangleIcon,
-  danger: XCircleIcon,
 };
 
 function ProjectCard({ project, links, canOperate }: { project: Project; links: ProjectLinks; canOperate: boolean }) {
@@ -47,16 +39,13 @@ function ProjectCard({ project, links, canOperate }: { project: Project; links: 
       </header>
       {counts.length > 0 ? (
         <ul className={styles.counts} aria-label={`Guests of ${project.name} by state`}>
-          {counts.map((c) => {
-            const Icon = TONE_ICONS[c.tone];
-            return (
-              <li key={c.tone}>
-                <StatusBadge tone={c.tone} icon={<Icon />}>
-                  {c.label}
-                </StatusBadge>
-              </li>
-            );
-          })}
+          {counts.map((c) => (
+            <li key={c.tone}>
+              <StatusBadge tone={c.tone} icon={<ToneIcon tone={c.tone} />}>
+                {c.label}
+              </StatusBadge>
+            </li>
+          ))}
         </ul>
       ) : (
         <p className={styles.muted}>Nothing deployed yet.</p>
@@ -104,14 +93,9 @@ export function ProjectsList({ links, canOperate }: { links: ProjectLinks; canOp
 
   if (query.isError) {
     return (
-      <ErrorState
-        title="Could not load the projects"
-        details={query.error instanceof ApiError ? query.error.technicalSummary : problemMessage(query.error)}
-        onRetry={() => void query.refetch()}
-        retrying={query.isFetching}
-      >
+      <QueryError title="Could not load the projects" query={query}>
         <p>Check this device's network connection to the provisioner, then try again.</p>
-      </ErrorState>
+      </QueryError>
     );
   }
 

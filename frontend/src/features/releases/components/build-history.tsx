@@ -1,12 +1,11 @@
 import type { BuildSummary } from '@/shared/api';
 import { Button } from '@/shared/ui/button';
-import { ErrorState } from '@/shared/ui/error-state';
+import { QueryError } from '@/shared/ui/query-error';
 import { RelativeTime } from '@/shared/ui/relative-time';
-import { problemMessage } from '@/shared/api';
-import table from '@/shared/ui/table.module.css';
 import { useBuilds } from '../api/builds';
 import { BuildStateBadge } from './build-state-badge';
 import styles from './builds.module.css';
+import { DataTable } from '@/shared/ui/data-table';
 
 /** "4 min 12 s", "58 s", "1 h 3 min". */
 export function formatDuration(from: string, to: string | null | undefined, now: Date = new Date()): string {
@@ -37,52 +36,47 @@ export function BuildHistory({ selected, onSelect }: { selected?: number | null;
       {query.isPending ? (
         <p role="status">Loading…</p>
       ) : query.isError ? (
-        <ErrorState title="Could not load the build history" details={problemMessage(query.error)} onRetry={() => void query.refetch()} />
-      ) : query.data.length === 0 ? (
-        <p className={styles.muted}>No release was built on this host yet.</p>
+        <QueryError title="Could not load the build history" query={query} />
       ) : (
-        <div className={table.card}>
-          <table className={`${table.table} ${styles.history}`}>
-            <caption className="visually-hidden">Builds on this host, newest first</caption>
-            <thead>
-              <tr>
-                <th scope="col">Build</th>
-                <th scope="col">Release</th>
-                <th scope="col">State</th>
-                <th scope="col">Started</th>
-                <th scope="col">Took</th>
-                <th scope="col">Result</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {query.data.map((build) => (
-                <tr key={build.id} data-build={build.id} aria-current={selected === build.id ? 'true' : undefined}>
-                  <th scope="row">{build.id}</th>
-                  <td>{build.release}</td>
-                  <td>
-                    <BuildStateBadge state={build.state} />
-                  </td>
-                  <td>
-                    <RelativeTime date={build.startedAt} />
-                    {build.requestedBy ? <span className={styles.muted}> by {build.requestedBy}</span> : null}
-                  </td>
-                  <td>{build.state === 'running' ? '…' : formatDuration(build.startedAt, build.finishedAt)}</td>
-                  <td className={styles.outcome}>
-                    <Outcome build={build} />
-                  </td>
-                  <td>
-                    <Button onClick={() => onSelect(build.id)} aria-label={`View build ${build.id}`}>
-                      View
-                    </Button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          card
+          className={styles.history}
+          caption="Builds on this host, newest first"
+          columns={[
+            { header: 'Build' },
+            { header: 'Release' },
+            { header: 'State' },
+            { header: 'Started' },
+            { header: 'Took' },
+            { header: 'Result' },
+            { header: 'Actions', hidden: true },
+          ]}
+          rows={query.data}
+          rowKey={(build) => build.id}
+          renderRow={(build) => (
+            <tr data-build={build.id} aria-current={selected === build.id ? 'true' : undefined}>
+              <th scope="row">{build.id}</th>
+              <td>{build.release}</td>
+              <td>
+                <BuildStateBadge state={build.state} />
+              </td>
+              <td>
+                <RelativeTime date={build.startedAt} />
+                {build.requestedBy ? <span className={styles.muted}> by {build.requestedBy}</span> : null}
+              </td>
+              <td>{build.state === 'running' ? '…' : formatDuration(build.startedAt, build.finishedAt)}</td>
+              <td className={styles.outcome}>
+                <Outcome build={build} />
+              </td>
+              <td>
+                <Button onClick={() => onSelect(build.id)} aria-label={`View build ${build.id}`}>
+                  View
+                </Button>
+              </td>
+            </tr>
+          )}
+          empty={<p className={styles.muted}>No release was built on this host yet.</p>}
+        />
       )}
     </section>
   );

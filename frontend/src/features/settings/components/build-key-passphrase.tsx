@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { fieldErrors, problemMessage } from '@/shared/api';
 import { Button } from '@/shared/ui/button';
-import { ErrorState } from '@/shared/ui/error-state';
+import { QueryError } from '@/shared/ui/query-error';
 import { Field, FormError } from '@/shared/ui/field';
 import form from '@/shared/ui/form.module.css';
 import { useBuildKey, useSetBuildKeyPassphrase } from '../api/build-key';
@@ -14,7 +14,7 @@ export function BuildKeyPassphrase() {
   const errors = fieldErrors(mutation.error);
   if (query.isPending) return <p role="status">Loading…</p>;
   if (query.isError)
-    return <ErrorState title="Could not load the build key settings" details={problemMessage(query.error)} onRetry={() => void query.refetch()} />;
+    return <QueryError title="Could not load the build key settings" query={query} />;
   const key = query.data;
   if (!key.keyPath) return <p>No build key is configured (HostTrigger:KeyPath); install.sh sets one up.</p>;
 

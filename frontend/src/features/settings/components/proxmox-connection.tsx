@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { fieldErrors, problemMessage, type ProxmoxSettingsView } from '@/shared/api';
 import { Button } from '@/shared/ui/button';
-import { ErrorState } from '@/shared/ui/error-state';
+import { QueryError } from '@/shared/ui/query-error';
 import { Field, FormError } from '@/shared/ui/field';
 import form from '@/shared/ui/form.module.css';
 import { useProxmoxSettings, useSaveProxmoxSettings } from '../api/proxmox';
@@ -12,7 +12,7 @@ export function ProxmoxConnection() {
   const query = useProxmoxSettings();
   if (query.isPending) return <p role="status">Loading…</p>;
   if (query.isError)
-    return <ErrorState title="Could not load the Proxmox settings" details={problemMessage(query.error)} onRetry={() => void query.refetch()} />;
+    return <QueryError title="Could not load the Proxmox settings" query={query} />;
   return <ProxmoxConnectionForm key={query.data.updatedAt ?? query.data.source} current={query.data} />;
 }
 

@@ -1,12 +1,13 @@
 import { useState, type FormEvent } from 'react';
 import { fieldErrors, problemMessage, type Role, type UserSummary } from '@/shared/api';
 import { Button } from '@/shared/ui/button';
-import { ErrorState } from '@/shared/ui/error-state';
+import { QueryError } from '@/shared/ui/query-error';
 import { Field, FormError, SelectField } from '@/shared/ui/field';
 import form from '@/shared/ui/form.module.css';
 import { StatusBadge } from '@/shared/ui/status-badge';
 import table from '@/shared/ui/table.module.css';
 import { useCreateUser, useUpdateUser, useUsers } from '../api/users';
+import { DataTable } from '@/shared/ui/data-table';
 
 const roles: Role[] = ['viewer', 'operator', 'admin'];
 
@@ -114,26 +115,14 @@ export function UsersPage() {
         {query.isPending ? (
           <p role="status">Loading…</p>
         ) : query.isError ? (
-          <ErrorState title="Could not load the users" details={problemMessage(query.error)} onRetry={() => void query.refetch()} />
+          <QueryError title="Could not load the users" query={query} />
         ) : (
-          <table className={table.table}>
-            <thead>
-              <tr>
-                <th scope="col">User</th>
-                <th scope="col">Role</th>
-                <th scope="col">State</th>
-                <th scope="col">Last sign-in</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {query.data.map((user) => (
-                <UserRow key={user.id} user={user} />
-              ))}
-            </tbody>
-          </table>
+          <DataTable
+            columns={[{ header: 'User' }, { header: 'Role' }, { header: 'State' }, { header: 'Last sign-in' }, { header: 'Actions', hidden: true }]}
+            rows={query.data}
+            rowKey={(user) => user.id}
+            renderRow={(user) => <UserRow user={user} />}
+          />
         )}
       </section>
     </>

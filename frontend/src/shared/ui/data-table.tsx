@@ -1,0 +1,59 @@
+import { Fragment, type Key, type ReactNode } from 'react';
+import table from './table.module.css';
+
+export type Column = {
+  header: string;
+  /** Read by screen readers only (an "Actions" column of buttons). */
+  hidden?: boolean;
+  /** Right-aligned, tabular figures. */
+  numeric?: boolean;
+};
+
+/**
+ * A data table: one header row from `columns`, a body row per item from `renderRow` (which
+ * returns the `<tr>`s of one item). With no rows it shows `empty` instead, when given.
+ * `card` puts it in a scrolling card; `caption` names the table for screen readers.
+ */
+export function DataTable<T>({
+  columns,
+  rows,
+  rowKey,
+  renderRow,
+  caption,
+  empty,
+  card = false,
+  busy = false,
+  className,
+}: {
+  columns: readonly Column[];
+  rows: readonly T[];
+  rowKey: (row: T, index: number) => Key;
+  renderRow: (row: T, index: number) => ReactNode;
+  caption?: string;
+  empty?: ReactNode;
+  card?: boolean;
+  busy?: boolean;
+  className?: string;
+}) {
+  if (rows.length === 0 && empty !== undefined) return <>{empty}</>;
+  const element = (
+    <table className={className ? `${table.table} ${className}` : table.table} aria-busy={busy || undefined}>
+      {caption ? <caption className="visually-hidden">{caption}</caption> : null}
+      <thead>
+        <tr>
+          {columns.map((column) => (
+            <th key={column.header} scope="col" className={column.numeric ? table.numeric : undefined}>
+              {column.hidden ? <span className="visually-hidden">{column.header}</span> : column.header}
+            </th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((row, index) => (
+          <Fragment key={rowKey(row, index)}>{renderRow(row, index)}</Fragment>
+        ))}
+      </tbody>
+    </table>
+  );
+  return card ? <div className={table.card}>{element}</div> : element;
+}
