@@ -75,7 +75,7 @@ dotnet test Ctrlable.Provisioner.sln -c Release --no-build --nologo \
   --logger "trx;LogFilePrefix=tests" --results-directory "$results/dotnet" 2>&1 | tee "$results/dotnet-test.log" || fail "dotnet test"
 # Sum the per-assembly summaries ("Failed: 0, Passed: 21, Skipped: 0, ...").
 read -r dn_passed dn_failed < <(awk -F'[:,]' '/Passed:.*Failed:|Failed:.*Passed:/ {
-    for (i = 1; i <= NF; i++) { gsub(/ /, "", $i); if ($i == "Passed") p += $(i + 1); if ($i == "Failed") f += $(i + 1) } }
+    for (i = 1; i <= NF; i++) { gsub(/ /, "", $i); if ($i == "Passed") p += $(i + 1); if ($i ~ /(^|-)Failed$/) f += $(i + 1) } }
   END { print p + 0, f + 0 }' "$results/dotnet-test.log")
 passed=$((passed + dn_passed))
 failed=$((failed + dn_failed))
