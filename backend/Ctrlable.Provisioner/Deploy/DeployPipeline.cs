@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using Ctrlable.Provisioner.Config;
 using Ctrlable.Provisioner.HomeAssistant;
+using Ctrlable.Provisioner.HomeAssistant.Setup;
 using Ctrlable.Provisioner.Projects;
 using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.Proxmox;
