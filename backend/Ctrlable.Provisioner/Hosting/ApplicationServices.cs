@@ -119,6 +119,7 @@ public static class ApplicationServices
         builder.Services.AddSingleton<DeployEvents>();
         builder.Services.AddSingleton<IDeployStepObserver, NoStepObserver>();
         builder.Services.AddSingleton<InstanceSteps>();
+        builder.Services.AddSingleton<VmidAllocator>();
         builder.Services.AddSingleton<DeployPipeline>();
         builder.Services.AddSingleton<DeployRunner>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<DeployRunner>());
