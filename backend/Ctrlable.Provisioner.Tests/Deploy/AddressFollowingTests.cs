@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Ctrlable.Provisioner.Auth;
 using Ctrlable.Provisioner.Deploy;
+using Ctrlable.Provisioner.HomeAssistant.Setup;
 using Ctrlable.Provisioner.Hosting;
 using Ctrlable.Provisioner.State;
 using Ctrlable.Provisioner.Tests.Infrastructure;

@@ -1,6 +1,7 @@
 using System.Net.Http.Json;
 using Ctrlable.Provisioner.Auth;
 using Ctrlable.Provisioner.Deploy;
+using Ctrlable.Provisioner.HomeAssistant.Setup;
 using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.Proxmox;
 using Ctrlable.Provisioner.State;

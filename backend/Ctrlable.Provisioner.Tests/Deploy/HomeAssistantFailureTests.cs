@@ -8,6 +8,7 @@ using Ctrlable.HaSim.State;
 using Ctrlable.Provisioner.Auth;
 using Ctrlable.Provisioner.Deploy;
 using Ctrlable.Provisioner.HomeAssistant;
+using Ctrlable.Provisioner.HomeAssistant.Setup;
 using Ctrlable.Provisioner.Hosting;
 using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.Proxmox;

@@ -4,6 +4,7 @@ using Ctrlable.HaSim;
 using Ctrlable.HaSim.Backups;
 using Ctrlable.HaSim.State;
 using Ctrlable.Provisioner.Deploy;
+using Ctrlable.Provisioner.HomeAssistant.Setup;
 using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.Secrets;
 using Ctrlable.Provisioner.State;

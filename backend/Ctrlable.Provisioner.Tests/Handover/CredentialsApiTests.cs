@@ -7,6 +7,7 @@ using Ctrlable.Provisioner.Auth;
 using Ctrlable.Provisioner.Deploy;
 using Ctrlable.Provisioner.Handover;
 using Ctrlable.Provisioner.HomeAssistant;
+using Ctrlable.Provisioner.HomeAssistant.Setup;
 using Ctrlable.Provisioner.Projects;
 using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.Secrets;
@@ -230,7 +231,7 @@ public sealed class CredentialsApiTests(HandoverSite site) : IClassFixture<Hando
         var old = await FluentActions.Awaiting(() => HomeAssistantSocket.ConnectAsync(site.Ha.BaseAddress, before, TimeSpan.FromSeconds(10), CancellationToken.None))
             .Should().ThrowAsync<HomeAssistantException>();
         old.Which.Code.Should().Be("auth_invalid");
-        (await site.App.Service<HomeAssistantSetup>().TokenAsync(site.HomeAssistantId, CancellationToken.None)).Should().Be(after, "the wiring uses the new token");
+        (await site.App.Service<HomeAssistantCredentials>().TokenAsync(site.HomeAssistantId, CancellationToken.None)).Should().Be(after, "the wiring uses the new token");
     }
 
     [Fact]

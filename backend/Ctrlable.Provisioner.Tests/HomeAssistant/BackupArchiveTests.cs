@@ -1,8 +1,8 @@
 using System.Formats.Tar;
 using System.IO.Compression;
 using System.Text.Json.Nodes;
-using Ctrlable.Provisioner.Deploy;
 using Ctrlable.Provisioner.HomeAssistant;
+using Ctrlable.Provisioner.HomeAssistant.Setup;
 using Ctrlable.Provisioner.Proxmox;
 using Ctrlable.Provisioner.Tests.Infrastructure;
 
@@ -70,7 +70,7 @@ public sealed class BackupArchiveTests
         static GuestInterface Nic(string name, params string[] addresses) =>
             new(name, null, null, [.. addresses.Select(a => new GuestIpAddress(a.Contains(':') ? "ipv6" : "ipv4", a, 24))], null);
 
-        HomeAssistantSetup.PrimaryAddress(
+        LocatePhase.PrimaryAddress(
         [
             Nic("lo", "127.0.0.1", "::1"),
             Nic("docker0", "172.30.232.1"),
@@ -78,9 +78,9 @@ public sealed class BackupArchiveTests
             Nic("veth1a2b3c", "fe80::1"),
             Nic("enp0s18", "fe80::be24:11ff:fe00:1", "2001:db8::5", "192.168.1.50"),
         ]).Should().Be("192.168.1.50");
-        HomeAssistantSetup.PrimaryAddress([Nic("lo", "127.0.0.1"), Nic("enp0s18", "fe80::1")]).Should().BeNull("a link-local address is not reachable from the orchestrator");
-        HomeAssistantSetup.PrimaryAddress([Nic("enp0s18", "2001:db8::5")]).Should().Be("2001:db8::5");
-        HomeAssistantSetup.PrimaryAddress(null).Should().BeNull();
+        LocatePhase.PrimaryAddress([Nic("lo", "127.0.0.1"), Nic("enp0s18", "fe80::1")]).Should().BeNull("a link-local address is not reachable from the orchestrator");
+        LocatePhase.PrimaryAddress([Nic("enp0s18", "2001:db8::5")]).Should().Be("2001:db8::5");
+        LocatePhase.PrimaryAddress(null).Should().BeNull();
     }
 
     private static async Task<(BackupRewriteResult Result, byte[] Copy)> RewriteAsync(string fixture, BackupRewrite rewrite)

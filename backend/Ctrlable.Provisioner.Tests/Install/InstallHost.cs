@@ -80,7 +80,7 @@ internal sealed class InstallHost : IAsyncDisposable
                 Templates =
                 [
                     // Tagged as the build tags the HAOS template: its clones run the Home Assistant emulator.
-                    new TemplateSeed(QemuTemplate, "ctrlable-pro", SimGuestKind.Qemu, 32) { Tags = ["ctrlable", Ctrlable.Provisioner.Deploy.HomeAssistantSetup.TemplateTag] },
+                    new TemplateSeed(QemuTemplate, "ctrlable-pro", SimGuestKind.Qemu, 32) { Tags = ["ctrlable", Ctrlable.Provisioner.HomeAssistant.Setup.HomeAssistantSetup.TemplateTag] },
                     new TemplateSeed(LxcTemplate, "zwavejs", SimGuestKind.Lxc, 8, FirstBoot: true),
                 ],
                 Guests = [new TemplateSeed(Foreign, "customer-nas", SimGuestKind.Qemu, 16) { Running = true }, .. ForeignGuests.Seeds()],

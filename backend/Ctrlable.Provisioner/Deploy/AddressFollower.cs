@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Ctrlable.Provisioner.HomeAssistant;
+using Ctrlable.Provisioner.HomeAssistant.Setup;
 using Ctrlable.Provisioner.Projects;
 using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.Proxmox;
@@ -128,7 +129,7 @@ public sealed class AddressFollower(
                 continue;
             }
 
-            var seen = HomeAssistantSetup.LanAddresses(interfaces, instance.Mac);
+            var seen = LocatePhase.LanAddresses(interfaces, instance.Mac);
             if (seen.Count == 0)
             {
                 continue;

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using Ctrlable.Provisioner.Config;
 using Ctrlable.Provisioner.HomeAssistant;
+using Ctrlable.Provisioner.HomeAssistant.Setup;
 using Ctrlable.Provisioner.Projects;
 using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.Proxmox;
@@ -30,6 +31,7 @@ public sealed class DeployPipeline(
     IDeployStepObserver observer,
     InstanceSteps steps,
     HomeAssistantSetup homeAssistant,
+    VmidAllocator vmids,
     GuestOwnership ownership,
     IOptions<DeployOptions> deployOptions,
     IOptions<ProxmoxOptions> proxmoxOptions,
@@ -39,8 +41,6 @@ public sealed class DeployPipeline(
     /// <summary>Proxmox puts <c>lock: disk</c> on an LXC template while it is cloned: clones of one template run one at a time.</summary>
     private readonly ConcurrentDictionary<long, SemaphoreSlim> _templateLocks = new();
 
-    /// <summary>Pipelines of this process allocate one at a time (the database's unique index guards against other processes).</summary>
-    private readonly SemaphoreSlim _allocation = new(1, 1);
     private readonly DeployOptions _options = deployOptions.Value;
     private TimeSpan TaskTimeout => TimeSpan.FromSeconds(_options.TaskTimeoutSeconds);
 
@@ -108,7 +108,7 @@ public sealed class DeployPipeline(
         {
             instance = (await instances.GetAsync(instance.Id, ct))!;
             var resumed = instance.Vmid is not null;
-            var vmid = instance.Vmid ?? await AllocateVmidAsync(instance, ct);
+            var vmid = instance.Vmid ?? await vmids.AllocateAsync(instance, ct);
             if (vmid is null)
             {
                 continue;
@@ -128,7 +128,7 @@ public sealed class DeployPipeline(
 
                 // Someone else's guest took the VMID after we reserved it: left alone; pick another.
                 logger.LogWarning("Instance {Instance} ({Hostname}): {Reason} Choosing another VMID.", instance.Id, instance.Hostname, GuestOwnership.NotOurs(vmid.Value));
-                await ReleaseVmidAsync(instance, ct);
+                await vmids.ReleaseAsync(instance, ct);
                 continue;
             }
 
@@ -164,7 +164,7 @@ public sealed class DeployPipeline(
 
                     // A VMID race with something outside the orchestrator: re-allocate, never fail the deploy.
                     logger.LogInformation("VMID {Vmid} was taken meanwhile; choosing another for {Hostname}", vmid, instance.Hostname);
-                    await ReleaseVmidAsync(instance, ct);
+                    await vmids.ReleaseAsync(instance, ct);
                     continue;
                 }
 
@@ -235,7 +235,7 @@ public sealed class DeployPipeline(
             }
         }
 
-        await ReleaseVmidAsync(instance, ct);
+        await vmids.ReleaseAsync(instance, ct);
         await MoveAsync(instance, InstanceStates.Failed, "Clone failed", error: error, ct: ct);
     }
 
@@ -560,57 +560,6 @@ public sealed class DeployPipeline(
     }
 
     // --- Helpers --------------------------------------------------------------------------------
-
-    /// <summary>The lowest free VMID in the configured range, reserved in the database first (unique among live instances), then checked with Proxmox.</summary>
-    private async Task<long?> AllocateVmidAsync(InstanceRow instance, CancellationToken ct)
-    {
-        await _allocation.WaitAsync(ct);
-        try
-        {
-            return await AllocateVmidLockedAsync(instance, ct);
-        }
-        finally
-        {
-            _allocation.Release();
-        }
-    }
-
-    private async Task<long?> AllocateVmidLockedAsync(InstanceRow instance, CancellationToken ct)
-    {
-        var reserved = await instances.ReservedVmidsAsync(ct);
-        var used = (await proxmox.GetClusterResourcesAsync("vm", ct)).Where(r => r.Vmid is not null).Select(r => (long)r.Vmid!.Value).ToHashSet();
-        for (long candidate = _options.VmidMin; candidate <= _options.VmidMax; candidate++)
-        {
-            if (reserved.Contains(candidate) || used.Contains(candidate))
-            {
-                continue;
-            }
-
-            if (!await instances.TryReserveVmidAsync(instance.Id, candidate, ct))
-            {
-                return null; // another instance reserved it first: look again
-            }
-
-            // Guests the token cannot see still occupy VMIDs: ask Proxmox itself.
-            if (await proxmox.IsVmidFreeAsync((int)candidate, ct))
-            {
-                return candidate;
-            }
-
-            used.Add(candidate);
-        }
-
-        // The last candidate tried is someone else's guest: the failed instance must not claim it.
-        await instances.ClearVmidAsync(instance.Id, ct);
-        throw new ProxmoxException(HttpStatusCode.Conflict, "GET", "/cluster/nextid", $"No free VMID left between {_options.VmidMin} and {_options.VmidMax} (Deploy:VmidMin/VmidMax).", new Dictionary<string, string>());
-    }
-
-    /// <summary>Gives up the instance's VMID (taken by someone else, or its clone failed); the next clone attempt allocates anew.</summary>
-    private async Task ReleaseVmidAsync(InstanceRow instance, CancellationToken ct)
-    {
-        await instances.SetStateAsync(instance.Id, InstanceStates.Pending, "Choosing another VMID", ct: ct);
-        await instances.ClearVmidAsync(instance.Id, ct);
-    }
 
     private async Task<(string Node, bool Linked)> ClonePlanAsync(InstanceRow instance, CancellationToken ct)
     {

@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
-using Ctrlable.Provisioner.Deploy;
 using Ctrlable.Provisioner.HomeAssistant;
+using Ctrlable.Provisioner.HomeAssistant.Setup;
 using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.Secrets;
 using Microsoft.Extensions.Options;

@@ -2,7 +2,7 @@ using System.ComponentModel;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Ctrlable.Provisioner.Dashboard;
-using Ctrlable.Provisioner.Deploy;
+using Ctrlable.Provisioner.HomeAssistant.Setup;
 using Ctrlable.Provisioner.Projects;
 using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.Secrets;

@@ -6,6 +6,7 @@ using Ctrlable.Provisioner.Dashboard;
 using Ctrlable.Provisioner.Deploy;
 using Ctrlable.Provisioner.Handover;
 using Ctrlable.Provisioner.HomeAssistant;
+using Ctrlable.Provisioner.HomeAssistant.Setup;
 using Ctrlable.Provisioner.Manifest;
 using Ctrlable.Provisioner.Platform;
 using Ctrlable.Provisioner.Projects;
@@ -118,6 +119,7 @@ public static class ApplicationServices
         builder.Services.AddSingleton<DeployEvents>();
         builder.Services.AddSingleton<IDeployStepObserver, NoStepObserver>();
         builder.Services.AddSingleton<InstanceSteps>();
+        builder.Services.AddSingleton<VmidAllocator>();
         builder.Services.AddSingleton<DeployPipeline>();
         builder.Services.AddSingleton<DeployRunner>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<DeployRunner>());
@@ -128,6 +130,15 @@ public static class ApplicationServices
         builder.Services.AddOptions<HomeAssistantOptions>().BindConfiguration(HomeAssistantOptions.Section).ValidateOnStart();
         builder.Services.AddHomeAssistantHttpClients();
         builder.Services.AddSingleton<HomeAssistantRepository>();
+        builder.Services.AddSingleton<HomeAssistantCredentials>();
+        builder.Services.AddSingleton<PhaseSupport>();
+        builder.Services.AddSingleton<LocatePhase>();
+        builder.Services.AddSingleton<PreparePhase>();
+        builder.Services.AddSingleton<RestorePhase>();
+        builder.Services.AddSingleton<SecurePhase>();
+        builder.Services.AddSingleton<HostConfiguration>();
+        builder.Services.AddSingleton<ConfigFlows>();
+        builder.Services.AddSingleton<WirePhase>();
         builder.Services.AddSingleton<HomeAssistantSetup>();
         builder.Services.AddHostedService<HomeAssistantRewiring>();
 

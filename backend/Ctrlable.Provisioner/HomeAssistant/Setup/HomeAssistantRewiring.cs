@@ -1,9 +1,9 @@
-using Ctrlable.Provisioner.HomeAssistant;
+using Ctrlable.Provisioner.Deploy;
 using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.State;
 using Microsoft.Extensions.Options;
 
-namespace Ctrlable.Provisioner.Deploy;
+namespace Ctrlable.Provisioner.HomeAssistant.Setup;
 
 /// <summary>
 /// Wires a Z-Wave JS or Frigate instance added later into the project's Home Assistant: when one becomes active (its
@@ -111,7 +111,7 @@ public sealed class HomeAssistantRewiring(
 
             var wired = (await sites.ListWiringAsync(homeAssistant.Id, ct)).Where(w => w.SourceInstanceId == service.Id).ToList();
             // Wired already, at the address it is reached at now: nothing to do.
-            var target = HomeAssistantSetup.TargetOf(service, await Projects.SiteSettings.OfProjectAsync(instances, service.ProjectId, ct));
+            var target = WirePhase.TargetOf(service, await Projects.SiteSettings.OfProjectAsync(instances, service.ProjectId, ct));
             if (site?.WiredAt is null || (wired.Count > 0 && (target is null || wired.All(w => w.Target == target))))
             {
                 continue;

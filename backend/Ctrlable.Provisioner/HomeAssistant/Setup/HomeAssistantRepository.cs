@@ -1,7 +1,7 @@
 using Ctrlable.Provisioner.State;
 using Dapper;
 
-namespace Ctrlable.Provisioner.Deploy;
+namespace Ctrlable.Provisioner.HomeAssistant.Setup;
 
 /// <summary>What the Home Assistant steps of a ctrlable-pro instance have done so far (homeassistant_sites).</summary>
 public sealed record HomeAssistantSite(
