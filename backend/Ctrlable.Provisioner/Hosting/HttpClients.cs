@@ -16,15 +16,16 @@ public static class HttpClients
     {
         services.AddSingleton<CertificatePin>();
         services.AddTransient<ProxmoxAuthHandler>();
+        services.AddTransient<ProxmoxRequestMetrics>();
         services.AddSingleton<ProxmoxClient>();
-        services.AddHttpClient(ProxmoxClient.HttpClientName, http =>
+        var client = services.AddHttpClient(ProxmoxClient.HttpClientName, http =>
             {
                 // The resilience pipeline owns timeouts.
                 http.Timeout = Timeout.InfiniteTimeSpan;
             })
             .ConfigurePrimaryHttpMessageHandler(sp => PinnedHandler(sp.GetRequiredService<CertificatePin>()))
-            .AddHttpMessageHandler<ProxmoxAuthHandler>()
-            .AddResilienceHandler("proxmox", (pipeline, context) =>
+            .AddHttpMessageHandler<ProxmoxAuthHandler>();
+        client.AddResilienceHandler("proxmox", (pipeline, context) =>
             {
                 var options = context.ServiceProvider.GetRequiredService<IOptions<ProxmoxOptions>>().Value;
                 pipeline.AddTimeout(TimeSpan.FromSeconds(options.TotalTimeoutSeconds));
@@ -38,6 +39,8 @@ public static class HttpClients
                 });
                 pipeline.AddTimeout(TimeSpan.FromSeconds(options.AttemptTimeoutSeconds));
             });
+        // Inside the retries: each attempt is counted and timed.
+        client.AddHttpMessageHandler<ProxmoxRequestMetrics>();
         services.AddSingleton<ProxmoxTasks>();
         return services;
     }
