@@ -3,6 +3,7 @@ using Ctrlable.Provisioner.Config;
 using Ctrlable.Provisioner.HomeAssistant;
 using Ctrlable.Provisioner.Platform;
 using Ctrlable.Provisioner.Proxmox;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
 using Polly;
@@ -17,6 +18,9 @@ public static class HttpClients
         services.AddSingleton<CertificatePin>();
         services.AddTransient<ProxmoxAuthHandler>();
         services.AddTransient<ProxmoxRequestMetrics>();
+        // The Proxmox plumbing also runs without the app (tests): it brings the instruments it records into.
+        services.AddMetrics();
+        services.TryAddSingleton<Observability.ProvisionerMetrics>();
         services.AddSingleton<ProxmoxClient>();
         var client = services.AddHttpClient(ProxmoxClient.HttpClientName, http =>
             {

@@ -2,6 +2,7 @@ using System.Net;
 using Ctrlable.Provisioner.Auth;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.Configuration.Memory;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging.Console;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
@@ -36,7 +37,7 @@ public static class ObservabilitySetup
         builder.Configuration.Sources.Insert(0, new MemoryConfigurationSource { InitialData = LogLevelDefaults });
 
         builder.Services.AddOptions<MetricsOptions>().BindConfiguration(MetricsOptions.Section);
-        builder.Services.AddSingleton<ProvisionerMetrics>();
+        builder.Services.TryAddSingleton<ProvisionerMetrics>();
         builder.Services.AddSingleton<IAuthorizationHandler, LoopbackMetricsReader>();
         builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService("ctrlable-provisioner"))

@@ -21,7 +21,8 @@ public sealed class ProvisionerMetrics
     private readonly Histogram<double> _build;
     private readonly UpDownCounter<long> _sseSubscribers;
 
-    public ProvisionerMetrics(IMeterFactory meters, PlatformRepository platform)
+    // services: where the outbox gauge finds the platform repository when scraped (absent, as in Proxmox-only tests: no value).
+    public ProvisionerMetrics(IMeterFactory meters, IServiceProvider services)
     {
         // From the factory: the meter lives and dies with this service provider (tests run several apps in one process).
         var meter = meters.Create(MeterName);
@@ -42,8 +43,9 @@ public sealed class ProvisionerMetrics
         _sseSubscribers = meter.CreateUpDownCounter<long>("ctrlable.sse.subscribers", "{subscriber}",
             "Open Server-Sent Events streams, by stream (instances: project and deploy progress; build: a running build's log).");
         // Read when scraped: a count over a table that a delivered report empties.
-        meter.CreateObservableGauge("ctrlable.platform.outbox.depth", platform.CountOutbox, "{change}",
-            "Changes waiting in the platform outbox for the next report.");
+        meter.CreateObservableGauge("ctrlable.platform.outbox.depth",
+            () => services.GetService<PlatformRepository>() is { } platform ? [new Measurement<long>(platform.CountOutbox())] : Array.Empty<Measurement<long>>(),
+            "{change}", "Changes waiting in the platform outbox for the next report.");
     }
 
     public void DeployStep(string step, string outcome, TimeSpan duration) =>
