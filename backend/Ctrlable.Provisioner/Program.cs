@@ -4,6 +4,7 @@ using Ctrlable.Provisioner.Dashboard;
 using Ctrlable.Provisioner.Deploy;
 using Ctrlable.Provisioner.Handover;
 using Ctrlable.Provisioner.Hosting;
+using Ctrlable.Provisioner.Observability;
 using Ctrlable.Provisioner.Platform;
 using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.Releases;
@@ -14,6 +15,7 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddApplicationServices();
 builder.AddAccessControl();
 builder.AddApiDocumentation();
+builder.AddObservability();
 
 var app = builder.Build();
 if (!await app.PrepareAsync())
@@ -80,6 +82,7 @@ app.MapDeploy();
 app.MapCredentials();
 app.MapProvision();
 app.MapPlatform();
+app.MapMetrics();
 app.MapSpaFallback();
 
 await app.RunAsync();

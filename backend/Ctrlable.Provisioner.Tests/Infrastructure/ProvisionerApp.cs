@@ -339,30 +339,41 @@ internal sealed class ProvisionerApp : WebApplicationFactory<Program>
     }
 }
 
-/// <summary>Keeps every formatted log message (with exceptions) in memory.</summary>
-internal sealed class CapturedLogs : ILoggerProvider
+/// <summary>Keeps every formatted log message (with exceptions, and the values of its scopes after "scope:") in memory.</summary>
+internal sealed class CapturedLogs : ILoggerProvider, ISupportExternalScope
 {
     private readonly System.Collections.Concurrent.ConcurrentQueue<string> _lines = new();
+    private IExternalScopeProvider _scopes = new LoggerExternalScopeProvider();
 
     public IReadOnlyList<string> Lines => [.. _lines];
 
-    public ILogger CreateLogger(string categoryName) => new Logger(categoryName, _lines);
+    public ILogger CreateLogger(string categoryName) => new Logger(categoryName, _lines, () => _scopes);
+
+    public void SetScopeProvider(IExternalScopeProvider scopeProvider) => _scopes = scopeProvider;
 
     public void Dispose()
     {
     }
 
-    private sealed class Logger(string category, System.Collections.Concurrent.ConcurrentQueue<string> lines) : ILogger
+    private sealed class Logger(string category, System.Collections.Concurrent.ConcurrentQueue<string> lines, Func<IExternalScopeProvider> scopes) : ILogger
     {
         public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
+            where TState : notnull => scopes().Push(state);
 
         public bool IsEnabled(LogLevel logLevel) => true;
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
             var structured = state is IReadOnlyList<KeyValuePair<string, object?>> values ? string.Join(" ", values.Select(v => $"{v.Key}={v.Value}")) : "";
-            lines.Enqueue($"{logLevel} {category}: {formatter(state, exception)} {structured} {exception}");
+            var scope = new List<string>();
+            scopes().ForEachScope((s, all) =>
+            {
+                if (s is IEnumerable<KeyValuePair<string, object?>> pairs)
+                {
+                    all.AddRange(pairs.Where(p => p.Key != "{OriginalFormat}").Select(p => $"{p.Key}={p.Value}"));
+                }
+            }, scope);
+            lines.Enqueue($"{logLevel} {category}: {formatter(state, exception)} {structured} {exception}{(scope.Count > 0 ? " scope: " + string.Join(" ", scope) : "")}");
         }
     }
 }

@@ -4,6 +4,7 @@ using System.Runtime.CompilerServices;
 using Ctrlable.Provisioner.Auth;
 using Ctrlable.Provisioner.Config;
 using Ctrlable.Provisioner.Manifest;
+using Ctrlable.Provisioner.Observability;
 using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.State;
 using FluentValidation;
@@ -173,11 +174,11 @@ public static class BuildApi
     }
 
     private static async Task<Results<ServerSentEventsResult<BuildStreamMessage>, ProblemHttpResult>> EventsAsync(
-        long id, BuildRepository builds, BuildLiveRegistry live, CancellationToken ct)
+        long id, BuildRepository builds, BuildLiveRegistry live, ProvisionerMetrics metrics, CancellationToken ct)
     {
         if (live.Find(id) is { } running)
         {
-            return TypedResults.ServerSentEvents(Live(running, ct));
+            return TypedResults.ServerSentEvents(metrics.Subscribed(Live(running, ct), "build", ct));
         }
 
         var row = await builds.FindAsync(id, ct);

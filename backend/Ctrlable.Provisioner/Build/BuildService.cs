@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.RegularExpressions;
 using Ctrlable.Provisioner.Config;
 using Ctrlable.Provisioner.Manifest;
+using Ctrlable.Provisioner.Observability;
 using Ctrlable.Provisioner.State;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
@@ -31,6 +32,7 @@ public sealed partial class BuildService(
     IOptions<HostTriggerOptions> triggerOptions,
     TimeProvider time,
     IHostApplicationLifetime lifetime,
+    ProvisionerMetrics metrics,
     ILogger<BuildService> logger) : IHostedService, IAsyncDisposable
 {
     // The stored log is capped; the wrapper's own log files on the host keep everything.
@@ -158,6 +160,8 @@ public sealed partial class BuildService(
 
     private async Task RunAsync(BuildSummary summary, ReleaseManifest manifest, IReadOnlyList<TemplateSpec> planned, string ticket, LiveBuild liveBuild)
     {
+        // Every line the build writes carries its id.
+        using var scope = logger.BeginBuildScope(summary.Id);
         var run = new BuildRun(summary, planned, builds, liveBuild, time);
         int? exitCode = null;
         string? error = null;
@@ -250,6 +254,7 @@ public sealed partial class BuildService(
 
         await builds.UpdateProgressAsync(id, progress, commit);
         await builds.FinishAsync(id, state, error, exitCode, progress, now);
+        metrics.Build(state == BuildState.Succeeded ? "succeeded" : "failed", now - run.Summary.StartedAt);
         run.Live.End(BuildRepository.ToSummary((await builds.FindAsync(id))!));
     }
 

@@ -3,6 +3,7 @@ using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
 using Ctrlable.Provisioner.Auth;
 using Ctrlable.Provisioner.Hosting;
+using Ctrlable.Provisioner.Observability;
 using Ctrlable.Provisioner.Projects;
 using Ctrlable.Provisioner.State;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -103,8 +104,8 @@ public static class DeployApi
             .RequireRole(Role.Operator).WithName("AddInstance").WithSummary("Add one more instance of a component to a project (409 components-unavailable when the active release has not built it on this host).")
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
 
-        projects.MapGet("/{id:long}/events", (long id, DeployEvents events, InstanceRepository repo, CancellationToken ct) =>
-                TypedResults.ServerSentEvents(Stream(events, async c => await repo.ListByProjectAsync(id, includeDeleted: true, c), p => p.ProjectId == id, ct)))
+        projects.MapGet("/{id:long}/events", (long id, DeployEvents events, InstanceRepository repo, ProvisionerMetrics metrics, CancellationToken ct) =>
+                TypedResults.ServerSentEvents(metrics.Subscribed(Stream(events, async c => await repo.ListByProjectAsync(id, includeDeleted: true, c), p => p.ProjectId == id, ct), "instances", ct)))
             .RequireRole(Role.Viewer).WithName("ProjectEvents")
             .WithSummary("Server-Sent Events: a 'snapshot' event with every instance of the project (InstanceProgress[]), then a 'progress' event (InstanceProgress) for each step as it happens.")
             .Produces<InstanceProgress>(StatusCodes.Status200OK, "text/event-stream");
@@ -116,8 +117,8 @@ public static class DeployApi
                     : Problem(new Refusal(404, "Deploy not found", $"There is no deploy {id}.")))
             .WithName("GetDeploy").WithSummary("A deploy and the current state of each of its instances.")
             .ProducesProblem(StatusCodes.Status404NotFound);
-        deploys.MapGet("/{id:long}/events", (long id, DeployEvents events, InstanceRepository repo, CancellationToken ct) =>
-                TypedResults.ServerSentEvents(Stream(events, async c => await repo.ListByDeployAsync(id, c), p => p.DeployId == id, ct)))
+        deploys.MapGet("/{id:long}/events", (long id, DeployEvents events, InstanceRepository repo, ProvisionerMetrics metrics, CancellationToken ct) =>
+                TypedResults.ServerSentEvents(metrics.Subscribed(Stream(events, async c => await repo.ListByDeployAsync(id, c), p => p.DeployId == id, ct), "instances", ct)))
             .WithName("DeployEvents").WithSummary("Server-Sent Events of one deploy: a 'snapshot' event (InstanceProgress[]), then a 'progress' event (InstanceProgress) per step.")
             .Produces<InstanceProgress>(StatusCodes.Status200OK, "text/event-stream");
 

@@ -3,6 +3,7 @@ using System.Net;
 using Ctrlable.Provisioner.Config;
 using Ctrlable.Provisioner.HomeAssistant;
 using Ctrlable.Provisioner.HomeAssistant.Setup;
+using Ctrlable.Provisioner.Observability;
 using Ctrlable.Provisioner.Projects;
 using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.Proxmox;
@@ -36,6 +37,7 @@ public sealed class DeployPipeline(
     IOptions<DeployOptions> deployOptions,
     IOptions<ProxmoxOptions> proxmoxOptions,
     TimeProvider time,
+    ProvisionerMetrics metrics,
     ILogger<DeployPipeline> logger)
 {
     /// <summary>Proxmox puts <c>lock: disk</c> on an LXC template while it is cloned: clones of one template run one at a time.</summary>
@@ -53,13 +55,16 @@ public sealed class DeployPipeline(
         {
             attempt = instance.State == lastState ? attempt : 0;
             lastState = instance.State;
+            var started = time.GetTimestamp();
             try
             {
                 await StepAsync(instance, resumed || attempt > 0, ct);
                 resumed = false;
+                metrics.DeployStep(instance.State, "ok", time.GetElapsedTime(started));
             }
             catch (Exception ex) when (IsTransient(ex) && ++attempt < _options.TransientAttempts)
             {
+                metrics.DeployStep(instance.State, "retry", time.GetElapsedTime(started));
                 // Every step starts by looking at what Proxmox holds, so running it again is safe even when the
                 // failed request may have been carried out (a clone whose answer was lost is adopted, not repeated).
                 logger.LogInformation("Instance {Instance} ({Hostname}): {Reason}; retrying {State} ({Attempt}/{Max})", instance.Id, instance.Hostname, ex.Message, instance.State, attempt, _options.TransientAttempts - 1);
@@ -68,6 +73,7 @@ public sealed class DeployPipeline(
             catch (Exception ex) when (ex is ProxmoxException or HttpRequestException or System.Net.Sockets.SocketException or TimeoutException or ProxmoxCertificateException or Polly.Timeout.TimeoutRejectedException
                 or HomeAssistantException or BackupArchiveException or Releases.BaseBackupException or AddressingException)
             {
+                metrics.DeployStep(instance.State, "failed", time.GetElapsedTime(started));
                 // Proxmox refused, or stayed unreachable: the instance fails with the reason; the dealer can retry it.
                 logger.LogWarning("Instance {Instance} ({Hostname}) failed at {State}: {Reason}", instance.Id, instance.Hostname, instance.State, ex.Message);
                 await MoveAsync(instance, InstanceStates.Failed, $"Failed while {Describe(instance.State)}", error: ex.Message, ct: ct);

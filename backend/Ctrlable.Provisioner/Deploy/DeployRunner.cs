@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
+using Ctrlable.Provisioner.Observability;
 using Ctrlable.Provisioner.State;
 
 namespace Ctrlable.Provisioner.Deploy;
@@ -38,6 +39,8 @@ public sealed class DeployRunner(DeployPipeline pipeline, InstanceRepository ins
             {
                 try
                 {
+                    // Every line the pipeline (and all it calls) writes carries the deploy's and the instance's id.
+                    using var scope = logger.BeginDeployScope(id, (await instances.GetAsync(id, stoppingToken))?.DeployId);
                     await pipeline.RunAsync(id, stoppingToken);
                 }
                 catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

@@ -3,6 +3,7 @@ using Ctrlable.Provisioner.Config;
 using Ctrlable.Provisioner.HomeAssistant;
 using Ctrlable.Provisioner.Platform;
 using Ctrlable.Provisioner.Proxmox;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
 using Polly;
@@ -16,15 +17,19 @@ public static class HttpClients
     {
         services.AddSingleton<CertificatePin>();
         services.AddTransient<ProxmoxAuthHandler>();
+        services.AddTransient<ProxmoxRequestMetrics>();
+        // The Proxmox plumbing also runs without the app (tests): it brings the instruments it records into.
+        services.AddMetrics();
+        services.TryAddSingleton<Observability.ProvisionerMetrics>();
         services.AddSingleton<ProxmoxClient>();
-        services.AddHttpClient(ProxmoxClient.HttpClientName, http =>
+        var client = services.AddHttpClient(ProxmoxClient.HttpClientName, http =>
             {
                 // The resilience pipeline owns timeouts.
                 http.Timeout = Timeout.InfiniteTimeSpan;
             })
             .ConfigurePrimaryHttpMessageHandler(sp => PinnedHandler(sp.GetRequiredService<CertificatePin>()))
-            .AddHttpMessageHandler<ProxmoxAuthHandler>()
-            .AddResilienceHandler("proxmox", (pipeline, context) =>
+            .AddHttpMessageHandler<ProxmoxAuthHandler>();
+        client.AddResilienceHandler("proxmox", (pipeline, context) =>
             {
                 var options = context.ServiceProvider.GetRequiredService<IOptions<ProxmoxOptions>>().Value;
                 pipeline.AddTimeout(TimeSpan.FromSeconds(options.TotalTimeoutSeconds));
@@ -38,6 +43,8 @@ public static class HttpClients
                 });
                 pipeline.AddTimeout(TimeSpan.FromSeconds(options.AttemptTimeoutSeconds));
             });
+        // Inside the retries: each attempt is counted and timed.
+        client.AddHttpMessageHandler<ProxmoxRequestMetrics>();
         services.AddSingleton<ProxmoxTasks>();
         return services;
     }

@@ -51,6 +51,17 @@ public sealed class PlatformRepository(Database database)
         return await connection.QuerySingleAsync<PlatformSiteRow>(new CommandDefinition(sql, cancellationToken: ct));
     }
 
+    /// <summary>
+    /// Changes waiting in the outbox, for the metrics gauge. Synchronous: a scrape reads gauges in a callback, and
+    /// SQLite's async calls run synchronously anyway.
+    /// </summary>
+    public long CountOutbox()
+    {
+        const string sql = "SELECT count(*) FROM platform_outbox;";
+        using var connection = database.OpenAsync().GetAwaiter().GetResult();
+        return connection.ExecuteScalar<long>(sql);
+    }
+
     /// <summary>Records a (new) enrolment and queues a full report, in one transaction; the sequence carries on.</summary>
     public async Task SaveEnrolmentAsync(string siteId, string platformUrl, DateTimeOffset now, CancellationToken ct)
     {

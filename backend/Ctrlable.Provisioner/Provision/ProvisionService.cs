@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Ctrlable.Provisioner.Observability;
 using Ctrlable.Provisioner.Proxmox;
 using Ctrlable.Provisioner.State;
 using Dapper;
@@ -72,6 +73,7 @@ public sealed partial class ProvisionService(
     IInstanceEvents events,
     IOptions<ProvisionOptions> options,
     TimeProvider time,
+    ProvisionerMetrics metrics,
     ILogger<ProvisionService> logger)
 {
     // Compared against when there is no expected secret, so a miss costs what a hit costs.
@@ -179,6 +181,11 @@ public sealed partial class ProvisionService(
             return Gone();
         }
 
+        if (instance.PersonalisingAt is { } fetched)
+        {
+            metrics.FirstBoot(instance.Type, to == InstanceStates.Active ? "ok" : "failed", parameters.now - fetched);
+        }
+
         if (to == InstanceStates.Active)
         {
             logger.LogInformation("Instance {InstanceId} ({Hostname}) finished its first boot", instance.Id, instance.Hostname);
@@ -244,7 +251,7 @@ public sealed partial class ProvisionService(
     {
         const string sql = """
             SELECT i.id AS Id, i.hostname AS Hostname, i.type AS Type, i.state AS State, i.release AS Release, i.node AS Node, i.vmid AS Vmid,
-                   COALESCE(i.kind, t.kind, 'lxc') AS Kind, i.project_id AS ProjectId, i.ip AS Ip
+                   COALESCE(i.kind, t.kind, 'lxc') AS Kind, i.project_id AS ProjectId, i.ip AS Ip, i.personalising_at AS PersonalisingAt
             FROM instances i LEFT JOIN templates t ON t.release = i.release AND t.name = i.type
             WHERE i.hostname = @hostname AND i.state <> 'deleted';
             """;
@@ -440,7 +447,8 @@ public sealed partial class ProvisionService(
     private static ProvisionResult Gone() =>
         new(ProvisionOutcome.Gone, "This guest's first boot is over; its assignment is consumed. Redeploy the instance to start again.");
 
-    private sealed record ProvisionInstance(long Id, string Hostname, string Type, string State, string? Release, string? Node, long? Vmid, string Kind, long ProjectId, string? Ip);
+    private sealed record ProvisionInstance(long Id, string Hostname, string Type, string State, string? Release, string? Node, long? Vmid, string Kind, long ProjectId, string? Ip,
+        DateTimeOffset? PersonalisingAt);
 
     [GeneratedRegex("^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")]
     private static partial Regex Hostname();
