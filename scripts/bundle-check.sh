@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Checks a published orchestrator bundle the way a container runs it:
-#   1. its .sha256 matches and it holds the app, install.sh, host/ and deploy/ files;
-#   2. deploy/ct-setup.sh create-admin makes the first admin (the app's --create-admin, as the service user), and
-#      the app starts from its own directory with no .NET SDK or runtime on PATH and serves /healthz;
+#   1. its .sha256 matches, it holds the app, install.sh, host/ and deploy/ files, and no emulator (demo mode's
+#      Ctrlable.Provisioner.Demo, Ctrlable.PveSim, Ctrlable.HaSim stay in the repository);
+#   2. deploy/ct-setup.sh create-admin makes the first admin (the app's --create-admin, as the service user); the app,
+#      started from its own directory with no .NET SDK or runtime on PATH, refuses to serve without a Proxmox host
+#      (one line, exit 1) and, with one configured, serves /healthz;
 #   3. systemd-analyze verify accepts deploy/ctrlable-provisioner.service (in a sandbox root where the unit's
 #      ExecStart exists), and systemd-analyze security --offline rates its exposure (printed; at most 2.0).
 # Usage: scripts/bundle-check.sh dist/ctrlable-provisioner-<version>-linux-x64.tar.gz
@@ -33,7 +35,14 @@ for f in VERSION install.sh app/Ctrlable.Provisioner app/libcoreclr.so app/wwwro
   [[ -e $dir/$f ]] || fail "the bundle lacks $f"
 done
 grep -q '"includedFrameworks"' "$dir/app/Ctrlable.Provisioner.runtimeconfig.json" || fail "the app is not self-contained"
-echo "bundle-check: contents ok ($(<"$dir/VERSION"))"
+# No emulator reaches a dealer: neither its files nor a dependency on it. (BCrypt.Net-Next stays: the product checks
+# an uploaded Home Assistant base backup's owner password against its bcrypt hash.)
+emulators=$(cd "$dir" && find . \( -name 'Ctrlable.PveSim*' -o -name 'Ctrlable.HaSim*' -o -name 'Ctrlable.Provisioner.Demo*' \) -printf '%P ')
+[[ -z $emulators ]] || fail "the bundle contains an emulator: $emulators"
+if grep -qE 'Ctrlable\.(PveSim|HaSim|Provisioner\.Demo)' "$dir/app/Ctrlable.Provisioner.deps.json" 2>/dev/null; then
+  fail "app/Ctrlable.Provisioner.deps.json names an emulator"
+fi
+echo "bundle-check: contents ok, no emulator ($(<"$dir/VERSION"))"
 
 # No SDK and no runtime where the app could find one: an empty PATH and no DOTNET_ROOT.
 nopath=$work/empty-path
@@ -55,8 +64,19 @@ admin=$(env -i PATH=/usr/bin:/bin HOME="$work" CTRLABLE_ROOT="$ct" CTRLABLE_ADMI
   /bin/bash "$dir/deploy/ct-setup.sh" create-admin admin 2>&1) || fail "create-admin failed: $admin"
 [[ $admin == *"admin account 'admin' created"* ]] || fail "--create-admin did not create the admin: $admin"
 echo "bundle-check: $(tail -n1 <<<"$admin")"
+# The product has no simulated host: with no Proxmox host configured it says what to configure and exits.
+status=0
+unconfigured=$(cd "$dir/app" && timeout 120 "${bare[@]}" CTRLABLE_URLS="http://127.0.0.1:$port" CTRLABLE_STORAGE__DATADIRECTORY="$work/data" \
+  ./Ctrlable.Provisioner 2>&1) || status=$?
+[[ $status == 1 && $unconfigured == *"configuration error: no Proxmox host"* ]] ||
+  fail "without a Proxmox host the app should exit 1 with one line (exit $status): $unconfigured"
+echo "bundle-check: without a Proxmox host: ${unconfigured##*$'\n'}"
+# A configured host that is not there: serving does not wait for it (the dashboard reports it unreachable).
+fingerprint=$(printf '00:%.0s' $(seq 1 31))00
 (cd "$dir/app" && exec "${bare[@]}" \
   CTRLABLE_URLS="http://127.0.0.1:$port" CTRLABLE_STORAGE__DATADIRECTORY="$work/data" \
+  CTRLABLE_PROXMOX__URL="https://127.0.0.1:9" CTRLABLE_PROXMOX__TOKENID='ctrlable@pve!provisioner' \
+  CTRLABLE_PROXMOX__TOKENSECRET="bundle-check-$RANDOM" CTRLABLE_PROXMOX__CERTIFICATEFINGERPRINT="$fingerprint" \
   ./Ctrlable.Provisioner >"$work/app.log" 2>&1) &
 pid=$!
 healthy=""

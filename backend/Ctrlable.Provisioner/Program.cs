@@ -11,79 +11,95 @@ using Ctrlable.Provisioner.Releases;
 using Ctrlable.Provisioner.Settings;
 using Ctrlable.Provisioner.Tls;
 
-var builder = WebApplication.CreateBuilder(args);
-builder.AddApplicationServices();
-builder.AddAccessControl();
-builder.AddApiDocumentation();
-builder.AddObservability();
+namespace Ctrlable.Provisioner;
 
-var app = builder.Build();
-if (!await app.PrepareAsync())
+/// <summary>The orchestrator's entry point; Ctrlable.Provisioner.Demo starts the same app with its emulator.</summary>
+public static class Program
 {
-    return 1;
+    public static Task<int> Main(string[] args) => RunAsync(args);
+
+    /// <summary>
+    /// Builds, prepares and runs the orchestrator (or one of its commands). <paramref name="configure"/> runs on the
+    /// builder after the product's own services: the demo registers its stand-in Proxmox host (<see cref="Proxmox.IProxmoxStandIn"/>) there.
+    /// </summary>
+    public static async Task<int> RunAsync(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        builder.AddApplicationServices();
+        builder.AddAccessControl();
+        builder.AddApiDocumentation();
+        builder.AddObservability();
+        configure?.Invoke(builder);
+
+        var app = builder.Build();
+        if (!await app.PrepareAsync())
+        {
+            return 1;
+        }
+
+        // Installers: store the Proxmox token secret encrypted and exit (before a configured host needs it).
+        if (args.Contains($"--{SetTokenSecretCommand.Switch}"))
+        {
+            return await SetTokenSecretCommand.RunAsync(app.Services, Console.In, Console.Out, Console.Error);
+        }
+
+        if (args.Contains($"--{SetTokenSecretCommand.CheckSwitch}"))
+        {
+            return await SetTokenSecretCommand.CheckAsync(app.Services, Console.Out);
+        }
+
+        // Headless installs: create the first admin and exit.
+        if (app.Configuration[AdminCommand.Switch] is { } admin)
+        {
+            var password = Environment.GetEnvironmentVariable(AdminCommand.PasswordVariable) is { Length: > 0 } fromEnvironment ? fromEnvironment : null;
+            return await AdminCommand.RunAsync(app.Services, admin, password, Console.In, Console.Out, Console.Error);
+        }
+
+        // Headless installs: store a release's Home Assistant base backup (checked as an upload is) and exit.
+        if (ImportBaseBackupCommand.Arguments(args) is { } import)
+        {
+            return await ImportBaseBackupCommand.RunAsync(app.Services, import,
+                Environment.GetEnvironmentVariable(ImportBaseBackupCommand.PasswordVariable) is { Length: > 0 } password ? password : null,
+                Environment.GetEnvironmentVariable(ImportBaseBackupCommand.BackupPasswordVariable) is { Length: > 0 } key ? key : null,
+                Console.In, Console.Out, Console.Error);
+        }
+
+        // Installers: print the one-time set-up code of the first admin (creating it when needed) and exit.
+        if (args.Contains($"--{SetupCodeCommand.Switch}"))
+        {
+            return await SetupCodeCommand.RunAsync(app.Services, Console.Out, Console.Error);
+        }
+
+        // Commands above need only the database; serving needs the Proxmox host (saved, configured, or a registered stand-in).
+        if (!await app.ConnectProxmoxAsync())
+        {
+            return 1;
+        }
+
+        await app.AnnounceSetupCodeAsync();
+
+        app.UseSecurityHeaders();
+        app.UseApiErrors();
+        app.UseRequestBodyLimits();
+        app.UseApiDocumentation();
+        app.UseSpa();
+        app.UseAccessControl();
+
+        app.MapHealth();
+        app.MapAuth();
+        app.MapTls();
+        app.MapSettings();
+        app.MapReleases();
+        app.MapBuilds();
+        app.MapDashboard();
+        app.MapDeploy();
+        app.MapCredentials();
+        app.MapProvision();
+        app.MapPlatform();
+        app.MapMetrics();
+        app.MapSpaFallback();
+
+        await app.RunAsync();
+        return 0;
+    }
 }
-
-// Installers: store the Proxmox token secret encrypted and exit (before a configured host needs it).
-if (args.Contains($"--{SetTokenSecretCommand.Switch}"))
-{
-    return await SetTokenSecretCommand.RunAsync(app.Services, Console.In, Console.Out, Console.Error);
-}
-
-if (args.Contains($"--{SetTokenSecretCommand.CheckSwitch}"))
-{
-    return await SetTokenSecretCommand.CheckAsync(app.Services, Console.Out);
-}
-
-// Headless installs: create the first admin and exit.
-if (app.Configuration[AdminCommand.Switch] is { } admin)
-{
-    var password = Environment.GetEnvironmentVariable(AdminCommand.PasswordVariable) is { Length: > 0 } fromEnvironment ? fromEnvironment : null;
-    return await AdminCommand.RunAsync(app.Services, admin, password, Console.In, Console.Out, Console.Error);
-}
-
-// Headless installs: store a release's Home Assistant base backup (checked as an upload is) and exit.
-if (ImportBaseBackupCommand.Arguments(args) is { } import)
-{
-    return await ImportBaseBackupCommand.RunAsync(app.Services, import,
-        Environment.GetEnvironmentVariable(ImportBaseBackupCommand.PasswordVariable) is { Length: > 0 } password ? password : null,
-        Environment.GetEnvironmentVariable(ImportBaseBackupCommand.BackupPasswordVariable) is { Length: > 0 } key ? key : null,
-        Console.In, Console.Out, Console.Error);
-}
-
-// Installers: print the one-time set-up code of the first admin (creating it when needed) and exit.
-if (args.Contains($"--{SetupCodeCommand.Switch}"))
-{
-    return await SetupCodeCommand.RunAsync(app.Services, Console.Out, Console.Error);
-}
-
-// Commands above need only the database; serving needs the Proxmox host (or the simulated one).
-if (!await app.ConnectProxmoxAsync())
-{
-    return 1;
-}
-
-await app.AnnounceSetupCodeAsync();
-
-app.UseSecurityHeaders();
-app.UseApiErrors();
-app.UseRequestBodyLimits();
-app.UseApiDocumentation();
-app.UseSpa();
-app.UseAccessControl();
-
-app.MapHealth();
-app.MapAuth();
-app.MapTls();
-app.MapSettings();
-app.MapReleases();
-app.MapBuilds();
-app.MapDashboard();
-app.MapDeploy();
-app.MapCredentials();
-app.MapProvision();
-app.MapPlatform();
-app.MapMetrics();
-app.MapSpaFallback();
-
-await app.RunAsync();
-return 0;

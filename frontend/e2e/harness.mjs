@@ -15,7 +15,7 @@ export const screenshotDir = process.env.E2E_SCREENSHOT_DIR ?? join(repoRoot, 't
 
 const orchestratorDll =
   process.env.E2E_ORCHESTRATOR_DLL ??
-  join(repoRoot, 'backend', 'Ctrlable.Provisioner', 'bin', 'Release', 'net10.0', 'Ctrlable.Provisioner.dll');
+  join(repoRoot, 'backend', 'Ctrlable.Provisioner.Demo', 'bin', 'Release', 'net10.0', 'Ctrlable.Provisioner.Demo.dll');
 
 export const pveSimDll =
   process.env.E2E_PVESIM_DLL ?? join(repoRoot, 'backend', 'Ctrlable.PveSim', 'bin', 'Release', 'net10.0', 'Ctrlable.PveSim.dll');
@@ -55,6 +55,7 @@ export async function startOrchestrator(settings = {}, { extraUrls = [] } = {}) 
     CTRLABLE_STORAGE__RELEASESDIRECTORY: join(repoRoot, 'releases'),
     ...Object.fromEntries(Object.entries(settings).map(([k, v]) => [`CTRLABLE_${k}`, String(v)])),
   };
+  // The demo build (the emulator stands in when no Proxmox host is set); the product's folder is its content root.
   const child = spawn('dotnet', [orchestratorDll, '--Urls', [url, ...extraUrls].join(';')], {
     cwd: join(repoRoot, 'backend', 'Ctrlable.Provisioner'),
     env,

@@ -3,7 +3,7 @@ using System.Text.Json;
 using Ctrlable.HaSim;
 using Ctrlable.HaSim.State;
 using Ctrlable.Provisioner.Auth;
-using Ctrlable.Provisioner.Hosting;
+using Ctrlable.Provisioner.Demo;
 using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.State;
 using Ctrlable.Provisioner.Tests.Infrastructure;

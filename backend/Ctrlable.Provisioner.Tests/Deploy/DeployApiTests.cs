@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Ctrlable.Provisioner.Auth;
-using Ctrlable.Provisioner.Hosting;
+using Ctrlable.Provisioner.Demo;
 using Ctrlable.Provisioner.Tests.Infrastructure;
 
 namespace Ctrlable.Provisioner.Tests.Deploy;

@@ -1,4 +1,4 @@
-using Ctrlable.Provisioner.Hosting;
+using Ctrlable.Provisioner.Demo;
 using Ctrlable.Provisioner.Provision;
 using Microsoft.Extensions.Configuration;
 

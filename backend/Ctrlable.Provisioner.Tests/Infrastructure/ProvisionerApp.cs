@@ -27,7 +27,7 @@ public enum Via
 }
 
 /// <summary>
-/// The orchestrator in-process, on its own SQLite file and its own releases directory, so tests
+/// The orchestrator in-process (its demo build: the emulator stands in when a test configures no Proxmox host), on its own SQLite file and its own releases directory, so tests
 /// run in parallel without sharing state.
 /// <code>
 /// using var app = new ProvisionerApp();
@@ -38,7 +38,7 @@ public enum Via
 /// A new app is not set up (every protected endpoint answers 503); <see cref="CreateClientAsync"/> and
 /// <see cref="EnsureSetUpAsync"/> create the first admin (<see cref="AdminName"/>/<see cref="AdminPassword"/>).
 /// </summary>
-internal sealed class ProvisionerApp : WebApplicationFactory<Program>
+internal sealed class ProvisionerApp : WebApplicationFactory<Ctrlable.Provisioner.Demo.DemoProgram>
 {
     public const string AdminName = "admin";
     public const string AdminPassword = "first-admin-Passw0rd";
@@ -254,6 +254,8 @@ internal sealed class ProvisionerApp : WebApplicationFactory<Program>
     {
         // Not Development: clients must see problem+json, never the developer exception page.
         builder.UseEnvironment("Testing");
+        // The entry point is the demo's (emulator when no Proxmox host is configured); the content root stays the product's.
+        builder.UseContentRoot(RepoPaths.Product);
         foreach (var (key, value) in _settings)
         {
             builder.UseSetting(key, value);

@@ -7,6 +7,9 @@ internal static class RepoPaths
 
     public static string Releases => Path.Combine(Root, "releases");
 
+    /// <summary>The product's project folder: its appsettings.json and built SPA make the app's content root.</summary>
+    public static string Product => Path.Combine(Root, "backend", "Ctrlable.Provisioner");
+
     public static string OpenApiSnapshot => Path.Combine(Root, "frontend", "openapi.json");
 
     private static string FindRoot()

@@ -1,6 +1,6 @@
 using System.Text.Json;
+using Ctrlable.Provisioner.Demo;
 using Ctrlable.Provisioner.Deploy;
-using Ctrlable.Provisioner.Hosting;
 using Ctrlable.Provisioner.Projects;
 using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.State;

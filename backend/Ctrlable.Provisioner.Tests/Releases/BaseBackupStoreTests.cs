@@ -1,6 +1,6 @@
 using Ctrlable.HaSim.Backups;
 using Ctrlable.HaSim.State;
-using Ctrlable.Provisioner.Hosting;
+using Ctrlable.Provisioner.Demo;
 using Ctrlable.Provisioner.Releases;
 using Ctrlable.Provisioner.State;
 using Ctrlable.Provisioner.Tests.Deploy;

@@ -45,14 +45,6 @@ public static class ApplicationServices
 
         builder.Services.AddSingleton(TimeProvider.System);
 
-        // Demo mode's simulated guests listen on free loopback ports: Home Assistant's (the orchestrator's Home Assistant
-        // client probes HomeAssistant:Ports, default [8123, 80]) and the other apps' (Z-Wave JS UI, Zigbee2MQTT, …; the
-        // dashboard's app health probes Dashboard:AppPorts). Demo mode points both at them unless set.
-        if (string.IsNullOrEmpty(builder.Configuration["Proxmox:Url"]))
-        {
-            builder.Configuration.AddInMemoryCollection(SimulatedProxmoxHost.FreeDemoPorts(builder.Configuration));
-        }
-
         // State: one SQLite file in the data directory.
         TypeHandlers.Register();
         builder.Services.AddSingleton(sp =>
@@ -95,9 +87,8 @@ public static class ApplicationServices
         // On the way out a running build is failed and recorded before the host goes (StopAsync waits for it).
         builder.Services.AddHostedService(sp => sp.GetRequiredService<BuildService>());
 
-        // Proxmox: the host an admin saved in Settings, else the configured one, else the simulated one (demo mode);
-        // chosen in PrepareAsync, once the database is there.
-        builder.Services.AddSingleton<SimulatedProxmoxHost>();
+        // Proxmox: the host an admin saved in Settings, else the configured one, else a registered stand-in (only the
+        // demo assembly registers one); chosen in ConnectProxmoxAsync, once the database is there.
         builder.Services.AddSingleton<ProxmoxConnections>();
         builder.Services.AddSingleton<ProxmoxSettingsRepository>();
         builder.Services.AddSingleton<ProxmoxSettingsService>();
@@ -237,17 +228,28 @@ public static class ApplicationServices
         return true;
     }
 
-    /// <summary>Chooses the Proxmox host (saved settings, configuration, or the simulated host); false with one line on stderr when it cannot.</summary>
+    /// <summary>The one line the product prints when it has no Proxmox host to serve against.</summary>
+    public const string NoProxmoxHostError =
+        "configuration error: no Proxmox host: set Proxmox:Url (CTRLABLE_PROXMOX__URL), Proxmox:TokenId and Proxmox:CertificateFingerprint, and store the token secret with --"
+        + SetTokenSecretCommand.Switch + " (install.sh does all of this); for a demo without Proxmox run scripts/run.sh";
+
+    /// <summary>
+    /// Chooses the Proxmox host (saved settings, configuration, or a registered <see cref="IProxmoxStandIn"/>); false with
+    /// one line on stderr when it cannot.
+    /// </summary>
     public static async Task<bool> ConnectProxmoxAsync(this WebApplication app)
     {
         try
         {
             if (!await app.Services.GetRequiredService<ProxmoxSettingsService>().UseSavedOrConfiguredAsync(app.Lifetime.ApplicationStopping))
             {
-                SimulatedProxmoxHost.AddGuestListener(app);
-                var simulated = app.Services.GetRequiredService<SimulatedProxmoxHost>();
-                await simulated.StartAsync(app.Lifetime.ApplicationStopping);
-                app.Services.GetRequiredService<ProxmoxConnections>().Use(simulated.Connection);
+                if (app.Services.GetService<IProxmoxStandIn>() is not { } standIn)
+                {
+                    await Console.Error.WriteLineAsync(NoProxmoxHostError);
+                    return false;
+                }
+
+                app.Services.GetRequiredService<ProxmoxConnections>().Use(await standIn.StartAsync(app, app.Lifetime.ApplicationStopping));
             }
         }
         catch (ProxmoxSettingsException ex)

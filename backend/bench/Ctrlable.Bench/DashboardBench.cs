@@ -46,13 +46,13 @@ internal static class DashboardBench
 
     private sealed record Result(double RequestsPerSecond, double P50, double P99, double ProxmoxPerSecond);
 
-    private static async Task<PveSimulator> StartHostAsync()
+    internal static async Task<PveSimulator> StartHostAsync()
     {
         var sim = await PveSimulator.StartAsync(new PveSimOptions { Version = PveVersion.V9_1, Nodes = ["pve"], RandomSeed = 1 });
         return sim;
     }
 
-    private static SeedSpec HostSeed() => LeastPrivilege.Spec(PveVersion.V9_1, tokenSecret: "00000000-0000-4000-8000-000000000001") with
+    internal static SeedSpec HostSeed() => LeastPrivilege.Spec(PveVersion.V9_1, tokenSecret: "00000000-0000-4000-8000-000000000001") with
     {
         Templates = [new TemplateSeed(9001, "zwavejs", SimGuestKind.Lxc, 8) { Pool = "ctrlable-templates" }],
         Guests = [.. Enumerable.Range(0, 12).Select(i => new TemplateSeed(200 + i, $"guest-{i}", SimGuestKind.Lxc, 8) { Pool = "ctrlable", Running = true })],

@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Ctrlable.Provisioner.Auth;
-using Ctrlable.Provisioner.Hosting;
+using Ctrlable.Provisioner.Demo;
 using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.Proxmox;
 using Ctrlable.Provisioner.State;

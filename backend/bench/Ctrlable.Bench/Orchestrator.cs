@@ -11,7 +11,7 @@ namespace Ctrlable.Bench;
 /// The real orchestrator on real Kestrel (loopback, free port) with its own data directory, configured like
 /// a production install against a Proxmox host — here, the emulator.
 /// </summary>
-internal sealed class Orchestrator : WebApplicationFactory<Program>
+internal sealed class Orchestrator : WebApplicationFactory<Ctrlable.Provisioner.Demo.DemoProgram>
 {
     private readonly Dictionary<string, string?> _settings;
 
@@ -23,7 +23,7 @@ internal sealed class Orchestrator : WebApplicationFactory<Program>
         // Loopback, free ports; a benchmark that runs guests' first boots adds an https:// URL for them.
         _settings.TryAdd("Urls", "http://127.0.0.1:0");
         // The factory looks for the content root beside the solution; the project lives under backend/.
-        Environment.SetEnvironmentVariable("ASPNETCORE_TEST_CONTENTROOT_CTRLABLE_PROVISIONER", ProjectDirectory());
+        Environment.SetEnvironmentVariable("ASPNETCORE_TEST_CONTENTROOT_CTRLABLE_PROVISIONER_DEMO", ProjectDirectory());
         UseKestrel();
     }
 

@@ -16,10 +16,10 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Options;
 using SimGuestKind = Ctrlable.PveSim.Guests.GuestKind;
 
-namespace Ctrlable.Provisioner.Hosting;
+namespace Ctrlable.Provisioner.Demo;
 
 /// <summary>
-/// Demo mode: with no Proxmox configured, the orchestrator runs the Proxmox emulator in-process (one node,
+/// Demo mode: with no Proxmox configured, the demo build of the orchestrator (<see cref="DemoProgram"/>) runs the Proxmox emulator in-process (one node,
 /// thin storage, the least-privilege token) and talks to it over HTTPS like to a real node. The newest valid
 /// release's templates are seeded and recorded as built, so a newcomer sees a working host at once. The
 /// emulator's state is kept in the data directory, so guests survive a restart. Guests cloned from the templates
@@ -36,7 +36,7 @@ public sealed class SimulatedProxmoxHost(
     BaseBackupStore baseBackups,
     IServiceProvider services,
     TimeProvider time,
-    ILogger<SimulatedProxmoxHost> logger) : IAsyncDisposable
+    ILogger<SimulatedProxmoxHost> logger) : IProxmoxStandIn, IAsyncDisposable
 {
     public const string NodeName = "pve";
     public const string TemplatePool = "ctrlable-templates";
@@ -64,6 +64,14 @@ public sealed class SimulatedProxmoxHost(
     public FirstBootScriptBehaviour FirstBoot => _firstBoot ?? throw new InvalidOperationException("The simulated Proxmox host has not been started.");
 
     private FirstBootScriptBehaviour? _firstBoot;
+
+    /// <summary>The product's stand-in: adds the guests' HTTPS listener when needed, starts the emulator, returns its connection.</summary>
+    public async Task<ProxmoxConnection> StartAsync(WebApplication app, CancellationToken ct)
+    {
+        AddGuestListener(app);
+        await StartAsync(ct);
+        return Connection;
+    }
 
     public async Task StartAsync(CancellationToken ct)
     {
@@ -239,11 +247,12 @@ public sealed class SimulatedProxmoxHost(
         addresses.Addresses.Add(GuestListenerUrl);
     }
 
+    /// <summary>Once: the container holds this host under two registrations (itself and <see cref="IProxmoxStandIn"/>) and disposes both.</summary>
     public async ValueTask DisposeAsync()
     {
-        if (_sim is not null)
+        if (Interlocked.Exchange(ref _sim, null) is { } sim)
         {
-            await _sim.DisposeAsync();
+            await sim.DisposeAsync();
         }
     }
 

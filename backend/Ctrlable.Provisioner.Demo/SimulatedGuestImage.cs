@@ -1,7 +1,7 @@
 using System.Text;
 using Ctrlable.Provisioner.Provision;
 
-namespace Ctrlable.Provisioner.Hosting;
+namespace Ctrlable.Provisioner.Demo;
 
 /// <summary>
 /// A simulated guest's disk in a sandbox folder: <c>root/</c> holds what a clone of a Ctrlable template holds —

@@ -8,7 +8,7 @@ using Ctrlable.PveSim.Guests;
 using Dapper;
 using Microsoft.Extensions.Options;
 
-namespace Ctrlable.Provisioner.Hosting;
+namespace Ctrlable.Provisioner.Demo;
 
 /// <summary>A simulated guest's template: its type and the firstboot.env its build would have baked in.</summary>
 public sealed record SimulatedTemplate(string Type, FirstBootEnvironment Environment);
