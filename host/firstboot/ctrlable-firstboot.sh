@@ -929,9 +929,8 @@ follow_broker() {
   [[ $HTTP_STATUS == 200 ]] ||
     die 1 "the orchestrator did not say where the broker is (HTTP $HTTP_STATUS: $(problem_text "$RUN_DIR/broker.json"))"
   local host port server known="" config edits="$RUN_DIR/edits" unit
-  host=$("$JQ" -r '.host // empty' "$RUN_DIR/broker.json")
-  port=$("$JQ" -r '.port // empty' "$RUN_DIR/broker.json")
-  server=$("$JQ" -r '.server // empty' "$RUN_DIR/broker.json")
+  # One jq run (this runs on every follow timer tick); an answer that is no JSON leaves all three empty.
+  IFS=$'\t' read -r host port server < <("$JQ" -r '[.host, .port, .server] | map(. // "" | tostring) | @tsv' "$RUN_DIR/broker.json" 2>/dev/null) || true
   # Only what an address, a host name and a port look like goes into a configuration file.
   [[ $host =~ ^[A-Za-z0-9.:-]{1,253}$ && $port =~ ^[0-9]{1,5}$ && $server =~ ^mqtts?://[][A-Za-z0-9.:-]+:[0-9]{1,5}$ ]] ||
     die 1 "the orchestrator's answer is not a broker address"
