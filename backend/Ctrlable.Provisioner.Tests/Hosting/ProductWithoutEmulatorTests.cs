@@ -37,7 +37,7 @@ public sealed class ProductWithoutEmulatorTests : IDisposable
         var start = new ProcessStartInfo("dotnet") { WorkingDirectory = AppContext.BaseDirectory };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, dll));
         start.ArgumentList.Add("--urls");
-        start.ArgumentList.Add($"http://127.0.0.1:{SshServer.FreePort()}");
+        start.ArgumentList.Add($"http://127.0.0.1:{TestPorts.Free()}");
         foreach (var inherited in start.Environment.Keys.Where(k => k.StartsWith("CTRLABLE_", StringComparison.Ordinal)).ToList())
         {
             start.Environment.Remove(inherited);

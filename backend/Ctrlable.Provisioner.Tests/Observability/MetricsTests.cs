@@ -90,7 +90,7 @@ public sealed partial class MetricsTests
             foreach (var (label, value) in sample.Labels.Where(l => l.Key is not ("status" or "le")))
             {
                 value.Split('/').Should().NotContain(segment => DigitsOnly().IsMatch(segment), $"{sample.Name} {label}={value}");
-                value.Should().NotContain(vmid).And.NotContain("UPID").And.NotContain(Ctrlable.Provisioner.Hosting.SimulatedProxmoxHost.NodeName, $"{sample.Name} {label}={value}");
+                value.Should().NotContain(vmid).And.NotContain("UPID").And.NotContain(Ctrlable.Provisioner.Demo.SimulatedProxmoxHost.NodeName, $"{sample.Name} {label}={value}");
             }
         }
     }
