@@ -25,7 +25,7 @@ failures=()
 
 # Each step says when it began, so a slow step shows in the log.
 step() { echo; echo "=== $* (at ${SECONDS}s)"; }
-fail() { failures+=("$1"); failed=$((failed + 1)); }
+fail() { failures+=("$1"); }
 # check NAME CMD...: one pass or one failure for a whole step.
 check() {
   local name=$1

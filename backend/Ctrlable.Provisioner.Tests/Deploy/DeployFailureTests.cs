@@ -3,11 +3,13 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Ctrlable.Provisioner.Auth;
+using Ctrlable.Provisioner.Deploy;
 using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.State;
 using Ctrlable.Provisioner.Tests.Infrastructure;
 using Ctrlable.PveSim.Faults;
 using Ctrlable.PveSim.Seeding;
+using Microsoft.Extensions.DependencyInjection;
 using SimGuestKind = Ctrlable.PveSim.Guests.GuestKind;
 
 namespace Ctrlable.Provisioner.Tests.Deploy;
@@ -105,6 +107,48 @@ public sealed class DeployFailureTests(DeployFailureTests.Site site) : IClassFix
         var retried = await site.SettledAsync(failed.GetProperty("projectId").GetInt64());
         retried.GetProperty("state").GetString().Should().Be("active", retried.GetProperty("error").ToString());
         Vmid(retried).Should().Be(Vmid(failed), "its own guest is started again, not cloned anew");
+    }
+
+    [Fact]
+    public async Task A_retry_asked_for_as_the_failed_run_ends_is_run_not_dropped()
+    {
+        var failing = true;
+        site.Pve.Sim.Intercept = async (call, next) =>
+        {
+            if (failing && call.Method == "POST" && call.Path.EndsWith("/status/start", StringComparison.Ordinal))
+            {
+                site.Pve.Sim.Faults.Settings = new FaultSettings { TaskFailureRate = 1, TaskFailureMessage = "startup for container '1000' failed" };
+                await next();
+                site.Pve.Sim.Faults.Reset();
+                return;
+            }
+
+            await next();
+        };
+        // The run has read its instance failed for the last time but still holds it when the dealer's retry lands (as a
+        // re-wiring of Home Assistant can land as its deploy ends): the runner reads that request while the run is live.
+        site.Hooks.At(DeployPipeline.RunEnded, async id =>
+        {
+            failing = false;
+            (await site.Client.PostAsync($"/api/instances/{id}/retry", null)).EnsureSuccessStatusCode();
+            await Eventually.TrueAsync(() => site.App.Service<DeployRunner>().Queued == 0, "the runner read the retry");
+        });
+
+        try
+        {
+            var project = await DeployApiTests.CreateProjectAsync(site.Client, "Retried as it ended");
+            (await site.Client.PostAsJsonAsync($"/api/projects/{project}/instances", new { type = "zwavejs" })).EnsureSuccessStatusCode();
+            var retried = (await DeployApiTests.WaitForAsync(site.Client, project, i => i.GetProperty("state").GetString() == "active")).Single();
+
+            retried.GetProperty("error").ValueKind.Should().Be(JsonValueKind.Null);
+            site.Guest(Vmid(retried)).Running.Should().BeTrue();
+        }
+        finally
+        {
+            site.Hooks.Clear();
+            site.Pve.Sim.Faults.Reset();
+            site.Pve.Sim.Intercept = null;
+        }
     }
 
     [Fact]
@@ -312,6 +356,7 @@ public sealed class DeployFailureTests(DeployFailureTests.Site site) : IClassFix
         internal ProxmoxHarness Pve { get; private set; } = null!;
         internal ProvisionerApp App { get; private set; } = null!;
         public HttpClient Client { get; private set; } = null!;
+        internal StepHooks Hooks { get; } = new();
 
         public async Task InitializeAsync()
         {
@@ -322,7 +367,7 @@ public sealed class DeployFailureTests(DeployFailureTests.Site site) : IClassFix
             settings["Deploy:RetryDelaySeconds"] = "0.05";
             settings["Deploy:TaskTimeoutSeconds"] = "5";
             settings["Deploy:FirstBootTimeoutSeconds"] = "300";
-            App = new ProvisionerApp(settings: settings, https: true);
+            App = new ProvisionerApp(settings: settings, https: true, services: s => s.AddSingleton<IDeployStepObserver>(Hooks));
             await ActivateAsync(App, withMissingTemplate: true);
             boot.Connect(FirstBootGuests.Behaviour(App));
             Client = await App.CreateClientAsync(Role.Operator);

@@ -79,6 +79,8 @@ public sealed class DeployPipeline(
                 await MoveAsync(instance, InstanceStates.Failed, $"Failed while {Describe(instance.State)}", error: ex.Message, ct: ct);
             }
         }
+
+        await observer.AfterStepAsync(instanceId, RunEnded, ct);
     }
 
     private static bool IsTransient(Exception ex) => ex switch
@@ -646,6 +648,9 @@ public sealed class DeployPipeline(
 
     /// <summary>The point between Proxmox accepting a clone and the orchestrator recording its task.</summary>
     public const string CloneRequested = "clone-requested";
+
+    /// <summary>The point after the run read its instance finished for the last time, before the runner lets it go.</summary>
+    public const string RunEnded = "run-ended";
 
     private static GuestKind KindOf(InstanceRow instance) => GuestOwnership.KindOf(instance);
 

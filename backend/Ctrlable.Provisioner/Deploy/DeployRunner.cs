@@ -19,6 +19,9 @@ public sealed class DeployRunner(DeployPipeline pipeline, InstanceRepository ins
     /// <summary>True while an instance's pipeline runs (tests and the delete endpoint use it).</summary>
     public bool IsRunning(long instanceId) => _running.ContainsKey(instanceId);
 
+    /// <summary>Requests not yet read by the runner (tests wait on it).</summary>
+    internal int Queued => _queue.Reader.Count;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         foreach (var unfinished in await instances.ListUnfinishedAsync(stoppingToken))
@@ -31,32 +34,52 @@ public sealed class DeployRunner(DeployPipeline pipeline, InstanceRepository ins
         {
             if (_running.ContainsKey(id))
             {
-                // Already running: the pipeline re-reads the row each step, so it picks up the new request.
+                // Already running: the pipeline re-reads the row each step, so it picks up the new request (or, past
+                // its last read, is run again as it ends).
                 continue;
             }
 
-            _running[id] = Task.Run(async () =>
+            // Recorded before it starts, so a run that ends at once cannot be recorded after it let go.
+            var run = new Task<Task>(() => RunPipelineAsync(id, stoppingToken));
+            _running[id] = run.Unwrap();
+            run.Start(TaskScheduler.Default);
+        }
+    }
+
+    private async Task RunPipelineAsync(long id, CancellationToken stoppingToken)
+    {
+        var released = false;
+        try
+        {
+            // Every line the pipeline (and all it calls) writes carries the deploy's and the instance's id.
+            using (logger.BeginDeployScope(id, (await instances.GetAsync(id, stoppingToken))?.DeployId))
             {
-                try
-                {
-                    // Every line the pipeline (and all it calls) writes carries the deploy's and the instance's id.
-                    using var scope = logger.BeginDeployScope(id, (await instances.GetAsync(id, stoppingToken))?.DeployId);
-                    await pipeline.RunAsync(id, stoppingToken);
-                }
-                catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-                {
-                    // Shutting down: the persisted step is where the next start resumes.
-                }
-                catch (Exception ex)
-                {
-                    // A bug, not a Proxmox answer: keep the runner alive for the other instances and say so loudly.
-                    logger.LogError(ex, "Pipeline of instance {Instance} stopped unexpectedly", id);
-                }
-                finally
-                {
-                    _running.TryRemove(id, out _);
-                }
-            }, CancellationToken.None);
+                await pipeline.RunAsync(id, stoppingToken);
+            }
+
+            // A request read after the pipeline's last look at its row (a retry, a re-wiring) was skipped above as
+            // "already running": once this run lets go, an instance moved on since is run again.
+            released = _running.TryRemove(id, out _);
+            if (await instances.GetAsync(id, stoppingToken) is { IsFinished: false })
+            {
+                Enqueue(id);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Shutting down: the persisted step is where the next start resumes.
+        }
+        catch (Exception ex)
+        {
+            // A bug, not a Proxmox answer: keep the runner alive for the other instances and say so loudly.
+            logger.LogError(ex, "Pipeline of instance {Instance} stopped unexpectedly", id);
+        }
+        finally
+        {
+            if (!released)
+            {
+                _running.TryRemove(id, out _);
+            }
         }
     }
 

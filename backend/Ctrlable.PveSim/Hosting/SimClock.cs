@@ -27,10 +27,26 @@ public sealed class SimClock(TimeProvider time, double scale)
     /// guest's start, so that when the waiting code gets to run does not change when it ends (a test advancing a
     /// fake clock cannot get there before the timer does).
     /// </summary>
-    public Task DelayUntil(DateTimeOffset due, CancellationToken cancellationToken = default)
+    public async Task DelayUntil(DateTimeOffset due, CancellationToken cancellationToken = default)
     {
         var remaining = due - Now;
-        return remaining <= TimeSpan.Zero ? Task.CompletedTask : Task.Delay(remaining, Time, cancellationToken);
+        if (remaining <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        using var armed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var delay = Task.Delay(remaining, Time, armed.Token);
+        // A timer counts from the clock as it is when armed: a fake clock advanced to `due` between the read above and
+        // arming would leave it due later than `due`, and it would never fire. Looking again after arming closes that.
+        if (Now >= due)
+        {
+            await armed.CancelAsync();
+            cancellationToken.ThrowIfCancellationRequested();
+            return;
+        }
+
+        await delay;
     }
 }
 

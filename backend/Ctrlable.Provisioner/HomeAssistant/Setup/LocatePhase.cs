@@ -21,8 +21,9 @@ public sealed class LocatePhase(
     public async Task RunAsync(InstanceRow instance, CancellationToken ct)
     {
         var deadline = await support.DeadlineAsync(instance, support.Options.LocateTimeoutSeconds, ct);
-        while (await support.StillAsync(instance, ct))
+        while (await support.CurrentAsync(instance, ct) is { } current)
         {
+            deadline = current.DeadlineAt ?? deadline;
             var address = await AddressAsync(instance, ct);
             if (address is not null && (await instances.GetAsync(instance.Id, ct))?.Ip != address)
             {

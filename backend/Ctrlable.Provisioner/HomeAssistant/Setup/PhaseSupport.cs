@@ -51,6 +51,10 @@ public sealed class PhaseSupport(
     public async Task<bool> StillAsync(InstanceRow instance, CancellationToken ct) =>
         (await instances.GetAsync(instance.Id, ct))?.State == instance.State;
 
+    /// <summary>The instance as recorded now, while it is still in the step this call drives; null once it is not.</summary>
+    public async Task<InstanceRow?> CurrentAsync(InstanceRow instance, CancellationToken ct) =>
+        await instances.GetAsync(instance.Id, ct) is { } current && current.State == instance.State ? current : null;
+
     /// <summary>The step's deadline: recorded when the step began, so a restart does not extend it.</summary>
     public async Task<DateTimeOffset> DeadlineAsync(InstanceRow instance, double seconds, CancellationToken ct)
     {

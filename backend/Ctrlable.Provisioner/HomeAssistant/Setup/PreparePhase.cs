@@ -14,8 +14,9 @@ public sealed class PreparePhase(
     public async Task RunAsync(InstanceRow instance, CancellationToken ct)
     {
         var deadline = await support.DeadlineAsync(instance, support.Options.PrepareTimeoutSeconds, ct);
-        while (await support.StillAsync(instance, ct))
+        while (await support.CurrentAsync(instance, ct) is { } current)
         {
+            deadline = current.DeadlineAt ?? deadline;
             var url = await support.UrlAsync(instance, ct);
             var status = await ha.GetOnboardingAsync(url, ct);
             switch (status.Phase)

@@ -31,8 +31,10 @@ public sealed class RestorePhase(
         var deadline = await support.DeadlineAsync(instance, support.Options.RestoreTimeoutSeconds, ct);
         var requests = 0;
         DateTimeOffset? requestedAt = null;
-        while (await support.StillAsync(instance, ct))
+        while (await support.CurrentAsync(instance, ct) is { } current)
         {
+            // The recorded deadline is the step's, read each round as a retry after a lost connection reads it.
+            deadline = current.DeadlineAt ?? deadline;
             var site = await sites.GetAsync(instance.Id, ct);
             var url = await support.UrlAsync(instance, ct);
             var status = await ha.GetOnboardingAsync(url, ct);
