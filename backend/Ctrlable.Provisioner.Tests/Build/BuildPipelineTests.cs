@@ -68,6 +68,11 @@ public sealed class BuildPipelineTests
 
         build.GetProperty("state").GetString().Should().Be("succeeded", Describe(build, host));
         build.GetProperty("communityScriptsCommit").GetString().Should().Be(host.UpstreamCommit);
+        // The build's lines carry its id (SPEC §8e), down to the SSH trigger's; its duration is a metric.
+        host.App.Logs.Lines.Should().Contain(l => l.Contains($"running ctrlable-build {BuildHost.Release}", StringComparison.Ordinal))
+            .Which.Should().EndWith($"scope: BuildId={started}");
+        using var admin = await host.ClientAsync(Role.Admin);
+        (await admin.GetStringAsync("/metrics")).Should().MatchRegex(@"(?m)^ctrlable_build_duration_seconds_count\{[^}]*outcome=""succeeded""[^}]*\} 1(\s|$)");
         build.GetProperty("templates").EnumerateArray().Select(t => (t.GetProperty("name").GetString(), t.GetProperty("state").GetString()))
             .Should().BeEquivalentTo([("ctrlable-pro", "built"), ("zwavejs", "built"), ("docker-portainer", "built")]);
 

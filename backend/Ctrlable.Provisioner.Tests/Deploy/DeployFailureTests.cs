@@ -81,19 +81,7 @@ public sealed class DeployFailureTests(DeployFailureTests.Site site) : IClassFix
     public async Task A_start_task_that_fails_fails_the_instance_with_the_task_error_and_a_retry_deploys_it()
     {
         var failing = true;
-        site.Pve.Sim.Intercept = async (call, next) =>
-        {
-            if (failing && call.Method == "POST" && call.Path.EndsWith("/status/start", StringComparison.Ordinal))
-            {
-                // Only the task this request starts fails (a fault is decided when a task is created).
-                site.Pve.Sim.Faults.Settings = new FaultSettings { TaskFailureRate = 1, TaskFailureMessage = "startup for container '1000' failed" };
-                await next();
-                site.Pve.Sim.Faults.Reset();
-                return;
-            }
-
-            await next();
-        };
+        FailStartTasksWhile(() => failing);
 
         var failed = await DeployAsync("Stalled", "zwavejs");
 
@@ -113,18 +101,7 @@ public sealed class DeployFailureTests(DeployFailureTests.Site site) : IClassFix
     public async Task A_retry_asked_for_as_the_failed_run_ends_is_run_not_dropped()
     {
         var failing = true;
-        site.Pve.Sim.Intercept = async (call, next) =>
-        {
-            if (failing && call.Method == "POST" && call.Path.EndsWith("/status/start", StringComparison.Ordinal))
-            {
-                site.Pve.Sim.Faults.Settings = new FaultSettings { TaskFailureRate = 1, TaskFailureMessage = "startup for container '1000' failed" };
-                await next();
-                site.Pve.Sim.Faults.Reset();
-                return;
-            }
-
-            await next();
-        };
+        FailStartTasksWhile(() => failing);
         // The run has read its instance failed for the last time but still holds it when the dealer's retry lands (as a
         // re-wiring of Home Assistant can land as its deploy ends): the runner reads that request while the run is live.
         site.Hooks.At(DeployPipeline.RunEnded, async id =>
@@ -313,6 +290,20 @@ public sealed class DeployFailureTests(DeployFailureTests.Site site) : IClassFix
     private static int Vmid(JsonElement instance) => instance.GetProperty("vmid").GetInt32();
 
     /// <summary>Deploys one instance into a new project and returns it once it is active or failed; faults and the hook are reset after.</summary>
+    /// <summary>While <paramref name="failing"/> holds, each start task fails (a fault is decided when a task is created).</summary>
+    private void FailStartTasksWhile(Func<bool> failing) => site.Pve.Sim.Intercept = async (call, next) =>
+    {
+        if (failing() && call.Method == "POST" && call.Path.EndsWith("/status/start", StringComparison.Ordinal))
+        {
+            site.Pve.Sim.Faults.Settings = new FaultSettings { TaskFailureRate = 1, TaskFailureMessage = "startup for container '1000' failed" };
+            await next();
+            site.Pve.Sim.Faults.Reset();
+            return;
+        }
+
+        await next();
+    };
+
     private async Task<JsonElement> DeployAsync(string project, string type)
     {
         try

@@ -99,7 +99,12 @@ public sealed partial class BuildService(
         var liveBuild = live.Add(summary);
         logger.LogInformation("Build {BuildId} of release {Release} ({Templates}) started by {RequestedBy} (force: {Force})",
             id, release, templates is null ? "every template" : string.Join(", ", summary.Templates.Select(t => t.Name)), requestedBy, force);
-        _running[id] = Task.Run(() => RunAsync(summary, manifest, planned, ticket, liveBuild));
+        // The build outlives the request that started it: its lines carry the build's id, not that request's id and trace.
+        using (ExecutionContext.SuppressFlow())
+        {
+            _running[id] = Task.Run(() => RunAsync(summary, manifest, planned, ticket, liveBuild));
+        }
+
         return new BuildStart(summary, null, null);
     }
 
