@@ -111,7 +111,8 @@ public sealed partial class SiteSettingsValidator : AbstractValidator<SiteSettin
         public CoordinatorValidator(bool zigbee)
         {
             RuleLevelCascadeMode = CascadeMode.Stop;
-            RuleFor(c => c.Host).NotEmpty().Must(BeAHost).WithMessage("Host must be the coordinator's host name or IP address.").When(c => c.Mode == CoordinatorMode.Network);
+            // Null until the dealer knows it (the default): the guest's assignment then names no coordinator.
+            RuleFor(c => c.Host).Must(BeAHost).WithMessage("Host must be the coordinator's host name or IP address.").When(c => c.Mode == CoordinatorMode.Network && c.Host is not null);
             RuleFor(c => c.Port).InclusiveBetween(1, 65535).When(c => c.Mode == CoordinatorMode.Network);
             RuleFor(c => c.UsbDevice).NotEmpty().Must(d => d!.StartsWith("/dev/", StringComparison.Ordinal)).WithMessage("USB device must be a path under /dev/, e.g. /dev/serial/by-id/...").When(c => c.Mode == CoordinatorMode.Usb);
             if (zigbee)
