@@ -16,6 +16,11 @@ public sealed partial class CreateProjectValidator : AbstractValidator<CreatePro
         RuleFor(r => r.Slug!).Must(s => Slug().IsMatch(s))
             .When(r => r.Slug is not null)
             .WithMessage("Slug must be 2-32 characters of a-z, 0-9 and '-', starting with a letter (it becomes part of every hostname).");
+        // No slug given: the one derived from the name must do, or the dealer gives one.
+        RuleFor(r => r.Slug).Must((r, _) => Slug().IsMatch(ProjectService.Slugify(r.Name)))
+            .When(r => r.Slug is null && !string.IsNullOrWhiteSpace(r.Name))
+            .WithMessage(r => $"Could not derive a slug from '{r.Name}'; give one (a-z, 0-9, '-').");
+        // Absent settings are the defaults, which pass the same rules as an update's.
         RuleFor(r => r.Settings!).SetValidator(new SiteSettingsValidator()).When(r => r.Settings is not null);
     }
 
