@@ -6,6 +6,7 @@ using Ctrlable.Provisioner.Handover;
 using Ctrlable.Provisioner.Hosting;
 using Ctrlable.Provisioner.Observability;
 using Ctrlable.Provisioner.Platform;
+using Ctrlable.Provisioner.Projects;
 using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.Releases;
 using Ctrlable.Provisioner.Settings;
@@ -92,6 +93,7 @@ public static class Program
         app.MapReleases();
         app.MapBuilds();
         app.MapDashboard();
+        app.MapProjects();
         app.MapDeploy();
         app.MapCredentials();
         app.MapProvision();

@@ -202,7 +202,7 @@ public sealed class SlugTests
     [InlineData("  Straße 7 / Büro ", "strasse-7-buro")]
     [InlineData("42 Main St", "p-42-main-st")]
     public void Slugs_are_dns_safe(string name, string slug) =>
-        Ctrlable.Provisioner.Deploy.DeployService.Slugify(name).Should().Be(slug);
+        Ctrlable.Provisioner.Projects.ProjectService.Slugify(name).Should().Be(slug);
 }
 
 public sealed class DeployEventsTests

@@ -206,7 +206,7 @@ internal sealed class FirstBootHarness : IAsyncDisposable
     /// <summary>A project as the projects API makes it (camera passwords go to the secret store).</summary>
     private static async Task<long> CreateProjectAsync(ProvisionerApp app, string name, string slug, SiteSettings settings)
     {
-        var (project, refusal) = await app.Service<DeployService>().CreateProjectAsync(new CreateProjectRequest(name, slug, settings), CancellationToken.None);
+        var (project, refusal) = await app.Service<ProjectService>().CreateAsync(new CreateProjectRequest(name, slug, settings), CancellationToken.None);
         refusal.Should().BeNull(refusal?.Detail);
         return project!.Id;
     }

@@ -90,7 +90,7 @@ public sealed class SimulatedFirstBootTests
 
         // Through the deploy pipeline, as POST /api/projects and POST /api/projects/{id}/instances do.
         var deploys = app.Service<DeployService>();
-        var (project, _) = await deploys.CreateProjectAsync(new CreateProjectRequest("Demo", "demo", new SiteSettings { Zigbee = new CoordinatorSettings { Host = "10.0.0.9" } }), ct);
+        var (project, _) = await app.Service<ProjectService>().CreateAsync(new CreateProjectRequest("Demo", "demo", new SiteSettings { Zigbee = new CoordinatorSettings { Host = "10.0.0.9" } }), ct);
         var (deploy, refusal) = await deploys.DeployAsync(project!.Id, [TemplateTypes.Zigbee2Mqtt], "instance", "test", ct);
         refusal.Should().BeNull(refusal?.Detail);
         var instanceId = deploy!.Instances.Single().Id;

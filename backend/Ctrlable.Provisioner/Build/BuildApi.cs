@@ -3,11 +3,11 @@ using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
 using Ctrlable.Provisioner.Auth;
 using Ctrlable.Provisioner.Config;
+using Ctrlable.Provisioner.Hosting;
 using Ctrlable.Provisioner.Manifest;
 using Ctrlable.Provisioner.Observability;
 using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.State;
-using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
@@ -28,6 +28,7 @@ public static class BuildApi
     public static IEndpointRouteBuilder MapBuilds(this IEndpointRouteBuilder routes)
     {
         routes.MapPost("/api/releases/{release}/build", StartAsync)
+            .WithValidation<StartBuildRequest>()
             .RequireRole(Role.Operator)
             .WithTags("Builds")
             .WithName("StartBuild")
@@ -37,6 +38,7 @@ public static class BuildApi
             .ProducesProblem(StatusCodes.Status409Conflict);
 
         routes.MapPost("/api/releases/{release}/check", CheckAsync)
+            .WithValidation<CheckBuildRequest>()
             .RequireRole(Role.Operator)
             .WithTags("Builds")
             .WithName("CheckBuild")
@@ -88,14 +90,9 @@ public static class BuildApi
     }
 
     private static async Task<Results<Accepted<BuildSummary>, ValidationProblem, ProblemHttpResult>> StartAsync(
-        string release, [FromBody] StartBuildRequest? request, IValidator<StartBuildRequest> validator, BuildService service, HttpContext http, CancellationToken ct)
+        string release, [FromBody] StartBuildRequest? request, BuildService service, HttpContext http, CancellationToken ct)
     {
-        // The body is optional (no body: build every template); when there is one, it is validated.
-        if (request is not null && await validator.ValidateAsync(request, ct) is { IsValid: false } invalid)
-        {
-            return TypedResults.ValidationProblem(invalid.ToDictionary());
-        }
-
+        // The body is optional (no body: build every template); WithValidation checked one that came.
         var actor = Actor.From(http.User);
         var started = await service.StartAsync(release, request?.Force ?? false, request?.Templates, actor?.Name, ct);
         if (started.Build is { } build)
@@ -133,13 +130,8 @@ public static class BuildApi
     };
 
     private static async Task<Results<Ok<BuildCheckResult>, ValidationProblem, ProblemHttpResult>> CheckAsync(
-        string release, [FromBody] CheckBuildRequest? request, IValidator<CheckBuildRequest> validator, BuildCheckService service, HttpContext http, CancellationToken ct)
+        string release, [FromBody] CheckBuildRequest? request, BuildCheckService service, HttpContext http, CancellationToken ct)
     {
-        if (request is not null && await validator.ValidateAsync(request, ct) is { IsValid: false } invalid)
-        {
-            return TypedResults.ValidationProblem(invalid.ToDictionary());
-        }
-
         if (request?.Templates is { } only)
         {
             http.Audit().Target = $"templates={string.Join(',', only)}";

@@ -1,23 +1,16 @@
-using System.Text;
-using System.Text.Json;
+using Ctrlable.Provisioner.Hosting;
 using Ctrlable.Provisioner.Projects;
 using Ctrlable.Provisioner.Proxmox;
 using Ctrlable.Provisioner.State;
 
 namespace Ctrlable.Provisioner.Deploy;
 
-/// <summary>
-/// Why a request cannot be carried out, in the dealer's words; becomes problem+json (Errors: per field, as validation
-/// errors are; Extensions: more members of the problem, e.g. the missing components).
-/// </summary>
-public sealed record Refusal(int Status, string Title, string Detail, IReadOnlyDictionary<string, string[]>? Errors = null, IReadOnlyDictionary<string, object?>? Extensions = null);
-
 /// <summary>A component a deploy asked for that the active release does not have on this host, and why.</summary>
 public sealed record MissingComponent(string Type, string Reason);
 
 public sealed record DeployStarted(long DeployId, long ProjectId, string Release, IReadOnlyList<InstanceRow> Instances);
 
-/// <summary>Projects, deploys, add-instance, retry, delete and power actions; the pipeline runs them in the background.</summary>
+/// <summary>Deploys, add-instance, retry, delete and power actions; the pipeline runs them in the background.</summary>
 public sealed class DeployService(
     InstanceRepository instances,
     ReleaseRepository releases,
@@ -25,62 +18,9 @@ public sealed class DeployService(
     DeployRunner runner,
     ProxmoxClient proxmox,
     ProxmoxTasks tasks,
-    CameraCredentials cameras,
     Provision.FirstBootClaims firstBootClaims,
     GuestOwnership ownership)
 {
-    public async Task<(ProjectRow? Project, Refusal? Refusal)> CreateProjectAsync(CreateProjectRequest request, CancellationToken ct)
-    {
-        var slug = request.Slug ?? Slugify(request.Name);
-        if (!CreateProjectValidator.Slug().IsMatch(slug))
-        {
-            return (null, new Refusal(400, "No usable slug", $"Could not derive a slug from '{request.Name}'; give one (a-z, 0-9, '-')."));
-        }
-
-        // Camera passwords go to the secret store; the row keeps the URLs with *** in their place.
-        var plan = await cameras.PlanAsync(null, request.Settings ?? new SiteSettings(), null, ct);
-        if (plan.Problems.Count > 0)
-        {
-            return (null, CameraPasswordsMissing(plan));
-        }
-
-        var json = JsonSerializer.Serialize(plan.Settings, ProjectJson.Options);
-        var project = await instances.InsertProjectAsync(request.Name.Trim(), slug, json, ct);
-        if (project is null)
-        {
-            return (null, new Refusal(409, "Slug taken", $"A project with the slug '{slug}' exists already."));
-        }
-
-        await cameras.SaveAsync(project.Id, plan, ct);
-        return (project, null);
-    }
-
-    public async Task<Refusal?> UpdateProjectAsync(long id, UpdateProjectRequest request, CancellationToken ct)
-    {
-        if (await instances.GetProjectAsync(id, ct) is not { } project)
-        {
-            return NotFound(id);
-        }
-
-        var previous = SiteSettings.FromJson(project.SettingsJson);
-        var plan = await cameras.PlanAsync(id, request.Settings, previous, ct);
-        if (plan.Problems.Count > 0)
-        {
-            return CameraPasswordsMissing(plan);
-        }
-
-        if (!await instances.UpdateProjectAsync(id, request.Name.Trim(), JsonSerializer.Serialize(plan.Settings, ProjectJson.Options), ct))
-        {
-            return NotFound(id);
-        }
-
-        await cameras.SaveAsync(id, plan, ct);
-        return null;
-    }
-
-    private static Refusal CameraPasswordsMissing(CameraPlan plan) => new(
-        400, "Camera password missing", string.Join(" ", plan.Problems.Values.SelectMany(m => m)), plan.Problems);
-
     /// <summary>
     /// Deploys the given template types (default: every template of the active release) as new instances. A type the
     /// release has but this host has not built is refused with the others (409, each named with the reason); the
@@ -91,7 +31,7 @@ public sealed class DeployService(
         var project = await instances.GetProjectAsync(projectId, ct);
         if (project is null)
         {
-            return (null, NotFound(projectId));
+            return (null, ProjectService.NotFound(projectId));
         }
 
         var release = await releases.GetActiveNameAsync(ct);
@@ -244,44 +184,5 @@ public sealed class DeployService(
             : (null, new Refusal(502, $"Proxmox could not {action} {instance.Hostname}", outcome.Describe()));
     }
 
-    /// <summary>"Müller Haus 7" → "muller-haus-7": letters with accents lose them, anything else becomes one '-'.</summary>
-    public static string Slugify(string name)
-    {
-        var builder = new StringBuilder();
-        foreach (var c in name.ToLowerInvariant())
-        {
-            var plain = c switch
-            {
-                >= 'a' and <= 'z' or >= '0' and <= '9' => c.ToString(),
-                'à' or 'á' or 'â' or 'ã' or 'ä' or 'å' => "a",
-                'ç' => "c",
-                'è' or 'é' or 'ê' or 'ë' => "e",
-                'ì' or 'í' or 'î' or 'ï' => "i",
-                'ñ' => "n",
-                'ò' or 'ó' or 'ô' or 'õ' or 'ö' or 'ø' => "o",
-                'ù' or 'ú' or 'û' or 'ü' => "u",
-                'ý' or 'ÿ' => "y",
-                'ß' => "ss",
-                'æ' => "ae",
-                'œ' => "oe",
-                _ => "-",
-            };
-            if (plain != "-" || (builder.Length > 0 && builder[^1] != '-'))
-            {
-                builder.Append(plain);
-            }
-        }
-
-        var slug = builder.ToString().Trim('-');
-        if (slug.Length > 32)
-        {
-            slug = slug[..32].TrimEnd('-');
-        }
-
-        return slug.Length > 0 && char.IsDigit(slug[0]) ? "p-" + slug : slug;
-    }
-
-    private static Refusal NotFound(long projectId) => new(404, "Project not found", $"There is no project {projectId}.");
-
-    private static Refusal InstanceNotFound(long instanceId) => new(404, "Instance not found", $"There is no instance {instanceId}.");
+    public static Refusal InstanceNotFound(long instanceId) => new(404, "Instance not found", $"There is no instance {instanceId}.");
 }

@@ -79,8 +79,6 @@ public static class ApplicationServices
         builder.Services.AddSingleton<BuildRepository>();
         builder.Services.AddSingleton<BuildLiveRegistry>();
         builder.Services.AddSingleton<BuildService>();
-        builder.Services.AddSingleton<IValidator<StartBuildRequest>, StartBuildRequestValidator>();
-        builder.Services.AddSingleton<IValidator<CheckBuildRequest>, CheckBuildRequestValidator>();
         builder.Services.AddSingleton<CheckTickets>();
         builder.Services.AddSingleton<BuildCheckService>();
         builder.Services.AddHostedService<BuildRecovery>();
@@ -92,16 +90,16 @@ public static class ApplicationServices
         builder.Services.AddSingleton<ProxmoxConnections>();
         builder.Services.AddSingleton<ProxmoxSettingsRepository>();
         builder.Services.AddSingleton<ProxmoxSettingsService>();
-        builder.Services.AddSingleton<IValidator<SaveProxmoxSettingsRequest>, SaveProxmoxSettingsValidator>();
         builder.Services.AddSingleton<BuildKeySettings>();
-        builder.Services.AddSingleton<IValidator<SetBuildKeyPassphraseRequest>, SetBuildKeyPassphraseValidator>();
         builder.Services.AddProxmoxHttpClient();
+
+        // Request validators: one per request shape, beside its request type; WithValidation runs them.
+        builder.Services.AddValidatorsFromAssemblyContaining<CreateProjectValidator>(ServiceLifetime.Singleton);
 
         // Projects and the deploy pipeline.
         builder.Services.AddSingleton<IValidateOptions<DeployOptions>, DeployOptionsValidator>();
         builder.Services.AddOptions<DeployOptions>().BindConfiguration(DeployOptions.Section).ValidateOnStart();
-        builder.Services.AddSingleton<IValidator<CreateProjectRequest>, CreateProjectValidator>();
-        builder.Services.AddSingleton<IValidator<UpdateProjectRequest>, UpdateProjectValidator>();
+        builder.Services.AddSingleton<ProjectService>();
         builder.Services.AddSingleton<CameraCredentials>();
         builder.Services.AddSingleton<MacAllocator>();
         builder.Services.AddSingleton<AddressAllocator>();

@@ -48,7 +48,7 @@ public static class PlatformApi
 
     private static async Task<Results<Ok<PlatformStatus>, ProblemHttpResult>> EnrolAsync(EnrolRequest request, bool replace, PlatformService platform, CancellationToken ct) =>
         await platform.EnrolAsync(request.Code!, replace, ct) is { } refusal
-            ? TypedResults.Problem(title: refusal.Title, detail: refusal.Detail, statusCode: refusal.Status)
+            ? refusal.ToProblem()
             : TypedResults.Ok(await platform.GetStatusAsync(ct));
 
     public static IServiceCollection AddPlatform(this IServiceCollection services)
@@ -57,7 +57,6 @@ public static class PlatformApi
         services.AddSingleton<PlatformReporter>();
         services.AddHostedService(sp => sp.GetRequiredService<PlatformReporter>());
         services.AddSingleton<PlatformService>();
-        services.AddSingleton<FluentValidation.IValidator<EnrolRequest>, EnrolRequestValidator>();
         return services;
     }
 }

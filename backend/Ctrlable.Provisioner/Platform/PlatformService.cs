@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Text.RegularExpressions;
 using Ctrlable.Provisioner.Config;
+using Ctrlable.Provisioner.Hosting;
 using Ctrlable.Provisioner.Secrets;
 using FluentValidation;
 using Microsoft.Extensions.Options;
@@ -58,8 +59,6 @@ public sealed partial class EnrolRequestValidator : AbstractValidator<EnrolReque
     private static partial Regex Code();
 }
 
-public sealed record PlatformRefusal(int Status, string Title, string Detail);
-
 /// <summary>Status, enrolment and disconnection, for the endpoints.</summary>
 public sealed class PlatformService(
     PlatformRepository repository,
@@ -96,19 +95,19 @@ public sealed class PlatformService(
     }
 
     /// <summary>Exchanges the code for a site id and token; <paramref name="replace"/> allows replacing an existing enrolment.</summary>
-    public async Task<PlatformRefusal?> EnrolAsync(string code, bool replace, CancellationToken ct)
+    public async Task<Refusal?> EnrolAsync(string code, bool replace, CancellationToken ct)
     {
         var settings = options.Value;
         if (!settings.IsConfigured)
         {
-            return new PlatformRefusal(StatusCodes.Status409Conflict, "No platform configured",
+            return new Refusal(StatusCodes.Status409Conflict, "No platform configured",
                 "This orchestrator is not connected to a platform: set Platform:Url (CTRLABLE_PLATFORM__URL) and restart.");
         }
 
         var current = await repository.GetAsync(ct);
         if (current.IsEnrolled && !replace)
         {
-            return new PlatformRefusal(StatusCodes.Status409Conflict, "Already enrolled",
+            return new Refusal(StatusCodes.Status409Conflict, "Already enrolled",
                 $"This site is enrolled as {current.SiteId}; re-enrol (PUT) to replace the enrolment.");
         }
 
@@ -116,9 +115,9 @@ public sealed class PlatformService(
         switch (result.Outcome)
         {
             case EnrolmentOutcome.CodeRefused:
-                return new PlatformRefusal(StatusCodes.Status422UnprocessableEntity, "Enrolment code refused", result.Error ?? "The platform refused the code.");
+                return new Refusal(StatusCodes.Status422UnprocessableEntity, "Enrolment code refused", result.Error ?? "The platform refused the code.");
             case EnrolmentOutcome.Unreachable:
-                return new PlatformRefusal(StatusCodes.Status502BadGateway, "Platform unreachable", result.Error ?? "The platform could not be reached.");
+                return new Refusal(StatusCodes.Status502BadGateway, "Platform unreachable", result.Error ?? "The platform could not be reached.");
         }
 
         var enrolment = result.Enrolment!;

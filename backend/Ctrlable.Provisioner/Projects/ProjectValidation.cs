@@ -16,6 +16,11 @@ public sealed partial class CreateProjectValidator : AbstractValidator<CreatePro
         RuleFor(r => r.Slug!).Must(s => Slug().IsMatch(s))
             .When(r => r.Slug is not null)
             .WithMessage("Slug must be 2-32 characters of a-z, 0-9 and '-', starting with a letter (it becomes part of every hostname).");
+        // No slug given: the one derived from the name must do, or the dealer gives one.
+        RuleFor(r => r.Slug).Must((r, _) => Slug().IsMatch(ProjectService.Slugify(r.Name)))
+            .When(r => r.Slug is null && !string.IsNullOrWhiteSpace(r.Name))
+            .WithMessage(r => $"Could not derive a slug from '{r.Name}'; give one (a-z, 0-9, '-').");
+        // Absent settings are the defaults, which pass the same rules as an update's.
         RuleFor(r => r.Settings!).SetValidator(new SiteSettingsValidator()).When(r => r.Settings is not null);
     }
 
@@ -111,7 +116,8 @@ public sealed partial class SiteSettingsValidator : AbstractValidator<SiteSettin
         public CoordinatorValidator(bool zigbee)
         {
             RuleLevelCascadeMode = CascadeMode.Stop;
-            RuleFor(c => c.Host).NotEmpty().Must(BeAHost).WithMessage("Host must be the coordinator's host name or IP address.").When(c => c.Mode == CoordinatorMode.Network);
+            // Null until the dealer knows it (the default): the guest's assignment then names no coordinator.
+            RuleFor(c => c.Host).Must(BeAHost).WithMessage("Host must be the coordinator's host name or IP address.").When(c => c.Mode == CoordinatorMode.Network && c.Host is not null);
             RuleFor(c => c.Port).InclusiveBetween(1, 65535).When(c => c.Mode == CoordinatorMode.Network);
             RuleFor(c => c.UsbDevice).NotEmpty().Must(d => d!.StartsWith("/dev/", StringComparison.Ordinal)).WithMessage("USB device must be a path under /dev/, e.g. /dev/serial/by-id/...").When(c => c.Mode == CoordinatorMode.Usb);
             if (zigbee)
