@@ -108,11 +108,7 @@ public sealed class SimulatedFirstBootTests
         }
     }
 
-    private static async Task WaitForBootLogAsync(PveSim.PveSimulator sim, int count)
-    {
-        for (var i = 0; i < 400 && sim.BootLog.Count < count; i++)
-        {
-            await Task.Delay(25);
-        }
-    }
+    // Waits on the condition (a run of the real first-boot script, twice, takes seconds on a loaded machine).
+    private static Task WaitForBootLogAsync(PveSim.PveSimulator sim, int count) =>
+        Eventually.TrueAsync(() => sim.BootLog.Count >= count, $"{count} first boot(s) in the boot log");
 }

@@ -54,15 +54,13 @@ public sealed class ProxmoxClientTests
 
         (await pve.Tasks.WaitAsync("pve1", await pve.Client.StartAsync("pve1", GuestKind.Lxc, vmid, ct), TaskTimeout, ct)).Succeeded.Should().BeTrue();
         (await pve.Client.GetGuestStatusAsync("pve1", GuestKind.Lxc, vmid, ct)).Status.Should().Be("running");
-        IReadOnlyList<GuestInterface>? interfaces = null;
+        IReadOnlyList<GuestInterface> interfaces = [];
         // The link-local IPv6 address is there at once; the DHCP IPv4 one comes with the guest's boot.
-        for (var i = 0; i < 200 && interfaces?.Any(n => n.Name == "eth0" && n.IpAddresses?.Any(a => a.IpAddressType == "inet") == true) != true; i++)
-        {
-            await Task.Delay(50, ct);
-            interfaces = await pve.Client.GetGuestInterfacesAsync("pve1", GuestKind.Lxc, vmid, ct);
-        }
+        await Eventually.TrueAsync(
+            async () => (interfaces = await pve.Client.GetGuestInterfacesAsync("pve1", GuestKind.Lxc, vmid, ct) ?? []).Any(n => n.Name == "eth0" && n.IpAddresses?.Any(a => a.IpAddressType == "inet") == true),
+            "the guest's DHCP IPv4 address");
 
-        interfaces!.Single(n => n.Name == "eth0").IpAddresses!.Should().Contain(a => a.IpAddressType == "inet");
+        interfaces.Single(n => n.Name == "eth0").IpAddresses!.Should().Contain(a => a.IpAddressType == "inet");
 
         (await pve.Tasks.WaitAsync("pve1", await pve.Client.StopAsync("pve1", GuestKind.Lxc, vmid, ct), TaskTimeout, ct)).Succeeded.Should().BeTrue();
         (await pve.Tasks.WaitAsync("pve1", await pve.Client.DeleteAsync("pve1", GuestKind.Lxc, vmid, ct), TaskTimeout, ct)).Succeeded.Should().BeTrue();
