@@ -52,6 +52,17 @@ public sealed class ProjectApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_name_that_gives_no_usable_slug_and_no_slug_is_refused_at_the_slug()
+    {
+        var created = await _client.PostAsJsonAsync("/api/projects", new { name = "!!!" });
+
+        created.StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        var problem = await created.Content.ReadFromJsonAsync<JsonElement>();
+        problem.GetProperty("errors").EnumerateObject().Select(e => e.Name).Should().Equal("Slug");
+        (await _client.GetFromJsonAsync<JsonElement>("/api/projects")).EnumerateArray().Should().NotContain(p => p.GetProperty("name").GetString() == "!!!");
+    }
+
+    [Fact]
     public void The_default_settings_pass_the_settings_rules()
     {
         var result = new SiteSettingsValidator().Validate(new SiteSettings());
