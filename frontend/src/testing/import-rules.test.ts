@@ -25,9 +25,21 @@ describe('import direction (shared → features → app)', () => {
       "const e = await import('@/features/e');",
       "vi.mock('@/features/f/api');",
       "import react from 'react';",
+      ".card {\n  composes: card toned from '@/shared/ui/surface.module.css';\n}",
+      "@import './tokens.css';",
     ].join('\n');
     expect(importSpecifiers(text).sort()).toEqual(
-      ['./a', './side-effect.css', '../d', '@/features/e', '@/features/f/api', '@/shared/b', 'react'].sort(),
+      [
+        './a',
+        './side-effect.css',
+        '../d',
+        '@/features/e',
+        '@/features/f/api',
+        '@/shared/b',
+        'react',
+        '@/shared/ui/surface.module.css',
+        './tokens.css',
+      ].sort(),
     );
   });
 
@@ -40,10 +52,13 @@ describe('import direction (shared → features → app)', () => {
       { path: 'shared/lib/q.ts', text: "import { App } from '../../app';" },
       { path: 'testing/test-utils.tsx', text: "import { routes } from '@/app/router';" },
       { path: 'features/releases/components/list.tsx', text: "import { mockFetch } from '@/testing/test-utils';" },
+      { path: 'shared/ui/card.module.css', text: ".a {\n  composes: b from '@/features/deploy/components/deploy.module.css';\n}" },
+      { path: 'features/releases/components/r.module.css', text: ".a { composes: card from '../../projects/components/projects.module.css'; }" },
       // allowed:
       { path: 'features/releases/components/ok.tsx', text: "import { a } from '../api/get';\nimport { b } from '@/shared/ui/button';\nimport c from 'react';" },
       { path: 'app/router.tsx', text: "import { ReleasesList } from '@/features/releases';" },
       { path: 'features/releases/components/__tests__/list.test.tsx', text: "import { mockFetch } from '@/testing/test-utils';" },
+      { path: 'features/releases/components/ok.module.css', text: ".a { composes: card from '@/shared/ui/surface.module.css'; }" },
     ]);
 
     expect(violations.map((v) => [v.file, v.imports])).toEqual([
@@ -54,6 +69,8 @@ describe('import direction (shared → features → app)', () => {
       ['shared/lib/q.ts', '../../app'],
       ['testing/test-utils.tsx', '@/app/router'],
       ['features/releases/components/list.tsx', '@/testing/test-utils'],
+      ['shared/ui/card.module.css', '@/features/deploy/components/deploy.module.css'],
+      ['features/releases/components/r.module.css', '../../projects/components/projects.module.css'],
     ]);
   });
 });

@@ -3,6 +3,7 @@
 //   - a feature imports shared/ and itself, never another feature, never app/;
 //   - app/ may import anything;
 //   - testing/ (test helpers) is like shared/; only test files may import it.
+// CSS modules count too: `composes: x from '…'` and `@import` follow the same direction.
 // Checked by a test instead of an ESLint rule, so the project needs no linter to enforce it.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, posix, relative, sep } from 'node:path';
@@ -21,6 +22,7 @@ const SPECIFIER_PATTERNS = [
   /\b(?:import|export)\s[^'"`;]*?\sfrom\s*['"]([^'"]+)['"]/g, // import x from '…', export { x } from '…'
   /\bimport\s*['"]([^'"]+)['"]/g, // import '…' (side effects)
   /\b(?:import|vi\.mock)\(\s*['"]([^'"]+)['"]/g, // import('…'), vi.mock('…')
+  /\bcomposes\s*:[^;{}]*?\sfrom\s*['"]([^'"]+)['"]/g, // CSS modules: composes: a b from '…'
 ];
 
 export function importSpecifiers(text: string): string[] {
@@ -92,14 +94,14 @@ export function findViolations(files: SourceFile[]): Violation[] {
   return violations;
 }
 
-/** Every .ts/.tsx file under `srcDir`, with paths relative to it. */
+/** Every .ts/.tsx/.css file under `srcDir`, with paths relative to it. */
 export function readSources(srcDir: string): SourceFile[] {
   const files: SourceFile[] = [];
   const walk = (dir: string) => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       const full = join(dir, entry.name);
       if (entry.isDirectory()) walk(full);
-      else if (/\.tsx?$/.test(entry.name) && !entry.name.endsWith('.d.ts')) {
+      else if (/\.(tsx?|css)$/.test(entry.name) && !entry.name.endsWith('.d.ts')) {
         files.push({ path: relative(srcDir, full).split(sep).join('/'), text: readFileSync(full, 'utf8') });
       }
     }

@@ -11,8 +11,9 @@ export type Column = {
 
 /**
  * A data table: one header row from `columns`, a body row per item from `renderRow` (which
- * returns the `<tr>`s of one item). With no rows it shows `empty` instead, when given.
- * `card` puts it in a scrolling card; `caption` names the table for screen readers.
+ * returns the `<tr>`s of one item), and `footer` rows (totals) when given. With no rows it shows
+ * `empty` instead, when given. `card` puts it in a scrolling card, `plain` drops its own frame (a
+ * table inside a panel); `caption` names the table for screen readers.
  */
 export function DataTable<T>({
   columns,
@@ -21,7 +22,9 @@ export function DataTable<T>({
   renderRow,
   caption,
   empty,
+  footer,
   card = false,
+  plain = false,
   busy = false,
   className,
 }: {
@@ -31,13 +34,16 @@ export function DataTable<T>({
   renderRow: (row: T, index: number) => ReactNode;
   caption?: string;
   empty?: ReactNode;
+  footer?: ReactNode;
   card?: boolean;
+  plain?: boolean;
   busy?: boolean;
   className?: string;
 }) {
   if (rows.length === 0 && empty !== undefined) return <>{empty}</>;
+  const classes = [table.table, plain ? table.plain : null, className].filter(Boolean).join(' ');
   const element = (
-    <table className={className ? `${table.table} ${className}` : table.table} aria-busy={busy || undefined}>
+    <table className={classes} aria-busy={busy || undefined}>
       {caption ? <caption className="visually-hidden">{caption}</caption> : null}
       <thead>
         <tr>
@@ -53,6 +59,7 @@ export function DataTable<T>({
           <Fragment key={rowKey(row, index)}>{renderRow(row, index)}</Fragment>
         ))}
       </tbody>
+      {footer ? <tfoot>{footer}</tfoot> : null}
     </table>
   );
   return card ? <div className={table.card}>{element}</div> : element;

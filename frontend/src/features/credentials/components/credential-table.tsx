@@ -1,6 +1,7 @@
 import type { SiteCredential } from '@/shared/api';
 import { Button } from '@/shared/ui/button';
 import { CopyButton } from '@/shared/ui/copy-button';
+import { DataTable, type Column } from '@/shared/ui/data-table';
 import { RotateIcon } from '@/shared/ui/icons';
 import { RelativeTime } from '@/shared/ui/relative-time';
 import table from '@/shared/ui/table.module.css';
@@ -16,6 +17,15 @@ export type CredentialTableState = {
   hide: (id: string) => void;
   rotate: (credential: SiteCredential) => void;
 };
+
+const COLUMNS: readonly Column[] = [
+  { header: 'On the sheet', hidden: true },
+  { header: 'Secret and where it is used' },
+  { header: 'User' },
+  { header: 'Value' },
+  { header: 'Stored' },
+  { header: 'Actions', hidden: true },
+];
 
 function CredentialRow({
   credential,
@@ -99,37 +109,25 @@ export function CredentialTable({
   credentials: SiteCredential[];
   state: CredentialTableState;
 }) {
-  if (credentials.length === 0) return <p className={styles.muted}>No secrets of its own.</p>;
   return (
-    <table className={`${table.table} ${styles.table}`} aria-label={`Secrets of ${title}`}>
-      <thead>
-        <tr>
-          <th scope="col">
-            <span className="visually-hidden">On the sheet</span>
-          </th>
-          <th scope="col">Secret and where it is used</th>
-          <th scope="col">User</th>
-          <th scope="col">Value</th>
-          <th scope="col">Stored</th>
-          <th scope="col">
-            <span className="visually-hidden">Actions</span>
-          </th>
-        </tr>
-      </thead>
-      <tbody>
-        {credentials.map((credential) => (
-          <CredentialRow
-            key={credential.id}
-            credential={credential}
-            value={state.values.get(credential.id)}
-            included={state.included.has(credential.id)}
-            onInclude={(on) => state.setIncluded(credential.id, on)}
-            onReveal={() => state.reveal(credential.id)}
-            onHide={() => state.hide(credential.id)}
-            onRotate={() => state.rotate(credential)}
-          />
-        ))}
-      </tbody>
-    </table>
+    <DataTable
+      className={styles.table}
+      caption={`Secrets of ${title}`}
+      empty={<p className={styles.muted}>No secrets of its own.</p>}
+      columns={COLUMNS}
+      rows={credentials}
+      rowKey={(credential) => credential.id}
+      renderRow={(credential) => (
+        <CredentialRow
+          credential={credential}
+          value={state.values.get(credential.id)}
+          included={state.included.has(credential.id)}
+          onInclude={(on) => state.setIncluded(credential.id, on)}
+          onReveal={() => state.reveal(credential.id)}
+          onHide={() => state.hide(credential.id)}
+          onRotate={() => state.rotate(credential)}
+        />
+      )}
+    />
   );
 }

@@ -4,6 +4,7 @@ import { ApiError, problemMessage, type DashboardSnapshot, type Project, type Te
 import { formatDisk, formatMemory, plural } from '@/shared/lib/format';
 import { componentName, guestKindShort, usbDeviceFor } from '@/shared/lib/instances';
 import { Button, buttonClass } from '@/shared/ui/button';
+import { DataTable, type Column } from '@/shared/ui/data-table';
 import { EmptyState } from '@/shared/ui/empty-state';
 import { QueryError } from '@/shared/ui/query-error';
 import { AlertTriangleIcon, ArrowRightIcon, CheckCircleIcon, PackageIcon, UsbIcon } from '@/shared/ui/icons';
@@ -31,6 +32,13 @@ const STEPS: { key: Step | 'deploy'; label: string }[] = [
   { key: 'choose', label: 'Choose components' },
   { key: 'review', label: 'Review' },
   { key: 'deploy', label: 'Deploy' },
+];
+
+const COMPONENT_COLUMNS: readonly Column[] = [
+  { header: 'Component' },
+  { header: 'CPU', numeric: true },
+  { header: 'RAM', numeric: true },
+  { header: 'Disk', numeric: true },
 ];
 
 function Stepper({ current }: { current: Step }) {
@@ -276,65 +284,54 @@ export function DeployWizard({
               add it to this project.
             </Warning>
           ) : null}
-          <table className={styles.componentTable}>
-            <caption className="visually-hidden">Components of release {release.data.name}</caption>
-            <thead>
-              <tr>
-                <th scope="col">Component</th>
-                <th scope="col" className={styles.num}>
-                  CPU
-                </th>
-                <th scope="col" className={styles.num}>
-                  RAM
-                </th>
-                <th scope="col" className={styles.num}>
-                  Disk
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {templates.map((t) => {
-                const reason = unavailable(t, project);
-                const usb = usbDeviceFor(project.settings, t.name);
-                const id = `component-${t.name}`;
-                return (
-                  <tr key={t.name} data-disabled={reason ? '' : undefined}>
-                    <td>
-                      <div className={styles.componentCell}>
-                        <input
-                          id={id}
-                          type="checkbox"
-                          checked={reason === null && selected.has(t.name)}
-                          disabled={reason !== null}
-                          onChange={(e) => toggle(t.name, e.target.checked)}
-                          aria-describedby={reason || usb ? `${id}-note` : undefined}
-                        />
-                        <label htmlFor={id}>
-                          <span className={styles.componentName}>{componentName(t.name)}</span>
-                          <span className={styles.componentMeta}>
-                            {t.name} · {t.kind === 'vm' ? 'VM' : 'Container'}
-                            {t.appVersion ? ` · ${t.appVersion}` : ''}
+          <DataTable
+            plain
+            className={styles.componentTable}
+            caption={`Components of release ${release.data.name}`}
+            columns={COMPONENT_COLUMNS}
+            rows={templates}
+            rowKey={(t) => t.name}
+            renderRow={(t) => {
+              const reason = unavailable(t, project);
+              const usb = usbDeviceFor(project.settings, t.name);
+              const id = `component-${t.name}`;
+              return (
+                <tr data-disabled={reason ? '' : undefined}>
+                  <td>
+                    <div className={styles.componentCell}>
+                      <input
+                        id={id}
+                        type="checkbox"
+                        checked={reason === null && selected.has(t.name)}
+                        disabled={reason !== null}
+                        onChange={(e) => toggle(t.name, e.target.checked)}
+                        aria-describedby={reason || usb ? `${id}-note` : undefined}
+                      />
+                      <label htmlFor={id}>
+                        <span className={styles.componentName}>{componentName(t.name)}</span>
+                        <span className={styles.componentMeta}>
+                          {t.name} · {t.kind === 'vm' ? 'VM' : 'Container'}
+                          {t.appVersion ? ` · ${t.appVersion}` : ''}
+                        </span>
+                        {reason ? (
+                          <span id={`${id}-note`} className={styles.componentNote}>
+                            {reason}
                           </span>
-                          {reason ? (
-                            <span id={`${id}-note`} className={styles.componentNote}>
-                              {reason}
-                            </span>
-                          ) : usb ? (
-                            <span id={`${id}-note`} className={styles.componentUsb}>
-                              <UsbIcon /> USB coordinator: needs a manual binding after the deploy
-                            </span>
-                          ) : null}
-                        </label>
-                      </div>
-                    </td>
-                    <td className={styles.num}>{t.resources.cpu}</td>
-                    <td className={styles.num}>{formatRamMiB(t.resources.ramMiB)}</td>
-                    <td className={styles.num}>{t.resources.diskGb} GB</td>
-                  </tr>
-                );
-              })}
-            </tbody>
-            <tfoot>
+                        ) : usb ? (
+                          <span id={`${id}-note`} className={styles.componentUsb}>
+                            <UsbIcon /> USB coordinator: needs a manual binding after the deploy
+                          </span>
+                        ) : null}
+                      </label>
+                    </div>
+                  </td>
+                  <td className={styles.num}>{t.resources.cpu}</td>
+                  <td className={styles.num}>{formatRamMiB(t.resources.ramMiB)}</td>
+                  <td className={styles.num}>{t.resources.diskGb} GB</td>
+                </tr>
+              );
+            }}
+            footer={
               <tr>
                 <th scope="row">Selected: {plural(picked.length, 'component')}</th>
                 <td className={styles.num} data-testid="total-cpu">
@@ -347,8 +344,8 @@ export function DeployWizard({
                   {totals.diskGb} GB
                 </td>
               </tr>
-            </tfoot>
-          </table>
+            }
+          />
           <CapacityPanel totals={totals} capacity={capacity} host={host.data} project={project} />
           <div className={styles.wizardActions}>
             <Link to={links.project} className={buttonClass('secondary')}>

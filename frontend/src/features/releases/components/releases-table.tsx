@@ -1,6 +1,7 @@
-import { Fragment, useState, type ReactNode } from 'react';
+import { useState } from 'react';
 import type { ReleaseSummary } from '@/shared/api';
 import { Button } from '@/shared/ui/button';
+import { DataTable, type Column } from '@/shared/ui/data-table';
 import { PackageIcon, StarIcon } from '@/shared/ui/icons';
 import { Skeleton } from '@/shared/ui/skeleton';
 import { StatusBadge } from '@/shared/ui/status-badge';
@@ -11,8 +12,6 @@ import { ManifestErrors } from './manifest-errors';
 import { ReleaseTemplates } from './release-templates';
 import { ValidityBadge } from './validity-badge';
 import styles from './releases.module.css';
-
-const COLUMNS = 7;
 
 /** What the table needs to offer "Build release": who may, whether the host can, and what to do once started. */
 export type BuildActions = {
@@ -25,31 +24,17 @@ export type BuildActions = {
   onStarted: (id: number) => void;
 };
 
-function TableFrame({ children, busy = false }: { children: ReactNode; busy?: boolean }) {
-  return (
-    <div className={table.card}>
-      <table className={table.table} aria-busy={busy || undefined}>
-        <caption className="visually-hidden">Release manifests in releases/</caption>
-        <thead>
-          <tr>
-            <th scope="col">Release</th>
-            <th scope="col">Status</th>
-            <th scope="col">Active</th>
-            <th scope="col">Community scripts</th>
-            <th scope="col">Proxmox VE</th>
-            <th scope="col" className={table.numeric}>
-              Templates
-            </th>
-            <th scope="col">
-              <span className="visually-hidden">Actions</span>
-            </th>
-          </tr>
-        </thead>
-        <tbody>{children}</tbody>
-      </table>
-    </div>
-  );
-}
+const COLUMNS: readonly Column[] = [
+  { header: 'Release' },
+  { header: 'Status' },
+  { header: 'Active' },
+  { header: 'Community scripts' },
+  { header: 'Proxmox VE' },
+  { header: 'Templates', numeric: true },
+  { header: 'Actions', hidden: true },
+];
+
+const CAPTION = 'Release manifests in releases/';
 
 function NotSet() {
   return (
@@ -123,9 +108,14 @@ export function ReleasesTable({
       return next;
     });
   return (
-    <TableFrame>
-      {releases.map((release) => (
-        <Fragment key={release.file}>
+    <DataTable
+      card
+      caption={CAPTION}
+      columns={COLUMNS}
+      rows={releases}
+      rowKey={(release) => release.file}
+      renderRow={(release) => (
+        <>
           <tr className={release.valid ? undefined : styles.invalidRow} data-release={release.name}>
             <th scope="row" className={styles.releaseCell}>
               <span className={styles.releaseName}>{release.name}</span>{' '}
@@ -177,21 +167,21 @@ export function ReleasesTable({
           </tr>
           {release.valid ? null : (
             <tr className={styles.errorsRow}>
-              <td colSpan={COLUMNS}>
+              <td colSpan={COLUMNS.length}>
                 <ManifestErrors release={release.name} errors={release.errors} />
               </td>
             </tr>
           )}
           {release.warnings.length > 0 ? (
             <tr className={styles.errorsRow}>
-              <td colSpan={COLUMNS}>
+              <td colSpan={COLUMNS.length}>
                 <ManifestErrors release={release.name} errors={release.warnings} warnings />
               </td>
             </tr>
           ) : null}
           {confirming?.release === release.name && release.valid && build ? (
             <tr className={styles.detailRow}>
-              <td colSpan={COLUMNS}>
+              <td colSpan={COLUMNS.length}>
                 <BuildConfirm
                   key={confirming.templates?.join(',') ?? ''}
                   release={release}
@@ -208,7 +198,7 @@ export function ReleasesTable({
           ) : null}
           {open.has(release.name) ? (
             <tr className={styles.detailRow}>
-              <td colSpan={COLUMNS}>
+              <td colSpan={COLUMNS.length}>
                 <ReleaseTemplates
                   release={release.name}
                   canUploadBaseBackup={canUploadBaseBackup}
@@ -224,9 +214,9 @@ export function ReleasesTable({
               </td>
             </tr>
           ) : null}
-        </Fragment>
-      ))}
-    </TableFrame>
+        </>
+      )}
+    />
   );
 }
 
@@ -236,9 +226,15 @@ export function ReleasesTableSkeleton({ rows = 3 }: { rows?: number }) {
       <p role="status" className="visually-hidden">
         Loading releases…
       </p>
-      <TableFrame busy>
-        {Array.from({ length: rows }, (_, row) => (
-          <tr key={row} data-testid="release-skeleton-row">
+      <DataTable
+        card
+        busy
+        caption={CAPTION}
+        columns={COLUMNS}
+        rows={Array.from({ length: rows }, (_, row) => row)}
+        rowKey={(row) => row}
+        renderRow={() => (
+          <tr data-testid="release-skeleton-row">
             <td>
               <Skeleton className={styles.skeletonName} />
               <Skeleton className={styles.skeletonFile} />
@@ -260,8 +256,8 @@ export function ReleasesTableSkeleton({ rows = 3 }: { rows?: number }) {
             </td>
             <td />
           </tr>
-        ))}
-      </TableFrame>
+        )}
+      />
     </>
   );
 }

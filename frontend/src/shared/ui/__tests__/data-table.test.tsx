@@ -52,4 +52,28 @@ describe('DataTable', () => {
     expect(within(table).getAllByRole('row')).toHaveLength(1);
     expect(table).toHaveAttribute('aria-busy', 'true');
   });
+
+  it('puts footer rows (totals) after the body rows, in a footer row group', () => {
+    render(
+      <DataTable
+        caption="Things"
+        columns={columns}
+        rows={things}
+        rowKey={(t) => t.id}
+        renderRow={renderRow}
+        footer={
+          <tr>
+            <th scope="row">Total</th>
+            <td>15</td>
+            <td />
+          </tr>
+        }
+      />,
+    );
+    const table = screen.getByRole('table', { name: 'Things' });
+    const groups = within(table).getAllByRole('rowgroup');
+    expect(groups.map((group) => group.tagName)).toEqual(['THEAD', 'TBODY', 'TFOOT']);
+    expect(within(groups[2] as HTMLElement).getByRole('rowheader', { name: 'Total' })).toBeInTheDocument();
+    expect(within(table).getAllByRole('row').at(-1)).toHaveTextContent('Total15');
+  });
 });
