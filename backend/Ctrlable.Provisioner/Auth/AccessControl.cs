@@ -29,6 +29,7 @@ public static class AccessControl
     public static IHostApplicationBuilder AddAccessControl(this IHostApplicationBuilder builder)
     {
         var services = builder.Services;
+        services.AddConfigOptions<AuthOptions>(AuthOptions.Section);
         services.AddSingleton<UserRepository>();
         services.AddSingleton<ApiTokenRepository>();
         services.AddSingleton<AuditRepository>();
