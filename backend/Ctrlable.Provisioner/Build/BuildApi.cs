@@ -40,6 +40,8 @@ public static class BuildApi
         services.AddHostedService<BuildRecovery>();
         // On the way out a running build is failed and recorded before the host goes (StopAsync waits for it).
         services.AddHostedService(sp => sp.GetRequiredService<BuildService>());
+        // Build tickets (ctb_) are not API tokens: only the host wrapper endpoints below read them.
+        services.Configure<ApiTokenSchemeOptions>(ApiTokenAuthenticationHandler.SchemeName, o => o.OtherBearerPrefixes.Add(BuildTickets.Prefix));
         return services;
     }
 
