@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using Ctrlable.Provisioner.Config;
 using Ctrlable.Provisioner.HomeAssistant.Setup;
-using Ctrlable.Provisioner.Hosting;
 using Ctrlable.Provisioner.Proxmox;
 using Ctrlable.PveSim;
 using Ctrlable.PveSim.Guests;

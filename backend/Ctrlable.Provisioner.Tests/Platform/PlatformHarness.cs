@@ -1,7 +1,6 @@
 using System.Net.Http.Json;
 using System.Text.Json;
 using Ctrlable.Provisioner.Auth;
-using Ctrlable.Provisioner.Hosting;
 using Ctrlable.Provisioner.Platform;
 using Ctrlable.Provisioner.State;
 using Ctrlable.Provisioner.Tests.Infrastructure;
@@ -77,7 +76,7 @@ internal static class PlatformHarness
     private static JsonSerializerOptions CreateJson()
     {
         var options = new JsonSerializerOptions(JsonSerializerDefaults.Web);
-        ApplicationServices.ConfigureJson(options);
+        JsonDefaults.Configure(options);
         return options;
     }
 }

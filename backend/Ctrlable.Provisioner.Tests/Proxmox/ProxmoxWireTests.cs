@@ -1,6 +1,5 @@
 using System.Net;
 using System.Text.Json;
-using Ctrlable.Provisioner.Hosting;
 using Ctrlable.Provisioner.Proxmox;
 using Polly;
 
@@ -66,7 +65,7 @@ public sealed class ProxmoxWireTests
         using var request = new HttpRequestMessage(new HttpMethod(method), "https://pve/api2/json/x");
         using var response = new HttpResponseMessage((HttpStatusCode)status) { ReasonPhrase = reason, RequestMessage = request };
 
-        HttpClients.ShouldRetry(Outcome.FromResult(response), request).Should().Be(retried);
+        ProxmoxHttp.ShouldRetry(Outcome.FromResult(response), request).Should().Be(retried);
     }
 
     [Fact]
@@ -76,12 +75,12 @@ public sealed class ProxmoxWireTests
         using var post = new HttpRequestMessage(HttpMethod.Post, "https://pve/x");
         var dropped = Outcome.FromException<HttpResponseMessage>(new HttpRequestException("connection reset"));
 
-        HttpClients.ShouldRetry(dropped, get).Should().BeTrue();
-        HttpClients.ShouldRetry(dropped, post).Should().BeFalse("a clone whose answer was lost may have cloned");
+        ProxmoxHttp.ShouldRetry(dropped, get).Should().BeTrue();
+        ProxmoxHttp.ShouldRetry(dropped, post).Should().BeFalse("a clone whose answer was lost may have cloned");
 
         var closedWhileOpening = Outcome.FromException<HttpResponseMessage>(new System.Net.Sockets.SocketException((int)System.Net.Sockets.SocketError.NotConnected));
-        HttpClients.ShouldRetry(closedWhileOpening, get).Should().BeTrue();
-        HttpClients.ShouldRetry(closedWhileOpening, post).Should().BeFalse();
+        ProxmoxHttp.ShouldRetry(closedWhileOpening, get).Should().BeTrue();
+        ProxmoxHttp.ShouldRetry(closedWhileOpening, post).Should().BeFalse();
     }
 
     [Fact]
@@ -90,7 +89,7 @@ public sealed class ProxmoxWireTests
         using var get = new HttpRequestMessage(HttpMethod.Get, "https://pve/x");
         var rejected = Outcome.FromException<HttpResponseMessage>(new HttpRequestException("ssl", new System.Security.Authentication.AuthenticationException("rejected")));
 
-        HttpClients.ShouldRetry(rejected, get).Should().BeFalse();
+        ProxmoxHttp.ShouldRetry(rejected, get).Should().BeFalse();
     }
 
     [Fact]

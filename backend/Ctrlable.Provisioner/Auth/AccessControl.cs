@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Threading.RateLimiting;
 using Ctrlable.Provisioner.Config;
 using Microsoft.AspNetCore.Antiforgery;
-using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Identity;
@@ -29,6 +28,7 @@ public static class AccessControl
     public static IHostApplicationBuilder AddAccessControl(this IHostApplicationBuilder builder)
     {
         var services = builder.Services;
+        services.AddConfigOptions<AuthOptions>(AuthOptions.Section);
         services.AddSingleton<UserRepository>();
         services.AddSingleton<ApiTokenRepository>();
         services.AddSingleton<AuditRepository>();
@@ -58,7 +58,7 @@ public static class AccessControl
                 o.Events.OnValidatePrincipal = context =>
                     context.HttpContext.RequestServices.GetRequiredService<AccountService>().ValidateSessionAsync(context);
             })
-            .AddScheme<AuthenticationSchemeOptions, ApiTokenAuthenticationHandler>(ApiTokenAuthenticationHandler.SchemeName, null);
+            .AddScheme<ApiTokenSchemeOptions, ApiTokenAuthenticationHandler>(ApiTokenAuthenticationHandler.SchemeName, null);
         services.AddOptions<CookieAuthenticationOptions>(CookieAuthenticationDefaults.AuthenticationScheme)
             .Configure<IOptions<AuthOptions>>((cookie, auth) => cookie.ExpireTimeSpan = TimeSpan.FromHours(auth.Value.SessionHours));
 

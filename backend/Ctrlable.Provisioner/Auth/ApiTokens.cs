@@ -61,20 +61,30 @@ public sealed class ApiTokenService(ApiTokenRepository tokens, TimeProvider time
     public static string Hash(string token) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(token)));
 }
 
+/// <summary>The API token scheme's options: which bearer credentials are not API tokens at all.</summary>
+public sealed class ApiTokenSchemeOptions : AuthenticationSchemeOptions
+{
+    /// <summary>
+    /// Prefixes of bearer credentials other features issue and read themselves (a build's <c>ctb_</c> ticket): the
+    /// API token handler leaves them alone. The issuing feature adds its prefix, so Auth knows no feature.
+    /// </summary>
+    public List<string> OtherBearerPrefixes { get; } = [];
+}
+
 /// <summary><c>Authorization: Bearer ctp_...</c> → the token's principal (name, role, kind "token").</summary>
 public sealed class ApiTokenAuthenticationHandler(
-    IOptionsMonitor<AuthenticationSchemeOptions> options,
+    IOptionsMonitor<ApiTokenSchemeOptions> options,
     ILoggerFactory logger,
     UrlEncoder encoder,
     ApiTokenService tokens)
-    : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+    : AuthenticationHandler<ApiTokenSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiToken";
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
-        // Build tickets (ctb_) are not API tokens: only the host wrapper endpoints read them.
-        if (BearerToken(Request) is not { } token || token.StartsWith(Build.BuildTickets.Prefix, StringComparison.Ordinal))
+        // Another feature's credentials (a build ticket) are not API tokens: only that feature's endpoints read them.
+        if (BearerToken(Request) is not { } token || Options.OtherBearerPrefixes.Exists(p => token.StartsWith(p, StringComparison.Ordinal)))
         {
             return AuthenticateResult.NoResult();
         }

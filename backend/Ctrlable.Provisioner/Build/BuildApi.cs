@@ -25,6 +25,24 @@ public static class BuildApi
 {
     private const int MaxHistory = 100;
 
+    /// <summary>Builds: the restricted SSH host trigger (its settings checked at start), build records, live progress, checks.</summary>
+    public static IServiceCollection AddBuilds(this IServiceCollection services)
+    {
+        services.AddConfigOptions<HostTriggerOptions>(HostTriggerOptions.Section);
+        services.AddSingleton<IHostTrigger, SshHostTrigger>();
+        services.AddSingleton<BuildRepository>();
+        services.AddSingleton<BuildLiveRegistry>();
+        services.AddSingleton<BuildService>();
+        services.AddSingleton<CheckTickets>();
+        services.AddSingleton<BuildCheckService>();
+        services.AddHostedService<BuildRecovery>();
+        // On the way out a running build is failed and recorded before the host goes (StopAsync waits for it).
+        services.AddHostedService(sp => sp.GetRequiredService<BuildService>());
+        // Build tickets (ctb_) are not API tokens: only the host wrapper endpoints below read them.
+        services.Configure<ApiTokenSchemeOptions>(ApiTokenAuthenticationHandler.SchemeName, o => o.OtherBearerPrefixes.Add(BuildTickets.Prefix));
+        return services;
+    }
+
     public static IEndpointRouteBuilder MapBuilds(this IEndpointRouteBuilder routes)
     {
         routes.MapPost("/api/releases/{release}/build", StartAsync)

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Ctrlable.Provisioner.Hosting;
 using Ctrlable.Provisioner.State;
 using Dapper;
 
@@ -196,7 +195,7 @@ public sealed class BuildRepository(Database database)
     private static JsonSerializerOptions CreateJson()
     {
         var options = new JsonSerializerOptions(JsonSerializerDefaults.Web);
-        ApplicationServices.ConfigureJson(options);
+        JsonDefaults.Configure(options);
         return options;
     }
 }

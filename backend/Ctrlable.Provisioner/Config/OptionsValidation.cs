@@ -1,7 +1,25 @@
 using System.Text.RegularExpressions;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace Ctrlable.Provisioner.Config;
+
+public static class ConfigRegistration
+{
+    /// <summary>
+    /// Binds <typeparamref name="TOptions"/> to <paramref name="section"/> (appsettings.json, CTRLABLE_* variables) and
+    /// checks it with <see cref="ConfigValidator"/> at start; each feature calls this for the settings it owns.
+    /// </summary>
+    public static IServiceCollection AddConfigOptions<TOptions>(this IServiceCollection services, string section)
+        where TOptions : class
+    {
+        services.TryAddSingleton<ConfigValidator>();
+        services.AddSingleton(sp => sp.GetRequiredService<ConfigValidator>() as IValidateOptions<TOptions>
+            ?? throw new InvalidOperationException($"{nameof(ConfigValidator)} does not check {typeof(TOptions).Name}."));
+        services.AddOptions<TOptions>().BindConfiguration(section).ValidateOnStart();
+        return services;
+    }
+}
 
 /// <summary>Start-up checks of the configuration; each failure is one line naming the setting.</summary>
 public sealed partial class ConfigValidator :

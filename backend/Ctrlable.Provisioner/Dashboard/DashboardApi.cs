@@ -5,6 +5,35 @@ namespace Ctrlable.Provisioner.Dashboard;
 
 public static class DashboardApi
 {
+    /// <summary>The dashboard: one shared Proxmox poll for every viewer, and the probes of the guests' apps.</summary>
+    public static IServiceCollection AddDashboard(this IServiceCollection services)
+    {
+        services.AddOptions<DashboardOptions>().BindConfiguration(DashboardOptions.Section);
+        services.AddSingleton<DashboardService>();
+        services.AddAppHealthHttpClient();
+        return services;
+    }
+
+    /// <summary>
+    /// The dashboard's app probes: plain HTTP to the guests on the LAN, no redirect followed (a redirect is an answer),
+    /// no proxy, no retries; each probe is bounded by <see cref="DashboardOptions.AppProbeTimeoutSeconds"/>.
+    /// </summary>
+    private static IServiceCollection AddAppHealthHttpClient(this IServiceCollection services)
+    {
+        services.AddSingleton<AppLocator>();
+        services.AddSingleton<AppHealthMonitor>();
+        services.AddHttpClient(AppHealthMonitor.HttpClientName, http => http.Timeout = Timeout.InfiniteTimeSpan)
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
+            {
+                AllowAutoRedirect = false,
+                UseCookies = false,
+                UseProxy = false,
+                // A guest that restarted has new sockets; a pooled connection to its old app is dead.
+                PooledConnectionLifetime = TimeSpan.FromSeconds(30),
+            });
+        return services;
+    }
+
     public static RouteGroupBuilder MapDashboard(this IEndpointRouteBuilder routes)
     {
         var group = routes.MapGroup("/api").WithTags("Dashboard").RequireRole(Role.Viewer);

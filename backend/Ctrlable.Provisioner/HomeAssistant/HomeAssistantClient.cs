@@ -8,7 +8,7 @@ namespace Ctrlable.Provisioner.HomeAssistant;
 /// <summary>
 /// The Home Assistant HTTP calls the orchestrator makes (onboarding, backup restore during onboarding, login flow,
 /// tokens, config flows), against the site URL given with each call. A singleton over the named IHttpClientFactory
-/// clients <see cref="HttpClientName"/> and <see cref="UploadClientName"/> (Hosting/HttpClients.cs), which never
+/// clients <see cref="HttpClientName"/> and <see cref="UploadClientName"/> (<see cref="HomeAssistantRegistration.AddHomeAssistant"/>), which never
 /// follow redirects: a redirected POST would arrive as a GET (HAOS moved its port from 8123 to 80 in Core 2026.8).
 /// Tokens and passwords travel in requests only; no message of this class carries one.
 /// </summary>

@@ -1,6 +1,9 @@
 using Ctrlable.Provisioner.Auth;
+using Ctrlable.Provisioner.Config;
 using Ctrlable.Provisioner.Hosting;
+using Ctrlable.Provisioner.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
 
 namespace Ctrlable.Provisioner.Platform;
 
@@ -51,12 +54,43 @@ public static class PlatformApi
             ? refusal.ToProblem()
             : TypedResults.Ok(await platform.GetStatusAsync(ct));
 
+    /// <summary>Platform report-up: its settings (checked at start), enrolment, the outbox sender, the platform's HTTP client.</summary>
     public static IServiceCollection AddPlatform(this IServiceCollection services)
     {
+        services.AddConfigOptions<PlatformOptions>(PlatformOptions.Section);
         services.AddSingleton<PlatformRepository>();
         services.AddSingleton<PlatformReporter>();
         services.AddHostedService(sp => sp.GetRequiredService<PlatformReporter>());
         services.AddSingleton<PlatformService>();
+        services.AddPlatformHttpClient();
+        return services;
+    }
+
+    /// <summary>
+    /// The central platform's site API. One attempt per call, bounded by <see cref="PlatformOptions.AttemptTimeout"/>:
+    /// the reporter owns retries (exponential back-off with jitter, persisted across restarts), so that thousands of
+    /// sites coming back at once do not multiply their attempts, and a one-time enrolment code is never sent twice.
+    /// </summary>
+    private static IServiceCollection AddPlatformHttpClient(this IServiceCollection services)
+    {
+        services.AddSingleton<PlatformClient>();
+        services.AddHttpClient(PlatformClient.HttpClientName, (sp, http) =>
+            {
+                var options = sp.GetRequiredService<IOptions<PlatformOptions>>().Value;
+                if (options.IsConfigured)
+                {
+                    // Trailing slash: the contract's paths (v1/...) are relative to the configured base.
+                    http.BaseAddress = new Uri(options.Url.TrimEnd('/') + "/");
+                }
+
+                http.Timeout = Timeout.InfiniteTimeSpan;
+            })
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
+            {
+                PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+                ConnectTimeout = TimeSpan.FromSeconds(10),
+            })
+            .WithAttemptTimeout("platform", sp => sp.GetRequiredService<IOptions<PlatformOptions>>().Value.AttemptTimeout);
         return services;
     }
 }

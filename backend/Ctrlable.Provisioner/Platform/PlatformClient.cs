@@ -36,7 +36,7 @@ public sealed record EnrolmentResult(EnrolmentOutcome Outcome, EnrolmentResponse
 
 /// <summary>
 /// The platform's site API (docs/platform-api.yaml). Its HttpClient (base address, timeout) is configured in
-/// <c>Hosting/HttpClients.cs</c>; the sender does its own retries with back-off, so the client makes one attempt.
+/// <see cref="PlatformApi.AddPlatform"/>; the sender does its own retries with back-off, so the client makes one attempt.
 /// Error texts never contain the token: they are built from status codes and the platform's problem titles.
 /// </summary>
 public sealed class PlatformClient(IHttpClientFactory factory)

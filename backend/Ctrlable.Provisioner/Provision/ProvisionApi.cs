@@ -43,6 +43,7 @@ public static class ProvisionApi
     {
         services.AddSingleton<IValidateOptions<ProvisionOptions>, ProvisionOptionsValidator>();
         services.AddOptions<ProvisionOptions>().BindConfiguration(ProvisionOptions.Section).ValidateOnStart();
+        services.AddSingleton<ReleaseSecrets>();
         services.AddSingleton<ProjectMqttCredentials>();
         services.AddSingleton<AssignmentService>();
         services.AddSingleton<FirstBootClaims>();

@@ -9,7 +9,7 @@ namespace Ctrlable.Provisioner.Proxmox;
 /// <summary>
 /// The Proxmox VE calls the product makes, and nothing else. A singleton over the named IHttpClientFactory
 /// client <see cref="HttpClientName"/>, whose resilience pipeline (timeouts, retries for GETs and lock
-/// contention) is configured in <see cref="Hosting.HttpClients"/>. Bodies are form-encoded with a
+/// contention) is configured in <see cref="ProxmoxHttp"/>. Bodies are form-encoded with a
 /// Content-Length: Proxmox refuses chunked bodies.
 /// </summary>
 public sealed class ProxmoxClient(IHttpClientFactory httpClients, ProxmoxConnections connections, CertificatePin pin)

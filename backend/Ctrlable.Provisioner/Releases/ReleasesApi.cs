@@ -1,9 +1,11 @@
 using System.ComponentModel;
 using System.Text;
 using Ctrlable.Provisioner.Auth;
+using Ctrlable.Provisioner.Config;
 using Ctrlable.Provisioner.Hosting;
 using Ctrlable.Provisioner.Manifest;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
 
 namespace Ctrlable.Provisioner.Releases;
 
@@ -17,6 +19,39 @@ public static class ReleasesApi
 {
     // A release manifest is a few KiB; anything near this is not one.
     private const int MaxManifestBytes = (int)RequestBodyLimits.Manifest;
+
+    /// <summary>
+    /// Releases: every releases/*.yaml, and the Home Assistant base backup per release (a file in &lt;data&gt;/base-backups,
+    /// checksum recorded, credentials encrypted).
+    /// </summary>
+    public static IServiceCollection AddReleases(this IServiceCollection services)
+    {
+        services.AddSingleton(sp => new ReleaseCatalog(ResolveReleasesDirectory(
+            sp.GetRequiredService<IOptions<StorageOptions>>().Value, sp.GetRequiredService<IHostEnvironment>())));
+        services.AddSingleton<ReleaseService>();
+        services.AddSingleton<BaseBackupStore>();
+        return services;
+    }
+
+    private static string ResolveReleasesDirectory(StorageOptions storage, IHostEnvironment environment)
+    {
+        if (storage.ReleasesDirectory.Length > 0)
+        {
+            return Path.GetFullPath(storage.ReleasesDirectory);
+        }
+
+        // Development runs from backend/Ctrlable.Provisioner; the bundle ships releases/ beside the binary.
+        for (var dir = new DirectoryInfo(environment.ContentRootPath); dir is not null; dir = dir.Parent)
+        {
+            var candidate = Path.Combine(dir.FullName, "releases");
+            if (Directory.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        return Path.Combine(environment.ContentRootPath, "releases");
+    }
 
     public static RouteGroupBuilder MapReleases(this IEndpointRouteBuilder routes)
     {

@@ -1,5 +1,4 @@
 using Ctrlable.Provisioner.Config;
-using Ctrlable.Provisioner.Hosting;
 using Ctrlable.Provisioner.Proxmox;
 using Ctrlable.Provisioner.Secrets;
 using Microsoft.Extensions.Options;
@@ -125,7 +124,7 @@ public sealed class ProxmoxSettingsService(
     private async Task TryAsync(ProxmoxConnection candidate, CancellationToken ct)
     {
         var pool = options.Value.Pool;
-        using var probe = HttpClients.CreateProxmoxProbe(candidate, options.Value);
+        using var probe = ProxmoxHttp.CreateProxmoxProbe(candidate, options.Value);
         try
         {
             await probe.Client.GetVersionAsync(ct);

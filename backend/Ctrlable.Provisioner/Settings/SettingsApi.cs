@@ -8,6 +8,15 @@ namespace Ctrlable.Provisioner.Settings;
 
 public static class SettingsApi
 {
+    /// <summary>What an admin saves here: the Proxmox host and token (the chosen host is used at start), the build key's passphrase.</summary>
+    public static IServiceCollection AddSettings(this IServiceCollection services)
+    {
+        services.AddSingleton<ProxmoxSettingsRepository>();
+        services.AddSingleton<ProxmoxSettingsService>();
+        services.AddSingleton<BuildKeySettings>();
+        return services;
+    }
+
     public static RouteGroupBuilder MapSettings(this IEndpointRouteBuilder routes)
     {
         var group = routes.MapGroup("/api/settings").WithTags("Settings").RequireRole(Role.Admin);

@@ -47,6 +47,7 @@ public static class TlsApi
     /// <summary>Kestrel serves <see cref="TlsCertificate"/> on every https:// URL.</summary>
     public static IServiceCollection AddTls(this IServiceCollection services)
     {
+        services.AddConfigOptions<TlsOptions>(TlsOptions.Section);
         services.AddSingleton<TlsCertificate>();
         services.AddOptions<KestrelServerOptions>().Configure<TlsCertificate>((kestrel, tls) =>
             kestrel.ConfigureHttpsDefaults(https => https.ServerCertificate = tls.Certificate));

@@ -121,7 +121,7 @@ internal static class PlatformBench
     private static JsonSerializerOptions CreateJson()
     {
         var options = new JsonSerializerOptions(JsonSerializerDefaults.Web);
-        Ctrlable.Provisioner.Hosting.ApplicationServices.ConfigureJson(options);
+        JsonDefaults.Configure(options);
         return options;
     }
 

@@ -1,0 +1,39 @@
+using Ctrlable.Provisioner.Projects;
+using Microsoft.Extensions.Options;
+
+namespace Ctrlable.Provisioner.Deploy;
+
+public static class DeployRegistration
+{
+    /// <summary>Projects and the deploy pipeline (its settings checked at start); MapDeploy serves both.</summary>
+    public static IServiceCollection AddDeploy(this IServiceCollection services)
+    {
+        services.AddSingleton<IValidateOptions<DeployOptions>, DeployOptionsValidator>();
+        services.AddOptions<DeployOptions>().BindConfiguration(DeployOptions.Section).ValidateOnStart();
+        services.AddSingleton<ProjectService>();
+        services.AddSingleton<CameraCredentials>();
+        services.AddSingleton<MacAllocator>();
+        services.AddSingleton<AddressAllocator>();
+        services.AddSingleton<SiteAddresses>();
+        services.AddSingleton<GuestOwnership>();
+        services.AddSingleton<DeployEvents>();
+        services.AddSingleton<IDeployStepObserver, NoStepObserver>();
+        services.AddSingleton<InstanceSteps>();
+        services.AddSingleton<VmidAllocator>();
+        services.AddSingleton<DeployPipeline>();
+        services.AddSingleton<DeployRunner>();
+        services.AddHostedService(sp => sp.GetRequiredService<DeployRunner>());
+        services.AddSingleton<DeployService>();
+        return services;
+    }
+
+    /// <summary>DHCP sites: guests followed to the addresses their leases give them, and re-wired (settings checked at start).</summary>
+    public static IServiceCollection AddAddressing(this IServiceCollection services)
+    {
+        services.AddSingleton<IValidateOptions<AddressingOptions>, AddressingOptionsValidator>();
+        services.AddOptions<AddressingOptions>().BindConfiguration(AddressingOptions.Section).ValidateOnStart();
+        services.AddSingleton<AddressFollower>();
+        services.AddHostedService(sp => sp.GetRequiredService<AddressFollower>());
+        return services;
+    }
+}
