@@ -10,6 +10,9 @@ results="${TEST_RESULTS_DIR:-$repo_root/test-results}"
 rm -rf "$results" && mkdir -p "$results"
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+# Each test app would watch its appsettings.json for changes: an inotify instance apiece, and the default limit (128
+# per user) ran out when other test runs shared the machine. No test reloads settings from a changed file.
+export DOTNET_hostBuilder__reloadConfigOnChange=false
 # openssh-server: the build tests run a real sshd (host trigger); jq: the Proxmox CLI stand-ins and the first-boot
 # script (with curl; its tests run it against the orchestrator); git, xz-utils,
 # python3, openssl, curl: what host/ctrlable-build and install.sh use on a Proxmox host; systemd: systemd-analyze

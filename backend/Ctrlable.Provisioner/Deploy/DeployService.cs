@@ -1,4 +1,4 @@
-using Ctrlable.Provisioner.Hosting;
+using Ctrlable.Provisioner.Http;
 using Ctrlable.Provisioner.Projects;
 using Ctrlable.Provisioner.Proxmox;
 using Ctrlable.Provisioner.State;

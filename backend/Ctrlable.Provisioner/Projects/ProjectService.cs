@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.Json;
-using Ctrlable.Provisioner.Hosting;
+using Ctrlable.Provisioner.Http;
 using Ctrlable.Provisioner.State;
 
 namespace Ctrlable.Provisioner.Projects;

@@ -1,6 +1,6 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 
-namespace Ctrlable.Provisioner.Hosting;
+namespace Ctrlable.Provisioner.Http;
 
 /// <summary>
 /// A service's "no" that needs its state to decide (not found, a conflict, Proxmox failed): the status, a title, one
