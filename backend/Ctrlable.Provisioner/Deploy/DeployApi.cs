@@ -1,8 +1,8 @@
 using System.ComponentModel;
 using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
-using Ctrlable.Provisioner.Http;
 using Ctrlable.Provisioner.Auth;
+using Ctrlable.Provisioner.Http;
 using Ctrlable.Provisioner.Observability;
 using Ctrlable.Provisioner.State;
 using Microsoft.AspNetCore.Http.HttpResults;

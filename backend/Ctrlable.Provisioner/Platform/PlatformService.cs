@@ -1,7 +1,7 @@
 using System.ComponentModel;
 using System.Text.RegularExpressions;
-using Ctrlable.Provisioner.Http;
 using Ctrlable.Provisioner.Config;
+using Ctrlable.Provisioner.Http;
 using Ctrlable.Provisioner.Secrets;
 using FluentValidation;
 using Microsoft.Extensions.Options;
