@@ -49,9 +49,11 @@ test('create a project, deploy three components, watch them come up, stop/start 
   // --- New project: the API's validation errors land next to their fields ----------------------
   const form = page.getByRole('form', { name: 'New project' });
   await form.waitFor();
+  // An empty coordinator host is valid ("not known yet"); one that is not a host is not.
+  await form.getByLabel('Coordinator host').fill('not a host!');
   await form.getByRole('button', { name: 'Create project' }).click();
   await form.getByRole('alert').waitFor();
-  assert.match(await form.getByRole('alert').innerText(), /settings need fixing/);
+  assert.match(await form.getByRole('alert').innerText(), /2 settings need fixing/);
   assert.equal(await form.getByLabel('Project name').getAttribute('aria-invalid'), 'true');
   assert.equal(await form.getByLabel('Coordinator host').getAttribute('aria-invalid'), 'true');
   await screenshot(page, 'project-form-errors');
