@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks a published orchestrator bundle the way a container runs it:
-#   1. its .sha256 matches, it holds the app, install.sh, host/ and deploy/ files, and no emulator (demo mode's
-#      Ctrlable.Provisioner.Demo, Ctrlable.PveSim, Ctrlable.HaSim stay in the repository);
+#   1. its .sha256 matches, it holds the app (workstation GC in its runtimeconfig.json), install.sh, host/ and deploy/
+#      files, and no emulator (demo mode's Ctrlable.Provisioner.Demo, Ctrlable.PveSim, Ctrlable.HaSim stay in the
+#      repository);
 #   2. deploy/ct-setup.sh create-admin makes the first admin (the app's --create-admin, as the service user); the app,
 #      started from its own directory with no .NET SDK or runtime on PATH, refuses to serve without a Proxmox host
 #      (one line, exit 1) and, with one configured, serves /healthz;
@@ -35,6 +36,8 @@ for f in VERSION install.sh app/Ctrlable.Provisioner app/libcoreclr.so app/wwwro
   [[ -e $dir/$f ]] || fail "the bundle lacks $f"
 done
 grep -q '"includedFrameworks"' "$dir/app/Ctrlable.Provisioner.runtimeconfig.json" || fail "the app is not self-contained"
+# The GC the memory figure was measured with (backend/bench/README.md "Memory"), not the web SDK's server GC.
+grep -qF '"System.GC.Server": false' "$dir/app/Ctrlable.Provisioner.runtimeconfig.json" || fail "the app's runtimeconfig.json does not set the workstation GC (System.GC.Server false)"
 # No emulator reaches a dealer: neither its files nor a dependency on it. (BCrypt.Net-Next stays: the product checks
 # an uploaded Home Assistant base backup's owner password against its bcrypt hash.)
 emulators=$(cd "$dir" && find . \( -name 'Ctrlable.PveSim*' -o -name 'Ctrlable.HaSim*' -o -name 'Ctrlable.Provisioner.Demo*' \) -printf '%P ')

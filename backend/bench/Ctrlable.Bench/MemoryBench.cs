@@ -10,7 +10,11 @@ namespace Ctrlable.Bench;
 /// Memory of the product in real mode: <c>dotnet Ctrlable.Provisioner.dll</c> (the product alone, no emulator loaded) as
 /// its own process, its Proxmox host the emulator in this process (seeded as the dashboard benchmark seeds it), under N
 /// dashboard viewers that each refresh every 250 ms. Reports the process's resident set (VmRSS) once serving, while the
-/// viewers run (sampled each second) and its peak (VmHWM).
+/// viewers run (sampled each second) and its peak (VmHWM), what the largest sample is made of (GC heaps and native
+/// allocations, mapped assemblies, the runtime's double-mapped code and loader heaps) and the viewers' latency.
+/// <c>--app DIR</c> measures a published bundle's <c>app/</c> (self-contained, ReadyToRun, its own runtimeconfig) instead
+/// of the benchmark's build; <c>--baseline-env K=V,…</c> first runs the same product with those runtime variables
+/// (e.g. <c>DOTNET_gcServer=1</c>) so both rows and their latency ratio come from one run.
 /// </summary>
 internal static class MemoryBench
 {
@@ -18,7 +22,49 @@ internal static class MemoryBench
     private const string Admin = "bench";
     private const string Password = "memory-Passw0rd-orchestrator-rss";
 
-    public static async Task<int> RunAsync(int viewers, TimeSpan duration)
+    public static async Task<int> RunAsync(int viewers, TimeSpan duration, string? app, string? baselineEnvironment)
+    {
+        var product = app is null ? Product.Build() : Product.Published(Path.GetFullPath(app));
+        var rows = new List<(string Label, Measurement Result)>();
+        if (baselineEnvironment is not null)
+        {
+            var overrides = baselineEnvironment.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(kv => kv.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv[1]);
+            rows.Add(($"baseline: {baselineEnvironment}", await MeasureAsync(product, overrides, viewers, duration)));
+        }
+
+        rows.Add(("as built", await MeasureAsync(product, [], viewers, duration)));
+
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"memory benchmark: the product ({product.Describe}, real mode) under {viewers} dashboard viewers for {duration.TotalSeconds:0} s"));
+        Console.WriteLine("| run | req/s | RSS serving, before viewers MB | with viewers p50 MB | with viewers max MB | peak (VmHWM) MB | at max: anonymous MB | at max: files MB | at max: shared (double-mapped code) MB | p50 ms | p99 ms |");
+        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var (label, m) in rows)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {label} | {m.RequestsPerSecond:0} | {Mb(m.Serving):0.0} | {Mb(m.P50):0.0} | {Mb(m.Max.VmRss):0.0} | {Mb(m.Peak):0.0} | {Mb(m.Max.RssAnon):0.0} | {Mb(m.Max.RssFile):0.0} | {Mb(m.Max.RssShmem):0.0} | {m.LatencyP50:0.0} | {m.LatencyP99:0.0} |"));
+        }
+
+        if (rows.Count == 2)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"as built ÷ baseline: peak RSS {rows[1].Result.Peak / (double)rows[0].Result.Peak:0.00}, p99 latency {rows[1].Result.LatencyP99 / rows[0].Result.LatencyP99:0.00}"));
+        }
+
+        return 0;
+    }
+
+    /// <summary>How the product is started: the benchmark's framework-dependent build, or a published self-contained app.</summary>
+    private sealed record Product(string FileName, string[] Prefix, string WorkingDirectory, string Describe)
+    {
+        public static Product Build() => new("dotnet", [Path.Combine(AppContext.BaseDirectory, "Ctrlable.Provisioner.dll")], AppContext.BaseDirectory, "dotnet Ctrlable.Provisioner.dll");
+
+        public static Product Published(string app) => new(Path.Combine(app, "Ctrlable.Provisioner"), [], app, $"{Path.Combine(app, "Ctrlable.Provisioner")}, self-contained");
+    }
+
+    private sealed record Sample(long VmRss, long RssAnon, long RssFile, long RssShmem);
+
+    private sealed record Measurement(double RequestsPerSecond, long Serving, long P50, Sample Max, long Peak, double LatencyP50, double LatencyP99);
+
+    private static async Task<Measurement> MeasureAsync(Product app, Dictionary<string, string> overrides, int viewers, TimeSpan duration)
     {
         await using var sim = await DashboardBench.StartHostAsync();
         var token = sim.Seed(DashboardBench.HostSeed()).Tokens[0];
@@ -36,16 +82,16 @@ internal static class MemoryBench
         };
         try
         {
-            using (var create = Start(settings, ["--create-admin", Admin]))
+            using (var create = Start(app, settings, overrides, ["--create-admin", Admin]))
             {
                 await create.WaitForExitAsync();
                 if (create.ExitCode != 0)
                 {
-                    throw new InvalidOperationException($"--create-admin failed: {await create.StandardError.ReadToEndAsync()}");
+                    throw new InvalidOperationException($"--create-admin failed: {Output(create)}");
                 }
             }
 
-            using var product = Start(settings, ["--urls", $"http://127.0.0.1:{port}"]);
+            using var product = Start(app, settings, overrides, ["--urls", $"http://127.0.0.1:{port}"]);
             try
             {
                 using var client = new HttpClient(new HttpClientHandler { CookieContainer = new CookieContainer() }) { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
@@ -54,45 +100,41 @@ internal static class MemoryBench
                 (await client.GetAsync("/api/dashboard")).EnsureSuccessStatusCode(); // warm-up
                 var serving = Rss(product.Id, "VmRSS");
 
-                var samples = new List<long>();
+                var samples = new List<Sample>();
                 using var stop = new CancellationTokenSource(duration);
                 var sampler = Task.Run(async () =>
                 {
                     while (!stop.IsCancellationRequested)
                     {
-                        samples.Add(Rss(product.Id, "VmRSS"));
+                        samples.Add(new Sample(Rss(product.Id, "VmRSS"), Rss(product.Id, "RssAnon"), Rss(product.Id, "RssFile"), Rss(product.Id, "RssShmem")));
                         await Task.Delay(TimeSpan.FromSeconds(1), CancellationToken.None);
                     }
                 });
-                var requests = 0L;
+                var latencies = new List<double>[viewers];
                 await Task.WhenAll(Enumerable.Range(0, viewers).Select(async i =>
                 {
+                    latencies[i] = [];
                     await Task.Delay(TimeSpan.FromMilliseconds(ThinkTime.TotalMilliseconds * i / viewers));
                     while (!stop.IsCancellationRequested)
                     {
+                        var started = Stopwatch.GetTimestamp();
                         using (var response = await client.GetAsync("/api/dashboard"))
                         {
                             response.EnsureSuccessStatusCode();
                         }
 
-                        Interlocked.Increment(ref requests);
+                        latencies[i].Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
                         await Task.Delay(ThinkTime);
                     }
                 }));
                 await sampler;
+                // Resident set: anonymous (GC heaps, native allocations, thread stacks), files (mapped assemblies and
+                // native libraries) and shared memory (the runtime's W^X double mapping of JIT code and loader heaps).
                 var peak = Rss(product.Id, "VmHWM");
-                // What the resident set is made of at the end: anonymous memory (GC heaps, JIT code, native allocations)
-                // against mapped files (the runtime's and the app's assemblies, SQLite).
-                var anonymous = Rss(product.Id, "RssAnon");
-                var files = Rss(product.Id, "RssFile");
-                samples.Sort();
-
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"memory benchmark: the product (dotnet Ctrlable.Provisioner.dll, real mode) under {viewers} dashboard viewers for {duration.TotalSeconds:0} s ({requests / duration.TotalSeconds:0} req/s)"));
-                Console.WriteLine("| RSS serving, before viewers MB | RSS with viewers p50 MB | RSS with viewers max MB | peak RSS (VmHWM) MB | at the end: anonymous MB | at the end: files MB |");
-                Console.WriteLine("|---:|---:|---:|---:|---:|---:|");
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"| {Mb(serving):0.0} | {Mb(samples[samples.Count / 2]):0.0} | {Mb(samples[^1]):0.0} | {Mb(peak):0.0} | {Mb(anonymous):0.0} | {Mb(files):0.0} |"));
-                return 0;
+                var all = latencies.SelectMany(l => l).Order().ToList();
+                var byRss = samples.OrderBy(x => x.VmRss).ToList();
+                return new Measurement(all.Count / duration.TotalSeconds, serving, byRss[byRss.Count / 2].VmRss, byRss[^1], peak,
+                    Stats.Percentile(all, 50), Stats.Percentile(all, 99));
             }
             finally
             {
@@ -106,20 +148,27 @@ internal static class MemoryBench
         }
     }
 
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Process, System.Collections.Concurrent.ConcurrentQueue<string>> Outputs = [];
+
+    private static string Output(Process process)
+    {
+        process.WaitForExit(); // the streams' last lines are read
+        return Outputs.TryGetValue(process, out var lines) ? string.Join(Environment.NewLine, lines) : "";
+    }
+
     private static double Mb(long kb) => kb / 1024.0;
 
-    /// <summary>A line of /proc/PID/status in kB (VmRSS: now; VmHWM: the peak).</summary>
+    /// <summary>A line of /proc/PID/status in kB (VmRSS: now; VmHWM: the peak; RssAnon/RssFile/RssShmem: VmRSS's parts).</summary>
     private static long Rss(int pid, string field)
     {
         var line = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith(field + ":", StringComparison.Ordinal));
         return long.Parse(line[(field.Length + 1)..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
     }
 
-    private static Process Start(Dictionary<string, string> settings, string[] args)
+    private static Process Start(Product app, Dictionary<string, string> settings, Dictionary<string, string> overrides, string[] args)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, WorkingDirectory = AppContext.BaseDirectory };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Ctrlable.Provisioner.dll"));
-        foreach (var arg in args)
+        var start = new ProcessStartInfo(app.FileName) { RedirectStandardError = true, RedirectStandardOutput = true, WorkingDirectory = app.WorkingDirectory };
+        foreach (var arg in app.Prefix.Concat(args))
         {
             start.ArgumentList.Add(arg);
         }
@@ -134,11 +183,37 @@ internal static class MemoryBench
             start.Environment["CTRLABLE_" + key] = value;
         }
 
+        // Runtime settings come from the product's runtimeconfig.json unless a baseline overrides them.
+        foreach (var inherited in start.Environment.Keys.Where(k => k.StartsWith("DOTNET_", StringComparison.Ordinal) && k is not "DOTNET_ROOT").ToList())
+        {
+            start.Environment.Remove(inherited);
+        }
+
+        foreach (var (key, value) in overrides)
+        {
+            start.Environment[key] = value;
+        }
+
         start.Environment["CTRLABLE_ADMIN_PASSWORD"] = Password;
         var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start");
         // Drained so a chatty process never blocks on a full pipe.
-        process.OutputDataReceived += (_, _) => { };
+        // Both streams drained (a chatty process never blocks on a full pipe); the last lines kept for an error message.
+        var output = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        Outputs.Add(process, output);
+        DataReceivedEventHandler keep = (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                output.Enqueue(e.Data);
+                while (output.Count > 40 && output.TryDequeue(out string? _))
+                {
+                }
+            }
+        };
+        process.OutputDataReceived += keep;
+        process.ErrorDataReceived += keep;
         process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
         return process;
     }
 
@@ -149,7 +224,7 @@ internal static class MemoryBench
         {
             if (product.HasExited)
             {
-                throw new InvalidOperationException($"the product exited with {product.ExitCode}: {await product.StandardError.ReadToEndAsync()}");
+                throw new InvalidOperationException($"the product exited with {product.ExitCode}: {Output(product)}");
             }
 
             try
@@ -168,7 +243,7 @@ internal static class MemoryBench
             await Task.Delay(100);
         }
 
-        throw new TimeoutException("the product did not serve /healthz within 2 minutes");
+        throw new TimeoutException($"the product did not serve /healthz within 2 minutes; its last output:{Environment.NewLine}{(Outputs.TryGetValue(product, out var lines) ? string.Join(Environment.NewLine, lines) : "")}");
     }
 
     private static async Task SignInAsync(HttpClient client)

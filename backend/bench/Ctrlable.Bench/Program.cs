@@ -19,11 +19,11 @@ public static class BenchMain
             case "platform":
                 return await PlatformBench.RunAsync(Option(args, "--changes", 1000), Option(args, "--offline-seconds", 20));
             case "memory":
-                return await MemoryBench.RunAsync(Option(args, "--viewers", 200), TimeSpan.FromSeconds(seconds));
+                return await MemoryBench.RunAsync(Option(args, "--viewers", 200), TimeSpan.FromSeconds(seconds), TextOrNull(args, "--app"), TextOrNull(args, "--baseline-env"));
             case "deploy":
                 return await DeployBench.RunAsync(Option(args, "--timing-percent", 100) / 100.0, Text(args, "--scenario", "ab"));
             default:
-                await Console.Error.WriteLineAsync("usage: Ctrlable.Bench dashboard [--seconds N] [--viewers 1,50,200] | deploy [--timing-percent 100] [--scenario ab] | platform [--changes 1000] [--offline-seconds 20] | memory [--seconds 30] [--viewers 200]");
+                await Console.Error.WriteLineAsync("usage: Ctrlable.Bench dashboard [--seconds N] [--viewers 1,50,200] | deploy [--timing-percent 100] [--scenario ab] | platform [--changes 1000] [--offline-seconds 20] | memory [--seconds 30] [--viewers 200] [--app DIR] [--baseline-env K=V,...]");
                 return 2;
         }
     }
@@ -34,10 +34,12 @@ public static class BenchMain
         return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
     }
 
-    private static string Text(string[] args, string name, string fallback)
+    private static string Text(string[] args, string name, string fallback) => TextOrNull(args, name) ?? fallback;
+
+    private static string? TextOrNull(string[] args, string name)
     {
         var i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
     }
 
     private static int[] Options(string[] args, string name, int[] fallback)
