@@ -104,7 +104,7 @@ public static class DeployApi
             .RequireRole(Role.Operator).WithName("AddInstance").WithSummary("Add one more instance of a component to a project (409 components-unavailable when the active release has not built it on this host).")
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
 
-        projects.MapGet("/{id:long}/events", (long id, DeployEvents events, InstanceRepository repo, ProvisionerMetrics metrics, CancellationToken ct) =>
+        projects.MapGet("/{id:long}/events", (long id, InstanceChanges events, InstanceRepository repo, ProvisionerMetrics metrics, CancellationToken ct) =>
                 TypedResults.ServerSentEvents(metrics.Subscribed(Stream(events, async c => await repo.ListByProjectAsync(id, includeDeleted: true, c), p => p.ProjectId == id, ct), "instances", ct)))
             .RequireRole(Role.Viewer).WithName("ProjectEvents")
             .WithSummary("Server-Sent Events: a 'snapshot' event with every instance of the project (InstanceProgress[]), then a 'progress' event (InstanceProgress) for each step as it happens.")
@@ -117,7 +117,7 @@ public static class DeployApi
                     : Problem(new Refusal(404, "Deploy not found", $"There is no deploy {id}.")))
             .WithName("GetDeploy").WithSummary("A deploy and the current state of each of its instances.")
             .ProducesProblem(StatusCodes.Status404NotFound);
-        deploys.MapGet("/{id:long}/events", (long id, DeployEvents events, InstanceRepository repo, ProvisionerMetrics metrics, CancellationToken ct) =>
+        deploys.MapGet("/{id:long}/events", (long id, InstanceChanges events, InstanceRepository repo, ProvisionerMetrics metrics, CancellationToken ct) =>
                 TypedResults.ServerSentEvents(metrics.Subscribed(Stream(events, async c => await repo.ListByDeployAsync(id, c), p => p.DeployId == id, ct), "instances", ct)))
             .WithName("DeployEvents").WithSummary("Server-Sent Events of one deploy: a 'snapshot' event (InstanceProgress[]), then a 'progress' event (InstanceProgress) per step.")
             .Produces<InstanceProgress>(StatusCodes.Status200OK, "text/event-stream");
@@ -175,17 +175,17 @@ public static class DeployApi
     /// picture, and the stream opens at once), then a <c>progress</c> event per step.
     /// </summary>
     private static async IAsyncEnumerable<SseItem<object>> Stream(
-        DeployEvents events, Func<CancellationToken, Task<IReadOnlyList<InstanceRow>>> current, Func<InstanceProgress, bool> mine, [EnumeratorCancellation] CancellationToken ct)
+        InstanceChanges events, Func<CancellationToken, Task<IReadOnlyList<InstanceRow>>> current, Func<InstanceProgress, bool> mine, [EnumeratorCancellation] CancellationToken ct)
     {
-        using var subscription = events.Subscribe();
+        using var subscription = events.SubscribeFeed();
         IReadOnlyList<InstanceProgress> snapshot = [.. (await current(ct)).Select(InstanceProgress.Of)];
         yield return new SseItem<object>(snapshot, "snapshot");
 
-        await foreach (var progress in subscription.Reader.ReadAllAsync(ct))
+        await foreach (var change in subscription.Reader.ReadAllAsync(ct))
         {
-            if (mine(progress))
+            if (change.Instance is { } row && mine(InstanceProgress.Of(row)))
             {
-                yield return new SseItem<object>(progress, "progress");
+                yield return new SseItem<object>(InstanceProgress.Of(row), "progress");
             }
         }
     }

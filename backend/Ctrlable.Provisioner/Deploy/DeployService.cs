@@ -27,7 +27,8 @@ public sealed class DeployService(
     ProxmoxTasks tasks,
     CameraCredentials cameras,
     Provision.FirstBootClaims firstBootClaims,
-    GuestOwnership ownership)
+    GuestOwnership ownership,
+    InstanceTransitions transitions)
 {
     public async Task<(ProjectRow? Project, Refusal? Refusal)> CreateProjectAsync(CreateProjectRequest request, CancellationToken ct)
     {
@@ -169,8 +170,8 @@ public sealed class DeployService(
             await firstBootClaims.ResetAsync(instanceId, ct);
         }
 
-        await instances.SetStateAsync(instanceId, owner == GuestOwner.Ours ? InstanceStates.Configuring : InstanceStates.Pending,
-            owner == GuestOwner.Foreign ? $"Retrying at another VMID: {GuestOwnership.NotOurs(instance.Vmid!.Value)}" : "Retrying", ct: ct);
+        await transitions.MoveAsync(instanceId, new Transition(owner == GuestOwner.Ours ? InstanceStates.Configuring : InstanceStates.Pending,
+            owner == GuestOwner.Foreign ? $"Retrying at another VMID: {GuestOwnership.NotOurs(instance.Vmid!.Value)}" : "Retrying") { Source = "retry" }, ct);
         runner.Enqueue(instanceId);
         return (await instances.GetAsync(instanceId, ct), null);
     }
@@ -190,7 +191,7 @@ public sealed class DeployService(
             return (null, new Refusal(409, "Deploy in progress", $"{instance.Hostname} is being deployed ({instance.State}); delete it once it is active or failed."));
         }
 
-        await instances.SetStateAsync(instanceId, InstanceStates.Deleting, "Deleting", ct: ct);
+        await transitions.MoveAsync(instanceId, new Transition(InstanceStates.Deleting, "Deleting") { Source = "delete" }, ct);
         runner.Enqueue(instanceId);
         return (await instances.GetAsync(instanceId, ct), null);
     }

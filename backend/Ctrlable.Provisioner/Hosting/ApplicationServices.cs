@@ -66,6 +66,9 @@ public static class ApplicationServices
             sp.GetRequiredService<IOptions<StorageOptions>>().Value, sp.GetRequiredService<IHostEnvironment>())));
         builder.Services.AddSingleton<ReleaseService>();
         builder.Services.AddSingleton<InstanceRepository>();
+        // Instance state has one owner (InstanceTransitions) and one stream of its changes (InstanceChanges).
+        builder.Services.AddSingleton<InstanceChanges>();
+        builder.Services.AddSingleton<InstanceTransitions>();
         builder.Services.AddSingleton<ReleaseSecrets>();
         // Home Assistant base backups: the file per release in <data>/base-backups, checksum recorded, credentials encrypted.
         builder.Services.AddSingleton<BaseBackupRepository>();
@@ -107,10 +110,14 @@ public static class ApplicationServices
         builder.Services.AddSingleton<AddressAllocator>();
         builder.Services.AddSingleton<SiteAddresses>();
         builder.Services.AddSingleton<GuestOwnership>();
-        builder.Services.AddSingleton<DeployEvents>();
         builder.Services.AddSingleton<IDeployStepObserver, NoStepObserver>();
         builder.Services.AddSingleton<InstanceSteps>();
         builder.Services.AddSingleton<VmidAllocator>();
+        builder.Services.AddSingleton<GuestTasks>();
+        builder.Services.AddSingleton<CloneStep>();
+        builder.Services.AddSingleton<StartStep>();
+        builder.Services.AddSingleton<FirstBootWait>();
+        builder.Services.AddSingleton<DeleteStep>();
         builder.Services.AddSingleton<DeployPipeline>();
         builder.Services.AddSingleton<DeployRunner>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<DeployRunner>());
