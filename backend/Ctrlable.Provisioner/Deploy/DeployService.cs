@@ -170,8 +170,9 @@ public sealed class DeployService(
             await firstBootClaims.ResetAsync(instanceId, ct);
         }
 
-        await transitions.MoveAsync(instanceId, new Transition(owner == GuestOwner.Ours ? InstanceStates.Configuring : InstanceStates.Pending,
-            owner == GuestOwner.Foreign ? $"Retrying at another VMID: {GuestOwnership.NotOurs(instance.Vmid!.Value)}" : "Retrying") { Source = "retry" }, ct);
+        var retry = new Transition(owner == GuestOwner.Ours ? InstanceStates.Configuring : InstanceStates.Pending,
+            owner == GuestOwner.Foreign ? $"Retrying at another VMID: {GuestOwnership.NotOurs(instance.Vmid!.Value)}" : "Retrying");
+        await transitions.MoveAsync(instanceId, retry with { Source = "retry" }, ct);
         runner.Enqueue(instanceId);
         return (await instances.GetAsync(instanceId, ct), null);
     }
