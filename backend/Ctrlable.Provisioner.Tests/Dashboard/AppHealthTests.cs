@@ -91,7 +91,7 @@ public sealed class AppHealthTests
         // A running VM without the emulator inside; the instance's located URL points at the Home Assistant above.
         var address = await RunningGuestAsync(sim, 303, SimGuestKind.Qemu, TemplateTypes.CtrlablePro);
         var id = await ActiveInstanceAsync(app, TemplateTypes.CtrlablePro, 303, address);
-        await app.Service<InstanceRepository>().SetAppUrlAsync(id, ha.BaseAddress.ToString(), CancellationToken.None);
+        await app.Service<InstanceTransitions>().SetAppUrlAsync(id, ha.BaseAddress.ToString(), CancellationToken.None);
 
         var up = await AppOfAsync(client, 303, "up");
         up.GetProperty("target").GetString().Should().Be(ha.BaseAddress.ToString());
@@ -129,7 +129,7 @@ public sealed class AppHealthTests
         var (_, rows) = await instances.InsertDeployAsync(project.Id, "site", "instance", "2026.06", null,
             [new NewInstance(type, type == TemplateTypes.CtrlablePro ? "vm" : "lxc", 9001, "pve", "2026.06")], ct);
         var id = rows[0].Id;
-        await instances.SetStateAsync(id, state, "Running (test)", ct: ct);
+        await app.Service<InstanceTransitions>().SetStateAsync(id, state, "Running (test)", ct: ct);
         (await instances.TryReserveVmidAsync(id, vmid, ct)).Should().BeTrue();
         await instances.SetIpAsync(id, ip, ct);
         return id;

@@ -153,7 +153,7 @@ public sealed class AddressingTests
 
         (await instances.TryReserveStaticIpAsync(first[0], "10.9.8.7", CancellationToken.None)).Should().BeTrue();
         (await instances.TryReserveStaticIpAsync(second[0], "10.9.8.7", CancellationToken.None)).Should().BeFalse("another project's live instance holds it");
-        await instances.SetStateAsync(first[0], InstanceStates.Deleted, "gone");
+        await app.Service<InstanceTransitions>().SetStateAsync(first[0], InstanceStates.Deleted, "gone");
         (await instances.TryReserveStaticIpAsync(second[0], "10.9.8.7", CancellationToken.None)).Should().BeTrue();
     }
 
@@ -257,7 +257,7 @@ public sealed class AddressingTests
             settings = new { zigbee = new { mode = "usb", usbDevice = "/dev/serial/by-id/usb-ITead_Sonoff_Zigbee-if00" }, zwave = new { host = "10.0.0.6" } },
         });
         var project = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt64();
-        using var progress = app.Service<DeployEvents>().Subscribe();
+        using var progress = app.Service<InstanceChanges>().SubscribeFeed();
 
         (await client.PostAsJsonAsync($"/api/projects/{project}/instances", new { type = "zigbee2mqtt" })).StatusCode.Should().Be(HttpStatusCode.Accepted);
         var instance = (await DeployApiTests.WaitForAsync(client, project, i => i.GetProperty("state").GetString() is "active" or "failed")).Single();
@@ -267,7 +267,7 @@ public sealed class AddressingTests
         var messages = new List<string>();
         while (progress.Reader.TryRead(out var step))
         {
-            messages.Add(step.Message ?? "");
+            messages.Add(step.Instance?.Message ?? "");
         }
 
         messages.Should().Contain($"Configured — needs a USB binding on the host: as root on the Proxmox host run 'pct set {vmid} --dev0 /dev/serial/by-id/usb-ITead_Sonoff_Zigbee-if00' and restart the container (Proxmox lets only root@pam pass a device through, not the orchestrator's API token)");

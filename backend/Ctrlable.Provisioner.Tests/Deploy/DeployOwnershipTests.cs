@@ -161,7 +161,7 @@ public sealed class DeployOwnershipTests
         (await stop.Content.ReadAsStringAsync()).Should().Contain($"VMID {vmid} holds a guest that is not this instance's");
 
         // The instance fails for a reason of its own; a retry clones it anew instead of reconfiguring the other guest.
-        await run.App.Service<InstanceRepository>().SetStateAsync(id, InstanceStates.Failed, "Start failed", error: "a failure of its own", ct: CancellationToken.None);
+        await run.App.Service<InstanceTransitions>().SetStateAsync(id, InstanceStates.Failed, "Start failed", error: "a failure of its own", ct: CancellationToken.None);
         (await client.PostAsync($"/api/instances/{id}/retry", null)).StatusCode.Should().Be(HttpStatusCode.OK);
         var retried = await DeployApiTests.WaitForInstanceAsync(client, id, i => i.GetProperty("state").GetString() is "active" or "failed");
         retried.GetProperty("state").GetString().Should().Be("active", retried.GetProperty("error").ToString());

@@ -244,17 +244,14 @@ public sealed class HomeAssistantFlowTests
         await using var run = await Run.StartAsync(ha, data, "regenerate");
         var id = await run.SeedAsync(HaBaseBackup.Create(Base()), backupKey: null, services: true);
         (await run.WaitFinishedAsync(id)).State.Should().Be(InstanceStates.Active);
-        var instances = run.App.Service<InstanceRepository>();
-
         // The same wiring again (e.g. a retry): every service is found wired, nothing is added.
-        await instances.SetStateAsync(id, InstanceStates.Wiring, "again");
+        await run.App.Service<InstanceTransitions>().SetStateAsync(id, InstanceStates.Wiring, "again");
         run.App.Service<DeployRunner>().Enqueue(id);
         (await run.WaitFinishedAsync(id)).State.Should().Be(InstanceStates.Active);
         ha.State.ConfigEntries.Should().HaveCount(3);
 
-        // A second Frigate becomes active later (its first boot reports complete).
-        var frigate = await run.AddServiceAsync("frigate", "127.0.0.2");
-        run.App.Service<IInstanceEvents>().Publish(new InstanceStateChange(frigate, "site-frigate-2", InstanceStates.Personalising, InstanceStates.Active, "done", DateTimeOffset.UtcNow));
+        // A second Frigate becomes active later (recorded as its first boot's complete records it: the change is published).
+        await run.AddServiceAsync("frigate", "127.0.0.2");
         await Eventually.TrueAsync(() => ha.State.ConfigEntries.Count(e => e.Domain == "frigate") == 2, "two Frigate entries");
         var settled = await run.WaitFinishedAsync(id);
         settled.State.Should().Be(InstanceStates.Active);
@@ -406,7 +403,7 @@ public sealed class HomeAssistantFlowTests
             var id = rows[0].Id;
             await App.Service<HomeAssistantRepository>().GetAsync(id, ct);
             await App.Service<HomeAssistantRepository>().SetUrlAsync(id, $"http://{_ha.Options.Address}:{_ha.LegacyPort}/", ct);
-            await instances.SetStateAsync(id, InstanceStates.Preparing, "located (test)", ct: ct);
+            await App.Service<InstanceTransitions>().SetStateAsync(id, InstanceStates.Preparing, "located (test)", ct: ct);
             App.Service<DeployRunner>().Enqueue(id);
             return id;
         }
@@ -416,7 +413,7 @@ public sealed class HomeAssistantFlowTests
             var instances = App.Service<InstanceRepository>();
             var (_, rows) = await instances.InsertDeployAsync(_project, "site", "instance", Release, null, [new NewInstance(type, "lxc", 9001, "pve", Release)], CancellationToken.None);
             await instances.SetIpAsync(rows[0].Id, ip, CancellationToken.None);
-            await instances.SetStateAsync(rows[0].Id, InstanceStates.Active, "Running (test)");
+            await App.Service<InstanceTransitions>().SetStateAsync(rows[0].Id, InstanceStates.Active, "Running (test)");
             return rows[0].Id;
         }
 

@@ -357,7 +357,7 @@ public sealed class HandoverSite : IAsyncLifetime
             var row = rows[0];
             await App.Service<AssignmentService>().CreateAsync(row.Id, type, row.Hostname, Release, ProjectId, siteSettings, null, ct);
             await instances.SetIpAsync(row.Id, "127.0.0.1", ct);
-            await instances.SetStateAsync(row.Id, InstanceStates.Active, "Running (test)", ct: ct);
+            await App.Service<InstanceTransitions>().SetStateAsync(row.Id, InstanceStates.Active, "Running (test)", ct: ct);
             Guests[type] = row.Id;
         }
 
@@ -366,8 +366,8 @@ public sealed class HandoverSite : IAsyncLifetime
         var url = Ha.BaseAddress.ToString();
         await App.Service<HomeAssistantRepository>().GetAsync(HomeAssistantId, ct);
         await App.Service<HomeAssistantRepository>().SetUrlAsync(HomeAssistantId, url, ct);
-        await instances.SetAppUrlAsync(HomeAssistantId, url, ct);
-        await instances.SetStateAsync(HomeAssistantId, InstanceStates.Preparing, "located (test)", ct: ct);
+        await App.Service<InstanceTransitions>().SetAppUrlAsync(HomeAssistantId, url, ct);
+        await App.Service<InstanceTransitions>().SetStateAsync(HomeAssistantId, InstanceStates.Preparing, "located (test)", ct: ct);
         App.Service<DeployRunner>().Enqueue(HomeAssistantId);
 
         var deadline = DateTime.UtcNow.AddSeconds(90);

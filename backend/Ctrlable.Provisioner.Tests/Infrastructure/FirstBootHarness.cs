@@ -269,7 +269,7 @@ internal sealed class FirstBootHarness : IAsyncDisposable
         for (var i = 0; i < 200; i++)
         {
             var interfaces = await Pve.Client.GetGuestInterfacesAsync(Node, GuestKind.Lxc, guest.Vmid, CancellationToken.None);
-            if (ProvisionService.GuestAddresses(interfaces).FirstOrDefault() is { } address)
+            if (GuestAddressCheck.GuestAddresses(interfaces).FirstOrDefault() is { } address)
             {
                 return address;
             }
@@ -331,16 +331,17 @@ internal sealed class FirstBootHarness : IAsyncDisposable
             """, new { id });
     }
 
+    /// <summary>The first boot's steps in the instance's history: the rows the guest's calls recorded (the deploy's own steps are there too).</summary>
     public async Task<IReadOnlyList<string>> HistoryAsync(long id)
     {
         await using var connection = await App.Service<Database>().OpenAsync();
         return [.. await connection.QueryAsync<string>(
-            "SELECT coalesce(from_state, '') || '>' || to_state FROM instance_state_changes WHERE instance_id = @id ORDER BY id;", new { id })];
+            "SELECT coalesce(from_state, '') || '>' || to_state FROM instance_state_changes WHERE instance_id = @id AND source LIKE 'guest %' ORDER BY id;", new { id })];
     }
 
     /// <summary>Waits for the instance to reach active or failed (the first boot's end).</summary>
-    public async Task<InstanceStateChange> FinishedAsync(TestGuest guest, TimeSpan? timeout = null) =>
-        await App.Service<IInstanceEvents>().WaitForAsync(guest.Id, [InstanceStates.Active, InstanceStates.Failed], CancellationToken.None)
+    public async Task<InstanceChange> FinishedAsync(TestGuest guest, TimeSpan? timeout = null) =>
+        await App.Service<InstanceChanges>().WaitForAsync(guest.Id, [InstanceStates.Active, InstanceStates.Failed], CancellationToken.None)
             .WaitAsync(timeout ?? TimeSpan.FromSeconds(60));
 
     public async ValueTask DisposeAsync()

@@ -37,8 +37,8 @@ public sealed class PlatformOutboxTests
             (await Pending()).Should().Be(count + rows, what);
         }
 
-        await Expect("state", () => repo.SetStateAsync(id, InstanceStates.Cloning, "Cloning"), 1);
-        await Expect("same state, new message", () => repo.SetStateAsync(id, InstanceStates.Cloning, "Still cloning"), 0);
+        await Expect("state", () => app.Service<InstanceTransitions>().SetStateAsync(id, InstanceStates.Cloning, "Cloning"), 1);
+        await Expect("same state, new message", () => app.Service<InstanceTransitions>().SetStateAsync(id, InstanceStates.Cloning, "Still cloning"), 0);
         await Expect("vmid reserved", () => repo.TryReserveVmidAsync(id, 4321, CancellationToken.None), 1);
         await Expect("vmid cleared", () => repo.ClearVmidAsync(id, CancellationToken.None), 1);
         await Expect("node", () => repo.SetCloneAsync(id, "pve2", "linked", CancellationToken.None), 1);

@@ -94,7 +94,7 @@ public sealed class PlatformReportTests : IAsyncLifetime
     {
         using var app = new ProvisionerApp(settings: PlatformSettings(_platform));
         await EnrolAsync(app, _platform);
-        var repo = app.Service<InstanceRepository>();
+        var repo = app.Service<InstanceTransitions>();
         var instances = await DeployAsync(app, 2);
 
         foreach (var state in new[] { InstanceStates.Cloning, InstanceStates.Starting, InstanceStates.Waiting, InstanceStates.Active })
@@ -135,7 +135,7 @@ public sealed class PlatformReportTests : IAsyncLifetime
         await Eventually.TrueAsync(() => _platform.Latest is { } l && States(l).ContainsKey(instance.Id), "deploy reported");
 
         _platform.RevokeTokens();
-        var repo = app.Service<InstanceRepository>();
+        var repo = app.Service<InstanceTransitions>();
         await repo.SetStateAsync(instance.Id, InstanceStates.Active, "Running");
         await Eventually.TrueAsync(async () => (await StatusAsync(admin)).Connection == PlatformConnection.TokenRejected, "token rejected");
         var rejected = await StatusAsync(admin);
@@ -259,7 +259,7 @@ public sealed class PlatformReportTests : IAsyncLifetime
                     await EnrolAsync(first, _platform);
                     var rows = await DeployAsync(first, 1);
                     await Eventually.TrueAsync(() => _platform.Latest is { } l && States(l).ContainsKey(rows[0].Id), "deploy reported");
-                    await first.Service<InstanceRepository>().SetStateAsync(rows[0].Id, InstanceStates.Active, "Running");
+                    await first.Service<InstanceTransitions>().SetStateAsync(rows[0].Id, InstanceStates.Active, "Running");
                     await Eventually.TrueAsync(() => _platform.Latest is { } l && States(l).GetValueOrDefault(rows[0].Id) == InstanceStates.Active, "active reported");
                 }
 
@@ -269,7 +269,7 @@ public sealed class PlatformReportTests : IAsyncLifetime
                 {
                     // A finished state: the next process's deploy runner must not pick the instance up and keep changing it.
                     var row = (await DeployAsync(second, 1))[0];
-                    await second.Service<InstanceRepository>().SetStateAsync(row.Id, InstanceStates.Failed, "Clone failed");
+                    await second.Service<InstanceTransitions>().SetStateAsync(row.Id, InstanceStates.Failed, "Clone failed");
                     await Eventually.TrueAsync(() => _platform.Attempts.Any(a => a.Status == 500), "a failed attempt");
                 }
 
@@ -306,7 +306,7 @@ public sealed class PlatformReportTests : IAsyncLifetime
                 {
                     await EnrolAsync(doomed, _platform);
                     id = (await DeployAsync(doomed, 1))[0].Id;
-                    await doomed.Service<InstanceRepository>().SetStateAsync(id, InstanceStates.Failed, "Clone failed");
+                    await doomed.Service<InstanceTransitions>().SetStateAsync(id, InstanceStates.Failed, "Clone failed");
                     (await doomed.Service<PlatformRepository>().GetAsync(CancellationToken.None)).PendingChanges.Should().Be(2);
                 }
 
@@ -391,7 +391,7 @@ public sealed class PlatformReportTests : IAsyncLifetime
 
             _platform.Mode = PlatformMode.Down;
             var instances = await DeployAsync(app, 3);
-            var repo = app.Service<InstanceRepository>();
+            var repo = app.Service<InstanceTransitions>();
             string[] path = [InstanceStates.Cloning, InstanceStates.Configuring, InstanceStates.Starting, InstanceStates.Waiting, InstanceStates.Personalising, InstanceStates.Active];
             foreach (var state in path)
             {
@@ -428,7 +428,7 @@ public sealed class PlatformReportTests : IAsyncLifetime
             using var app = new ProvisionerApp(settings: PlatformSettings(_platform));
             using var viewer = await app.CreateClientAsync(Role.Viewer);
             await EnrolAsync(app, _platform);
-            var repo = app.Service<InstanceRepository>();
+            var repo = app.Service<InstanceTransitions>();
             var instance = (await DeployAsync(app, 1))[0];
             await Eventually.TrueAsync(() => _platform.Latest is { } l && States(l).ContainsKey(instance.Id), "deploy reported");
 

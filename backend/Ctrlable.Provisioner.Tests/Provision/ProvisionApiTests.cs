@@ -420,7 +420,7 @@ public sealed class ProvisionApiTests(ProvisionApiTests.Fixture fixture) : IClas
         var claim = claimedBefore ? await H.ClaimAsync(guest) : null;
         using var caller = claim?.Client ?? await H.GuestClientAsync(guest);
         await H.App.Service<SecretStore>().DeleteAsync(SecretKind.InstanceAppSecret, AssignmentService.SecretName(guest.Id));
-        var failed = H.App.Service<IInstanceEvents>().WaitForAsync(guest.Id, [InstanceStates.Failed], CancellationToken.None);
+        var failed = H.App.Service<InstanceChanges>().WaitForAsync(guest.Id, [InstanceStates.Failed], CancellationToken.None);
 
         var response = await caller.GetAsync($"/api/provision/assignment?hostname={guest.Hostname}");
 
@@ -458,7 +458,7 @@ public sealed class ProvisionApiTests(ProvisionApiTests.Fixture fixture) : IClas
         var guest = await H.DeployAsync(TemplateTypes.FreePbx);
         using var claim = await H.ClaimAsync(guest);
         var client = claim.Client;
-        var waiter = H.App.Service<IInstanceEvents>().WaitForAsync(guest.Id, [InstanceStates.Active, InstanceStates.Failed], CancellationToken.None);
+        var waiter = H.App.Service<InstanceChanges>().WaitForAsync(guest.Id, [InstanceStates.Active, InstanceStates.Failed], CancellationToken.None);
 
         var response = await PostCompleteAsync(client, guest.Hostname, claim.Credential, "failed", "configure: setting the FreePBX administrator failed (status 1): ERROR 2002");
 

@@ -95,7 +95,7 @@ public sealed class SimulatedFirstBootTests
         refusal.Should().BeNull(refusal?.Detail);
         var instanceId = deploy!.Instances.Single().Id;
 
-        var change = await app.Service<IInstanceEvents>().WaitForAsync(instanceId, [InstanceStates.Active, InstanceStates.Failed], ct).WaitAsync(TimeSpan.FromSeconds(90));
+        var change = await app.Service<InstanceChanges>().WaitForAsync(instanceId, [InstanceStates.Active, InstanceStates.Failed], ct).WaitAsync(TimeSpan.FromSeconds(90));
 
         change.To.Should().Be(InstanceStates.Active, string.Join("; ", demo.Simulator.BootLog.Select(b => b.Error)));
         var vmid = (await app.Service<InstanceRepository>().GetAsync(instanceId, ct))!.Vmid;

@@ -43,7 +43,7 @@ public sealed record AddressMove(long InstanceId, string Hostname, string Type, 
 /// reports — one request per guest: LXC <c>GET …/interfaces</c>, ctrlable-pro the guest agent's
 /// <c>network-get-interfaces</c> — on the NIC with the instance's MAC, with the filter Home Assistant's locating step uses.
 /// When it changed, and the guest at the VMID still carries the instance's marker, it records the new <c>ip</c> (and
-/// Home Assistant's URL), a history row, and tells the live view; <see cref="HomeAssistantRewiring"/> points Home
+/// Home Assistant's URL) and a history row through <see cref="InstanceTransitions"/>, which tells the live view; <see cref="HomeAssistantRewiring"/> points Home
 /// Assistant's Z-Wave JS or Frigate entry at a moved service. Guests that hold the old address of a moved Home
 /// Assistant (their MQTT broker) follow it themselves (<c>ctrlable-firstboot --follow-broker</c>, first-boot script
 /// version 3); older guests get a warning saying what to change. Static plans, name-reached sites and foreign guests are
@@ -54,8 +54,7 @@ public sealed class AddressFollower(
     HomeAssistantRepository sites,
     HomeAssistantClient homeAssistant,
     ProxmoxClient proxmox,
-    DeployEvents progress,
-    IInstanceEvents instanceEvents,
+    InstanceTransitions transitions,
     IOptions<AddressingOptions> options,
     TimeProvider time,
     ILogger<AddressFollower> logger) : BackgroundService
@@ -190,13 +189,12 @@ public sealed class AddressFollower(
         var message = instance.Ip is null
             ? $"Seen at {address}"
             : $"Address changed from {instance.Ip} to {address} (its DHCP lease)";
-        if (!await instances.RecordAddressChangeAsync(instance.Id, instance.Ip, address, message, Source, ct))
+        if (!await transitions.RecordAddressChangeAsync(instance.Id, instance.Ip, address, message, Source, ct))
         {
             return null;
         }
 
         logger.LogInformation("Instance {Instance} ({Hostname}): {Message}", instance.Id, instance.Hostname, message);
-        await PublishAsync(instance.Id, message, ct);
         return new AddressMove(instance.Id, instance.Hostname, instance.Type, instance.Ip, address);
     }
 
@@ -228,10 +226,9 @@ public sealed class AddressFollower(
                 ? ("mqtt.server", $"mqtt://{move.To}:1883", "/opt/zigbee2mqtt/data/configuration.yaml", "zigbee2mqtt")
                 : ("mqtt.host", move.To, "/config/config.yml", "frigate");
             var warning = $"The site's MQTT broker (Home Assistant {instance.Hostname}) moved from {move.From} to {move.To}; {guest.Hostname} still uses the address it was given at its first boot (its first-boot script predates following the broker). On {guest.Hostname} set {setting} to {value} in {file} and restart {service}, or redeploy the instance; better, reserve Home Assistant's address in the router.";
-            if (await instances.RecordWarningAsync(guest.Id, "Running; its MQTT broker moved", warning, Source, ct))
+            if (await transitions.RecordWarningAsync(guest.Id, "Running; its MQTT broker moved", warning, Source, ct))
             {
                 logger.LogWarning("Instance {Instance} ({Hostname}): {Warning}", guest.Id, guest.Hostname, warning);
-                await PublishAsync(guest.Id, warning, ct);
             }
         }
     }
@@ -252,24 +249,8 @@ public sealed class AddressFollower(
 
         var moved = HomeAssistantClient.SiteUrl(address, port).ToString();
         await sites.SetUrlAsync(instance.Id, moved, ct);
-        await instances.SetAppUrlAsync(instance.Id, moved, ct);
+        await transitions.SetAppUrlAsync(instance.Id, moved, ct);
         logger.LogInformation("Instance {Instance} ({Hostname}): Home Assistant answers at {Url}", instance.Id, instance.Hostname, moved);
-        await PublishAsync(instance.Id, null, ct);
-    }
-
-    /// <summary>Tells the live view (address, URL, message) and, for a recorded change, the in-process listeners.</summary>
-    private async Task PublishAsync(long instanceId, string? change, CancellationToken ct)
-    {
-        if (await instances.GetAsync(instanceId, ct) is not { } row)
-        {
-            return;
-        }
-
-        progress.Publish(InstanceProgress.Of(row));
-        if (change is not null)
-        {
-            instanceEvents.Publish(new InstanceStateChange(row.Id, row.Hostname, InstanceStates.Active, InstanceStates.Active, change, time.GetUtcNow()));
-        }
     }
 
     /// <summary>The first-boot script version the guest reported at complete (0 when unknown).</summary>

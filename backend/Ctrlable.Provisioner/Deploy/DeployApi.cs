@@ -123,7 +123,7 @@ public static class DeployApi
     private static async Task<Results<Accepted<DeployDto>, ProblemHttpResult>> AddInstanceAsync(long id, AddInstanceRequest request, DeployService deploy, HttpContext http, CancellationToken ct) =>
         Started(await deploy.DeployAsync(id, [request.Type], "instance", Actor.From(http.User)?.Name, ct));
 
-    private static ServerSentEventsResult<object> StreamProject(long id, DeployEvents events, InstanceRepository repo, ProvisionerMetrics metrics, CancellationToken ct) =>
+    private static ServerSentEventsResult<object> StreamProject(long id, InstanceChanges events, InstanceRepository repo, ProvisionerMetrics metrics, CancellationToken ct) =>
         TypedResults.ServerSentEvents(metrics.Subscribed(Stream(events, async c => await repo.ListByProjectAsync(id, includeDeleted: true, c), p => p.ProjectId == id, ct), "instances", ct));
 
     private static async Task<Results<Ok<DeployDto>, ProblemHttpResult>> GetDeployAsync(long id, InstanceRepository repo, CancellationToken ct) =>
@@ -131,7 +131,7 @@ public static class DeployApi
             ? TypedResults.Ok(new DeployDto(id, rows[0].ProjectId, rows[0].Release ?? "", [.. rows.Select(InstanceDto.Of)]))
             : new Refusal(404, "Deploy not found", $"There is no deploy {id}.").ToProblem();
 
-    private static ServerSentEventsResult<object> StreamDeploy(long id, DeployEvents events, InstanceRepository repo, ProvisionerMetrics metrics, CancellationToken ct) =>
+    private static ServerSentEventsResult<object> StreamDeploy(long id, InstanceChanges events, InstanceRepository repo, ProvisionerMetrics metrics, CancellationToken ct) =>
         TypedResults.ServerSentEvents(metrics.Subscribed(Stream(events, async c => await repo.ListByDeployAsync(id, c), p => p.DeployId == id, ct), "instances", ct));
 
     private static async Task<Results<Ok<InstanceDto>, ProblemHttpResult>> GetInstanceAsync(long id, InstanceRepository repo, CancellationToken ct) =>
@@ -160,17 +160,17 @@ public static class DeployApi
     /// picture, and the stream opens at once), then a <c>progress</c> event per step.
     /// </summary>
     private static async IAsyncEnumerable<SseItem<object>> Stream(
-        DeployEvents events, Func<CancellationToken, Task<IReadOnlyList<InstanceRow>>> current, Func<InstanceProgress, bool> mine, [EnumeratorCancellation] CancellationToken ct)
+        InstanceChanges events, Func<CancellationToken, Task<IReadOnlyList<InstanceRow>>> current, Func<InstanceProgress, bool> mine, [EnumeratorCancellation] CancellationToken ct)
     {
-        using var subscription = events.Subscribe();
+        using var subscription = events.SubscribeFeed();
         IReadOnlyList<InstanceProgress> snapshot = [.. (await current(ct)).Select(InstanceProgress.Of)];
         yield return new SseItem<object>(snapshot, "snapshot");
 
-        await foreach (var progress in subscription.Reader.ReadAllAsync(ct))
+        await foreach (var change in subscription.Reader.ReadAllAsync(ct))
         {
-            if (mine(progress))
+            if (change.Instance is { } row && mine(InstanceProgress.Of(row)))
             {
-                yield return new SseItem<object>(progress, "progress");
+                yield return new SseItem<object>(InstanceProgress.Of(row), "progress");
             }
         }
     }

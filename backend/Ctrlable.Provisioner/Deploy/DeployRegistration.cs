@@ -16,10 +16,14 @@ public static class DeployRegistration
         services.AddSingleton<AddressAllocator>();
         services.AddSingleton<SiteAddresses>();
         services.AddSingleton<GuestOwnership>();
-        services.AddSingleton<DeployEvents>();
         services.AddSingleton<IDeployStepObserver, NoStepObserver>();
         services.AddSingleton<InstanceSteps>();
         services.AddSingleton<VmidAllocator>();
+        services.AddSingleton<GuestTasks>();
+        services.AddSingleton<CloneStep>();
+        services.AddSingleton<StartStep>();
+        services.AddSingleton<FirstBootWait>();
+        services.AddSingleton<DeleteStep>();
         services.AddSingleton<DeployPipeline>();
         services.AddSingleton<DeployRunner>();
         services.AddHostedService(sp => sp.GetRequiredService<DeployRunner>());

@@ -19,7 +19,8 @@ public sealed class DeployService(
     ProxmoxClient proxmox,
     ProxmoxTasks tasks,
     Provision.FirstBootClaims firstBootClaims,
-    GuestOwnership ownership)
+    GuestOwnership ownership,
+    InstanceTransitions transitions)
 {
     /// <summary>
     /// Deploys the given template types (default: every template of the active release) as new instances. A type the
@@ -109,8 +110,9 @@ public sealed class DeployService(
             await firstBootClaims.ResetAsync(instanceId, ct);
         }
 
-        await instances.SetStateAsync(instanceId, owner == GuestOwner.Ours ? InstanceStates.Configuring : InstanceStates.Pending,
-            owner == GuestOwner.Foreign ? $"Retrying at another VMID: {GuestOwnership.NotOurs(instance.Vmid!.Value)}" : "Retrying", ct: ct);
+        var retry = new Transition(owner == GuestOwner.Ours ? InstanceStates.Configuring : InstanceStates.Pending,
+            owner == GuestOwner.Foreign ? $"Retrying at another VMID: {GuestOwnership.NotOurs(instance.Vmid!.Value)}" : "Retrying");
+        await transitions.MoveAsync(instanceId, retry with { Source = "retry" }, ct);
         runner.Enqueue(instanceId);
         return (await instances.GetAsync(instanceId, ct), null);
     }
@@ -130,7 +132,7 @@ public sealed class DeployService(
             return (null, new Refusal(409, "Deploy in progress", $"{instance.Hostname} is being deployed ({instance.State}); delete it once it is active or failed."));
         }
 
-        await instances.SetStateAsync(instanceId, InstanceStates.Deleting, "Deleting", ct: ct);
+        await transitions.MoveAsync(instanceId, new Transition(InstanceStates.Deleting, "Deleting") { Source = "delete" }, ct);
         runner.Enqueue(instanceId);
         return (await instances.GetAsync(instanceId, ct), null);
     }

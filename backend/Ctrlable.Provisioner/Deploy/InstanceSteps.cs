@@ -2,35 +2,53 @@ using Ctrlable.Provisioner.State;
 
 namespace Ctrlable.Provisioner.Deploy;
 
-/// <summary>Records an instance's step, tells the live view, and lets crash tests stop right after it.</summary>
-public sealed class InstanceSteps(InstanceRepository instances, DeployEvents events, IDeployStepObserver observer)
+/// <summary>
+/// The pipeline's side of <see cref="InstanceTransitions"/>: records an instance's step (which tells the live view), and
+/// lets crash tests stop right after it.
+/// </summary>
+public sealed class InstanceSteps(InstanceTransitions transitions, IDeployStepObserver observer, ILogger<InstanceSteps> logger)
 {
-    public async Task MoveAsync(InstanceRow instance, string state, string message, string? upid = null, string? error = null, CancellationToken ct = default)
+    /// <summary>Who moves an instance through its steps, in the history.</summary>
+    public const string Source = "deploy";
+
+    /// <summary>Records the step; with <paramref name="from"/>, only while the instance is in one of those states. False when it did not move.</summary>
+    public async Task<bool> MoveAsync(InstanceRow instance, string state, string message, string? upid = null, string? error = null,
+        IReadOnlyCollection<string>? from = null, CancellationToken ct = default)
     {
-        await instances.SetStateAsync(instance.Id, state, message, upid, error, ct);
-        if (await instances.GetAsync(instance.Id, ct) is { } updated)
+        if (!await transitions.MoveAsync(instance.Id, new Transition(state, message) { Upid = upid, Error = error, From = from, Source = Source }, ct))
         {
-            events.Publish(InstanceProgress.Of(updated));
+            return false;
         }
 
         await observer.AfterStepAsync(instance.Id, state, ct);
+        return true;
     }
 
     /// <summary>A new message within the same step (no observer call: nothing was persisted that a resume depends on).</summary>
-    public async Task SayAsync(InstanceRow instance, string message, CancellationToken ct)
-    {
-        if (await instances.GetAsync(instance.Id, ct) is not { } current || current.State != instance.State || current.Message == message)
-        {
-            return;
-        }
-
-        await instances.SetStateAsync(instance.Id, current.State, message, current.Upid, current.Error, ct);
-        if (await instances.GetAsync(instance.Id, ct) is { } updated)
-        {
-            events.Publish(InstanceProgress.Of(updated));
-        }
-    }
+    public Task SayAsync(InstanceRow instance, string message, CancellationToken ct) =>
+        transitions.SayAsync(instance.Id, [instance.State], message, ct);
 
     /// <summary>Crash tests stop the orchestrator at named points inside a step, too.</summary>
     public Task PointAsync(long instanceId, string point, CancellationToken ct) => observer.AfterStepAsync(instanceId, point, ct);
+
+    /// <summary>The guest at the instance's VMID lacks its marker: the instance fails with why, the guest is left alone.</summary>
+    public async Task FailNotOursAsync(InstanceRow instance, long vmid, CancellationToken ct)
+    {
+        logger.LogWarning("Instance {Instance} ({Hostname}): {Reason}", instance.Id, instance.Hostname, GuestOwnership.NotOurs(vmid));
+        await MoveAsync(instance, InstanceStates.Failed, "Not this instance's guest", error: GuestOwnership.NotOurs(vmid) + " Retry clones the instance anew at another VMID.", ct: ct);
+    }
+}
+
+/// <summary>
+/// Called after each persisted step (and after a clone was requested but before its task is recorded).
+/// The product uses none; crash tests use it to stop the orchestrator at exactly that point.
+/// </summary>
+public interface IDeployStepObserver
+{
+    Task AfterStepAsync(long instanceId, string step, CancellationToken ct);
+}
+
+public sealed class NoStepObserver : IDeployStepObserver
+{
+    public Task AfterStepAsync(long instanceId, string step, CancellationToken ct) => Task.CompletedTask;
 }

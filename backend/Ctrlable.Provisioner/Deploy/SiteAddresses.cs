@@ -9,7 +9,7 @@ namespace Ctrlable.Provisioner.Deploy;
 /// settings say its DNS serves the guests' host names (<see cref="AddressingSettings.DnsServesHostnames"/>). The
 /// address is the instance's static one (a static plan), else the one it was last seen with (DHCP).
 /// </summary>
-public sealed class SiteAddresses(InstanceRepository instances, AddressAllocator allocator, InstanceSteps steps, TimeProvider time)
+public sealed class SiteAddresses(InstanceRepository instances, AddressAllocator allocator, InstanceSteps steps, InstanceChanges changes)
 {
     /// <summary>The host name or address <paramref name="target"/> is reached at; null while its address is not known yet.</summary>
     public static string? Reach(InstanceRow target, SiteSettings settings) =>
@@ -39,24 +39,21 @@ public sealed class SiteAddresses(InstanceRepository instances, AddressAllocator
             return (await allocator.AllocateAsync(homeAssistant.Id, plan, ct)).ToString();
         }
 
-        while (true)
+        // Under DHCP Home Assistant's address is known once its locating step saw it: waited for on the change stream.
+        var current = await instances.GetAsync(homeAssistant.Id, ct);
+        if (!Settled(current))
         {
-            var current = await instances.GetAsync(homeAssistant.Id, ct);
-            if (current?.Ip is { } ip)
-            {
-                return ip;
-            }
-
-            if (current is null || current.IsFinished || current.State is InstanceStates.Deleting)
-            {
-                throw new AddressingException(
-                    $"The project's Home Assistant ({homeAssistant.Hostname}) hosts the MQTT broker but has no known address ({current?.State ?? "deleted"}{(current?.Error is { } e ? $": {e}" : "")}). Retry this instance once Home Assistant runs, or set an external broker in the site settings.");
-            }
-
             await steps.SayAsync(instance, $"Waiting for the address of {homeAssistant.Hostname} (the site's MQTT broker)", ct);
-            await Task.Delay(TimeSpan.FromMilliseconds(250), time, ct);
+            current = await changes.WaitForRowAsync(homeAssistant.Id, Settled, ct);
         }
+
+        return current?.Ip ?? throw new AddressingException(
+            $"The project's Home Assistant ({homeAssistant.Hostname}) hosts the MQTT broker but has no known address ({current?.State ?? "deleted"}{(current?.Error is { } e ? $": {e}" : "")}). Retry this instance once Home Assistant runs, or set an external broker in the site settings.");
     }
+
+    /// <summary>Home Assistant's address is known, or will not be: it is gone, finished without one, or being deleted.</summary>
+    private static bool Settled(InstanceRow? homeAssistant) =>
+        homeAssistant is null || homeAssistant.Ip is not null || homeAssistant.IsFinished || homeAssistant.State is InstanceStates.Deleting;
 
     /// <summary>
     /// Where the project's own broker is reached now, without waiting (a guest following its broker asks, §7b): the Home

@@ -6,7 +6,7 @@ using Microsoft.Extensions.Options;
 namespace Ctrlable.Provisioner.Deploy;
 
 /// <summary>The VMIDs of the deploy pipeline's clones: reserved in the database, checked with Proxmox, given up again.</summary>
-public sealed class VmidAllocator(InstanceRepository instances, ProxmoxClient proxmox, IOptions<DeployOptions> deployOptions)
+public sealed class VmidAllocator(InstanceRepository instances, InstanceTransitions transitions, ProxmoxClient proxmox, IOptions<DeployOptions> deployOptions)
 {
     /// <summary>Pipelines of this process allocate one at a time (the database's unique index guards against other processes).</summary>
     private readonly SemaphoreSlim _allocation = new(1, 1);
@@ -59,7 +59,7 @@ public sealed class VmidAllocator(InstanceRepository instances, ProxmoxClient pr
     /// <summary>Gives up the instance's VMID (taken by someone else, or its clone failed); the next clone attempt allocates anew.</summary>
     public async Task ReleaseAsync(InstanceRow instance, CancellationToken ct)
     {
-        await instances.SetStateAsync(instance.Id, InstanceStates.Pending, "Choosing another VMID", ct: ct);
+        await transitions.MoveAsync(instance.Id, new Transition(InstanceStates.Pending, "Choosing another VMID") { Source = InstanceSteps.Source }, ct);
         await instances.ClearVmidAsync(instance.Id, ct);
     }
 }

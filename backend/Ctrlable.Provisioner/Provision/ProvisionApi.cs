@@ -47,7 +47,7 @@ public static class ProvisionApi
         services.AddSingleton<ProjectMqttCredentials>();
         services.AddSingleton<AssignmentService>();
         services.AddSingleton<FirstBootClaims>();
-        services.AddSingleton<IInstanceEvents, InstanceEvents>();
+        services.AddSingleton<GuestAddressCheck>();
         services.AddSingleton<ProvisionService>();
         services.AddSingleton<FirstBootEnvironments>();
         services.Configure<RateLimiterOptions>(o => o.AddPolicy(RateLimitPolicy, context => RateLimitPartition.GetFixedWindowLimiter(

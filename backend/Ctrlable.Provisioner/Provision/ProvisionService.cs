@@ -1,14 +1,11 @@
 using System.Net;
-using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Ctrlable.Provisioner.Observability;
-using Ctrlable.Provisioner.Proxmox;
 using Ctrlable.Provisioner.State;
 using Dapper;
-using Microsoft.Extensions.Options;
 
 namespace Ctrlable.Provisioner.Provision;
 
@@ -69,9 +66,8 @@ public sealed partial class ProvisionService(
     FirstBootClaims claims,
     InstanceRepository instances,
     Deploy.SiteAddresses siteAddresses,
-    ProxmoxClient proxmox,
-    IInstanceEvents events,
-    IOptions<ProvisionOptions> options,
+    GuestAddressCheck addressCheck,
+    InstanceTransitions transitions,
     TimeProvider time,
     ProvisionerMetrics metrics,
     ILogger<ProvisionService> logger)
@@ -133,12 +129,13 @@ public sealed partial class ProvisionService(
 
         if (instance.State == InstanceStates.Waiting)
         {
-            const string sql = """
-                UPDATE instances SET state = 'personalising', message = @message, ip = @ip,
-                                     personalising_at = COALESCE(personalising_at, @now), updated_at = @now
-                WHERE id = @id AND state = 'waiting';
-                """;
-            await MoveAsync(instance, InstanceStates.Personalising, "Assignment fetched", caller, sql, new { id = instance.Id, message = FetchedMessage, ip = caller?.ToString(), now = time.GetUtcNow() }, ct);
+            await transitions.MoveAsync(instance.Id, new Transition(InstanceStates.Personalising, FetchedMessage)
+            {
+                From = [InstanceStates.Waiting],
+                Ip = caller?.ToString(),
+                Note = "Assignment fetched",
+                Source = Source(caller),
+            }, ct);
         }
 
         return new ProvisionResult(ProvisionOutcome.Ok, "", assignment with { InstanceCredential = issued });
@@ -160,30 +157,25 @@ public sealed partial class ProvisionService(
 
         var to = report.Status == CompletionStatus.Ok ? InstanceStates.Active : InstanceStates.Failed;
         var message = string.IsNullOrWhiteSpace(report.Message) ? (to == InstanceStates.Active ? "First boot done" : "First boot failed") : report.Message;
-        const string sql = """
-            UPDATE instances SET state = @to, message = @status, firstboot_message = @message, installed_versions = @versions, error = @error,
-                                 ip = @ip, completed_at = @now, deadline_at = NULL, updated_at = @now
-            WHERE id = @id AND state IN ('waiting', 'personalising');
-            """;
-        var parameters = new
+        var completedAt = time.GetUtcNow();
+        var move = new Transition(to, to == InstanceStates.Active ? "Running" : "First boot failed")
         {
-            id = instance.Id,
-            to,
-            status = to == InstanceStates.Active ? "Running" : "First boot failed",
-            message,
-            versions = JsonSerializer.Serialize(report.Versions),
-            error = to == InstanceStates.Failed ? message : null,
-            ip = caller?.ToString(),
-            now = time.GetUtcNow(),
+            From = FirstBoot,
+            Error = to == InstanceStates.Failed ? message : null,
+            Ip = caller?.ToString(),
+            Report = new FirstBootReport(message, JsonSerializer.Serialize(report.Versions)),
+            ClearDeadline = true,
+            Note = message,
+            Source = Source(caller),
         };
-        if (!await MoveAsync(instance, to, message, caller, sql, parameters, ct))
+        if (!await transitions.MoveAsync(instance.Id, move, ct))
         {
             return Gone();
         }
 
         if (instance.PersonalisingAt is { } fetched)
         {
-            metrics.FirstBoot(instance.Type, to == InstanceStates.Active ? "ok" : "failed", parameters.now - fetched);
+            metrics.FirstBoot(instance.Type, to == InstanceStates.Active ? "ok" : "failed", completedAt - fetched);
         }
 
         if (to == InstanceStates.Active)
@@ -223,7 +215,7 @@ public sealed partial class ProvisionService(
             return new ProvisionResult(ProvisionOutcome.NoBroker, $"A {instance.Type} guest has no MQTT broker to follow.");
         }
 
-        if (await CheckAddressAsync(instance, caller, ct) is { } refused)
+        if (await addressCheck.CheckAsync(instance, caller, ct) is { } refused)
         {
             return refused;
         }
@@ -300,107 +292,7 @@ public sealed partial class ProvisionService(
                 return new ProvisionResult(ProvisionOutcome.NotReady, $"The instance is still being deployed ({instance.State}); try again shortly.");
         }
 
-        return await CheckAddressAsync(instance, caller, ct);
-    }
-
-    /// <summary>
-    /// The call must come from an address Proxmox reports for the guest (unless <see cref="ProvisionOptions.RequireGuestAddress"/>
-    /// is off). After the first boot the address the orchestrator last saw the guest at (<c>instances.ip</c>, kept current
-    /// under DHCP by the address follower) is taken without asking Proxmox, so a guest's periodic call costs no Proxmox request.
-    /// </summary>
-    private async Task<ProvisionResult?> CheckAddressAsync(ProvisionInstance instance, IPAddress? caller, CancellationToken ct)
-    {
-        if (!options.Value.RequireGuestAddress)
-        {
-            return null;
-        }
-
-        if (instance.State == InstanceStates.Active && caller is not null && instance.Ip is not null
-            && IPAddress.TryParse(instance.Ip, out var known) && known.Equals(caller.IsIPv4MappedToIPv6 ? caller.MapToIPv4() : caller))
-        {
-            return null;
-        }
-
-        if (caller is null || instance.Node is null || instance.Vmid is null)
-        {
-            return caller is null
-                ? new ProvisionResult(ProvisionOutcome.AddressMismatch, "The caller's address is unknown.")
-                : new ProvisionResult(ProvisionOutcome.NotReady, "The guest's place in Proxmox is not recorded yet; try again shortly.");
-        }
-
-        IReadOnlyList<GuestInterface>? interfaces;
-        try
-        {
-            interfaces = await proxmox.GetGuestInterfacesAsync(instance.Node, instance.Kind == "vm" ? GuestKind.Qemu : GuestKind.Lxc, (int)instance.Vmid.Value, ct);
-        }
-        catch (Exception ex) when (ex is ProxmoxException or HttpRequestException or TimeoutException or ProxmoxCertificateException or Polly.Timeout.TimeoutRejectedException)
-        {
-            logger.LogWarning("Cannot check the address of {Hostname}: Proxmox answered {Reason}", instance.Hostname, ex.Message);
-            // The guest retries by itself; the dealer sees why its first boot does not move on.
-            await NoteAsync(instance, $"First boot: the guest called, but {Unavailable(ex)}, so its address cannot be checked; the guest tries again", ct);
-            return new ProvisionResult(ProvisionOutcome.ProxmoxUnavailable, "Proxmox could not tell the guest's addresses; try again shortly.");
-        }
-
-        var addresses = GuestAddresses(interfaces);
-        if (addresses.Count == 0)
-        {
-            await NoteAsync(instance, "First boot: the guest called, but Proxmox reports no address for it yet (is its network up?); the guest tries again", ct);
-            return new ProvisionResult(ProvisionOutcome.NotReady, "Proxmox reports no address for the guest yet; try again shortly.");
-        }
-
-        var from = caller.IsIPv4MappedToIPv6 ? caller.MapToIPv4() : caller;
-        if (addresses.Contains(from))
-        {
-            return null;
-        }
-
-        logger.LogWarning("First-boot call for {Hostname} came from {Address}, which Proxmox does not report for the guest", instance.Hostname, from);
-        return new ProvisionResult(ProvisionOutcome.AddressMismatch,
-            $"The call came from {from}, which is not an address Proxmox reports for {instance.Hostname}.");
-    }
-
-    /// <summary>Every address of the guest's interfaces but the loopback interface's.</summary>
-    internal static HashSet<IPAddress> GuestAddresses(IReadOnlyList<GuestInterface>? interfaces)
-    {
-        var result = new HashSet<IPAddress>();
-        foreach (var nic in interfaces ?? [])
-        {
-            if (nic.Name == "lo")
-            {
-                continue;
-            }
-
-            result.UnionWith(nic.Addresses(withInet6: true).Where(address =>
-                !address.Equals(IPAddress.Loopback) && !address.Equals(IPAddress.IPv6Loopback)
-                && !(address.AddressFamily == AddressFamily.InterNetworkV6 && address.IsIPv6LinkLocal)));
-        }
-
-        return result;
-    }
-
-    /// <summary>Runs the state change and records it, in one transaction; false when the instance was no longer in a state the change applies to.</summary>
-    private async Task<bool> MoveAsync(ProvisionInstance instance, string to, string message, IPAddress? caller, string sql, object parameters, CancellationToken ct)
-    {
-        const string record = """
-            INSERT INTO instance_state_changes (instance_id, at, from_state, to_state, message, source)
-            VALUES (@id, @now, @from, @to, @message, @source);
-            """;
-        var now = time.GetUtcNow();
-        await using (var connection = await database.OpenAsync(ct))
-        {
-            await using var tx = await connection.BeginTransactionAsync(ct);
-            if (await connection.ExecuteAsync(new CommandDefinition(sql, parameters, tx, cancellationToken: ct)) == 0)
-            {
-                return false;
-            }
-
-            await connection.ExecuteAsync(new CommandDefinition(record,
-                new { id = instance.Id, now, from = instance.State, to, message, source = $"guest {caller}" }, tx, cancellationToken: ct));
-            await tx.CommitAsync(ct);
-        }
-
-        events.Publish(new InstanceStateChange(instance.Id, instance.Hostname, instance.State, to, message, now));
-        return true;
+        return await addressCheck.CheckAsync(instance, caller, ct);
     }
 
     /// <summary>
@@ -409,12 +301,9 @@ public sealed partial class ProvisionService(
     /// </summary>
     private async Task<ProvisionResult> FailWithoutAssignmentAsync(ProvisionInstance instance, IPAddress? caller, CancellationToken ct)
     {
-        const string sql = """
-            UPDATE instances SET state = 'failed', message = 'First boot failed: no assignment', error = @error, deadline_at = NULL, updated_at = @now
-            WHERE id = @id AND state IN ('waiting', 'personalising');
-            """;
         var error = $"The orchestrator holds no first-boot assignment for {instance.Hostname} (it was deleted or lost), so the guest cannot be configured. Delete the instance and deploy it again.";
-        if (!await MoveAsync(instance, InstanceStates.Failed, error, caller, sql, new { id = instance.Id, error, now = time.GetUtcNow() }, ct))
+        var move = new Transition(InstanceStates.Failed, "First boot failed: no assignment") { From = FirstBoot, Error = error, ClearDeadline = true, Note = error, Source = Source(caller) };
+        if (!await transitions.MoveAsync(instance.Id, move, ct))
         {
             return Gone();
         }
@@ -423,33 +312,22 @@ public sealed partial class ProvisionService(
     }
 
     /// <summary>Sets the instance's message while its first boot is under way (no state change; nothing when it says so already).</summary>
-    private async Task NoteAsync(ProvisionInstance instance, string message, CancellationToken ct)
-    {
-        const string sql = """
-            UPDATE instances SET message = @message, updated_at = @now
-            WHERE id = @id AND state IN ('waiting', 'personalising') AND message IS NOT @message;
-            """;
-        await using var connection = await database.OpenAsync(ct);
-        await connection.ExecuteAsync(new CommandDefinition(sql, new { id = instance.Id, message, now = time.GetUtcNow() }, cancellationToken: ct));
-    }
-
-    /// <summary>Why Proxmox could not tell a guest's addresses, for the dealer (Proxmox's own text; never a credential).</summary>
-    private static string Unavailable(Exception ex) => ex switch
-    {
-        ProxmoxException p => $"Proxmox answered {(int)p.Status} ({p.ProxmoxMessage})",
-        ProxmoxCertificateException => "the Proxmox node's certificate does not match the pinned fingerprint",
-        HttpRequestException => "Proxmox could not be reached",
-        _ => "Proxmox did not answer in time",
-    };
+    private Task NoteAsync(ProvisionInstance instance, string message, CancellationToken ct) => transitions.SayAsync(instance.Id, FirstBoot, message, ct);
 
     private const string FetchedMessage = "First boot: the guest fetched its assignment";
+
+    internal static readonly string[] FirstBoot = [InstanceStates.Waiting, InstanceStates.Personalising];
+
+    /// <summary>Who moved the instance, in its history: the guest, by the address it called from.</summary>
+    private static string Source(IPAddress? caller) => $"guest {caller}";
 
     private static ProvisionResult Gone() =>
         new(ProvisionOutcome.Gone, "This guest's first boot is over; its assignment is consumed. Redeploy the instance to start again.");
 
-    private sealed record ProvisionInstance(long Id, string Hostname, string Type, string State, string? Release, string? Node, long? Vmid, string Kind, long ProjectId, string? Ip,
-        DateTimeOffset? PersonalisingAt);
-
     [GeneratedRegex("^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")]
     private static partial Regex Hostname();
 }
+
+/// <summary>The instance a first-boot call names, as the provision endpoints read it.</summary>
+internal sealed record ProvisionInstance(long Id, string Hostname, string Type, string State, string? Release, string? Node, long? Vmid, string Kind, long ProjectId, string? Ip,
+    DateTimeOffset? PersonalisingAt);

@@ -42,10 +42,11 @@ public sealed record InstanceRow(
 /// <summary>A new instance to record: its place in the pipeline starts at <see cref="InstanceStates.Pending"/>.</summary>
 public sealed record NewInstance(string Type, string Kind, long TemplateVmid, string Node, string Release);
 
-/// <summary>Projects (customer sites), deploys, and the guests deployed for them.</summary>
+/// <summary>Projects (customer sites), deploys, and the guests deployed for them; their state is written by <see cref="InstanceTransitions"/> only.</summary>
 public sealed class InstanceRepository(Database database, TimeProvider time)
 {
-    private const string InstanceColumns = """
+    /// <summary>Every column of <see cref="InstanceRow"/> (also read by <see cref="InstanceTransitions"/>).</summary>
+    internal const string InstanceColumns = """
         id AS Id, project_id AS ProjectId, deploy_id AS DeployId, type AS Type, kind AS Kind, hostname AS Hostname,
         vmid AS Vmid, template_vmid AS TemplateVmid, node AS Node, mac AS Mac, ip AS Ip, state AS State, release AS Release,
         upid AS Upid, clone_mode AS CloneMode, message AS Message, error AS Error, deadline_at AS DeadlineAt,
@@ -239,14 +240,6 @@ public sealed class InstanceRepository(Database database, TimeProvider time)
         return (await connection.QueryAsync<string>(new CommandDefinition(sql, cancellationToken: ct))).ToHashSet(StringComparer.OrdinalIgnoreCase);
     }
 
-    /// <summary>Moves an instance to a step. Null arguments keep the stored value, except <paramref name="upid"/> and <paramref name="error"/>, which are replaced.</summary>
-    public async Task SetStateAsync(long id, string state, string message, string? upid = null, string? error = null, CancellationToken ct = default)
-    {
-        const string sql = "UPDATE instances SET state = @state, message = @message, upid = @upid, error = @error, updated_at = @now WHERE id = @id;";
-        await using var connection = await database.OpenAsync(ct);
-        await connection.ExecuteAsync(new CommandDefinition(sql, new { id, state, message, upid, error, now = time.GetUtcNow() }, cancellationToken: ct));
-    }
-
     public async Task SetCloneAsync(long id, string node, string cloneMode, CancellationToken ct)
     {
         const string sql = "UPDATE instances SET node = @node, clone_mode = @cloneMode, updated_at = @now WHERE id = @id;";
@@ -268,56 +261,10 @@ public sealed class InstanceRepository(Database database, TimeProvider time)
         await connection.ExecuteAsync(new CommandDefinition(sql, new { id, deadline, now = time.GetUtcNow() }, cancellationToken: ct));
     }
 
-    /// <summary>Where the dealer opens the guest's app (Home Assistant's URL once located).</summary>
-    public async Task SetAppUrlAsync(long id, string? appUrl, CancellationToken ct)
-    {
-        const string sql = "UPDATE instances SET app_url = @appUrl, updated_at = @now WHERE id = @id;";
-        await using var connection = await database.OpenAsync(ct);
-        await connection.ExecuteAsync(new CommandDefinition(sql, new { id, appUrl, now = time.GetUtcNow() }, cancellationToken: ct));
-    }
-
     public async Task SetIpAsync(long id, string ip, CancellationToken ct)
     {
         const string sql = "UPDATE instances SET ip = @ip, updated_at = @now WHERE id = @id;";
         await using var connection = await database.OpenAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition(sql, new { id, ip, now = time.GetUtcNow() }, cancellationToken: ct));
-    }
-    /// <summary>
-    /// An active instance's guest was seen at another address (under DHCP): <c>ip</c> becomes <paramref name="to"/> and the
-    /// history gets a row from active to active with <paramref name="message"/>, in one transaction. False when the instance
-    /// is no longer active or its address changed meanwhile (nothing written).
-    /// </summary>
-    public async Task<bool> RecordAddressChangeAsync(long id, string? from, string to, string message, string source, CancellationToken ct)
-    {
-        const string update = "UPDATE instances SET ip = @to, message = @message, updated_at = @now WHERE id = @id AND state = 'active' AND ip IS @from;";
-        return await UpdateWithHistoryAsync(id, update, new { id, from, to, message, now = time.GetUtcNow() }, message, source, ct);
-    }
-
-    /// <summary>
-    /// A warning on an active instance (it keeps running): <c>message</c> and <c>error</c> are set and the history gets a
-    /// row from active to active, in one transaction. False when the instance is no longer active.
-    /// </summary>
-    public async Task<bool> RecordWarningAsync(long id, string message, string error, string source, CancellationToken ct)
-    {
-        const string update = "UPDATE instances SET message = @message, error = @error, updated_at = @now WHERE id = @id AND state = 'active';";
-        return await UpdateWithHistoryAsync(id, update, new { id, message, error, now = time.GetUtcNow() }, error, source, ct);
-    }
-
-    private async Task<bool> UpdateWithHistoryAsync(long id, string update, object parameters, string historyMessage, string source, CancellationToken ct)
-    {
-        const string history = """
-            INSERT INTO instance_state_changes (instance_id, at, from_state, to_state, message, source)
-            VALUES (@id, @now, 'active', 'active', @message, @source);
-            """;
-        await using var connection = await database.OpenAsync(ct);
-        await using var tx = await connection.BeginTransactionAsync(ct);
-        if (await connection.ExecuteAsync(new CommandDefinition(update, parameters, tx, cancellationToken: ct)) == 0)
-        {
-            return false;
-        }
-
-        await connection.ExecuteAsync(new CommandDefinition(history, new { id, now = time.GetUtcNow(), message = historyMessage, source }, tx, cancellationToken: ct));
-        await tx.CommitAsync(ct);
-        return true;
     }
 }

@@ -20,6 +20,9 @@ public static class StateRegistration
         services.AddSingleton<Migrator>();
         services.AddSingleton<ReleaseRepository>();
         services.AddSingleton<InstanceRepository>();
+        // Instance state has one owner (InstanceTransitions) and one stream of its changes (InstanceChanges).
+        services.AddSingleton<InstanceChanges>();
+        services.AddSingleton<InstanceTransitions>();
         services.AddSingleton<BaseBackupRepository>();
         return services;
     }

@@ -37,15 +37,16 @@ internal static class PlatformBench
         });
         using var admin = await orchestrator.StartAsync(Ctrlable.Provisioner.Auth.Role.Admin);
         var repo = orchestrator.Services.GetRequiredService<InstanceRepository>();
+        var transitions = orchestrator.Services.GetRequiredService<InstanceTransitions>();
         var project = (await repo.InsertProjectAsync("Bench", "bench", "{}", CancellationToken.None))!;
         var (_, instances) = await repo.InsertDeployAsync(project.Id, "bench", "stack", "2026.06", "bench",
             [.. Enumerable.Range(0, 50).Select(_ => new NewInstance("zwavejs", "lxc", 9001, "pve", "2026.06"))], CancellationToken.None);
 
         // Warm-up (JIT, connection pool, page cache), not counted.
-        await ChangeAsync(repo, instances, 300, TimeSpan.Zero);
+        await ChangeAsync(transitions, instances, 300, TimeSpan.Zero);
 
         // Same-run baseline for the write cost: the same changes, paced the same, on a site that is not enrolled (no outbox rows).
-        var unenrolled = await ChangeAsync(repo, instances, changes, TimeSpan.FromSeconds(offlineSeconds));
+        var unenrolled = await ChangeAsync(transitions, instances, changes, TimeSpan.FromSeconds(offlineSeconds));
 
         (await admin.PostAsJsonAsync("/api/platform/enrolment", new { code = CountingPlatform.Code })).EnsureSuccessStatusCode();
         await WaitAsync(admin, s => s.Connection == PlatformConnection.Connected && s.PendingChanges == 0);
@@ -53,7 +54,7 @@ internal static class PlatformBench
 
         // Offline for a while, with the changes spread over it: the sender keeps trying (and backing off) meanwhile.
         platform.Down = true;
-        var enrolled = await ChangeAsync(repo, instances, changes, TimeSpan.FromSeconds(offlineSeconds));
+        var enrolled = await ChangeAsync(transitions, instances, changes, TimeSpan.FromSeconds(offlineSeconds));
         var offline = await StatusAsync(admin);
         var reportsBefore = platform.Accepted;
         var bytesBefore = platform.AcceptedBytes;
@@ -77,7 +78,7 @@ internal static class PlatformBench
     }
 
     /// <summary>Makes the changes in rounds spread over <paramref name="spread"/>; returns the time spent in the writes alone.</summary>
-    private static async Task<TimeSpan> ChangeAsync(InstanceRepository repo, IReadOnlyList<InstanceRow> instances, int changes, TimeSpan spread)
+    private static async Task<TimeSpan> ChangeAsync(InstanceTransitions transitions, IReadOnlyList<InstanceRow> instances, int changes, TimeSpan spread)
     {
         var rounds = (changes + instances.Count - 1) / instances.Count;
         var total = TimeSpan.Zero;
@@ -92,7 +93,7 @@ internal static class PlatformBench
             var instance = instances[i % instances.Count];
             var watch = Stopwatch.StartNew();
             // Each round moves every instance one step, so every call is a real state change.
-            await repo.SetStateAsync(instance.Id, states[(i / instances.Count) % states.Length], "bench");
+            await transitions.MoveAsync(instance.Id, new Transition(states[(i / instances.Count) % states.Length], "bench"), CancellationToken.None);
             total += watch.Elapsed;
         }
 

@@ -14,8 +14,7 @@ namespace Ctrlable.Provisioner.HomeAssistant.Setup;
 /// stopped orchestrator missed.
 /// </summary>
 public sealed class HomeAssistantRewiring(
-    IInstanceEvents instanceEvents,
-    DeployEvents progress,
+    InstanceChanges changes,
     InstanceRepository instances,
     HomeAssistantRepository sites,
     InstanceSteps steps,
@@ -26,25 +25,23 @@ public sealed class HomeAssistantRewiring(
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var changes = System.Threading.Channels.Channel.CreateUnbounded<long>();
-        using var subscription = instanceEvents.Subscribe(change =>
+        // Every change to active: a service that became active or moved (a change from active to active), and a Home
+        // Assistant that finished wiring (its deferred services next).
+        var active = System.Threading.Channels.Channel.CreateUnbounded<long>();
+        using var subscription = changes.Subscribe(change =>
         {
             if (change.To == InstanceStates.Active)
             {
-                changes.Writer.TryWrite(change.InstanceId);
+                active.Writer.TryWrite(change.InstanceId);
             }
         });
-
-        // A Home Assistant that finished wiring (its steps publish progress, not state changes): deferred services next.
-        using var finished = progress.Subscribe();
-        _ = Task.Run(() => FinishedWiringAsync(finished, changes.Writer, stoppingToken), stoppingToken);
 
         foreach (var live in (await instances.ListLiveAsync(stoppingToken)).Where(IsWired).Where(i => i.State == InstanceStates.Active))
         {
             await RewireAsync(live, stoppingToken);
         }
 
-        await foreach (var id in changes.Reader.ReadAllAsync(stoppingToken))
+        await foreach (var id in active.Reader.ReadAllAsync(stoppingToken))
         {
             if (await instances.GetAsync(id, stoppingToken) is not { } instance)
             {
@@ -66,24 +63,6 @@ public sealed class HomeAssistantRewiring(
                     }
                 }
             }
-        }
-    }
-
-    private static async Task FinishedWiringAsync(DeployEvents.Subscription finished, System.Threading.Channels.ChannelWriter<long> changes, CancellationToken ct)
-    {
-        try
-        {
-            await foreach (var step in finished.Reader.ReadAllAsync(ct))
-            {
-                if (step.Type == TemplateTypes.CtrlablePro && step.State == InstanceStates.Active)
-                {
-                    changes.TryWrite(step.InstanceId);
-                }
-            }
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-            // stopping
         }
     }
 

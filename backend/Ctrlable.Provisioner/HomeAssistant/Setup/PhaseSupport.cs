@@ -15,6 +15,7 @@ public sealed class PhaseSupport(
     HomeAssistantRepository sites,
     HomeAssistantClient ha,
     InstanceSteps steps,
+    InstanceTransitions transitions,
     IOptions<HomeAssistantOptions> options,
     TimeProvider time,
     ILogger<PhaseSupport> logger)
@@ -43,7 +44,7 @@ public sealed class PhaseSupport(
         {
             var moved = HomeAssistantClient.SiteUrl(url.Host.Trim('[', ']'), port).ToString();
             await sites.SetUrlAsync(instance.Id, moved, ct);
-            await instances.SetAppUrlAsync(instance.Id, moved, ct);
+            await transitions.SetAppUrlAsync(instance.Id, moved, ct);
         }
     }
 
@@ -87,7 +88,7 @@ public sealed class PhaseSupport(
         var url = HomeAssistantClient.SiteUrl(address, port);
         await sites.SetUrlAsync(instance.Id, url.ToString(), ct);
         await instances.SetIpAsync(instance.Id, address, ct);
-        await instances.SetAppUrlAsync(instance.Id, url.ToString(), ct);
+        await transitions.SetAppUrlAsync(instance.Id, url.ToString(), ct);
         return url;
     }
 

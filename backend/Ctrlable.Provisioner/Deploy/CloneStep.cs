@@ -1,0 +1,184 @@
+using System.Collections.Concurrent;
+using System.Net;
+using Ctrlable.Provisioner.Config;
+using Ctrlable.Provisioner.Projects;
+using Ctrlable.Provisioner.Proxmox;
+using Ctrlable.Provisioner.State;
+using Microsoft.Extensions.Options;
+
+namespace Ctrlable.Provisioner.Deploy;
+
+/// <summary>
+/// Steps 1-3 of <see cref="DeployPipeline"/>: a VMID, the clone, its task. After a restart a clone that exists is adopted
+/// when it carries the instance's marker (<see cref="GuestOwnership"/>); a VMID someone else took is given up.
+/// </summary>
+public sealed class CloneStep(
+    InstanceRepository instances,
+    ProxmoxClient proxmox,
+    ProxmoxTasks tasks,
+    GuestTasks guests,
+    VmidAllocator vmids,
+    GuestOwnership ownership,
+    InstanceSteps steps,
+    IOptions<ProxmoxOptions> proxmoxOptions,
+    ILogger<CloneStep> logger)
+{
+    /// <summary>Proxmox puts <c>lock: disk</c> on an LXC template while it is cloned: clones of one template run one at a time.</summary>
+    private readonly ConcurrentDictionary<long, SemaphoreSlim> _templateLocks = new();
+
+    public async Task CloneAsync(InstanceRow instance, CancellationToken ct)
+    {
+        var kind = GuestOwnership.KindOf(instance);
+        while (true)
+        {
+            instance = (await instances.GetAsync(instance.Id, ct))!;
+            var resumed = instance.Vmid is not null;
+            var vmid = instance.Vmid ?? await vmids.AllocateAsync(instance, ct);
+            if (vmid is null)
+            {
+                continue;
+            }
+
+            await steps.PointAsync(instance.Id, DeployPipeline.VmidReserved, ct);
+
+            // The clone may already exist: the orchestrator stopped after asking Proxmox for it. (A VMID allocated just
+            // now was found free by Proxmox itself; a race for it ends in "already exists" below.)
+            if (resumed && await guests.FindSettledGuestAsync(vmid.Value, kind, instance.Node, instance.TemplateVmid, ct) is { } existing)
+            {
+                if (await ownership.IsOursAsync(existing, instance, ct))
+                {
+                    await steps.MoveAsync(instance, InstanceStates.Configuring, "Cloned (found after a restart)", ct: ct);
+                    return;
+                }
+
+                // Someone else's guest took the VMID after we reserved it: left alone; pick another.
+                logger.LogWarning("Instance {Instance} ({Hostname}): {Reason} Choosing another VMID.", instance.Id, instance.Hostname, GuestOwnership.NotOurs(vmid.Value));
+                await vmids.ReleaseAsync(instance, ct);
+                continue;
+            }
+
+            var (node, linked) = await ClonePlanAsync(instance, ct);
+            await instances.SetCloneAsync(instance.Id, node, linked ? "linked" : "full", ct);
+            var storage = linked ? null : await TargetStorageAsync(instance, ct);
+
+            // Only the clone itself holds the template: everything before and after runs in parallel.
+            var templateLock = kind == GuestKind.Lxc ? _templateLocks.GetOrAdd(instance.TemplateVmid!.Value, _ => new SemaphoreSlim(1, 1)) : null;
+            if (templateLock is not null && !templateLock.Wait(0))
+            {
+                await steps.MoveAsync(instance, InstanceStates.Pending, "Waiting for the template (one clone at a time)", ct: ct);
+                await templateLock.WaitAsync(ct);
+            }
+
+            try
+            {
+                await steps.MoveAsync(instance, InstanceStates.Cloning, linked ? "Cloning (linked clone)" : "Cloning (full copy: this takes minutes)", ct: ct);
+                string upid;
+                try
+                {
+                    upid = await proxmox.CloneAsync(node, kind, (int)instance.TemplateVmid!.Value, new CloneRequest(
+                        (int)vmid.Value, instance.Hostname, GuestOwnership.Description(instance), proxmoxOptions.Value.Pool, Full: linked ? null : true, Storage: storage), ct);
+                }
+                catch (ProxmoxException ex) when (ex.IsAlreadyExists)
+                {
+                    // Our own earlier request may have created it (its answer lost in a restart): adopt it.
+                    if (await guests.FindSettledGuestAsync(vmid.Value, kind, node, instance.TemplateVmid, ct) is { } ours && await ownership.IsOursAsync(ours, instance, ct))
+                    {
+                        await steps.MoveAsync(instance, InstanceStates.Configuring, "Cloned (found after a restart)", ct: ct);
+                        return;
+                    }
+
+                    // A VMID race with something outside the orchestrator: re-allocate, never fail the deploy.
+                    logger.LogInformation("VMID {Vmid} was taken meanwhile; choosing another for {Hostname}", vmid, instance.Hostname);
+                    await vmids.ReleaseAsync(instance, ct);
+                    continue;
+                }
+
+                await steps.PointAsync(instance.Id, DeployPipeline.CloneRequested, ct);
+                instance = (await instances.GetAsync(instance.Id, ct))!;
+                await steps.MoveAsync(instance, InstanceStates.Cloning, instance.Message ?? "Cloning", upid: upid, ct: ct);
+                await WaitCloneTaskAsync(instance with { Upid = upid, Node = node }, ct);
+                return;
+            }
+            finally
+            {
+                templateLock?.Release();
+            }
+        }
+    }
+
+    public async Task FinishCloneAsync(InstanceRow instance, CancellationToken ct)
+    {
+        var kind = GuestOwnership.KindOf(instance);
+        var templateLock = kind == GuestKind.Lxc ? _templateLocks.GetOrAdd(instance.TemplateVmid!.Value, _ => new SemaphoreSlim(1, 1)) : null;
+        if (templateLock is not null)
+        {
+            await templateLock.WaitAsync(ct);
+        }
+
+        try
+        {
+            if (instance.Upid is not null)
+            {
+                await WaitCloneTaskAsync(instance, ct);
+                return;
+            }
+
+            // Stopped between asking for the clone and recording its task: look at what Proxmox holds.
+            if (instance.Vmid is { } vmid && await guests.FindSettledGuestAsync(vmid, kind, instance.Node, instance.TemplateVmid, ct) is { } existing && await ownership.IsOursAsync(existing, instance, ct))
+            {
+                await steps.MoveAsync(instance, InstanceStates.Configuring, "Cloned", ct: ct);
+            }
+            else
+            {
+                await steps.MoveAsync(instance, InstanceStates.Pending, "Clone not found after a restart; cloning again", ct: ct);
+            }
+        }
+        finally
+        {
+            templateLock?.Release();
+        }
+    }
+
+    private async Task WaitCloneTaskAsync(InstanceRow instance, CancellationToken ct)
+    {
+        var outcome = await tasks.WaitAsync(instance.Node!, instance.Upid!, guests.TaskTimeout, ct);
+        if (outcome.Succeeded)
+        {
+            await steps.MoveAsync(instance, InstanceStates.Configuring, "Cloned", ct: ct);
+            return;
+        }
+
+        // Proxmox removes a failed clone's config itself; make sure nothing half-made stays behind. Whatever holds the
+        // VMID by now (a restart may come much later) is destroyed only when it carries this instance's marker.
+        var error = string.Join('\n', outcome.LogTail.DefaultIfEmpty(outcome.ExitStatus));
+        if (instance.Vmid is { } vmid && await guests.FindGuestAsync(vmid, ct) is { } leftover)
+        {
+            await guests.WaitUntilUnlockedAsync(leftover.Node!, leftover.Kind ?? GuestOwnership.KindOf(instance), (int)vmid, ct);
+            if (!await guests.DestroyIfOursAsync(instance, leftover, ct))
+            {
+                error += "\n" + GuestOwnership.NotOurs(vmid);
+            }
+        }
+
+        await vmids.ReleaseAsync(instance, ct);
+        await steps.MoveAsync(instance, InstanceStates.Failed, "Clone failed", error: error, ct: ct);
+    }
+
+    private async Task<(string Node, bool Linked)> ClonePlanAsync(InstanceRow instance, CancellationToken ct)
+    {
+        var resources = await proxmox.GetClusterResourcesAsync(null, ct);
+        var template = resources.FirstOrDefault(r => r.Vmid == instance.TemplateVmid && r.Template == true)
+            ?? throw new ProxmoxException(HttpStatusCode.NotFound, "GET", "/cluster/resources",
+                $"Template {instance.TemplateVmid} ({instance.Type}) of release {instance.Release} is not on this Proxmox host. Build the release again.", new Dictionary<string, string>());
+        var config = await proxmox.GetGuestConfigAsync(template.Node!, GuestOwnership.KindOf(instance), (int)instance.TemplateVmid!.Value, ct);
+        var disk = config.GetValueOrDefault("rootfs") ?? config.GetValueOrDefault("scsi0") ?? config.GetValueOrDefault("virtio0") ?? "";
+        var storageId = disk.Split(':')[0];
+        var storage = resources.FirstOrDefault(r => r.Type == "storage" && r.Node == template.Node && r.Storage == storageId);
+        // Linked clones only from templates on storages that support them (lvmthin, zfspool, rbd, btrfs).
+        var linked = storage?.Plugintype is "lvmthin" or "zfspool" or "zfs" or "rbd" or "btrfs";
+        return (template.Node!, linked);
+    }
+
+    private async Task<string> TargetStorageAsync(InstanceRow instance, CancellationToken ct) =>
+        (await SiteSettings.OfProjectAsync(instances, instance.ProjectId, ct)).Storage ?? proxmoxOptions.Value.Storage;
+}
