@@ -46,7 +46,20 @@ public sealed class BundleCheckTests : IDisposable
         run.Stderr.Should().NotContain("emulator");
     }
 
-    private async Task<string> PackAsync(string? extra = null, string deps = """{ "libraries": { "Ctrlable.Provisioner/9.9.9": { "type": "project" } } }""")
+    [Fact]
+    public async Task A_bundle_whose_app_runs_the_server_gc_fails_the_check()
+    {
+        var run = await CheckAsync(await PackAsync(runtimeConfig: """{ "runtimeOptions": { "includedFrameworks": [], "configProperties": { "System.GC.Server": true } } }"""));
+
+        run.ExitCode.Should().Be(1);
+        run.Stderr.Should().Contain("does not set the workstation GC (System.GC.Server false)");
+        run.Stdout.Should().NotContain("contents ok");
+    }
+
+    private const string WorkstationGcRuntimeConfig = """{ "runtimeOptions": { "includedFrameworks": [], "configProperties": { "System.GC.Server": false } } }""";
+
+    private async Task<string> PackAsync(
+        string? extra = null, string deps = """{ "libraries": { "Ctrlable.Provisioner/9.9.9": { "type": "project" } } }""", string runtimeConfig = WorkstationGcRuntimeConfig)
     {
         var stage = Path.Combine(_dir, "stage", Name);
         string[] files =
@@ -62,7 +75,7 @@ public sealed class BundleCheckTests : IDisposable
         }
 
         await File.WriteAllTextAsync(Path.Combine(stage, "VERSION"), "9.9.9\n");
-        await File.WriteAllTextAsync(Path.Combine(stage, "app", "Ctrlable.Provisioner.runtimeconfig.json"), """{ "runtimeOptions": { "includedFrameworks": [] } }""");
+        await File.WriteAllTextAsync(Path.Combine(stage, "app", "Ctrlable.Provisioner.runtimeconfig.json"), runtimeConfig);
         await File.WriteAllTextAsync(Path.Combine(stage, "app", "Ctrlable.Provisioner.deps.json"), deps);
         var bundle = Path.Combine(_dir, Name + ".tar.gz");
         await SshServer.Run("tar", "-czf", bundle, "-C", Path.Combine(_dir, "stage"), Name);
