@@ -48,6 +48,8 @@ public static class ProvisionApi
         services.AddSingleton<AssignmentService>();
         services.AddSingleton<FirstBootClaims>();
         services.AddSingleton<GuestAddressCheck>();
+        services.AddSingleton<AddressAllocator>();
+        services.AddSingleton<SiteAddresses>();
         services.AddSingleton<ProvisionService>();
         services.AddSingleton<FirstBootEnvironments>();
         services.Configure<RateLimiterOptions>(o => o.AddPolicy(RateLimitPolicy, context => RateLimitPartition.GetFixedWindowLimiter(
