@@ -1,9 +1,12 @@
 using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
 using Ctrlable.Provisioner.Auth;
+using Ctrlable.Provisioner.Hosting;
 using Ctrlable.Provisioner.Http;
+using Ctrlable.Provisioner.Manifest;
 using Ctrlable.Provisioner.Observability;
 using Ctrlable.Provisioner.State;
+using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Ctrlable.Provisioner.Deploy;
@@ -12,6 +15,28 @@ namespace Ctrlable.Provisioner.Deploy;
 public sealed record DeployRequest(IReadOnlyList<string>? Types);
 
 public sealed record AddInstanceRequest(string Type);
+
+/// <summary>Component names as the manifest spells template names; whether the active release has them is the service's to say.</summary>
+public sealed class DeployRequestValidator : AbstractValidator<DeployRequest>
+{
+    // More than a release ever has; keeps a request from naming thousands.
+    public const int MaxTypes = 64;
+
+    public DeployRequestValidator()
+    {
+        RuleFor(r => r.Types).Must(t => t is null || t.Count <= MaxTypes).WithMessage($"At most {MaxTypes} components.").OverridePropertyName("types");
+        RuleForEach(r => r.Types).Must(IsTemplateName).WithMessage("'{PropertyValue}' is not a component name (a-z, 0-9 and '-').").OverridePropertyName("types");
+    }
+
+    internal static bool IsTemplateName(string? type) => type is not null && ShellSafeGrammar.Name.IsMatch(type);
+}
+
+public sealed class AddInstanceRequestValidator : AbstractValidator<AddInstanceRequest>
+{
+    public AddInstanceRequestValidator() =>
+        RuleFor(r => r.Type).Must(DeployRequestValidator.IsTemplateName)
+            .WithMessage("Name the component to add (a template name of the active release: a-z, 0-9 and '-').").OverridePropertyName("type");
+}
 
 public sealed record DeployDto(long Id, long ProjectId, string Release, IReadOnlyList<InstanceDto> Instances);
 
@@ -33,13 +58,15 @@ public static class DeployApi
         var projects = routes.MapGroup("/api/projects").WithTags("Projects");
 
         projects.MapPost("/{id:long}/deploy", DeployStackAsync)
+            .WithValidation<DeployRequest>()
             .RequireRole(Role.Operator).WithName("DeployStack")
             .WithSummary("One-click stack deploy: clones every requested component (default: every template of the active release) and brings each to active. A component the active release has not built on this host is refused: 409 with code components-unavailable and 'missing' [{type, reason}]. Progress: GET /api/deploys/{id}/events.")
-            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
 
         projects.MapPost("/{id:long}/instances", AddInstanceAsync)
+            .WithValidation<AddInstanceRequest>()
             .RequireRole(Role.Operator).WithName("AddInstance").WithSummary("Add one more instance of a component to a project (409 components-unavailable when the active release has not built it on this host).")
-            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
 
         projects.MapGet("/{id:long}/events", StreamProject)
             .RequireRole(Role.Viewer).WithName("ProjectEvents")
