@@ -3,7 +3,6 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Ctrlable.Provisioner.Auth;
 using Ctrlable.Provisioner.Demo;
-using Ctrlable.Provisioner.Deploy;
 using Ctrlable.Provisioner.Projects;
 using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.Proxmox;

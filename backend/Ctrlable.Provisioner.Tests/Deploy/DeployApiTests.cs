@@ -152,6 +152,34 @@ public sealed class DeployApiTests
         (await response.Content.ReadAsStringAsync()).Should().Contain("Build a release");
     }
 
+    [Fact]
+    public async Task Deploy_and_add_instance_bodies_name_components_as_template_names_with_the_error_at_the_field()
+    {
+        using var app = new ProvisionerApp(settings: FastDemo());
+        using var client = await app.CreateClientAsync(Role.Operator);
+        var project = await CreateProjectAsync(client, "Fields");
+
+        (await ErrorsAsync(await client.PostAsJsonAsync($"/api/projects/{project}/instances", new { }))).Should().ContainKey("type").WhoseValue
+            .Should().Equal("Name the component to add (a template name of the active release: a-z, 0-9 and '-').");
+        (await ErrorsAsync(await client.PostAsJsonAsync($"/api/projects/{project}/instances", new { type = "../zwavejs" }))).Keys.Should().Equal("type");
+        (await ErrorsAsync(await client.PostAsJsonAsync($"/api/projects/{project}/deploy", new { types = new[] { "zwavejs", "Bad Type" } }))).Should().ContainKey("types[1]").WhoseValue
+            .Should().Equal("'Bad Type' is not a component name (a-z, 0-9 and '-').");
+        // Well formed, but not in the active release: the service says so, at the same field.
+        (await ErrorsAsync(await client.PostAsJsonAsync($"/api/projects/{project}/instances", new { type = "no-such-app" }))).Should().ContainKey("type").WhoseValue
+            .Should().ContainSingle().Which.Should().Contain("has no template no-such-app");
+
+        using var viewer = await app.CreateClientAsync(Role.Viewer);
+        (await viewer.PostAsJsonAsync($"/api/projects/{project}/instances", new { })).StatusCode.Should().Be(HttpStatusCode.Forbidden, "the role is checked before the body");
+    }
+
+    private static async Task<Dictionary<string, string[]>> ErrorsAsync(HttpResponseMessage response)
+    {
+        var body = await response.Content.ReadAsStringAsync();
+        response.StatusCode.Should().Be(HttpStatusCode.BadRequest, body);
+        response.Content.Headers.ContentType!.MediaType.Should().Be("application/problem+json");
+        return JsonDocument.Parse(body).RootElement.GetProperty("errors").Deserialize<Dictionary<string, string[]>>()!;
+    }
+
     internal static async Task<long> CreateProjectAsync(HttpClient client, string name)
     {
         var response = await client.PostAsJsonAsync("/api/projects", new { name, settings = new { zigbee = new { host = "192.168.1.50" }, zwave = new { host = "192.168.1.51", port = 3333 } } });

@@ -6,7 +6,6 @@ using Ctrlable.HaSim.Backups;
 using Ctrlable.HaSim.State;
 using Ctrlable.Provisioner.Auth;
 using Ctrlable.Provisioner.Demo;
-using Ctrlable.Provisioner.Deploy;
 using Ctrlable.Provisioner.HomeAssistant;
 using Ctrlable.Provisioner.HomeAssistant.Setup;
 using Ctrlable.Provisioner.Provision;

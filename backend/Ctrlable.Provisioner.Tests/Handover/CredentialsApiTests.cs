@@ -275,6 +275,38 @@ public sealed class CredentialsApiTests(HandoverSite site) : IClassFixture<Hando
     }
 
     [Fact]
+    public async Task A_reveal_tells_an_api_token_it_cannot_reveal_before_anything_about_its_body_and_a_person_every_field_error()
+    {
+        using var app = new ProvisionerApp(settings: DeployApiTests.FastDemo());
+        using var token = await app.CreateClientAsync(Role.Admin);
+        using var admin = await app.CreateClientAsync(Role.Admin, Via.Cookie);
+
+        // Who asks comes first: a token never reveals, so what its body lacks is beside the point.
+        var byToken = await ProblemAsync(await token.PostAsJsonAsync("/api/projects/1/credentials/reveal", new { }));
+        byToken.GetProperty("code").GetString().Should().Be("user-required");
+
+        var noIds = await ProblemAsync(await admin.PostAsJsonAsync("/api/projects/1/credentials/reveal", new { credentialIds = Array.Empty<string>() }));
+        noIds.GetProperty("title").GetString().Should().Be("Choose the credentials");
+        noIds.GetProperty("errors").EnumerateObject().Select(e => e.Name).Should().Equal("credentialIds", "password");
+
+        var noPassword = await ProblemAsync(await admin.PostAsJsonAsync("/api/projects/1/credentials/reveal", new { credentialIds = new[] { "site.mqtt" } }));
+        noPassword.GetProperty("code").GetString().Should().Be("password-required");
+        noPassword.GetProperty("errors").EnumerateObject().Select(e => e.Name).Should().Equal("password");
+
+        var oneWithout = await ProblemAsync(await admin.PostAsJsonAsync("/api/projects/1/credentials/site.mqtt/reveal", new { }));
+        oneWithout.GetProperty("code").GetString().Should().Be("password-required");
+        oneWithout.GetProperty("errors").GetProperty("password")[0].GetString().Should().Be("Enter your current password.");
+    }
+
+    private static async Task<JsonElement> ProblemAsync(HttpResponseMessage response)
+    {
+        var body = await response.Content.ReadAsStringAsync();
+        response.StatusCode.Should().Be(HttpStatusCode.BadRequest, body);
+        response.Content.Headers.ContentType!.MediaType.Should().Be("application/problem+json");
+        return JsonDocument.Parse(body).RootElement.Clone();
+    }
+
+    [Fact]
     public async Task Wrong_reveal_passwords_lock_the_account_as_failed_sign_ins_do_and_a_locked_account_s_password_is_not_checked()
     {
         var settings = DeployApiTests.FastDemo();

@@ -5,7 +5,8 @@ namespace Ctrlable.Provisioner.Tests.Hosting;
 
 /// <summary>
 /// Dependencies point one way: features own their setup and the host only calls it, so no feature reaches into
-/// Hosting (beyond the web pipeline's endpoint pieces), and Auth knows none of the features that use it.
+/// Hosting (beyond the web pipeline's endpoint pieces), Auth knows none of the features that use it, and no two
+/// namespaces depend on each other, directly or round a loop.
 /// Read from the product's sources: a <c>using</c> or a qualified name of another namespace's type is a dependency.
 /// </summary>
 public sealed partial class DependencyDirectionTests
@@ -45,6 +46,90 @@ public sealed partial class DependencyDirectionTests
         DependenciesOf("Config").Should().BeEmpty();
     }
 
+    [Fact]
+    public void No_namespace_cycle_between_feature_folders()
+    {
+        // A feature's own sub-namespaces (HomeAssistant.Setup of HomeAssistant) are one folder with it; Hosting is the
+        // composition root that calls every feature's AddX/MapX (its endpoint pieces are the one way back, above).
+        var namespaces = Namespaces().Where(ns => ns != "Hosting").ToList();
+        var edges = namespaces.ToDictionary(
+            ns => ns,
+            ns => DependenciesOf(ns).Where(d => d != "Hosting" && !SameFolder(ns, d)).ToHashSet());
+
+        var cycles = StronglyConnected(namespaces, edges).Where(c => c.Count > 1)
+            .Select(c => string.Join(" <-> ", c.Order(StringComparer.Ordinal)) + ": " + string.Join(", ", c.Order(StringComparer.Ordinal).SelectMany(from => edges[from].Where(c.Contains).Select(to => $"{from} -> {to}"))))
+            .ToList();
+
+        string.Join("\n", cycles).Should().BeEmpty("a shared type lives with the side that owns the fact, or the lower layer owns an interface the upper one implements");
+    }
+
+    [Fact]
+    public void The_cycle_check_sees_a_cycle()
+    {
+        var edges = new Dictionary<string, HashSet<string>> { ["A"] = ["B"], ["B"] = ["C"], ["C"] = ["A"], ["D"] = ["A"] };
+
+        StronglyConnected(["A", "B", "C", "D"], edges).Where(c => c.Count > 1).Should().ContainSingle().Which.Should().BeEquivalentTo(["A", "B", "C"]);
+    }
+
+    private static bool SameFolder(string a, string b) =>
+        a.StartsWith(b + ".", StringComparison.Ordinal) || b.StartsWith(a + ".", StringComparison.Ordinal);
+
+    private static IEnumerable<string> Namespaces() =>
+        typeof(Program).Assembly.GetTypes()
+            .Where(t => t.Namespace?.StartsWith(Root + ".", StringComparison.Ordinal) == true && !t.IsNested)
+            .Select(t => t.Namespace![(Root.Length + 1)..])
+            .Distinct();
+
+    /// <summary>Tarjan's strongly connected components: each holds folders that reach one another.</summary>
+    private static List<List<string>> StronglyConnected(IReadOnlyList<string> nodes, IReadOnlyDictionary<string, HashSet<string>> edges)
+    {
+        var index = new Dictionary<string, int>();
+        var low = new Dictionary<string, int>();
+        var stack = new Stack<string>();
+        var onStack = new HashSet<string>();
+        var components = new List<List<string>>();
+
+        void Visit(string node)
+        {
+            index[node] = low[node] = index.Count;
+            stack.Push(node);
+            onStack.Add(node);
+            foreach (var next in edges.GetValueOrDefault(node) ?? [])
+            {
+                if (!index.ContainsKey(next))
+                {
+                    Visit(next);
+                    low[node] = Math.Min(low[node], low[next]);
+                }
+                else if (onStack.Contains(next))
+                {
+                    low[node] = Math.Min(low[node], index[next]);
+                }
+            }
+
+            if (low[node] == index[node])
+            {
+                var component = new List<string>();
+                string member;
+                do
+                {
+                    member = stack.Pop();
+                    onStack.Remove(member);
+                    component.Add(member);
+                }
+                while (member != node);
+                components.Add(component);
+            }
+        }
+
+        foreach (var node in nodes.Where(n => !index.ContainsKey(n)))
+        {
+            Visit(node);
+        }
+
+        return components;
+    }
+
     private static HashSet<string> DependenciesOf(string feature)
     {
         var names = typeof(Program).Assembly.GetTypes()
@@ -76,7 +161,12 @@ public sealed partial class DependencyDirectionTests
             .Select(t => t.Name.Split('`')[0])
             .Distinct();
 
-    private static IEnumerable<(string Path, string Namespace, string Code)> ProductSources()
+    // Read once for every test of the class: the cycle check asks for each namespace's dependencies.
+    private static readonly Lazy<List<(string Path, string Namespace, string Code)>> Sources = new(() => [.. ReadProductSources()]);
+
+    private static List<(string Path, string Namespace, string Code)> ProductSources() => Sources.Value;
+
+    private static IEnumerable<(string Path, string Namespace, string Code)> ReadProductSources()
     {
         var product = RepoPaths.Product;
         foreach (var path in Directory.EnumerateFiles(product, "*.cs", SearchOption.AllDirectories))

@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using Ctrlable.Provisioner.Deploy;
+using Ctrlable.Provisioner.State;
 
 namespace Ctrlable.Provisioner.Tests.Infrastructure;
 

@@ -56,6 +56,8 @@ public sealed class PlatformReportTests : IAsyncLifetime
         badCode.StatusCode.Should().Be(HttpStatusCode.UnprocessableEntity);
         using var malformed = await admin.PostAsJsonAsync("/api/platform/enrolment", new { code = "no spaces!" });
         malformed.StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        // At the key the enrolment form shows it under.
+        (await malformed.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("errors").EnumerateObject().Select(e => e.Name).Should().Equal("code");
 
         using var enrol = await admin.PostAsJsonAsync("/api/platform/enrolment", new { code = _platform.CreateCode("site-0042") });
         enrol.StatusCode.Should().Be(HttpStatusCode.OK);

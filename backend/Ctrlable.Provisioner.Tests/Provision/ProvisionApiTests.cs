@@ -493,6 +493,19 @@ public sealed class ProvisionApiTests(ProvisionApiTests.Fixture fixture) : IClas
     }
 
     [Fact]
+    public async Task A_complete_report_is_refused_with_every_field_error_at_once()
+    {
+        using var client = H.App.CreateHttpsClient(IPAddress.Parse("127.0.10.249"));
+        var versions = Enumerable.Range(0, 40).ToDictionary(i => $"app{i}", _ => "1.0");
+
+        var refused = await client.PostAsJsonAsync("/api/provision/complete", new { hostname = "not a label", status = "ok", versions });
+
+        refused.StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        (await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").EnumerateObject().Select(e => e.Name)
+            .Should().Equal("hostname", "instanceCredential", "versions");
+    }
+
+    [Fact]
     public async Task A_usb_coordinator_flags_the_instance_as_needing_a_binding()
     {
         var settings = FirstBootHarness.Settings with { Zigbee = new CoordinatorSettings { Mode = CoordinatorMode.Usb, UsbDevice = "/dev/serial/by-id/usb-ITead_Sonoff_Zigbee_3.0-if00" } };

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Threading.RateLimiting;
 using Ctrlable.Provisioner.Config;
+using Ctrlable.Provisioner.Http;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Authorization;
@@ -91,8 +92,7 @@ public static class AccessControl
                     detail = $"Too many attempts from this address. Try again in {seconds} s.";
                 }
 
-                await TypedResults.Problem(title: "Too many attempts", detail: detail, statusCode: StatusCodes.Status429TooManyRequests)
-                    .ExecuteAsync(context.HttpContext);
+                await new Refusal(StatusCodes.Status429TooManyRequests, "Too many attempts", detail).ToProblem().ExecuteAsync(context.HttpContext);
             };
             // Per client address; per account, the lockout counts failures.
             o.AddPolicy(SignInRateLimit, context => RateLimitPartition.GetFixedWindowLimiter(
@@ -151,12 +151,12 @@ internal sealed class SetupGateMiddleware(RequestDelegate next, SetupState setup
             && endpoint.Metadata.GetMetadata<IAllowAnonymous>() is null
             && !await setup.IsDoneAsync(context.RequestAborted))
         {
-            await TypedResults.Problem(
-                    title: "Setup required",
-                    detail: "No admin account exists yet. Open the orchestrator in a browser to create one, or run it once with --create-admin <name>.",
-                    statusCode: StatusCodes.Status503ServiceUnavailable,
-                    extensions: new Dictionary<string, object?> { ["code"] = "setup-required", ["setupPath"] = "/setup" })
-                .ExecuteAsync(context);
+            await new Refusal(
+                    StatusCodes.Status503ServiceUnavailable,
+                    "Setup required",
+                    "No admin account exists yet. Open the orchestrator in a browser to create one, or run it once with --create-admin <name>.",
+                    Extensions: new Dictionary<string, object?> { ["code"] = "setup-required", ["setupPath"] = "/setup" })
+                .ToProblem().ExecuteAsync(context);
             return;
         }
 
@@ -179,12 +179,12 @@ internal sealed class AntiforgeryMiddleware(RequestDelegate next, IAntiforgery a
             && ApiTokenAuthenticationHandler.BearerToken(context.Request) is null
             && !await antiforgery.IsRequestValidAsync(context))
         {
-            await TypedResults.Problem(
-                    title: "Missing or invalid antiforgery token",
-                    detail: $"Fetch GET /api/auth/antiforgery and send its token in the {AccessControl.AntiforgeryHeader} header (again after signing in or out).",
-                    statusCode: StatusCodes.Status400BadRequest,
-                    extensions: new Dictionary<string, object?> { ["code"] = "antiforgery" })
-                .ExecuteAsync(context);
+            await new Refusal(
+                    StatusCodes.Status400BadRequest,
+                    "Missing or invalid antiforgery token",
+                    $"Fetch GET /api/auth/antiforgery and send its token in the {AccessControl.AntiforgeryHeader} header (again after signing in or out).",
+                    Extensions: new Dictionary<string, object?> { ["code"] = "antiforgery" })
+                .ToProblem().ExecuteAsync(context);
             return;
         }
 

@@ -14,15 +14,13 @@ public static class AdminCommand
     {
         username = Credentials.NormaliseUsername(username);
         password ??= await input.ReadLineAsync() ?? "";
-        var problems = Credentials.Check(username, password);
-        if (problems.Count > 0)
+        // The same rules as an account created in the browser.
+        var problems = new CreateUserRequestValidator().Validate(new CreateUserRequest(username, password, Role.Admin));
+        if (!problems.IsValid)
         {
-            foreach (var (field, messages) in problems)
+            foreach (var failure in problems.Errors)
             {
-                foreach (var message in messages)
-                {
-                    await error.WriteLineAsync($"create-admin: {field}: {message}");
-                }
+                await error.WriteLineAsync($"create-admin: {failure.PropertyName}: {failure.ErrorMessage}");
             }
 
             return 1;

@@ -1,4 +1,6 @@
 using System.ComponentModel;
+using Ctrlable.Provisioner.Http;
+using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Ctrlable.Provisioner.Auth;
@@ -71,7 +73,7 @@ public static partial class AuthApi
             .WithSummary("Change a user's role or disable/enable the account (also clears a lockout). The last enabled admin stays.");
 
         users.MapPut("/{id:long}/password", async Task<Results<NoContent, ValidationProblem, ProblemHttpResult>> (
-                long id, ResetPasswordRequest request, HttpContext http, UserRepository repository, AccountService accounts, CancellationToken ct) =>
+                long id, ResetPasswordRequest request, HttpContext http, UserRepository repository, AccountService accounts, IValidator<ResetPasswordRequest> validator, CancellationToken ct) =>
             {
                 if (await repository.FindAsync(id, ct) is not { } user)
                 {
@@ -79,10 +81,9 @@ public static partial class AuthApi
                 }
 
                 http.Audit().Target = $"user {user.Username}";
-                var problems = Credentials.CheckPassword(user.Username, request.NewPassword);
-                if (problems.Count > 0)
+                if (await validator.RefuseAsync(request, ct, title: "Choose a stronger password.", data: Credentials.ForUser(user.Username)) is { } invalid)
                 {
-                    return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["newPassword"] = [.. problems] }, title: "Choose a stronger password.");
+                    return invalid;
                 }
 
                 await accounts.ResetPasswordAsync(id, request.NewPassword, ct);
@@ -93,31 +94,25 @@ public static partial class AuthApi
     }
 
     private static async Task<Results<Created<UserSummary>, ValidationProblem, ProblemHttpResult>> CreateUserAsync(
-        CreateUserRequest request, HttpContext http, AccountService accounts, TimeProvider time, CancellationToken ct)
+        CreateUserRequest request, HttpContext http, AccountService accounts, TimeProvider time, IValidator<CreateUserRequest> validator, CancellationToken ct)
     {
         var username = Credentials.NormaliseUsername(request.Username);
         http.Audit().Target = $"user {Truncate(username)}";
-        var errors = Credentials.Check(username, request.Password);
-        if (!Enum.IsDefined(request.Role))
+        if (await validator.RefuseAsync(request, ct, title: "The account cannot be created.") is { } invalid)
         {
-            errors["role"] = ["Choose viewer, operator or admin."];
-        }
-
-        if (errors.Count > 0)
-        {
-            return TypedResults.ValidationProblem(errors, title: "The account cannot be created.");
+            return invalid;
         }
 
         if (await accounts.CreateAsync(username, request.Password, request.Role, ct) is not { } user)
         {
-            return TypedResults.Problem(title: "User name taken", detail: $"There is already an account '{username}'.", statusCode: StatusCodes.Status409Conflict);
+            return new Refusal(StatusCodes.Status409Conflict, "User name taken", $"There is already an account '{username}'.").ToProblem();
         }
 
         return TypedResults.Created($"/api/users/{user.Id}", Summary(user, time.GetUtcNow()));
     }
 
     private static async Task<Results<Ok<UserSummary>, ValidationProblem, ProblemHttpResult>> UpdateUserAsync(
-        long id, UpdateUserRequest request, HttpContext http, UserRepository repository, TimeProvider time, ILoggerFactory loggers, CancellationToken ct)
+        long id, UpdateUserRequest request, HttpContext http, UserRepository repository, TimeProvider time, ILoggerFactory loggers, IValidator<UpdateUserRequest> validator, CancellationToken ct)
     {
         if (await repository.FindAsync(id, ct) is not { } user)
         {
@@ -125,17 +120,17 @@ public static partial class AuthApi
         }
 
         http.Audit().Target = $"user {user.Username}";
-        if (!Enum.IsDefined(request.Role))
+        if (await validator.RefuseAsync(request, ct) is { } invalid)
         {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["role"] = ["Choose viewer, operator or admin."] });
+            return invalid;
         }
 
         if (!await repository.UpdateAsync(id, request.Role, request.Disabled, time.GetUtcNow(), ct))
         {
-            return TypedResults.Problem(
-                title: "The last admin stays",
-                detail: "This would leave no enabled admin account. Make another account admin first.",
-                statusCode: StatusCodes.Status409Conflict);
+            return new Refusal(
+                StatusCodes.Status409Conflict,
+                "The last admin stays",
+                "This would leave no enabled admin account. Make another account admin first.").ToProblem();
         }
 
         loggers.CreateLogger(typeof(AuthApi)).LogInformation("User {Username} updated: role {Role}, disabled {Disabled}", user.Username, request.Role.Name(), request.Disabled);
@@ -161,35 +156,19 @@ public static partial class AuthApi
         tokens.MapDelete("/{id:long}", async Task<Results<NoContent, ProblemHttpResult>> (long id, ApiTokenService service, CancellationToken ct) =>
                 await service.RevokeAsync(id, ct)
                     ? TypedResults.NoContent()
-                    : TypedResults.Problem(title: "API token not found", detail: $"There is no API token {id}.", statusCode: StatusCodes.Status404NotFound))
+                    : new Refusal(StatusCodes.Status404NotFound, "API token not found", $"There is no API token {id}.").ToProblem())
             .WithName("RevokeApiToken")
             .WithSummary("Revoke an API token; it stops working at once.");
     }
 
     private static async Task<Results<Created<CreatedToken>, ValidationProblem>> CreateTokenAsync(
-        CreateTokenRequest request, HttpContext http, ApiTokenService service, TimeProvider time, CancellationToken ct)
+        CreateTokenRequest request, HttpContext http, ApiTokenService service, TimeProvider time, IValidator<CreateTokenRequest> validator, CancellationToken ct)
     {
         var name = (request.Name ?? "").Trim();
         http.Audit().Target = $"token {Truncate(name)}";
-        var errors = new Dictionary<string, string[]>();
-        if (name.Length is 0 or > 100)
+        if (await validator.RefuseAsync(request, ct, title: "The API token cannot be issued.") is { } invalid)
         {
-            errors["name"] = ["Name the token (1–100 characters), e.g. after the integration that uses it."];
-        }
-
-        if (!Enum.IsDefined(request.Role))
-        {
-            errors["role"] = ["Choose viewer, operator or admin."];
-        }
-
-        if (request.ExpiresAt is { } expires && expires <= time.GetUtcNow())
-        {
-            errors["expiresAt"] = ["The expiry must be in the future."];
-        }
-
-        if (errors.Count > 0)
-        {
-            return TypedResults.ValidationProblem(errors, title: "The API token cannot be issued.");
+            return invalid;
         }
 
         var actor = Actor.From(http.User)!;
@@ -237,5 +216,5 @@ public static partial class AuthApi
         token.LastUsedAt);
 
     private static ProblemHttpResult UserNotFound(long id) =>
-        TypedResults.Problem(title: "User not found", detail: $"There is no user {id}.", statusCode: StatusCodes.Status404NotFound);
+        new Refusal(StatusCodes.Status404NotFound, "User not found", $"There is no user {id}.").ToProblem();
 }

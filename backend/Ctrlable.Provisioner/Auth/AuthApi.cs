@@ -1,3 +1,5 @@
+using Ctrlable.Provisioner.Http;
+using FluentValidation;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
@@ -108,7 +110,7 @@ public static partial class AuthApi
     }
 
     private static async Task<Results<Created<CurrentUser>, ValidationProblem, ProblemHttpResult>> CreateFirstAdminAsync(
-        SetupRequest request, HttpContext http, AccountService accounts, SetupState setup, SetupCode setupCode, CancellationToken ct)
+        SetupRequest request, HttpContext http, AccountService accounts, SetupState setup, SetupCode setupCode, IValidator<SetupRequest> validator, CancellationToken ct)
     {
         var username = Credentials.NormaliseUsername(request.Username);
         http.Audit().ActorKind = ActorClaims.UserKind;
@@ -120,20 +122,20 @@ public static partial class AuthApi
 
         // Whoever reaches the orchestrator first must not become its admin: only someone who can read the code on the
         // orchestrator's machine (or install.sh's output) can.
+        // The code is checked before the fields: without it, nothing about the request is answered.
         if (!setupCode.Matches(request.SetupCode))
         {
             http.Audit().Target = "set-up code missing or wrong";
-            return TypedResults.Problem(
-                title: "Set-up code required",
-                detail: "Enter the set-up code: install.sh printed it, and it is in the file setup-code in the orchestrator's data directory (/var/lib/ctrlable-provisioner on an installed container; run ct-setup.sh setup-code there).",
-                statusCode: StatusCodes.Status403Forbidden,
-                extensions: new Dictionary<string, object?> { ["code"] = "setup-code" });
+            return new Refusal(
+                StatusCodes.Status403Forbidden,
+                "Set-up code required",
+                "Enter the set-up code: install.sh printed it, and it is in the file setup-code in the orchestrator's data directory (/var/lib/ctrlable-provisioner on an installed container; run ct-setup.sh setup-code there).",
+                Extensions: new Dictionary<string, object?> { ["code"] = "setup-code" }).ToProblem();
         }
 
-        var errors = Credentials.Check(username, request.Password);
-        if (errors.Count > 0)
+        if (await validator.RefuseAsync(request, ct, title: "The admin account cannot be created.") is { } invalid)
         {
-            return TypedResults.ValidationProblem(errors, title: "The admin account cannot be created.");
+            return invalid;
         }
 
         var user = await accounts.CreateFirstAdminAsync(username, request.Password, ct);
@@ -147,25 +149,14 @@ public static partial class AuthApi
     }
 
     private static async Task<Results<Ok<CurrentUser>, ValidationProblem, JsonHttpResult<ProblemDetails>>> SignInAsync(
-        SignInRequest request, HttpContext http, AccountService accounts, CancellationToken ct)
+        SignInRequest request, HttpContext http, AccountService accounts, IValidator<SignInRequest> validator, CancellationToken ct)
     {
         var username = Credentials.NormaliseUsername(request.Username);
         http.Audit().ActorKind = ActorClaims.UserKind;
         http.Audit().ActorName = Truncate(username);
-        if (username.Length == 0 || string.IsNullOrEmpty(request.Password))
+        if (await validator.RefuseAsync(request, ct, title: "Enter user name and password.") is { } invalid)
         {
-            var errors = new Dictionary<string, string[]>();
-            if (username.Length == 0)
-            {
-                errors["username"] = ["Enter your user name."];
-            }
-
-            if (string.IsNullOrEmpty(request.Password))
-            {
-                errors["password"] = ["Enter your password."];
-            }
-
-            return TypedResults.ValidationProblem(errors, title: "Enter user name and password.");
+            return invalid;
         }
 
         switch (await accounts.SignInAsync(username, request.Password, ct))
@@ -201,21 +192,21 @@ public static partial class AuthApi
         statusCode: StatusCodes.Status401Unauthorized);
 
     private static async Task<Results<NoContent, ValidationProblem, ProblemHttpResult>> ChangePasswordAsync(
-        ChangePasswordRequest request, HttpContext http, AccountService accounts, CancellationToken ct)
+        ChangePasswordRequest request, HttpContext http, AccountService accounts, IValidator<ChangePasswordRequest> validator, CancellationToken ct)
     {
+        // Who asks before what they sent: an API token has no password to change, whatever the body holds.
         if (Actor.From(http.User) is not { IsUser: true } actor)
         {
-            return TypedResults.Problem(
-                title: "Not a user account",
-                detail: "API tokens have no password; revoke the token and issue a new one instead.",
-                statusCode: StatusCodes.Status400BadRequest);
+            return new Refusal(
+                StatusCodes.Status400BadRequest,
+                "Not a user account",
+                "API tokens have no password; revoke the token and issue a new one instead.").ToProblem();
         }
 
         http.Audit().Target = $"user {actor.Name}";
-        var problems = Credentials.CheckPassword(actor.Name, request.NewPassword);
-        if (problems.Count > 0)
+        if (await validator.RefuseAsync(request, ct, title: "Choose a stronger password.", data: Credentials.ForUser(actor.Name)) is { } invalid)
         {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["newPassword"] = [.. problems] }, title: "Choose a stronger password.");
+            return invalid;
         }
 
         var user = await accounts.ChangePasswordAsync(actor.Id, request.CurrentPassword ?? "", request.NewPassword, ct);
@@ -229,10 +220,10 @@ public static partial class AuthApi
         return TypedResults.NoContent();
     }
 
-    private static ProblemHttpResult SetupDone() => TypedResults.Problem(
-        title: "Setup already done",
-        detail: "An admin account exists. Sign in; an admin adds further accounts under Users.",
-        statusCode: StatusCodes.Status409Conflict);
+    private static ProblemHttpResult SetupDone() => new Refusal(
+        StatusCodes.Status409Conflict,
+        "Setup already done",
+        "An admin account exists. Sign in; an admin adds further accounts under Users.").ToProblem();
 
     private static string Truncate(string text) => text.Length <= 64 ? text : text[..64];
 }

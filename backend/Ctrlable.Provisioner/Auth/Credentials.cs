@@ -1,12 +1,23 @@
 using System.Text.RegularExpressions;
+using FluentValidation;
 
 namespace Ctrlable.Provisioner.Auth;
 
-/// <summary>Rules for user names and passwords; each problem is one sentence for the form field.</summary>
+/// <summary>
+/// Rules for user names and passwords, as FluentValidation rules the account requests' validators share (and the
+/// <c>--create-admin</c> command, through <see cref="CreateUserRequestValidator"/>); each problem is one sentence for the
+/// form field. No message carries the value: a refused password is never echoed.
+/// </summary>
 public static partial class Credentials
 {
     public const int MinPasswordLength = 12;
     public const int MaxPasswordLength = 256;
+
+    /// <summary>
+    /// The validation's root data key naming the user a new password is for, when the request does not carry it (a
+    /// password change: the signed-in user; a reset: the user being reset).
+    /// </summary>
+    public const string PasswordOwner = "password-owner";
 
     // The few passwords people type first; length alone lets these through.
     private static readonly HashSet<string> Common = new(StringComparer.OrdinalIgnoreCase)
@@ -18,50 +29,33 @@ public static partial class Credentials
 
     public static string NormaliseUsername(string? username) => (username ?? "").Trim().ToLowerInvariant();
 
-    public static Dictionary<string, string[]> Check(string username, string? password, string passwordField = "password")
-    {
-        var errors = new Dictionary<string, string[]>();
-        if (!UsernamePattern().IsMatch(username))
-        {
-            errors["username"] = ["Use 2–64 characters: lower-case letters, digits, '.', '_' or '-', starting with a letter or digit."];
-        }
+    /// <summary>A user name as it is stored (trimmed, lower case): 2–64 characters of a-z, 0-9, '.', '_' and '-'.</summary>
+    public static IRuleBuilderOptions<T, string> ValidUsername<T>(this IRuleBuilder<T, string> rule) =>
+        rule.Must(username => UsernamePattern().IsMatch(NormaliseUsername(username)))
+            .WithMessage("Use 2–64 characters: lower-case letters, digits, '.', '_' or '-', starting with a letter or digit.")
+            .OverridePropertyName("username");
 
-        var passwordErrors = CheckPassword(username, password);
-        if (passwordErrors.Count > 0)
-        {
-            errors[passwordField] = [.. passwordErrors];
-        }
+    /// <summary>
+    /// A new password: long enough, not too long, not one character repeated, not a common one, and not containing the
+    /// name of <paramref name="owner"/>'s user. Only the first problem is told.
+    /// </summary>
+    public static IRuleBuilderOptions<T, string> StrongPassword<T>(this IRuleBuilderInitial<T, string> rule, Func<T, ValidationContext<T>, string> owner) =>
+        rule.Cascade(CascadeMode.Stop)
+            .Must(password => (password ?? "").Length >= MinPasswordLength).WithMessage($"Use at least {MinPasswordLength} characters.")
+            .Must(password => password.Length <= MaxPasswordLength).WithMessage($"Use at most {MaxPasswordLength} characters.")
+            .Must(password => password.Distinct().Count() >= 5).WithMessage("Use at least 5 different characters.")
+            .Must(password => !Common.Contains(password)).WithMessage("This password is too common.")
+            .Must((request, password, context) => owner(request, context) is not { Length: >= 2 } username || !password.Contains(username, StringComparison.OrdinalIgnoreCase))
+            .WithMessage("The password must not contain the user name.");
 
-        return errors;
-    }
+    /// <summary>The user <see cref="PasswordOwner"/> names; a validator run without it is a mistake in the handler.</summary>
+    public static string OwnerOf<T>(ValidationContext<T> context) =>
+        context.RootContextData.TryGetValue(PasswordOwner, out var owner) && owner is string username
+            ? username
+            : throw new InvalidOperationException($"A new password was validated without the user it is for ({nameof(PasswordOwner)}).");
 
-    public static List<string> CheckPassword(string username, string? password)
-    {
-        var errors = new List<string>();
-        password ??= "";
-        if (password.Length < MinPasswordLength)
-        {
-            errors.Add($"Use at least {MinPasswordLength} characters.");
-        }
-        else if (password.Length > MaxPasswordLength)
-        {
-            errors.Add($"Use at most {MaxPasswordLength} characters.");
-        }
-        else if (password.Distinct().Count() < 5)
-        {
-            errors.Add("Use at least 5 different characters.");
-        }
-        else if (Common.Contains(password))
-        {
-            errors.Add("This password is too common.");
-        }
-        else if (username.Length >= 2 && password.Contains(username, StringComparison.OrdinalIgnoreCase))
-        {
-            errors.Add("The password must not contain the user name.");
-        }
-
-        return errors;
-    }
+    /// <summary>The root data that names the user a new password is for.</summary>
+    public static IReadOnlyDictionary<string, object> ForUser(string username) => new Dictionary<string, object> { [PasswordOwner] = username };
 
     [GeneratedRegex("^[a-z0-9][a-z0-9._-]{1,63}$")]
     private static partial Regex UsernamePattern();

@@ -4,6 +4,7 @@ using System.Runtime.CompilerServices;
 using Ctrlable.Provisioner.Auth;
 using Ctrlable.Provisioner.Config;
 using Ctrlable.Provisioner.Hosting;
+using Ctrlable.Provisioner.Http;
 using Ctrlable.Provisioner.Manifest;
 using Ctrlable.Provisioner.Observability;
 using Ctrlable.Provisioner.Provision;
@@ -107,7 +108,7 @@ public static class BuildApi
         return routes;
     }
 
-    private static async Task<Results<Accepted<BuildSummary>, ValidationProblem, ProblemHttpResult>> StartAsync(
+    private static async Task<Results<Accepted<BuildSummary>, ProblemHttpResult>> StartAsync(
         string release, [FromBody] StartBuildRequest? request, BuildService service, HttpContext http, CancellationToken ct)
     {
         // The body is optional (no body: build every template); WithValidation checked one that came.
@@ -119,35 +120,26 @@ public static class BuildApi
             return TypedResults.Accepted($"/api/builds/{build.Id}", build);
         }
 
-        return started.Refusal switch
-        {
-            BuildRefusal.ReleaseNotFound => TypedResults.Problem(title: "Release not found", detail: started.Detail, statusCode: StatusCodes.Status404NotFound),
-            BuildRefusal.UnknownTemplates => TypedResults.ValidationProblem(started.Errors!, detail: started.Detail, title: "Unknown template"),
-            var refusal => TypedResults.Problem(
-                title: refusal switch
-                {
-                    BuildRefusal.ReleaseInvalid => "Release manifest is invalid",
-                    BuildRefusal.ReleaseNotPinned => "Release is not pinned to a commit",
-                    BuildRefusal.TriggerNotConfigured => "Builds are not set up",
-                    BuildRefusal.AlreadyRunning => "A build is running",
-                    _ => "Cannot rebuild the active release",
-                },
-                detail: started.Detail,
-                statusCode: StatusCodes.Status409Conflict,
-                extensions: new Dictionary<string, object?> { ["code"] = Code(refusal) }),
-        };
+        return RefusalOf(started).ToProblem();
     }
 
-    private static string Code(BuildRefusal? refusal) => refusal switch
+    /// <summary>Each refused build's status, title and machine-readable <c>code</c>; the detail (and unknown templates' errors) are the service's.</summary>
+    private static Refusal RefusalOf(BuildStart started)
     {
-        BuildRefusal.ReleaseInvalid => "release-invalid",
-        BuildRefusal.ReleaseNotPinned => "release-not-pinned",
-        BuildRefusal.TriggerNotConfigured => "trigger-not-configured",
-        BuildRefusal.AlreadyRunning => "build-running",
-        _ => "release-active",
-    };
+        var (status, title, code) = started.Refusal switch
+        {
+            BuildRefusal.ReleaseNotFound => (StatusCodes.Status404NotFound, "Release not found", (string?)null),
+            BuildRefusal.UnknownTemplates => (StatusCodes.Status400BadRequest, "Unknown template", null),
+            BuildRefusal.ReleaseInvalid => (StatusCodes.Status409Conflict, "Release manifest is invalid", "release-invalid"),
+            BuildRefusal.ReleaseNotPinned => (StatusCodes.Status409Conflict, "Release is not pinned to a commit", "release-not-pinned"),
+            BuildRefusal.TriggerNotConfigured => (StatusCodes.Status409Conflict, "Builds are not set up", "trigger-not-configured"),
+            BuildRefusal.AlreadyRunning => (StatusCodes.Status409Conflict, "A build is running", "build-running"),
+            _ => (StatusCodes.Status409Conflict, "Cannot rebuild the active release", "release-active"),
+        };
+        return new Refusal(status, title, started.Detail ?? "", started.Errors, Code(code));
+    }
 
-    private static async Task<Results<Ok<BuildCheckResult>, ValidationProblem, ProblemHttpResult>> CheckAsync(
+    private static async Task<Results<Ok<BuildCheckResult>, ProblemHttpResult>> CheckAsync(
         string release, [FromBody] CheckBuildRequest? request, BuildCheckService service, HttpContext http, CancellationToken ct)
     {
         if (request?.Templates is { } only)
@@ -161,6 +153,12 @@ public static class BuildApi
             return TypedResults.Ok(result);
         }
 
+        return RefusalOf(outcome).ToProblem();
+    }
+
+    /// <summary>Each refused check's status, title and machine-readable <c>code</c>; the detail (and unknown templates' errors) are the service's.</summary>
+    private static Refusal RefusalOf(CheckOutcome outcome)
+    {
         var (status, title, code) = outcome.Refusal switch
         {
             CheckRefusal.ReleaseNotFound => (StatusCodes.Status404NotFound, "Release not found", (string?)null),
@@ -174,14 +172,10 @@ public static class BuildApi
             CheckRefusal.TimedOut => (StatusCodes.Status504GatewayTimeout, "The check took too long", "check-timeout"),
             _ => (StatusCodes.Status502BadGateway, "The check could not run", "check-failed"),
         };
-        if (outcome.Refusal == CheckRefusal.UnknownTemplates)
-        {
-            return TypedResults.ValidationProblem(outcome.Errors!, detail: outcome.Detail, title: title);
-        }
-
-        return TypedResults.Problem(title: title, detail: outcome.Detail, statusCode: status,
-            extensions: code is null ? null : new Dictionary<string, object?> { ["code"] = code });
+        return new Refusal(status, title, outcome.Detail ?? "", outcome.Errors, Code(code));
     }
+
+    private static Dictionary<string, object?>? Code(string? code) => code is null ? null : new() { ["code"] = code };
 
     private static async Task<Results<ServerSentEventsResult<BuildStreamMessage>, ProblemHttpResult>> EventsAsync(
         long id, BuildRepository builds, BuildLiveRegistry live, ProvisionerMetrics metrics, CancellationToken ct)
@@ -290,10 +284,10 @@ public static class BuildApi
             {
                 if (TicketCheck(http, checks) is not null)
                 {
-                    return TypedResults.Problem(
-                        title: "Not a build ticket",
-                        detail: "A check's ticket opens the plan only; the release secret goes to a build.",
-                        statusCode: StatusCodes.Status403Forbidden);
+                    return new Refusal(
+                        StatusCodes.Status403Forbidden,
+                        "Not a build ticket",
+                        "A check's ticket opens the plan only; the release secret goes to a build.").ToProblem();
                 }
 
                 if (await TicketBuildAsync(http, builds, time, ct) is not { } build)
@@ -313,10 +307,10 @@ public static class BuildApi
 
                 var secret = keep ? await secrets.GetAsync(build.Release, ct) : await secrets.IssueAsync(build.Release, ct);
                 return secret is null
-                    ? TypedResults.Problem(
-                        title: "No release secret to keep",
-                        detail: $"Templates of {build.Release} are kept from an earlier build, but this orchestrator has no first-boot secret for the release. Rebuild them with force.",
-                        statusCode: StatusCodes.Status409Conflict)
+                    ? new Refusal(
+                        StatusCodes.Status409Conflict,
+                        "No release secret to keep",
+                        $"Templates of {build.Release} are kept from an earlier build, but this orchestrator has no first-boot secret for the release. Rebuild them with force.").ToProblem()
                     : TypedResults.Text(secret, "text/plain");
             });
     }
@@ -334,7 +328,7 @@ public static class BuildApi
     }
 
     private static ProblemHttpResult ReleaseNoLongerValid(string release) =>
-        TypedResults.Problem(title: "Release manifest is invalid", detail: $"{release} is no longer a valid release.", statusCode: StatusCodes.Status409Conflict);
+        new Refusal(StatusCodes.Status409Conflict, "Release manifest is invalid", $"{release} is no longer a valid release.").ToProblem();
 
     private static async Task<BuildRow?> TicketBuildAsync(HttpContext http, BuildRepository builds, TimeProvider time, CancellationToken ct)
     {
@@ -351,19 +345,19 @@ public static class BuildApi
     private static ProblemHttpResult NoTicket(HttpContext http)
     {
         http.Response.Headers.WWWAuthenticate = "Bearer";
-        return TypedResults.Problem(
-            title: "Build ticket required",
-            detail: "This endpoint is for the host build wrapper and needs the running build's ticket.",
-            statusCode: StatusCodes.Status401Unauthorized);
+        return new Refusal(
+            StatusCodes.Status401Unauthorized,
+            "Build ticket required",
+            "This endpoint is for the host build wrapper and needs the running build's ticket.").ToProblem();
     }
 
-    private static ProblemHttpResult TicketUsed(string what) => TypedResults.Problem(
-        title: "Ticket already used",
-        detail: $"This build's ticket was already used for its {what}; a ticket is good for one of each.",
-        statusCode: StatusCodes.Status409Conflict);
+    private static ProblemHttpResult TicketUsed(string what) => new Refusal(
+        StatusCodes.Status409Conflict,
+        "Ticket already used",
+        $"This build's ticket was already used for its {what}; a ticket is good for one of each.").ToProblem();
 
-    private static ProblemHttpResult BuildNotFound(long id) => TypedResults.Problem(
-        title: "Build not found",
-        detail: $"There is no build {id}.",
-        statusCode: StatusCodes.Status404NotFound);
+    private static ProblemHttpResult BuildNotFound(long id) => new Refusal(
+        StatusCodes.Status404NotFound,
+        "Build not found",
+        $"There is no build {id}.").ToProblem();
 }

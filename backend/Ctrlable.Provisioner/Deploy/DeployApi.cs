@@ -1,47 +1,42 @@
-using System.ComponentModel;
 using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
 using Ctrlable.Provisioner.Auth;
+using Ctrlable.Provisioner.Hosting;
 using Ctrlable.Provisioner.Http;
+using Ctrlable.Provisioner.Manifest;
 using Ctrlable.Provisioner.Observability;
 using Ctrlable.Provisioner.State;
+using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Ctrlable.Provisioner.Deploy;
-
-public sealed record InstanceDto(
-    long Id,
-    long ProjectId,
-    long? DeployId,
-    string Type,
-    string Kind,
-    string Hostname,
-    int? Vmid,
-    string? Node,
-    string? Mac,
-    string? Ip,
-    string State,
-    int Percent,
-    string? Release,
-    string? CloneMode,
-    string? Message,
-    string? Error,
-    DateTimeOffset CreatedAt,
-    DateTimeOffset UpdatedAt,
-    [property: Description("A coordinator of the site is on USB: the guest needs a manual USB passthrough in its LXC config on the Proxmox host.")] bool NeedsBinding,
-    [property: Description("What the guest reported at the end of its first boot, app -> version.")] IReadOnlyDictionary<string, string>? InstalledVersions,
-    [property: Description("Where to open the guest's app in a browser: Home Assistant's URL for ctrlable-pro once the orchestrator located it; null otherwise.")] string? AppUrl)
-{
-    public static InstanceDto Of(InstanceRow r) => new(
-        r.Id, r.ProjectId, r.DeployId, r.Type, r.Kind ?? "lxc", r.Hostname, r.Vmid is { } v ? (int)v : null, r.Node, r.Mac, r.Ip, r.State,
-        InstanceProgress.PercentOf(r.State), r.Release, r.CloneMode, r.Message, r.Error, r.CreatedAt, r.UpdatedAt, r.NeedsBinding,
-        r.ReportedVersions(), r.AppUrl);
-}
 
 /// <summary>Which components to deploy; empty or absent = every template of the active release.</summary>
 public sealed record DeployRequest(IReadOnlyList<string>? Types);
 
 public sealed record AddInstanceRequest(string Type);
+
+/// <summary>Component names as the manifest spells template names; whether the active release has them is the service's to say.</summary>
+public sealed class DeployRequestValidator : AbstractValidator<DeployRequest>
+{
+    // More than a release ever has; keeps a request from naming thousands.
+    public const int MaxTypes = 64;
+
+    public DeployRequestValidator()
+    {
+        RuleFor(r => r.Types).Must(t => t is null || t.Count <= MaxTypes).WithMessage($"At most {MaxTypes} components.").OverridePropertyName("types");
+        RuleForEach(r => r.Types).Must(IsTemplateName).WithMessage("'{PropertyValue}' is not a component name (a-z, 0-9 and '-').").OverridePropertyName("types");
+    }
+
+    internal static bool IsTemplateName(string? type) => type is not null && ShellSafeGrammar.Name.IsMatch(type);
+}
+
+public sealed class AddInstanceRequestValidator : AbstractValidator<AddInstanceRequest>
+{
+    public AddInstanceRequestValidator() =>
+        RuleFor(r => r.Type).Must(DeployRequestValidator.IsTemplateName)
+            .WithMessage("Name the component to add (a template name of the active release: a-z, 0-9 and '-').").OverridePropertyName("type");
+}
 
 public sealed record DeployDto(long Id, long ProjectId, string Release, IReadOnlyList<InstanceDto> Instances);
 
@@ -63,13 +58,15 @@ public static class DeployApi
         var projects = routes.MapGroup("/api/projects").WithTags("Projects");
 
         projects.MapPost("/{id:long}/deploy", DeployStackAsync)
+            .WithValidation<DeployRequest>()
             .RequireRole(Role.Operator).WithName("DeployStack")
             .WithSummary("One-click stack deploy: clones every requested component (default: every template of the active release) and brings each to active. A component the active release has not built on this host is refused: 409 with code components-unavailable and 'missing' [{type, reason}]. Progress: GET /api/deploys/{id}/events.")
-            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
 
         projects.MapPost("/{id:long}/instances", AddInstanceAsync)
+            .WithValidation<AddInstanceRequest>()
             .RequireRole(Role.Operator).WithName("AddInstance").WithSummary("Add one more instance of a component to a project (409 components-unavailable when the active release has not built it on this host).")
-            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
 
         projects.MapGet("/{id:long}/events", StreamProject)
             .RequireRole(Role.Viewer).WithName("ProjectEvents")

@@ -1,20 +1,16 @@
-using Ctrlable.Provisioner.Projects;
+using Ctrlable.Provisioner.State;
 using Microsoft.Extensions.Options;
 
 namespace Ctrlable.Provisioner.Deploy;
 
 public static class DeployRegistration
 {
-    /// <summary>Projects and the deploy pipeline (its settings checked at start); MapDeploy serves both.</summary>
+    /// <summary>The deploy pipeline (its settings checked at start); MapDeploy serves it.</summary>
     public static IServiceCollection AddDeploy(this IServiceCollection services)
     {
         services.AddSingleton<IValidateOptions<DeployOptions>, DeployOptionsValidator>();
         services.AddOptions<DeployOptions>().BindConfiguration(DeployOptions.Section).ValidateOnStart();
-        services.AddSingleton<ProjectService>();
-        services.AddSingleton<CameraCredentials>();
         services.AddSingleton<MacAllocator>();
-        services.AddSingleton<AddressAllocator>();
-        services.AddSingleton<SiteAddresses>();
         services.AddSingleton<GuestOwnership>();
         services.AddSingleton<IDeployStepObserver, NoStepObserver>();
         services.AddSingleton<InstanceSteps>();
@@ -26,6 +22,7 @@ public static class DeployRegistration
         services.AddSingleton<DeleteStep>();
         services.AddSingleton<DeployPipeline>();
         services.AddSingleton<DeployRunner>();
+        services.AddSingleton<IPipelineQueue>(sp => sp.GetRequiredService<DeployRunner>());
         services.AddHostedService(sp => sp.GetRequiredService<DeployRunner>());
         services.AddSingleton<DeployService>();
         return services;

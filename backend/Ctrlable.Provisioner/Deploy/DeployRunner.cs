@@ -9,7 +9,7 @@ namespace Ctrlable.Provisioner.Deploy;
 /// Runs instance pipelines in the background, each instance at most once at a time. At start-up it resumes
 /// every instance a stopped orchestrator left unfinished.
 /// </summary>
-public sealed class DeployRunner(DeployPipeline pipeline, InstanceRepository instances, ILogger<DeployRunner> logger) : BackgroundService
+public sealed class DeployRunner(DeployPipeline pipeline, InstanceRepository instances, ILogger<DeployRunner> logger) : BackgroundService, IPipelineQueue
 {
     private readonly Channel<long> _queue = Channel.CreateUnbounded<long>();
     private readonly ConcurrentDictionary<long, Task> _running = new();

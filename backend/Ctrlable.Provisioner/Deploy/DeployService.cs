@@ -49,7 +49,9 @@ public sealed class DeployService(
         var unknown = wanted.Where(t => !components.Contains(t)).ToList();
         if (unknown.Count > 0)
         {
-            return (null, new Refusal(400, "Unknown component", $"Release {release} has no template {string.Join(", ", unknown)}; it has {string.Join(", ", components)}."));
+            // A field error of the request too: at the field the dealer named it in (a stack's types, an added instance's type).
+            var detail = $"Release {release} has no template {string.Join(", ", unknown)}; it has {string.Join(", ", components)}.";
+            return (null, new Refusal(400, "Unknown component", detail, new Dictionary<string, string[]> { [kind == "instance" ? "type" : "types"] = [detail] }));
         }
 
         var missing = wanted.Distinct(StringComparer.Ordinal).Where(t => !templates.ContainsKey(t))

@@ -67,3 +67,10 @@ public sealed class GuestOwnership(ProxmoxClient proxmox)
 
     public static GuestKind KindOf(InstanceRow instance) => instance.Kind == "vm" ? GuestKind.Qemu : GuestKind.Lxc;
 }
+
+public static class NotOursStep
+{
+    /// <summary>The guest at the instance's VMID lacks its marker: the instance fails with why, the guest is left alone.</summary>
+    public static Task FailNotOursAsync(this InstanceSteps steps, InstanceRow instance, long vmid, CancellationToken ct) =>
+        steps.FailAsync(instance, "Not this instance's guest", GuestOwnership.NotOurs(vmid) + " Retry clones the instance anew at another VMID.", GuestOwnership.NotOurs(vmid), ct);
+}

@@ -1,5 +1,8 @@
 using System.ComponentModel;
 using Ctrlable.Provisioner.Auth;
+using Ctrlable.Provisioner.Http;
+using FluentValidation;
+using FluentValidation.Results;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Ctrlable.Provisioner.Handover;
@@ -20,6 +23,29 @@ public sealed record RevealCredentialsRequest(
     }
 }
 
+public sealed class RevealCredentialRequestValidator : AbstractValidator<RevealCredentialRequest>
+{
+    public RevealCredentialRequestValidator() => RuleFor(r => r.Password).PasswordEntered();
+}
+
+public sealed class RevealCredentialsRequestValidator : AbstractValidator<RevealCredentialsRequest>
+{
+    public const int MaxBatch = 100;
+
+    public RevealCredentialsRequestValidator()
+    {
+        RuleFor(r => r.CredentialIds).Must(ids => (ids ?? []).Distinct(StringComparer.Ordinal).Count() is >= 1 and <= MaxBatch)
+            .WithMessage($"Name 1 to {MaxBatch} credential ids.").OverridePropertyName("credentialIds");
+        RuleFor(r => r.Password).PasswordEntered();
+    }
+}
+
+internal static class RevealRules
+{
+    public static IRuleBuilderOptions<T, string?> PasswordEntered<T>(this IRuleBuilder<T, string?> rule) =>
+        rule.Must(p => !string.IsNullOrEmpty(p)).WithMessage("Enter your current password.").OverridePropertyName("password");
+}
+
 public sealed record RevealedCredential(string Id, [property: Description("The secret. Shown once; never logged.")] string Value)
 {
     private bool PrintMembers(System.Text.StringBuilder builder)
@@ -37,8 +63,6 @@ public sealed record RevealedCredentials(IReadOnlyList<RevealedCredential> Crede
 /// </summary>
 public static class CredentialsApi
 {
-    private const int MaxBatch = 100;
-
     public static IEndpointRouteBuilder MapCredentials(this IEndpointRouteBuilder routes)
     {
         var group = routes.MapGroup("/api/projects/{id:long}/credentials").WithTags("Credentials").RequireRole(Role.Admin);
@@ -79,38 +103,49 @@ public static class CredentialsApi
     }
 
     private static async Task<Results<Ok<RevealedCredential>, ProblemHttpResult>> RevealOneAsync(
-        long id, string credentialId, RevealCredentialRequest? request, HttpContext http, SiteCredentials credentials, AccountService accounts, CancellationToken ct)
+        long id, string credentialId, RevealCredentialRequest? request, HttpContext http, SiteCredentials credentials, AccountService accounts,
+        IValidator<RevealCredentialRequest> validator, CancellationToken ct)
     {
-        var result = await RevealAsync(id, [credentialId], request?.Password, http, credentials, accounts, ct);
+        // No body is a body without a password.
+        request ??= new RevealCredentialRequest(null);
+        if (UserRequired(http) is { } refused)
+        {
+            return refused;
+        }
+
+        if (await validator.ValidateAsync(request, ct) is { IsValid: false } invalid)
+        {
+            return Invalid(invalid);
+        }
+
+        var result = await RevealAsync(id, [credentialId], request.Password!, http, credentials, accounts, ct);
         return result.Revealed is { } revealed ? TypedResults.Ok(revealed[0]) : result.Problem!;
     }
 
     private static async Task<Results<Ok<RevealedCredentials>, ProblemHttpResult>> RevealManyAsync(
-        long id, RevealCredentialsRequest? request, HttpContext http, SiteCredentials credentials, AccountService accounts, CancellationToken ct)
+        long id, RevealCredentialsRequest? request, HttpContext http, SiteCredentials credentials, AccountService accounts,
+        IValidator<RevealCredentialsRequest> validator, CancellationToken ct)
     {
-        var ids = (request?.CredentialIds ?? []).Distinct(StringComparer.Ordinal).ToList();
-        if (ids.Count is 0 or > MaxBatch)
+        request ??= new RevealCredentialsRequest(null, null);
+        if (UserRequired(http) is { } refused)
         {
-            return TypedResults.Problem(title: "Choose the credentials", detail: $"Name 1 to {MaxBatch} credential ids in credentialIds.", statusCode: StatusCodes.Status400BadRequest);
+            return refused;
         }
 
-        var result = await RevealAsync(id, ids, request?.Password, http, credentials, accounts, ct);
+        if (await validator.ValidateAsync(request, ct) is { IsValid: false } invalid)
+        {
+            return Invalid(invalid);
+        }
+
+        var ids = request.CredentialIds!.Distinct(StringComparer.Ordinal).ToList();
+        var result = await RevealAsync(id, ids, request.Password!, http, credentials, accounts, ct);
         return result.Revealed is { } revealed ? TypedResults.Ok(new RevealedCredentials(revealed)) : result.Problem!;
     }
 
     private static async Task<(IReadOnlyList<RevealedCredential>? Revealed, ProblemHttpResult? Problem)> RevealAsync(
-        long projectId, IReadOnlyList<string> ids, string? password, HttpContext http, SiteCredentials credentials, AccountService accounts, CancellationToken ct)
+        long projectId, IReadOnlyList<string> ids, string password, HttpContext http, SiteCredentials credentials, AccountService accounts, CancellationToken ct)
     {
-        if (Actor.From(http.User) is not { IsUser: true } actor)
-        {
-            return (null, Problem(StatusCodes.Status400BadRequest, "A signed-in admin is needed", "Revealing a credential needs a signed-in admin's password; an API token cannot reveal one.", "user-required"));
-        }
-
-        if (string.IsNullOrEmpty(password))
-        {
-            return (null, Problem(StatusCodes.Status400BadRequest, "Enter your password", "Revealing a credential needs your current password.", "password-required"));
-        }
-
+        var actor = Actor.From(http.User)!;
         if (!await accounts.ConfirmPasswordAsync(actor.Id, password, ct))
         {
             http.Audit().Target = "reveal refused: wrong password";
@@ -169,11 +204,32 @@ public static class CredentialsApi
         return TypedResults.Ok((await credentials.FindAsync(id, credentialId, ct))!.Credential);
     }
 
+    /// <summary>
+    /// Who asks comes before what they sent: an API token can never reveal, so it is told that, whatever its body.
+    /// </summary>
+    private static ProblemHttpResult? UserRequired(HttpContext http) =>
+        Actor.From(http.User) is { IsUser: true }
+            ? null
+            : Problem(StatusCodes.Status400BadRequest, "A signed-in admin is needed", "Revealing a credential needs a signed-in admin's password; an API token cannot reveal one.", "user-required");
+
+    /// <summary>
+    /// A reveal's field errors keep the answer the page knows (title, detail and <c>code</c> of the first problem), with
+    /// every field error in <c>errors</c>.
+    /// </summary>
+    private static ProblemHttpResult Invalid(ValidationResult invalid)
+    {
+        var errors = invalid.ToDictionary();
+        return (errors.ContainsKey("credentialIds")
+            ? new Refusal(StatusCodes.Status400BadRequest, "Choose the credentials", $"Name 1 to {RevealCredentialsRequestValidator.MaxBatch} credential ids in credentialIds.", errors.AsReadOnly())
+            : new Refusal(StatusCodes.Status400BadRequest, "Enter your password", "Revealing a credential needs your current password.", errors.AsReadOnly(),
+                new Dictionary<string, object?> { ["code"] = "password-required" })).ToProblem();
+    }
+
     private static ProblemHttpResult NotFound(string detail) =>
-        TypedResults.Problem(title: "Not found", detail: detail, statusCode: StatusCodes.Status404NotFound);
+        new Refusal(StatusCodes.Status404NotFound, "Not found", detail).ToProblem();
 
     private static ProblemHttpResult Problem(int status, string title, string detail, string code) =>
-        TypedResults.Problem(title: title, detail: detail, statusCode: status, extensions: new Dictionary<string, object?> { ["code"] = code });
+        new Refusal(status, title, detail, Extensions: new Dictionary<string, object?> { ["code"] = code }).ToProblem();
 }
 
 public static class HandoverRegistration

@@ -42,6 +42,7 @@ public static class ApplicationServices
         // demo assembly registers one); chosen in ConnectProxmoxAsync, once the database is there.
         services.AddProxmox();
         services.AddSettings();
+        services.AddProjects();
         services.AddDeploy();
         services.AddHomeAssistant();
         services.AddHomeAssistantSetup();

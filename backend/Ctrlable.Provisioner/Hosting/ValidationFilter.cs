@@ -1,3 +1,4 @@
+using Ctrlable.Provisioner.Http;
 using FluentValidation;
 
 namespace Ctrlable.Provisioner.Hosting;
@@ -22,7 +23,7 @@ public static class ValidationFilter
 
             var validator = context.HttpContext.RequestServices.GetRequiredService<IValidator<T>>();
             var result = await validator.ValidateAsync(argument, context.HttpContext.RequestAborted);
-            return result.IsValid ? await next(context) : TypedResults.ValidationProblem(result.ToDictionary());
+            return result.IsValid ? await next(context) : result.ToProblem();
         });
     }
 }

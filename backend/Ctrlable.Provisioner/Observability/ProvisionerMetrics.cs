@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Runtime.CompilerServices;
-using Ctrlable.Provisioner.Platform;
 
 namespace Ctrlable.Provisioner.Observability;
 
@@ -21,7 +20,7 @@ public sealed class ProvisionerMetrics
     private readonly Histogram<double> _build;
     private readonly UpDownCounter<long> _sseSubscribers;
 
-    // services: where the outbox gauge finds the platform repository when scraped (absent, as in Proxmox-only tests: no value).
+    // services: where the outbox gauge finds the platform outbox when scraped (absent, as in Proxmox-only tests: no value).
     public ProvisionerMetrics(IMeterFactory meters, IServiceProvider services)
     {
         // From the factory: the meter lives and dies with this service provider (tests run several apps in one process).
@@ -44,7 +43,7 @@ public sealed class ProvisionerMetrics
             "Open Server-Sent Events streams, by stream (instances: project and deploy progress; build: a running build's log).");
         // Read when scraped: a count over a table that a delivered report empties.
         meter.CreateObservableGauge("ctrlable.platform.outbox.depth",
-            () => services.GetService<PlatformRepository>() is { } platform ? [new Measurement<long>(platform.CountOutbox())] : Array.Empty<Measurement<long>>(),
+            () => services.GetService<IOutboxDepth>() is { } outbox ? [new Measurement<long>(outbox.CountOutbox())] : Array.Empty<Measurement<long>>(),
             "{change}", "Changes waiting in the platform outbox for the next report.");
     }
 
@@ -83,4 +82,13 @@ public sealed class ProvisionerMetrics
     }
 
     private static InstrumentAdvice<double> Buckets(params double[] boundaries) => new() { HistogramBucketBoundaries = boundaries };
+}
+
+/// <summary>
+/// What the outbox-depth gauge reads when scraped. The platform feature registers its outbox as this, so the metrics
+/// (used by every feature) know no feature.
+/// </summary>
+public interface IOutboxDepth
+{
+    long CountOutbox();
 }

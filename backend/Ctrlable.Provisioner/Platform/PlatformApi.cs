@@ -2,6 +2,7 @@ using Ctrlable.Provisioner.Auth;
 using Ctrlable.Provisioner.Config;
 using Ctrlable.Provisioner.Hosting;
 using Ctrlable.Provisioner.Http;
+using Ctrlable.Provisioner.Observability;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 
@@ -59,6 +60,7 @@ public static class PlatformApi
     {
         services.AddConfigOptions<PlatformOptions>(PlatformOptions.Section);
         services.AddSingleton<PlatformRepository>();
+        services.AddSingleton<IOutboxDepth>(sp => sp.GetRequiredService<PlatformRepository>());
         services.AddSingleton<PlatformReporter>();
         services.AddHostedService(sp => sp.GetRequiredService<PlatformReporter>());
         services.AddSingleton<PlatformService>();

@@ -1,3 +1,4 @@
+using Ctrlable.Provisioner.Observability;
 using Ctrlable.Provisioner.State;
 using Dapper;
 
@@ -36,7 +37,7 @@ public sealed record PlatformSnapshot(
 /// <c>platform_site</c> and <c>platform_outbox</c> (migration 008). The outbox rows are written by triggers in the
 /// same transaction as each change; this repository reads them and deletes what a delivered report covered.
 /// </summary>
-public sealed class PlatformRepository(Database database)
+public sealed class PlatformRepository(Database database) : IOutboxDepth
 {
     public async Task<PlatformSiteRow> GetAsync(CancellationToken ct)
     {

@@ -52,7 +52,8 @@ public sealed partial class EnrolRequestValidator : AbstractValidator<EnrolReque
     {
         RuleFor(r => r.Code).Cascade(CascadeMode.Stop)
             .NotEmpty().WithMessage("Enter the enrolment code from the platform.")
-            .Must(c => Code().IsMatch(c!.Trim())).WithMessage("An enrolment code is 6-64 letters, digits and dashes.");
+            .Must(c => Code().IsMatch(c!.Trim())).WithMessage("An enrolment code is 6-64 letters, digits and dashes.")
+            .OverridePropertyName("code");
     }
 
     [GeneratedRegex("^[A-Za-z0-9-]{6,64}$")]

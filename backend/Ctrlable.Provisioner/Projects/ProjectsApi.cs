@@ -1,5 +1,4 @@
 using Ctrlable.Provisioner.Auth;
-using Ctrlable.Provisioner.Deploy;
 using Ctrlable.Provisioner.Hosting;
 using Ctrlable.Provisioner.State;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -14,9 +13,17 @@ public sealed record ProjectDto(long Id, string Name, string Slug, SiteSettings 
         p.CreatedAt, p.UpdatedAt, [.. instances.Select(InstanceDto.Of)]);
 }
 
-/// <summary>Projects (customer sites) and their settings; deploying into a project is <see cref="DeployApi"/>'s.</summary>
+/// <summary>Projects (customer sites) and their settings; deploying into a project is <c>Deploy/DeployApi</c>'s.</summary>
 public static class ProjectsApi
 {
+    /// <summary>Projects and their camera passwords (kept in the secret store, never in the settings JSON).</summary>
+    public static IServiceCollection AddProjects(this IServiceCollection services)
+    {
+        services.AddSingleton<ProjectService>();
+        services.AddSingleton<CameraCredentials>();
+        return services;
+    }
+
     public static RouteGroupBuilder MapProjects(this IEndpointRouteBuilder routes)
     {
         var projects = routes.MapGroup("/api/projects").WithTags("Projects");

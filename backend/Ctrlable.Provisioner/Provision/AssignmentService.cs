@@ -52,7 +52,7 @@ public sealed class AssignmentService(
     /// Generates and stores the instance's assignment (every secret fresh) and records whether it needs a USB
     /// binding. Idempotent: when the instance has one already (a resumed deploy), that one is kept. The guest can
     /// fetch it once the instance's state is <see cref="InstanceStates.Waiting"/>. <paramref name="brokerHost"/> is where the
-    /// project's own broker (its Home Assistant's Mosquitto) is reached (<c>Deploy/SiteAddresses</c>); null when the
+    /// project's own broker (its Home Assistant's Mosquitto) is reached (<see cref="SiteAddresses"/>); null when the
     /// project has no Home Assistant.
     /// </summary>
     public async Task<AssignmentSummary> CreateAsync(long instanceId, string type, string hostname, string release, long projectId, SiteSettings settings, string? brokerHost, CancellationToken ct)

@@ -3,6 +3,8 @@ using System.Globalization;
 using System.Threading.RateLimiting;
 using Ctrlable.Provisioner.Auth;
 using Ctrlable.Provisioner.Hosting;
+using Ctrlable.Provisioner.Http;
+using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.RateLimiting;
@@ -25,6 +27,50 @@ public sealed record CompleteRequest(
     }
 }
 
+/// <summary>
+/// How a guest identifies itself on a provision call: its host name, and the release secret or its instance credential
+/// (<see cref="CredentialRequired"/>: the call needs the credential, as complete and the broker look-up do).
+/// </summary>
+public sealed record GuestCall(string? Hostname, string? Secret, string? Credential, bool CredentialRequired)
+{
+    // Never the secret or the credential.
+    private bool PrintMembers(System.Text.StringBuilder builder)
+    {
+        builder.Append($"Hostname = {Hostname}");
+        return true;
+    }
+}
+
+public sealed class GuestCallValidator : AbstractValidator<GuestCall>
+{
+    public GuestCallValidator()
+    {
+        RuleFor(c => c.Hostname).Must(ProvisionService.IsValidHostname)
+            .WithMessage("The guest's host name (a DNS label) is required.").OverridePropertyName("hostname");
+        // The credential, once the guest holds one (or the call needs it); else the release secret.
+        RuleFor(c => c.Credential).Must(c => !string.IsNullOrEmpty(c) && c.Length <= 256)
+            .When(c => c.Credential is not null || c.CredentialRequired)
+            .WithMessage($"The instance credential the assignment fetch handed out is required, in the {ProvisionApi.CredentialHeader} header.")
+            .OverridePropertyName("instanceCredential");
+        RuleFor(c => c.Secret).Must(s => !string.IsNullOrEmpty(s) && s.Length <= 256)
+            .When(c => c.Credential is null && !c.CredentialRequired)
+            .WithMessage($"The release's first-boot secret is required, in the {ProvisionApi.SecretHeader} header (or, once the assignment is claimed, the instance credential in the {ProvisionApi.CredentialHeader} header).")
+            .OverridePropertyName("secret");
+    }
+}
+
+/// <summary>The report's own fields; the guest's host name and credential are <see cref="GuestCallValidator"/>'s.</summary>
+public sealed class CompleteRequestValidator : AbstractValidator<CompleteRequest>
+{
+    public const int MaxVersions = 32;
+
+    public CompleteRequestValidator() =>
+        RuleFor(r => r.Versions)
+            .Must(v => v is null || (v.Count <= MaxVersions && v.All(e => e.Key.Length is > 0 and <= 64 && e.Value is { Length: <= 128 })))
+            .WithMessage($"At most {MaxVersions} entries, names of 1–64 and versions of up to 128 characters.")
+            .OverridePropertyName("versions");
+}
+
 public static class ProvisionApi
 {
     /// <summary>The header guests send the release's first-boot secret in (a query parameter works too, but ends up in access logs).</summary>
@@ -37,7 +83,6 @@ public static class ProvisionApi
     public const string RateLimitPolicy = "provision";
 
     private const int MaxMessageLength = 2000;
-    private const int MaxVersions = 32;
 
     public static IServiceCollection AddProvision(this IServiceCollection services)
     {
@@ -48,6 +93,8 @@ public static class ProvisionApi
         services.AddSingleton<AssignmentService>();
         services.AddSingleton<FirstBootClaims>();
         services.AddSingleton<GuestAddressCheck>();
+        services.AddSingleton<AddressAllocator>();
+        services.AddSingleton<SiteAddresses>();
         services.AddSingleton<ProvisionService>();
         services.AddSingleton<FirstBootEnvironments>();
         services.Configure<RateLimiterOptions>(o => o.AddPolicy(RateLimitPolicy, context => RateLimitPartition.GetFixedWindowLimiter(
@@ -119,9 +166,10 @@ public static class ProvisionApi
         [FromHeader(Name = CredentialHeader), Description("The instance credential the claiming assignment fetch handed out.")] string? credential,
         HttpContext context,
         ProvisionService service,
+        IValidator<GuestCall> guests,
         CancellationToken ct)
     {
-        if (Invalid(hostname, null, credential, credentialRequired: true) is { } invalid)
+        if (await guests.RefuseAsync(new GuestCall(hostname, null, credential, CredentialRequired: true), ct) is { } invalid)
         {
             return invalid;
         }
@@ -138,9 +186,10 @@ public static class ProvisionApi
         [FromHeader(Name = CredentialHeader), Description("The instance credential the claiming fetch handed out; once the guest has it, it replaces the release secret.")] string? credential,
         HttpContext context,
         ProvisionService service,
+        IValidator<GuestCall> guests,
         CancellationToken ct)
     {
-        if (Invalid(hostname, secretHeader ?? secret, credential, credentialRequired: false) is { } invalid)
+        if (await guests.RefuseAsync(new GuestCall(hostname, secretHeader ?? secret, credential, CredentialRequired: false), ct) is { } invalid)
         {
             return invalid;
         }
@@ -155,21 +204,20 @@ public static class ProvisionApi
         [FromHeader(Name = CredentialHeader), Description("The instance credential the claiming assignment fetch handed out.")] string? credential,
         HttpContext context,
         ProvisionService service,
+        IValidator<GuestCall> guests,
+        IValidator<CompleteRequest> reports,
         CancellationToken ct)
     {
-        if (Invalid(request.Hostname, null, credential, credentialRequired: true) is { } invalid)
+        // Who the guest is and what it reports, every field error at once.
+        var checkedCall = RequestValidation.Merge(
+            await guests.ValidateAsync(new GuestCall(request.Hostname, null, credential, CredentialRequired: true), ct),
+            await reports.ValidateAsync(request, ct));
+        if (!checkedCall.IsValid)
         {
-            return invalid;
+            return checkedCall.ToProblem();
         }
 
         var versions = request.Versions ?? new Dictionary<string, string>();
-        if (versions.Count > MaxVersions || versions.Any(v => v.Key.Length is 0 or > 64 || v.Value.Length > 128))
-        {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]>
-            {
-                ["versions"] = [$"At most {MaxVersions} entries, names of 1–64 and versions of up to 128 characters."],
-            });
-        }
 
         context.Audit().ActorName = request.Hostname;
         context.Audit().Target = $"hostname={request.Hostname}; status={request.Status.ToString().ToLowerInvariant()}";
@@ -179,30 +227,19 @@ public static class ProvisionApi
         return result.Outcome == ProvisionOutcome.Ok ? TypedResults.NoContent() : Problem(context, result);
     }
 
-    private static ValidationProblem? Invalid(string? hostname, string? secret, string? credential, bool credentialRequired)
+    private static ProblemHttpResult Problem(HttpContext context, ProvisionResult result)
     {
-        var errors = new Dictionary<string, string[]>();
-        if (!ProvisionService.IsValidHostname(hostname))
+        // Worth retrying: not yet ready, Proxmox away. A claimed assignment stays claimed.
+        if (result.Outcome is ProvisionOutcome.NotReady or ProvisionOutcome.ProxmoxUnavailable)
         {
-            errors["hostname"] = ["The guest's host name (a DNS label) is required."];
+            context.Response.Headers.RetryAfter = 5.ToString(CultureInfo.InvariantCulture);
         }
 
-        if (credential is not null || credentialRequired)
-        {
-            if (string.IsNullOrEmpty(credential) || credential.Length > 256)
-            {
-                errors["instanceCredential"] = [$"The instance credential the assignment fetch handed out is required, in the {CredentialHeader} header."];
-            }
-        }
-        else if (string.IsNullOrEmpty(secret) || secret.Length > 256)
-        {
-            errors["secret"] = [$"The release's first-boot secret is required, in the {SecretHeader} header (or, once the assignment is claimed, the instance credential in the {CredentialHeader} header)."];
-        }
-
-        return errors.Count == 0 ? null : TypedResults.ValidationProblem(errors);
+        return RefusalOf(result).ToProblem();
     }
 
-    private static ProblemHttpResult Problem(HttpContext context, ProvisionResult result)
+    /// <summary>Each refused outcome's status, title and machine-readable <c>code</c>; the detail is the service's.</summary>
+    private static Refusal RefusalOf(ProvisionResult result)
     {
         var (status, title, code) = result.Outcome switch
         {
@@ -217,12 +254,6 @@ public static class ProvisionApi
             ProvisionOutcome.NoAssignment => (StatusCodes.Status410Gone, "No assignment", "no-assignment"),
             _ => throw new ArgumentOutOfRangeException(nameof(result), result.Outcome, null),
         };
-        // Worth retrying: not yet ready, Proxmox away. A claimed assignment stays claimed.
-        if (result.Outcome is ProvisionOutcome.NotReady or ProvisionOutcome.ProxmoxUnavailable)
-        {
-            context.Response.Headers.RetryAfter = 5.ToString(CultureInfo.InvariantCulture);
-        }
-
-        return TypedResults.Problem(title: title, detail: result.Detail, statusCode: status, extensions: new Dictionary<string, object?> { ["code"] = code });
+        return new Refusal(status, title, result.Detail, Extensions: new Dictionary<string, object?> { ["code"] = code });
     }
 }

@@ -65,7 +65,7 @@ public sealed partial class ProvisionService(
     AssignmentService assignments,
     FirstBootClaims claims,
     InstanceRepository instances,
-    Deploy.SiteAddresses siteAddresses,
+    SiteAddresses siteAddresses,
     GuestAddressCheck addressCheck,
     InstanceTransitions transitions,
     TimeProvider time,

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Ctrlable.Provisioner.Deploy;
 using Ctrlable.Provisioner.State;
 
 namespace Ctrlable.Provisioner.HomeAssistant.Setup;

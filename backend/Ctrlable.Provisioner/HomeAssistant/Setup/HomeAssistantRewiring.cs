@@ -1,4 +1,3 @@
-using Ctrlable.Provisioner.Deploy;
 using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.State;
 using Microsoft.Extensions.Options;
@@ -9,7 +8,7 @@ namespace Ctrlable.Provisioner.HomeAssistant.Setup;
 /// Wires a Z-Wave JS or Frigate instance added later into the project's Home Assistant: when one becomes active (its
 /// first boot reports complete) and the project's Home Assistant is active and wired, that Home Assistant goes back to
 /// <see cref="InstanceStates.Wiring"/> and its pipeline runs the config flows again (idempotent: what is wired stays).
-/// The same when a wired one moved to another address (<see cref="AddressFollower"/> records the move as a change from
+/// The same when a wired one moved to another address (<c>Deploy/AddressFollower</c> records the move as a change from
 /// active to active): the flows point its entry at the new address. At start-up it catches up on any such instance a
 /// stopped orchestrator missed.
 /// </summary>
@@ -18,7 +17,7 @@ public sealed class HomeAssistantRewiring(
     InstanceRepository instances,
     HomeAssistantRepository sites,
     InstanceSteps steps,
-    DeployRunner runner,
+    IPipelineQueue runner,
     IOptions<HomeAssistantOptions> options,
     TimeProvider time,
     ILogger<HomeAssistantRewiring> logger) : BackgroundService

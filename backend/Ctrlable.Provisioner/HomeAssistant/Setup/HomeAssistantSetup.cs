@@ -1,4 +1,3 @@
-using Ctrlable.Provisioner.Deploy;
 using Ctrlable.Provisioner.State;
 
 namespace Ctrlable.Provisioner.HomeAssistant.Setup;

@@ -1,8 +1,8 @@
 using System.Net;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Ctrlable.Provisioner.Deploy;
 using Ctrlable.Provisioner.Projects;
+using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.State;
 
 namespace Ctrlable.Provisioner.HomeAssistant.Setup;

@@ -1,5 +1,4 @@
 using System.Net;
-using Ctrlable.Provisioner.Deploy;
 using Ctrlable.Provisioner.Proxmox;
 using Ctrlable.Provisioner.State;
 

@@ -1,7 +1,6 @@
 using System.Net;
 using System.Text.Json.Nodes;
 using Ctrlable.Provisioner.Config;
-using Ctrlable.Provisioner.Deploy;
 using Ctrlable.Provisioner.Manifest;
 using Ctrlable.Provisioner.Releases;
 using Ctrlable.Provisioner.Secrets;

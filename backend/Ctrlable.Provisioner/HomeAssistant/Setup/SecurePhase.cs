@@ -1,4 +1,3 @@
-using Ctrlable.Provisioner.Deploy;
 using Ctrlable.Provisioner.Releases;
 using Ctrlable.Provisioner.Secrets;
 using Ctrlable.Provisioner.State;

@@ -4,7 +4,7 @@ using Ctrlable.Provisioner.Projects;
 using Ctrlable.Provisioner.Proxmox;
 using Ctrlable.Provisioner.State;
 
-namespace Ctrlable.Provisioner.Deploy;
+namespace Ctrlable.Provisioner.Provision;
 
 /// <summary>A static plan cannot give an instance an address (its range is used up).</summary>
 public sealed class AddressingException(string message) : Exception(message);

@@ -1,8 +1,7 @@
 using Ctrlable.Provisioner.Projects;
-using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.State;
 
-namespace Ctrlable.Provisioner.Deploy;
+namespace Ctrlable.Provisioner.Provision;
 
 /// <summary>
 /// How one guest of a site reaches another: by address, never by a name the LAN may not resolve — unless the site

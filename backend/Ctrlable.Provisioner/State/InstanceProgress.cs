@@ -1,6 +1,4 @@
-using Ctrlable.Provisioner.State;
-
-namespace Ctrlable.Provisioner.Deploy;
+namespace Ctrlable.Provisioner.State;
 
 /// <summary>One instance's progress through the pipeline, as the SPA and integrators see it.</summary>
 public sealed record InstanceProgress(

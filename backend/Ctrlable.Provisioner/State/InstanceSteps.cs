@@ -1,10 +1,9 @@
-using Ctrlable.Provisioner.State;
-
-namespace Ctrlable.Provisioner.Deploy;
+namespace Ctrlable.Provisioner.State;
 
 /// <summary>
-/// The pipeline's side of <see cref="InstanceTransitions"/>: records an instance's step (which tells the live view), and
-/// lets crash tests stop right after it.
+/// The pipelines' side of <see cref="InstanceTransitions"/> (the deploy steps and Home Assistant's setup phases): records
+/// an instance's step (which tells the live view), and lets crash tests stop right after it. Here, below both, so that
+/// neither pipeline reaches into the other's namespace.
 /// </summary>
 public sealed class InstanceSteps(InstanceTransitions transitions, IDeployStepObserver observer, ILogger<InstanceSteps> logger)
 {
@@ -31,11 +30,11 @@ public sealed class InstanceSteps(InstanceTransitions transitions, IDeployStepOb
     /// <summary>Crash tests stop the orchestrator at named points inside a step, too.</summary>
     public Task PointAsync(long instanceId, string point, CancellationToken ct) => observer.AfterStepAsync(instanceId, point, ct);
 
-    /// <summary>The guest at the instance's VMID lacks its marker: the instance fails with why, the guest is left alone.</summary>
-    public async Task FailNotOursAsync(InstanceRow instance, long vmid, CancellationToken ct)
+    /// <summary>The instance fails with <paramref name="error"/>; <paramref name="reason"/> goes to the log.</summary>
+    public async Task FailAsync(InstanceRow instance, string message, string error, string reason, CancellationToken ct)
     {
-        logger.LogWarning("Instance {Instance} ({Hostname}): {Reason}", instance.Id, instance.Hostname, GuestOwnership.NotOurs(vmid));
-        await MoveAsync(instance, InstanceStates.Failed, "Not this instance's guest", error: GuestOwnership.NotOurs(vmid) + " Retry clones the instance anew at another VMID.", ct: ct);
+        logger.LogWarning("Instance {Instance} ({Hostname}): {Reason}", instance.Id, instance.Hostname, reason);
+        await MoveAsync(instance, InstanceStates.Failed, message, error: error, ct: ct);
     }
 }
 
@@ -51,4 +50,13 @@ public interface IDeployStepObserver
 public sealed class NoStepObserver : IDeployStepObserver
 {
     public Task AfterStepAsync(long instanceId, string step, CancellationToken ct) => Task.CompletedTask;
+}
+
+/// <summary>
+/// Runs an instance's pipeline from its recorded state. The deploy runner is it; a feature that moves an instance back
+/// into a pipeline state (Home Assistant's re-wiring) enqueues it here without knowing the deploy feature.
+/// </summary>
+public interface IPipelineQueue
+{
+    void Enqueue(long instanceId);
 }
