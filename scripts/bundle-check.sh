@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Checks a published orchestrator bundle the way a container runs it:
-#   1. its .sha256 matches, it holds the app (workstation GC in its runtimeconfig.json), install.sh, host/ and deploy/
+#   1. its .sha256 matches, it holds the app (workstation GC, no dynamic PGO in its runtimeconfig.json), install.sh, host/ and deploy/
 #      files, and no emulator (demo mode's Ctrlable.Provisioner.Demo, Ctrlable.PveSim, Ctrlable.HaSim stay in the
 #      repository);
 #   2. deploy/ct-setup.sh create-admin makes the first admin (the app's --create-admin, as the service user); the app,
@@ -36,8 +36,11 @@ for f in VERSION install.sh app/Ctrlable.Provisioner app/libcoreclr.so app/wwwro
   [[ -e $dir/$f ]] || fail "the bundle lacks $f"
 done
 grep -q '"includedFrameworks"' "$dir/app/Ctrlable.Provisioner.runtimeconfig.json" || fail "the app is not self-contained"
-# The GC the memory figure was measured with (backend/bench/README.md "Memory"), not the web SDK's server GC.
-grep -qF '"System.GC.Server": false' "$dir/app/Ctrlable.Provisioner.runtimeconfig.json" || fail "the app's runtimeconfig.json does not set the workstation GC (System.GC.Server false)"
+# The runtime settings the memory figure was measured with (backend/bench/README.md "Memory"): the workstation GC (not
+# the web SDK's server GC) and no dynamic PGO.
+for setting in '"System.GC.Server": false' '"System.Runtime.TieredPGO": false'; do
+  grep -qF "$setting" "$dir/app/Ctrlable.Provisioner.runtimeconfig.json" || fail "the app's runtimeconfig.json lacks $setting (backend/bench/README.md \"Memory\")"
+done
 # No emulator reaches a dealer: neither its files nor a dependency on it. (BCrypt.Net-Next stays: the product checks
 # an uploaded Home Assistant base backup's owner password against its bcrypt hash.)
 emulators=$(cd "$dir" && find . \( -name 'Ctrlable.PveSim*' -o -name 'Ctrlable.HaSim*' -o -name 'Ctrlable.Provisioner.Demo*' \) -printf '%P ')

@@ -5,12 +5,15 @@ using Ctrlable.Provisioner.Tests.Infrastructure;
 namespace Ctrlable.Provisioner.Tests.Install;
 
 /// <summary>
-/// scripts/bundle-check.sh refuses a bundle that carries an emulator (demo mode stays in the repository). The bundles
-/// here are fakes with the published layout and empty files: the contents check runs first, on its own.
+/// scripts/bundle-check.sh refuses a bundle that carries an emulator (demo mode stays in the repository) or whose app
+/// lacks a runtime setting the memory figure was measured with. The bundles here are fakes with the published layout
+/// and empty files: the contents check runs first, on its own.
 /// </summary>
 public sealed class BundleCheckTests : IDisposable
 {
     private const string Name = "ctrlable-provisioner-9.9.9-linux-x64";
+    private const string GcSetting = "\"System.GC.Server\": false";
+    private const string PgoSetting = "\"System.Runtime.TieredPGO\": false";
     private readonly string _dir = TempDirectory.Create("bundle-check");
 
     [Theory]
@@ -46,20 +49,31 @@ public sealed class BundleCheckTests : IDisposable
         run.Stderr.Should().NotContain("emulator");
     }
 
-    [Fact]
-    public async Task A_bundle_whose_app_runs_the_server_gc_fails_the_check()
+    [Theory]
+    [InlineData(GcSetting)]
+    [InlineData(PgoSetting)]
+    public async Task A_bundle_whose_runtimeconfig_lacks_a_measured_memory_setting_fails_the_check_naming_it(string missing)
     {
-        var run = await CheckAsync(await PackAsync(runtimeConfig: """{ "runtimeOptions": { "includedFrameworks": [], "configProperties": { "System.GC.Server": true } } }"""));
+        var settings = new[] { GcSetting, PgoSetting }.Where(s => s != missing);
+
+        var run = await CheckAsync(await PackAsync(runtimeSettings: settings));
 
         run.ExitCode.Should().Be(1);
-        run.Stderr.Should().Contain("does not set the workstation GC (System.GC.Server false)");
+        run.Stderr.Should().Contain($"bundle-check: the app's runtimeconfig.json lacks {missing}");
         run.Stdout.Should().NotContain("contents ok");
     }
 
-    private const string WorkstationGcRuntimeConfig = """{ "runtimeOptions": { "includedFrameworks": [], "configProperties": { "System.GC.Server": false } } }""";
+    [Fact]
+    public async Task The_products_build_has_every_runtime_setting_the_bundle_check_requires()
+    {
+        // The product's runtimeconfig.json beside the tests is written from the same csproj as the published one.
+        var runtimeConfig = await File.ReadAllTextAsync(Path.Combine(AppContext.BaseDirectory, "Ctrlable.Provisioner.runtimeconfig.json"));
 
-    private async Task<string> PackAsync(
-        string? extra = null, string deps = """{ "libraries": { "Ctrlable.Provisioner/9.9.9": { "type": "project" } } }""", string runtimeConfig = WorkstationGcRuntimeConfig)
+        runtimeConfig.Should().Contain(GcSetting).And.Contain(PgoSetting);
+    }
+
+    private async Task<string> PackAsync(string? extra = null, string deps = """{ "libraries": { "Ctrlable.Provisioner/9.9.9": { "type": "project" } } }""",
+        IEnumerable<string>? runtimeSettings = null)
     {
         var stage = Path.Combine(_dir, "stage", Name);
         string[] files =
@@ -75,7 +89,10 @@ public sealed class BundleCheckTests : IDisposable
         }
 
         await File.WriteAllTextAsync(Path.Combine(stage, "VERSION"), "9.9.9\n");
-        await File.WriteAllTextAsync(Path.Combine(stage, "app", "Ctrlable.Provisioner.runtimeconfig.json"), runtimeConfig);
+        // As the SDK writes it: one setting a line, "name": value.
+        var properties = string.Join(",\n", (runtimeSettings ?? [GcSetting, PgoSetting]).Select(p => "      " + p));
+        await File.WriteAllTextAsync(Path.Combine(stage, "app", "Ctrlable.Provisioner.runtimeconfig.json"),
+            $"{{\n  \"runtimeOptions\": {{\n    \"includedFrameworks\": [],\n    \"configProperties\": {{\n{properties}\n    }}\n  }}\n}}\n");
         await File.WriteAllTextAsync(Path.Combine(stage, "app", "Ctrlable.Provisioner.deps.json"), deps);
         var bundle = Path.Combine(_dir, Name + ".tar.gz");
         await SshServer.Run("tar", "-czf", bundle, "-C", Path.Combine(_dir, "stage"), Name);

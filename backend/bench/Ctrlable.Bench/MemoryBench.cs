@@ -14,7 +14,9 @@ namespace Ctrlable.Bench;
 /// allocations, mapped assemblies, the runtime's double-mapped code and loader heaps) and the viewers' latency.
 /// <c>--app DIR</c> measures a published bundle's <c>app/</c> (self-contained, ReadyToRun, its own runtimeconfig) instead
 /// of the benchmark's build; <c>--baseline-env K=V,…</c> first runs the same product with those runtime variables
-/// (e.g. <c>DOTNET_gcServer=1</c>) so both rows and their latency ratio come from one run.
+/// (e.g. <c>DOTNET_gcServer=1</c>), <c>--baseline-app DIR</c> another published <c>app/</c> (e.g. the previous bundle),
+/// so both rows and their latency ratio come from one run; <c>--rounds N</c> alternates the two N times. Start-up is the time from starting the process until it
+/// serves <c>/healthz</c>.
 /// </summary>
 internal static class MemoryBench
 {
@@ -22,31 +24,59 @@ internal static class MemoryBench
     private const string Admin = "bench";
     private const string Password = "memory-Passw0rd-orchestrator-rss";
 
-    public static async Task<int> RunAsync(int viewers, TimeSpan duration, string? app, string? baselineEnvironment)
+    public static async Task<int> RunAsync(int viewers, TimeSpan duration, string? app, string? baselineEnvironment, string? baselineApp, int rounds)
     {
         var product = app is null ? Product.Build() : Product.Published(Path.GetFullPath(app));
+        var overrides = (baselineEnvironment ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries).Select(kv => kv.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv[1]);
+        var baseline = baselineEnvironment is null && baselineApp is null ? null : baselineApp is null ? product : Product.Published(Path.GetFullPath(baselineApp));
+        var baselineLabel = "baseline: " + string.Join(", ", new[] { baselineApp, baselineEnvironment }.OfType<string>());
+        // Rounds alternate baseline and as built, so a machine whose load drifts weighs on both alike.
         var rows = new List<(string Label, Measurement Result)>();
-        if (baselineEnvironment is not null)
+        var ratios = new List<(double Peak, double P99, double StartUp)>();
+        for (var round = 1; round <= rounds; round++)
         {
-            var overrides = baselineEnvironment.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(kv => kv.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv[1]);
-            rows.Add(($"baseline: {baselineEnvironment}", await MeasureAsync(product, overrides, viewers, duration)));
+            var suffix = rounds > 1 ? $" (round {round})" : "";
+            Measurement? before = null;
+            if (baseline is not null)
+            {
+                before = await MeasureAsync(baseline, overrides, viewers, duration);
+                rows.Add((baselineLabel + suffix, before));
+            }
+
+            var built = await MeasureAsync(product, [], viewers, duration);
+            rows.Add(("as built" + suffix, built));
+            if (before is not null)
+            {
+                ratios.Add((built.Peak / (double)before.Peak, built.LatencyP99 / before.LatencyP99, built.StartUp / before.StartUp));
+            }
         }
 
-        rows.Add(("as built", await MeasureAsync(product, [], viewers, duration)));
-
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"memory benchmark: the product ({product.Describe}, real mode) under {viewers} dashboard viewers for {duration.TotalSeconds:0} s"));
-        Console.WriteLine("| run | req/s | RSS serving, before viewers MB | with viewers p50 MB | with viewers max MB | peak (VmHWM) MB | at max: anonymous MB | at max: files MB | at max: shared (double-mapped code) MB | p50 ms | p99 ms |");
-        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        Console.WriteLine("| run | start-up s | req/s | RSS serving, before viewers MB | with viewers p50 MB | with viewers max MB | peak (VmHWM) MB | at max: anonymous MB | at max: files MB | at max: shared (double-mapped code) MB | p50 ms | p99 ms |");
+        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var (label, m) in rows)
         {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {label} | {m.RequestsPerSecond:0} | {Mb(m.Serving):0.0} | {Mb(m.P50):0.0} | {Mb(m.Max.VmRss):0.0} | {Mb(m.Peak):0.0} | {Mb(m.Max.RssAnon):0.0} | {Mb(m.Max.RssFile):0.0} | {Mb(m.Max.RssShmem):0.0} | {m.LatencyP50:0.0} | {m.LatencyP99:0.0} |"));
+                $"| {label} | {m.StartUp.TotalSeconds:0.00} | {m.RequestsPerSecond:0} | {Mb(m.Serving):0.0} | {Mb(m.P50):0.0} | {Mb(m.Max.VmRss):0.0} | {Mb(m.Peak):0.0} | {Mb(m.Max.RssAnon):0.0} | {Mb(m.Max.RssFile):0.0} | {Mb(m.Max.RssShmem):0.0} | {m.LatencyP50:0.0} | {m.LatencyP99:0.0} |"));
         }
 
-        if (rows.Count == 2)
+        foreach (var (label, m) in rows)
+        {
+            Console.WriteLine($"{label}: resident at the end, largest mappings (/proc/PID/smaps, MB): " +
+                string.Join(", ", m.Parts.Take(16).Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Mapping} {Mb(p.Kb):0.0}"))));
+        }
+
+        foreach (var (r, i) in ratios.Select((r, i) => (r, i)))
         {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"as built ÷ baseline: peak RSS {rows[1].Result.Peak / (double)rows[0].Result.Peak:0.00}, p99 latency {rows[1].Result.LatencyP99 / rows[0].Result.LatencyP99:0.00}"));
+                $"as built ÷ baseline{(rounds > 1 ? $", round {i + 1}" : "")}: peak RSS {r.Peak:0.00}, p99 latency {r.P99:0.00}, start-up {r.StartUp:0.00}"));
+        }
+
+        if (ratios.Count > 1)
+        {
+            static double Median(IEnumerable<double> values) => values.Order().ToList() is var sorted && sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"as built ÷ baseline, median of {ratios.Count} rounds: peak RSS {Median(ratios.Select(r => r.Peak)):0.00}, p99 latency {Median(ratios.Select(r => r.P99)):0.00}, start-up {Median(ratios.Select(r => r.StartUp)):0.00}"));
         }
 
         return 0;
@@ -62,7 +92,7 @@ internal static class MemoryBench
 
     private sealed record Sample(long VmRss, long RssAnon, long RssFile, long RssShmem);
 
-    private sealed record Measurement(double RequestsPerSecond, long Serving, long P50, Sample Max, long Peak, double LatencyP50, double LatencyP99);
+    private sealed record Measurement(TimeSpan StartUp, double RequestsPerSecond, long Serving, long P50, Sample Max, long Peak, double LatencyP50, double LatencyP99, IReadOnlyList<(string Mapping, long Kb)> Parts);
 
     private static async Task<Measurement> MeasureAsync(Product app, Dictionary<string, string> overrides, int viewers, TimeSpan duration)
     {
@@ -91,11 +121,13 @@ internal static class MemoryBench
                 }
             }
 
+            var starting = Stopwatch.GetTimestamp();
             using var product = Start(app, settings, overrides, ["--urls", $"http://127.0.0.1:{port}"]);
             try
             {
                 using var client = new HttpClient(new HttpClientHandler { CookieContainer = new CookieContainer() }) { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
                 await WaitUntilServingAsync(client, product);
+                var startUp = Stopwatch.GetElapsedTime(starting);
                 await SignInAsync(client);
                 (await client.GetAsync("/api/dashboard")).EnsureSuccessStatusCode(); // warm-up
                 var serving = Rss(product.Id, "VmRSS");
@@ -131,10 +163,11 @@ internal static class MemoryBench
                 // Resident set: anonymous (GC heaps, native allocations, thread stacks), files (mapped assemblies and
                 // native libraries) and shared memory (the runtime's W^X double mapping of JIT code and loader heaps).
                 var peak = Rss(product.Id, "VmHWM");
+                var parts = Smaps(product.Id);
                 var all = latencies.SelectMany(l => l).Order().ToList();
                 var byRss = samples.OrderBy(x => x.VmRss).ToList();
-                return new Measurement(all.Count / duration.TotalSeconds, serving, byRss[byRss.Count / 2].VmRss, byRss[^1], peak,
-                    Stats.Percentile(all, 50), Stats.Percentile(all, 99));
+                return new Measurement(startUp, all.Count / duration.TotalSeconds, serving, byRss[byRss.Count / 2].VmRss, byRss[^1], peak,
+                    Stats.Percentile(all, 50), Stats.Percentile(all, 99), parts);
             }
             finally
             {
@@ -157,6 +190,29 @@ internal static class MemoryBench
     }
 
     private static double Mb(long kb) => kb / 1024.0;
+
+    /// <summary>Resident kB per mapping (a file's name; anonymous memory and the runtime's double-mapped memfd by kind), largest first.</summary>
+    private static List<(string Mapping, long Kb)> Smaps(int pid)
+    {
+        var resident = new Dictionary<string, long>();
+        var mapping = "";
+        foreach (var line in File.ReadLines($"/proc/{pid}/smaps"))
+        {
+            var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (fields.Length >= 5 && fields[0].Contains('-', StringComparison.Ordinal) && !fields[0].EndsWith(':'))
+            {
+                // "start-end perms offset dev inode [path]": a new mapping.
+                mapping = fields.Length > 5 ? Path.GetFileName(string.Join(' ', fields[5..])) : "[anonymous]";
+                mapping = mapping.Length == 0 ? string.Join(' ', fields[5..]) : mapping;
+            }
+            else if (fields is ["Rss:", var kb, "kB"])
+            {
+                resident[mapping] = resident.GetValueOrDefault(mapping) + long.Parse(kb, CultureInfo.InvariantCulture);
+            }
+        }
+
+        return [.. resident.Where(r => r.Value > 0).Select(r => (r.Key, r.Value)).OrderByDescending(r => r.Value)];
+    }
 
     /// <summary>A line of /proc/PID/status in kB (VmRSS: now; VmHWM: the peak; RssAnon/RssFile/RssShmem: VmRSS's parts).</summary>
     private static long Rss(int pid, string field)
@@ -240,7 +296,7 @@ internal static class MemoryBench
                 // Not listening yet.
             }
 
-            await Task.Delay(100);
+            await Task.Delay(20);
         }
 
         throw new TimeoutException($"the product did not serve /healthz within 2 minutes; its last output:{Environment.NewLine}{(Outputs.TryGetValue(product, out var lines) ? string.Join(Environment.NewLine, lines) : "")}");

@@ -19,11 +19,11 @@ public static class BenchMain
             case "platform":
                 return await PlatformBench.RunAsync(Option(args, "--changes", 1000), Option(args, "--offline-seconds", 20));
             case "memory":
-                return await MemoryBench.RunAsync(Option(args, "--viewers", 200), TimeSpan.FromSeconds(seconds), TextOrNull(args, "--app"), TextOrNull(args, "--baseline-env"));
+                return await MemoryBench.RunAsync(Option(args, "--viewers", 200), TimeSpan.FromSeconds(seconds), TextOrNull(args, "--app"), TextOrNull(args, "--baseline-env"), TextOrNull(args, "--baseline-app"), Option(args, "--rounds", 1));
             case "deploy":
                 return await DeployBench.RunAsync(Option(args, "--timing-percent", 100) / 100.0, Text(args, "--scenario", "ab"));
             default:
-                await Console.Error.WriteLineAsync("usage: Ctrlable.Bench dashboard [--seconds N] [--viewers 1,50,200] | deploy [--timing-percent 100] [--scenario ab] | platform [--changes 1000] [--offline-seconds 20] | memory [--seconds 30] [--viewers 200] [--app DIR] [--baseline-env K=V,...]");
+                await Console.Error.WriteLineAsync("usage: Ctrlable.Bench dashboard [--seconds N] [--viewers 1,50,200] | deploy [--timing-percent 100] [--scenario ab] | platform [--changes 1000] [--offline-seconds 20] | memory [--seconds 30] [--viewers 200] [--app DIR] [--baseline-env K=V,...] [--baseline-app DIR] [--rounds 1]");
                 return 2;
         }
     }
