@@ -112,6 +112,18 @@ public sealed class BackupRestoreTests(BackupSource source) : IClassFixture<Back
     }
 
     [Fact]
+    public async Task A_second_orchestrator_refuses_to_serve_a_data_directory_another_one_serves()
+    {
+        var target = EmptyTarget();
+        using var serving = new ProvisionerApp(dataDirectory: target);
+        await serving.EnsureSetUpAsync();
+
+        var second = await BackupSource.RunAsync(target, []);
+
+        second.ShouldBeOneLineOnStandardError($"storage error: an orchestrator is running on {target}");
+    }
+
+    [Fact]
     public async Task A_backup_refuses_a_short_passphrase_and_a_missing_file_name()
     {
         var file = Path.Combine(source.Root, "short.ctrlable-backup");
