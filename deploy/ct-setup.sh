@@ -11,6 +11,10 @@
 #                       /var/lib/ctrlable-provisioner/setup-code); exit 3 with one line when an admin exists already
 #   import-base-backup RELEASE FILE   store RELEASE's Home Assistant base backup (FILE readable by the service user, e.g.
 #                       pct push --user ctrlable; the owner's password from CTRLABLE_BASE_ADMIN_PASSWORD or standard input)
+#   backup FILE         write the orchestrator's encrypted backup to FILE (a new file in a directory the service user
+#                       may write, e.g. /tmp; the passphrase from CTRLABLE_BACKUP_PASSPHRASE or standard input)
+#   restore FILE [--force]   restore a backup into the data directory (FILE readable by the service user; stop the
+#                       service first; --force when the data directory is not empty: what it replaces is kept)
 # Every path is under $CTRLABLE_ROOT, empty in a real container (tests run it in a directory).
 #
 # It changes only what it created: the service user (recorded in /etc/ctrlable-provisioner/ct-setup.state and
@@ -195,6 +199,19 @@ import_base_backup() {
   as_service --import-base-backup "$1" "$(realpath -- "$2")"
 }
 
+# The orchestrator runs in the application directory: file names are made absolute first.
+backup() {
+  [[ -n ${1-} ]] || die "usage: ct-setup.sh backup FILE"
+  as_service --backup-to "$(realpath -m -- "$1")"
+}
+
+restore() {
+  [[ -n ${1-} ]] || die "usage: ct-setup.sh restore FILE [--force]"
+  [[ -f $1 ]] || die "$1: no such file"
+  [[ -z ${2-} || ${2-} == --force ]] || die "usage: ct-setup.sh restore FILE [--force]"
+  as_service --restore-from "$(realpath -- "$1")" ${2:+"$2"}
+}
+
 case ${1-} in
   install) install_bundle ;;
   keygen) keygen ;;
@@ -204,5 +221,7 @@ case ${1-} in
   has-token-secret) as_service --has-proxmox-token-secret ;;
   setup-code) setup_code ;;
   import-base-backup) import_base_backup "${2-}" "${3-}" ;;
-  *) die "usage: ct-setup.sh install|keygen|apply|create-admin NAME|set-token-secret|has-token-secret|setup-code|import-base-backup RELEASE FILE" ;;
+  backup) backup "${2-}" ;;
+  restore) restore "${2-}" "${3-}" ;;
+  *) die "usage: ct-setup.sh install|keygen|apply|create-admin NAME|set-token-secret|has-token-secret|setup-code|import-base-backup RELEASE FILE|backup FILE|restore FILE [--force]" ;;
 esac

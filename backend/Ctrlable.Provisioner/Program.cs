@@ -1,4 +1,5 @@
 using Ctrlable.Provisioner.Auth;
+using Ctrlable.Provisioner.Backup;
 using Ctrlable.Provisioner.Build;
 using Ctrlable.Provisioner.Dashboard;
 using Ctrlable.Provisioner.Deploy;
@@ -33,6 +34,16 @@ public static class Program
         configure?.Invoke(builder);
 
         var app = builder.Build();
+
+        // Dealers: back up the data directory (encrypted) or restore a backup into it, and exit. Before PrepareAsync,
+        // which would migrate the database and make keys and a certificate in a restore's target.
+        if (BackupCommand.Parse(args) is { } backup)
+        {
+            return await BackupCommand.RunAsync(app.Services, backup,
+                Environment.GetEnvironmentVariable(BackupCommand.PassphraseVariable) is { Length: > 0 } passphrase ? passphrase : null,
+                Console.In, Console.Out, Console.Error);
+        }
+
         if (!await app.PrepareAsync())
         {
             return 1;
@@ -71,6 +82,12 @@ public static class Program
             return await SetupCodeCommand.RunAsync(app.Services, Console.Out, Console.Error);
         }
 
+        // Serving holds the data directory (a restore refuses to write under it; a second orchestrator refuses to start).
+        if (!await app.HoldDataDirectoryAsync())
+        {
+            return 1;
+        }
+
         // Commands above need only the database; serving needs the Proxmox host (saved, configured, or a registered stand-in).
         if (!await app.ConnectProxmoxAsync())
         {
@@ -90,6 +107,7 @@ public static class Program
         app.MapAuth();
         app.MapTls();
         app.MapSettings();
+        app.MapBackup();
         app.MapReleases();
         app.MapBuilds();
         app.MapDashboard();

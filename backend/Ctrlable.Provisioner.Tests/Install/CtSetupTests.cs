@@ -224,6 +224,49 @@ public sealed class CtSetupTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task Backup_and_restore_run_the_service_s_own_commands_on_its_data_directory_and_refuse_bad_usage_in_one_line()
+    {
+        await InstallAsync("1.0.0", withOrchestrator: true);
+        var etc = Path.Combine(Root, "etc", "ctrlable-provisioner");
+        await File.WriteAllTextAsync(Path.Combine(etc, "provisioner.env"), $"CTRLABLE_STORAGE__DATADIRECTORY=/{Data}\nCTRLABLE_STORAGE__RELEASESDIRECTORY={RepoPaths.Releases}\n");
+        await File.WriteAllTextAsync(Path.Combine(etc, "tls", "server.crt"), "certificate\n");
+        await File.WriteAllTextAsync(Path.Combine(etc, "tls", "server.key"), "key\n");
+        var work = Path.Combine(_dir, "work");
+        Directory.CreateDirectory(work);
+        const string passphrase = "ct-setup backup passphrase";
+        var admin = await CtSetupAsync(["create-admin", "dealer"], stdin: "a-long-Passphrase-1\n", workingDirectory: work);
+        admin.Exit.Should().Be(0, admin.Error);
+
+        // Relative names, as an admin types them after pct push / before pct pull: the service runs in its own directory.
+        var backup = await CtSetupAsync(["backup", "site.ctrlable-backup"], stdin: passphrase + "\n", workingDirectory: work);
+        backup.Exit.Should().Be(0, backup.Error);
+        backup.Output.Should().Contain($"backup: wrote {Path.Combine(work, "site.ctrlable-backup")} (").And.NotContain(passphrase);
+
+        var refused = await CtSetupAsync(["restore", "site.ctrlable-backup"], stdin: passphrase + "\n", workingDirectory: work);
+        refused.Exit.Should().Be(1);
+        refused.Error.Should().StartWith($"restore: {Path.Combine(Root, Data)} is not empty (");
+
+        var forced = await CtSetupAsync(["restore", "site.ctrlable-backup", "--force"], stdin: passphrase + "\n", workingDirectory: work);
+        forced.Exit.Should().Be(0, forced.Error);
+        forced.Output.Should().StartWith("restore: restored the backup of ");
+        Directory.GetDirectories(Path.Combine(Root, Data), "before-restore-*").Should().ContainSingle();
+
+        foreach (var (args, message) in new[]
+        {
+            (new[] { "restore", "missing.ctrlable-backup" }, "ct-setup: missing.ctrlable-backup: no such file\n"),
+            (new[] { "restore", "site.ctrlable-backup", "--overwrite" }, "ct-setup: usage: ct-setup.sh restore FILE [--force]\n"),
+            (new[] { "restore" }, "ct-setup: usage: ct-setup.sh restore FILE [--force]\n"),
+            (new[] { "backup" }, "ct-setup: usage: ct-setup.sh backup FILE\n"),
+        })
+        {
+            var bad = await CtSetupAsync(args, stdin: passphrase + "\n", workingDirectory: work);
+            bad.Exit.Should().NotBe(0, string.Join(' ', args));
+            bad.Error.Should().Be(message, "one readable line");
+            bad.Output.Should().BeEmpty();
+        }
+    }
+
     private async Task InstallAsync(string version, bool withOrchestrator = false)
     {
         await PackBundleAsync(version, withOrchestrator);

@@ -1,6 +1,6 @@
 import { ChangePasswordForm, useCurrentUser } from '@/features/auth';
 import { PlatformConnection } from '@/features/platform';
-import { BuildKeyPassphrase, ProxmoxConnection, TlsCertificate } from '@/features/settings';
+import { BackupDownload, BuildKeyPassphrase, ProxmoxConnection, TlsCertificate } from '@/features/settings';
 import form from '@/shared/ui/form.module.css';
 import { PageHeader } from '@/shared/ui/page-header';
 
@@ -9,7 +9,7 @@ export function SettingsRoute() {
   return (
     <>
       <title>Settings · Ctrlable Provisioner</title>
-      <PageHeader title="Settings" description="This provisioner's HTTPS certificate, its Proxmox host and build key, its connection to the Ctrlable platform, and your account." />
+      <PageHeader title="Settings" description="This provisioner's HTTPS certificate, its Proxmox host and build key, its backup, its connection to the Ctrlable platform, and your account." />
       <section className={form.section}>
         <h2>HTTPS certificate</h2>
         <p>Templates and the host build wrapper pin this fingerprint; compare it with what your browser shows.</p>
@@ -27,6 +27,16 @@ export function SettingsRoute() {
           <h2>Build key</h2>
           <p>The SSH key that starts release builds on the host. If it has a passphrase, store it here (encrypted).</p>
           <BuildKeyPassphrase />
+        </section>
+      ) : null}
+      {me.data?.role === 'admin' ? (
+        <section className={form.section}>
+          <h2>Backup of this provisioner</h2>
+          <p>
+            Its database, key ring, HTTPS certificate and settings in one encrypted file: without it, losing this
+            container loses every site credential. Restore it with <code>--restore-from</code> (see the README).
+          </p>
+          <BackupDownload />
         </section>
       ) : null}
       <section className={form.section}>

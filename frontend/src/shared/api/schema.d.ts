@@ -972,6 +972,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/settings/backup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Download the orchestrator's backup (database, key ring, TLS certificate, settings), encrypted with the passphrase given.
+         * @description AES-256-GCM with a key from PBKDF2-HMAC-SHA256 (600,000 iterations) of the passphrase; restore it with --restore-from FILE. The passphrase is not stored or logged. Requires role admin (or higher).
+         */
+        post: operations["CreateBackup"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/settings/proxmox": {
         parameters: {
             query?: never;
@@ -1365,6 +1385,9 @@ export interface components {
             port: number;
             adapter: string;
             usbDevice?: string | null;
+        };
+        CreateBackupRequest: {
+            passphrase: string;
         };
         CreateProjectRequest: {
             name: string;
@@ -4773,6 +4796,62 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TlsInfo"];
+                };
+            };
+        };
+    };
+    CreateBackup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateBackupRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["HttpValidationProblemDetails"];
+                };
+            };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unprocessable Content */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
         };
