@@ -1,3 +1,4 @@
+using Ctrlable.Provisioner.Alerts;
 using Ctrlable.Provisioner.Auth;
 using Ctrlable.Provisioner.Build;
 using Ctrlable.Provisioner.Dashboard;
@@ -98,6 +99,7 @@ public static class Program
         app.MapCredentials();
         app.MapProvision();
         app.MapPlatform();
+        app.MapAlerts();
         app.MapMetrics();
         app.MapSpaFallback();
 
