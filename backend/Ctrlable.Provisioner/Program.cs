@@ -1,3 +1,4 @@
+using Ctrlable.Provisioner.Alerts;
 using Ctrlable.Provisioner.Auth;
 using Ctrlable.Provisioner.Backup;
 using Ctrlable.Provisioner.Build;
@@ -116,6 +117,7 @@ public static class Program
         app.MapCredentials();
         app.MapProvision();
         app.MapPlatform();
+        app.MapAlerts();
         app.MapMetrics();
         app.MapSpaFallback();
 

@@ -31,6 +31,7 @@ public sealed class BuildService(
     TimeProvider time,
     IHostApplicationLifetime lifetime,
     ProvisionerMetrics metrics,
+    Alerts.AlertEvents alerts,
     ILogger<BuildService> logger) : IHostedService, IAsyncDisposable
 {
     private readonly ConcurrentDictionary<long, Task> _running = new();
@@ -255,7 +256,21 @@ public sealed class BuildService(
         await builds.UpdateProgressAsync(id, progress, commit);
         await builds.FinishAsync(id, state, error, exitCode, progress, now);
         metrics.Build(state == BuildState.Succeeded ? "succeeded" : "failed", now - run.Summary.StartedAt);
+        await AlertAsync(run.Summary, manifest.Release, state, error);
         run.Live.End(BuildRepository.ToSummary((await builds.FindAsync(id))!));
+    }
+
+    /// <summary>A failed build opens the release's build-failed incident; a build of it that succeeds resolves it.</summary>
+    private async Task AlertAsync(BuildSummary summary, string release, BuildState state, string? error)
+    {
+        if (state == BuildState.Succeeded)
+        {
+            await alerts.ResolveAsync(Alerts.AlertKinds.BuildFailed, $"release/{release}", $"Build {summary.Id} of {release} succeeded.", CancellationToken.None);
+            return;
+        }
+
+        await alerts.RaiseAsync(new Alerts.Incident(Alerts.AlertKinds.BuildFailed, $"release/{release}", Alerts.AlertSeverities.Warning,
+            $"Build {summary.Id} of release {release} failed", error ?? "The build failed; see its log.") { LinkPath = "/releases" }, CancellationToken.None);
     }
 
     private BuildStart Refused(BuildRefusal refusal, string detail) => new(null, refusal, detail);

@@ -20,7 +20,8 @@ public sealed class DeployService(
     ProxmoxTasks tasks,
     Provision.FirstBootClaims firstBootClaims,
     GuestOwnership ownership,
-    InstanceTransitions transitions)
+    InstanceTransitions transitions,
+    Alerts.GuestStopRequests stopRequests)
 {
     /// <summary>
     /// Deploys the given template types (default: every template of the active release) as new instances. A type the
@@ -173,6 +174,16 @@ public sealed class DeployService(
         if (action == "reboot" && !running)
         {
             return (null, new Refusal(409, "Guest not running", $"{instance.Hostname} is stopped; start it instead."));
+        }
+
+        // A stop asked of the orchestrator is expected (no "stopped unexpectedly" alert): recorded before it is sent.
+        if (action is "stop" or "shutdown")
+        {
+            await stopRequests.RecordAsync(instanceId, null, ct);
+        }
+        else
+        {
+            await stopRequests.ClearAsync(instanceId, ct);
         }
 
         var upid = action switch

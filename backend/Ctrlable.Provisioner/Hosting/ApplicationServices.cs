@@ -1,3 +1,4 @@
+using Ctrlable.Provisioner.Alerts;
 using Ctrlable.Provisioner.Build;
 using Ctrlable.Provisioner.Config;
 using Ctrlable.Provisioner.Dashboard;
@@ -50,6 +51,7 @@ public static class ApplicationServices
         services.AddHandover();
         services.AddPlatform();
         services.AddDashboard();
+        services.AddAlerts();
 
         // Request validators: one per request shape, beside its request type; WithValidation runs them.
         services.AddValidatorsFromAssemblyContaining<CreateProjectValidator>(ServiceLifetime.Singleton);
@@ -79,6 +81,7 @@ public static class ApplicationServices
             _ = app.Services.GetRequiredService<IOptions<HomeAssistantOptions>>().Value;
             _ = app.Services.GetRequiredService<IOptions<AddressingOptions>>().Value;
             _ = app.Services.GetRequiredService<IOptions<DeployOptions>>().Value;
+            _ = app.Services.GetRequiredService<IOptions<AlertsOptions>>().Value;
         }
         catch (OptionsValidationException ex)
         {

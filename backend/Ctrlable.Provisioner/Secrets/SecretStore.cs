@@ -25,6 +25,9 @@ public enum SecretKind
 
     /// <summary>A site's Home Assistant credentials the deploy made (owner password; orchestrator user and its long-lived token).</summary>
     HomeAssistantCredential,
+
+    /// <summary>A notification target's secret (webhook signing secret or header value, ntfy token, SMTP password), name <c>alert-target/&lt;id&gt;/&lt;field&gt;</c>.</summary>
+    AlertTargetSecret,
 }
 
 /// <summary>

@@ -16,6 +16,7 @@ export const paths = {
   deploy: { path: '/deploys/:id', getHref: (id: number) => `/deploys/${id}` },
   releases: { path: '/releases', getHref: () => '/releases' },
   settings: { path: '/settings', getHref: () => '/settings' },
+  alerts: { path: '/settings/alerts', getHref: () => '/settings/alerts' },
   users: { path: '/users', getHref: () => '/users' },
   tokens: { path: '/tokens', getHref: () => '/tokens' },
   audit: { path: '/audit', getHref: () => '/audit' },

@@ -9,7 +9,7 @@ import { AuditRoute, TokensRoute, UsersRoute } from './routes/admin';
 import { NotFoundRoute } from './routes/not-found';
 import { ReleasesRoute } from './routes/releases';
 import { RouteError } from './routes/route-error';
-import { SettingsRoute } from './routes/settings';
+import { AlertsRoute, SettingsRoute } from './routes/settings';
 import { SetupRoute } from './routes/setup';
 import { SignInRoute } from './routes/sign-in';
 
@@ -43,6 +43,7 @@ export const routes: RouteObject[] = [
           { path: paths.deploy.path, lazy: projectsRoute('DeployProgressRoute') },
           { path: paths.releases.path, element: <ReleasesRoute /> },
           { path: paths.settings.path, element: <SettingsRoute /> },
+          { path: paths.alerts.path, element: <AlertsRoute /> },
           { path: paths.users.path, element: <UsersRoute /> },
           { path: paths.tokens.path, element: <TokensRoute /> },
           { path: paths.audit.path, element: <AuditRoute /> },

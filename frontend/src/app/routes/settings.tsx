@@ -1,8 +1,11 @@
+import { Link } from 'react-router';
+import { AlertIncidents, AlertTargets } from '@/features/alerts';
 import { ChangePasswordForm, useCurrentUser } from '@/features/auth';
 import { PlatformConnection } from '@/features/platform';
 import { BackupDownload, BuildKeyPassphrase, ProxmoxConnection, TlsCertificate } from '@/features/settings';
 import form from '@/shared/ui/form.module.css';
 import { PageHeader } from '@/shared/ui/page-header';
+import { paths } from '../paths';
 
 export function SettingsRoute() {
   const me = useCurrentUser();
@@ -39,6 +42,14 @@ export function SettingsRoute() {
           <BackupDownload />
         </section>
       ) : null}
+      {me.data?.role === 'admin' ? (
+        <section className={form.section}>
+          <h2>Alerts</h2>
+          <p>
+            Where failures and incidents are sent: webhooks, ntfy, e-mail. <Link to={paths.alerts.getHref()}>Notification targets and incidents</Link>
+          </p>
+        </section>
+      ) : null}
       <section className={form.section}>
         <h2>Ctrlable platform</h2>
         <p>The site reports its release and instances to the central Ctrlable management platform.</p>
@@ -50,6 +61,30 @@ export function SettingsRoute() {
           <ChangePasswordForm />
         </section>
       ) : null}
+    </>
+  );
+}
+
+/** Settings › Alerts: notification targets (admins) and the latest incidents. */
+export function AlertsRoute() {
+  const me = useCurrentUser();
+  return (
+    <>
+      <title>Alerts · Ctrlable Provisioner</title>
+      <PageHeader title="Alerts" description="One notification per incident (and one when it is resolved), at most a few per target and hour." />
+      {me.data?.role === 'admin' ? (
+        <section className={form.section}>
+          <h2>Notification targets</h2>
+          <p>Secrets are stored encrypted and never shown again.</p>
+          <AlertTargets />
+        </section>
+      ) : (
+        <p>Notification targets are for admins.</p>
+      )}
+      <section className={form.section}>
+        <h2>Incidents</h2>
+        <AlertIncidents />
+      </section>
     </>
   );
 }

@@ -2,6 +2,10 @@ export { ANTIFORGERY_HEADER, apiClient, unwrap } from './client';
 export { queryKeys } from './query-keys';
 export { ApiError, explainFailure, fieldErrors, isProblemDetails, problemCode, problemMessage } from './api-error';
 export type {
+  AlertIncidentView,
+  AlertTargetRequest,
+  AlertTargetView,
+  AlertTestResult,
   ApiTokenSummary,
   AppHealth,
   CredentialInstance,

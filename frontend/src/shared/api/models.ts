@@ -79,3 +79,9 @@ export type ProjectCredentials = Schemas['ProjectCredentials'];
 export type SiteCredential = Schemas['SiteCredential'];
 export type CredentialInstance = Schemas['CredentialInstance'];
 export type RevealedCredential = Schemas['RevealedCredential'];
+
+// Alerts (GET/POST /api/alerts/targets, PUT/DELETE /api/alerts/targets/{id}, POST …/test, GET /api/alerts/incidents).
+export type AlertTargetView = Schemas['AlertTargetView'];
+export type AlertTargetRequest = Schemas['AlertTargetRequest'];
+export type AlertTestResult = Schemas['AlertTestResult'];
+export type AlertIncidentView = Schemas['AlertIncidentView'];

@@ -172,6 +172,98 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/alerts/targets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Notification targets (webhook, ntfy, SMTP) with which secrets are stored; never a secret.
+         * @description Requires role admin (or higher).
+         */
+        get: operations["ListAlertTargets"];
+        put?: never;
+        /**
+         * Add a notification target; its secrets are stored encrypted and never returned. Incidents opened from now on are sent to it.
+         * @description Requires role admin (or higher).
+         */
+        post: operations["CreateAlertTarget"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/alerts/targets/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One notification target; never a secret.
+         * @description Requires role admin (or higher).
+         */
+        get: operations["GetAlertTarget"];
+        /**
+         * Replace a target's settings. A secret left out is kept only while the destination (URL, ntfy server, SMTP server and user) stays the same; "" removes it.
+         * @description Requires role admin (or higher).
+         */
+        put: operations["UpdateAlertTarget"];
+        post?: never;
+        /**
+         * Remove a target, its secrets and what it was still owed.
+         * @description Requires role admin (or higher).
+         */
+        delete: operations["DeleteAlertTarget"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/alerts/targets/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a test notification now and say what the target answered (HTTP status, SMTP reply, or why it was not reached).
+         * @description Requires role admin (or higher).
+         */
+        post: operations["TestAlertTarget"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/alerts/incidents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Incidents, newest first (open=true: only open ones): what happened, when it was notified and resolved.
+         * @description Requires role viewer (or higher).
+         */
+        get: operations["ListAlertIncidents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/audit": {
         parameters: {
             query?: never;
@@ -1148,6 +1240,74 @@ export interface components {
             username: string;
             password: string;
         };
+        AlertIncidentView: {
+            /** Format: int64 */
+            id: number;
+            kind: string;
+            subject: string;
+            severity: string;
+            title: string;
+            detail: string;
+            /** Format: int64 */
+            projectId?: number | null;
+            /** Format: int64 */
+            instanceId?: number | null;
+            /** Format: date-time */
+            openedAt: string;
+            /** Format: date-time */
+            lastSeenAt: string;
+            /** Format: int64 */
+            events: number;
+            /** Format: date-time */
+            notifiedAt?: string | null;
+            /** Format: date-time */
+            resolvedAt?: string | null;
+            resolvedDetail?: string | null;
+        };
+        AlertTargetRequest: {
+            name: string;
+            kind: string;
+            enabled: boolean;
+            webhook?: components["schemas"]["WebhookSettings"] | null;
+            ntfy?: components["schemas"]["NtfySettings"] | null;
+            smtp?: components["schemas"]["SmtpSettings"] | null;
+            secrets?: components["schemas"]["AlertTargetSecrets"] | null;
+        };
+        AlertTargetSecrets: {
+            /** @description Webhook: HMAC-SHA256 key; each request carries X-Ctrlable-Signature: sha256=<hex of the HMAC of the body>. */
+            signingSecret?: string | null;
+            /** @description Webhook: the value of the header named by webhook.headerName. */
+            headerValue?: string | null;
+            /** @description ntfy: access token, sent as Authorization: Bearer. */
+            token?: string | null;
+            /** @description SMTP: the password of smtp.username. */
+            password?: string | null;
+        };
+        AlertTargetSecretsStored: {
+            signingSecret: boolean;
+            headerValue: boolean;
+            token: boolean;
+            password: boolean;
+        };
+        AlertTargetView: {
+            /** Format: int64 */
+            id: number;
+            name: string;
+            kind: string;
+            enabled: boolean;
+            webhook?: components["schemas"]["WebhookSettings"] | null;
+            ntfy?: components["schemas"]["NtfySettings"] | null;
+            smtp?: components["schemas"]["SmtpSettings"] | null;
+            secretsStored: components["schemas"]["AlertTargetSecretsStored"];
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+        };
+        AlertTestResult: {
+            delivered: boolean;
+            answer: string;
+        };
         AntiforgeryToken: {
             headerName: string;
             token: string;
@@ -1650,6 +1810,10 @@ export interface components {
             pveVersion?: string | null;
             storages: components["schemas"]["StorageHealth"][];
         };
+        NtfySettings: {
+            server: string;
+            topic: string;
+        };
         OsSpec: {
             distro: string;
             version: string;
@@ -1874,6 +2038,15 @@ export interface components {
             node?: string | null;
             storage?: string | null;
         };
+        SmtpSettings: {
+            host: string;
+            /** Format: int32 */
+            port: number;
+            username?: string | null;
+            from: string;
+            to: string[];
+            caCertificatePem?: string | null;
+        };
         StartBuildRequest: {
             /** @description Rebuild templates that were already built for this release and ref. */
             force: boolean;
@@ -1996,6 +2169,10 @@ export interface components {
             lastSignInAt?: string | null;
             /** Format: date-time */
             createdAt: string;
+        };
+        WebhookSettings: {
+            url: string;
+            headerName?: string | null;
         };
         ZigbeeAssignment: {
             /** @description tcp://host:port of a network coordinator, the device path of a USB one; null when the site settings lack it. */
@@ -2369,6 +2546,333 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["HttpValidationProblemDetails"];
+                };
+            };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below viewer. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    ListAlertTargets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertTargetView"][];
+                };
+            };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    CreateAlertTarget: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AlertTargetRequest"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertTargetView"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["HttpValidationProblemDetails"];
+                };
+            };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    GetAlertTarget: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertTargetView"];
+                };
+            };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    UpdateAlertTarget: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AlertTargetRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertTargetView"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    DeleteAlertTarget: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    TestAlertTarget: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertTestResult"];
+                };
+            };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    ListAlertIncidents: {
+        parameters: {
+            query?: {
+                open?: boolean;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertIncidentView"][];
                 };
             };
             /** @description Not signed in, or the API token is unknown, revoked or expired. */

@@ -1,0 +1,1 @@
+export { AlertIncidents, AlertTargets } from './components/alert-targets';
