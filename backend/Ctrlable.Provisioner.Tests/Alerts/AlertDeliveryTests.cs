@@ -135,16 +135,23 @@ public sealed class AlertDeliveryTests
         using var admin = await app.CreateClientAsync(Role.Admin);
         var webhook = await Created(await admin.PostAsJsonAsync("/api/alerts/targets", new
         {
-            name = "hook", kind = "webhook", webhook = new { url = sink.Url + "/hook", headerName = "Authorization" },
+            name = "hook",
+            kind = "webhook",
+            webhook = new { url = sink.Url + "/hook", headerName = "Authorization" },
             secrets = new { signingSecret = secrets[0], headerValue = secrets[1] },
         }));
         await Created(await admin.PostAsJsonAsync("/api/alerts/targets", new
         {
-            name = "ntfy", kind = "ntfy", ntfy = new { server = sink.Url, topic = "t" }, secrets = new { token = secrets[2] },
+            name = "ntfy",
+            kind = "ntfy",
+            ntfy = new { server = sink.Url, topic = "t" },
+            secrets = new { token = secrets[2] },
         }));
         await Created(await admin.PostAsJsonAsync("/api/alerts/targets", new
         {
-            name = "mail", kind = "smtp", smtp = new { host = "127.0.0.1", port = TestPorts.Free(), username = "u@dealer.example", from = "a@dealer.example", to = new[] { "d@dealer.example" } },
+            name = "mail",
+            kind = "smtp",
+            smtp = new { host = "127.0.0.1", port = TestPorts.Free(), username = "u@dealer.example", from = "a@dealer.example", to = new[] { "d@dealer.example" } },
             secrets = new { password = secrets[3] },
         }));
 

@@ -98,6 +98,49 @@ public sealed class DeployAlertTests(DeployFailureTests.Site site) : IClassFixtu
         }
     }
 
+    [Fact]
+    public async Task A_guest_stopped_outside_the_orchestrator_opens_an_incident_and_one_stopped_through_it_does_not()
+    {
+        var project = await DeployApiTests.CreateProjectAsync(site.Client, "Stops");
+        (await site.Client.PostAsJsonAsync($"/api/projects/{project}/instances", new { type = "zwavejs" })).EnsureSuccessStatusCode();
+        (await site.Client.PostAsJsonAsync($"/api/projects/{project}/instances", new { type = "zwavejs" })).EnsureSuccessStatusCode();
+        var instances = await DeployApiTests.WaitForAsync(site.Client, project, i => i.GetProperty("state").GetString() is "active" or "failed");
+        instances.Should().HaveCount(2).And.OnlyContain(i => i.GetProperty("state").GetString() == "active");
+        var (asked, crashed) = (instances[0], instances[1]);
+
+        (await site.Client.PostAsync($"/api/instances/{asked.GetProperty("id").GetInt64()}/stop", null)).EnsureSuccessStatusCode();
+        SetRunning(crashed, false); // stopped behind the orchestrator's back (a crash, someone on the host)
+        await MonitorSeesAsync(crashed, "stopped");
+        await site.App.Service<AlertMonitor>().CheckAsync(CancellationToken.None);
+
+        using var admin = await site.App.CreateClientAsync(Role.Admin);
+        var open = (await admin.GetFromJsonAsync<JsonElement>("/api/alerts/incidents?open=true")).EnumerateArray().Where(i => i.GetProperty("kind").GetString() == "guest-stopped").ToList();
+        open.Select(i => i.GetProperty("instanceId").GetInt64()).Should().Equal(crashed.GetProperty("id").GetInt64());
+        open[0].GetProperty("title").GetString().Should().Be($"{crashed.GetProperty("hostname").GetString()} stopped unexpectedly");
+
+        SetRunning(crashed, true);
+        await MonitorSeesAsync(crashed, "running");
+        await site.App.Service<AlertMonitor>().CheckAsync(CancellationToken.None);
+        (await admin.GetFromJsonAsync<JsonElement>("/api/alerts/incidents?open=true")).EnumerateArray()
+            .Should().NotContain(i => i.GetProperty("kind").GetString() == "guest-stopped", "it runs again: resolved");
+    }
+
+    private void SetRunning(JsonElement instance, bool running)
+    {
+        lock (site.Pve.Sim.State.Sync)
+        {
+            site.Pve.Sim.State.Guests[instance.GetProperty("vmid").GetInt32()].Running = running;
+        }
+    }
+
+    /// <summary>Waits until the dashboard's shared poll (what the monitor reads) shows the guest in <paramref name="status"/>.</summary>
+    private async Task MonitorSeesAsync(JsonElement instance, string status) =>
+        await Eventually.TrueAsync(async () =>
+        {
+            var (snapshot, _) = await site.App.Service<Ctrlable.Provisioner.Dashboard.DashboardService>().GetAsync(CancellationToken.None);
+            return snapshot?.Projects.SelectMany(p => p.Guests).Any(g => g.Vmid == instance.GetProperty("vmid").GetInt32() && g.Status == status) == true;
+        }, $"the dashboard sees {instance.GetProperty("hostname")} {status}");
+
     internal static async Task<long> CreateWebhookAsync(HttpClient admin, HttpSink sink, string name, string? secret = SigningSecret)
     {
         var response = await admin.PostAsJsonAsync("/api/alerts/targets", new

@@ -23,7 +23,7 @@ public static class AlertKinds
     public const string PlatformUnreachable = "platform-unreachable";
     public const string CertificateExpiry = "certificate-expiry";
 
-    // Raised by the upgrade and backup features through AlertEvents (hooks; see SPEC §8f).
+    // Raised by the upgrade and backup features through AlertEvents (hooks; see SPEC §8g).
     public const string UpgradeFailed = "upgrade-failed";
     public const string BackupFailed = "backup-failed";
     public const string BackupMissing = "backup-missing";

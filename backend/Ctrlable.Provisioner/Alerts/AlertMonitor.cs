@@ -114,11 +114,19 @@ public sealed class AlertMonitor(
         return deploying
             ? new Incident(AlertKinds.DeployFailed, InstanceSubject(row.Id), AlertSeverities.Critical, $"Deploy of {row.Hostname} failed", $"{row.Message}: {reason}")
             {
-                ProjectId = row.ProjectId, ProjectName = project?.Name, InstanceId = row.Id, InstanceName = row.Hostname, LinkPath = $"/projects/{row.ProjectId}",
+                ProjectId = row.ProjectId,
+                ProjectName = project?.Name,
+                InstanceId = row.Id,
+                InstanceName = row.Hostname,
+                LinkPath = $"/projects/{row.ProjectId}",
             }
             : new Incident(AlertKinds.InstanceFailed, InstanceSubject(row.Id), AlertSeverities.Critical, $"{row.Hostname} failed", $"{row.Message}: {reason}")
             {
-                ProjectId = row.ProjectId, ProjectName = project?.Name, InstanceId = row.Id, InstanceName = row.Hostname, LinkPath = $"/projects/{row.ProjectId}",
+                ProjectId = row.ProjectId,
+                ProjectName = project?.Name,
+                InstanceId = row.Id,
+                InstanceName = row.Hostname,
+                LinkPath = $"/projects/{row.ProjectId}",
             };
     }
 
@@ -196,7 +204,11 @@ public sealed class AlertMonitor(
                     await alerts.RaiseAsync(new Incident(AlertKinds.GuestStopped, subject, AlertSeverities.Critical, $"{guest.Name} stopped unexpectedly",
                         $"Proxmox reports guest {guest.Vmid} ({guest.Name}) {guest.Status}; no stop was asked of the orchestrator.")
                     {
-                        ProjectId = project.ProjectId, ProjectName = project.Name, InstanceId = id, InstanceName = guest.Name, LinkPath = $"/projects/{project.ProjectId}",
+                        ProjectId = project.ProjectId,
+                        ProjectName = project.Name,
+                        InstanceId = id,
+                        InstanceName = guest.Name,
+                        LinkPath = $"/projects/{project.ProjectId}",
                     }, ct);
                 }
 
@@ -205,7 +217,11 @@ public sealed class AlertMonitor(
                     await alerts.RaiseAsync(new Incident(AlertKinds.AppDown, subject, AlertSeverities.Critical, $"The app of {guest.Name} is down",
                         $"{app.Target}: {app.Detail} since {app.Since:u}.")
                     {
-                        ProjectId = project.ProjectId, ProjectName = project.Name, InstanceId = id, InstanceName = guest.Name, LinkPath = $"/projects/{project.ProjectId}",
+                        ProjectId = project.ProjectId,
+                        ProjectName = project.Name,
+                        InstanceId = id,
+                        InstanceName = guest.Name,
+                        LinkPath = $"/projects/{project.ProjectId}",
                     }, ct);
                 }
                 else if (guest.App is { State: AppState.Up } up)
@@ -225,7 +241,8 @@ public sealed class AlertMonitor(
         if (platformOptions.Value.IsConfigured && state.IsEnrolled && state.Failures > 0 && since is { } last && time.GetUtcNow() - last >= limit)
         {
             await alerts.RaiseAsync(new Incident(AlertKinds.PlatformUnreachable, subject, AlertSeverities.Warning, "The platform has not been reached",
-                $"No report delivered since {last:u} ({state.Failures} failed attempt(s)); last error: {state.LastError ?? "none"}.") { LinkPath = "/settings" }, ct);
+                $"No report delivered since {last:u} ({state.Failures} failed attempt(s)); last error: {state.LastError ?? "none"}.")
+            { LinkPath = "/settings" }, ct);
         }
         else if (!state.IsEnrolled || state.Failures == 0)
         {
@@ -242,7 +259,8 @@ public sealed class AlertMonitor(
         {
             await alerts.RaiseAsync(new Incident(AlertKinds.CertificateExpiry, subject, left <= TimeSpan.Zero ? AlertSeverities.Critical : AlertSeverities.Warning,
                 left <= TimeSpan.Zero ? "The orchestrator's TLS certificate has expired" : $"The orchestrator's TLS certificate expires in {Math.Max(0, (int)left.TotalDays)} day(s)",
-                $"Valid until {cert.NotAfter.ToUniversalTime():u} ({certificate.Source}); replace it (Tls:CertificatePath) before browsers and guests refuse it.") { LinkPath = "/settings" }, ct);
+                $"Valid until {cert.NotAfter.ToUniversalTime():u} ({certificate.Source}); replace it (Tls:CertificatePath) before browsers and guests refuse it.")
+            { LinkPath = "/settings" }, ct);
         }
         else
         {

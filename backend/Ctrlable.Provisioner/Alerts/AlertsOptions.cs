@@ -2,7 +2,7 @@ using Microsoft.Extensions.Options;
 
 namespace Ctrlable.Provisioner.Alerts;
 
-/// <summary>Alerts (SPEC §8f): when an incident is raised, and how notifications are delivered.</summary>
+/// <summary>Alerts (SPEC §8g): when an incident is raised, and how notifications are delivered.</summary>
 public sealed class AlertsOptions
 {
     public const string Section = "Alerts";

@@ -270,7 +270,8 @@ public sealed class BuildService(
         }
 
         await alerts.RaiseAsync(new Alerts.Incident(Alerts.AlertKinds.BuildFailed, $"release/{release}", Alerts.AlertSeverities.Warning,
-            $"Build {summary.Id} of release {release} failed", error ?? "The build failed; see its log.") { LinkPath = "/releases" }, CancellationToken.None);
+            $"Build {summary.Id} of release {release} failed", error ?? "The build failed; see its log.")
+        { LinkPath = "/releases" }, CancellationToken.None);
     }
 
     private BuildStart Refused(BuildRefusal refusal, string detail) => new(null, refusal, detail);
