@@ -1,4 +1,4 @@
--- 016: alerts (Alerts/, SPEC §8f). Notification targets, incidents (one per kind + subject while open) and a
+-- 015: alerts (Alerts/, SPEC §8g). Notification targets, incidents (one per kind + subject while open) and a
 -- transactional outbox of the notifications each target is owed, written in the transaction that opens or resolves
 -- the incident, so a crash between the event and its delivery loses nothing.
 -- Times are ISO-8601 text with offset (DateTimeOffset round-trip format, always UTC).
