@@ -10,6 +10,9 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 namespace Ctrlable.HaSim;
 
 /// <summary>What a test can see of the emulated instance (a copy; changes do not flow back).</summary>
+/// <summary>A Home Assistant VM's disk at one moment (a Proxmox snapshot of it): /config's files, host settings, versions.</summary>
+public sealed record HaDiskImage(SortedDictionary<string, byte[]>? ConfigFiles, HaHostSettings Host, HaVersions Versions);
+
 public sealed record HaStateSnapshot(
     HaPhase Phase,
     int Boots,
@@ -69,6 +72,11 @@ public sealed class HaSimulator : IAsyncDisposable
         if (_disk?.LoadHost() is { } host)
         {
             _ha.Host = host;
+        }
+
+        if (_disk?.LoadVersions() is { } versions)
+        {
+            _ha.Versions = versions;
         }
 
         _address = _ha.Host.StaticAddress ?? IPAddress.Parse(options.Address);
@@ -393,6 +401,119 @@ public sealed class HaSimulator : IAsyncDisposable
         }
     }
 
+    /// <summary>Supervisor was asked for an update (caller holds the runtime's lock): carried out in the background.</summary>
+    private void Update(HaUpdate update)
+    {
+        switch (update.Kind)
+        {
+            case HaUpdateKind.Core:
+                _ = Task.Run(() => CoreUpdateAsync(update.Version!, update.Job!));
+                break;
+            case HaUpdateKind.OsInstalled:
+                _disk?.SaveVersions(_ha.Versions);
+                break;
+            case HaUpdateKind.Reboot:
+                // The whole system restarts: Core goes down with it and comes back on the pending OS.
+                _restarts.Writer.TryWrite(new RestartRequest(TimeSpan.Zero, Options.RestartDownTime, TimeSpan.Zero, () =>
+                {
+                    if (_ha.Versions.OsPending is { } pending)
+                    {
+                        _ha.Versions = _ha.Versions with { Os = pending, OsPending = null };
+                        _disk?.SaveVersions(_ha.Versions);
+                    }
+                }));
+                break;
+        }
+    }
+
+    /// <summary>homeassistant/core.py update: the image is pulled (a failure leaves Core untouched), then Core restarts on the new version.</summary>
+    private async Task CoreUpdateAsync(string version, HaJob job)
+    {
+        try
+        {
+            await Task.Delay(Options.UpdateDuration, Options.TimeProvider, _disposing.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+
+        lock (_ha.Sync)
+        {
+            if (_ha.FailNextCoreUpdate is { } failure)
+            {
+                _ha.FailNextCoreUpdate = null;
+                job.Errors.Add(failure.Replace("{version}", version, StringComparison.Ordinal));
+                job.Done = true;
+                return;
+            }
+        }
+
+        _restarts.Writer.TryWrite(new RestartRequest(TimeSpan.Zero, Options.RestartDownTime, TimeSpan.Zero, () =>
+        {
+            _ha.Versions = _ha.Versions with { Core = version };
+            _disk?.SaveVersions(_ha.Versions);
+            job.Done = true;
+        }));
+    }
+
+    /// <summary>Core's and the OS's versions now (Supervisor's /core/info and /os/info).</summary>
+    public HaVersions Versions
+    {
+        get
+        {
+            lock (_ha.Sync)
+            {
+                return _ha.Versions;
+            }
+        }
+    }
+
+    /// <summary>The next Core update's image pull fails ("Downloading Home Assistant version {version} failed", as Supervisor words it); Core stays as it is.</summary>
+    public void FailNextCoreUpdate(string reason = "Downloading Home Assistant version {version} failed")
+    {
+        lock (_ha.Sync)
+        {
+            _ha.FailNextCoreUpdate = reason;
+        }
+    }
+
+    /// <summary>The next OS update fails (RAUC refused the bundle); nothing is pending afterwards.</summary>
+    public void FailNextOsUpdate(string reason = "Home Assistant Operating System update failed")
+    {
+        lock (_ha.Sync)
+        {
+            _ha.FailNextOsUpdate = reason;
+        }
+    }
+
+    /// <summary>What is on the VM's disk now (/config once Core ran, host settings, versions): a snapshot of the disk.</summary>
+    public HaDiskImage TakeImage()
+    {
+        lock (_ha.Sync)
+        {
+            return new HaDiskImage(CoreInstalled ? _ha.Config.ToFiles() : null, _ha.Host, _ha.Versions);
+        }
+    }
+
+    /// <summary>The VM's disk is rolled back to <paramref name="image"/> (the VM is off): its next start runs what the image holds.</summary>
+    public void RestoreImage(HaDiskImage image)
+    {
+        lock (_ha.Sync)
+        {
+            if (image.ConfigFiles is { } files)
+            {
+                _ha.Config = HaConfig.FromFiles(files);
+                _disk?.Save(files);
+            }
+
+            _ha.Host = image.Host;
+            _ha.Versions = image.Versions;
+            _disk?.SaveHost(image.Host);
+            _disk?.SaveVersions(image.Versions);
+        }
+    }
+
     /// <summary>Supervisor changed the host settings (caller holds the runtime's lock): kept on the disk; a new address moves Core there.</summary>
     private void HostChanged(HaHostSettings host)
     {
@@ -488,7 +609,7 @@ public sealed class HaSimulator : IAsyncDisposable
         }
 
         var flows = new ConfigFlows(_ha);
-        var supervisor = new SupervisorApi(_ha, () => CorePort, HostChanged);
+        var supervisor = new SupervisorApi(_ha, () => CorePort, HostChanged, Update);
         var websocket = new WebSocketApi(_ha, flows, supervisor);
         _coreMap = app => CoreApp.Map(app, _ha, flows, websocket, r => _restarts.Writer.TryWrite(r), () => _appStopping!.Token);
         await StartAppAsync(HaPhase.Running, _coreMap, ct);

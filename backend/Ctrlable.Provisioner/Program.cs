@@ -11,6 +11,7 @@ using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.Releases;
 using Ctrlable.Provisioner.Settings;
 using Ctrlable.Provisioner.Tls;
+using Ctrlable.Provisioner.Upgrade;
 
 namespace Ctrlable.Provisioner;
 
@@ -95,6 +96,7 @@ public static class Program
         app.MapDashboard();
         app.MapProjects();
         app.MapDeploy();
+        app.MapUpgrades();
         app.MapCredentials();
         app.MapProvision();
         app.MapPlatform();

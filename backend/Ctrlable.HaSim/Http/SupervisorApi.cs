@@ -4,6 +4,11 @@ using Ctrlable.HaSim.State;
 
 namespace Ctrlable.HaSim.Http;
 
+internal enum HaUpdateKind { Core, OsInstalled, Reboot }
+
+/// <summary>An update Supervisor was asked for: the emulator carries it out (Core's restart, the reboot).</summary>
+internal sealed record HaUpdate(HaUpdateKind Kind, string? Version, HaJob? Job);
+
 /// <summary>An add-on as Supervisor reports it.</summary>
 internal sealed class SimAddon(string slug, string name, string version, JsonObject options)
 {
@@ -26,9 +31,13 @@ internal sealed class SimAddon(string slug, string name, string version, JsonObj
 /// <c>/core/info</c>, <c>/host/info</c>, <c>/host/options</c>, <c>/network/info</c>, <c>/network/interface/{iface}/info|update</c>,
 /// <c>/addons</c>, <c>/store/addons/{slug}/install</c>, <c>/addons/{slug}/info|options|start|stop</c>. Add-on options are
 /// validated as a whole (a partial set is refused). Host and network changes go to <paramref name="hostChanged"/> (under the
-/// runtime's lock): the emulator saves them and moves to a new address.
+/// runtime's lock): the emulator saves them and moves to a new address. Updates (home-assistant/supervisor at 090ef31):
+/// <c>/core/update</c> (api/homeassistant.py SCHEMA_UPDATE {version, backup, background}; with background the job's id at
+/// once, homeassistant/core.py update: the image pulled, Core restarted on it; "already installed" refused up front),
+/// <c>/os/info</c>, <c>/os/update</c> (os/manager.py update: the bundle installed, <c>version_pending</c> until the reboot),
+/// <c>/host/reboot</c> and <c>/jobs/{uuid}</c> go to <paramref name="update"/> (under the lock).
 /// </summary>
-internal sealed class SupervisorApi(HaRuntime ha, Func<int> currentPort, Action<HaHostSettings> hostChanged)
+internal sealed class SupervisorApi(HaRuntime ha, Func<int> currentPort, Action<HaHostSettings> hostChanged, Action<HaUpdate> update)
 {
     private readonly Dictionary<string, SimAddon> _addons = new(StringComparer.Ordinal)
     {
@@ -76,8 +85,8 @@ internal sealed class SupervisorApi(HaRuntime ha, Func<int> currentPort, Action<
                 return new JsonObject
                 {
                     ["supervisor"] = "2025.04.1",
-                    ["homeassistant"] = ha.Options.HomeAssistantVersion,
-                    ["hassos"] = "15.1",
+                    ["homeassistant"] = ha.Versions.Core,
+                    ["hassos"] = ha.Versions.Os,
                     ["hostname"] = ha.Host.Hostname,
                     ["machine"] = "qemux86-64",
                     ["arch"] = "amd64",
@@ -86,8 +95,8 @@ internal sealed class SupervisorApi(HaRuntime ha, Func<int> currentPort, Action<
             case (["core", "info"], "get"):
                 return new JsonObject
                 {
-                    ["version"] = ha.Options.HomeAssistantVersion,
-                    ["version_latest"] = ha.Options.HomeAssistantVersion,
+                    ["version"] = ha.Versions.Core,
+                    ["version_latest"] = ha.Versions.Core,
                     ["machine"] = "qemux86-64",
                     ["port"] = currentPort(),
                     ["ssl"] = false,
@@ -98,7 +107,7 @@ internal sealed class SupervisorApi(HaRuntime ha, Func<int> currentPort, Action<
                 {
                     ["hostname"] = ha.Host.Hostname,
                     ["llmnr_hostname"] = ha.Host.Hostname,
-                    ["operating_system"] = "Home Assistant OS 15.1",
+                    ["operating_system"] = $"Home Assistant OS {ha.Versions.Os}",
                     ["chassis"] = "vm",
                 };
             case (["host", "options"], "post"):
@@ -206,12 +215,99 @@ internal sealed class SupervisorApi(HaRuntime ha, Func<int> currentPort, Action<
             case (["addons", var slug, "stop"], "post"):
                 Addon(slug, mustBeInstalled: true).State = "stopped";
                 return null;
+            case (["core", "update"], "post"):
+                {
+                    var body = Body(data, ["version", "backup", "background"]);
+                    var version = body["version"] is { } v ? VersionTag(v, data) : ha.Versions.Core;
+                    if (version == ha.Versions.Core)
+                    {
+                        throw new WsError("unknown_error", $"Home Assistant version {version} is already installed");
+                    }
+
+                    var job = new HaJob(Guid.NewGuid().ToString("N"), "home_assistant_core_update", null) { Created = ha.Now };
+                    ha.Jobs[job.Uuid] = job;
+                    update(new HaUpdate(HaUpdateKind.Core, version, job));
+                    // Without background the call waits for the update, which restarts the Core this connection runs through.
+                    return body["background"] is JsonValue b && b.TryGetValue<bool>(out var background) && background ? new JsonObject { ["job_id"] = job.Uuid } : null;
+                }
+
+            case (["os", "info"], "get"):
+                return new JsonObject
+                {
+                    ["version"] = ha.Versions.Os,
+                    ["version_latest"] = ha.Versions.OsPending ?? ha.Versions.Os,
+                    ["version_pending"] = ha.Versions.OsPending,
+                    ["update_available"] = false,
+                    ["board"] = "ova",
+                    ["boot"] = "A",
+                    ["data_disk"] = "BOOT",
+                };
+            case (["os", "update"], "post"):
+                {
+                    var body = Body(data, ["version"]);
+                    var version = body["version"] is { } v ? VersionTag(v, data) : ha.Versions.Os;
+                    if (version == ha.Versions.Os)
+                    {
+                        throw new WsError("unknown_error", $"Version {version} is already installed");
+                    }
+
+                    if (version == ha.Versions.OsPending)
+                    {
+                        throw new WsError("unknown_error", $"Version {version} is already installed, reboot the system to activate it");
+                    }
+
+                    if (ha.FailNextOsUpdate is { } failure)
+                    {
+                        ha.FailNextOsUpdate = null;
+                        ha.Versions = ha.Versions with { OsPending = null };
+                        throw new WsError("unknown_error", failure);
+                    }
+
+                    // The bundle is downloaded and installed into the other slot before the call answers; a reboot activates it.
+                    ha.Versions = ha.Versions with { OsPending = version };
+                    update(new HaUpdate(HaUpdateKind.OsInstalled, version, null));
+                    return null;
+                }
+
+            case (["host", "reboot"], "post"):
+                Body(data, ["force"]);
+                update(new HaUpdate(HaUpdateKind.Reboot, null, null));
+                return null;
+            case (["jobs", var uuid], "get"):
+                {
+                    if (!ha.Jobs.TryGetValue(uuid, out var job))
+                    {
+                        throw new WsError("unknown_error", "Job does not exist");
+                    }
+
+                    return new JsonObject
+                    {
+                        ["name"] = job.Name,
+                        ["reference"] = job.Reference,
+                        ["uuid"] = job.Uuid,
+                        ["progress"] = job.Done ? 100 : 0,
+                        ["stage"] = null,
+                        ["done"] = job.Done,
+                        ["parent_id"] = null,
+                        ["errors"] = new JsonArray([.. job.Errors.Select(e => (JsonNode)new JsonObject { ["type"] = "HomeAssistantUpdateError", ["message"] = e, ["stage"] = null })]),
+                        ["created"] = job.Created.ToString("O"),
+                        ["extra"] = null,
+                        ["child_jobs"] = new JsonArray(),
+                    };
+                }
+
             case (["ingress", "session"], "post"):
                 return new JsonObject { ["session"] = HaConfig.NewSecret() };
             default:
                 throw new WsError("unknown_error", $"Unknown Supervisor endpoint /{string.Join('/', s)}");
         }
     }
+
+    /// <summary>validate.py version_tag: a version as text (AwesomeVersion); anything else is refused as voluptuous words it.</summary>
+    private static string VersionTag(JsonNode node, JsonObject? data) =>
+        node is JsonValue v && v.TryGetValue<string>(out var text) && text.Length > 0
+            ? text
+            : throw Invalid(data, "Invalid version for dictionary value @ data['version']");
 
     private bool Known(string name) => name == HaHostSettings.Interface || name.Equals("default", StringComparison.OrdinalIgnoreCase);
 

@@ -32,6 +32,16 @@ public sealed record InstanceDto(
     [property: Description("What the guest reported at the end of its first boot, app -> version.")] IReadOnlyDictionary<string, string>? InstalledVersions,
     [property: Description("Where to open the guest's app in a browser: Home Assistant's URL for ctrlable-pro once the orchestrator located it; null otherwise.")] string? AppUrl)
 {
+    [Description("The instance runs an older release than the active one: upgrade available (from → to), and whether it can start now (SPEC §7g); null when it is current.")]
+    public Upgrade.UpgradeOffer? Upgrade { get; init; }
+
+    /// <summary>The rows with their upgrade offers (<see cref="Upgrade.UpgradeOffers"/>).</summary>
+    public static async Task<IReadOnlyList<InstanceDto>> WithOffersAsync(IReadOnlyList<InstanceRow> rows, Upgrade.UpgradeOffers offers, CancellationToken ct)
+    {
+        var available = await offers.OffersAsync(rows, ct);
+        return [.. rows.Select(r => Of(r) with { Upgrade = available.GetValueOrDefault(r.Id) })];
+    }
+
     public static InstanceDto Of(InstanceRow r) => new(
         r.Id, r.ProjectId, r.DeployId, r.Type, r.Kind ?? "lxc", r.Hostname, r.Vmid is { } v ? (int)v : null, r.Node, r.Mac, r.Ip, r.State,
         InstanceProgress.PercentOf(r.State), r.Release, r.CloneMode, r.Message, r.Error, r.CreatedAt, r.UpdatedAt, r.NeedsBinding,
@@ -134,8 +144,8 @@ public static class DeployApi
     private static ServerSentEventsResult<object> StreamDeploy(long id, InstanceChanges events, InstanceRepository repo, ProvisionerMetrics metrics, CancellationToken ct) =>
         TypedResults.ServerSentEvents(metrics.Subscribed(Stream(events, async c => await repo.ListByDeployAsync(id, c), p => p.DeployId == id, ct), "instances", ct));
 
-    private static async Task<Results<Ok<InstanceDto>, ProblemHttpResult>> GetInstanceAsync(long id, InstanceRepository repo, CancellationToken ct) =>
-        await repo.GetAsync(id, ct) is { } row ? TypedResults.Ok(InstanceDto.Of(row)) : DeployService.InstanceNotFound(id).ToProblem();
+    private static async Task<Results<Ok<InstanceDto>, ProblemHttpResult>> GetInstanceAsync(long id, InstanceRepository repo, Upgrade.UpgradeOffers offers, CancellationToken ct) =>
+        await repo.GetAsync(id, ct) is { } row ? TypedResults.Ok((await InstanceDto.WithOffersAsync([row], offers, ct))[0]) : DeployService.InstanceNotFound(id).ToProblem();
 
     /// <summary>The handler of one power action; the action is part of the route, not a parameter.</summary>
     private static Func<long, DeployService, CancellationToken, Task<Results<Ok<InstanceDto>, ProblemHttpResult>>> Power(string action) =>

@@ -202,7 +202,8 @@ public static class ProvisionApi
         return errors.Count == 0 ? null : TypedResults.ValidationProblem(errors);
     }
 
-    private static ProblemHttpResult Problem(HttpContext context, ProvisionResult result)
+    /// <summary>A refused guest call as problem+json with its code (and Retry-After where waiting helps); the upgrade endpoints use it too.</summary>
+    public static ProblemHttpResult Problem(HttpContext context, ProvisionResult result)
     {
         var (status, title, code) = result.Outcome switch
         {
