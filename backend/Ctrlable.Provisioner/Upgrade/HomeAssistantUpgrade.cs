@@ -26,6 +26,7 @@ public sealed class HomeAssistantUpgrade(
     HomeAssistantRepository sites,
     HomeAssistantCredentials credentials,
     BaseBackupRepository baseBackups,
+    Releases.BaseBackupStore store,
     ReleaseCatalog catalog,
     InstanceSteps steps,
     IOptions<UpgradeOptions> options,
@@ -40,7 +41,7 @@ public sealed class HomeAssistantUpgrade(
     public async Task ApplyAsync(InstanceRow instance, UpgradeRow upgrade, CancellationToken ct)
     {
         var targetOs = catalog.Find(upgrade.ToRelease)?.Manifest?.Templates.FirstOrDefault(t => t.Name == instance.Type)?.HaosVersion;
-        var targetCore = (await baseBackups.GetAsync(upgrade.ToRelease, ct))?.HomeAssistantVersion
+        var targetCore = await CoreVersionAsync(upgrade.ToRelease, ct)
             ?? throw new UpgradeFailedException($"release {upgrade.ToRelease} has no Home Assistant base backup stored, so its Core version is not known");
         var deadline = instance.DeadlineAt ?? time.GetUtcNow().AddSeconds(options.Value.HomeAssistantTimeoutSeconds);
         if (instance.DeadlineAt is null)
@@ -150,6 +151,26 @@ public sealed class HomeAssistantUpgrade(
         await upgrades.SetCoreUpdateJobAsync(upgrade.Id, Text(started, "job_id") ?? throw new UpgradeFailedException("Supervisor did not say which job updates Core"), ct);
         await steps.PointAsync(instance.Id, CoreUpdateRequested, ct);
         return null;
+    }
+
+    /// <summary>
+    /// The release's Home Assistant Core version: the one its base backup was made on (recorded when it was checked on
+    /// upload, else read from the stored file's backup.json, <c>homeassistant.version</c>). Null when none is stored.
+    /// </summary>
+    public async Task<string?> CoreVersionAsync(string release, CancellationToken ct)
+    {
+        if ((await baseBackups.GetAsync(release, ct))?.HomeAssistantVersion is { } recorded)
+        {
+            return recorded;
+        }
+
+        if (await store.GetAsync(release, ct) is not { } stored)
+        {
+            return null;
+        }
+
+        await using var file = File.OpenRead(stored.Path);
+        return (await BackupArchive.ReadBackupJsonAsync(file, ct))["homeassistant"]?["version"]?.GetValue<string>();
     }
 
     private static Task<JsonElement> SupervisorAsync(HomeAssistantSocket socket, string endpoint, string method, JsonObject? data, CancellationToken ct, double? timeoutSeconds = null)

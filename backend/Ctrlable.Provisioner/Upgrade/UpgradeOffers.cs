@@ -76,7 +76,7 @@ public sealed class UpgradeOffers(ReleaseRepository releases, BaseBackupReposito
             return Refused("guest-cannot-upgrade", $"{instance.Hostname} was cloned from a template whose first-boot script (protocol {AgentVersion(instance)}) has no upgrade timer; redeploy it from {active}.");
         }
 
-        if (instance.Type == TemplateTypes.CtrlablePro && baseBackup?.HomeAssistantVersion is null)
+        if (instance.Type == TemplateTypes.CtrlablePro && baseBackup is null)
         {
             return Refused("no-target-version", $"Release {active} has no Home Assistant base backup stored, so its Home Assistant Core version is not known; store it on the Releases page first.");
         }

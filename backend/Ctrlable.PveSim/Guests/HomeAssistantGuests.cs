@@ -53,6 +53,7 @@ internal sealed class HomeAssistantGuests : IAsyncDisposable
                 RestoreStopDelay = options.RestoreStopDelay * scale,
                 RestartDownTime = options.RestartDownTime * scale,
                 BackupLoadDelay = options.BackupLoadDelay * scale,
+                UpdateDuration = options.UpdateDuration * scale,
             };
         }
     }
