@@ -957,7 +957,9 @@ step_disable() {
 load_follow_environment() {
   [[ -r $FOLLOW_ENV ]] || die 1 "cannot read $FOLLOW_ENV: this guest has no timers of its own (its first boot predates them)"
   read_orchestrator_env "$FOLLOW_ENV"
-  [[ -f $CREDENTIAL_FILE ]] || die 1 "$CREDENTIAL_FILE is missing: this guest cannot ask the orchestrator (redeploy the instance)"
+  local what=broker
+  [[ $STEP != upgrade ]] || what=upgrades
+  [[ -f $CREDENTIAL_FILE ]] || die 1 "$CREDENTIAL_FILE is missing: this guest cannot ask for its $what (redeploy the instance)"
   read_instance_credential
   prepare_requests
 }
