@@ -4,11 +4,6 @@ using Ctrlable.HaSim.State;
 
 namespace Ctrlable.HaSim.Http;
 
-internal enum HaUpdateKind { Core, OsInstalled, Reboot }
-
-/// <summary>An update Supervisor was asked for: the emulator carries it out (Core's restart, the reboot).</summary>
-internal sealed record HaUpdate(HaUpdateKind Kind, string? Version, HaJob? Job);
-
 /// <summary>An add-on as Supervisor reports it.</summary>
 internal sealed class SimAddon(string slug, string name, string version, JsonObject options)
 {
@@ -39,6 +34,8 @@ internal sealed class SimAddon(string slug, string name, string version, JsonObj
 /// </summary>
 internal sealed class SupervisorApi(HaRuntime ha, Func<int> currentPort, Action<HaHostSettings> hostChanged, Action<HaUpdate> update)
 {
+    private readonly SupervisorUpdateApi _updates = new(ha, update);
+
     private readonly Dictionary<string, SimAddon> _addons = new(StringComparer.Ordinal)
     {
         ["core_mosquitto"] = new("core_mosquitto", "Mosquitto broker", "6.5.0", new JsonObject
@@ -79,6 +76,11 @@ internal sealed class SupervisorApi(HaRuntime ha, Func<int> currentPort, Action<
 
     private JsonNode? Call(string[] s, string method, JsonObject? data)
     {
+        if (_updates.Handles(s, method))
+        {
+            return _updates.Call(s, method, data);
+        }
+
         switch (s, method)
         {
             case (["info"], "get"):
@@ -215,99 +217,12 @@ internal sealed class SupervisorApi(HaRuntime ha, Func<int> currentPort, Action<
             case (["addons", var slug, "stop"], "post"):
                 Addon(slug, mustBeInstalled: true).State = "stopped";
                 return null;
-            case (["core", "update"], "post"):
-                {
-                    var body = Body(data, ["version", "backup", "background"]);
-                    var version = body["version"] is { } v ? VersionTag(v, data) : ha.Versions.Core;
-                    if (version == ha.Versions.Core)
-                    {
-                        throw new WsError("unknown_error", $"Home Assistant version {version} is already installed");
-                    }
-
-                    var job = new HaJob(Guid.NewGuid().ToString("N"), "home_assistant_core_update", null) { Created = ha.Now };
-                    ha.Jobs[job.Uuid] = job;
-                    update(new HaUpdate(HaUpdateKind.Core, version, job));
-                    // Without background the call waits for the update, which restarts the Core this connection runs through.
-                    return body["background"] is JsonValue b && b.TryGetValue<bool>(out var background) && background ? new JsonObject { ["job_id"] = job.Uuid } : null;
-                }
-
-            case (["os", "info"], "get"):
-                return new JsonObject
-                {
-                    ["version"] = ha.Versions.Os,
-                    ["version_latest"] = ha.Versions.OsPending ?? ha.Versions.Os,
-                    ["version_pending"] = ha.Versions.OsPending,
-                    ["update_available"] = false,
-                    ["board"] = "ova",
-                    ["boot"] = "A",
-                    ["data_disk"] = "BOOT",
-                };
-            case (["os", "update"], "post"):
-                {
-                    var body = Body(data, ["version"]);
-                    var version = body["version"] is { } v ? VersionTag(v, data) : ha.Versions.Os;
-                    if (version == ha.Versions.Os)
-                    {
-                        throw new WsError("unknown_error", $"Version {version} is already installed");
-                    }
-
-                    if (version == ha.Versions.OsPending)
-                    {
-                        throw new WsError("unknown_error", $"Version {version} is already installed, reboot the system to activate it");
-                    }
-
-                    if (ha.FailNextOsUpdate is { } failure)
-                    {
-                        ha.FailNextOsUpdate = null;
-                        ha.Versions = ha.Versions with { OsPending = null };
-                        throw new WsError("unknown_error", failure);
-                    }
-
-                    // The bundle is downloaded and installed into the other slot before the call answers; a reboot activates it.
-                    ha.Versions = ha.Versions with { OsPending = version };
-                    update(new HaUpdate(HaUpdateKind.OsInstalled, version, null));
-                    return null;
-                }
-
-            case (["host", "reboot"], "post"):
-                Body(data, ["force"]);
-                update(new HaUpdate(HaUpdateKind.Reboot, null, null));
-                return null;
-            case (["jobs", var uuid], "get"):
-                {
-                    if (!ha.Jobs.TryGetValue(uuid, out var job))
-                    {
-                        throw new WsError("unknown_error", "Job does not exist");
-                    }
-
-                    return new JsonObject
-                    {
-                        ["name"] = job.Name,
-                        ["reference"] = job.Reference,
-                        ["uuid"] = job.Uuid,
-                        ["progress"] = job.Done ? 100 : 0,
-                        ["stage"] = null,
-                        ["done"] = job.Done,
-                        ["parent_id"] = null,
-                        ["errors"] = new JsonArray([.. job.Errors.Select(e => (JsonNode)new JsonObject { ["type"] = "HomeAssistantUpdateError", ["message"] = e, ["stage"] = null })]),
-                        ["created"] = job.Created.ToString("O"),
-                        ["extra"] = null,
-                        ["child_jobs"] = new JsonArray(),
-                    };
-                }
-
             case (["ingress", "session"], "post"):
                 return new JsonObject { ["session"] = HaConfig.NewSecret() };
             default:
                 throw new WsError("unknown_error", $"Unknown Supervisor endpoint /{string.Join('/', s)}");
         }
     }
-
-    /// <summary>validate.py version_tag: a version as text (AwesomeVersion); anything else is refused as voluptuous words it.</summary>
-    private static string VersionTag(JsonNode node, JsonObject? data) =>
-        node is JsonValue v && v.TryGetValue<string>(out var text) && text.Length > 0
-            ? text
-            : throw Invalid(data, "Invalid version for dictionary value @ data['version']");
 
     private bool Known(string name) => name == HaHostSettings.Interface || name.Equals("default", StringComparison.OrdinalIgnoreCase);
 
@@ -394,7 +309,7 @@ internal sealed class SupervisorApi(HaRuntime ha, Func<int> currentPort, Action<
         };
     }
 
-    private static JsonObject Body(JsonObject? data, string[] keys)
+    internal static JsonObject Body(JsonObject? data, string[] keys)
     {
         foreach (var (key, _) in data ?? [])
         {
@@ -437,7 +352,7 @@ internal sealed class SupervisorApi(HaRuntime ha, Func<int> currentPort, Action<
             : throw Invalid(data, $"not a valid value for dictionary value @ data['ipv4']['{key}']");
 
     /// <summary>voluptuous' humanize_error through api_validate: the message, then "Got" and the data.</summary>
-    private static WsError Invalid(JsonObject? data, string message) =>
+    internal static WsError Invalid(JsonObject? data, string message) =>
         new("unknown_error", $"{message}. Got {data?.ToJsonString() ?? "None"}");
 
     /// <summary>What systemd-hostnamed accepts as a static host name (hostname_is_valid): dot-separated labels of letters, digits and '-', at most 64 characters.</summary>
