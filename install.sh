@@ -31,11 +31,12 @@ readonly CT_APP=/opt/ctrlable-provisioner
 readonly CT_BUNDLE=/root/ctrlable-provisioner.tar.gz
 
 # The privileges the product needs (the emulator's Seeding/LeastPrivilege.cs; a test checks they agree).
-# PVE 9 replaced VM.Monitor with VM.GuestAgent.Audit (the QEMU agent's network-get-interfaces).
+# PVE 9 replaced VM.Monitor with VM.GuestAgent.Audit (the QEMU agent's network-get-interfaces). VM.Snapshot and
+# VM.Snapshot.Rollback: an upgrade's snapshot, rollback and later delete (SPEC §7g), on the product's pool only.
 role_privileges() {
   local agent=VM.GuestAgent.Audit
   if (($1 < 9)); then agent=VM.Monitor; fi
-  printf '%s' "VM.Audit VM.Allocate VM.Clone VM.Config.CPU VM.Config.Memory VM.Config.Network VM.Config.Options VM.PowerMgmt $agent Datastore.AllocateSpace Datastore.Audit SDN.Use Sys.Audit Pool.Audit"
+  printf '%s' "VM.Audit VM.Allocate VM.Clone VM.Config.CPU VM.Config.Memory VM.Config.Network VM.Config.Options VM.PowerMgmt VM.Snapshot VM.Snapshot.Rollback $agent Datastore.AllocateSpace Datastore.Audit SDN.Use Sys.Audit Pool.Audit"
 }
 
 # --- settings (environment) ------------------------------------------------------------------------------

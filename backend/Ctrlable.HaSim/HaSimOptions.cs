@@ -40,6 +40,12 @@ public sealed record HaSimOptions
     /// <summary>Core's version as the WebSocket API and backups report it.</summary>
     public string HomeAssistantVersion { get; init; } = "2025.4.4";
 
+    /// <summary>Home Assistant OS's version (Supervisor's /os/info), until an OS update is booted into.</summary>
+    public string OsVersion { get; init; } = "15.1";
+
+    /// <summary>Supervisor's Core image pull (/core/update) or OS bundle install (/os/update) takes this long.</summary>
+    public TimeSpan UpdateDuration { get; init; } = TimeSpan.FromSeconds(2);
+
     /// <summary>Older Core (2021.4 – 2025.x) has the analytics onboarding step; the newest has not (haos.md §0).</summary>
     public bool AnalyticsStep { get; init; } = true;
 

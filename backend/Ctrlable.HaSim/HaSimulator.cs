@@ -10,6 +10,9 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 namespace Ctrlable.HaSim;
 
 /// <summary>What a test can see of the emulated instance (a copy; changes do not flow back).</summary>
+/// <summary>A Home Assistant VM's disk at one moment (a Proxmox snapshot of it): /config's files, host settings, versions.</summary>
+public sealed record HaDiskImage(SortedDictionary<string, byte[]>? ConfigFiles, HaHostSettings Host, HaVersions Versions);
+
 public sealed record HaStateSnapshot(
     HaPhase Phase,
     int Boots,
@@ -39,7 +42,7 @@ public sealed record HaStateSnapshot(
 /// using var http = new HttpClient { BaseAddress = ha.BaseAddress };
 /// </code>
 /// </summary>
-public sealed class HaSimulator : IAsyncDisposable
+public sealed partial class HaSimulator : IAsyncDisposable
 {
     private readonly HaRuntime _ha;
     private readonly Channel<RestartRequest> _restarts = Channel.CreateUnbounded<RestartRequest>();
@@ -69,6 +72,11 @@ public sealed class HaSimulator : IAsyncDisposable
         if (_disk?.LoadHost() is { } host)
         {
             _ha.Host = host;
+        }
+
+        if (_disk?.LoadVersions() is { } versions)
+        {
+            _ha.Versions = versions;
         }
 
         _address = _ha.Host.StaticAddress ?? IPAddress.Parse(options.Address);
@@ -488,7 +496,7 @@ public sealed class HaSimulator : IAsyncDisposable
         }
 
         var flows = new ConfigFlows(_ha);
-        var supervisor = new SupervisorApi(_ha, () => CorePort, HostChanged);
+        var supervisor = new SupervisorApi(_ha, () => CorePort, HostChanged, Update);
         var websocket = new WebSocketApi(_ha, flows, supervisor);
         _coreMap = app => CoreApp.Map(app, _ha, flows, websocket, r => _restarts.Writer.TryWrite(r), () => _appStopping!.Token);
         await StartAppAsync(HaPhase.Running, _coreMap, ct);

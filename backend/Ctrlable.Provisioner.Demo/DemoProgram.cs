@@ -25,5 +25,7 @@ public sealed class DemoProgram
 
         builder.Services.AddSingleton<SimulatedProxmoxHost>();
         builder.Services.AddSingleton<Proxmox.IProxmoxStandIn>(sp => sp.GetRequiredService<SimulatedProxmoxHost>());
+        // The simulated guests' upgrade timers (the emulator runs no timers of its own).
+        builder.Services.AddHostedService<SimulatedUpgradeTimer>();
     }
 }

@@ -46,7 +46,7 @@ public sealed class FirstBootScriptBehaviour(
     string scriptDirectory,
     Func<GuestBootContext, CancellationToken, Task<SimulatedTemplate?>> resolveTemplate,
     ILogger logger,
-    FirstBootScriptOptions? options = null) : IGuestBootBehaviour
+    FirstBootScriptOptions? options = null) : IGuestBootBehaviour, IGuestDiskSnapshots
 {
     private readonly FirstBootScriptOptions _options = options ?? new();
 
@@ -133,6 +133,100 @@ public sealed class FirstBootScriptBehaviour(
         }
 
         return await RunScriptAsync(guest, vmid, address.ToString(), ["--follow-broker"], ct);
+    }
+
+    /// <summary>
+    /// What the guest's <c>ctrlable-upgrade.timer</c> would start next (the emulator runs no timers): the script with
+    /// <c>--upgrade</c>, in the guest's sandbox, from <paramref name="address"/>. Returns the exit status and the last line on stderr.
+    /// </summary>
+    public async Task<(int Status, string? LastError)> RunUpgradeAsync(int vmid, System.Net.IPAddress address, CancellationToken ct)
+    {
+        var guest = SimulatedGuestImage.Open(Path.Combine(sandboxDirectory, vmid.ToString(CultureInfo.InvariantCulture)));
+        if (!File.Exists(guest.ScriptPath))
+        {
+            throw new InvalidOperationException($"Simulated guest {vmid} has no first-boot sandbox.");
+        }
+
+        return await RunScriptAsync(guest, vmid, address.ToString(), ["--upgrade"], ct);
+    }
+
+    /// <summary>Makes the guest's next update routine fail with <paramref name="message"/> (null: it works again).</summary>
+    public void FailUpdates(int vmid, string? message)
+    {
+        var guest = SimulatedGuestImage.Open(Path.Combine(sandboxDirectory, vmid.ToString(CultureInfo.InvariantCulture)));
+        var marker = Path.Combine(guest.State, "update-fails");
+        if (message is null)
+        {
+            File.Delete(marker);
+        }
+        else
+        {
+            Directory.CreateDirectory(guest.State);
+            File.WriteAllText(marker, message + "\n");
+        }
+    }
+
+    // The sandbox is the guest's disk: a snapshot copies it aside, a rollback puts the copy back.
+    public void SnapshotTaken(int vmid, string name) => CopyTree(GuestDirectory(vmid), SnapshotDirectory(vmid, name));
+
+    public void RolledBack(int vmid, string name)
+    {
+        var copy = SnapshotDirectory(vmid, name);
+        if (!Directory.Exists(copy))
+        {
+            return;
+        }
+
+        var target = GuestDirectory(vmid);
+        if (Directory.Exists(target))
+        {
+            Directory.Delete(target, recursive: true);
+        }
+
+        CopyTree(copy, target);
+    }
+
+    public void SnapshotDeleted(int vmid, string name)
+    {
+        if (Directory.Exists(SnapshotDirectory(vmid, name)))
+        {
+            Directory.Delete(SnapshotDirectory(vmid, name), recursive: true);
+        }
+    }
+
+    private string GuestDirectory(int vmid) => Path.Combine(sandboxDirectory, vmid.ToString(CultureInfo.InvariantCulture));
+
+    private string SnapshotDirectory(int vmid, string name) => Path.Combine(sandboxDirectory, "snapshots", vmid.ToString(CultureInfo.InvariantCulture), name);
+
+    /// <summary>Copies a directory tree as it is: links stay links (the unit's wants link, the stand-ins' links).</summary>
+    private static void CopyTree(string from, string to)
+    {
+        if (!Directory.Exists(from))
+        {
+            return;
+        }
+
+        Directory.CreateDirectory(to);
+        foreach (var entry in new DirectoryInfo(from).EnumerateFileSystemInfos())
+        {
+            var target = Path.Combine(to, entry.Name);
+            if (entry.LinkTarget is { } link)
+            {
+                File.CreateSymbolicLink(target, link);
+            }
+            else if (entry is DirectoryInfo)
+            {
+                CopyTree(entry.FullName, target);
+            }
+            else
+            {
+                File.Copy(entry.FullName, target, overwrite: true);
+                if (!OperatingSystem.IsWindows())
+                {
+                    File.SetUnixFileMode(target, File.GetUnixFileMode(entry.FullName));
+                }
+            }
+        }
     }
 
     private Task<(int Status, string? LastError)> RunScriptAsync(SimulatedGuest guest, GuestBootContext context, CancellationToken ct) =>

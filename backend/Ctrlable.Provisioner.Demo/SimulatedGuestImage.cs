@@ -13,7 +13,7 @@ namespace Ctrlable.Provisioner.Demo;
 public sealed record SimulatedGuest(string Directory, string Root, string Bin, string Log, string State, string ScriptPath)
 {
     /// <summary>The commands the stand-ins replace (curl only passes through, for tests that cut the power after a request).</summary>
-    public static readonly IReadOnlyList<string> Commands = ["systemctl", "ssh-keygen", "systemd-machine-id-setup", "hostnamectl", "docker", "mysql", "curl"];
+    public static readonly IReadOnlyList<string> Commands = ["systemctl", "ssh-keygen", "systemd-machine-id-setup", "hostnamectl", "docker", "mysql", "curl", "update-routine"];
 
     /// <summary>The template's machine id (the clone's /var/lib/dbus/machine-id still holds it).</summary>
     public static string TemplateMachineId(int templateVmid) => $"{templateVmid:x8}".PadLeft(32, 'c');
@@ -35,6 +35,8 @@ public sealed record SimulatedGuest(string Directory, string Root, string Bin, s
             ["HOSTNAMECTL"] = Path.Combine(Bin, "hostnamectl"),
             ["DOCKER"] = Path.Combine(Bin, "docker"),
             ["MYSQL"] = Path.Combine(Bin, "mysql"),
+            // The app's community-scripts update routine cannot run here: its stand-in installs the version asked for.
+            ["UPDATE_ROUTINE"] = Path.Combine(Bin, "update-routine"),
         };
         if (sourceAddress is not null)
         {

@@ -13,6 +13,7 @@ using Ctrlable.Provisioner.Provision;
 using Ctrlable.Provisioner.Releases;
 using Ctrlable.Provisioner.Settings;
 using Ctrlable.Provisioner.Tls;
+using Ctrlable.Provisioner.Upgrade;
 
 namespace Ctrlable.Provisioner;
 
@@ -114,6 +115,7 @@ public static class Program
         app.MapDashboard();
         app.MapProjects();
         app.MapDeploy();
+        app.MapUpgrades();
         app.MapCredentials();
         app.MapProvision();
         app.MapPlatform();

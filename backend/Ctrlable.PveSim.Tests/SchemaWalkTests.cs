@@ -169,6 +169,16 @@ public sealed class SchemaWalkTests
         await Task(post, "nodes/pve1/lxc/200/status/stop");
         await Task(post, "nodes/pve1/qemu/201/status/stop");
 
+        // Snapshots (an upgrade's): take, list, roll back, delete, for both kinds.
+        await Task(post, "nodes/pve1/lxc/200/snapshot", ("snapname", "ctrlable-upgrade-2026-07-u1"), ("description", "walk"));
+        await Task(post, "nodes/pve1/qemu/201/snapshot", ("snapname", "ctrlable-upgrade-2026-07-u2"));
+        await Call(get, "nodes/pve1/lxc/200/snapshot");
+        await Call(get, "nodes/pve1/qemu/201/snapshot");
+        await Task(post, "nodes/pve1/lxc/200/snapshot/ctrlable-upgrade-2026-07-u1/rollback");
+        await Task(post, "nodes/pve1/qemu/201/snapshot/ctrlable-upgrade-2026-07-u2/rollback", ("start", "0"));
+        await Task(delete, "nodes/pve1/lxc/200/snapshot/ctrlable-upgrade-2026-07-u1");
+        await Task(delete, "nodes/pve1/qemu/201/snapshot/ctrlable-upgrade-2026-07-u2");
+
         await Call(post, "nodes/pve1/lxc/202/template");
         await Task(post, "nodes/pve1/qemu/203/template");
         (await Call(get, "nodes/pve1/lxc/200/interfaces")).Data.Should().BeNull("a stopped CT has no interfaces to report");

@@ -11,10 +11,10 @@
 #                  with retries and back-off, and write the app's configuration where the community-scripts
 #                  install put it, keeping every setting the assignment does not own
 #   restart        restart the app
-#   follow         zigbee2mqtt and frigate: install ctrlable-broker-follow.timer (below)
+#   follow         install ctrlable-upgrade.timer (every guest) and, for zigbee2mqtt and frigate,
+#                  ctrlable-broker-follow.timer (below)
 #   complete       report "ok" and the installed versions to the orchestrator
-#   forget         remove firstboot.env (the release secret) and — unless the guest follows its broker — the
-#                  instance credential
+#   forget         remove firstboot.env (the release secret); the instance credential stays for the timers
 #   disable        disable the service
 #
 # Following the broker (ctrlable-firstboot --follow-broker, every 5 minutes from ctrlable-broker-follow.timer):
@@ -23,6 +23,15 @@
 # (GET /api/provision/broker, with its instance credential, pinned like every request here) and, when that is not
 # what its app uses, rewrites the app's MQTT server (mqtt.server, or frigate's mqtt.host/port) and restarts the app.
 # /etc/ctrlable/follow.env holds the orchestrator's URL and certificate fingerprint (no secret).
+#
+# Upgrading (ctrlable-firstboot --upgrade, every 2 minutes from ctrlable-upgrade.timer): the guest asks the
+# orchestrator whether an upgrade of its app waits for it (GET /api/provision/upgrade, with its instance credential;
+# 204 = none, the common answer). When one does, the orchestrator has taken a Proxmox snapshot of the guest; the
+# script runs the app's own update routine (update_script of community-scripts' ct/<app>.sh) from the release's
+# pinned commit — never from main — with PHS_SILENT=1 and var_appversion, and reports the outcome and the installed
+# versions (POST /api/provision/upgrade/complete). A failed update is reported too: the orchestrator rolls the guest
+# back to its snapshot. UPDATE_ROUTINE replaces the download and run of the update routine (tests: a stand-in);
+# COMMUNITY_SCRIPTS_URL is where the pinned files are fetched from.
 #
 # Each step leaves a marker in the state directory once its effects are on disk, so a run cut short (a
 # power cut) resumes at the step it was in, and a run after the last step changes nothing. Files are
@@ -49,7 +58,7 @@
 # sandbox root: ROOT (prefix of every guest path), FIRSTBOOT_ENV, FIRSTBOOT_STATE_DIR, FIRSTBOOT_RUN_DIR,
 # FIRSTBOOT_CREDENTIAL, FOLLOW_ENV, SYSTEMCTL, SSH_KEYGEN, MACHINE_ID_SETUP, HOSTNAMECTL, CURL, OPENSSL, TIMEOUT, JQ,
 # DOCKER, MYSQL, SLEEP, CURL_INTERFACE (source address for curl), FIRSTBOOT_ATTEMPTS, FIRSTBOOT_DELAY,
-# FIRSTBOOT_MAX_DELAY (seconds).
+# FIRSTBOOT_MAX_DELAY (seconds), UPDATE_ROUTINE, COMMUNITY_SCRIPTS_URL.
 set -Eeuo pipefail
 umask 077
 
@@ -58,8 +67,10 @@ readonly SERVICE=ctrlable-firstboot.service
 readonly SECRET_HEADER=X-Ctrlable-Secret
 readonly CREDENTIAL_HEADER=X-Ctrlable-Instance-Credential
 readonly FOLLOW_UNIT=ctrlable-broker-follow
+readonly UPGRADE_UNIT=ctrlable-upgrade
 # 3: follows the MQTT broker after the first boot (the orchestrator warns about guests below it).
-readonly SCRIPT_VERSION=3
+# 4: every guest keeps its instance credential and runs its upgrades (the orchestrator upgrades no guest below it).
+readonly SCRIPT_VERSION=4
 
 ROOT="${ROOT:-}"
 ROOT="${ROOT%/}"
@@ -83,6 +94,8 @@ CURL_INTERFACE="${CURL_INTERFACE:-}"
 ATTEMPTS="${FIRSTBOOT_ATTEMPTS:-10}"
 DELAY="${FIRSTBOOT_DELAY:-2}"
 MAX_DELAY="${FIRSTBOOT_MAX_DELAY:-60}"
+UPDATE_ROUTINE="${UPDATE_ROUTINE:-}"
+COMMUNITY_SCRIPTS_URL="${COMMUNITY_SCRIPTS_URL:-https://raw.githubusercontent.com/community-scripts/ProxmoxVE}"
 
 STEP=start
 REPORT_FAILURES=0
@@ -344,7 +357,8 @@ request() {
     if ((status == 0)); then
       case $code in
         409 | 429 | 5??)
-          if [[ $code == 409 && $(problem_code "$out") == claimed ]]; then
+          # Answers that stay so: the assignment is claimed; no upgrade waits for this report.
+          if [[ $code == 409 && $(problem_code "$out") =~ ^(claimed|not-upgrading)$ ]]; then
             HTTP_STATUS=$code
             return 0
           fi
@@ -830,18 +844,45 @@ step_complete() {
 
 follows_broker() { [[ $APP_TYPE == zigbee2mqtt || $APP_TYPE == frigate ]]; }
 
-# The timer that keeps the app pointed at its broker after the first boot (see the top of this file): its
-# units, and follow.env with what the requests need besides the credential — no secret.
+# The timers that run after the first boot (see the top of this file): every guest's upgrade timer, and for a
+# zigbee2mqtt or frigate guest the one that keeps the app pointed at its broker; follow.env with what their requests
+# need besides the credential — no secret.
 step_follow() {
-  if ! follows_broker; then
-    say "follow: a ${APP_TYPE:-plain} guest has no broker to follow"
-    return 0
-  fi
   REPORT_FAILURES=1
   printf 'CTRLABLE_ORCHESTRATOR_URL=%s\nCTRLABLE_ORCHESTRATOR_FINGERPRINT=%s\n' "$ORCHESTRATOR_URL" "$TLS_FINGERPRINT" | write_file "$FOLLOW_ENV"
   chmod 600 -- "$FOLLOW_ENV"
   mkdir -p -- "$ROOT/etc/systemd/system"
-  write_file "$ROOT/etc/systemd/system/$FOLLOW_UNIT.service" <<'UNIT'
+  write_file "$ROOT/etc/systemd/system/$UPGRADE_UNIT.service" <<'UNIT'
+# Ctrlable: run an upgrade of the app the orchestrator has asked for (its snapshot is taken first).
+# Installed by ctrlable-firstboot; started by ctrlable-upgrade.timer.
+[Unit]
+Description=Ctrlable: run an upgrade the orchestrator asked for
+Wants=network-online.target
+After=network-online.target
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/sbin/ctrlable-firstboot --upgrade
+StandardOutput=journal
+StandardError=journal
+UNIT
+  write_file "$ROOT/etc/systemd/system/$UPGRADE_UNIT.timer" <<'UNIT'
+# Ctrlable: ask the orchestrator every 2 minutes whether an upgrade waits (one small request, 204 when none).
+# Installed by ctrlable-firstboot.
+[Unit]
+Description=Ctrlable: look for an upgrade of the app
+
+[Timer]
+OnBootSec=1min
+OnUnitActiveSec=2min
+RandomizedDelaySec=20s
+
+[Install]
+WantedBy=timers.target
+UNIT
+  chmod 644 -- "$ROOT/etc/systemd/system/$UPGRADE_UNIT.service" "$ROOT/etc/systemd/system/$UPGRADE_UNIT.timer"
+  if follows_broker; then
+    write_file "$ROOT/etc/systemd/system/$FOLLOW_UNIT.service" <<'UNIT'
 # Ctrlable: keep the app pointed at its MQTT broker (the site's Home Assistant may get another DHCP address).
 # Installed by ctrlable-firstboot; started by ctrlable-broker-follow.timer.
 [Unit]
@@ -855,7 +896,7 @@ ExecStart=/usr/local/sbin/ctrlable-firstboot --follow-broker
 StandardOutput=journal
 StandardError=journal
 UNIT
-  write_file "$ROOT/etc/systemd/system/$FOLLOW_UNIT.timer" <<'UNIT'
+    write_file "$ROOT/etc/systemd/system/$FOLLOW_UNIT.timer" <<'UNIT'
 # Ctrlable: ask the orchestrator every 5 minutes where the MQTT broker is (one small request; no Proxmox call
 # while the guest keeps its address). Installed by ctrlable-firstboot.
 [Unit]
@@ -869,20 +910,27 @@ RandomizedDelaySec=1min
 [Install]
 WantedBy=timers.target
 UNIT
-  chmod 644 -- "$ROOT/etc/systemd/system/$FOLLOW_UNIT.service" "$ROOT/etc/systemd/system/$FOLLOW_UNIT.timer"
+    chmod 644 -- "$ROOT/etc/systemd/system/$FOLLOW_UNIT.service" "$ROOT/etc/systemd/system/$FOLLOW_UNIT.timer"
+  fi
   try "reloading systemd" "$SYSTEMCTL" daemon-reload
-  try "enabling $FOLLOW_UNIT.timer" "$SYSTEMCTL" enable "$FOLLOW_UNIT.timer"
-  try "starting $FOLLOW_UNIT.timer" "$SYSTEMCTL" start "$FOLLOW_UNIT.timer"
+  try "enabling $UPGRADE_UNIT.timer" "$SYSTEMCTL" enable "$UPGRADE_UNIT.timer"
+  try "starting $UPGRADE_UNIT.timer" "$SYSTEMCTL" start "$UPGRADE_UNIT.timer"
+  if follows_broker; then
+    try "enabling $FOLLOW_UNIT.timer" "$SYSTEMCTL" enable "$FOLLOW_UNIT.timer"
+    try "starting $FOLLOW_UNIT.timer" "$SYSTEMCTL" start "$FOLLOW_UNIT.timer"
+    say "follow: $FOLLOW_UNIT.timer keeps the MQTT broker's address current"
+  fi
   REPORT_FAILURES=0
-  say "follow: $FOLLOW_UNIT.timer keeps the MQTT broker's address current"
+  say "follow: $UPGRADE_UNIT.timer runs the upgrades the orchestrator asks for"
 }
 
 # --- Step: forget --------------------------------------------------------------------------------
 
 # The orchestrator has the report: it refuses the release secret for this guest from now on, and nothing
 # after the first boot needs it (template.env stays). Left on disk, the release secret — shared by every
-# clone of the release — would outlive its use. The instance credential goes too, unless the guest follows
-# its broker: after complete it only opens GET /api/provision/broker, from this guest's address.
+# clone of the release — would outlive its use. The instance credential stays (0600) for the timers: after
+# complete it opens only GET /api/provision/broker and the upgrade calls, from this guest's address. A failed
+# first boot removes both.
 forget_secrets() {
   rm -f -- "$FIRSTBOOT_ENV" "$CREDENTIAL_FILE"
 }
@@ -890,7 +938,7 @@ forget_secrets() {
 step_forget() {
   if [[ -f $FOLLOW_ENV ]]; then
     rm -f -- "$FIRSTBOOT_ENV"
-    say "forget: removed $FIRSTBOOT_ENV; $CREDENTIAL_FILE stays for following the broker"
+    say "forget: removed $FIRSTBOOT_ENV; $CREDENTIAL_FILE stays for the upgrade and broker timers"
     return 0
   fi
   forget_secrets
@@ -907,9 +955,11 @@ step_disable() {
 # --- After the first boot: following the broker -------------------------------------------------
 
 load_follow_environment() {
-  [[ -r $FOLLOW_ENV ]] || die 1 "cannot read $FOLLOW_ENV: this guest does not follow its broker"
+  [[ -r $FOLLOW_ENV ]] || die 1 "cannot read $FOLLOW_ENV: this guest has no timers of its own (its first boot predates them)"
   read_orchestrator_env "$FOLLOW_ENV"
-  [[ -f $CREDENTIAL_FILE ]] || die 1 "$CREDENTIAL_FILE is missing: this guest cannot ask for its broker (redeploy the instance)"
+  local what=broker
+  [[ $STEP != upgrade ]] || what=upgrades
+  [[ -f $CREDENTIAL_FILE ]] || die 1 "$CREDENTIAL_FILE is missing: this guest cannot ask for its $what (redeploy the instance)"
   read_instance_credential
   prepare_requests
 }
@@ -961,13 +1011,98 @@ follow_broker() {
   say "follow-broker: the MQTT broker moved to $host:$port; $config updated and $unit restarted"
 }
 
+# --- After the first boot: upgrades -------------------------------------------------------------
+
+# The app's update routine from the release's pinned commit: the ct script and the misc/*.func it sources, fetched at
+# that commit (never main), every fetch of main rewritten to the local copy, run as community-scripts runs it inside a
+# container (PHS_SILENT=1: update_script without a menu; var_appversion: the release's tag).
+run_update_routine() {
+  local commit=$1 builder=$2 tag=$3 dir="$RUN_DIR/community-scripts" file
+  mkdir -p -- "$dir/ct" "$dir/misc"
+  for file in "$builder" misc/build.func misc/api.func misc/core.func misc/error_handler.func misc/tools.func; do
+    "$CURL" --fail --silent --show-error --location --max-time 60 --output "$dir/$file" "$COMMUNITY_SCRIPTS_URL/$commit/$file" ||
+      { warn "$STEP: cannot fetch $file of community-scripts $commit"; return 1; }
+  done
+  sed -i -E "s#https?://(raw\.githubusercontent\.com/community-scripts/ProxmoxVE/(refs/heads/)?main|git\.community-scripts\.org/community-scripts/ProxmoxVE/raw/branch/main)/#file://$dir/#g" \
+    "$dir/$builder" "$dir"/misc/*.func
+  if [[ -n $tag ]]; then
+    PHS_SILENT=1 var_appversion=$tag bash "$dir/$builder"
+  else
+    PHS_SILENT=1 bash "$dir/$builder"
+  fi
+}
+
+# post_upgrade STATUS MESSAGE RELEASE: POST /api/provision/upgrade/complete with the installed versions.
+post_upgrade() {
+  local status=$1 message=$2 release=$3 versions
+  versions=$(installed_versions)
+  # shellcheck disable=SC2016 # a jq program: its $names are jq variables
+  "$JQ" -n --arg hostname "$GUEST_HOSTNAME" --arg release "$release" --arg status "$status" --arg message "$message" --argjson versions "$versions" \
+    '{hostname: $hostname, release: $release, status: $status, message: $message, versions: $versions}' >"$RUN_DIR/upgrade-complete.json"
+  request POST /api/provision/upgrade/complete "$RUN_DIR/upgrade-complete.json" "$RUN_DIR/upgrade-complete.out"
+}
+
+# upgrade: one look for an upgrade; when one waits, the update routine runs once (a marker per release, so a run cut
+# short after it reports again instead of updating twice) and its outcome is reported.
+upgrade() {
+  STEP=upgrade
+  [[ -f "$STATE_DIR/done" ]] || die 1 "the first boot is not done yet"
+  prepare_run_dir
+  load_follow_environment
+  read_hostname
+  APP_TYPE=$(tr -d '[:space:]' <"$STATE_DIR/type")
+  ATTEMPTS=${FOLLOW_ATTEMPTS:-3}
+  request GET "/api/provision/upgrade?hostname=$GUEST_HOSTNAME" "" "$RUN_DIR/upgrade.json"
+  case $HTTP_STATUS in
+    204)
+      say "upgrade: none waits"
+      return 0
+      ;;
+    200) ;;
+    *) die 1 "the orchestrator did not say whether an upgrade waits (HTTP $HTTP_STATUS: $(problem_text "$RUN_DIR/upgrade.json"))" ;;
+  esac
+  local release commit builder tag status=ok message output="$RUN_DIR/update.log"
+  IFS=$'\t' read -r release commit builder tag < <("$JQ" -r '[.release, .communityScriptsCommit, .builder, .appVersionTag] | map(. // "" | tostring) | @tsv' "$RUN_DIR/upgrade.json" 2>/dev/null) || true
+  # Only what a release, a commit, a builder and a tag look like reaches a URL or a command line.
+  [[ $release =~ ^[0-9]{4}\.[0-9]{2}(\.[0-9]+)?$ && $commit =~ ^[0-9a-f]{40}$ && $builder =~ ^ct/[A-Za-z0-9_][A-Za-z0-9_.-]*\.sh$ && $builder != *..* &&
+    $tag =~ ^([A-Za-z0-9][A-Za-z0-9._+~-]{0,63})?$ ]] || die 1 "the orchestrator's upgrade order is not a release, commit, builder and version"
+  if [[ -f "$STATE_DIR/upgrade-$release.ran" ]]; then
+    status=$(head -n 1 -- "$STATE_DIR/upgrade-$release.ran")
+    message="the update routine of $builder ran before (its report is sent again)"
+  else
+    say "upgrade: to release $release: $builder of community-scripts $commit${tag:+ (version $tag)}"
+    if [[ -n $UPDATE_ROUTINE ]]; then
+      "$UPDATE_ROUTINE" "$commit" "$builder" "$tag" >"$output" 2>&1 || status=failed
+    else
+      run_update_routine "$commit" "$builder" "$tag" >"$output" 2>&1 || status=failed
+    fi
+    printf '%s\n' "$status" >"$STATE_DIR/upgrade-$release.ran.tmp"
+    mv -f -- "$STATE_DIR/upgrade-$release.ran.tmp" "$STATE_DIR/upgrade-$release.ran"
+    if [[ $status == ok ]]; then
+      message="$builder's update ran"
+    else
+      message="$builder's update failed: $(tail -n 1 -- "$output" | tr -d '\r' | cut -c1-300)"
+    fi
+  fi
+  post_upgrade "$status" "$message" "$release"
+  case $HTTP_STATUS in
+    2??) say "upgrade: reported $status to the orchestrator" ;;
+    409) say "upgrade: the orchestrator no longer waits for this report" ;;
+    *) die 1 "the orchestrator did not take the upgrade report (HTTP $HTTP_STATUS: $(problem_text "$RUN_DIR/upgrade-complete.out"))" ;;
+  esac
+}
+
 main() {
   if [[ ${1:-} == --follow-broker ]]; then
     follow_broker
     return 0
   fi
+  if [[ ${1:-} == --upgrade ]]; then
+    upgrade
+    return 0
+  fi
   if [[ $# -gt 0 ]]; then
-    die 1 "unknown argument '$1' (none, or --follow-broker)"
+    die 1 "unknown argument '$1' (none, --follow-broker or --upgrade)"
   fi
   if [[ -f "$STATE_DIR/done" ]]; then
     say "first boot was done before; nothing to do"

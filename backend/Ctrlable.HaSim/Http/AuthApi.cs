@@ -38,7 +38,7 @@ internal sealed class AuthApi(HaRuntime ha)
 
         var providers = new JsonArray(new JsonObject { ["name"] = "Home Assistant Local", ["id"] = null, ["type"] = "homeassistant" });
         // Since 2023.12 the list is wrapped with the remember-me preselection.
-        return HaHttp.Json(http, VersionAtLeast(ha.Options.HomeAssistantVersion, 2023, 12)
+        return HaHttp.Json(http, VersionAtLeast(ha.Versions.Core, 2023, 12)
             ? new JsonObject { ["providers"] = providers, ["preselect_remember_me"] = true }
             : providers);
     }

@@ -84,7 +84,7 @@ internal static class CoreApp
         app.MapGet("/api/", (HttpContext http) => HaHttp.Principal(http) is null ? HaHttp.Text(http, 401) : HaHttp.Message(http, "API running."));
         app.MapGet("/api/config", (HttpContext http) => HaHttp.Principal(http) is null
             ? HaHttp.Text(http, 401)
-            : HaHttp.Json(http, new System.Text.Json.Nodes.JsonObject { ["version"] = ha.Options.HomeAssistantVersion, ["state"] = "RUNNING", ["location_name"] = "Home" }));
+            : HaHttp.Json(http, new System.Text.Json.Nodes.JsonObject { ["version"] = ha.Versions.Core, ["state"] = "RUNNING", ["location_name"] = "Home" }));
         app.Map("/api/websocket", (HttpContext http) => websocket.HandleAsync(http, stopping()));
 
         new OnboardingApi(ha, restart).Map(app);

@@ -26,10 +26,16 @@ internal sealed class SimAddon(string slug, string name, string version, JsonObj
 /// <c>/core/info</c>, <c>/host/info</c>, <c>/host/options</c>, <c>/network/info</c>, <c>/network/interface/{iface}/info|update</c>,
 /// <c>/addons</c>, <c>/store/addons/{slug}/install</c>, <c>/addons/{slug}/info|options|start|stop</c>. Add-on options are
 /// validated as a whole (a partial set is refused). Host and network changes go to <paramref name="hostChanged"/> (under the
-/// runtime's lock): the emulator saves them and moves to a new address.
+/// runtime's lock): the emulator saves them and moves to a new address. Updates (home-assistant/supervisor at 090ef31):
+/// <c>/core/update</c> (api/homeassistant.py SCHEMA_UPDATE {version, backup, background}; with background the job's id at
+/// once, homeassistant/core.py update: the image pulled, Core restarted on it; "already installed" refused up front),
+/// <c>/os/info</c>, <c>/os/update</c> (os/manager.py update: the bundle installed, <c>version_pending</c> until the reboot),
+/// <c>/host/reboot</c> and <c>/jobs/{uuid}</c> go to <paramref name="update"/> (under the lock).
 /// </summary>
-internal sealed class SupervisorApi(HaRuntime ha, Func<int> currentPort, Action<HaHostSettings> hostChanged)
+internal sealed class SupervisorApi(HaRuntime ha, Func<int> currentPort, Action<HaHostSettings> hostChanged, Action<HaUpdate> update)
 {
+    private readonly SupervisorUpdateApi _updates = new(ha, update);
+
     private readonly Dictionary<string, SimAddon> _addons = new(StringComparer.Ordinal)
     {
         ["core_mosquitto"] = new("core_mosquitto", "Mosquitto broker", "6.5.0", new JsonObject
@@ -70,14 +76,19 @@ internal sealed class SupervisorApi(HaRuntime ha, Func<int> currentPort, Action<
 
     private JsonNode? Call(string[] s, string method, JsonObject? data)
     {
+        if (_updates.Handles(s, method))
+        {
+            return _updates.Call(s, method, data);
+        }
+
         switch (s, method)
         {
             case (["info"], "get"):
                 return new JsonObject
                 {
                     ["supervisor"] = "2025.04.1",
-                    ["homeassistant"] = ha.Options.HomeAssistantVersion,
-                    ["hassos"] = "15.1",
+                    ["homeassistant"] = ha.Versions.Core,
+                    ["hassos"] = ha.Versions.Os,
                     ["hostname"] = ha.Host.Hostname,
                     ["machine"] = "qemux86-64",
                     ["arch"] = "amd64",
@@ -86,8 +97,8 @@ internal sealed class SupervisorApi(HaRuntime ha, Func<int> currentPort, Action<
             case (["core", "info"], "get"):
                 return new JsonObject
                 {
-                    ["version"] = ha.Options.HomeAssistantVersion,
-                    ["version_latest"] = ha.Options.HomeAssistantVersion,
+                    ["version"] = ha.Versions.Core,
+                    ["version_latest"] = ha.Versions.Core,
                     ["machine"] = "qemux86-64",
                     ["port"] = currentPort(),
                     ["ssl"] = false,
@@ -98,7 +109,7 @@ internal sealed class SupervisorApi(HaRuntime ha, Func<int> currentPort, Action<
                 {
                     ["hostname"] = ha.Host.Hostname,
                     ["llmnr_hostname"] = ha.Host.Hostname,
-                    ["operating_system"] = "Home Assistant OS 15.1",
+                    ["operating_system"] = $"Home Assistant OS {ha.Versions.Os}",
                     ["chassis"] = "vm",
                 };
             case (["host", "options"], "post"):
@@ -298,7 +309,7 @@ internal sealed class SupervisorApi(HaRuntime ha, Func<int> currentPort, Action<
         };
     }
 
-    private static JsonObject Body(JsonObject? data, string[] keys)
+    internal static JsonObject Body(JsonObject? data, string[] keys)
     {
         foreach (var (key, _) in data ?? [])
         {
@@ -341,7 +352,7 @@ internal sealed class SupervisorApi(HaRuntime ha, Func<int> currentPort, Action<
             : throw Invalid(data, $"not a valid value for dictionary value @ data['ipv4']['{key}']");
 
     /// <summary>voluptuous' humanize_error through api_validate: the message, then "Got" and the data.</summary>
-    private static WsError Invalid(JsonObject? data, string message) =>
+    internal static WsError Invalid(JsonObject? data, string message) =>
         new("unknown_error", $"{message}. Got {data?.ToJsonString() ?? "None"}");
 
     /// <summary>What systemd-hostnamed accepts as a static host name (hostname_is_valid): dot-separated labels of letters, digits and '-', at most 64 characters.</summary>

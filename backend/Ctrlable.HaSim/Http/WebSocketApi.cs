@@ -35,7 +35,7 @@ internal sealed class WebSocketApi(HaRuntime ha, ConfigFlows flows, SupervisorAp
         var ct = cts.Token;
         try
         {
-            await SendAsync(socket, new JsonObject { ["type"] = "auth_required", ["ha_version"] = ha.Options.HomeAssistantVersion }, ct);
+            await SendAsync(socket, new JsonObject { ["type"] = "auth_required", ["ha_version"] = ha.Versions.Core }, ct);
             var auth = await ReceiveAsync(socket, ct);
             HaPrincipal? principal = null;
             if (auth?["type"]?.ToString() == "auth" && auth["access_token"]?.GetValueKind() == JsonValueKind.String)
@@ -54,7 +54,7 @@ internal sealed class WebSocketApi(HaRuntime ha, ConfigFlows flows, SupervisorAp
                 return;
             }
 
-            await SendAsync(socket, new JsonObject { ["type"] = "auth_ok", ["ha_version"] = ha.Options.HomeAssistantVersion }, ct);
+            await SendAsync(socket, new JsonObject { ["type"] = "auth_ok", ["ha_version"] = ha.Versions.Core }, ct);
             var lastId = 0L;
             while (await ReceiveAsync(socket, ct) is { } message)
             {
@@ -143,7 +143,7 @@ internal sealed class WebSocketApi(HaRuntime ha, ConfigFlows flows, SupervisorAp
                 Fields(msg);
                 return new JsonObject
                 {
-                    ["version"] = ha.Options.HomeAssistantVersion,
+                    ["version"] = ha.Versions.Core,
                     ["location_name"] = "Home",
                     ["time_zone"] = "UTC",
                     ["unit_system"] = new JsonObject { ["length"] = "km", ["temperature"] = "°C" },

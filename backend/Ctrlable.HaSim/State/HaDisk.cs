@@ -52,6 +52,23 @@ internal sealed class HaDisk(string directory)
         }
     }
 
+    private string VersionsPath => Path.Combine(directory, "versions.json");
+
+    /// <summary>Core's and the OS's versions after an update; null when never updated on this disk.</summary>
+    public HaVersions? LoadVersions() =>
+        File.Exists(VersionsPath) ? JsonSerializer.Deserialize<HaVersions>(File.ReadAllText(VersionsPath)) : null;
+
+    public void SaveVersions(HaVersions versions)
+    {
+        lock (_sync)
+        {
+            Directory.CreateDirectory(directory);
+            var temporary = VersionsPath + ".tmp";
+            File.WriteAllText(temporary, JsonSerializer.Serialize(versions));
+            File.Move(temporary, VersionsPath, overwrite: true);
+        }
+    }
+
     /// <summary>The host settings Supervisor changed (host name, network); null when none were changed on this disk.</summary>
     public HaHostSettings? LoadHost() =>
         File.Exists(HostPath) ? JsonSerializer.Deserialize<HaHostSettings>(File.ReadAllText(HostPath)) : null;

@@ -24,6 +24,25 @@ internal sealed record AuthCode(string ClientId, string UserId, string? Credenti
 
 internal sealed record LoginFlow(string FlowId, string ClientId, string RedirectUri, string? RemoteIp);
 
+/// <summary>Core's and Home Assistant OS's versions; <see cref="OsPending"/> is installed and active after the next reboot.</summary>
+public sealed record HaVersions(string Core, string Os, string? OsPending);
+
+/// <summary>A Supervisor job (jobs/__init__.py SupervisorJob.as_dict): done, and its errors' messages.</summary>
+internal sealed class HaJob(string uuid, string name, string? reference)
+{
+    public string Uuid { get; } = uuid;
+
+    public string Name { get; } = name;
+
+    public string? Reference { get; } = reference;
+
+    public bool Done { get; set; }
+
+    public List<string> Errors { get; } = [];
+
+    public DateTimeOffset Created { get; init; }
+}
+
 /// <summary>
 /// The emulator's mutable state; every field is read and changed under <see cref="Sync"/>. <see cref="Config"/> is
 /// what /config holds (persists over restarts); the rest is Core's memory (lost on restart) or Supervisor's.
@@ -82,6 +101,18 @@ internal sealed class HaRuntime(HaSimOptions options)
 
     /// <summary>The result of the last restore, reported through last_action_event after the restart.</summary>
     public JsonObject? PendingRestoreEvent { get; set; }
+
+    /// <summary>Core's and the OS's versions (the data partition's; an OS update waits as pending until the reboot).</summary>
+    public HaVersions Versions { get; set; } = new(options.HomeAssistantVersion, options.OsVersion, null);
+
+    /// <summary>Supervisor's jobs by uuid (a Core update started with background: true).</summary>
+    public Dictionary<string, HaJob> Jobs { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The next Core update fails with this message (fault knob).</summary>
+    public string? FailNextCoreUpdate { get; set; }
+
+    /// <summary>The next OS update fails with this message (fault knob).</summary>
+    public string? FailNextOsUpdate { get; set; }
 
     /// <summary>Host name and network settings (the host's, not /config's): kept over restarts, restores and power cycles.</summary>
     public HaHostSettings Host { get; set; } = new();

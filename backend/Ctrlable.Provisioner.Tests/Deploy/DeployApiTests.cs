@@ -68,7 +68,7 @@ public sealed class DeployApiTests
 
         var instances = await WaitForAsync(client, project, i => i.GetProperty("state").GetString() is "active" or "failed");
         instances.Should().OnlyContain(i => i.GetProperty("state").GetString() == "active", string.Join("; ", instances.Select(i => i.GetProperty("error").ToString())));
-        instances.Where(i => i.GetProperty("kind").GetString() == "lxc").Should().OnlyContain(i => i.GetProperty("installedVersions").GetProperty("firstboot").GetString() == "3",
+        instances.Where(i => i.GetProperty("kind").GetString() == "lxc").Should().OnlyContain(i => i.GetProperty("installedVersions").GetProperty("firstboot").GetString() == "4",
             "every LXC guest ran its first boot and reported complete");
         instances.Single(i => i.GetProperty("type").GetString() == "zigbee2mqtt").GetProperty("needsBinding").GetBoolean().Should().BeFalse();
         instances.Select(i => i.GetProperty("hostname").GetString()).Should().BeEquivalentTo(

@@ -68,7 +68,7 @@ public sealed class FirstBootScriptTests(FirstBootScriptTests.Fixture fixture) :
         var instance = await H.InstanceAsync(guest.Id);
         instance.State.Should().Be(InstanceStates.Active, run.Output);
         var versions = JsonSerializer.Deserialize<Dictionary<string, string>>(instance.InstalledVersions!)!;
-        versions.Should().Contain("firstboot", "3").And.Contain("debian", "12.11");
+        versions.Should().Contain("firstboot", "4").And.Contain("debian", "12.11");
         File.Exists(sandbox.PathOf($"/etc/systemd/system/multi-user.target.wants/{SimulatedGuestImage.UnitName}")).Should().BeFalse();
         File.Exists(sandbox.PathOf("/var/lib/ctrlable/firstboot/done")).Should().BeTrue();
         Calls(sandbox).Should().Contain($"systemctl disable {SimulatedGuestImage.UnitName}");
@@ -80,8 +80,11 @@ public sealed class FirstBootScriptTests(FirstBootScriptTests.Fixture fixture) :
         }
 
         // The release secret and the instance credential (64 hex digits each) were never printed; the secret is gone now,
-        // the credential too unless the guest follows its MQTT broker (then its timer is installed and enabled).
-        AssertSecretsForgotten(sandbox, FollowsBroker(type));
+        // the credential stays for the guest's timers: every guest's upgrade timer, and the broker's where it follows one.
+        AssertSecretsForgotten(sandbox, follows: true);
+        (await File.ReadAllTextAsync(sandbox.PathOf("/etc/systemd/system/ctrlable-upgrade.timer"))).Should().Contain("OnUnitActiveSec=2min");
+        (await File.ReadAllTextAsync(sandbox.PathOf("/etc/systemd/system/ctrlable-upgrade.service"))).Should().Contain("ExecStart=/usr/local/sbin/ctrlable-firstboot --upgrade");
+        Calls(sandbox).Should().Contain("systemctl enable ctrlable-upgrade.timer").And.Contain("systemctl start ctrlable-upgrade.timer");
         var timer = sandbox.PathOf("/etc/systemd/system/ctrlable-broker-follow.timer");
         File.Exists(timer).Should().Be(FollowsBroker(type));
         if (FollowsBroker(type))
@@ -282,8 +285,8 @@ public sealed class FirstBootScriptTests(FirstBootScriptTests.Fixture fixture) :
     }
 
     /// <summary>
-    /// firstboot.env (the release secret) is gone; the instance credential too, unless the guest follows its broker (it
-    /// keeps it, 0600, for GET /api/provision/broker); template.env stays.
+    /// firstboot.env (the release secret) is gone; the instance credential too after a failed first boot — after a
+    /// finished one every guest keeps it, 0600, for its timers (upgrades, and the broker where it follows one); template.env stays.
     /// </summary>
     private static void AssertSecretsForgotten(SimulatedGuest sandbox, bool follows)
     {

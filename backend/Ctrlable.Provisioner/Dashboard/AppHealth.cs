@@ -86,6 +86,10 @@ public sealed class AppHealthMonitor(IHttpClientFactory httpClients, AppLocator 
         return health;
     }
 
+    /// <summary>One probe of one instance's app, outside the dashboard's poll (its "since" is not touched); null: no app to probe.</summary>
+    public async Task<(bool Up, string Detail)?> CheckAsync(InstanceRow instance, CancellationToken ct) =>
+        locator.Locate(instance) is { } target && await ProbeAsync(target, ct) is var (_, up, detail) ? (up, detail) : null;
+
     private async Task<(string Target, bool Up, string Detail)> ProbeAsync(AppTarget target, CancellationToken ct)
     {
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);

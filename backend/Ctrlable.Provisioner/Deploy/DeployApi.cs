@@ -131,8 +131,8 @@ public static class DeployApi
     private static ServerSentEventsResult<object> StreamDeploy(long id, InstanceChanges events, InstanceRepository repo, ProvisionerMetrics metrics, CancellationToken ct) =>
         TypedResults.ServerSentEvents(metrics.Subscribed(Stream(events, async c => await repo.ListByDeployAsync(id, c), p => p.DeployId == id, ct), "instances", ct));
 
-    private static async Task<Results<Ok<InstanceDto>, ProblemHttpResult>> GetInstanceAsync(long id, InstanceRepository repo, CancellationToken ct) =>
-        await repo.GetAsync(id, ct) is { } row ? TypedResults.Ok(InstanceDto.Of(row)) : DeployService.InstanceNotFound(id).ToProblem();
+    private static async Task<Results<Ok<InstanceDto>, ProblemHttpResult>> GetInstanceAsync(long id, InstanceRepository repo, IUpgradeOffers offers, CancellationToken ct) =>
+        await repo.GetAsync(id, ct) is { } row ? TypedResults.Ok((await InstanceDto.WithOffersAsync([row], offers, ct))[0]) : DeployService.InstanceNotFound(id).ToProblem();
 
     /// <summary>The handler of one power action; the action is part of the route, not a parameter.</summary>
     private static Func<long, DeployService, CancellationToken, Task<Results<Ok<InstanceDto>, ProblemHttpResult>>> Power(string action) =>

@@ -34,6 +34,7 @@ public sealed class DeployPipeline(
     DeleteStep delete,
     GuestTasks guests,
     HomeAssistantSetup homeAssistant,
+    IEnumerable<IInstanceStepHandler> handlers,
     IOptions<DeployOptions> deployOptions,
     IOptions<ProxmoxOptions> proxmoxOptions,
     TimeProvider time,
@@ -66,6 +67,12 @@ public sealed class DeployPipeline(
                 logger.LogInformation("Instance {Instance} ({Hostname}): {Reason}; retrying {State} ({Attempt}/{Max})", instance.Id, instance.Hostname, ex.Message, instance.State, attempt, _options.TransientAttempts - 1);
                 await Task.Delay(TimeSpan.FromSeconds(_options.RetryDelaySeconds * Math.Pow(2, attempt - 1)), time, ct);
             }
+            catch (Exception ex) when (HandlerOf(instance.State) is { } handler && ex is not OperationCanceledException)
+            {
+                metrics.DeployStep(instance.State, "failed", time.GetElapsedTime(started));
+                logger.LogWarning("Instance {Instance} ({Hostname}) failed at {State}: {Reason}", instance.Id, instance.Hostname, instance.State, ex.Message);
+                await handler.FailedAsync(instance, ex, ct);
+            }
             catch (Exception ex) when (ex is ProxmoxException or HttpRequestException or System.Net.Sockets.SocketException or TimeoutException or ProxmoxCertificateException or Polly.Timeout.TimeoutRejectedException
                 or HomeAssistantException or BackupArchiveException or Releases.BaseBackupException or AddressingException)
             {
@@ -78,6 +85,8 @@ public sealed class DeployPipeline(
 
         await observer.AfterStepAsync(instanceId, RunEnded, ct);
     }
+
+    private IInstanceStepHandler? HandlerOf(string state) => handlers.FirstOrDefault(h => h.Handles(state));
 
     private static bool IsTransient(Exception ex) => ex switch
     {
@@ -100,6 +109,7 @@ public sealed class DeployPipeline(
         InstanceStates.Locating or InstanceStates.Preparing or InstanceStates.Restoring or InstanceStates.Securing or InstanceStates.Wiring =>
             HomeAssistantStepAsync(instance, reconcile, ct),
         InstanceStates.Deleting => delete.DeleteAsync(instance, ct),
+        _ when HandlerOf(instance.State) is { } handler => handler.StepAsync(instance, reconcile, ct),
         _ => throw new InvalidOperationException($"Instance {instance.Id} is in unknown state '{instance.State}'."),
     };
 

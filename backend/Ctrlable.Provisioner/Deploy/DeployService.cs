@@ -135,6 +135,11 @@ public sealed class DeployService(
             return (null, new Refusal(409, "Deploy in progress", $"{instance.Hostname} is being deployed ({instance.State}); delete it once it is active or failed."));
         }
 
+        if (InstanceStates.IsUpgrade(instance.State))
+        {
+            return (null, UpgradeInProgress(instance));
+        }
+
         await transitions.MoveAsync(instanceId, new Transition(InstanceStates.Deleting, "Deleting") { Source = "delete" }, ct);
         runner.Enqueue(instanceId);
         return (await instances.GetAsync(instanceId, ct), null);
@@ -152,6 +157,11 @@ public sealed class DeployService(
         if (instance.Vmid is not { } vmid || instance.Node is null || instance.State is InstanceStates.Pending or InstanceStates.Cloning or InstanceStates.Configuring or InstanceStates.Deleting)
         {
             return (null, new Refusal(409, "Guest not ready", $"{instance.Hostname} is {instance.State}; power actions work once its guest exists."));
+        }
+
+        if (InstanceStates.IsUpgrade(instance.State))
+        {
+            return (null, UpgradeInProgress(instance));
         }
 
         var kind = GuestOwnership.KindOf(instance);
@@ -198,6 +208,10 @@ public sealed class DeployService(
             ? (instance, null)
             : (null, new Refusal(502, $"Proxmox could not {action} {instance.Hostname}", outcome.Describe()));
     }
+
+    /// <summary>An upgrade owns the guest until it is active again (it may roll the guest back to its snapshot).</summary>
+    public static Refusal UpgradeInProgress(InstanceRow instance) =>
+        new(409, "Upgrade in progress", $"{instance.Hostname} is being upgraded ({instance.State}); wait until it is active again.", Extensions: new Dictionary<string, object?> { ["code"] = "busy" });
 
     public static Refusal InstanceNotFound(long instanceId) => new(404, "Instance not found", $"There is no instance {instanceId}.");
 }

@@ -15,6 +15,7 @@ using Ctrlable.Provisioner.Secrets;
 using Ctrlable.Provisioner.Settings;
 using Ctrlable.Provisioner.State;
 using Ctrlable.Provisioner.Tls;
+using Ctrlable.Provisioner.Upgrade;
 using FluentValidation;
 using Microsoft.Extensions.Options;
 
@@ -48,6 +49,7 @@ public static class ApplicationServices
         services.AddHomeAssistant();
         services.AddHomeAssistantSetup();
         services.AddAddressing();
+        services.AddUpgrades();
         services.AddHandover();
         services.AddPlatform();
         services.AddDashboard();

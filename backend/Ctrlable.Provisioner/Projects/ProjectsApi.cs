@@ -7,10 +7,16 @@ namespace Ctrlable.Provisioner.Projects;
 
 public sealed record ProjectDto(long Id, string Name, string Slug, SiteSettings Settings, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, IReadOnlyList<InstanceDto> Instances)
 {
-    public static ProjectDto Of(ProjectRow p, IReadOnlyList<InstanceRow> instances) => new(
+    public static ProjectDto Of(ProjectRow p, IReadOnlyList<InstanceRow> instances) => OfDtos(p, [.. instances.Select(InstanceDto.Of)]);
+
+    public static ProjectDto OfDtos(ProjectRow p, IReadOnlyList<InstanceDto> instances) => new(
         // Redacted again here so that no response can carry a camera password, whatever the row holds.
         p.Id, p.Name, p.Slug, CameraCredentials.Redact(SiteSettings.FromJson(p.SettingsJson)),
-        p.CreatedAt, p.UpdatedAt, [.. instances.Select(InstanceDto.Of)]);
+        p.CreatedAt, p.UpdatedAt, instances);
+
+    /// <summary>With each instance's upgrade offer (upgrade available from → to).</summary>
+    public static async Task<ProjectDto> WithOffersAsync(ProjectRow p, IReadOnlyList<InstanceRow> instances, IUpgradeOffers offers, CancellationToken ct) =>
+        OfDtos(p, await InstanceDto.WithOffersAsync(instances, offers, ct));
 }
 
 /// <summary>Projects (customer sites) and their settings; deploying into a project is <c>Deploy/DeployApi</c>'s.</summary>
@@ -49,11 +55,12 @@ public static class ProjectsApi
         return projects;
     }
 
-    private static async Task<Ok<IReadOnlyList<ProjectDto>>> ListAsync(InstanceRepository repo, CancellationToken ct)
+    private static async Task<Ok<IReadOnlyList<ProjectDto>>> ListAsync(InstanceRepository repo, IUpgradeOffers offers, CancellationToken ct)
     {
         var list = await repo.ListProjectsAsync(ct);
-        var live = (await repo.ListLiveAsync(ct)).ToLookup(i => i.ProjectId);
-        return TypedResults.Ok<IReadOnlyList<ProjectDto>>([.. list.Select(p => ProjectDto.Of(p, [.. live[p.Id]]))]);
+        var rows = await repo.ListLiveAsync(ct);
+        var dtos = (await InstanceDto.WithOffersAsync(rows, offers, ct)).ToLookup(i => i.ProjectId);
+        return TypedResults.Ok<IReadOnlyList<ProjectDto>>([.. list.Select(p => ProjectDto.OfDtos(p, [.. dtos[p.Id]]))]);
     }
 
     private static async Task<Results<Created<ProjectDto>, ProblemHttpResult>> CreateAsync(CreateProjectRequest request, ProjectService projects, CancellationToken ct)
@@ -62,9 +69,9 @@ public static class ProjectsApi
         return project is null ? refusal!.ToProblem() : TypedResults.Created($"/api/projects/{project.Id}", ProjectDto.Of(project, []));
     }
 
-    private static async Task<Results<Ok<ProjectDto>, ProblemHttpResult>> GetAsync(long id, InstanceRepository repo, CancellationToken ct) =>
+    private static async Task<Results<Ok<ProjectDto>, ProblemHttpResult>> GetAsync(long id, InstanceRepository repo, IUpgradeOffers offers, CancellationToken ct) =>
         await repo.GetProjectAsync(id, ct) is { } project
-            ? TypedResults.Ok(ProjectDto.Of(project, await repo.ListByProjectAsync(id, includeDeleted: false, ct)))
+            ? TypedResults.Ok(await ProjectDto.WithOffersAsync(project, await repo.ListByProjectAsync(id, includeDeleted: false, ct), offers, ct))
             : ProjectService.NotFound(id).ToProblem();
 
     private static async Task<Results<Ok<ProjectDto>, ProblemHttpResult>> UpdateAsync(long id, UpdateProjectRequest request, ProjectService projects, InstanceRepository repo, CancellationToken ct) =>

@@ -21,7 +21,7 @@ public sealed class GuestAddressCheck(ProxmoxClient proxmox, InstanceTransitions
             return null;
         }
 
-        if (instance.State == InstanceStates.Active && caller is not null && instance.Ip is not null
+        if (instance.State is InstanceStates.Active or InstanceStates.Upgrading && caller is not null && instance.Ip is not null
             && IPAddress.TryParse(instance.Ip, out var known) && known.Equals(caller.IsIPv4MappedToIPv6 ? caller.MapToIPv4() : caller))
         {
             return null;

@@ -227,7 +227,8 @@ public static class ProvisionApi
         return result.Outcome == ProvisionOutcome.Ok ? TypedResults.NoContent() : Problem(context, result);
     }
 
-    private static ProblemHttpResult Problem(HttpContext context, ProvisionResult result)
+    /// <summary>A refused guest call as problem+json with its code (and Retry-After where waiting helps); the upgrade endpoints use it too.</summary>
+    public static ProblemHttpResult Problem(HttpContext context, ProvisionResult result)
     {
         // Worth retrying: not yet ready, Proxmox away. A claimed assignment stays claimed.
         if (result.Outcome is ProvisionOutcome.NotReady or ProvisionOutcome.ProxmoxUnavailable)

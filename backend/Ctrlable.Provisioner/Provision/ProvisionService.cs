@@ -236,6 +236,22 @@ public sealed partial class ProvisionService(
     }
 
     /// <summary>
+    /// A guest's call after its first boot (its upgrade timer, Upgrade/): the instance named <paramref name="hostname"/>
+    /// when <paramref name="credential"/> is its instance credential and the call comes from its address, as for the
+    /// broker look-up. Null with the refusal otherwise.
+    /// </summary>
+    public async Task<(long? InstanceId, ProvisionResult? Refused)> AuthenticateGuestAsync(string hostname, string credential, IPAddress? caller, CancellationToken ct)
+    {
+        var (instance, denied) = await AuthenticateAsync(hostname, null, credential, caller, ct);
+        if (instance is null)
+        {
+            return (null, denied);
+        }
+
+        return await addressCheck.CheckAsync(instance, caller, ct) is { } refused ? (null, refused) : (instance.Id, null);
+    }
+
+    /// <summary>
     /// The instance named <paramref name="hostname"/> when <paramref name="credential"/> is the one its first fetch
     /// handed out, or (no credential) when the secret is that of the release it was cloned from.
     /// </summary>

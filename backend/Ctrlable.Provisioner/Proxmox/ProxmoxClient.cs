@@ -137,6 +137,24 @@ public sealed class ProxmoxClient(IHttpClientFactory httpClients, ProxmoxConnect
     public Task<string> DeleteAsync(string node, GuestKind kind, int vmid, CancellationToken ct) =>
         SendAsync<string>(HttpMethod.Delete, $"{GuestPath(node, kind, vmid)}?purge=1&destroy-unreferenced-disks=1", null, ct);
 
+    // --- Snapshots (VM.Snapshot; rollback: VM.Snapshot or VM.Snapshot.Rollback; listing: VM.Audit) ---------------------
+
+    /// <summary>The guest's snapshots and the "current" entry Proxmox appends (its <c>parent</c> is the last snapshot taken or rolled back to).</summary>
+    public Task<IReadOnlyList<GuestSnapshot>> ListSnapshotsAsync(string node, GuestKind kind, int vmid, CancellationToken ct) =>
+        GetAsync<IReadOnlyList<GuestSnapshot>>($"{GuestPath(node, kind, vmid)}/snapshot", ct);
+
+    /// <summary>Starts a snapshot task (vzsnapshot/qmsnapshot; without the VM's RAM); returns its UPID.</summary>
+    public Task<string> CreateSnapshotAsync(string node, GuestKind kind, int vmid, string name, string description, CancellationToken ct) =>
+        SendAsync<string>(HttpMethod.Post, $"{GuestPath(node, kind, vmid)}/snapshot", [new("snapname", name), new("description", description)], ct);
+
+    /// <summary>Starts a rollback task (vzrollback/qmrollback): Proxmox stops a running guest first and leaves it stopped.</summary>
+    public Task<string> RollbackSnapshotAsync(string node, GuestKind kind, int vmid, string name, CancellationToken ct) =>
+        SendAsync<string>(HttpMethod.Post, $"{GuestPath(node, kind, vmid)}/snapshot/{Seg(name)}/rollback", [], ct);
+
+    /// <summary>Starts a snapshot delete task (vzdelsnapshot/qmdelsnapshot).</summary>
+    public Task<string> DeleteSnapshotAsync(string node, GuestKind kind, int vmid, string name, CancellationToken ct) =>
+        SendAsync<string>(HttpMethod.Delete, $"{GuestPath(node, kind, vmid)}/snapshot/{Seg(name)}", null, ct);
+
     /// <summary>Converts a stopped guest into a template.</summary>
     public Task<JsonElement?> ConvertToTemplateAsync(string node, GuestKind kind, int vmid, CancellationToken ct) =>
         SendAsync<JsonElement?>(HttpMethod.Post, $"{GuestPath(node, kind, vmid)}/template", [], ct);

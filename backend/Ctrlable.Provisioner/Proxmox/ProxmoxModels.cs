@@ -112,6 +112,12 @@ public sealed record TaskLogLine(int N, string T);
 /// One entry of a node's task list (<c>GET /nodes/{node}/tasks</c>). With <c>source=active</c> pve-manager lists running
 /// tasks (status <c>RUNNING</c>, no end time) and ended ones it has not archived yet (their end time and exit status).
 /// </summary>
+/// <summary>One entry of GET …/snapshot: a snapshot, or the last entry <c>current</c> ("You are here!").</summary>
+public sealed record GuestSnapshot(string Name, string? Description, long? Snaptime, string? Parent)
+{
+    public const string Current = "current";
+}
+
 public sealed record TaskListEntry(string Upid, string Type, string? Id, string? Status, long? Endtime)
 {
     public bool IsRunning => Endtime is null;

@@ -32,6 +32,8 @@ public sealed record InstanceProgress(
         InstanceStates.Securing => 88,
         InstanceStates.Wiring => 94,
         InstanceStates.Deleting => 50,
+        InstanceStates.Upgrading => 50,
+        InstanceStates.RollingBack => 80,
         _ => 100,
     };
 }

@@ -23,4 +23,10 @@ public static class InstanceStates
     public const string Failed = "failed";
     public const string Deleting = "deleting";
     public const string Deleted = "deleted";             // history row; the guest is gone
+    // An active instance moving to the active release (Upgrade/, SPEC §7g): snapshot, new versions, health, record.
+    public const string Upgrading = "upgrading";
+    public const string RollingBack = "rolling-back";   // the upgrade failed: back to its snapshot, then active on the old release
+
+    /// <summary>The states of an upgrade: the pipeline hands them to the upgrade's steps.</summary>
+    public static bool IsUpgrade(string state) => state is Upgrading or RollingBack;
 }

@@ -39,6 +39,21 @@ public sealed class InstanceSteps(InstanceTransitions transitions, IDeployStepOb
 }
 
 /// <summary>
+/// Steps of states the deploy pipeline does not drive itself (an upgrade's, Upgrade/): the same runner runs them, one
+/// pipeline per instance at a time, and resumes them after a restart; transient failures are retried as for a deploy.
+/// </summary>
+public interface IInstanceStepHandler
+{
+    bool Handles(string state);
+
+    /// <summary>Runs the instance's current step (<paramref name="reconcile"/>: it may have run before, look first).</summary>
+    Task StepAsync(InstanceRow instance, bool reconcile, CancellationToken ct);
+
+    /// <summary>The step failed for good (a refusal, or a transient failure past its attempts): the handler decides what follows.</summary>
+    Task FailedAsync(InstanceRow instance, Exception error, CancellationToken ct);
+}
+
+/// <summary>
 /// Called after each persisted step (and after a clone was requested but before its task is recorded).
 /// The product uses none; crash tests use it to stop the orchestrator at exactly that point.
 /// </summary>

@@ -16,6 +16,12 @@ public sealed record Transition(string To, string Message)
     public string? Error { get; init; }
     public string? Ip { get; init; }
 
+    /// <summary>Installed versions (JSON app → version) reported since the first boot (an upgrade); null keeps them.</summary>
+    public string? Versions { get; init; }
+
+    /// <summary>The release the instance runs from now on (an upgrade's last step); null keeps it.</summary>
+    public string? Release { get; init; }
+
     /// <summary>The guest's first-boot report (complete): recorded with the time it came.</summary>
     public FirstBootReport? Report { get; init; }
 
@@ -48,10 +54,10 @@ public sealed class InstanceTransitions(Database database, InstanceChanges chang
     public async Task<bool> MoveAsync(long id, Transition move, CancellationToken ct)
     {
         const string sql = """
-            UPDATE instances SET state = @To, message = @Message, upid = @Upid, error = @Error, ip = coalesce(@Ip, ip),
+            UPDATE instances SET state = @To, message = @Message, upid = @Upid, error = @Error, ip = coalesce(@Ip, ip), release = coalesce(@Release, release),
                    personalising_at = CASE WHEN @To = 'personalising' THEN coalesce(personalising_at, @now) ELSE personalising_at END,
                    firstboot_message = CASE WHEN @reported THEN @reportMessage ELSE firstboot_message END,
-                   installed_versions = CASE WHEN @reported THEN @versions ELSE installed_versions END,
+                   installed_versions = CASE WHEN @reported THEN @versions ELSE coalesce(@newVersions, installed_versions) END,
                    completed_at = CASE WHEN @reported THEN @now ELSE completed_at END,
                    deadline_at = CASE WHEN @ClearDeadline THEN NULL ELSE deadline_at END,
                    updated_at = @now
@@ -65,6 +71,8 @@ public sealed class InstanceTransitions(Database database, InstanceChanges chang
             move.Upid,
             move.Error,
             move.Ip,
+            move.Release,
+            newVersions = move.Versions,
             move.ClearDeadline,
             reported = move.Report is not null,
             reportMessage = move.Report?.Message,

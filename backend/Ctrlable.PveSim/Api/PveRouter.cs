@@ -29,6 +29,7 @@ internal sealed class PveRouter
         CloneApi.Map(router);
         PowerApi.Map(router);
         DestroyApi.Map(router);
+        SnapshotApi.Map(router);
         TaskApi.Map(router);
         PoolApi.Map(router);
         AccessApi.Map(router);

@@ -36,6 +36,20 @@ public interface IGuestBootBehaviour
     Task RunFirstBootAsync(GuestBootContext context, CancellationToken cancellationToken);
 }
 
+/// <summary>
+/// A boot behaviour that keeps files of its guests (a first-boot sandbox) takes part in their snapshots: what is on the
+/// guest's disk when a snapshot is taken comes back when it is rolled back to. Called outside the emulator's state lock,
+/// while the guest is locked (<c>snapshot</c>, <c>rollback</c>, <c>snapshot-delete</c>).
+/// </summary>
+public interface IGuestDiskSnapshots
+{
+    void SnapshotTaken(int vmid, string name);
+
+    void RolledBack(int vmid, string name);
+
+    void SnapshotDeleted(int vmid, string name);
+}
+
 /// <summary>Default: a first boot that does nothing.</summary>
 public sealed class NoFirstBootBehaviour : IGuestBootBehaviour
 {

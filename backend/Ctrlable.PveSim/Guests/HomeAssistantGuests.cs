@@ -53,6 +53,7 @@ internal sealed class HomeAssistantGuests : IAsyncDisposable
                 RestoreStopDelay = options.RestoreStopDelay * scale,
                 RestartDownTime = options.RestartDownTime * scale,
                 BackupLoadDelay = options.BackupLoadDelay * scale,
+                UpdateDuration = options.UpdateDuration * scale,
             };
         }
     }
@@ -163,6 +164,20 @@ internal sealed class HomeAssistantGuests : IAsyncDisposable
 
     /// <summary>Whether Core was stopped by <see cref="StopCoreAsync"/> (null: no Home Assistant in that guest).</summary>
     public bool? CoreRunning(int vmid) => Get(vmid) is null ? null : !_coreStopped.ContainsKey(vmid);
+
+    /// <summary>The guest's Home Assistant disk now (for a snapshot); null when none ran in it.</summary>
+    public object? TakeImage(int vmid) => Get(vmid)?.TakeImage();
+
+    /// <summary>The guest was rolled back to a snapshot: its Home Assistant's disk is the snapshot's again.</summary>
+    public Task RestoreImageAsync(int vmid, object? image)
+    {
+        if (Get(vmid) is { } ha && image is HaDiskImage disk)
+        {
+            ha.RestoreImage(disk);
+        }
+
+        return Task.CompletedTask;
+    }
 
     public void Stopped(int vmid)
     {

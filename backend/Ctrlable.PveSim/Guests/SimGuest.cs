@@ -64,6 +64,9 @@ public sealed partial class SimGuest(int vmid, GuestKind kind, string node, Date
 
     public int Pid { get; set; }
 
+    /// <summary>Snapshots by name (the config file's [snapname] sections), oldest first; the config's <c>parent</c> names the latest.</summary>
+    public List<SimSnapshot> Snapshots { get; } = [];
+
     public string TypeName => Kind == GuestKind.Lxc ? "lxc" : "qemu";
 
     /// <summary>"CT" or "VM", as Proxmox words its messages.</summary>
@@ -157,6 +160,33 @@ public sealed partial class SimGuest(int vmid, GuestKind kind, string node, Date
 
     [GeneratedRegex(@"^unused\d+$")]
     private static partial Regex UnusedKey();
+}
+
+/// <summary>
+/// A snapshot: its section of the config file (a copy of the config when it was taken) and, in the emulator, what was on the
+/// guest's disks then (<see cref="FirstBootDone"/>, Home Assistant's disk image) so a rollback brings it back.
+/// </summary>
+public sealed class SimSnapshot(string name, string? description, long snaptime, string? parent, IReadOnlyDictionary<string, string> config)
+{
+    public string Name { get; } = name;
+
+    public string? Description { get; set; } = description;
+
+    public long Snaptime { get; } = snaptime;
+
+    public string? Parent { get; set; } = parent;
+
+    /// <summary><c>snapstate: prepare</c> while the snapshot task runs.</summary>
+    public string? Snapstate { get; set; }
+
+    public IReadOnlyDictionary<string, string> Config { get; } = config;
+
+    public bool FirstBootDone { get; init; }
+
+    public bool HomeAssistantCoreOnDisk { get; init; }
+
+    /// <summary>The Home Assistant emulator's disk at the snapshot (null: none ran in the guest).</summary>
+    public object? HomeAssistantImage { get; init; }
 }
 
 /// <summary>The volume and size of a disk line (<c>local-lvm:vm-105-disk-0,size=8G</c>).</summary>

@@ -89,6 +89,15 @@ public sealed record SimTimings
     /// <summary>Growing a disk (qm resize).</summary>
     public TimeSpan Resize { get; init; } = TimeSpan.FromSeconds(0.5);
 
+    /// <summary>A storage snapshot of the guest's volumes (lvmthin, zfs: near instant).</summary>
+    public TimeSpan Snapshot { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Rolling the volumes back to a snapshot.</summary>
+    public TimeSpan Rollback { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Removing a snapshot's volumes.</summary>
+    public TimeSpan DeleteSnapshot { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>From start to the guest having its IP (DHCP lease, interfaces up).</summary>
     public TimeSpan BootToNetwork { get; init; } = TimeSpan.FromSeconds(5);
 

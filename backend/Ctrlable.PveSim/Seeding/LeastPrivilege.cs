@@ -10,11 +10,14 @@ public static class LeastPrivilege
 {
     public const string RoleId = "CtrlableProvisioner";
 
-    /// <summary>PVE 9 replaced VM.Monitor with VM.GuestAgent.Audit (needed for agent/network-get-interfaces).</summary>
+    /// <summary>
+    /// PVE 9 replaced VM.Monitor with VM.GuestAgent.Audit (needed for agent/network-get-interfaces). VM.Snapshot and
+    /// VM.Snapshot.Rollback: an upgrade's snapshot, its rollback and the sweep's delete (the API schema's checks).
+    /// </summary>
     public static IReadOnlyList<string> Privileges(PveVersion version) =>
     [
         "VM.Audit", "VM.Allocate", "VM.Clone", "VM.Config.CPU", "VM.Config.Memory", "VM.Config.Network",
-        "VM.Config.Options", "VM.PowerMgmt", version == PveVersion.V8_2 ? "VM.Monitor" : "VM.GuestAgent.Audit",
+        "VM.Config.Options", "VM.PowerMgmt", "VM.Snapshot", "VM.Snapshot.Rollback", version == PveVersion.V8_2 ? "VM.Monitor" : "VM.GuestAgent.Audit",
         "Datastore.AllocateSpace", "Datastore.Audit", "SDN.Use", "Sys.Audit", "Pool.Audit",
     ];
 

@@ -9,6 +9,10 @@
 # For tests: SANDBOX_KILL_ON="<command> <args prefix>" kills the calling ctrlable-firstboot.sh (a power
 # cut mid-way) before a matching call acts, SANDBOX_KILL_AFTER="<text>" after a call whose command line
 # contains the text; SANDBOX_FAIL_ON="<command> <args prefix>" makes a matching call fail.
+#
+# "update-routine COMMIT BUILDER TAG" stands in for the app's community-scripts update routine (ctrlable-firstboot
+# --upgrade with UPDATE_ROUTINE): it installs version TAG as that routine would record it (~/.<app>, and Zigbee2MQTT's
+# package.json). A file $state_dir/update-fails makes it fail with its first line.
 set -euo pipefail
 
 name=$(basename -- "$0")
@@ -180,7 +184,29 @@ docker_cmd() {
   esac
 }
 
+update_routine_cmd() {
+  local builder=${2:-} tag=${3:-} version
+  if [[ -f "$state_dir/update-fails" ]]; then
+    echo "update-routine (sandbox): $(head -n 1 -- "$state_dir/update-fails")" >&2
+    exit 1
+  fi
+  # tools.func records the version without a leading v (fetch_and_deploy_gh_release).
+  version=${tag#v}
+  case $builder in
+    ct/zwave-js-ui.sh) [[ -z $version ]] || printf '%s\n' "$version" >"$ROOT/root/.zwave-js-ui" ;;
+    ct/zigbee2mqtt.sh)
+      if [[ -n $version ]]; then
+        printf '%s\n' "$version" >"$ROOT/root/.zigbee2mqtt"
+        printf '{"name":"zigbee2mqtt","version":"%s"}\n' "$version" >"$ROOT/opt/zigbee2mqtt/package.json"
+      fi
+      ;;
+    *) ;;
+  esac
+  echo "update-routine (sandbox): $builder updated${version:+ to $version}"
+}
+
 case $name in
+  update-routine) update_routine_cmd "$@" ;;
   curl)
     status=0
     /usr/bin/curl "$@" || status=$?

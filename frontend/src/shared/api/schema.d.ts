@@ -564,6 +564,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/instances/{id}/upgrade": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upgrade an active instance to the active release: a Proxmox snapshot first, then the app's own update to the release's versions, a health check, and the new release recorded; on a failure the guest is rolled back to the snapshot and the instance is active again on its old release with the reason. Progress: the project's events.
+         * @description 409 with code already-current, busy, not-active, not-running, not-ours, no-template, no-update-routine, guest-cannot-upgrade or no-target-version; 502 proxmox-unavailable. Requires role operator (or higher).
+         */
+        post: operations["UpgradeInstance"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/instances/{id}": {
         parameters: {
             query?: never;
@@ -736,6 +756,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/projects/{id}/upgrade": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upgrade every instance of the project that can be upgraded to the active release (each as POST /api/instances/{id}/upgrade); the others are listed in 'skipped' with the reason. 409 already-current when all run the active release, nothing-upgradable when none can.
+         * @description Requires role operator (or higher).
+         */
+        post: operations["UpgradeProject"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/projects": {
         parameters: {
             query?: never;
@@ -878,6 +918,46 @@ export interface paths {
         get: operations["DeployEvents"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/provision/upgrade": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * For an LXC guest's upgrade timer: the upgrade waiting for it (release, pinned community-scripts commit, builder, app version), or 204 when there is none.
+         * @description Needs the instance credential (X-Ctrlable-Instance-Credential); the call must come from the guest's address. 403 denied / address-mismatch, 409 not-ready and 503 proxmox-unavailable (see Retry-After), 429 when rate-limited. No secret in the answer. No credentials needed.
+         */
+        get: operations["GetProvisionUpgrade"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/provision/upgrade/complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The guest reports its update: ok with the installed versions, or failed with its message (the orchestrator then rolls it back to its snapshot).
+         * @description Needs the instance credential. 204 recorded; 409 not-upgrading when no upgrade to that release waits for a report (a repeat, or one the orchestrator gave up on). No credentials needed.
+         */
+        post: operations["CompleteProvisionUpgrade"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1643,6 +1723,30 @@ export interface components {
             /** @description Whether the guest's app answers (HTTP status or TCP connect, per type) and since when; null when the guest is not running or its instance is not active. */
             app?: components["schemas"]["AppHealth"] | null;
         };
+        GuestUpgradeOrder: {
+            hostname: string;
+            /** @description The release the guest moves to. */
+            release: string;
+            /** @description The community-scripts commit of that release: the update routine is taken from it, never from main. */
+            communityScriptsCommit: string;
+            /** @description The builder whose update_script runs (ct/<app>.sh). */
+            builder: string;
+            /** @description The app version the release pins (null: the builder has none); the guest checks it is installed after the update. */
+            appVersion?: string | null;
+            /** @description var_appversion for the update routine: the release tag of AppVersion (null: not passed). */
+            appVersionTag?: string | null;
+        };
+        GuestUpgradeReport: {
+            hostname: string;
+            release: string;
+            status: components["schemas"]["CompletionStatus"];
+            /** @description One line for the dealer: what went wrong, or that all is well. */
+            message?: string | null;
+            /** @description Installed versions after the update, app -> version. */
+            versions?: {
+                [key: string]: string;
+            } | null;
+        };
         /** @enum {string} */
         HaosUuidPolicy: "regenerate" | "keep";
         HealthReport: {
@@ -1696,6 +1800,8 @@ export interface components {
             } | null;
             /** @description Where to open the guest's app in a browser: Home Assistant's URL for ctrlable-pro once the orchestrator located it; null otherwise. */
             appUrl?: string | null;
+            /** @description The instance runs an older release than the active one: upgrade available (from → to), and whether it can start now (SPEC §7g); null when it is current. */
+            upgrade?: components["schemas"]["UpgradeOffer"] | null;
         };
         InstanceProgress: {
             /** Format: int64 */
@@ -1889,6 +1995,12 @@ export interface components {
             name: string;
             slug: string;
             guests: components["schemas"]["GuestCard"][];
+        };
+        ProjectUpgradeDto: {
+            /** Format: int64 */
+            projectId: number;
+            started: components["schemas"]["InstanceDto"][];
+            skipped: components["schemas"]["UpgradeSkipped"][];
         };
         ProxmoxSettingsView: {
             source: components["schemas"]["ProxmoxSource"];
@@ -2157,6 +2269,22 @@ export interface components {
         UpdateUserRequest: {
             role: components["schemas"]["Role"];
             disabled: boolean;
+        };
+        UpgradeOffer: {
+            from: string;
+            to: string;
+            /** @description Whether POST …/upgrade would start now; false with the code and reason of the refusal. */
+            possible: boolean;
+            /** @description Why not: not-active, no-template, no-update-routine, guest-cannot-upgrade, no-target-version. */
+            code?: string | null;
+            reason?: string | null;
+        };
+        UpgradeSkipped: {
+            /** Format: int64 */
+            instanceId: number;
+            hostname: string;
+            code: string;
+            reason: string;
         };
         UserSummary: {
             /** Format: int64 */
@@ -3689,6 +3817,69 @@ export interface operations {
             };
         };
     };
+    UpgradeInstance: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InstanceDto"];
+                };
+            };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below operator. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Bad Gateway */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
     GetInstance: {
         parameters: {
             query?: never;
@@ -4310,6 +4501,60 @@ export interface operations {
             };
         };
     };
+    UpgradeProject: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectUpgradeDto"];
+                };
+            };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below operator. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
     ListProjects: {
         parameters: {
             query?: never;
@@ -4751,6 +4996,154 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    GetProvisionUpgrade: {
+        parameters: {
+            query?: {
+                /** @description The guest's host name. */
+                hostname?: string;
+            };
+            header?: {
+                /** @description The guest's instance credential. */
+                "X-Ctrlable-Instance-Credential"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GuestUpgradeOrder"];
+                };
+            };
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["HttpValidationProblemDetails"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    CompleteProvisionUpgrade: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The guest's instance credential. */
+                "X-Ctrlable-Instance-Credential"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GuestUpgradeReport"];
+            };
+        };
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["HttpValidationProblemDetails"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
             };
         };
     };

@@ -7,7 +7,7 @@ import type { StatusTone } from '@/shared/ui/status-badge';
 /**
  * pending → cloning → configuring → starting → waiting (first boot) → personalising → active;
  * Home Assistant (ctrlable-pro) after starting: locating → preparing → restoring → securing → wiring → active;
- * failed; deleting → deleted.
+ * failed; deleting → deleted; an upgrade: active → upgrading → active (or → rolling-back → active on the old release).
  */
 export type InstanceState =
   | 'pending'
@@ -24,7 +24,9 @@ export type InstanceState =
   | 'active'
   | 'failed'
   | 'deleting'
-  | 'deleted';
+  | 'deleted'
+  | 'upgrading'
+  | 'rolling-back';
 
 const LABELS: Record<InstanceState, string> = {
   pending: 'Queued',
@@ -42,6 +44,8 @@ const LABELS: Record<InstanceState, string> = {
   failed: 'Failed',
   deleting: 'Deleting',
   deleted: 'Deleted',
+  upgrading: 'Upgrading',
+  'rolling-back': 'Rolling back',
 };
 
 /** States in which the pipeline is still working on the instance. */
@@ -68,9 +72,14 @@ export function instanceStateLabel(state: string): string {
   return LABELS[state as InstanceState] ?? capitalise(state);
 }
 
-/** The pipeline is still working on it (deploying, or deleting). */
+/** The pipeline is still working on it (deploying, upgrading, or deleting). */
 export function isInProgress(state: string): boolean {
-  return IN_PROGRESS.has(state) || state === 'deleting';
+  return IN_PROGRESS.has(state) || state === 'deleting' || isUpgrading(state);
+}
+
+/** An upgrade to the active release is under way (its snapshot, the app's update, or the rollback). */
+export function isUpgrading(state: string): boolean {
+  return state === 'upgrading' || state === 'rolling-back';
 }
 
 /** Still being deployed (not yet active, not failed). */

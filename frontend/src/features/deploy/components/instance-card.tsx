@@ -7,6 +7,7 @@ import {
   instanceStateLabel,
   instanceStateTone,
   isDeploying,
+  isUpgrading,
   needsUsbBinding,
   usbDeviceFor,
 } from '@/shared/lib/instances';
@@ -32,6 +33,7 @@ import type { LiveInstance } from '../lib/live-instances';
 import { percentOf, stepLabel, stepsOf, failedAt } from '../lib/steps';
 import { DeleteInstanceDialog } from './delete-instance-dialog';
 import { StepList } from './step-list';
+import { UpgradeDialog } from './upgrade-dialog';
 import styles from './deploy.module.css';
 import { FactsList, MissingFact } from '@/shared/ui/facts-list';
 
@@ -125,6 +127,7 @@ export function InstanceCard({
   projectTypes?: readonly string[];
 }) {
   const [confirmDelete, setConfirmDelete] = useState(false);
+  const [confirmUpgrade, setConfirmUpgrade] = useState(false);
   const action = useInstanceAction({
     onSuccess: (_, done) => {
       if (done === 'start' || done === 'reboot') onPowerChanged?.(instance.id, 'running');
@@ -135,6 +138,8 @@ export function InstanceCard({
   const failedAction = action.isError ? action.variables?.action : undefined;
 
   const deploying = isDeploying(instance.state);
+  const upgrading = isUpgrading(instance.state);
+  const offer = instance.upgrade ?? null;
   const failed = instance.state === 'failed';
   const deleting = instance.state === 'deleting' || instance.state === 'deleted';
   const binding = needsUsbBinding(settings, instance);
@@ -184,7 +189,7 @@ export function InstanceCard({
         </BadgeGroup>
       </header>
 
-      {deploying || failed || variant === 'progress' ? (
+      {deploying || upgrading || failed || variant === 'progress' ? (
         <div className={styles.progressBlock}>
           <div className={styles.progressHead}>
             <span className={styles.progressMessage}>
@@ -212,6 +217,26 @@ export function InstanceCard({
             instance.mac ? { term: 'MAC', value: instance.mac, mono: true, wide: true } : null,
           ]}
         />
+      ) : null}
+
+      {offer && !upgrading && !deleting ? (
+        <p className={styles.bindingNote} role="note" data-upgrade={offer.possible ? 'possible' : 'blocked'}>
+          <RefreshIcon width={18} height={18} />
+          <span>
+            <strong>
+              Upgrade available ({offer.from} → {offer.to})
+            </strong>
+            {offer.possible ? null : <> — {offer.reason}</>}
+          </span>
+          {canOperate && offer.possible && variant === 'manage' ? (
+            <Button size="small" variant="primary" onClick={() => setConfirmUpgrade(true)} aria-label={`Upgrade ${instance.hostname}`}>
+              Upgrade
+            </Button>
+          ) : null}
+        </p>
+      ) : null}
+      {instance.state === 'active' && instance.error && instance.message?.includes('rolled back') ? (
+        <FailureBox instance={instance} />
       ) : null}
 
       {binding && !failed && !deleting ? <UsbBindingNote instance={instance} device={device} /> : null}
@@ -302,6 +327,9 @@ export function InstanceCard({
       ) : null}
 
       {confirmDelete ? <DeleteInstanceDialog instance={instance} onClose={() => setConfirmDelete(false)} /> : null}
+      {confirmUpgrade ? (
+        <UpgradeDialog projectId={instance.projectId} instances={[instance]} single={instance} onClose={() => setConfirmUpgrade(false)} />
+      ) : null}
     </article>
   );
 }

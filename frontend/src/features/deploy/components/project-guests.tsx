@@ -17,6 +17,7 @@ import { useInstanceEvents } from '../api/use-instance-events';
 import { mergeInstances } from '../lib/live-instances';
 import { LiveIndicator } from './deploy-progress';
 import { InstanceCard, type PowerState } from './instance-card';
+import { UpgradeDialog } from './upgrade-dialog';
 import styles from './deploy.module.css';
 
 /** Add one more instance of a component of the active release to the project. */
@@ -123,6 +124,7 @@ export function ProjectGuests({
   // What a power action just did, until the host's next status is newer than it.
   const [powerOverride, setPowerOverride] = useState<Map<number, { power: Exclude<PowerState, null>; at: number }>>(new Map());
   const [lastAdded, setLastAdded] = useState<number | null>(null);
+  const [confirmUpgrade, setConfirmUpgrade] = useState(false);
 
   const instances = mergeInstances(project.instances, progress).filter((i) => i.state !== 'deleted');
   const hostGuests = hostGuestsByInstance(host.data?.projects.find((p) => p.projectId === project.id)?.guests);
@@ -136,6 +138,8 @@ export function ProjectGuests({
 
   const deploying = instances.filter((i) => isDeploying(i.state) && i.state !== 'waiting' && i.state !== 'personalising');
   const runningDeploy = deploying.reduce<number | null>((latest, i) => (i.deployId != null && (latest === null || i.deployId > latest) ? i.deployId : latest), null);
+  const offered = instances.filter((i) => i.upgrade != null);
+  const upgradable = offered.filter((i) => i.upgrade?.possible);
   const latestDeploy = instances.reduce<number | null>((latest, i) => (i.deployId != null && (latest === null || i.deployId > latest) ? i.deployId : latest), null);
 
   return (
@@ -152,7 +156,13 @@ export function ProjectGuests({
             <ArrowRightIcon />
           </Link>
         ) : null}
+        {canOperate && upgradable.length > 0 ? (
+          <Button variant="primary" size="small" onClick={() => setConfirmUpgrade(true)}>
+            Upgrade all to {upgradable[0]?.upgrade?.to}
+          </Button>
+        ) : null}
       </div>
+      {confirmUpgrade ? <UpgradeDialog projectId={project.id} instances={offered} onClose={() => setConfirmUpgrade(false)} /> : null}
 
       {instances.length === 0 ? (
         <EmptyState
