@@ -175,7 +175,8 @@ public sealed class AlertMonitor(
 
     private async Task CheckGuestsAsync(CancellationToken ct)
     {
-        var (snapshot, _) = await dashboard.GetAsync(ct);
+        // WaitAsync: the shared poll may outlive this call; a stopping host must not wait for it.
+        var (snapshot, _) = await dashboard.GetAsync(ct).WaitAsync(ct);
         if (snapshot is null || snapshot.Stale)
         {
             return; // Proxmox not readable: nothing is known about the guests (the dashboard says so)

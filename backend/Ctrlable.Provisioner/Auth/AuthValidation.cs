@@ -38,14 +38,14 @@ public sealed class CreateUserRequestValidator : AbstractValidator<CreateUserReq
     {
         RuleFor(r => r.Username).ValidUsername();
         RuleFor(r => r.Password).StrongPassword((r, _) => Credentials.NormaliseUsername(r.Username)).OverridePropertyName("password");
-        RuleFor(r => r.Role).IsInEnum().WithMessage("Choose viewer, operator or admin.").OverridePropertyName("role");
+        RuleFor(r => r.Role).ValidRole();
     }
 }
 
 public sealed class UpdateUserRequestValidator : AbstractValidator<UpdateUserRequest>
 {
     public UpdateUserRequestValidator() =>
-        RuleFor(r => r.Role).IsInEnum().WithMessage("Choose viewer, operator or admin.").OverridePropertyName("role");
+        RuleFor(r => r.Role).ValidRole();
 }
 
 /// <summary>An admin's new password for a user (<see cref="Credentials.PasswordOwner"/>: that user's name).</summary>
@@ -61,7 +61,7 @@ public sealed class CreateTokenRequestValidator : AbstractValidator<CreateTokenR
     {
         RuleFor(r => r.Name).Must(n => (n ?? "").Trim().Length is >= 1 and <= 100)
             .WithMessage("Name the token (1–100 characters), e.g. after the integration that uses it.").OverridePropertyName("name");
-        RuleFor(r => r.Role).IsInEnum().WithMessage("Choose viewer, operator or admin.").OverridePropertyName("role");
+        RuleFor(r => r.Role).ValidRole();
         RuleFor(r => r.ExpiresAt).Must(e => e is not { } expires || expires > time.GetUtcNow())
             .WithMessage("The expiry must be in the future.").OverridePropertyName("expiresAt");
     }

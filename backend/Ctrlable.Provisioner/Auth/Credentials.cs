@@ -35,6 +35,10 @@ public static partial class Credentials
             .WithMessage("Use 2–64 characters: lower-case letters, digits, '.', '_' or '-', starting with a letter or digit.")
             .OverridePropertyName("username");
 
+    /// <summary>One of the roles a user or API token can have.</summary>
+    public static IRuleBuilderOptions<T, Role> ValidRole<T>(this IRuleBuilder<T, Role> rule) =>
+        rule.IsInEnum().WithMessage("Choose viewer, operator or admin.").OverridePropertyName("role");
+
     /// <summary>
     /// A new password: long enough, not too long, not one character repeated, not a common one, and not containing the
     /// name of <paramref name="owner"/>'s user. Only the first problem is told.

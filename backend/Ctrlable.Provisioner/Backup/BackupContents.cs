@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json;
 using Ctrlable.Provisioner.Config;
 using Ctrlable.Provisioner.Platform;
+using Ctrlable.Provisioner.State;
 using Microsoft.Data.Sqlite;
 
 namespace Ctrlable.Provisioner.Backup;
@@ -23,7 +24,6 @@ public sealed record BackupManifest(int Format, string Product, string ProductVe
 /// <summary>What a backup holds and where each part comes from and goes back to (SPEC §"Orchestrator self-backup").</summary>
 public static class BackupContents
 {
-    public const string DatabaseFile = "provisioner.db";
 
     /// <summary>Archive folder of the data directory's files; they are restored to the same place in the target.</summary>
     public const string DataPrefix = "data/";
@@ -55,7 +55,7 @@ public static class BackupContents
     /// </summary>
     public static async Task<BackupManifest> WriteAsync(string dataDirectory, TlsOptions tls, string passphrase, string site, DateTimeOffset now, Stream output, CancellationToken ct)
     {
-        var database = Path.Combine(dataDirectory, DatabaseFile);
+        var database = Path.Combine(dataDirectory, Database.FileName);
         if (!File.Exists(database))
         {
             throw new BackupException($"no database at {database}: is the data directory (Storage:DataDirectory) right?");
@@ -66,9 +66,9 @@ public static class BackupContents
         try
         {
             var entries = new List<(string ArchivePath, string File)>();
-            var copy = Path.Combine(staging.FullName, DatabaseFile);
+            var copy = Path.Combine(staging.FullName, Database.FileName);
             CopyDatabase(database, copy);
-            entries.Add((DataPrefix + DatabaseFile, copy));
+            entries.Add((DataPrefix + Database.FileName, copy));
             foreach (var folder in DataFolders)
             {
                 var directory = Path.Combine(dataDirectory, folder);

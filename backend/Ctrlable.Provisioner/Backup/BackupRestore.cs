@@ -160,7 +160,7 @@ public static partial class BackupRestore
             throw new BackupException($"the backup lacks files its manifest lists ({string.Join(", ", expected.Keys)})");
         }
 
-        var database = BackupContents.DataPrefix + BackupContents.DatabaseFile;
+        var database = BackupContents.DataPrefix + Database.FileName;
         if (!manifest.Files.Any(f => f.Path == database))
         {
             throw new BackupException("the backup holds no database");
@@ -229,7 +229,7 @@ public static partial class BackupRestore
             var relative = Destination(file.Path);
             var destination = Path.Combine(target, relative);
             // The database's journal files belong to the database they sit beside: they go with it.
-            var displaced = file.Path == BackupContents.DataPrefix + BackupContents.DatabaseFile
+            var displaced = file.Path == BackupContents.DataPrefix + Database.FileName
                 ? new[] { "", "-wal", "-shm", "-journal" }.Select(suffix => relative + suffix)
                 : [relative];
             foreach (var old in displaced.Where(r => File.Exists(Path.Combine(target, r))))

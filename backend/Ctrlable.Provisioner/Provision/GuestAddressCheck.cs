@@ -21,15 +21,16 @@ public sealed class GuestAddressCheck(ProxmoxClient proxmox, InstanceTransitions
             return null;
         }
 
-        if (instance.State is InstanceStates.Active or InstanceStates.Upgrading && caller is not null && instance.Ip is not null
-            && IPAddress.TryParse(instance.Ip, out var known) && known.Equals(caller.IsIPv4MappedToIPv6 ? caller.MapToIPv4() : caller))
+        var from = caller is { IsIPv4MappedToIPv6: true } ? caller.MapToIPv4() : caller;
+        if (instance.State is InstanceStates.Active or InstanceStates.Upgrading && from is not null && instance.Ip is not null
+            && IPAddress.TryParse(instance.Ip, out var known) && known.Equals(from))
         {
             return null;
         }
 
-        if (caller is null || instance.Node is null || instance.Vmid is null)
+        if (from is null || instance.Node is null || instance.Vmid is null)
         {
-            return caller is null
+            return from is null
                 ? new ProvisionResult(ProvisionOutcome.AddressMismatch, "The caller's address is unknown.")
                 : new ProvisionResult(ProvisionOutcome.NotReady, "The guest's place in Proxmox is not recorded yet; try again shortly.");
         }
@@ -54,7 +55,6 @@ public sealed class GuestAddressCheck(ProxmoxClient proxmox, InstanceTransitions
             return new ProvisionResult(ProvisionOutcome.NotReady, "Proxmox reports no address for the guest yet; try again shortly.");
         }
 
-        var from = caller.IsIPv4MappedToIPv6 ? caller.MapToIPv4() : caller;
         if (addresses.Contains(from))
         {
             return null;

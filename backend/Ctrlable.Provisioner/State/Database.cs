@@ -6,6 +6,9 @@ namespace Ctrlable.Provisioner.State;
 /// <summary>Opens connections to the orchestrator's SQLite file with the pragmas every connection needs.</summary>
 public sealed class Database
 {
+    /// <summary>The database's file in the data directory (the backup copies it by this name too).</summary>
+    public const string FileName = "provisioner.db";
+
     // Writers queue behind each other instead of failing with SQLITE_BUSY.
     private const int BusyTimeoutMs = 5000;
 

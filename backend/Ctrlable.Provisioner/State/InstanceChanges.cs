@@ -67,52 +67,53 @@ public sealed class InstanceChanges(InstanceRepository instances, TimeProvider t
         WaitForAsync(instanceId, states.Contains, ct);
 
     /// <inheritdoc cref="WaitForAsync(long, IReadOnlyCollection{string}, CancellationToken)"/>
-    public async Task<InstanceChange> WaitForAsync(long instanceId, Func<string, bool> reached, CancellationToken ct)
+    public Task<InstanceChange> WaitForAsync(long instanceId, Func<string, bool> reached, CancellationToken ct)
     {
-        var moved = new TaskCompletionSource<InstanceChange>(TaskCreationOptions.RunContinuationsAsynchronously);
-        using var subscription = Subscribe(change =>
+        InstanceChange? Stored(InstanceRow? row)
         {
-            if (change.InstanceId == instanceId && reached(change.To))
+            if (row is null)
             {
-                moved.TrySetResult(change);
+                return reached(InstanceStates.Deleted) ? new InstanceChange(instanceId, null, InstanceStates.Deleted, null, time.GetUtcNow(), null) : null;
             }
-        });
 
-        // Subscribed first, read second: a change committed in between is seen by one or the other.
-        var row = await instances.GetAsync(instanceId, ct);
-        if (row is null)
-        {
-            if (reached(InstanceStates.Deleted))
-            {
-                return new InstanceChange(instanceId, null, InstanceStates.Deleted, null, time.GetUtcNow(), null);
-            }
-        }
-        else if (reached(row.State))
-        {
-            return InstanceChange.Of(row, null, null, time.GetUtcNow());
+            return reached(row.State) ? InstanceChange.Of(row, null, null, time.GetUtcNow()) : null;
         }
 
-        return await moved.Task.WaitAsync(ct);
+        return WaitAsync(instanceId, change => reached(change.To) ? change : null, Stored, ct);
     }
 
     /// <summary>
     /// The instance's row once <paramref name="reached"/> holds for it (null: the instance does not exist): at once when the
     /// stored row does already, else with the change that makes it hold (subscribe, then read: no change is lost).
     /// </summary>
-    public async Task<InstanceRow?> WaitForRowAsync(long instanceId, Func<InstanceRow?, bool> reached, CancellationToken ct)
+    public async Task<InstanceRow?> WaitForRowAsync(long instanceId, Func<InstanceRow?, bool> reached, CancellationToken ct) =>
+        (await WaitAsync(instanceId,
+            change => reached(change.Instance) ? new Found<InstanceRow?>(change.Instance) : null,
+            row => reached(row) ? new Found<InstanceRow?>(row) : null,
+            ct)).Value;
+
+    /// <summary>
+    /// The one subscribe-then-read wait: <paramref name="fromRow"/> of the stored row when it answers already, else the first
+    /// change <paramref name="fromChange"/> answers for. Subscribed first, read second: a change committed in between is
+    /// seen by one or the other.
+    /// </summary>
+    private async Task<T> WaitAsync<T>(long instanceId, Func<InstanceChange, T?> fromChange, Func<InstanceRow?, T?> fromRow, CancellationToken ct)
+        where T : class
     {
-        var moved = new TaskCompletionSource<InstanceRow?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var moved = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
         using var subscription = Subscribe(change =>
         {
-            if (change.InstanceId == instanceId && reached(change.Instance))
+            if (change.InstanceId == instanceId && fromChange(change) is { } answer)
             {
-                moved.TrySetResult(change.Instance);
+                moved.TrySetResult(answer);
             }
         });
 
-        var row = await instances.GetAsync(instanceId, ct);
-        return reached(row) ? row : await moved.Task.WaitAsync(ct);
+        return fromRow(await instances.GetAsync(instanceId, ct)) ?? await moved.Task.WaitAsync(ct);
     }
+
+    /// <summary>A found value that may itself be null (a deleted instance's row).</summary>
+    private sealed record Found<TValue>(TValue Value);
 
     private sealed class Subscription(InstanceChanges changes, Action<InstanceChange> handler) : IDisposable
     {

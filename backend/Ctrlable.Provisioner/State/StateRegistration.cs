@@ -15,7 +15,7 @@ public static class StateRegistration
             var storage = sp.GetRequiredService<IOptions<StorageOptions>>().Value;
             var directory = Path.GetFullPath(storage.DataDirectory);
             Directory.CreateDirectory(directory);
-            return new Database(Path.Combine(directory, "provisioner.db"));
+            return new Database(Path.Combine(directory, Database.FileName));
         });
         services.AddSingleton<Migrator>();
         services.AddSingleton<ReleaseRepository>();
