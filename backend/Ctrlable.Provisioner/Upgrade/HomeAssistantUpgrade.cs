@@ -1,6 +1,5 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Ctrlable.Provisioner.Deploy;
 using Ctrlable.Provisioner.HomeAssistant;
 using Ctrlable.Provisioner.HomeAssistant.Setup;
 using Ctrlable.Provisioner.Manifest;

@@ -1,8 +1,8 @@
 using System.ComponentModel;
 using Ctrlable.Provisioner.Auth;
-using Ctrlable.Provisioner.Deploy;
 using Ctrlable.Provisioner.Hosting;
 using Ctrlable.Provisioner.Provision;
+using Ctrlable.Provisioner.State;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;

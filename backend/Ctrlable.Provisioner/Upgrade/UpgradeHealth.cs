@@ -1,5 +1,4 @@
 using Ctrlable.Provisioner.Dashboard;
-using Ctrlable.Provisioner.Deploy;
 using Ctrlable.Provisioner.HomeAssistant;
 using Ctrlable.Provisioner.HomeAssistant.Setup;
 using Ctrlable.Provisioner.Proxmox;
