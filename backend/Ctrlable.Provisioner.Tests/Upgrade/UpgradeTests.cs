@@ -1,7 +1,9 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Ctrlable.Provisioner.Auth;
 using Ctrlable.Provisioner.State;
+using Ctrlable.Provisioner.Tests.Alerts;
 using Ctrlable.Provisioner.Tests.Infrastructure;
 using Ctrlable.Provisioner.Upgrade;
 using Dapper;
@@ -73,9 +75,15 @@ public sealed class UpgradeTests
     }
 
     [Fact]
-    public async Task A_failed_update_rolls_each_guest_back_to_its_snapshot_and_says_why()
+    public async Task A_failed_update_rolls_each_guest_back_to_its_snapshot_says_why_and_alerts_until_a_retry_succeeds()
     {
         using var site = await UpgradeSite.StartAsync("Rollback");
+        await using var sink = await HttpSink.StartAsync();
+        using (var admin = await site.App.CreateClientAsync(Role.Admin))
+        {
+            await DeployAlertTests.CreateWebhookAsync(admin, sink, "upgrade failures");
+        }
+
         var before = await site.InstancesAsync();
         var pro = before.Single(i => i.GetProperty("type").GetString() == "ctrlable-pro");
         var zwave = before.Single(i => i.GetProperty("type").GetString() == "zwavejs");
@@ -109,6 +117,35 @@ public sealed class UpgradeTests
             (await HistoryAsync(site, instance.GetProperty("id").GetInt64())).Should().ContainInOrder("active→upgrading", "upgrading→rolling-back", "rolling-back→active");
             site.Host.Simulator.State.Guest(UpgradeSite.Vmid(instance))!.Running.Should().BeTrue("it ran before the upgrade");
         }
+
+        // Each failed upgrade is one warning (the guest runs its old release), and a retry that succeeds resolves it.
+        foreach (var instance in after)
+        {
+            var alert = await NotificationAsync(sink, instance, "open");
+            alert.GetProperty("event").GetString().Should().Be("upgrade-failed");
+            alert.GetProperty("severity").GetString().Should().Be("warning");
+            alert.GetProperty("title").GetString().Should().Be($"Upgrade of {instance.GetProperty("hostname").GetString()} failed");
+            alert.GetProperty("detail").GetString().Should().EndWith("; rolled back");
+        }
+
+        site.Host.FirstBoot.FailUpdates(UpgradeSite.Vmid(zwave), null);
+        (await site.Client.PostAsync($"/api/projects/{site.Project}/upgrade", null)).StatusCode.Should().Be(HttpStatusCode.Accepted);
+        var retried = await site.DriveUpgradeAsync();
+        retried.Should().OnlyContain(i => i.GetProperty("release").GetString() == UpgradeSite.To, string.Join("; ", retried.Select(i => $"{i.GetProperty("hostname")}: {i.GetProperty("message")}")));
+        foreach (var instance in retried)
+        {
+            (await NotificationAsync(sink, instance, "resolved")).GetProperty("event").GetString().Should().Be("upgrade-failed");
+        }
+
+        sink.Requests.Should().HaveCount(2 * after.Count, "one notice when each upgrade failed and one when it was resolved");
+    }
+
+    private static async Task<JsonElement> NotificationAsync(HttpSink sink, JsonElement instance, string state)
+    {
+        var subject = $"instance/{instance.GetProperty("id").GetInt64()}";
+        bool Matches(SinkRequest r) => r.Json.GetProperty("subject").GetString() == subject && r.Json.GetProperty("state").GetString() == state;
+        await Eventually.TrueAsync(() => sink.Requests.Any(Matches), $"the {state} notification of {subject}");
+        return sink.Requests.Single(Matches).Json;
     }
 
     [Fact]

@@ -38,7 +38,10 @@ public sealed class AlertMonitor(
         InstanceStates.Wiring,
     ];
 
-    private static readonly string[] FailureKinds = [AlertKinds.DeployFailed, AlertKinds.InstanceFailed];
+    /// <summary>States an upgrade passes through: leaving one with an error recorded is a failed upgrade.</summary>
+    private static readonly HashSet<string> Upgrading = [InstanceStates.Upgrading, InstanceStates.RollingBack];
+
+    private static readonly string[] FailureKinds = [AlertKinds.DeployFailed, AlertKinds.InstanceFailed, AlertKinds.UpgradeFailed];
 
     /// <summary>A stop asked for this long ago, with the guest seen running since, no longer explains a stopped guest.</summary>
     private static readonly TimeSpan StopRequestLifetime = TimeSpan.FromMinutes(5);
@@ -93,6 +96,13 @@ public sealed class AlertMonitor(
     {
         var row = change.Instance;
         var name = row?.Hostname ?? $"instance {change.InstanceId}";
+        if (row is not null && change.From is { } from && Upgrading.Contains(from) && row.Error is not null && change.To != InstanceStates.Deleted)
+        {
+            // Rolled back (or nothing changed): the guest runs its old release, a warning; a failed rollback leaves it failed.
+            await alerts.RaiseAsync(await UpgradeFailureAsync(row, change.To == InstanceStates.Failed, ct), ct);
+            return;
+        }
+
         switch (change.To)
         {
             case InstanceStates.Failed when row is not null:
@@ -107,28 +117,28 @@ public sealed class AlertMonitor(
         }
     }
 
-    private async Task<Incident> FailureAsync(InstanceRow row, bool deploying, CancellationToken ct)
+    private Task<Incident> FailureAsync(InstanceRow row, bool deploying, CancellationToken ct)
     {
-        var project = await instances.GetProjectAsync(row.ProjectId, ct);
         var reason = row.Error ?? row.Message ?? "no reason recorded";
-        return deploying
+        return AboutAsync(row, deploying
             ? new Incident(AlertKinds.DeployFailed, InstanceSubject(row.Id), AlertSeverities.Critical, $"Deploy of {row.Hostname} failed", $"{row.Message}: {reason}")
-            {
-                ProjectId = row.ProjectId,
-                ProjectName = project?.Name,
-                InstanceId = row.Id,
-                InstanceName = row.Hostname,
-                LinkPath = $"/projects/{row.ProjectId}",
-            }
-            : new Incident(AlertKinds.InstanceFailed, InstanceSubject(row.Id), AlertSeverities.Critical, $"{row.Hostname} failed", $"{row.Message}: {reason}")
-            {
-                ProjectId = row.ProjectId,
-                ProjectName = project?.Name,
-                InstanceId = row.Id,
-                InstanceName = row.Hostname,
-                LinkPath = $"/projects/{row.ProjectId}",
-            };
+            : new Incident(AlertKinds.InstanceFailed, InstanceSubject(row.Id), AlertSeverities.Critical, $"{row.Hostname} failed", $"{row.Message}: {reason}"), ct);
     }
+
+    private Task<Incident> UpgradeFailureAsync(InstanceRow row, bool failed, CancellationToken ct) =>
+        AboutAsync(row, failed
+            ? new Incident(AlertKinds.UpgradeFailed, InstanceSubject(row.Id), AlertSeverities.Critical, $"Upgrade of {row.Hostname} failed and was not rolled back", row.Message ?? row.Error!)
+            : new Incident(AlertKinds.UpgradeFailed, InstanceSubject(row.Id), AlertSeverities.Warning, $"Upgrade of {row.Hostname} failed", row.Message ?? row.Error!), ct);
+
+    /// <summary>The incident names the instance and its project, and links the project's page.</summary>
+    private async Task<Incident> AboutAsync(InstanceRow row, Incident incident, CancellationToken ct) => incident with
+    {
+        ProjectId = row.ProjectId,
+        ProjectName = (await instances.GetProjectAsync(row.ProjectId, ct))?.Name,
+        InstanceId = row.Id,
+        InstanceName = row.Hostname,
+        LinkPath = $"/projects/{row.ProjectId}",
+    };
 
     /// <summary>Failed instances whose failure has no open incident (the process stopped between the two) get one.</summary>
     private async Task RaiseMissedFailuresAsync(CancellationToken ct)
