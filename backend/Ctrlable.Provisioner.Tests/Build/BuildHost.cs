@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
@@ -303,8 +304,10 @@ internal sealed class BuildHost : IAsyncDisposable
         }
 
         await WaitAsync(() => Task.FromResult(File.Exists(lockFile)));
-        var inode = (await SshServer.Run("stat", "-c", "%i", lockFile)).Trim();
-        await WaitAsync(async () => (await File.ReadAllLinesAsync("/proc/locks")).Any(l => l.Contains($":{inode} ", StringComparison.Ordinal)));
+        // /proc/locks names the file as major:minor:inode (hex, hex, decimal); the inode alone may be another device's.
+        var id = (await SshServer.Run("stat", "-c", "%Hd %Ld %i", lockFile)).Split(' ', StringSplitOptions.TrimEntries);
+        var file = $" {int.Parse(id[0], CultureInfo.InvariantCulture):x2}:{int.Parse(id[1], CultureInfo.InvariantCulture):x2}:{id[2]} ";
+        await WaitAsync(async () => (await File.ReadAllLinesAsync("/proc/locks")).Any(l => l.Contains(file, StringComparison.Ordinal)));
         return holder;
     }
 

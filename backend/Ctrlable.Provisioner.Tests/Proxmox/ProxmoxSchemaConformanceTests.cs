@@ -105,6 +105,10 @@ public sealed class ProxmoxSchemaConformanceTests
             await pve.Tasks.WaitAsync(node, await client.ShutdownAsync(node, kind, vmid, 30, ct), TimeSpan.FromSeconds(30), ct);
             await pve.Tasks.WaitAsync(node, await client.StartAsync(node, kind, vmid, ct), TimeSpan.FromSeconds(30), ct);
             await pve.Tasks.WaitAsync(node, await client.StopAsync(node, kind, vmid, ct), TimeSpan.FromSeconds(30), ct);
+            await pve.Tasks.WaitAsync(node, await client.CreateSnapshotAsync(node, kind, vmid, "conformance", "before the upgrade", ct), TimeSpan.FromSeconds(30), ct);
+            await client.ListSnapshotsAsync(node, kind, vmid, ct);
+            await pve.Tasks.WaitAsync(node, await client.RollbackSnapshotAsync(node, kind, vmid, "conformance", ct), TimeSpan.FromSeconds(30), ct);
+            await pve.Tasks.WaitAsync(node, await client.DeleteSnapshotAsync(node, kind, vmid, "conformance", ct), TimeSpan.FromSeconds(30), ct);
             await client.ConvertToTemplateAsync(node, kind, vmid, ct);
             await pve.Tasks.WaitAsync(node, await client.DeleteAsync(node, kind, vmid, ct), TimeSpan.FromSeconds(30), ct);
         }
@@ -113,6 +117,7 @@ public sealed class ProxmoxSchemaConformanceTests
             nameof(client.GetGuestConfigAsync), nameof(client.UpdateConfigAsync), nameof(client.StartAsync), nameof(client.GetGuestStatusAsync),
             nameof(client.GetGuestRrdAsync), nameof(client.GetGuestInterfacesAsync), nameof(client.RebootAsync), nameof(client.ShutdownAsync),
             nameof(client.StopAsync), nameof(client.ConvertToTemplateAsync), nameof(client.DeleteAsync),
+            nameof(client.CreateSnapshotAsync), nameof(client.ListSnapshotsAsync), nameof(client.RollbackSnapshotAsync), nameof(client.DeleteSnapshotAsync),
         ]);
         return called;
     }

@@ -68,7 +68,6 @@ public static class UpgradeApi
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
         provision.MapPost("/complete", ReportAsync)
-            .AuditReads()
             .WithName("CompleteProvisionUpgrade")
             .WithSummary("The guest reports its update: ok with the installed versions, or failed with its message (the orchestrator then rolls it back to its snapshot).")
             .WithDescription("Needs the instance credential. 204 recorded; 409 not-upgrading when no upgrade to that release waits for a report (a repeat, or one the orchestrator gave up on).")
