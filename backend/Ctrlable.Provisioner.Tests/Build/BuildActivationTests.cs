@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Ctrlable.Provisioner.Alerts;
 using Ctrlable.Provisioner.Auth;
 using Ctrlable.Provisioner.Build;
 using Ctrlable.Provisioner.Provision;
@@ -92,6 +93,10 @@ public sealed class BuildActivationTests : IAsyncLifetime
         var kept = (await releases.ListTemplatesAsync(Release)).ToDictionary(t => t.Name);
         kept.Keys.Should().BeEquivalentTo(["ctrlable-pro", "zwavejs"]);
         kept["ctrlable-pro"].HaosDigest.Should().Be("github");
+        var alert = (await BuildAlertsAsync()).Should().ContainSingle("a failed build is an incident of its release").Subject;
+        alert.Subject.Should().Be($"release/{Release}");
+        alert.Title.Should().Be($"Build {first.GetProperty("id").GetInt64()} of release {Release} failed");
+        alert.ResolvedAt.Should().BeNull();
 
         // Rebuild only what failed: the plan carries it alone, and the secret the others carry is handed over again
         // although the host asked for a fresh one (reuse=0: it kept nothing of this plan).
@@ -121,6 +126,7 @@ public sealed class BuildActivationTests : IAsyncLifetime
         after["zwavejs"].Should().Be(kept["zwavejs"]);
         after["docker-portainer"].AppVersion.Should().Be("27.3.1");
         (await ReleaseTemplatesAsync(client)).Values.Should().OnlyContain(t => t.GetProperty("state").GetString() == "built");
+        (await BuildAlertsAsync()).Should().ContainSingle().Which.ResolvedDetail.Should().Be($"Build {rebuild.GetProperty("id").GetInt64()} of {Release} succeeded.");
         var (audit, _) = await _app.Service<AuditRepository>().PageAsync(1, 50);
         audit.Should().Contain(a => a.Route == "/api/releases/{release}/build" && a.Target == $"release={Release}; build={rebuild.GetProperty("id").GetInt64()}; templates=docker-portainer");
         audit.Should().Contain(a => a.Route == "/api/build-host/secret" && a.Target == $"release={Release}; reuse=1");
@@ -261,4 +267,8 @@ public sealed class BuildActivationTests : IAsyncLifetime
     private static async Task<Dictionary<string, JsonElement>> ReleaseTemplatesAsync(HttpClient client) =>
         (await client.GetFromJsonAsync<JsonElement>($"/api/releases/{Release}")).GetProperty("templates").EnumerateArray()
             .ToDictionary(t => t.GetProperty("name").GetString()!);
+
+    private async Task<IReadOnlyList<AlertIncidentView>> BuildAlertsAsync() =>
+        [.. (await _app.Service<AlertEvents>().ListAsync(openOnly: false, 100, CancellationToken.None))
+            .Where(i => i.Kind == AlertKinds.BuildFailed)];
 }

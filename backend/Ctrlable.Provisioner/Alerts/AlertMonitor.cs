@@ -243,7 +243,7 @@ public sealed class AlertMonitor(
         }
     }
 
-    private async Task CheckPlatformAsync(CancellationToken ct)
+    internal async Task CheckPlatformAsync(CancellationToken ct)
     {
         const string subject = "platform";
         var state = await platform.GetAsync(ct);
@@ -261,7 +261,7 @@ public sealed class AlertMonitor(
         }
     }
 
-    private async Task CheckCertificateAsync(CancellationToken ct)
+    internal async Task CheckCertificateAsync(CancellationToken ct)
     {
         var cert = certificate.Certificate;
         const string subject = "certificate";
