@@ -1,7 +1,7 @@
 using Ctrlable.Provisioner.Alerts;
 using Ctrlable.Provisioner.Platform;
-using Ctrlable.Provisioner.Tls;
 using Ctrlable.Provisioner.Tests.Infrastructure;
+using Ctrlable.Provisioner.Tls;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Ctrlable.Provisioner.Tests.Alerts;
