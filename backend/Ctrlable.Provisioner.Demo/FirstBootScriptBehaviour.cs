@@ -46,7 +46,7 @@ public sealed class FirstBootScriptBehaviour(
     string scriptDirectory,
     Func<GuestBootContext, CancellationToken, Task<SimulatedTemplate?>> resolveTemplate,
     ILogger logger,
-    FirstBootScriptOptions? options = null) : IGuestBootBehaviour, IGuestDiskSnapshots
+    FirstBootScriptOptions? options = null) : IGuestBootBehaviour, IGuestDiskSnapshots, IGuestUpdateFaults
 {
     private readonly FirstBootScriptOptions _options = options ?? new();
 
@@ -150,10 +150,18 @@ public sealed class FirstBootScriptBehaviour(
         return await RunScriptAsync(guest, vmid, address.ToString(), ["--upgrade"], ct);
     }
 
-    /// <summary>Makes the guest's next update routine fail with <paramref name="message"/> (null: it works again).</summary>
-    public void FailUpdates(int vmid, string? message)
+    /// <summary>
+    /// Makes the guest's update routine fail with <paramref name="message"/> until called with null (a marker on the
+    /// guest's disk, so a rollback to a snapshot taken while it was set brings it back); false when the guest has no sandbox.
+    /// </summary>
+    public bool FailUpdates(int vmid, string? message)
     {
         var guest = SimulatedGuestImage.Open(Path.Combine(sandboxDirectory, vmid.ToString(CultureInfo.InvariantCulture)));
+        if (!File.Exists(guest.ScriptPath))
+        {
+            return false;
+        }
+
         var marker = Path.Combine(guest.State, "update-fails");
         if (message is null)
         {
@@ -164,6 +172,8 @@ public sealed class FirstBootScriptBehaviour(
             Directory.CreateDirectory(guest.State);
             File.WriteAllText(marker, message + "\n");
         }
+
+        return true;
     }
 
     // The sandbox is the guest's disk: a snapshot copies it aside, a rollback puts the copy back.

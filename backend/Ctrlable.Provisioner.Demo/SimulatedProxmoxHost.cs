@@ -21,7 +21,8 @@ namespace Ctrlable.Provisioner.Demo;
 /// <summary>
 /// Demo mode: with no Proxmox configured, the demo build of the orchestrator (<see cref="DemoProgram"/>) runs the Proxmox emulator in-process (one node,
 /// thin storage, the least-privilege token) and talks to it over HTTPS like to a real node. The newest valid
-/// release's templates are seeded and recorded as built, so a newcomer sees a working host at once. The
+/// release's templates are seeded and recorded as built, so a newcomer sees a working host at once; a newer release
+/// added to the releases directory later is recorded as built at the next start (so an upgrade can be tried). The
 /// emulator's state is kept in the data directory, so guests survive a restart. Guests cloned from the templates
 /// run the real first-boot script (<see cref="FirstBootScriptBehaviour"/>) against this orchestrator over HTTPS:
 /// when no https:// listen URL is configured, demo mode adds one on loopback (<see cref="AddGuestListener"/>).
@@ -97,18 +98,7 @@ public sealed class SimulatedProxmoxHost(
             HomeAssistantDisks = Path.Combine(dataDirectory, "simulated-homeassistant"),
             Seed = access with
             {
-                Templates = [.. templates.Select(t => new TemplateSeed(t.Vmid, t.Name, t.Kind == TemplateKind.Lxc ? SimGuestKind.Lxc : SimGuestKind.Qemu, t.Resources.DiskGb, FirstBoot: t.Kind == TemplateKind.Lxc)
-                {
-                    Cores = t.Resources.Cpu,
-                    MemoryMiB = t.Resources.RamMiB,
-                    Pool = TemplatePool,
-                    Unprivileged = t.Unprivileged,
-                    Node = NodeName,
-                    // As the build tags the ctrlable-pro template: its clones run the Home Assistant emulator.
-                    Tags = t.Builder == ManifestRules.HaosBuilder ? ["ctrlable", HomeAssistantMarker.Tag] : [],
-                    // The build boots that template once, so its clones start Home Assistant Core without the internet.
-                    HomeAssistantCoreOnDisk = t.Builder == ManifestRules.HaosBuilder,
-                })],
+                Templates = [.. templates.Select(TemplateSeedOf)],
             },
             HomeAssistant = DemoHomeAssistant(),
             // The guests' apps listen where the dashboard's app health probes them.
@@ -119,9 +109,20 @@ public sealed class SimulatedProxmoxHost(
         _connection = new ProxmoxConnection(_sim.BaseAddress, tokenId, tokenSecret, _sim.CertificateFingerprint, simulated: true);
         logger.LogWarning("No Proxmox host configured: running against the SIMULATED Proxmox host at {Url}", _sim.BaseAddress);
 
-        if (release?.Manifest is { } manifest && await releases.GetActiveNameAsync(ct) is null)
+        var active = await releases.GetActiveNameAsync(ct);
+        if (release?.Manifest is { } manifest && (active is null || string.CompareOrdinal(manifest.Release, active) > 0))
         {
-            // The demo host's templates exist from the start, as if this release had been built here.
+            // The demo host's templates exist from the start, as if this release had been built here. A newer release
+            // found at a later start (one added to the releases directory) is "built" the same way, without the slow
+            // build: its templates are seeded where their VMIDs are free (a template already there, e.g. the previous
+            // release's at the same VMID, stands in for it) and it becomes the active release, so the instances of the
+            // older one are offered the upgrade (SPEC §7g).
+            if (active is not null)
+            {
+                SeedMissingTemplates(manifest);
+                logger.LogWarning("Demo mode: release {Release} (newer than the active {Active}) recorded as built, without a build", manifest.Release, active);
+            }
+
             var now = time.GetUtcNow();
             await releases.ActivateAsync(manifest.Release, manifest.CommunityScriptsRef, manifest.CommunityScriptsCommit,
                 [.. manifest.Templates.Select(t => new TemplateRow(0, manifest.Release, t.Name, t.Kind == TemplateKind.Lxc ? "lxc" : "vm", t.Vmid, NodeName,
@@ -134,6 +135,39 @@ public sealed class SimulatedProxmoxHost(
             // The build issues a release's first-boot secret; the demo release is never built.
             await releaseSecrets.GetOrIssueAsync(built.Release, ct);
             await EnsureDemoBaseBackupAsync(built, ct);
+        }
+    }
+
+    /// <summary>A release's template as the emulator seeds it: as the build leaves it on a Proxmox host.</summary>
+    private static TemplateSeed TemplateSeedOf(TemplateSpec t) =>
+        new(t.Vmid, t.Name, t.Kind == TemplateKind.Lxc ? SimGuestKind.Lxc : SimGuestKind.Qemu, t.Resources.DiskGb, FirstBoot: t.Kind == TemplateKind.Lxc)
+        {
+            Cores = t.Resources.Cpu,
+            MemoryMiB = t.Resources.RamMiB,
+            Pool = TemplatePool,
+            Unprivileged = t.Unprivileged,
+            Node = NodeName,
+            // As the build tags the ctrlable-pro template: its clones run the Home Assistant emulator.
+            Tags = t.Builder == ManifestRules.HaosBuilder ? ["ctrlable", HomeAssistantMarker.Tag] : [],
+            // The build boots that template once, so its clones start Home Assistant Core without the internet.
+            HomeAssistantCoreOnDisk = t.Builder == ManifestRules.HaosBuilder,
+        };
+
+    /// <summary>Adds the release's templates whose VMIDs the restored emulator does not have yet.</summary>
+    private void SeedMissingTemplates(Manifest.ReleaseManifest manifest)
+    {
+        foreach (var template in manifest.Templates)
+        {
+            bool taken;
+            lock (Simulator.State.Sync)
+            {
+                taken = Simulator.State.Guest(template.Vmid) is not null;
+            }
+
+            if (!taken)
+            {
+                Simulator.AddGuest(TemplateSeedOf(template));
+            }
         }
     }
 

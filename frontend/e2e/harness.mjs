@@ -36,9 +36,10 @@ export function freePort() {
 /**
  * Starts the orchestrator as the README's run command would, but on a free port and a fresh data
  * directory. `settings` become CTRLABLE_* environment variables; `extraUrls` are further listen URLs
- * (for example an https:// one for the host build wrapper).
+ * (for example an https:// one for the host build wrapper); `dataDir` restarts on the data directory
+ * of an earlier run (stopped with `stop({ keepData: true })`; this run's stop() removes it).
  */
-export async function startOrchestrator(settings = {}, { extraUrls = [] } = {}) {
+export async function startOrchestrator(settings = {}, { extraUrls = [], dataDir: reusedDataDir } = {}) {
   if (!existsSync(orchestratorDll)) {
     throw new Error(`${orchestratorDll} not found: build first (dotnet build -c Release) or set E2E_ORCHESTRATOR_DLL`);
   }
@@ -46,7 +47,7 @@ export async function startOrchestrator(settings = {}, { extraUrls = [] } = {}) 
     throw new Error('The SPA is not built: run `npm run build` in frontend/ first');
   }
   const port = await freePort();
-  const dataDir = mkdtempSync(join(tmpdir(), 'ctrlable-e2e-'));
+  const dataDir = reusedDataDir ?? mkdtempSync(join(tmpdir(), 'ctrlable-e2e-'));
   const url = `http://127.0.0.1:${port}`;
   const env = {
     ...process.env,
@@ -87,14 +88,15 @@ export async function startOrchestrator(settings = {}, { extraUrls = [] } = {}) 
     url,
     dataDir,
     logs: () => output,
-    async stop() {
+    /** Stops the process; `keepData` keeps its data directory for a restart on it. */
+    async stop({ keepData = false } = {}) {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');
         await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
         if (child.exitCode === null) child.kill('SIGKILL');
       }
-      rmSync(dataDir, { recursive: true, force: true });
+      if (!keepData) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
@@ -169,9 +171,10 @@ export async function apiRequest(page, orchestrator, method, path, data) {
 
 /**
  * A call to the demo's Proxmox emulator's own controls (/_sim/…), over its HTTPS, pinned to the certificate the
- * orchestrator trusts. `settings` is GET /api/settings/proxmox (url, certificateFingerprint).
+ * orchestrator trusts. `settings` is GET /api/settings/proxmox (url, certificateFingerprint); `data`, when given, is
+ * sent as JSON.
  */
-export function emulatorRequest(settings, method, path) {
+export function emulatorRequest(settings, method, path, data) {
   const url = new URL(path, settings.url);
   const pin = settings.certificateFingerprint.replaceAll(':', '').toUpperCase();
   return new Promise((resolve, reject) => {
@@ -179,6 +182,7 @@ export function emulatorRequest(settings, method, path) {
       url,
       {
         method,
+        headers: data === undefined ? {} : { 'content-type': 'application/json' },
         rejectUnauthorized: false,
         checkServerIdentity: (_, certificate) =>
           certificate.fingerprint256.replaceAll(':', '').toUpperCase() === pin ? undefined : new Error('not the emulator the orchestrator pins'),
@@ -190,7 +194,7 @@ export function emulatorRequest(settings, method, path) {
       },
     );
     req.on('error', reject);
-    req.end();
+    req.end(data === undefined ? undefined : JSON.stringify(data));
   });
 }
 

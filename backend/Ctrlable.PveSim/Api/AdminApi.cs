@@ -3,7 +3,7 @@ using Ctrlable.PveSim.Hosting;
 
 namespace Ctrlable.PveSim.Api;
 
-/// <summary>Emulator controls outside /api2 (no Proxmox auth; loopback only): faults, the task log, guests' apps, DHCP leases and what a guest's Home Assistant holds.</summary>
+/// <summary>Emulator controls outside /api2 (no Proxmox auth; loopback only): faults, the task log, guests' apps and update routines, DHCP leases and what a guest's Home Assistant holds.</summary>
 internal static class AdminApi
 {
     public static void Map(WebApplication app, SimContext sim)
@@ -33,6 +33,13 @@ internal static class AdminApi
             ? Results.Ok(HomeAssistantView(vmid, ha))
             : Results.NotFound(new { message = $"guest {vmid} runs no emulated Home Assistant" }));
 
+        // A guest's update routine fails (its mirror is down, say) until the failure is cleared: PUT {message}, DELETE.
+        app.MapPut("/_sim/guests/{vmid:int}/update-failure", (int vmid, UpdateFailureRequest request) =>
+            string.IsNullOrWhiteSpace(request.Message)
+                ? Results.BadRequest(new { message = "message: the error the update routine fails with is required" })
+                : FailUpdates(sim, vmid, request.Message.Trim()));
+        app.MapDelete("/_sim/guests/{vmid:int}/update-failure", (int vmid) => FailUpdates(sim, vmid, null));
+
         // The LAN's DHCP server moves a running guest to another address (a lease that changed).
         app.MapPost("/_sim/guests/{vmid:int}/address", (int vmid, LeaseRequest request) =>
             !System.Net.IPAddress.TryParse(request.Address, out var address) || address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork
@@ -45,6 +52,11 @@ internal static class AdminApi
                     _ => Results.Conflict(new { message = $"another running guest holds {address}" }),
                 });
     }
+
+    private static IResult FailUpdates(SimContext sim, int vmid, string? message) =>
+        sim.Options.BootBehaviour is Guests.IGuestUpdateFaults faults && faults.FailUpdates(vmid, message)
+            ? Results.Ok(new { vmid, failure = message })
+            : Results.NotFound(new { message = $"guest {vmid} has no update routine the emulator controls (an LXC guest's first boot sets it up)" });
 
     private static IResult NoApp(int vmid) => Results.NotFound(new { message = $"guest {vmid} is not running or runs no emulated app" });
 
@@ -66,4 +78,6 @@ internal static class AdminApi
     }
 
     internal sealed record LeaseRequest(string? Address);
+
+    internal sealed record UpdateFailureRequest(string? Message);
 }

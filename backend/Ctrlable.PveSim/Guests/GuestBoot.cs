@@ -50,6 +50,17 @@ public interface IGuestDiskSnapshots
     void SnapshotDeleted(int vmid, string name);
 }
 
+/// <summary>
+/// A boot behaviour whose guests run an update routine (an LXC app's own update) that the emulator's control
+/// <c>/_sim/guests/{vmid}/update-failure</c> can make fail, as a broken mirror would: what browser tests outside the
+/// process force an upgrade's rollback with.
+/// </summary>
+public interface IGuestUpdateFaults
+{
+    /// <summary>The guest's update routine fails with <paramref name="message"/> until called with null; false when the guest has no update routine here.</summary>
+    bool FailUpdates(int vmid, string? message);
+}
+
 /// <summary>Default: a first boot that does nothing.</summary>
 public sealed class NoFirstBootBehaviour : IGuestBootBehaviour
 {
