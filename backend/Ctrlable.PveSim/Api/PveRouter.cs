@@ -35,6 +35,7 @@ internal sealed class PveRouter
         ExtrasApi.Map(router);
         CreateApi.Map(router);
         TemplateStoreApi.Map(router);
+        BackupApi.Map(router);
         return router;
     }
 }
