@@ -199,5 +199,39 @@ public sealed class GuestBackupTests
         site.Pve.Sim.TaskLog.Count(t => t.Type == "vzdump").Should().Be(1);
     }
 
+    [Fact]
+    public async Task Backup_settings_are_validated_the_storage_is_checked_with_proxmox_and_get_then_put_round_trips()
+    {
+        await using var site = await BackupSite.StartAsync();
+        var project = await site.Client.GetFromJsonAsync<JsonElement>($"/api/projects/{site.ProjectId}");
+        var settings = project.GetProperty("settings");
+        settings.GetProperty("backups").GetProperty("schedule").GetProperty("frequency").GetString().Should().Be("daily");
+
+        // GET → PUT unchanged: 200, nothing lost.
+        var same = await site.Client.PutAsJsonAsync($"/api/projects/{site.ProjectId}", new { name = "Backed up", settings });
+        same.StatusCode.Should().Be(HttpStatusCode.OK, await same.Content.ReadAsStringAsync());
+        (await same.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("settings").GetProperty("backups").ToString().Should().Be(settings.GetProperty("backups").ToString());
+
+        // Every field error at once.
+        var bad = await site.Client.PutAsJsonAsync($"/api/projects/{site.ProjectId}", new
+        {
+            name = "Backed up",
+            settings = new { backups = new { schedule = new { frequency = "weekly", time = "25:00" }, storage = "no such!", retention = new { keepLast = 0 } } },
+        });
+        bad.StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        var errors = (await bad.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").EnumerateObject().Select(p => p.Name).ToList();
+        errors.Should().BeEquivalentTo(["Settings.Backups.Schedule.Time", "Settings.Backups.Schedule.Day", "Settings.Backups.Storage", "Settings.Backups.Retention.KeepLast"]);
+
+        // A storage Proxmox shows without backup content: refused at the field, with what it holds.
+        var noBackups = await site.Client.PutAsJsonAsync($"/api/projects/{site.ProjectId}", new
+        {
+            name = "Backed up",
+            settings = new { backups = new { schedule = new { frequency = "daily", time = "03:00" }, storage = "local-lvm", retention = new { keepLast = 3 } } },
+        });
+        noBackups.StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        (await noBackups.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").GetProperty("Settings.Backups.Storage")[0].GetString()
+            .Should().Contain("does not hold backups (its content is rootdir,images)");
+    }
+
     private static string GuestOwnership(Ctrlable.Provisioner.State.InstanceRow instance) => Ctrlable.Provisioner.Deploy.GuestOwnership.Marker(instance);
 }
