@@ -33,10 +33,12 @@ readonly CT_BUNDLE=/root/ctrlable-provisioner.tar.gz
 # The privileges the product needs (the emulator's Seeding/LeastPrivilege.cs; a test checks they agree).
 # PVE 9 replaced VM.Monitor with VM.GuestAgent.Audit (the QEMU agent's network-get-interfaces). VM.Snapshot and
 # VM.Snapshot.Rollback: an upgrade's snapshot, rollback and later delete (SPEC §7g), on the product's pool only.
+# VM.Backup: vzdump of the pool's guests and restoring their archives (SPEC §8h); on the backup storage the same role
+# gives Datastore.AllocateSpace/Audit (never Datastore.Allocate: retention removes only the orchestrator's own archives).
 role_privileges() {
   local agent=VM.GuestAgent.Audit
   if (($1 < 9)); then agent=VM.Monitor; fi
-  printf '%s' "VM.Audit VM.Allocate VM.Clone VM.Config.CPU VM.Config.Memory VM.Config.Network VM.Config.Options VM.PowerMgmt VM.Snapshot VM.Snapshot.Rollback $agent Datastore.AllocateSpace Datastore.Audit SDN.Use Sys.Audit Pool.Audit"
+  printf '%s' "VM.Audit VM.Allocate VM.Backup VM.Clone VM.Config.CPU VM.Config.Memory VM.Config.Network VM.Config.Options VM.PowerMgmt VM.Snapshot VM.Snapshot.Rollback $agent Datastore.AllocateSpace Datastore.Audit SDN.Use Sys.Audit Pool.Audit"
 }
 
 # --- settings (environment) ------------------------------------------------------------------------------
@@ -54,7 +56,7 @@ WAIT_SECONDS=${CTRLABLE_WAIT_SECONDS:-120}
 STATE_FILE=${CTRLABLE_INSTALL_STATE:-$CONF_DIR/install.state}
 
 # --- options ---------------------------------------------------------------------------------------------
-bundle="" vmid="" hostname=ctrlable-provisioner storage=local-lvm template_storage=local bridge=vmbr0 vlan=""
+bundle="" vmid="" hostname=ctrlable-provisioner storage=local-lvm template_storage=local backup_storage=local backup_storage_given=0 bridge=vmbr0 vlan=""
 ip=dhcp gateway="" memory=1024 cores=1 disk=4 node="" proxmox_url="" host_address="" port=8443 dry_run=0
 
 usage() {
@@ -74,6 +76,8 @@ or file of the same name that it did not create is reported and left alone, and 
   --hostname NAME          container host name (default ctrlable-provisioner)
   --storage ID             storage for the container's disk and for the guests it deploys (default local-lvm)
   --template-storage ID    storage holding container templates (vztmpl) (default local)
+  --backup-storage ID|none storage the projects' guest backups may go to (content backup); the token gets
+                           Datastore.AllocateSpace/Audit there (default local when it holds backups; none: no grant)
   --bridge NAME            network bridge (default vmbr0)
   --vlan TAG               VLAN tag on the bridge (default none)
   --ip CIDR|dhcp           container address, e.g. 192.168.1.20/24, or dhcp (default dhcp)
@@ -109,6 +113,7 @@ while (($# > 0)); do
     --hostname) need_value "$1" $#; hostname=$2; shift 2 ;;
     --storage) need_value "$1" $#; storage=$2; shift 2 ;;
     --template-storage) need_value "$1" $#; template_storage=$2; shift 2 ;;
+    --backup-storage) need_value "$1" $#; backup_storage=$2; backup_storage_given=1; shift 2 ;;
     --bridge) need_value "$1" $#; bridge=$2; shift 2 ;;
     --vlan) need_value "$1" $#; vlan=$2; shift 2 ;;
     --ip) need_value "$1" $#; ip=$2; shift 2 ;;
@@ -131,6 +136,7 @@ done
 [[ $hostname =~ ^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$ ]] || die "--hostname must be a DNS label (got '$hostname')"
 [[ $storage =~ ^[A-Za-z][A-Za-z0-9_.-]*$ ]] || die "--storage is not a storage id (got '$storage')"
 [[ $template_storage =~ ^[A-Za-z][A-Za-z0-9_.-]*$ ]] || die "--template-storage is not a storage id (got '$template_storage')"
+[[ $backup_storage =~ ^[A-Za-z][A-Za-z0-9_.-]*$ ]] || die "--backup-storage is not a storage id or none (got '$backup_storage')"
 [[ $bridge =~ ^[A-Za-z][A-Za-z0-9_.-]{0,14}$ ]] || die "--bridge is not an interface name (got '$bridge')"
 [[ -z $vlan || ($vlan =~ ^[0-9]{1,4}$ && $vlan -ge 1 && $vlan -le 4094) ]] || die "--vlan must be 1-4094 (got '$vlan')"
 [[ $ip == dhcp || $ip =~ ^([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}$ ]] || die "--ip must be dhcp or an IPv4 address with prefix such as 192.168.1.20/24 (got '$ip')"
@@ -265,9 +271,14 @@ storages=$(api "/nodes/$node/storage")
 has_storage() { json "[s['storage'] for s in d if s.get('active', 1) and '$2' in s.get('content', '').split(',')]" <<<"$storages" | contains "$1"; }
 has_storage "$storage" rootdir || die "storage '$storage' does not exist on node $node or holds no containers (rootdir); available: $(json "','.join(s['storage'] for s in d if 'rootdir' in s.get('content', ''))" <<<"$storages")"
 has_storage "$template_storage" vztmpl || die "storage '$template_storage' does not exist on node $node or holds no container templates (vztmpl)"
+if [[ $backup_storage != none ]] && ! has_storage "$backup_storage" backup; then
+  # Asked for by name: it must be there. The default is only taken when the host has it.
+  ((backup_storage_given)) && die "storage '$backup_storage' does not exist on node $node or holds no backups (backup); available: $(json "','.join(s['storage'] for s in d if 'backup' in s.get('content', '').split(','))" <<<"$storages")"
+  backup_storage=none
+fi
 bridges=$(api "/nodes/$node/network" --type any_bridge)
 json "[b['iface'] for b in d]" <<<"$bridges" | contains "$bridge" || die "bridge '$bridge' does not exist on node $node"
-unchanged "node $node, storage $storage, templates on $template_storage, bridge $bridge"
+unchanged "node $node, storage $storage, templates on $template_storage, backups on $backup_storage, bridge $bridge"
 
 # This installation's record: its id marks what it creates.
 if [[ -L $STATE_FILE || (-e $STATE_FILE && ! -f $STATE_FILE) ]]; then
@@ -571,11 +582,13 @@ else
 fi
 
 # ACLs for the user and its token (both proven this installation's): write rights on the product's pool only;
-# clone from the templates' pool; the storage and bridge it deploys onto; host figures for the dashboard. Only
+# clone from the templates' pool; the storage and bridge it deploys onto; the storage the guests' backups go to; host
+# figures for the dashboard. Only
 # added (and recorded), never changed or removed: no ACL of anyone else is touched.
 acl=$(api /access/acl)
 grants=("/pool/ctrlable $ROLE_ID" "/pool/ctrlable-templates PVETemplateUser" "/storage/$storage $ROLE_ID"
   "/sdn/zones/localnetwork $ROLE_ID" "/nodes $ROLE_ID")
+if [[ $backup_storage != none && $backup_storage != "$storage" ]]; then grants+=("/storage/$backup_storage $ROLE_ID"); fi
 for grant in "${grants[@]}"; do
   read -r path role <<<"$grant"
   for subject in "user $USER_ID" "token $token_id"; do

@@ -4,6 +4,7 @@ using Ctrlable.Provisioner.Backup;
 using Ctrlable.Provisioner.Build;
 using Ctrlable.Provisioner.Dashboard;
 using Ctrlable.Provisioner.Deploy;
+using Ctrlable.Provisioner.GuestBackups;
 using Ctrlable.Provisioner.Handover;
 using Ctrlable.Provisioner.Hosting;
 using Ctrlable.Provisioner.Observability;
@@ -120,6 +121,7 @@ public static class Program
         app.MapProvision();
         app.MapPlatform();
         app.MapAlerts();
+        app.MapGuestBackups();
         app.MapMetrics();
         app.MapSpaFallback();
 

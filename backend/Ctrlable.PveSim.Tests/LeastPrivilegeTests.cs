@@ -32,7 +32,7 @@ public sealed class LeastPrivilegeTests
         (await api.Get("nodes")).Data![0]!["maxmem"].Should().NotBeNull("Sys.Audit on /nodes shows host figures");
         (await api.Get("nodes/pve1/status")).Status.Should().Be(HttpStatusCode.OK);
         (await api.Get("nodes/pve1/rrddata", ("timeframe", "hour"))).Status.Should().Be(HttpStatusCode.OK);
-        (await api.Get("nodes/pve1/storage")).Data!.AsArray().Select(s => s!["storage"]!.GetValue<string>()).Should().Equal("local-lvm");
+        (await api.Get("nodes/pve1/storage")).Data!.AsArray().Select(s => s!["storage"]!.GetValue<string>()).Should().BeEquivalentTo(["local", "local-lvm"], "the guests' storage and the backup storage");
         var visible = (await api.Get("cluster/resources", ("type", "vm"))).Data!.AsArray().Select(g => g!["vmid"]!.GetValue<int>()).ToList();
         visible.Should().BeEquivalentTo([Sims.QemuTemplate, Sims.LxcTemplate]);
         (await api.Get("nodes/pve1/network", ("type", "bridge"))).Data!.AsArray().Should().ContainSingle();

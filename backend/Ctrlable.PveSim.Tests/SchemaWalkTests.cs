@@ -133,6 +133,12 @@ public sealed class SchemaWalkTests
         await Task(delete, "nodes/pve1/lxc/204");
         await Task(delete, "nodes/pve1/qemu/205");
 
+        await Task(post, "nodes/pve1/vzdump", ("vmid", "200"), ("storage", "local"), ("mode", "snapshot"), ("notes-template", "walk {{guestname}}"));
+        var backup = (await Call(get, "nodes/pve1/storage/local/content", ("content", "backup"), ("vmid", "200"))).Data![0]!["volid"]!.GetValue<string>();
+        await Task(post, "nodes/pve1/lxc", ("vmid", "206"), ("ostemplate", backup), ("restore", "1"), ("unique", "1"), ("storage", "local-lvm"));
+        await Task(delete, "nodes/pve1/lxc/206");
+        await Task(delete, $"nodes/pve1/storage/local/content/{Uri.EscapeDataString(backup)}");
+
         await Call(get, "nodes/pve1/lxc");
         await Call(get, "nodes/pve1/qemu");
         await Call(get, "nodes/pve1/qemu", ("full", "1"));

@@ -46,7 +46,8 @@ internal sealed class ProxmoxHarness : IAsyncDisposable
         Action<ProxmoxOptions>? configure = null,
         IGuestBootBehaviour? bootBehaviour = null,
         double timingScale = 0.02,
-        bool foreignGuests = false)
+        bool foreignGuests = false,
+        TimeProvider? time = null)
     {
         var v = version ?? PveVersion.V9_1;
         var sim = await PveSimulator.StartAsync(new PveSimOptions
@@ -55,6 +56,8 @@ internal sealed class ProxmoxHarness : IAsyncDisposable
             Nodes = nodes ?? ["pve1"],
             TimingScale = timingScale,
             RandomSeed = 7,
+            // A test's clock (e.g. one it jumps forward to a backup's slot) is the emulator's too.
+            TimeProvider = time ?? TimeProvider.System,
             // Guests cloned from first-boot templates run this (e.g. FirstBootGuests: the real script against the orchestrator).
             BootBehaviour = bootBehaviour ?? new NoFirstBootBehaviour(),
         });

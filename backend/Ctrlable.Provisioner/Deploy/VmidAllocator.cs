@@ -13,12 +13,20 @@ public sealed class VmidAllocator(InstanceRepository instances, InstanceTransiti
     private readonly DeployOptions _options = deployOptions.Value;
 
     /// <summary>The lowest free VMID in the configured range, reserved in the database first (unique among live instances), then checked with Proxmox.</summary>
-    public async Task<long?> AllocateAsync(InstanceRow instance, CancellationToken ct)
+    public Task<long?> AllocateAsync(InstanceRow instance, CancellationToken ct) =>
+        AllocateAsync((vmid, token) => instances.TryReserveVmidAsync(instance.Id, vmid, token), token => instances.ClearVmidAsync(instance.Id, token), ct);
+
+    /// <summary>
+    /// The same search for a guest that is not an instance's (a backup restored into a new guest): <paramref name="reserve"/>
+    /// records the candidate (false: taken meanwhile), <paramref name="giveUp"/> forgets it when none is left. Restored
+    /// guests' VMIDs count as reserved (<see cref="InstanceRepository.ReservedVmidsAsync"/>).
+    /// </summary>
+    public async Task<long?> AllocateAsync(Func<long, CancellationToken, Task<bool>> reserve, Func<CancellationToken, Task> giveUp, CancellationToken ct)
     {
         await _allocation.WaitAsync(ct);
         try
         {
-            return await AllocateVmidLockedAsync(instance, ct);
+            return await AllocateVmidLockedAsync(reserve, giveUp, ct);
         }
         finally
         {
@@ -26,7 +34,7 @@ public sealed class VmidAllocator(InstanceRepository instances, InstanceTransiti
         }
     }
 
-    private async Task<long?> AllocateVmidLockedAsync(InstanceRow instance, CancellationToken ct)
+    private async Task<long?> AllocateVmidLockedAsync(Func<long, CancellationToken, Task<bool>> reserve, Func<CancellationToken, Task> giveUp, CancellationToken ct)
     {
         var reserved = await instances.ReservedVmidsAsync(ct);
         var used = (await proxmox.GetClusterResourcesAsync("vm", ct)).Where(r => r.Vmid is not null).Select(r => (long)r.Vmid!.Value).ToHashSet();
@@ -37,7 +45,7 @@ public sealed class VmidAllocator(InstanceRepository instances, InstanceTransiti
                 continue;
             }
 
-            if (!await instances.TryReserveVmidAsync(instance.Id, candidate, ct))
+            if (!await reserve(candidate, ct))
             {
                 return null; // another instance reserved it first: look again
             }
@@ -52,7 +60,7 @@ public sealed class VmidAllocator(InstanceRepository instances, InstanceTransiti
         }
 
         // The last candidate tried is someone else's guest: the failed instance must not claim it.
-        await instances.ClearVmidAsync(instance.Id, ct);
+        await giveUp(ct);
         throw new ProxmoxException(HttpStatusCode.Conflict, "GET", "/cluster/nextid", $"No free VMID left between {_options.VmidMin} and {_options.VmidMax} (Deploy:VmidMin/VmidMax).", new Dictionary<string, string>());
     }
 

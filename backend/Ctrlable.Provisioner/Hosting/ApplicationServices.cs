@@ -3,6 +3,7 @@ using Ctrlable.Provisioner.Build;
 using Ctrlable.Provisioner.Config;
 using Ctrlable.Provisioner.Dashboard;
 using Ctrlable.Provisioner.Deploy;
+using Ctrlable.Provisioner.GuestBackups;
 using Ctrlable.Provisioner.Handover;
 using Ctrlable.Provisioner.HomeAssistant;
 using Ctrlable.Provisioner.HomeAssistant.Setup;
@@ -54,6 +55,7 @@ public static class ApplicationServices
         services.AddPlatform();
         services.AddDashboard();
         services.AddAlerts();
+        services.AddGuestBackups();
 
         // Request validators: one per request shape, beside its request type; WithValidation runs them.
         services.AddValidatorsFromAssemblyContaining<CreateProjectValidator>(ServiceLifetime.Singleton);
@@ -84,6 +86,7 @@ public static class ApplicationServices
             _ = app.Services.GetRequiredService<IOptions<AddressingOptions>>().Value;
             _ = app.Services.GetRequiredService<IOptions<DeployOptions>>().Value;
             _ = app.Services.GetRequiredService<IOptions<AlertsOptions>>().Value;
+            _ = app.Services.GetRequiredService<IOptions<GuestBackupsOptions>>().Value;
         }
         catch (OptionsValidationException ex)
         {

@@ -1,7 +1,10 @@
 using System.Text;
 using System.Text.Json;
+using Ctrlable.Provisioner.Config;
 using Ctrlable.Provisioner.Http;
+using Ctrlable.Provisioner.Proxmox;
 using Ctrlable.Provisioner.State;
+using Microsoft.Extensions.Options;
 
 namespace Ctrlable.Provisioner.Projects;
 
@@ -9,7 +12,7 @@ namespace Ctrlable.Provisioner.Projects;
 /// Creates and updates projects (customer sites). The request's shape is checked by its validator before it gets here;
 /// what needs the database is checked here (a taken slug, a missing project, a camera password only the store has).
 /// </summary>
-public sealed class ProjectService(InstanceRepository instances, CameraCredentials cameras)
+public sealed class ProjectService(InstanceRepository instances, CameraCredentials cameras, ProxmoxClient proxmox, IOptions<ProxmoxOptions> proxmoxOptions)
 {
     public async Task<(ProjectRow? Project, Refusal? Refusal)> CreateAsync(CreateProjectRequest request, CancellationToken ct)
     {
@@ -21,6 +24,11 @@ public sealed class ProjectService(InstanceRepository instances, CameraCredentia
         if (plan.Problems.Count > 0)
         {
             return (null, CameraPasswordsMissing(plan));
+        }
+
+        if (await CheckBackupStorageAsync(request.Settings ?? new SiteSettings(), null, ct) is { } storageRefusal)
+        {
+            return (null, storageRefusal);
         }
 
         var json = JsonSerializer.Serialize(plan.Settings, ProjectJson.Options);
@@ -48,6 +56,11 @@ public sealed class ProjectService(InstanceRepository instances, CameraCredentia
             return CameraPasswordsMissing(plan);
         }
 
+        if (await CheckBackupStorageAsync(request.Settings, previous, ct) is { } storageRefusal)
+        {
+            return storageRefusal;
+        }
+
         if (!await instances.UpdateProjectAsync(id, request.Name.Trim(), JsonSerializer.Serialize(plan.Settings, ProjectJson.Options), ct))
         {
             return NotFound(id);
@@ -55,6 +68,47 @@ public sealed class ProjectService(InstanceRepository instances, CameraCredentia
 
         await cameras.SaveAsync(id, plan, ct);
         return null;
+    }
+
+    /// <summary>
+    /// A backup storage given or changed must be one Proxmox shows on the project's node (<c>GET /nodes/{node}/storage</c>,
+    /// which lists what the token may see) with <c>backup</c> among its content; an unchanged one is not asked again, so
+    /// GET → PUT works while Proxmox is away.
+    /// </summary>
+    private async Task<Refusal?> CheckBackupStorageAsync(SiteSettings settings, SiteSettings? previous, CancellationToken ct)
+    {
+        if (settings.Backups is not { } backups || (previous?.Backups?.Storage == backups.Storage && previous?.Node == settings.Node))
+        {
+            return null;
+        }
+
+        const string field = "Settings.Backups.Storage";
+        try
+        {
+            var node = settings.Node is { Length: > 0 } n ? n
+                : proxmoxOptions.Value.Node is { Length: > 0 } configured ? configured
+                : (await proxmox.GetNodesAsync(ct)).OrderBy(x => x.Status == "online" ? 0 : 1).ThenBy(x => x.Node, StringComparer.Ordinal).FirstOrDefault()?.Node;
+            if (node is null)
+            {
+                return new Refusal(502, "Proxmox shows no node", "Proxmox lists no node to check the backup storage on.");
+            }
+
+            var storage = (await proxmox.GetStoragesAsync(node, ct)).FirstOrDefault(s => s.Storage == backups.Storage);
+            var problem = storage is null
+                ? $"Storage '{backups.Storage}' does not exist on node {node} (or the orchestrator's token may not use it)."
+                : !storage.Content.Split(',').Contains("backup", StringComparer.Ordinal)
+                    ? $"Storage '{backups.Storage}' does not hold backups (its content is {storage.Content}); choose one whose content includes backup."
+                    : null;
+            return problem is null ? null : new Refusal(400, "Backup storage not usable", problem, new Dictionary<string, string[]> { [field] = [problem] });
+        }
+        catch (ProxmoxException ex)
+        {
+            return new Refusal(502, "Proxmox failed", $"The backup storage could not be checked: {ex.Message}");
+        }
+        catch (HttpRequestException ex)
+        {
+            return new Refusal(502, "Proxmox unreachable", $"The backup storage could not be checked: {ex.Message}");
+        }
     }
 
     public static Refusal NotFound(long projectId) => new(404, "Project not found", $"There is no project {projectId}.");

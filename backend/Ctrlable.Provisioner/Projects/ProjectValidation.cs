@@ -63,6 +63,7 @@ public sealed partial class SiteSettingsValidator : AbstractValidator<SiteSettin
         RuleFor(s => s.Node!).Matches("^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$").When(s => s.Node is not null).WithMessage("Node must be a Proxmox node name.");
         RuleFor(s => s.Storage!).Matches("^[a-z][a-z0-9._-]*$").When(s => s.Storage is not null).WithMessage("Storage must be a Proxmox storage id such as local-lvm.");
         RuleFor(s => s.Addressing).NotNull().SetValidator(new AddressingValidator());
+        RuleFor(s => s.Backups!).SetValidator(new BackupsValidator()).When(s => s.Backups is not null);
     }
 
     internal static bool BeAHost(string? host) => host is not null && Uri.CheckHostName(host) != UriHostNameType.Unknown;
@@ -109,6 +110,28 @@ public sealed partial class SiteSettingsValidator : AbstractValidator<SiteSettin
 
             return $"{what} must be an IPv4 block in CIDR notation such as {example}.";
         }
+    }
+
+    /// <summary>Daily or weekly (with its day) at HH:MM; a storage id; keep 1-100 backups per guest.</summary>
+    private sealed partial class BackupsValidator : AbstractValidator<BackupSettings>
+    {
+        public BackupsValidator()
+        {
+            RuleLevelCascadeMode = CascadeMode.Stop;
+            RuleFor(b => b.Schedule).NotNull();
+            RuleFor(b => b.Schedule.Time).NotEmpty().Must(t => Time().IsMatch(t ?? ""))
+                .WithMessage("Time must be HH:MM on a 24-hour clock, e.g. 03:00.").When(b => b.Schedule is not null).OverridePropertyName("Schedule.Time");
+            RuleFor(b => b.Schedule.Day).NotNull().WithMessage("A weekly backup needs its day (monday to sunday).")
+                .When(b => b.Schedule is { Frequency: BackupFrequency.Weekly }).OverridePropertyName("Schedule.Day");
+            RuleFor(b => b.Schedule.Day).Null().WithMessage("A daily backup has no day; leave it out.")
+                .When(b => b.Schedule is { Frequency: BackupFrequency.Daily }).OverridePropertyName("Schedule.Day");
+            RuleFor(b => b.Storage).NotEmpty().Matches("^[a-zA-Z][a-zA-Z0-9._-]*$").WithMessage("Storage must be a Proxmox storage id such as local.");
+            RuleFor(b => b.Retention).NotNull();
+            RuleFor(b => b.Retention.KeepLast).InclusiveBetween(1, 100).When(b => b.Retention is not null).OverridePropertyName("Retention.KeepLast");
+        }
+
+        [GeneratedRegex("^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+        private static partial Regex Time();
     }
 
     private sealed class CoordinatorValidator : AbstractValidator<CoordinatorSettings>

@@ -38,6 +38,43 @@ public sealed record SiteSettings
 
     /// <summary>Storage for new guests; null = the configured default.</summary>
     public string? Storage { get; init; }
+
+    /// <summary>Backups of the project's guests through Proxmox vzdump; null = none (SPEC §8h).</summary>
+    public BackupSettings? Backups { get; init; }
+}
+
+public enum BackupFrequency { Daily, Weekly }
+
+/// <summary>When the project's guests are backed up: daily or weekly on a day, at a time of the orchestrator's time zone.</summary>
+public sealed record BackupSchedule
+{
+    public BackupFrequency Frequency { get; init; } = BackupFrequency.Daily;
+
+    /// <summary>Weekly: the day (monday … sunday); null for daily.</summary>
+    public DayOfWeek? Day { get; init; }
+
+    /// <summary>HH:MM, 24-hour clock, in the orchestrator's time zone (its container's, which install.sh sets to the host's).</summary>
+    [Description("Time of day, HH:MM on a 24-hour clock, in the orchestrator's time zone (the Proxmox host's when installed with install.sh).")]
+    public string Time { get; init; } = "03:00";
+}
+
+/// <summary>How many backups of each guest the orchestrator keeps (its own only: archives carrying the project's marker).</summary>
+public sealed record BackupRetention
+{
+    [Description("Backups of each guest to keep (1-100): after a successful backup the oldest of the orchestrator's own beyond this number are removed.")]
+    public int KeepLast { get; init; } = 7;
+}
+
+/// <summary>Guest backups: the schedule, a Proxmox storage whose content includes backup, and how many to keep.</summary>
+public sealed record BackupSettings
+{
+    public BackupSchedule Schedule { get; init; } = new();
+
+    /// <summary>A Proxmox storage id whose content includes <c>backup</c> (checked with Proxmox when saved).</summary>
+    [Description("A Proxmox storage whose content includes 'backup' (e.g. local); checked against the node's storages when saved.")]
+    public required string Storage { get; init; }
+
+    public BackupRetention Retention { get; init; } = new();
 }
 
 public enum CoordinatorMode { Network, Usb }

@@ -80,6 +80,13 @@ public sealed class ProxmoxClient(IHttpClientFactory httpClients, ProxmoxConnect
             ? await GetAsync<IReadOnlyList<GuestInterface>?>($"{GuestPath(node, kind, vmid)}/interfaces", ct)
             : (await GetAsync<QemuAgentResult<IReadOnlyList<GuestInterface>>>($"{GuestPath(node, kind, vmid)}/agent/network-get-interfaces", ct)).Result;
 
+    /// <summary>
+    /// The backups on a storage (<c>content=backup</c>), of one guest when <paramref name="vmid"/> is given. Proxmox lists
+    /// those the caller may access (Datastore.Audit/AllocateSpace on the storage; a backup also VM.Backup on its guest).
+    /// </summary>
+    public Task<IReadOnlyList<StorageContent>> GetBackupsAsync(string node, string storage, int? vmid, CancellationToken ct) =>
+        GetAsync<IReadOnlyList<StorageContent>>($"nodes/{Seg(node)}/storage/{Seg(storage)}/content?content=backup{(vmid is { } v ? "&vmid=" + v.ToString(CultureInfo.InvariantCulture) : "")}", ct);
+
     public Task<TaskStatus> GetTaskStatusAsync(string node, string upid, CancellationToken ct) =>
         GetAsync<TaskStatus>($"nodes/{Seg(node)}/tasks/{Seg(upid)}/status", ct);
 
@@ -154,6 +161,48 @@ public sealed class ProxmoxClient(IHttpClientFactory httpClients, ProxmoxConnect
     /// <summary>Starts a snapshot delete task (vzdelsnapshot/qmdelsnapshot).</summary>
     public Task<string> DeleteSnapshotAsync(string node, GuestKind kind, int vmid, string name, CancellationToken ct) =>
         SendAsync<string>(HttpMethod.Delete, $"{GuestPath(node, kind, vmid)}/snapshot/{Seg(name)}", null, ct);
+
+    /// <summary>
+    /// Starts a vzdump task backing up <paramref name="vmids"/> (guests on <paramref name="node"/>) onto
+    /// <paramref name="storage"/> in snapshot mode (the guests keep running); <paramref name="notesTemplate"/> becomes
+    /// each archive's notes. No prune-backups: retention is the orchestrator's own (it removes only its own archives).
+    /// Never retried blindly: a lost answer may still have started the backup.
+    /// </summary>
+    public Task<string> VzdumpAsync(string node, IReadOnlyList<int> vmids, string storage, string notesTemplate, CancellationToken ct) =>
+        SendAsync<string>(HttpMethod.Post, $"nodes/{Seg(node)}/vzdump",
+        [
+            new("vmid", string.Join(',', vmids.Select(v => v.ToString(CultureInfo.InvariantCulture)))),
+            new("storage", storage),
+            new("mode", "snapshot"),
+            new("notes-template", notesTemplate),
+        ], ct);
+
+    /// <summary>Removes a volume (a backup archive): answers the UPID of its task, or null when it finished at once.</summary>
+    public Task<string?> DeleteVolumeAsync(string node, string storage, string volid, CancellationToken ct) =>
+        SendAsync<string?>(HttpMethod.Delete, $"nodes/{Seg(node)}/storage/{Seg(storage)}/content/{Seg(volid)}", null, ct);
+
+    /// <summary>
+    /// Restores a backup archive into a NEW guest <paramref name="newVmid"/> (never over an existing one: no force):
+    /// QEMU <c>POST /nodes/{n}/qemu archive=</c>, LXC <c>POST /nodes/{n}/lxc ostemplate= restore=1</c>, both with
+    /// <c>unique=1</c> (new MAC addresses), into <paramref name="pool"/> with the disks on <paramref name="storage"/>.
+    /// </summary>
+    public Task<string> RestoreAsync(string node, GuestKind kind, int newVmid, string volid, string? storage, string? pool, CancellationToken ct)
+    {
+        var form = new List<KeyValuePair<string, string>>
+        {
+            new("vmid", newVmid.ToString(CultureInfo.InvariantCulture)),
+            new(kind == GuestKind.Lxc ? "ostemplate" : "archive", volid),
+            new("unique", "1"),
+        };
+        if (kind == GuestKind.Lxc)
+        {
+            form.Add(new("restore", "1"));
+        }
+
+        AddIf(form, "storage", storage);
+        AddIf(form, "pool", pool);
+        return SendAsync<string>(HttpMethod.Post, $"nodes/{Seg(node)}/{(kind == GuestKind.Lxc ? "lxc" : "qemu")}", form, ct);
+    }
 
     /// <summary>Converts a stopped guest into a template.</summary>
     public Task<JsonElement?> ConvertToTemplateAsync(string node, GuestKind kind, int vmid, CancellationToken ct) =>

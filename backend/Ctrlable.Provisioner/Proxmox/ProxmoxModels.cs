@@ -158,3 +158,6 @@ public sealed record QemuAgentResult<T>(T Result);
 
 /// <summary>Parameters of a clone. LXC names the clone <c>hostname</c>, QEMU <c>name</c>; the client maps <see cref="Name"/> to the right one.</summary>
 public sealed record CloneRequest(int NewId, string Name, string? Description = null, string? Pool = null, bool? Full = null, string? Storage = null, string? Target = null);
+
+/// <summary>One volume of <c>GET /nodes/{node}/storage/{storage}/content</c>; for a backup, its guest and the first line of its notes.</summary>
+public sealed record StorageContent(string Volid, string? Content, string? Format, long Size, long? Ctime, int? Vmid, string? Notes, bool? Protected);

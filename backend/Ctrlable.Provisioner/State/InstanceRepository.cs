@@ -181,7 +181,8 @@ public sealed class InstanceRepository(Database database, TimeProvider time)
     /// <summary>VMIDs held by live instances (reserved even before their clone exists).</summary>
     public async Task<IReadOnlySet<long>> ReservedVmidsAsync(CancellationToken ct)
     {
-        const string sql = "SELECT vmid FROM instances WHERE state <> 'deleted' AND vmid IS NOT NULL;";
+        // Guests restored from a backup (migration 017) keep their VMIDs too: no clone may be given one.
+        const string sql = "SELECT vmid FROM instances WHERE state <> 'deleted' AND vmid IS NOT NULL UNION SELECT vmid FROM guest_restores WHERE vmid IS NOT NULL;";
         await using var connection = await database.OpenAsync(ct);
         return (await connection.QueryAsync<long>(new CommandDefinition(sql, cancellationToken: ct))).ToHashSet();
     }

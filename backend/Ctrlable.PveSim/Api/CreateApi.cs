@@ -11,7 +11,9 @@ namespace Ctrlable.PveSim.Api;
 /// <summary>
 /// Creating guests: POST /nodes/{node}/lxc (pve-container create_vm from an OS template) and POST
 /// /nodes/{node}/qemu (qemu-server create_vm, including <c>STORAGE:SIZE</c> allocation and <c>import-from</c>),
-/// plus PUT .../qemu/{vmid}/resize. Restores (<c>restore</c>, <c>archive</c>) are not emulated.
+/// plus PUT .../qemu/{vmid}/resize, and restores of a vzdump archive into a new guest (LXC <c>restore=1</c> with the
+/// archive as <c>ostemplate</c>, QEMU <c>archive</c>; <c>unique</c> gives new MACs); a restore over an existing guest
+/// (<c>force</c>) is not emulated.
 /// The guest exists with <c>lock: create</c> while the vzcreate/qmcreate task runs and is removed if it fails.
 /// </summary>
 internal static partial class CreateApi
@@ -40,7 +42,7 @@ internal static partial class CreateApi
         var vmid = r.Vmid;
         if (r.Flag("restore") == true)
         {
-            throw new PveException(501, "PveSim does not emulate restoring a container (restore=1)");
+            return Restore(r, GuestKind.Lxc, r.Get("ostemplate")!);
         }
 
         var ostemplate = r.Get("ostemplate")!;
@@ -145,7 +147,7 @@ internal static partial class CreateApi
         var vmid = r.Vmid;
         if (r.Has("archive"))
         {
-            throw new PveException(501, "PveSim does not emulate restoring a VM (archive)");
+            return Restore(r, GuestKind.Qemu, r.Get("archive")!);
         }
 
         SimGuest guest;
@@ -216,6 +218,109 @@ internal static partial class CreateApi
                 catch (PveException e)
                 {
                     throw new TaskFailedException($"unable to create VM {vmid} - {e.Message}");
+                }
+
+                guest.Config.Remove("lock");
+                AddToPool(state, pool, vmid);
+                if (start)
+                {
+                    GuestRuntime.Started(sim, guest);
+                }
+            }
+        }, onFailure: _ => Remove(state, guest));
+
+        return task.Upid.ToString();
+    }
+
+    /// <summary>
+    /// A restore into a VMID that is free: VM.Allocate (on the pool when one is named), the archive's access
+    /// (check_volume_access: Datastore.AllocateSpace on its storage and VM.Backup on its guest), Datastore.AllocateSpace on
+    /// the storage the disks go to; on PVE 9 a privileged container also needs Sys.Modify on '/'. QEMU takes no config
+    /// options beside the archive. The guest is locked <c>create</c> while the vzrestore/qmrestore task runs.
+    /// </summary>
+    private static JsonNode Restore(PveRequest r, GuestKind kind, string archive)
+    {
+        var sim = r.Sim;
+        var state = sim.State;
+        var vmid = r.Vmid;
+        if (r.Flag("force") == true)
+        {
+            throw new PveException(501, "PveSim does not emulate restoring over an existing guest (force)");
+        }
+
+        if (kind == GuestKind.Qemu && r.Params.Keys.Where(k => !QemuControl.Contains(k)).Order(StringComparer.Ordinal).ToList() is { Count: > 0 } extra)
+        {
+            throw PveException.ParamError("archive", $"option conflicts with other options ({string.Join(' ', extra)})");
+        }
+
+        var targetStorage = r.Get("storage");
+        var unique = r.Flag("unique") == true;
+        SimGuest guest;
+        List<(string Key, GuestDisk Disk, SimStorage Target)> disks;
+        lock (state.Sync)
+        {
+            CheckAllocate(r, vmid);
+            var colon = archive.IndexOf(':');
+            var file = FindFile(state, archive);
+            if (colon <= 0 || file is not { ContentType: "backup", Archive: { } content })
+            {
+                throw PveException.Die($"volume '{archive}' does not exist");
+            }
+
+            BackupApi.CanAccessBackup(state, r.AuthId, archive[..colon], file, noError: false);
+            if (content.Kind != (kind == GuestKind.Lxc ? "lxc" : "qemu"))
+            {
+                throw PveException.Die($"archive '{archive}' is not a {(kind == GuestKind.Lxc ? "container" : "VM")} backup");
+            }
+
+            if (kind == GuestKind.Lxc && state.Version == PveVersion.V9_1 && content.Config.GetValueOrDefault("unprivileged") != "1")
+            {
+                state.Access.Check(r.AuthId, "/", ["Sys.Modify"]);
+            }
+
+            CheckUnused(r, vmid);
+            guest = new SimGuest(vmid, kind, r.Node, sim.Clock.Now) { HomeAssistantCoreOnDisk = content.HomeAssistantCoreOnDisk };
+            foreach (var (key, value) in content.Config.Where(c => !c.Key.StartsWith("unused", StringComparison.Ordinal)))
+            {
+                guest.Config[key] = NetKey().IsMatch(key) && unique
+                    ? ApiHelpers.NormalizeNet(sim.Schema, kind, value, state.MacPrefix, newMac: true)
+                    : value;
+            }
+
+            if (unique && kind == GuestKind.Qemu)
+            {
+                guest.Config["smbios1"] = $"uuid={Guid.NewGuid()}";
+                guest.Config["vmgenid"] = Guid.NewGuid().ToString();
+            }
+
+            disks = [];
+            foreach (var (key, disk) in guest.Disks.ToList())
+            {
+                var target = state.Storages.GetValueOrDefault(targetStorage ?? disk.StorageId)
+                    ?? throw PveException.Die($"storage '{targetStorage ?? disk.StorageId}' does not exist");
+                state.Access.Check(r.AuthId, $"/storage/{target.Id}", ["Datastore.AllocateSpace"]);
+                disks.Add((key, disk, target));
+            }
+
+            guest.Config["lock"] = "create";
+            state.Guests[vmid] = guest;
+        }
+
+        var pool = r.Get("pool");
+        var start = r.Flag("start") == true;
+        var duration = sim.Timings.Restore;
+        var task = sim.Tasks.Start(r.Node, kind == GuestKind.Lxc ? "vzrestore" : "qmrestore", vmid.ToString(CultureInfo.InvariantCulture), r.AuthId, duration, async (t, ct) =>
+        {
+            t.Log($"restore vma archive: {archive}");
+            await sim.Clock.Delay(duration, ct);
+            lock (state.Sync)
+            {
+                t.FailIfInjected();
+                foreach (var (key, disk, target) in disks)
+                {
+                    var volume = Volumes.New(target, kind, vmid, Volumes.NextIndex(guest, target));
+                    guest.Config[key] = disk.Print(volume);
+                    t.Log($"new volume ID is '{volume}'");
                 }
 
                 guest.Config.Remove("lock");

@@ -36,6 +36,7 @@ internal sealed class PveRouter
         ExtrasApi.Map(router);
         CreateApi.Map(router);
         TemplateStoreApi.Map(router);
+        BackupApi.Map(router);
         return router;
     }
 }

@@ -6,7 +6,7 @@ namespace Ctrlable.PveSim.Api;
 /// <summary>
 /// Appliance templates (what pveam uses): GET /nodes/{node}/aplinfo lists the downloadable templates,
 /// POST downloads one onto a storage (an apldownload task), and GET .../storage/{storage}/content lists a
-/// storage's files. Guest disks are listed from the guest configs.
+/// storage's files (templates, and vzdump's backups with their guest and notes). Guest disks are listed from the guest configs.
 /// </summary>
 internal static class TemplateStoreApi
 {
@@ -94,19 +94,35 @@ internal static class TemplateStoreApi
             var wanted = r.Get("content");
             var vmid = r.Int("vmid");
             var result = new JsonArray();
-            if (vmid is null)
+            // Files; with vmid only that guest's (its backups). A backup is listed to whoever may access it
+            // (check_volume_access: Datastore.Allocate, or Datastore.AllocateSpace and VM.Backup on its guest).
+            foreach (var file in storage.Files.Values.Where(f => (wanted is null || f.ContentType == wanted) && (vmid is null || f.Vmid == vmid)))
             {
-                foreach (var file in storage.Files.Values.Where(f => wanted is null || f.ContentType == wanted))
+                if (file.ContentType == "backup" && !BackupApi.CanAccessBackup(state, r.AuthId, storageId, file, noError: true))
                 {
-                    result.Add(new JsonObject
-                    {
-                        ["volid"] = file.VolId,
-                        ["content"] = file.ContentType,
-                        ["format"] = file.Format,
-                        ["size"] = file.SizeBytes,
-                        ["ctime"] = file.CreatedUnix,
-                    });
+                    continue;
                 }
+
+                var entry = new JsonObject
+                {
+                    ["volid"] = file.VolId,
+                    ["content"] = file.ContentType,
+                    ["format"] = file.Format,
+                    ["size"] = file.SizeBytes,
+                    ["ctime"] = file.CreatedUnix,
+                };
+                if (file.Vmid is { } owner)
+                {
+                    entry["vmid"] = owner;
+                }
+
+                if (file.Notes is { } notes)
+                {
+                    // Only the first line, as Proxmox lists it.
+                    entry["notes"] = notes.Split('\n')[0];
+                }
+
+                result.Add(entry);
             }
 
             // Guest volumes, as the storage plugin's list_images finds them.

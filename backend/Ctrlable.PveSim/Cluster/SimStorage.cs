@@ -44,5 +44,12 @@ public sealed class SimStorage(string id, string type, string content)
     public SortedDictionary<string, StoredVolume> Files { get; } = new(StringComparer.Ordinal);
 }
 
-/// <summary>A file on a storage, as <c>GET /nodes/{node}/storage/{storage}/content</c> lists it.</summary>
-public sealed record StoredVolume(string VolId, string ContentType, string Format, long SizeBytes, long CreatedUnix);
+/// <summary>
+/// A file on a storage, as <c>GET /nodes/{node}/storage/{storage}/content</c> lists it. A backup (content <c>backup</c>)
+/// names its guest (<see cref="Vmid"/>), carries vzdump's notes and the guest as it was (<see cref="Archive"/>, what a
+/// restore brings back).
+/// </summary>
+public sealed record StoredVolume(string VolId, string ContentType, string Format, long SizeBytes, long CreatedUnix, int? Vmid = null, string? Notes = null, BackupArchive? Archive = null);
+
+/// <summary>What a vzdump archive holds in the emulator: the guest's kind and config (its disks' lines name the source volumes).</summary>
+public sealed record BackupArchive(string Kind, SortedDictionary<string, string> Config, bool HomeAssistantCoreOnDisk = false);

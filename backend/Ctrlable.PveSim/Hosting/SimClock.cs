@@ -86,6 +86,12 @@ public sealed record SimTimings
     /// <summary>Downloading an appliance template (pveam download).</summary>
     public TimeSpan TemplateDownload { get; init; } = TimeSpan.FromSeconds(3);
 
+    /// <summary>vzdump of one guest (snapshot mode: the archive is written while it runs).</summary>
+    public TimeSpan BackupPerGuest { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Restoring a backup (qmrestore / pct restore): the disks are written back.</summary>
+    public TimeSpan Restore { get; init; } = TimeSpan.FromSeconds(4);
+
     /// <summary>Growing a disk (qm resize).</summary>
     public TimeSpan Resize { get; init; } = TimeSpan.FromSeconds(0.5);
 

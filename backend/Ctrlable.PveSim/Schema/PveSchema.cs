@@ -68,7 +68,8 @@ public sealed class PveSchema
 
         foreach (var (param, child) in node.Variables)
         {
-            uriParams[param] = segments[index];
+            // A value may carry an escaped '/' (a volume id such as local:backup%2Fvzdump-…): the server sees it unescaped.
+            uriParams[param] = Uri.UnescapeDataString(segments[index]);
             var found = MatchFrom(child, segments, index + 1, uriParams);
             if (found is not null)
             {

@@ -3,7 +3,7 @@ namespace Ctrlable.PveSim.Seeding;
 /// <summary>
 /// The least-privilege access layout for the Ctrlable provisioner, as tested against the emulator:
 /// one custom role, granted (to the user and to its privilege-separated token) on the product's pool, the
-/// storage it clones onto, the local SDN zone (SDN.Use on the bridges) and /nodes (Sys.Audit for host
+/// storage it clones onto, the storage the guests' backups go to (unless null or the same), the local SDN zone (SDN.Use on the bridges) and /nodes (Sys.Audit for host
 /// health); templates live in a second pool where the token only gets PVETemplateUser (VM.Clone, VM.Audit).
 /// </summary>
 public static class LeastPrivilege
@@ -13,10 +13,12 @@ public static class LeastPrivilege
     /// <summary>
     /// PVE 9 replaced VM.Monitor with VM.GuestAgent.Audit (needed for agent/network-get-interfaces). VM.Snapshot and
     /// VM.Snapshot.Rollback: an upgrade's snapshot, its rollback and the sweep's delete (the API schema's checks).
+    /// VM.Backup: vzdump of the pool's guests and restores of their archives; on the backup storage the role gives
+    /// Datastore.AllocateSpace/Audit.
     /// </summary>
     public static IReadOnlyList<string> Privileges(PveVersion version) =>
     [
-        "VM.Audit", "VM.Allocate", "VM.Clone", "VM.Config.CPU", "VM.Config.Memory", "VM.Config.Network",
+        "VM.Audit", "VM.Allocate", "VM.Backup", "VM.Clone", "VM.Config.CPU", "VM.Config.Memory", "VM.Config.Network",
         "VM.Config.Options", "VM.PowerMgmt", "VM.Snapshot", "VM.Snapshot.Rollback", version == PveVersion.V8_2 ? "VM.Monitor" : "VM.GuestAgent.Audit",
         "Datastore.AllocateSpace", "Datastore.Audit", "SDN.Use", "Sys.Audit", "Pool.Audit",
     ];
@@ -31,7 +33,8 @@ public static class LeastPrivilege
         string pool = "ctrlable",
         string templatePool = "ctrlable-templates",
         string storage = "local-lvm",
-        string? tokenSecret = null)
+        string? tokenSecret = null,
+        string? backupStorage = "local")
     {
         var tokenId = $"{userId}!{tokenName}";
         var acls = new List<AclSeed>();
@@ -40,6 +43,10 @@ public static class LeastPrivilege
             acls.Add(new AclSeed($"/pool/{pool}", subject, RoleId));
             acls.Add(new AclSeed($"/pool/{templatePool}", subject, "PVETemplateUser"));
             acls.Add(new AclSeed($"/storage/{storage}", subject, RoleId));
+            if (backupStorage is not null && backupStorage != storage)
+            {
+                acls.Add(new AclSeed($"/storage/{backupStorage}", subject, RoleId));
+            }
             acls.Add(new AclSeed("/sdn/zones/localnetwork", subject, RoleId));
             acls.Add(new AclSeed("/nodes", subject, RoleId));
         }

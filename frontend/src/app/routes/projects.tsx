@@ -2,6 +2,7 @@ import { Link, useNavigate, useParams } from 'react-router';
 import { useCurrentUser } from '@/features/auth';
 import { CredentialsPage } from '@/features/credentials';
 import { DeployProgress, DeployWizard, ProjectGuests } from '@/features/deploy';
+import { ProjectBackups } from '@/features/backups';
 import { ProjectForm, ProjectLoader, ProjectOverview, ProjectSettingsSummary, ProjectsList } from '@/features/projects';
 import { Breadcrumb } from '@/shared/ui/breadcrumb';
 import { buttonClass } from '@/shared/ui/button';
@@ -112,6 +113,7 @@ export function ProjectRoute() {
           <ProjectOverview
             project={project}
             canOperate={canOperate}
+            backups={<ProjectBackups projectId={project.id} canOperate={canOperate} />}
             links={{
               edit: paths.editProject.getHref(project.id),
               deploy: paths.deployProject.getHref(project.id),

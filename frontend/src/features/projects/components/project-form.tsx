@@ -12,6 +12,7 @@ import {
   groupErrors,
   newCamera,
   projectToForm,
+  WEEKDAYS,
   ZIGBEE_ADAPTERS,
   valueAt,
   type CoordinatorForm,
@@ -527,6 +528,78 @@ export function ProjectForm({
             spellCheck={false}
           />
         </div>
+      </Section>
+
+      <Section
+        title="Guest backups"
+        description="Proxmox backs up the project's guests (vzdump, snapshot mode) on this schedule; older backups of the provisioner's own beyond the number to keep are removed."
+      >
+        <label className={styles.checkbox}>
+          <input
+            type="checkbox"
+            checked={form.backups.enabled}
+            onChange={(e) => set({ backups: { ...form.backups, enabled: e.target.checked } })}
+          />
+          Back up this project's guests
+        </label>
+        {form.backups.enabled ? (
+          <>
+            <div className={styles.row}>
+              <SelectField
+                label="How often"
+                value={form.backups.frequency}
+                onChange={(e) => set({ backups: { ...form.backups, frequency: e.target.value as FormState['backups']['frequency'] } })}
+              >
+                <option value="daily">Daily</option>
+                <option value="weekly">Weekly</option>
+              </SelectField>
+              {form.backups.frequency === 'weekly' ? (
+                <SelectField
+                  label="Day"
+                  value={form.backups.day}
+                  onChange={(e) => set({ backups: { ...form.backups, day: e.target.value } })}
+                  errors={errorsOf('settings.backups.schedule.day')}
+                >
+                  {WEEKDAYS.map((d) => (
+                    <option key={d} value={d}>
+                      {d[0]?.toUpperCase() + d.slice(1)}
+                    </option>
+                  ))}
+                </SelectField>
+              ) : null}
+              <Field
+                label="Time (HH:MM)"
+                placeholder="03:00"
+                value={form.backups.time}
+                onChange={(e) => set({ backups: { ...form.backups, time: e.target.value } })}
+                errors={errorsOf('settings.backups.schedule.time')}
+                hint="24-hour clock, the Proxmox host's time zone"
+                autoComplete="off"
+              />
+            </div>
+            <div className={styles.row}>
+              <Field
+                label="Backup storage"
+                placeholder="local"
+                value={form.backups.storage}
+                onChange={(e) => set({ backups: { ...form.backups, storage: e.target.value } })}
+                errors={errorsOf('settings.backups.storage')}
+                hint="A Proxmox storage whose content includes backups"
+                autoComplete="off"
+                spellCheck={false}
+              />
+              <Field
+                label="Backups to keep per guest"
+                inputMode="numeric"
+                value={form.backups.keepLast}
+                onChange={(e) => set({ backups: { ...form.backups, keepLast: e.target.value } })}
+                errors={errorsOf('settings.backups.retention.keeplast')}
+                hint="1 to 100"
+                autoComplete="off"
+              />
+            </div>
+          </>
+        ) : null}
       </Section>
 
       <div className={styles.formActions}>

@@ -18,12 +18,15 @@ export function ProjectOverview({
   links,
   canOperate,
   guests,
+  backups,
 }: {
   project: Project;
   /** credentials: the site's Credentials view, for admins only (absent for other roles). */
   links: { edit: string; deploy: string; projects: string; credentials?: string | undefined };
   canOperate: boolean;
   guests: ReactNode;
+  /** The project's guest backups (the backups feature's panel), when the page shows them. */
+  backups?: ReactNode;
 }) {
   return (
     <>
@@ -61,6 +64,14 @@ export function ProjectOverview({
             Guests
           </h2>
           {guests}
+          {backups ? (
+            <>
+              <h2 id="backups-title" className={styles.sectionTitle}>
+                Backups
+              </h2>
+              {backups}
+            </>
+          ) : null}
         </section>
         <aside className={styles.detailSide} aria-labelledby="settings-title">
           <div className={styles.sideHead}>

@@ -2,6 +2,7 @@
 // SiteSettings, plus where each validation error of a 400 ValidationProblem belongs.
 import type {
   AddressingMode,
+  BackupFrequency,
   CoordinatorMode,
   CreateProjectRequest,
   Project,
@@ -43,6 +44,19 @@ export type AddressingForm = {
   dnsServesHostnames: boolean;
 };
 
+/** Guest backups: off, or a schedule (daily / weekly on a day, at HH:MM), a backup storage and how many to keep. */
+export type BackupsForm = {
+  enabled: boolean;
+  frequency: BackupFrequency;
+  /** Weekly only: monday … sunday. */
+  day: string;
+  time: string;
+  storage: string;
+  keepLast: string;
+};
+
+export const WEEKDAYS = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'] as const;
+
 export type ProjectForm = {
   name: string;
   slug: string;
@@ -57,6 +71,7 @@ export type ProjectForm = {
   addressing: AddressingForm;
   node: string;
   storage: string;
+  backups: BackupsForm;
 };
 
 let cameraKeys = 0;
@@ -80,6 +95,7 @@ export function emptyProjectForm(): ProjectForm {
     addressing: { mode: 'dhcp', network: '', range: '', gateway: '', dnsServers: '', dnsServesHostnames: false },
     node: '',
     storage: '',
+    backups: { enabled: false, frequency: 'daily', day: 'sunday', time: '03:00', storage: 'local', keepLast: '7' },
   };
 }
 
@@ -114,6 +130,16 @@ export function projectToForm(project: Project): ProjectForm {
     },
     node: s.node ?? '',
     storage: s.storage ?? '',
+    backups: s.backups
+      ? {
+          enabled: true,
+          frequency: s.backups.schedule.frequency,
+          day: s.backups.schedule.day ?? 'sunday',
+          time: s.backups.schedule.time,
+          storage: s.backups.storage,
+          keepLast: String(s.backups.retention.keepLast),
+        }
+      : { enabled: false, frequency: 'daily', day: 'sunday', time: '03:00', storage: 'local', keepLast: '7' },
   };
 }
 
@@ -154,6 +180,18 @@ export function formToSettings(form: ProjectForm): SiteSettings {
     },
     node: blankToNull(form.node),
     storage: blankToNull(form.storage),
+    backups: form.backups.enabled
+      ? {
+          schedule: {
+            frequency: form.backups.frequency,
+            // A daily schedule has no day (the API refuses one).
+            day: form.backups.frequency === 'weekly' ? (form.backups.day as NonNullable<SiteSettings['backups']>['schedule']['day']) : null,
+            time: form.backups.time.trim(),
+          },
+          storage: form.backups.storage.trim(),
+          retention: { keepLast: toInt(form.backups.keepLast) },
+        }
+      : null,
   };
 }
 
@@ -177,6 +215,7 @@ export function normaliseErrorKey(key: string): string {
 /** Every field the form shows an error next to, by normalised key. */
 export function formFieldKeys(form: ProjectForm): string[] {
   const keys = ['name', 'slug', 'settings.cameras', 'settings.network.bridge', 'settings.network.vlan', 'settings.node', 'settings.storage'];
+  for (const f of ['schedule.time', 'schedule.day', 'storage', 'retention.keeplast']) keys.push(`settings.backups.${f}`);
   for (const f of ['mode', 'network', 'range', 'gateway', 'dnsservers']) keys.push(`settings.addressing.${f}`);
   for (const c of ['zigbee', 'zwave']) {
     for (const f of ['mode', 'host', 'port', 'adapter', 'usbdevice']) keys.push(`settings.${c}.${f}`);
@@ -233,6 +272,11 @@ export function valueAt(form: ProjectForm, key: string): unknown {
   }
   const mqtt = /^settings\.mqtt\.(\w+)$/.exec(key);
   if (mqtt) return [form.mqttMode, (form.mqtt as Record<string, unknown>)[mqtt[1] ?? '']];
+  const backups = /^settings\.backups\.(schedule\.time|schedule\.day|storage|retention\.keeplast)$/.exec(key);
+  if (backups) {
+    const field = { 'schedule.time': 'time', 'schedule.day': 'day', storage: 'storage', 'retention.keeplast': 'keepLast' }[backups[1] ?? ''] ?? '';
+    return [form.backups.enabled, form.backups.frequency, (form.backups as Record<string, unknown>)[field]];
+  }
   const addressing = /^settings\.addressing\.(\w+)$/.exec(key);
   if (addressing) {
     const field = addressing[1] === 'dnsservers' ? 'dnsServers' : (addressing[1] ?? '');

@@ -47,6 +47,7 @@ describe('project form', () => {
         addressing: { mode: 'dhcp', network: null, range: null, gateway: null, dnsServers: [], dnsServesHostnames: false },
         node: null,
         storage: null,
+        backups: null,
       },
     });
   });
@@ -250,6 +251,7 @@ describe('project form', () => {
         addressing: { mode: 'dhcp', network: null, range: null, gateway: null, dnsServers: [], dnsServesHostnames: false },
         node: null,
         storage: null,
+        backups: null,
       },
     });
   });

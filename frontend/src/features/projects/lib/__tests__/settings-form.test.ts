@@ -82,3 +82,30 @@ describe('site settings form', () => {
     expect(grouped.unplaced).toEqual([]);
   });
 });
+
+describe('guest backup settings in the form', () => {
+  it('round-trips a weekly schedule and sends none when switched off (so an edit never drops or invents one)', () => {
+    const weekly = project({
+      settings: siteSettings({
+        backups: { schedule: { frequency: 'weekly', day: 'saturday', time: '02:30' }, storage: 'pbs', retention: { keepLast: 4 } },
+      }),
+    });
+    const form = projectToForm(weekly);
+    expect(form.backups).toMatchObject({ enabled: true, frequency: 'weekly', day: 'saturday', time: '02:30', storage: 'pbs', keepLast: '4' });
+    expect(formToSettings(form).backups).toEqual(weekly.settings.backups);
+
+    form.backups.frequency = 'daily';
+    expect(formToSettings(form).backups?.schedule).toEqual({ frequency: 'daily', day: null, time: '02:30' });
+
+    form.backups.enabled = false;
+    expect(formToSettings(form).backups).toBeNull();
+    expect(formToSettings(projectToForm(project())).backups).toBeNull();
+  });
+
+  it('places the backup field errors under their fields', () => {
+    const form = emptyProjectForm();
+    const grouped = groupErrors({ 'Settings.Backups.Schedule.Time': ['Time must be HH:MM.'], 'Settings.Backups.Storage': ['No backups there.'] }, form);
+    expect(grouped.byField).toEqual({ 'settings.backups.schedule.time': ['Time must be HH:MM.'], 'settings.backups.storage': ['No backups there.'] });
+    expect(grouped.unplaced).toEqual([]);
+  });
+});

@@ -1,0 +1,1 @@
+export { ProjectBackups } from './components/project-backups';
