@@ -7,7 +7,6 @@ using Ctrlable.Provisioner.State;
 using Ctrlable.Provisioner.Tests.Build;
 using Ctrlable.Provisioner.Tests.Infrastructure;
 using Ctrlable.PveSim;
-using GuestKind = Ctrlable.Provisioner.Proxmox.GuestKind;
 using Ctrlable.PveSim.Hosting;
 using Ctrlable.PveSim.Seeding;
 using SimGuestKind = Ctrlable.PveSim.Guests.GuestKind;
