@@ -24,6 +24,9 @@ readonly USER_ID=ctrlable@pve
 readonly TOKEN_NAME=provisioner
 readonly TOKEN_ID="$USER_ID!$TOKEN_NAME"
 readonly ROLE_ID=CtrlableProvisioner
+# On the templates' pool: clone them, and remove those of old releases the orchestrator built (SPEC §8a).
+readonly TEMPLATE_ROLE_ID=CtrlableTemplates
+readonly TEMPLATE_ROLE_PRIVS="VM.Audit VM.Clone VM.Allocate"
 readonly SERVICE=ctrlable-provisioner.service
 readonly CT_DATA=/var/lib/ctrlable-provisioner
 readonly CT_ETC=/etc/ctrlable-provisioner
@@ -393,21 +396,58 @@ say "2. Proxmox access (least privilege)"
 # did not create stops the run here, with nothing changed (a dry run stops the same way).
 pools=$(api /pools)
 roles=$(api /access/roles)
+# plan_role ROLE PRIVS: add, keep or modify, as a variable role_action_<ROLE>; refuses a role of that name this
+# installation did not create (or that was changed outside it) unless it has exactly PRIVS.
+plan_role() {
+  local role=$1 privs=$2 want have recorded action
+  want=$(tr ' ' '\n' <<<"$privs" | sort | paste -sd,)
+  have=$(json "[r.get('privs', '') for r in d if r['roleid'] == '$role']" <<<"$roles" | tr ',' '\n' | sed '/^$/d' | sort | paste -sd,)
+  recorded=$(ledger_get "role:$role" || true)
+  if ! json "[r['roleid'] for r in d]" <<<"$roles" | contains "$role"; then
+    action=add
+  elif [[ $have == "$want" ]]; then
+    action=keep
+  elif [[ -n $recorded && $recorded == "$have" ]]; then
+    action=modify
+  elif [[ -n $recorded ]]; then
+    refuse "role $role was changed outside install.sh (it has ${have:-no privileges}; install.sh set $recorded): it is left alone; set it back or remove it, then run again"
+  else
+    refuse "a role $role with other privileges (${have:-none}) exists that this installation did not create: it is left alone, never widened; remove or rename it, then run again"
+  fi
+  printf -v "role_action_$role" '%s' "$action"
+}
+
+# apply_role ROLE PRIVS: what plan_role decided.
+apply_role() {
+  local role=$1 privs=$2 want have recorded action_var="role_action_$1"
+  want=$(tr ' ' '\n' <<<"$privs" | sort | paste -sd,)
+  have=$(json "[r.get('privs', '') for r in d if r['roleid'] == '$role']" <<<"$roles" | tr ',' '\n' | sed '/^$/d' | sort | paste -sd,)
+  recorded=$(ledger_get "role:$role" || true)
+  case ${!action_var} in
+    keep)
+      if [[ -n $recorded ]]; then
+        unchanged "role $role"
+        [[ $recorded == "$want" ]] || ledger_set "role:$role" "$want"
+      else
+        unchanged "role $role (not created by this installation: it has exactly the product's privileges, used as it is)"
+      fi
+      ;;
+    add)
+      ledger_set "role:$role" "$want"
+      changed "role $role ($want)"
+      run pveum role add "$role" --privs "$privs"
+      ;;
+    modify)
+      ledger_set "role:$role" "$want"
+      changed "role $role privileges ($have -> $want)"
+      run pveum role modify "$role" --privs "$privs"
+      ;;
+  esac
+}
+
 privs=$(role_privileges "$pve_major")
-want_privs=$(tr ' ' '\n' <<<"$privs" | sort | paste -sd,)
-have_privs=$(json "[r.get('privs', '') for r in d if r['roleid'] == '$ROLE_ID']" <<<"$roles" | tr ',' '\n' | sed '/^$/d' | sort | paste -sd,)
-recorded_privs=$(ledger_get "role:$ROLE_ID" || true)
-if ! json "[r['roleid'] for r in d]" <<<"$roles" | contains "$ROLE_ID"; then
-  role_action=add
-elif [[ $have_privs == "$want_privs" ]]; then
-  role_action=keep
-elif [[ -n $recorded_privs && $recorded_privs == "$have_privs" ]]; then
-  role_action=modify
-elif [[ -n $recorded_privs ]]; then
-  refuse "role $ROLE_ID was changed outside install.sh (it has ${have_privs:-no privileges}; install.sh set $recorded_privs): it is left alone; set it back or remove it, then run again"
-else
-  refuse "a role $ROLE_ID with other privileges (${have_privs:-none}) exists that this installation did not create: it is left alone, never widened; remove or rename it, then run again"
-fi
+plan_role "$ROLE_ID" "$privs"
+plan_role "$TEMPLATE_ROLE_ID" "$TEMPLATE_ROLE_PRIVS"
 
 users=$(api /access/users)
 user_exists=0
@@ -446,26 +486,8 @@ for pool in ctrlable ctrlable-templates; do
   fi
 done
 
-case $role_action in
-  keep)
-    if [[ -n $recorded_privs ]]; then
-      unchanged "role $ROLE_ID"
-      [[ $recorded_privs == "$want_privs" ]] || ledger_set "role:$ROLE_ID" "$want_privs"
-    else
-      unchanged "role $ROLE_ID (not created by this installation: it has exactly the product's privileges, used as it is)"
-    fi
-    ;;
-  add)
-    ledger_set "role:$ROLE_ID" "$want_privs"
-    changed "role $ROLE_ID ($want_privs)"
-    run pveum role add "$ROLE_ID" --privs "$privs"
-    ;;
-  modify)
-    ledger_set "role:$ROLE_ID" "$want_privs"
-    changed "role $ROLE_ID privileges ($have_privs -> $want_privs)"
-    run pveum role modify "$ROLE_ID" --privs "$privs"
-    ;;
-esac
+apply_role "$ROLE_ID" "$privs"
+apply_role "$TEMPLATE_ROLE_ID" "$TEMPLATE_ROLE_PRIVS"
 
 if ((user_exists)); then
   unchanged "user $USER_ID"
@@ -586,7 +608,7 @@ fi
 # figures for the dashboard. Only
 # added (and recorded), never changed or removed: no ACL of anyone else is touched.
 acl=$(api /access/acl)
-grants=("/pool/ctrlable $ROLE_ID" "/pool/ctrlable-templates PVETemplateUser" "/storage/$storage $ROLE_ID"
+grants=("/pool/ctrlable $ROLE_ID" "/pool/ctrlable-templates $TEMPLATE_ROLE_ID" "/storage/$storage $ROLE_ID"
   "/sdn/zones/localnetwork $ROLE_ID" "/nodes $ROLE_ID")
 if [[ $backup_storage != none && $backup_storage != "$storage" ]]; then grants+=("/storage/$backup_storage $ROLE_ID"); fi
 for grant in "${grants[@]}"; do

@@ -23,12 +23,13 @@ public sealed class AccessApiTests
         (await admin.Post("pools", ("poolid", "ctrlable"))).Status.Should().Be(HttpStatusCode.OK);
         (await admin.Post("pools", ("poolid", "ctrlable-templates"))).Status.Should().Be(HttpStatusCode.OK);
         (await admin.Post("access/roles", ("roleid", LeastPrivilege.RoleId), ("privs", string.Join(',', LeastPrivilege.Privileges(version))))).Status.Should().Be(HttpStatusCode.OK);
+        (await admin.Post("access/roles", ("roleid", LeastPrivilege.TemplateRoleId), ("privs", string.Join(',', LeastPrivilege.TemplatePrivileges)))).Status.Should().Be(HttpStatusCode.OK);
         (await admin.Post("access/users", ("userid", "ctrlable@pve"))).Status.Should().Be(HttpStatusCode.OK);
         var created = await admin.Post("access/users/ctrlable@pve/token/provisioner", ("privsep", "1"));
         created.Data!["full-tokenid"]!.GetValue<string>().Should().Be("ctrlable@pve!provisioner");
         created.Data!["info"]!["privsep"]!.GetValue<int>().Should().Be(1);
         var secret = created.Data!["value"]!.GetValue<string>();
-        foreach (var (path, role) in new[] { ("/pool/ctrlable", LeastPrivilege.RoleId), ("/pool/ctrlable-templates", "PVETemplateUser"), ("/storage/local-lvm", LeastPrivilege.RoleId), ("/sdn/zones/localnetwork", LeastPrivilege.RoleId), ("/nodes", LeastPrivilege.RoleId) })
+        foreach (var (path, role) in new[] { ("/pool/ctrlable", LeastPrivilege.RoleId), ("/pool/ctrlable-templates", LeastPrivilege.TemplateRoleId), ("/storage/local-lvm", LeastPrivilege.RoleId), ("/sdn/zones/localnetwork", LeastPrivilege.RoleId), ("/nodes", LeastPrivilege.RoleId) })
         {
             (await admin.Put("access/acl", ("path", path), ("roles", role), ("users", "ctrlable@pve"), ("tokens", "ctrlable@pve!provisioner"))).Status.Should().Be(HttpStatusCode.OK);
         }

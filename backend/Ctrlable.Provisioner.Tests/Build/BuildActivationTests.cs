@@ -188,6 +188,48 @@ public sealed class BuildActivationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Each_templates_ownership_proof_is_recorded_from_the_run_that_vouched_for_it()
+    {
+        using var client = await _app.CreateClientAsync(Role.Operator);
+        _host.Next = async (_, _, ticket, emit) =>
+        {
+            await PlanAsync(ticket);
+            await SecretAsync(ticket, reuse: 0);
+            await emit(Upstream);
+            await emit(Done("ctrlable-pro", "vm", 9100, "15.1", " haos_digest=manifest run=1111111111111111 mac=02:aa:00:00:00:01"));
+            await emit(Done("zwavejs", "lxc", 9101, "v9.27.2", " run=2222222222222222 mac=02:AA:00:00:00:02"));
+            // An older wrapper reports no proof.
+            await emit(Done("docker-portainer", "lxc", 9103, "27.3.1"));
+            return 0;
+        };
+        var first = (await BuildAsync(client, new { })).GetProperty("id").GetInt64();
+
+        var proofs = (await _app.Service<ReleaseRepository>().ListOwnedTemplatesAsync(Release, CancellationToken.None)).ToDictionary(t => t.Name);
+        (proofs["ctrlable-pro"].BuildId, proofs["ctrlable-pro"].RunId, proofs["ctrlable-pro"].Mac).Should().Be((first, "1111111111111111", "02:AA:00:00:00:01"));
+        (proofs["zwavejs"].BuildId, proofs["zwavejs"].RunId, proofs["zwavejs"].Mac).Should().Be((first, "2222222222222222", "02:AA:00:00:00:02"));
+        (proofs["docker-portainer"].RunId, proofs["docker-portainer"].Mac).Should().Be(((string?)null, (string?)null));
+
+        // The next build keeps them: zwavejs without a proof (the host's ledger did not back it) keeps the recorded one;
+        // docker-portainer, rebuilt with a malformed MAC, gets none (a proof counts only as a well-formed pair).
+        _host.Next = async (_, _, ticket, emit) =>
+        {
+            await PlanAsync(ticket);
+            await SecretAsync(ticket, reuse: 1);
+            await emit(Upstream);
+            await emit($"::ctrlable template-skipped template=ctrlable-pro kind=vm vmid=9100 node=pve1 commit={Commit} app_version=15.1 haos_digest=manifest run=1111111111111111 mac=02:AA:00:00:00:01 text=already built");
+            await emit($"::ctrlable template-skipped template=zwavejs kind=lxc vmid=9101 node=pve1 commit={Commit} app_version=v9.27.2 text=already built");
+            await emit(Done("docker-portainer", "lxc", 9103, "27.3.1", " run=3333333333333333 mac=02:AA:00:00:00"));
+            return 0;
+        };
+        var second = (await BuildAsync(client, new { })).GetProperty("id").GetInt64();
+
+        proofs = (await _app.Service<ReleaseRepository>().ListOwnedTemplatesAsync(Release, CancellationToken.None)).ToDictionary(t => t.Name);
+        (proofs["ctrlable-pro"].BuildId, proofs["ctrlable-pro"].RunId).Should().Be((second, "1111111111111111"));
+        (proofs["zwavejs"].BuildId, proofs["zwavejs"].RunId, proofs["zwavejs"].Mac).Should().Be((first, "2222222222222222", "02:AA:00:00:00:02"));
+        (proofs["docker-portainer"].RunId, proofs["docker-portainer"].Mac).Should().Be(((string?)null, (string?)null));
+    }
+
+    [Fact]
     public async Task A_forced_rebuild_that_fails_a_template_forgets_it_and_keeps_the_rest_deployable()
     {
         using var client = await _app.CreateClientAsync(Role.Operator);

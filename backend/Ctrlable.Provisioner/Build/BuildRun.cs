@@ -5,7 +5,12 @@ using Ctrlable.Provisioner.Manifest;
 namespace Ctrlable.Provisioner.Build;
 
 /// <summary>A template the host reported as built or kept; <paramref name="HaosDigest"/>: "manifest" or "github" for a HAOS VM.</summary>
-internal sealed record TemplateResult(string Node, string Commit, string? AppVersion, bool Skipped, string? HaosDigest);
+/// <summary>
+/// What the host reported for a template. <paramref name="RunId"/> and <paramref name="Mac"/>: the proof of ownership the
+/// run that created it wrote into it (run id in its description marker, random MAC on net0); null when the host did
+/// not vouch for it (a kept template its ledger does not back, or an older wrapper).
+/// </summary>
+internal sealed record TemplateResult(string Node, string Commit, string? AppVersion, bool Skipped, string? HaosDigest, string? RunId = null, string? Mac = null);
 
 /// <summary>One run's bookkeeping: the log, the progress and the results, fed line by line from both output streams.</summary>
 internal sealed partial class BuildRun(BuildSummary summary, IReadOnlyList<TemplateSpec> planned, BuildRepository builds, LiveBuild live, TimeProvider time)
@@ -166,7 +171,11 @@ internal sealed partial class BuildRun(BuildSummary summary, IReadOnlyList<Templ
         var appVersion = line["app_version"] is { Length: > 0 and <= 64 } v && v != "-" ? v : null;
         // Where the HAOS image's digest came from: pinned in the manifest, or read from GitHub at build time.
         var haosDigest = spec.Kind == TemplateKind.Vm && line["haos_digest"] is "manifest" or "github" ? line["haos_digest"] : null;
-        _results[spec.Name] = new TemplateResult(node, commit, appVersion, skipped, haosDigest);
+        // The ownership proof counts only as a pair of well-formed values: the run id and the MAC the run gave the guest.
+        var (runId, mac) = line["run"] is { } r && RunId().IsMatch(r) && line["mac"] is { } m && MacAddress().IsMatch(m)
+            ? (r, m.ToUpperInvariant())
+            : ((string?)null, (string?)null);
+        _results[spec.Name] = new TemplateResult(node, commit, appVersion, skipped, haosDigest, runId, mac);
         return Change(line, p => p with
         {
             State = skipped ? BuildTemplateState.Skipped : BuildTemplateState.Built,
@@ -199,4 +208,10 @@ internal sealed partial class BuildRun(BuildSummary summary, IReadOnlyList<Templ
 
     [GeneratedRegex("^[A-Za-z0-9]([A-Za-z0-9.-]{0,62})$")]
     private static partial Regex NodeName();
+
+    [GeneratedRegex("^[0-9a-f]{16}$")]
+    private static partial Regex RunId();
+
+    [GeneratedRegex("^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")]
+    private static partial Regex MacAddress();
 }

@@ -225,6 +225,24 @@ public sealed class BuildService(
             })
             .ToList();
 
+        // The ownership proof the run reported; a kept template the host's ledger did not vouch for keeps the proof
+        // recorded when it was built (same VMID), which the removal checks against its live config anyway.
+        var proofs = rows
+            .Select(r =>
+            {
+                var result = results[r.Name];
+                if (result.RunId is not null)
+                {
+                    return new TemplateProof(r.Name, id, result.RunId, result.Mac);
+                }
+
+                return result.Skipped && existing.TryGetValue(r.Name, out var old) && old.Vmid == r.Vmid
+                    ? null
+                    : new TemplateProof(r.Name, null, null, null);
+            })
+            .OfType<TemplateProof>()
+            .ToList();
+
         if (run.Summary.Forced && planned.Where(t => !results.ContainsKey(t.Name)).Select(t => t.Name).ToList() is { Count: > 0 } gone)
         {
             // A forced rebuild removes the earlier template before building it again: a failed one is no longer there.
@@ -234,7 +252,7 @@ public sealed class BuildService(
         if (rows.Count > 0)
         {
             // One template is enough to make the release the one deploys use; what it lacks is unavailable until built.
-            await releases.ActivateAsync(manifest.Release, manifest.CommunityScriptsRef, commit, rows, now, CancellationToken.None);
+            await releases.ActivateAsync(manifest.Release, manifest.CommunityScriptsRef, commit, rows, now, CancellationToken.None, proofs);
         }
 
         var complete = rows.Count == planned.Count && commit is not null;

@@ -204,6 +204,14 @@ public sealed class ProxmoxClient(IHttpClientFactory httpClients, ProxmoxConnect
         return SendAsync<string>(HttpMethod.Post, $"nodes/{Seg(node)}/{(kind == GuestKind.Lxc ? "lxc" : "qemu")}", form, ct);
     }
 
+    /// <summary>
+    /// Destroys a template the orchestrator proved its own. <c>purge=1</c>: its VMID leaves backup and replication jobs
+    /// (a job left naming it would act on whatever guest gets the VMID next). Never <c>destroy-unreferenced-disks</c>:
+    /// that frees every volume named after the VMID on every storage, volumes the template's config does not hold.
+    /// </summary>
+    public Task<string> DestroyTemplateAsync(string node, GuestKind kind, int vmid, CancellationToken ct) =>
+        SendAsync<string>(HttpMethod.Delete, $"{GuestPath(node, kind, vmid)}?purge=1", null, ct);
+
     /// <summary>Converts a stopped guest into a template.</summary>
     public Task<JsonElement?> ConvertToTemplateAsync(string node, GuestKind kind, int vmid, CancellationToken ct) =>
         SendAsync<JsonElement?>(HttpMethod.Post, $"{GuestPath(node, kind, vmid)}/template", [], ct);

@@ -30,6 +30,7 @@ public static class ReleasesApi
             sp.GetRequiredService<IOptions<StorageOptions>>().Value, sp.GetRequiredService<IHostEnvironment>())));
         services.AddSingleton<ReleaseService>();
         services.AddSingleton<BaseBackupStore>();
+        services.AddSingleton<TemplateRemoval>();
         return services;
     }
 
@@ -95,6 +96,26 @@ public static class ReleasesApi
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .WithRequestBodyLimit(RequestBodyLimits.Manifest);
 
+        group.MapGet("/{release}/templates", async Task<Results<Ok<ReleaseTemplates>, ProblemHttpResult>> (string release, TemplateRemoval removal, CancellationToken ct) =>
+                await removal.GetAsync(release, ct) switch
+                {
+                    ({ } templates, _) => TypedResults.Ok(templates),
+                    (_, var refusal) => refusal!.ToProblem(),
+                })
+            .WithName("GetReleaseTemplates")
+            .WithSummary("The templates this host has of a release, each with its VMID, whether the orchestrator can remove it and the guests whose disks are linked clones of its base volume (read from Proxmox: every guest's config).")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status502BadGateway);
+
+        group.MapDelete("/{release}/templates", RemoveTemplatesAsync)
+            .RequireRole(Role.Admin)
+            .WithName("RemoveReleaseTemplates")
+            .WithSummary("Destroy the templates of a release that is not active, once no guest holds their base volume: only templates its build proved the orchestrator's " +
+                "(run id and MAC address on the template); 409 'templates-in-use' naming the guests (nothing removed), 'release-active', 'build-running', 'deploy-running'.")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status502BadGateway);
+
         group.MapBaseBackup();
         return group;
     }
@@ -128,6 +149,19 @@ public static class ReleasesApi
             errors,
             title: $"The manifest has {result.Errors.Count} error(s).",
             extensions: new Dictionary<string, object?> { ["manifestErrors"] = result.Errors, ["manifestWarnings"] = result.Warnings });
+    }
+
+    private static async Task<Results<Ok<TemplatesRemovalResult>, ProblemHttpResult>> RemoveTemplatesAsync(
+        string release, TemplateRemoval removal, HttpContext http, CancellationToken ct)
+    {
+        var (result, refusal) = await removal.RemoveAsync(release, Actor.From(http.User)?.Name, ct);
+        if (result is null)
+        {
+            return refusal!.ToProblem();
+        }
+
+        http.Audit().Target = $"release={release}; " + string.Join(", ", result.Templates.Select(t => $"{t.Name} {t.Vmid} {t.Outcome.ToString().ToLowerInvariant()}"));
+        return TypedResults.Ok(result);
     }
 
     private static ProblemHttpResult TooLarge() => TypedResults.Problem(

@@ -7,6 +7,18 @@ public sealed record ReleaseRow(string Name, string CommunityScriptsRef, string?
 /// <summary>A template recorded for a release; <paramref name="HaosDigest"/> (vm/haos-vm.sh only): where the verified image digest came from, "manifest" or "github".</summary>
 public sealed record TemplateRow(long Id, string Release, string Name, string Kind, long Vmid, string Node, string BuilderRef, string? BuilderCommit, string? AppVersion, DateTimeOffset BuiltAt, string? HaosDigest = null);
 
+/// <summary>
+/// The proof of ownership a build's run reported for a template it created (or, for a kept one, its ledger backs): the
+/// run id in the template's description marker and the random MAC address on its net0. Null values: no proof.
+/// </summary>
+public sealed record TemplateProof(string Name, long? BuildId, string? RunId, string? Mac);
+
+/// <summary>A recorded template with the proof of ownership its build recorded (null: none, it is never removed).</summary>
+public sealed record OwnedTemplate(string Name, string Kind, long Vmid, string Node, long? BuildId, string? RunId, string? Mac);
+
+/// <summary>When the templates of a release were removed, and by whom (null: never, or built again since).</summary>
+public sealed record TemplatesRemoval(DateTimeOffset? RemovedAt, string? RemovedBy);
+
 /// <summary>Releases known to this host and the templates built from them.</summary>
 public sealed class ReleaseRepository(Database database)
 {
@@ -35,7 +47,13 @@ public sealed class ReleaseRepository(Database database)
     /// "Activation per template"): what the release lacks is unavailable until it is built. activated_at is stamped on
     /// every call, so the platform learns of templates added to the active release too.
     /// </summary>
-    public async Task ActivateAsync(string release, string communityScriptsRef, string? communityScriptsCommit, IReadOnlyList<TemplateRow> templates, DateTimeOffset now, CancellationToken ct)
+    /// <remarks>
+    /// <paramref name="proofs"/>: per template the proof of ownership the run reported (a null proof is written too, so
+    /// a template replaced without one never keeps the proof of the one it replaced). Building a release again clears
+    /// its "templates removed" mark.
+    /// </remarks>
+    public async Task ActivateAsync(string release, string communityScriptsRef, string? communityScriptsCommit, IReadOnlyList<TemplateRow> templates, DateTimeOffset now, CancellationToken ct,
+        IReadOnlyList<TemplateProof>? proofs = null)
     {
         const string upsertRelease = """
             INSERT INTO releases (name, community_scripts_ref, community_scripts_commit, created_at)
@@ -51,7 +69,11 @@ public sealed class ReleaseRepository(Database database)
                 app_version = excluded.app_version, built_at = excluded.built_at, haos_digest = excluded.haos_digest;
             """;
         const string deactivate = "UPDATE releases SET is_active = 0, activated_at = NULL WHERE is_active = 1 AND name <> @release;";
-        const string activate = "UPDATE releases SET is_active = 1, activated_at = @now WHERE name = @release;";
+        const string activate = """
+            UPDATE releases SET is_active = 1, activated_at = @now, templates_removed_at = NULL, templates_removed_by = NULL
+            WHERE name = @release;
+            """;
+        const string proof = "UPDATE templates SET build_id = @BuildId, run_id = @RunId, mac = @Mac WHERE release = @release AND name = @Name;";
 
         await using var connection = await database.OpenAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
@@ -59,7 +81,66 @@ public sealed class ReleaseRepository(Database database)
         await connection.ExecuteAsync(new CommandDefinition(upsertTemplate, templates, tx, cancellationToken: ct));
         await connection.ExecuteAsync(new CommandDefinition(deactivate, new { release }, tx, cancellationToken: ct));
         await connection.ExecuteAsync(new CommandDefinition(activate, new { release, now }, tx, cancellationToken: ct));
+        foreach (var p in proofs ?? [])
+        {
+            await connection.ExecuteAsync(new CommandDefinition(proof, new { release, p.Name, p.BuildId, p.RunId, p.Mac }, tx, cancellationToken: ct));
+        }
+
         await tx.CommitAsync(ct);
+    }
+
+    /// <summary>The recorded templates of a release with the proof of ownership their builds recorded.</summary>
+    public async Task<IReadOnlyList<OwnedTemplate>> ListOwnedTemplatesAsync(string release, CancellationToken ct)
+    {
+        const string sql = """
+            SELECT name AS Name, kind AS Kind, vmid AS Vmid, node AS Node, build_id AS BuildId, run_id AS RunId, mac AS Mac
+            FROM templates WHERE release = @release ORDER BY name;
+            """;
+        await using var connection = await database.OpenAsync(ct);
+        return [.. await connection.QueryAsync<OwnedTemplate>(new CommandDefinition(sql, new { release }, cancellationToken: ct))];
+    }
+
+    /// <summary>
+    /// Forgets one template that was destroyed; when it was the release's last, marks the release "templates removed"
+    /// (one transaction). Never for the active release (the WHERE clause): a build that made it active meanwhile wins.
+    /// Returns false when nothing was forgotten.
+    /// </summary>
+    public async Task<bool> ForgetRemovedTemplateAsync(string release, string name, long vmid, DateTimeOffset now, string removedBy, CancellationToken ct)
+    {
+        const string forget = """
+            DELETE FROM templates WHERE release = @release AND name = @name AND vmid = @vmid
+              AND NOT EXISTS (SELECT 1 FROM releases WHERE name = @release AND is_active = 1);
+            """;
+        const string mark = """
+            UPDATE releases SET templates_removed_at = @now, templates_removed_by = @removedBy
+            WHERE name = @release AND is_active = 0 AND NOT EXISTS (SELECT 1 FROM templates WHERE release = @release);
+            """;
+        await using var connection = await database.OpenAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        var forgotten = await connection.ExecuteAsync(new CommandDefinition(forget, new { release, name, vmid }, tx, cancellationToken: ct));
+        await connection.ExecuteAsync(new CommandDefinition(mark, new { release, now, removedBy }, tx, cancellationToken: ct));
+        await tx.CommitAsync(ct);
+        return forgotten > 0;
+    }
+
+    /// <summary>Instances of the release whose guest is being cloned (or about to be) from one of its templates.</summary>
+    public async Task<IReadOnlyList<(long Id, string? Hostname, long? TemplateVmid)>> ListCloningInstancesAsync(string release, CancellationToken ct)
+    {
+        const string sql = """
+            SELECT id, hostname, template_vmid FROM instances
+            WHERE release = @release AND state IN ('pending', 'cloning') ORDER BY id;
+            """;
+        await using var connection = await database.OpenAsync(ct);
+        return [.. await connection.QueryAsync<(long, string?, long?)>(new CommandDefinition(sql, new { release }, cancellationToken: ct))];
+    }
+
+    /// <summary>When the release's templates were removed (null values: never, or built again since).</summary>
+    public async Task<TemplatesRemoval> GetTemplatesRemovalAsync(string release, CancellationToken ct)
+    {
+        const string sql = "SELECT templates_removed_at AS RemovedAt, templates_removed_by AS RemovedBy FROM releases WHERE name = @release;";
+        await using var connection = await database.OpenAsync(ct);
+        return await connection.QuerySingleOrDefaultAsync<TemplatesRemoval>(new CommandDefinition(sql, new { release }, cancellationToken: ct))
+            ?? new TemplatesRemoval(null, null);
     }
 
     /// <summary>

@@ -25,7 +25,8 @@ internal static class Sims
         IGuestIpAllocator? ips = null,
         string? snapshot = null,
         string? homeAssistantDisks = null,
-        TimeProvider? time = null)
+        TimeProvider? time = null,
+        string templateStorage = "local-lvm")
     {
         var sim = await PveSimulator.StartAsync(new PveSimOptions
         {
@@ -42,10 +43,18 @@ internal static class Sims
             Seed = new SeedSpec
             {
                 Users = [new UserSeed("root@pam", [new TokenSeed("admin", Privsep: false)])],
+                // The default storages plus one of each type whose linked clones name their base volume.
+                Storages = templateStorage == "local-lvm" ? null :
+                [
+                    new StorageSeed("local", "dir", "iso,vztmpl,backup,snippets,import,images"),
+                    new StorageSeed("local-lvm", "lvmthin", "rootdir,images"),
+                    new StorageSeed("local-zfs", "zfspool", "rootdir,images"),
+                    new StorageSeed("ceph", "rbd", "rootdir,images", Shared: true),
+                ],
                 Templates =
                 [
-                    new TemplateSeed(QemuTemplate, "haos", GuestKind.Qemu, DiskGiB: 32, FirstBoot: true),
-                    new TemplateSeed(LxcTemplate, "zwavejs", GuestKind.Lxc, DiskGiB: 8, FirstBoot: true),
+                    new TemplateSeed(QemuTemplate, "haos", GuestKind.Qemu, DiskGiB: 32, FirstBoot: true) { Storage = templateStorage },
+                    new TemplateSeed(LxcTemplate, "zwavejs", GuestKind.Lxc, DiskGiB: 8, FirstBoot: true) { Storage = templateStorage },
                     new TemplateSeed(LxcTemplate2, "zigbee2mqtt", GuestKind.Lxc, DiskGiB: 8),
                 ],
             },

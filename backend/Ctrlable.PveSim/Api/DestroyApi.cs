@@ -48,10 +48,13 @@ internal static class DestroyApi
                     ApiHelpers.CheckLock(guest);
                 }
 
-                if (guest.IsTemplate && sim.State.Guests.Values.FirstOrDefault(g => g.LinkedTo == guest.Vmid) is not null)
+                if (guest.IsTemplate && BaseVolumeInUse(sim, guest) is { } baseVolume)
                 {
-                    var baseVolume = guest.Disks.Select(d => d.Disk.VolumeName).FirstOrDefault() ?? $"base-{guest.Vmid}-disk-0";
-                    throw new TaskFailedException($"base volume '{baseVolume}' is still in use by linked clones");
+                    // qemu-server's destroy_vm checks first, naming the volume id (and says "cloned"); pve-container
+                    // frees the volume, and pve-storage's vdisk_free refuses it, naming the volume without its storage.
+                    throw new TaskFailedException(kind == GuestKind.Qemu
+                        ? $"base volume '{baseVolume}' is still in use by linked cloned"
+                        : $"base volume '{GuestDisk.Parse(baseVolume).VolumeName}' is still in use by linked clones");
                 }
 
                 t.FailIfInjected();
@@ -81,6 +84,20 @@ internal static class DestroyApi
         });
 
         return task.Upid.ToString();
+    }
+
+    /// <summary>
+    /// The template's first base volume that a volume on its storage names as its origin, whoever's guest holds it
+    /// (Proxmox lists the storage, not the guests a caller may see); null when none does.
+    /// </summary>
+    private static string? BaseVolumeInUse(Hosting.SimContext sim, SimGuest template)
+    {
+        var others = sim.State.Guests.Values
+            .Where(g => g.Vmid != template.Vmid)
+            .SelectMany(g => g.Disks.Select(d => d.Disk.Volume).Concat(g.UnusedVolumes))
+            .ToList();
+        return template.Disks.Select(d => d.Disk.Volume).Concat(template.UnusedVolumes)
+            .FirstOrDefault(b => others.Any(v => Volumes.IsLinkedCloneOf(v, b)));
     }
 
     private static void EarlyChecks(SimGuest guest, GuestKind kind, bool force)

@@ -17,16 +17,41 @@ public static partial class Volumes
             : $"{storage.Id}:{name}";
     }
 
-    /// <summary>A linked clone of a base volume; ZFS names it below the base, like ZFSPoolPlugin.</summary>
+    /// <summary>
+    /// A linked clone of a base volume, named as each plugin's clone_image returns it (pve-storage 9.1.7): ZFS and RBD
+    /// below the base (<c>base-9000-disk-0/vm-105-disk-0</c>; ZFSPoolPlugin/RBDPlugin "$basename/$name"), directory
+    /// storages as a qcow2 backed by it (<c>9000/base-9000-disk-0.qcow2/105/vm-105-disk-0.qcow2</c>, Plugin.pm), LVM-thin
+    /// and btrfs as an independent snapshot that does not name it (<c>vm-105-disk-0</c>, <c>105/vm-105-disk-0.raw</c>).
+    /// </summary>
     public static string Linked(SimStorage storage, GuestKind kind, int vmid, int index, GuestDisk baseDisk)
     {
         var name = kind == GuestKind.Lxc && storage.Type == "zfspool" ? $"subvol-{vmid}-disk-{index}" : $"vm-{vmid}-disk-{index}";
         return storage.Type switch
         {
-            "zfspool" => $"{storage.Id}:{baseDisk.VolumeName}/{name}",
+            "zfspool" or "rbd" => $"{storage.Id}:{baseDisk.VolumeName}/{name}",
             "btrfs" => $"{storage.Id}:{vmid}/{name}.raw",
+            _ when storage.IsFileBased => $"{storage.Id}:{baseDisk.VolumeName}/{vmid}/{name}.qcow2",
             _ => $"{storage.Id}:{name}",
         };
+    }
+
+    /// <summary>
+    /// Whether <paramref name="volume"/> is a linked clone of the base volume <paramref name="baseVolume"/>: on the same
+    /// storage, naming it as its origin (pve-storage <c>volume_is_base_and_used</c>: parse_volname's basename). LVM-thin
+    /// and btrfs raw clones name no origin, so nothing holds their base volume.
+    /// </summary>
+    public static bool IsLinkedCloneOf(string volume, string baseVolume)
+    {
+        var clone = GuestDisk.Parse(volume);
+        var origin = GuestDisk.Parse(baseVolume);
+        if (!clone.IsManaged || !origin.IsManaged || clone.StorageId != origin.StorageId)
+        {
+            return false;
+        }
+
+        var baseName = origin.VolumeName.Split('/')[^1];
+        var parts = clone.VolumeName.Split('/');
+        return parts[..^1].Contains(baseName, StringComparer.Ordinal);
     }
 
     /// <summary>The name a guest volume gets when its guest becomes a template (create_base: vm- → base-, subvol- → basevol-).</summary>

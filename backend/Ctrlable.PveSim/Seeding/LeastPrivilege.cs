@@ -4,11 +4,17 @@ namespace Ctrlable.PveSim.Seeding;
 /// The least-privilege access layout for the Ctrlable provisioner, as tested against the emulator:
 /// one custom role, granted (to the user and to its privilege-separated token) on the product's pool, the
 /// storage it clones onto, the storage the guests' backups go to (unless null or the same), the local SDN zone (SDN.Use on the bridges) and /nodes (Sys.Audit for host
-/// health); templates live in a second pool where the token only gets PVETemplateUser (VM.Clone, VM.Audit).
+/// health); templates live in a second pool where the token gets a second role, CtrlableTemplates (VM.Audit,
+/// VM.Clone, and VM.Allocate to remove the templates of old releases the orchestrator built).
 /// </summary>
 public static class LeastPrivilege
 {
     public const string RoleId = "CtrlableProvisioner";
+
+    /// <summary>On the templates' pool: clone them, and destroy those of old releases the orchestrator built (VM.Allocate).</summary>
+    public const string TemplateRoleId = "CtrlableTemplates";
+
+    public static IReadOnlyList<string> TemplatePrivileges { get; } = ["VM.Audit", "VM.Clone", "VM.Allocate"];
 
     /// <summary>
     /// PVE 9 replaced VM.Monitor with VM.GuestAgent.Audit (needed for agent/network-get-interfaces). VM.Snapshot and
@@ -41,19 +47,20 @@ public static class LeastPrivilege
         foreach (var subject in new[] { userId, tokenId })
         {
             acls.Add(new AclSeed($"/pool/{pool}", subject, RoleId));
-            acls.Add(new AclSeed($"/pool/{templatePool}", subject, "PVETemplateUser"));
+            acls.Add(new AclSeed($"/pool/{templatePool}", subject, TemplateRoleId));
             acls.Add(new AclSeed($"/storage/{storage}", subject, RoleId));
             if (backupStorage is not null && backupStorage != storage)
             {
                 acls.Add(new AclSeed($"/storage/{backupStorage}", subject, RoleId));
             }
+
             acls.Add(new AclSeed("/sdn/zones/localnetwork", subject, RoleId));
             acls.Add(new AclSeed("/nodes", subject, RoleId));
         }
 
         return new SeedSpec
         {
-            Roles = [new RoleSeed(RoleId, Privileges(version))],
+            Roles = [new RoleSeed(RoleId, Privileges(version)), new RoleSeed(TemplateRoleId, TemplatePrivileges)],
             Pools = [new PoolSeed(pool, "Ctrlable guests"), new PoolSeed(templatePool, "Ctrlable templates")],
             Users = [new UserSeed(userId, [new TokenSeed(tokenName, Privsep: true, Secret: tokenSecret)])],
             Acls = acls,

@@ -6,6 +6,9 @@ type Schemas = components['schemas'];
 
 export type ReleaseSummary = Schemas['ReleaseSummary'];
 export type ReleaseDetail = Schemas['ReleaseDetail'];
+export type ReleaseTemplates = Schemas['ReleaseTemplates'];
+export type ReleaseTemplate = Schemas['ReleaseTemplate'];
+export type TemplatesRemovalResult = Schemas['TemplatesRemovalResult'];
 export type ManifestError = Schemas['ManifestError'];
 export type TemplateState = Schemas['TemplateState'];
 export type TemplateBuildState = Schemas['TemplateBuildState'];

@@ -1104,6 +1104,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/releases/{release}/templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The templates this host has of a release, each with its VMID, whether the orchestrator can remove it and the guests whose disks are linked clones of its base volume (read from Proxmox: every guest's config).
+         * @description Requires role viewer (or higher).
+         */
+        get: operations["GetReleaseTemplates"];
+        put?: never;
+        post?: never;
+        /**
+         * Destroy the templates of a release that is not active, once no guest holds their base volume: only templates its build proved the orchestrator's (run id and MAC address on the template); 409 'templates-in-use' naming the guests (nothing removed), 'release-active', 'build-running', 'deploy-running'.
+         * @description Requires role admin (or higher).
+         */
+        delete: operations["RemoveReleaseTemplates"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/releases/{release}/base-backup": {
         parameters: {
             query?: never;
@@ -1491,6 +1515,16 @@ export interface components {
             password: string;
             /** @description An encrypted backup's encryption key (Home Assistant's backup password); ignored for an unencrypted one. */
             backupPassword?: string | null;
+        };
+        BaseVolumeHolder: {
+            /** Format: int32 */
+            vmid: number;
+            name?: string | null;
+            node?: string | null;
+            /** @description lxc or qemu. */
+            kind: string;
+            /** @description The holder's volume that names the base volume, e.g. local-zfs:basevol-9101-disk-0/subvol-1001-disk-0. */
+            volume: string;
         };
         BrokerAddress: {
             hostname: string;
@@ -2014,6 +2048,8 @@ export interface components {
         };
         /** @enum {string} */
         ProxmoxSource: "simulated" | "configuration" | "settings";
+        /** @enum {string} */
+        RecordedTemplateState: "present" | "gone" | "foreign" | "unproven";
         ReleaseDecisions: {
             frigatePlacement: components["schemas"]["FrigatePlacement"];
             freePbxKind: components["schemas"]["FreePbxKind"];
@@ -2058,6 +2094,31 @@ export interface components {
              * @description How many of the manifest's templates are built on this host (deployable when the release is active).
              */
             templatesBuilt: number;
+        };
+        ReleaseTemplate: {
+            name: string;
+            kind: string;
+            /** Format: int64 */
+            vmid: number;
+            node: string;
+            state: components["schemas"]["RecordedTemplateState"];
+            /** @description Removing the release's templates would destroy this one (present, and no guest holds its base volume). */
+            removable: boolean;
+            /** @description Why it is not removed or is left alone; null when removable. */
+            reason?: string | null;
+            /** @description Guests whose disks are linked clones of its base volume (ZFS, Ceph RBD, directory-type storages name it; LVM-thin and btrfs clones do not depend on it). Only guests the orchestrator's token can see. */
+            holders: components["schemas"]["BaseVolumeHolder"][];
+        };
+        ReleaseTemplates: {
+            release: string;
+            active: boolean;
+            /**
+             * Format: date-time
+             * @description When the release's last recorded template was removed; null when it has templates or was built again since.
+             */
+            templatesRemovedAt?: string | null;
+            templatesRemovedBy?: string | null;
+            templates: components["schemas"]["ReleaseTemplate"][];
         };
         ResetPasswordRequest: {
             newPassword: string;
@@ -2206,6 +2267,15 @@ export interface components {
         };
         /** @enum {string} */
         TemplateKind: "lxc" | "vm";
+        /** @enum {string} */
+        TemplateRemovalOutcome: "removed" | "forgotten" | "kept";
+        TemplateRemovalResult: {
+            name: string;
+            /** Format: int64 */
+            vmid: number;
+            outcome: components["schemas"]["TemplateRemovalOutcome"];
+            detail: string;
+        };
         TemplateSpec: {
             name: string;
             kind: components["schemas"]["TemplateKind"];
@@ -2245,6 +2315,12 @@ export interface components {
             buildId?: number | null;
             /** @description vm/haos-vm.sh only: where the built image's SHA-256 came from: 'manifest' (pinned haos_sha256) or 'github' (GitHub's release API at build time, not pinned in the manifest). */
             haosDigest?: string | null;
+        };
+        TemplatesRemovalResult: {
+            release: string;
+            /** Format: date-time */
+            templatesRemovedAt?: string | null;
+            templates: components["schemas"]["TemplateRemovalResult"][];
         };
         TlsInfo: {
             /** @description SHA-256 of the certificate, colon-separated upper-case hex; pin this. */
@@ -5574,6 +5650,123 @@ export interface operations {
             };
             /** @description Content Too Large */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    GetReleaseTemplates: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                release: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReleaseTemplates"];
+                };
+            };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below viewer. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Bad Gateway */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    RemoveReleaseTemplates: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                release: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplatesRemovalResult"];
+                };
+            };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below admin. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Bad Gateway */
+            502: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -8,7 +8,11 @@ import { ReleasesTable, ReleasesTableSkeleton, type BuildActions } from './relea
 import styles from './releases.module.css';
 
 /** The releases table: loading, error, empty and list states of GET /api/releases; "Build" when `build` allows. */
-export function ReleasesList({ build, canUploadBaseBackup = false }: { build?: BuildActions; canUploadBaseBackup?: boolean } = {}) {
+export function ReleasesList({
+  build,
+  canUploadBaseBackup = false,
+  canRemoveTemplates = false,
+}: { build?: BuildActions; canUploadBaseBackup?: boolean; canRemoveTemplates?: boolean } = {}) {
   const query = useReleases();
 
   if (query.isPending) return <ReleasesTableSkeleton />;
@@ -59,7 +63,12 @@ export function ReleasesList({ build, canUploadBaseBackup = false }: { build?: B
           </>
         ) : null}
       </p>
-      <ReleasesTable releases={releases} canUploadBaseBackup={canUploadBaseBackup} {...(build ? { build } : {})} />
+      <ReleasesTable
+        releases={releases}
+        canUploadBaseBackup={canUploadBaseBackup}
+        canRemoveTemplates={canRemoveTemplates}
+        {...(build ? { build } : {})}
+      />
     </div>
   );
 }

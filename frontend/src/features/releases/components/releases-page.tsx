@@ -53,6 +53,7 @@ export function ReleasesPage({
       ) : null}
       <ReleasesList
         canUploadBaseBackup={role === 'admin'}
+        canRemoveTemplates={role === 'admin'}
         build={{
           canBuild,
           blockedReason,

@@ -10,6 +10,7 @@ import table from '@/shared/ui/table.module.css';
 import { BuildConfirm } from './build-confirm';
 import { ManifestErrors } from './manifest-errors';
 import { ReleaseTemplates } from './release-templates';
+import { RemoveTemplates } from './remove-templates';
 import { ValidityBadge } from './validity-badge';
 import styles from './releases.module.css';
 
@@ -91,11 +92,14 @@ export function ReleasesTable({
   releases,
   build,
   canUploadBaseBackup = false,
+  canRemoveTemplates = false,
 }: {
   releases: ReleaseSummary[];
   build?: BuildActions;
   /** Admins: the release details offer uploading its Home Assistant base backup. */
   canUploadBaseBackup?: boolean;
+  /** Admins: a release that is not active offers removing its templates from the host. */
+  canRemoveTemplates?: boolean;
 }) {
   const [open, setOpen] = useState<ReadonlySet<string>>(new Set());
   // The confirmation open under a release: a build of all of it, or a rebuild of some templates.
@@ -211,6 +215,9 @@ export function ReleasesTable({
                       : undefined
                   }
                 />
+                {!release.active && release.templatesBuilt > 0 ? (
+                  <RemoveTemplates release={release.name} canRemove={canRemoveTemplates} />
+                ) : null}
               </td>
             </tr>
           ) : null}
