@@ -190,6 +190,8 @@ public sealed class SchemaWalkTests
         (await Call(get, "nodes/pve1/lxc/200/interfaces")).Data.Should().BeNull("a stopped CT has no interfaces to report");
 
         var tasks = await Call(get, "nodes/pve1/tasks", ("source", "all"), ("limit", "5"));
+        await Call(get, "nodes/pve1/tasks", ("source", "active"));
+        await Call(get, "cluster/tasks");
         var upid = tasks.Data![0]!["upid"]!.GetValue<string>();
         await Call(get, $"nodes/pve1/tasks/{Uri.EscapeDataString(upid)}");
         await Call(get, $"nodes/pve1/tasks/{Uri.EscapeDataString(upid)}/status");

@@ -177,10 +177,9 @@ first_line() {
 
 step_done() { [[ -f "$STATE_DIR/$1.done" ]]; }
 
+# An empty marker: creating it is all-or-nothing already (no content to half-write, no rename needed).
 mark_done() {
-  : >"$STATE_DIR/$1.done.tmp"
-  sync "$STATE_DIR/$1.done.tmp" 2>/dev/null || true
-  mv -f -- "$STATE_DIR/$1.done.tmp" "$STATE_DIR/$1.done"
+  : >"$STATE_DIR/$1.done"
 }
 
 # run_step NAME FUNCTION: runs the step unless its marker exists.
@@ -197,7 +196,8 @@ run_step() {
 # write_file PATH < content: replaces PATH by rename (mode and owner of the old file kept, else 0600).
 write_file() {
   local path=$1 tmp
-  tmp="$(dirname -- "$path")/.$(basename -- "$path").ctrlable-tmp"
+  # Parameter expansion, not dirname/basename: two processes less per file written.
+  tmp="${path%/*}/.${path##*/}.ctrlable-tmp"
   cat >"$tmp"
   if [[ -e $path ]]; then
     chmod --reference="$path" -- "$tmp"
@@ -305,10 +305,11 @@ next_delay() {
 }
 
 # pin_orchestrator: checks the certificate the orchestrator presents against CTRLABLE_ORCHESTRATOR_FINGERPRINT
-# and pins every later request to its public key (as host/ctrlable-build does). Returns 1 when there was no
-# TLS handshake (try again); dies when the certificate is another one.
+# and pins every later request to its public key (curl's --pinnedpubkey with the key's PEM file; host/ctrlable-build
+# pins the same key by its hash). Returns 1 when there was no TLS handshake (try again); dies when the certificate is
+# another one. Two openssl runs: the handshake, and one x509 that prints the fingerprint and the public key.
 pin_orchestrator() {
-  local hostport host port pem fp
+  local hostport host port out fp
   hostport=${ORCHESTRATOR_URL#https://}
   hostport=${hostport%%/*}
   if [[ $hostport =~ ^\[([0-9A-Fa-f:.]+)\](:([0-9]+))?$ ]]; then
@@ -324,14 +325,17 @@ pin_orchestrator() {
   fi
   local sni=()
   [[ $host =~ ^[0-9.]+$|: ]] || sni=(-servername "$host")
-  pem=$("$TIMEOUT" 15 "$OPENSSL" s_client -connect "$hostport" "${sni[@]}" </dev/null 2>/dev/null | "$OPENSSL" x509 -outform PEM 2>/dev/null) ||
-    return 1
-  fp=$(printf '%s\n' "$pem" | "$OPENSSL" x509 -noout -fingerprint -sha256 | sed 's/^.*=//')
-  fp=${fp^^}
+  out=$("$TIMEOUT" 15 "$OPENSSL" s_client -connect "$hostport" "${sni[@]}" </dev/null 2>/dev/null |
+    "$OPENSSL" x509 -noout -fingerprint -sha256 -pubkey 2>/dev/null) || return 1
+  # A "sha256 Fingerprint=AA:BB:..." line and the public key as PEM.
+  [[ $out =~ [Ff]ingerprint=([0-9A-Fa-f:]+) ]] || return 1
+  fp=${BASH_REMATCH[1]^^}
   [[ $fp == "$TLS_FINGERPRINT" ]] ||
     die 1 "$ORCHESTRATOR_URL presents certificate $fp, not the pinned $TLS_FINGERPRINT: the template was built for another orchestrator, or its certificate changed"
-  TLS_PIN=$(printf '%s\n' "$pem" | "$OPENSSL" x509 -noout -pubkey | "$OPENSSL" pkey -pubin -outform DER | "$OPENSSL" dgst -sha256 -binary | base64)
-  CURL_ARGS+=(--insecure --pinnedpubkey "sha256//$TLS_PIN")
+  [[ $out =~ -----BEGIN\ PUBLIC\ KEY-----[^-]+-----END\ PUBLIC\ KEY----- ]] || return 1
+  printf '%s\n' "${BASH_REMATCH[0]}" >"$RUN_DIR/pinned-key.pem"
+  TLS_PIN="$RUN_DIR/pinned-key.pem"
+  CURL_ARGS+=(--insecure --pinnedpubkey "$TLS_PIN")
 }
 
 # request METHOD PATH BODY_FILE|"" OUT_FILE: sets HTTP_STATUS. Connection errors, 409 (not ready yet),
@@ -384,11 +388,7 @@ request() {
 
 # complete STATUS MESSAGE: POST /api/provision/complete. Sets HTTP_STATUS.
 post_complete() {
-  local status=$1 message=$2 versions
-  versions=$(installed_versions)
-  # shellcheck disable=SC2016 # a jq program: its $names are jq variables
-  "$JQ" -n --arg hostname "$GUEST_HOSTNAME" --arg status "$status" --arg message "$message" --argjson versions "$versions" \
-    '{hostname: $hostname, status: $status, message: $message, versions: $versions}' >"$RUN_DIR/complete.json"
+  complete_body "$1" "$2" >"$RUN_DIR/complete.json"
   request POST /api/provision/complete "$RUN_DIR/complete.json" "$RUN_DIR/complete.out"
 }
 
@@ -464,8 +464,12 @@ request_assignment() {
 # keep_credential: the answer to the claiming fetch carries this guest's instance credential; it goes to
 # disk (0600, by rename) before it is used, so a run cut short after this point resumes with it.
 keep_credential() {
-  local credential
-  credential=$("$JQ" -r '.instanceCredential // empty' "$RUN_DIR/assignment.json" 2>/dev/null) || credential=""
+  local credential="" json
+  # No jq run: the credential is 64 hex digits, so a pattern over the JSON text finds exactly it.
+  json=$(<"$RUN_DIR/assignment.json")
+  if [[ $json =~ \"instanceCredential\"[[:space:]]*:[[:space:]]*\"([0-9a-f]{64})\" ]]; then
+    credential=${BASH_REMATCH[1]}
+  fi
   [[ $credential =~ ^[0-9a-f]{64}$ ]] ||
     die 1 "the orchestrator sent no instance credential with the assignment: it is older than this template's first-boot script"
   mkdir -p -- "$(dirname -- "$CREDENTIAL_FILE")"
@@ -792,24 +796,40 @@ step_restart() {
 
 # --- Step: complete ------------------------------------------------------------------------------
 
+# version_file FILE: its first line without blanks, into VERSION_READ (no subshell, no head/tr).
 version_file() {
+  VERSION_READ=""
   if [[ -s $1 ]]; then
-    head -n 1 -- "$1" | tr -d '[:space:]'
+    IFS= read -r VERSION_READ <"$1" || true
+    VERSION_READ=${VERSION_READ//[[:space:]]/}
   fi
 }
 
-# A JSON object app -> version of what this guest runs.
-installed_versions() {
-  local app="" version="" os=""
-  os=$(version_file "$ROOT/etc/debian_version")
+# complete_body STATUS MESSAGE: the complete report (hostname, status, message, and a JSON object app -> version of
+# what this guest runs), built by one jq run.
+complete_body() {
+  local status=$1 message=$2 app="" version="" os="" VERSION_READ
+  version_file "$ROOT/etc/debian_version"
+  os=$VERSION_READ
   case $APP_TYPE in
     zigbee2mqtt)
       app=zigbee2mqtt
       version=$("$JQ" -r '.version // empty' "$ROOT/opt/zigbee2mqtt/package.json" 2>/dev/null) || version=""
-      version=${version:-$(version_file "$ROOT/root/.zigbee2mqtt")}
+      if [[ -z $version ]]; then
+        version_file "$ROOT/root/.zigbee2mqtt"
+        version=$VERSION_READ
+      fi
       ;;
-    zwavejs) app=zwave-js-ui version=$(version_file "$ROOT/root/.zwave-js-ui") ;;
-    frigate) app=frigate version=$(version_file "$ROOT/root/.frigate") ;;
+    zwavejs)
+      app=zwave-js-ui
+      version_file "$ROOT/root/.zwave-js-ui"
+      version=$VERSION_READ
+      ;;
+    frigate)
+      app=frigate
+      version_file "$ROOT/root/.frigate"
+      version=$VERSION_READ
+      ;;
     docker-portainer)
       app=docker
       version=$("$DOCKER" version --format '{{.Server.Version}}' 2>/dev/null) || version=""
@@ -817,8 +837,10 @@ installed_versions() {
     *) ;;
   esac
   # shellcheck disable=SC2016 # a jq program: its $names are jq variables
-  "$JQ" -cn --arg app "$app" --arg version "$version" --arg os "$os" --arg firstboot "$SCRIPT_VERSION" \
-    '{firstboot: $firstboot} + (if $os != "" then {debian: $os} else {} end) + (if $app != "" and $version != "" then {($app): $version} else {} end)'
+  "$JQ" -cn --arg hostname "$GUEST_HOSTNAME" --arg status "$status" --arg message "$message" \
+    --arg app "$app" --arg version "$version" --arg os "$os" --arg firstboot "$SCRIPT_VERSION" \
+    '{hostname: $hostname, status: $status, message: $message,
+      versions: ({firstboot: $firstboot} + (if $os != "" then {debian: $os} else {} end) + (if $app != "" and $version != "" then {($app): $version} else {} end))}'
 }
 
 step_complete() {

@@ -97,6 +97,13 @@ public sealed class ProxmoxClient(IHttpClientFactory httpClients, ProxmoxConnect
     public async Task<IReadOnlyList<TaskListEntry>> GetRunningTasksAsync(string node, int vmid, CancellationToken ct) =>
         [.. (await GetAsync<IReadOnlyList<TaskListEntry>>($"nodes/{Seg(node)}/tasks?vmid={vmid.ToString(CultureInfo.InvariantCulture)}&source=active", ct)).Where(t => t.IsRunning)];
 
+    /// <summary>
+    /// The node's running tasks (<c>GET /nodes/{n}/tasks?source=active</c>), every type and user it may see: its own,
+    /// and every user's where it has Sys.Audit on the node. The limit is far above what a node runs at once (default 50).
+    /// </summary>
+    public Task<IReadOnlyList<TaskListEntry>> GetActiveTasksAsync(string node, CancellationToken ct) =>
+        GetAsync<IReadOnlyList<TaskListEntry>>($"nodes/{Seg(node)}/tasks?source=active&limit=1000", ct);
+
     public Task<IReadOnlyList<TaskLogLine>> GetTaskLogAsync(string node, string upid, int start, int limit, CancellationToken ct) =>
         GetAsync<IReadOnlyList<TaskLogLine>>($"nodes/{Seg(node)}/tasks/{Seg(upid)}/log?start={start}&limit={limit}", ct);
 

@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+
 namespace Ctrlable.Provisioner.Proxmox;
 
 public sealed record TaskOutcome(string Upid, bool Succeeded, string ExitStatus, IReadOnlyList<string> LogTail)
@@ -8,31 +10,46 @@ public sealed record TaskOutcome(string Upid, bool Succeeded, string ExitStatus,
 }
 
 /// <summary>
-/// Waits for Proxmox tasks (UPIDs). Most tasks here take a second or two and the next clone of a template
-/// can only start when the previous one ended, so the first half minute is polled finely (at most 100 ms
-/// late); after that the interval backs off to 2 s so a long full clone does not cost a request every 250 ms.
+/// Waits for Proxmox tasks (UPIDs) politely. One watcher per node looks at the node's running tasks
+/// (<c>GET /nodes/{node}/tasks?source=active</c>) once per interval for every UPID waited on, and wakes each waiter whose
+/// task is no longer listed; that waiter then reads its task's status once for the exit status. With a single task to
+/// watch the watcher reads that task's status instead (one request either way, and the exit status comes with it).
+/// The interval follows what the waiters need (<see cref="TaskPacing"/>): each task type's duration is learned from
+/// earlier tasks of that type (kept in memory: a restart relearns from its first task), so a task is looked at
+/// sparsely until shortly before it is expected to end and finely around that time; a task known to be long is not
+/// polled faster than needed. <c>/cluster/tasks</c> is not used: it hides a token's own tasks from a token without
+/// Sys.Audit on "/" (pve-manager's Cluster.pm compares the split user name with the token id).
+/// A task whose UPID the node does not know (yet, or any more) is looked for again until the caller's timeout; a node
+/// that does not answer (a restart) is asked again with a growing pause, its waiters keep waiting until their
+/// timeouts, and a task that a restart ended reads as stopped with Proxmox's "unexpected status".
 /// </summary>
-public sealed class ProxmoxTasks(ProxmoxClient client, TimeProvider time)
+public sealed class ProxmoxTasks(ProxmoxClient client, TimeProvider time, ILogger<ProxmoxTasks> logger)
 {
-    public static readonly TimeSpan FirstPoll = TimeSpan.FromMilliseconds(50);
-    public static readonly TimeSpan ShortTaskPoll = TimeSpan.FromMilliseconds(100);
-    public static readonly TimeSpan ShortTaskWindow = TimeSpan.FromSeconds(30);
-    public static readonly TimeSpan MaxPoll = TimeSpan.FromSeconds(2);
     private const int LogTailLines = 20;
+
+    private readonly ConcurrentDictionary<string, NodeWatcher> _watchers = new(StringComparer.Ordinal);
+    private readonly ProxmoxClient _client = client;
+    private readonly TimeProvider _time = time;
+    private readonly ILogger<ProxmoxTasks> _logger = logger;
+
+    /// <summary>What each task type took so far (in memory).</summary>
+    public TaskDurations Durations { get; } = new();
 
     public async Task<TaskOutcome> WaitAsync(string node, string upid, TimeSpan timeout, CancellationToken ct)
     {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        deadline.CancelAfter(timeout);
-        var delay = FirstPoll;
-        var started = time.GetTimestamp();
+        using var timer = new CancellationTokenSource(timeout, _time);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct, timer.Token);
+        var waiter = new Waiter(upid, TypeOf(upid), _time.GetTimestamp());
+        var watcher = _watchers.GetOrAdd(node, n => new NodeWatcher(n, this));
         try
         {
             while (true)
             {
-                var status = await TryGetStatusAsync(node, upid, deadline.Token);
+                var status = await watcher.WaitUntilNotRunningAsync(waiter, deadline.Token)
+                    ?? await TryGetStatusAsync(node, upid, deadline.Token);
                 if (status is { IsRunning: false })
                 {
+                    Durations.Learn(waiter.Type, waiter.EstimatedDuration(_time));
                     var exit = status.Exitstatus ?? "unexpected status";
                     if (status.Succeeded)
                     {
@@ -42,22 +59,28 @@ public sealed class ProxmoxTasks(ProxmoxClient client, TimeProvider time)
                     return new TaskOutcome(upid, false, exit, await LogTailAsync(node, upid, deadline.Token));
                 }
 
-                await Task.Delay(delay, time, deadline.Token);
-                var cap = time.GetElapsedTime(started) < ShortTaskWindow ? ShortTaskPoll : MaxPoll;
-                delay = TimeSpan.FromTicks(Math.Min(cap.Ticks, (long)(delay.Ticks * 1.5)));
+                // Still running (the list was a moment behind) or not visible yet: back to the watcher.
+                waiter.SeenRunning(_time.GetTimestamp());
             }
         }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        catch (OperationCanceledException) when (timer.IsCancellationRequested && !ct.IsCancellationRequested)
         {
             throw new TimeoutException($"Proxmox task {upid} did not finish within {timeout.TotalSeconds:0} s.");
         }
+    }
+
+    /// <summary>The UPID's task type (<c>UPID:node:pid:pstart:starttime:type:id:user:</c>); "" when it does not parse.</summary>
+    internal static string TypeOf(string upid)
+    {
+        var parts = upid.Split(':');
+        return parts.Length >= 8 && parts[0] == "UPID" ? parts[5] : "";
     }
 
     private async Task<TaskStatus?> TryGetStatusAsync(string node, string upid, CancellationToken ct)
     {
         try
         {
-            return await client.GetTaskStatusAsync(node, upid, ct);
+            return await _client.GetTaskStatusAsync(node, upid, ct);
         }
         catch (ProxmoxException ex) when (ex.Status == System.Net.HttpStatusCode.BadRequest && ex.Errors.ContainsKey("upid"))
         {
@@ -69,8 +92,269 @@ public sealed class ProxmoxTasks(ProxmoxClient client, TimeProvider time)
     private async Task<IReadOnlyList<string>> LogTailAsync(string node, string upid, CancellationToken ct)
     {
         // Proxmox pages the log; ask for a large window and keep the end.
-        var lines = await client.GetTaskLogAsync(node, upid, 0, 5000, ct);
+        var lines = await _client.GetTaskLogAsync(node, upid, 0, 5000, ct);
         return [.. lines.Skip(Math.Max(0, lines.Count - LogTailLines)).Select(l => l.T)];
+    }
+
+    /// <summary>A node's answer failed in a way a restart or a network hiccup explains: ask again later.</summary>
+    private static bool IsTransient(Exception e) =>
+        e is HttpRequestException or TimeoutException or OperationCanceledException or Polly.Timeout.TimeoutRejectedException
+        || (e is ProxmoxException p && (int)p.Status >= 500);
+
+    /// <summary>One waited-on task: when it was first waited for and when it was last seen running.</summary>
+    private sealed class Waiter(string upid, string type, long registered)
+    {
+        public string Upid { get; } = upid;
+        public string Type { get; } = type;
+        public long Registered { get; } = registered;
+        public long LastSeenRunning { get; private set; } = registered;
+        public TaskCompletionSource<TaskStatus?>? Released { get; set; }
+
+        /// <summary>When this waiter next needs a look, as a timestamp.</summary>
+        public long NextCheck(TimeProvider time, TaskDurations durations)
+        {
+            var seen = time.GetElapsedTime(Registered, LastSeenRunning);
+            var next = TaskPacing.NextCheck(seen, durations.Expected(Type));
+            return Registered + (long)(next.TotalSeconds * time.TimestampFrequency);
+        }
+
+        public void SeenRunning(long at) => LastSeenRunning = Math.Max(LastSeenRunning, at);
+
+        /// <summary>Half-way between the last look that saw it running and the one that saw it ended.</summary>
+        public TimeSpan EstimatedDuration(TimeProvider time) =>
+            (time.GetElapsedTime(Registered, LastSeenRunning) + time.GetElapsedTime(Registered)) / 2;
+    }
+
+    /// <summary>The one poller of a node's tasks; runs while anyone waits on a task of that node.</summary>
+    private sealed class NodeWatcher(string node, ProxmoxTasks owner)
+    {
+        private static readonly TimeSpan MaxErrorPause = TimeSpan.FromSeconds(30);
+        private readonly Lock _sync = new();
+        private readonly List<Waiter> _waiters = [];
+        private TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private bool _running;
+        private long _notBefore;
+        private int _failures;
+
+        public async Task<TaskStatus?> WaitUntilNotRunningAsync(Waiter waiter, CancellationToken ct)
+        {
+            var released = waiter.Released = new TaskCompletionSource<TaskStatus?>(TaskCreationOptions.RunContinuationsAsynchronously);
+            lock (_sync)
+            {
+                _waiters.Add(waiter);
+                if (!_running)
+                {
+                    _running = true;
+                    _ = Task.Run(LoopAsync, CancellationToken.None);
+                }
+                else
+                {
+                    // It may need a look sooner than the watcher planned.
+                    _wake.TrySetResult();
+                }
+            }
+
+            using (ct.Register(() =>
+            {
+                lock (_sync)
+                {
+                    _waiters.Remove(waiter);
+                }
+
+                released.TrySetCanceled(ct);
+            }))
+            {
+                return await released.Task;
+            }
+        }
+
+        private async Task LoopAsync()
+        {
+            var time = owner._time;
+            while (true)
+            {
+                Waiter[] looked;
+                Task wake;
+                TimeSpan pause;
+                lock (_sync)
+                {
+                    if (_waiters.Count == 0)
+                    {
+                        _running = false;
+                        return;
+                    }
+
+                    var due = Math.Max(_notBefore, _waiters.Min(w => w.NextCheck(time, owner.Durations)));
+                    pause = time.GetElapsedTime(time.GetTimestamp(), due);
+                    _wake = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    wake = _wake.Task;
+                    looked = [.. _waiters];
+                }
+
+                if (pause > TimeSpan.Zero)
+                {
+                    // A new waiter may need an earlier look: plan again when one comes.
+                    await Task.WhenAny(Task.Delay(pause, time), wake);
+                    continue;
+                }
+
+                await LookAsync(looked);
+            }
+        }
+
+        private async Task LookAsync(Waiter[] looked)
+        {
+            var time = owner._time;
+            var at = time.GetTimestamp();
+            try
+            {
+                if (looked.Length == 1)
+                {
+                    // One task: its status is one request as the list is, and carries the exit status.
+                    var status = await owner.TryGetStatusAsync(node, looked[0].Upid, CancellationToken.None);
+                    Settle(looked, at, status is { IsRunning: false } ? _ => (true, status) : _ => (false, null));
+                }
+                else
+                {
+                    var running = (await owner._client.GetActiveTasksAsync(node, CancellationToken.None))
+                        .Where(t => t.IsRunning).Select(t => t.Upid).ToHashSet(StringComparer.Ordinal);
+                    Settle(looked, at, w => (!running.Contains(w.Upid), null));
+                }
+
+                if (_failures > 0)
+                {
+                    owner._logger.LogInformation("Proxmox node {Node} answers again; waiting on its tasks continues.", node);
+                }
+
+                _failures = 0;
+                _notBefore = at + (long)(TaskPacing.FinePoll.TotalSeconds * time.TimestampFrequency);
+            }
+            catch (Exception e) when (IsTransient(e))
+            {
+                // A node restarting, or the network: its waiters keep waiting (until their own timeouts); ask again later.
+                _failures++;
+                if (_failures == 1)
+                {
+                    owner._logger.LogWarning("Proxmox node {Node} did not answer its task list ({Error}); asking again.", node, e.Message);
+                }
+
+                var pause = TimeSpan.FromSeconds(Math.Min(MaxErrorPause.TotalSeconds, Math.Pow(2, _failures - 1)));
+                _notBefore = time.GetTimestamp() + (long)(pause.TotalSeconds * time.TimestampFrequency);
+            }
+            catch (Exception e)
+            {
+                // Refused (e.g. the token lost its rights): every waiter of this look fails as its own poll would have.
+                lock (_sync)
+                {
+                    foreach (var w in looked)
+                    {
+                        _waiters.Remove(w);
+                        w.Released?.TrySetException(e);
+                    }
+                }
+            }
+        }
+
+        private void Settle(Waiter[] looked, long at, Func<Waiter, (bool Ended, TaskStatus? Status)> verdict)
+        {
+            lock (_sync)
+            {
+                foreach (var w in looked)
+                {
+                    if (!_waiters.Contains(w))
+                    {
+                        continue;
+                    }
+
+                    var (ended, status) = verdict(w);
+                    if (ended)
+                    {
+                        _waiters.Remove(w);
+                        w.Released?.TrySetResult(status);
+                    }
+                    else
+                    {
+                        w.SeenRunning(at);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// <summary>
+/// When to look at a running task next, from how long it has run and what its type took before. Unknown type: soon,
+/// then a quarter of its age (a task is at most about a quarter late). Known type: at its earliest expected end (a long
+/// type also half-way there), then <see cref="WindowLooks"/> looks spread over the window in which earlier tasks of the
+/// type ended (mean ± twice the deviation; at least <see cref="WindowStep"/> apart), then a quarter of its age again
+/// (it runs longer than any before). Never closer than <see cref="FinePoll"/>,
+/// never further apart than <see cref="MaxPoll"/>.
+/// </summary>
+public static class TaskPacing
+{
+    public static readonly TimeSpan FinePoll = TimeSpan.FromMilliseconds(50);
+    public static readonly TimeSpan FirstPoll = TimeSpan.FromMilliseconds(100);
+    public static readonly TimeSpan MaxPoll = TimeSpan.FromSeconds(30);
+    public const int WindowLooks = 8;
+
+    /// <summary>Looks across the window are at least this far apart (a narrow window gets fewer than <see cref="WindowLooks"/>).</summary>
+    public static readonly TimeSpan WindowStep = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>A type whose earliest expected end is at least this far gets a look half-way there.</summary>
+    public static readonly TimeSpan LongTask = TimeSpan.FromSeconds(2);
+
+    /// <summary>The elapsed time (since the wait began) of the next look, given the last look that saw it running.</summary>
+    public static TimeSpan NextCheck(TimeSpan seenRunning, TaskDuration? expected)
+    {
+        var t = seenRunning.TotalSeconds;
+        double next;
+        if (expected is null)
+        {
+            next = t == 0 ? FirstPoll.TotalSeconds : t + (t / 4);
+        }
+        else
+        {
+            var spread = 2 * expected.Deviation.TotalSeconds;
+            var lo = Math.Max(0, expected.Mean.TotalSeconds - spread);
+            var hi = expected.Mean.TotalSeconds + spread + FinePoll.TotalSeconds;
+            var step = Math.Max(WindowStep.TotalSeconds, (hi - lo) / WindowLooks);
+            // A long task gets one look half-way to its window (an early failure is not missed by much). Seen running
+            // within a step of its window (by a look another waiter asked for), it joins that look's rhythm.
+            next = t < lo / 2 && lo >= LongTask.TotalSeconds ? lo / 2
+                : t < lo - step ? lo
+                : t < hi ? t + step
+                : t + (t / 4);
+        }
+
+        return TimeSpan.FromSeconds(Math.Clamp(next, t + FinePoll.TotalSeconds, t + MaxPoll.TotalSeconds));
+    }
+}
+
+/// <summary>What tasks of one type took: a moving mean and mean absolute deviation.</summary>
+public sealed record TaskDuration(TimeSpan Mean, TimeSpan Deviation, int Samples);
+
+/// <summary>Learned task durations per task type (vzclone, vzstart, …), in memory.</summary>
+public sealed class TaskDurations
+{
+    private const double Weight = 0.3;
+    private readonly ConcurrentDictionary<string, TaskDuration> _byType = new(StringComparer.Ordinal);
+
+    public TaskDuration? Expected(string type) => _byType.GetValueOrDefault(type);
+
+    public void Learn(string type, TimeSpan took)
+    {
+        if (type.Length == 0)
+        {
+            return;
+        }
+
+        _byType.AddOrUpdate(type,
+            // One sample says little about the spread: assume a quarter of it.
+            _ => new TaskDuration(took, took / 4, 1),
+            (_, d) => new TaskDuration(
+                (d.Mean * (1 - Weight)) + (took * Weight),
+                (d.Deviation * (1 - Weight)) + ((took - d.Mean).Duration() * Weight),
+                d.Samples + 1));
     }
 }
 

@@ -2,13 +2,14 @@ using System.Text.Json.Nodes;
 
 namespace Ctrlable.PveSim.Api;
 
-/// <summary>/version, /cluster/resources, /cluster/nextid.</summary>
+/// <summary>/version, /cluster/resources, /cluster/nextid, /cluster/tasks.</summary>
 internal static class ClusterApi
 {
     public static void Map(PveRouter router) => router
         .Map("GET", "/version", Version)
         .Map("GET", "/cluster/resources", Resources)
-        .Map("GET", "/cluster/nextid", NextId);
+        .Map("GET", "/cluster/nextid", NextId)
+        .Map("GET", "/cluster/tasks", TaskApi.ClusterTasks);
 
     private static JsonNode Version(PveRequest r) => new JsonObject
     {

@@ -30,12 +30,16 @@ internal static class TaskApi
                 continue;
             }
 
-            if (r.Get("userfilter") is { } userfilter && !task.Upid.User.Contains(userfilter, StringComparison.OrdinalIgnoreCase))
+            // node_tasks reads running tasks from the "active" file without splitting a token's UPID user
+            // (`$convert_token_task` runs only on archive lines): an active entry's user is "u@pve!token", so a
+            // token sees its own running tasks but a user does not see its tokens' (check_task_user without tokenid).
+            var user = running ? task.Upid.User : SplitUser(task.Upid.User);
+            if (r.Get("userfilter") is { } userfilter && !user.Contains(userfilter, StringComparison.OrdinalIgnoreCase))
             {
                 continue;
             }
 
-            if (!auditor && !IsOwner(r.AuthId, task.Upid.User))
+            if (!auditor && !(running ? r.AuthId == task.Upid.User : IsOwner(r.AuthId, task.Upid.User)))
             {
                 continue;
             }
@@ -54,7 +58,7 @@ internal static class TaskApi
                 continue;
             }
 
-            var entry = Describe(task);
+            var entry = Describe(task, split: !running);
             if (!running)
             {
                 entry["endtime"] = task.Ended!.Value.ToUnixTimeSeconds();
@@ -62,8 +66,10 @@ internal static class TaskApi
             }
             else
             {
-                // pve-manager's node_tasks: an active task without a status yet is listed as RUNNING (no endtime).
+                // pve-manager's node_tasks: an active task without a status yet is listed as RUNNING (no endtime),
+                // with the "saved" flag of the active file (0: not archived yet; archived ones are skipped).
                 entry["status"] = "RUNNING";
+                entry["saved"] = "0";
             }
 
             result.Add(entry);
@@ -132,8 +138,54 @@ internal static class TaskApi
         return result;
     }
 
-    /// <summary>upid_decode plus the token split of the tasks API: user "u@pve", tokenid "name".</summary>
-    private static JsonObject Describe(SimTask task)
+    /// <summary>
+    /// /cluster/tasks (pve-manager Cluster.pm): the task lists the nodes broadcast (each node's running tasks and its most
+    /// recently ended ones, 25 in all per node, newest first), a token's user split off; all of them with Sys.Audit on
+    /// "/", else those whose split user is the caller — so a user sees its own and its tokens' tasks and a token sees none.
+    /// </summary>
+    internal static JsonNode ClusterTasks(PveRequest r)
+    {
+        bool all;
+        lock (r.Sim.State.Sync)
+        {
+            all = r.Sim.State.Access.Check(r.AuthId, "/", ["Sys.Audit"], noError: true);
+        }
+
+        var result = new JsonArray();
+        foreach (var node in r.Sim.Tasks.All.GroupBy(t => t.Upid.Node))
+        {
+            var running = node.Where(t => t.Running).OrderByDescending(t => t.Started).ToList();
+            var ended = node.Where(t => !t.Running).OrderByDescending(t => t.Started).Take(Math.Max(0, 25 - running.Count));
+            foreach (var task in running.Concat(ended))
+            {
+                var entry = Describe(task);
+                if (!all && entry["user"]!.GetValue<string>() != r.AuthId)
+                {
+                    continue;
+                }
+
+                if (!task.Running)
+                {
+                    entry["endtime"] = task.Ended!.Value.ToUnixTimeSeconds();
+                    entry["status"] = task.ExitStatus;
+                    entry["saved"] = "1";
+                }
+                else
+                {
+                    entry["saved"] = "0";
+                }
+
+                result.Add(entry);
+            }
+        }
+
+        return result;
+    }
+
+    private static string SplitUser(string user) => AccessControl.SplitTokenId(user) is var (u, _) ? u : user;
+
+    /// <summary>upid_decode plus (with <paramref name="split"/>) the token split of the tasks API: user "u@pve", tokenid "name".</summary>
+    private static JsonObject Describe(SimTask task, bool split = true)
     {
         var u = task.Upid;
         var o = new JsonObject
@@ -148,7 +200,7 @@ internal static class TaskApi
             ["user"] = u.User,
         };
 
-        if (AccessControl.SplitTokenId(u.User) is var (user, token))
+        if (split && AccessControl.SplitTokenId(u.User) is var (user, token))
         {
             o["user"] = user;
             o["tokenid"] = token;

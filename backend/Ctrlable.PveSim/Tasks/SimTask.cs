@@ -77,6 +77,25 @@ public sealed class SimTask
         }
     }
 
+    private readonly CancellationTokenSource _kill = new();
+
+    /// <summary>Cancelled when the task's node "reboots" (<see cref="TaskManager.KillRunning"/>).</summary>
+    internal CancellationToken Killed => _kill.Token;
+
+    internal void Kill() => _kill.Cancel();
+
+    /// <summary>The worker died without writing its end: upid_read_status finds no "TASK ..." line.</summary>
+    internal void FinishKilled(DateTimeOffset ended)
+    {
+        lock (_sync)
+        {
+            Ended = ended;
+            ExitStatus = "unexpected status";
+        }
+
+        _done.TrySetResult(Record);
+    }
+
     internal void Finish(DateTimeOffset ended, string? error)
     {
         lock (_sync)

@@ -110,18 +110,41 @@ public sealed class TaskManager
 
     internal void Shutdown() => _shutdown.Cancel();
 
+    /// <summary>
+    /// What a node's reboot does to its tasks: every task running on <paramref name="node"/> dies without writing its
+    /// end, so Proxmox reads its status from a log with no "TASK OK"/"TASK ERROR" line: "unexpected status".
+    /// Returns how many were running.
+    /// </summary>
+    public int KillRunning(string node)
+    {
+        var running = All.Where(t => t.Upid.Node == node && t.Running).ToList();
+        foreach (var task in running)
+        {
+            task.Kill();
+        }
+
+        return running.Count;
+    }
+
     private async Task RunAsync(SimTask task, Func<SimTask, CancellationToken, Task> work, Action<string>? onFailure)
     {
         string? error;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token, task.Killed);
         try
         {
             if (Gate is { } gate)
             {
-                await gate(task).WaitAsync(_shutdown.Token).ConfigureAwait(false);
+                await gate(task).WaitAsync(stop.Token).ConfigureAwait(false);
             }
 
-            await work(task, _shutdown.Token).ConfigureAwait(false);
+            await work(task, stop.Token).ConfigureAwait(false);
             error = null;
+        }
+        catch (OperationCanceledException) when (task.Killed.IsCancellationRequested)
+        {
+            // Killed with its node (KillRunning): no end is written, nothing is undone.
+            task.FinishKilled(_clock.Now);
+            return;
         }
         catch (TaskFailedException e)
         {

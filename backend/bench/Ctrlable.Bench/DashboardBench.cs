@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using System.Globalization;
+using System.Text.Json.Nodes;
 using Ctrlable.Provisioner.Auth;
 using Ctrlable.PveSim;
 using Ctrlable.PveSim.Hosting;
@@ -19,23 +19,49 @@ internal static class DashboardBench
     // A browser dashboard refreshes every 5 s; viewers here refresh every 250 ms to stress the sharing.
     private static readonly TimeSpan ThinkTime = TimeSpan.FromMilliseconds(250);
 
-    public static async Task<int> RunAsync(int[] clientCounts, TimeSpan duration)
+    public static async Task<int> RunAsync(int[] clientCounts, TimeSpan duration, bool json)
     {
-        Console.WriteLine($"dashboard benchmark: {duration.TotalSeconds:0} s per run, viewers refresh every {ThinkTime.TotalMilliseconds:0} ms");
-        Console.WriteLine("| viewers | mode | dashboard req/s | p50 ms | p99 ms | Proxmox req/s |");
-        Console.WriteLine("|---:|---|---:|---:|---:|---:|");
+        if (!json)
+        {
+            Console.WriteLine($"dashboard benchmark: {duration.TotalSeconds:0} s per run, viewers refresh every {ThinkTime.TotalMilliseconds:0} ms (load generator in its own process)");
+            Console.WriteLine("| viewers | mode | dashboard req/s | p50 ms | p99 ms | Proxmox req/s |");
+            Console.WriteLine("|---:|---|---:|---:|---:|---:|");
+        }
+
         var shared = new Dictionary<int, double>();
+        var rows = new JsonArray();
         foreach (var n in clientCounts)
         {
             var product = await RunProductAsync(n, duration);
             shared[n] = product.ProxmoxPerSecond;
-            Print(n, "orchestrator (shared poll)", product);
             var baseline = await RunBaselineAsync(n, duration);
-            Print(n, "baseline: each viewer polls Proxmox", baseline);
+            foreach (var (mode, r) in new[] { ("orchestrator (shared poll)", product), ("baseline: each viewer polls Proxmox", baseline) })
+            {
+                if (!json)
+                {
+                    Print(n, mode, r);
+                }
+
+                rows.Add(new JsonObject
+                {
+                    ["viewers"] = n,
+                    ["mode"] = mode,
+                    ["requestsPerSecond"] = Math.Round(r.RequestsPerSecond, 1),
+                    ["p50Ms"] = Math.Round(r.P50, 2),
+                    ["p99Ms"] = Math.Round(r.P99, 2),
+                    ["proxmoxRequestsPerSecond"] = Math.Round(r.ProxmoxPerSecond, 2),
+                });
+            }
         }
 
         var first = shared[clientCounts[0]];
         var last = shared[clientCounts[^1]];
+        if (json)
+        {
+            Console.WriteLine(new JsonObject { ["seconds"] = duration.TotalSeconds, ["thinkMs"] = ThinkTime.TotalMilliseconds, ["rows"] = rows, ["proxmoxRateMostOverFewestViewers"] = Math.Round(last / first, 3) }.ToJsonString());
+            return 0;
+        }
+
         Console.WriteLine();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Proxmox req/s with {clientCounts[^1]} viewers ÷ with {clientCounts[0]}: {last / first:0.00} (flat = 1.00)"));
         return 0;
@@ -74,65 +100,21 @@ internal static class DashboardBench
         });
         using var client = await orchestrator.StartAsync(Role.Viewer);
         (await client.GetAsync("/api/dashboard")).EnsureSuccessStatusCode(); // warm-up
-        return await MeasureAsync(viewers, duration, sim, async ct =>
-        {
-            using var response = await client.GetAsync("/api/dashboard", ct);
-            response.EnsureSuccessStatusCode();
-        });
+        var auth = client.DefaultRequestHeaders.Authorization!;
+        return await MeasureAsync(client.BaseAddress!, $"{auth.Scheme} {auth.Parameter}", ["api/dashboard"], viewers, duration, null, sim);
     }
 
     private static async Task<Result> RunBaselineAsync(int viewers, TimeSpan duration)
     {
         await using var sim = await StartHostAsync();
         var token = sim.Seed(HostSeed()).Tokens[0];
-        using var http = sim.CreateClient(token);
-        return await MeasureAsync(viewers, duration, sim, async ct =>
-        {
-            // What the orchestrator's dashboard fetch asks of Proxmox, done by every viewer itself.
-            using var resources = await http.GetAsync("cluster/resources", ct);
-            resources.EnsureSuccessStatusCode();
-            using var status = await http.GetAsync("nodes/pve/status", ct);
-            status.EnsureSuccessStatusCode();
-        });
+        // What the orchestrator's dashboard fetch asks of Proxmox, done by every viewer itself.
+        return await MeasureAsync(sim.BaseAddress, $"PVEAPIToken {token.TokenId}={token.Secret}", ["cluster/resources", "nodes/pve/status"], viewers, duration, sim.CertificateFingerprint, sim);
     }
 
-    private static async Task<Result> MeasureAsync(int viewers, TimeSpan duration, PveSimulator sim, Func<CancellationToken, Task> view)
+    private static async Task<Result> MeasureAsync(Uri url, string auth, string[] paths, int viewers, TimeSpan duration, string? fingerprint, PveSimulator sim)
     {
-        using var stop = new CancellationTokenSource(duration);
-        var latencies = new List<double>[viewers];
-        var startRequests = sim.RequestCount;
-        var clock = Stopwatch.StartNew();
-        await Task.WhenAll(Enumerable.Range(0, viewers).Select(async i =>
-        {
-            var mine = latencies[i] = [];
-            // Spread the viewers' phases like real browsers opened at different moments.
-            await Task.Delay(TimeSpan.FromMilliseconds(ThinkTime.TotalMilliseconds * i / viewers));
-            while (!stop.IsCancellationRequested)
-            {
-                var started = Stopwatch.GetTimestamp();
-                try
-                {
-                    await view(stop.Token);
-                }
-                catch (OperationCanceledException) when (stop.IsCancellationRequested)
-                {
-                    break;
-                }
-
-                mine.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-                try
-                {
-                    await Task.Delay(ThinkTime, stop.Token);
-                }
-                catch (OperationCanceledException)
-                {
-                    break;
-                }
-            }
-        }));
-        var seconds = clock.Elapsed.TotalSeconds;
-        var proxmox = sim.RequestCount - startRequests;
-        var all = latencies.SelectMany(l => l).Order().ToList();
-        return new Result(all.Count / seconds, Stats.Percentile(all, 50), Stats.Percentile(all, 99), proxmox / seconds);
+        var r = await ViewerLoad.RunAsync(url, auth, paths, viewers, duration, ThinkTime, fingerprint, () => sim.RequestCount);
+        return new Result(r.Requests / r.Seconds, r.P50, r.P99, r.ProxmoxRequests / r.Seconds);
     }
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Ctrlable.Provisioner.Auth;
 using Ctrlable.Provisioner.Demo;
 using Ctrlable.Provisioner.Provision;
@@ -33,35 +34,77 @@ internal static class DeployBench
 {
     private static readonly string[] StackTypes = ["zwavejs", "zigbee2mqtt", "docker-portainer", "frigate", "freepbx"];
 
-    public static async Task<int> RunAsync(double timingScale, string scenarios)
+    public static async Task<int> RunAsync(double timingScale, string scenarios, bool json)
     {
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"deploy benchmark: emulator timing scale {timingScale} (1 = realistic: linked clone 1–3 s, start 1 s)"));
-        Console.WriteLine("| scenario | mode | wall s | critical path s | wall ÷ critical path | first boots done s |");
-        Console.WriteLine("|---|---|---:|---:|---:|---:|");
+        if (!json)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"deploy benchmark: emulator timing scale {timingScale} (1 = realistic: linked clone 1–3 s, start 1 s)"));
+            Console.WriteLine("| scenario | mode | wall s | critical path s | wall ÷ critical path | first boots done s | Proxmox requests | task polls per task-second |");
+            Console.WriteLine("|---|---|---:|---:|---:|---:|---:|---:|");
+        }
+
+        var results = new JsonObject();
         if (scenarios.Contains('a', StringComparison.Ordinal))
         {
-            await ScenarioAsync("(a) 5-LXC stack", StackTypes, stack: true, timingScale);
+            results["a"] = await ScenarioAsync("(a) 5-LXC stack", StackTypes, stack: true, timingScale, json);
         }
 
         if (scenarios.Contains('b', StringComparison.Ordinal))
         {
-            await ScenarioAsync("(b) 20 add-instance of zigbee2mqtt", [.. Enumerable.Repeat("zigbee2mqtt", 20)], stack: false, timingScale);
+            results["b"] = await ScenarioAsync("(b) 20 add-instance of zigbee2mqtt", [.. Enumerable.Repeat("zigbee2mqtt", 20)], stack: false, timingScale, json);
         }
+
+        if (json)
+        {
+            // One object: a single scenario's figures at the top level, several scenarios keyed by their letter.
+            var only = results.Count == 1 ? results.Single().Value! : results;
+            Console.WriteLine(only.ToJsonString());
+        }
+
         return 0;
     }
 
-    private static async Task ScenarioAsync(string name, IReadOnlyList<string> types, bool stack, double timingScale)
+    private static async Task<JsonObject> ScenarioAsync(string name, IReadOnlyList<string> types, bool stack, double timingScale, bool json)
     {
         var orchestrator = await MeasureAsync(types, timingScale, (client, projectId, ct) => OrchestratorDeployAsync(client, projectId, types, stack, ct));
-        Print(name, "orchestrator", orchestrator);
         var naive = await MeasureAsync(types, timingScale, null);
-        Print(name, "baseline: naive sequential", naive);
+        if (!json)
+        {
+            Print(name, "orchestrator", orchestrator);
+            Print(name, "baseline: naive sequential", naive);
+        }
+
+        var result = orchestrator.ToJson();
+        result["scenario"] = name;
+        result["timingScale"] = timingScale;
+        result["baseline"] = naive.ToJson();
+        return result;
     }
 
-    private static void Print(string scenario, string mode, (double Wall, double Critical, double? FirstBoots) r) => Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"| {scenario} | {mode} | {r.Wall:0.00} | {r.Critical:0.00} | {r.Wall / r.Critical:0.000} | {(r.FirstBoots is { } f ? f.ToString("0.00", CultureInfo.InvariantCulture) : "–")} |"));
+    private static void Print(string scenario, string mode, Measurement r) => Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"| {scenario} | {mode} | {r.Wall:0.00} | {r.Critical:0.00} | {r.Ratio:0.000} | {(r.FirstBoots is { } f ? f.ToString("0.00", CultureInfo.InvariantCulture) : "–")} | {r.ProxmoxRequests} | {r.TaskPollsPerTaskSecond:0.00} |"));
 
-    private static async Task<(double Wall, double Critical, double? FirstBoots)> MeasureAsync(
+    /// <summary>One deploy's figures; see backend/bench/README.md for each definition.</summary>
+    private sealed record Measurement(double Wall, double Critical, double? FirstBoots, long ProxmoxRequests, long TaskPollRequests, double TaskSeconds)
+    {
+        public double Ratio => Wall / Critical;
+
+        public double TaskPollsPerTaskSecond => TaskSeconds > 0 ? TaskPollRequests / TaskSeconds : 0;
+
+        public JsonObject ToJson() => new()
+        {
+            ["wallSeconds"] = Math.Round(Wall, 3),
+            ["criticalPathSeconds"] = Math.Round(Critical, 3),
+            ["ratio"] = Math.Round(Ratio, 4),
+            ["firstBootsDoneSeconds"] = FirstBoots is { } f ? Math.Round(f, 3) : null,
+            ["proxmoxRequests"] = ProxmoxRequests,
+            ["taskPollRequests"] = TaskPollRequests,
+            ["taskSeconds"] = Math.Round(TaskSeconds, 3),
+            ["taskPollRequestsPerTaskSecond"] = Math.Round(TaskPollsPerTaskSecond, 3),
+        };
+    }
+
+    private static async Task<Measurement> MeasureAsync(
         IReadOnlyList<string> types, double timingScale, Func<HttpClient, long, CancellationToken, Task>? orchestratorDeploy)
     {
         // The orchestrator's guests run their first boot; the naive baseline's guests have no instance to personalise.
@@ -101,7 +144,29 @@ internal static class DeployBench
         }
         var project = (await (await client.PostAsJsonAsync("/api/projects", new { name = "Bench" })).Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt64();
 
+        // Requests to the task endpoints (list, status, log) from the click until every guest is handed to its first boot.
+        long taskPolls = 0;
+        var counting = 0;
+        var trace = Environment.GetEnvironmentVariable("BENCH_TRACE_TASKS") == "1";
+        var traceClock = Stopwatch.StartNew();
+        sim.Intercept = (call, handle) =>
+        {
+            if (Volatile.Read(ref counting) == 1 && call.Path.Contains("/tasks", StringComparison.Ordinal))
+            {
+                Interlocked.Increment(ref taskPolls);
+                if (trace)
+                {
+                    // BENCH_TRACE_TASKS=1: each task request's time and path on standard error (tuning the pacing).
+                    Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{traceClock.Elapsed.TotalSeconds:0.000} {call.Path}{call.Query}"));
+                }
+            }
+
+            return handle();
+        };
+        var requestsBefore = sim.RequestCount;
         var measuredFrom = DateTimeOffset.UtcNow;
+        Volatile.Write(ref counting, 1);
+        traceClock.Restart();
         var wall = Stopwatch.StartNew();
         if (orchestratorDeploy is not null)
         {
@@ -113,7 +178,18 @@ internal static class DeployBench
         }
 
         var seconds = wall.Elapsed.TotalSeconds;
-        var critical = CriticalPathSeconds([.. sim.TaskLog.Where(t => t.Started >= measuredFrom)]);
+        Volatile.Write(ref counting, 0);
+        var measured = sim.TaskLog.Where(t => t.Started >= measuredFrom).ToList();
+        var critical = CriticalPathSeconds(measured);
+        if (trace)
+        {
+            foreach (var t in measured)
+            {
+                Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"task {t.Type} {t.Id} {(t.Started - measuredFrom).TotalSeconds:0.000}–{((t.Ended ?? t.Started) - measuredFrom).TotalSeconds:0.000}"));
+            }
+        }
+
+        var taskSeconds = measured.Sum(t => ((t.Ended ?? DateTimeOffset.UtcNow) - t.Started).TotalSeconds);
         double? firstBoots = null;
         if (orchestratorDeploy is not null)
         {
@@ -121,7 +197,7 @@ internal static class DeployBench
             firstBoots = wall.Elapsed.TotalSeconds;
         }
 
-        return (seconds, critical, firstBoots);
+        return new Measurement(seconds, critical, firstBoots, sim.RequestCount - requestsBefore, Interlocked.Read(ref taskPolls), taskSeconds);
     }
 
     /// <summary>Until every instance of the project is active: its guest ran the first-boot script and reported complete.</summary>

@@ -22,6 +22,8 @@ internal sealed class Orchestrator : WebApplicationFactory<Ctrlable.Provisioner.
         _settings = new Dictionary<string, string?>(settings) { ["Storage:DataDirectory"] = DataDirectory };
         // Loopback, free ports; a benchmark that runs guests' first boots adds an https:// URL for them.
         _settings.TryAdd("Urls", "http://127.0.0.1:0");
+        // Every log line on standard error: standard output carries the results (one JSON object with --json).
+        _settings.TryAdd("Logging:Console:LogToStandardErrorThreshold", "Trace");
         // The factory looks for the content root beside the solution; the project lives under backend/.
         Environment.SetEnvironmentVariable("ASPNETCORE_TEST_CONTENTROOT_CTRLABLE_PROVISIONER_DEMO", ProjectDirectory());
         UseKestrel();

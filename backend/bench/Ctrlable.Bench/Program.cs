@@ -15,15 +15,19 @@ public static class BenchMain
         switch (args.FirstOrDefault())
         {
             case "dashboard":
-                return await DashboardBench.RunAsync(Options(args, "--viewers", [1, 50, 200]), TimeSpan.FromSeconds(seconds));
+                return await DashboardBench.RunAsync(Options(args, "--viewers", [1, 50, 200]), TimeSpan.FromSeconds(seconds), args.Contains("--json"));
             case "platform":
                 return await PlatformBench.RunAsync(Option(args, "--changes", 1000), Option(args, "--offline-seconds", 20));
             case "memory":
                 return await MemoryBench.RunAsync(Option(args, "--viewers", 200), TimeSpan.FromSeconds(seconds), TextOrNull(args, "--app"), TextOrNull(args, "--baseline-env"), TextOrNull(args, "--baseline-app"), Option(args, "--rounds", 1));
+            case "viewers":
+                // The dashboard benchmark's load generator, started by it as a child process.
+                return await ViewerLoad.RunChildAsync(Text(args, "--url", ""), Text(args, "--auth", ""), Text(args, "--paths", "").Split(','),
+                    Option(args, "--viewers", 1), TimeSpan.FromSeconds(seconds), TimeSpan.FromMilliseconds(Option(args, "--think-ms", 250)), TextOrNull(args, "--fingerprint"));
             case "deploy":
-                return await DeployBench.RunAsync(Option(args, "--timing-percent", 100) / 100.0, Text(args, "--scenario", "ab"));
+                return await DeployBench.RunAsync(Option(args, "--timing-percent", 100) / 100.0, Text(args, "--scenario", "ab"), args.Contains("--json"));
             default:
-                await Console.Error.WriteLineAsync("usage: Ctrlable.Bench dashboard [--seconds N] [--viewers 1,50,200] | deploy [--timing-percent 100] [--scenario ab] | platform [--changes 1000] [--offline-seconds 20] | memory [--seconds 30] [--viewers 200] [--app DIR] [--baseline-env K=V,...] [--baseline-app DIR] [--rounds 1]");
+                await Console.Error.WriteLineAsync("usage: Ctrlable.Bench dashboard [--seconds N] [--viewers 1,50,200] [--json] | deploy [--timing-percent 100] [--scenario ab] [--json] | platform [--changes 1000] [--offline-seconds 20] | memory [--seconds 30] [--viewers 200] [--app DIR] [--baseline-env K=V,...] [--baseline-app DIR] [--rounds 1]");
                 return 2;
         }
     }
