@@ -284,6 +284,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/projects/{id}/backups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The project's guest backups: schedule and next slot, each guest's last backup (and whether one is missing), recent runs and restores.
+         * @description Requires role viewer (or higher).
+         */
+        get: operations["GetProjectBackups"];
+        put?: never;
+        /**
+         * Back up the project's guests now (vzdump, snapshot mode, onto the project's backup storage); runs in the background.
+         * @description Requires role operator (or higher).
+         */
+        post: operations["BackUpProjectNow"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{id}/backups/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Restore one of a guest's backups into a NEW guest (new VMID, new MAC, not started); the original guest is left as it is.
+         * @description Requires role operator (or higher).
+         */
+        post: operations["RestoreBackupAsNewGuest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/releases/{release}/build": {
         parameters: {
             query?: never;
@@ -1490,6 +1534,52 @@ export interface components {
             statusCode: number;
             remoteIp?: string | null;
         };
+        BackupArchiveView: {
+            volid: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: int64 */
+            size: number;
+            notes?: string | null;
+        };
+        /** @enum {string} */
+        BackupFrequency: "daily" | "weekly";
+        BackupRetention: {
+            /**
+             * Format: int32
+             * @description Backups of each guest to keep (1-100): after a successful backup the oldest of the orchestrator's own beyond this number are removed.
+             */
+            keepLast: number;
+        };
+        BackupRunView: {
+            /** Format: int64 */
+            id: number;
+            /** Format: date-time */
+            slot?: string | null;
+            state: string;
+            storage: string;
+            /** Format: int32 */
+            keepLast: number;
+            requestedBy?: string | null;
+            /** Format: date-time */
+            startedAt: string;
+            /** Format: date-time */
+            finishedAt?: string | null;
+            message?: string | null;
+            error?: string | null;
+        };
+        BackupSchedule: {
+            frequency: components["schemas"]["BackupFrequency"];
+            day?: components["schemas"]["DayOfWeek"] | null;
+            /** @description Time of day, HH:MM on a 24-hour clock, in the orchestrator's time zone (the Proxmox host's when installed with install.sh). */
+            time: string;
+        };
+        BackupSettings: {
+            schedule: components["schemas"]["BackupSchedule"];
+            /** @description A Proxmox storage whose content includes 'backup' (e.g. local); checked against the node's storages when saved. */
+            storage: string;
+            retention: components["schemas"]["BackupRetention"];
+        };
         BaseBackupStatus: {
             /** @description The manifest's base_backup: the file name the backup is stored under. */
             fileName: string;
@@ -1712,6 +1802,8 @@ export interface components {
             otherGuests: components["schemas"]["GuestCard"][];
             templates: components["schemas"]["TemplateCard"][];
         };
+        /** @enum {string} */
+        DayOfWeek: "sunday" | "monday" | "tuesday" | "wednesday" | "thursday" | "friday" | "saturday";
         DeployDto: {
             /** Format: int64 */
             id: number;
@@ -1731,6 +1823,19 @@ export interface components {
         FreePbxKind: "lxc" | "vm";
         /** @enum {string} */
         FrigatePlacement: "separate" | "docker";
+        GuestBackupView: {
+            /** Format: int64 */
+            instanceId: number;
+            hostname: string;
+            type: string;
+            /** Format: int64 */
+            vmid: number;
+            lastBackup?: components["schemas"]["BackupArchiveView"] | null;
+            /** Format: int32 */
+            count: number;
+            missing: boolean;
+            archives: components["schemas"]["BackupArchiveView"][];
+        };
         GuestCard: {
             /** Format: int32 */
             vmid: number;
@@ -1756,6 +1861,23 @@ export interface components {
             error?: string | null;
             /** @description Whether the guest's app answers (HTTP status or TCP connect, per type) and since when; null when the guest is not running or its instance is not active. */
             app?: components["schemas"]["AppHealth"] | null;
+        };
+        GuestRestoreView: {
+            /** Format: int64 */
+            id: number;
+            /** Format: int64 */
+            sourceInstanceId: number;
+            volid: string;
+            node: string;
+            /** Format: int64 */
+            vmid?: number | null;
+            state: string;
+            error?: string | null;
+            requestedBy?: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            finishedAt?: string | null;
         };
         GuestUpgradeOrder: {
             hostname: string;
@@ -2003,6 +2125,16 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        ProjectBackups: {
+            settings?: components["schemas"]["BackupSettings"] | null;
+            schedule?: string | null;
+            /** Format: date-time */
+            nextRunAt?: string | null;
+            guests: components["schemas"]["GuestBackupView"][];
+            runs: components["schemas"]["BackupRunView"][];
+            restores: components["schemas"]["GuestRestoreView"][];
+            problem?: string | null;
+        };
         ProjectCredentials: {
             /** Format: int64 */
             projectId: number;
@@ -2131,6 +2263,11 @@ export interface components {
             /** Format: int32 */
             diskGb: number;
         };
+        RestoreBackupRequest: {
+            /** Format: int64 */
+            instanceId: number;
+            volid: string;
+        };
         RevealCredentialRequest: {
             /** @description The signed-in admin's current password. */
             password?: string | null;
@@ -2210,6 +2347,7 @@ export interface components {
             addressing: components["schemas"]["AddressingSettings"];
             node?: string | null;
             storage?: string | null;
+            backups?: components["schemas"]["BackupSettings"] | null;
         };
         SmtpSettings: {
             host: string;
@@ -3140,6 +3278,181 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    GetProjectBackups: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectBackups"];
+                };
+            };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below viewer. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    BackUpProjectNow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BackupRunView"];
+                };
+            };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below operator. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    RestoreBackupAsNewGuest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RestoreBackupRequest"];
+            };
+        };
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GuestRestoreView"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["HttpValidationProblemDetails"];
+                };
+            };
+            /** @description Not signed in, or the API token is unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Signed in, but the role is below operator. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Bad Gateway */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
             };
         };
     };
