@@ -1054,13 +1054,12 @@ run_update_routine() {
   fi
 }
 
-# post_upgrade STATUS MESSAGE RELEASE: POST /api/provision/upgrade/complete with the installed versions.
+# post_upgrade STATUS MESSAGE RELEASE: POST /api/provision/upgrade/complete: the first boot's complete report (the
+# installed versions) plus the release it reports on.
 post_upgrade() {
-  local status=$1 message=$2 release=$3 versions
-  versions=$(installed_versions)
+  local status=$1 message=$2 release=$3
   # shellcheck disable=SC2016 # a jq program: its $names are jq variables
-  "$JQ" -n --arg hostname "$GUEST_HOSTNAME" --arg release "$release" --arg status "$status" --arg message "$message" --argjson versions "$versions" \
-    '{hostname: $hostname, release: $release, status: $status, message: $message, versions: $versions}' >"$RUN_DIR/upgrade-complete.json"
+  complete_body "$status" "$message" | "$JQ" -c --arg release "$release" '. + {release: $release}' >"$RUN_DIR/upgrade-complete.json"
   request POST /api/provision/upgrade/complete "$RUN_DIR/upgrade-complete.json" "$RUN_DIR/upgrade-complete.out"
 }
 

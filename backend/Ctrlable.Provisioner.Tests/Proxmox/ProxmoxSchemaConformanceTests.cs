@@ -89,6 +89,7 @@ public sealed class ProxmoxSchemaConformanceTests
         called.Add(nameof(client.CloneAsync));
         await client.GetTaskStatusAsync(node, upid, ct); called.Add(nameof(client.GetTaskStatusAsync));
         await client.GetTaskLogAsync(node, upid, 0, 50, ct); called.Add(nameof(client.GetTaskLogAsync));
+        await client.GetActiveTasksAsync(node, ct); called.Add(nameof(client.GetActiveTasksAsync));
 
         foreach (var (kind, vmid) in new[] { (GuestKind.Lxc, lxc), (GuestKind.Qemu, qemu) })
         {
@@ -109,8 +110,20 @@ public sealed class ProxmoxSchemaConformanceTests
             await client.ListSnapshotsAsync(node, kind, vmid, ct);
             await pve.Tasks.WaitAsync(node, await client.RollbackSnapshotAsync(node, kind, vmid, "conformance", ct), TimeSpan.FromSeconds(30), ct);
             await pve.Tasks.WaitAsync(node, await client.DeleteSnapshotAsync(node, kind, vmid, "conformance", ct), TimeSpan.FromSeconds(30), ct);
+
+            // A guest backup, restored into a new guest, then removed (§8h).
+            await pve.Tasks.WaitAsync(node, await client.VzdumpAsync(node, [vmid], "local", "ctrlable-backup conformance", ct), TimeSpan.FromSeconds(30), ct);
+            var archive = (await client.GetBackupsAsync(node, "local", vmid, ct)).Should().ContainSingle().Subject;
+            var restored = vmid + 10;
+            await pve.Tasks.WaitAsync(node, await client.RestoreAsync(node, kind, restored, archive.Volid, "local-lvm", "ctrlable", ct), TimeSpan.FromSeconds(30), ct);
+            await pve.Tasks.WaitAsync(node, await client.DeleteAsync(node, kind, restored, ct), TimeSpan.FromSeconds(30), ct);
+            if (await client.DeleteVolumeAsync(node, "local", archive.Volid, ct) is { } removal)
+            {
+                await pve.Tasks.WaitAsync(node, removal, TimeSpan.FromSeconds(30), ct);
+            }
+
             await client.ConvertToTemplateAsync(node, kind, vmid, ct);
-            await pve.Tasks.WaitAsync(node, await client.DeleteAsync(node, kind, vmid, ct), TimeSpan.FromSeconds(30), ct);
+            await pve.Tasks.WaitAsync(node, await client.DestroyTemplateAsync(node, kind, vmid, ct), TimeSpan.FromSeconds(30), ct);
         }
 
         called.UnionWith([
@@ -118,6 +131,7 @@ public sealed class ProxmoxSchemaConformanceTests
             nameof(client.GetGuestRrdAsync), nameof(client.GetGuestInterfacesAsync), nameof(client.RebootAsync), nameof(client.ShutdownAsync),
             nameof(client.StopAsync), nameof(client.ConvertToTemplateAsync), nameof(client.DeleteAsync),
             nameof(client.CreateSnapshotAsync), nameof(client.ListSnapshotsAsync), nameof(client.RollbackSnapshotAsync), nameof(client.DeleteSnapshotAsync),
+            nameof(client.VzdumpAsync), nameof(client.GetBackupsAsync), nameof(client.RestoreAsync), nameof(client.DeleteVolumeAsync), nameof(client.DestroyTemplateAsync),
         ]);
         return called;
     }

@@ -2,12 +2,10 @@ using System.ComponentModel;
 using System.Net;
 using System.Text.RegularExpressions;
 using Ctrlable.Provisioner.Build;
-using Ctrlable.Provisioner.Deploy;
 using Ctrlable.Provisioner.Http;
 using Ctrlable.Provisioner.Manifest;
 using Ctrlable.Provisioner.Proxmox;
 using Ctrlable.Provisioner.State;
-using Microsoft.Extensions.Options;
 
 namespace Ctrlable.Provisioner.Releases;
 
@@ -71,11 +69,13 @@ public sealed partial class TemplateRemoval(
     BuildRepository builds,
     ProxmoxClient proxmox,
     ProxmoxTasks tasks,
-    IOptions<DeployOptions> deployOptions,
     TimeProvider time,
     ILogger<TemplateRemoval> logger)
 {
     public const string InUseCode = "templates-in-use";
+
+    /// <summary>A destroy frees the template's disks: minutes at most, like the other guest tasks (Deploy:TaskTimeoutSeconds' default).</summary>
+    private static readonly TimeSpan DestroyTimeout = TimeSpan.FromMinutes(15);
 
     // One removal at a time: two would race on the same templates.
     private readonly SemaphoreSlim _gate = new(1, 1);
@@ -196,7 +196,7 @@ public sealed partial class TemplateRemoval(
             }
 
             var upid = await proxmox.DestroyTemplateAsync(row.Node, kind, (int)row.Vmid, ct);
-            var outcome = await tasks.WaitAsync(row.Node, upid, TimeSpan.FromSeconds(deployOptions.Value.TaskTimeoutSeconds), ct);
+            var outcome = await tasks.WaitAsync(row.Node, upid, DestroyTimeout, ct);
             if (!outcome.Succeeded)
             {
                 var said = outcome.Describe();
