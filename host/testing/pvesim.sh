@@ -38,16 +38,112 @@ pve_data() {
   local kv
   for kv in "$@"; do args+=(--data-urlencode "$kv"); done
   if [[ $method == GET || $method == DELETE ]]; then get=(-G); fi
-  local out status body message
+  local out
   out=$("$PVESIM_CURL" -sS -k -X "$method" "${get[@]}" -H "Authorization: PVEAPIToken=$PVESIM_TOKEN" -H "X-PveSim-Cli: root" \
     -w '\n%{http_code}' "${args[@]}" "${PVESIM_URL%/}/${path#/}")
-  status=${out##*$'\n'}
-  body=${out%$'\n'*}
+  answer "$option" "$filter" "${out##*$'\n'}" "${out%$'\n'*}"
+}
+
+# answer JQ_OPTION FILTER HTTP_STATUS BODY: prints FILTER of the answer's "data" member; fails with its message
+# unless the status is 200.
+answer() {
+  local option=$1 filter=$2 status=$3 body=$4 message
   if [[ $status != 200 ]]; then
     message=$("$PVESIM_JQ" -r '.message // empty' <<<"$body" 2>/dev/null || true)
     fail "${message:-HTTP $status}"
   fi
+  # The emulator answers compact JSON, {"data":DATA}: DATA is .data as compact JSON. The filters the stand-ins use
+  # most are read off DATA here without starting jq (jq's start-up cost more than the request itself); anything
+  # else, or any DATA these shortcuts cannot read for sure, goes to jq as before.
+  if [[ $body == '{"data":'*'}' ]]; then
+    # A list may come with its length: {"data":[...],"total":N}. (Inside DATA such a key would be followed by
+    # DATA's own closing brace too.)
+    local data=${body#'{"data":'}
+    data=${data%'}'}
+    data=${data%',"total":'+([0-9])}
+    if quick_filter "$option" "$filter" "$data"; then return 0; fi
+    "$PVESIM_JQ" "$option" "$filter" <<<"$data"
+    return
+  fi
   "$PVESIM_JQ" "$option" ".data | $filter" <<<"$body"
+}
+
+# The filter pvesh applies: scalars as they are, null as nothing, everything else as compact JSON.
+PVESH_FILTER='if type == "string" or type == "number" then . elif type == "null" then empty else tojson end'
+
+# quick_filter OPTION FILTER DATA: prints what jq OPTION FILTER prints for the compact JSON DATA, for the few filters
+# and shapes of DATA it knows; returns 1 (printing nothing) for any other, so the caller asks jq.
+quick_filter() {
+  local option=$1 filter=$2 data=$3 text
+  # No escape anywhere: every '"' then delimits a string, so the patterns below cannot match inside one.
+  [[ $data != *\\* ]] || return 1
+  case "$option $filter" in
+    "-c .") printf '%s\n' "$data" ;;
+    "-r .")
+      if [[ $data =~ ^\"([^\"]*)\"$ ]]; then
+        printf '%s\n' "${BASH_REMATCH[1]}"
+      elif [[ $data =~ ^(null|true|false|-?[0-9]{1,15})$ ]]; then
+        printf '%s\n' "$data"
+      else
+        return 1
+      fi
+      ;;
+    "-r $PVESH_FILTER")
+      if [[ $data =~ ^\"([^\"]*)\"$ ]]; then
+        printf '%s\n' "${BASH_REMATCH[1]}"
+      elif [[ $data == null ]]; then
+        :
+      elif [[ $data =~ ^(true|false|-?[0-9]{1,15})$ || $data == [\{\[]* ]]; then
+        printf '%s\n' "$data"
+      else
+        return 1
+      fi
+      ;;
+    "-r .status")
+      json_field "$data" status || return 1
+      printf '%s\n' "$FIELD"
+      ;;
+    '-r "\(.status) \(.exitstatus // "")"')
+      json_field "$data" status || return 1
+      text=$FIELD
+      json_field "$data" exitstatus || return 1
+      ((FIELD_NULL)) && FIELD=""
+      printf '%s %s\n' "$text" "$FIELD"
+      ;;
+    "-r .[].t")
+      # A task log: [{"n":1,"t":"line"},...]; a long one goes to jq (this loop copies the rest of it per line).
+      ((${#data} <= 8192)) || return 1
+      [[ $data =~ ^\[(\{\"n\":[0-9]+,\"t\":\"[^\"]*\"\},?)*\]$ && $data != *'},]' ]] || return 1
+      while [[ $data =~ \"t\":\"([^\"]*)\" ]]; do
+        printf '%s\n' "${BASH_REMATCH[1]}"
+        data=${data#*"${BASH_REMATCH[0]}"}
+      done
+      ;;
+    *) return 1 ;;
+  esac
+}
+
+# json_field JSON KEY: the value of KEY in the compact JSON object JSON (no escapes in it) in FIELD: a string's text,
+# a number, true, false or null (also when KEY is missing; FIELD_NULL is then 1). Only when KEY occurs once: the
+# emulator's objects these filters read keep it at the top level. Returns 1 otherwise, or for any other value.
+json_field() {
+  local json=$1 key=$2 rest
+  FIELD_NULL=0
+  [[ $json == '{'*'}' && $json != *\\* ]] || return 1
+  rest=${json#*"\"$key\":"}
+  if [[ $rest == "$json" ]]; then
+    FIELD=null FIELD_NULL=1
+    return 0
+  fi
+  [[ $rest != *"\"$key\":"* ]] || return 1
+  if [[ $rest =~ ^\"([^\"]*)\"[,\}] ]]; then
+    FIELD=${BASH_REMATCH[1]}
+  elif [[ $rest =~ ^(null|true|false|-?[0-9]{1,15})[,\}] ]]; then
+    FIELD=${BASH_REMATCH[1]}
+    [[ $FIELD != null ]] || FIELD_NULL=1
+  else
+    return 1
+  fi
 }
 
 # uri_encode TEXT: TEXT as a URL path segment (a UPID holds ':', '@' and '!').
@@ -65,17 +161,24 @@ uri_encode() {
 
 # Waits for a task like the CLI does: prints its log; a failed task fails the command.
 wait_task() {
-  local upid=$1 node encoded state
+  local upid=$1 node encoded task state
+  local -a answers
   node=${upid#UPID:}
   node=${node%%:*}
   encoded=$(uri_encode "$upid")
+  task="${PVESIM_URL%/}/nodes/$node/tasks/$encoded"
   while :; do
+    # The status and then the log in one curl (one process, one connection): a log read after a "stopped" status is
+    # the whole log. Each answer is one line of compact JSON, then its HTTP status on a line of its own.
+    mapfile -t answers < <("$PVESIM_CURL" -sS -k -H "Authorization: PVEAPIToken=$PVESIM_TOKEN" -H "X-PveSim-Cli: root" \
+      -w '\n%{http_code}\n' "$task/status" "$task/log?limit=10000")
+    ((${#answers[@]} == 4)) || fail "task $upid: unexpected answer from the emulator"
     # "stopped EXITSTATUS" once the task ended.
-    state=$(pve_data -r '"\(.status) \(.exitstatus // "")"' GET "/nodes/$node/tasks/$encoded/status")
+    state=$(answer -r '"\(.status) \(.exitstatus // "")"' "${answers[1]}" "${answers[0]}")
     [[ $state == "stopped "* ]] && break
     sleep 0.05
   done
-  pve_data -r '.[].t' GET "/nodes/$node/tasks/$encoded/log" limit=10000
+  answer -r '.[].t' "${answers[3]}" "${answers[2]}"
   [[ ${state#stopped } == OK ]] || fail "${state#stopped }"
 }
 
