@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Net;
 using Ctrlable.PveSim.Auth;
+using Ctrlable.PveSim.Hosting;
 using Ctrlable.PveSim.Tests.Support;
 
 namespace Ctrlable.PveSim.Tests;
@@ -13,7 +14,8 @@ public sealed class CreateTests
     [Fact]
     public async Task Pct_create_needs_the_os_template_on_the_storage_and_builds_the_config_proxmox_writes()
     {
-        var (sim, api) = await Sims.Start();
+        // The create runs 2 s (200 s at the tests' scale): long enough that the config is read while it holds its lock.
+        var (sim, api) = await Sims.Start(timings: new SimTimings { CreateContainer = TimeSpan.FromSeconds(200) });
         await using var _ = sim;
 
         var missing = await api.RunTask(api.Post("nodes/pve1/lxc", ("vmid", "300"), ("ostemplate", $"local:vztmpl/{Debian12}"), ("rootfs", "local-lvm:4")));

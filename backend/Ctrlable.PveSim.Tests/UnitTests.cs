@@ -122,7 +122,7 @@ public sealed class UnitTests
         templates[0].Kind.Should().Be(GuestKind.Qemu);
         templates[0].DiskGiB.Should().Be(32);
         templates.Should().OnlyContain(t => t.FirstBoot && t.Pool == "ctrlable-templates");
-        cli.Simulator.Seed.Roles.Single().Privileges.Should().Contain("VM.Monitor");
+        cli.Simulator.Seed.Roles.Single(r => r.RoleId == LeastPrivilege.RoleId).Privileges.Should().Contain("VM.Monitor");
         CommandLine.Parse(["--bogus"]).Should().BeNull();
     }
 

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
   apiRequest,
+  deploySite,
   e2eAdmin,
   emulatorRequest as emulator,
   launchBrowser,
@@ -13,7 +14,6 @@ import {
   signIn,
   signInAsAdmin,
   startOrchestrator,
-  waitForActiveInstances,
 } from './harness.mjs';
 
 let orchestrator;
@@ -42,15 +42,7 @@ test('an admin reveals and prints the site credentials, a viewer is refused, and
   await signInAsAdmin(page, orchestrator);
 
   // --- A deployed site: Home Assistant (restored, secured, wired) and Z-Wave JS UI --------------
-  const created = await api(page, 'POST', '/api/projects', {
-    name: 'Jones house',
-    settings: { zigbee: { host: '192.168.1.50' }, zwave: { host: '192.168.1.51', port: 3333 } },
-  });
-  assert.equal(created.status, 201, JSON.stringify(created.body));
-  const projectId = created.body.id;
-  const deployed = await api(page, 'POST', `/api/projects/${projectId}/deploy`, { types: ['ctrlable-pro', 'zwavejs'] });
-  assert.equal(deployed.status, 202, JSON.stringify(deployed.body));
-  const instances = await waitForActiveInstances(page, orchestrator, projectId, 2);
+  const { projectId, instances } = await deploySite(page, orchestrator, 'Jones house', ['ctrlable-pro', 'zwavejs']);
   const zwave = instances.find((i) => i.type === 'zwavejs');
 
   // --- Credentials as the admin: listed without values, revealed with the password ---------------

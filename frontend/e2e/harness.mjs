@@ -224,6 +224,22 @@ export function waitForActiveInstances(page, orchestrator, projectId, count) {
 }
 
 /**
+ * A site deployed through the API (the deploy's own browser test is deploy.test.mjs): a project with the test LAN's
+ * Zigbee and Z-Wave coordinators, and `types` deployed; resolves once every instance is active.
+ */
+export async function deploySite(page, orchestrator, name, types) {
+  const created = await apiRequest(page, orchestrator, 'POST', '/api/projects', {
+    name,
+    settings: { zigbee: { host: '192.168.1.50' }, zwave: { host: '192.168.1.51', port: 3333 } },
+  });
+  if (created.status !== 201) throw new Error(`creating project ${name}: ${created.status} ${JSON.stringify(created.body)}`);
+  const projectId = created.body.id;
+  const deployed = await apiRequest(page, orchestrator, 'POST', `/api/projects/${projectId}/deploy`, { types });
+  if (deployed.status !== 202) throw new Error(`deploying ${types.join(', ')}: ${deployed.status} ${JSON.stringify(deployed.body)}`);
+  return { projectId, instances: await waitForActiveInstances(page, orchestrator, projectId, types.length) };
+}
+
+/**
  * Writes a Home Assistant base backup as the emulators make it (PveSim's --write-base-backup: HaSim's builder, the
  * owner's password on standard input) and returns what it printed: { file, sha256, slug, admin }. `options`: admin,
  * name, without (e.g. ['mosquitto', 'frigate']).

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import {
   apiRequest,
+  deploySite,
   emulatorRequest,
   freePort,
   launchBrowser,
@@ -18,7 +19,6 @@ import {
   screenshot,
   signInAsAdmin,
   startOrchestrator,
-  waitForActiveInstances,
   waitUntil,
 } from './harness.mjs';
 
@@ -99,15 +99,7 @@ test('a project is upgraded to the next release; the guest whose update fails is
   await signInAsAdmin(page, orchestrator);
 
   // --- A site deployed on 2026.06 (the deploy's own browser test is deploy.test.mjs) -------------------------------
-  const created = await api(page, 'POST', '/api/projects', {
-    name: 'Baker house',
-    settings: { zigbee: { host: '192.168.1.50' }, zwave: { host: '192.168.1.51', port: 3333 } },
-  });
-  assert.equal(created.status, 201, JSON.stringify(created.body));
-  const projectId = created.body.id;
-  const deployed = await api(page, 'POST', `/api/projects/${projectId}/deploy`, { types: ['ctrlable-pro', 'zwavejs'] });
-  assert.equal(deployed.status, 202, JSON.stringify(deployed.body));
-  const instances = await waitForActiveInstances(page, orchestrator, projectId, 2);
+  const { projectId, instances } = await deploySite(page, orchestrator, 'Baker house', ['ctrlable-pro', 'zwavejs']);
   for (const instance of instances) {
     assert.equal(instance.release, FROM);
     assert.equal(instance.upgrade, null, `${instance.hostname} runs the active release`);

@@ -21,7 +21,7 @@ namespace Ctrlable.Provisioner.Tests.Build;
 /// orchestrator itself on HTTPS (Kestrel) with a certificate the wrapper pins. The curl stand-in on the
 /// wrapper's PATH logs every URL and refuses every real upstream URL.
 /// </summary>
-internal sealed class BuildHost : IAsyncDisposable
+internal sealed partial class BuildHost : IAsyncDisposable
 {
     public const string Ref = "2026-05-30";
     public const string Release = "2026.07";
@@ -286,6 +286,12 @@ internal sealed class BuildHost : IAsyncDisposable
     }
 
     /// <summary>Another process holds the build lock, as a running build does; returns once /proc/locks lists it.</summary>
+    /// <summary>A template-done line ends with the build run's ownership proof: its run id and the template's MAC (§8a).</summary>
+    public static bool EndsWithOwnershipProof(string line) => OwnershipProof().IsMatch(line);
+
+    [System.Text.RegularExpressions.GeneratedRegex(@" run=[0-9a-f]{16} mac=([0-9A-F]{2}:){5}[0-9A-F]{2}$")]
+    private static partial System.Text.RegularExpressions.Regex OwnershipProof();
+
     public static async Task<Process> HoldLockAsync(string lockFile)
     {
         var holder = Process.Start(new ProcessStartInfo("flock", [lockFile, "sleep", "120"]) { UseShellExecute = false })!;

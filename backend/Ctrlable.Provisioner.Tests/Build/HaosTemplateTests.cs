@@ -111,7 +111,7 @@ public sealed class HaosTemplateTests
         var lines = await LogAsync(client, build);
         lines.Should().Contain($"[ctrlable-pro] SHA-256 of haos_ova-{BuildHost.HaosVersion}.qcow2.xz from GitHub's release API: {host.HaosSha256} (digest from GitHub at build time, not pinned in the manifest)");
         lines.Should().ContainSingle(l => l.StartsWith("::ctrlable template-done template=ctrlable-pro ", StringComparison.Ordinal))
-            .Which.Should().EndWith(" haos_digest=github");
+            .Which.Should().Contain(" haos_digest=github run=").And.Match(l => BuildHost.EndsWithOwnershipProof(l));
         lines.Should().ContainSingle(l => l.StartsWith("::ctrlable template-done template=zwavejs ", StringComparison.Ordinal))
             .Which.Should().NotContain("haos_digest", "only a VM has an image digest");
 
@@ -124,7 +124,7 @@ public sealed class HaosTemplateTests
         var again = await BuildPipelineTests.StartAndWaitAsync(host, client);
         again.GetProperty("state").GetString().Should().Be("succeeded", BuildPipelineTests.Describe(again, host));
         (await LogAsync(client, again)).Should().ContainSingle(l => l.StartsWith("::ctrlable template-skipped template=ctrlable-pro ", StringComparison.Ordinal))
-            .Which.Should().Contain(" haos_digest=github text=already built from ");
+            .Which.Should().MatchRegex(" haos_digest=github run=[0-9a-f]{16} mac=([0-9A-F]{2}:){5}[0-9A-F]{2} text=already built from ", "the ledger vouches for the kept template");
     }
 
     [Fact]
@@ -138,7 +138,7 @@ public sealed class HaosTemplateTests
 
         build.GetProperty("state").GetString().Should().Be("succeeded", BuildPipelineTests.Describe(build, host));
         (await LogAsync(client, build)).Should().ContainSingle(l => l.StartsWith("::ctrlable template-done template=ctrlable-pro ", StringComparison.Ordinal))
-            .Which.Should().EndWith(" haos_digest=manifest");
+            .Which.Should().Contain(" haos_digest=manifest run=").And.Match(l => BuildHost.EndsWithOwnershipProof(l));
         host.GitHub.Requests.Should().BeEmpty();
     }
 

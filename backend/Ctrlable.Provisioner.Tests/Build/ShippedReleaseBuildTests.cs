@@ -107,7 +107,7 @@ public sealed class ShippedReleaseBuildTests
             }
 
             log.Should().Contain(l => l.StartsWith($"::ctrlable template-done template={template.Name} kind=lxc vmid={template.Vmid} ", StringComparison.Ordinal)
-                && l.EndsWith($" app_version={installed ?? "-"}", StringComparison.Ordinal));
+                && l.Contains($" app_version={installed ?? "-"} run=", StringComparison.Ordinal) && BuildHost.EndsWithOwnershipProof(l));
             if (TakesAppVersion(template))
             {
                 // The release's tag: Z-Wave JS UI tags its releases v<version> (APPVERSION_BUILDERS' tag prefix).
@@ -161,7 +161,8 @@ public sealed class ShippedReleaseBuildTests
             "the plan carried ctrlable-pro only");
         host.Guest(vm.Vmid)!["template"].Should().Be("1");
         log.Should().ContainSingle(l => l.StartsWith($"::ctrlable template-done template={vm.Name} kind=vm vmid={vm.Vmid} ", StringComparison.Ordinal))
-            .Which.Should().EndWith($" haos_version={vm.HaosVersion} rebrand={(vm.Rebrand ? 1 : 0)} base_backup={vm.BaseBackup ?? "-"} haos_digest=github");
+            .Which.Should().Contain($" haos_version={vm.HaosVersion} rebrand={(vm.Rebrand ? 1 : 0)} base_backup={vm.BaseBackup ?? "-"} haos_digest=github run=")
+            .And.Match(l => BuildHost.EndsWithOwnershipProof(l));
         log.Should().Contain($"[{vm.Name}] SHA-256 of haos_ova-{vm.HaosVersion}.qcow2.xz from GitHub's release API: {host.HaosSha256} (digest from GitHub at build time, not pinned in the manifest)");
         (await BuildPipelineTests.ReleaseTemplatesAsync(client, release.Release))[vm.Name].GetProperty("haosDigest").GetString().Should().Be("github");
 
