@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using Ctrlable.Provisioner.Alerts;
 using Ctrlable.Provisioner.Platform;
 using Ctrlable.Provisioner.Tests.Infrastructure;
@@ -18,10 +20,14 @@ public sealed class AlertMonitorCheckTests : IDisposable
     private const int ExpiryDays = 21;
 
     private readonly FakeTimeProvider _time = new(DateTimeOffset.UtcNow);
+    private readonly string _certificateDirectory = TempDirectory.Create("alert-certificate");
     private readonly ProvisionerApp _app;
 
+    // The orchestrator's own certificate lives ten years; one that ends in 40 days keeps the clock's moves short (a fake
+    // clock moved by years fires every periodic timer of the host once per missed period).
     public AlertMonitorCheckTests() => _app = new ProvisionerApp(time: _time, settings: new Dictionary<string, string?>
     {
+        ["Tls:CertificatePath"] = ShortLivedCertificate(_certificateDirectory, _time.GetUtcNow().AddDays(40)),
         // Configured but never reached: the failures below are what the reporter records against it. Its own next
         // attempt is a month away (heartbeat, back-off), so only the test moves the state.
         ["Platform:Url"] = "https://127.0.0.1:9/api",
@@ -30,7 +36,21 @@ public sealed class AlertMonitorCheckTests : IDisposable
         ["Alerts:CertificateExpiryDays"] = $"{ExpiryDays}",
     });
 
-    public void Dispose() => _app.Dispose();
+    public void Dispose()
+    {
+        _app.Dispose();
+        TempDirectory.TryDelete(_certificateDirectory);
+    }
+
+    private static string ShortLivedCertificate(string directory, DateTimeOffset notAfter)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest("CN=127.0.0.1", key, HashAlgorithmName.SHA256);
+        using var certificate = request.CreateSelfSigned(notAfter.AddDays(-400), notAfter);
+        var path = Path.Combine(directory, "short-lived.pfx");
+        File.WriteAllBytes(path, certificate.Export(X509ContentType.Pkcs12));
+        return path;
+    }
 
     [Fact]
     public async Task An_enrolled_site_whose_reports_fail_for_hours_opens_platform_unreachable_once_and_a_delivery_resolves_it()
