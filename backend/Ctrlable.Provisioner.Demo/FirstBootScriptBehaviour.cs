@@ -31,6 +31,12 @@ public sealed record FirstBootScriptOptions
 
     /// <summary>One run's limit; the script is killed beyond it.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>
+    /// Profiling: when set, each run is traced (bash <c>set -x</c>, every line with <c>$EPOCHREALTIME</c> and its line
+    /// number) into <c>&lt;TraceDirectory&gt;/&lt;vmid&gt;.trace</c> (the benchmark's <c>BENCH_TRACE_FIRSTBOOT</c>).
+    /// </summary>
+    public string? TraceDirectory { get; init; }
 }
 
 /// <summary>
@@ -250,6 +256,20 @@ public sealed class FirstBootScriptBehaviour(
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        string? trace = null;
+        if (_options.TraceDirectory is { } traceDirectory)
+        {
+            // The trace goes to its own file (fd 9), not to stderr, whose last line is the run's error. PS4 comes from a
+            // BASH_ENV file: bash ignores PS4 from the environment when run as root.
+            Directory.CreateDirectory(traceDirectory);
+            trace = Path.Combine(traceDirectory, vmid.ToString(CultureInfo.InvariantCulture) + ".trace");
+            File.WriteAllText(Path.Combine(traceDirectory, "ps4.sh"), "PS4='+ ${EPOCHREALTIME} ${LINENO}: '\n");
+            start.ArgumentList.Add("-c");
+            // After the run, `times` adds the CPU time of the run and everything it started (user, system) to the trace.
+            start.ArgumentList.Add("exec 9>>\"$0\"; bash -x \"$@\"; s=$?; times >&9; exit $s");
+            start.ArgumentList.Add(trace);
+        }
+
         start.ArgumentList.Add(guest.ScriptPath);
         foreach (var argument in arguments)
         {
@@ -264,6 +284,12 @@ public sealed class FirstBootScriptBehaviour(
         foreach (var (key, value) in guest.ScriptEnvironment(address))
         {
             start.Environment[key] = value;
+        }
+
+        if (trace is not null)
+        {
+            start.Environment["BASH_XTRACEFD"] = "9";
+            start.Environment["BASH_ENV"] = Path.Combine(_options.TraceDirectory!, "ps4.sh");
         }
 
         start.Environment["FIRSTBOOT_ATTEMPTS"] = _options.Attempts.ToString(CultureInfo.InvariantCulture);

@@ -198,7 +198,10 @@ write_file() {
   local path=$1 tmp
   # Parameter expansion, not dirname/basename: two processes less per file written.
   tmp="${path%/*}/.${path##*/}.ctrlable-tmp"
-  cat >"$tmp"
+  # The builtin read, not cat: one process less per file written (the files are text: no NUL byte).
+  local content=""
+  IFS= read -r -d '' content || true
+  printf '%s' "$content" >"$tmp"
   if [[ -e $path ]]; then
     chmod --reference="$path" -- "$tmp"
     chown --reference="$path" -- "$tmp" 2>/dev/null || true
@@ -272,7 +275,9 @@ set_auth_header() {
 
 read_hostname() {
   [[ -r "$ROOT/etc/hostname" ]] || die 1 "cannot read $ROOT/etc/hostname"
-  GUEST_HOSTNAME=$(tr -d '[:space:]' <"$ROOT/etc/hostname")
+  GUEST_HOSTNAME=""
+  IFS= read -r GUEST_HOSTNAME <"$ROOT/etc/hostname" || true
+  GUEST_HOSTNAME=${GUEST_HOSTNAME//[[:space:]]/}
   [[ $GUEST_HOSTNAME =~ ^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$ ]] ||
     die 1 "'$GUEST_HOSTNAME' in /etc/hostname is not a valid host name"
 }
@@ -472,7 +477,7 @@ keep_credential() {
   fi
   [[ $credential =~ ^[0-9a-f]{64}$ ]] ||
     die 1 "the orchestrator sent no instance credential with the assignment: it is older than this template's first-boot script"
-  mkdir -p -- "$(dirname -- "$CREDENTIAL_FILE")"
+  mkdir -p -- "${CREDENTIAL_FILE%/*}"
   printf '%s\n' "$credential" | write_file "$CREDENTIAL_FILE"
   chmod 600 -- "$CREDENTIAL_FILE"
   INSTANCE_CREDENTIAL=$credential
@@ -934,12 +939,14 @@ WantedBy=timers.target
 UNIT
     chmod 644 -- "$ROOT/etc/systemd/system/$FOLLOW_UNIT.service" "$ROOT/etc/systemd/system/$FOLLOW_UNIT.timer"
   fi
-  try "reloading systemd" "$SYSTEMCTL" daemon-reload
-  try "enabling $UPGRADE_UNIT.timer" "$SYSTEMCTL" enable "$UPGRADE_UNIT.timer"
-  try "starting $UPGRADE_UNIT.timer" "$SYSTEMCTL" start "$UPGRADE_UNIT.timer"
+  # One systemctl call: enable reloads the manager's configuration itself (as daemon-reload would), --now starts the
+  # timers (each call is a round trip to systemd; on a small host a daemon-reload alone takes a noticeable moment).
+  local timers=("$UPGRADE_UNIT.timer")
   if follows_broker; then
-    try "enabling $FOLLOW_UNIT.timer" "$SYSTEMCTL" enable "$FOLLOW_UNIT.timer"
-    try "starting $FOLLOW_UNIT.timer" "$SYSTEMCTL" start "$FOLLOW_UNIT.timer"
+    timers+=("$FOLLOW_UNIT.timer")
+  fi
+  try "enabling and starting ${timers[*]}" "$SYSTEMCTL" enable --now "${timers[@]}"
+  if follows_broker; then
     say "follow: $FOLLOW_UNIT.timer keeps the MQTT broker's address current"
   fi
   REPORT_FAILURES=0

@@ -89,7 +89,8 @@ public sealed class ProxmoxSchemaConformanceTests
         called.Add(nameof(client.CloneAsync));
         await client.GetTaskStatusAsync(node, upid, ct); called.Add(nameof(client.GetTaskStatusAsync));
         await client.GetTaskLogAsync(node, upid, 0, 50, ct); called.Add(nameof(client.GetTaskLogAsync));
-        await client.GetActiveTasksAsync(node, ct); called.Add(nameof(client.GetActiveTasksAsync));
+        (await client.GetTasksSinceAsync(node, 0, ct)).Should().Contain(t => t.Upid == upid && t.Status == "OK" && t.Endtime != null);
+        called.Add(nameof(client.GetTasksSinceAsync));
 
         foreach (var (kind, vmid) in new[] { (GuestKind.Lxc, lxc), (GuestKind.Qemu, qemu) })
         {

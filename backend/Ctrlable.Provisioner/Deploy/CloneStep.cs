@@ -33,7 +33,16 @@ public sealed class CloneStep(
         {
             instance = (await instances.GetAsync(instance.Id, ct))!;
             var resumed = instance.Vmid is not null;
-            var vmid = instance.Vmid ?? await vmids.AllocateAsync(instance, ct);
+            var allocating = instance.Vmid is { } held ? Task.FromResult<long?>(held) : vmids.AllocateAsync(instance, ct);
+            // Where and how to clone needs no VMID: a fresh clone's plan is asked for while its VMID is chosen (both end,
+            // and both errors are seen, before going on).
+            var planning = resumed ? null : ClonePlanAsync(instance, ct);
+            if (planning is not null)
+            {
+                await Task.WhenAll(allocating, planning);
+            }
+
+            var vmid = await allocating;
             if (vmid is null)
             {
                 continue;
@@ -57,7 +66,7 @@ public sealed class CloneStep(
                 continue;
             }
 
-            var (node, linked) = await ClonePlanAsync(instance, ct);
+            var (node, linked) = await (planning ?? ClonePlanAsync(instance, ct));
             await instances.SetCloneAsync(instance.Id, node, linked ? "linked" : "full", ct);
             var storage = linked ? null : await TargetStorageAsync(instance, ct);
 

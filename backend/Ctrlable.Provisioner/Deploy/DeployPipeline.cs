@@ -48,14 +48,22 @@ public sealed class DeployPipeline(
         var attempt = 0;
         string? lastState = null;
         var resumed = true;
+        // This run cloned the guest (and nothing since started it): the start step need not ask whether it runs.
+        var freshClone = false;
         while (await instances.GetAsync(instanceId, ct) is { IsFinished: false } instance)
         {
+            freshClone = instance.State switch
+            {
+                InstanceStates.Configuring => lastState is InstanceStates.Pending or InstanceStates.Cloning,
+                InstanceStates.Starting => freshClone && lastState == InstanceStates.Configuring,
+                _ => false,
+            };
             attempt = instance.State == lastState ? attempt : 0;
             lastState = instance.State;
             var started = time.GetTimestamp();
             try
             {
-                await StepAsync(instance, resumed || attempt > 0, ct);
+                await StepAsync(instance, resumed || attempt > 0, freshClone, ct);
                 resumed = false;
                 metrics.DeployStep(instance.State, "ok", time.GetElapsedTime(started));
             }
@@ -99,12 +107,12 @@ public sealed class DeployPipeline(
     };
 
     // reconcile: the step may have run before (after a restart or a failed attempt), so look at Proxmox first.
-    private Task StepAsync(InstanceRow instance, bool reconcile, CancellationToken ct) => instance.State switch
+    private Task StepAsync(InstanceRow instance, bool reconcile, bool freshClone, CancellationToken ct) => instance.State switch
     {
         InstanceStates.Pending => clone.CloneAsync(instance, ct),
         InstanceStates.Cloning => clone.FinishCloneAsync(instance, ct),
         InstanceStates.Configuring => ConfigureAsync(instance, reconcile, ct),
-        InstanceStates.Starting => start.StartAsync(instance, reconcile, ct),
+        InstanceStates.Starting => start.StartAsync(instance, reconcile, freshClone, ct),
         InstanceStates.Waiting or InstanceStates.Personalising => firstBoot.WaitAsync(instance, ct),
         InstanceStates.Locating or InstanceStates.Preparing or InstanceStates.Restoring or InstanceStates.Securing or InstanceStates.Wiring =>
             HomeAssistantStepAsync(instance, reconcile, ct),

@@ -19,7 +19,11 @@ public sealed class StartStep(
     TimeProvider time,
     ILogger<StartStep> logger)
 {
-    public async Task StartAsync(InstanceRow instance, bool reconcile, CancellationToken ct)
+    /// <summary>
+    /// Starts the guest. A fresh clone (this run cloned and configured it, no restart between) is not asked whether it
+    /// runs: a clone of a template is stopped (and a start that finds it running is taken as done below, as ever).
+    /// </summary>
+    public async Task StartAsync(InstanceRow instance, bool reconcile, bool freshClone, CancellationToken ct)
     {
         var kind = GuestOwnership.KindOf(instance);
         var node = instance.Node!;
@@ -40,7 +44,7 @@ public sealed class StartStep(
 
         // Asked every time: a retried instance comes through configuring with its guest still running (a failed first
         // boot or Home Assistant step), and starting it again would fail with "already running".
-        var running = await IsRunningAsync(node, kind, vmid, ct);
+        var running = !(freshClone && !reconcile) && await IsRunningAsync(node, kind, vmid, ct);
         if (!running)
         {
             var upid = instance.Upid ?? await RequestStartAsync(node, kind, vmid, ct);

@@ -6,11 +6,20 @@ using Microsoft.Extensions.Options;
 namespace Ctrlable.Provisioner.Deploy;
 
 /// <summary>The VMIDs of the deploy pipeline's clones: reserved in the database, checked with Proxmox, given up again.</summary>
-public sealed class VmidAllocator(InstanceRepository instances, InstanceTransitions transitions, ProxmoxClient proxmox, IOptions<DeployOptions> deployOptions)
+public sealed class VmidAllocator(InstanceRepository instances, InstanceTransitions transitions, ProxmoxClient proxmox, IOptions<DeployOptions> deployOptions, TimeProvider time)
 {
     /// <summary>Pipelines of this process allocate one at a time (the database's unique index guards against other processes).</summary>
     private readonly SemaphoreSlim _allocation = new(1, 1);
     private readonly DeployOptions _options = deployOptions.Value;
+
+    /// <summary>Allocations waiting for <see cref="_allocation"/>.</summary>
+    private int _waiting;
+
+    /// <summary>The guests Proxmox showed the last allocation, kept for the next one only while others were queued behind it.</summary>
+    private (HashSet<long> Used, long At)? _queuedUsed;
+
+    /// <summary>How long a kept look serves a queued allocation (one whose wait was cancelled leaves it behind).</summary>
+    private static readonly TimeSpan QueuedLookLifetime = TimeSpan.FromSeconds(2);
 
     /// <summary>The lowest free VMID in the configured range, reserved in the database first (unique among live instances), then checked with Proxmox.</summary>
     public Task<long?> AllocateAsync(InstanceRow instance, CancellationToken ct) =>
@@ -23,45 +32,84 @@ public sealed class VmidAllocator(InstanceRepository instances, InstanceTransiti
     /// </summary>
     public async Task<long?> AllocateAsync(Func<long, CancellationToken, Task<bool>> reserve, Func<CancellationToken, Task> giveUp, CancellationToken ct)
     {
-        await _allocation.WaitAsync(ct);
-        try
+        // Candidates Proxmox said are taken: guests the token cannot see.
+        var taken = new HashSet<long>();
+        while (true)
         {
-            return await AllocateVmidLockedAsync(reserve, giveUp, ct);
-        }
-        finally
-        {
-            _allocation.Release();
-        }
-    }
-
-    private async Task<long?> AllocateVmidLockedAsync(Func<long, CancellationToken, Task<bool>> reserve, Func<CancellationToken, Task> giveUp, CancellationToken ct)
-    {
-        var reserved = await instances.ReservedVmidsAsync(ct);
-        var used = (await proxmox.GetClusterResourcesAsync("vm", ct)).Where(r => r.Vmid is not null).Select(r => (long)r.Vmid!.Value).ToHashSet();
-        for (long candidate = _options.VmidMin; candidate <= _options.VmidMax; candidate++)
-        {
-            if (reserved.Contains(candidate) || used.Contains(candidate))
-            {
-                continue;
-            }
-
-            if (!await reserve(candidate, ct))
+            var candidate = await ReserveNextAsync(reserve, taken, ct);
+            if (candidate is null)
             {
                 return null; // another instance reserved it first: look again
             }
 
-            // Guests the token cannot see still occupy VMIDs: ask Proxmox itself.
+            if (candidate == NoneLeft)
+            {
+                // The last candidate tried is someone else's guest: the failed instance must not claim it.
+                await giveUp(ct);
+                throw new ProxmoxException(HttpStatusCode.Conflict, "GET", "/cluster/nextid", $"No free VMID left between {_options.VmidMin} and {_options.VmidMax} (Deploy:VmidMin/VmidMax).", new Dictionary<string, string>());
+            }
+
+            // Guests the token cannot see still occupy VMIDs: ask Proxmox itself. Outside the lock: the candidate is
+            // reserved, so the allocations queued behind this one choose and ask meanwhile.
             if (await proxmox.IsVmidFreeAsync((int)candidate, ct))
             {
                 return candidate;
             }
 
-            used.Add(candidate);
+            taken.Add(candidate.Value);
+        }
+    }
+
+    private const long NoneLeft = -1;
+
+    /// <summary>Reserves the lowest VMID in the range that no live instance holds and Proxmox does not show as used.</summary>
+    private async Task<long?> ReserveNextAsync(Func<long, CancellationToken, Task<bool>> reserve, HashSet<long> taken, CancellationToken ct)
+    {
+        Interlocked.Increment(ref _waiting);
+        try
+        {
+            await _allocation.WaitAsync(ct);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _waiting);
         }
 
-        // The last candidate tried is someone else's guest: the failed instance must not claim it.
-        await giveUp(ct);
-        throw new ProxmoxException(HttpStatusCode.Conflict, "GET", "/cluster/nextid", $"No free VMID left between {_options.VmidMin} and {_options.VmidMax} (Deploy:VmidMin/VmidMax).", new Dictionary<string, string>());
+        try
+        {
+            var reserved = await instances.ReservedVmidsAsync(ct);
+            // Allocations queued behind one another (a deploy's instances) share one look at the guests Proxmox shows: it
+            // only skips candidates, each one chosen is still confirmed free by Proxmox itself.
+            var used = _queuedUsed is { } kept && time.GetElapsedTime(kept.At) < QueuedLookLifetime ? kept.Used
+                : (await proxmox.GetClusterResourcesAsync("vm", ct)).Where(r => r.Vmid is not null).Select(r => (long)r.Vmid!.Value).ToHashSet();
+            _queuedUsed = null;
+            for (long candidate = _options.VmidMin; candidate <= _options.VmidMax; candidate++)
+            {
+                if (reserved.Contains(candidate) || used.Contains(candidate) || taken.Contains(candidate))
+                {
+                    continue;
+                }
+
+                if (!await reserve(candidate, ct))
+                {
+                    return null;
+                }
+
+                if (Volatile.Read(ref _waiting) > 0)
+                {
+                    used.Add(candidate);
+                    _queuedUsed = (used, time.GetTimestamp());
+                }
+
+                return candidate;
+            }
+
+            return NoneLeft;
+        }
+        finally
+        {
+            _allocation.Release();
+        }
     }
 
     /// <summary>Gives up the instance's VMID (taken by someone else, or its clone failed); the next clone attempt allocates anew.</summary>

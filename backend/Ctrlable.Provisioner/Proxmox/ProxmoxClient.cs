@@ -98,11 +98,14 @@ public sealed class ProxmoxClient(IHttpClientFactory httpClients, ProxmoxConnect
         [.. (await GetAsync<IReadOnlyList<TaskListEntry>>($"nodes/{Seg(node)}/tasks?vmid={vmid.ToString(CultureInfo.InvariantCulture)}&source=active", ct)).Where(t => t.IsRunning)];
 
     /// <summary>
-    /// The node's running tasks (<c>GET /nodes/{n}/tasks?source=active</c>), every type and user it may see: its own,
-    /// and every user's where it has Sys.Audit on the node. The limit is far above what a node runs at once (default 50).
+    /// The node's tasks started at or after <paramref name="since"/> (Unix seconds), running and ended
+    /// (<c>GET /nodes/{n}/tasks?source=all&amp;since=</c>), every type and user it may see: its own, and every user's where
+    /// it has Sys.Audit on the node. Running ones have no end time; ended ones (archived or not yet) their end time and
+    /// exit status, so one list says for every task waited on whether and how it ended. The limit is far above what a
+    /// node starts in a deploy's time (default 50).
     /// </summary>
-    public Task<IReadOnlyList<TaskListEntry>> GetActiveTasksAsync(string node, CancellationToken ct) =>
-        GetAsync<IReadOnlyList<TaskListEntry>>($"nodes/{Seg(node)}/tasks?source=active&limit=1000", ct);
+    public Task<IReadOnlyList<TaskListEntry>> GetTasksSinceAsync(string node, long since, CancellationToken ct) =>
+        GetAsync<IReadOnlyList<TaskListEntry>>($"nodes/{Seg(node)}/tasks?source=all&since={since.ToString(CultureInfo.InvariantCulture)}&limit=1000", ct);
 
     public Task<IReadOnlyList<TaskLogLine>> GetTaskLogAsync(string node, string upid, int start, int limit, CancellationToken ct) =>
         GetAsync<IReadOnlyList<TaskLogLine>>($"nodes/{Seg(node)}/tasks/{Seg(upid)}/log?start={start}&limit={limit}", ct);

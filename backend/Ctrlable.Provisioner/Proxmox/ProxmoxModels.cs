@@ -108,16 +108,17 @@ public sealed record TaskStatus(string Upid, string Node, string Status, string?
 
 public sealed record TaskLogLine(int N, string T);
 
-/// <summary>
-/// One entry of a node's task list (<c>GET /nodes/{node}/tasks</c>). With <c>source=active</c> pve-manager lists running
-/// tasks (status <c>RUNNING</c>, no end time) and ended ones it has not archived yet (their end time and exit status).
-/// </summary>
 /// <summary>One entry of GET …/snapshot: a snapshot, or the last entry <c>current</c> ("You are here!").</summary>
 public sealed record GuestSnapshot(string Name, string? Description, long? Snaptime, string? Parent)
 {
     public const string Current = "current";
 }
 
+/// <summary>
+/// One entry of a node's task list (<c>GET /nodes/{node}/tasks</c>). With <c>source=active</c> pve-manager lists running
+/// tasks (status <c>RUNNING</c>, no end time) and ended ones it has not archived yet (their end time and exit status);
+/// <c>source=all</c> adds the archived ones (end time, and the exit status as <c>status</c>).
+/// </summary>
 public sealed record TaskListEntry(string Upid, string Type, string? Id, string? Status, long? Endtime)
 {
     public bool IsRunning => Endtime is null;

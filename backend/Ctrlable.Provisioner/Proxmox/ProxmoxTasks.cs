@@ -10,10 +10,11 @@ public sealed record TaskOutcome(string Upid, bool Succeeded, string ExitStatus,
 }
 
 /// <summary>
-/// Waits for Proxmox tasks (UPIDs) politely. One watcher per node looks at the node's running tasks
-/// (<c>GET /nodes/{node}/tasks?source=active</c>) once per interval for every UPID waited on, and wakes each waiter whose
-/// task is no longer listed; that waiter then reads its task's status once for the exit status. With a single task to
-/// watch the watcher reads that task's status instead (one request either way, and the exit status comes with it).
+/// Waits for Proxmox tasks (UPIDs) politely. One watcher per node looks at the node's tasks since the oldest one waited
+/// on (<c>GET /nodes/{node}/tasks?source=all&amp;since=</c>) once per interval for every UPID waited on, and wakes each
+/// waiter whose task is listed as ended with its exit status (no status read of its own); a waiter whose task is not
+/// listed at all reads its status once. With a single task to watch the watcher reads that task's status instead (one
+/// request either way).
 /// The interval follows what the waiters need (<see cref="TaskPacing"/>): each task type's duration is learned from
 /// earlier tasks of that type (kept in memory: a restart relearns from its first task), so a task is looked at
 /// sparsely until shortly before it is expected to end and finely around that time; a task known to be long is not
@@ -39,7 +40,7 @@ public sealed class ProxmoxTasks(ProxmoxClient client, TimeProvider time, ILogge
     {
         using var timer = new CancellationTokenSource(timeout, _time);
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct, timer.Token);
-        var waiter = new Waiter(upid, TypeOf(upid), _time.GetTimestamp());
+        var waiter = new Waiter(upid, TypeOf(upid), StartTimeOf(upid), _time.GetTimestamp());
         var watcher = _watchers.GetOrAdd(node, n => new NodeWatcher(n, this));
         try
         {
@@ -76,6 +77,19 @@ public sealed class ProxmoxTasks(ProxmoxClient client, TimeProvider time, ILogge
         return parts.Length >= 8 && parts[0] == "UPID" ? parts[5] : "";
     }
 
+    /// <summary>The UPID's start time (Unix seconds, the fifth field in hex); null when it does not parse.</summary>
+    internal static long? StartTimeOf(string upid)
+    {
+        var parts = upid.Split(':');
+        return parts.Length >= 8 && parts[0] == "UPID"
+            && long.TryParse(parts[4], System.Globalization.NumberStyles.AllowHexSpecifier, System.Globalization.CultureInfo.InvariantCulture, out var start)
+            ? start : null;
+    }
+
+    /// <summary>An ended task as the node's list shows it: its status is the exit status (OK, WARNINGS: n, the error).</summary>
+    private static TaskStatus? EndedStatus(TaskListEntry entry, string node) =>
+        entry is { Endtime: not null, Status: { } exit } ? new TaskStatus(entry.Upid, node, "stopped", exit, entry.Type, entry.Id ?? "", "", 0) : null;
+
     private async Task<TaskStatus?> TryGetStatusAsync(string node, string upid, CancellationToken ct)
     {
         try
@@ -102,10 +116,13 @@ public sealed class ProxmoxTasks(ProxmoxClient client, TimeProvider time, ILogge
         || (e is ProxmoxException p && (int)p.Status >= 500);
 
     /// <summary>One waited-on task: when it was first waited for and when it was last seen running.</summary>
-    private sealed class Waiter(string upid, string type, long registered)
+    private sealed class Waiter(string upid, string type, long? startTime, long registered)
     {
         public string Upid { get; } = upid;
         public string Type { get; } = type;
+
+        /// <summary>The task's start (Unix seconds) from its UPID; null when the UPID does not parse.</summary>
+        public long? StartTime { get; } = startTime;
         public long Registered { get; } = registered;
         public long LastSeenRunning { get; private set; } = registered;
         public TaskCompletionSource<TaskStatus?>? Released { get; set; }
@@ -216,9 +233,18 @@ public sealed class ProxmoxTasks(ProxmoxClient client, TimeProvider time, ILogge
                 }
                 else
                 {
-                    var running = (await owner._client.GetActiveTasksAsync(node, CancellationToken.None))
-                        .Where(t => t.IsRunning).Select(t => t.Upid).ToHashSet(StringComparer.Ordinal);
-                    Settle(looked, at, w => (!running.Contains(w.Upid), null));
+                    // Every task waited on, running or ended, in one list: an ended one's exit status comes with it. One not
+                    // listed (not visible yet, or gone) is released without a status: its waiter reads the status itself.
+                    var since = looked.Any(w => w.StartTime is null) ? 0 : looked.Min(w => w.StartTime!.Value);
+                    var listed = new Dictionary<string, TaskListEntry>(StringComparer.Ordinal);
+                    foreach (var entry in await owner._client.GetTasksSinceAsync(node, since, CancellationToken.None))
+                    {
+                        listed.TryAdd(entry.Upid, entry);
+                    }
+
+                    Settle(looked, at, w => !listed.TryGetValue(w.Upid, out var entry) ? (true, null)
+                        : entry.IsRunning ? (false, null)
+                        : (true, EndedStatus(entry, node)));
                 }
 
                 if (_failures > 0)

@@ -15,11 +15,11 @@
 # package.json). A file $state_dir/update-fails makes it fail with its first line.
 set -euo pipefail
 
-name=$(basename -- "$0")
+name=${0##*/}
 : "${ROOT:?ROOT must name the sandbox root}"
 log_dir="${SANDBOX_LOG:-$ROOT/../log}"
 state_dir="${SANDBOX_STATE:-$ROOT/../state}"
-mkdir -p -- "$log_dir" "$state_dir"
+[[ -d $log_dir && -d $state_dir ]] || mkdir -p -- "$log_dir" "$state_dir"
 call="$name $*"
 printf '%s\n' "$call" >>"$log_dir/calls.log"
 
@@ -50,8 +50,13 @@ systemctl_cmd() {
   case $verb in
     disable) rm -f -- "$ROOT"/etc/systemd/system/*.wants/"$unit" ;;
     enable)
+      # enable [--now] UNIT...: --now starts them too (nothing to do here beyond the record in calls.log).
+      shift
+      [[ ${1:-} != --now ]] || shift
       mkdir -p -- "$ROOT/etc/systemd/system/multi-user.target.wants"
-      ln -sfn "/etc/systemd/system/$unit" "$ROOT/etc/systemd/system/multi-user.target.wants/$unit"
+      for unit in "$@"; do
+        ln -sfn "/etc/systemd/system/$unit" "$ROOT/etc/systemd/system/multi-user.target.wants/$unit"
+      done
       ;;
     is-enabled)
       if compgen -G "$ROOT/etc/systemd/system/*.wants/$unit" >/dev/null; then
