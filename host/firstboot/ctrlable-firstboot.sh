@@ -505,13 +505,15 @@ fetch_assignment() {
 # load_assignment: the assignment's scalars into ASSIGNMENT with one jq run (a jq per value cost a busy
 # core about a second per first boot), as path and value on alternate lines: the first line says whether
 # a string holds a control character, and when none does no value spans two lines. null and false read
-# as "", as jq's "//" reads them.
+# as "", as jq's "//" reads them. Each array is there as well, as compact JSON under "PATH#json" (what
+# jq -c prints: zigbee2mqtt's network key), so no value needs a jq run of its own.
 load_assignment() {
   local lines key val
   # shellcheck disable=SC2016 # a jq program: its $p is a jq variable
   lines=$("$JQ" -r 'if ([.. | strings | test("[[:cntrl:]]")] | any) then "control" else "ok",
       (paths(scalars) as $p | ($p | map(tostring) | join(".")),
-        (getpath($p) | if . == null or . == false then "" else tostring end)) end' "$RUN_DIR/assignment.json" 2>/dev/null) || lines=""
+        (getpath($p) | if . == null or . == false then "" else tostring end)),
+      (paths(arrays) as $p | ($p | map(tostring) | join(".") + "#json"), (getpath($p) | tojson)) end' "$RUN_DIR/assignment.json" 2>/dev/null) || lines=""
   ASSIGNMENT=()
   ASSIGNMENT_CHECK=""
   {
@@ -657,9 +659,10 @@ configure_zigbee2mqtt() {
       printf 'serial\tport\t%s\n' "$(yaml_string "$port")"
     fi
     printf 'serial\tadapter\t%s\n' "$(yaml_string "$(value .zigbee.adapter)")"
-    printf 'advanced\tnetwork_key\t%s\n' "$("$JQ" -c '.zigbee.networkKey' "$RUN_DIR/assignment.json")"
-    printf 'advanced\tpan_id\t%s\n' "$("$JQ" -r '.zigbee.panId' "$RUN_DIR/assignment.json")"
-    printf 'advanced\text_pan_id\t%s\n' "$("$JQ" -c '.zigbee.extPanId' "$RUN_DIR/assignment.json")"
+    # From the one jq run of load_assignment (null when missing, as jq printed it).
+    printf 'advanced\tnetwork_key\t%s\n' "${ASSIGNMENT[zigbee.networkKey#json]:-null}"
+    printf 'advanced\tpan_id\t%s\n' "${ASSIGNMENT[zigbee.panId]:-null}"
+    printf 'advanced\text_pan_id\t%s\n' "${ASSIGNMENT[zigbee.extPanId#json]:-null}"
     if [[ $(value .zigbee.homeAssistantDiscovery) == true ]]; then
       printf 'homeassistant\tenabled\ttrue\n'
     fi
@@ -1162,8 +1165,8 @@ main() {
   run_step forget step_forget
   run_step disable step_disable
   # The unit's ConditionPathExists=! looks for this file: the service does not even start again.
-  : >"$STATE_DIR/done.tmp"
-  mv -f -- "$STATE_DIR/done.tmp" "$STATE_DIR/done"
+  # An empty file: creating it is all-or-nothing (as each step's marker).
+  : >"$STATE_DIR/done"
 }
 
 main "$@"

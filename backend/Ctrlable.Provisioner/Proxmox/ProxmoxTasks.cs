@@ -324,7 +324,7 @@ public static class TaskPacing
     public const int WindowLooks = 8;
 
     /// <summary>Looks across the window are at least this far apart (a narrow window gets fewer than <see cref="WindowLooks"/>).</summary>
-    public static readonly TimeSpan WindowStep = TimeSpan.FromMilliseconds(100);
+    public static readonly TimeSpan WindowStep = TimeSpan.FromMilliseconds(50);
 
     /// <summary>A type whose earliest expected end is at least this far gets a look half-way there.</summary>
     public static readonly TimeSpan LongTask = TimeSpan.FromSeconds(2);
