@@ -267,7 +267,14 @@ if ((pve_major < ${MIN_PVE%.*} || (pve_major == ${MIN_PVE%.*} && pve_minor < ${M
 fi
 unchanged "Proxmox VE $pve_version"
 
-if [[ -z $node ]]; then node=$(hostname); fi
+# On a cluster member /cluster/status names this node ("local"): the container, the build trigger and its files are
+# this node's, so install.sh installs on the node it runs on.
+cluster_status=$(api /cluster/status) || die "cannot read /cluster/status: is pve-cluster running?"
+local_node=$(json "next((e['name'] for e in d if e.get('type') == 'node' and e.get('local')), None)" <<<"$cluster_status")
+if [[ -z $node ]]; then node=${local_node:-$(hostname)}; fi
+if [[ -n $local_node && $node != "$local_node" ]]; then
+  die "this is node $local_node, not $node: run install.sh on the node that is to hold the container and the build trigger"
+fi
 node_status=$(api "/nodes/$node/status" 2>/dev/null) || die "node '$node' is not known to Proxmox (pass --node)"
 
 storages=$(api "/nodes/$node/storage")
@@ -282,6 +289,19 @@ fi
 bridges=$(api "/nodes/$node/network" --type any_bridge)
 json "[b['iface'] for b in d]" <<<"$bridges" | contains "$bridge" || die "bridge '$bridge' does not exist on node $node"
 unchanged "node $node, storage $storage, templates on $template_storage, backups on $backup_storage, bridge $bridge"
+cluster_name=$(json "next((e['name'] for e in d if e.get('type') == 'cluster'), None)" <<<"$cluster_status")
+if [[ -n $cluster_name ]]; then
+  # Users, roles, tokens, pools and ACLs live in pmxcfs (/etc/pve/user.cfg): set once, from here, for every node.
+  unchanged "cluster $cluster_name, nodes: $(json "', '.join(e['name'] + (' (this node)' if e.get('local') else '') + ('' if e.get('online') else ' (offline)') for e in d if e.get('type') == 'node')" <<<"$cluster_status")"
+  unchanged "access (user, role, token, pools, ACLs) is cluster-wide: set once, from this node"
+  # Templates are built here, on --storage; Proxmox clones onto another node only from shared storage (clone: "target
+  # ... Only allowed if the original VM is on shared storage").
+  if [[ $(api /storage | json "next((s.get('shared', 0) for s in d if s['storage'] == '$storage'), 0)") == 1 ]]; then
+    unchanged "build trigger on $node; storage $storage is shared: the templates built here serve every node"
+  else
+    unchanged "build trigger on $node; storage $storage is not shared: the templates built here are on $node only"
+  fi
+fi
 
 # This installation's record: its id marks what it creates.
 if [[ -L $STATE_FILE || (-e $STATE_FILE && ! -f $STATE_FILE) ]]; then

@@ -26,8 +26,21 @@ passed=0
 failed=0
 failures=()
 
-# Each step says when it began, so a slow step shows in the log.
-step() { echo; echo "=== $* (at ${SECONDS}s)"; }
+# Each step says when it began, so a slow step shows in the log, and how busy the machine's cores were since the step
+# before (/proc/stat, every process): a step that leaves cores idle could run beside another; on a shared machine
+# the figure shows the other load too.
+clk_tck=$(getconf CLK_TCK 2>/dev/null || echo 100)
+cpu_busy="" cpu_all=""
+cpu_since_last_step() {
+  local _ user nice sys idle iowait irq softirq steal busy all
+  read -r _ user nice sys idle iowait irq softirq steal _ </proc/stat || return 0
+  busy=$((user + nice + sys + irq + softirq + steal)) all=$((user + nice + sys + irq + softirq + steal + idle + iowait))
+  if [[ -n $cpu_busy ]] && ((all > cpu_all)); then
+    echo "    (since the last step: $(((busy - cpu_busy) / clk_tck)) CPU-seconds, cores $(((busy - cpu_busy) * 100 / (all - cpu_all)))% busy)"
+  fi
+  cpu_busy=$busy cpu_all=$all
+}
+step() { cpu_since_last_step; echo; echo "=== $* (at ${SECONDS}s)"; }
 fail() { failures+=("$1"); }
 # check NAME CMD...: one pass or one failure for a whole step.
 check() {
@@ -106,6 +119,7 @@ if ((${#shell_files[@]} > 0)); then
   check "shellcheck" shellcheck -x "${shell_files[@]}"
 fi
 
+cpu_since_last_step
 echo
 if ((${#failures[@]} > 0)); then
   echo "Failed steps: ${failures[*]}"

@@ -15,12 +15,14 @@ public sealed class DemoProgram
     /// <summary>Demo mode's services: the simulated host as the product's stand-in, and its guests' ports when no host is configured.</summary>
     public static void Configure(WebApplicationBuilder builder)
     {
-        // The simulated guests listen on free loopback ports: Home Assistant's (the orchestrator's Home Assistant client
-        // probes HomeAssistant:Ports, default [8123, 80]) and the other apps' (Z-Wave JS UI, Zigbee2MQTT, …; the
-        // dashboard's app health probes Dashboard:AppPorts). Demo mode points both at them unless set.
+        // The orchestrator's HTTPS listener for the simulated guests, and the guests' apps, listen on loopback ports kept
+        // in the data directory: Home Assistant's (the orchestrator's Home Assistant client probes HomeAssistant:Ports,
+        // default [8123, 80]) and the other apps' (Z-Wave JS UI, Zigbee2MQTT, …; the dashboard's app health probes
+        // Dashboard:AppPorts). Demo mode points both at them unless set.
         if (string.IsNullOrEmpty(builder.Configuration["Proxmox:Url"]))
         {
-            builder.Configuration.AddInMemoryCollection(SimulatedProxmoxHost.FreeDemoPorts(builder.Configuration));
+            var dataDirectory = builder.Configuration[$"{Config.StorageOptions.Section}:DataDirectory"] ?? new Config.StorageOptions().DataDirectory;
+            builder.Configuration.AddInMemoryCollection(SimulatedProxmoxHost.FreeDemoPorts(builder.Configuration, Path.GetFullPath(dataDirectory)));
         }
 
         builder.Services.AddSingleton<SimulatedProxmoxHost>();

@@ -51,9 +51,6 @@ public sealed class SimulatedProxmoxHost(
     /// <summary>The admin the demo's generated base backup brings back (its password is random per data directory).</summary>
     public const string DemoBaseAdmin = "ctrlable";
 
-    /// <summary>The loopback HTTPS listener demo mode adds for its simulated guests (a free port).</summary>
-    public const string GuestListenerUrl = "https://127.0.0.1:0";
-
     private PveSimulator? _sim;
     private ProxmoxConnection? _connection;
 
@@ -171,14 +168,25 @@ public sealed class SimulatedProxmoxHost(
         }
     }
 
+    /// <summary>Configuration key of the guests' HTTPS listener's port (see <see cref="AddGuestListener"/>).</summary>
+    public const string GuestListenerPortKey = "Simulator:GuestListenerPort";
+
     /// <summary>
-    /// Demo mode's free loopback ports, as configuration entries for what is not configured yet: the simulated Home
-    /// Assistant guests' two (8123's and 80's stand-ins, <see cref="HomeAssistantPortsKey"/>) and one per other type's app
-    /// (stand-ins for 8091, 8080, 9443, 5000, 80; <see cref="AppPortsKey"/>). All are held open together, so no two are the same.
+    /// Demo mode's loopback ports, as configuration entries for what is not configured yet: the guests' HTTPS listener
+    /// (<see cref="GuestListenerPortKey"/>), the simulated Home Assistant guests' two (8123's and 80's stand-ins,
+    /// <see cref="HomeAssistantPortsKey"/>) and one per other type's app (stand-ins for 8091, 8080, 9443, 5000, 80;
+    /// <see cref="AppPortsKey"/>). All are held open together, so no two are the same. With a data directory they are
+    /// kept in <c>demo-ports.json</c> there and taken again at the next start while free: a guest keeps the
+    /// orchestrator's URL its first boot was given (its upgrade and broker timers call it), as a real host's guests do.
     /// </summary>
-    public static Dictionary<string, string?> FreeDemoPorts(IConfiguration configuration)
+    public static Dictionary<string, string?> FreeDemoPorts(IConfiguration configuration, string? dataDirectory = null)
     {
         var keys = new List<string>();
+        if (string.IsNullOrEmpty(configuration[GuestListenerPortKey]))
+        {
+            keys.Add(GuestListenerPortKey);
+        }
+
         if (!configuration.GetSection(HomeAssistantPortsKey).GetChildren().Any())
         {
             keys.AddRange([$"{HomeAssistantPortsKey}:0", $"{HomeAssistantPortsKey}:1"]);
@@ -189,16 +197,52 @@ public sealed class SimulatedProxmoxHost(
             keys.AddRange(Dashboard.AppEndpoints.Defaults.Keys.Where(t => t != TemplateTypes.CtrlablePro).Select(t => $"{AppPortsKey}:{t}"));
         }
 
-        var listeners = keys.Select(_ => new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0)).ToList();
+        var file = dataDirectory is null ? null : Path.Combine(dataDirectory, "demo-ports.json");
+        var kept = file is not null && File.Exists(file)
+            ? System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, int>>(File.ReadAllText(file)) ?? []
+            : [];
+        var listeners = keys.Select(key => Listen(kept.GetValueOrDefault(key))).ToList();
         try
         {
-            listeners.ForEach(l => l.Start());
-            return keys.Zip(listeners, (key, listener) => (Key: key, ((System.Net.IPEndPoint)listener.LocalEndpoint).Port))
-                .ToDictionary(p => p.Key, p => (string?)p.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            var ports = keys.Zip(listeners, (key, listener) => (Key: key, ((System.Net.IPEndPoint)listener.LocalEndpoint).Port)).ToList();
+            if (file is not null && keys.Count > 0)
+            {
+                foreach (var (key, port) in ports)
+                {
+                    kept[key] = port;
+                }
+
+                Directory.CreateDirectory(dataDirectory!);
+                File.WriteAllText(file, System.Text.Json.JsonSerializer.Serialize(kept));
+            }
+
+            return ports.ToDictionary(p => p.Key, p => (string?)p.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
         }
         finally
         {
             listeners.ForEach(l => l.Dispose());
+        }
+
+        // The kept port while nothing else holds it, else a free one.
+        static System.Net.Sockets.TcpListener Listen(int kept)
+        {
+            if (kept > 0)
+            {
+                var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, kept);
+                try
+                {
+                    listener.Start();
+                    return listener;
+                }
+                catch (System.Net.Sockets.SocketException)
+                {
+                    listener.Dispose();
+                }
+            }
+
+            var free = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+            free.Start();
+            return free;
         }
     }
 
@@ -256,7 +300,7 @@ public sealed class SimulatedProxmoxHost(
 
     /// <summary>
     /// Simulated guests reach the orchestrator over HTTPS like real ones: when no https:// URL is configured, listen
-    /// on <see cref="GuestListenerUrl"/> too (besides the configured URLs). No-op for servers without addresses (test server).
+    /// on loopback at <see cref="GuestListenerPortKey"/> (a free port when unset) too, besides the configured URLs. No-op for servers without addresses (test server).
     /// </summary>
     public static void AddGuestListener(WebApplication app)
     {
@@ -278,7 +322,7 @@ public sealed class SimulatedProxmoxHost(
             addresses.Addresses.Add(url);
         }
 
-        addresses.Addresses.Add(GuestListenerUrl);
+        addresses.Addresses.Add($"https://127.0.0.1:{app.Configuration.GetValue(GuestListenerPortKey, 0)}");
     }
 
     /// <summary>Once: the container holds this host under two registrations (itself and <see cref="IProxmoxStandIn"/>) and disposes both.</summary>

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net;
+using Ctrlable.PveSim.Cluster;
 using Ctrlable.PveSim.Guests;
 using Ctrlable.PveSim.Tests.Support;
 using Microsoft.Extensions.Time.Testing;
@@ -99,6 +100,30 @@ public sealed class LifecycleTests
         await api.Put("nodes/pve1/qemu/160/config", ("protection", "1"));
         await api.RunTask(api.Post("nodes/pve1/qemu/160/status/stop"));
         (await api.Delete("nodes/pve1/qemu/160")).Reason.Should().Be("can't remove VM 160 - protection mode enabled");
+    }
+
+    [Fact]
+    public async Task Destroy_unreferenced_disks_frees_every_volume_named_after_the_vmid_and_only_then()
+    {
+        var (sim, api) = await Sims.Start();
+        await using var _ = sim;
+        await api.RunTask(api.Post($"nodes/pve1/lxc/{Sims.LxcTemplate}/clone", ("newid", "150")));
+        await api.RunTask(api.Post($"nodes/pve1/lxc/{Sims.LxcTemplate}/clone", ("newid", "151")));
+        var files = sim.State.Storages["local-lvm"].Files;
+        // Volumes the guests' configs do not hold, as `pvesm alloc local-lvm 150 vm-150-disk-7 4G` leaves them.
+        foreach (var vmid in new[] { 150, 151 })
+        {
+            var volid = $"local-lvm:vm-{vmid}-disk-7";
+            files[volid] = new StoredVolume(volid, "images", "raw", 4L << 30, 0, vmid);
+        }
+
+        await api.RunTask(api.Delete("nodes/pve1/lxc/150", ("purge", "1")));
+        files.Should().ContainKey("local-lvm:vm-150-disk-7", "without the flag only what the config holds is freed");
+
+        var task = await api.RunTask(api.Delete("nodes/pve1/lxc/151", ("purge", "1"), ("destroy-unreferenced-disks", "1")));
+        task["exitstatus"]!.GetValue<string>().Should().Be("OK");
+        files.Should().NotContainKey("local-lvm:vm-151-disk-7");
+        files.Should().ContainKey("local-lvm:vm-150-disk-7");
     }
 
     [Fact]

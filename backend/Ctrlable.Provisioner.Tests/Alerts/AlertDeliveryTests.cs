@@ -49,6 +49,37 @@ public sealed class AlertDeliveryTests
     }
 
     [Fact]
+    public async Task A_warning_that_turns_critical_is_notified_again_once_and_a_lower_or_equal_event_only_counted()
+    {
+        using var alerts = await AlertOutboxHarness.StartAsync(new AlertsOptions());
+        await using var sink = await HttpSink.StartAsync();
+        await alerts.AddWebhookAsync(sink);
+        Incident Certificate(string severity, string title) => new(AlertKinds.CertificateExpiry, "certificate", severity, title, "Valid until …");
+
+        (await alerts.Events.RaiseAsync(Certificate(AlertSeverities.Warning, "expires in 5 day(s)"), CancellationToken.None)).Should().BeTrue();
+        await alerts.RoundAsync();
+        (await alerts.Events.RaiseAsync(Certificate(AlertSeverities.Warning, "expires in 4 day(s)"), CancellationToken.None)).Should().BeFalse();
+        await alerts.RoundAsync();
+        sink.Requests.Should().ContainSingle("a repeat of the same severity is counted, not sent");
+
+        (await alerts.Events.RaiseAsync(Certificate(AlertSeverities.Critical, "has expired"), CancellationToken.None)).Should().BeTrue("it escalated");
+        await alerts.RoundAsync();
+        (await alerts.Events.RaiseAsync(Certificate(AlertSeverities.Critical, "has expired"), CancellationToken.None)).Should().BeFalse();
+        (await alerts.Events.RaiseAsync(Certificate(AlertSeverities.Warning, "expires in 0 day(s)"), CancellationToken.None)).Should().BeFalse("never back down to a warning");
+        await alerts.RoundAsync();
+
+        sink.Requests.Select(r => (r.Json.GetProperty("state").GetString(), r.Json.GetProperty("severity").GetString(), r.Json.GetProperty("title").GetString()))
+            .Should().Equal(("open", "warning", "expires in 5 day(s)"), ("open", "critical", "has expired"));
+        var incident = (await alerts.Events.ListAsync(openOnly: true, 10, CancellationToken.None)).Should().ContainSingle().Subject;
+        incident.Severity.Should().Be(AlertSeverities.Critical);
+        incident.Events.Should().Be(5);
+
+        await alerts.Events.ResolveAsync(AlertKinds.CertificateExpiry, "certificate", "Replaced.", CancellationToken.None);
+        await alerts.RoundAsync();
+        sink.Requests.Should().HaveCount(3).And.Subject.Last().Json.GetProperty("state").GetString().Should().Be("resolved");
+    }
+
+    [Fact]
     public async Task A_failed_delivery_is_retried_after_a_back_off_on_the_injected_clock()
     {
         using var alerts = await AlertOutboxHarness.StartAsync(new AlertsOptions { RetryBaseDelay = TimeSpan.FromMinutes(1) });

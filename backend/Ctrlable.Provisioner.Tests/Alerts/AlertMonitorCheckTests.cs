@@ -85,7 +85,7 @@ public sealed class AlertMonitorCheckTests : IDisposable
     }
 
     [Fact]
-    public async Task A_certificate_within_the_configured_days_of_its_end_opens_one_warning_incident_counted_again_once_expired()
+    public async Task A_certificate_within_the_configured_days_of_its_end_opens_one_warning_incident_that_turns_critical_once_expired()
     {
         var monitor = _app.Service<AlertMonitor>();
         var notAfter = new DateTimeOffset(_app.Service<TlsCertificate>().Certificate.NotAfter.ToUniversalTime());
@@ -106,6 +106,8 @@ public sealed class AlertMonitorCheckTests : IDisposable
         var expired = (await OpenAsync(AlertKinds.CertificateExpiry)).Should().ContainSingle().Subject;
         expired.Id.Should().Be(warning.Id, "one incident per certificate, counted again, not a second one");
         expired.Events.Should().BeGreaterThanOrEqualTo(2);
+        expired.Severity.Should().Be(AlertSeverities.Critical);
+        expired.Title.Should().Be("The orchestrator's TLS certificate has expired");
     }
 
     private async Task<IReadOnlyList<AlertIncidentView>> AllAsync(string kind) =>

@@ -128,13 +128,23 @@ public sealed class DeployApiTests
         var id = instance.GetProperty("id").GetInt64();
         var vmid = instance.GetProperty("vmid").GetInt32();
 
+        // A volume named after the VMID that the guest's config does not hold (an admin's `pvesm alloc`, a leftover of
+        // an earlier guest with this VMID): the orchestrator cannot prove it made it, so it must outlive the guest.
+        var strayVolume = $"local-lvm:vm-{vmid}-disk-7";
+        var state = app.Service<SimulatedProxmoxHost>().Simulator.State;
+        lock (state.Sync)
+        {
+            state.Storages["local-lvm"].Files[strayVolume] = new Ctrlable.PveSim.Cluster.StoredVolume(strayVolume, "images", "raw", 4L << 30, 0, vmid);
+        }
+
         (await client.PostAsync($"/api/instances/{id}/stop", null)).StatusCode.Should().Be(HttpStatusCode.OK);
         (await client.PostAsync($"/api/instances/{id}/start", null)).StatusCode.Should().Be(HttpStatusCode.OK);
         (await client.DeleteAsync($"/api/instances/{id}")).StatusCode.Should().Be(HttpStatusCode.OK);
         var deleted = await WaitForInstanceAsync(client, id, i => i.GetProperty("state").GetString() is "deleted" or "failed");
 
         deleted.GetProperty("state").GetString().Should().Be("deleted", deleted.GetProperty("error").ToString());
-        app.Service<SimulatedProxmoxHost>().Simulator.State.Guests.Should().NotContainKey(vmid);
+        state.Guests.Should().NotContainKey(vmid);
+        state.Storages["local-lvm"].Files.Should().ContainKey(strayVolume, "a volume the guest's config did not hold is not the orchestrator's to free");
         (await client.GetFromJsonAsync<JsonElement>($"/api/projects/{project}")).GetProperty("instances").GetArrayLength().Should().Be(0);
     }
 

@@ -13,6 +13,7 @@ public sealed class DemoPortsTests
 
         ports.Keys.Should().BeEquivalentTo(
             [
+                SimulatedProxmoxHost.GuestListenerPortKey,
                 "HomeAssistant:Ports:0", "HomeAssistant:Ports:1",
                 $"Dashboard:AppPorts:{TemplateTypes.ZwaveJs}", $"Dashboard:AppPorts:{TemplateTypes.Zigbee2Mqtt}",
                 $"Dashboard:AppPorts:{TemplateTypes.DockerPortainer}", $"Dashboard:AppPorts:{TemplateTypes.Frigate}",
@@ -27,6 +28,7 @@ public sealed class DemoPortsTests
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
+            [SimulatedProxmoxHost.GuestListenerPortKey] = "8443",
             ["HomeAssistant:Ports:0"] = "8123",
             ["HomeAssistant:Ports:1"] = "80",
         }).Build();
@@ -35,5 +37,33 @@ public sealed class DemoPortsTests
 
         configuration["Dashboard:AppPorts:zwavejs"] = "8091";
         SimulatedProxmoxHost.FreeDemoPorts(configuration).Should().BeEmpty();
+    }
+
+    [Fact]
+    public void A_restart_on_the_same_data_directory_takes_the_same_ports_while_they_are_free()
+    {
+        var data = Directory.CreateTempSubdirectory("ctrlable-demo-ports-");
+        try
+        {
+            var empty = new ConfigurationBuilder().Build();
+            var first = SimulatedProxmoxHost.FreeDemoPorts(empty, data.FullName);
+            File.Exists(Path.Combine(data.FullName, "demo-ports.json")).Should().BeTrue();
+
+            SimulatedProxmoxHost.FreeDemoPorts(empty, data.FullName).Should().Equal(first, "the guests' first boot was given the orchestrator's URL with this port");
+
+            // Another program took the guests' listener's port meanwhile: a free one instead, kept from now on.
+            var taken = int.Parse(first[SimulatedProxmoxHost.GuestListenerPortKey]!, System.Globalization.CultureInfo.InvariantCulture);
+            using var other = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, taken);
+            other.Start();
+            var moved = SimulatedProxmoxHost.FreeDemoPorts(empty, data.FullName);
+            moved[SimulatedProxmoxHost.GuestListenerPortKey].Should().NotBe(first[SimulatedProxmoxHost.GuestListenerPortKey]);
+            moved.Where(p => p.Key != SimulatedProxmoxHost.GuestListenerPortKey).Should().BeEquivalentTo(first.Where(p => p.Key != SimulatedProxmoxHost.GuestListenerPortKey));
+            other.Stop();
+            SimulatedProxmoxHost.FreeDemoPorts(empty, data.FullName).Should().Equal(moved);
+        }
+        finally
+        {
+            data.Delete(recursive: true);
+        }
     }
 }

@@ -61,14 +61,16 @@ internal sealed class InstallHost : IAsyncDisposable
 
     public string CtRoot(int vmid) => Path.Combine(Directory, "ct", vmid.ToString(CultureInfo.InvariantCulture), "rootfs");
 
-    public static async Task<InstallHost> StartAsync(PveVersion version)
+    /// <param name="version">The Proxmox VE version the emulator answers as.</param>
+    /// <param name="otherNodes">Further cluster members besides <see cref="Node"/>, the node install.sh runs on.</param>
+    public static async Task<InstallHost> StartAsync(PveVersion version, IReadOnlyList<string>? otherNodes = null)
     {
         var dir = TempDirectory.Create("install-host");
         var boot = new DeferredBootBehaviour();
         var sim = await PveSimulator.StartAsync(new PveSimOptions
         {
             Version = version,
-            Nodes = [Node],
+            Nodes = [Node, .. otherNodes ?? []],
             TimingScale = 0.01,
             RandomSeed = 5,
             BootBehaviour = boot,

@@ -142,6 +142,29 @@ public sealed class InstallTests
     }
 
     [Fact]
+    public async Task On_a_cluster_member_the_dry_run_lists_the_nodes_and_install_sh_installs_only_on_its_own_node()
+    {
+        await using var host = await InstallHost.StartAsync(PveVersion.V9_1, otherNodes: ["pve2", "pve3"]);
+        lock (host.Sim.State.Sync)
+        {
+            host.Sim.State.Nodes["pve3"].Online = false;
+        }
+
+        var dry = await host.RunAsync(["--dry-run"]);
+
+        dry.ExitCode.Should().Be(0, dry.ToString());
+        dry.Output.Should().MatchRegex($@"ok +cluster \S+, nodes: {InstallHost.Node} \(this node\), pve2, pve3 \(offline\)")
+            .And.Contain("access (user, role, token, pools, ACLs) is cluster-wide: set once, from this node")
+            .And.Contain($"build trigger on {InstallHost.Node}; storage local-lvm is not shared: the templates built here are on {InstallHost.Node} only");
+
+        // The container, the build trigger and its files are the node's own: another node's name is refused, nothing done.
+        var elsewhere = await host.RunAsync(["--node", "pve2"]);
+        elsewhere.ExitCode.Should().NotBe(0);
+        elsewhere.Error.Trim().Should().EndWith($"this is node {InstallHost.Node}, not pve2: run install.sh on the node that is to hold the container and the build trigger");
+        elsewhere.Output.Should().NotContain("changed");
+    }
+
+    [Fact]
     public async Task Help_documents_every_option()
     {
         await using var host = await InstallHost.StartAsync(PveVersion.V9_1);

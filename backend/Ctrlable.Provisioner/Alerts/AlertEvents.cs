@@ -12,45 +12,85 @@ namespace Ctrlable.Provisioner.Alerts;
 /// </summary>
 public sealed class AlertEvents(Database database, AlertDispatcher dispatcher, TimeProvider time, ILogger<AlertEvents> logger)
 {
-    /// <summary>Opens the incident, or counts one more event of the open one; true when it was opened (notifications queued).</summary>
+    /// <summary>
+    /// Opens the incident, or counts one more event of the open one; true when notifications were queued: it was opened,
+    /// or the open one escalated (a critical event of an incident opened as a warning, e.g. a certificate that expired
+    /// after its warning: it takes the new severity and title, and every target is owed its "open" again).
+    /// </summary>
     public async Task<bool> RaiseAsync(Incident incident, CancellationToken ct)
     {
+        const string find = "SELECT id AS Id, severity AS Severity FROM alert_incidents WHERE key = @Key AND resolved_at IS NULL;";
         const string repeat = """
             UPDATE alert_incidents SET last_seen_at = @now, events = events + 1, detail = @Detail
-            WHERE key = @Key AND resolved_at IS NULL;
+            WHERE id = @id;
+            """;
+        const string escalate = """
+            UPDATE alert_incidents SET last_seen_at = @now, events = events + 1, detail = @Detail, severity = @Severity, title = @Title
+            WHERE id = @id;
             """;
         const string open = """
             INSERT INTO alert_incidents (key, kind, subject, severity, title, detail, project_id, project_name, instance_id, instance_name, link_path, opened_at, last_seen_at)
             VALUES (@Key, @Kind, @Subject, @Severity, @Title, @Detail, @ProjectId, @ProjectName, @InstanceId, @InstanceName, @LinkPath, @now, @now)
             RETURNING id;
             """;
+        // One "open" per target and incident (UNIQUE): an escalation owes the sent one again; the delivery it went out
+        // in stays in alert_deliveries.
         const string owe = """
-            INSERT INTO alert_outbox (incident_id, target_id, state, created_at, next_attempt_at)
+            UPDATE alert_outbox SET sent_at = NULL, given_up_at = NULL, attempts = 0, last_error = NULL, next_attempt_at = @now, delivery_id = NULL
+            WHERE incident_id = @id AND state = 'open';
+            INSERT OR IGNORE INTO alert_outbox (incident_id, target_id, state, created_at, next_attempt_at)
             SELECT @id, id, 'open', @now, @now FROM alert_targets WHERE enabled = 1;
             """;
         var now = time.GetUtcNow();
+        bool opened;
         await using (var connection = await database.OpenAsync(ct))
         {
             // BEGIN IMMEDIATE: two raises of one key cannot both find none open.
             await using var tx = await connection.BeginTransactionAsync(System.Data.IsolationLevel.Serializable, ct);
             var parameters = new DynamicParameters(incident);
             parameters.Add("now", now);
-            if (await connection.ExecuteAsync(new CommandDefinition(repeat, parameters, tx, cancellationToken: ct)) > 0)
+            var existing = await connection.QuerySingleOrDefaultAsync<(long Id, string Severity)?>(new CommandDefinition(find, parameters, tx, cancellationToken: ct));
+            if (existing is { } current && !Escalates(current.Severity, incident.Severity))
             {
+                parameters.Add("id", current.Id);
+                await connection.ExecuteAsync(new CommandDefinition(repeat, parameters, tx, cancellationToken: ct));
                 await tx.CommitAsync(ct);
                 logger.LogDebug("Alert {Key} is open already: counted, not notified again", incident.Key);
                 return false;
             }
 
-            var id = await connection.ExecuteScalarAsync<long>(new CommandDefinition(open, parameters, tx, cancellationToken: ct));
+            opened = existing is null;
+            long id;
+            if (existing is { } escalated)
+            {
+                id = escalated.Id;
+                parameters.Add("id", id);
+                await connection.ExecuteAsync(new CommandDefinition(escalate, parameters, tx, cancellationToken: ct));
+            }
+            else
+            {
+                id = await connection.ExecuteScalarAsync<long>(new CommandDefinition(open, parameters, tx, cancellationToken: ct));
+            }
+
             await connection.ExecuteAsync(new CommandDefinition(owe, new { id, now }, tx, cancellationToken: ct));
             await tx.CommitAsync(ct);
         }
 
-        logger.LogWarning("Alert opened: {Key}: {Title}", incident.Key, incident.Title);
+        if (opened)
+        {
+            logger.LogWarning("Alert opened: {Key}: {Title}", incident.Key, incident.Title);
+        }
+        else
+        {
+            logger.LogWarning("Alert escalated to critical: {Key}: {Title}", incident.Key, incident.Title);
+        }
+
         dispatcher.Wake();
         return true;
     }
+
+    private static bool Escalates(string openSeverity, string severity) =>
+        openSeverity == AlertSeverities.Warning && severity == AlertSeverities.Critical;
 
     /// <summary>Resolves the open incident of <paramref name="kind"/> and <paramref name="subject"/>; true when there was one ("resolved" notifications queued).</summary>
     public async Task<bool> ResolveAsync(string kind, string subject, string detail, CancellationToken ct)

@@ -39,7 +39,7 @@ public sealed record EnrolmentResult(EnrolmentOutcome Outcome, EnrolmentResponse
 /// <see cref="PlatformApi.AddPlatform"/>; the sender does its own retries with back-off, so the client makes one attempt.
 /// Error texts never contain the token: they are built from status codes and the platform's problem titles.
 /// </summary>
-public sealed class PlatformClient(IHttpClientFactory factory)
+public sealed class PlatformClient(IHttpClientFactory factory, TimeProvider time)
 {
     public const string HttpClientName = "platform";
 
@@ -94,7 +94,7 @@ public sealed class PlatformClient(IHttpClientFactory factory)
                 return new DeliveryResult(DeliveryOutcome.TokenRejected, await DescribeAsync(response, ct));
             }
 
-            return new DeliveryResult(DeliveryOutcome.Failed, await DescribeAsync(response, ct), RetryAfter: RetryAfter(response));
+            return new DeliveryResult(DeliveryOutcome.Failed, await DescribeAsync(response, ct), RetryAfter: RetryAfter(response, time));
         }
         catch (Exception ex) when (IsTransport(ex, ct))
         {
@@ -133,8 +133,8 @@ public sealed class PlatformClient(IHttpClientFactory factory)
         }
     }
 
-    private static TimeSpan? RetryAfter(HttpResponseMessage response) =>
-        response.Headers.RetryAfter?.Delta ?? (response.Headers.RetryAfter?.Date is { } date ? date - DateTimeOffset.UtcNow : null);
+    private static TimeSpan? RetryAfter(HttpResponseMessage response, TimeProvider time) =>
+        response.Headers.RetryAfter?.Delta ?? (response.Headers.RetryAfter?.Date is { } date ? date - time.GetUtcNow() : null);
 
     /// <summary>"HTTP 503 (title: detail)" from a problem body when there is one; never the request.</summary>
     private static async Task<string> DescribeAsync(HttpResponseMessage response, CancellationToken ct)

@@ -150,9 +150,13 @@ public sealed class ProxmoxClient(IHttpClientFactory httpClients, ProxmoxConnect
 
     public Task<string> RebootAsync(string node, GuestKind kind, int vmid, CancellationToken ct) => PowerAsync(node, kind, vmid, "reboot", [], ct);
 
-    /// <summary>Destroys a stopped guest with its disks and removes it from jobs (purge).</summary>
+    /// <summary>
+    /// Destroys a stopped guest with the disks its config holds (drives and unusedN) and removes it from jobs (purge).
+    /// Never <c>destroy-unreferenced-disks</c>: it frees every volume named after the VMID on every storage, volumes
+    /// the guest's config does not hold and the orchestrator cannot prove it made (an admin's leftover or pvesm alloc).
+    /// </summary>
     public Task<string> DeleteAsync(string node, GuestKind kind, int vmid, CancellationToken ct) =>
-        SendAsync<string>(HttpMethod.Delete, $"{GuestPath(node, kind, vmid)}?purge=1&destroy-unreferenced-disks=1", null, ct);
+        SendAsync<string>(HttpMethod.Delete, $"{GuestPath(node, kind, vmid)}?purge=1", null, ct);
 
     // --- Snapshots (VM.Snapshot; rollback: VM.Snapshot or VM.Snapshot.Rollback; listing: VM.Audit) ---------------------
 

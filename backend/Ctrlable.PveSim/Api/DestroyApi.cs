@@ -70,6 +70,22 @@ internal static class DestroyApi
                     t.Log($"  Logical volume \"{volume[(volume.IndexOf(':') + 1)..]}\" successfully removed.");
                 }
 
+                if (r.Flag("destroy-unreferenced-disks") == true)
+                {
+                    // destroy_vm / destroy_lxc_container: vdisk_list over every enabled storage with 'images' (VM) or
+                    // 'rootdir' (CT) content, every volume named after the VMID freed, whoever made it; what the
+                    // config held was freed just above.
+                    var content = kind == GuestKind.Lxc ? "rootdir" : "images";
+                    foreach (var storage in sim.State.Storages.Values.Where(s => s.AvailableOn(r.Node) && s.HasContent(content)))
+                    {
+                        foreach (var stray in storage.Files.Values.Where(f => f.Vmid == guest.Vmid && f.ContentType is "images" or "rootdir").ToList())
+                        {
+                            storage.Files.Remove(stray.VolId);
+                            t.Log($"  Logical volume \"{stray.VolId[(stray.VolId.IndexOf(':') + 1)..]}\" successfully removed.");
+                        }
+                    }
+                }
+
                 if (r.Flag("purge") == true)
                 {
                     t.Log($"purging {guest.Word} {guest.Vmid} from related configurations..");
