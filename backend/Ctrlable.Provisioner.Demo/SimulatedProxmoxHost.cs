@@ -63,6 +63,10 @@ public sealed class SimulatedProxmoxHost(
 
     private FirstBootScriptBehaviour? _firstBoot;
 
+    // Where the demo's templates are: the first node, on local-lvm (one node) or the shared storage (a cluster).
+    private string _templateNode = NodeName;
+    private string _templateStorage = "local-lvm";
+
     /// <summary>The product's stand-in: adds the guests' HTTPS listener when needed, starts the emulator, returns its connection.</summary>
     public async Task<ProxmoxConnection> StartAsync(WebApplication app, CancellationToken ct)
     {
@@ -79,10 +83,30 @@ public sealed class SimulatedProxmoxHost(
         var templates = release?.Manifest?.Templates ?? [];
 
         var access = LeastPrivilege.Spec(PveVersion.V9_1, pool: proxmox.Value.Pool, templatePool: TemplatePool, storage: "local-lvm", tokenSecret: tokenSecret);
+        // Simulator:Nodes (CTRLABLE_SIMULATOR__NODES=pve,pve2) emulates a cluster: the first node holds the templates, on a
+        // shared Ceph RBD storage every node has, so a project may be placed on any node (SPEC §7c "Placement").
+        var nodes = NodesOf(configuration);
+        _templateNode = nodes[0];
+        if (nodes.Count > 1)
+        {
+            _templateStorage = SharedStorage;
+            var tokenId0 = access.Users[0].UserId + "!" + access.Users[0].Tokens![0].Name;
+            access = access with
+            {
+                Storages =
+                [
+                    new StorageSeed("local", "dir", "iso,vztmpl,backup,snippets,import"),
+                    new StorageSeed("local-lvm", "lvmthin", "rootdir,images"),
+                    new StorageSeed(SharedStorage, "rbd", "rootdir,images", Shared: true),
+                ],
+                Acls = [.. access.Acls, .. new[] { access.Users[0].UserId, tokenId0 }.Select(s => new AclSeed($"/storage/{SharedStorage}", s, LeastPrivilege.RoleId))],
+            };
+        }
+
         _sim = await PveSimulator.StartAsync(new PveSimOptions
         {
             Version = PveVersion.V9_1,
-            Nodes = [NodeName],
+            Nodes = nodes,
             // Simulator:TimingScale shortens every emulated duration (tests); 1 = realistic.
             TimingScale = configuration.GetValue("Simulator:TimingScale", 1.0),
             BootBehaviour = _firstBoot = new FirstBootScriptBehaviour(
@@ -122,7 +146,7 @@ public sealed class SimulatedProxmoxHost(
 
             var now = time.GetUtcNow();
             await releases.ActivateAsync(manifest.Release, manifest.CommunityScriptsRef, manifest.CommunityScriptsCommit,
-                [.. manifest.Templates.Select(t => new TemplateRow(0, manifest.Release, t.Name, t.Kind == TemplateKind.Lxc ? "lxc" : "vm", t.Vmid, NodeName,
+                [.. manifest.Templates.Select(t => new TemplateRow(0, manifest.Release, t.Name, t.Kind == TemplateKind.Lxc ? "lxc" : "vm", t.Vmid, _templateNode,
                     manifest.CommunityScriptsRef, manifest.CommunityScriptsCommit, t.AppVersion, now))],
                 now, ct);
         }
@@ -135,15 +159,26 @@ public sealed class SimulatedProxmoxHost(
         }
     }
 
+    /// <summary>The shared storage of a simulated cluster (Simulator:Nodes with more than one node).</summary>
+    public const string SharedStorage = "ceph";
+
+    /// <summary>Simulator:Nodes, comma-separated; the first holds the templates. Default: the one node "pve".</summary>
+    public static IReadOnlyList<string> NodesOf(IConfiguration configuration)
+    {
+        var nodes = (configuration["Simulator:Nodes"] ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return nodes.Length == 0 ? [NodeName] : [.. nodes.Distinct(StringComparer.Ordinal)];
+    }
+
     /// <summary>A release's template as the emulator seeds it: as the build leaves it on a Proxmox host.</summary>
-    private static TemplateSeed TemplateSeedOf(TemplateSpec t) =>
+    private TemplateSeed TemplateSeedOf(TemplateSpec t) =>
         new(t.Vmid, t.Name, t.Kind == TemplateKind.Lxc ? SimGuestKind.Lxc : SimGuestKind.Qemu, t.Resources.DiskGb, FirstBoot: t.Kind == TemplateKind.Lxc)
         {
             Cores = t.Resources.Cpu,
             MemoryMiB = t.Resources.RamMiB,
             Pool = TemplatePool,
             Unprivileged = t.Unprivileged,
-            Node = NodeName,
+            Node = _templateNode,
+            Storage = _templateStorage,
             // As the build tags the ctrlable-pro template: its clones run the Home Assistant emulator.
             Tags = t.Builder == ManifestRules.HaosBuilder ? ["ctrlable", HomeAssistantMarker.Tag] : [],
             // The build boots that template once, so its clones start Home Assistant Core without the internet.

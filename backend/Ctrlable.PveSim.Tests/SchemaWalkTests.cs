@@ -117,6 +117,10 @@ public sealed class SchemaWalkTests
         await Task(post, $"nodes/pve1/qemu/{Sims.QemuTemplate}/clone", ("newid", "201"), ("name", "w2"), ("pool", "walk"));
         await Task(post, $"nodes/pve1/lxc/{Sims.LxcTemplate2}/clone", ("newid", "202"), ("full", "1"), ("storage", "local-lvm"));
         await Task(post, $"nodes/pve1/qemu/{Sims.QemuTemplate}/clone", ("newid", "203"), ("full", "1"));
+        await Task(post, $"nodes/pve1/lxc/{Sims.LxcTemplate2}/clone", ("newid", "290"), ("full", "1"));
+        await Task(post, "nodes/pve1/lxc/290/migrate", ("target", "pve2"));
+        await Task(post, $"nodes/pve1/qemu/{Sims.QemuTemplate}/clone", ("newid", "291"), ("full", "1"));
+        await Task(post, "nodes/pve1/qemu/291/migrate", ("target", "pve2"));
         await Call(get, "pools/walk");
         await Call(put, "pools/walk", ("vms", "202"));
         await Call(put, "pools", ("poolid", "walk"), ("vms", "202"), ("delete", "1"));

@@ -102,6 +102,12 @@ public sealed class PveSimulator : IAsyncDisposable
     /// </summary>
     public LeaseChange ChangeLease(int vmid, System.Net.IPAddress address) => GuestRuntime.ChangeLease(_sim, vmid, address);
 
+    /// <summary>Takes a node off the network or brings it back (see <see cref="ClusterControl.SetOnline"/>).</summary>
+    public NodeChange SetNodeOnline(string node, bool online) => ClusterControl.SetOnline(_sim, node, online);
+
+    /// <summary>An admin's migration of a guest to <paramref name="target"/> (a running VM live, a running CT restarted); the task's UPID when it started.</summary>
+    public (MigrationStart Outcome, string? Upid) Migrate(int vmid, string target) => ClusterControl.Migrate(_sim, vmid, target);
+
     /// <summary>API requests received on /api2 since start, across all nodes.</summary>
     public long RequestCount => _sim.RequestCount;
 

@@ -66,9 +66,10 @@ public sealed class CloneStep(
                 continue;
             }
 
-            var (node, linked) = await (planning ?? ClonePlanAsync(instance, ct));
+            // The node is recorded before the clone is asked for: a restart finds the guest where it was meant to go.
+            var plan = await (planning ?? ClonePlanAsync(instance, ct));
+            var (node, linked, storage) = (plan.Node, plan.Linked, plan.Storage);
             await instances.SetCloneAsync(instance.Id, node, linked ? "linked" : "full", ct);
-            var storage = linked ? null : await TargetStorageAsync(instance, ct);
 
             // Only the clone itself holds the template: everything before and after runs in parallel.
             var templateLock = kind == GuestKind.Lxc ? _templateLocks.GetOrAdd(instance.TemplateVmid!.Value, _ => new SemaphoreSlim(1, 1)) : null;
@@ -84,8 +85,9 @@ public sealed class CloneStep(
                 string upid;
                 try
                 {
-                    upid = await proxmox.CloneAsync(node, kind, (int)instance.TemplateVmid!.Value, new CloneRequest(
-                        (int)vmid.Value, instance.Hostname, GuestOwnership.Description(instance), proxmoxOptions.Value.Pool, Full: linked ? null : true, Storage: storage), ct);
+                    upid = await proxmox.CloneAsync(plan.TemplateNode, kind, (int)instance.TemplateVmid!.Value, new CloneRequest(
+                        (int)vmid.Value, instance.Hostname, GuestOwnership.Description(instance), proxmoxOptions.Value.Pool, Full: linked ? null : true, Storage: storage,
+                        Target: node == plan.TemplateNode ? null : node), ct);
                 }
                 catch (ProxmoxException ex) when (ex.IsAlreadyExists)
                 {
@@ -150,7 +152,8 @@ public sealed class CloneStep(
 
     private async Task WaitCloneTaskAsync(InstanceRow instance, CancellationToken ct)
     {
-        var outcome = await tasks.WaitAsync(instance.Node!, instance.Upid!, guests.TaskTimeout, ct);
+        // The clone task runs on the template's node (a clone with target moves the guest to another at its end).
+        var outcome = await tasks.WaitAsync(ProxmoxTasks.NodeOf(instance.Upid!) ?? instance.Node!, instance.Upid!, guests.TaskTimeout, ct);
         if (outcome.Succeeded)
         {
             await steps.MoveAsync(instance, InstanceStates.Configuring, "Cloned", ct: ct);
@@ -173,21 +176,70 @@ public sealed class CloneStep(
         await steps.MoveAsync(instance, InstanceStates.Failed, "Clone failed", error: error, ct: ct);
     }
 
-    private async Task<(string Node, bool Linked)> ClonePlanAsync(InstanceRow instance, CancellationToken ct)
+    /// <summary>
+    /// Where the clone goes and how (SPEC §7c "Placement"): the site's node, else the online node with the most free
+    /// memory that can receive a clone of the template. Proxmox clones to another node (<c>target</c>) only when every
+    /// volume of the template is on shared storage (qemu-server's <c>$check_storage_access_clone</c>, pve-container's
+    /// clone_vm: "can't clone VM to node 'x' (VM uses local storage)"), so a template on local storage is cloned on its
+    /// own node only. Linked when the template's storage supports it; a full clone to another node goes to the site's
+    /// storage when that is shared and on the target, else to the template's (shared) storage.
+    /// </summary>
+    private async Task<ClonePlan> ClonePlanAsync(InstanceRow instance, CancellationToken ct)
     {
         var resources = await proxmox.GetClusterResourcesAsync(null, ct);
         var template = resources.FirstOrDefault(r => r.Vmid == instance.TemplateVmid && r.Template == true)
             ?? throw new ProxmoxException(HttpStatusCode.NotFound, "GET", "/cluster/resources",
                 $"Template {instance.TemplateVmid} ({instance.Type}) of release {instance.Release} is not on this Proxmox host. Build the release again.", new Dictionary<string, string>());
-        var config = await proxmox.GetGuestConfigAsync(template.Node!, GuestOwnership.KindOf(instance), (int)instance.TemplateVmid!.Value, ct);
+        var templateNode = template.Node!;
+        var config = await proxmox.GetGuestConfigAsync(templateNode, GuestOwnership.KindOf(instance), (int)instance.TemplateVmid!.Value, ct);
         var disk = config.GetValueOrDefault("rootfs") ?? config.GetValueOrDefault("scsi0") ?? config.GetValueOrDefault("virtio0") ?? "";
         var storageId = disk.Split(':')[0];
-        var storage = resources.FirstOrDefault(r => r.Type == "storage" && r.Node == template.Node && r.Storage == storageId);
+        var storage = resources.FirstOrDefault(r => r.Type == "storage" && r.Node == templateNode && r.Storage == storageId);
         // Linked clones only from templates on storages that support them (lvmthin, zfspool, rbd, btrfs).
         var linked = storage?.Plugintype is "lvmthin" or "zfspool" or "zfs" or "rbd" or "btrfs";
-        return (template.Node!, linked);
+        var site = await SiteSettings.OfProjectAsync(instances, instance.ProjectId, ct);
+        var siteStorage = site.Storage ?? proxmoxOptions.Value.Storage;
+
+        bool Reaches(string node) => node == templateNode
+            || (storage?.Shared == true && resources.Any(r => r.Type == "storage" && r.Node == node && r.Storage == storageId && r.Status == "available"));
+        var nodes = resources.Where(r => r.Type == "node" && r.Node is not null).ToList();
+        string target;
+        if (site.Node is { Length: > 0 } pinned)
+        {
+            var entry = nodes.FirstOrDefault(n => n.Node == pinned)
+                ?? throw Refused($"The site's node {pinned} is not a node of this Proxmox cluster ({string.Join(", ", nodes.Select(n => n.Node))}).");
+            if (entry.Status != "online")
+            {
+                throw Refused($"The site's node {pinned} is {entry.Status ?? "not online"}: its guests cannot be created until it is back.");
+            }
+
+            target = Reaches(pinned) ? pinned : throw Refused(
+                $"Template {instance.TemplateVmid} ({instance.Type}) is on storage {storageId} of node {templateNode}, which is not shared with node {pinned}: "
+                + $"Proxmox clones to another node only from shared storage. Build the release onto a shared storage, or set the site's node to {templateNode}.");
+        }
+        else
+        {
+            // The online node with the most free memory that can receive the clone; the template's node on a tie.
+            target = nodes.Where(n => n.Status == "online" && Reaches(n.Node!))
+                .OrderByDescending(n => (n.Maxmem ?? 0) - (n.Mem ?? 0))
+                .ThenBy(n => n.Node == templateNode ? 0 : 1)
+                .ThenBy(n => n.Node, StringComparer.Ordinal)
+                .Select(n => n.Node!)
+                .FirstOrDefault() ?? templateNode;
+        }
+
+        string? fullStorage = null;
+        if (!linked)
+        {
+            var siteShared = resources.Any(r => r.Type == "storage" && r.Node == target && r.Storage == siteStorage && r.Shared == true);
+            fullStorage = target == templateNode || siteShared ? siteStorage : storageId;
+        }
+
+        return new ClonePlan(templateNode, target, linked, fullStorage);
     }
 
-    private async Task<string> TargetStorageAsync(InstanceRow instance, CancellationToken ct) =>
-        (await SiteSettings.OfProjectAsync(instances, instance.ProjectId, ct)).Storage ?? proxmoxOptions.Value.Storage;
+    private static ProxmoxException Refused(string message) =>
+        new(HttpStatusCode.Conflict, "GET", "/cluster/resources", message, new Dictionary<string, string>());
+
+    private sealed record ClonePlan(string TemplateNode, string Node, bool Linked, string? Storage);
 }

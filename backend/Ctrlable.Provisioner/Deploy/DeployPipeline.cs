@@ -33,6 +33,7 @@ public sealed class DeployPipeline(
     FirstBootWait firstBoot,
     DeleteStep delete,
     GuestTasks guests,
+    GuestLocator locator,
     HomeAssistantSetup homeAssistant,
     IEnumerable<IInstanceStepHandler> handlers,
     IOptions<DeployOptions> deployOptions,
@@ -125,6 +126,12 @@ public sealed class DeployPipeline(
 
     private async Task ConfigureAsync(InstanceRow instance, bool reconcile, CancellationToken ct)
     {
+        if (reconcile)
+        {
+            // After a restart or a failed attempt: Proxmox may have moved the guest meanwhile.
+            instance = await locator.LocateAsync(instance, ct);
+        }
+
         var kind = KindOf(instance);
         var node = instance.Node!;
         var vmid = (int)instance.Vmid!.Value;

@@ -12,6 +12,7 @@ public static class DeployRegistration
         services.AddOptions<DeployOptions>().BindConfiguration(DeployOptions.Section).ValidateOnStart();
         services.AddSingleton<MacAllocator>();
         services.AddSingleton<GuestOwnership>();
+        services.AddSingleton<GuestLocator>();
         services.AddSingleton<IDeployStepObserver, NoStepObserver>();
         services.AddSingleton<InstanceSteps>();
         services.AddSingleton<VmidAllocator>();

@@ -21,7 +21,8 @@ public sealed class DeployService(
     Provision.FirstBootClaims firstBootClaims,
     GuestOwnership ownership,
     InstanceTransitions transitions,
-    Alerts.GuestStopRequests stopRequests)
+    Alerts.GuestStopRequests stopRequests,
+    GuestLocator locator)
 {
     /// <summary>
     /// Deploys the given template types (default: every template of the active release) as new instances. A type the
@@ -166,7 +167,8 @@ public sealed class DeployService(
 
         var kind = GuestOwnership.KindOf(instance);
         // Power actions only on the guest proven the instance's (the marker its clone wrote).
-        switch ((await ownership.OwnerOfVmidAsync(instance, ct)).Owner)
+        var (owner, guest) = await ownership.OwnerOfVmidAsync(instance, ct);
+        switch (owner)
         {
             case GuestOwner.None:
                 return (null, new Refusal(409, "Guest not found", $"{instance.Hostname}: no guest holds VMID {vmid} any more."));
@@ -174,7 +176,10 @@ public sealed class DeployService(
                 return (null, new Refusal(409, "Not this instance's guest", $"{instance.Hostname}: {GuestOwnership.NotOurs(vmid)}"));
         }
 
-        var status = await proxmox.GetGuestStatusAsync(instance.Node, kind, (int)vmid, ct);
+        // Found by its VMID cluster-wide: a guest Proxmox moved to another node is acted on there (and its node recorded).
+        instance = await locator.FollowAsync(instance, guest!, ct);
+
+        var status = await proxmox.GetGuestStatusAsync(instance.Node!, kind, (int)vmid, ct);
         var running = status.Status == "running";
         if ((action == "start" && running) || (action is "stop" or "shutdown" && !running))
         {
@@ -198,12 +203,12 @@ public sealed class DeployService(
 
         var upid = action switch
         {
-            "start" => await proxmox.StartAsync(instance.Node, kind, (int)vmid, ct),
-            "stop" => await proxmox.StopAsync(instance.Node, kind, (int)vmid, ct),
-            "shutdown" => await proxmox.ShutdownAsync(instance.Node, kind, (int)vmid, 60, ct),
-            _ => await proxmox.RebootAsync(instance.Node, kind, (int)vmid, ct),
+            "start" => await proxmox.StartAsync(instance.Node!, kind, (int)vmid, ct),
+            "stop" => await proxmox.StopAsync(instance.Node!, kind, (int)vmid, ct),
+            "shutdown" => await proxmox.ShutdownAsync(instance.Node!, kind, (int)vmid, 60, ct),
+            _ => await proxmox.RebootAsync(instance.Node!, kind, (int)vmid, ct),
         };
-        var outcome = await tasks.WaitAsync(instance.Node, upid, TimeSpan.FromMinutes(3), ct);
+        var outcome = await tasks.WaitAsync(instance.Node!, upid, TimeSpan.FromMinutes(3), ct);
         return outcome.Succeeded
             ? (instance, null)
             : (null, new Refusal(502, $"Proxmox could not {action} {instance.Hostname}", outcome.Describe()));

@@ -99,7 +99,9 @@ public sealed class GuestTasks(
 
             if (node is not null && templateVmid is not null)
             {
-                await WaitForRunningTasksAsync(node, templateVmid.Value, ct, "vzclone", "qmclone");
+                // A clone task runs on its template's node, which may not be the node the guest goes to.
+                var templateNode = (await FindGuestAsync(templateVmid.Value, ct))?.Node ?? node;
+                await WaitForRunningTasksAsync(templateNode, templateVmid.Value, ct, "vzclone", "qmclone");
             }
 
             // Looked for again even when no clone ran: one may have ended just now (it joins the pool before its task ends).

@@ -14,6 +14,7 @@ public sealed class StartStep(
     ProxmoxClient proxmox,
     ProxmoxTasks tasks,
     GuestTasks guests,
+    GuestLocator locator,
     InstanceSteps steps,
     IOptions<DeployOptions> deployOptions,
     TimeProvider time,
@@ -25,6 +26,12 @@ public sealed class StartStep(
     /// </summary>
     public async Task StartAsync(InstanceRow instance, bool reconcile, bool freshClone, CancellationToken ct)
     {
+        if (reconcile)
+        {
+            // After a restart or a failed attempt: Proxmox may have moved the guest meanwhile.
+            instance = await locator.LocateAsync(instance, ct);
+        }
+
         var kind = GuestOwnership.KindOf(instance);
         var node = instance.Node!;
         var vmid = (int)instance.Vmid!.Value;

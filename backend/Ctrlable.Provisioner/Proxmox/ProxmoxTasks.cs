@@ -70,6 +70,13 @@ public sealed class ProxmoxTasks(ProxmoxClient client, TimeProvider time, ILogge
         }
     }
 
+    /// <summary>The node a task runs on, from its UPID; null when it does not parse.</summary>
+    public static string? NodeOf(string upid)
+    {
+        var parts = upid.Split(':');
+        return parts.Length >= 8 && parts[0] == "UPID" ? parts[1] : null;
+    }
+
     /// <summary>The UPID's task type (<c>UPID:node:pid:pstart:starttime:type:id:user:</c>); "" when it does not parse.</summary>
     internal static string TypeOf(string upid)
     {

@@ -248,6 +248,14 @@ public sealed class InstanceRepository(Database database, TimeProvider time)
         await connection.ExecuteAsync(new CommandDefinition(sql, new { id, node, cloneMode, now = time.GetUtcNow() }, cancellationToken: ct));
     }
 
+    /// <summary>The node Proxmox moved the instance's guest to (a migration, HA).</summary>
+    public async Task SetNodeAsync(long id, string node, CancellationToken ct)
+    {
+        const string sql = "UPDATE instances SET node = @node, updated_at = @now WHERE id = @id;";
+        await using var connection = await database.OpenAsync(ct);
+        await connection.ExecuteAsync(new CommandDefinition(sql, new { id, node, now = time.GetUtcNow() }, cancellationToken: ct));
+    }
+
     public async Task SetMacAsync(long id, string mac, CancellationToken ct)
     {
         const string sql = "UPDATE instances SET mac = @mac, updated_at = @now WHERE id = @id;";

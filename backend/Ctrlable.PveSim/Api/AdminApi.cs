@@ -40,6 +40,20 @@ internal static class AdminApi
                 : FailUpdates(sim, vmid, request.Message.Trim()));
         app.MapDelete("/_sim/guests/{vmid:int}/update-failure", (int vmid) => FailUpdates(sim, vmid, null));
 
+        // A node drops off the network and comes back; an admin (or HA) migrates a guest.
+        app.MapPost("/_sim/nodes/{node}/offline", (string node) => NodeResult(Cluster.ClusterControl.SetOnline(sim, node, online: false), node, online: false));
+        app.MapPost("/_sim/nodes/{node}/online", (string node) => NodeResult(Cluster.ClusterControl.SetOnline(sim, node, online: true), node, online: true));
+        app.MapPost("/_sim/guests/{vmid:int}/migrate", (int vmid, MigrateRequest request) =>
+            string.IsNullOrWhiteSpace(request.Target)
+                ? Results.BadRequest(new { message = "target: the node to migrate to is required" })
+                : Cluster.ClusterControl.Migrate(sim, vmid, request.Target) switch
+                {
+                    (Cluster.MigrationStart.Started, var upid) => Results.Ok(new { vmid, target = request.Target, upid }),
+                    (Cluster.MigrationStart.UnknownGuest, _) => Results.NotFound(new { message = $"no guest {vmid}" }),
+                    (Cluster.MigrationStart.UnknownNode, _) => Results.NotFound(new { message = $"no such cluster node '{request.Target}'" }),
+                    _ => Results.Conflict(new { message = $"guest {vmid} is on {request.Target} already" }),
+                });
+
         // The LAN's DHCP server moves a running guest to another address (a lease that changed).
         app.MapPost("/_sim/guests/{vmid:int}/address", (int vmid, LeaseRequest request) =>
             !System.Net.IPAddress.TryParse(request.Address, out var address) || address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork
@@ -57,6 +71,10 @@ internal static class AdminApi
         sim.Options.BootBehaviour is Guests.IGuestUpdateFaults faults && faults.FailUpdates(vmid, message)
             ? Results.Ok(new { vmid, failure = message })
             : Results.NotFound(new { message = $"guest {vmid} has no update routine the emulator controls (an LXC guest's first boot sets it up)" });
+
+    private static IResult NodeResult(Cluster.NodeChange change, string node, bool online) => change == Cluster.NodeChange.Changed
+        ? Results.Ok(new { node, online })
+        : Results.NotFound(new { message = $"no such cluster node '{node}'" });
 
     private static IResult NoApp(int vmid) => Results.NotFound(new { message = $"guest {vmid} is not running or runs no emulated app" });
 
@@ -78,6 +96,8 @@ internal static class AdminApi
     }
 
     internal sealed record LeaseRequest(string? Address);
+
+    internal sealed record MigrateRequest(string? Target);
 
     internal sealed record UpdateFailureRequest(string? Message);
 }

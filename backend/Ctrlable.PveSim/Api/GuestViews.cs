@@ -123,6 +123,14 @@ internal static class GuestViews
             return entry;
         }
 
+        // A node that is offline sends no status: pmxcfs still has its guests' configs (name, template), no figures.
+        if (r.Sim.State.Nodes.TryGetValue(g.Node, out var node) && !node.Online)
+        {
+            entry["name"] = g.Name;
+            entry["template"] = g.IsTemplate ? 1 : 0;
+            return entry;
+        }
+
         var s = Status(r, g, current: false);
         entry["uptime"] = s["uptime"]!.DeepClone();
         entry["name"] = g.Name;

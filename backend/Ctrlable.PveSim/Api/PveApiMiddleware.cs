@@ -175,7 +175,8 @@ internal sealed partial class PveApiMiddleware(SimContext sim, PveRouter router)
 
                 if (!target.Online)
                 {
-                    throw new PveException(595, "Connection refused");
+                    // pveproxy proxies to the node (AnyEvent::HTTP): a node that is powered off does not answer ARP: EHOSTUNREACH.
+                    throw new PveException(595, "No route to host");
                 }
             }
         }

@@ -27,6 +27,7 @@ internal sealed class PveRouter
         GuestReadApi.Map(router);
         GuestConfigApi.Map(router);
         CloneApi.Map(router);
+        MigrateApi.Map(router);
         PowerApi.Map(router);
         DestroyApi.Map(router);
         SnapshotApi.Map(router);
