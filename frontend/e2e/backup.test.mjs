@@ -1,7 +1,7 @@
 // Guest backups in the browser, against the orchestrator in demo mode (SPEC §8h): a dealer sets the project's backup
 // schedule in its settings (daily at the next minute's HH:MM, onto `local`, keeping two); while the schedule's slot
 // comes, a "Back up now" backup is restored into a new VMID from the project page; then the run the *scheduler* fires
-// at the slot appears in the list, and the guest's last backup is the one it made.
+// at the slot appears in the list, and the guest's last backup (in the panel and on its card) is the one it made.
 //
 // Wall time: the slot is the first whole minute at least SLOT_LEAD_MS away, so the test waits for it at most a minute
 // (the restore and the button's backup use that wait); the scheduler looks every second.
@@ -119,6 +119,9 @@ test('a dealer schedules backups, restores one into a new VMID, and sees the run
   assert.ok(new Date(last.createdAt).getTime() >= slot.at.getTime(), "the guest's last backup is the scheduled one");
   assert.equal(listed.guests[0].count, 2);
   assert.equal(listed.guests[0].missing, false);
+  // The guest's card shows the same last backup.
+  const lastOnCard = page.getByRole('article', { name: guest.hostname }).getByTestId('last-backup').locator('time');
+  await waitUntil("the card's last backup", async () => (await lastOnCard.getAttribute('datetime')) === last.createdAt, 15_000);
   await screenshot(page, 'backup-scheduled');
   t.diagnostic(`scheduled run listed at ${elapsed()}`);
 
