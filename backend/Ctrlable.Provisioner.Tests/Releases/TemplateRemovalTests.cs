@@ -9,6 +9,7 @@ using Ctrlable.Provisioner.Tests.Infrastructure;
 using Ctrlable.PveSim;
 using Ctrlable.PveSim.Hosting;
 using Ctrlable.PveSim.Seeding;
+using static Ctrlable.Provisioner.Tests.Releases.TemplateSim;
 using SimGuestKind = Ctrlable.PveSim.Guests.GuestKind;
 
 namespace Ctrlable.Provisioner.Tests.Releases;
@@ -22,7 +23,6 @@ public sealed class TemplateRemovalTests
 {
     private const string Old = "2026.05";
     private const string Active = BuildHost.Release;
-    private const string RunId = "0123456789abcdef";
     private const int OldVm = 9200;
     private const int OldCt = 9201;
     private const int ForgedCt = 9202;
@@ -146,23 +146,16 @@ public sealed class TemplateRemovalTests
     /// </summary>
     private static Ctrlable.PveSim.Auth.ApiTokenCredentials Seed(PveSimulator sim)
     {
-        string Marker(string release, string template) =>
-            $"ctrlable-build release={release} template={template} commit={ActivationManifest.Commit} build=3 run={RunId} app_version=-";
         return sim.Seed(LeastPrivilege.Spec(sim.Version, storage: "local-zfs") with
         {
-            Storages =
-            [
-                new StorageSeed("local", "dir", "iso,vztmpl,backup,snippets,import"),
-                new StorageSeed("local-lvm", "lvmthin", "rootdir,images"),
-                new StorageSeed("local-zfs", "zfspool", "rootdir,images"),
-            ],
+            Storages = [.. TemplateSim.Storages],
             Templates =
             [
-                new TemplateSeed(OldVm, "ctrlable-pro", SimGuestKind.Qemu, 32) { Pool = "ctrlable-templates", Storage = "local-zfs", Description = Marker(Old, "ctrlable-pro") },
-                new TemplateSeed(OldCt, "zwavejs", SimGuestKind.Lxc, 8) { Pool = "ctrlable-templates", Storage = "local-zfs", Description = Marker(Old, "zwavejs") },
-                new TemplateSeed(ForgedCt, "docker-portainer", SimGuestKind.Lxc, 8) { Pool = "ctrlable-templates", Storage = "local-zfs", Description = Marker(Old, "docker-portainer") },
-                new TemplateSeed(ForeignSameName, "zwavejs", SimGuestKind.Lxc, 8) { Pool = "ctrlable-templates", Storage = "local-zfs", Description = Marker(Old, "zwavejs") },
-                new TemplateSeed(ActiveCt, "zwavejs", SimGuestKind.Lxc, 8) { Pool = "ctrlable-templates", Storage = "local-zfs", Description = Marker(Active, "zwavejs") },
+                TemplateOf(OldVm, "ctrlable-pro", SimGuestKind.Qemu, Old),
+                TemplateOf(OldCt, "zwavejs", SimGuestKind.Lxc, Old),
+                TemplateOf(ForgedCt, "docker-portainer", SimGuestKind.Lxc, Old),
+                TemplateOf(ForeignSameName, "zwavejs", SimGuestKind.Lxc, Old),
+                TemplateOf(ActiveCt, "zwavejs", SimGuestKind.Lxc, Active),
             ],
         }).Tokens.Single();
     }
@@ -183,25 +176,6 @@ public sealed class TemplateRemovalTests
             [Proof("zwavejs", ActiveCt)]);
     }
 
-    private static string MacOf(PveSimulator sim, int vmid)
-    {
-        lock (sim.State.Sync)
-        {
-            var net0 = sim.State.Guests[vmid].Config["net0"];
-            return System.Text.RegularExpressions.Regex.Match(net0, "([0-9A-F]{2}(:[0-9A-F]{2}){5})", System.Text.RegularExpressions.RegexOptions.IgnoreCase).Value.ToUpperInvariant();
-        }
-    }
-
-    private static bool Exists(PveSimulator sim, int vmid)
-    {
-        lock (sim.State.Sync)
-        {
-            return sim.State.Guests.ContainsKey(vmid);
-        }
-    }
-
-    private static JsonElement Template(JsonElement view, string name) =>
-        view.GetProperty("templates").EnumerateArray().Single(t => t.GetProperty("name").GetString() == name);
 
     private static Dictionary<string, string> Outcomes(JsonElement result) =>
         result.GetProperty("templates").EnumerateArray().ToDictionary(t => t.GetProperty("name").GetString()!, t => t.GetProperty("outcome").GetString()!);

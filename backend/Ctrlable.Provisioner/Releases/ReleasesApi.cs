@@ -31,6 +31,10 @@ public static class ReleasesApi
         services.AddSingleton<ReleaseService>();
         services.AddSingleton<BaseBackupStore>();
         services.AddSingleton<TemplateRemoval>();
+        services.AddSingleton<IValidateOptions<ReleasesOptions>, ReleasesOptionsValidator>();
+        services.AddOptions<ReleasesOptions>().BindConfiguration(ReleasesOptions.Section).ValidateOnStart();
+        services.AddSingleton<TemplateExpiry>();
+        services.AddHostedService(sp => sp.GetRequiredService<TemplateExpiry>());
         return services;
     }
 

@@ -6,6 +6,7 @@ using Ctrlable.Provisioner.Http;
 using Ctrlable.Provisioner.Manifest;
 using Ctrlable.Provisioner.Proxmox;
 using Ctrlable.Provisioner.State;
+using Microsoft.Extensions.Options;
 
 namespace Ctrlable.Provisioner.Releases;
 
@@ -46,7 +47,9 @@ public sealed record ReleaseTemplates(
     [property: Description("When the release's last recorded template was removed; null when it has templates or was built again since.")]
     DateTimeOffset? TemplatesRemovedAt,
     string? TemplatesRemovedBy,
-    IReadOnlyList<ReleaseTemplate> Templates);
+    IReadOnlyList<ReleaseTemplate> Templates,
+    [property: Description("When the orchestrator removes the proven templates by itself (Releases:RemoveTemplatesAfterDays after the release stopped being active; the same refusals apply, and a refused removal is tried again every round); null when that is off or the release is active.")]
+    DateTimeOffset? RemoveAutomaticallyAt = null);
 
 /// <summary>What happened to one recorded template in a removal. Wire: removed, forgotten (gone or foreign: only the record went), kept (unproven: left alone, record kept).</summary>
 public enum TemplateRemovalOutcome { Removed, Forgotten, Kept }
@@ -69,6 +72,7 @@ public sealed partial class TemplateRemoval(
     BuildRepository builds,
     ProxmoxClient proxmox,
     ProxmoxTasks tasks,
+    IOptions<ReleasesOptions> options,
     TimeProvider time,
     ILogger<TemplateRemoval> logger)
 {
@@ -91,10 +95,12 @@ public sealed partial class TemplateRemoval(
         var active = await releases.GetActiveNameAsync(ct) == release;
         var removal = await releases.GetTemplatesRemovalAsync(release, ct);
         var recorded = await releases.ListOwnedTemplatesAsync(release, ct);
+        var days = options.Value.RemoveTemplatesAfterDays;
+        var automatic = days > 0 && recorded.Any(t => t.RunId is not null && t.Mac is not null) && await releases.GetSupersededAtAsync(release, ct) is { } superseded ? superseded.AddDays(days) : (DateTimeOffset?)null;
         try
         {
             var templates = recorded.Count == 0 ? [] : await InspectAsync(release, recorded, active, ct);
-            return (new ReleaseTemplates(release, active, removal.RemovedAt, removal.RemovedBy, [.. templates.Select(t => t.View)]), null);
+            return (new ReleaseTemplates(release, active, removal.RemovedAt, removal.RemovedBy, [.. templates.Select(t => t.View)], automatic), null);
         }
         catch (Exception e) when (IsProxmoxFailure(e))
         {
@@ -284,7 +290,7 @@ public sealed partial class TemplateRemoval(
         if (row.RunId is null || row.Mac is null)
         {
             return (RecordedTemplateState.Unproven,
-                $"No proof of ownership was recorded for VMID {row.Vmid} (built before this version, or kept by a build whose host ledger did not list it): left alone; remove it by hand once no guest needs it.", null);
+                $"Not proven ours: no proof of ownership was recorded for VMID {row.Vmid} (built before this version, or kept by a build whose host ledger did not list it), so the orchestrator never removes it, not even automatically; remove it by hand in Proxmox once no guest needs it.", null);
         }
 
         var config = guest.Kind == KindOf(row) && guest.Node is { } node ? await ReadConfigAsync(node, guest.Kind.Value, (int)row.Vmid, ct) : null;

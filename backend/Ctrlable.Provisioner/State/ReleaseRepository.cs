@@ -68,9 +68,9 @@ public sealed class ReleaseRepository(Database database)
                 builder_ref = excluded.builder_ref, builder_commit = excluded.builder_commit,
                 app_version = excluded.app_version, built_at = excluded.built_at, haos_digest = excluded.haos_digest;
             """;
-        const string deactivate = "UPDATE releases SET is_active = 0, activated_at = NULL WHERE is_active = 1 AND name <> @release;";
+        const string deactivate = "UPDATE releases SET is_active = 0, activated_at = NULL, superseded_at = @now WHERE is_active = 1 AND name <> @release;";
         const string activate = """
-            UPDATE releases SET is_active = 1, activated_at = @now, templates_removed_at = NULL, templates_removed_by = NULL
+            UPDATE releases SET is_active = 1, activated_at = @now, superseded_at = NULL, templates_removed_at = NULL, templates_removed_by = NULL
             WHERE name = @release;
             """;
         const string proof = "UPDATE templates SET build_id = @BuildId, run_id = @RunId, mac = @Mac WHERE release = @release AND name = @Name;";
@@ -79,7 +79,7 @@ public sealed class ReleaseRepository(Database database)
         await using var tx = await connection.BeginTransactionAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition(upsertRelease, new { release, communityScriptsRef, communityScriptsCommit, now }, tx, cancellationToken: ct));
         await connection.ExecuteAsync(new CommandDefinition(upsertTemplate, templates, tx, cancellationToken: ct));
-        await connection.ExecuteAsync(new CommandDefinition(deactivate, new { release }, tx, cancellationToken: ct));
+        await connection.ExecuteAsync(new CommandDefinition(deactivate, new { release, now }, tx, cancellationToken: ct));
         await connection.ExecuteAsync(new CommandDefinition(activate, new { release, now }, tx, cancellationToken: ct));
         foreach (var p in proofs ?? [])
         {
@@ -132,6 +132,28 @@ public sealed class ReleaseRepository(Database database)
             """;
         await using var connection = await database.OpenAsync(ct);
         return [.. await connection.QueryAsync<(long, string?, long?)>(new CommandDefinition(sql, new { release }, cancellationToken: ct))];
+    }
+
+    /// <summary>
+    /// Releases that are not active, with when they stopped being active: a release without that moment (not active
+    /// before migration 019) gets <paramref name="now"/> first, so its templates are kept the full grace period.
+    /// </summary>
+    public async Task<IReadOnlyList<(string Name, DateTimeOffset SupersededAt)>> ListSupersededAsync(DateTimeOffset now, CancellationToken ct)
+    {
+        const string sql = """
+            UPDATE releases SET superseded_at = @now WHERE is_active = 0 AND superseded_at IS NULL;
+            SELECT name, superseded_at FROM releases WHERE is_active = 0 ORDER BY name;
+            """;
+        await using var connection = await database.OpenAsync(ct);
+        return [.. await connection.QueryAsync<(string, DateTimeOffset)>(new CommandDefinition(sql, new { now }, cancellationToken: ct))];
+    }
+
+    /// <summary>When the release stopped being the active one (null: it is active, unknown, or not seen so since migration 019).</summary>
+    public async Task<DateTimeOffset?> GetSupersededAtAsync(string release, CancellationToken ct)
+    {
+        const string sql = "SELECT superseded_at FROM releases WHERE name = @release AND is_active = 0;";
+        await using var connection = await database.OpenAsync(ct);
+        return await connection.QuerySingleOrDefaultAsync<DateTimeOffset?>(new CommandDefinition(sql, new { release }, cancellationToken: ct));
     }
 
     /// <summary>When the release's templates were removed (null values: never, or built again since).</summary>

@@ -2,8 +2,9 @@ import { Link, useNavigate, useParams } from 'react-router';
 import { useCurrentUser } from '@/features/auth';
 import { CredentialsPage } from '@/features/credentials';
 import { DeployProgress, DeployWizard, ProjectGuests } from '@/features/deploy';
-import { ProjectBackups } from '@/features/backups';
+import { ProjectBackups, useLastBackups } from '@/features/backups';
 import { ProjectForm, ProjectLoader, ProjectOverview, ProjectSettingsSummary, ProjectsList } from '@/features/projects';
+import type { Project } from '@/shared/api';
 import { Breadcrumb } from '@/shared/ui/breadcrumb';
 import { buttonClass } from '@/shared/ui/button';
 import { EmptyState } from '@/shared/ui/empty-state';
@@ -100,6 +101,19 @@ export function NewProjectRoute() {
   );
 }
 
+/** The project's guest cards, each with its last backup from the backups feature (one query, shared with the Backups panel). */
+function ProjectGuestsWithBackups({ project, canOperate }: { project: Project; canOperate: boolean }) {
+  const lastBackups = useLastBackups(project.id);
+  return (
+    <ProjectGuests
+      project={project}
+      canOperate={canOperate}
+      lastBackups={lastBackups.data}
+      links={{ deploy: (deployId) => paths.deploy.getHref(deployId), deployWizard: paths.deployProject.getHref(project.id) }}
+    />
+  );
+}
+
 export function ProjectRoute() {
   const id = useIdParam();
   const canOperate = useCanOperate();
@@ -120,13 +134,7 @@ export function ProjectRoute() {
               projects: paths.projects.getHref(),
               credentials: isAdmin ? paths.projectCredentials.getHref(project.id) : undefined,
             }}
-            guests={
-              <ProjectGuests
-                project={project}
-                canOperate={canOperate}
-                links={{ deploy: (deployId) => paths.deploy.getHref(deployId), deployWizard: paths.deployProject.getHref(project.id) }}
-              />
-            }
+            guests={<ProjectGuestsWithBackups project={project} canOperate={canOperate} />}
           />
         </>
       )}

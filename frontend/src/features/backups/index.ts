@@ -1,1 +1,3 @@
 export { ProjectBackups } from './components/project-backups';
+export { useLastBackups } from './api/backups';
+export type { GuestLastBackup } from './lib/last-backups';

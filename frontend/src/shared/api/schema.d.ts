@@ -2251,6 +2251,11 @@ export interface components {
             templatesRemovedAt?: string | null;
             templatesRemovedBy?: string | null;
             templates: components["schemas"]["ReleaseTemplate"][];
+            /**
+             * Format: date-time
+             * @description When the orchestrator removes the proven templates by itself (Releases:RemoveTemplatesAfterDays after the release stopped being active; the same refusals apply, and a refused removal is tried again every round); null when that is off or the release is active.
+             */
+            removeAutomaticallyAt?: string | null;
         };
         ResetPasswordRequest: {
             newPassword: string;

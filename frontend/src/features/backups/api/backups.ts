@@ -1,5 +1,6 @@
 import { queryOptions, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { apiClient, unwrap, type BackupRunView, type GuestRestoreView, type ProjectBackups } from '@/shared/api';
+import { lastBackupsByInstance } from '../lib/last-backups';
 
 export const projectBackupsQueryKey = (projectId: number) => ['projects', projectId, 'backups'] as const;
 
@@ -12,14 +13,24 @@ export function projectBackupsQueryOptions(projectId: number) {
   return queryOptions({
     queryKey: projectBackupsQueryKey(projectId),
     queryFn: ({ signal }) => getProjectBackups(projectId, { signal }),
-    // A run or a restore ends in the background: look again while one is going.
-    refetchInterval: (query) =>
-      query.state.data?.runs.some((r) => r.state === 'running') || query.state.data?.restores.some((r) => r.state === 'restoring') ? 3_000 : 60_000,
+    // A run or a restore ends in the background: look again while one is going, and around the next slot (the
+    // scheduler starts that run within its check interval).
+    refetchInterval: (query) => {
+      const data = query.state.data;
+      const busy = data?.runs.some((r) => r.state === 'running') || data?.restores.some((r) => r.state === 'restoring');
+      const slotNear = data?.nextRunAt != null && new Date(data.nextRunAt).getTime() - Date.now() < 60_000;
+      return busy || slotNear ? 3_000 : 60_000;
+    },
   });
 }
 
 export function useProjectBackups(projectId: number) {
   return useQuery(projectBackupsQueryOptions(projectId));
+}
+
+/** Each instance's last backup for its card (the same query as the Backups panel: one request for both). */
+export function useLastBackups(projectId: number) {
+  return useQuery({ ...projectBackupsQueryOptions(projectId), select: lastBackupsByInstance });
 }
 
 /** POST /api/projects/{id}/backups (operator+): "Back up now". */

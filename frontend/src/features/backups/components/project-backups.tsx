@@ -1,5 +1,6 @@
 import { useState } from 'react';
 import { ApiError, problemMessage, type BackupArchiveView, type GuestBackupView } from '@/shared/api';
+import { formatAbsolute } from '@/shared/lib/format';
 import { Button } from '@/shared/ui/button';
 import { Dialog } from '@/shared/ui/dialog';
 import { RelativeTime } from '@/shared/ui/relative-time';
@@ -97,6 +98,16 @@ export function ProjectBackups({ projectId, canOperate }: { projectId: number; c
           </li>
         ))}
       </ul>
+      {data.runs.length > 0 ? (
+        <ul aria-label="Recent backup runs">
+          {data.runs.slice(0, 5).map((run) => (
+            <li key={run.id} data-run-state={run.state}>
+              {run.slot ? `Scheduled for ${formatAbsolute(run.slot)}` : `Asked for by ${run.requestedBy ?? 'an API client'}`}, started{' '}
+              <RelativeTime date={run.startedAt} />: {run.state === 'running' ? 'backing up…' : run.state === 'succeeded' ? 'backed up' : `failed: ${run.error ?? ''}`}
+            </li>
+          ))}
+        </ul>
+      ) : null}
       {data.restores.length > 0 ? (
         <ul aria-label="Restores">
           {data.restores.map((r) => (

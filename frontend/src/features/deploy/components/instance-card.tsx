@@ -25,7 +25,9 @@ import {
 import { InstanceStateBadge } from '@/shared/ui/instance-state-badge';
 import { ProgressBar } from '@/shared/ui/progress-bar';
 import { Spinner } from '@/shared/ui/spinner';
-import { BadgeGroup, type StatusTone } from '@/shared/ui/status-badge';
+import { RelativeTime } from '@/shared/ui/relative-time';
+import { BadgeGroup, StatusBadge, type StatusTone } from '@/shared/ui/status-badge';
+import { ToneIcon } from '@/shared/ui/tone-icon';
 import { VisuallyHidden } from '@/shared/ui/visually-hidden';
 import { useInstanceAction, type InstanceAction } from '../api/instance-actions';
 import { appLink, appOf } from '../lib/apps';
@@ -38,6 +40,27 @@ import styles from './deploy.module.css';
 import { FactsList, MissingFact } from '@/shared/ui/facts-list';
 
 export type PowerState = 'running' | 'stopped' | null;
+
+/**
+ * The guest's last backup as the project's backups know it (SPEC §8h): when it was made (null: none yet), and whether
+ * one is missing (older than the schedule allows) or the latest run failed without backing this guest up.
+ */
+export type LastBackup = { at: string | null; problem: 'missing' | 'failed' | null };
+
+/** "2 h ago"; "none yet"; or, in the alert tone, "Failed"/"Missing" and the last one's time. */
+function LastBackupValue({ backup }: { backup: LastBackup }) {
+  const when = backup.at ? <RelativeTime date={backup.at} /> : <MissingFact>none yet</MissingFact>;
+  if (!backup.problem) return when;
+  const tone: StatusTone = backup.problem === 'failed' ? 'danger' : 'warning';
+  return (
+    <span data-backup-problem={backup.problem}>
+      <StatusBadge tone={tone} icon={<ToneIcon tone={tone} width={14} height={14} />}>
+        {backup.problem === 'failed' ? 'Failed' : 'Missing'}
+      </StatusBadge>{' '}
+      {backup.at ? <>last {when}</> : when}
+    </span>
+  );
+}
 
 const PENDING_WORDS: Record<InstanceAction, string> = {
   start: 'Starting…',
@@ -109,6 +132,7 @@ export function InstanceCard({
   progressHref,
   onPowerChanged,
   projectTypes,
+  lastBackup,
 }: {
   instance: LiveInstance;
   settings: SiteSettings | undefined;
@@ -125,6 +149,8 @@ export function InstanceCard({
   onPowerChanged?: (instanceId: number, power: Exclude<PowerState, null>) => void;
   /** The types of the instances alongside (what Home Assistant's wiring step connects). */
   projectTypes?: readonly string[];
+  /** Its last backup, when the project has backups set up (absent: no backups, the card says nothing of them). */
+  lastBackup?: LastBackup | undefined;
 }) {
   const [confirmDelete, setConfirmDelete] = useState(false);
   const [confirmUpgrade, setConfirmUpgrade] = useState(false);
@@ -215,6 +241,7 @@ export function InstanceCard({
             { term: 'Release', value: instance.release ?? '—' },
             instance.node ? { term: 'Node', value: instance.node } : null,
             instance.mac ? { term: 'MAC', value: instance.mac, mono: true, wide: true } : null,
+            lastBackup ? { term: 'Last backup', value: <LastBackupValue backup={lastBackup} />, wide: true, testId: 'last-backup' } : null,
           ]}
         />
       ) : null}

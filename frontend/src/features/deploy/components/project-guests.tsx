@@ -16,7 +16,7 @@ import { DEPLOY_POLL_MS } from '../api/get-deploy';
 import { useInstanceEvents } from '../api/use-instance-events';
 import { mergeInstances } from '../lib/live-instances';
 import { LiveIndicator } from './deploy-progress';
-import { InstanceCard, type PowerState } from './instance-card';
+import { InstanceCard, type LastBackup, type PowerState } from './instance-card';
 import { UpgradeDialog } from './upgrade-dialog';
 import styles from './deploy.module.css';
 
@@ -104,10 +104,13 @@ export function ProjectGuests({
   project: initial,
   canOperate,
   links,
+  lastBackups,
 }: {
   project: Project;
   canOperate: boolean;
   links: { deploy: (id: number) => string; deployWizard: string };
+  /** Each instance's last backup, when the project has backups set up (the backups feature's data, by instance id). */
+  lastBackups?: ReadonlyMap<number, LastBackup> | undefined;
 }) {
   const queryClient = useQueryClient();
   const { progress, mode } = useInstanceEvents(`/api/projects/${initial.id}/events`, () => {
@@ -194,6 +197,7 @@ export function ProjectGuests({
               canOperate={canOperate}
               variant="manage"
               projectTypes={instances.map((i) => i.type)}
+              lastBackup={lastBackups?.get(instance.id)}
               progressHref={instance.deployId != null ? links.deploy(instance.deployId) : undefined}
               onPowerChanged={(id, power) => {
                 setPowerOverride((current) => new Map(current).set(id, { power, at: Date.now() }));

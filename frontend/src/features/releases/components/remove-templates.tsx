@@ -1,5 +1,6 @@
 import { useState } from 'react';
 import { problemMessage, type ReleaseTemplate } from '@/shared/api';
+import { formatAbsolute } from '@/shared/lib/format';
 import { Button } from '@/shared/ui/button';
 import { TrashIcon } from '@/shared/ui/icons';
 import { QueryError } from '@/shared/ui/query-error';
@@ -11,7 +12,7 @@ const STATE_TEXT: Record<ReleaseTemplate['state'], string> = {
   present: 'on this host',
   gone: 'no longer on the host (only the record is left)',
   foreign: 'its VMID holds a guest the orchestrator did not build: left alone',
-  unproven: 'built before the orchestrator recorded its proof of ownership: left alone',
+  unproven: 'not proven ours (no proof of ownership recorded): the orchestrator never removes it',
 };
 
 function TemplateLine({ template }: { template: ReleaseTemplate }) {
@@ -60,7 +61,7 @@ export function RemoveTemplates({ release, canRemove }: { release: string; canRe
   }
   if (query.isError) return <QueryError title={`Could not read the templates of ${release}`} query={query} />;
 
-  const { templates, templatesRemovedAt } = query.data;
+  const { templates, templatesRemovedAt, removeAutomaticallyAt } = query.data;
   if (templates.length === 0) {
     return templatesRemovedAt ? <p className={styles.done}>The templates of {release} were removed.</p> : null;
   }
@@ -82,6 +83,13 @@ export function RemoveTemplates({ release, canRemove }: { release: string; canRe
           <TemplateLine key={template.name} template={template} />
         ))}
       </ul>
+      {removeAutomaticallyAt ? (
+        <p className={styles.meta} data-testid="automatic-removal">
+          The orchestrator removes the proven templates by itself from {formatAbsolute(removeAutomaticallyAt)} (
+          <code>Releases:RemoveTemplatesAfterDays</code>), unless a guest still holds one then; templates not proven ours stay
+          for you to remove by hand.
+        </p>
+      ) : null}
       {canRemove ? (
         <div className={styles.actions}>
           {confirming ? (

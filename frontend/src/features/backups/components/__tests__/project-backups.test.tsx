@@ -61,6 +61,28 @@ describe('Project backups', () => {
     expect(bodies).toEqual([{ instanceId: 5, volid: archive.volid }]);
   });
 
+  it("lists the recent runs: the schedule's with its slot, a button's with who asked", async () => {
+    const run = { storage: 'local', keepLast: 7, finishedAt: null, message: null, error: null };
+    mockApi({
+      'GET /api/projects/1/backups': () =>
+        jsonResponse(
+          backups({
+            runs: [
+              { ...run, id: 3, slot: '2031-03-05T03:00:00Z', state: 'failed', requestedBy: 'schedule', startedAt: '2031-03-05T03:00:01Z', error: 'vzdump on pve failed: no space' },
+              { ...run, id: 2, slot: null, state: 'succeeded', requestedBy: 'op', startedAt: '2031-03-04T10:00:00Z' },
+            ],
+          }),
+        ),
+    });
+    renderWithQueryClient(<ProjectBackups projectId={1} canOperate={false} />);
+
+    const runs = await screen.findByRole('list', { name: 'Recent backup runs' });
+    const [scheduled, asked] = within(runs).getAllByRole('listitem');
+    expect(scheduled).toHaveTextContent(/^Scheduled for .*: failed: vzdump on pve failed: no space$/);
+    expect(scheduled).toHaveAttribute('data-run-state', 'failed');
+    expect(asked).toHaveTextContent(/^Asked for by op, started .*: backed up$/);
+  });
+
   it('offers no actions to a viewer', async () => {
     mockApi({ 'GET /api/projects/1/backups': () => jsonResponse(backups()) });
     renderWithQueryClient(<ProjectBackups projectId={1} canOperate={false} />);

@@ -29,11 +29,33 @@ const pro: ReleaseTemplate = {
 
 const holder = { vmid: 1001, name: 'site-zwave', node: 'pve1', kind: 'lxc', volume: 'local-zfs:basevol-9201-disk-0/subvol-1001-disk-0' };
 
-function view(templates: ReleaseTemplate[], removedAt: string | null = null): ReleaseTemplates {
-  return { release: '2026.05', active: false, templatesRemovedAt: removedAt, templatesRemovedBy: removedAt ? 'admin' : null, templates };
+function view(templates: ReleaseTemplate[], removedAt: string | null = null, removeAutomaticallyAt: string | null = null): ReleaseTemplates {
+  return { release: '2026.05', active: false, templatesRemovedAt: removedAt, templatesRemovedBy: removedAt ? 'admin' : null, templates, removeAutomaticallyAt };
 }
 
+const legacy: ReleaseTemplate = {
+  name: 'docker-portainer',
+  kind: 'lxc',
+  vmid: 9202,
+  node: 'pve1',
+  state: 'unproven',
+  removable: false,
+  reason: 'Not proven ours: no proof of ownership was recorded for VMID 9202 (built before this version…), so the orchestrator never removes it, not even automatically; remove it by hand in Proxmox once no guest needs it.',
+  holders: [],
+};
+
 describe('RemoveTemplates', () => {
+  it('lists a template without recorded proof as not proven ours, with the reason, and says when the proven ones go by themselves', async () => {
+    mockApi({ 'GET /api/releases/2026.05/templates': () => jsonResponse(view([pro, legacy], null, '2031-05-04T12:00:00Z')) });
+
+    renderWithQueryClient(<RemoveTemplates release="2026.05" canRemove />);
+
+    const line = (await screen.findByText('docker-portainer')).closest('li')!;
+    expect(line).toHaveTextContent('CT 9202 on pve1 · not proven ours (no proof of ownership recorded): the orchestrator never removes it');
+    expect(line).toHaveTextContent('remove it by hand in Proxmox once no guest needs it');
+    expect(screen.getByTestId('automatic-removal')).toHaveTextContent(/removes the proven templates by itself from .*2031/);
+  });
+
   it('names the guests that hold a template and keeps "Remove templates" disabled while they do', async () => {
     const api = mockApi({ 'GET /api/releases/2026.05/templates': () => jsonResponse(view([pro, zwave([holder])])) });
 
