@@ -29,7 +29,11 @@ public static class Program
     /// </summary>
     public static async Task<int> RunAsync(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
-        var builder = WebApplication.CreateBuilder(args);
+        // The slim builder: no IIS integration, QUIC transport or Debug/EventSource loggers, which a Linux container never
+        // uses but which CreateBuilder loads at start (memory, backend/bench/README.md "Memory"); Kestrel's HTTPS
+        // configuration (https:// URLs, Kestrel:Endpoints) is added back.
+        var builder = WebApplication.CreateSlimBuilder(args);
+        builder.WebHost.UseKestrelHttpsConfiguration();
         builder.AddApplicationServices();
         builder.AddAccessControl();
         builder.AddApiDocumentation();

@@ -98,7 +98,7 @@ public static class DeployApi
         foreach (var action in PowerActions)
         {
             var title = $"{char.ToUpperInvariant(action[0])}{action[1..]}";
-            instances.MapPost($"/{{id:long}}/{action}", Power(action))
+            instances.MapPost($"/{{id:long}}/{action}", (long id, DeployService deploy, CancellationToken ct) => PowerAsync(id, action, deploy, ct))
                 .RequireRole(Role.Operator).WithName($"{title}Instance")
                 .WithSummary($"{title} the instance's guest and wait for Proxmox's task.")
                 .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict).ProducesProblem(StatusCodes.Status502BadGateway);
@@ -135,8 +135,8 @@ public static class DeployApi
         await repo.GetAsync(id, ct) is { } row ? TypedResults.Ok((await InstanceDto.WithOffersAsync([row], offers, ct))[0]) : DeployService.InstanceNotFound(id).ToProblem();
 
     /// <summary>The handler of one power action; the action is part of the route, not a parameter.</summary>
-    private static Func<long, DeployService, CancellationToken, Task<Results<Ok<InstanceDto>, ProblemHttpResult>>> Power(string action) =>
-        async (id, deploy, ct) => Done(await deploy.PowerAsync(id, action, ct));
+    private static async Task<Results<Ok<InstanceDto>, ProblemHttpResult>> PowerAsync(long id, string action, DeployService deploy, CancellationToken ct) =>
+        Done(await deploy.PowerAsync(id, action, ct));
 
     private static async Task<Results<Ok<InstanceDto>, ProblemHttpResult>> RetryAsync(long id, DeployService deploy, CancellationToken ct) =>
         Done(await deploy.RetryAsync(id, ct));

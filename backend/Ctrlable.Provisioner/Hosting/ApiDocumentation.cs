@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Ctrlable.Provisioner.Auth;
+using Ctrlable.Provisioner.State;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.OpenApi;
 using Swashbuckle.AspNetCore.SwaggerGen;
@@ -19,49 +20,113 @@ public static class ApiDocumentation
     public const string CookieScheme = "sessionCookie";
     public const string BearerScheme = "apiToken";
 
+    /// <summary>
+    /// Documents the API at <c>/swagger</c>. The generator (Swashbuckle, Microsoft.OpenApi, MVC's ApiExplorer) is set up
+    /// on the first <c>/swagger</c> request, not at start: a dealer's orchestrator rarely serves it, and registering it
+    /// loads those assemblies for the process's lifetime (memory, backend/bench/README.md "Memory").
+    /// </summary>
     public static IHostApplicationBuilder AddApiDocumentation(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddEndpointsApiExplorer();
-        builder.Services.AddSwaggerGen(options =>
-        {
-            options.SwaggerDoc(DocumentName, new OpenApiInfo
-            {
-                Title = "Ctrlable Provisioner API",
-                Version = DocumentName,
-                Description = "Deploy and run Ctrlable appliance stacks on Proxmox VE. The SPA uses exactly this API. " +
-                    "Integrators authenticate with an API token (Authorization: Bearer ctp_...) issued by an admin; " +
-                    "each operation names the role it needs (viewer ⊂ operator ⊂ admin) in x-required-role.",
-            });
-            options.AddSecurityDefinition(BearerScheme, new OpenApiSecurityScheme
-            {
-                Type = SecuritySchemeType.Http,
-                Scheme = "bearer",
-                BearerFormat = "ctp_ token",
-                Description = "An integrator API token, issued by an admin under API tokens (Authorization: Bearer ctp_...).",
-            });
-            options.AddSecurityDefinition(CookieScheme, new OpenApiSecurityScheme
-            {
-                Type = SecuritySchemeType.ApiKey,
-                In = ParameterLocation.Cookie,
-                Name = AccessControl.SessionCookie,
-                Description = $"The SPA's session after POST /api/auth/sign-in. POST, PUT and DELETE also need the {AccessControl.AntiforgeryHeader} header from GET /api/auth/antiforgery.",
-            });
-            options.OperationFilter<AccessOperationFilter>();
-            options.OperationFilter<MultipartFormBodyFilter>();
-            // Without these every generated TypeScript property comes out optional and nullable.
-            options.SupportNonNullableReferenceTypes();
-            options.NonNullableReferenceTypesAsRequired();
-            options.UseAllOfToExtendReferenceSchemas();
-        });
+        builder.Services.AddSingleton(new ApplicationServiceList(builder.Services));
         return builder;
     }
 
+    /// <summary>
+    /// Serves <c>/swagger</c> (the document and the UI) through a pipeline built on its first request, with its own
+    /// service provider: the app's registrations (read after every feature and the demo added theirs, so the generator
+    /// tells injected services from bound parameters as before) plus the generator's, over the app's endpoints.
+    /// </summary>
     public static WebApplication UseApiDocumentation(this WebApplication app)
     {
-        app.UseSwagger();
-        app.UseSwaggerUI(o => o.SwaggerEndpoint($"/swagger/{DocumentName}/swagger.json", "Ctrlable Provisioner API"));
+        var swagger = new Lazy<(IServiceProvider Services, RequestDelegate Pipeline)>(() => BuildSwaggerPipeline(app));
+        app.Use(async (context, next) =>
+        {
+            if (!context.Request.Path.StartsWithSegments("/swagger"))
+            {
+                await next(context);
+                return;
+            }
+
+            var (services, pipeline) = swagger.Value;
+            var appServices = context.RequestServices;
+            await using var scope = services.CreateAsyncScope();
+            context.RequestServices = scope.ServiceProvider;
+            context.Items[SwaggerNext] = (RequestDelegate)(c =>
+            {
+                // Anything else under /swagger goes on through the app's pipeline, with the app's services, as before.
+                c.RequestServices = appServices;
+                return next(c);
+            });
+            try
+            {
+                await pipeline(context);
+            }
+            finally
+            {
+                context.RequestServices = appServices;
+            }
+        });
         return app;
     }
+
+    private static readonly object SwaggerNext = new();
+
+    private static (IServiceProvider, RequestDelegate) BuildSwaggerPipeline(WebApplication app)
+    {
+        IServiceCollection services = new ServiceCollection();
+        foreach (var descriptor in app.Services.GetRequiredService<ApplicationServiceList>().Services)
+        {
+            services.Add(descriptor);
+        }
+
+        // The app's endpoints, as routed (not a second, empty routing world).
+        services.AddSingleton(app.Services.GetRequiredService<EndpointDataSource>());
+        services.Configure<Microsoft.AspNetCore.Mvc.JsonOptions>(o => JsonDefaults.Configure(o.JsonSerializerOptions));
+        services.AddEndpointsApiExplorer();
+        services.AddSwaggerGen(ConfigureGenerator);
+        var provider = services.BuildServiceProvider();
+
+        var branch = new ApplicationBuilder(provider);
+        branch.UseSwagger();
+        branch.UseSwaggerUI(o => o.SwaggerEndpoint($"/swagger/{DocumentName}/swagger.json", "Ctrlable Provisioner API"));
+        branch.Run(context => ((RequestDelegate)context.Items[SwaggerNext]!)(context));
+        return (provider, branch.Build());
+    }
+
+    private static void ConfigureGenerator(SwaggerGenOptions options)
+    {
+        options.SwaggerDoc(DocumentName, new OpenApiInfo
+        {
+            Title = "Ctrlable Provisioner API",
+            Version = DocumentName,
+            Description = "Deploy and run Ctrlable appliance stacks on Proxmox VE. The SPA uses exactly this API. " +
+                "Integrators authenticate with an API token (Authorization: Bearer ctp_...) issued by an admin; " +
+                "each operation names the role it needs (viewer ⊂ operator ⊂ admin) in x-required-role.",
+        });
+        options.AddSecurityDefinition(BearerScheme, new OpenApiSecurityScheme
+        {
+            Type = SecuritySchemeType.Http,
+            Scheme = "bearer",
+            BearerFormat = "ctp_ token",
+            Description = "An integrator API token, issued by an admin under API tokens (Authorization: Bearer ctp_...).",
+        });
+        options.AddSecurityDefinition(CookieScheme, new OpenApiSecurityScheme
+        {
+            Type = SecuritySchemeType.ApiKey,
+            In = ParameterLocation.Cookie,
+            Name = AccessControl.SessionCookie,
+            Description = $"The SPA's session after POST /api/auth/sign-in. POST, PUT and DELETE also need the {AccessControl.AntiforgeryHeader} header from GET /api/auth/antiforgery.",
+        });
+        options.OperationFilter<AccessOperationFilter>();
+        options.OperationFilter<MultipartFormBodyFilter>();
+        // Without these every generated TypeScript property comes out optional and nullable.
+        options.SupportNonNullableReferenceTypes();
+        options.NonNullableReferenceTypesAsRequired();
+        options.UseAllOfToExtendReferenceSchemas();
+    }
+
+    /// <summary>The app's service registrations, kept for the documentation's own provider.</summary>
+    private sealed record ApplicationServiceList(IServiceCollection Services);
 
     /// <summary>The request body of an endpoint marked with <see cref="MultipartFormBody"/>.</summary>
     private sealed class MultipartFormBodyFilter : IOperationFilter

@@ -50,6 +50,14 @@ public static class ObservabilitySetup
 
         // Logging:Console:FormatterName=json: one JSON object per line for journald, with each line's deploy/build ids.
         builder.Services.Configure<JsonConsoleFormatterOptions>(o => o.IncludeScopes = true);
+        // The slim web builder (Program) names the simple format in code, after the settings: the settings choose again.
+        builder.Services.AddOptions<ConsoleLoggerOptions>().PostConfigure<IConfiguration>((o, configuration) =>
+        {
+            if (configuration["Logging:Console:FormatterName"] is { Length: > 0 } formatter)
+            {
+                o.FormatterName = formatter;
+            }
+        });
         return builder;
     }
 

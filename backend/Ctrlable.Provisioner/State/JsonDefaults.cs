@@ -12,11 +12,10 @@ public static class JsonDefaults
     public static void Configure(JsonSerializerOptions options) =>
         options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower));
 
-    /// <summary>Minimal API and MVC bodies both use <see cref="Configure"/>.</summary>
-    public static IServiceCollection AddJsonDefaults(this IServiceCollection services)
-    {
+    /// <summary>
+    /// Minimal API bodies use <see cref="Configure"/> (the OpenAPI document's MVC options too: Hosting/ApiDocumentation,
+    /// which sets them only when the document is first asked for, so that MVC is not loaded to serve).
+    /// </summary>
+    public static IServiceCollection AddJsonDefaults(this IServiceCollection services) =>
         services.ConfigureHttpJsonOptions(o => Configure(o.SerializerOptions));
-        services.Configure<Microsoft.AspNetCore.Mvc.JsonOptions>(o => Configure(o.JsonSerializerOptions));
-        return services;
-    }
 }
