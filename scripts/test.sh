@@ -125,5 +125,8 @@ if ((${#failures[@]} > 0)); then
   echo "Failed steps: ${failures[*]}"
 fi
 echo "took ${SECONDS}s"
+# A step that failed without a failed test to count (a build, a check, an aborted test run) is one failure, so the
+# summary and the exit code never call such a run green.
+if ((failed == 0)); then failed=${#failures[@]}; fi
 echo "$passed passed, $failed failed"
 ((failed == 0))
