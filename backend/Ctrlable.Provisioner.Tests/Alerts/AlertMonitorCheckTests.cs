@@ -34,6 +34,12 @@ public sealed class AlertMonitorCheckTests : IDisposable
         ["Platform:Heartbeat"] = "30.00:00:00",
         ["Alerts:PlatformUnreachableHours"] = $"{UnreachableHours}",
         ["Alerts:CertificateExpiryDays"] = $"{ExpiryDays}",
+        // The clock moves by hours and weeks here and the checks are called by the test: the host's periodic work
+        // (address following every minute, the backup scheduler's looks, the snapshot sweep) would run once per missed
+        // period — 50,000 rounds for five weeks — so it runs rarely or not at all.
+        ["Addressing:FollowIntervalSeconds"] = "0",
+        ["GuestBackups:CheckIntervalSeconds"] = "3600",
+        ["Upgrades:SweepIntervalMinutes"] = "1440",
     });
 
     public void Dispose()
