@@ -14,7 +14,7 @@ namespace Ctrlable.Provisioner.Tests.Alerts;
 /// reads the dashboard's Proxmox poll, which a clock moved by months would stall); the incidents are read back as
 /// the Settings page reads them.
 /// </summary>
-public sealed class AlertMonitorCheckTests : IDisposable
+public sealed class AlertMonitorCheckTests : IAsyncLifetime
 {
     private const int UnreachableHours = 6;
     private const int ExpiryDays = 21;
@@ -42,9 +42,11 @@ public sealed class AlertMonitorCheckTests : IDisposable
         ["Upgrades:SweepIntervalMinutes"] = "1440",
     });
 
-    public void Dispose()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
     {
-        _app.Dispose();
+        await _app.DisposeAsync();
         TempDirectory.TryDelete(_certificateDirectory);
     }
 

@@ -11,12 +11,23 @@ namespace Ctrlable.Provisioner.Http;
 public static class HttpResilience
 {
     /// <summary>
+    /// Sockets run in wall-clock time, so a call's timeouts and back-off do too, whatever clock the app is given (Polly
+    /// otherwise takes the registered <see cref="TimeProvider"/>: a test's stopped clock held a call's timeout, and the
+    /// pipeline's disposal, which waits for calls in flight on that clock, for ever).
+    /// </summary>
+    private static readonly TimeProvider WallClock = TimeProvider.System;
+
+    /// <summary>
     /// One attempt per call, bounded by <paramref name="timeout"/>; no retries (the caller owns them, or a single
     /// attempt is the point).
     /// </summary>
     public static IHttpClientBuilder WithAttemptTimeout(this IHttpClientBuilder client, string name, Func<IServiceProvider, TimeSpan> timeout)
     {
-        client.AddResilienceHandler(name, (pipeline, context) => pipeline.AddTimeout(timeout(context.ServiceProvider)));
+        client.AddResilienceHandler(name, (pipeline, context) =>
+        {
+            pipeline.TimeProvider = WallClock;
+            pipeline.AddTimeout(timeout(context.ServiceProvider));
+        });
         return client;
     }
 
@@ -31,6 +42,7 @@ public static class HttpResilience
         client.AddResilienceHandler(name, (pipeline, context) =>
         {
             var (total, attempt) = timeouts(context.ServiceProvider);
+            pipeline.TimeProvider = WallClock;
             pipeline.AddTimeout(total);
             pipeline.AddRetry(new HttpRetryStrategyOptions
             {
