@@ -8,7 +8,6 @@ using Ctrlable.Provisioner.Tests.Build;
 using Ctrlable.Provisioner.Tests.GuestBackups;
 using Ctrlable.Provisioner.Tests.Infrastructure;
 using Ctrlable.PveSim;
-using Ctrlable.PveSim.Hosting;
 using Ctrlable.PveSim.Seeding;
 using static Ctrlable.Provisioner.Tests.Releases.TemplateSim;
 using SimGuestKind = Ctrlable.PveSim.Guests.GuestKind;
@@ -38,7 +37,7 @@ public sealed class TemplateExpiryTests
     [Fact]
     public async Task Proven_templates_go_once_the_days_are_up_and_no_clone_holds_them_unproven_ones_are_listed_and_kept()
     {
-        await using var sim = await StartSimAsync();
+        await using var sim = await TemplateSim.StartAsync(randomSeed: 13);
         var token = Seed(sim);
         var releasesDirectory = ActivationManifest.CreateReleasesDirectory();
         var clock = new JumpingClock(Superseded);
@@ -111,7 +110,7 @@ public sealed class TemplateExpiryTests
     [Fact]
     public async Task Off_by_default_nothing_is_removed_however_old_the_release()
     {
-        await using var sim = await StartSimAsync();
+        await using var sim = await TemplateSim.StartAsync(randomSeed: 13);
         var token = Seed(sim);
         var releasesDirectory = ActivationManifest.CreateReleasesDirectory();
         var clock = new JumpingClock(Superseded);
@@ -131,13 +130,6 @@ public sealed class TemplateExpiryTests
             TempDirectory.TryDelete(releasesDirectory);
         }
     }
-
-    private static Task<PveSimulator> StartSimAsync() => PveSimulator.StartAsync(new PveSimOptions
-    {
-        Nodes = ["pve1"],
-        TimingScale = 0.02,
-        RandomSeed = 13,
-    });
 
     /// <summary>The old release's VM and CT templates (proof recorded), a legacy CT of it (no proof) and the active release's CT, on ZFS.</summary>
     private static Ctrlable.PveSim.Auth.ApiTokenCredentials Seed(PveSimulator sim)

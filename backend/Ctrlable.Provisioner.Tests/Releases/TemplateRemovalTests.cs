@@ -7,7 +7,6 @@ using Ctrlable.Provisioner.State;
 using Ctrlable.Provisioner.Tests.Build;
 using Ctrlable.Provisioner.Tests.Infrastructure;
 using Ctrlable.PveSim;
-using Ctrlable.PveSim.Hosting;
 using Ctrlable.PveSim.Seeding;
 using static Ctrlable.Provisioner.Tests.Releases.TemplateSim;
 using SimGuestKind = Ctrlable.PveSim.Guests.GuestKind;
@@ -32,7 +31,7 @@ public sealed class TemplateRemovalTests
     [Fact]
     public async Task Removal_is_refused_while_a_linked_clone_holds_a_base_volume_and_done_once_it_is_gone_leaving_foreign_templates_alone()
     {
-        await using var sim = await StartSimAsync();
+        await using var sim = await TemplateSim.StartAsync(randomSeed: 11);
         var token = Seed(sim);
         var releasesDirectory = ActivationManifest.CreateReleasesDirectory();
         try
@@ -107,7 +106,7 @@ public sealed class TemplateRemovalTests
     [Fact]
     public async Task The_active_releases_templates_are_never_removed()
     {
-        await using var sim = await StartSimAsync();
+        await using var sim = await TemplateSim.StartAsync(randomSeed: 11);
         var token = Seed(sim);
         var releasesDirectory = ActivationManifest.CreateReleasesDirectory();
         try
@@ -131,13 +130,6 @@ public sealed class TemplateRemovalTests
             TempDirectory.TryDelete(releasesDirectory);
         }
     }
-
-    private static Task<PveSimulator> StartSimAsync() => PveSimulator.StartAsync(new PveSimOptions
-    {
-        Nodes = ["pve1"],
-        TimingScale = 0.02,
-        RandomSeed = 11,
-    });
 
     /// <summary>
     /// The product's token (templates on ZFS) and the templates: the old release's VM and CT and, at the VMID the old

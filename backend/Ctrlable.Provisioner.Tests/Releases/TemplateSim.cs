@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Ctrlable.Provisioner.Tests.Build;
 using Ctrlable.PveSim;
+using Ctrlable.PveSim.Hosting;
 using Ctrlable.PveSim.Seeding;
 using SimGuestKind = Ctrlable.PveSim.Guests.GuestKind;
 
@@ -14,6 +15,14 @@ namespace Ctrlable.Provisioner.Tests.Releases;
 internal static class TemplateSim
 {
     public const string RunId = "0123456789abcdef";
+
+    /// <summary>One node, short task times.</summary>
+    public static Task<PveSimulator> StartAsync(int randomSeed) => PveSimulator.StartAsync(new PveSimOptions
+    {
+        Nodes = ["pve1"],
+        TimingScale = 0.02,
+        RandomSeed = randomSeed,
+    });
 
     /// <summary>The host's storages: templates and their linked clones on ZFS, whose clones name their base volume.</summary>
     public static readonly IReadOnlyList<StorageSeed> Storages =

@@ -12,14 +12,15 @@ public sealed class VmidAllocator(InstanceRepository instances, InstanceTransiti
     private readonly SemaphoreSlim _allocation = new(1, 1);
     private readonly DeployOptions _options = deployOptions.Value;
 
-    /// <summary>Allocations waiting for <see cref="_allocation"/>.</summary>
-    private int _waiting;
+    /// <summary>
+    /// The guests Proxmox showed the last allocation. Allocations in quick succession (a deploy's instances, queued behind
+    /// one another) share it: it only skips candidates, each one chosen is still confirmed free by Proxmox itself, and
+    /// the ones this process reserved since are in the database's list.
+    /// </summary>
+    private (HashSet<long> Used, long At)? _lastLook;
 
-    /// <summary>The guests Proxmox showed the last allocation, kept for the next one only while others were queued behind it.</summary>
-    private (HashSet<long> Used, long At)? _queuedUsed;
-
-    /// <summary>How long a kept look serves a queued allocation (one whose wait was cancelled leaves it behind).</summary>
-    private static readonly TimeSpan QueuedLookLifetime = TimeSpan.FromSeconds(2);
+    /// <summary>How long <see cref="_lastLook"/> serves the next allocation.</summary>
+    private static readonly TimeSpan LookLifetime = TimeSpan.FromSeconds(2);
 
     /// <summary>The lowest free VMID in the configured range, reserved in the database first (unique among live instances), then checked with Proxmox.</summary>
     public Task<long?> AllocateAsync(InstanceRow instance, CancellationToken ct) =>
@@ -65,24 +66,18 @@ public sealed class VmidAllocator(InstanceRepository instances, InstanceTransiti
     /// <summary>Reserves the lowest VMID in the range that no live instance holds and Proxmox does not show as used.</summary>
     private async Task<long?> ReserveNextAsync(Func<long, CancellationToken, Task<bool>> reserve, HashSet<long> taken, CancellationToken ct)
     {
-        Interlocked.Increment(ref _waiting);
-        try
-        {
-            await _allocation.WaitAsync(ct);
-        }
-        finally
-        {
-            Interlocked.Decrement(ref _waiting);
-        }
-
+        await _allocation.WaitAsync(ct);
         try
         {
             var reserved = await instances.ReservedVmidsAsync(ct);
-            // Allocations queued behind one another (a deploy's instances) share one look at the guests Proxmox shows: it
-            // only skips candidates, each one chosen is still confirmed free by Proxmox itself.
-            var used = _queuedUsed is { } kept && time.GetElapsedTime(kept.At) < QueuedLookLifetime ? kept.Used
-                : (await proxmox.GetClusterResourcesAsync("vm", ct)).Where(r => r.Vmid is not null).Select(r => (long)r.Vmid!.Value).ToHashSet();
-            _queuedUsed = null;
+            if (_lastLook is not { } look || time.GetElapsedTime(look.At) >= LookLifetime)
+            {
+                var guests = await proxmox.GetClusterResourcesAsync("vm", ct);
+                look = (guests.Where(r => r.Vmid is not null).Select(r => (long)r.Vmid!.Value).ToHashSet(), time.GetTimestamp());
+                _lastLook = look;
+            }
+
+            var used = look.Used;
             for (long candidate = _options.VmidMin; candidate <= _options.VmidMax; candidate++)
             {
                 if (reserved.Contains(candidate) || used.Contains(candidate) || taken.Contains(candidate))
@@ -90,18 +85,7 @@ public sealed class VmidAllocator(InstanceRepository instances, InstanceTransiti
                     continue;
                 }
 
-                if (!await reserve(candidate, ct))
-                {
-                    return null;
-                }
-
-                if (Volatile.Read(ref _waiting) > 0)
-                {
-                    used.Add(candidate);
-                    _queuedUsed = (used, time.GetTimestamp());
-                }
-
-                return candidate;
+                return await reserve(candidate, ct) ? candidate : null;
             }
 
             return NoneLeft;

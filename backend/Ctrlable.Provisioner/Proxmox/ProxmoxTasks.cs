@@ -71,27 +71,21 @@ public sealed class ProxmoxTasks(ProxmoxClient client, TimeProvider time, ILogge
     }
 
     /// <summary>The node a task runs on, from its UPID; null when it does not parse.</summary>
-    public static string? NodeOf(string upid)
+    public static string? NodeOf(string upid) => UpidField(upid, 1);
+
+    /// <summary>Field <paramref name="index"/> of <c>UPID:node:pid:pstart:starttime:type:id:user:</c>; null when it does not parse.</summary>
+    private static string? UpidField(string upid, int index)
     {
         var parts = upid.Split(':');
-        return parts.Length >= 8 && parts[0] == "UPID" ? parts[1] : null;
+        return parts.Length >= 8 && parts[0] == "UPID" ? parts[index] : null;
     }
 
     /// <summary>The UPID's task type (<c>UPID:node:pid:pstart:starttime:type:id:user:</c>); "" when it does not parse.</summary>
-    internal static string TypeOf(string upid)
-    {
-        var parts = upid.Split(':');
-        return parts.Length >= 8 && parts[0] == "UPID" ? parts[5] : "";
-    }
+    internal static string TypeOf(string upid) => UpidField(upid, 5) ?? "";
 
     /// <summary>The UPID's start time (Unix seconds, the fifth field in hex); null when it does not parse.</summary>
-    internal static long? StartTimeOf(string upid)
-    {
-        var parts = upid.Split(':');
-        return parts.Length >= 8 && parts[0] == "UPID"
-            && long.TryParse(parts[4], System.Globalization.NumberStyles.AllowHexSpecifier, System.Globalization.CultureInfo.InvariantCulture, out var start)
-            ? start : null;
-    }
+    internal static long? StartTimeOf(string upid) =>
+        long.TryParse(UpidField(upid, 4), System.Globalization.NumberStyles.AllowHexSpecifier, System.Globalization.CultureInfo.InvariantCulture, out var start) ? start : null;
 
     /// <summary>An ended task as the node's list shows it: its status is the exit status (OK, WARNINGS: n, the error).</summary>
     private static TaskStatus? EndedStatus(TaskListEntry entry, string node) =>

@@ -16,6 +16,10 @@ public sealed class ReleasesOptions
 
     /// <summary>Minutes between two looks for releases whose templates are due (one Proxmox read per due release only).</summary>
     public int TemplateRemovalCheckMinutes { get; set; } = 60;
+
+    /// <summary>When a release superseded at <paramref name="supersededAt"/> has its templates removed; null when that is off.</summary>
+    public DateTimeOffset? TemplatesDueAt(DateTimeOffset supersededAt) =>
+        RemoveTemplatesAfterDays == 0 ? null : supersededAt.AddDays(RemoveTemplatesAfterDays);
 }
 
 /// <summary>Start-up checks of <see cref="ReleasesOptions"/>: one line per setting out of bounds.</summary>

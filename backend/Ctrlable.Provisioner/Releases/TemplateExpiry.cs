@@ -46,10 +46,6 @@ public sealed class TemplateExpiry(
         while (await timer.WaitForNextTickAsync(stoppingToken));
     }
 
-    /// <summary>When the release's templates are due (null: automatic removal is off).</summary>
-    public DateTimeOffset? DueAt(DateTimeOffset supersededAt) =>
-        options.Value.RemoveTemplatesAfterDays == 0 ? null : supersededAt.AddDays(options.Value.RemoveTemplatesAfterDays);
-
     /// <summary>One round: every release due whose recorded templates include a proven one; returns the releases it removed templates of.</summary>
     public async Task<IReadOnlyList<string>> RoundAsync(CancellationToken ct)
     {
@@ -62,7 +58,7 @@ public sealed class TemplateExpiry(
         var done = new List<string>();
         foreach (var (release, supersededAt) in await releases.ListSupersededAsync(now, ct))
         {
-            if (DueAt(supersededAt) > now || !(await releases.ListOwnedTemplatesAsync(release, ct)).Any(t => t.RunId is not null && t.Mac is not null))
+            if (options.Value.TemplatesDueAt(supersededAt) > now || !(await releases.ListOwnedTemplatesAsync(release, ct)).Any(t => t.IsProven))
             {
                 continue;
             }

@@ -95,8 +95,7 @@ public sealed partial class TemplateRemoval(
         var active = await releases.GetActiveNameAsync(ct) == release;
         var removal = await releases.GetTemplatesRemovalAsync(release, ct);
         var recorded = await releases.ListOwnedTemplatesAsync(release, ct);
-        var days = options.Value.RemoveTemplatesAfterDays;
-        var automatic = days > 0 && recorded.Any(t => t.RunId is not null && t.Mac is not null) && await releases.GetSupersededAtAsync(release, ct) is { } superseded ? superseded.AddDays(days) : (DateTimeOffset?)null;
+        var automatic = recorded.Any(t => t.IsProven) && await releases.GetSupersededAtAsync(release, ct) is { } superseded ? options.Value.TemplatesDueAt(superseded) : null;
         try
         {
             var templates = recorded.Count == 0 ? [] : await InspectAsync(release, recorded, active, ct);
@@ -287,7 +286,7 @@ public sealed partial class TemplateRemoval(
             return (RecordedTemplateState.Gone, $"VMID {row.Vmid} holds no guest any more: only the record is forgotten.", null);
         }
 
-        if (row.RunId is null || row.Mac is null)
+        if (!row.IsProven)
         {
             return (RecordedTemplateState.Unproven,
                 $"Not proven ours: no proof of ownership was recorded for VMID {row.Vmid} (built before this version, or kept by a build whose host ledger did not list it), so the orchestrator never removes it, not even automatically; remove it by hand in Proxmox once no guest needs it.", null);

@@ -14,7 +14,11 @@ public sealed record TemplateRow(long Id, string Release, string Name, string Ki
 public sealed record TemplateProof(string Name, long? BuildId, string? RunId, string? Mac);
 
 /// <summary>A recorded template with the proof of ownership its build recorded (null: none, it is never removed).</summary>
-public sealed record OwnedTemplate(string Name, string Kind, long Vmid, string Node, long? BuildId, string? RunId, string? Mac);
+public sealed record OwnedTemplate(string Name, string Kind, long Vmid, string Node, long? BuildId, string? RunId, string? Mac)
+{
+    /// <summary>The build's ownership proof (run id and MAC) was recorded: the only templates the orchestrator removes.</summary>
+    public bool IsProven => RunId is not null && Mac is not null;
+}
 
 /// <summary>When the templates of a release were removed, and by whom (null: never, or built again since).</summary>
 public sealed record TemplatesRemoval(DateTimeOffset? RemovedAt, string? RemovedBy);
