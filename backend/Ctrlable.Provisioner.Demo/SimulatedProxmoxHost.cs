@@ -233,9 +233,7 @@ public sealed class SimulatedProxmoxHost(
         }
 
         var file = dataDirectory is null ? null : Path.Combine(dataDirectory, "demo-ports.json");
-        var kept = file is not null && File.Exists(file)
-            ? System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, int>>(File.ReadAllText(file)) ?? []
-            : [];
+        var kept = file is not null && File.Exists(file) ? KeptPorts(file) : [];
         var listeners = keys.Select(key => Listen(kept.GetValueOrDefault(key))).ToList();
         try
         {
@@ -256,6 +254,19 @@ public sealed class SimulatedProxmoxHost(
         finally
         {
             listeners.ForEach(l => l.Dispose());
+        }
+
+        // A file that does not read (edited by hand, cut short) only loses the kept ports: free ones are chosen and kept.
+        static Dictionary<string, int> KeptPorts(string file)
+        {
+            try
+            {
+                return System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, int>>(File.ReadAllText(file)) ?? [];
+            }
+            catch (System.Text.Json.JsonException)
+            {
+                return [];
+            }
         }
 
         // The kept port while nothing else holds it, else a free one.

@@ -60,6 +60,12 @@ public sealed class DemoPortsTests
             moved.Where(p => p.Key != SimulatedProxmoxHost.GuestListenerPortKey).Should().BeEquivalentTo(first.Where(p => p.Key != SimulatedProxmoxHost.GuestListenerPortKey));
             other.Stop();
             SimulatedProxmoxHost.FreeDemoPorts(empty, data.FullName).Should().Equal(moved);
+
+            // A file that does not read is replaced, not fatal.
+            File.WriteAllText(Path.Combine(data.FullName, "demo-ports.json"), "{\"Simulator:GuestListenerPort\": ");
+            var fresh = SimulatedProxmoxHost.FreeDemoPorts(empty, data.FullName);
+            fresh.Keys.Should().BeEquivalentTo(first.Keys);
+            SimulatedProxmoxHost.FreeDemoPorts(empty, data.FullName).Should().Equal(fresh);
         }
         finally
         {
