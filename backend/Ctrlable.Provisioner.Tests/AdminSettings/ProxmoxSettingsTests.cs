@@ -119,7 +119,7 @@ public sealed class ProxmoxSettingsTests
             refused.StatusCode.Should().Be(HttpStatusCode.BadRequest, changed.ToString());
             refused.Content.Headers.ContentType!.MediaType.Should().Be("application/problem+json");
             var errors = (await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors");
-            errors.EnumerateObject().Select(e => e.Name).Should().Equal("TokenSecret");
+            errors.EnumerateObject().Select(e => e.Name).Should().Equal("tokenSecret");
         }
 
         elsewhere.Pending().Should().BeFalse("no connection was even attempted to the new address");
@@ -145,7 +145,7 @@ public sealed class ProxmoxSettingsTests
 
         response.StatusCode.Should().Be(HttpStatusCode.BadRequest);
         var errors = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors");
-        errors.EnumerateObject().Select(e => e.Name).Should().BeEquivalentTo(["Url", "TokenId", "CertificateFingerprint"]);
+        errors.EnumerateObject().Select(e => e.Name).Should().BeEquivalentTo(["url", "tokenId", "certificateFingerprint"]);
     }
 
     private sealed record SaveRequest(string Url, string TokenId, string? TokenSecret, string CertificateFingerprint);

@@ -201,7 +201,7 @@ public sealed class AlertDeliveryTests
         var moved = await admin.PutAsJsonAsync($"/api/alerts/targets/{webhook}", new { name = "hook", kind = "webhook", webhook = new { url = "http://127.0.0.1:9/elsewhere", headerName = "Authorization" } });
         moved.StatusCode.Should().Be(HttpStatusCode.BadRequest);
         (await moved.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").EnumerateObject().Select(e => e.Name)
-            .Should().BeEquivalentTo("Secrets.SigningSecret", "Secrets.HeaderValue");
+            .Should().BeEquivalentTo("secrets.signingSecret", "secrets.headerValue");
 
         var database = await File.ReadAllBytesAsync(app.DatabasePath);
         var wal = File.Exists(app.DatabasePath + "-wal") ? await File.ReadAllBytesAsync(app.DatabasePath + "-wal") : [];

@@ -54,7 +54,7 @@ public sealed class BackupApiTests : IDisposable
         using var tooShort = await admin.PostAsJsonAsync("/api/settings/backup", new { passphrase = "short" });
         tooShort.StatusCode.Should().Be(HttpStatusCode.BadRequest);
         tooShort.Content.Headers.ContentType!.MediaType.Should().Be("application/problem+json");
-        (await tooShort.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").GetProperty("Passphrase")[0].GetString()
+        (await tooShort.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").GetProperty("passphrase")[0].GetString()
             .Should().Be($"Use a passphrase of at least {BackupCipher.MinPassphraseLength} characters.");
 
         using var operatorClient = await _app.CreateClientAsync(Role.Operator);

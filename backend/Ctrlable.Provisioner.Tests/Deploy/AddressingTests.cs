@@ -49,23 +49,23 @@ public sealed class AddressingTests
         }
 
         var empty = await ErrorsAsync(new { mode = "static" });
-        empty.Keys.Should().BeEquivalentTo(["Settings.Addressing.Network", "Settings.Addressing.Range", "Settings.Addressing.Gateway", "Settings.Addressing.DnsServers"]);
+        empty.Keys.Should().BeEquivalentTo(["settings.addressing.network", "settings.addressing.range", "settings.addressing.gateway", "settings.addressing.dnsServers"]);
 
         var wrong = await ErrorsAsync(new { mode = "static", network = "192.168.1.10/24", range = "10.0.0.0/28", gateway = "192.168.2.1", dnsServers = new[] { "192.168.1.1", "dns.local" } });
-        wrong["Settings.Addressing.Network"].Should().ContainSingle().Which.Should().Be("Network must be written with its first address: 192.168.1.0/24.");
-        wrong.Should().NotContainKey("Settings.Addressing.Range", "a range cannot be checked against a network that is not valid");
-        wrong["Settings.Addressing.DnsServers[1]"].Should().ContainSingle().Which.Should().Contain("IPv4 address");
+        wrong["settings.addressing.network"].Should().ContainSingle().Which.Should().Be("Network must be written with its first address: 192.168.1.0/24.");
+        wrong.Should().NotContainKey("settings.addressing.range", "a range cannot be checked against a network that is not valid");
+        wrong["settings.addressing.dnsServers[1]"].Should().ContainSingle().Which.Should().Contain("IPv4 address");
 
         var outside = await ErrorsAsync(new { mode = "static", network = "192.168.1.0/24", range = "192.168.2.0/28", gateway = "192.168.1.255", dnsServers = new[] { "192.168.1.1", "1.1.1.1", "8.8.8.8", "9.9.9.9" } });
-        outside["Settings.Addressing.Range"].Should().ContainSingle().Which.Should().Be("Range must lie inside the network 192.168.1.0/24.");
-        outside["Settings.Addressing.Gateway"].Should().ContainSingle().Which.Should().Contain("not its network or broadcast address");
-        outside["Settings.Addressing.DnsServers"].Should().ContainSingle().Which.Should().Be("At most three DNS servers.");
+        outside["settings.addressing.range"].Should().ContainSingle().Which.Should().Be("Range must lie inside the network 192.168.1.0/24.");
+        outside["settings.addressing.gateway"].Should().ContainSingle().Which.Should().Contain("not its network or broadcast address");
+        outside["settings.addressing.dnsServers"].Should().ContainSingle().Which.Should().Be("At most three DNS servers.");
 
         var nothingLeft = await ErrorsAsync(new { mode = "static", network = "192.168.1.0/24", range = "192.168.1.0/31", gateway = "192.168.1.1", dnsServers = new[] { "192.168.1.1" } });
-        nothingLeft["Settings.Addressing.Range"].Should().ContainSingle().Which.Should().StartWith("Range leaves no address to give out");
+        nothingLeft["settings.addressing.range"].Should().ContainSingle().Which.Should().StartWith("Range leaves no address to give out");
 
         var multicast = await ErrorsAsync(new { mode = "static", network = "224.0.0.0/24", range = "224.0.0.16/28", gateway = "224.0.0.1", dnsServers = new[] { "224.0.0.1" } });
-        multicast.Should().ContainKey("Settings.Addressing.Network");
+        multicast.Should().ContainKey("settings.addressing.network");
 
         // DHCP needs nothing; a valid plan is stored and comes back as sent.
         (await client.PostAsJsonAsync("/api/projects", new { name = "Dhcp site", settings = new { zigbee = new { host = "10.0.0.5" }, zwave = new { host = "10.0.0.6" }, addressing = new { mode = "dhcp" } } }))

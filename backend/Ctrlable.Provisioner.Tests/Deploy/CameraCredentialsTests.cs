@@ -110,7 +110,7 @@ public sealed class CameraCredentialsTests : IAsyncLifetime
         response.StatusCode.Should().Be(HttpStatusCode.BadRequest);
         response.Content.Headers.ContentType!.MediaType.Should().Be("application/problem+json");
         var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
-        problem.GetProperty("errors").GetProperty("Settings.Cameras[0].StreamUrl")[0].GetString().Should().Contain("enter it again");
+        problem.GetProperty("errors").GetProperty("settings.cameras[0].streamUrl")[0].GetString().Should().Contain("enter it again");
         (await _client.GetFromJsonAsync<JsonElement>("/api/projects")).GetArrayLength().Should().Be(0, "nothing was created");
     }
 
@@ -128,7 +128,7 @@ public sealed class CameraCredentialsTests : IAsyncLifetime
 
         response.StatusCode.Should().Be(HttpStatusCode.BadRequest);
         var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
-        problem.GetProperty("errors").GetProperty("Settings.Cameras[0].StreamUrl")[0].GetString().Should().Contain("enter it again");
+        problem.GetProperty("errors").GetProperty("settings.cameras[0].streamUrl")[0].GetString().Should().Contain("enter it again");
         (await AssignedUrlsAsync(id)).Should().Equal(Url);
     }
 

@@ -41,7 +41,7 @@ public sealed class DeployApiTests
         response.StatusCode.Should().Be(HttpStatusCode.BadRequest);
         response.Content.Headers.ContentType!.MediaType.Should().Be("application/problem+json");
         var errors = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").EnumerateObject().Select(p => p.Name).ToList();
-        errors.Should().Contain(["Name", "Slug", "Settings.Zigbee.Host", "Settings.Zigbee.Port", "Settings.Zigbee.Adapter", "Settings.Zwave.UsbDevice", "Settings.network.vlan", "Settings.Cameras[0].Name", "Settings.Cameras[0].StreamUrl"]);
+        errors.Should().Contain(["name", "slug", "settings.zigbee.host", "settings.zigbee.port", "settings.zigbee.adapter", "settings.zwave.usbDevice", "settings.network.vlan", "settings.cameras[0].name", "settings.cameras[0].streamUrl"]);
     }
 
     [Fact]

@@ -220,7 +220,7 @@ public sealed class GuestBackupTests
         });
         bad.StatusCode.Should().Be(HttpStatusCode.BadRequest);
         var errors = (await bad.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").EnumerateObject().Select(p => p.Name).ToList();
-        errors.Should().BeEquivalentTo(["Settings.Backups.Schedule.Time", "Settings.Backups.Schedule.Day", "Settings.Backups.Storage", "Settings.Backups.Retention.KeepLast"]);
+        errors.Should().BeEquivalentTo(["settings.backups.schedule.time", "settings.backups.schedule.day", "settings.backups.storage", "settings.backups.retention.keepLast"]);
 
         // A storage Proxmox shows without backup content: refused at the field, with what it holds.
         var noBackups = await site.Client.PutAsJsonAsync($"/api/projects/{site.ProjectId}", new
@@ -229,7 +229,7 @@ public sealed class GuestBackupTests
             settings = new { backups = new { schedule = new { frequency = "daily", time = "03:00" }, storage = "local-lvm", retention = new { keepLast = 3 } } },
         });
         noBackups.StatusCode.Should().Be(HttpStatusCode.BadRequest);
-        (await noBackups.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").GetProperty("Settings.Backups.Storage")[0].GetString()
+        (await noBackups.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").GetProperty("settings.backups.storage")[0].GetString()
             .Should().Contain("does not hold backups (its content is rootdir,images)");
     }
 

@@ -58,7 +58,7 @@ public sealed class ProjectApiTests : IAsyncLifetime
 
         created.StatusCode.Should().Be(HttpStatusCode.BadRequest);
         var problem = await created.Content.ReadFromJsonAsync<JsonElement>();
-        problem.GetProperty("errors").EnumerateObject().Select(e => e.Name).Should().Equal("Slug");
+        problem.GetProperty("errors").EnumerateObject().Select(e => e.Name).Should().Equal("slug");
         (await _client.GetFromJsonAsync<JsonElement>("/api/projects")).EnumerateArray().Should().NotContain(p => p.GetProperty("name").GetString() == "!!!");
     }
 
@@ -83,7 +83,7 @@ public sealed class ProjectApiTests : IAsyncLifetime
         updated.StatusCode.Should().Be(HttpStatusCode.BadRequest);
         var createErrors = await ErrorsAsync(created);
         createErrors.Should().BeEquivalentTo(await ErrorsAsync(updated));
-        createErrors.Keys.Should().Contain(["Settings.Zigbee.Host", "Settings.Zigbee.Port", "Settings.Zwave.UsbDevice"]);
+        createErrors.Keys.Should().Contain(["settings.zigbee.host", "settings.zigbee.port", "settings.zwave.usbDevice"]);
     }
 
     private static async Task<Dictionary<string, string[]>> ErrorsAsync(HttpResponseMessage response)

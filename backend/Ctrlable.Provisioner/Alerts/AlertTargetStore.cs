@@ -147,7 +147,7 @@ public sealed class AlertTargetStore(Database database, SecretStore secrets, Tim
     public static Refusal NotFound(long id) => new(404, "Target not found", $"There is no notification target {id}.");
 
     private static Refusal NameTaken(string name) => new(409, "Name taken", $"A notification target named '{name}' exists already.",
-        new Dictionary<string, string[]> { ["Name"] = ["Another target has this name."] });
+        new Dictionary<string, string[]> { ["name"] = ["Another target has this name."] });
 
     private async Task StoreSecretsAsync(long id, AlertTargetSecrets? requested, CancellationToken ct)
     {

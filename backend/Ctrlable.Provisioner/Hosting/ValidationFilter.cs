@@ -8,7 +8,7 @@ public static class ValidationFilter
     /// <summary>
     /// Validates the endpoint's <typeparamref name="T"/> body with its FluentValidation validator before the handler
     /// runs; every field error comes back at once as a ValidationProblem (400, problem+json, <c>errors</c> keyed by
-    /// property path). An optional body (<c>T?</c>) that is absent is not validated: the handler takes the defaults. A
+    /// the field's JSON path, <see cref="FieldPath"/>). An optional body (<c>T?</c>) that is absent is not validated: the handler takes the defaults. A
     /// required body that is absent never gets here (the framework answers 400).
     /// </summary>
     public static RouteHandlerBuilder WithValidation<T>(this RouteHandlerBuilder builder)

@@ -14,7 +14,7 @@ public sealed record Refusal(int Status, string Title, string Detail, IReadOnlyD
         var extensions = new Dictionary<string, object?>(Extensions ?? new Dictionary<string, object?>());
         if (Errors is { } errors)
         {
-            extensions["errors"] = errors;
+            extensions["errors"] = FieldPath.Keyed(errors);
         }
 
         return TypedResults.Problem(title: Title, detail: Detail, statusCode: Status, extensions: extensions.Count == 0 ? null : extensions);

@@ -6,7 +6,7 @@ namespace Ctrlable.Provisioner.Http;
 
 /// <summary>
 /// The one way a request's field errors go on the wire: 400 <c>ValidationProblem</c>, every error at once, keyed by
-/// property path. <c>WithValidation&lt;T&gt;()</c> runs a body's validator before the handler; a handler whose answer
+/// the field's JSON path (<see cref="FieldPath"/>). <c>WithValidation&lt;T&gt;()</c> runs a body's validator before the handler; a handler whose answer
 /// must first depend on who asks or what exists (a set-up code, a user that is not there) runs it itself at that point.
 /// </summary>
 public static class RequestValidation
@@ -30,7 +30,7 @@ public static class RequestValidation
 
     /// <summary>The field errors of one or more validations (e.g. a body and the headers that came with it) as one answer.</summary>
     public static ValidationProblem ToProblem(this ValidationResult result, string? title = null) =>
-        TypedResults.ValidationProblem(result.ToDictionary(), title: title);
+        TypedResults.ValidationProblem(FieldPath.Keyed(result.ToDictionary()), title: title);
 
     /// <summary>Several validations' failures as one result.</summary>
     public static ValidationResult Merge(params ValidationResult[] results) => new(results.SelectMany(r => r.Errors));

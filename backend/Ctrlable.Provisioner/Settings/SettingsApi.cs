@@ -37,7 +37,7 @@ public static class SettingsApi
                 catch (ProxmoxSecretRequiredException ex)
                 {
                     return TypedResults.ValidationProblem(
-                        new Dictionary<string, string[]> { [nameof(SaveProxmoxSettingsRequest.TokenSecret)] = [ex.Message] },
+                        new Dictionary<string, string[]> { ["tokenSecret"] = [ex.Message] },
                         title: "Proxmox settings not saved");
                 }
                 catch (ProxmoxSettingsException ex)

@@ -104,71 +104,71 @@ export function AlertTargetForm({ target, onDone }: { target?: AlertTargetView; 
 
   return (
     <form className={form.form} onSubmit={submit} noValidate aria-label={target ? `Edit ${target.name}` : 'New notification target'}>
-      <Field label="Name" value={draft.name} onChange={set('name')} errors={errors['Name']} required />
-      <SelectField label="Kind" value={draft.kind} onChange={set('kind')} errors={errors['Kind']}>
+      <Field label="Name" value={draft.name} onChange={set('name')} errors={errors['name']} required />
+      <SelectField label="Kind" value={draft.kind} onChange={set('kind')} errors={errors['kind']}>
         <option value="webhook">Webhook (JSON POST)</option>
         <option value="ntfy">ntfy</option>
         <option value="smtp">E-mail (SMTP with STARTTLS)</option>
       </SelectField>
       {draft.kind === 'webhook' ? (
         <>
-          <Field label="URL" value={draft.url} onChange={set('url')} errors={errors['Webhook.Url'] ?? errors['Webhook']} placeholder="https://…" />
+          <Field label="URL" value={draft.url} onChange={set('url')} errors={errors['webhook.url'] ?? errors['webhook']} placeholder="https://…" />
           <Field
             label="Signing secret"
             type="password"
             autoComplete="new-password"
             value={draft.signingSecret}
             onChange={set('signingSecret')}
-            errors={errors['Secrets.SigningSecret']}
+            errors={errors['secrets.signingSecret']}
             hint={secretHint(stored?.signingSecret) ?? 'Optional: each request then carries X-Ctrlable-Signature: sha256=<HMAC-SHA256 of the body>.'}
           />
-          <Field label="Extra header name" value={draft.headerName} onChange={set('headerName')} errors={errors['Webhook.HeaderName']} hint="Optional, e.g. Authorization." />
+          <Field label="Extra header name" value={draft.headerName} onChange={set('headerName')} errors={errors['webhook.headerName']} hint="Optional, e.g. Authorization." />
           <Field
             label="Extra header value"
             type="password"
             autoComplete="new-password"
             value={draft.headerValue}
             onChange={set('headerValue')}
-            errors={errors['Secrets.HeaderValue']}
+            errors={errors['secrets.headerValue']}
             hint={secretHint(stored?.headerValue)}
           />
         </>
       ) : null}
       {draft.kind === 'ntfy' ? (
         <>
-          <Field label="Server" value={draft.server} onChange={set('server')} errors={errors['Ntfy.Server'] ?? errors['Ntfy']} />
-          <Field label="Topic" value={draft.topic} onChange={set('topic')} errors={errors['Ntfy.Topic']} />
+          <Field label="Server" value={draft.server} onChange={set('server')} errors={errors['ntfy.server'] ?? errors['ntfy']} />
+          <Field label="Topic" value={draft.topic} onChange={set('topic')} errors={errors['ntfy.topic']} />
           <Field
             label="Access token"
             type="password"
             autoComplete="new-password"
             value={draft.token}
             onChange={set('token')}
-            errors={errors['Secrets.Token']}
+            errors={errors['secrets.token']}
             hint={secretHint(stored?.token) ?? 'Optional: for a protected topic (sent as Authorization: Bearer).'}
           />
         </>
       ) : null}
       {draft.kind === 'smtp' ? (
         <>
-          <Field label="SMTP server" value={draft.host} onChange={set('host')} errors={errors['Smtp.Host'] ?? errors['Smtp']} />
-          <Field label="Port" inputMode="numeric" value={draft.port} onChange={set('port')} errors={errors['Smtp.Port']} />
-          <Field label="User name" value={draft.username} onChange={set('username')} errors={errors['Smtp.Username']} />
+          <Field label="SMTP server" value={draft.host} onChange={set('host')} errors={errors['smtp.host'] ?? errors['smtp']} />
+          <Field label="Port" inputMode="numeric" value={draft.port} onChange={set('port')} errors={errors['smtp.port']} />
+          <Field label="User name" value={draft.username} onChange={set('username')} errors={errors['smtp.username']} />
           <Field
             label="Password"
             type="password"
             autoComplete="new-password"
             value={draft.password}
             onChange={set('password')}
-            errors={errors['Secrets.Password']}
+            errors={errors['secrets.password']}
             hint={secretHint(stored?.password)}
           />
-          <Field label="From" value={draft.from} onChange={set('from')} errors={errors['Smtp.From']} />
+          <Field label="From" value={draft.from} onChange={set('from')} errors={errors['smtp.from']} />
           <Field
             label="To"
             value={draft.to}
             onChange={set('to')}
-            errors={errors['Smtp.To'] ?? Object.entries(errors).find(([k]) => k.startsWith('Smtp.To['))?.[1]}
+            errors={errors['smtp.to'] ?? Object.entries(errors).find(([k]) => k.startsWith('Smtp.To['))?.[1]}
             hint="One or more addresses, separated by commas."
           />
           <div className={form.field}>
@@ -177,7 +177,7 @@ export function AlertTargetForm({ target, onDone }: { target?: AlertTargetView; 
             </label>
             <textarea id={caId} className={form.input} rows={4} value={draft.caCertificatePem} onChange={set('caCertificatePem')} spellCheck={false} />
             <p className={form.hint}>Only for a mail server whose certificate comes from your own CA. The connection is always encrypted and checked.</p>
-            {errors['Smtp.CaCertificatePem'] ? <p className={form.error}>{errors['Smtp.CaCertificatePem'].join(' ')}</p> : null}
+            {errors['smtp.caCertificatePem'] ? <p className={form.error}>{errors['smtp.caCertificatePem'].join(' ')}</p> : null}
           </div>
         </>
       ) : null}

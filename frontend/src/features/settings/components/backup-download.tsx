@@ -49,7 +49,7 @@ export function BackupDownload() {
         value={passphrase}
         onChange={(e) => setPassphrase(e.target.value)}
         hint={`At least ${MIN_BACKUP_PASSPHRASE_LENGTH} characters. Keep it apart from the file: without it the backup cannot be restored.`}
-        errors={errors['Passphrase']}
+        errors={errors['passphrase']}
         required
       />
       <Field

@@ -35,7 +35,7 @@ export function BuildKeyPassphrase() {
         autoComplete="off"
         value={passphrase}
         onChange={(e) => setPassphrase(e.target.value)}
-        errors={errors['Passphrase']}
+        errors={errors['passphrase']}
         required
       />
       {mutation.isError && Object.keys(errors).length === 0 ? <FormError>{problemMessage(mutation.error)}</FormError> : null}

@@ -51,7 +51,7 @@ function ProxmoxConnectionForm({ current }: { current: ProxmoxSettingsView }) {
           value={url}
           onChange={(e) => setUrl(e.target.value)}
           placeholder="https://192.168.1.10:8006"
-          errors={errors['Url']}
+          errors={errors['url']}
           required
         />
         <Field
@@ -60,7 +60,7 @@ function ProxmoxConnectionForm({ current }: { current: ProxmoxSettingsView }) {
           onChange={(e) => setTokenId(e.target.value)}
           placeholder="ctrlable@pve!provisioner"
           hint="install.sh creates this token with only the privileges the product needs."
-          errors={errors['TokenId']}
+          errors={errors['tokenId']}
           required
         />
         <Field
@@ -74,14 +74,14 @@ function ProxmoxConnectionForm({ current }: { current: ProxmoxSettingsView }) {
               ? 'A secret is stored (encrypted). Leave empty to keep it for this same host, token id and fingerprint; a change to any of them needs the secret again.'
               : 'Stored encrypted; never shown again.'
           }
-          errors={errors['TokenSecret']}
+          errors={errors['tokenSecret']}
         />
         <Field
           label="Node certificate fingerprint (SHA-256)"
           value={certificateFingerprint}
           onChange={(e) => setFingerprint(e.target.value)}
           hint="Node > System > Certificates in the Proxmox web UI; calls are refused unless the host presents this certificate."
-          errors={errors['CertificateFingerprint']}
+          errors={errors['certificateFingerprint']}
           className={`${form.input} ${form.mono}`}
           required
         />

@@ -59,7 +59,7 @@ describe('Alert targets', () => {
       'GET /api/alerts/targets': () => jsonResponse([]),
       'POST /api/alerts/targets': () =>
         jsonResponse(
-          { title: 'One or more validation errors occurred.', status: 400, errors: { 'Webhook.Url': ['Enter the http:// or https:// URL the JSON is POSTed to.'], Name: ["'Name' must not be empty."] } },
+          { title: 'One or more validation errors occurred.', status: 400, errors: { 'webhook.url': ['Enter the http:// or https:// URL the JSON is POSTed to.'], name: ["'Name' must not be empty."] } },
           { status: 400, headers: { 'Content-Type': 'application/problem+json' } },
         ),
     });

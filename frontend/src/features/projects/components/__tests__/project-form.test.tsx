@@ -59,8 +59,8 @@ describe('project form', () => {
       'POST /api/projects': async (request) => {
         bodies.push((await request.json()) as (typeof bodies)[number]);
         return validationProblem({
-          'Settings.Addressing.Range': ['Range must lie inside the network 192.168.1.0/24.'],
-          'Settings.Addressing.DnsServers[1]': ['DNS server must be an IPv4 address such as 192.168.1.1.'],
+          'settings.addressing.range': ['Range must lie inside the network 192.168.1.0/24.'],
+          'settings.addressing.dnsServers[1]': ['DNS server must be an IPv4 address such as 192.168.1.1.'],
         });
       },
     });
@@ -113,12 +113,12 @@ describe('project form', () => {
     mockApi({
       'POST /api/projects': () =>
         validationProblem({
-          Name: ["'Name' must not be empty."],
-          'Settings.Zigbee.Host': ["'Host' must not be empty."],
-          'Settings.network.vlan': ["'network.vlan' must be between 1 and 4094. You entered 5000."],
-          'Settings.Cameras[0].StreamUrl': ['Stream URL must be an rtsp://, rtsps://, http:// or https:// URL.'],
-          'Settings.Mqtt.Port': ["'Mqtt Port' must be between 1 and 65535. You entered 0."],
-          'Settings.Something.Else': ['A rule the form has no field for.'],
+          name: ["'Name' must not be empty."],
+          'settings.zigbee.host': ["'Host' must not be empty."],
+          'settings.network.vlan': ["'network.vlan' must be between 1 and 4094. You entered 5000."],
+          'settings.cameras[0].streamUrl': ['Stream URL must be an rtsp://, rtsps://, http:// or https:// URL.'],
+          'settings.mqtt.port': ["'Mqtt Port' must be between 1 and 65535. You entered 0."],
+          'settings.something.else': ['A rule the form has no field for.'],
         }),
     });
     renderInRouter(<ProjectForm onSaved={vi.fn()} cancelHref="/projects" />);
@@ -293,7 +293,7 @@ describe('project form cameras', () => {
 describe('project form error summary', () => {
   it('goes once every marked field has been changed', async () => {
     const user = userEvent.setup();
-    mockApi({ 'POST /api/projects': () => validationProblem({ Name: ["'Name' must not be empty."] }) });
+    mockApi({ 'POST /api/projects': () => validationProblem({ name: ["'Name' must not be empty."] }) });
     renderInRouter(<ProjectForm onSaved={vi.fn()} cancelHref="/projects" />);
     await user.click(screen.getByRole('button', { name: 'Create project' }));
     expect(await screen.findByRole('alert')).toHaveTextContent('one setting needs fixing');

@@ -53,7 +53,7 @@ describe('Proxmox connection settings', () => {
       'GET /api/settings/proxmox': () => jsonResponse(saved),
       'PUT /api/settings/proxmox': () =>
         jsonResponse(
-          { title: 'Proxmox settings not saved', status: 400, errors: { TokenSecret: ['Enter the token secret: a changed host address needs it again.'] } },
+          { title: 'Proxmox settings not saved', status: 400, errors: { tokenSecret: ['Enter the token secret: a changed host address needs it again.'] } },
           { status: 400, headers: { 'Content-Type': 'application/problem+json' } },
         ),
     });
