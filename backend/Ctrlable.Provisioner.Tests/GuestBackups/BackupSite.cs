@@ -47,12 +47,13 @@ internal sealed class BackupSite : IAsyncDisposable
     public ProvisionerApp App { get; private set; } = null!;
     public HttpClient Client { get; private set; } = null!;
     public long ProjectId { get; private set; }
+    private int CheckIntervalSeconds { get; init; } = 1;
 
-    public static async Task<BackupSite> StartAsync(int keepLast = 7)
+    public static async Task<BackupSite> StartAsync(int keepLast = 7, int checkIntervalSeconds = 1)
     {
         var clock = new JumpingClock(BeforeSlot);
         var pve = await ProxmoxHarness.StartAsync(foreignGuests: true, time: clock);
-        var site = new BackupSite(pve, clock, TempDirectory.Create("guest-backups"));
+        var site = new BackupSite(pve, clock, TempDirectory.Create("guest-backups")) { CheckIntervalSeconds = checkIntervalSeconds };
         await site.StartAppAsync();
         // The release the test's instances record (as if it had been built here).
         await site.App.Service<ReleaseRepository>().ActivateAsync("2026.06", "2026-05-30", null, [], clock.GetUtcNow(), CancellationToken.None);
@@ -66,11 +67,11 @@ internal sealed class BackupSite : IAsyncDisposable
         return site;
     }
 
-    /// <summary>(Re)starts the orchestrator on the same data directory, clock and emulator; the scheduler looks every second.</summary>
+    /// <summary>(Re)starts the orchestrator on the same data directory, clock and emulator; the scheduler looks every second unless told otherwise.</summary>
     public async Task StartAppAsync()
     {
         var settings = ProvisionerApp.ProxmoxSettings(Pve);
-        settings["GuestBackups:CheckIntervalSeconds"] = "1";
+        settings["GuestBackups:CheckIntervalSeconds"] = CheckIntervalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
         App = new ProvisionerApp(settings: settings, time: Clock, dataDirectory: Data);
         Client = await App.CreateClientAsync(Role.Operator);
     }

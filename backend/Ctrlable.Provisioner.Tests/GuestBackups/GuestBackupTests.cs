@@ -60,6 +60,24 @@ public sealed class GuestBackupTests
     }
 
     [Fact]
+    public async Task A_schedule_the_scheduler_first_sees_after_its_slot_still_runs_that_slot_and_reading_the_panel_writes_nothing()
+    {
+        // The scheduler looks once an hour here, so its first look at the schedule saved before 03:00 comes after it.
+        await using var site = await BackupSite.StartAsync(checkIntervalSeconds: 3600);
+        await site.AddActiveGuestAsync(Guest);
+
+        (await site.BackupsAsync()).GetProperty("nextRunAt").GetDateTimeOffset().Should().Be(BackupSite.Slot);
+        (await site.App.Service<GuestBackupRepository>().GetScheduleAsync(site.ProjectId, CancellationToken.None)).Should().BeNull("a GET changes nothing");
+
+        site.Clock.JumpTo(BackupSite.Slot.AddMinutes(2));
+        await site.App.Service<GuestBackupScheduler>().RoundAsync(CancellationToken.None);
+
+        var run = await site.WaitForRunEndAsync();
+        run.GetProperty("slot").GetDateTimeOffset().Should().Be(BackupSite.Slot, "the schedule held from when it was saved, not from when the scheduler first saw it");
+        run.GetProperty("state").GetString().Should().Be("succeeded", run.GetProperty("message").GetString());
+    }
+
+    [Fact]
     public async Task Retention_keeps_the_newest_of_its_own_backups_and_never_removes_an_admin_s_backup_of_the_guest()
     {
         await using var site = await BackupSite.StartAsync(keepLast: 2);

@@ -37,18 +37,28 @@ public sealed class GuestBackupRepository(Database database, TimeProvider time)
 
     /// <summary>
     /// The project's schedule row: created with a fresh nonce when absent; a changed <paramref name="schedule"/> restarts
-    /// <c>since</c> (the nonce stays, so retention keeps knowing the project's archives).
+    /// <c>since</c> (the nonce stays, so retention keeps knowing the project's archives). <paramref name="savedAt"/> is
+    /// when the project's settings that hold this schedule were saved: the schedule holds from then, however late the
+    /// scheduler first looks at it.
     /// </summary>
-    public async Task<BackupScheduleRow> EnsureScheduleAsync(long projectId, string schedule, CancellationToken ct)
+    public async Task<BackupScheduleRow> EnsureScheduleAsync(long projectId, string schedule, DateTimeOffset savedAt, CancellationToken ct)
     {
         const string sql = """
-            INSERT INTO backup_schedules (project_id, schedule, since, nonce) VALUES (@projectId, @schedule, @now, @nonce)
+            INSERT INTO backup_schedules (project_id, schedule, since, nonce) VALUES (@projectId, @schedule, @savedAt, @nonce)
             ON CONFLICT (project_id) DO UPDATE SET schedule = excluded.schedule, since = excluded.since WHERE schedule <> excluded.schedule;
             SELECT project_id AS ProjectId, schedule AS Schedule, since AS Since, nonce AS Nonce FROM backup_schedules WHERE project_id = @projectId;
             """;
         var nonce = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
         await using var connection = await database.OpenAsync(ct);
-        return await connection.QuerySingleAsync<BackupScheduleRow>(new CommandDefinition(sql, new { projectId, schedule, now = time.GetUtcNow(), nonce }, cancellationToken: ct));
+        return await connection.QuerySingleAsync<BackupScheduleRow>(new CommandDefinition(sql, new { projectId, schedule, savedAt, nonce }, cancellationToken: ct));
+    }
+
+    /// <summary>The project's schedule row as last ensured; null before the first run, restore or scheduler round.</summary>
+    public async Task<BackupScheduleRow?> GetScheduleAsync(long projectId, CancellationToken ct)
+    {
+        const string sql = "SELECT project_id AS ProjectId, schedule AS Schedule, since AS Since, nonce AS Nonce FROM backup_schedules WHERE project_id = @projectId;";
+        await using var connection = await database.OpenAsync(ct);
+        return await connection.QuerySingleOrDefaultAsync<BackupScheduleRow>(new CommandDefinition(sql, new { projectId }, cancellationToken: ct));
     }
 
     /// <summary>Records a run before anything is asked of Proxmox; null when the slot has a run already or one of the project runs.</summary>

@@ -52,7 +52,7 @@ public sealed class GuestBackupScheduler(
 
             try
             {
-                var schedule = await repository.EnsureScheduleAsync(project.Id, GuestBackupService.ScheduleKey(settings), ct);
+                var schedule = await repository.EnsureScheduleAsync(project.Id, GuestBackupService.ScheduleKey(settings), project.UpdatedAt, ct);
                 var slot = BackupSlots.LatestAtOrBefore(settings.Schedule, time.GetUtcNow(), time.LocalTimeZone);
                 if (slot >= schedule.Since && !await repository.HasRunForSlotAsync(project.Id, slot, ct))
                 {

@@ -130,7 +130,7 @@ public sealed class GuestBackupService(
     {
         try
         {
-            var schedule = await repository.EnsureScheduleAsync(project.Id, ScheduleKey(SiteSettings.FromJson(project.SettingsJson).Backups), ct);
+            var schedule = await repository.EnsureScheduleAsync(project.Id, ScheduleKey(SiteSettings.FromJson(project.SettingsJson).Backups), project.UpdatedAt, ct);
             var notes = new List<string>();
             var guests = new List<(InstanceRow Instance, ClusterResource Guest)>();
             foreach (var instance in (await instances.ListByProjectAsync(project.Id, includeDeleted: false, ct)).Where(i => i.State == InstanceStates.Active && i.Vmid is not null))
@@ -296,7 +296,10 @@ public sealed class GuestBackupService(
             return (new ProjectBackups(null, null, null, [], runs, restores, null), null);
         }
 
-        var schedule = await repository.EnsureScheduleAsync(projectId, ScheduleKey(settings), ct);
+        // Reading the panel writes nothing: before the scheduler has seen this schedule it holds since its settings were saved.
+        var key = ScheduleKey(settings);
+        var seen = await repository.GetScheduleAsync(projectId, ct);
+        var schedule = seen is not null && seen.Schedule == key ? seen : new BackupScheduleRow(projectId, key, project.UpdatedAt, seen?.Nonce ?? "");
         var now = time.GetUtcNow();
         var next = BackupSlots.NextAfter(settings.Schedule, now, time.LocalTimeZone);
         string? problem = null;
@@ -317,7 +320,7 @@ public sealed class GuestBackupService(
     /// <summary>Raises "backup missing" for each guest whose last backup is older than the schedule allows, and resolves it once one is there.</summary>
     public async Task CheckMissingAsync(ProjectRow project, BackupSettings settings, CancellationToken ct)
     {
-        var schedule = await repository.EnsureScheduleAsync(project.Id, ScheduleKey(settings), ct);
+        var schedule = await repository.EnsureScheduleAsync(project.Id, ScheduleKey(settings), project.UpdatedAt, ct);
         foreach (var guest in await GuestViewsAsync(project, settings, schedule, time.GetUtcNow(), ct))
         {
             var subject = $"instance/{guest.InstanceId}";
@@ -391,7 +394,7 @@ public sealed class GuestBackupService(
             return (null, new Refusal(404, "Instance not found", $"Project {projectId} has no instance {instanceId} with a guest."));
         }
 
-        var schedule = await repository.EnsureScheduleAsync(projectId, ScheduleKey(settings), ct);
+        var schedule = await repository.EnsureScheduleAsync(projectId, ScheduleKey(settings), project!.UpdatedAt, ct);
         var storage = volid.Split(':')[0];
         var archive = (await proxmox.GetBackupsAsync(instance.Node, storage, (int)instance.Vmid.Value, ct))
             .FirstOrDefault(b => b.Volid == volid && b.Vmid == instance.Vmid && b.Notes?.Contains(Marker(projectId, schedule.Nonce), StringComparison.Ordinal) == true);
