@@ -48,10 +48,10 @@ internal sealed class BackupSite : IAsyncDisposable
     public HttpClient Client { get; private set; } = null!;
     public long ProjectId { get; private set; }
 
-    public static async Task<BackupSite> StartAsync(int keepLast = 7)
+    public static async Task<BackupSite> StartAsync(int keepLast = 7, IReadOnlyList<string>? nodes = null)
     {
         var clock = new JumpingClock(BeforeSlot);
-        var pve = await ProxmoxHarness.StartAsync(foreignGuests: true, time: clock);
+        var pve = await ProxmoxHarness.StartAsync(nodes: nodes, foreignGuests: true, time: clock);
         var site = new BackupSite(pve, clock, TempDirectory.Create("guest-backups"));
         await site.StartAppAsync();
         // The release the test's instances record (as if it had been built here).
