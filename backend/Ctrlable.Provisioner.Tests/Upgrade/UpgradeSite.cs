@@ -40,7 +40,7 @@ internal sealed class UpgradeSite : IDisposable
 
     public SimulatedProxmoxHost Host => App.Service<SimulatedProxmoxHost>();
 
-    /// <param name="nodes">Simulator:Nodes (a cluster, "pve,pve2"); none: the one node.</param>
+    /// <summary>The demo host with the project deployed; <paramref name="nodes"/> is Simulator:Nodes (a cluster, "pve,pve2"), none: the one node.</summary>
     public static async Task<UpgradeSite> StartAsync(string name, string? nodes = null)
     {
         var releases = TempDirectory.Create("upgrade-releases");
