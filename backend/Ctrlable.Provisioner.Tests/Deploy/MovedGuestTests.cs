@@ -96,7 +96,8 @@ public sealed class MovedGuestTests
         var sim = app.Service<SimulatedProxmoxHost>().Simulator;
         var target = sim.State.Guest(vmid)!.Node == "pve" ? "pve2" : "pve";
         await MigrateAsync(sim, vmid, target);
-        sim.ChangeLease(vmid, IPAddress.Parse("127.0.10.220")).Should().Be(LeaseChange.Changed);
+        // A restart migration: the container boots again on its new node before its lease can change.
+        await Eventually.TrueAsync(() => Task.FromResult(sim.ChangeLease(vmid, IPAddress.Parse("127.0.10.220")) == LeaseChange.Changed), "the migrated guest runs and gets a new lease");
 
         var round = await app.Service<AddressFollower>().FollowOnceAsync(CancellationToken.None);
 
