@@ -277,6 +277,14 @@ if [[ -n $local_node && $node != "$local_node" ]]; then
 fi
 node_status=$(api "/nodes/$node/status" 2>/dev/null) || die "node '$node' is not known to Proxmox (pass --node)"
 
+# The build trigger runs here and builds the templates onto --storage (the OS templates on --template-storage): a
+# storage that only other cluster members have (storage.cfg's "nodes") is refused with where it is.
+storage_config=$(api /storage)
+only_elsewhere() { json "next((s['nodes'] for s in d if s['storage'] == '$1' and s.get('nodes') and '$node' not in s['nodes'].split(',')), None)" <<<"$storage_config"; }
+for sid in "$storage" "$template_storage"; do
+  elsewhere=$(only_elsewhere "$sid")
+  [[ -z $elsewhere ]] || die "storage '$sid' is local to node $elsewhere, not to this node $node: the build trigger builds the templates on the node that holds their storage; run install.sh on $elsewhere, or pass a storage $node has"
+done
 storages=$(api "/nodes/$node/storage")
 has_storage() { json "[s['storage'] for s in d if s.get('active', 1) and '$2' in s.get('content', '').split(',')]" <<<"$storages" | contains "$1"; }
 has_storage "$storage" rootdir || die "storage '$storage' does not exist on node $node or holds no containers (rootdir); available: $(json "','.join(s['storage'] for s in d if 'rootdir' in s.get('content', ''))" <<<"$storages")"
@@ -296,8 +304,8 @@ if [[ -n $cluster_name ]]; then
   unchanged "access (user, role, token, pools, ACLs) is cluster-wide: set once, from this node"
   # Templates are built here, on --storage; Proxmox clones onto another node only from shared storage (clone: "target
   # ... Only allowed if the original VM is on shared storage").
-  if [[ $(api /storage | json "next((s.get('shared', 0) for s in d if s['storage'] == '$storage'), 0)") == 1 ]]; then
-    unchanged "build trigger on $node; storage $storage is shared: the templates built here serve every node"
+  if [[ $(json "next((s.get('shared', 0) for s in d if s['storage'] == '$storage'), 0)" <<<"$storage_config") == 1 ]]; then
+    unchanged "build trigger on $node; storage $storage is shared: $node (this node) builds the templates, which serve every node"
   else
     unchanged "build trigger on $node; storage $storage is not shared: the templates built here are on $node only"
   fi
@@ -815,6 +823,7 @@ CTRLABLE_HOSTTRIGGER__PORT=22
 CTRLABLE_HOSTTRIGGER__USER=root
 CTRLABLE_HOSTTRIGGER__KEYPATH=$CT_DATA/ssh/build_ed25519
 CTRLABLE_HOSTTRIGGER__HOSTKEYFINGERPRINT=$host_key_fingerprint
+CTRLABLE_HOSTTRIGGER__NODE=$node
 EOF
 config_changed=0
 if [[ -f $work/ct-env ]] && cmp -s "$env_file" "$work/ct-env"; then

@@ -49,10 +49,10 @@ internal sealed class BackupSite : IAsyncDisposable
     public long ProjectId { get; private set; }
     private int CheckIntervalSeconds { get; init; } = 1;
 
-    public static async Task<BackupSite> StartAsync(int keepLast = 7, int checkIntervalSeconds = 1)
+    public static async Task<BackupSite> StartAsync(int keepLast = 7, IReadOnlyList<string>? nodes = null, int checkIntervalSeconds = 1)
     {
         var clock = new JumpingClock(BeforeSlot);
-        var pve = await ProxmoxHarness.StartAsync(foreignGuests: true, time: clock);
+        var pve = await ProxmoxHarness.StartAsync(nodes: nodes, foreignGuests: true, time: clock);
         var site = new BackupSite(pve, clock, TempDirectory.Create("guest-backups")) { CheckIntervalSeconds = checkIntervalSeconds };
         await site.StartAppAsync();
         // The release the test's instances record (as if it had been built here).

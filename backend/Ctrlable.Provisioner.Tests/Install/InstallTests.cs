@@ -165,6 +165,33 @@ public sealed class InstallTests
     }
 
     [Fact]
+    public async Task On_a_cluster_member_the_build_trigger_goes_where_the_template_storage_is_and_its_node_is_recorded()
+    {
+        await using var host = await InstallHost.StartAsync(PveVersion.V9_1, otherNodes: ["pve2"]);
+        lock (host.Sim.State.Sync)
+        {
+            // pve2's own disks (storage.cfg "nodes pve2"), and a Ceph pool every node reaches.
+            host.Sim.State.AddStorage("pve2-lvm", "lvmthin", "rootdir,images", nodes: ["pve2"]);
+            host.Sim.State.AddStorage("ceph", "rbd", "rootdir,images", shared: true);
+        }
+
+        // Templates onto a storage only pve2 has: the build trigger here could not put them there; nothing is done.
+        var elsewhere = await host.RunAsync(["--storage", "pve2-lvm"]);
+        elsewhere.ExitCode.Should().NotBe(0);
+        elsewhere.Error.Trim().Should().Be($"install.sh: storage 'pve2-lvm' is local to node pve2, not to this node {InstallHost.Node}: the build trigger builds the templates on the node that holds their storage; run install.sh on pve2, or pass a storage {InstallHost.Node} has");
+        elsewhere.Output.Should().NotContain("changed");
+        host.Orchestrator().Should().BeNull();
+
+        // Onto the shared storage: this node builds, and the orchestrator's settings say so.
+        var run = await host.RunAsync(["--storage", "ceph"]);
+        run.ExitCode.Should().Be(0, run.ToString());
+        run.Output.Should().Contain($"build trigger on {InstallHost.Node}; storage ceph is shared: {InstallHost.Node} (this node) builds the templates, which serve every node");
+        var env = host.OrchestratorEnv(host.OrchestratorVmid);
+        env["CTRLABLE_HOSTTRIGGER__NODE"].Should().Be(InstallHost.Node);
+        env["CTRLABLE_PROXMOX__STORAGE"].Should().Be("ceph");
+    }
+
+    [Fact]
     public async Task Help_documents_every_option()
     {
         await using var host = await InstallHost.StartAsync(PveVersion.V9_1);

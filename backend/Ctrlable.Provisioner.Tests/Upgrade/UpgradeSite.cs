@@ -40,7 +40,8 @@ internal sealed class UpgradeSite : IDisposable
 
     public SimulatedProxmoxHost Host => App.Service<SimulatedProxmoxHost>();
 
-    public static async Task<UpgradeSite> StartAsync(string name)
+    /// <summary>The demo host with the project deployed; <paramref name="nodes"/> is Simulator:Nodes (a cluster, "pve,pve2"), none: the one node.</summary>
+    public static async Task<UpgradeSite> StartAsync(string name, string? nodes = null)
     {
         var releases = TempDirectory.Create("upgrade-releases");
         File.Copy(Path.Combine(RepoPaths.Releases, $"{From}.yaml"), Path.Combine(releases, $"{From}.yaml"));
@@ -48,6 +49,7 @@ internal sealed class UpgradeSite : IDisposable
         settings["Upgrades:PollIntervalSeconds"] = "0.2";
         settings["Upgrades:HealthTimeoutSeconds"] = "60";
         settings["Upgrades:GuestTimeoutSeconds"] = "120";
+        settings["Simulator:Nodes"] = nodes;
         var app = new ProvisionerApp(releasesDirectory: releases, settings: settings, https: true);
         var site = new UpgradeSite(app, releases, await app.CreateClientAsync(Role.Operator));
         site.Project = await DeployApiTests.CreateProjectAsync(site.Client, name);

@@ -64,6 +64,12 @@ public sealed class HostTriggerOptions
     public string HostKeyFingerprint { get; set; } = "";
 
     /// <summary>
+    /// The Proxmox node the build trigger runs on: the templates are built there, onto its storage (install.sh writes the
+    /// node it ran on, which on a cluster member is the node holding the template storage, or any node when it is shared).
+    /// </summary>
+    public string Node { get; set; } = "";
+
+    /// <summary>
     /// Longest the orchestrator follows a build (and the longest its ticket lives): then the build is failed. The orchestrator
     /// cannot stop the run on the host (sshd sends no signal to a forced command); it ends by itself, holding the host's lock.
     /// </summary>

@@ -54,6 +54,7 @@ public sealed class AddressFollower(
     HomeAssistantRepository sites,
     HomeAssistantClient homeAssistant,
     ProxmoxClient proxmox,
+    GuestLocator locator,
     InstanceTransitions transitions,
     IOptions<AddressingOptions> options,
     TimeProvider time,
@@ -108,13 +109,12 @@ public sealed class AddressFollower(
         var settings = (await instances.ListProjectsAsync(ct)).ToDictionary(p => p.Id, p => SiteSettings.FromJson(p.SettingsJson));
         var checkedIds = new List<long>();
         var moves = new List<AddressMove>();
-        foreach (var instance in await instances.ListLiveAsync(ct))
+        var followed = (await instances.ListLiveAsync(ct))
+            .Where(i => settings.TryGetValue(i.ProjectId, out var site) && Follows(site, i) && KindOf(i) is not null).ToList();
+        // Where each guest is now (one /cluster/resources read): Proxmox may have moved one since its node was recorded.
+        foreach (var instance in await locator.LocateAllAsync(followed, ct))
         {
-            if (!settings.TryGetValue(instance.ProjectId, out var site) || !Follows(site, instance) || KindOf(instance) is not { } kind)
-            {
-                continue;
-            }
-
+            var (site, kind) = (settings[instance.ProjectId], KindOf(instance)!.Value);
             checkedIds.Add(instance.Id);
             IReadOnlyList<GuestInterface>? interfaces;
             try

@@ -218,6 +218,12 @@ public sealed class DeployPipeline(
     /// </summary>
     private async Task HomeAssistantStepAsync(InstanceRow instance, bool reconcile, CancellationToken ct)
     {
+        if (reconcile)
+        {
+            // A run entered again (a restart, a failed attempt, Home Assistant's re-wiring): Proxmox may have moved the guest.
+            instance = await locator.LocateAsync(instance, ct);
+        }
+
         if (reconcile && instance is { Vmid: { } vmid, Node: { } node }
             && !GuestOwnership.Carries(await proxmox.GetGuestConfigAsync(node, KindOf(instance), (int)vmid, ct), instance))
         {

@@ -13,6 +13,7 @@ public static class DeployRegistration
         services.AddSingleton<MacAllocator>();
         services.AddSingleton<GuestOwnership>();
         services.AddSingleton<GuestLocator>();
+        services.AddSingleton<IGuestLocator>(sp => sp.GetRequiredService<GuestLocator>());
         services.AddSingleton<IDeployStepObserver, NoStepObserver>();
         services.AddSingleton<InstanceSteps>();
         services.AddSingleton<VmidAllocator>();

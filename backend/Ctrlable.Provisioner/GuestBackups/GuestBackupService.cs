@@ -21,6 +21,7 @@ public sealed class GuestBackupService(
     GuestBackupRepository repository,
     InstanceRepository instances,
     GuestOwnership ownership,
+    GuestLocator locator,
     VmidAllocator vmids,
     ProxmoxClient proxmox,
     ProxmoxTasks tasks,
@@ -138,7 +139,8 @@ public sealed class GuestBackupService(
                 var (owner, guest) = await ownership.OwnerOfVmidAsync(instance, ct);
                 if (owner == GuestOwner.Ours && guest?.Node is not null)
                 {
-                    guests.Add((instance, guest));
+                    // vzdump runs on the node the guest is on now; a guest Proxmox moved gets that node recorded.
+                    guests.Add((await locator.FollowAsync(instance, guest, ct), guest));
                 }
                 else
                 {
@@ -347,7 +349,8 @@ public sealed class GuestBackupService(
 
     private async Task<IReadOnlyList<GuestBackupView>> GuestViewsAsync(ProjectRow project, BackupSettings settings, BackupScheduleRow schedule, DateTimeOffset now, CancellationToken ct)
     {
-        var live = (await instances.ListByProjectAsync(project.Id, includeDeleted: false, ct)).Where(i => i.Vmid is not null && i.Node is not null).ToList();
+        // Each guest's archives are listed on the node it is on now (a local backup storage holds them there).
+        var live = (await locator.LocateAllAsync((await instances.ListByProjectAsync(project.Id, includeDeleted: false, ct)).Where(i => i.Vmid is not null && i.Node is not null).ToList(), ct)).ToList();
         var marker = Marker(project.Id, schedule.Nonce);
         // The slot a backup should exist from: the latest one that ended its grace, if the schedule held then.
         var expected = BackupSlots.LatestAtOrBefore(settings.Schedule, now - TimeSpan.FromMinutes(options.Value.MissingGraceMinutes), time.LocalTimeZone);
@@ -394,9 +397,11 @@ public sealed class GuestBackupService(
             return (null, new Refusal(404, "Instance not found", $"Project {projectId} has no instance {instanceId} with a guest."));
         }
 
+        // The archive is read, and the new guest restored, on the node the original guest is on now (its recorded one when it is gone).
+        instance = await locator.LocateAsync(instance, ct);
         var schedule = await repository.EnsureScheduleAsync(projectId, ScheduleKey(settings), project!.UpdatedAt, ct);
         var storage = volid.Split(':')[0];
-        var archive = (await proxmox.GetBackupsAsync(instance.Node, storage, (int)instance.Vmid.Value, ct))
+        var archive = (await proxmox.GetBackupsAsync(instance.Node!, storage, (int)instance.Vmid!.Value, ct))
             .FirstOrDefault(b => b.Volid == volid && b.Vmid == instance.Vmid && b.Notes?.Contains(Marker(projectId, schedule.Nonce), StringComparison.Ordinal) == true);
         if (archive is null)
         {
@@ -405,7 +410,7 @@ public sealed class GuestBackupService(
         }
 
         var kind = GuestOwnership.KindOf(instance);
-        var restore = await repository.InsertRestoreAsync(projectId, instanceId, volid, kind == GuestKind.Lxc ? "lxc" : "qemu", instance.Node, actor, ct);
+        var restore = await repository.InsertRestoreAsync(projectId, instanceId, volid, kind == GuestKind.Lxc ? "lxc" : "qemu", instance.Node!, actor, ct);
         _ = Task.Run(() => ExecuteRestoreAsync(restore, instance, project!, settings!, lifetime.ApplicationStopping), CancellationToken.None);
         return (restore, null);
     }

@@ -7,7 +7,7 @@ using Microsoft.Extensions.Options;
 namespace Ctrlable.Provisioner.Provision;
 
 /// <summary>Whether a first-boot call comes from the guest it names: an address Proxmox reports for that guest.</summary>
-public sealed class GuestAddressCheck(ProxmoxClient proxmox, InstanceTransitions transitions, IOptions<ProvisionOptions> options, ILogger<GuestAddressCheck> logger)
+public sealed class GuestAddressCheck(ProxmoxClient proxmox, IGuestLocator locator, InstanceTransitions transitions, IOptions<ProvisionOptions> options, ILogger<GuestAddressCheck> logger)
 {
     /// <summary>
     /// The call must come from an address Proxmox reports for the guest (unless <see cref="ProvisionOptions.RequireGuestAddress"/>
@@ -38,7 +38,9 @@ public sealed class GuestAddressCheck(ProxmoxClient proxmox, InstanceTransitions
         IReadOnlyList<GuestInterface>? interfaces;
         try
         {
-            interfaces = await proxmox.GetGuestInterfacesAsync(instance.Node, instance.Kind == "vm" ? GuestKind.Qemu : GuestKind.Lxc, (int)instance.Vmid.Value, ct);
+            // Where the guest is now: Proxmox may have moved it since its node was recorded.
+            var node = await locator.NodeOfAsync(instance.Id, ct) ?? instance.Node;
+            interfaces = await proxmox.GetGuestInterfacesAsync(node, instance.Kind == "vm" ? GuestKind.Qemu : GuestKind.Lxc, (int)instance.Vmid.Value, ct);
         }
         catch (Exception ex) when (ex is ProxmoxException or HttpRequestException or TimeoutException or ProxmoxCertificateException or Polly.Timeout.TimeoutRejectedException)
         {

@@ -10,6 +10,13 @@ public sealed class ProxmoxException(HttpStatusCode status, string method, strin
     public string ProxmoxMessage { get; } = proxmoxMessage;
     public IReadOnlyDictionary<string, string> Errors { get; } = errors;
 
+    /// <summary>
+    /// The node a request through <c>/nodes/{node}/…</c> could not reach: pveproxy answers <c>595 No route to host</c> for a
+    /// cluster member that is off the network (and, unlike a refusal, nothing was done). Null for any other error.
+    /// </summary>
+    public string? UnreachableNode { get; } =
+        (int)status == 595 && path.Split('/', StringSplitOptions.RemoveEmptyEntries) is ["nodes", var node, ..] ? Uri.UnescapeDataString(node) : null;
+
     /// <summary>"CT is locked (disk)", "VM is locked (clone)", "can't lock file ... got timeout": nothing happened, a retry is safe.</summary>
     public bool IsLockContention => IsLockMessage(ProxmoxMessage);
 

@@ -19,6 +19,7 @@ public static class ProxmoxHttp
         services.AddConfigOptions<ProxmoxOptions>(ProxmoxOptions.Section);
         services.AddSingleton<ProxmoxConnections>();
         services.AddProxmoxHttpClient();
+        services.AddExceptionHandler<NodeUnreachableHandler>();
         return services;
     }
 

@@ -17,6 +17,7 @@ public sealed class SnapshotSweep(
     ProxmoxTasks tasks,
     GuestTasks guests,
     GuestOwnership ownership,
+    GuestLocator locator,
     IOptions<UpgradeOptions> options,
     TimeProvider time,
     ILogger<SnapshotSweep> logger) : BackgroundService
@@ -65,22 +66,24 @@ public sealed class SnapshotSweep(
             }
 
             var kind = upgrade.Kind == "vm" ? GuestKind.Qemu : GuestKind.Lxc;
-            var ours = await guests.FindGuestAsync(upgrade.Vmid, ct) is { } guest && guest.Node == upgrade.Node && await ownership.IsOursAsync(guest, instance, ct);
-            if (!ours)
+            // Found by its VMID cluster-wide: a guest Proxmox moved since the upgrade keeps its snapshots on its new node.
+            var guest = await guests.FindGuestAsync(upgrade.Vmid, ct);
+            if (guest?.Node is null || !await ownership.IsOursAsync(guest, instance, ct))
             {
                 logger.LogWarning("Snapshot {Snapshot} of upgrade {Upgrade}: VMID {Vmid} does not hold instance {Instance}'s guest; left alone", upgrade.SnapshotName, upgrade.Id, upgrade.Vmid, instance.Id);
                 await upgrades.SetSnapshotKeptAsync(upgrade.Id, GuestOwnership.NotOurs(upgrade.Vmid), ct);
                 continue;
             }
 
-            if ((await proxmox.ListSnapshotsAsync(upgrade.Node, kind, (int)upgrade.Vmid, ct)).All(s => s.Name != upgrade.SnapshotName))
+            var node = (await locator.FollowAsync(instance, guest, ct)).Node!;
+            if ((await proxmox.ListSnapshotsAsync(node, kind, (int)upgrade.Vmid, ct)).All(s => s.Name != upgrade.SnapshotName))
             {
                 await upgrades.SetSnapshotDeletedAsync(upgrade.Id, ct);
                 continue;
             }
 
-            var upid = await proxmox.DeleteSnapshotAsync(upgrade.Node, kind, (int)upgrade.Vmid, upgrade.SnapshotName, ct);
-            var outcome = await tasks.WaitAsync(upgrade.Node, upid, guests.TaskTimeout, ct);
+            var upid = await proxmox.DeleteSnapshotAsync(node, kind, (int)upgrade.Vmid, upgrade.SnapshotName, ct);
+            var outcome = await tasks.WaitAsync(node, upid, guests.TaskTimeout, ct);
             if (outcome.Succeeded)
             {
                 await upgrades.SetSnapshotDeletedAsync(upgrade.Id, ct);

@@ -22,6 +22,7 @@ public sealed class UpgradePipeline(
     ProxmoxClient proxmox,
     ProxmoxTasks tasks,
     GuestTasks guests,
+    GuestLocator locator,
     HomeAssistantUpgrade homeAssistant,
     GuestUpgrade guestUpgrade,
     UpgradeHealth health,
@@ -57,6 +58,7 @@ public sealed class UpgradePipeline(
             return;
         }
 
+        (instance, upgrade) = await LocateAsync(instance, upgrade, ct);
         if (upgrade.Step == UpgradeSteps.Rollback || instance.State == InstanceStates.RollingBack)
         {
             await RollBackAsync(instance, upgrade, reconcile, ct);
@@ -114,6 +116,7 @@ public sealed class UpgradePipeline(
             return;
         }
 
+        (instance, upgrade) = await LocateAsync(instance, upgrade, ct);
         if (upgrade.Step == UpgradeSteps.Snapshot && upgrade.SnapshotTakenAt is null && !await SnapshotExistsAsync(upgrade, ct))
         {
             // Nothing was changed: no snapshot, no new version.
@@ -256,6 +259,17 @@ public sealed class UpgradePipeline(
     }
 
     // --- Helpers ----------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Where the guest is now: Proxmox may have moved it since the upgrade started (its node recorded on the instance when
+    /// it changed). The upgrade's snapshot, update, health check and rollback address that node; the upgrade row keeps the
+    /// node it started on as history.
+    /// </summary>
+    private async Task<(InstanceRow Instance, UpgradeRow Upgrade)> LocateAsync(InstanceRow instance, UpgradeRow upgrade, CancellationToken ct)
+    {
+        var located = await locator.LocateAsync(instance, ct);
+        return (located, located.Node is { } node && located.Vmid == upgrade.Vmid ? upgrade with { Node = node } : upgrade);
+    }
 
     /// <summary>Only the instance's own guest is snapshotted, updated or rolled back.</summary>
     private async Task<bool> IsOursAsync(InstanceRow instance, UpgradeRow upgrade, CancellationToken ct)

@@ -15,6 +15,7 @@ public sealed class UpgradeService(
     UpgradeOffers offers,
     InstanceTransitions transitions,
     ProxmoxClient proxmox,
+    GuestLocator locator,
     DeployRunner runner,
     ILogger<UpgradeService> logger)
 {
@@ -93,13 +94,16 @@ public sealed class UpgradeService(
     /// </summary>
     private async Task<(InstanceRow? Instance, Refusal? Refusal)> StartAsync(InstanceRow instance, string to, string? actor, CancellationToken ct)
     {
-        if (instance.Vmid is not { } vmid || instance.Node is not { } node)
+        if (instance.Vmid is not { } vmid || instance.Node is null)
         {
             return (null, new Refusal(409, "Cannot upgrade", $"{instance.Hostname} has no guest recorded.", Extensions: Code("not-active")));
         }
 
         try
         {
+            // Where the guest is now (Proxmox may have moved it); the upgrade is recorded with that node.
+            instance = await locator.LocateAsync(instance, ct);
+            var node = instance.Node!;
             var config = await proxmox.GetGuestConfigAsync(node, GuestOwnership.KindOf(instance), (int)vmid, ct);
             if (!GuestOwnership.Carries(config, instance))
             {

@@ -13,6 +13,7 @@ public sealed class LocatePhase(
     HomeAssistantRepository sites,
     HomeAssistantClient ha,
     ProxmoxClient proxmox,
+    IGuestLocator locator,
     InstanceSteps steps,
     TimeProvider time)
 {
@@ -20,6 +21,8 @@ public sealed class LocatePhase(
     public async Task RunAsync(InstanceRow instance, CancellationToken ct)
     {
         var deadline = await support.DeadlineAsync(instance, support.Options.LocateTimeoutSeconds, ct);
+        // Where the VM is now: Proxmox may have moved it since its node was recorded (its guest agent answers there).
+        instance = await locator.LocateAsync(instance, ct);
         while (await support.CurrentAsync(instance, ct) is { } current)
         {
             deadline = current.DeadlineAt ?? deadline;
