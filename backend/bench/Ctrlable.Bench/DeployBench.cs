@@ -326,7 +326,7 @@ internal static class DeployBench
     /// LXC template (Proxmox's lock on the template serialises them) followed by a start; starts of different guests
     /// are independent. Uses the durations the emulator actually spent on each task.
     /// </summary>
-    private static double CriticalPathSeconds(IReadOnlyList<TaskRecord> log)
+    internal static double CriticalPathSeconds(IReadOnlyList<TaskRecord> log)
     {
         static double Duration(TaskRecord t) => ((t.Ended ?? t.Started) - t.Started).TotalSeconds;
         var clonesPerTemplate = log.Where(t => t.Type == "vzclone").GroupBy(t => t.Id).Select(g => g.Sum(Duration)).DefaultIfEmpty(0).Max();
