@@ -113,7 +113,8 @@ internal static class ClusterBench
             });
         }
 
-        var flat = rates[^1] / rates[0];
+        // No Proxmox request at all in the first row (a window shorter than the dashboard interval): no ratio.
+        double? flat = rates[0] > 0 ? rates[^1] / rates[0] : null;
         var guestsPerNode = new JsonObject();
         lock (sim.State.Sync)
         {
@@ -138,7 +139,7 @@ internal static class ClusterBench
                 ["thinkMs"] = ThinkTime.TotalMilliseconds,
                 ["intervalSeconds"] = dashboardSeconds,
                 ["rows"] = rows,
-                ["proxmoxRateMostOverFewestViewers"] = Math.Round(flat, 3),
+                ["proxmoxRateMostOverFewestViewers"] = flat is { } f ? Math.Round(f, 3) : null,
             },
             ["deploy"] = deploy,
             ["foreignGuestsUntouched"] = foreignIntact,
@@ -150,7 +151,7 @@ internal static class ClusterBench
         else
         {
             Console.WriteLine();
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Proxmox req/s with {viewerCounts[^1]} viewers ÷ with {viewerCounts[0]}: {flat:0.00} (flat = 1.00)"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Proxmox req/s with {viewerCounts[^1]} viewers ÷ with {viewerCounts[0]}: {flat?.ToString("0.00", CultureInfo.InvariantCulture) ?? "–"} (flat = 1.00)"));
             Console.WriteLine();
             Console.WriteLine(deploy.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         }
@@ -310,16 +311,27 @@ internal static class ClusterBench
         var pinned = await Task.WhenAll(Nodes.Select(n => CreateProjectAsync(client, $"Parallel {n}", n)));
         long taskPolls = 0;
         var counting = 0;
+        var wall = new Stopwatch();
+        // BENCH_TRACE_TASKS=1: each Proxmox request of the measured deploy (time since the click, method, path) and the task
+        // log on standard error, as the deploy benchmark's.
+        var trace = Environment.GetEnvironmentVariable("BENCH_TRACE_TASKS") == "1";
         sim.Intercept = (call, handle) =>
         {
-            if (Volatile.Read(ref counting) == 1 && call.Path.Contains("/tasks", StringComparison.Ordinal))
+            if (Volatile.Read(ref counting) == 1)
             {
-                Interlocked.Increment(ref taskPolls);
+                if (call.Path.Contains("/tasks", StringComparison.Ordinal))
+                {
+                    Interlocked.Increment(ref taskPolls);
+                }
+
+                if (trace)
+                {
+                    Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{wall.Elapsed.TotalSeconds:0.000} {call.Method} {call.Path}{call.Query}"));
+                }
             }
 
             return handle();
         };
-        var wall = new Stopwatch();
         var handedOver = new ConcurrentDictionary<long, double>();
         var ids = pinned.ToHashSet();
         using var changes = orchestrator.Services.GetRequiredService<InstanceChanges>().Subscribe(change =>
@@ -339,8 +351,23 @@ internal static class ClusterBench
         Volatile.Write(ref counting, 0);
         var proxmoxRequests = sim.RequestCount - requestsBefore;
         var measured = sim.TaskLog.Where(t => t.Started >= measuredFrom).ToList();
+        if (trace)
+        {
+            foreach (var t in measured)
+            {
+                Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"task {t.Type} {t.Id} {t.Node} {(t.Started - measuredFrom).TotalSeconds:0.000}–{((t.Ended ?? t.Started) - measuredFrom).TotalSeconds:0.000}"));
+            }
+        }
+
         var critical = DeployBench.CriticalPathSeconds(measured);
         var taskSeconds = measured.Sum(t => ((t.Ended ?? DateTimeOffset.UtcNow) - t.Started).TotalSeconds);
+        // Where wall time beyond the critical path goes: before the first clone task, and between one clone of a template
+        // ending and the next clone of it starting (the orchestrator seeing the end, then asking for the next).
+        var clones = measured.Where(t => t.Type == "vzclone").OrderBy(t => t.Started).ToList();
+        var firstClone = clones.Count > 0 ? (clones[0].Started - measuredFrom).TotalSeconds : 0;
+        var handoffs = clones.GroupBy(t => t.Id)
+            .SelectMany(g => g.Zip(g.Skip(1), (a, b) => (b.Started - (a.Ended ?? a.Started)).TotalMilliseconds))
+            .Order().ToList();
 
         // Placement: every guest of a pinned project runs on its project's node.
         var perNode = new JsonObject();
@@ -370,6 +397,9 @@ internal static class ClusterBench
             ["taskPollRequests"] = Interlocked.Read(ref taskPolls),
             ["taskSeconds"] = Math.Round(taskSeconds, 3),
             ["taskPollRequestsPerTaskSecond"] = Math.Round(taskSeconds > 0 ? Interlocked.Read(ref taskPolls) / taskSeconds : 0, 3),
+            ["firstCloneTaskSeconds"] = Math.Round(firstClone, 3),
+            ["templateHandoffP50Ms"] = Math.Round(Stats.Percentile(handoffs, 50), 1),
+            ["templateHandoffMaxMs"] = handoffs.Count > 0 ? Math.Round(handoffs[^1], 1) : null,
             ["guestsOnPinnedNode"] = perNode,
             ["placedAsPinned"] = placed,
             ["warmupProxmoxRequests"] = warmupRequests,
