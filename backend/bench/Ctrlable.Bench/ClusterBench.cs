@@ -305,33 +305,12 @@ internal static class ClusterBench
         var load = LoadAverage();
         var warmupFrom = sim.RequestCount;
         var warmups = await Task.WhenAll(Nodes.Select(n => CreateProjectAsync(client, $"Warm-up {n}", n)));
-        await Task.WhenAll(warmups.Select(p => DeployAndWaitAsync(client, p, ["freepbx"])));
+        await Task.WhenAll(warmups.Select(p => DeployBench.OrchestratorDeployAsync(client, p, ["freepbx"], stack: true, CancellationToken.None)));
         var warmupRequests = sim.RequestCount - warmupFrom;
 
         var pinned = await Task.WhenAll(Nodes.Select(n => CreateProjectAsync(client, $"Parallel {n}", n)));
-        long taskPolls = 0;
-        var counting = 0;
+        var requestLog = new DeployRequestLog(sim);
         var wall = new Stopwatch();
-        // BENCH_TRACE_TASKS=1: each Proxmox request of the measured deploy (time since the click, method, path) and the task
-        // log on standard error, as the deploy benchmark's.
-        var trace = Environment.GetEnvironmentVariable("BENCH_TRACE_TASKS") == "1";
-        sim.Intercept = (call, handle) =>
-        {
-            if (Volatile.Read(ref counting) == 1)
-            {
-                if (call.Path.Contains("/tasks", StringComparison.Ordinal))
-                {
-                    Interlocked.Increment(ref taskPolls);
-                }
-
-                if (trace)
-                {
-                    Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{wall.Elapsed.TotalSeconds:0.000} {call.Method} {call.Path}{call.Query}"));
-                }
-            }
-
-            return handle();
-        };
         var handedOver = new ConcurrentDictionary<long, double>();
         var ids = pinned.ToHashSet();
         using var changes = orchestrator.Services.GetRequiredService<InstanceChanges>().Subscribe(change =>
@@ -343,21 +322,15 @@ internal static class ClusterBench
         });
         var requestsBefore = sim.RequestCount;
         var measuredFrom = DateTimeOffset.UtcNow;
-        Volatile.Write(ref counting, 1);
+        requestLog.Start();
         wall.Start();
-        await Task.WhenAll(pinned.Select(p => DeployAndWaitAsync(client, p, LxcStack)));
+        await Task.WhenAll(pinned.Select(p => DeployBench.OrchestratorDeployAsync(client, p, LxcStack, stack: true, CancellationToken.None)));
         var expected = pinned.Length * LxcStack.Length;
         var seconds = handedOver.Count == expected ? handedOver.Values.Max() : wall.Elapsed.TotalSeconds;
-        Volatile.Write(ref counting, 0);
+        requestLog.Stop();
         var proxmoxRequests = sim.RequestCount - requestsBefore;
         var measured = sim.TaskLog.Where(t => t.Started >= measuredFrom).ToList();
-        if (trace)
-        {
-            foreach (var t in measured)
-            {
-                Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"task {t.Type} {t.Id} {t.Node} {(t.Started - measuredFrom).TotalSeconds:0.000}–{((t.Ended ?? t.Started) - measuredFrom).TotalSeconds:0.000}"));
-            }
-        }
+        requestLog.WriteTasks(measured, measuredFrom);
 
         var critical = DeployBench.CriticalPathSeconds(measured);
         var taskSeconds = measured.Sum(t => ((t.Ended ?? DateTimeOffset.UtcNow) - t.Started).TotalSeconds);
@@ -394,9 +367,9 @@ internal static class ClusterBench
             ["criticalPathSeconds"] = Math.Round(critical, 3),
             ["ratio"] = Math.Round(seconds / critical, 4),
             ["proxmoxRequests"] = proxmoxRequests,
-            ["taskPollRequests"] = Interlocked.Read(ref taskPolls),
+            ["taskPollRequests"] = requestLog.TaskRequests,
             ["taskSeconds"] = Math.Round(taskSeconds, 3),
-            ["taskPollRequestsPerTaskSecond"] = Math.Round(taskSeconds > 0 ? Interlocked.Read(ref taskPolls) / taskSeconds : 0, 3),
+            ["taskPollRequestsPerTaskSecond"] = Math.Round(taskSeconds > 0 ? requestLog.TaskRequests / taskSeconds : 0, 3),
             ["firstCloneTaskSeconds"] = Math.Round(firstClone, 3),
             ["templateHandoffP50Ms"] = Math.Round(Stats.Percentile(handoffs, 50), 1),
             ["templateHandoffMaxMs"] = handoffs.Count > 0 ? Math.Round(handoffs[^1], 1) : null,
@@ -405,26 +378,6 @@ internal static class ClusterBench
             ["warmupProxmoxRequests"] = warmupRequests,
             ["loadAverage"] = new JsonArray(load, LoadAverage()),
         };
-    }
-
-    private static async Task DeployAndWaitAsync(HttpClient client, long projectId, IReadOnlyList<string> types)
-    {
-        (await client.PostAsJsonAsync($"/api/projects/{projectId}/deploy", new { types })).EnsureSuccessStatusCode();
-        while (true)
-        {
-            var instances = (await client.GetFromJsonAsync<JsonElement>($"/api/projects/{projectId}")).GetProperty("instances").EnumerateArray().ToList();
-            if (instances.Any(i => i.GetProperty("state").GetString() == "failed"))
-            {
-                throw new InvalidOperationException("a deploy failed: " + string.Join("; ", instances.Select(i => i.GetProperty("error").ToString())));
-            }
-
-            if (instances.Count == types.Count && instances.All(i => i.GetProperty("state").GetString() is "waiting" or "personalising" or "active"))
-            {
-                return;
-            }
-
-            await Task.Delay(20);
-        }
     }
 
     /// <summary>The machine's 1-minute load average (/proc/loadavg; before and after each figure, in the results); null where there is none.</summary>
