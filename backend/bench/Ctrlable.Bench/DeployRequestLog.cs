@@ -16,22 +16,26 @@ internal sealed class DeployRequestLog
     private long _taskRequests;
     private int _on;
 
-    public DeployRequestLog(PveSimulator sim) => sim.Intercept = (call, handle) =>
+    public DeployRequestLog(PveSimulator sim) => sim.Intercept = async (call, handle) =>
     {
-        if (Volatile.Read(ref _on) == 1)
+        if (Volatile.Read(ref _on) != 1)
         {
-            if (call.Path.Contains("/tasks", StringComparison.Ordinal))
-            {
-                Interlocked.Increment(ref _taskRequests);
-            }
-
-            if (Trace)
-            {
-                Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{_clock.Elapsed.TotalSeconds:0.000} {call.Method} {call.Path}{call.Query}"));
-            }
+            await handle();
+            return;
         }
 
-        return handle();
+        if (call.Path.Contains("/tasks", StringComparison.Ordinal))
+        {
+            Interlocked.Increment(ref _taskRequests);
+        }
+
+        var arrived = _clock.Elapsed.TotalSeconds;
+        await handle();
+        if (Trace)
+        {
+            // When the request reached the emulator and how long the emulator took to answer it.
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{arrived:0.000} {call.Method} {call.Path}{call.Query} ({(_clock.Elapsed.TotalSeconds - arrived) * 1000:0} ms)"));
+        }
     };
 
     public bool Trace { get; } = Environment.GetEnvironmentVariable("BENCH_TRACE_TASKS") == "1";
