@@ -148,29 +148,7 @@ internal static class DeployBench
         var project = (await (await client.PostAsJsonAsync("/api/projects", new { name = "Bench" })).Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt64();
 
         // Requests to the task endpoints (list, status, log) from the click until every guest is handed to its first boot.
-        long taskPolls = 0;
-        var counting = 0;
-        var trace = Environment.GetEnvironmentVariable("BENCH_TRACE_TASKS") == "1";
-        var traceClock = Stopwatch.StartNew();
-        sim.Intercept = (call, handle) =>
-        {
-            if (Volatile.Read(ref counting) == 1)
-            {
-                if (call.Path.Contains("/tasks", StringComparison.Ordinal))
-                {
-                    Interlocked.Increment(ref taskPolls);
-                }
-
-                if (trace)
-                {
-                    // BENCH_TRACE_TASKS=1: each Proxmox request's time, method and path on standard error (tuning the pacing
-                    // and finding where the click path waits).
-                    Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{traceClock.Elapsed.TotalSeconds:0.000} {call.Method} {call.Path}{call.Query}"));
-                }
-            }
-
-            return handle();
-        };
+        var requestLog = new DeployRequestLog(sim);
         // When each instance was handed to its first boot and when it became active: the commit of that state change (the
         // orchestrator's own event), not when the loop below, polling every 20 ms, happens to see it.
         var wall = new Stopwatch();
@@ -196,8 +174,7 @@ internal static class DeployBench
         });
         var requestsBefore = sim.RequestCount;
         var measuredFrom = DateTimeOffset.UtcNow;
-        Volatile.Write(ref counting, 1);
-        traceClock.Restart();
+        requestLog.Start();
         wall.Start();
         if (orchestratorDeploy is not null)
         {
@@ -209,16 +186,10 @@ internal static class DeployBench
         }
 
         var seconds = orchestratorDeploy is not null && handedOver.Count == types.Count ? handedOver.Values.Max() : wall.Elapsed.TotalSeconds;
-        Volatile.Write(ref counting, 0);
+        requestLog.Stop();
         var measured = sim.TaskLog.Where(t => t.Started >= measuredFrom).ToList();
         var critical = CriticalPathSeconds(measured);
-        if (trace)
-        {
-            foreach (var t in measured)
-            {
-                Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"task {t.Type} {t.Id} {(t.Started - measuredFrom).TotalSeconds:0.000}–{((t.Ended ?? t.Started) - measuredFrom).TotalSeconds:0.000}"));
-            }
-        }
+        requestLog.WriteTasks(measured, measuredFrom);
 
         var taskSeconds = measured.Sum(t => ((t.Ended ?? DateTimeOffset.UtcNow) - t.Started).TotalSeconds);
         double? firstBoots = null;
@@ -226,7 +197,7 @@ internal static class DeployBench
         {
             await FirstBootsDoneAsync(client, project, CancellationToken.None);
             firstBoots = active.Count == types.Count ? active.Values.Max() : wall.Elapsed.TotalSeconds;
-            if (trace)
+            if (requestLog.Trace)
             {
                 foreach (var b in sim.BootLog.Where(b => b.Started >= measuredFrom))
                 {
@@ -235,7 +206,7 @@ internal static class DeployBench
             }
         }
 
-        return new Measurement(seconds, critical, firstBoots, sim.RequestCount - requestsBefore, Interlocked.Read(ref taskPolls), taskSeconds);
+        return new Measurement(seconds, critical, firstBoots, sim.RequestCount - requestsBefore, requestLog.TaskRequests, taskSeconds);
     }
 
     /// <summary>Until every instance of the project is active: its guest ran the first-boot script and reported complete.</summary>
@@ -269,7 +240,7 @@ internal static class DeployBench
             await (await _inner.Task.WaitAsync(cancellationToken)).RunFirstBootAsync(context, cancellationToken);
     }
 
-    private static async Task OrchestratorDeployAsync(HttpClient client, long projectId, IReadOnlyList<string> types, bool stack, CancellationToken ct)
+    internal static async Task OrchestratorDeployAsync(HttpClient client, long projectId, IReadOnlyList<string> types, bool stack, CancellationToken ct)
     {
         if (stack)
         {
@@ -326,7 +297,7 @@ internal static class DeployBench
     /// LXC template (Proxmox's lock on the template serialises them) followed by a start; starts of different guests
     /// are independent. Uses the durations the emulator actually spent on each task.
     /// </summary>
-    private static double CriticalPathSeconds(IReadOnlyList<TaskRecord> log)
+    internal static double CriticalPathSeconds(IReadOnlyList<TaskRecord> log)
     {
         static double Duration(TaskRecord t) => ((t.Ended ?? t.Started) - t.Started).TotalSeconds;
         var clonesPerTemplate = log.Where(t => t.Type == "vzclone").GroupBy(t => t.Id).Select(g => g.Sum(Duration)).DefaultIfEmpty(0).Max();

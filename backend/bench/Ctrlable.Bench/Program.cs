@@ -24,10 +24,13 @@ public static class BenchMain
                 // The dashboard benchmark's load generator, started by it as a child process.
                 return await ViewerLoad.RunChildAsync(Text(args, "--url", ""), Text(args, "--auth", ""), Text(args, "--paths", "").Split(','),
                     Option(args, "--viewers", 1), TimeSpan.FromSeconds(seconds), TimeSpan.FromMilliseconds(Option(args, "--think-ms", 250)), TextOrNull(args, "--fingerprint"));
+            case "cluster":
+                return await ClusterBench.RunAsync(Option(args, "--projects", 50), Option(args, "--guests", 6), Options(args, "--viewers", [1, 50, 200]),
+                    TimeSpan.FromSeconds(seconds), Option(args, "--timing-percent", 100) / 100.0, args.Contains("--json"));
             case "deploy":
                 return await DeployBench.RunAsync(Option(args, "--timing-percent", 100) / 100.0, Text(args, "--scenario", "ab"), args.Contains("--json"));
             default:
-                await Console.Error.WriteLineAsync("usage: Ctrlable.Bench dashboard [--seconds N] [--viewers 1,50,200] [--json] | deploy [--timing-percent 100] [--scenario ab] [--json] | platform [--changes 1000] [--offline-seconds 20] | memory [--seconds 30] [--viewers 200] [--app DIR] [--baseline-env K=V,...] [--baseline-app DIR] [--rounds 1]");
+                await Console.Error.WriteLineAsync("usage: Ctrlable.Bench dashboard [--seconds N] [--viewers 1,50,200] [--json] | deploy [--timing-percent 100] [--scenario ab] [--json] | cluster [--projects 50] [--guests 6] [--viewers 1,50,200] [--seconds 30] [--timing-percent 100] [--json] | platform [--changes 1000] [--offline-seconds 20] | memory [--seconds 30] [--viewers 200] [--app DIR] [--baseline-env K=V,...] [--baseline-app DIR] [--rounds 1]");
                 return 2;
         }
     }
