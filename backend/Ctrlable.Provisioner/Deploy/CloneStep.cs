@@ -18,6 +18,7 @@ public sealed class CloneStep(
     ProxmoxTasks tasks,
     GuestTasks guests,
     VmidAllocator vmids,
+    ClusterLook look,
     GuestOwnership ownership,
     InstanceSteps steps,
     IOptions<ProxmoxOptions> proxmoxOptions,
@@ -186,7 +187,7 @@ public sealed class CloneStep(
     /// </summary>
     private async Task<ClonePlan> ClonePlanAsync(InstanceRow instance, CancellationToken ct)
     {
-        var resources = await proxmox.GetClusterResourcesAsync(null, ct);
+        var resources = await look.ResourcesAsync(ct);
         var template = resources.FirstOrDefault(r => r.Vmid == instance.TemplateVmid && r.Template == true)
             ?? throw new ProxmoxException(HttpStatusCode.NotFound, "GET", "/cluster/resources",
                 $"Template {instance.TemplateVmid} ({instance.Type}) of release {instance.Release} is not on this Proxmox host. Build the release again.", new Dictionary<string, string>());

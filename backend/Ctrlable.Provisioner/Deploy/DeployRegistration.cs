@@ -16,6 +16,7 @@ public static class DeployRegistration
         services.AddSingleton<IGuestLocator>(sp => sp.GetRequiredService<GuestLocator>());
         services.AddSingleton<IDeployStepObserver, NoStepObserver>();
         services.AddSingleton<InstanceSteps>();
+        services.AddSingleton<ClusterLook>();
         services.AddSingleton<VmidAllocator>();
         services.AddSingleton<GuestTasks>();
         services.AddSingleton<CloneStep>();

@@ -6,21 +6,11 @@ using Microsoft.Extensions.Options;
 namespace Ctrlable.Provisioner.Deploy;
 
 /// <summary>The VMIDs of the deploy pipeline's clones: reserved in the database, checked with Proxmox, given up again.</summary>
-public sealed class VmidAllocator(InstanceRepository instances, InstanceTransitions transitions, ProxmoxClient proxmox, IOptions<DeployOptions> deployOptions, TimeProvider time)
+public sealed class VmidAllocator(InstanceRepository instances, InstanceTransitions transitions, ProxmoxClient proxmox, ClusterLook look, IOptions<DeployOptions> deployOptions)
 {
     /// <summary>Pipelines of this process allocate one at a time (the database's unique index guards against other processes).</summary>
     private readonly SemaphoreSlim _allocation = new(1, 1);
     private readonly DeployOptions _options = deployOptions.Value;
-
-    /// <summary>
-    /// The guests Proxmox showed the last allocation. Allocations in quick succession (a deploy's instances, queued behind
-    /// one another) share it: it only skips candidates, each one chosen is still confirmed free by Proxmox itself, and
-    /// the ones this process reserved since are in the database's list.
-    /// </summary>
-    private (HashSet<long> Used, long At)? _lastLook;
-
-    /// <summary>How long <see cref="_lastLook"/> serves the next allocation.</summary>
-    private static readonly TimeSpan LookLifetime = TimeSpan.FromSeconds(2);
 
     /// <summary>The lowest free VMID in the configured range, reserved in the database first (unique among live instances), then checked with Proxmox.</summary>
     public Task<long?> AllocateAsync(InstanceRow instance, CancellationToken ct) =>
@@ -70,14 +60,10 @@ public sealed class VmidAllocator(InstanceRepository instances, InstanceTransiti
         try
         {
             var reserved = await instances.ReservedVmidsAsync(ct);
-            if (_lastLook is not { } look || time.GetElapsedTime(look.At) >= LookLifetime)
-            {
-                var guests = await proxmox.GetClusterResourcesAsync("vm", ct);
-                look = (guests.Where(r => r.Vmid is not null).Select(r => (long)r.Vmid!.Value).ToHashSet(), time.GetTimestamp());
-                _lastLook = look;
-            }
-
-            var used = look.Used;
+            // Allocations in quick succession (a stack's instances) and their clone plans share one look at the cluster:
+            // it only skips candidates; each one chosen is still confirmed free by Proxmox, and the ones this process
+            // reserved since are in the database's list.
+            var used = (await look.ResourcesAsync(ct)).Where(r => r.Vmid is not null).Select(r => (long)r.Vmid!.Value).ToHashSet();
             for (long candidate = _options.VmidMin; candidate <= _options.VmidMax; candidate++)
             {
                 if (reserved.Contains(candidate) || used.Contains(candidate) || taken.Contains(candidate))
