@@ -874,9 +874,9 @@ json_safe() {
 # json_text VAR VALUE: a printable ASCII value as the inside of a JSON string (backslashes and quotes escaped) into VAR
 # (no command substitution: no subshell).
 json_text() {
-  local s=$2 bs=\\ q='"'
-  s=${s//"$bs"/"$bs$bs"}
-  printf -v "$1" '%s' "${s//"$q"/"$bs$q"}"
+  local json_in=$2 json_bs=\\ json_q='"'
+  json_in=${json_in//"$json_bs"/"$json_bs$json_bs"}
+  printf -v "$1" '%s' "${json_in//"$json_q"/"$json_bs$json_q"}"
 }
 
 # version_file FILE: its first line without blanks, into VERSION_READ (no subshell, no head/tr).
@@ -928,17 +928,17 @@ complete_body() {
     *) ;;
   esac
   if json_safe "$GUEST_HOSTNAME" "$status" "$message" "$app" "$version" "$os"; then
-    local h s m a v o versions
-    json_text h "$GUEST_HOSTNAME"
-    json_text s "$status"
-    json_text m "$message"
-    json_text a "$app"
-    json_text v "$version"
-    json_text o "$os"
+    local j_host="" j_status="" j_message="" j_app="" j_version="" j_os="" versions
+    json_text j_host "$GUEST_HOSTNAME"
+    json_text j_status "$status"
+    json_text j_message "$message"
+    json_text j_app "$app"
+    json_text j_version "$version"
+    json_text j_os "$os"
     versions="\"firstboot\":\"$SCRIPT_VERSION\""
-    [[ -z $os ]] || versions+=",\"debian\":\"$o\""
-    [[ -z $app || -z $version ]] || versions+=",\"$a\":\"$v\""
-    printf '{"hostname":"%s","status":"%s","message":"%s","versions":{%s}}\n' "$h" "$s" "$m" "$versions"
+    [[ -z $os ]] || versions+=",\"debian\":\"$j_os\""
+    [[ -z $app || -z $version ]] || versions+=",\"$j_app\":\"$j_version\""
+    printf '{"hostname":"%s","status":"%s","message":"%s","versions":{%s}}\n' "$j_host" "$j_status" "$j_message" "$versions"
     return 0
   fi
   # shellcheck disable=SC2016 # a jq program: its $names are jq variables
