@@ -37,10 +37,12 @@
 # power cut) resumes at the step it was in, and a run after the last step changes nothing. Files are
 # replaced by rename, never rewritten in place.
 #
-# The orchestrator's URL, its certificate's SHA-256 fingerprint and the release's first-boot secret come
-# from /etc/ctrlable/firstboot.env, written by the template build (host/ctrlable-build). Before anything
-# is sent, the certificate the orchestrator presents must have that fingerprint; every request is then
-# pinned to its public key (curl --pinnedpubkey, no CA, no host name check). The secret travels in a
+# The orchestrator's URL, its certificate's SHA-256 fingerprint, the hash of its public key and the release's
+# first-boot secret come from /etc/ctrlable/firstboot.env, written by the template build (host/ctrlable-build).
+# Every request is pinned to that public key (curl --pinnedpubkey sha256//..., no CA, no host name check): curl
+# checks it in the handshake, before anything is sent. A template built before the key's hash was in
+# firstboot.env has only the fingerprint: then the certificate the orchestrator presents must have it (one
+# openssl handshake) before the first request, which is pinned to that certificate's public key. The secret travels in a
 # header (not the URL, so it stays out of access logs) read from a file (not the command line, so it
 # stays out of the process list).
 #
@@ -103,12 +105,16 @@ GUEST_HOSTNAME=""
 ORCHESTRATOR_URL=""
 TLS_PIN=""
 TLS_FINGERPRINT=""
+# The orchestrator's public key as curl pins it (sha256//<base64>), when firstboot.env or follow.env names it.
+TLS_PUBKEY=""
 RELEASE_SECRET=""
 INSTANCE_CREDENTIAL=""
 HTTP_STATUS=""
 APP_TYPE=""
 ASSIGNMENT_CHECK=""
 CURL_ARGS=()
+# The files the current step wrote in place (write_new): synced together before its marker.
+WRITTEN=()
 # Every scalar of the assignment by its path ("mqtt.host", "cameras.0.name"), read once by load_assignment.
 declare -A ASSIGNMENT=()
 
@@ -190,6 +196,11 @@ run_step() {
     return 0
   fi
   "$fn"
+  # One sync for every file the step created, before its marker: a run cut short earlier does the step again.
+  if ((${#WRITTEN[@]} > 0)); then
+    sync -- "${WRITTEN[@]}" 2>/dev/null || true
+    WRITTEN=()
+  fi
   mark_done "$name"
 }
 
@@ -210,11 +221,32 @@ write_file() {
   mv -f -- "$tmp" "$path"
 }
 
+# write_new PATH MODE(600|644) < content: a file the current step creates. Not there yet, it is written in place with
+# MODE — no rename and no sync of its own (run_step syncs what the step wrote once, before its marker; a run cut short
+# before that does the step again and replaces the file by write_file). There already, write_file replaces it.
+write_new() {
+  local path=$1 mode=$2 content=""
+  if [[ -e $path ]]; then
+    write_file "$path"
+    chmod "$mode" -- "$path"
+    return 0
+  fi
+  IFS= read -r -d '' content || true
+  [[ $mode != 644 ]] || umask 022
+  printf '%s' "$content" >"$path"
+  umask 077
+  WRITTEN+=("$path")
+}
+
 # --- Configuration baked into the template -------------------------------------------------------
 
 prepare_run_dir() {
-  mkdir -p -- "$RUN_DIR"
-  chmod 700 -- "$RUN_DIR"
+  # Created under umask 077: 0700 already. One left by a killed run is made 0700 again.
+  if [[ -d $RUN_DIR ]]; then
+    chmod 700 -- "$RUN_DIR"
+  else
+    mkdir -p -- "$RUN_DIR"
+  fi
 }
 
 load_environment() {
@@ -239,6 +271,7 @@ read_orchestrator_env() {
     case $key in
       CTRLABLE_ORCHESTRATOR_URL) ORCHESTRATOR_URL=${value%/} ;;
       CTRLABLE_ORCHESTRATOR_FINGERPRINT) TLS_FINGERPRINT=${value^^} ;;
+      CTRLABLE_ORCHESTRATOR_PUBKEY) TLS_PUBKEY=$value ;;
       CTRLABLE_RELEASE_SECRET) RELEASE_SECRET=$value ;;
       *) ;;
     esac
@@ -246,6 +279,10 @@ read_orchestrator_env() {
   [[ $ORCHESTRATOR_URL == https://* ]] || die 1 "$file: CTRLABLE_ORCHESTRATOR_URL must be an https:// URL"
   [[ $TLS_FINGERPRINT =~ ^([0-9A-F]{2}:){31}[0-9A-F]{2}$ ]] ||
     die 1 "$file: CTRLABLE_ORCHESTRATOR_FINGERPRINT must be the certificate's SHA-256 as AA:BB:... (32 bytes)"
+  [[ -z $TLS_PUBKEY || $TLS_PUBKEY =~ ^sha256//[A-Za-z0-9+/]{43}=$ ]] ||
+    die 1 "$file: CTRLABLE_ORCHESTRATOR_PUBKEY must be the SHA-256 of the orchestrator's public key as curl pins it (sha256//<base64>)"
+  # Pinned by the key's hash: curl checks it in the handshake, no openssl run before the first request.
+  TLS_PIN=$TLS_PUBKEY
 }
 
 read_instance_credential() {
@@ -254,13 +291,17 @@ read_instance_credential() {
     die 1 "$CREDENTIAL_FILE does not hold an instance credential (64 hex digits): redeploy the instance"
 }
 
-# prepare_requests: the header file and the curl arguments every request shares (the first request adds the pin).
+# prepare_requests: the header file and the curl arguments every request shares (with the pin when the environment
+# file names the key; else the first request adds it).
 prepare_requests() {
   set_auth_header
   CURL_ARGS=(--silent --proto "=https" --max-time 30 --connect-timeout 10
     --header "@$RUN_DIR/headers" --header 'Accept: application/json')
   if [[ -n $CURL_INTERFACE ]]; then
     CURL_ARGS+=(--interface "$CURL_INTERFACE")
+  fi
+  if [[ -n $TLS_PIN ]]; then
+    CURL_ARGS+=(--insecure --pinnedpubkey "$TLS_PIN")
   fi
 }
 
@@ -309,9 +350,9 @@ next_delay() {
   awk -v d="$1" -v m="$MAX_DELAY" -v r="$RANDOM" 'BEGIN { d = d * 2 * (0.8 + (r % 40) / 100); if (d > m) d = m; printf "%.2f\n", d }'
 }
 
-# pin_orchestrator: checks the certificate the orchestrator presents against CTRLABLE_ORCHESTRATOR_FINGERPRINT
-# and pins every later request to its public key (curl's --pinnedpubkey with the key's PEM file; host/ctrlable-build
-# pins the same key by its hash). Returns 1 when there was no TLS handshake (try again); dies when the certificate is
+# pin_orchestrator (templates whose firstboot.env has no CTRLABLE_ORCHESTRATOR_PUBKEY): checks the certificate the
+# orchestrator presents against CTRLABLE_ORCHESTRATOR_FINGERPRINT and pins every later request to its public key
+# (curl's --pinnedpubkey with the key's PEM file; host/ctrlable-build pins the same key by its hash). Returns 1 when there was no TLS handshake (try again); dies when the certificate is
 # another one. Two openssl runs: the handshake, and one x509 that prints the fingerprint and the public key.
 pin_orchestrator() {
   local hostport host port out fp
@@ -361,6 +402,8 @@ request() {
       code=$("$CURL" "${CURL_ARGS[@]}" "${args[@]}" "$ORCHESTRATOR_URL$path" 2>/dev/null) || status=$?
     fi
     if ((status == 90)); then
+      [[ -z $TLS_PUBKEY ]] ||
+        die 1 "$ORCHESTRATOR_URL does not present the pinned public key $TLS_PUBKEY: refusing to send anything (the template was built for another orchestrator, or its key changed)"
       die 1 "$ORCHESTRATOR_URL no longer presents the pinned public key: refusing to send anything"
     fi
     if ((status == 0)); then
@@ -447,8 +490,21 @@ step_hostname() {
   if [[ $current != "$GUEST_HOSTNAME" ]]; then
     try "$HOSTNAMECTL set-hostname" "$HOSTNAMECTL" set-hostname "$GUEST_HOSTNAME"
   fi
-  if [[ -f "$ROOT/etc/hosts" ]] && ! awk -v h="$GUEST_HOSTNAME" '$1 == "127.0.1.1" { for (i = 2; i <= NF; i++) if ($i == h) found = 1 } END { exit !found }' "$ROOT/etc/hosts"; then
-    { grep -v '^127\.0\.1\.1[[:space:]]' "$ROOT/etc/hosts" || true; printf '127.0.1.1\t%s\n' "$GUEST_HOSTNAME"; } | write_file "$ROOT/etc/hosts"
+  if [[ -f "$ROOT/etc/hosts" ]]; then
+    # The builtin read, not awk and grep: /etc/hosts is rewritten unless a 127.0.1.1 line names the host already.
+    local line kept="" found=0 words word
+    while IFS= read -r line || [[ -n $line ]]; do
+      read -r -a words <<<"$line" || true
+      if [[ ${words[0]-} == 127.0.1.1 ]]; then
+        for word in "${words[@]:1}"; do
+          [[ $word != "$GUEST_HOSTNAME" ]] || found=1
+        done
+      fi
+      [[ $line =~ ^127\.0\.1\.1[[:space:]] ]] || kept+=$line$'\n'
+    done <"$ROOT/etc/hosts"
+    if ((found == 0)); then
+      printf '%s127.0.1.1\t%s\n' "$kept" "$GUEST_HOSTNAME" | write_file "$ROOT/etc/hosts"
+    fi
   fi
   say "hostname: $GUEST_HOSTNAME"
 }
@@ -477,9 +533,12 @@ keep_credential() {
   fi
   [[ $credential =~ ^[0-9a-f]{64}$ ]] ||
     die 1 "the orchestrator sent no instance credential with the assignment: it is older than this template's first-boot script"
-  mkdir -p -- "${CREDENTIAL_FILE%/*}"
+  [[ -d ${CREDENTIAL_FILE%/*} ]] || mkdir -p -- "${CREDENTIAL_FILE%/*}"
+  local existed=0
+  [[ ! -e $CREDENTIAL_FILE ]] || existed=1
   printf '%s\n' "$credential" | write_file "$CREDENTIAL_FILE"
-  chmod 600 -- "$CREDENTIAL_FILE"
+  # A new file is 0600 already (umask 077); one that was there keeps its mode through write_file.
+  ((existed == 0)) || chmod 600 -- "$CREDENTIAL_FILE"
   INSTANCE_CREDENTIAL=$credential
   set_auth_header
 }
@@ -804,6 +863,22 @@ step_restart() {
 
 # --- Step: complete ------------------------------------------------------------------------------
 
+# json_safe VALUE...: every value is printable ASCII, so json_text can make it a JSON string.
+json_safe() {
+  local LC_ALL=C value
+  for value in "$@"; do
+    [[ $value != *[^[:print:]]* ]] || return 1
+  done
+}
+
+# json_text VAR VALUE: a printable ASCII value as the inside of a JSON string (backslashes and quotes escaped) into VAR
+# (no command substitution: no subshell).
+json_text() {
+  local json_in=$2 json_bs=\\ json_q='"'
+  json_in=${json_in//"$json_bs"/"$json_bs$json_bs"}
+  printf -v "$1" '%s' "${json_in//"$json_q"/"$json_bs$json_q"}"
+}
+
 # version_file FILE: its first line without blanks, into VERSION_READ (no subshell, no head/tr).
 version_file() {
   VERSION_READ=""
@@ -814,15 +889,23 @@ version_file() {
 }
 
 # complete_body STATUS MESSAGE: the complete report (hostname, status, message, and a JSON object app -> version of
-# what this guest runs), built by one jq run.
+# what this guest runs): printed by the shell when every value is printable ASCII (the common case: no jq run), else
+# built by one jq run (which escapes anything).
 complete_body() {
-  local status=$1 message=$2 app="" version="" os="" VERSION_READ
+  local status=$1 message=$2 app="" version="" os="" VERSION_READ package
   version_file "$ROOT/etc/debian_version"
   os=$VERSION_READ
   case $APP_TYPE in
     zigbee2mqtt)
       app=zigbee2mqtt
-      version=$("$JQ" -r '.version // empty' "$ROOT/opt/zigbee2mqtt/package.json" 2>/dev/null) || version=""
+      # package.json's "version" (its second key) without a jq run.
+      package=""
+      if [[ -s "$ROOT/opt/zigbee2mqtt/package.json" ]]; then
+        package=$(<"$ROOT/opt/zigbee2mqtt/package.json")
+      fi
+      if [[ $package =~ ^[[:space:]]*\{[^{]*\"version\"[[:space:]]*:[[:space:]]*\"([^\"\\]*)\" ]]; then
+        version=${BASH_REMATCH[1]}
+      fi
       if [[ -z $version ]]; then
         version_file "$ROOT/root/.zigbee2mqtt"
         version=$VERSION_READ
@@ -844,6 +927,20 @@ complete_body() {
       ;;
     *) ;;
   esac
+  if json_safe "$GUEST_HOSTNAME" "$status" "$message" "$app" "$version" "$os"; then
+    local j_host="" j_status="" j_message="" j_app="" j_version="" j_os="" versions
+    json_text j_host "$GUEST_HOSTNAME"
+    json_text j_status "$status"
+    json_text j_message "$message"
+    json_text j_app "$app"
+    json_text j_version "$version"
+    json_text j_os "$os"
+    versions="\"firstboot\":\"$SCRIPT_VERSION\""
+    [[ -z $os ]] || versions+=",\"debian\":\"$j_os\""
+    [[ -z $app || -z $version ]] || versions+=",\"$j_app\":\"$j_version\""
+    printf '{"hostname":"%s","status":"%s","message":"%s","versions":{%s}}\n' "$j_host" "$j_status" "$j_message" "$versions"
+    return 0
+  fi
   # shellcheck disable=SC2016 # a jq program: its $names are jq variables
   "$JQ" -cn --arg hostname "$GUEST_HOSTNAME" --arg status "$status" --arg message "$message" \
     --arg app "$app" --arg version "$version" --arg os "$os" --arg firstboot "$SCRIPT_VERSION" \
@@ -879,10 +976,17 @@ follows_broker() { [[ $APP_TYPE == zigbee2mqtt || $APP_TYPE == frigate ]]; }
 # need besides the credential — no secret.
 step_follow() {
   REPORT_FAILURES=1
-  printf 'CTRLABLE_ORCHESTRATOR_URL=%s\nCTRLABLE_ORCHESTRATOR_FINGERPRINT=%s\n' "$ORCHESTRATOR_URL" "$TLS_FINGERPRINT" | write_file "$FOLLOW_ENV"
-  chmod 600 -- "$FOLLOW_ENV"
-  mkdir -p -- "$ROOT/etc/systemd/system"
-  write_file "$ROOT/etc/systemd/system/$UPGRADE_UNIT.service" <<'UNIT'
+  # New files (write_new): written in place, one sync for all of them before the step's marker.
+  # (Here-documents, not pipes: write_new runs in this shell, so run_step knows what it wrote.)
+  local pubkey=""
+  [[ -z $TLS_PUBKEY ]] || pubkey="CTRLABLE_ORCHESTRATOR_PUBKEY=$TLS_PUBKEY"
+  write_new "$FOLLOW_ENV" 600 <<ENV
+CTRLABLE_ORCHESTRATOR_URL=$ORCHESTRATOR_URL
+CTRLABLE_ORCHESTRATOR_FINGERPRINT=$TLS_FINGERPRINT
+$pubkey
+ENV
+  [[ -d "$ROOT/etc/systemd/system" ]] || mkdir -p -- "$ROOT/etc/systemd/system"
+  write_new "$ROOT/etc/systemd/system/$UPGRADE_UNIT.service" 644 <<'UNIT'
 # Ctrlable: run an upgrade of the app the orchestrator has asked for (its snapshot is taken first).
 # Installed by ctrlable-firstboot; started by ctrlable-upgrade.timer.
 [Unit]
@@ -896,7 +1000,7 @@ ExecStart=/usr/local/sbin/ctrlable-firstboot --upgrade
 StandardOutput=journal
 StandardError=journal
 UNIT
-  write_file "$ROOT/etc/systemd/system/$UPGRADE_UNIT.timer" <<'UNIT'
+  write_new "$ROOT/etc/systemd/system/$UPGRADE_UNIT.timer" 644 <<'UNIT'
 # Ctrlable: ask the orchestrator every 2 minutes whether an upgrade waits (one small request, 204 when none).
 # Installed by ctrlable-firstboot.
 [Unit]
@@ -910,9 +1014,8 @@ RandomizedDelaySec=20s
 [Install]
 WantedBy=timers.target
 UNIT
-  chmod 644 -- "$ROOT/etc/systemd/system/$UPGRADE_UNIT.service" "$ROOT/etc/systemd/system/$UPGRADE_UNIT.timer"
   if follows_broker; then
-    write_file "$ROOT/etc/systemd/system/$FOLLOW_UNIT.service" <<'UNIT'
+    write_new "$ROOT/etc/systemd/system/$FOLLOW_UNIT.service" 644 <<'UNIT'
 # Ctrlable: keep the app pointed at its MQTT broker (the site's Home Assistant may get another DHCP address).
 # Installed by ctrlable-firstboot; started by ctrlable-broker-follow.timer.
 [Unit]
@@ -926,7 +1029,7 @@ ExecStart=/usr/local/sbin/ctrlable-firstboot --follow-broker
 StandardOutput=journal
 StandardError=journal
 UNIT
-    write_file "$ROOT/etc/systemd/system/$FOLLOW_UNIT.timer" <<'UNIT'
+    write_new "$ROOT/etc/systemd/system/$FOLLOW_UNIT.timer" 644 <<'UNIT'
 # Ctrlable: ask the orchestrator every 5 minutes where the MQTT broker is (one small request; no Proxmox call
 # while the guest keeps its address). Installed by ctrlable-firstboot.
 [Unit]
@@ -940,7 +1043,6 @@ RandomizedDelaySec=1min
 [Install]
 WantedBy=timers.target
 UNIT
-    chmod 644 -- "$ROOT/etc/systemd/system/$FOLLOW_UNIT.service" "$ROOT/etc/systemd/system/$FOLLOW_UNIT.timer"
   fi
   # One systemctl call: enable reloads the manager's configuration itself (as daemon-reload would), --now starts the
   # timers (each call is a round trip to systemd; on a small host a daemon-reload alone takes a noticeable moment).
@@ -1143,7 +1245,7 @@ main() {
     warn "$STEP: an earlier run failed and told the orchestrator so: redeploy the instance to start again"
     exit 3
   fi
-  mkdir -p -- "$STATE_DIR"
+  [[ -d $STATE_DIR ]] || mkdir -p -- "$STATE_DIR"
   prepare_run_dir
   # Once the orchestrator has the report, the steps left need neither the orchestrator nor firstboot.env
   # (which the forget step removes).

@@ -121,6 +121,7 @@ public sealed class BuildPipelineTests
         (await File.ReadAllTextAsync(Path.Combine(root, "etc/ctrlable/firstboot.env"))).Should().Be(
             $"CTRLABLE_ORCHESTRATOR_URL={host.OrchestratorUrl.ToString().TrimEnd('/')}\n" +
             $"CTRLABLE_ORCHESTRATOR_FINGERPRINT={Ctrlable.Provisioner.Proxmox.ProxmoxConnection.FingerprintOf(host.Certificate)}\n" +
+            $"CTRLABLE_ORCHESTRATOR_PUBKEY={Ctrlable.Provisioner.Tls.TlsCertificate.PublicKeyPinOf(host.Certificate)}\n" +
             $"CTRLABLE_RELEASE={BuildHost.Release}\nCTRLABLE_TEMPLATE=zwavejs\nCTRLABLE_RELEASE_SECRET={secret}\n");
         File.GetUnixFileMode(Path.Combine(root, "etc/ctrlable/firstboot.env")).Should().Be(UnixFileMode.UserRead | UnixFileMode.UserWrite);
         File.Exists(Path.Combine(root, "usr/local/sbin/ctrlable-firstboot")).Should().BeTrue();

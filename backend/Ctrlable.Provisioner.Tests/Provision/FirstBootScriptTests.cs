@@ -47,7 +47,8 @@ public sealed class FirstBootScriptTests(FirstBootScriptTests.Fixture fixture) :
         var (guest, sandbox, address) = await PrepareAsync(type);
         var templateKeys = KeyTypes.ToDictionary(t => t, t => File.ReadAllText(sandbox.PathOf($"/etc/ssh/ssh_host_{t}_key")));
 
-        var run = await RunAsync(sandbox, address);
+        // firstboot.env names the orchestrator's key as curl pins it: no openssl (nor a timeout wrapper) runs.
+        var run = await RunAsync(sandbox, address, new() { ["OPENSSL"] = "/nonexistent/openssl", ["TIMEOUT"] = "/nonexistent/timeout" });
 
         run.Status.Should().Be(0, run.Output);
         // Identity: a new machine id, every SSH host key new.
@@ -69,6 +70,10 @@ public sealed class FirstBootScriptTests(FirstBootScriptTests.Fixture fixture) :
         instance.State.Should().Be(InstanceStates.Active, run.Output);
         var versions = JsonSerializer.Deserialize<Dictionary<string, string>>(instance.InstalledVersions!)!;
         versions.Should().Contain("firstboot", "4").And.Contain("debian", "12.11");
+        if (type == TemplateTypes.Zigbee2Mqtt)
+        {
+            versions.Should().Contain("zigbee2mqtt", "2.6.3", "read from package.json");
+        }
         File.Exists(sandbox.PathOf($"/etc/systemd/system/multi-user.target.wants/{SimulatedGuestImage.UnitName}")).Should().BeFalse();
         File.Exists(sandbox.PathOf("/var/lib/ctrlable/firstboot/done")).Should().BeTrue();
         Calls(sandbox).Should().Contain($"systemctl disable {SimulatedGuestImage.UnitName}");
@@ -84,6 +89,10 @@ public sealed class FirstBootScriptTests(FirstBootScriptTests.Fixture fixture) :
         AssertSecretsForgotten(sandbox, follows: true);
         (await File.ReadAllTextAsync(sandbox.PathOf("/etc/systemd/system/ctrlable-upgrade.timer"))).Should().Contain("OnUnitActiveSec=2min");
         (await File.ReadAllTextAsync(sandbox.PathOf("/etc/systemd/system/ctrlable-upgrade.service"))).Should().Contain("ExecStart=/usr/local/sbin/ctrlable-firstboot --upgrade");
+        FileMode(sandbox.PathOf("/etc/systemd/system/ctrlable-upgrade.timer")).Should().Be(UnitFileMode);
+        FileMode(sandbox.PathOf("/etc/systemd/system/ctrlable-upgrade.service")).Should().Be(UnitFileMode);
+        var pin = H.App.Service<Provisioner.Tls.TlsCertificate>().PublicKeyPin;
+        (await File.ReadAllTextAsync(sandbox.PathOf("/etc/ctrlable/follow.env"))).Should().Contain($"CTRLABLE_ORCHESTRATOR_PUBKEY={pin}\n", "the timers pin the key without openssl too");
         // One systemctl call enables and starts the timers (enable reloads systemd itself).
         Calls(sandbox).Should().Contain(FollowsBroker(type)
             ? "systemctl enable --now ctrlable-upgrade.timer ctrlable-broker-follow.timer"
@@ -96,6 +105,7 @@ public sealed class FirstBootScriptTests(FirstBootScriptTests.Fixture fixture) :
             (await File.ReadAllTextAsync(timer)).Should().Contain("OnUnitActiveSec=5min");
             (await File.ReadAllTextAsync(sandbox.PathOf("/etc/systemd/system/ctrlable-broker-follow.service"))).Should().Contain("ExecStart=/usr/local/sbin/ctrlable-firstboot --follow-broker");
             File.Exists(sandbox.PathOf("/etc/systemd/system/multi-user.target.wants/ctrlable-broker-follow.timer")).Should().BeTrue();
+            FileMode(timer).Should().Be(UnitFileMode);
             var follow = await File.ReadAllTextAsync(sandbox.PathOf("/etc/ctrlable/follow.env"));
             follow.Should().Contain("CTRLABLE_ORCHESTRATOR_FINGERPRINT=").And.NotContain(H.ReleaseSecret);
             FileMode(sandbox.PathOf("/etc/ctrlable/follow.env")).Should().Be(UnixFileMode.UserRead | UnixFileMode.UserWrite);
@@ -167,8 +177,8 @@ public sealed class FirstBootScriptTests(FirstBootScriptTests.Fixture fixture) :
         down.Status.Should().Be(1);
         var lines = down.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         lines.Should().HaveCount(3, "one line per failed attempt: " + down.Stderr);
-        lines[0].Should().StartWith("ctrlable-firstboot: configure: attempt 1 of 3 failed (no TLS handshake: not listening, or unreachable); next in");
-        lines[^1].Should().Be($"ctrlable-firstboot: configure: no answer from the orchestrator at https://127.0.0.1:{closedPort} after 3 attempts (last: no TLS handshake: not listening, or unreachable)");
+        lines[0].Should().StartWith("ctrlable-firstboot: configure: attempt 1 of 3 failed (connection refused or no route); next in", "curl's own error: no openssl handshake comes first");
+        lines[^1].Should().Be($"ctrlable-firstboot: configure: no answer from the orchestrator at https://127.0.0.1:{closedPort} after 3 attempts (last: connection refused or no route)");
         (await H.InstanceAsync(guest.Id)).State.Should().Be(InstanceStates.Waiting);
         File.Exists(sandbox.PathOf($"/etc/systemd/system/multi-user.target.wants/{SimulatedGuestImage.UnitName}")).Should().BeTrue("it runs again");
 
@@ -181,14 +191,48 @@ public sealed class FirstBootScriptTests(FirstBootScriptTests.Fixture fixture) :
     }
 
     [Fact]
-    public async Task An_orchestrator_that_does_not_present_the_pinned_certificate_gets_no_request()
+    public async Task An_orchestrator_that_does_not_present_the_pinned_public_key_gets_no_request()
+    {
+        var (guest, sandbox, address) = await PrepareAsync(TemplateTypes.Frigate);
+        var env = sandbox.PathOf(FirstBootEnvironment.GuestPath);
+        var pin = H.App.Service<Provisioner.Tls.TlsCertificate>().PublicKeyPin;
+        var other = "sha256//" + Convert.ToBase64String(SHA256.HashData(Encoding.UTF8.GetBytes("another key")));
+        var text = await File.ReadAllTextAsync(env);
+        await File.WriteAllTextAsync(env, text.Replace(pin, other, StringComparison.Ordinal));
+
+        var run = await RunAsync(sandbox, address);
+
+        run.Status.Should().Be(1);
+        run.Stderr.Trim().Should().Be($"ctrlable-firstboot: configure: {H.App.HttpsAddress.GetLeftPart(UriPartial.Authority)} does not present the pinned public key {other}: refusing to send anything (the template was built for another orchestrator, or its key changed)");
+        run.Stderr.Trim().Split('\n').Should().ContainSingle();
+        (await H.InstanceAsync(guest.Id)).State.Should().Be(InstanceStates.Waiting, "curl aborts in the handshake, before it sends anything");
+    }
+
+    /// <summary>A template built before firstboot.env named the key: the certificate's fingerprint is checked first (openssl).</summary>
+    [Fact]
+    public async Task An_older_template_pins_by_the_certificate_s_fingerprint_and_finishes()
+    {
+        var (guest, sandbox, address) = await PrepareAsync(TemplateTypes.Zigbee2Mqtt);
+        var env = sandbox.PathOf(FirstBootEnvironment.GuestPath);
+        await File.WriteAllLinesAsync(env, (await File.ReadAllLinesAsync(env)).Where(l => !l.StartsWith("CTRLABLE_ORCHESTRATOR_PUBKEY=", StringComparison.Ordinal)));
+
+        var run = await RunAsync(sandbox, address);
+
+        run.Status.Should().Be(0, run.Output);
+        (await H.InstanceAsync(guest.Id)).State.Should().Be(InstanceStates.Active);
+        (await File.ReadAllTextAsync(sandbox.PathOf("/etc/ctrlable/follow.env"))).Should().NotContain("CTRLABLE_ORCHESTRATOR_PUBKEY");
+    }
+
+    [Fact]
+    public async Task An_older_template_s_orchestrator_that_does_not_present_the_pinned_certificate_gets_no_request()
     {
         var (guest, sandbox, address) = await PrepareAsync(TemplateTypes.Frigate);
         var env = sandbox.PathOf(FirstBootEnvironment.GuestPath);
         var fingerprint = H.App.Service<Provisioner.Tls.TlsCertificate>().Fingerprint;
         var other = string.Join(':', SHA256.HashData(Encoding.UTF8.GetBytes("another certificate")).Select(b => b.ToString("X2", CultureInfo.InvariantCulture)));
         var text = await File.ReadAllTextAsync(env);
-        await File.WriteAllTextAsync(env, text.Replace(fingerprint, other, StringComparison.Ordinal));
+        await File.WriteAllLinesAsync(env, text.Replace(fingerprint, other, StringComparison.Ordinal).Split('\n')
+            .Where(l => !l.StartsWith("CTRLABLE_ORCHESTRATOR_PUBKEY=", StringComparison.Ordinal)));
 
         var run = await RunAsync(sandbox, address);
 
@@ -487,6 +531,8 @@ public sealed class FirstBootScriptTests(FirstBootScriptTests.Fixture fixture) :
     }
 
     private static UnixFileMode FileMode(string path) => File.GetUnixFileMode(path);
+
+    private const UnixFileMode UnitFileMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
 
     private static YamlMappingNode Yaml(string path)
     {

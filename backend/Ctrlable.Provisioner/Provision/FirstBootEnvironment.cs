@@ -11,10 +11,11 @@ namespace Ctrlable.Provisioner.Provision;
 
 /// <summary>
 /// What a release's templates carry in <c>/etc/ctrlable/firstboot.env</c> (0600 root): where the orchestrator is,
-/// its certificate's SHA-256 fingerprint and the release's first-boot secret. host/ctrlable-build writes it on the
-/// Proxmox host with the same keys; the simulated guests get it from <see cref="Render"/>.
+/// its certificate's SHA-256 fingerprint, the SHA-256 of its public key as curl pins it (<c>sha256//&lt;base64&gt;</c>)
+/// and the release's first-boot secret. host/ctrlable-build writes it on the Proxmox host with the same keys; the
+/// simulated guests get it from <see cref="Render"/>.
 /// </summary>
-public sealed record FirstBootEnvironment(Uri OrchestratorUrl, string TlsFingerprint, string Release, string Template, string ReleaseSecret)
+public sealed record FirstBootEnvironment(Uri OrchestratorUrl, string TlsFingerprint, string TlsPublicKeyPin, string Release, string Template, string ReleaseSecret)
 {
     public const string GuestPath = "/etc/ctrlable/firstboot.env";
 
@@ -27,6 +28,7 @@ public sealed record FirstBootEnvironment(Uri OrchestratorUrl, string TlsFingerp
         .AppendLine("# Holds the release's first-boot secret: root only (0600).")
         .AppendLine($"CTRLABLE_ORCHESTRATOR_URL={OrchestratorUrl.GetLeftPart(UriPartial.Authority)}")
         .AppendLine($"CTRLABLE_ORCHESTRATOR_FINGERPRINT={TlsFingerprint}")
+        .AppendLine($"CTRLABLE_ORCHESTRATOR_PUBKEY={TlsPublicKeyPin}")
         .AppendLine($"CTRLABLE_RELEASE={Release}")
         .AppendLine($"CTRLABLE_TEMPLATE={Template}")
         .AppendLine($"CTRLABLE_RELEASE_SECRET={ReleaseSecret}")
@@ -35,7 +37,7 @@ public sealed record FirstBootEnvironment(Uri OrchestratorUrl, string TlsFingerp
     // Never print the secret (records print every property by default).
     private bool PrintMembers(StringBuilder builder)
     {
-        builder.Append($"OrchestratorUrl = {OrchestratorUrl}, TlsFingerprint = {TlsFingerprint}, Release = {Release}, Template = {Template}");
+        builder.Append($"OrchestratorUrl = {OrchestratorUrl}, TlsFingerprint = {TlsFingerprint}, TlsPublicKeyPin = {TlsPublicKeyPin}, Release = {Release}, Template = {Template}");
         return true;
     }
 }
@@ -46,7 +48,7 @@ public sealed class FirstBootEnvironments(IOptions<ProvisionOptions> options, IS
     /// <summary>The firstboot.env of a release's template, or null when the release has no first-boot secret or guests have no https URL to use.</summary>
     public async Task<FirstBootEnvironment?> ForTemplateAsync(string release, string template, CancellationToken ct) =>
         GuestUrl() is { } url && await secrets.GetAsync(release, ct) is { } secret
-            ? new FirstBootEnvironment(url, tls.Fingerprint, release, template, secret)
+            ? new FirstBootEnvironment(url, tls.Fingerprint, tls.PublicKeyPin, release, template, secret)
             : null;
 
     /// <summary>

@@ -34,6 +34,15 @@ public sealed class TlsCertificate(IOptions<TlsOptions> tls, IOptions<StorageOpt
     /// <summary>SHA-256 of the DER certificate, upper-case colon-separated hex (as Proxmox and browsers show it).</summary>
     public string Fingerprint => ProxmoxConnection.FingerprintOf(Certificate);
 
+    /// <summary>
+    /// The certificate's public key as curl pins it (<c>--pinnedpubkey sha256//&lt;base64&gt;</c>: SHA-256 of the DER
+    /// SubjectPublicKeyInfo); first-boot scripts check it in the TLS handshake, with no openssl run of their own.
+    /// </summary>
+    public string PublicKeyPin => PublicKeyPinOf(Certificate);
+
+    public static string PublicKeyPinOf(X509Certificate2 certificate) =>
+        "sha256//" + Convert.ToBase64String(SHA256.HashData(certificate.PublicKey.ExportSubjectPublicKeyInfo()));
+
     /// <summary>Loads (or first generates) the certificate. Throws <see cref="TlsCertificateException"/> with one line for the operator.</summary>
     public void Load()
     {
