@@ -6,8 +6,9 @@ namespace Ctrlable.Provisioner.Deploy;
 /// One <c>GET /cluster/resources</c> (nodes, storages and guests) shared by the deploy steps that ask within
 /// <see cref="Lifetime"/> of its start, also while it is in flight: a stack's clone plans and VMID allocations, started
 /// together, make one read instead of one each (15 in parallel on a 300-guest cluster took Proxmox 0.5–1.6 s each).
-/// Proxmox's own answer is pvestatd's view, refreshed every 10 s, so a look shared for 2 s is no older in substance; every
-/// VMID is still confirmed with Proxmox before it is used, and a clone to a node that went away fails with Proxmox's answer.
+/// Its node memory and status figures are pvestatd's, written every 10 s (PVE/Service/pvestatd.pm), so sharing them for
+/// 2 s loses nothing; a guest created meanwhile may be missing from it, which is why every VMID is still confirmed with
+/// Proxmox before it is used, and a clone to a node that went away fails with Proxmox's own answer.
 /// </summary>
 public sealed class ClusterLook(ProxmoxClient proxmox, TimeProvider time)
 {
