@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # Checks a published orchestrator bundle the way a container runs it:
-#   1. its .sha256 matches, it holds the app (workstation GC, no dynamic PGO, trimmed with reflection-based JSON on, in
-#      its runtimeconfig.json), install.sh, host/ and deploy/
+#   1. its .sha256 matches, it holds the app (workstation GC, no dynamic PGO in its runtimeconfig.json), install.sh, host/ and deploy/
 #      files, and no emulator (demo mode's Ctrlable.Provisioner.Demo, Ctrlable.PveSim, Ctrlable.HaSim stay in the
 #      repository);
 #   2. deploy/ct-setup.sh create-admin makes the first admin (the app's --create-admin, as the service user); the app,
@@ -39,10 +38,7 @@ done
 grep -q '"includedFrameworks"' "$dir/app/Ctrlable.Provisioner.runtimeconfig.json" || fail "the app is not self-contained"
 # The runtime settings the memory figure was measured with (backend/bench/README.md "Memory"): the workstation GC (not
 # the web SDK's server GC) and no dynamic PGO.
-# Trimmed (partial) with reflection-based JSON kept on (the API's DTOs are in the app's own, untrimmed assembly).
-for setting in '"System.GC.Server": false' '"System.Runtime.TieredPGO": false' \
-  '"System.Text.Json.JsonSerializer.IsReflectionEnabledByDefault": true' \
-  '"Microsoft.Extensions.DependencyInjection.VerifyOpenGenericServiceTrimmability": true'; do
+for setting in '"System.GC.Server": false' '"System.Runtime.TieredPGO": false'; do
   grep -qF "$setting" "$dir/app/Ctrlable.Provisioner.runtimeconfig.json" || fail "the app's runtimeconfig.json lacks $setting (backend/bench/README.md \"Memory\")"
 done
 # No emulator reaches a dealer: neither its files nor a dependency on it. (BCrypt.Net-Next stays: the product checks
