@@ -90,21 +90,27 @@ function toMillis(date: Date | string | number): number {
 }
 
 /**
- * How long ago `date` was, seen from `now`: "just now", "4 s ago", "2 min ago", "3 h ago",
- * "1 day ago". A time in the future (clocks a little apart) reads "just now".
+ * How long ago `date` was, or how long until it is, seen from `now`: "just now", "4 s ago", "2 min ago", "3 h ago",
+ * "1 day ago"; "in 40 s", "in 5 h", "in 1 day" (a backup's next slot). Up to 5 s ahead reads "just now": the host's
+ * and the browser's clocks are a little apart.
  */
 export function formatRelative(date: Date | string | number, now: Date | number = Date.now()): string {
   const then = toMillis(date);
   if (!Number.isFinite(then)) return NOT_KNOWN;
   const seconds = Math.floor((toMillis(now) - then) / 1000);
+  if (seconds < -5) return `in ${span(-seconds)}`;
   if (seconds < 1) return 'just now';
-  if (seconds < 60) return `${seconds} s ago`;
+  return `${span(seconds)} ago`;
+}
+
+/** A positive number of seconds in the largest unit that fits: "4 s", "2 min", "3 h", "1 day". */
+function span(seconds: number): string {
+  if (seconds < 60) return `${seconds} s`;
   const minutes = Math.floor(seconds / 60);
-  if (minutes < 60) return `${minutes} min ago`;
+  if (minutes < 60) return `${minutes} min`;
   const hours = Math.floor(minutes / 60);
-  if (hours < 24) return `${hours} h ago`;
-  const days = Math.floor(hours / 24);
-  return `${plural(days, 'day')} ago`;
+  if (hours < 24) return `${hours} h`;
+  return plural(Math.floor(hours / 24), 'day');
 }
 
 const absoluteFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });

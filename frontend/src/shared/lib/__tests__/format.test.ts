@@ -79,6 +79,15 @@ describe('format', () => {
     expect(formatRelative('not a date', now)).toBe('—');
   });
 
+  it('relative times ahead: a next slot reads "in …", a few seconds of clock difference still "just now"', () => {
+    const now = Date.parse('2026-11-25T14:00:00Z');
+    expect(formatRelative('2026-11-25T14:00:40Z', now)).toBe('in 40 s');
+    expect(formatRelative('2026-11-25T14:30:00Z', now)).toBe('in 30 min');
+    expect(formatRelative('2026-11-25T19:00:00Z', now)).toBe('in 5 h');
+    expect(formatRelative('2026-11-26T14:00:00Z', now)).toBe('in 1 day');
+    expect(formatRelative('2026-11-28T15:00:00Z', now)).toBe('in 3 days');
+  });
+
   it('absolute times in the browser locale', () => {
     const text = formatAbsolute('2026-11-25T14:00:00Z');
     expect(text).toMatch(/2026/);
