@@ -28,7 +28,8 @@ public sealed class ClusterTests
     [Fact]
     public async Task Migrating_a_stopped_guest_holds_the_migrate_lock_and_moves_it_to_the_target()
     {
-        var (sim, api) = await Sims.Start(nodes: ["pve1", "pve2"], scale: 0.1);
+        // Realistic timings: the migration runs long enough (seconds) for the lock to be seen and a change refused on a busy machine.
+        var (sim, api) = await Sims.Start(nodes: ["pve1", "pve2"], scale: 1);
         await using var _ = sim;
         sim.AddGuest(new TemplateSeed(300, "moving", GuestKind.Lxc) { Node = "pve1" }, isTemplate: false);
         sim.AddGuest(new TemplateSeed(301, "foreign", GuestKind.Lxc) { Node = "pve1" }, isTemplate: false);
