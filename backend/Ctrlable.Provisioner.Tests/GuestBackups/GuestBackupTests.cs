@@ -70,11 +70,14 @@ public sealed class GuestBackupTests
         (await site.App.Service<GuestBackupRepository>().GetScheduleAsync(site.ProjectId, CancellationToken.None)).Should().BeNull("a GET changes nothing");
 
         site.Clock.JumpTo(BackupSite.Slot.AddMinutes(2));
+        (await site.BackupsAsync()).GetProperty("nextRunAt").GetDateTimeOffset().Should().Be(BackupSite.Slot,
+            "a slot that has come without its run is still the next run, so the panel keeps looking for it");
         await site.App.Service<GuestBackupScheduler>().RoundAsync(CancellationToken.None);
 
         var run = await site.WaitForRunEndAsync();
         run.GetProperty("slot").GetDateTimeOffset().Should().Be(BackupSite.Slot, "the schedule held from when it was saved, not from when the scheduler first saw it");
         run.GetProperty("state").GetString().Should().Be("succeeded", run.GetProperty("message").GetString());
+        (await site.BackupsAsync()).GetProperty("nextRunAt").GetDateTimeOffset().Should().Be(BackupSite.Slot.AddDays(1), "once it ran, the next is tomorrow's");
     }
 
     [Fact]

@@ -29,8 +29,8 @@ public sealed record GuestRestoreView(long Id, long SourceInstanceId, string Vol
 }
 
 /// <summary>
-/// A project's backups: its settings (null: none), the schedule in words and the next slot, each guest's backups, the
-/// last runs and the restores. <see cref="Problem"/> says why the guests' backups could not be listed (Proxmox away).
+/// A project's backups: its settings (null: none), the schedule in words and the next slot (one that has come while its
+/// run has not started yet stays the next), each guest's backups, the last runs and the restores. <see cref="Problem"/> says why the guests' backups could not be listed (Proxmox away).
 /// </summary>
 public sealed record ProjectBackups(BackupSettings? Settings, string? Schedule, DateTimeOffset? NextRunAt, IReadOnlyList<GuestBackupView> Guests,
     IReadOnlyList<BackupRunView> Runs, IReadOnlyList<GuestRestoreView> Restores, string? Problem);

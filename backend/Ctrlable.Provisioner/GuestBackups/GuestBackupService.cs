@@ -303,7 +303,12 @@ public sealed class GuestBackupService(
         var seen = await repository.GetScheduleAsync(projectId, ct);
         var schedule = seen is not null && seen.Schedule == key ? seen : new BackupScheduleRow(projectId, key, project.UpdatedAt, seen?.Nonce ?? "");
         var now = time.GetUtcNow();
-        var next = BackupSlots.NextAfter(settings.Schedule, now, time.LocalTimeZone);
+        // A slot that has come but not run yet is still the next run (the scheduler starts it within its interval):
+        // the panel keeps looking for it instead of showing tomorrow's slot as if this one were done.
+        var due = BackupSlots.LatestAtOrBefore(settings.Schedule, now, time.LocalTimeZone);
+        var next = due >= schedule.Since && !await repository.HasRunForSlotAsync(projectId, due, ct)
+            ? due
+            : BackupSlots.NextAfter(settings.Schedule, now, time.LocalTimeZone);
         string? problem = null;
         IReadOnlyList<GuestBackupView> guests;
         try

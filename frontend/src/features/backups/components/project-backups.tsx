@@ -67,7 +67,7 @@ export function ProjectBackups({ projectId, canOperate }: { projectId: number; c
         Backed up {data.schedule} onto <code>{data.settings.storage}</code>, keeping {data.settings.retention.keepLast} per guest
         {data.nextRunAt ? (
           <>
-            ; next <RelativeTime date={data.nextRunAt} />
+            ; next {new Date(data.nextRunAt).getTime() <= Date.now() ? 'starting now' : <RelativeTime date={data.nextRunAt} />}
           </>
         ) : null}
         .

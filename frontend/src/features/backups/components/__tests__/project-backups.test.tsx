@@ -40,6 +40,13 @@ describe('Project backups', () => {
     expect(posted).toBe(1);
   });
 
+  it('says a slot that has come is starting now, not when it was', async () => {
+    mockApi({ 'GET /api/projects/1/backups': () => jsonResponse(backups({ nextRunAt: new Date(Date.now() - 5_000).toISOString() })) });
+    renderWithQueryClient(<ProjectBackups projectId={1} canOperate />);
+
+    expect(await screen.findByText(/Backed up daily at 03:00/)).toHaveTextContent('keeping 7 per guest; next starting now.');
+  });
+
   it('restores a backup as a new guest only after the dialog is confirmed', async () => {
     const bodies: unknown[] = [];
     mockApi({
