@@ -547,12 +547,21 @@ if ((new_ct)); then
   ledger_set ct "$vmid"
   if ! run pct create "$vmid" "$template" --hostname "$hostname" --unprivileged 1 --features nesting=1 \
     --cores "$cores" --memory "$memory" --swap 512 --rootfs "$storage:$disk" --net0 "$net" \
-    --onboot 1 --ostype debian --description "Ctrlable Provisioner (orchestrator), installed by install.sh ($marker)" >/dev/null; then
+    --onboot 1 --ostype debian --timezone host --description "Ctrlable Provisioner (orchestrator), installed by install.sh ($marker)" >/dev/null; then
     ledger_del ct
     die "pct create $vmid failed (see above)"
   fi
 else
   unchanged "container CT $vmid"
+  # Backup schedules run in the orchestrator's local time, the site's: its container follows the host's time zone
+  # (pve-container links /etc/localtime at each start). Containers installed before did not; an admin's own zone stays.
+  ct_timezone=$(api "/nodes/$node/lxc/$vmid/config" | json "d.get('timezone', '')")
+  if [[ -z $ct_timezone ]]; then
+    changed "CT $vmid follows the host's time zone (from its next start)"
+    run pct set "$vmid" --timezone host
+  else
+    unchanged "CT $vmid time zone $ct_timezone"
+  fi
 fi
 
 ct_running() { [[ $(pct status "$vmid" 2>/dev/null || true) == *"status: running"* ]]; }

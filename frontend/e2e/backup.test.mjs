@@ -67,7 +67,7 @@ test('a dealer schedules backups, restores one into a new VMID, and sees the run
   await page.getByRole('button', { name: 'Save changes' }).click();
   await page.getByRole('heading', { level: 1, name: 'Evans house' }).waitFor({ timeout: 15_000 });
   const panel = page.getByRole('heading', { level: 2, name: 'Backups' }).locator('xpath=following-sibling::div[1]');
-  await panel.getByText(new RegExp(`Backed up daily at ${slot.hhmm} onto local, keeping 2 per guest`)).waitFor({ timeout: 15_000 });
+  await panel.getByText(new RegExp(`Backed up daily at ${slot.hhmm} \\([^)]+\\) onto local, keeping 2 per guest`)).waitFor({ timeout: 15_000 });
   const saved = (await api('GET', `/api/projects/${projectId}/backups`)).body;
   assert.equal(saved.schedule, `daily at ${slot.hhmm}`);
   assert.equal(new Date(saved.nextRunAt).getTime(), slot.at.getTime(), 'the next run is the slot just chosen');

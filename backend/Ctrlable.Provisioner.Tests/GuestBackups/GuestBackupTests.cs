@@ -66,7 +66,9 @@ public sealed class GuestBackupTests
         await using var site = await BackupSite.StartAsync(checkIntervalSeconds: 3600);
         await site.AddActiveGuestAsync(Guest);
 
-        (await site.BackupsAsync()).GetProperty("nextRunAt").GetDateTimeOffset().Should().Be(BackupSite.Slot);
+        var panel = await site.BackupsAsync();
+        panel.GetProperty("nextRunAt").GetDateTimeOffset().Should().Be(BackupSite.Slot);
+        panel.GetProperty("timeZone").GetString().Should().Be("UTC", "the zone its times of day are in: the orchestrator's");
         (await site.App.Service<GuestBackupRepository>().GetScheduleAsync(site.ProjectId, CancellationToken.None)).Should().BeNull("a GET changes nothing");
 
         site.Clock.JumpTo(BackupSite.Slot.AddMinutes(2));

@@ -18,13 +18,21 @@ public sealed class InstallRerunTests
         var before = InstallTests.TokenSecret(host);
         // The orchestrator's database is lost (restored from an old backup, say): it no longer holds the secret.
         File.Delete(Path.Combine(host.DataDirectory(vmid), "provisioner.db"));
+        lock (host.Sim.State.Sync)
+        {
+            // Installed before containers followed the host's time zone.
+            host.Sim.State.Guests[vmid].Config.Remove("timezone").Should().BeTrue("a new container follows the host's time zone");
+        }
+
         await SshServer.Run(Path.Combine(host.Bin, "pct"), "stop", vmid.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
         var run = await host.RunAsync(["--host-address", "127.0.0.2"]);
 
         run.ExitCode.Should().Be(0, run.ToString());
-        run.Output.Should().Contain("token ctrlable@pve!provisioner replaced").And.Contain($"changed  start CT {vmid}");
+        run.Output.Should().Contain("token ctrlable@pve!provisioner replaced").And.Contain($"changed  start CT {vmid}")
+            .And.Contain($"changed  CT {vmid} follows the host's time zone");
         host.Sim.State.Guests[vmid].Running.Should().BeTrue();
+        host.Sim.State.Guests[vmid].Config["timezone"].Should().Be("host", "backup schedules are in the site's local time");
         var after = host.OrchestratorEnv(vmid);
         InstallTests.TokenSecret(host).Should().NotBe(before);
         (await InstallTests.StoredTokenSecretAsync(host, vmid)).Should().Be(InstallTests.TokenSecret(host), "the new token's secret is what the orchestrator holds");
@@ -61,9 +69,15 @@ public sealed class InstallRerunTests
             File.Exists(file).Should().BeFalse();
         }
 
+        lock (host.Sim.State.Sync)
+        {
+            host.Sim.State.Guests[vmid].Config["timezone"] = "Europe/Berlin"; // the admin's own choice
+        }
+
         var again = await host.RunAsync();
         again.ExitCode.Should().Be(0, again.ToString());
-        again.Output.Should().Contain("First admin:     exists already").And.NotContain("Set-up code:");
+        again.Output.Should().Contain("First admin:     exists already").And.NotContain("Set-up code:").And.Contain($"CT {vmid} time zone Europe/Berlin");
+        host.Sim.State.Guests[vmid].Config["timezone"].Should().Be("Europe/Berlin", "a zone the admin set is kept");
         File.Exists(file).Should().BeFalse("no new code once an admin exists");
     }
 }

@@ -68,6 +68,7 @@ public abstract class InstallRunTests
             ct.Config["onboot"].Should().Be("1");
             ct.Config["net0"].Should().Contain("bridge=vmbr0").And.Contain("ip=dhcp");
             ct.Config["ostype"].Should().Be("debian");
+            ct.Config["timezone"].Should().Be("host", "backup schedules are in the site's local time");
             access.PoolOf(vmid).Should().BeNull("the orchestrator's own container is not in the pool its token may manage");
         }
 

@@ -30,9 +30,10 @@ public sealed record GuestRestoreView(long Id, long SourceInstanceId, string Vol
 
 /// <summary>
 /// A project's backups: its settings (null: none), the schedule in words and the next slot (one that has come while its
-/// run has not started yet stays the next), each guest's backups, the last runs and the restores. <see cref="Problem"/> says why the guests' backups could not be listed (Proxmox away).
+/// run has not started yet stays the next), the time zone its times of day are in (the orchestrator's, which install.sh
+/// makes the host's), each guest's backups, the last runs and the restores. <see cref="Problem"/> says why the guests' backups could not be listed (Proxmox away).
 /// </summary>
-public sealed record ProjectBackups(BackupSettings? Settings, string? Schedule, DateTimeOffset? NextRunAt, IReadOnlyList<GuestBackupView> Guests,
+public sealed record ProjectBackups(BackupSettings? Settings, string? Schedule, DateTimeOffset? NextRunAt, string TimeZone, IReadOnlyList<GuestBackupView> Guests,
     IReadOnlyList<BackupRunView> Runs, IReadOnlyList<GuestRestoreView> Restores, string? Problem);
 
 /// <summary>Restore <see cref="Volid"/> (one of the guest's backups) of instance <see cref="InstanceId"/> into a new guest.</summary>

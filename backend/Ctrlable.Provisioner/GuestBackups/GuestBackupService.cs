@@ -295,7 +295,7 @@ public sealed class GuestBackupService(
         var restores = (await repository.ListRestoresAsync(projectId, ct)).Select(GuestRestoreView.Of).ToList();
         if (settings is null)
         {
-            return (new ProjectBackups(null, null, null, [], runs, restores, null), null);
+            return (new ProjectBackups(null, null, null, time.LocalTimeZone.Id, [], runs, restores, null), null);
         }
 
         // Reading the panel writes nothing: before the scheduler has seen this schedule it holds since its settings were saved.
@@ -321,7 +321,7 @@ public sealed class GuestBackupService(
             guests = [];
         }
 
-        return (new ProjectBackups(settings, BackupSlots.Describe(settings.Schedule), next, guests, runs, restores, problem), null);
+        return (new ProjectBackups(settings, BackupSlots.Describe(settings.Schedule), next, time.LocalTimeZone.Id, guests, runs, restores, problem), null);
     }
 
     /// <summary>Raises "backup missing" for each guest whose last backup is older than the schedule allows, and resolves it once one is there.</summary>

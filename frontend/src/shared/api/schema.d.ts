@@ -2130,6 +2130,7 @@ export interface components {
             schedule?: string | null;
             /** Format: date-time */
             nextRunAt?: string | null;
+            timeZone: string;
             guests: components["schemas"]["GuestBackupView"][];
             runs: components["schemas"]["BackupRunView"][];
             restores: components["schemas"]["GuestRestoreView"][];

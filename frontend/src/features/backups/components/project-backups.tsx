@@ -64,7 +64,7 @@ export function ProjectBackups({ projectId, canOperate }: { projectId: number; c
   return (
     <div>
       <p>
-        Backed up {data.schedule} onto <code>{data.settings.storage}</code>, keeping {data.settings.retention.keepLast} per guest
+        Backed up {data.schedule} ({data.timeZone}) onto <code>{data.settings.storage}</code>, keeping {data.settings.retention.keepLast} per guest
         {data.nextRunAt ? (
           <>
             ; next {new Date(data.nextRunAt).getTime() <= Date.now() ? 'starting now' : <RelativeTime date={data.nextRunAt} />}

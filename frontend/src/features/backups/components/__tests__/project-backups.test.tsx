@@ -11,6 +11,7 @@ const backups = (overrides: Partial<Backups> = {}): Backups => ({
   settings: { schedule: { frequency: 'daily', day: null, time: '03:00' }, storage: 'local', retention: { keepLast: 7 } },
   schedule: 'daily at 03:00',
   nextRunAt: '2031-03-05T03:00:00Z',
+  timeZone: 'Europe/Berlin',
   guests: [
     { instanceId: 5, hostname: 'smith-zwavejs', type: 'zwavejs', vmid: 1001, lastBackup: archive, count: 1, missing: false, archives: [archive] },
     { instanceId: 6, hostname: 'smith-frigate', type: 'frigate', vmid: 1002, lastBackup: null, count: 0, missing: true, archives: [] },
@@ -44,7 +45,7 @@ describe('Project backups', () => {
     mockApi({ 'GET /api/projects/1/backups': () => jsonResponse(backups({ nextRunAt: new Date(Date.now() - 5_000).toISOString() })) });
     renderWithQueryClient(<ProjectBackups projectId={1} canOperate />);
 
-    expect(await screen.findByText(/Backed up daily at 03:00/)).toHaveTextContent('keeping 7 per guest; next starting now.');
+    expect(await screen.findByText(/Backed up daily at 03:00/)).toHaveTextContent('Backed up daily at 03:00 (Europe/Berlin) onto local, keeping 7 per guest; next starting now.');
   });
 
   it('restores a backup as a new guest only after the dialog is confirmed', async () => {

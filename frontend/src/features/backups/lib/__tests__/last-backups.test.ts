@@ -29,6 +29,7 @@ const backups = (guests: GuestBackupView[], runs: BackupRunView[]): ProjectBacku
   settings: { schedule: { frequency: 'daily', day: null, time: '03:00' }, storage: 'local', retention: { keepLast: 7 } },
   schedule: 'daily at 03:00',
   nextRunAt: null,
+  timeZone: 'UTC',
   guests,
   runs,
   restores: [],
