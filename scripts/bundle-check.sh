@@ -5,7 +5,8 @@
 #      repository);
 #   2. deploy/ct-setup.sh create-admin makes the first admin (the app's --create-admin, as the service user); the app,
 #      started from its own directory with no .NET SDK or runtime on PATH, refuses to serve without a Proxmox host
-#      (one line, exit 1) and, with one configured, serves /healthz;
+#      (one line, exit 1), refuses an invalid setting given in the environment (bound and validated at start, as a
+#      trimmed publish's generated binder does it; one line, exit 1) and, with one configured, serves /healthz;
 #   3. systemd-analyze verify accepts deploy/ctrlable-provisioner.service (in a sandbox root where the unit's
 #      ExecStart exists), and systemd-analyze security --offline rates its exposure (printed; at most 2.0).
 # Usage: scripts/bundle-check.sh dist/ctrlable-provisioner-<version>-linux-x64.tar.gz
@@ -79,11 +80,17 @@ unconfigured=$(cd "$dir/app" && timeout 120 "${bare[@]}" CTRLABLE_URLS="http://1
 echo "bundle-check: without a Proxmox host: ${unconfigured##*$'\n'}"
 # A configured host that is not there: serving does not wait for it (the dashboard reports it unreachable).
 fingerprint=$(printf '00:%.0s' $(seq 1 31))00
-(cd "$dir/app" && exec "${bare[@]}" \
-  CTRLABLE_URLS="http://127.0.0.1:$port" CTRLABLE_STORAGE__DATADIRECTORY="$work/data" \
-  CTRLABLE_PROXMOX__URL="https://127.0.0.1:9" CTRLABLE_PROXMOX__TOKENID='ctrlable@pve!provisioner' \
-  CTRLABLE_PROXMOX__TOKENSECRET="bundle-check-$RANDOM" CTRLABLE_PROXMOX__CERTIFICATEFINGERPRINT="$fingerprint" \
-  ./Ctrlable.Provisioner >"$work/app.log" 2>&1) &
+configured=(CTRLABLE_URLS="http://127.0.0.1:$port" CTRLABLE_STORAGE__DATADIRECTORY="$work/data"
+  CTRLABLE_PROXMOX__URL="https://127.0.0.1:9" CTRLABLE_PROXMOX__TOKENID='ctrlable@pve!provisioner'
+  CTRLABLE_PROXMOX__TOKENSECRET="bundle-check-$RANDOM" CTRLABLE_PROXMOX__CERTIFICATEFINGERPRINT="$fingerprint")
+# Settings from the environment reach the options and are checked at start: an invalid one is refused before serving.
+status=0
+invalid=$(cd "$dir/app" && timeout 120 "${bare[@]}" "${configured[@]}" CTRLABLE_GUESTBACKUPS__CHECKINTERVALSECONDS=0 \
+  ./Ctrlable.Provisioner 2>&1) || status=$?
+[[ $status == 1 && $invalid == *"configuration error: "*"GuestBackups:CheckIntervalSeconds"* ]] ||
+  fail "an invalid GuestBackups:CheckIntervalSeconds=0 should be refused at start with exit 1 (exit $status): $invalid"
+echo "bundle-check: an invalid setting is refused at start: ${invalid##*$'\n'}"
+(cd "$dir/app" && exec "${bare[@]}" "${configured[@]}" ./Ctrlable.Provisioner >"$work/app.log" 2>&1) &
 pid=$!
 healthy=""
 for _ in $(seq 1 120); do

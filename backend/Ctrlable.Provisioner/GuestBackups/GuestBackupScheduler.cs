@@ -14,6 +14,7 @@ namespace Ctrlable.Provisioner.GuestBackups;
 /// </summary>
 public sealed class GuestBackupScheduler(
     GuestBackupService backups,
+    GuestRestoreService restores,
     GuestBackupRepository repository,
     InstanceRepository instances,
     IOptions<GuestBackupsOptions> options,
@@ -25,7 +26,7 @@ public sealed class GuestBackupScheduler(
         try
         {
             await backups.ResumeInterruptedAsync(stoppingToken);
-            await backups.ResumeRestoresAsync(stoppingToken);
+            await restores.ResumeRestoresAsync(stoppingToken);
         }
         catch (Exception ex) when (ex is ProxmoxException or HttpRequestException or TimeoutException)
         {

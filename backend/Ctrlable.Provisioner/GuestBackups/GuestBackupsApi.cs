@@ -21,13 +21,14 @@ public sealed class RestoreBackupRequestValidator : AbstractValidator<RestoreBac
 /// <summary>Per-project guest backups through Proxmox vzdump (SPEC §8h).</summary>
 public static class GuestBackupsApi
 {
-    /// <summary>The backup service, its scheduler (settings checked at start) and its tables.</summary>
+    /// <summary>The backup and restore services, their scheduler (settings checked at start) and their tables.</summary>
     public static IServiceCollection AddGuestBackups(this IServiceCollection services)
     {
         services.AddSingleton<IValidateOptions<GuestBackupsOptions>, GuestBackupsOptionsValidator>();
         services.AddOptions<GuestBackupsOptions>().BindConfiguration(GuestBackupsOptions.Section).ValidateOnStart();
         services.AddSingleton<GuestBackupRepository>();
         services.AddSingleton<GuestBackupService>();
+        services.AddSingleton<GuestRestoreService>();
         services.AddSingleton<GuestBackupScheduler>();
         services.AddHostedService(sp => sp.GetRequiredService<GuestBackupScheduler>());
         return services;
@@ -70,7 +71,7 @@ public static class GuestBackupsApi
             (_, var refusal) => refusal!.ToProblem(),
         };
 
-    private static async Task<Results<Accepted<GuestRestoreView>, ProblemHttpResult>> RestoreAsync(long id, RestoreBackupRequest request, GuestBackupService service, HttpContext http, CancellationToken ct)
+    private static async Task<Results<Accepted<GuestRestoreView>, ProblemHttpResult>> RestoreAsync(long id, RestoreBackupRequest request, GuestRestoreService service, HttpContext http, CancellationToken ct)
     {
         try
         {
