@@ -206,19 +206,24 @@ run_step() {
   mark_done "$name"
 }
 
-# write_file PATH < content (a here-string or a file, not a pipe: no subshell): replaces PATH by rename (mode and owner of the old file kept, else 0600).
+# write_file PATH [MODE] < content (a here-string or a file, not a pipe: no subshell): replaces PATH by rename (MODE, else
+# the mode of the old file, else 0600; owner of the old file kept).
 write_file() {
-  local path=$1 tmp
+  local path=$1 mode=${2:-} tmp
   # Parameter expansion, not dirname/basename: two processes less per file written.
   tmp="${path%/*}/.${path##*/}.ctrlable-tmp"
   # The builtin read, not cat: one process less per file written (the files are text: no NUL byte).
   local content=""
   IFS= read -r -d '' content || true
   printf '%s' "$content" >"$tmp"
-  if [[ -e $path ]]; then
+  if [[ -n $mode ]]; then
+    chmod "$mode" -- "$tmp"
+  elif [[ -e $path ]]; then
     chmod --reference="$path" -- "$tmp"
-    # The new file is this user's and group's already: a chown only for a file of another owner or group.
-    [[ -O $path && -G $path ]] || chown --reference="$path" -- "$tmp" 2>/dev/null || true
+  fi
+  # The new file is this user's and group's already: a chown only for a file of another owner or group.
+  if [[ -e $path ]] && ! [[ -O $path && -G $path ]]; then
+    chown --reference="$path" -- "$tmp" 2>/dev/null || true
   fi
   sync "$tmp" 2>/dev/null || true
   mv -f -- "$tmp" "$path"
@@ -642,11 +647,11 @@ yaml_string_to() {
 # yaml_value VAR PATH: the assignment's value at PATH, quoted by yaml_string_to, into VAR.
 yaml_value() { yaml_string_to "$1" "${ASSIGNMENT[$2]-}"; }
 
-# yaml_edit FILE EDITS_FILE: sets top-level-section.key for each "section<TAB>key<TAB>value" line of
+# yaml_edit FILE EDITS_FILE [MODE]: sets top-level-section.key for each "section<TAB>key<TAB>value" line of
 # EDITS_FILE (value already in YAML syntax), keeping every other line of FILE — comments included. A key
 # that is missing is added to its section; a missing section is appended; a key's old nested value goes.
 yaml_edit() {
-  local file=$1 edits=$2
+  local file=$1 edits=$2 mode=${3:-}
   awk -v edits="$edits" '
     function indent_of(s) { match(s, /^[ \t]*/); return substr(s, 1, RLENGTH) }
     function key_of(s,   k) { k = s; sub(/^[ \t]+/, "", k); sub(/[ \t]*:.*$/, "", k); return k }
@@ -705,7 +710,9 @@ yaml_edit() {
         print "  " ek[i] ": " ev[i]
       }
     }
-  ' "$file" "$file" | write_file "$file"
+  ' "$file" "$file" >"$RUN_DIR/yaml-edited"
+  # From a file, not a pipe: write_file runs in this shell.
+  write_file "$file" "$mode" <"$RUN_DIR/yaml-edited"
 }
 
 # yaml_replace_section FILE SECTION BODY_FILE: the whole top-level SECTION becomes BODY_FILE's lines.
@@ -783,8 +790,7 @@ configure_zigbee2mqtt() {
       printf 'homeassistant\tenabled\ttrue\n'
     fi
   } >"$edits"
-  yaml_edit "$dir/configuration.yaml" "$edits"
-  chmod 600 -- "$dir/configuration.yaml"
+  yaml_edit "$dir/configuration.yaml" "$edits" 600
   # State of the template's Zigbee network (if its service ever ran): it does not match the new keys.
   rm -f -- "$dir/coordinator_backup.json" "$dir/database.db" "$dir/database.db.backup" "$dir/state.json"
   remember_broker "${ASSIGNMENT[mqtt.host]-}" "${ASSIGNMENT[mqtt.port]-}"
@@ -806,8 +812,7 @@ configure_zwavejs() {
         + { serverEnabled: true, serverPort: $z.serverPort, securityKeys: $z.securityKeys, securityKeysLongRange: $z.securityKeysLongRange }
         + (if $z.port then { port: $z.port } else {} end))' "$settings" >"$RUN_DIR/settings.json" 2>"$RUN_DIR/stderr" ||
     die 1 "$settings is not valid JSON: $(first_line "$RUN_DIR/stderr")"
-  write_file "$settings" <"$RUN_DIR/settings.json"
-  chmod 600 -- "$settings"
+  write_file "$settings" 600 <"$RUN_DIR/settings.json"
   say "configure: zwave-js-ui wired (controller ${ASSIGNMENT[zwave.port]-}), new security keys"
 }
 
@@ -826,7 +831,7 @@ configure_frigate() {
     printf 'mqtt\ttopic_prefix\t%s\n' "$quoted"
     mqtt_edits mqtt mqtt.user
   } >"$edits"
-  yaml_edit "$config" "$edits"
+  yaml_edit "$config" "$edits" 600
   # Cameras from the site settings replace the template's; none there keeps the template's. Whether there are any is
   # in load_assignment's "cameras#json" (no jq run for the common case: none).
   local listed=${ASSIGNMENT[cameras#json]:-[]}
@@ -844,7 +849,6 @@ configure_frigate() {
       yaml_replace_section "$config" cameras "$cameras"
     fi
   fi
-  chmod 600 -- "$config"
   remember_broker "${ASSIGNMENT[mqtt.host]-}" "${ASSIGNMENT[mqtt.port]-}"
   say "configure: frigate wired (MQTT ${ASSIGNMENT[mqtt.host]-}, $count camera(s) from the site settings)"
 }
@@ -1211,8 +1215,7 @@ follow_broker() {
       ;;
     *) ;;
   esac
-  yaml_edit "$config" "$edits"
-  chmod 600 -- "$config"
+  yaml_edit "$config" "$edits" 600
   try "restarting $unit" "$SYSTEMCTL" restart "$unit"
   remember_broker "$host" "$port"
   say "follow-broker: the MQTT broker moved to $host:$port; $config updated and $unit restarted"

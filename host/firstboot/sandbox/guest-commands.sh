@@ -119,7 +119,13 @@ machine_id_cmd() {
 
 hostnamectl_cmd() {
   case ${1:-} in
-    hostname | "") cat -- "$state_dir/hostname" 2>/dev/null || cat -- "$ROOT/etc/hostname" ;;
+    hostname | "")
+      # The builtin read, not cat: no process (the stand-in costs no more than the real command).
+      local name="" file="$ROOT/etc/hostname"
+      [[ ! -f $state_dir/hostname ]] || file="$state_dir/hostname"
+      IFS= read -r name <"$file" || [[ -n $name ]]
+      printf '%s\n' "$name"
+      ;;
     set-hostname)
       printf '%s\n' "$2" >"$ROOT/etc/hostname"
       printf '%s\n' "$2" >"$state_dir/hostname"
