@@ -540,12 +540,12 @@ request_assignment() {
 # store_credential CREDENTIAL: the instance credential to disk (0600, synced, by rename) and into the header file.
 store_credential() {
   [[ -d ${CREDENTIAL_FILE%/*} ]] || mkdir -p -- "${CREDENTIAL_FILE%/*}"
-  local existed=0
-  [[ ! -e $CREDENTIAL_FILE ]] || existed=1
-  # A here-string, not a pipe: no subshell.
-  write_file "$CREDENTIAL_FILE" <<<"$1"
-  # A new file is 0600 already (umask 077); one that was there keeps its mode through write_file.
-  ((existed == 0)) || chmod 600 -- "$CREDENTIAL_FILE"
+  # A new file is 0600 already (umask 077): a chmod only for one that was there. A here-string, not a pipe: no subshell.
+  if [[ -e $CREDENTIAL_FILE ]]; then
+    write_file "$CREDENTIAL_FILE" 600 <<<"$1"
+  else
+    write_file "$CREDENTIAL_FILE" <<<"$1"
+  fi
   INSTANCE_CREDENTIAL=$1
 }
 
