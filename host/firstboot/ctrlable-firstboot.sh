@@ -46,11 +46,12 @@
 # header (not the URL, so it stays out of access logs) read from a file (not the command line, so it
 # stays out of the process list).
 #
-# Every clone of the release carries that secret, so it only claims the assignment: the answer to the
-# first fetch carries this guest's own instance credential, which the script keeps in
-# /etc/ctrlable/instance-credential (0600) and sends instead of the secret from then on (its first use
-# confirms the claim; after that the orchestrator refuses the release secret for this guest). A run cut
-# short resumes with it. Once the orchestrator has the report, both files go.
+# Every clone of the release carries that secret, so it only claims the assignment: the script makes this
+# guest's own instance credential (32 random bytes), keeps it in /etc/ctrlable/instance-credential (0600,
+# synced) and sends it with the secret in the one fetch (X-Ctrlable-Claim), which claims the assignment for it
+# and confirms the claim at once; after that the orchestrator refuses the release secret (alone or with another
+# credential) for this guest, and every later request sends only the credential. A run cut short resumes with
+# it. Once the orchestrator has the report, the release secret goes; the credential stays for the timers.
 #
 # Exit status: 0 done (or done before); 1 failed, try again later (systemd restarts the service with
 # back-off); 3 failed for good — the failure was reported to the orchestrator, or the orchestrator says
@@ -68,6 +69,7 @@ readonly PROG=ctrlable-firstboot
 readonly SERVICE=ctrlable-firstboot.service
 readonly SECRET_HEADER=X-Ctrlable-Secret
 readonly CREDENTIAL_HEADER=X-Ctrlable-Instance-Credential
+readonly CLAIM_HEADER=X-Ctrlable-Claim
 readonly FOLLOW_UNIT=ctrlable-broker-follow
 readonly UPGRADE_UNIT=ctrlable-upgrade
 # 3: follows the MQTT broker after the first boot (the orchestrator warns about guests below it).
@@ -204,17 +206,23 @@ run_step() {
   mark_done "$name"
 }
 
-# write_file PATH < content: replaces PATH by rename (mode and owner of the old file kept, else 0600).
+# write_file PATH [MODE] < content (a here-string or a file, not a pipe: no subshell): replaces PATH by rename (MODE, else
+# the mode of the old file, else 0600; owner of the old file kept).
 write_file() {
-  local path=$1 tmp
+  local path=$1 mode=${2:-} tmp
   # Parameter expansion, not dirname/basename: two processes less per file written.
   tmp="${path%/*}/.${path##*/}.ctrlable-tmp"
   # The builtin read, not cat: one process less per file written (the files are text: no NUL byte).
   local content=""
   IFS= read -r -d '' content || true
   printf '%s' "$content" >"$tmp"
-  if [[ -e $path ]]; then
+  if [[ -n $mode ]]; then
+    chmod "$mode" -- "$tmp"
+  elif [[ -e $path ]]; then
     chmod --reference="$path" -- "$tmp"
+  fi
+  # The new file is this user's and group's already: a chown only for a file of another owner or group.
+  if [[ -e $path ]] && ! [[ -O $path && -G $path ]]; then
     chown --reference="$path" -- "$tmp" 2>/dev/null || true
   fi
   sync "$tmp" 2>/dev/null || true
@@ -312,6 +320,11 @@ set_auth_header() {
   else
     printf '%s: %s\n' "$SECRET_HEADER" "$RELEASE_SECRET" >"$RUN_DIR/headers"
   fi
+}
+
+# The header file of the claiming fetch: the release secret and this guest's own credential.
+set_claim_header() {
+  printf '%s: %s\n%s: %s\n' "$SECRET_HEADER" "$RELEASE_SECRET" "$CLAIM_HEADER" "$INSTANCE_CREDENTIAL" >"$RUN_DIR/headers"
 }
 
 read_hostname() {
@@ -451,10 +464,12 @@ report_failed() {
 # --- Step: machine-id ----------------------------------------------------------------------------
 
 step_machine_id() {
-  rm -f -- "$ROOT/etc/machine-id"
+  # One rm for both.
+  local gone=("$ROOT/etc/machine-id")
   if [[ -e "$ROOT/var/lib/dbus/machine-id" && ! -L "$ROOT/var/lib/dbus/machine-id" ]]; then
-    rm -f -- "$ROOT/var/lib/dbus/machine-id"
+    gone+=("$ROOT/var/lib/dbus/machine-id")
   fi
+  rm -f -- "${gone[@]}"
   try "$MACHINE_ID_SETUP" "$MACHINE_ID_SETUP" --root="${ROOT:-/}"
   [[ -s "$ROOT/etc/machine-id" ]] || die 1 "$MACHINE_ID_SETUP wrote no $ROOT/etc/machine-id"
   if [[ -d "$ROOT/var/lib/dbus" ]]; then
@@ -503,7 +518,7 @@ step_hostname() {
       [[ $line =~ ^127\.0\.1\.1[[:space:]] ]] || kept+=$line$'\n'
     done <"$ROOT/etc/hosts"
     if ((found == 0)); then
-      printf '%s127.0.1.1\t%s\n' "$kept" "$GUEST_HOSTNAME" | write_file "$ROOT/etc/hosts"
+      write_file "$ROOT/etc/hosts" <<<"${kept}127.0.1.1"$'\t'"$GUEST_HOSTNAME"
     fi
   fi
   say "hostname: $GUEST_HOSTNAME"
@@ -522,8 +537,35 @@ request_assignment() {
   esac
 }
 
-# keep_credential: the answer to the claiming fetch carries this guest's instance credential; it goes to
-# disk (0600, by rename) before it is used, so a run cut short after this point resumes with it.
+# store_credential CREDENTIAL: the instance credential to disk (0600, synced, by rename) and into the header file.
+store_credential() {
+  [[ -d ${CREDENTIAL_FILE%/*} ]] || mkdir -p -- "${CREDENTIAL_FILE%/*}"
+  # A new file is 0600 already (umask 077): a chmod only for one that was there. A here-string, not a pipe: no subshell.
+  if [[ -e $CREDENTIAL_FILE ]]; then
+    write_file "$CREDENTIAL_FILE" 600 <<<"$1"
+  else
+    write_file "$CREDENTIAL_FILE" <<<"$1"
+  fi
+  INSTANCE_CREDENTIAL=$1
+}
+
+# new_credential: this guest's own instance credential, 32 random bytes as 64 hex digits, kept on disk (store_credential)
+# before any request sends it, so a run cut short after the claiming fetch resumes with it.
+new_credential() {
+  local credential=""
+  if [[ -n ${SRANDOM-} ]]; then
+    # bash >= 5.1 (Debian 11 on): each $SRANDOM is 32 bits from the kernel's getrandom(); no process.
+    printf -v credential '%08x%08x%08x%08x%08x%08x%08x%08x' \
+      "$SRANDOM" "$SRANDOM" "$SRANDOM" "$SRANDOM" "$SRANDOM" "$SRANDOM" "$SRANDOM" "$SRANDOM"
+  else
+    credential=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
+  fi
+  [[ $credential =~ ^[0-9a-f]{64}$ ]] || die 1 "cannot make an instance credential from the kernel's random numbers"
+  store_credential "$credential"
+}
+
+# keep_credential: an orchestrator older than the X-Ctrlable-Claim header ignored this guest's credential and handed
+# out one of its own in the answer; it replaces this guest's before it is used.
 keep_credential() {
   local credential="" json
   # No jq run: the credential is 64 hex digits, so a pattern over the JSON text finds exactly it.
@@ -531,25 +573,29 @@ keep_credential() {
   if [[ $json =~ \"instanceCredential\"[[:space:]]*:[[:space:]]*\"([0-9a-f]{64})\" ]]; then
     credential=${BASH_REMATCH[1]}
   fi
-  [[ $credential =~ ^[0-9a-f]{64}$ ]] ||
-    die 1 "the orchestrator sent no instance credential with the assignment: it is older than this template's first-boot script"
-  [[ -d ${CREDENTIAL_FILE%/*} ]] || mkdir -p -- "${CREDENTIAL_FILE%/*}"
-  local existed=0
-  [[ ! -e $CREDENTIAL_FILE ]] || existed=1
-  printf '%s\n' "$credential" | write_file "$CREDENTIAL_FILE"
-  # A new file is 0600 already (umask 077); one that was there keeps its mode through write_file.
-  ((existed == 0)) || chmod 600 -- "$CREDENTIAL_FILE"
-  INSTANCE_CREDENTIAL=$credential
+  [[ -n $credential ]] || return 1
+  store_credential "$credential"
   set_auth_header
 }
 
+# fetch_assignment: the release secret with this guest's own credential (X-Ctrlable-Claim): the one fetch claims the
+# assignment and confirms the claim — from then on the release secret alone, or with another credential, is refused for
+# this guest. A run that resumes sends the credential it stored again (the orchestrator serves the same credential's
+# claim again). Every later request sends only the credential.
 fetch_assignment() {
-  request_assignment
+  local claiming=0
   if [[ -z $INSTANCE_CREDENTIAL ]]; then
-    keep_credential
-    # The first call with the credential confirms the claim: from then on the release secret alone is
-    # refused for this guest. Its answer (without the credential) is the assignment this run uses.
+    new_credential
+    claiming=1
+  fi
+  set_claim_header
+  request_assignment
+  if keep_credential; then
+    # An older orchestrator: its credential's first use confirms the claim, and its answer is the assignment used.
     request_assignment
+  fi
+  set_auth_header
+  if ((claiming == 1)); then
     say "configure: the assignment is claimed; this guest's credential is in $CREDENTIAL_FILE"
   fi
   load_assignment
@@ -558,7 +604,8 @@ fetch_assignment() {
   local hostname=${ASSIGNMENT[hostname]-}
   [[ $hostname == "$GUEST_HOSTNAME" ]] || die 1 "the assignment is for '$hostname', not for $GUEST_HOSTNAME"
   APP_TYPE=${ASSIGNMENT[type]-}
-  printf '%s\n' "$APP_TYPE" | write_file "$STATE_DIR/type"
+  # New on a first run: written in place, synced with the step's other new files before its marker (write_new).
+  write_new "$STATE_DIR/type" 600 <<<"$APP_TYPE"
 }
 
 # load_assignment: the assignment's scalars into ASSIGNMENT with one jq run (a jq per value cost a busy
@@ -584,9 +631,6 @@ load_assignment() {
   } <<<"$lines"
 }
 
-# value .PATH: a string from the assignment ("" when null or missing).
-value() { printf '%s\n' "${ASSIGNMENT[${1#.}]-}"; }
-
 # A value for a YAML file: single-quoted, so nothing in it is read as YAML syntax. (fetch_assignment
 # refused control characters, so a value is one line.)
 yaml_string() {
@@ -594,11 +638,20 @@ yaml_string() {
   printf "'%s'" "${s//\'/\'\'}"
 }
 
-# yaml_edit FILE EDITS_FILE: sets top-level-section.key for each "section<TAB>key<TAB>value" line of
+# yaml_string_to VAR VALUE: yaml_string into VAR (no command substitution: no fork).
+yaml_string_to() {
+  local yaml_in=$2
+  printf -v "$1" "'%s'" "${yaml_in//\'/\'\'}"
+}
+
+# yaml_value VAR PATH: the assignment's value at PATH, quoted by yaml_string_to, into VAR.
+yaml_value() { yaml_string_to "$1" "${ASSIGNMENT[$2]-}"; }
+
+# yaml_edit FILE EDITS_FILE [MODE]: sets top-level-section.key for each "section<TAB>key<TAB>value" line of
 # EDITS_FILE (value already in YAML syntax), keeping every other line of FILE — comments included. A key
 # that is missing is added to its section; a missing section is appended; a key's old nested value goes.
 yaml_edit() {
-  local file=$1 edits=$2
+  local file=$1 edits=$2 mode=${3:-}
   awk -v edits="$edits" '
     function indent_of(s) { match(s, /^[ \t]*/); return substr(s, 1, RLENGTH) }
     function key_of(s,   k) { k = s; sub(/^[ \t]+/, "", k); sub(/[ \t]*:.*$/, "", k); return k }
@@ -657,7 +710,9 @@ yaml_edit() {
         print "  " ek[i] ": " ev[i]
       }
     }
-  ' "$file" "$file" | write_file "$file"
+  ' "$file" "$file" >"$RUN_DIR/yaml-edited"
+  # From a file, not a pipe: write_file runs in this shell.
+  write_file "$file" "$mode" <"$RUN_DIR/yaml-edited"
 }
 
 # yaml_replace_section FILE SECTION BODY_FILE: the whole top-level SECTION becomes BODY_FILE's lines.
@@ -690,55 +745,63 @@ stop_service() {
 }
 
 mqtt_edits() { # SECTION USER_KEY: the MQTT lines both zigbee2mqtt and frigate take
-  local section=$1 user=$2 password
-  if [[ -n $user ]]; then
-    printf '%s\tuser\t%s\n' "$section" "$(yaml_string "$user")"
+  local section=$1 user_key=$2 quoted
+  if [[ -n ${ASSIGNMENT[$user_key]-} ]]; then
+    yaml_value quoted "$user_key"
+    printf '%s\tuser\t%s\n' "$section" "$quoted"
   fi
-  password=$(value .mqtt.password)
-  if [[ -n $password ]]; then
-    printf '%s\tpassword\t%s\n' "$section" "$(yaml_string "$password")"
+  if [[ -n ${ASSIGNMENT[mqtt.password]-} ]]; then
+    yaml_value quoted mqtt.password
+    printf '%s\tpassword\t%s\n' "$section" "$quoted"
   fi
 }
 
 # remember_broker HOST PORT: the broker the app's configuration points at now (what --follow-broker compares with).
 remember_broker() {
-  printf '%s\t%s\n' "$1" "$2" | write_file "$STATE_DIR/broker"
+  if [[ $STEP == configure ]]; then
+    write_new "$STATE_DIR/broker" 600 <<<"$1"$'\t'"$2"
+  else
+    write_file "$STATE_DIR/broker" <<<"$1"$'\t'"$2"
+  fi
 }
 
 configure_zigbee2mqtt() {
-  local dir="$ROOT/opt/zigbee2mqtt/data" edits="$RUN_DIR/edits" port
+  local dir="$ROOT/opt/zigbee2mqtt/data" edits="$RUN_DIR/edits" port=${ASSIGNMENT[zigbee.port]-} quoted
   need_file "$dir/configuration.yaml"
   stop_service zigbee2mqtt.service
+  # Every value straight from ASSIGNMENT (yaml_value): no fork per value.
   {
-    printf 'mqtt\tserver\t%s\n' "$(yaml_string "$(value .mqtt.server)")"
-    printf 'mqtt\tbase_topic\t%s\n' "$(yaml_string "$(value .mqtt.baseTopic)")"
-    mqtt_edits mqtt "$(value .mqtt.user)"
-    port=$(value .zigbee.port)
+    yaml_value quoted mqtt.server
+    printf 'mqtt\tserver\t%s\n' "$quoted"
+    yaml_value quoted mqtt.baseTopic
+    printf 'mqtt\tbase_topic\t%s\n' "$quoted"
+    mqtt_edits mqtt mqtt.user
     if [[ -n $port ]]; then
-      printf 'serial\tport\t%s\n' "$(yaml_string "$port")"
+      yaml_value quoted zigbee.port
+      printf 'serial\tport\t%s\n' "$quoted"
     fi
-    printf 'serial\tadapter\t%s\n' "$(yaml_string "$(value .zigbee.adapter)")"
+    yaml_value quoted zigbee.adapter
+    printf 'serial\tadapter\t%s\n' "$quoted"
     # From the one jq run of load_assignment (null when missing, as jq printed it).
     printf 'advanced\tnetwork_key\t%s\n' "${ASSIGNMENT[zigbee.networkKey#json]:-null}"
     printf 'advanced\tpan_id\t%s\n' "${ASSIGNMENT[zigbee.panId]:-null}"
     printf 'advanced\text_pan_id\t%s\n' "${ASSIGNMENT[zigbee.extPanId#json]:-null}"
-    if [[ $(value .zigbee.homeAssistantDiscovery) == true ]]; then
+    if [[ ${ASSIGNMENT[zigbee.homeAssistantDiscovery]-} == true ]]; then
       printf 'homeassistant\tenabled\ttrue\n'
     fi
   } >"$edits"
-  yaml_edit "$dir/configuration.yaml" "$edits"
-  chmod 600 -- "$dir/configuration.yaml"
+  yaml_edit "$dir/configuration.yaml" "$edits" 600
   # State of the template's Zigbee network (if its service ever ran): it does not match the new keys.
   rm -f -- "$dir/coordinator_backup.json" "$dir/database.db" "$dir/database.db.backup" "$dir/state.json"
-  remember_broker "$(value .mqtt.host)" "$(value .mqtt.port)"
-  say "configure: zigbee2mqtt wired (MQTT $(value .mqtt.host), coordinator ${port:-unchanged}), new network key"
+  remember_broker "${ASSIGNMENT[mqtt.host]-}" "${ASSIGNMENT[mqtt.port]-}"
+  say "configure: zigbee2mqtt wired (MQTT ${ASSIGNMENT[mqtt.host]-}, coordinator ${port:-unchanged}), new network key"
 }
 
 configure_zwavejs() {
   local store="$ROOT/opt/zwave_store" settings
   settings="$store/settings.json"
   stop_service zwave-js-ui.service
-  mkdir -p -- "$store"
+  [[ -d $store ]] || mkdir -p -- "$store"
   if [[ ! -s $settings ]]; then
     printf '{}\n' >"$settings"
   fi
@@ -749,43 +812,50 @@ configure_zwavejs() {
         + { serverEnabled: true, serverPort: $z.serverPort, securityKeys: $z.securityKeys, securityKeysLongRange: $z.securityKeysLongRange }
         + (if $z.port then { port: $z.port } else {} end))' "$settings" >"$RUN_DIR/settings.json" 2>"$RUN_DIR/stderr" ||
     die 1 "$settings is not valid JSON: $(first_line "$RUN_DIR/stderr")"
-  write_file "$settings" <"$RUN_DIR/settings.json"
-  chmod 600 -- "$settings"
-  say "configure: zwave-js-ui wired (controller $(value .zwave.port)), new security keys"
+  write_file "$settings" 600 <"$RUN_DIR/settings.json"
+  say "configure: zwave-js-ui wired (controller ${ASSIGNMENT[zwave.port]-}), new security keys"
 }
 
 configure_frigate() {
-  local config="$ROOT/config/config.yml" edits="$RUN_DIR/edits" cameras="$RUN_DIR/cameras"
+  local config="$ROOT/config/config.yml" edits="$RUN_DIR/edits" cameras="$RUN_DIR/cameras" quoted count=0
   need_file "$config"
   stop_service frigate.service
   {
     printf 'mqtt\tenabled\ttrue\n'
-    printf 'mqtt\thost\t%s\n' "$(yaml_string "$(value .mqtt.host)")"
-    printf 'mqtt\tport\t%s\n' "$(value .mqtt.port)"
-    printf 'mqtt\tclient_id\t%s\n' "$(yaml_string "$(value .mqtt.clientId)")"
-    printf 'mqtt\ttopic_prefix\t%s\n' "$(yaml_string "$(value .mqtt.topicPrefix)")"
-    mqtt_edits mqtt "$(value .mqtt.user)"
+    yaml_value quoted mqtt.host
+    printf 'mqtt\thost\t%s\n' "$quoted"
+    printf 'mqtt\tport\t%s\n' "${ASSIGNMENT[mqtt.port]-}"
+    yaml_value quoted mqtt.clientId
+    printf 'mqtt\tclient_id\t%s\n' "$quoted"
+    yaml_value quoted mqtt.topicPrefix
+    printf 'mqtt\ttopic_prefix\t%s\n' "$quoted"
+    mqtt_edits mqtt mqtt.user
   } >"$edits"
-  yaml_edit "$config" "$edits"
-  # Cameras from the site settings replace the template's; none there keeps the template's.
-  if [[ $("$JQ" '.cameras // [] | length' "$RUN_DIR/assignment.json") -gt 0 ]]; then
+  yaml_edit "$config" "$edits" 600
+  # Cameras from the site settings replace the template's; none there keeps the template's. Whether there are any is
+  # in load_assignment's "cameras#json" (no jq run for the common case: none).
+  local listed=${ASSIGNMENT[cameras#json]:-[]}
+  if [[ $listed != "[]" ]]; then
     : >"$cameras"
     local name url
     while IFS=$'\t' read -r name url; do
       [[ $name =~ ^[A-Za-z0-9_-]+$ ]] || die 1 "camera name '$name' is not valid for Frigate"
+      yaml_string_to quoted "$url"
       printf '  %s:\n    ffmpeg:\n      inputs:\n        - path: %s\n          roles:\n            - detect\n' \
-        "$name" "$(yaml_string "$url")" >>"$cameras"
+        "$name" "$quoted" >>"$cameras"
+      count=$((count + 1))
     done < <("$JQ" -r '.cameras[] | [.name, .streamUrl] | @tsv' "$RUN_DIR/assignment.json")
-    yaml_replace_section "$config" cameras "$cameras"
+    if ((count > 0)); then
+      yaml_replace_section "$config" cameras "$cameras"
+    fi
   fi
-  chmod 600 -- "$config"
-  remember_broker "$(value .mqtt.host)" "$(value .mqtt.port)"
-  say "configure: frigate wired (MQTT $(value .mqtt.host), $("$JQ" '.cameras // [] | length' "$RUN_DIR/assignment.json") camera(s) from the site settings)"
+  remember_broker "${ASSIGNMENT[mqtt.host]-}" "${ASSIGNMENT[mqtt.port]-}"
+  say "configure: frigate wired (MQTT ${ASSIGNMENT[mqtt.host]-}, $count camera(s) from the site settings)"
 }
 
 configure_docker_portainer() {
   local dir="$ROOT/etc/ctrlable/portainer" image password
-  password=$(value .portainer.password)
+  password=${ASSIGNMENT[portainer.password]-}
   [[ -n $password ]] || die 1 "the assignment has no Portainer password"
   mkdir -p -- "$dir"
   chmod 700 -- "$dir"
@@ -793,11 +863,17 @@ configure_docker_portainer() {
   chmod 600 -- "$dir/admin_password"
   # Docker may still be starting at this point of the boot.
   try "starting docker.service" "$SYSTEMCTL" start docker.service
-  image=$("$DOCKER" container inspect --format '{{.Config.Image}}' portainer 2>/dev/null) || image=""
+  # One inspect tells both whether the template's container is there and its image.
+  local container=0
+  if image=$("$DOCKER" container inspect --format '{{.Config.Image}}' portainer 2>/dev/null); then
+    container=1
+  else
+    image=""
+  fi
   image=${image:-portainer/portainer-ce:latest}
   # Portainer's data volume holds its instance keys and certificates from the template build (and no
   # user yet): a new one per guest, and the admin password from the file on the first start.
-  if "$DOCKER" container inspect portainer >/dev/null 2>&1; then
+  if ((container == 1)); then
     try "removing the template's Portainer container" "$DOCKER" rm -f portainer
   fi
   if "$DOCKER" volume inspect portainer_data >/dev/null 2>&1; then
@@ -813,11 +889,12 @@ configure_docker_portainer() {
 
 configure_freepbx() {
   local user password hash
-  user=$(value .freepbx.username)
-  password=$(value .freepbx.password)
+  user=${ASSIGNMENT[freepbx.username]-}
+  password=${ASSIGNMENT[freepbx.password]-}
   [[ $user =~ ^[A-Za-z0-9_.-]+$ ]] || die 1 "FreePBX admin name '$user' is not valid"
   [[ -n $password ]] || die 1 "the assignment has no FreePBX password"
-  hash=$(printf '%s' "$password" | sha1sum | cut -d' ' -f1)
+  hash=$(printf '%s' "$password" | sha1sum)
+  hash=${hash%% *}
   # FreePBX signs administrators in against asterisk.ampusers (SHA-1 of the password). The SQL goes in
   # on standard input: neither password nor hash appears in a process list.
   printf "REPLACE INTO ampusers (username, password_sha1, extension_low, extension_high, deptname, sections) VALUES ('%s', '%s', '', '', '', '*');\n" \
@@ -1138,8 +1215,7 @@ follow_broker() {
       ;;
     *) ;;
   esac
-  yaml_edit "$config" "$edits"
-  chmod 600 -- "$config"
+  yaml_edit "$config" "$edits" 600
   try "restarting $unit" "$SYSTEMCTL" restart "$unit"
   remember_broker "$host" "$port"
   say "follow-broker: the MQTT broker moved to $host:$port; $config updated and $unit restarted"
@@ -1245,8 +1321,12 @@ main() {
     warn "$STEP: an earlier run failed and told the orchestrator so: redeploy the instance to start again"
     exit 3
   fi
-  [[ -d $STATE_DIR ]] || mkdir -p -- "$STATE_DIR"
-  prepare_run_dir
+  if [[ -d $STATE_DIR && -d $RUN_DIR ]]; then
+    prepare_run_dir
+  else
+    # One mkdir for both (the run directory 0700 under umask 077).
+    mkdir -p -- "$STATE_DIR" "$RUN_DIR"
+  fi
   # Once the orchestrator has the report, the steps left need neither the orchestrator nor firstboot.env
   # (which the forget step removes).
   if ! step_done complete; then

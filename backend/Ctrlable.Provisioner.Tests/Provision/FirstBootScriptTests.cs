@@ -570,6 +570,8 @@ public sealed class FirstBootScriptTests(FirstBootScriptTests.Fixture fixture) :
 
         [Theory]
         [InlineData("SANDBOX_KILL_ON", "ssh-keygen -A", InstanceStates.Waiting)]
+        // The guest's own credential is on disk, the claiming fetch not sent yet: the next run claims with the same one.
+        [InlineData("SANDBOX_KILL_ON", "curl", InstanceStates.Waiting)]
         [InlineData("SANDBOX_KILL_AFTER", "/api/provision/assignment", InstanceStates.Personalising)]
         [InlineData("SANDBOX_KILL_ON", "systemctl stop zigbee2mqtt.service", InstanceStates.Personalising)]
         [InlineData("SANDBOX_KILL_ON", "systemctl restart zigbee2mqtt.service", InstanceStates.Personalising)]

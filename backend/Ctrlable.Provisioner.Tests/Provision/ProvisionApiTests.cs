@@ -169,6 +169,91 @@ public sealed class ProvisionApiTests(ProvisionApiTests.Fixture fixture) : IClas
         (await H.HistoryAsync(guest.Id)).Should().Equal("waiting>personalising", "personalising>active");
     }
 
+    /// <summary>
+    /// The guest sends a credential of its own with the release secret (X-Ctrlable-Claim, what the script does since
+    /// issue #22's fourth pass): the one fetch claims and confirms, so the release secret alone — or with any other
+    /// credential — is refused at once, while the same credential again (a run that resumes) is served; only its hash is stored.
+    /// </summary>
+    [Fact]
+    public async Task A_guest_s_own_credential_claims_and_confirms_in_one_fetch_and_serves_a_resumed_run()
+    {
+        var guest = await H.DeployAsync(TemplateTypes.Zigbee2Mqtt);
+        var own = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
+        using var claiming = await H.GuestClientAsync(guest);
+        claiming.DefaultRequestHeaders.Add(ProvisionApi.ClaimHeader, own);
+
+        var response = await claiming.GetAsync($"/api/provision/assignment?hostname={guest.Hostname}");
+
+        response.StatusCode.Should().Be(HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
+        var assignment = await response.Content.ReadFromJsonAsync<JsonElement>();
+        assignment.TryGetProperty("instanceCredential", out _).Should().BeFalse("the guest holds its credential already");
+        assignment.GetProperty("hostname").GetString().Should().Be(guest.Hostname);
+        (await H.InstanceAsync(guest.Id)).State.Should().Be(InstanceStates.Personalising);
+        await using (var connection = await H.App.Service<Database>().OpenAsync())
+        {
+            var row = await connection.QuerySingleAsync<(string Hash, string? Confirmed)>(
+                "SELECT credential_sha256, confirmed_at FROM firstboot_claims WHERE instance_id = @id;", new { id = guest.Id });
+            row.Hash.Should().Be(FirstBootClaims.Hash(own));
+            row.Confirmed.Should().NotBeNull("the fetch that claimed confirmed too");
+        }
+
+        using var secretAlone = await H.GuestClientAsync(guest);
+        await ShouldBeProblemAsync(await secretAlone.GetAsync($"/api/provision/assignment?hostname={guest.Hostname}"), HttpStatusCode.Conflict, "claimed");
+        using var another = await H.GuestClientAsync(guest);
+        another.DefaultRequestHeaders.Add(ProvisionApi.ClaimHeader, Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32)));
+        await ShouldBeProblemAsync(await another.GetAsync($"/api/provision/assignment?hostname={guest.Hostname}"), HttpStatusCode.Conflict, "claimed");
+
+        var resumed = await claiming.GetAsync($"/api/provision/assignment?hostname={guest.Hostname}");
+        resumed.StatusCode.Should().Be(HttpStatusCode.OK, "a run cut short after the claim sends the same credential again");
+        (await resumed.Content.ReadFromJsonAsync<JsonElement>()).GetRawText().Should().Be(assignment.GetRawText());
+        (await GetWithCredentialAsync(secretAlone, guest.Hostname, own)).StatusCode.Should().Be(HttpStatusCode.OK);
+        (await PostCompleteAsync(secretAlone, guest.Hostname, own, "ok")).StatusCode.Should().Be(HttpStatusCode.NoContent);
+        await ShouldBeProblemAsync(await claiming.GetAsync($"/api/provision/assignment?hostname={guest.Hostname}"), HttpStatusCode.Gone, "consumed");
+        (await H.HistoryAsync(guest.Id)).Should().Equal("waiting>personalising", "personalising>active");
+        H.App.Logs.Lines.Should().NotContain(l => l.Contains(own, StringComparison.Ordinal));
+    }
+
+    /// <summary>An unconfirmed claim (the old two-step fetch, its answer lost) gives way to a guest's own credential.</summary>
+    [Fact]
+    public async Task A_guest_s_own_credential_replaces_an_unconfirmed_claim()
+    {
+        var guest = await H.DeployAsync(TemplateTypes.Frigate);
+        using var client = await H.GuestClientAsync(guest);
+        var lost = (await client.GetFromJsonAsync<JsonElement>($"/api/provision/assignment?hostname={guest.Hostname}")).GetProperty("instanceCredential").GetString()!;
+        var own = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
+        using var claiming = await H.GuestClientAsync(guest);
+        claiming.DefaultRequestHeaders.Add(ProvisionApi.ClaimHeader, own);
+
+        (await claiming.GetAsync($"/api/provision/assignment?hostname={guest.Hostname}")).StatusCode.Should().Be(HttpStatusCode.OK);
+
+        await ShouldBeProblemAsync(await GetWithCredentialAsync(client, guest.Hostname, lost), HttpStatusCode.Forbidden, "denied");
+        (await PostCompleteAsync(client, guest.Hostname, own, "ok")).StatusCode.Should().Be(HttpStatusCode.NoContent);
+    }
+
+    [Theory]
+    [InlineData("abc", false)]
+    [InlineData("ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789", false)]
+    [InlineData("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", true)]
+    public async Task A_claim_is_the_guest_s_credential_as_64_hex_digits_and_goes_with_the_release_secret_only(string claim, bool withCredential)
+    {
+        var guest = await H.DeployAsync(TemplateTypes.ZwaveJs);
+        using var client = await H.GuestClientAsync(guest, withSecret: !withCredential);
+        client.DefaultRequestHeaders.Add(ProvisionApi.ClaimHeader, claim);
+        if (withCredential)
+        {
+            client.DefaultRequestHeaders.Add(ProvisionApi.CredentialHeader, claim);
+        }
+
+        var response = await client.GetAsync($"/api/provision/assignment?hostname={guest.Hostname}");
+
+        response.StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        problem.GetProperty("errors").TryGetProperty("claim", out _).Should().BeTrue(problem.GetRawText());
+        problem.GetRawText().Should().NotContain(claim);
+        (await ClaimsOfAsync(H, guest.Id)).Should().Be(0);
+        (await H.InstanceAsync(guest.Id)).State.Should().Be(InstanceStates.Waiting);
+    }
+
     /// <summary>The claiming answer without its credential, as the confirming fetch returns it.</summary>
     private static string WithoutCredential(JsonElement assignment)
     {
@@ -358,15 +443,17 @@ public sealed class ProvisionApiTests(ProvisionApiTests.Fixture fixture) : IClas
             using var claim = await H.ClaimAsync(guest);
             (await MessageAsync(guest.Id)).Should().Be("First boot: the guest fetched its assignment");
 
+            // Once claimed, a call with the credential from the address the claim was checked at needs no Proxmox answer; from
+            // another address it does.
             H.Pve.Sim.Faults.Settings = unavailable;
-            var report = await PostCompleteAsync(claim.Client, guest.Hostname, claim.Credential, "ok", "all wired");
+            using var moved = H.App.CreateHttpsClient(IPAddress.Parse("127.0.20.99"));
+            var elsewhere = await PostCompleteAsync(moved, guest.Hostname, claim.Credential, "ok", "all wired");
 
-            await ShouldBeProblemAsync(report, HttpStatusCode.ServiceUnavailable, "proxmox-unavailable");
-            report.Headers.RetryAfter!.Delta.Should().Be(TimeSpan.FromSeconds(5));
+            await ShouldBeProblemAsync(elsewhere, HttpStatusCode.ServiceUnavailable, "proxmox-unavailable");
+            elsewhere.Headers.RetryAfter!.Delta.Should().Be(TimeSpan.FromSeconds(5));
             (await H.InstanceAsync(guest.Id)).State.Should().Be(InstanceStates.Personalising, "the report is not taken without the address check");
             (await MessageAsync(guest.Id)).Should().Contain("Proxmox answered 503");
 
-            H.Pve.Sim.Faults.Reset();
             (await PostCompleteAsync(claim.Client, guest.Hostname, claim.Credential, "ok", "all wired")).StatusCode.Should().Be(HttpStatusCode.NoContent);
             (await H.InstanceAsync(guest.Id)).State.Should().Be(InstanceStates.Active);
             (await H.HistoryAsync(guest.Id)).Should().Equal("waiting>personalising", "personalising>active");

@@ -10,7 +10,8 @@ namespace Ctrlable.Provisioner.Provision;
 /// Binds an instance's first boot to the guest that fetched its assignment first. That fetch (release secret and
 /// the guest's address) issues a credential of the instance's own, handed out once in the answer; the guest's first
 /// call with it confirms the claim, and from then on only that credential reads the assignment or completes the
-/// first boot: the release secret, which every clone of the release carries, no longer does. Until the claim is
+/// first boot: the release secret, which every clone of the release carries, no longer does. A guest may instead send a
+/// credential of its own with the release secret (<see cref="ClaimAsync"/>): that fetch claims and confirms at once. Until the claim is
 /// confirmed a fetch with the release secret issues a new credential (the old one stops working), so a guest whose
 /// answer was lost — a power cut, an orchestrator restart — starts over by itself. Only the credential's SHA-256
 /// is stored (<c>firstboot_claims</c>).
@@ -38,6 +39,31 @@ public sealed class FirstBootClaims(Database database, TimeProvider time)
         var written = await connection.ExecuteAsync(new CommandDefinition(sql,
             new { instanceId, hash = Hash(credential), now = time.GetUtcNow(), caller = caller?.ToString() }, cancellationToken: ct));
         return written == 1 ? credential : null;
+    }
+
+    /// <summary>
+    /// The guest's own credential claims the instance, confirmed at once (the guest proves it holds the credential by
+    /// sending it; it keeps it on disk before it sends it): true when the claim is this credential's now — a new claim,
+    /// one replacing an unconfirmed claim, or this credential's confirmed claim again (a run that resumes) — false when
+    /// another credential's claim is confirmed.
+    /// </summary>
+    public async Task<bool> ClaimAsync(long instanceId, string credential, IPAddress? caller, CancellationToken ct)
+    {
+        const string sql = """
+            INSERT INTO firstboot_claims (instance_id, credential_sha256, claimed_at, claimed_from, confirmed_at)
+            VALUES (@instanceId, @hash, @now, @caller, @now)
+            ON CONFLICT (instance_id) DO UPDATE SET credential_sha256 = excluded.credential_sha256, claimed_at = excluded.claimed_at,
+                                                    claimed_from = excluded.claimed_from, confirmed_at = excluded.confirmed_at
+            WHERE firstboot_claims.confirmed_at IS NULL;
+            """;
+        int written;
+        await using (var connection = await database.OpenAsync(ct))
+        {
+            written = await connection.ExecuteAsync(new CommandDefinition(sql,
+                new { instanceId, hash = Hash(credential), now = time.GetUtcNow(), caller = caller?.ToString() }, cancellationToken: ct));
+        }
+
+        return written == 1 || await MatchesAsync(instanceId, credential, ct);
     }
 
     /// <summary>Whether <paramref name="credential"/> is the one issued for the instance (constant time; false when it has none).</summary>

@@ -12,9 +12,10 @@ public sealed class GuestAddressCheck(ProxmoxClient proxmox, IGuestLocator locat
     /// <summary>
     /// The call must come from an address Proxmox reports for the guest (unless <see cref="ProvisionOptions.RequireGuestAddress"/>
     /// is off). After the first boot the address the orchestrator last saw the guest at (<c>instances.ip</c>, kept current
-    /// under DHCP by the address follower) is taken without asking Proxmox, so a guest's periodic call costs no Proxmox request.
+    /// under DHCP by the address follower) is taken without asking Proxmox, so a guest's periodic call costs no Proxmox request;
+    /// so is it for a first-boot call with the instance credential (<paramref name="withCredential"/>) while personalising.
     /// </summary>
-    internal async Task<ProvisionResult?> CheckAsync(ProvisionInstance instance, IPAddress? caller, CancellationToken ct)
+    internal async Task<ProvisionResult?> CheckAsync(ProvisionInstance instance, IPAddress? caller, bool withCredential, CancellationToken ct)
     {
         if (!options.Value.RequireGuestAddress)
         {
@@ -22,8 +23,12 @@ public sealed class GuestAddressCheck(ProxmoxClient proxmox, IGuestLocator locat
         }
 
         var from = caller is { IsIPv4MappedToIPv6: true } ? caller.MapToIPv4() : caller;
-        if (instance.State is InstanceStates.Active or InstanceStates.Upgrading && from is not null && instance.Ip is not null
-            && IPAddress.TryParse(instance.Ip, out var known) && known.Equals(from))
+        // Likewise during the first boot, for a call with the instance credential from the address the claiming fetch
+        // came from (checked against Proxmox then, and recorded by its move to personalising): the guest's confirming
+        // fetch and its report cost no Proxmox request on its way to active.
+        var known = from is not null && instance.Ip is not null && IPAddress.TryParse(instance.Ip, out var recorded) && recorded.Equals(from);
+        if (known && (instance.State is InstanceStates.Active or InstanceStates.Upgrading
+                      || (withCredential && instance.State == InstanceStates.Personalising)))
         {
             return null;
         }

@@ -31,7 +31,7 @@ public sealed record CompleteRequest(
 /// How a guest identifies itself on a provision call: its host name, and the release secret or its instance credential
 /// (<see cref="CredentialRequired"/>: the call needs the credential, as complete and the broker look-up do).
 /// </summary>
-public sealed record GuestCall(string? Hostname, string? Secret, string? Credential, bool CredentialRequired)
+public sealed record GuestCall(string? Hostname, string? Secret, string? Credential, bool CredentialRequired, string? Claim = null)
 {
     // Never the secret or the credential.
     private bool PrintMembers(System.Text.StringBuilder builder)
@@ -41,7 +41,7 @@ public sealed record GuestCall(string? Hostname, string? Secret, string? Credent
     }
 }
 
-public sealed class GuestCallValidator : AbstractValidator<GuestCall>
+public sealed partial class GuestCallValidator : AbstractValidator<GuestCall>
 {
     public GuestCallValidator()
     {
@@ -52,11 +52,23 @@ public sealed class GuestCallValidator : AbstractValidator<GuestCall>
             .When(c => c.Credential is not null || c.CredentialRequired)
             .WithMessage($"The instance credential the assignment fetch handed out is required, in the {ProvisionApi.CredentialHeader} header.")
             .OverridePropertyName("instanceCredential");
+        // The guest's own credential, sent with the release secret to claim and confirm in one fetch: 32 random bytes as hex.
+        RuleFor(c => c.Claim).Must(c => c is not null && ClaimFormat().IsMatch(c))
+            .When(c => c.Claim is not null)
+            .WithMessage($"The {ProvisionApi.ClaimHeader} header is the guest's own instance credential: 64 lower-case hex digits.")
+            .OverridePropertyName("claim");
+        RuleFor(c => c.Claim).Null()
+            .When(c => c.Credential is not null || c.CredentialRequired)
+            .WithMessage($"The {ProvisionApi.ClaimHeader} header goes with the release secret, not with the instance credential.")
+            .OverridePropertyName("claim");
         RuleFor(c => c.Secret).Must(s => !string.IsNullOrEmpty(s) && s.Length <= 256)
             .When(c => c.Credential is null && !c.CredentialRequired)
             .WithMessage($"The release's first-boot secret is required, in the {ProvisionApi.SecretHeader} header (or, once the assignment is claimed, the instance credential in the {ProvisionApi.CredentialHeader} header).")
             .OverridePropertyName("secret");
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex("^[0-9a-f]{64}$")]
+    private static partial System.Text.RegularExpressions.Regex ClaimFormat();
 }
 
 /// <summary>The report's own fields; the guest's host name and credential are <see cref="GuestCallValidator"/>'s.</summary>
@@ -78,6 +90,12 @@ public static class ProvisionApi
 
     /// <summary>The header guests send their instance credential in: handed out by the fetch that claimed the assignment (<see cref="FirstBootClaims"/>).</summary>
     public const string CredentialHeader = "X-Ctrlable-Instance-Credential";
+
+    /// <summary>
+    /// The header a guest sends its own instance credential in, with the release secret: the fetch claims the assignment for
+    /// that credential and confirms the claim at once (<see cref="FirstBootClaims.ClaimAsync"/>).
+    /// </summary>
+    public const string ClaimHeader = "X-Ctrlable-Claim";
 
     /// <summary>Rate limiter policy of the provision endpoints: <see cref="ProvisionOptions.PermitLimit"/> calls per client address and minute.</summary>
     public const string RateLimitPolicy = "provision";
@@ -127,7 +145,7 @@ public static class ProvisionApi
             .AuditReads()
             .WithName("GetProvisionAssignment")
             .WithSummary("A guest's first-boot assignment (wiring and secrets), served while its instance waits for its first boot; the guest's state becomes personalising.")
-            .WithDescription("With the release secret: the fetch claims the assignment and the answer carries `instanceCredential`; once the guest has used that credential (X-Ctrlable-Instance-Credential), the release secret alone gets 409 `claimed`. 403 `denied` for an unknown host name, a wrong secret or a wrong credential alike, 403 `address-mismatch` when the caller's address is not the guest's, 409 `not-ready` and 503 `proxmox-unavailable` (retry, see Retry-After), 410 `consumed` after complete, 410 `no-assignment` when the orchestrator holds none for the guest (the instance fails), 429 when rate-limited.")
+            .WithDescription("With the release secret: the fetch claims the assignment and the answer carries `instanceCredential`; once the guest has used that credential (X-Ctrlable-Instance-Credential), the release secret alone gets 409 `claimed`. With the release secret and the guest's own credential in X-Ctrlable-Claim: the fetch claims and confirms at once (the same credential again is served; another gets 409 `claimed` once a claim is confirmed). 403 `denied` for an unknown host name, a wrong secret or a wrong credential alike, 403 `address-mismatch` when the caller's address is not the guest's, 409 `not-ready` and 503 `proxmox-unavailable` (retry, see Retry-After), 410 `consumed` after complete, 410 `no-assignment` when the orchestrator holds none for the guest (the instance fails), 429 when rate-limited.")
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status403Forbidden)
             .ProducesProblem(StatusCodes.Status409Conflict)
@@ -184,18 +202,19 @@ public static class ProvisionApi
         [Description("The release's first-boot secret; prefer the X-Ctrlable-Secret header (query strings end up in access logs).")] string? secret,
         [FromHeader(Name = SecretHeader), Description("The release's first-boot secret (preferred).")] string? secretHeader,
         [FromHeader(Name = CredentialHeader), Description("The instance credential the claiming fetch handed out; once the guest has it, it replaces the release secret.")] string? credential,
+        [FromHeader(Name = ClaimHeader), Description("The guest's own instance credential (64 lower-case hex digits), with the release secret: the fetch claims the assignment for it and confirms the claim at once (no credential in the answer).")] string? claim,
         HttpContext context,
         ProvisionService service,
         IValidator<GuestCall> guests,
         CancellationToken ct)
     {
-        if (await guests.RefuseAsync(new GuestCall(hostname, secretHeader ?? secret, credential, CredentialRequired: false), ct) is { } invalid)
+        if (await guests.RefuseAsync(new GuestCall(hostname, secretHeader ?? secret, credential, CredentialRequired: false, claim), ct) is { } invalid)
         {
             return invalid;
         }
 
         context.Audit().ActorName = hostname;
-        var result = await service.FetchAssignmentAsync(hostname!, secretHeader ?? secret, credential, context.Connection.RemoteIpAddress, ct);
+        var result = await service.FetchAssignmentAsync(hostname!, secretHeader ?? secret, credential, claim, context.Connection.RemoteIpAddress, ct);
         return result.Outcome == ProvisionOutcome.Ok ? TypedResults.Ok(result.Assignment!) : Problem(context, result);
     }
 

@@ -79,10 +79,11 @@ public sealed partial class ProvisionService(
 
     /// <summary>
     /// The assignment, for the release secret (<paramref name="credential"/> null: the fetch claims the assignment and
-    /// the answer carries a new instance credential; refused once the claim is confirmed) or the instance credential
-    /// (its first use confirms the claim).
+    /// the answer carries a new instance credential; refused once the claim is confirmed), for the release secret with
+    /// the guest's own credential (<paramref name="claim"/>: the fetch claims and confirms at once; refused once another
+    /// credential's claim is confirmed) or for the instance credential (its first use confirms the claim).
     /// </summary>
-    public async Task<ProvisionResult> FetchAssignmentAsync(string hostname, string? secret, string? credential, IPAddress? caller, CancellationToken ct)
+    public async Task<ProvisionResult> FetchAssignmentAsync(string hostname, string? secret, string? credential, string? claim, IPAddress? caller, CancellationToken ct)
     {
         var (instance, denied) = await AuthenticateAsync(hostname, secret, credential, caller, ct);
         if (instance is null)
@@ -90,7 +91,7 @@ public sealed partial class ProvisionService(
             return denied!;
         }
 
-        if (await CheckStateAndAddressAsync(instance, caller, ct) is { } refused)
+        if (await CheckStateAndAddressAsync(instance, caller, withCredential: credential is not null, ct) is { } refused)
         {
             return refused;
         }
@@ -104,14 +105,23 @@ public sealed partial class ProvisionService(
         }
 
         string? issued = null;
-        if (credential is null)
+        if (claim is not null && credential is null)
+        {
+            if (!await claims.ClaimAsync(instance.Id, claim, caller, ct))
+            {
+                logger.LogWarning("First-boot call for {Hostname} from {Address} refused: its assignment is claimed by another credential", hostname, caller);
+                return Claimed();
+            }
+
+            logger.LogInformation("Instance {InstanceId} ({Hostname}): the first-boot fetch from {Address} claimed the assignment with the guest's credential", instance.Id, instance.Hostname, caller);
+        }
+        else if (credential is null)
         {
             issued = await claims.IssueAsync(instance.Id, caller, ct);
             if (issued is null)
             {
                 logger.LogWarning("First-boot call for {Hostname} from {Address} refused: its assignment is claimed, only its instance credential reads it", hostname, caller);
-                return new ProvisionResult(ProvisionOutcome.Claimed,
-                    $"The first fetch of this guest's assignment claimed it: send the instance credential it handed out in the {ProvisionApi.CredentialHeader} header. A guest that lost its credential cannot finish its first boot; redeploy the instance.");
+                return Claimed();
             }
 
             logger.LogInformation("Instance {InstanceId} ({Hostname}): the first-boot fetch from {Address} claimed the assignment", instance.Id, instance.Hostname, caller);
@@ -150,7 +160,7 @@ public sealed partial class ProvisionService(
             return denied!;
         }
 
-        if (await CheckStateAndAddressAsync(instance, caller, ct) is { } refused)
+        if (await CheckStateAndAddressAsync(instance, caller, withCredential: true, ct) is { } refused)
         {
             return refused;
         }
@@ -215,7 +225,7 @@ public sealed partial class ProvisionService(
             return new ProvisionResult(ProvisionOutcome.NoBroker, $"A {instance.Type} guest has no MQTT broker to follow.");
         }
 
-        if (await addressCheck.CheckAsync(instance, caller, ct) is { } refused)
+        if (await addressCheck.CheckAsync(instance, caller, withCredential: true, ct) is { } refused)
         {
             return refused;
         }
@@ -248,7 +258,7 @@ public sealed partial class ProvisionService(
             return (null, denied);
         }
 
-        return await addressCheck.CheckAsync(instance, caller, ct) is { } refused ? (null, refused) : (instance.Id, null);
+        return await addressCheck.CheckAsync(instance, caller, withCredential: true, ct) is { } refused ? (null, refused) : (instance.Id, null);
     }
 
     /// <summary>
@@ -296,7 +306,7 @@ public sealed partial class ProvisionService(
         return (null, new ProvisionResult(ProvisionOutcome.Denied, "Unknown host name or wrong first-boot secret."));
     }
 
-    private async Task<ProvisionResult?> CheckStateAndAddressAsync(ProvisionInstance instance, IPAddress? caller, CancellationToken ct)
+    private async Task<ProvisionResult?> CheckStateAndAddressAsync(ProvisionInstance instance, IPAddress? caller, bool withCredential, CancellationToken ct)
     {
         switch (instance.State)
         {
@@ -308,7 +318,7 @@ public sealed partial class ProvisionService(
                 return new ProvisionResult(ProvisionOutcome.NotReady, $"The instance is still being deployed ({instance.State}); try again shortly.");
         }
 
-        return await addressCheck.CheckAsync(instance, caller, ct);
+        return await addressCheck.CheckAsync(instance, caller, withCredential, ct);
     }
 
     /// <summary>
@@ -336,6 +346,9 @@ public sealed partial class ProvisionService(
 
     /// <summary>Who moved the instance, in its history: the guest, by the address it called from.</summary>
     private static string Source(IPAddress? caller) => $"guest {caller}";
+
+    private static ProvisionResult Claimed() => new(ProvisionOutcome.Claimed,
+        $"The first fetch of this guest's assignment claimed it: send the instance credential it handed out in the {ProvisionApi.CredentialHeader} header. A guest that lost its credential cannot finish its first boot; redeploy the instance.");
 
     private static ProvisionResult Gone() =>
         new(ProvisionOutcome.Gone, "This guest's first boot is over; its assignment is consumed. Redeploy the instance to start again.");

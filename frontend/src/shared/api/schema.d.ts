@@ -1017,7 +1017,7 @@ export interface paths {
         };
         /**
          * A guest's first-boot assignment (wiring and secrets), served while its instance waits for its first boot; the guest's state becomes personalising.
-         * @description With the release secret: the fetch claims the assignment and the answer carries `instanceCredential`; once the guest has used that credential (X-Ctrlable-Instance-Credential), the release secret alone gets 409 `claimed`. 403 `denied` for an unknown host name, a wrong secret or a wrong credential alike, 403 `address-mismatch` when the caller's address is not the guest's, 409 `not-ready` and 503 `proxmox-unavailable` (retry, see Retry-After), 410 `consumed` after complete, 410 `no-assignment` when the orchestrator holds none for the guest (the instance fails), 429 when rate-limited. No credentials needed.
+         * @description With the release secret: the fetch claims the assignment and the answer carries `instanceCredential`; once the guest has used that credential (X-Ctrlable-Instance-Credential), the release secret alone gets 409 `claimed`. With the release secret and the guest's own credential in X-Ctrlable-Claim: the fetch claims and confirms at once (the same credential again is served; another gets 409 `claimed` once a claim is confirmed). 403 `denied` for an unknown host name, a wrong secret or a wrong credential alike, 403 `address-mismatch` when the caller's address is not the guest's, 409 `not-ready` and 503 `proxmox-unavailable` (retry, see Retry-After), 410 `consumed` after complete, 410 `no-assignment` when the orchestrator holds none for the guest (the instance fails), 429 when rate-limited. No credentials needed.
          */
         get: operations["GetProvisionAssignment"];
         put?: never;
@@ -5555,6 +5555,8 @@ export interface operations {
                 "X-Ctrlable-Secret"?: string;
                 /** @description The instance credential the claiming fetch handed out; once the guest has it, it replaces the release secret. */
                 "X-Ctrlable-Instance-Credential"?: string;
+                /** @description The guest's own instance credential (64 lower-case hex digits), with the release secret: the fetch claims the assignment for it and confirms the claim at once (no credential in the answer). */
+                "X-Ctrlable-Claim"?: string;
             };
             path?: never;
             cookie?: never;
