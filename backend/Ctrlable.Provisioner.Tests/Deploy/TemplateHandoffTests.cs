@@ -33,7 +33,7 @@ public sealed class TemplateHandoffTests
         var data = TempDirectory.Create("handoff");
         await using var run = await DeployResilienceTests.StartAsync(pve, data, observer: null, boot, TestPorts.Free());
         var client = await run.App.CreateClientAsync(Role.Operator);
-        var projects = new[] { await CreateProjectAsync(client, "First"), await CreateProjectAsync(client, "Second") };
+        var projects = new[] { await ClusterDeployTests.CreateProjectAsync(client, "First", node: null), await ClusterDeployTests.CreateProjectAsync(client, "Second", node: null) };
         foreach (var project in projects)
         {
             (await client.PostAsJsonAsync($"/api/projects/{project}/instances", new { type = "zwavejs" })).EnsureSuccessStatusCode();
@@ -76,12 +76,5 @@ public sealed class TemplateHandoffTests
         }
 
         return all;
-    }
-
-    private static async Task<long> CreateProjectAsync(HttpClient client, string name)
-    {
-        var response = await client.PostAsJsonAsync("/api/projects", new { name, settings = new { zigbee = new { host = "192.168.1.50" }, zwave = new { host = "192.168.1.51", port = 3333 } } });
-        response.EnsureSuccessStatusCode();
-        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt64();
     }
 }
