@@ -146,17 +146,18 @@ public sealed class CloneStep(
     private async Task<TemplateTurn> TurnAsync(InstanceRow instance, CancellationToken ct, bool sayWaiting = true)
     {
         var queue = _templates.GetOrAdd(instance.TemplateVmid!.Value, _ => new TemplateQueue());
-        if (!queue.Gate.Wait(0))
+        if (queue.Gate.Wait(0))
         {
-            if (sayWaiting)
-            {
-                await steps.MoveAsync(instance, InstanceStates.Pending, "Waiting for the template (one clone at a time)", ct: ct);
-            }
-
-            await queue.WaitAsync(tasks, ct);
+            return new TemplateTurn(queue, waited: false);
         }
 
-        return new TemplateTurn(queue);
+        if (sayWaiting)
+        {
+            await steps.MoveAsync(instance, InstanceStates.Pending, "Waiting for the template (one clone at a time)", ct: ct);
+        }
+
+        await queue.WaitAsync(tasks, ct);
+        return new TemplateTurn(queue, waited: true);
     }
 
     private async Task WaitCloneTaskAsync(InstanceRow instance, TemplateTurn? turn, CancellationToken ct)
@@ -164,7 +165,7 @@ public sealed class CloneStep(
         // The clone task runs on the template's node (a clone with target moves the guest to another at its end).
         var taskNode = ProxmoxTasks.NodeOf(instance.Upid!) ?? instance.Node!;
         turn?.Running(taskNode);
-        var outcome = await tasks.WaitAsync(taskNode, instance.Upid!, guests.TaskTimeout, ct, turn?.Queue.HasQueued);
+        var outcome = await tasks.WaitAsync(taskNode, instance.Upid!, guests.TaskTimeout, ct, turn?.Awaited);
         // The template is free once its clone ended (Proxmox removed its lock before the task ended): the next clone's
         // request leaves now, before this one's bookkeeping.
         turn?.Release();
@@ -268,7 +269,7 @@ public sealed class CloneStep(
 
         public SemaphoreSlim Gate { get; } = new(1, 1);
 
-        public Func<bool> HasQueued => () => Volatile.Read(ref _queued) > 0;
+        public bool HasQueued() => Volatile.Read(ref _queued) > 0;
 
         public string? RunningOn
         {
@@ -296,12 +297,18 @@ public sealed class CloneStep(
         }
     }
 
-    /// <summary>A held turn at a template, released once (when its clone is seen ended, or when the step leaves).</summary>
-    private sealed class TemplateTurn(TemplateQueue queue)
+    /// <summary>
+    /// A held turn at a template, released once (when its clone is seen ended, or when the step leaves). Its clone's end
+    /// is awaited (looked for finely) while others queue behind it, and when it waited its own turn: the last clone of a
+    /// queue ends its chain, the longest path of deploys that share templates.
+    /// </summary>
+    private sealed class TemplateTurn(TemplateQueue queue, bool waited)
     {
         private int _released;
 
         public TemplateQueue Queue { get; } = queue;
+
+        public Func<bool> Awaited => () => waited || Queue.HasQueued();
 
         public void Running(string taskNode) => Queue.RunningOn = taskNode;
 

@@ -18,8 +18,8 @@ public sealed record TaskOutcome(string Upid, bool Succeeded, string ExitStatus,
 /// The interval follows what the waiters need (<see cref="TaskPacing"/>): each task type's duration is learned from
 /// earlier tasks of that type (kept in memory: a restart relearns from its first task), so a task is looked at
 /// sparsely until shortly before it is expected to end and finely around that time; a task known to be long is not
-/// polled faster than needed, unless others wait for it to end (<c>awaited</c>: clones queued behind a template's clone),
-/// when it is looked at every <see cref="TaskPacing.FinePoll"/> across that window. <c>/cluster/tasks</c> is not used: it hides a token's own tasks from a token without
+/// polled faster than needed, unless it is awaited (<c>awaited</c>: a template's clones in a queue, whose ends gate the
+/// next clone or end the chain), when it is looked at every <see cref="TaskPacing.FinePoll"/> across that window. <c>/cluster/tasks</c> is not used: it hides a token's own tasks from a token without
 /// Sys.Audit on "/" (pve-manager's Cluster.pm compares the split user name with the token id).
 /// A task whose UPID the node does not know (yet, or any more) is looked for again until the caller's timeout; a node
 /// that does not answer (a restart) is asked again with a growing pause, its waiters keep waiting until their
