@@ -174,7 +174,7 @@ public sealed class ClusterDeployTests
         return (run, client, await CreateProjectAsync(client, name, node));
     }
 
-    private static async Task<long> CreateProjectAsync(HttpClient client, string name, string? node)
+    internal static async Task<long> CreateProjectAsync(HttpClient client, string name, string? node)
     {
         var response = await client.PostAsJsonAsync("/api/projects", new { name, settings = new { zigbee = new { host = "192.168.1.50" }, zwave = new { host = "192.168.1.51", port = 3333 }, node } });
         response.EnsureSuccessStatusCode();

@@ -149,13 +149,39 @@ public sealed class ProxmoxTaskWatcherTests
         }
     }
 
-    private static List<TimeSpan> Looks(TaskDuration? expected, TimeSpan until)
+    [Fact]
+    public void Pacing_looks_at_a_task_others_wait_for_every_fine_poll_across_its_window_and_sparsely_before_it()
+    {
+        // Linked clones of one template took 1–3 s (as the emulator's realistic timings draw them).
+        var durations = new TaskDurations();
+        foreach (var took in new[] { 1.2, 2.9, 1.6, 2.4, 1.0, 2.7, 2.0 })
+        {
+            durations.Learn("vzclone", TimeSpan.FromSeconds(took));
+        }
+
+        var expected = durations.Expected("vzclone")!;
+        var alone = Looks(expected, until: TimeSpan.FromSeconds(3));
+        var awaited = Looks(expected, until: TimeSpan.FromSeconds(3), awaited: true);
+        var windowStart = expected.Mean - (2 * expected.Deviation);
+
+        foreach (var end in new[] { 1.3, 1.77, 2.05, 2.61 })
+        {
+            var found = awaited.First(t => t >= TimeSpan.FromSeconds(end));
+            found.Should().BeLessThanOrEqualTo(TimeSpan.FromSeconds(end) + TaskPacing.FinePoll + TimeSpan.FromMilliseconds(1), "a clone others wait for is seen ended within a fine poll");
+        }
+
+        alone.Zip(alone.Skip(1), (a, b) => b - a).Max().Should().BeGreaterThan(2 * TaskPacing.FinePoll, "a clone nobody waits for is looked at more sparsely");
+        awaited.Count(t => t < windowStart).Should().Be(alone.Count(t => t < windowStart), "before its window an awaited task is looked at no more often");
+        awaited.Should().HaveCountGreaterThan(alone.Count);
+    }
+
+    private static List<TimeSpan> Looks(TaskDuration? expected, TimeSpan until, bool awaited = false)
     {
         var looks = new List<TimeSpan>();
         var t = TimeSpan.Zero;
         while (t < until)
         {
-            t = TaskPacing.NextCheck(t, expected);
+            t = TaskPacing.NextCheck(t, expected, awaited);
             looks.Add(t);
         }
 

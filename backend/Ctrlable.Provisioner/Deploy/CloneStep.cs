@@ -25,7 +25,7 @@ public sealed class CloneStep(
     ILogger<CloneStep> logger)
 {
     /// <summary>Proxmox puts <c>lock: disk</c> on an LXC template while it is cloned: clones of one template run one at a time.</summary>
-    private readonly ConcurrentDictionary<long, SemaphoreSlim> _templateLocks = new();
+    private readonly ConcurrentDictionary<long, TemplateQueue> _templates = new();
 
     public async Task CloneAsync(InstanceRow instance, CancellationToken ct)
     {
@@ -72,13 +72,9 @@ public sealed class CloneStep(
             var (node, linked, storage) = (plan.Node, plan.Linked, plan.Storage);
             await instances.SetCloneAsync(instance.Id, node, linked ? "linked" : "full", ct);
 
-            // Only the clone itself holds the template: everything before and after runs in parallel.
-            var templateLock = kind == GuestKind.Lxc ? _templateLocks.GetOrAdd(instance.TemplateVmid!.Value, _ => new SemaphoreSlim(1, 1)) : null;
-            if (templateLock is not null && !templateLock.Wait(0))
-            {
-                await steps.MoveAsync(instance, InstanceStates.Pending, "Waiting for the template (one clone at a time)", ct: ct);
-                await templateLock.WaitAsync(ct);
-            }
+            // Only the clone itself holds the template: everything before and after runs in parallel. A clone queued here
+            // has its plan and VMID: its request leaves as soon as the clone before it is seen ended.
+            var turn = kind == GuestKind.Lxc ? await TurnAsync(instance, ct) : null;
 
             try
             {
@@ -108,12 +104,12 @@ public sealed class CloneStep(
                 await steps.PointAsync(instance.Id, DeployPipeline.CloneRequested, ct);
                 instance = (await instances.GetAsync(instance.Id, ct))!;
                 await steps.MoveAsync(instance, InstanceStates.Cloning, instance.Message ?? "Cloning", upid: upid, ct: ct);
-                await WaitCloneTaskAsync(instance with { Upid = upid, Node = node }, ct);
+                await WaitCloneTaskAsync(instance with { Upid = upid, Node = node }, turn, ct);
                 return;
             }
             finally
             {
-                templateLock?.Release();
+                turn?.Release();
             }
         }
     }
@@ -121,17 +117,12 @@ public sealed class CloneStep(
     public async Task FinishCloneAsync(InstanceRow instance, CancellationToken ct)
     {
         var kind = GuestOwnership.KindOf(instance);
-        var templateLock = kind == GuestKind.Lxc ? _templateLocks.GetOrAdd(instance.TemplateVmid!.Value, _ => new SemaphoreSlim(1, 1)) : null;
-        if (templateLock is not null)
-        {
-            await templateLock.WaitAsync(ct);
-        }
-
+        var turn = kind == GuestKind.Lxc ? await TurnAsync(instance, ct, sayWaiting: false) : null;
         try
         {
             if (instance.Upid is not null)
             {
-                await WaitCloneTaskAsync(instance, ct);
+                await WaitCloneTaskAsync(instance, turn, ct);
                 return;
             }
 
@@ -147,14 +138,37 @@ public sealed class CloneStep(
         }
         finally
         {
-            templateLock?.Release();
+            turn?.Release();
         }
     }
 
-    private async Task WaitCloneTaskAsync(InstanceRow instance, CancellationToken ct)
+    /// <summary>The instance's turn at its LXC template (waited for, as Pending, while another clone of it runs).</summary>
+    private async Task<TemplateTurn> TurnAsync(InstanceRow instance, CancellationToken ct, bool sayWaiting = true)
+    {
+        var queue = _templates.GetOrAdd(instance.TemplateVmid!.Value, _ => new TemplateQueue());
+        if (queue.Gate.Wait(0))
+        {
+            return new TemplateTurn(queue, waited: false);
+        }
+
+        if (sayWaiting)
+        {
+            await steps.MoveAsync(instance, InstanceStates.Pending, "Waiting for the template (one clone at a time)", ct: ct);
+        }
+
+        await queue.WaitAsync(tasks, ct);
+        return new TemplateTurn(queue, waited: true);
+    }
+
+    private async Task WaitCloneTaskAsync(InstanceRow instance, TemplateTurn? turn, CancellationToken ct)
     {
         // The clone task runs on the template's node (a clone with target moves the guest to another at its end).
-        var outcome = await tasks.WaitAsync(ProxmoxTasks.NodeOf(instance.Upid!) ?? instance.Node!, instance.Upid!, guests.TaskTimeout, ct);
+        var taskNode = ProxmoxTasks.NodeOf(instance.Upid!) ?? instance.Node!;
+        turn?.Running(taskNode);
+        var outcome = await tasks.WaitAsync(taskNode, instance.Upid!, guests.TaskTimeout, ct, turn?.Awaited);
+        // The template is free once its clone ended (Proxmox removed its lock before the task ended): the next clone's
+        // request leaves now, before this one's bookkeeping.
+        turn?.Release();
         if (outcome.Succeeded)
         {
             await steps.MoveAsync(instance, InstanceStates.Configuring, "Cloned", ct: ct);
@@ -243,4 +257,68 @@ public sealed class CloneStep(
         new(HttpStatusCode.Conflict, "GET", "/cluster/resources", message, new Dictionary<string, string>());
 
     private sealed record ClonePlan(string TemplateNode, string Node, bool Linked, string? Storage);
+
+    /// <summary>
+    /// One LXC template's clones in turn: who holds it, how many wait, and the node whose watcher looks for the end of
+    /// the clone in flight (looked for finely while others wait: <see cref="ProxmoxTasks.WaitAsync"/>'s <c>awaited</c>).
+    /// </summary>
+    private sealed class TemplateQueue
+    {
+        private int _queued;
+        private string? _runningOn;
+
+        public SemaphoreSlim Gate { get; } = new(1, 1);
+
+        public bool HasQueued() => Volatile.Read(ref _queued) > 0;
+
+        public string? RunningOn
+        {
+            get => Volatile.Read(ref _runningOn);
+            set => Volatile.Write(ref _runningOn, value);
+        }
+
+        public async Task WaitAsync(ProxmoxTasks tasks, CancellationToken ct)
+        {
+            Interlocked.Increment(ref _queued);
+            try
+            {
+                // The clone in flight is now awaited: its watcher plans its looks again.
+                if (RunningOn is { } node)
+                {
+                    tasks.Replan(node);
+                }
+
+                await Gate.WaitAsync(ct);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _queued);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A held turn at a template, released once (when its clone is seen ended, or when the step leaves). Its clone's end
+    /// is awaited (looked for finely) while others queue behind it, and when it waited its own turn: the last clone of a
+    /// queue ends its chain, the longest path of deploys that share templates.
+    /// </summary>
+    private sealed class TemplateTurn(TemplateQueue queue, bool waited)
+    {
+        private int _released;
+
+        public TemplateQueue Queue { get; } = queue;
+
+        public Func<bool> Awaited => () => waited || Queue.HasQueued();
+
+        public void Running(string taskNode) => Queue.RunningOn = taskNode;
+
+        public void Release()
+        {
+            if (Interlocked.Exchange(ref _released, 1) == 0)
+            {
+                Queue.RunningOn = null;
+                Queue.Gate.Release();
+            }
+        }
+    }
 }

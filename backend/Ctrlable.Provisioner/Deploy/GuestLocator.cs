@@ -7,10 +7,11 @@ namespace Ctrlable.Provisioner.Deploy;
 /// Where an instance's guest is now. Proxmox may have moved it (an admin's migration, HA): its config then lives on
 /// another node, and a request through the recorded node's path answers 500 "Configuration file … does not exist". The
 /// guest is found by its VMID cluster-wide (one <c>/cluster/resources</c> read) and a new node is recorded, so the guest
-/// is followed, never cloned again. Every action on a guest asks here first (power, configure, start, upgrade and its
+/// is followed, never cloned again. The read is <see cref="ClusterLook.CurrentAsync"/>'s: locates of the same moment (and the
+/// deploy steps' look then in flight) share one. Every action on a guest asks here first (power, configure, start, upgrade and its
 /// snapshots, backups and restore, address following, Home Assistant's locate phase).
 /// </summary>
-public sealed class GuestLocator(ProxmoxClient proxmox, InstanceRepository instances, ILogger<GuestLocator> logger) : IGuestLocator
+public sealed class GuestLocator(ClusterLook look, InstanceRepository instances, ILogger<GuestLocator> logger) : IGuestLocator
 {
     /// <summary>The instance with its guest's current node (recorded when it changed); as it was when no guest of its kind holds the VMID.</summary>
     public async Task<InstanceRow> LocateAsync(InstanceRow instance, CancellationToken ct)
@@ -20,7 +21,7 @@ public sealed class GuestLocator(ProxmoxClient proxmox, InstanceRepository insta
             return instance;
         }
 
-        var guest = (await proxmox.GetClusterResourcesAsync("vm", ct)).FirstOrDefault(r => r.Vmid == vmid);
+        var guest = (await look.CurrentAsync(ct)).FirstOrDefault(r => r.Vmid == vmid);
         return guest is null ? instance : await FollowAsync(instance, guest, ct);
     }
 
@@ -35,7 +36,7 @@ public sealed class GuestLocator(ProxmoxClient proxmox, InstanceRepository insta
             return list;
         }
 
-        var guests = (await proxmox.GetClusterResourcesAsync("vm", ct)).Where(r => r.Vmid is not null)
+        var guests = (await look.CurrentAsync(ct)).Where(r => r.Vmid is not null)
             .GroupBy(r => r.Vmid!.Value).ToDictionary(g => g.Key, g => g.First());
         var located = new List<InstanceRow>(list.Count);
         foreach (var instance in list)

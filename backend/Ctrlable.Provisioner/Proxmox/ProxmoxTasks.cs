@@ -18,7 +18,8 @@ public sealed record TaskOutcome(string Upid, bool Succeeded, string ExitStatus,
 /// The interval follows what the waiters need (<see cref="TaskPacing"/>): each task type's duration is learned from
 /// earlier tasks of that type (kept in memory: a restart relearns from its first task), so a task is looked at
 /// sparsely until shortly before it is expected to end and finely around that time; a task known to be long is not
-/// polled faster than needed. <c>/cluster/tasks</c> is not used: it hides a token's own tasks from a token without
+/// polled faster than needed, unless it is awaited (<c>awaited</c>: a template's clones in a queue, whose ends gate the
+/// next clone or end the chain), when it is looked at every <see cref="TaskPacing.FinePoll"/> across that window. <c>/cluster/tasks</c> is not used: it hides a token's own tasks from a token without
 /// Sys.Audit on "/" (pve-manager's Cluster.pm compares the split user name with the token id).
 /// A task whose UPID the node does not know (yet, or any more) is looked for again until the caller's timeout; a node
 /// that does not answer (a restart) is asked again with a growing pause, its waiters keep waiting until their
@@ -36,11 +37,15 @@ public sealed class ProxmoxTasks(ProxmoxClient client, TimeProvider time, ILogge
     /// <summary>What each task type took so far (in memory).</summary>
     public TaskDurations Durations { get; } = new();
 
-    public async Task<TaskOutcome> WaitAsync(string node, string upid, TimeSpan timeout, CancellationToken ct)
+    /// <summary>
+    /// Waits for the task to end. <paramref name="awaited"/>, asked at every look, tells whether others wait for this one
+    /// to end (say so with <see cref="Replan"/> when it turns true): its end is then looked for finely.
+    /// </summary>
+    public async Task<TaskOutcome> WaitAsync(string node, string upid, TimeSpan timeout, CancellationToken ct, Func<bool>? awaited = null)
     {
         using var timer = new CancellationTokenSource(timeout, _time);
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct, timer.Token);
-        var waiter = new Waiter(upid, TypeOf(upid), StartTimeOf(upid), _time.GetTimestamp());
+        var waiter = new Waiter(upid, TypeOf(upid), StartTimeOf(upid), _time.GetTimestamp(), awaited);
         var watcher = _watchers.GetOrAdd(node, n => new NodeWatcher(n, this));
         try
         {
@@ -67,6 +72,15 @@ public sealed class ProxmoxTasks(ProxmoxClient client, TimeProvider time, ILogge
         catch (OperationCanceledException) when (timer.IsCancellationRequested && !ct.IsCancellationRequested)
         {
             throw new TimeoutException($"Proxmox task {upid} did not finish within {timeout.TotalSeconds:0} s.");
+        }
+    }
+
+    /// <summary>A task waited on at <paramref name="node"/> became awaited: its watcher plans its next look again.</summary>
+    public void Replan(string node)
+    {
+        if (_watchers.TryGetValue(node, out var watcher))
+        {
+            watcher.Replan();
         }
     }
 
@@ -117,7 +131,7 @@ public sealed class ProxmoxTasks(ProxmoxClient client, TimeProvider time, ILogge
         || (e is ProxmoxException p && (int)p.Status >= 500);
 
     /// <summary>One waited-on task: when it was first waited for and when it was last seen running.</summary>
-    private sealed class Waiter(string upid, string type, long? startTime, long registered)
+    private sealed class Waiter(string upid, string type, long? startTime, long registered, Func<bool>? awaited)
     {
         public string Upid { get; } = upid;
         public string Type { get; } = type;
@@ -132,7 +146,7 @@ public sealed class ProxmoxTasks(ProxmoxClient client, TimeProvider time, ILogge
         public long NextCheck(TimeProvider time, TaskDurations durations)
         {
             var seen = time.GetElapsedTime(Registered, LastSeenRunning);
-            var next = TaskPacing.NextCheck(seen, durations.Expected(Type));
+            var next = TaskPacing.NextCheck(seen, durations.Expected(Type), awaited?.Invoke() == true);
             return Registered + (long)(next.TotalSeconds * time.TimestampFrequency);
         }
 
@@ -153,6 +167,15 @@ public sealed class ProxmoxTasks(ProxmoxClient client, TimeProvider time, ILogge
         private bool _running;
         private long _notBefore;
         private int _failures;
+
+        /// <summary>Plans the next look again (a waiter may need it sooner now).</summary>
+        public void Replan()
+        {
+            lock (_sync)
+            {
+                _wake.TrySetResult();
+            }
+        }
 
         public async Task<TaskStatus?> WaitUntilNotRunningAsync(Waiter waiter, CancellationToken ct)
         {

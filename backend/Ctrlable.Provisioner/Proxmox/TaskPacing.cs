@@ -7,7 +7,8 @@ namespace Ctrlable.Provisioner.Proxmox;
 /// then a quarter of its age (a task is at most about a quarter late). Known type: at its earliest expected end (a long
 /// type also half-way there), then <see cref="WindowLooks"/> looks spread over the window in which earlier tasks of the
 /// type ended (mean ± twice the deviation; at least <see cref="WindowStep"/> apart), then a quarter of its age again
-/// (it runs longer than any before). Never closer than <see cref="FinePoll"/>,
+/// (it runs longer than any before). A task others wait for (<c>awaited</c>) is looked at every <see cref="FinePoll"/>
+/// across its window instead: each look there ends the wait of the ones behind it sooner. Never closer than <see cref="FinePoll"/>,
 /// never further apart than <see cref="MaxPoll"/>.
 /// </summary>
 public static class TaskPacing
@@ -24,7 +25,7 @@ public static class TaskPacing
     public static readonly TimeSpan LongTask = TimeSpan.FromSeconds(2);
 
     /// <summary>The elapsed time (since the wait began) of the next look, given the last look that saw it running.</summary>
-    public static TimeSpan NextCheck(TimeSpan seenRunning, TaskDuration? expected)
+    public static TimeSpan NextCheck(TimeSpan seenRunning, TaskDuration? expected, bool awaited = false)
     {
         var t = seenRunning.TotalSeconds;
         double next;
@@ -37,7 +38,7 @@ public static class TaskPacing
             var spread = 2 * expected.Deviation.TotalSeconds;
             var lo = Math.Max(0, expected.Mean.TotalSeconds - spread);
             var hi = expected.Mean.TotalSeconds + spread + FinePoll.TotalSeconds;
-            var step = Math.Max(WindowStep.TotalSeconds, (hi - lo) / WindowLooks);
+            var step = awaited ? FinePoll.TotalSeconds : Math.Max(WindowStep.TotalSeconds, (hi - lo) / WindowLooks);
             // A long task gets one look half-way to its window (an early failure is not missed by much). Seen running
             // within a step of its window (by a look another waiter asked for), it joins that look's rhythm.
             next = t < lo / 2 && lo >= LongTask.TotalSeconds ? lo / 2
