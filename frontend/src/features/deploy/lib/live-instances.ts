@@ -39,6 +39,9 @@ export function mergeInstances(base: readonly Instance[], progress: ProgressMap)
         // Under DHCP the orchestrator follows a guest to a new address: the stream carries it.
         ip: news.ip ?? instance.ip,
         appUrl: news.appUrl ?? instance.appUrl,
+        // The API's upgrade offer was worked out for the state it read (an offer read while upgrading says "blocked");
+        // on a new state it waits for the re-read that the state change asks for.
+        upgrade: news.state === instance.state ? instance.upgrade : null,
         updatedAt: news.at,
         lastWorkingState: news.lastWorkingState,
       });

@@ -31,6 +31,16 @@ describe('live instances', () => {
     expect(mergeInstances(base, bare)[0]).toMatchObject({ ip: '192.168.1.20', appUrl: 'http://192.168.1.20:8123/' });
   });
 
+  it('drops an upgrade offer read for another state until the API is read again', () => {
+    const offer = { from: '2026.06', to: '2026.07', possible: false, code: 'not-active', reason: 'it is upgrading' };
+    const base = [instance({ id: 1, type: 'zwavejs', state: 'upgrading', upgrade: offer, updatedAt: '2026-06-10T09:00:05Z' })];
+    const rolledBack = applyProgress(new Map(), [progress({ instanceId: 1, type: 'zwavejs', state: 'active', at: '2026-06-10T09:01:00Z' })]);
+    expect(mergeInstances(base, rolledBack)[0]).toMatchObject({ state: 'active', upgrade: null });
+    // News of the same state keeps the offer the API gave for it.
+    const same = applyProgress(new Map(), [progress({ instanceId: 1, type: 'zwavejs', state: 'upgrading', percent: 50, at: '2026-06-10T09:00:30Z' })]);
+    expect(mergeInstances(base, same)[0]?.upgrade).toEqual(offer);
+  });
+
   it('lists an instance first seen on the stream', () => {
     const map = applyProgress(new Map(), [progress({ instanceId: 9, type: 'ctrlable-pro', state: 'cloning', hostname: 'smith-ctrlable-pro' })]);
     expect(mergeInstances([], map)).toEqual([
