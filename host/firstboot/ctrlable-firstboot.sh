@@ -631,14 +631,8 @@ load_assignment() {
   } <<<"$lines"
 }
 
-# A value for a YAML file: single-quoted, so nothing in it is read as YAML syntax. (fetch_assignment
-# refused control characters, so a value is one line.)
-yaml_string() {
-  local s=$1
-  printf "'%s'" "${s//\'/\'\'}"
-}
-
-# yaml_string_to VAR VALUE: yaml_string into VAR (no command substitution: no fork).
+# yaml_string_to VAR VALUE: VALUE for a YAML file, single-quoted so nothing in it is read as YAML syntax, into VAR
+# (no command substitution: no fork). fetch_assignment refused control characters, so a value is one line.
 yaml_string_to() {
   local yaml_in=$2
   printf -v "$1" "'%s'" "${yaml_in//\'/\'\'}"
@@ -1189,7 +1183,7 @@ follow_broker() {
   request GET "/api/provision/broker?hostname=$GUEST_HOSTNAME" "" "$RUN_DIR/broker.json"
   [[ $HTTP_STATUS == 200 ]] ||
     die 1 "the orchestrator did not say where the broker is (HTTP $HTTP_STATUS: $(problem_text "$RUN_DIR/broker.json"))"
-  local host port server known="" config edits="$RUN_DIR/edits" unit
+  local host port server known="" config edits="$RUN_DIR/edits" unit quoted
   # One jq run (this runs on every follow timer tick); an answer that is no JSON leaves all three empty.
   IFS=$'\t' read -r host port server < <("$JQ" -r '[.host, .port, .server] | map(. // "" | tostring) | @tsv' "$RUN_DIR/broker.json" 2>/dev/null) || true
   # Only what an address, a host name and a port look like goes into a configuration file.
@@ -1206,12 +1200,14 @@ follow_broker() {
     zigbee2mqtt)
       config="$ROOT/opt/zigbee2mqtt/data/configuration.yaml" unit=zigbee2mqtt.service
       need_file "$config"
-      printf 'mqtt\tserver\t%s\n' "$(yaml_string "$server")" >"$edits"
+      yaml_string_to quoted "$server"
+      printf 'mqtt\tserver\t%s\n' "$quoted" >"$edits"
       ;;
     frigate)
       config="$ROOT/config/config.yml" unit=frigate.service
       need_file "$config"
-      printf 'mqtt\thost\t%s\nmqtt\tport\t%s\n' "$(yaml_string "$host")" "$port" >"$edits"
+      yaml_string_to quoted "$host"
+      printf 'mqtt\thost\t%s\nmqtt\tport\t%s\n' "$quoted" "$port" >"$edits"
       ;;
     *) ;;
   esac

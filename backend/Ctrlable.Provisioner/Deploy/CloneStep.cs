@@ -306,18 +306,16 @@ public sealed class CloneStep(
     {
         private int _released;
 
-        public TemplateQueue Queue { get; } = queue;
+        public Func<bool> Awaited => () => waited || queue.HasQueued();
 
-        public Func<bool> Awaited => () => waited || Queue.HasQueued();
-
-        public void Running(string taskNode) => Queue.RunningOn = taskNode;
+        public void Running(string taskNode) => queue.RunningOn = taskNode;
 
         public void Release()
         {
             if (Interlocked.Exchange(ref _released, 1) == 0)
             {
-                Queue.RunningOn = null;
-                Queue.Gate.Release();
+                queue.RunningOn = null;
+                queue.Gate.Release();
             }
         }
     }
