@@ -41,7 +41,16 @@ public sealed class DeployResilienceTests
         // The "crashed" orchestrator is gone; Proxmox went on with whatever task it had been given.
         await using var second = await StartAsync(pve, data, observer: null, boot, port);
         using var again = await second.App.CreateClientAsync(Role.Operator);
-        var instances = await DeployApiTests.WaitForAsync(again, project, i => i.GetProperty("state").GetString() is "active" or "failed", TimeSpan.FromSeconds(90));
+        List<System.Text.Json.JsonElement> instances;
+        try
+        {
+            instances = await DeployApiTests.WaitForAsync(again, project, i => i.GetProperty("state").GetString() is "active" or "failed", TimeSpan.FromSeconds(90));
+        }
+        catch (TimeoutException e)
+        {
+            // What the guests' first boots did tells why an instance still waits for one.
+            throw new TimeoutException($"{e.Message} / boot log: {string.Join("; ", pve.Sim.BootLog.Select(b => $"{b.Vmid} {b.Error ?? "ok"}"))}", e);
+        }
 
         instances.Should().OnlyContain(i => i.GetProperty("state").GetString() == "active", string.Join("; ", instances.Select(i => i.GetProperty("error").ToString())));
         var pool = pve.Sim.State.Access.Pools["ctrlable"].Vms.Except(ForeignGuests.Vmids);

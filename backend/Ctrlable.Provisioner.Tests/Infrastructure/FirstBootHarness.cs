@@ -54,13 +54,34 @@ internal sealed class DeferredBootBehaviour : IGuestBootBehaviour
 
     public async Task RunFirstBootAsync(GuestBootContext context, CancellationToken cancellationToken)
     {
-        Task<IGuestBootBehaviour> inner;
+        while (true)
+        {
+            Task<IGuestBootBehaviour> inner;
+            lock (_gate)
+            {
+                inner = _inner.Task;
+            }
+
+            try
+            {
+                await (await inner.WaitAsync(cancellationToken)).RunFirstBootAsync(context, cancellationToken);
+                return;
+            }
+            catch (ObjectDisposedException) when (DisconnectedSince(inner))
+            {
+                // The orchestrator this boot was handed to was stopped under it: its services (which the behaviour reads
+                // the guest's template from) are gone, not the guest. A real guest boots on regardless, so the boot runs
+                // again with the orchestrator connected next; the script resumes from the steps it marked done.
+            }
+        }
+    }
+
+    private bool DisconnectedSince(Task<IGuestBootBehaviour> inner)
+    {
         lock (_gate)
         {
-            inner = _inner.Task;
+            return _inner.Task != inner;
         }
-
-        await (await inner.WaitAsync(cancellationToken)).RunFirstBootAsync(context, cancellationToken);
     }
 }
 
