@@ -115,6 +115,23 @@ function span(seconds: number): string {
 
 const absoluteFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
 
+/**
+ * A schedule's slot as its schedule says it: the date and the 24-hour time in the site's time zone (the orchestrator's,
+ * which the schedule runs in), so "daily at 21:38 (Europe/Berlin)" has its runs "scheduled for Dec 5, 2026, 21:38"
+ * whatever the browser's zone and clock style. An unknown zone name falls back to the browser's zone.
+ */
+export function formatSlot(date: Date | string | number, timeZone: string): string {
+  const millis = toMillis(date);
+  if (!Number.isFinite(millis)) return NOT_KNOWN;
+  const style = { dateStyle: 'medium', timeStyle: 'short', hourCycle: 'h23' } as const;
+  try {
+    return new Intl.DateTimeFormat(undefined, { ...style, timeZone }).format(millis);
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    return new Intl.DateTimeFormat(undefined, style).format(millis);
+  }
+}
+
 /** The absolute date and time in the browser's locale (for the hover text of a relative time). */
 export function formatAbsolute(date: Date | string | number): string {
   const millis = toMillis(date);

@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { ApiError, problemMessage, type BackupArchiveView, type GuestBackupView } from '@/shared/api';
-import { formatAbsolute } from '@/shared/lib/format';
+import { formatSlot } from '@/shared/lib/format';
 import { Button } from '@/shared/ui/button';
 import { Dialog } from '@/shared/ui/dialog';
 import { RelativeTime } from '@/shared/ui/relative-time';
@@ -102,7 +102,7 @@ export function ProjectBackups({ projectId, canOperate }: { projectId: number; c
         <ul aria-label="Recent backup runs">
           {data.runs.slice(0, 5).map((run) => (
             <li key={run.id} data-run-state={run.state}>
-              {run.slot ? `Scheduled for ${formatAbsolute(run.slot)}` : `Asked for by ${run.requestedBy ?? 'an API client'}`}, started{' '}
+              {run.slot ? `Scheduled for ${formatSlot(run.slot, data.timeZone)}` : `Asked for by ${run.requestedBy ?? 'an API client'}`}, started{' '}
               <RelativeTime date={run.startedAt} />: {run.state === 'running' ? 'backing up…' : run.state === 'succeeded' ? 'backed up' : `failed: ${run.error ?? ''}`}
             </li>
           ))}

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   formatAbsolute,
+  formatSlot,
   formatDisk,
   formatDiskUsage,
   formatDuration,
@@ -92,6 +93,16 @@ describe('format', () => {
     const text = formatAbsolute('2026-11-25T14:00:00Z');
     expect(text).toMatch(/2026/);
     expect(formatAbsolute('nope')).toBe('—');
+  });
+
+  it("schedule slots in the site's zone, on a 24-hour clock", () => {
+    // 20:38 UTC is 21:38 in Berlin in December and 15:38 in New York.
+    expect(formatSlot('2026-12-05T20:38:00Z', 'Europe/Berlin')).toMatch(/\b21:38\b/);
+    expect(formatSlot('2026-12-05T20:38:00Z', 'America/New_York')).toMatch(/\b15:38\b/);
+    expect(formatSlot('2026-12-05T20:38:00Z', 'America/New_York')).not.toMatch(/PM|AM/i);
+    // A zone the browser does not know: the browser's own zone, still a 24-hour clock.
+    expect(formatSlot('2026-12-05T20:38:00Z', 'Not/AZone')).toMatch(/2026.*\d\d:38/);
+    expect(formatSlot('nope', 'UTC')).toBe('—');
   });
 
   it('plurals', () => {

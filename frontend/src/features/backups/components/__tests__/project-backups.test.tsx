@@ -87,6 +87,8 @@ describe('Project backups', () => {
     const runs = await screen.findByRole('list', { name: 'Recent backup runs' });
     const [scheduled, asked] = within(runs).getAllByRole('listitem');
     expect(scheduled).toHaveTextContent(/^Scheduled for .*: failed: vzdump on pve failed: no space$/);
+    // The slot in the schedule's own terms: the site's zone (03:00 UTC is 04:00 in Berlin in March), a 24-hour clock.
+    expect(scheduled).toHaveTextContent(/^Scheduled for Mar 5, 2031, 04:00, started/);
     expect(scheduled).toHaveAttribute('data-run-state', 'failed');
     expect(asked).toHaveTextContent(/^Asked for by op, started .*: backed up$/);
   });
