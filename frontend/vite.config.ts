@@ -30,6 +30,11 @@ export default defineConfig({
     setupFiles: ['./src/testing/setup-tests.ts'],
     include: ['src/**/*.test.{ts,tsx}'],
     restoreMocks: true,
+    // One module graph and one jsdom per worker instead of per test file: a fresh jsdom and React for each of the
+    // ~50 files cost 150 CPU-seconds of the 2-core CI, the tests themselves 25. Each test cleans up after itself
+    // (setup-tests.ts: cleanup, restored mocks and globals), and the suite passes in shuffled order
+    // (`npx vitest run --sequence.shuffle`); a file that mocks a module loads its subject after the mock.
+    isolate: false,
     // Beside the .NET build on two cores a test can take seconds; a limit is for hangs, not for slowness.
     testTimeout: 20_000,
     unstubGlobals: true,

@@ -1,15 +1,25 @@
 import { render, screen } from '@testing-library/react';
-import { describe, expect, it, vi } from 'vitest';
-import { TimeSeriesChart, canDrawCharts } from '../time-series-chart';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 
 const loadUplot = vi.hoisted(() => vi.fn());
 vi.mock('../uplot-loader', () => ({ loadUplot }));
+
+// The test files share one module graph (Vitest runs them without isolation): another file may have loaded the chart
+// with the real loader, so it is loaded again here, after the mock.
+async function chartModule() {
+  vi.resetModules();
+  return import('../time-series-chart');
+}
 
 const columns = { times: [1, 2, 3], values: [[10, null, 30], [50, 55, 52]] };
 const lines = [{ label: 'CPU', color: '#1d4ed8' }, { label: 'Memory', color: '#7e22ce', dash: [6, 3] }];
 
 describe('TimeSeriesChart', () => {
-  it('in jsdom (no canvas, no matchMedia) shows only the caption and never loads uPlot', () => {
+  // The mock is the file's, not a test's: each test starts with no calls recorded (the tests run in any order).
+  beforeEach(() => loadUplot.mockReset());
+
+  it('in jsdom (no canvas, no matchMedia) shows only the caption and never loads uPlot', async () => {
+    const { TimeSeriesChart, canDrawCharts } = await chartModule();
     expect(canDrawCharts()).toBe(false);
 
     render(<TimeSeriesChart columns={columns} lines={lines} label="CPU and memory" caption="CPU now 30%" />);
@@ -20,6 +30,7 @@ describe('TimeSeriesChart', () => {
   });
 
   it('where charts can be drawn, builds a uPlot with the columns, feeds it new data, and destroys it', async () => {
+    const { TimeSeriesChart } = await chartModule();
     vi.stubGlobal('matchMedia', vi.fn());
     vi.stubGlobal(
       'ResizeObserver',
