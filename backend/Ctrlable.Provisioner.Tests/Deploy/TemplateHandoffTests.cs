@@ -32,7 +32,7 @@ public sealed class TemplateHandoffTests
 
         var data = TempDirectory.Create("handoff");
         await using var run = await DeployResilienceTests.StartAsync(pve, data, observer: null, boot, TestPorts.Free());
-        var client = await run.App.CreateClientAsync(Role.Operator);
+        using var client = await run.App.CreateClientAsync(Role.Operator);
         var projects = new[] { await ClusterDeployTests.CreateProjectAsync(client, "First", node: null), await ClusterDeployTests.CreateProjectAsync(client, "Second", node: null) };
         foreach (var project in projects)
         {

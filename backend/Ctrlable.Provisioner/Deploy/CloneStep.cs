@@ -146,7 +146,7 @@ public sealed class CloneStep(
     private async Task<TemplateTurn> TurnAsync(InstanceRow instance, CancellationToken ct, bool sayWaiting = true)
     {
         var queue = _templates.GetOrAdd(instance.TemplateVmid!.Value, _ => new TemplateQueue());
-        if (queue.Gate.Wait(0))
+        if (queue.TryEnter())
         {
             return new TemplateTurn(queue, waited: false);
         }
@@ -264,12 +264,20 @@ public sealed class CloneStep(
     /// </summary>
     private sealed class TemplateQueue
     {
+        private readonly SemaphoreSlim _gate = new(1, 1);
         private int _queued;
         private string? _runningOn;
 
-        public SemaphoreSlim Gate { get; } = new(1, 1);
-
         public bool HasQueued() => Volatile.Read(ref _queued) > 0;
+
+        /// <summary>The template's turn at once, when no clone of it runs.</summary>
+        public bool TryEnter() => _gate.Wait(0);
+
+        public void Leave()
+        {
+            RunningOn = null;
+            _gate.Release();
+        }
 
         public string? RunningOn
         {
@@ -288,7 +296,7 @@ public sealed class CloneStep(
                     tasks.Replan(node);
                 }
 
-                await Gate.WaitAsync(ct);
+                await _gate.WaitAsync(ct);
             }
             finally
             {
@@ -314,8 +322,7 @@ public sealed class CloneStep(
         {
             if (Interlocked.Exchange(ref _released, 1) == 0)
             {
-                queue.RunningOn = null;
-                queue.Gate.Release();
+                queue.Leave();
             }
         }
     }
