@@ -53,18 +53,27 @@ internal static class MemoryBench
         }
 
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"memory benchmark: the product ({product.Describe}, real mode) under {viewers} dashboard viewers for {duration.TotalSeconds:0} s"));
-        Console.WriteLine("| run | start-up s | req/s | RSS serving, before viewers MB | peak before viewers (VmHWM) MB | with viewers p50 MB | with viewers max MB | peak (VmHWM) MB | at max: anonymous MB | at max: files MB | at max: shared (double-mapped code) MB | p50 ms | p99 ms |");
-        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        Console.WriteLine("| run | start-up s | req/s | RSS serving, before viewers MB | peak before viewers (VmHWM) MB | with viewers p50 MB | with viewers max MB | peak (VmHWM) MB | at max: anonymous MB | at max: files MB | at max: shared (double-mapped code) MB | at max: threads | p50 ms | p99 ms |");
+        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var (label, m) in rows)
         {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {label} | {m.StartUp.TotalSeconds:0.00} | {m.RequestsPerSecond:0} | {Mb(m.Serving):0.0} | {Mb(m.ServingPeak):0.0} | {Mb(m.P50):0.0} | {Mb(m.Max.VmRss):0.0} | {Mb(m.Peak):0.0} | {Mb(m.Max.RssAnon):0.0} | {Mb(m.Max.RssFile):0.0} | {Mb(m.Max.RssShmem):0.0} | {m.LatencyP50:0.0} | {m.LatencyP99:0.0} |"));
+                $"| {label} | {m.StartUp.TotalSeconds:0.00} | {m.RequestsPerSecond:0} | {Mb(m.Serving):0.0} | {Mb(m.ServingPeak):0.0} | {Mb(m.P50):0.0} | {Mb(m.Max.VmRss):0.0} | {Mb(m.Peak):0.0} | {Mb(m.Max.RssAnon):0.0} | {Mb(m.Max.RssFile):0.0} | {Mb(m.Max.RssShmem):0.0} | {m.Max.Threads} | {m.LatencyP50:0.0} | {m.LatencyP99:0.0} |"));
         }
 
         foreach (var (label, m) in rows)
         {
             Console.WriteLine($"{label}: resident at the end, largest mappings (/proc/PID/smaps, MB): " +
                 string.Join(", ", m.Parts.Take(16).Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Mapping} {Mb(p.Kb):0.0}"))));
+        }
+
+        foreach (var (label, m) in rows)
+        {
+            // What the viewers added: the mappings that grew most from serving (before the viewers) to the end.
+            var before = m.ServingParts.ToDictionary(p => p.Mapping, p => p.Kb);
+            var grown = m.Parts.Select(p => (p.Mapping, Kb: p.Kb - before.GetValueOrDefault(p.Mapping))).Where(p => p.Kb > 0).OrderByDescending(p => p.Kb);
+            Console.WriteLine($"{label}: grown while the viewers ran (MB): " +
+                string.Join(", ", grown.Take(10).Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Mapping} +{Mb(p.Kb):0.0}"))));
         }
 
         foreach (var (r, i) in ratios.Select((r, i) => (r, i)))
@@ -91,9 +100,9 @@ internal static class MemoryBench
         public static Product Published(string app) => new(Path.Combine(app, "Ctrlable.Provisioner"), [], app, $"{Path.Combine(app, "Ctrlable.Provisioner")}, self-contained");
     }
 
-    private sealed record Sample(long VmRss, long RssAnon, long RssFile, long RssShmem);
+    private sealed record Sample(long VmRss, long RssAnon, long RssFile, long RssShmem, long Threads);
 
-    private sealed record Measurement(TimeSpan StartUp, double RequestsPerSecond, long Serving, long ServingPeak, long P50, Sample Max, long Peak, double LatencyP50, double LatencyP99, IReadOnlyList<(string Mapping, long Kb)> Parts);
+    private sealed record Measurement(TimeSpan StartUp, double RequestsPerSecond, long Serving, long ServingPeak, long P50, Sample Max, long Peak, double LatencyP50, double LatencyP99, IReadOnlyList<(string Mapping, long Kb)> Parts, IReadOnlyList<(string Mapping, long Kb)> ServingParts);
 
     private static async Task<Measurement> MeasureAsync(Product app, Dictionary<string, string> overrides, int viewers, TimeSpan duration)
     {
@@ -135,6 +144,7 @@ internal static class MemoryBench
                 // The high-water mark so far: start-up, sign-in and one dashboard. VmHWM after the viewers is the whole
                 // run's; when it is higher, the peak came while they were served.
                 var servingPeak = Rss(product.Id, "VmHWM");
+                var servingParts = Smaps(product.Id);
 
                 var samples = new List<Sample>();
                 using var stop = new CancellationTokenSource(duration);
@@ -142,7 +152,7 @@ internal static class MemoryBench
                 {
                     while (!stop.IsCancellationRequested)
                     {
-                        samples.Add(new Sample(Rss(product.Id, "VmRSS"), Rss(product.Id, "RssAnon"), Rss(product.Id, "RssFile"), Rss(product.Id, "RssShmem")));
+                        samples.Add(new Sample(Rss(product.Id, "VmRSS"), Rss(product.Id, "RssAnon"), Rss(product.Id, "RssFile"), Rss(product.Id, "RssShmem"), Rss(product.Id, "Threads")));
                         await Task.Delay(TimeSpan.FromSeconds(1), CancellationToken.None);
                     }
                 });
@@ -171,7 +181,7 @@ internal static class MemoryBench
                 var all = latencies.SelectMany(l => l).Order().ToList();
                 var byRss = samples.OrderBy(x => x.VmRss).ToList();
                 return new Measurement(startUp, all.Count / duration.TotalSeconds, serving, servingPeak, byRss[byRss.Count / 2].VmRss, byRss[^1], peak,
-                    Stats.Percentile(all, 50), Stats.Percentile(all, 99), parts);
+                    Stats.Percentile(all, 50), Stats.Percentile(all, 99), parts, servingParts);
             }
             finally
             {
@@ -206,7 +216,7 @@ internal static class MemoryBench
             if (fields.Length >= 5 && fields[0].Contains('-', StringComparison.Ordinal) && !fields[0].EndsWith(':'))
             {
                 // "start-end perms offset dev inode [path]": a new mapping.
-                mapping = fields.Length > 5 ? Path.GetFileName(string.Join(' ', fields[5..])) : "[anonymous]";
+                mapping = fields.Length > 5 ? Path.GetFileName(string.Join(' ', fields[5..])) : Anonymous(fields[0]);
                 mapping = mapping.Length == 0 ? string.Join(' ', fields[5..]) : mapping;
             }
             else if (fields is ["Rss:", var kb, "kB"])
@@ -218,7 +228,24 @@ internal static class MemoryBench
         return [.. resident.Where(r => r.Value > 0).Select(r => (r.Key, r.Value)).OrderByDescending(r => r.Value)];
     }
 
-    /// <summary>A line of /proc/PID/status in kB (VmRSS: now; VmHWM: the peak; RssAnon/RssFile/RssShmem: VmRSS's parts).</summary>
+    /// <summary>
+    /// Anonymous mappings by their reserved size, which tells their owner apart: the GC's one reservation (hundreds of
+    /// GB with regions), glibc's malloc arenas (64 MB each), thread stacks (1.5 MB .NET, 8 MB glibc), the rest small.
+    /// </summary>
+    private static string Anonymous(string range)
+    {
+        var bounds = range.Split('-');
+        var size = Convert.ToUInt64(bounds[1], 16) - Convert.ToUInt64(bounds[0], 16);
+        return size switch
+        {
+            >= 1UL << 30 => "[anonymous ≥ 1 GB]",
+            >= 32UL << 20 => "[anonymous 32 MB–1 GB]",
+            >= 1UL << 20 => "[anonymous 1–32 MB]",
+            _ => "[anonymous < 1 MB]",
+        };
+    }
+
+    /// <summary>A line of /proc/PID/status: kB (VmRSS: now; VmHWM: the peak; RssAnon/RssFile/RssShmem: VmRSS's parts) or a count (Threads).</summary>
     private static long Rss(int pid, string field)
     {
         var line = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith(field + ":", StringComparison.Ordinal));
