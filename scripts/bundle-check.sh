@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Checks a published orchestrator bundle the way a container runs it:
-#   1. its .sha256 matches, it holds the app (workstation GC, no dynamic PGO in its runtimeconfig.json), install.sh, host/ and deploy/
-#      files, and no emulator (demo mode's Ctrlable.Provisioner.Demo, Ctrlable.PveSim, Ctrlable.HaSim stay in the
-#      repository);
+#   1. its .sha256 matches, it holds the app (trimmed; workstation segments GC, no tiered compilation or dynamic PGO,
+#      reflection-based JSON on, in its runtimeconfig.json), install.sh, host/ and deploy/ files, and no emulator
+#      (demo mode's Ctrlable.Provisioner.Demo, Ctrlable.PveSim, Ctrlable.HaSim stay in the repository);
 #   2. deploy/ct-setup.sh create-admin makes the first admin (the app's --create-admin, as the service user); the app,
 #      started from its own directory with no .NET SDK or runtime on PATH, refuses to serve without a Proxmox host
 #      (one line, exit 1), refuses an invalid setting given in the environment (bound and validated at start, as a
@@ -38,8 +38,12 @@ for f in VERSION install.sh app/Ctrlable.Provisioner app/libcoreclr.so app/wwwro
 done
 grep -q '"includedFrameworks"' "$dir/app/Ctrlable.Provisioner.runtimeconfig.json" || fail "the app is not self-contained"
 # The runtime settings the memory figure was measured with (backend/bench/README.md "Memory"): the workstation GC (not
-# the web SDK's server GC) and no dynamic PGO.
-for setting in '"System.GC.Server": false' '"System.Runtime.TieredPGO": false'; do
+# the web SDK's server GC) with segments (libclrgc.so), no tiered compilation and no dynamic PGO, reflection-based JSON
+# kept on, and trimmed (the SDK writes the DI trimmability check into a trimmed app's runtimeconfig only).
+for setting in '"System.GC.Server": false' '"System.GC.Name": "libclrgc.so"' '"System.Runtime.TieredCompilation": false' \
+  '"System.Runtime.TieredPGO": false' \
+  '"System.Text.Json.JsonSerializer.IsReflectionEnabledByDefault": true' \
+  '"Microsoft.Extensions.DependencyInjection.VerifyOpenGenericServiceTrimmability": true'; do
   grep -qF "$setting" "$dir/app/Ctrlable.Provisioner.runtimeconfig.json" || fail "the app's runtimeconfig.json lacks $setting (backend/bench/README.md \"Memory\")"
 done
 # No emulator reaches a dealer: neither its files nor a dependency on it. (BCrypt.Net-Next stays: the product checks

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the orchestrator bundle a dealer installs with install.sh:
 #   dist/ctrlable-provisioner-<version>-linux-x64.tar.gz and its .sha256 (sha256sum format).
-# Self-contained linux-x64 (no .NET runtime in the container) and ReadyToRun (fast start), the SPA built into
+# Self-contained linux-x64 (no .NET runtime in the container), trimmed (partial) and ReadyToRun (fast start), the SPA built into
 # wwwroot, the release manifests, install.sh, host/ (build trigger, first-boot service) and deploy/ (unit,
 # in-container setup). Usage: scripts/publish.sh [--version X.Y.Z] [--skip-frontend]
 set -euo pipefail
@@ -42,10 +42,12 @@ if ((build_frontend)); then
 fi
 [[ -f $repo_root/backend/Ctrlable.Provisioner/wwwroot/index.html ]] || { echo "publish: no SPA in backend/Ctrlable.Provisioner/wwwroot (run without --skip-frontend)" >&2; exit 1; }
 
-echo "publish: dotnet publish (self-contained linux-x64, ReadyToRun) $version"
+echo "publish: dotnet publish (self-contained linux-x64, trimmed, ReadyToRun) $version"
 # A separate obj/bin (artifacts path) so the RID-specific restore does not disturb the normal build's.
+# Trimmed, partial mode: the framework's trimmable assemblies lose unused code, the app and its packages stay whole
+# (memory: backend/bench/README.md "Memory").
 dotnet publish "$repo_root/backend/Ctrlable.Provisioner/Ctrlable.Provisioner.csproj" -c Release -r linux-x64 \
-  --self-contained true -p:PublishReadyToRun=true -p:Version="$version" \
+  --self-contained true -p:PublishReadyToRun=true -p:PublishTrimmed=true -p:TrimMode=partial -p:Version="$version" \
   --artifacts-path "$work/artifacts" -o "$stage/app" --nologo -v q
 
 cp -r "$repo_root/releases" "$stage/app/releases"

@@ -32,7 +32,9 @@ public static class Program
         // The slim builder: no IIS integration, QUIC transport or Debug/EventSource loggers, which a Linux container never
         // uses but which CreateBuilder loads at start (memory, backend/bench/README.md "Memory"); Kestrel's HTTPS
         // configuration (https:// URLs, Kestrel:Endpoints) is added back.
-        var builder = WebApplication.CreateSlimBuilder(args);
+        // No settings file is reloaded on change (a dealer's settings are the environment file, read at start), so no
+        // file watcher: it costs a thread, memory, and inotify watches over the whole content root with its subfolders.
+        var builder = WebApplication.CreateSlimBuilder([.. args, "--hostBuilder:reloadConfigOnChange=false"]);
         builder.WebHost.UseKestrelHttpsConfiguration();
         builder.AddApplicationServices();
         builder.AddAccessControl();

@@ -2,6 +2,8 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Ctrlable.Provisioner.Tests.Infrastructure;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Ctrlable.Provisioner.Tests.Hosting;
 
@@ -21,6 +23,19 @@ public sealed class HostingTests : IDisposable
         health.GetProperty("status").GetString().Should().Be("ok");
         health.GetProperty("database").GetString().Should().Be("ok");
         File.Exists(_app.DatabasePath).Should().BeTrue("the orchestrator keeps its state in a real SQLite file");
+    }
+
+    [Fact]
+    public void No_settings_file_is_watched_even_when_the_host_is_told_to_reload_on_change()
+    {
+        // The host setting arrives as a command-line argument, which would override the environment's.
+        using var app = _app.WithWebHostBuilder(b => b.UseSetting("hostBuilder:reloadConfigOnChange", "true"));
+
+        var configuration = (IConfigurationRoot)app.Services.GetRequiredService<IConfiguration>();
+
+        var files = configuration.Providers.OfType<FileConfigurationProvider>().ToList();
+        files.Should().NotBeEmpty("appsettings.json is read");
+        files.Should().OnlyContain(p => !p.Source.ReloadOnChange);
     }
 
     [Fact]

@@ -13,7 +13,13 @@ public sealed class BundleCheckTests : IDisposable
 {
     private const string Name = "ctrlable-provisioner-9.9.9-linux-x64";
     private const string GcSetting = "\"System.GC.Server\": false";
+    private const string SegmentsSetting = "\"System.GC.Name\": \"libclrgc.so\"";
+    private const string TieringSetting = "\"System.Runtime.TieredCompilation\": false";
     private const string PgoSetting = "\"System.Runtime.TieredPGO\": false";
+    private const string JsonSetting = "\"System.Text.Json.JsonSerializer.IsReflectionEnabledByDefault\": true";
+    // Written by the SDK into a trimmed app's runtimeconfig only: the bundle is trimmed.
+    private const string TrimmedSetting = "\"Microsoft.Extensions.DependencyInjection.VerifyOpenGenericServiceTrimmability\": true";
+    private static readonly string[] RuntimeSettings = [GcSetting, SegmentsSetting, TieringSetting, PgoSetting, JsonSetting, TrimmedSetting];
     private readonly string _dir = TempDirectory.Create("bundle-check");
 
     [Theory]
@@ -51,10 +57,14 @@ public sealed class BundleCheckTests : IDisposable
 
     [Theory]
     [InlineData(GcSetting)]
+    [InlineData(SegmentsSetting)]
+    [InlineData(TieringSetting)]
     [InlineData(PgoSetting)]
+    [InlineData(JsonSetting)]
+    [InlineData(TrimmedSetting)]
     public async Task A_bundle_whose_runtimeconfig_lacks_a_measured_memory_setting_fails_the_check_naming_it(string missing)
     {
-        var settings = new[] { GcSetting, PgoSetting }.Where(s => s != missing);
+        var settings = RuntimeSettings.Where(s => s != missing);
 
         var run = await CheckAsync(await PackAsync(runtimeSettings: settings));
 
@@ -66,10 +76,11 @@ public sealed class BundleCheckTests : IDisposable
     [Fact]
     public async Task The_products_build_has_every_runtime_setting_the_bundle_check_requires()
     {
-        // The product's runtimeconfig.json beside the tests is written from the same csproj as the published one.
+        // The product's runtimeconfig.json beside the tests is written from the same csproj as the published one; only
+        // the trimmed marker comes from the publish (scripts/publish.sh trims), so it is not in a build's.
         var runtimeConfig = await File.ReadAllTextAsync(Path.Combine(AppContext.BaseDirectory, "Ctrlable.Provisioner.runtimeconfig.json"));
 
-        runtimeConfig.Should().Contain(GcSetting).And.Contain(PgoSetting);
+        runtimeConfig.Should().Contain(GcSetting).And.Contain(SegmentsSetting).And.Contain(TieringSetting).And.Contain(PgoSetting).And.Contain(JsonSetting).And.NotContain(TrimmedSetting);
     }
 
     private async Task<string> PackAsync(string? extra = null, string deps = """{ "libraries": { "Ctrlable.Provisioner/9.9.9": { "type": "project" } } }""",
@@ -90,7 +101,7 @@ public sealed class BundleCheckTests : IDisposable
 
         await File.WriteAllTextAsync(Path.Combine(stage, "VERSION"), "9.9.9\n");
         // As the SDK writes it: one setting a line, "name": value.
-        var properties = string.Join(",\n", (runtimeSettings ?? [GcSetting, PgoSetting]).Select(p => "      " + p));
+        var properties = string.Join(",\n", (runtimeSettings ?? RuntimeSettings).Select(p => "      " + p));
         await File.WriteAllTextAsync(Path.Combine(stage, "app", "Ctrlable.Provisioner.runtimeconfig.json"),
             $"{{\n  \"runtimeOptions\": {{\n    \"includedFrameworks\": [],\n    \"configProperties\": {{\n{properties}\n    }}\n  }}\n}}\n");
         await File.WriteAllTextAsync(Path.Combine(stage, "app", "Ctrlable.Provisioner.deps.json"), deps);

@@ -2,6 +2,8 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.RegularExpressions;
 using Ctrlable.Provisioner.Auth;
+using Ctrlable.Provisioner.Observability;
+using Microsoft.Extensions.DependencyInjection;
 using Ctrlable.Provisioner.Proxmox;
 using Ctrlable.Provisioner.Tests.Deploy;
 using Ctrlable.Provisioner.Tests.Infrastructure;
@@ -93,6 +95,30 @@ public sealed partial class MetricsTests
                 value.Should().NotContain(vmid).And.NotContain("UPID").And.NotContain(Ctrlable.Provisioner.Demo.SimulatedProxmoxHost.NodeName, $"{sample.Name} {label}={value}");
             }
         }
+    }
+
+    [Fact]
+    public async Task A_metric_keeps_at_most_its_series_limit_and_counts_the_rest_in_one_overflow_series_with_its_buckets_kept()
+    {
+        using var app = new ProvisionerApp();
+        using var admin = await app.CreateClientAsync(Role.Admin);
+        var metrics = app.Services.GetRequiredService<ProvisionerMetrics>();
+        var over = ObservabilitySetup.SeriesPerMetric + 20;
+
+        for (var i = 0; i < over; i++)
+        {
+            metrics.ProxmoxRequest("GET", $"/route-{i}", "200", TimeSpan.FromMilliseconds(3));
+        }
+
+        var samples = Samples(await admin.GetStringAsync("/metrics"));
+        var requests = samples.Where(s => s.Name == "ctrlable_proxmox_requests_total").ToList();
+
+        // Up to the limit each route keeps its series; the rest are summed into one, so nothing is lost from the total.
+        requests.Count(s => s.Labels["route"].StartsWith("/route-", StringComparison.Ordinal)).Should().BeInRange(ObservabilitySetup.SeriesPerMetric - 2, ObservabilitySetup.SeriesPerMetric);
+        requests.Should().ContainSingle(s => s.Labels["otel_metric_overflow"] == "true").Which.Value.Should().BeGreaterThanOrEqualTo(20);
+        requests.Sum(s => s.Value).Should().Be(over);
+        // The limit comes from a view: the instrument's own bucket boundaries (5 ms first) still apply.
+        samples.Should().Contain(s => s.Name == "ctrlable_proxmox_request_duration_seconds_bucket" && s.Labels["route"] == "/route-0" && s.Labels["le"] == "0.005" && s.Value == 1);
     }
 
     [Theory]

@@ -16,6 +16,8 @@ public static class ConfigRegistration
         services.TryAddSingleton<ConfigValidator>();
         services.AddSingleton(sp => sp.GetRequiredService<ConfigValidator>() as IValidateOptions<TOptions>
             ?? throw new InvalidOperationException($"{nameof(ConfigValidator)} does not check {typeof(TOptions).Name}."));
+        // Generic, so the binding generator cannot see the type (SYSLIB1104, off in the csproj): the reflection binder,
+        // over the app's own options types (the trimmed bundle keeps the app whole). Every other Bind/Get is generated.
         services.AddOptions<TOptions>().BindConfiguration(section).ValidateOnStart();
         return services;
     }

@@ -19,6 +19,14 @@ public static class ObservabilitySetup
     public const string MetricsPath = "/metrics";
 
     /// <summary>
+    /// Series kept per metric; more go to one overflow series (<c>otel_metric_overflow="true"</c>). OpenTelemetry
+    /// allocates every metric's points up front: its default of 2000 is 34 metrics × ~144 KB = 5 MB of the large object
+    /// heap (backend/bench/README.md "Memory"). A site's routes × methods × statuses, or Proxmox routes × statuses,
+    /// stay well under 500.
+    /// </summary>
+    public const int SeriesPerMetric = 500;
+
+    /// <summary>
     /// Log levels unless appsettings.json or the environment says otherwise. In code, because appsettings.json is read
     /// from the content root (the working directory): started from anywhere else, every request logged at Information.
     /// </summary>
@@ -43,6 +51,7 @@ public static class ObservabilitySetup
             .ConfigureResource(resource => resource.AddService("ctrlable-provisioner"))
             .WithMetrics(metrics => metrics
             .AddMeter(ProvisionerMetrics.MeterName)
+            .AddView(_ => new MetricStreamConfiguration { CardinalityLimit = SeriesPerMetric })
             // http.server.request.duration by route template and status (no raw paths, so no ids in labels).
             .AddAspNetCoreInstrumentation()
             // Scrapes read current values: no cached answer.
