@@ -107,7 +107,7 @@ bench_cluster_smoke() {
 check "bench cluster smoke" bench_cluster_smoke
 
 # The bundle is published into its own artifacts path, so it runs beside the browser tests, which use the build above.
-step "bundle: publish once (self-contained, ReadyToRun), start it without an SDK, verify its systemd unit (beside the browser tests)"
+step "bundle: publish once (self-contained, trimmed, ReadyToRun), start it without an SDK, verify its systemd unit (beside the browser tests)"
 (CTRLABLE_DIST_DIR="$results/dist" bash scripts/publish.sh --skip-frontend &&
   bash scripts/bundle-check.sh "$results/dist"/ctrlable-provisioner-*-linux-x64.tar.gz) >"$results/bundle.log" 2>&1 &
 bundle_pid=$!
