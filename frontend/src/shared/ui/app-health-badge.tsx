@@ -4,8 +4,9 @@ import { useNow } from '@/shared/lib/use-now';
 import { CheckCircleIcon, XCircleIcon } from './icons';
 import { StatusBadge } from './status-badge';
 
-const clock = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
-const dayAndClock = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+// A 24-hour clock in every locale, as the schedules beside it are written ("daily at 21:38").
+const clock = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+const dayAndClock = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
 
 /** "14:02" today, "12 Jun, 14:02" before. */
 function since(date: string, now: number): string {
