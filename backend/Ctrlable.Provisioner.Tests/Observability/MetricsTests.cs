@@ -3,10 +3,10 @@ using System.Net.Http.Json;
 using System.Text.RegularExpressions;
 using Ctrlable.Provisioner.Auth;
 using Ctrlable.Provisioner.Observability;
-using Microsoft.Extensions.DependencyInjection;
 using Ctrlable.Provisioner.Proxmox;
 using Ctrlable.Provisioner.Tests.Deploy;
 using Ctrlable.Provisioner.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Ctrlable.Provisioner.Tests.Observability;
 

@@ -65,10 +65,6 @@ internal static class MemoryBench
         {
             Console.WriteLine($"{label}: resident at the end, largest mappings (/proc/PID/smaps, MB): " +
                 string.Join(", ", m.Parts.Take(16).Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Mapping} {Mb(p.Kb):0.0}"))));
-        }
-
-        foreach (var (label, m) in rows)
-        {
             // What the viewers added: the mappings that grew most from serving (before the viewers) to the end.
             var before = m.ServingParts.ToDictionary(p => p.Mapping, p => p.Kb);
             var grown = m.Parts.Select(p => (p.Mapping, Kb: p.Kb - before.GetValueOrDefault(p.Mapping))).Where(p => p.Kb > 0).OrderByDescending(p => p.Kb);
@@ -152,7 +148,8 @@ internal static class MemoryBench
                 {
                     while (!stop.IsCancellationRequested)
                     {
-                        samples.Add(new Sample(Rss(product.Id, "VmRSS"), Rss(product.Id, "RssAnon"), Rss(product.Id, "RssFile"), Rss(product.Id, "RssShmem"), Rss(product.Id, "Threads")));
+                        var status = Status(product.Id);
+                        samples.Add(new Sample(status["VmRSS"], status["RssAnon"], status["RssFile"], status["RssShmem"], status["Threads"]));
                         await Task.Delay(TimeSpan.FromSeconds(1), CancellationToken.None);
                     }
                 });
@@ -229,8 +226,9 @@ internal static class MemoryBench
     }
 
     /// <summary>
-    /// Anonymous mappings by their reserved size, which tells their owner apart: the GC's one reservation (hundreds of
-    /// GB with regions), glibc's malloc arenas (64 MB each), thread stacks (1.5 MB .NET, 8 MB glibc), the rest small.
+    /// Anonymous mappings grouped by their size. A mapping splits where its protection changes, so a committed part of
+    /// a reservation is its own mapping: 1–32 MB are mostly the GC's committed heap and malloc arenas' used parts, below
+    /// 1 MB small allocations and thread stacks' used pages.
     /// </summary>
     private static string Anonymous(string range)
     {
@@ -245,11 +243,23 @@ internal static class MemoryBench
         };
     }
 
-    /// <summary>A line of /proc/PID/status: kB (VmRSS: now; VmHWM: the peak; RssAnon/RssFile/RssShmem: VmRSS's parts) or a count (Threads).</summary>
-    private static long Rss(int pid, string field)
+    /// <summary>A line of /proc/PID/status: kB (VmRSS: now; VmHWM: the peak; RssAnon/RssFile/RssShmem: VmRSS's parts).</summary>
+    private static long Rss(int pid, string field) => Status(pid)[field];
+
+    /// <summary>/proc/PID/status read once: each numeric field's first number (kB for the memory fields, a count for Threads).</summary>
+    private static Dictionary<string, long> Status(int pid)
     {
-        var line = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith(field + ":", StringComparison.Ordinal));
-        return long.Parse(line[(field.Length + 1)..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
+        var fields = new Dictionary<string, long>();
+        foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+        {
+            var colon = line.IndexOf(':', StringComparison.Ordinal);
+            if (colon > 0 && long.TryParse(line[(colon + 1)..].Trim().Split(' ', '\t')[0], CultureInfo.InvariantCulture, out var value))
+            {
+                fields[line[..colon]] = value;
+            }
+        }
+
+        return fields;
     }
 
     private static Process Start(Product app, Dictionary<string, string> settings, Dictionary<string, string> overrides, string[] args)
